@@ -1,0 +1,147 @@
+# llm-repl build. `make` builds every binary into build/; `make help` lists targets.
+#
+# Layout convention (so that modules can be added without touching this file):
+#   <dir>/*.c except main*.c   -> build/lib<dir>.a   (dir = common, sandbox, worker, dispatcher, client)
+#   <dir>/main.c               -> build/llmrepl-<dir> (client/main.c -> build/llmrepl)
+#   <dir>/main_<name>.c        -> build/llmrepl-<name>
+#   tests/unit/test_*.c        -> build/tests/test_*  (run by `make test`)
+#   tests/fuzz/fuzz_*.c        -> build/fuzz/fuzz_*   (`make fuzz`, clang + libFuzzer)
+# Dependencies point one way: worker, dispatcher, client -> common, sandbox.
+
+CC ?= cc
+PYTHON ?= /usr/bin/python3
+BUILD ?= build
+SANITIZER ?=
+PKGS := hiredis libseccomp libcurl json-c libgit2
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+	-Wpointer-arith -Wcast-align -Wwrite-strings -Wvla -Wnull-dereference -Wundef \
+	-Wno-format-truncation
+HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) -pthread -fno-strict-aliasing
+CPPFLAGS += -Icommon -Isandbox -Iworker -Idispatcher $(shell pkg-config --cflags $(PKGS))
+LDFLAGS += -pthread -pie -Wl,-z,relro,-z,now
+LDLIBS += $(shell pkg-config --libs $(PKGS)) -lm
+
+ifeq ($(SANITIZER),address)
+  CFLAGS += -fsanitize=address -fno-omit-frame-pointer -O1
+  LDFLAGS += -fsanitize=address
+  BUILD := build-asan
+else ifeq ($(SANITIZER),undefined)
+  CFLAGS += -fsanitize=undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+  LDFLAGS += -fsanitize=undefined
+  BUILD := build-ubsan
+else ifneq ($(SANITIZER),)
+  $(error SANITIZER must be address or undefined)
+else
+  CFLAGS += $(HARDEN)
+endif
+
+LIBDIRS := common sandbox worker dispatcher client
+lib_srcs = $(filter-out $(1)/main.c $(1)/main_%.c,$(wildcard $(1)/*.c))
+LIB_common := $(BUILD)/libcommon.a
+LIBS := $(foreach d,$(LIBDIRS),$(if $(call lib_srcs,$(d)),$(BUILD)/lib$(d).a))
+# Link order: dependents before dependencies.
+LINK_LIBS := $(filter $(BUILD)/libworker.a $(BUILD)/libdispatcher.a $(BUILD)/libclient.a,$(LIBS)) \
+	$(filter $(BUILD)/libcommon.a $(BUILD)/libsandbox.a,$(LIBS))
+
+bin_name = $(if $(filter client,$(1)),llmrepl,llmrepl-$(1))
+MAIN_SRCS := $(foreach d,$(LIBDIRS),$(wildcard $(d)/main.c $(d)/main_*.c))
+main_bin = $(BUILD)/$(if $(filter main.c,$(notdir $(1))),$(call bin_name,$(patsubst %/,%,$(dir $(1)))),llmrepl-$(patsubst main_%.c,%,$(notdir $(1))))
+BINS := $(foreach m,$(MAIN_SRCS),$(call main_bin,$(m)))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+ALL_C := $(wildcard $(addsuffix /*.c,$(LIBDIRS)) tests/unit/*.c tests/fuzz/*.c bench/*.c)
+ALL_H := $(wildcard $(addsuffix /*.h,$(LIBDIRS)) tests/unit/*.h)
+
+.PHONY: all test unit pytest check format format-check lint valgrind fuzz clean help bench model llm-server demo
+.DEFAULT_GOAL := all
+
+all: $(BINS) $(UNIT_BINS)
+
+Q ?= @
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# Tests build argv arrays from string literals.
+$(BUILD)/obj/tests/%.o: CFLAGS += -Wno-discarded-qualifiers
+
+define lib_rule
+$(BUILD)/lib$(1).a: $(patsubst %.c,$(BUILD)/obj/%.o,$(call lib_srcs,$(1)))
+	@mkdir -p $$(dir $$@)
+	$(Q)$$(AR) rcs $$@ $$^
+endef
+$(foreach d,$(LIBDIRS),$(if $(call lib_srcs,$(d)),$(eval $(call lib_rule,$(d)))))
+
+define bin_rule
+$(call main_bin,$(1)): $(BUILD)/obj/$(1:.c=.o) $(LINK_LIBS)
+	@echo "  LD      $$@"
+	$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$< $(LINK_LIBS) $$(LDLIBS)
+endef
+$(foreach m,$(MAIN_SRCS),$(eval $(call bin_rule,$(m))))
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LINK_LIBS)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LINK_LIBS) $(LDLIBS)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- tests ---------------------------------------------------------------
+# `make test`: the C unit tests, then the process-level suites (sandbox,
+# evaluation, Redis integration, model) with pytest. LLMREPL_BUILD tells the
+# suites which build to exercise (build, build-asan, build-ubsan).
+PYTEST_ARGS ?=
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+pytest: all
+	LLMREPL_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests $(PYTEST_ARGS)
+
+test: unit pytest
+
+valgrind: all
+	@set -e; for t in $(UNIT_BINS); do echo "== valgrind $$t"; \
+	  valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite $$t; done
+
+# ---- checks --------------------------------------------------------------
+format:
+	clang-format -i $(ALL_C) $(ALL_H)
+
+format-check:
+	clang-format --dry-run --Werror $(ALL_C) $(ALL_H)
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
+	  --std=c11 --inline-suppr --suppress=missingIncludeSystem \
+	  -D_GNU_SOURCE -Icommon -Isandbox -Iworker -Idispatcher $(LIBDIRS) tests/unit
+
+check: format-check lint test
+
+# ---- fuzzing (clang + libFuzzer) -------------------------------------------
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_LIB_SRCS := $(filter-out %/main.c %/main_%.c,$(wildcard common/*.c worker/*.c))
+fuzz:
+	@mkdir -p $(BUILD)/fuzz
+	@set -e; for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
+	  clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
+	    -o $(BUILD)/fuzz/$$n $$f $(FUZZ_LIB_SRCS) $(BUILD)/libsandbox.a $(LDLIBS); \
+	  echo "built $(BUILD)/fuzz/$$n"; done
+
+clean:
+	rm -rf build build-asan build-ubsan
+
+help:
+	@echo "make            build every binary into $(BUILD)/"
+	@echo "make test       unit tests, then the process-level suites (pytest)"
+	@echo "make check      format check, cppcheck, tests"
+	@echo "make SANITIZER=address|undefined test   the same under ASan or UBSan"
+	@echo "make valgrind   unit tests under valgrind"
+	@echo "make fuzz       libFuzzer targets into $(BUILD)/fuzz"
+	@echo "make bench      the benchmarks under bench/"
+	@echo "make model      the local model server (virtual environment in .venv)"
+	@echo "make demo       the quick start: Redis, model, dispatcher, workers, one job"

@@ -1,0 +1,124 @@
+/* sbx.h - run untrusted Python in a namespaced, seccomp-filtered child.
+ *
+ * This is the contract every other part of llm-repl uses; the library itself
+ * depends on nothing else of ours (libseccomp and libc only).
+ *
+ * What runs: Debian's /usr/bin/python3 executing the sandbox's entry program
+ * (sandbox/py/llmrepl_entry.py, bound read-only into the child). The entry
+ * reads one request, a JSON document, from fd 4 and answers with one JSON
+ * document on fd 3; the code's own stdout and stderr are fds 1 and 2 and stay
+ * separate from the answer. Requests (built by callers, opaque to the C side):
+ *   {"mode": "exec", "code": "...", "argv": [...]}   run code as __main__
+ *   {"mode": "evaluate", ...}                         the evaluation harness
+ *                                                      (llmrepl_harness.evaluate)
+ *
+ * Two ways to run:
+ *   sbx_run()       a cold run: a fresh sandboxed interpreter for this request.
+ *   sbx_pool_*()    the fast path: a sandboxed interpreter that has done its
+ *                   imports once and forks a fresh child per request; each
+ *                   child gets its own limits, an empty work dir, and nothing
+ *                   of an earlier run survives it.
+ * Both return the same sbx_result and are safe to call from several threads
+ * (one pool per thread, or one pool serialised by its own lock). */
+#ifndef LLMREPL_SBX_H
+#define LLMREPL_SBX_H
+
+#include <stddef.h>
+
+/* Per-run limits. Zero fields take the defaults of sbx_limits_default(). */
+typedef struct sbx_limits {
+	double timeout_s;	 /* wall clock; the whole process tree is killed */
+	double cpu_s;		 /* RLIMIT_CPU; 0 = timeout_s rounded up + 1 */
+	long memory_mb;		 /* cgroup memory (and address space) */
+	long max_procs;		 /* processes and threads */
+	long file_size_mb;	 /* RLIMIT_FSIZE and the work dir's tmpfs size */
+	long max_files;		 /* RLIMIT_NOFILE */
+	size_t output_max;	 /* bytes kept per stream (stdout, stderr) */
+} sbx_limits;
+
+void sbx_limits_default(sbx_limits *l);
+
+/* How a run ended. */
+typedef enum sbx_end {
+	SBX_END_EXITED = 0, /* exited by itself; see exit_code */
+	SBX_END_SIGNALED,   /* killed by a signal of its own doing (segfault, abort) */
+	SBX_END_TIMEOUT,    /* wall-clock or CPU limit */
+	SBX_END_MEMORY,	    /* memory limit (cgroup OOM or allocation failure at the limit) */
+	SBX_END_OUTPUT,	    /* output limit exceeded; killed */
+	SBX_END_ERROR,	    /* the sandbox itself could not run it; see detail */
+} sbx_end;
+
+const char *sbx_end_name(sbx_end e); /* "exited", "signaled", "timeout", "memory", "output", "error" */
+
+/* Which protections applied to a run (bits). */
+enum {
+	SBX_ISO_USERNS = 1u << 0,
+	SBX_ISO_PIDNS = 1u << 1,
+	SBX_ISO_NETNS = 1u << 2,
+	SBX_ISO_MNTNS = 1u << 3,
+	SBX_ISO_IPCNS = 1u << 4,
+	SBX_ISO_UTSNS = 1u << 5,
+	SBX_ISO_UID = 1u << 6,	   /* runs as an unprivileged uid of its own */
+	SBX_ISO_CAPS = 1u << 7,	   /* every capability dropped */
+	SBX_ISO_NNP = 1u << 8,	   /* no_new_privs */
+	SBX_ISO_RLIMITS = 1u << 9,
+	SBX_ISO_CGROUP = 1u << 10, /* cgroup memory and pids limits */
+	SBX_ISO_SECCOMP = 1u << 11,
+	SBX_ISO_ROFS = 1u << 12, /* minimal read-only filesystem view */
+};
+
+typedef struct sbx_result {
+	sbx_end end;
+	int exit_code; /* when end == SBX_END_EXITED */
+	int signal;    /* when end == SBX_END_SIGNALED (or the kill signal otherwise) */
+	double wall_s;
+	double cpu_s;	/* user + system of the code's processes */
+	long peak_kb;	/* peak memory */
+	char *out;	/* stdout, NUL-terminated, at most output_max bytes */
+	size_t out_len;
+	int out_truncated;
+	char *err; /* stderr, likewise */
+	size_t err_len;
+	int err_truncated;
+	char *answer; /* the entry's JSON answer from fd 3, or NULL if it wrote none */
+	size_t answer_len;
+	unsigned isolation;  /* SBX_ISO_* bits that applied */
+	char detail[256];    /* why, when end == SBX_END_ERROR; notes otherwise */
+} sbx_result;
+
+/* Free what a result owns (not the struct); accepts NULL. */
+void sbx_result_free(sbx_result *r);
+
+/* Write the isolation bits as a comma-separated list ("pidns,netns,..."). */
+void sbx_isolation_str(unsigned iso, char *buf, size_t len);
+
+/* Host-side settings, shared by every run. */
+typedef struct sbx_config {
+	const char *python;   /* default /usr/bin/python3 */
+	const char *py_dir;   /* directory holding llmrepl_entry.py; default: found
+				 next to the executable (../sandbox/py) or
+				 LLMREPL_SANDBOX_PY */
+	unsigned uid_base;    /* first outside uid for sandboxed children; default 60000 */
+	int require;	      /* SBX_ISO_* bits that must apply or runs fail (default 0) */
+} sbx_config;
+
+void sbx_config_default(sbx_config *c);
+
+/* One cold run. Returns 0 when the run happened (whatever the code did) and
+ * fills *res; returns -1 only when even the result could not be built, with
+ * res->detail set. Never leaves a process behind. */
+int sbx_run(sbx_result *res, const sbx_config *cfg, const sbx_limits *lim,
+	    const char *request, size_t request_len);
+
+/* The fast path. */
+typedef struct sbx_pool sbx_pool;
+
+/* Start a pre-forked sandboxed interpreter. Returns 0 or -1 with msg (len
+ * bytes) describing why. The pool restarts its interpreter by itself if it
+ * dies or misbehaves. */
+int sbx_pool_start(sbx_pool **out, const sbx_config *cfg, char *msg, size_t len);
+int sbx_pool_run(sbx_pool *p, sbx_result *res, const sbx_limits *lim, const char *request,
+		 size_t request_len);
+void sbx_pool_free(sbx_pool *p); /* stops it, leaves nothing running; accepts NULL */
+
+#endif
