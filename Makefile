@@ -53,13 +53,16 @@ BINS := $(foreach m,$(MAIN_SRCS),$(call main_bin,$(m)))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
-ALL_C := $(wildcard $(addsuffix /*.c,$(LIBDIRS)) tests/unit/*.c tests/fuzz/*.c bench/*.c)
+# Test drivers: small programs the pytest suites run against real servers.
+DRIVER_SRCS := $(wildcard tests/drivers/*.c)
+DRIVER_BINS := $(patsubst tests/drivers/%.c,$(BUILD)/tests/drivers/%,$(DRIVER_SRCS))
+ALL_C := $(wildcard $(addsuffix /*.c,$(LIBDIRS)) tests/unit/*.c tests/drivers/*.c tests/fuzz/*.c bench/*.c)
 ALL_H := $(wildcard $(addsuffix /*.h,$(LIBDIRS)) tests/unit/*.h)
 
 .PHONY: all test unit pytest check format format-check lint valgrind fuzz clean help bench model llm-server demo
 .DEFAULT_GOAL := all
 
-all: $(BINS) $(UNIT_BINS)
+all: $(BINS) $(UNIT_BINS) $(DRIVER_BINS)
 
 Q ?= @
 $(BUILD)/obj/%.o: %.c
@@ -85,6 +88,11 @@ endef
 $(foreach m,$(MAIN_SRCS),$(eval $(call bin_rule,$(m))))
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LINK_LIBS)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LINK_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/drivers/%: $(BUILD)/obj/tests/drivers/%.o $(LINK_LIBS)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LINK_LIBS) $(LDLIBS)
@@ -118,7 +126,8 @@ format-check:
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	  --std=c11 --inline-suppr --suppress=missingIncludeSystem \
-	  -D_GNU_SOURCE -Icommon -Isandbox -Iworker -Idispatcher $(LIBDIRS) tests/unit
+	  -D_GNU_SOURCE -Icommon -Isandbox -Iworker -Idispatcher $(LIBDIRS) tests/unit \
+	  $(wildcard tests/drivers)
 
 check: format-check lint test
 
