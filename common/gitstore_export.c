@@ -175,6 +175,7 @@ static int push_from(git_repository *repo, gitstore *gs, const git_oid *commit, 
 	git_remote *remote = NULL;
 	git_reference *r = NULL;
 	git_push_options po;
+	git_remote_create_options ro;
 	struct push_status ps = {{0}, 0};
 	lr_buf spec;
 	char *specs[1];
@@ -195,7 +196,13 @@ static int push_from(git_repository *repo, gitstore *gs, const git_oid *commit, 
 	po.callbacks.push_update_reference = push_ref_cb;
 	po.callbacks.payload = &ps;
 	lr_err_clear(&gs->be_err);
-	if (git_remote_create_anonymous(&remote, repo, url) < 0) {
+	/* An anonymous remote that skips url.*.insteadOf: the URL is the
+	 * configured one, not a rewrite from the host's git config (and libgit2
+	 * 1.5 leaks PCRE2 match data on every non-matching insteadOf lookup). */
+	git_remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	ro.repository = repo;
+	ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	if (git_remote_create_with_opts(&remote, url, &ro) < 0) {
 		rc = gs_git_fail(gs, -1, err, "opening the remote");
 		goto cleanup;
 	}

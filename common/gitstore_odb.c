@@ -72,9 +72,9 @@ static int be_read(void **out, size_t *len_out, git_object_t *type_out, git_odb_
                    const git_oid *oid)
 {
 	gs_odb *b = (gs_odb *)backend;
-	const char *value, *data;
+	const char *value = NULL, *data = NULL;
 	char *owned = NULL;
-	size_t len, n;
+	size_t len = 0, n = 0;
 	git_object_t t;
 	lr_err e = {0};
 	void *buf;
