@@ -55,7 +55,7 @@ static int copy_history(git_repository *dst, gitstore *gs, const git_oid *head, 
 	lr_err_clear(&gs->be_err);
 	if (git_packbuilder_new(&pb, gs->repo) < 0 || git_revwalk_new(&walk, gs->repo) < 0 ||
 	    git_revwalk_push(walk, head) < 0 || git_packbuilder_insert_walk(pb, walk) < 0 ||
-	    (tag != NULL && git_packbuilder_insert(pb, tag, "accepted") < 0)) {
+	    (tag != NULL && git_packbuilder_insert_recur(pb, tag, "accepted") < 0)) {
 		rc = gs_git_fail(gs, -1, err, "collecting the history");
 		goto cleanup;
 	}
