@@ -1,0 +1,739 @@
+/* queue.c - C side of the job protocol: argument lists for the scripts in
+ * queue_lua.c and checks on what they answer. */
+#include "queue.h"
+
+#include "queue_lua.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void lr_q_policy_default(lr_q_policy *p)
+{
+	p->ttl_s = 86400;
+	p->max_attempts = 3;
+	p->backoff_ms = 1000;
+	p->backoff_max_ms = 60000;
+	p->events_max = 1000;
+}
+
+int lr_q_state_final(const char *s)
+{
+	return s != NULL && (strcmp(s, "done") == 0 || strcmp(s, "cancelled") == 0 ||
+	                     strcmp(s, "rejected") == 0 || strcmp(s, "dead") == 0);
+}
+
+/* ---- argument lists ------------------------------------------------------ */
+
+typedef struct argv_list {
+	const char **v;
+	size_t *len;
+	char **owned; /* numbers formatted here */
+	size_t n, cap, nowned, capowned;
+	int oom;
+} argv_list;
+
+static void al_push(argv_list *a, const char *s, size_t len)
+{
+	if (a->oom)
+		return;
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 16;
+		const char **v = realloc(a->v, cap * sizeof(*v));
+		size_t *l;
+
+		if (v == NULL) {
+			a->oom = 1;
+			return;
+		}
+		a->v = v;
+		l = realloc(a->len, cap * sizeof(*l));
+		if (l == NULL) {
+			a->oom = 1;
+			return;
+		}
+		a->len = l;
+		a->cap = cap;
+	}
+	a->v[a->n] = s ? s : "";
+	a->len[a->n] = s ? len : 0;
+	a->n++;
+}
+
+static void al_str(argv_list *a, const char *s)
+{
+	al_push(a, s, s ? strlen(s) : 0);
+}
+
+static void al_long(argv_list *a, long v)
+{
+	char *s;
+
+	if (a->oom)
+		return;
+	if (a->nowned == a->capowned) {
+		size_t cap = a->capowned ? a->capowned * 2 : 8;
+		char **o = realloc(a->owned, cap * sizeof(*o));
+
+		if (o == NULL) {
+			a->oom = 1;
+			return;
+		}
+		a->owned = o;
+		a->capowned = cap;
+	}
+	s = malloc(24);
+	if (s == NULL) {
+		a->oom = 1;
+		return;
+	}
+	snprintf(s, 24, "%ld", v);
+	a->owned[a->nowned++] = s;
+	al_str(a, s);
+}
+
+static void al_free(argv_list *a)
+{
+	for (size_t i = 0; i < a->nowned; i++)
+		free(a->owned[i]);
+	free(a->owned);
+	free(a->v);
+	free(a->len);
+	memset(a, 0, sizeof(*a));
+}
+
+static void al_policy(argv_list *a, const lr_q_policy *p)
+{
+	al_long(a, p->ttl_s);
+	al_long(a, p->max_attempts);
+	al_long(a, p->backoff_ms);
+	al_long(a, p->backoff_max_ms);
+	al_long(a, p->events_max);
+}
+
+static int run(lr_redis *r, const lr_script *s, argv_list *a, redisReply **out, lr_err *err)
+{
+	if (a->oom)
+		return lr_err_set(err, LR_ENOMEM, "out of memory");
+	if (a->n > 100000)
+		return lr_err_set(err, LR_ETOOBIG, "script %s: too many arguments", s->name);
+	return lr_redis_eval(r, out, s, 0, (int)a->n, a->v, a->len, err);
+}
+
+/* A random fraction for jitter; quality does not matter. */
+static double jitter(void)
+{
+	static _Thread_local unsigned seed;
+	struct timespec ts;
+
+	if (seed == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		seed = (unsigned)ts.tv_nsec ^ (unsigned)ts.tv_sec ^ (unsigned)(size_t)&ts;
+	}
+	return (double)(rand_r(&seed) % 10000) / 10000.0;
+}
+
+static void copy_state(char dst[16], const char *src)
+{
+	if (dst != NULL)
+		snprintf(dst, 16, "%s", src ? src : "");
+}
+
+/* Interpret {'stale', state, attempt} and {'ok'}-like replies. */
+static int fenced_reply(const redisReply *rep, const char *what, const char *id, long attempt,
+                        char state[16], lr_err *err)
+{
+	const char *tag = lr_reply_elem_str(rep, 0);
+
+	if (tag == NULL)
+		return lr_err_set(err, LR_EPROTO, "%s: unexpected reply from redis", what);
+	if (strcmp(tag, "stale") == 0) {
+		const char *st = lr_reply_elem_str(rep, 1);
+		const char *at = lr_reply_elem_str(rep, 2);
+
+		copy_state(state, st);
+		return lr_err_set(err, LR_ESTALE,
+		                  "%s refused: job %s is %s at attempt %s, not running attempt %ld",
+		                  what, id, st ? st : "?", at ? at : "?", attempt);
+	}
+	copy_state(state, tag);
+	return 0;
+}
+
+/* ---- setup ------------------------------------------------------------ */
+
+int lr_q_err_nogroup(const lr_err *err)
+{
+	return err != NULL && strstr(err->msg, "NOGROUP") != NULL;
+}
+
+static int create_group(lr_redis *r, const lr_keys *k, const char *stream, const char *group,
+                        lr_err *err)
+{
+	char key[LR_KEY_MAX];
+	redisReply *rep = NULL;
+	int rc;
+
+	rc = lr_redis_cmd(r, &rep, err, "XGROUP CREATE %s %s 0 MKSTREAM", lr_key(k, key, stream),
+	                  group);
+	if (rc == LR_EPROTO && err && strstr(err->msg, "BUSYGROUP") != NULL) {
+		lr_err_clear(err);
+		return 0;
+	}
+	if (rep)
+		freeReplyObject(rep);
+	return rc;
+}
+
+int lr_q_ensure_groups(lr_redis *r, const lr_keys *k, lr_err *err)
+{
+	int rc = create_group(r, k, "jobs", LR_GROUP_WORKERS, err);
+
+	if (rc == 0)
+		rc = create_group(r, k, "requests", LR_GROUP_DISPATCHERS, err);
+	if (rc == 0)
+		rc = create_group(r, k, "control", LR_GROUP_DISPATCHERS, err);
+	return rc;
+}
+
+/* ---- dispatcher ---------------------------------------------------------- */
+
+int lr_q_take(lr_redis *r, const lr_keys *k, const char *consumer, long count, size_t max_bytes,
+              const lr_q_policy *pol, const char *const *ids, size_t nids, lr_q_request **reqs,
+              size_t *nreqs, redisReply **keep, lr_err *err)
+{
+	argv_list a = {0};
+	redisReply *rep = NULL;
+	lr_q_request *out = NULL;
+	size_t n = 0;
+	int rc;
+
+	*reqs = NULL;
+	*nreqs = 0;
+	*keep = NULL;
+	al_str(&a, k->prefix);
+	al_str(&a, consumer);
+	al_long(&a, count);
+	al_long(&a, (long)max_bytes);
+	al_policy(&a, pol);
+	for (size_t i = 0; i < nids; i++)
+		al_str(&a, ids[i]);
+	rc = run(r, &lr_lua_take, &a, &rep, err);
+	if (rc < 0)
+		goto cleanup;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements % 2 != 0) {
+		rc = lr_err_set(err, LR_EPROTO, "take: unexpected reply from redis");
+		goto cleanup;
+	}
+	if (rep->elements > 0) {
+		out = calloc(rep->elements / 2, sizeof(*out));
+		if (out == NULL) {
+			rc = lr_err_set(err, LR_ENOMEM, "out of memory");
+			goto cleanup;
+		}
+	}
+	for (size_t i = 0; i + 1 < rep->elements; i += 2) {
+		const redisReply *id = rep->element[i];
+		const redisReply *spec = rep->element[i + 1];
+
+		if (id->type != REDIS_REPLY_STRING || spec->type != REDIS_REPLY_STRING) {
+			rc = lr_err_set(err, LR_EPROTO, "take: unexpected reply from redis");
+			goto cleanup;
+		}
+		out[n].id = id->str;
+		out[n].spec = spec->str;
+		out[n].spec_len = spec->len;
+		n++;
+	}
+	*reqs = out;
+	*nreqs = n;
+	*keep = rep;
+	out = NULL;
+	rep = NULL;
+cleanup:
+	free(out);
+	if (rep)
+		freeReplyObject(rep);
+	al_free(&a);
+	return rc;
+}
+
+int lr_q_intake(lr_redis *r, const lr_keys *k, const char *id, int queued, const char *kind,
+                const char *spec, size_t spec_len, size_t spec_bytes, const char *error,
+                const char *notes, const lr_q_policy *pol, char outcome[16], lr_err *err)
+{
+	argv_list a = {0};
+	redisReply *rep = NULL;
+	int rc;
+
+	al_str(&a, k->prefix);
+	al_str(&a, id);
+	al_str(&a, queued ? "queued" : "rejected");
+	al_str(&a, kind);
+	al_push(&a, spec, spec ? spec_len : 0);
+	al_str(&a, error);
+	al_str(&a, notes);
+	al_long(&a, (long)spec_bytes);
+	al_policy(&a, pol);
+	rc = run(r, &lr_lua_intake, &a, &rep, err);
+	if (rc == 0) {
+		if (!lr_reply_is_str(rep))
+			rc = lr_err_set(err, LR_EPROTO, "intake: unexpected reply from redis");
+		else
+			copy_state(outcome, rep->str);
+	}
+	if (rep)
+		freeReplyObject(rep);
+	al_free(&a);
+	return rc;
+}
+
+static int int_script(lr_redis *r, const lr_script *s, argv_list *a, long *n, lr_err *err)
+{
+	redisReply *rep = NULL;
+	long long v = 0;
+	int rc = run(r, s, a, &rep, err);
+
+	if (rc == 0)
+		rc = lr_reply_int(&v, rep, err);
+	if (n)
+		*n = (long)v;
+	if (rep)
+		freeReplyObject(rep);
+	al_free(a);
+	return rc;
+}
+
+int lr_q_reclaim(lr_redis *r, const lr_keys *k, long limit, long *n, lr_err *err)
+{
+	argv_list a = {0};
+	char rnd[16];
+
+	snprintf(rnd, sizeof(rnd), "%.4f", jitter());
+	al_str(&a, k->prefix);
+	al_long(&a, limit);
+	al_str(&a, rnd);
+	return int_script(r, &lr_lua_reclaim, &a, n, err);
+}
+
+int lr_q_promote(lr_redis *r, const lr_keys *k, long limit, long *n, lr_err *err)
+{
+	argv_list a = {0};
+
+	al_str(&a, k->prefix);
+	al_long(&a, limit);
+	return int_script(r, &lr_lua_promote, &a, n, err);
+}
+
+int lr_q_orphans(lr_redis *r, const lr_keys *k, long idle_ms, long limit, long *n, lr_err *err)
+{
+	char key[LR_KEY_MAX];
+	redisReply *rep = NULL;
+	argv_list a = {0};
+	int rc;
+
+	*n = 0;
+	rc = lr_redis_cmd(r, &rep, err, "XPENDING %s %s IDLE %ld - + %ld", lr_key(k, key, "jobs"),
+	                  LR_GROUP_WORKERS, idle_ms, limit);
+	if (rc < 0)
+		return rc;
+	if (rep->type != REDIS_REPLY_ARRAY) {
+		freeReplyObject(rep);
+		return lr_err_set(err, LR_EPROTO, "XPENDING: unexpected reply");
+	}
+	if (rep->elements == 0) {
+		freeReplyObject(rep);
+		return 0;
+	}
+	al_str(&a, k->prefix);
+	for (size_t i = 0; i < rep->elements; i++) {
+		const char *e = lr_reply_elem_str(rep->element[i], 0);
+
+		if (e != NULL)
+			al_str(&a, e);
+	}
+	rc = int_script(r, &lr_lua_orphans, &a, n, err);
+	freeReplyObject(rep);
+	return rc;
+}
+
+int lr_q_gc(lr_redis *r, const lr_keys *k, long consumer_idle_ms, long worker_gone_ms, lr_err *err)
+{
+	argv_list a = {0};
+	redisReply *rep = NULL;
+	int rc;
+
+	al_str(&a, k->prefix);
+	al_long(&a, consumer_idle_ms);
+	al_long(&a, worker_gone_ms);
+	rc = run(r, &lr_lua_gc, &a, &rep, err);
+	if (rep)
+		freeReplyObject(rep);
+	al_free(&a);
+	return rc;
+}
+
+int lr_q_cancel(lr_redis *r, const lr_keys *k, const char *id, const char *by, char prev[16],
+                lr_err *err)
+{
+	argv_list a = {0};
+	redisReply *rep = NULL;
+	const char *tag;
+	int rc;
+
+	copy_state(prev, "");
+	if (!lr_job_id_valid(id))
+		return lr_err_set(err, LR_EINVAL, "'%.64s' is not a job id (like 1700000000000-0)",
+		                  id);
+	al_str(&a, k->prefix);
+	al_str(&a, id);
+	al_str(&a, by);
+	rc = run(r, &lr_lua_cancel, &a, &rep, err);
+	if (rc < 0)
+		goto cleanup;
+	tag = lr_reply_elem_str(rep, 0);
+	if (tag == NULL) {
+		rc = lr_err_set(err, LR_EPROTO, "cancel: unexpected reply from redis");
+	} else if (strcmp(tag, "missing") == 0) {
+		rc = lr_err_set(err, LR_ENOTFOUND, "no job %s (never submitted, or expired)", id);
+	} else if (strcmp(tag, "final") == 0) {
+		copy_state(prev, lr_reply_elem_str(rep, 1));
+		rc = lr_err_set(err, LR_EINVAL, "job %s is already %s", id,
+		                lr_reply_elem_str(rep, 1) ? lr_reply_elem_str(rep, 1) : "final");
+	} else {
+		copy_state(prev, lr_reply_elem_str(rep, 1));
+	}
+cleanup:
+	if (rep)
+		freeReplyObject(rep);
+	al_free(&a);
+	return rc;
+}
+
+/* ---- worker -------------------------------------------------------------- */
+
+void lr_q_job_free(lr_q_job *j)
+{
+	if (j == NULL)
+		return;
+	free(j->spec);
+	j->spec = NULL;
+}
+
+static int claim(lr_redis *r, const lr_keys *k, const char *id, const char *entry,
+                 const char *worker, long lease_ms, lr_q_job *job, int *got, lr_err *err)
+{
+	argv_list a = {0};
+	redisReply *rep = NULL;
+	const char *tag;
+	long long attempt = 0;
+	int rc;
+
+	al_str(&a, k->prefix);
+	al_str(&a, id);
+	al_str(&a, entry);
+	al_str(&a, worker);
+	al_long(&a, lease_ms);
+	rc = run(r, &lr_lua_claim, &a, &rep, err);
+	if (rc < 0)
+		goto cleanup;
+	tag = lr_reply_elem_str(rep, 0);
+	if (tag == NULL) {
+		rc = lr_err_set(err, LR_EPROTO, "claim: unexpected reply from redis");
+		goto cleanup;
+	}
+	if (strcmp(tag, "ok") != 0)
+		goto cleanup; /* skipped: cancelled, expired or superseded */
+	if (rep->elements != 4 || lr_reply_int(&attempt, rep->element[1], err) < 0 ||
+	    rep->element[2]->type != REDIS_REPLY_STRING || lr_reply_elem_str(rep, 3) == NULL) {
+		rc = lr_err_set(err, LR_EPROTO, "claim: unexpected reply from redis");
+		goto cleanup;
+	}
+	memset(job, 0, sizeof(*job));
+	snprintf(job->id, sizeof(job->id), "%s", id);
+	snprintf(job->entry, sizeof(job->entry), "%s", entry);
+	snprintf(job->kind, sizeof(job->kind), "%s", rep->element[3]->str);
+	job->attempt = (long)attempt;
+	job->spec = malloc(rep->element[2]->len + 1);
+	if (job->spec == NULL) {
+		rc = lr_err_set(err, LR_ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	memcpy(job->spec, rep->element[2]->str, rep->element[2]->len + 1);
+	job->spec_len = rep->element[2]->len;
+	*got = 1;
+cleanup:
+	if (rep)
+		freeReplyObject(rep);
+	al_free(&a);
+	return rc;
+}
+
+int lr_q_next(lr_redis *r, const lr_keys *k, const char *worker, long block_ms, long lease_ms,
+              lr_q_job *job, int *got, lr_err *err)
+{
+	char key[LR_KEY_MAX];
+	redisReply *rep = NULL;
+	const redisReply *entries;
+	const redisReply *e;
+	const redisReply *job_id;
+	int rc;
+
+	*got = 0;
+	rc = lr_redis_cmd(r, &rep, err, "XREADGROUP GROUP %s %s COUNT 1 BLOCK %ld STREAMS %s >",
+	                  LR_GROUP_WORKERS, worker, lr_redis_block_ms(r, block_ms),
+	                  lr_key(k, key, "jobs"));
+	if (rc < 0)
+		return rc;
+	if (rep->type == REDIS_REPLY_NIL)
+		goto cleanup;
+	/* [[stream, [[entry, [field, value, ...]]]]] */
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 1 ||
+	    rep->element[0]->type != REDIS_REPLY_ARRAY || rep->element[0]->elements != 2 ||
+	    rep->element[0]->element[1]->type != REDIS_REPLY_ARRAY) {
+		rc = lr_err_set(err, LR_EPROTO, "XREADGROUP: unexpected reply");
+		goto cleanup;
+	}
+	entries = rep->element[0]->element[1];
+	if (entries->elements == 0)
+		goto cleanup;
+	e = entries->element[0];
+	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || !lr_reply_is_str(e->element[0]) ||
+	    e->element[0]->len > LR_JOB_ID_MAX) {
+		rc = lr_err_set(err, LR_EPROTO, "XREADGROUP: unexpected entry");
+		goto cleanup;
+	}
+	job_id = lr_reply_field(e->element[1], "job");
+	if (!lr_reply_is_str(job_id) || !lr_job_id_valid(job_id->str)) {
+		/* Not ours (someone wrote to the work stream by hand): drop it. */
+		redisReply *ack = NULL;
+
+		rc = lr_redis_cmd(r, &ack, err, "XACK %s %s %s", key, LR_GROUP_WORKERS,
+		                  e->element[0]->str);
+		if (ack)
+			freeReplyObject(ack);
+		if (rc == 0) {
+			rc = lr_redis_cmd(r, &ack, err, "XDEL %s %s", key, e->element[0]->str);
+			if (ack)
+				freeReplyObject(ack);
+		}
+		goto cleanup;
+	}
+	rc = claim(r, k, job_id->str, e->element[0]->str, worker, lease_ms, job, got, err);
+cleanup:
+	freeReplyObject(rep);
+	return rc;
+}
+
+int lr_q_renew(lr_redis *r, const lr_keys *k, const char *id, long attempt, const char *worker,
+               long lease_ms, char state[16], lr_err *err)
+{
+	argv_list a = {0};
+	redisReply *rep = NULL;
+	int rc;
+
+	al_str(&a, k->prefix);
+	al_str(&a, id);
+	al_long(&a, attempt);
+	al_str(&a, worker);
+	al_long(&a, lease_ms);
+	rc = run(r, &lr_lua_renew, &a, &rep, err);
+	if (rc == 0)
+		rc = fenced_reply(rep, "lease renewal", id, attempt, state, err);
+	if (rep)
+		freeReplyObject(rep);
+	al_free(&a);
+	return rc;
+}
+
+struct lr_q_ops {
+	argv_list a;
+};
+
+lr_q_ops *lr_q_ops_new(void)
+{
+	return calloc(1, sizeof(lr_q_ops));
+}
+
+void lr_q_ops_free(lr_q_ops *ops)
+{
+	if (ops == NULL)
+		return;
+	al_free(&ops->a);
+	free(ops);
+}
+
+static void ops_pairs(argv_list *a, size_t n, const char *const *f, const char *const *v,
+                      const size_t *lens)
+{
+	al_long(a, (long)n);
+	for (size_t i = 0; i < n; i++) {
+		al_str(a, f[i]);
+		al_push(a, v[i], v[i] ? (lens ? lens[i] : strlen(v[i])) : 0);
+	}
+}
+
+int lr_q_ops_set(lr_q_ops *ops, size_t n, const char *const *fields, const char *const *values,
+                 const size_t *lens)
+{
+	al_str(&ops->a, "set");
+	ops_pairs(&ops->a, n, fields, values, lens);
+	return ops->a.oom ? LR_ENOMEM : 0;
+}
+
+int lr_q_ops_iter(lr_q_ops *ops, long it, size_t n, const char *const *fields,
+                  const char *const *values, const size_t *lens)
+{
+	if (it < 0)
+		return LR_EINVAL;
+	al_str(&ops->a, "iter");
+	al_long(&ops->a, it);
+	ops_pairs(&ops->a, n, fields, values, lens);
+	return ops->a.oom ? LR_ENOMEM : 0;
+}
+
+int lr_q_ops_event(lr_q_ops *ops, const char *type, size_t n, const char *const *fields,
+                   const char *const *values, const size_t *lens)
+{
+	al_str(&ops->a, "event");
+	al_str(&ops->a, type);
+	ops_pairs(&ops->a, n, fields, values, lens);
+	return ops->a.oom ? LR_ENOMEM : 0;
+}
+
+int lr_q_ops_aux(lr_q_ops *ops, const char *suffix)
+{
+	al_str(&ops->a, "aux");
+	al_str(&ops->a, suffix);
+	return ops->a.oom ? LR_ENOMEM : 0;
+}
+
+int lr_q_write(lr_redis *r, const lr_keys *k, const char *id, long attempt, const lr_q_ops *ops,
+               char state[16], lr_err *err)
+{
+	argv_list a = {0};
+	redisReply *rep = NULL;
+	int rc;
+
+	al_str(&a, k->prefix);
+	al_str(&a, id);
+	al_long(&a, attempt);
+	for (size_t i = 0; i < ops->a.n; i++)
+		al_push(&a, ops->a.v[i], ops->a.len[i]);
+	if (ops->a.oom)
+		a.oom = 1;
+	rc = run(r, &lr_lua_write, &a, &rep, err);
+	if (rc == 0)
+		rc = fenced_reply(rep, "write", id, attempt, state, err);
+	if (rep)
+		freeReplyObject(rep);
+	al_free(&a);
+	return rc;
+}
+
+int lr_q_finish(lr_redis *r, const lr_keys *k, const char *id, long attempt, int passed,
+                const char *result, const char *error, const char *summary, size_t nextra,
+                const char *const *fields, const char *const *values, char state[16], lr_err *err)
+{
+	argv_list a = {0};
+	redisReply *rep = NULL;
+	int rc;
+
+	al_str(&a, k->prefix);
+	al_str(&a, id);
+	al_long(&a, attempt);
+	al_str(&a, passed ? "1" : "0");
+	al_str(&a, result ? result : "");
+	al_str(&a, error ? error : "");
+	al_str(&a, summary ? summary : "");
+	for (size_t i = 0; i < nextra; i++) {
+		al_str(&a, fields[i]);
+		al_str(&a, values[i]);
+	}
+	rc = run(r, &lr_lua_finish, &a, &rep, err);
+	if (rc == 0)
+		rc = fenced_reply(rep, "finish", id, attempt, state, err);
+	if (rep)
+		freeReplyObject(rep);
+	al_free(&a);
+	return rc;
+}
+
+int lr_q_fail(lr_redis *r, const lr_keys *k, const char *id, long attempt, lr_q_fail_mode mode,
+              const char *reason, char outcome[16], lr_err *err)
+{
+	static const char *const modes[] = {"retry", "release", "dead"};
+	argv_list a = {0};
+	redisReply *rep = NULL;
+	char rnd[16];
+	int rc;
+
+	snprintf(rnd, sizeof(rnd), "%.4f", jitter());
+	al_str(&a, k->prefix);
+	al_str(&a, id);
+	al_long(&a, attempt);
+	al_str(&a, modes[mode]);
+	al_str(&a, reason ? reason : "");
+	al_str(&a, rnd);
+	rc = run(r, &lr_lua_fail, &a, &rep, err);
+	if (rc == 0)
+		rc = fenced_reply(rep, "fail", id, attempt, outcome, err);
+	if (rep)
+		freeReplyObject(rep);
+	al_free(&a);
+	return rc;
+}
+
+int lr_q_heartbeat(lr_redis *r, const lr_keys *k, const char *worker, long ttl_ms, size_t n,
+                   const char *const *fields, const char *const *values, lr_err *err)
+{
+	argv_list a = {0};
+	redisReply *rep = NULL;
+	int rc;
+
+	al_str(&a, k->prefix);
+	al_str(&a, worker);
+	al_long(&a, ttl_ms);
+	for (size_t i = 0; i < n; i++) {
+		al_str(&a, fields[i]);
+		al_str(&a, values[i]);
+	}
+	rc = run(r, &lr_lua_heartbeat, &a, &rep, err);
+	if (rep)
+		freeReplyObject(rep);
+	al_free(&a);
+	return rc;
+}
+
+int lr_q_unregister(lr_redis *r, const lr_keys *k, const char *worker, lr_err *err)
+{
+	char key[LR_KEY_MAX];
+	char wkey[LR_KEY_MAX];
+	redisReply *rep = NULL;
+	int rc;
+
+	rc = lr_redis_cmd(r, &rep, err, "ZREM %s %s", lr_key(k, key, "workers"), worker);
+	if (rep)
+		freeReplyObject(rep);
+	if (rc == 0) {
+		rc = lr_redis_cmd(r, &rep, err, "DEL %s", lr_key_worker(k, wkey, worker));
+		if (rep)
+			freeReplyObject(rep);
+	}
+	/* Only a consumer with nothing pending may go: DELCONSUMER would
+	 * orphan its pending entries. */
+	if (rc == 0) {
+		rc = lr_redis_cmd(r, &rep, err, "XPENDING %s %s - + 1 %s", lr_key(k, key, "jobs"),
+		                  LR_GROUP_WORKERS, worker);
+		if (rc == 0 && rep->type == REDIS_REPLY_ARRAY && rep->elements == 0) {
+			freeReplyObject(rep);
+			rep = NULL;
+			rc = lr_redis_cmd(r, &rep, err, "XGROUP DELCONSUMER %s %s %s", key,
+			                  LR_GROUP_WORKERS, worker);
+		}
+		if (rep)
+			freeReplyObject(rep);
+	}
+	return rc;
+}

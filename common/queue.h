@@ -1,0 +1,164 @@
+/* queue.h - the job protocol on Redis: every state change of a job.
+ *
+ * States: queued -> running -> done, with retry_wait between attempts, and
+ * the other final states cancelled, rejected (the spec did not validate) and
+ * dead (failed max_attempts times). Each change is one Lua script
+ * (queue_lua.c), so it is atomic and keeps the counters in `P stats` right.
+ *
+ * Delivery is at least once; effects are fenced. A worker claims a job and
+ * gets an attempt number; while it runs it renews a lease; every write it
+ * makes (lr_q_write, lr_q_finish, lr_q_fail) succeeds only while the job is
+ * still `running` that same attempt, else it returns LR_ESTALE and changes
+ * nothing. A dispatcher reclaims jobs whose lease ran out (lr_q_reclaim),
+ * which ends the old attempt: a stalled worker that wakes up is refused.
+ *
+ * All functions take the connection and the key layout; none keeps state, so
+ * any number of dispatchers and workers may call them at once. */
+#ifndef LLMREPL_QUEUE_H
+#define LLMREPL_QUEUE_H
+
+#include "err.h"
+#include "keys.h"
+#include "redis.h"
+
+#include <stddef.h>
+
+/* Per-job policy, set by the dispatcher when it records a job and kept in
+ * the job hash, so workers and other dispatchers follow the same rules. */
+typedef struct lr_q_policy {
+	long ttl_s;          /* final jobs (and all their keys) expire after this */
+	long max_attempts;   /* failed attempts (crash, lost lease, infrastructure) before dead */
+	long backoff_ms;     /* retry delay base: base * 2^(failures-1), +-20% jitter */
+	long backoff_max_ms; /* ... capped here */
+	long events_max;     /* events kept per job (approximately, MAXLEN ~) */
+} lr_q_policy;
+
+void lr_q_policy_default(lr_q_policy *p);
+
+/* Create the consumer groups (and streams) if missing: `workers` on jobs,
+ * `dispatchers` on requests and control. Safe to call any time, e.g. after a
+ * NOGROUP error (a Redis restarted without persistence). */
+int lr_q_ensure_groups(lr_redis *r, const lr_keys *k, lr_err *err);
+/* Does this error mean the groups are missing? */
+int lr_q_err_nogroup(const lr_err *err);
+
+/* ---- dispatcher ---------------------------------------------------------- */
+
+/* A request taken from the requests stream: id (the job id) and its spec. */
+typedef struct lr_q_request {
+	const char *id;
+	const char *spec;
+	size_t spec_len;
+} lr_q_request;
+
+/* Take up to `count` new requests for `consumer` (or, with ids, the entries
+ * it claimed from a stopped dispatcher). Requests without a spec or with one
+ * over max_bytes are rejected inside Redis and not returned. *reqs points
+ * into *keep (free it with freeReplyObject). */
+int lr_q_take(lr_redis *r, const lr_keys *k, const char *consumer, long count, size_t max_bytes,
+              const lr_q_policy *pol, const char *const *ids, size_t nids, lr_q_request **reqs,
+              size_t *nreqs, redisReply **keep, lr_err *err);
+
+/* Record request `id` as a job: queued (spec is the normalised spec) or
+ * rejected (error says why; spec is what was sent, if any), then acknowledge
+ * and delete the request. Idempotent: a job that exists is left alone.
+ * *outcome (optional) is "queued", "rejected" or "exists". */
+int lr_q_intake(lr_redis *r, const lr_keys *k, const char *id, int queued, const char *kind,
+                const char *spec, size_t spec_len, size_t spec_bytes, const char *error,
+                const char *notes, const lr_q_policy *pol, char outcome[16], lr_err *err);
+
+/* Jobs whose lease expired: retry (with backoff) or dead. *n = reclaimed. */
+int lr_q_reclaim(lr_redis *r, const lr_keys *k, long limit, long *n, lr_err *err);
+/* Jobs whose retry is due: queued again. */
+int lr_q_promote(lr_redis *r, const lr_keys *k, long limit, long *n, lr_err *err);
+/* Work-stream entries pending for more than idle_ms: redeliver the jobs a
+ * vanished consumer never claimed, drop leftovers. */
+int lr_q_orphans(lr_redis *r, const lr_keys *k, long idle_ms, long limit, long *n, lr_err *err);
+/* Forget workers silent for worker_gone_ms and idle consumers with nothing
+ * pending. */
+int lr_q_gc(lr_redis *r, const lr_keys *k, long consumer_idle_ms, long worker_gone_ms, lr_err *err);
+
+/* Cancel a job that is not final yet: it becomes `cancelled` at once (a
+ * running attempt's writes are refused from then on). *prev (optional) gets
+ * the state it had, or for a final job its final state.
+ * Returns 0 when cancelled, LR_ENOTFOUND, or LR_EINVAL when already final. */
+int lr_q_cancel(lr_redis *r, const lr_keys *k, const char *id, const char *by, char prev[16],
+                lr_err *err);
+
+/* ---- worker -------------------------------------------------------------- */
+
+typedef struct lr_q_job {
+	char id[LR_JOB_ID_MAX + 1];
+	char entry[LR_JOB_ID_MAX + 1]; /* its entry in the work stream */
+	long attempt;                  /* the fencing token */
+	char kind[32];
+	char *spec; /* the normalised spec JSON (owned) */
+	size_t spec_len;
+} lr_q_job;
+
+void lr_q_job_free(lr_q_job *j); /* frees the members; accepts NULL */
+
+/* Wait up to block_ms for a job and claim it. Returns 0 with *got = 1 and
+ * *job filled, or *got = 0 when nothing was claimable (timeout, or an entry
+ * whose job was cancelled, expired or superseded). */
+int lr_q_next(lr_redis *r, const lr_keys *k, const char *worker, long block_ms, long lease_ms,
+              lr_q_job *job, int *got, lr_err *err);
+
+/* Extend the lease of a running attempt to now + lease_ms. LR_ESTALE when
+ * the attempt is over; state (optional) then says what the job is now
+ * ("cancelled", "retry_wait", "gone", ...). */
+int lr_q_renew(lr_redis *r, const lr_keys *k, const char *id, long attempt, const char *worker,
+               long lease_ms, char state[16], lr_err *err);
+
+/* A batch of fenced writes, applied all or nothing (see lr_q_write). */
+typedef struct lr_q_ops lr_q_ops;
+
+lr_q_ops *lr_q_ops_new(void);
+void lr_q_ops_free(lr_q_ops *ops);
+/* Fields of the job hash. */
+int lr_q_ops_set(lr_q_ops *ops, size_t n, const char *const *fields, const char *const *values,
+                 const size_t *lens);
+/* Fields of iteration `it` (P job:<id>:it:<it>); the job's `iterations`
+ * field becomes the highest iteration written. */
+int lr_q_ops_iter(lr_q_ops *ops, long it, size_t n, const char *const *fields,
+                  const char *const *values, const size_t *lens);
+/* An event of `type` with extra fields (type, state, attempt and at are
+ * added). */
+int lr_q_ops_event(lr_q_ops *ops, const char *type, size_t n, const char *const *fields,
+                   const char *const *values, const size_t *lens);
+/* A key `P job:<id>:<suffix>` that expires with the job. */
+int lr_q_ops_aux(lr_q_ops *ops, const char *suffix);
+
+int lr_q_write(lr_redis *r, const lr_keys *k, const char *id, long attempt, const lr_q_ops *ops,
+               char state[16], lr_err *err);
+
+/* Finish a running attempt: state done with passed, the result JSON, the
+ * error (NULL or "" for none) and a one-line summary, plus extra job fields.
+ * Safe to repeat when a reply was lost. LR_ESTALE when refused. */
+int lr_q_finish(lr_redis *r, const lr_keys *k, const char *id, long attempt, int passed,
+                const char *result, const char *error, const char *summary, size_t nextra,
+                const char *const *fields, const char *const *values, char state[16], lr_err *err);
+
+typedef enum {
+	LR_Q_RETRY,   /* the attempt failed (infrastructure): retry with backoff, or dead */
+	LR_Q_RELEASE, /* give the job back unharmed (shutdown): queued again, not a failure */
+	LR_Q_DEAD,    /* cannot ever succeed here: dead now */
+} lr_q_fail_mode;
+
+/* End a running attempt without a result. *outcome (optional): "retry",
+ * "queued", "dead". */
+int lr_q_fail(lr_redis *r, const lr_keys *k, const char *id, long attempt, lr_q_fail_mode mode,
+              const char *reason, char outcome[16], lr_err *err);
+
+/* Register the worker as alive for ttl_ms with descriptive fields. */
+int lr_q_heartbeat(lr_redis *r, const lr_keys *k, const char *worker, long ttl_ms, size_t n,
+                   const char *const *fields, const char *const *values, lr_err *err);
+/* Remove a stopping worker from the registry and the consumer group. */
+int lr_q_unregister(lr_redis *r, const lr_keys *k, const char *worker, lr_err *err);
+
+/* ---- everyone -------------------------------------------------------------- */
+
+/* Is this a final state? */
+int lr_q_state_final(const char *state);
+
+#endif

@@ -1,0 +1,104 @@
+/* redis.h - a blocking hiredis connection that reconnects, loads scripts once
+ * and checks every reply.
+ *
+ * hiredis 0.14 (Debian 12) has one timeout for connect and commands, no TLS
+ * and no RESP3, and a context is unusable after any I/O error, a read timeout
+ * included. So:
+ *   - a connection that failed is dropped and reopened (AUTH, SELECT and the
+ *     client name again) on the next command; a failed command is never
+ *     resent by this layer, because it may have reached the server: callers
+ *     that retry know whether their command is idempotent;
+ *   - blocking reads (XREADGROUP BLOCK) must block for less than the command
+ *     timeout: lr_redis_block_ms() clamps them;
+ *   - a connection belongs to one thread (give a heartbeat thread its own).
+ * Every reply is bounded: strings and arrays add up to at most reply_max
+ * bytes per reply, or the reply is refused (LR_ETOOBIG) and the connection
+ * reopened. */
+#ifndef LLMREPL_REDIS_H
+#define LLMREPL_REDIS_H
+
+#include "err.h"
+
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+
+/* A parsed Redis URL:
+ *   redis://[[user]:password@]host[:port][/db]
+ *   unix://[[user]:password@]/path/to/redis.sock[?db=N]
+ * user and password are percent-decoded; IPv6 hosts go in brackets. */
+typedef struct lr_redis_url {
+	char *host; /* NULL for unix sockets */
+	int port;   /* default 6379 */
+	char *path; /* unix socket path, or NULL */
+	char *user; /* ACL user, or NULL (AUTH password alone) */
+	char *password;
+	long db;
+} lr_redis_url;
+
+int lr_redis_url_parse(lr_redis_url *out, const char *url, lr_err *err);
+void lr_redis_url_free(lr_redis_url *u); /* frees the members; accepts NULL */
+
+typedef struct lr_redis_opts {
+	const char *url;         /* see above; default redis://127.0.0.1:6379 */
+	const char *password;    /* wins over the URL's password; NULL or "" = none */
+	long connect_timeout_ms; /* default 2000 */
+	long command_timeout_ms; /* default 5000 */
+	size_t reply_max;        /* bytes per reply; default 64 MiB */
+	const char *client_name; /* CLIENT SETNAME (spaces become '-'); optional */
+} lr_redis_opts;
+
+typedef struct lr_redis lr_redis;
+
+/* Connect. Fails (LR_EIO, LR_EINVAL for a bad URL or refused password) when
+ * the first connection cannot be made; later failures reconnect lazily. */
+int lr_redis_open(lr_redis **out, const lr_redis_opts *opts, lr_err *err);
+void lr_redis_close(lr_redis *r); /* accepts NULL */
+
+/* Reconnect now if the connection is down. 0 when connected. */
+int lr_redis_ensure(lr_redis *r, lr_err *err);
+int lr_redis_is_connected(const lr_redis *r);
+/* Drop the connection (the next command reconnects). */
+void lr_redis_drop(lr_redis *r);
+
+/* `want` milliseconds clamped so a blocking command returns before the
+ * socket timeout would kill the connection. */
+long lr_redis_block_ms(const lr_redis *r, long want);
+
+/* "host:port" or the socket path, for messages. */
+const char *lr_redis_where(const lr_redis *r);
+
+/* Run one command given as argv (lens may be NULL for C strings). On success
+ * *out is the reply (free it with freeReplyObject; never an error reply).
+ * Errors: LR_EIO (connection lost or unreachable; reconnects next time),
+ * LR_ETOOBIG (reply over reply_max), LR_EPROTO (Redis answered with an
+ * error: err->msg is "redis: <its message>"). */
+int lr_redis_cmdv(lr_redis *r, redisReply **out, int argc, const char *const *argv,
+                  const size_t *lens, lr_err *err);
+/* The same with hiredis's format ("%s" and "%b" are sent as single
+ * arguments, never parsed, so values cannot inject commands). */
+int lr_redis_cmd(lr_redis *r, redisReply **out, lr_err *err, const char *fmt, ...);
+
+/* A Lua script, loaded once per connection (SCRIPT LOAD) and run with
+ * EVALSHA; after a Redis restart NOSCRIPT reloads it. Define one as a static
+ * const with a stable name for messages. */
+typedef struct lr_script {
+	const char *name;
+	const char *src;
+} lr_script;
+
+/* EVALSHA s with nkeys KEYS and the rest ARGV (argv[0 .. nkeys+nargs-1]). */
+int lr_redis_eval(lr_redis *r, redisReply **out, const lr_script *s, int nkeys, int nargs,
+                  const char *const *argv, const size_t *lens, lr_err *err);
+
+/* Reply helpers: they check the type (and bounds) and set a precise error. */
+int lr_reply_is_str(const redisReply *rep); /* STRING or STATUS */
+/* Element i of an array reply as a NUL-terminated string (borrowed), or NULL
+ * when absent, nil or not a string. */
+const char *lr_reply_elem_str(const redisReply *rep, size_t i);
+/* Integer value of a reply that is an INTEGER or a decimal string. */
+int lr_reply_int(long long *out, const redisReply *rep, lr_err *err);
+/* Find `field` in a flat [field, value, ...] array (HGETALL, stream entry
+ * fields). Returns the value reply or NULL. */
+const redisReply *lr_reply_field(const redisReply *flat, const char *field);
+
+#endif

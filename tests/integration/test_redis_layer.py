@@ -1,0 +1,82 @@
+"""common/redis against a real redis-server: passwords, databases, scripts
+after a script-cache flush, bounded replies, blocking reads kept under the
+socket timeout, and reconnecting after a restart."""
+import subprocess
+import threading
+import time
+
+from conftest import binary
+
+
+def probe(url, *args, password="-", timeout=30):
+    return subprocess.run([binary("tests/drivers/redis_probe"), url, password, *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_ping_and_commands(redis_server):
+    out = probe(redis_server.url, "ping")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "PONG"
+    out = probe(redis_server.url, "cmd", "SET", "k", "va lue")
+    assert out.returncode == 0
+    assert redis_server.cli("GET", "k").strip() == "va lue"
+    out = probe(redis_server.url, "cmd", "HSET", "k", "f", "v")
+    assert out.returncode == 1
+    assert "redis: WRONGTYPE" in out.stderr
+
+
+def test_password_from_url_or_setting_and_database(redis_server):
+    redis_server.cli("CONFIG", "SET", "requirepass", "s@cr t")
+    try:
+        url = redis_server.url
+        out = probe(url, "ping")
+        assert out.returncode == 1
+        assert "NOAUTH" in out.stderr or "AUTH" in out.stderr
+        enc = url.replace("redis://", "redis://:s%40cr%20t@") + "/5"
+        out = probe(enc, "cmd", "SET", "where", "db5")
+        assert out.returncode == 0, out.stderr
+        out = probe(url + "/5", "cmd", "GET", "where", password="s@cr t")
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == "db5"
+        out = probe(url, "ping", password="wrong")
+        assert out.returncode == 1
+        assert "AUTH refused" in out.stderr
+    finally:
+        subprocess.run(["redis-cli", "-p", str(redis_server.port), "-a", "s@cr t",
+                        "--no-auth-warning", "CONFIG", "SET", "requirepass", ""], check=True,
+                       capture_output=True)
+
+
+def test_script_reloads_after_flush(redis_server):
+    out = probe(redis_server.url, "script")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["x", "probe", "x", "probe"]
+
+
+def test_reply_cap_refuses_and_recovers(redis_server):
+    redis_server.cli("SET", "big", "x" * 100000)
+    out = probe(redis_server.url, "cap", "1000000", "big")
+    assert out.returncode == 0 and "100000 bytes" in out.stdout
+    out = probe(redis_server.url, "cap", "50000", "big")
+    assert out.returncode == 3, out.stderr
+    assert "over 50000 bytes; refused" in out.stderr
+    assert "refused, then PONG" in out.stdout
+
+
+def test_blocking_read_is_clamped_below_socket_timeout(redis_server):
+    out = probe(redis_server.url, "block", "60000")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("nil after")
+    assert float(out.stdout.split()[2]) < 1.0
+
+
+def test_reconnects_after_restart(redis_server):
+    proc = subprocess.Popen([binary("tests/drivers/redis_probe"), redis_server.url, "-",
+                             "survive", "4"], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.7)
+    redis_server.stop()
+    time.sleep(0.7)
+    redis_server.start()
+    out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    assert out.split() == ["up", "down", "up"]
