@@ -155,6 +155,12 @@ fail:
 	return ret;
 }
 
+void gitstore_set_context(gitstore *gs, struct redisContext *rc)
+{
+	if (gs != NULL && rc != NULL)
+		gs->rc = rc;
+}
+
 void gitstore_free(gitstore *gs)
 {
 	if (gs == NULL)

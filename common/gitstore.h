@@ -19,8 +19,9 @@
  * the existing commit instead of adding another.
  *
  * A store is used by one thread at a time. It uses the caller's hiredis
- * context as is (the caller owns it, sets its timeouts, and may reconnect it
- * with redisReconnect after an LR_EIO: the store keeps only the pointer).
+ * context as is (the caller owns it and sets its timeouts; after an LR_EIO it
+ * may reconnect it with redisReconnect, or hand over a new one with
+ * gitstore_set_context).
  * Every reply is checked for type and size; objects and ref values larger
  * than the configured caps are refused by the server-side scripts before
  * they are sent. */
@@ -65,6 +66,12 @@ void gitstore_opts_init(gitstore_opts *o);
  * gitstore_free. */
 int gitstore_open(gitstore **out, struct redisContext *rc, const char *job_id, long attempt,
                   const gitstore_opts *opts, lr_err *err);
+
+/* Use `rc` from now on, e.g. a new connection after the old one failed (a
+ * Redis layer that reconnects by creating a new context). The old context is
+ * no longer used; the caller frees it. After an LR_EIO the operation can
+ * simply be repeated: a commit that did land is then reported as existing. */
+void gitstore_set_context(gitstore *gs, struct redisContext *rc);
 
 /* Accepts NULL. */
 void gitstore_free(gitstore *gs);

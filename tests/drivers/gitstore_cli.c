@@ -105,6 +105,35 @@ static int cmd_commit(gitstore *gs, int argc, char **argv)
 	return 0;
 }
 
+static redisContext *conn;
+static long conn_port;
+
+static redisContext *connect_redis(void)
+{
+	struct timeval tv = {10, 0};
+	redisContext *c = redisConnectWithTimeout("127.0.0.1", (int)conn_port, tv);
+
+	if (c == NULL || c->err) {
+		fprintf(stderr, "error io: cannot connect: %s\n", c ? c->errstr : "no memory");
+		redisFree(c);
+		return NULL;
+	}
+	redisSetTimeout(c, tv);
+	return c;
+}
+
+static int reconnect(gitstore *gs)
+{
+	redisContext *c = connect_redis();
+
+	if (c == NULL)
+		return -1;
+	gitstore_set_context(gs, c);
+	redisFree(conn);
+	conn = c;
+	return 0;
+}
+
 /* What a worker does: resume from the last committed iteration (its number
  * and its solution.py), then commit each next iteration built on it. */
 static int cmd_run(gitstore *gs, int argc, char **argv)
@@ -145,6 +174,12 @@ static int cmd_run(gitstore *gs, int argc, char **argv)
 		files[1] = (gitstore_file){"test_solution.py", "assert True\n", 12};
 		files[2] = (gitstore_file){"report.json", report, strlen(report)};
 		rc = gitstore_commit(oid, &existed, gs, &req, &e);
+		if (rc == LR_EIO && reconnect(gs) == 0) {
+			/* The connection died, maybe after the commit landed: a new
+			 * connection and the same iteration again. */
+			printf("reconnected %ld\n", it);
+			rc = gitstore_commit(oid, &existed, gs, &req, &e);
+		}
 		if (rc < 0)
 			return fail(&e);
 		printf("%s %ld %s\n", existed ? "existed" : "committed", it, oid);
@@ -242,8 +277,6 @@ int main(int argc, char **argv)
 {
 	gitstore_opts opts;
 	gitstore *gs = NULL;
-	redisContext *rc;
-	struct timeval tv = {10, 0};
 	lr_err e = {0};
 	long port = 6379;
 	int i = 1, ret;
@@ -266,19 +299,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: gitstore_cli [options] JOB ATTEMPT CMD ARGS...\n");
 		return 2;
 	}
-	rc = redisConnectWithTimeout("127.0.0.1", (int)port, tv);
-	if (rc == NULL || rc->err) {
-		fprintf(stderr, "error io: cannot connect: %s\n", rc ? rc->errstr : "no memory");
-		redisFree(rc);
+	conn_port = port;
+	conn = connect_redis();
+	if (conn == NULL)
 		return 1;
-	}
-	redisSetTimeout(rc, tv);
-	if (gitstore_open(&gs, rc, argv[i], num(argv[i + 1]), &opts, &e) < 0) {
-		redisFree(rc);
+	if (gitstore_open(&gs, conn, argv[i], num(argv[i + 1]), &opts, &e) < 0) {
+		redisFree(conn);
 		return fail(&e);
 	}
 	ret = run(gs, argv[i + 2], argc - i - 3, argv + i + 3);
 	gitstore_free(gs);
-	redisFree(rc);
+	redisFree(conn);
 	return ret;
 }

@@ -449,3 +449,88 @@ def test_key_prefix_and_script_cache_loss(redis_server, tmp_path):
     assert keys == {f"acme:job:{JOB}", f"acme:job:{JOB}:git:objects", f"acme:job:{JOB}:git:refs"}
     out = cli(redis_server, "log", attempt=0, opts=opts).stdout.decode().splitlines()
     assert len(out) == 6
+
+
+class ReplyDropper:
+    """A TCP proxy in front of redis-server that forwards everything, except
+    that on the first connection it swallows the reply to the first fenced
+    CAS (the script call carrying "ref: refs/heads/main") and closes the connection:
+    the commit lands, the writer never hears of it."""
+
+    def __init__(self, target_port):
+        import socket
+        import threading
+        self.target = target_port
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.dropped = threading.Event()
+        self.conns = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import socket
+        import threading
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns += 1
+            server = socket.create_connection(("127.0.0.1", self.target))
+            state = {"drop": self.conns == 1, "swallow": False}
+            threading.Thread(target=self._up, args=(client, server, state), daemon=True).start()
+            threading.Thread(target=self._down, args=(server, client, state),
+                             daemon=True).start()
+
+    def _up(self, client, server, state):
+        while True:
+            data = client.recv(1 << 20)
+            if not data:
+                break
+            if state["drop"] and b"EVALSHA" in data and b"ref: refs/heads/main" in data:
+                state["swallow"] = True
+                server.sendall(data)
+                time.sleep(0.2)  # let the script run; its reply goes nowhere
+                self.dropped.set()
+                client.close()
+                server.close()
+                return
+            server.sendall(data)
+
+    def _down(self, server, client, state):
+        while True:
+            try:
+                data = server.recv(1 << 20)
+                if not data:
+                    break
+                if not state["swallow"]:
+                    client.sendall(data)
+            except OSError:
+                break
+
+    def close(self):
+        self.sock.close()
+
+
+def test_lost_reply_then_retry_is_not_duplicated(redis_server, tmp_path):
+    set_attempt(redis_server, 1)
+    proxy = ReplyDropper(redis_server.port)
+    try:
+        cmd = [binary("tests/drivers/gitstore_cli"), "-p", str(proxy.port), JOB, "1",
+               "run", "1", "3"]
+        out = subprocess.run(cmd, capture_output=True, timeout=60)
+    finally:
+        proxy.close()
+    assert out.returncode == 0, out.stderr
+    assert proxy.dropped.is_set()
+    lines = out.stdout.decode().splitlines()
+    # Iteration 1 landed, its reply was lost; the retry over a new connection
+    # finds it and reports it instead of committing it again.
+    assert lines[0] == "reconnected 1"
+    assert lines[1].startswith("existed 1 ")
+    assert [line.split()[:2] for line in lines[2:]] == [["committed", "2"], ["committed", "3"]]
+    entries = log_entries(export(redis_server, tmp_path))
+    assert [trailer(e[3], "Iteration") for e in entries] == [3, 2, 1]
+    assert entries[-1][0] == lines[1].split()[2]
