@@ -240,7 +240,7 @@ def test_killed_worker_resumed_one_history(redis_server, tmp_path):
     history, every iteration exactly once, no ref to a missing object."""
     set_attempt(redis_server, 1)
     cmd = [binary("tests/drivers/gitstore_cli"), "-p", str(redis_server.port), JOB, "1",
-           "run", "1", "30", "40"]
+           "run", "1", "30", "100"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.time() + 30
@@ -437,10 +437,13 @@ def test_key_prefix_and_script_cache_loss(redis_server, tmp_path):
     redis_server.cli("HSET", f"acme:job:{JOB}", "attempt", "1")
     opts = ("-P", "acme:")
     cmd = [binary("tests/drivers/gitstore_cli"), "-p", str(redis_server.port), *opts, JOB,
-           "1", "run", "1", "6", "150"]
+           "1", "run", "1", "6", "200"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     # The server forgets its scripts mid-run (as after a restart): reloaded.
-    time.sleep(0.3)
+    deadline = time.time() + 30
+    while not redis_server.cli("HGET", f"acme:job:{JOB}:git:refs", "refs/heads/main").strip():
+        assert time.time() < deadline
+        time.sleep(0.02)
     redis_server.cli("SCRIPT", "FLUSH")
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr
