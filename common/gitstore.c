@@ -108,12 +108,13 @@ int gitstore_open(gitstore **out, struct redisContext *rc, const char *job_id, l
 	gs->opts = *opts;
 	gs->job_id = dup_printf(job_id, "", "");
 	gs->key_job = dup_printf(opts->prefix, "job:", job_id);
-	gs->key_objects = dup_printf(gs->key_job ? gs->key_job : "", ":git:objects", "");
-	gs->key_refs = dup_printf(gs->key_job ? gs->key_job : "", ":git:refs", "");
+	gs->key_objects = dup_printf(gs->key_job ? gs->key_job : "", ":", GITSTORE_AUX_OBJECTS);
+	gs->key_refs = dup_printf(gs->key_job ? gs->key_job : "", ":", GITSTORE_AUX_REFS);
+	gs->key_stats = dup_printf(opts->prefix, "stats", "");
 	gs->author_name = dup_printf(opts->author_name, "", "");
 	gs->author_email = dup_printf(opts->author_email, "", "");
-	if (!gs->job_id || !gs->key_job || !gs->key_objects || !gs->key_refs || !gs->author_name ||
-	    !gs->author_email) {
+	if (!gs->job_id || !gs->key_job || !gs->key_objects || !gs->key_refs || !gs->key_stats ||
+	    !gs->author_name || !gs->author_email) {
 		ret = lr_err_set(err, LR_ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -171,6 +172,7 @@ void gitstore_free(gitstore *gs)
 	free(gs->key_job);
 	free(gs->key_objects);
 	free(gs->key_refs);
+	free(gs->key_stats);
 	free(gs->author_name);
 	free(gs->author_email);
 	if (gs->git_inited)
@@ -443,28 +445,6 @@ static int check_writable(gitstore *gs, lr_err *err)
 	return 0;
 }
 
-/* The job's attempt is still ours (the CAS script checks it again when it
- * writes; this is for the paths that write nothing). */
-static int check_fence(gitstore *gs, lr_err *err)
-{
-	static const char *const field = "attempt";
-	char *val = NULL;
-	size_t len = 0;
-	char mine[32];
-	int rc;
-
-	rc = gsr_hget(&val, &len, gs, gs->key_job, &field, 1, 32, err);
-	if (rc < 0)
-		return rc;
-	snprintf(mine, sizeof(mine), "%ld", gs->attempt);
-	if (val == NULL || strcmp(val, mine) != 0)
-		rc = lr_err_set(err, LR_ESTALE,
-		                "job %s: attempt %ld may no longer write (the job's attempt is %s)",
-		                gs->job_id, gs->attempt, val ? val : "unset");
-	free(val);
-	return rc;
-}
-
 static int check_files(gitstore *gs, const gitstore_commit_req *req, lr_err *err)
 {
 	size_t i, j;
@@ -598,7 +578,7 @@ int gitstore_commit(char oid_out[GITSTORE_OID_HEX + 1], int *existed, gitstore *
 			/* Already done: a retry, a duplicate delivery or a reclaimed attempt
 			 * repeating an iteration. Report the commit that is there, unless
 			 * our attempt is over: a stale worker should learn that first. */
-			rc = check_fence(gs, err);
+			rc = gsr_fence(gs, err);
 			if (rc == 0)
 				rc = gitstore_find_iteration(&found, gs, req->iteration, err);
 			if (rc == LR_ENOTFOUND)
@@ -688,7 +668,7 @@ int gitstore_tag_accepted(char tag_oid[GITSTORE_OID_HEX + 1], int *existed, gits
 	for (tries = 0; rc == 0 && tries < CAS_TRIES; tries++) {
 		rc = gs_read_accepted(&cur_tag, &cur_target, gs, err);
 		if (rc == 0 && git_oid_equal(&cur_target, &target)) {
-			rc = check_fence(gs, err);
+			rc = gsr_fence(gs, err);
 			if (rc < 0)
 				break;
 			*existed = 1;

@@ -9,8 +9,10 @@
  * (fields `HEAD`, `refs/heads/main`, `refs/tags/accepted`: 40-hex ids, HEAD
  * symbolic as "ref: refs/heads/main").
  *
- * Writes are fenced: a store opened with attempt N may only write while the
- * job hash `<prefix>job:<id>` has `attempt` = N. A commit's new objects and the
+ * Writes are fenced like every write of a worker: a store opened with attempt
+ * N may only write while the job hash `<prefix>job:<id>` has `state` =
+ * "running" and `attempt` = N (a refusal also counts in `<prefix>stats`
+ * field `total:stale_writes`). A commit's new objects and the
  * move of its ref happen in one Lua script that checks the attempt and that the
  * ref still holds the value the commit was built on (compare-and-swap), so a
  * stale worker cannot move a ref, a ref never names a missing object, and a
@@ -34,6 +36,11 @@
 #include <stdio.h>
 
 struct redisContext;
+
+/* The store's keys, as suffixes of `<prefix>job:<id>:`. They belong to the
+ * job: register them as job auxiliaries so they expire with it. */
+#define GITSTORE_AUX_OBJECTS "git:objects"
+#define GITSTORE_AUX_REFS    "git:refs"
 
 #define GITSTORE_OID_HEX   40  /* hex digits of an object id */
 #define GITSTORE_MAX_FILES 16  /* files in one iteration's commit */
@@ -108,7 +115,7 @@ typedef struct gitstore_entry {
  * first). On success `oid` holds the commit's id and `*existed` is 0 for a new
  * commit, 1 when that iteration was already committed (by this or an earlier
  * attempt; nothing was written and `oid` is the earlier commit).
- * Errors: LR_ESTALE (the job's attempt is no longer ours, nothing written),
+ * Errors: LR_ESTALE (the job is no longer running our attempt; nothing written),
  * LR_EINVAL (bad name, no files, read-only store, or an iteration below the
  * head's that the history does not hold), LR_ETOOBIG, LR_EIO, LR_EPROTO. */
 int gitstore_commit(char oid[GITSTORE_OID_HEX + 1], int *existed, gitstore *gs,

@@ -31,7 +31,7 @@ struct gitstore {
 	struct redisContext *rc; /* borrowed */
 	char *job_id;
 	long attempt; /* 0: read-only */
-	char *key_job, *key_objects, *key_refs;
+	char *key_job, *key_objects, *key_refs, *key_stats;
 	char *author_name, *author_email;
 	gitstore_opts opts; /* string members point at the copies above */
 	char sha_get[41], sha_keys[41], sha_cas[41];
@@ -58,9 +58,13 @@ int gsr_exists(gitstore *gs, const char *hex, lr_err *err);
  * n 41-byte strings owned by the caller. */
 int gsr_list(char (**hexes)[41], size_t *n, gitstore *gs, lr_err *err);
 
+/* 0 while the job is running the store's attempt, else LR_ESTALE (for the
+ * paths that write nothing; the CAS script checks the same itself). */
+int gsr_fence(gitstore *gs, lr_err *err);
+
 enum { GSR_OK = 0, GSR_MOVED = 1 };
 
-/* The fenced compare-and-swap: if the job's attempt is ours and `ref` holds
+/* The fenced compare-and-swap: if the job is running our attempt and `ref` holds
  * `old_hex` ("" = absent), store `objs` (HSETNX) and then set `ref` to
  * `new_hex` (and HEAD to main if unset). Returns GSR_OK, GSR_MOVED (nothing
  * written; `cur` gets the ref's value, "" if absent), LR_ESTALE (nothing

@@ -27,15 +27,20 @@ static const char SCRIPT_KEYS[] =
     "if n > tonumber(ARGV[1]) then return redis.error_reply('TOOMANY ' .. n) end\n"
     "return redis.call('HKEYS', KEYS[1])\n";
 
-/* The fenced compare-and-swap. KEYS[1] job hash, KEYS[2] objects, KEYS[3] refs.
- * ARGV[1] attempt, ARGV[2] ref, ARGV[3] expected value ('' = absent),
- * ARGV[4] new value, ARGV[5] HEAD's value if unset, then object id, object
- * pairs. The checks come before any write, so a refused call writes nothing;
- * the objects are stored before the ref moves, and the new value must name a
- * stored object, so no ref ever points at a missing one. */
+/* The fenced compare-and-swap. KEYS[1] job hash, KEYS[2] objects, KEYS[3] refs,
+ * KEYS[4] the stats hash. ARGV[1] attempt, ARGV[2] ref, ARGV[3] expected value
+ * ('' = absent), ARGV[4] new value, ARGV[5] HEAD's value if unset, then object
+ * id, object pairs. The fence is the job protocol's: the job is running and
+ * its attempt is the writer's. The checks come before any write, so a refused
+ * call writes nothing (but the stale-write counter); the objects are stored
+ * before the ref moves, and the new value must name a stored object, so no ref
+ * ever points at a missing one. */
 static const char SCRIPT_CAS[] =
-    "local a = redis.call('HGET', KEYS[1], 'attempt')\n"
-    "if a ~= ARGV[1] then return {'stale', a or ''} end\n"
+    "local h = redis.call('HMGET', KEYS[1], 'state', 'attempt')\n"
+    "if h[1] ~= 'running' or h[2] ~= ARGV[1] then\n"
+    "  redis.call('HINCRBY', KEYS[4], 'total:stale_writes', 1)\n"
+    "  return {'stale', (h[1] or '') .. ' ' .. (h[2] or '')}\n"
+    "end\n"
     "local cur = redis.call('HGET', KEYS[3], ARGV[2]) or ''\n"
     "if cur ~= ARGV[3] then return {'moved', cur} end\n"
     "local found = false\n"
@@ -47,6 +52,20 @@ static const char SCRIPT_CAS[] =
     "redis.call('HSETNX', KEYS[3], 'HEAD', ARGV[5])\n"
     "redis.call('HSET', KEYS[3], ARGV[2], ARGV[4])\n"
     "return {'ok', ARGV[4]}\n";
+
+/* The refusal, worded from the job's state and attempt as found. */
+static int stale(gitstore *gs, const char *state, const char *attempt, lr_err *err)
+{
+	if ((state == NULL || state[0] == '\0') && (attempt == NULL || attempt[0] == '\0'))
+		return lr_err_set(err, LR_ESTALE,
+		                  "job %s: attempt %ld may no longer write (no such job)",
+		                  gs->job_id, gs->attempt);
+	return lr_err_set(
+	    err, LR_ESTALE,
+	    "job %s: attempt %ld may no longer write (the job is %.40s at attempt %.40s)",
+	    gs->job_id, gs->attempt, state && state[0] ? state : "unset",
+	    attempt && attempt[0] ? attempt : "unset");
+}
 
 static int load_one(char sha[41], gitstore *gs, const char *src, lr_err *err)
 {
@@ -275,7 +294,7 @@ int gsr_cas(char cur[GS_REF_VALUE_MAX + 1], gitstore *gs, const char *ref, const
 {
 	const char **argv = NULL;
 	size_t *argvlen = NULL;
-	size_t argc = 11 + 2 * nobjs, i;
+	size_t argc = 12 + 2 * nobjs, i;
 	char(*hexv)[41] = NULL;
 	char attempt[32];
 	redisReply *r = NULL;
@@ -290,23 +309,24 @@ int gsr_cas(char cur[GS_REF_VALUE_MAX + 1], gitstore *gs, const char *ref, const
 		goto cleanup;
 	}
 	snprintf(attempt, sizeof(attempt), "%ld", gs->attempt);
-	argv[2] = "3";
+	argv[2] = "4";
 	argv[3] = gs->key_job;
 	argv[4] = gs->key_objects;
 	argv[5] = gs->key_refs;
-	argv[6] = attempt;
-	argv[7] = ref;
-	argv[8] = old_hex;
-	argv[9] = new_hex;
-	argv[10] = GS_HEAD_VALUE;
-	for (i = 2; i <= 10; i++)
+	argv[6] = gs->key_stats;
+	argv[7] = attempt;
+	argv[8] = ref;
+	argv[9] = old_hex;
+	argv[10] = new_hex;
+	argv[11] = GS_HEAD_VALUE;
+	for (i = 2; i <= 11; i++)
 		argvlen[i] = strlen(argv[i]);
 	for (i = 0; i < nobjs; i++) {
 		git_oid_tostr(hexv[i], 41, &objs[i].oid);
-		argv[11 + 2 * i] = hexv[i];
-		argvlen[11 + 2 * i] = 40;
-		argv[12 + 2 * i] = objs[i].value;
-		argvlen[12 + 2 * i] = objs[i].len;
+		argv[12 + 2 * i] = hexv[i];
+		argvlen[12 + 2 * i] = 40;
+		argv[13 + 2 * i] = objs[i].value;
+		argvlen[13 + 2 * i] = objs[i].len;
 	}
 	rc = evalsha(&r, gs, gs->sha_cas, "moving a ref", (int)argc, argv, argvlen, err);
 	if (rc < 0)
@@ -333,9 +353,11 @@ int gsr_cas(char cur[GS_REF_VALUE_MAX + 1], gitstore *gs, const char *ref, const
 	} else if (strcmp(r->element[0]->str, "moved") == 0) {
 		rc = GSR_MOVED;
 	} else if (strcmp(r->element[0]->str, "stale") == 0) {
-		rc = lr_err_set(err, LR_ESTALE,
-		                "job %s: attempt %ld may no longer write (the job's attempt is %s)",
-		                gs->job_id, gs->attempt, cur[0] ? cur : "unset");
+		char *sp = strchr(cur, ' ');
+
+		if (sp != NULL)
+			*sp++ = '\0';
+		rc = stale(gs, cur, sp, err);
 	} else {
 		rc = lr_err_set(err, LR_EPROTO, "redis: moving %s: unexpected status", ref);
 	}
@@ -345,5 +367,25 @@ cleanup:
 	free(argvlen);
 	if (r != NULL)
 		freeReplyObject(r);
+	return rc;
+}
+
+int gsr_fence(gitstore *gs, lr_err *err)
+{
+	static const char *const fields[2] = {"state", "attempt"};
+	char *vals[2] = {NULL, NULL};
+	size_t lens[2];
+	char mine[32];
+	int rc;
+
+	rc = gsr_hget(vals, lens, gs, gs->key_job, fields, 2, 64, err);
+	if (rc < 0)
+		return rc;
+	snprintf(mine, sizeof(mine), "%ld", gs->attempt);
+	if (vals[0] == NULL || strcmp(vals[0], "running") != 0 || vals[1] == NULL ||
+	    strcmp(vals[1], mine) != 0)
+		rc = stale(gs, vals[0], vals[1], err);
+	free(vals[0]);
+	free(vals[1]);
 	return rc;
 }

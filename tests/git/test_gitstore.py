@@ -30,8 +30,9 @@ def git(repo, *args):
                           check=True, timeout=60).stdout
 
 
-def set_attempt(server, n, job=JOB):
-    server.cli("HSET", f"llmrepl:job:{job}", "attempt", str(n))
+def set_attempt(server, n, job=JOB, prefix="llmrepl:"):
+    """The job as the job protocol has it while attempt n runs."""
+    server.cli("HSET", f"{prefix}job:{job}", "state", "running", "attempt", str(n))
 
 
 def write_files(d, code, tests="def test_f():\n    assert f() == 1\n", report='{"passed": 1}\n'):
@@ -193,7 +194,7 @@ def test_stale_attempt_cannot_move_refs(redis_server, tmp_path):
     out = commit(redis_server, tmp_path, 2, "stale two", "a = 2\n", attempt=1, check=False)
     assert out.returncode == 1
     assert b"error stale: job " + JOB.encode() + b": attempt 1 may no longer write " \
-        b"(the job's attempt is 2)" in out.stderr
+        b"(the job is running at attempt 2)" in out.stderr
     out = cli(redis_server, "tag", "-", attempt=1, check=False)
     assert out.returncode == 1 and b"error stale" in out.stderr
     # Even an iteration that is already there: the stale writer is told so.
@@ -211,10 +212,23 @@ def test_stale_attempt_cannot_move_refs(redis_server, tmp_path):
     assert entries[0][1] == [one]
 
 
-def test_job_without_attempt_refuses_writes(redis_server, tmp_path):
+def test_job_not_running_refuses_writes(redis_server, tmp_path):
     out = commit(redis_server, tmp_path, 1, "one", "a = 1\n", check=False)
-    assert out.returncode == 1 and b"(the job's attempt is unset)" in out.stderr
+    assert out.returncode == 1 and b"may no longer write (no such job)" in out.stderr
     assert redis_server.cli("EXISTS", f"llmrepl:job:{JOB}:git:refs").strip() == "0"
+    # A stalled worker whose job went back to waiting for a retry keeps its
+    # attempt number until the job is claimed again: still refused.
+    set_attempt(redis_server, 1)
+    commit(redis_server, tmp_path, 1, "one", "a = 1\n")
+    redis_server.cli("HSET", f"llmrepl:job:{JOB}", "state", "retry_wait")
+    out = commit(redis_server, tmp_path, 2, "two", "a = 2\n", check=False)
+    assert out.returncode == 1
+    assert b"(the job is retry_wait at attempt 1)" in out.stderr
+    redis_server.cli("HSET", f"llmrepl:job:{JOB}", "state", "cancelled")
+    out = cli(redis_server, "tag", "-", check=False)
+    assert out.returncode == 1 and b"(the job is cancelled at attempt 1)" in out.stderr
+    assert redis_server.cli("HGET", "llmrepl:stats", "total:stale_writes").strip() == "3"
+    assert len(cli(redis_server, "log", attempt=0).stdout.splitlines()) == 1
     out = commit(redis_server, tmp_path, 1, "one", "a = 1\n", attempt=0, check=False)
     assert out.returncode == 1 and b"opened read-only" in out.stderr
 
@@ -434,7 +448,7 @@ def test_damaged_store_is_reported(redis_server, tmp_path):
 
 
 def test_key_prefix_and_script_cache_loss(redis_server, tmp_path):
-    redis_server.cli("HSET", f"acme:job:{JOB}", "attempt", "1")
+    set_attempt(redis_server, 1, prefix="acme:")
     opts = ("-P", "acme:")
     cmd = [binary("tests/drivers/gitstore_cli"), "-p", str(redis_server.port), *opts, JOB,
            "1", "run", "1", "6", "200"]
@@ -450,6 +464,7 @@ def test_key_prefix_and_script_cache_loss(redis_server, tmp_path):
     assert stdout.decode().splitlines()[-1].split()[:2] == ["committed", "6"]
     keys = set(redis_server.cli("KEYS", "*").split())
     assert keys == {f"acme:job:{JOB}", f"acme:job:{JOB}:git:objects", f"acme:job:{JOB}:git:refs"}
+    assert redis_server.cli("EXISTS", "llmrepl:stats").strip() == "0"
     out = cli(redis_server, "log", attempt=0, opts=opts).stdout.decode().splitlines()
     assert len(out) == 6
 
