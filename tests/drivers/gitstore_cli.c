@@ -1,6 +1,6 @@
 /* gitstore_cli.c - drives the git store API from the pytest suite (tests/git).
  *
- * gitstore_cli [-p PORT] [-P PREFIX] [-t FIXED_TIME] [-m MAX_FILE] JOB ATTEMPT CMD ARGS...
+ * gitstore_cli [-p PORT] [-P PREFIX] [-t FIXED_TIME] [-m MAX_FILE] [-r 1] JOB ATTEMPT CMD ARGS...
  *   commit ITER SUMMARY NAME=PATH...  "committed <oid>" or "existed <oid>"
  *   run FIRST LAST [DELAY_MS]          a worker's loop: resume from the head, then
  *                                      commit iterations up to LAST ("committed <n> <oid>")
@@ -71,6 +71,8 @@ static void print_entry(const gitstore_entry *e)
 	printf("%s %ld %ld %d %s\n", e->oid, e->iteration, e->attempt, e->accepted, e->subject);
 }
 
+static int retry_on_line; /* -r 1: a failed commit is tried again after a line on stdin */
+
 static int cmd_commit(gitstore *gs, int argc, char **argv)
 {
 	gitstore_file files[GITSTORE_MAX_FILES];
@@ -97,6 +99,15 @@ static int cmd_commit(gitstore *gs, int argc, char **argv)
 	req.files = files;
 	req.nfiles = (size_t)(argc - 2);
 	rc = gitstore_commit(oid, &existed, gs, &req, &e);
+	if (rc < 0 && retry_on_line) {
+		/* The same store, the same content, once more when told to. */
+		char line[16];
+
+		fail(&e);
+		fflush(stderr);
+		if (fgets(line, sizeof(line), stdin) != NULL)
+			rc = gitstore_commit(oid, &existed, gs, &req, &e);
+	}
 	for (i = 0; i < GITSTORE_MAX_FILES; i++)
 		free(bufs[i]);
 	if (rc < 0)
@@ -291,6 +302,7 @@ int main(int argc, char **argv)
 			opts.time = num(argv[i + 1]);
 			break;
 		case 'm': opts.max_file = (size_t)num(argv[i + 1]); break;
+		case 'r': retry_on_line = (int)num(argv[i + 1]); break;
 		default: fprintf(stderr, "unknown option %s\n", argv[i]); return 2;
 		}
 		i += 2;

@@ -552,3 +552,30 @@ def test_lost_reply_then_retry_is_not_duplicated(redis_server, tmp_path):
     entries = log_entries(export(redis_server, tmp_path))
     assert [trailer(e[3], "Iteration") for e in entries] == [3, 2, 1]
     assert entries[-1][0] == lines[1].split()[2]
+
+
+def test_refused_commit_retried_in_the_same_store(redis_server, tmp_path):
+    """A refused commit leaves objects in the process (libgit2's caches) but
+    not in Redis; trying again from the same store must send them all."""
+    set_attempt(redis_server, 1)
+    commit(redis_server, tmp_path, 1, "one", "a = 1\n")
+    redis_server.cli("HSET", f"llmrepl:job:{JOB}", "state", "retry_wait")
+    files = write_files(tmp_path / "two", "a = 2\n", tests="new tests\n")
+    cmd = [binary("tests/drivers/gitstore_cli"), "-p", str(redis_server.port), "-r", "1", JOB,
+           "1", "commit", "2", "two", *files]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        assert b"error stale" in proc.stderr.readline()
+        redis_server.cli("HSET", f"llmrepl:job:{JOB}", "state", "running")
+        stdout, stderr = proc.communicate(b"again\n", timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, stderr
+    assert stdout.split()[0] == b"committed"
+    dst = export(redis_server, tmp_path)
+    assert git(dst, "show", "main:test_solution.py") == "new tests\n"
+    for field, value in redis_objects(redis_server).items():
+        assert hashlib.sha1(value).hexdigest() == field.decode()
