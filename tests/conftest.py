@@ -15,7 +15,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("LLMREPL_BUILD", ROOT / "build"))
-DATASETS = Path(os.environ.get("LLMREPL_DATASETS", ROOT.parent / "shared" / "datasets"))
+# ../shared/datasets beside the checkout (or beside the directory of worktrees).
+DATASETS = Path(os.environ.get("LLMREPL_DATASETS") or next(
+    (p for p in (ROOT.parent / "shared" / "datasets", ROOT.parent.parent / "shared" / "datasets")
+     if p.is_dir()), ROOT.parent / "shared" / "datasets"))
 
 
 def free_port():

@@ -16,27 +16,27 @@
 
 typedef struct eval_request {
 	const char *code;
-	const char *tests;	 /* NULL: none. assert lines, check(candidate), test_* or doctest */
+	const char *tests;       /* NULL: none. assert lines, check(candidate), test_* or doctest */
 	const char *entry_point; /* NULL: none (needed by check(candidate) tests) */
 	const lr_criteria *criteria; /* NULL: defaults */
 	sbx_limits limits;
-	int static_checks;	 /* run pyflakes, bandit and radon (default on) */
+	int static_checks; /* run pyflakes, bandit and radon (default on) */
 } eval_request;
 
 typedef struct eval_outcome {
-	int passed;	   /* the criteria's verdict */
-	double score;	   /* 0..1, higher is better; ranks candidates */
+	int passed;   /* the criteria's verdict */
+	double score; /* 0..1, higher is better; ranks candidates */
 	int tests_total;
 	int tests_passed;
 	char *result_json; /* the whole report: stdout, stderr, error, end, tests[],
-			      findings, metrics, criteria, verdict, score, feedback */
-	char *error;	   /* one line, the main failure (NULL when none) */
-	char *feedback;	   /* text for the model: most important problem first */
-	char *summary;	   /* one line for commit messages and events */
+	                      findings, metrics, criteria, verdict, score, feedback */
+	char *error;       /* one line, the main failure (NULL when none) */
+	char *feedback;    /* text for the model: most important problem first */
+	char *summary;     /* one line for commit messages and events */
 } eval_outcome;
 
 int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eval_request *req,
-	     lr_err *err);
+             lr_err *err);
 void eval_outcome_free(eval_outcome *o); /* frees the members; accepts NULL */
 
 #endif
