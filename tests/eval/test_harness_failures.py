@@ -1,7 +1,7 @@
 """What the harness reports when the code (or the tests) go wrong."""
 import time
 
-from evalkit import case
+from evalkit import case, harness  # noqa: F401 - harness is a fixture
 
 
 def test_syntax_error(harness):
