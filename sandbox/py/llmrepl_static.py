@@ -14,7 +14,6 @@ FINDINGS_MAX = 200
 
 try:
     import pyflakes.checker
-    import pyflakes.messages as _pfm
 except Exception as e:  # noqa: BLE001 - reported per request
     pyflakes = None
     _PYFLAKES_ERR = "%s: %s" % (type(e).__name__, e)

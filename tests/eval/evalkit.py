@@ -1,5 +1,4 @@
-"""Helpers and fixtures for the evaluation suites (imported by name: a second
-conftest.py would shadow the shared one).
+"""Helpers for the evaluation suites.
 
 `harness` calls the evaluation harness (sandbox/py/llmrepl_harness.py) directly
 in a child interpreter of Debian's python3, the way the sandbox's entry does,
@@ -8,10 +7,7 @@ that go through the sandbox use build/llmrepl-eval.
 """
 import json
 import subprocess
-import sys
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PY_DIR = ROOT / "sandbox" / "py"
@@ -43,12 +39,3 @@ def case(ans, fragment):
     assert len(hits) == 1, (fragment, [t["name"] for t in ans["tests"]])
     return hits[0]
 
-
-@pytest.fixture
-def harness():
-    """Evaluate one piece of code with the harness itself (no sandbox)."""
-    def evaluate(code, tests=None, **kw):
-        req = {"mode": "evaluate", "code": code, "tests": tests}
-        req.update(kw)
-        return run_harness([req])[0]
-    return evaluate

@@ -1,7 +1,9 @@
 """What the harness reports when the code (or the tests) go wrong."""
 import time
 
-from evalkit import case, harness  # noqa: F401 - harness is a fixture
+from evalkit import case
+
+pytest_plugins = ["evalfixtures"]  # the harness fixture
 
 
 def test_syntax_error(harness):

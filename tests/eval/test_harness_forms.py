@@ -1,5 +1,7 @@
 """The harness runs every test form and reports each case on its own."""
-from evalkit import case, harness  # noqa: F401 - harness is a fixture
+from evalkit import case
+
+pytest_plugins = ["evalfixtures"]  # the harness fixture
 
 ADD = "def add(a, b):\n    return a + b + (1 if a == 2 else 0)\n"
 

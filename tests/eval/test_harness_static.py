@@ -1,5 +1,5 @@
 """pyflakes, bandit and radon findings, each with its line."""
-from evalkit import harness  # noqa: F401 - a fixture
+pytest_plugins = ["evalfixtures"]  # the harness fixture
 
 CODE = """import os
 import subprocess
