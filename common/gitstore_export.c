@@ -229,6 +229,21 @@ cleanup:
 	return rc;
 }
 
+/* `url` for messages, without any user:password@ part (errors end up in the
+ * job's record). */
+static void url_for_message(char *out, size_t n, const char *url)
+{
+	const char *scheme = strstr(url, "://");
+	const char *host = scheme ? scheme + 3 : url;
+	const char *at = strchr(host, '@');
+	const char *slash = strchr(host, '/');
+
+	if (scheme != NULL && at != NULL && (slash == NULL || at < slash))
+		snprintf(out, n, "%.*s***@%s", (int)(host - url), url, at + 1);
+	else
+		snprintf(out, n, "%s", url);
+}
+
 int gitstore_push(gitstore *gs, const char *url, const char *ref, int criteria_passed, int force,
                   lr_err *err)
 {
@@ -267,8 +282,12 @@ int gitstore_push(gitstore *gs, const char *url, const char *ref, int criteria_p
 	rc = export_into(&tmp_repo, gs, tmp, 1, err);
 	if (rc == 0)
 		rc = push_from(tmp_repo, gs, &target, url, ref, force, err);
-	if (rc < 0)
-		lr_err_prefix(err, "deploying job %s to %.200s", gs->job_id, url);
+	if (rc < 0) {
+		char shown[256];
+
+		url_for_message(shown, sizeof(shown), url);
+		lr_err_prefix(err, "deploying job %s to %s", gs->job_id, shown);
+	}
 	git_repository_free(tmp_repo);
 	if (made)
 		nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);

@@ -102,6 +102,13 @@ int gitstore_read(gitstore_snapshot *out, gitstore *gs, const char *commit_oid, 
 	grc = git_commit_lookup(&c, gs->repo, &oid);
 	if (grc < 0) {
 		rc = gs_git_fail(gs, grc, err, "reading a commit");
+		/* The head naming a missing commit is damage, not an empty history
+		 * (a resuming worker must not start over on top of it). */
+		if (rc == LR_ENOTFOUND && commit_oid == NULL)
+			rc = lr_err_set(err, LR_EPROTO,
+			                "job %s: history damaged: " GS_REF_MAIN
+			                " names a missing commit",
+			                gs->job_id);
 		goto cleanup;
 	}
 	rc = gs_entry_fill(&out->entry, gs, c, err);

@@ -137,8 +137,8 @@ static int evalsha(redisReply **out, gitstore *gs, const char *sha, const char *
 int gsr_hget(char **vals, size_t *lens, gitstore *gs, const char *key, const char *const *fields,
              size_t nfields, size_t max, lr_err *err)
 {
-	const char *argv[4 + 8];
-	size_t argvlen[4 + 8];
+	const char *argv[5 + 8];
+	size_t argvlen[5 + 8];
 	char maxs[32];
 	redisReply *r = NULL;
 	size_t i;

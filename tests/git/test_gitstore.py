@@ -375,6 +375,11 @@ def test_push_accepted_to_bare_remote(redis_server, tmp_path):
     # Per-job refs side by side.
     cli(redis_server, "push", remote, "refs/heads/jobs/first", "passed", attempt=0)
     assert git(remote, "rev-parse", "jobs/first").strip() == two
+    # An unreachable remote: a precise error that does not repeat credentials.
+    out = cli(redis_server, "push", "http://user:secret@127.0.0.1:1/x.git", "-", "passed",
+              attempt=0, check=False)
+    assert out.returncode == 1 and b"error io: deploying job" in out.stderr
+    assert b"secret" not in out.stderr and b"http://***@127.0.0.1:1/x.git" in out.stderr
     out = cli(redis_server, "push", remote, "refs/heads/../x", "passed", attempt=0, check=False)
     assert out.returncode == 1 and b"is not a ref name" in out.stderr
     git(remote, "fsck", "--strict")
@@ -443,8 +448,11 @@ def test_damaged_store_is_reported(redis_server, tmp_path):
     assert out.returncode == 1 and b"error protocol" in out.stderr and b"garbage" in out.stderr
     # A ref naming a missing commit is damage, not an empty history.
     r.hset(f"llmrepl:job:{JOB}:git:refs", "refs/heads/main", "1" * 40)
-    out = cli(redis_server, "run", 1, 2, check=False)
-    assert out.returncode == 1 and b"history damaged" in out.stderr
+    for args in (("run", 1, 2), ("read", "-", tmp_path), ("head",), ("log",)):
+        out = cli(redis_server, *args, check=False)
+        assert out.returncode == 1 and b"error protocol" in out.stderr, args
+        assert b"history damaged" in out.stderr, args
+        assert b"resumed" not in out.stdout
 
 
 def test_key_prefix_and_script_cache_loss(redis_server, tmp_path):
