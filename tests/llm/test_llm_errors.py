@@ -1,0 +1,160 @@
+"""The client's error paths against real failures: nothing listening, a
+server that hangs, HTTP errors, a wrong model, a refused key, a broken or
+oversized reply, a reply without code. Each ends in a precise, classified
+error, and nothing hangs."""
+import hashlib
+
+from llmtools import free_port, llm_call
+
+
+def test_no_server_listening():
+    port = free_port()  # bound and released: nothing listens there now
+    c = llm_call(f"http://127.0.0.1:{port}/v1", "m", "--llm-retries", "2")
+    assert c.rc == 3
+    assert c.r["failure"] == "unreachable"
+    assert c.r["error"].startswith(f"model server unreachable at http://127.0.0.1:{port}/v1")
+    assert c.r["attempts"] == 3
+    assert c.elapsed < 15
+
+
+def test_unresolvable_host_is_unreachable():
+    c = llm_call("http://no-such-host.invalid/v1", "m", "--llm-retries", "0")
+    assert c.r["failure"] == "unreachable" and c.r["attempts"] == 1
+
+
+def test_server_that_hangs_times_out(fake_llm):
+    s = fake_llm("hang")
+    c = llm_call(s.url, "fake", "--llm-timeout-ms", "800", "--llm-retries", "1", timeout=30)
+    assert c.rc == 3
+    assert c.r["failure"] == "timeout"
+    assert "did not finish its reply within 800 ms" in c.r["error"]
+    assert c.r["attempts"] == 2
+    assert len(s.requests()) == 2
+    assert c.elapsed < 8  # two 0.8 s attempts and one backoff, not the 60 s hang
+
+
+def test_stream_that_stalls_times_out(fake_llm):
+    s = fake_llm("slow")  # a piece every 0.2 s, ~25 pieces
+    c = llm_call(s.url, "fake", "--llm-timeout-ms", "1000", "--llm-retries", "0", timeout=30)
+    assert c.r["failure"] == "timeout"
+    assert 0 < c.r["pieces"] < 20  # progress arrived before the deadline
+    assert c.elapsed < 5
+
+
+def test_500_then_success_is_retried(fake_llm):
+    s = fake_llm("500,ok")
+    c = llm_call(s.url, "fake", "--no-llm-stream")
+    assert c.rc == 0, c.stderr
+    assert c.r["ok"] and c.r["attempts"] == 2
+    assert c.r["extract"]["code"] == "def add(a, b):\n    return a + b\n"
+    assert "HTTP 500" in c.stderr and "retrying" in c.stderr
+
+
+def test_429_and_503_retried_until_the_budget_ends(fake_llm):
+    s = fake_llm("429,ok")
+    c = llm_call(s.url, "fake")
+    assert c.r["ok"] and c.r["attempts"] == 2
+    s = fake_llm("503")
+    c = llm_call(s.url, "fake", "--llm-retries", "2")
+    assert c.rc == 3
+    assert c.r["failure"] == "server_error" and c.r["attempts"] == 3
+    assert "answered HTTP 503: the server had an error" in c.r["error"]
+    assert len(s.requests()) == 3
+
+
+def test_wrong_model_name(fake_llm):
+    s = fake_llm(model="served-model")
+    c = llm_call(s.url, "no-such-model", "--llm-retries", "3")
+    assert c.rc == 3
+    assert c.r["failure"] == "model_not_found"
+    assert c.r["error"].startswith("model 'no-such-model' not found at ")
+    assert c.r["attempts"] == 1  # not retried: it will not get better
+    c = llm_call(s.url, "no-such-model", "--mode", "check")
+    assert c.r["failure"] == "model_not_found"
+    assert "it serves: served-model" in c.r["error"]
+    c = llm_call(s.url, "served-model", "--mode", "check")
+    assert c.rc == 0 and c.r["ok"]
+
+
+def test_wrong_base_url_path(fake_llm):
+    s = fake_llm()
+    c = llm_call(s.url.replace("/v1", "/api"), "fake")
+    assert c.r["failure"] == "http_error"
+    assert "no OpenAI-compatible endpoint" in c.r["error"] and "/v1" in c.r["error"]
+
+
+def test_refused_key_and_the_key_is_never_shown(fake_llm):
+    key = "sk-test-3f9a1c0b7d"
+    s = fake_llm("401")
+    c = llm_call(s.url, "fake", env={"LLMREPL_LLM_API_KEY": key})
+    assert c.rc == 3
+    assert c.r["failure"] == "refused_key"
+    assert "refused the API key (HTTP 401" in c.r["error"]
+    req = s.requests()[0]
+    assert req["auth"] and req["auth_sha256"] == hashlib.sha256(
+        f"Bearer {key}".encode()).hexdigest()
+    assert key not in c.stdout and key not in c.stderr
+    c = llm_call(s.url, "fake")
+    assert "no key is configured" in c.r["error"]
+    assert not s.requests()[-1]["auth"]
+
+
+def test_credentials_in_url_are_redacted():
+    port = free_port()
+    c = llm_call(f"http://bob:hunter2@127.0.0.1:{port}/v1", "m", "--llm-retries", "0")
+    assert "hunter2" not in c.stdout + c.stderr
+    assert "http://***@127.0.0.1" in c.r["error"]
+
+
+def test_reply_over_the_size_cap(fake_llm):
+    s = fake_llm("big")  # 2 MiB of content
+    for stream in ("--llm-stream", "--no-llm-stream"):
+        c = llm_call(s.url, "fake", stream, "--llm-max-reply-kb", "64")
+        assert c.rc == 3
+        assert c.r["failure"] == "too_big"
+        assert "larger than the cap of 65536 bytes" in c.r["error"] or \
+            "exceeds the cap of 65536 bytes" in c.r["error"]
+        assert c.r["attempts"] == 1
+
+
+def test_reply_without_code(fake_llm):
+    s = fake_llm("nocode")
+    c = llm_call(s.url, "fake", "--mode", "generate", "--entry-point", "add")
+    assert c.rc == 1
+    assert c.r["ok"]
+    x = c.r["extract"]
+    assert x["how"] == "none" and x["code"] is None
+    assert x["error"].startswith("the model's reply contains no code")
+
+
+def test_malformed_replies(fake_llm):
+    s = fake_llm("malformed")
+    c = llm_call(s.url, "fake", "--no-llm-stream")
+    assert c.r["failure"] == "malformed"
+    assert "reply is not JSON" in c.r["error"]
+    s = fake_llm("badsse")
+    c = llm_call(s.url, "fake", "--llm-stream")
+    assert c.r["failure"] == "malformed"
+    assert "stream event" in c.r["error"]
+
+
+def test_connection_closed_without_reply(fake_llm):
+    s = fake_llm("close,ok")
+    c = llm_call(s.url, "fake", "--no-llm-stream")
+    assert c.r["ok"] and c.r["attempts"] == 2
+    s = fake_llm("close")
+    c = llm_call(s.url, "fake", "--llm-retries", "0")
+    assert c.r["failure"] == "unreachable"
+    assert "broke before the reply was complete" in c.r["error"]
+
+
+def test_streaming_pieces_and_usage(fake_llm):
+    s = fake_llm()
+    c = llm_call(s.url, "fake", "--llm-stream")
+    assert c.r["ok"]
+    assert c.r["pieces"] > 10  # 4-byte pieces of the reply
+    assert c.r["completion_tokens"] == c.r["pieces"] and not c.r["usage_estimated"]
+    assert 0 < c.r["ttft_ms"] <= c.r["latency_ms"]
+    assert s.requests()[0]["stream"]
+    plain = llm_call(s.url, "fake", "--no-llm-stream")
+    assert plain.r["content"] == c.r["content"]

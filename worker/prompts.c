@@ -1,0 +1,186 @@
+/* prompts.c - the texts of the generate, repair and refactor prompts. */
+#include "prompts.h"
+
+#include "buf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char SYSTEM[] =
+    "You are an expert Python programmer. You write correct, simple, self-contained "
+    "Python 3 code that uses only the standard library.";
+
+static const char ANSWER[] = "Reply with one ```python code block that contains the complete "
+                             "code: imports, helper functions and the function itself. No "
+                             "explanation, no tests, no example usage.";
+
+/* The longest run of backticks in s (bounded by n). */
+static size_t longest_backticks(const char *s, size_t n)
+{
+	size_t best = 0, run = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		run = s[i] == '`' ? run + 1 : 0;
+		if (run > best)
+			best = run;
+	}
+	return best;
+}
+
+/* Append `text` (capped at `max` bytes), in a code fence when `lang` is set. */
+static int put_text(lr_buf *b, const char *text, size_t max, const char *lang)
+{
+	size_t n = strlen(text), fence = 3;
+	int cut = n > max;
+	int rc = 0;
+
+	if (cut)
+		n = max;
+	while (n && (text[n - 1] == '\n' || text[n - 1] == ' '))
+		n--;
+	if (lang) {
+		fence = longest_backticks(text, n) + 1;
+		if (fence < 3)
+			fence = 3;
+		for (size_t i = 0; i < fence && !rc; i++)
+			rc = lr_buf_append(b, "`", 1);
+		rc = rc ? rc : lr_buf_printf(b, "%s\n", lang);
+	}
+	rc = rc ? rc : lr_buf_append(b, text, n);
+	if (!rc && cut)
+		rc = lr_buf_printf(b, "\n%s[... %zu more bytes not shown]", lang ? "# " : "",
+		                   strlen(text) - n);
+	rc = rc ? rc : lr_buf_puts(b, "\n");
+	if (lang) {
+		for (size_t i = 0; i < fence && !rc; i++)
+			rc = lr_buf_append(b, "`", 1);
+		rc = rc ? rc : lr_buf_puts(b, "\n");
+	}
+	return rc;
+}
+
+/* A HumanEval-style task is code (a signature and a docstring), not prose. */
+static int task_is_code(const char *t)
+{
+	while (*t == '\n' || *t == ' ')
+		t++;
+	return !strncmp(t, "def ", 4) || !strncmp(t, "from ", 5) || !strncmp(t, "import ", 7) ||
+	       !strncmp(t, "class ", 6) || !strncmp(t, "async def ", 10);
+}
+
+static int put_task(lr_buf *b, const prompt_input *in)
+{
+	int rc;
+
+	if (task_is_code(in->task)) {
+		rc = lr_buf_puts(b, "Complete this Python function:\n\n");
+		rc = rc ? rc : put_text(b, in->task, PROMPT_MAX_TASK, "python");
+	} else {
+		rc = lr_buf_puts(b, "Task:\n");
+		rc = rc ? rc : put_text(b, in->task, PROMPT_MAX_TASK, NULL);
+	}
+	if (!rc && in->entry_point && *in->entry_point)
+		rc = lr_buf_printf(b, "\nThe function must be named `%.100s`.\n", in->entry_point);
+	if (!rc && in->tests && *in->tests) {
+		rc = lr_buf_puts(b, "\nIt must pass these tests:\n\n");
+		rc = rc ? rc : put_text(b, in->tests, PROMPT_MAX_TESTS, "python");
+	}
+	return rc;
+}
+
+static int finish(prompt *out, lr_buf *user, int rc, lr_err *err)
+{
+	if (rc == 0) {
+		out->system = strdup(SYSTEM);
+		out->user = lr_buf_steal(user);
+	}
+	lr_buf_free(user);
+	if (rc || !out->system || !out->user) {
+		prompt_free(out);
+		return lr_err_set(err, LR_ENOMEM, "out of memory building a prompt");
+	}
+	out->msgs[0].role = "system";
+	out->msgs[0].content = out->system;
+	out->msgs[1].role = "user";
+	out->msgs[1].content = out->user;
+	out->nmsgs = 2;
+	return 0;
+}
+
+static int start(prompt *out, lr_buf *user, const prompt_input *in, int need_task, int need_code,
+                 lr_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	lr_buf_init(user, 0);
+	if (need_task && (!in->task || !*in->task))
+		return lr_err_set(err, LR_EINVAL, "no task (prompt) to give the model");
+	if (need_code && (!in->code || !*in->code))
+		return lr_err_set(err, LR_EINVAL, "no code to give the model");
+	return 0;
+}
+
+int prompt_generate(prompt *out, const prompt_input *in, lr_err *err)
+{
+	lr_buf user;
+	int rc = start(out, &user, in, 1, 0, err);
+
+	if (rc)
+		return rc;
+	rc = put_task(&user, in);
+	rc = rc ? rc : lr_buf_printf(&user, "\n%s\n", ANSWER);
+	return finish(out, &user, rc, err);
+}
+
+int prompt_repair(prompt *out, const prompt_input *in, lr_err *err)
+{
+	lr_buf user;
+	int rc = start(out, &user, in, 1, 1, err);
+
+	if (rc)
+		return rc;
+	rc = put_task(&user, in);
+	rc = rc ? rc : lr_buf_puts(&user, "\nThis attempt is wrong:\n\n");
+	rc = rc ? rc : put_text(&user, in->code, PROMPT_MAX_CODE, "python");
+	if (!rc && in->feedback && *in->feedback) {
+		rc = lr_buf_puts(&user, "\nWhat went wrong when it was run:\n");
+		rc = rc ? rc : put_text(&user, in->feedback, PROMPT_MAX_FEEDBACK, NULL);
+	}
+	rc = rc ? rc : lr_buf_printf(&user, "\nFix the code. %s\n", ANSWER);
+	return finish(out, &user, rc, err);
+}
+
+int prompt_refactor(prompt *out, const prompt_input *in, lr_err *err)
+{
+	lr_buf user;
+	int rc = start(out, &user, in, 0, 1, err);
+
+	if (rc)
+		return rc;
+	rc = lr_buf_puts(&user, "Improve this Python code:\n\n");
+	rc = rc ? rc : put_text(&user, in->code, PROMPT_MAX_CODE, "python");
+	if (!rc && in->feedback && *in->feedback) {
+		rc = lr_buf_puts(&user, "\nReview to address:\n");
+		rc = rc ? rc : put_text(&user, in->feedback, PROMPT_MAX_FEEDBACK, NULL);
+	}
+	if (!rc && in->task && *in->task) {
+		rc = lr_buf_puts(&user, "\nWhat the code is for:\n");
+		rc = rc ? rc : put_text(&user, in->task, PROMPT_MAX_TASK, NULL);
+	}
+	rc = rc ? rc
+	        : lr_buf_printf(&user,
+	                        "\nKeep its behaviour and the names and signatures of its public "
+	                        "functions%s%s%s: the existing tests must still pass. %s\n",
+	                        in->entry_point && *in->entry_point ? " (`" : "",
+	                        in->entry_point && *in->entry_point ? in->entry_point : "",
+	                        in->entry_point && *in->entry_point ? "`)" : "", ANSWER);
+	return finish(out, &user, rc, err);
+}
+
+void prompt_free(prompt *p)
+{
+	if (!p)
+		return;
+	free(p->system);
+	free(p->user);
+	memset(p, 0, sizeof(*p));
+}

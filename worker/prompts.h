@@ -1,0 +1,47 @@
+/* prompts.h - every prompt the worker sends to a model, in one place.
+ *
+ * Three kinds: generate (a task -> code), repair (the task, the last code and
+ * the evaluation's feedback -> fixed code) and refactor (code and review
+ * feedback -> the same behaviour, better code). They are short and literal
+ * so that 135M-parameter models follow them as well as large ones do: one
+ * instruction per line, the code in a fence, and the answer format (one
+ * ```python block, complete code, no prose) stated last, where small models
+ * look. Inputs are capped (a note marks what was cut) and fenced with a fence
+ * longer than any backtick run inside them, so code cannot break out. */
+#ifndef LLMREPL_PROMPTS_H
+#define LLMREPL_PROMPTS_H
+
+#include "err.h"
+#include "llm.h"
+
+#include <stddef.h>
+
+typedef struct prompt_input {
+	const char *task;        /* the job's prompt: prose or a signature + docstring */
+	const char *entry_point; /* the function that must exist, or NULL */
+	const char *tests;       /* tests to show the model, or NULL to keep them hidden */
+	const char *code;        /* repair, refactor: the code to change */
+	const char *feedback;    /* repair: evaluation feedback; refactor: the review */
+} prompt_input;
+
+typedef struct prompt {
+	char *system; /* owned */
+	char *user;   /* owned */
+	llm_message msgs[2];
+	size_t nmsgs; /* msgs point into system/user; valid until prompt_free */
+} prompt;
+
+/* Caps on what goes into a prompt, in bytes. */
+#define PROMPT_MAX_TASK     (16u << 10)
+#define PROMPT_MAX_CODE     (64u << 10)
+#define PROMPT_MAX_FEEDBACK (8u << 10)
+#define PROMPT_MAX_TESTS    (8u << 10)
+
+/* Each returns 0, LR_EINVAL (a required input is missing) or LR_ENOMEM, and
+ * fills `out` (free with prompt_free, also after a failure). */
+int prompt_generate(prompt *out, const prompt_input *in, lr_err *err);
+int prompt_repair(prompt *out, const prompt_input *in, lr_err *err);
+int prompt_refactor(prompt *out, const prompt_input *in, lr_err *err);
+void prompt_free(prompt *p);
+
+#endif
