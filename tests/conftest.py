@@ -117,3 +117,9 @@ def humaneval():
 
 def have(cmd):
     return shutil.which(cmd) is not None
+
+
+# The model suites' fixtures (fake_llm, llama_server) live in tests/llm/llmtools.py.
+import sys  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent / "llm"))
+from llmtools import fake_llm, llama_server  # noqa: E402,F401
