@@ -6,13 +6,23 @@
  * and applies the criteria. Any outcome of the code itself (syntax error,
  * exception, timeout, memory limit, empty or huge code) is a report with
  * passed = 0, not an error; eval_run fails only when the sandbox could not
- * run at all. */
+ * run at all.
+ *
+ * Test forms (any mix in one `tests` text): assert lines (MBPP), a
+ * `def check(candidate)` with entry_point (HumanEval; one case per assert in
+ * check), pytest-style test_* functions (parametrize and pytest.raises work,
+ * fixtures do not), unittest.TestCase methods, and a doctest transcript
+ * (">>> " lines). Doctests in the code's docstrings run when there are no
+ * other tests (see `doctests`). Each case is run under its own time limit;
+ * a case that hangs or crashes the interpreter costs that case only. */
 #ifndef LLMREPL_EVAL_H
 #define LLMREPL_EVAL_H
 
 #include "criteria.h"
 #include "err.h"
 #include "sbx.h"
+
+#define EVAL_CODE_MAX (1u << 20) /* bytes of code (and of tests) accepted */
 
 typedef struct eval_request {
 	const char *code;
@@ -21,7 +31,15 @@ typedef struct eval_request {
 	const lr_criteria *criteria; /* NULL: defaults */
 	sbx_limits limits;
 	int static_checks; /* run pyflakes, bandit and radon (default on) */
+	/* Zero means the default for each of these. */
+	double test_timeout_s;  /* per test case; default min(3 s, half the time budget) */
+	int doctests;           /* 0: the code's doctests run when there are no tests;
+	                           1: always; -1: never */
+	const char *stdin_text; /* what the code reads from stdin (input()); NULL: nothing */
 } eval_request;
+
+/* A request with the default limits and static checks on. */
+void eval_request_default(eval_request *r);
 
 typedef struct eval_outcome {
 	int passed;   /* the criteria's verdict */

@@ -289,7 +289,7 @@ class Runner:
                 return False
             limit = self.deadline if step["container"] else min(self.deadline,
                                                                 now + self.test_timeout)
-            self.stack.append([k, limit, time.perf_counter(), self.out.position()])
+            self.stack.append([k, limit, time.perf_counter(), self.out.position(), self.seq])
             self._arm()
             return True
         finally:
@@ -324,6 +324,8 @@ class Runner:
             dur = time.perf_counter() - top[2] if top else 0.0
             status, error = self._classify(k, exc)
             assertion = detail or getattr(exc, "_llmrepl_detail", None)
+            if assertion is None and top is not None:
+                assertion = self._interrupted_call(top[4])
             out = None
             if top is not None:
                 out = self.out.text_since(top[3], STEP_OUT_MAX) or None
@@ -333,6 +335,16 @@ class Runner:
             self.flush()
         finally:
             self.busy = False
+
+    def _interrupted_call(self, seq):
+        """The call of the code under test that raised or hung, if the step
+        made one through an assert."""
+        calls = [c for c in self.calls if c["seq"] > seq and "result" not in c]
+        if not calls:
+            return None
+        c = calls[-1]
+        return {"call": clean("%s(%s)" % (c["fn"], c["args"]), 600),
+                "input": clean(c["args"], 600)}
 
     def _classify(self, k, exc):
         if isinstance(exc, StepTimeout):

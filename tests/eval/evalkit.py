@@ -7,6 +7,7 @@ that go through the sandbox use build/llmrepl-eval.
 """
 import json
 import subprocess
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,17 +21,19 @@ sys.path.append("/usr/lib/python3/dist-packages")  # as the sandbox's entry does
 import llmrepl_harness
 reqs = json.load(sys.stdin)
 out = [llmrepl_harness.evaluate(r) for r in reqs]
-sys.stdout.write(json.dumps(out))
+with open(sys.argv[2], "w") as f:  # not stdout: the code may write there itself
+    json.dump(out, f)
 """
 
 
 def run_harness(requests, timeout=300):
     """Evaluate a list of requests in one interpreter; returns the answers."""
-    proc = subprocess.run([PYTHON, "-I", "-S", "-B", "-c", _DRIVER, str(PY_DIR)],
-                          input=json.dumps(requests), capture_output=True, text=True,
-                          timeout=timeout)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout)
+    with tempfile.NamedTemporaryFile("r", suffix=".json") as answers:
+        proc = subprocess.run([PYTHON, "-I", "-S", "-B", "-c", _DRIVER, str(PY_DIR),
+                               answers.name], input=json.dumps(requests),
+                              capture_output=True, text=True, timeout=timeout)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return json.load(answers)
 
 
 def case(ans, fragment):

@@ -1,0 +1,160 @@
+/* test_eval_report.c - judging pieces that need no sandbox: untrusted reads,
+ * clipping, score order, verdicts on small hand-made answers. Real harness
+ * answers are judged in tests/eval/test_judge.py. */
+#include "check.h"
+#include "eval_report.h"
+
+#include <stdlib.h>
+
+static void judge(eval_outcome *out, const char *answer, sbx_end end, const char *criteria)
+{
+	sbx_result run;
+	eval_judge_ctx ctx = {5.0, 128, 1000, 1.0};
+	lr_criteria c;
+	lr_err err;
+	json_object *cj = criteria ? json_tokener_parse(criteria) : NULL;
+
+	memset(&run, 0, sizeof(run));
+	run.end = end;
+	run.answer = (char *)answer;
+	run.answer_len = answer ? strlen(answer) : 0;
+	lr_criteria_default(&c);
+	CHECK(lr_criteria_from_json(&c, cj, &err) == 0);
+	json_object_put(cj);
+	CHECK(eval_judge(out, &run, &c, &ctx, &err) == 0);
+}
+
+TEST(test_clip_keeps_utf8_whole)
+{
+	lr_buf b;
+
+	lr_buf_init(&b, 0);
+	/* "h\xc3\xa9llo": cutting at 5 bytes must not split the 2-byte e-acute. */
+	CHECK(eval_put_clip(&b, "h\xc3\xa9llo world", 5, 1) == 0);
+	CHECK_STR(b.data, "h...");
+	lr_buf_reset(&b);
+	CHECK(eval_put_clip(&b,
+	                    "a\nb\tc\x01"
+	                    "d",
+	                    100, 1) == 0);
+	CHECK_STR(b.data, "a b cd");
+	lr_buf_reset(&b);
+	CHECK(eval_put_clip(&b, "a\nb", 100, 0) == 0);
+	CHECK_STR(b.data, "a\nb");
+	lr_buf_free(&b);
+}
+
+TEST(test_untrusted_reads)
+{
+	json_object *o = json_tokener_parse(
+	    "{\"s\": 5, \"n\": \"7\", \"d\": 1e300, \"i\": 3, \"a\": {}, \"o\": []}");
+
+	CHECK(eval_jstr(o, "s") == NULL);
+	CHECK(eval_jint(o, "n", -1) == -1);
+	CHECK(eval_jint(o, "d", -1) == -1); /* out of range */
+	CHECK(eval_jint(o, "i", -1) == 3);
+	CHECK(eval_jarr(o, "a") == NULL && eval_jobj(o, "o") == NULL);
+	CHECK(eval_jobj(o, "a") != NULL && eval_jarr(o, "o") != NULL);
+	CHECK(eval_jstr(NULL, "x") == NULL && eval_jint(NULL, "x", 4) == 4);
+	json_object_put(o);
+}
+
+static const char *const PASS_ANSWER =
+    "{\"harness\": 1, \"status\": \"ok\", \"tests_total\": 2, \"tests_passed\": 2, \"tests\": "
+    "[], \"static\": {\"pyflakes\": {\"ran\": true, \"errors\": 1, \"warnings\": 0, "
+    "\"findings\": [{\"line\": 3, \"kind\": \"error\", \"code\": \"UndefinedName\", "
+    "\"message\": \"undefined name 'y'\"}]}}}";
+
+TEST(test_defaults_ignore_static_errors_but_criteria_do_not)
+{
+	eval_outcome out;
+
+	judge(&out, PASS_ANSWER, SBX_END_EXITED, NULL);
+	CHECK(out.passed == 1 && out.error == NULL);
+	CHECK(out.tests_total == 2 && out.tests_passed == 2);
+	CHECK_CONTAINS(out.feedback, "- line 3: undefined name 'y' (pyflakes)");
+	eval_outcome_free(&out);
+	judge(&out, PASS_ANSWER, SBX_END_EXITED, "{\"max_static_errors\": 0}");
+	CHECK(out.passed == 0);
+	CHECK_STR(out.error, "pyflakes reports 1 error; at most 0 allowed");
+	CHECK_CONTAINS(out.feedback, "Criteria not met:\n* pyflakes reports 1 error");
+	eval_outcome_free(&out);
+}
+
+TEST(test_a_sandbox_limit_overrides_a_passing_answer)
+{
+	eval_outcome out;
+
+	/* The harness answered, then something the code left behind flooded
+	 * the output: the run is not accepted. */
+	judge(&out, PASS_ANSWER, SBX_END_OUTPUT, NULL);
+	CHECK(out.passed == 0 && out.score == 0.0);
+	CHECK_STR(out.error, "the code wrote more output than the 1000 bytes allowed");
+	eval_outcome_free(&out);
+}
+
+TEST(test_no_tests_and_a_clean_run_pass)
+{
+	eval_outcome out;
+
+	judge(&out, "{\"harness\": 1, \"status\": \"ok\", \"tests\": []}", SBX_END_EXITED, NULL);
+	CHECK(out.passed == 1);
+	CHECK_STR(out.summary, "passed: ran without errors, score 1.00");
+	CHECK_CONTAINS(out.result_json, "\"verdict\":\"passed\"");
+	eval_outcome_free(&out);
+	/* min_pass_rate 1 with zero tests: passing, as the run was clean. */
+	judge(&out, "{\"harness\": 1, \"status\": \"ok\"}", SBX_END_EXITED,
+	      "{\"min_pass_rate\": 1}");
+	CHECK(out.passed == 1);
+	eval_outcome_free(&out);
+}
+
+TEST(test_bad_tests_are_not_the_codes_fault_but_fail)
+{
+	eval_outcome out;
+
+	judge(&out,
+	      "{\"harness\": 1, \"status\": \"bad_tests\", \"error\": {\"type\": \"BadTests\", "
+	      "\"message\": \"the tests do not parse: invalid syntax\", \"line\": 3}}",
+	      SBX_END_EXITED, NULL);
+	CHECK(out.passed == 0);
+	CHECK_CONTAINS(out.feedback, "The tests cannot be used (this is not the code's fault): "
+	                             "the tests do not parse: invalid syntax (tests line 3)");
+	eval_outcome_free(&out);
+}
+
+TEST(test_score_order)
+{
+	eval_facts clean, half, broken;
+	double before;
+
+	memset(&clean, 0, sizeof(clean));
+	clean.ans = (json_object *)1; /* only tested for NULL by eval_score */
+	clean.ran = 1;
+	clean.tests_total = clean.tests_passed = 4;
+	half = clean;
+	half.tests_passed = 2;
+	half.runtime_errors = 1;
+	broken = half;
+	broken.ran = 0;
+	broken.status = "syntax_error";
+	CHECK(eval_score(&clean) == 1.0);
+	CHECK(eval_score(&half) < eval_score(&clean) && eval_score(&half) > 0.3);
+	CHECK(eval_score(&broken) == 0.0);
+	before = eval_score(&half);
+	half.worst_severity = LR_SEV_HIGH;
+	half.bandit_ran = 1;
+	CHECK(eval_score(&half) < before - 0.04);
+}
+
+int main(void)
+{
+	RUN(test_clip_keeps_utf8_whole);
+	RUN(test_untrusted_reads);
+	RUN(test_defaults_ignore_static_errors_but_criteria_do_not);
+	RUN(test_a_sandbox_limit_overrides_a_passing_answer);
+	RUN(test_no_tests_and_a_clean_run_pass);
+	RUN(test_bad_tests_are_not_the_codes_fault_but_fail);
+	RUN(test_score_order);
+	return check_summary();
+}

@@ -1,0 +1,169 @@
+/* eval.c - one evaluation: build the harness's request, run it in the sandbox,
+ * judge the answer (eval_report.c). */
+#include "eval.h"
+
+#include "eval_report.h"
+#include "json.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Time the harness keeps for itself: starting (a cold interpreter imports
+ * the static tools), writing its answer, and the sandbox tearing down. */
+#define MARGIN_MIN_S       0.25
+#define MARGIN_SHARE       0.10
+#define COLD_START_S       0.6
+#define TEST_TIMEOUT_MAX_S 3.0
+
+void eval_request_default(eval_request *r)
+{
+	memset(r, 0, sizeof(*r));
+	sbx_limits_default(&r->limits);
+	r->static_checks = 1;
+}
+
+/* The limits with every zero field replaced by the sandbox's default. */
+static void effective_limits(sbx_limits *out, const sbx_limits *in)
+{
+	sbx_limits d;
+
+	sbx_limits_default(&d);
+	*out = *in;
+	if (out->timeout_s <= 0)
+		out->timeout_s = d.timeout_s;
+	if (out->memory_mb <= 0)
+		out->memory_mb = d.memory_mb;
+	if (out->output_max == 0)
+		out->output_max = d.output_max;
+}
+
+static double budget_for(double timeout_s, int cold)
+{
+	double margin = fmax(MARGIN_MIN_S, timeout_s * MARGIN_SHARE) + (cold ? COLD_START_S : 0);
+	double b = timeout_s - margin;
+
+	return b >= 0.2 ? b : fmax(0.1, timeout_s * 0.5);
+}
+
+static char *build_request(const eval_request *req, const sbx_limits *lim, double budget,
+                           double test_timeout)
+{
+	json_object *o = json_object_new_object();
+	const char *doctests = req->doctests > 0 ? "always" : req->doctests < 0 ? "never" : "auto";
+	char *text = NULL;
+	int rc;
+
+	if (o == NULL)
+		return NULL;
+	rc = lr_json_set_str(o, "mode", "evaluate");
+	rc |= lr_json_set_str(o, "code", req->code);
+	rc |= lr_json_set_str(o, "tests", req->tests);
+	rc |= lr_json_set_str(o, "entry_point",
+	                      req->entry_point && *req->entry_point ? req->entry_point : NULL);
+	rc |= lr_json_set_bool(o, "static", req->static_checks != 0);
+	rc |= lr_json_set_str(o, "doctests", doctests);
+	rc |= lr_json_set_str(o, "stdin", req->stdin_text ? req->stdin_text : "");
+	rc |= lr_json_set_num(o, "budget_s", budget);
+	rc |= lr_json_set_num(o, "test_timeout_s", test_timeout);
+	rc |= lr_json_set_int(o, "max_output", (long)lim->output_max);
+	rc |= lr_json_set_int(o, "max_code_bytes", (long)EVAL_CODE_MAX);
+	if (rc == 0)
+		text = lr_json_dump(o);
+	json_object_put(o);
+	return text;
+}
+
+/* Code or tests over the size limit are judged without running anything: a
+ * report written as the harness would have written it. */
+static int judge_too_big(eval_outcome *out, const char *what, size_t size, const lr_criteria *crit,
+                         const eval_judge_ctx *ctx, lr_err *err)
+{
+	json_object *a = json_object_new_object(), *e = json_object_new_object();
+	sbx_result res;
+	char msg[160];
+	char *text = NULL;
+	int tests = strcmp(what, "tests") == 0;
+	int rc = LR_ENOMEM;
+
+	memset(&res, 0, sizeof(res));
+	snprintf(msg, sizeof(msg), "the %s %s %zu bytes, over the limit of %u", what,
+	         tests ? "are" : "is", size, EVAL_CODE_MAX);
+	if (a == NULL || e == NULL || lr_json_set_str(e, "type", "TooBig") ||
+	    lr_json_set_str(e, "message", msg) ||
+	    lr_json_set_str(e, "file", tests ? "tests" : "solution"))
+		goto cleanup;
+	rc = lr_json_set_obj(a, "error", e); /* takes e, even on failure */
+	e = NULL;
+	if (rc < 0 || lr_json_set_int(a, "harness", 1) ||
+	    lr_json_set_str(a, "status", tests ? "bad_tests" : "too_big") ||
+	    lr_json_set_int(a, "tests_total", 0) || lr_json_set_int(a, "tests_passed", 0) ||
+	    lr_json_set_obj(a, "tests", json_object_new_array())) {
+		rc = LR_ENOMEM;
+		goto cleanup;
+	}
+	rc = LR_ENOMEM;
+	text = lr_json_dump(a);
+	if (text == NULL)
+		goto cleanup;
+	res.end = SBX_END_EXITED;
+	res.answer = text;
+	res.answer_len = strlen(text);
+	rc = eval_judge(out, &res, crit, ctx, err);
+cleanup:
+	if (rc == LR_ENOMEM)
+		lr_err_set(err, LR_ENOMEM, "out of memory");
+	json_object_put(e);
+	json_object_put(a);
+	free(text);
+	return rc;
+}
+
+int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eval_request *req,
+             lr_err *err)
+{
+	sbx_result res;
+	sbx_limits lim;
+	eval_judge_ctx ctx;
+	double budget;
+	char *request = NULL;
+	size_t code_len, tests_len;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	memset(&res, 0, sizeof(res));
+	if (req == NULL || req->code == NULL)
+		return lr_err_set(err, LR_EINVAL, "evaluation: no code given");
+	effective_limits(&lim, &req->limits);
+	budget = budget_for(lim.timeout_s, pool == NULL);
+	ctx.timeout_s = lim.timeout_s;
+	ctx.memory_mb = lim.memory_mb;
+	ctx.output_max = lim.output_max;
+	ctx.test_timeout_s = req->test_timeout_s > 0 ? fmin(req->test_timeout_s, budget)
+	                                             : fmin(TEST_TIMEOUT_MAX_S, budget / 2);
+	code_len = strlen(req->code);
+	tests_len = req->tests ? strlen(req->tests) : 0;
+	if (code_len > EVAL_CODE_MAX)
+		return judge_too_big(out, "code", code_len, req->criteria, &ctx, err);
+	if (tests_len > EVAL_CODE_MAX)
+		return judge_too_big(out, "tests", tests_len, req->criteria, &ctx, err);
+
+	request = build_request(req, &lim, budget, ctx.test_timeout_s);
+	if (request == NULL)
+		return lr_err_set(err, LR_ENOMEM, "out of memory");
+	if (pool != NULL)
+		rc = sbx_pool_run(pool, &res, &lim, request, strlen(request));
+	else
+		rc = sbx_run(&res, cfg, &lim, request, strlen(request));
+	if (rc < 0 || res.end == SBX_END_ERROR) {
+		rc = lr_err_set(err, LR_EUNAVAIL, "sandbox: %s",
+		                res.detail[0] ? res.detail : "the run could not be started");
+		goto cleanup;
+	}
+	rc = eval_judge(out, &res, req->criteria, &ctx, err);
+cleanup:
+	free(request);
+	sbx_result_free(&res);
+	return rc;
+}
