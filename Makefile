@@ -61,6 +61,8 @@ ALL_H := $(wildcard $(addsuffix /*.h,$(LIBDIRS)) tests/unit/*.h)
 
 .PHONY: bench-llm lint-deploy all test unit pytest check format format-check lint valgrind fuzz clean help bench model llm-server demo
 .DEFAULT_GOAL := all
+# Keep objects between runs (they are intermediates of pattern rules).
+.SECONDARY:
 
 all: $(BINS) $(UNIT_BINS) $(DRIVER_BINS)
 
