@@ -1,0 +1,106 @@
+/* job.h - the job spec: what users submit, validated and normalised.
+ *
+ * A spec is one JSON object with a `kind` and the fields of that kind:
+ *
+ *   evaluate  code, [tests], [entry_point]                 run and judge code (no model)
+ *   generate  prompt, [tests], [entry_point], [model], [temperature]
+ *   refactor  code, feedback, [tests], [entry_point], [model], [temperature]
+ *   loop      prompt, [tests], [entry_point], [max_iterations], [budget],
+ *             [strategy], [n], [temperature], [refactor], [model]
+ *
+ * and, for every kind, [limits] {timeout_s, memory_mb}, [criteria] (see
+ * criteria.h) and [static_checks] (bool, default true). `tests` is a string
+ * (assert lines, a check(candidate) function, test_* functions or doctests)
+ * or an array of strings (joined with newlines). `budget` is {wall_s,
+ * tokens}; `strategy` is "repair" or "sample"; `model` is {name, max_tokens}.
+ * Unknown fields, wrong types and out-of-range values are errors that name
+ * the field, so a rejected job says exactly what to fix.
+ *
+ * Validation applies the operator's policy: defaults for what is missing and
+ * caps on limits (a value over a cap is lowered to it and the change noted).
+ * The normalised spec (lr_job_spec_to_json) has every effective value, so a
+ * worker runs exactly what the dispatcher accepted. */
+#ifndef LLMREPL_JOB_H
+#define LLMREPL_JOB_H
+
+#include "criteria.h"
+#include "err.h"
+
+#include <stddef.h>
+
+typedef enum {
+	LR_KIND_EVALUATE = 0,
+	LR_KIND_GENERATE,
+	LR_KIND_REFACTOR,
+	LR_KIND_LOOP,
+	LR_KIND_COUNT
+} lr_job_kind;
+
+const char *lr_job_kind_name(lr_job_kind k);
+/* Returns 0, or LR_EINVAL for an unknown name. */
+int lr_job_kind_parse(lr_job_kind *out, const char *name);
+
+typedef enum { LR_STRATEGY_REPAIR = 0, LR_STRATEGY_SAMPLE } lr_job_strategy;
+
+const char *lr_job_strategy_name(lr_job_strategy s);
+
+/* The operator's rules. */
+typedef struct lr_job_policy {
+	size_t max_spec_bytes;    /* whole spec (default 1 MiB) */
+	size_t max_text_bytes;    /* code, tests, prompt, feedback each (default 512 KiB) */
+	double default_timeout_s; /* limits.timeout_s when absent (default 10) */
+	double max_timeout_s;     /* cap (default 60) */
+	long default_memory_mb;   /* limits.memory_mb when absent (default 256) */
+	long max_memory_mb;       /* cap (default 1024) */
+	long default_iterations;  /* loop max_iterations when absent (default 4) */
+	long max_iterations;      /* cap (default 20) */
+	double max_wall_s;        /* cap on budget.wall_s, also its default (default 600) */
+	long max_tokens;          /* cap on budget.tokens, also its default (default 200000) */
+	long max_n;               /* cap on n (default 8) */
+	const char *models;       /* model names a job may ask for: "*" any (default), ""
+	                             none, or a comma-separated list */
+} lr_job_policy;
+
+void lr_job_policy_default(lr_job_policy *p);
+
+typedef struct lr_job_spec {
+	lr_job_kind kind;
+	char *code;        /* evaluate, refactor */
+	char *tests;       /* optional; arrays already joined */
+	char *entry_point; /* optional */
+	char *prompt;      /* generate, loop */
+	char *feedback;    /* refactor */
+	double timeout_s;  /* effective limits */
+	long memory_mb;
+	int static_checks;
+	lr_criteria criteria;
+	int has_criteria; /* criteria were given (else the defaults apply) */
+	/* loop */
+	long max_iterations;
+	double budget_wall_s;
+	long budget_tokens;
+	lr_job_strategy strategy;
+	long n;
+	int refactor;
+	/* generate, refactor, loop */
+	double temperature;
+	int has_temperature;
+	char *model;     /* model name override, or NULL for the worker's */
+	long max_tokens; /* per completion; 0 = the worker's */
+	/* What the policy changed, "; "-separated, or NULL. */
+	char *notes;
+} lr_job_spec;
+
+/* Parse and validate `len` bytes of spec JSON. With pol NULL only the
+ * structure is checked and the built-in defaults apply (for re-reading a
+ * normalised spec). On error err->msg says what is wrong, e.g.
+ * "field 'limits.timeout_s' must be a number, got string". */
+int lr_job_spec_parse(lr_job_spec *out, const char *text, size_t len, const lr_job_policy *pol,
+                      lr_err *err);
+
+/* The normalised spec as compact JSON (malloc'd), or NULL when out of memory. */
+char *lr_job_spec_to_json(const lr_job_spec *s);
+
+void lr_job_spec_free(lr_job_spec *s); /* frees the members; accepts NULL */
+
+#endif

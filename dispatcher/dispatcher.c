@@ -1,0 +1,62 @@
+/* dispatcher.c - the dispatcher's round: intake, then upkeep. */
+#include "dispatcher.h"
+
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int disp_open(disp **out, const disp_config *cfg, lr_err *err)
+{
+	disp *d;
+	int rc;
+
+	*out = NULL;
+	d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return lr_err_set(err, LR_ENOMEM, "out of memory");
+	d->cfg = *cfg;
+	rc = lr_redis_open(&d->r, &cfg->redis, err);
+	if (rc < 0) {
+		free(d);
+		return rc;
+	}
+	*out = d;
+	return 0;
+}
+
+void disp_close(disp *d)
+{
+	if (d == NULL)
+		return;
+	lr_redis_close(d->r);
+	free(d);
+}
+
+int disp_step(disp *d, lr_err *err)
+{
+	long n = 0;
+	int rc;
+
+	if (!d->groups_ok) {
+		rc = lr_q_ensure_groups(d->r, &d->cfg.keys, err);
+		if (rc == 0)
+			rc = disp_recover_own(d, err);
+		if (rc < 0)
+			return rc;
+		d->groups_ok = 1;
+	}
+	rc = disp_intake(d, 1, &n, err);
+	if (rc == 0)
+		rc = disp_upkeep(d, disp_now_ms(), err);
+	if (rc < 0 && lr_q_err_nogroup(err)) {
+		/* Redis lost its data (restarted without persistence): start over. */
+		log_warn("consumer groups are gone; creating them again");
+		d->groups_ok = 0;
+		lr_err_clear(err);
+		return 0;
+	}
+	if (rc == LR_EIO)
+		d->groups_ok = 0; /* check again once Redis is back */
+	return rc;
+}

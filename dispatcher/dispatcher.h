@@ -1,0 +1,66 @@
+/* dispatcher.h - intake of requests and upkeep of the queue.
+ *
+ * A dispatcher loops: take requests (batches through a Lua script that
+ * rejects oversized ones inside Redis; when there are none, one blocking read
+ * on the requests and control streams), validate each spec and record it as
+ * a queued or rejected job; then, on a timer, reclaim expired leases, put due
+ * retries back in line, redeliver entries a vanished worker never claimed,
+ * take over the requests of a stopped dispatcher, and forget idle consumers.
+ *
+ * Every step is idempotent or a script that checks state itself, so any
+ * number of dispatchers can run at once: the consumer group splits the
+ * requests between them and the scripts make the upkeep safe to race. */
+#ifndef LLMREPL_DISPATCHER_H
+#define LLMREPL_DISPATCHER_H
+
+#include "job.h"
+#include "keys.h"
+#include "queue.h"
+#include "redis.h"
+
+typedef struct disp_config {
+	lr_redis_opts redis;
+	lr_keys keys;
+	const char *name;      /* consumer name, unique per dispatcher */
+	long tick_ms;          /* upkeep period and the longest blocking read */
+	long batch;            /* requests per take */
+	long lease_ms;         /* workers' lease: entries idle longer are orphans */
+	long request_claim_ms; /* requests pending this long at another dispatcher are taken over */
+	long consumer_idle_ms; /* idle consumers with nothing pending are forgotten */
+	long worker_gone_ms;   /* workers silent this long leave the registry */
+	lr_job_policy job;     /* spec rules */
+	lr_q_policy queue;     /* retry, expiry and event rules recorded with each job */
+} disp_config;
+
+typedef struct disp disp;
+
+int disp_open(disp **out, const disp_config *cfg, lr_err *err);
+void disp_close(disp *d); /* accepts NULL */
+
+/* One round: intake (blocking at most tick_ms when idle), then whatever
+ * upkeep is due. Returns LR_EIO when Redis is unreachable (the caller backs
+ * off and calls again; the connection reopens by itself). */
+int disp_step(disp *d, lr_err *err);
+
+/* ---- internal, shared by intake.c and upkeep.c ---- */
+struct disp {
+	disp_config cfg;
+	lr_redis *r;
+	long long next_upkeep_ms, next_orphans_ms, next_takeover_ms, next_gc_ms;
+	int groups_ok;
+};
+
+/* Validate one request and record it. */
+int disp_intake_one(disp *d, const char *id, const char *spec, size_t len, lr_err *err);
+/* Take and record requests; *n = how many were handled. */
+int disp_intake(disp *d, int may_block, long *n, lr_err *err);
+/* Upkeep that is due at now_ms. */
+int disp_upkeep(disp *d, long long now_ms, lr_err *err);
+/* Requests and control entries a stopped dispatcher left pending. */
+int disp_takeover(disp *d, lr_err *err);
+/* Requests this consumer already holds (a restart under the same name). */
+int disp_recover_own(disp *d, lr_err *err);
+
+long long disp_now_ms(void);
+
+#endif

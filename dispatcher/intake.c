@@ -1,0 +1,318 @@
+/* intake.c - requests in, jobs recorded: validation, rejection with the
+ * reason, and operator requests on the control stream. */
+#include "dispatcher.h"
+
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+long long disp_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int disp_intake_one(disp *d, const char *id, const char *spec, size_t len, lr_err *err)
+{
+	lr_job_spec s;
+	lr_err why;
+	char *norm = NULL;
+	char outcome[16] = "";
+	int rc;
+
+	lr_err_clear(&why);
+	if (!lr_job_id_valid(id))
+		return lr_err_set(err, LR_EPROTO, "request id '%.48s' is not a stream id", id);
+	if (len > d->cfg.job.max_spec_bytes) {
+		lr_err_set(&why, LR_ETOOBIG, "spec is %zu bytes, over the limit of %zu bytes", len,
+		           d->cfg.job.max_spec_bytes);
+		rc = lr_q_intake(d->r, &d->cfg.keys, id, 0, "", NULL, 0, len, why.msg, "",
+		                 &d->cfg.queue, outcome, err);
+		goto done;
+	}
+	if (lr_job_spec_parse(&s, spec, len, &d->cfg.job, &why) < 0) {
+		char msg[LR_ERR_MSG_MAX];
+
+		if (why.code == LR_ENOMEM)
+			return lr_err_set(err, LR_ENOMEM, "out of memory validating job %s", id);
+		snprintf(msg, sizeof(msg), "invalid spec: %s", why.msg);
+		rc = lr_q_intake(d->r, &d->cfg.keys, id, 0, "", spec, len, len, msg, "",
+		                 &d->cfg.queue, outcome, err);
+		snprintf(why.msg, sizeof(why.msg), "%s", msg);
+		goto done;
+	}
+	norm = lr_job_spec_to_json(&s);
+	if (norm == NULL) {
+		lr_job_spec_free(&s);
+		return lr_err_set(err, LR_ENOMEM, "out of memory normalising job %s", id);
+	}
+	rc = lr_q_intake(d->r, &d->cfg.keys, id, 1, lr_job_kind_name(s.kind), norm, strlen(norm),
+	                 len, "", s.notes ? s.notes : "", &d->cfg.queue, outcome, err);
+	lr_job_spec_free(&s);
+	free(norm);
+done:
+	if (rc < 0)
+		return rc;
+	if (strcmp(outcome, "rejected") == 0)
+		log_info("job %s rejected: %s", id, why.msg);
+	else if (strcmp(outcome, "queued") == 0)
+		log_debug("job %s queued", id);
+	return 0;
+}
+
+/* ---- the control stream ---------------------------------------------------- */
+
+static int ack_control(disp *d, const char *entry, lr_err *err)
+{
+	char key[LR_KEY_MAX];
+	redisReply *rep = NULL;
+	int rc;
+
+	lr_key(&d->cfg.keys, key, "control");
+	rc = lr_redis_cmd(d->r, &rep, err, "XACK %s %s %s", key, LR_GROUP_DISPATCHERS, entry);
+	if (rep)
+		freeReplyObject(rep);
+	if (rc == 0) {
+		rc = lr_redis_cmd(d->r, &rep, err, "XDEL %s %s", key, entry);
+		if (rep)
+			freeReplyObject(rep);
+	}
+	return rc;
+}
+
+/* One control entry [id, [field, value, ...]]: `cancel <job id>`. */
+static int control_one(disp *d, const redisReply *e, lr_err *err)
+{
+	const redisReply *fields;
+	const char *entry;
+	lr_err why;
+	int rc;
+
+	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || !lr_reply_is_str(e->element[0]))
+		return lr_err_set(err, LR_EPROTO, "control stream: malformed entry");
+	entry = e->element[0]->str;
+	fields = e->element[1];
+	for (size_t i = 0; fields->type == REDIS_REPLY_ARRAY && i + 1 < fields->elements; i += 2) {
+		const char *f = lr_reply_elem_str(fields, i);
+		const char *v = lr_reply_elem_str(fields, i + 1);
+
+		if (f != NULL && v != NULL && strcmp(f, "cancel") == 0) {
+			lr_err_clear(&why);
+			rc = lr_q_cancel(d->r, &d->cfg.keys, v, "request on the control stream",
+			                 NULL, &why);
+			if (rc == LR_EIO) {
+				*err = why;
+				return rc; /* keep the entry pending; it is retried */
+			}
+			if (rc == 0)
+				log_info("job %s cancelled (control stream)", v);
+			else
+				log_info("control: cancel %.48s: %s", v, why.msg);
+		} else {
+			log_warn("control: ignoring unknown request '%.32s' in entry %s",
+			         f ? f : "?", entry);
+		}
+	}
+	return ack_control(d, entry, err);
+}
+
+static int control_entries(disp *d, const redisReply *entries, lr_err *err)
+{
+	if (entries == NULL || entries->type != REDIS_REPLY_ARRAY)
+		return 0;
+	for (size_t i = 0; i < entries->elements; i++) {
+		int rc = control_one(d, entries->element[i], err);
+
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- requests ---------------------------------------------------------------- */
+
+static int take(disp *d, const char *const *ids, size_t nids, long *n, lr_err *err)
+{
+	lr_q_request *reqs = NULL;
+	redisReply *keep = NULL;
+	size_t nreqs = 0;
+	int rc;
+
+	rc = lr_q_take(d->r, &d->cfg.keys, d->cfg.name, d->cfg.batch, d->cfg.job.max_spec_bytes,
+	               &d->cfg.queue, ids, nids, &reqs, &nreqs, &keep, err);
+	for (size_t i = 0; rc == 0 && i < nreqs; i++) {
+		rc = disp_intake_one(d, reqs[i].id, reqs[i].spec, reqs[i].spec_len, err);
+		if (rc < 0 && rc != LR_EIO) {
+			/* One request must not hold up the others; it stays
+			 * pending and is retried by the takeover timer. */
+			log_error("job %s: %s", reqs[i].id, err->msg);
+			rc = 0;
+		}
+	}
+	if (n)
+		*n += (long)nreqs;
+	free(reqs);
+	if (keep)
+		freeReplyObject(keep);
+	return rc;
+}
+
+/* The blocking read, on both streams. Reads the request whole: bounded by
+ * Redis's proto-max-bulk-len on the way in (see docs/protocol.md). */
+static int wait_and_read(disp *d, long *n, lr_err *err)
+{
+	char req[LR_KEY_MAX];
+	char ctl[LR_KEY_MAX];
+	redisReply *rep = NULL;
+	int rc;
+
+	lr_key(&d->cfg.keys, req, "requests");
+	lr_key(&d->cfg.keys, ctl, "control");
+	rc = lr_redis_cmd(
+	    d->r, &rep, err, "XREADGROUP GROUP %s %s COUNT 1 BLOCK %ld STREAMS %s %s > >",
+	    LR_GROUP_DISPATCHERS, d->cfg.name, lr_redis_block_ms(d->r, d->cfg.tick_ms), req, ctl);
+	if (rc < 0 || rep->type == REDIS_REPLY_NIL)
+		goto cleanup;
+	if (rep->type != REDIS_REPLY_ARRAY) {
+		rc = lr_err_set(err, LR_EPROTO, "XREADGROUP: unexpected reply");
+		goto cleanup;
+	}
+	for (size_t i = 0; rc == 0 && i < rep->elements; i++) {
+		const redisReply *s = rep->element[i];
+		const redisReply *entries;
+
+		if (s->type != REDIS_REPLY_ARRAY || s->elements != 2 ||
+		    !lr_reply_is_str(s->element[0]))
+			continue;
+		entries = s->element[1];
+		if (strcmp(s->element[0]->str, ctl) == 0) {
+			rc = control_entries(d, entries, err);
+			continue;
+		}
+		for (size_t j = 0;
+		     rc == 0 && entries->type == REDIS_REPLY_ARRAY && j < entries->elements; j++) {
+			const redisReply *e = entries->element[j];
+			const redisReply *spec;
+
+			if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+			    !lr_reply_is_str(e->element[0]))
+				continue;
+			spec = lr_reply_field(e->element[1], "spec");
+			if (spec == NULL || spec->type != REDIS_REPLY_STRING) {
+				/* The take script words this rejection; let it. */
+				const char *id = e->element[0]->str;
+
+				rc = take(d, &id, 1, NULL, err);
+			} else {
+				rc = disp_intake_one(d, e->element[0]->str, spec->str, spec->len,
+				                     err);
+			}
+			(*n)++;
+		}
+	}
+cleanup:
+	if (rep)
+		freeReplyObject(rep);
+	return rc;
+}
+
+int disp_intake(disp *d, int may_block, long *n, lr_err *err)
+{
+	int rc;
+
+	*n = 0;
+	rc = take(d, NULL, 0, n, err);
+	if (rc < 0 || *n > 0 || !may_block)
+		return rc;
+	return wait_and_read(d, n, err);
+}
+
+/* Requests pending for this consumer name (a restart under a fixed --name),
+ * and those a stopped dispatcher left behind. */
+static int xautoclaim(disp *d, const char *stream, int justid, redisReply **out, lr_err *err)
+{
+	char key[LR_KEY_MAX];
+
+	lr_key(&d->cfg.keys, key, stream);
+	return lr_redis_cmd(d->r, out, err,
+	                    justid ? "XAUTOCLAIM %s %s %s %ld 0-0 COUNT %ld JUSTID"
+	                           : "XAUTOCLAIM %s %s %s %ld 0-0 COUNT %ld",
+	                    key, LR_GROUP_DISPATCHERS, d->cfg.name, d->cfg.request_claim_ms,
+	                    d->cfg.batch);
+}
+
+int disp_takeover(disp *d, lr_err *err)
+{
+	redisReply *rep = NULL;
+	const char **ids = NULL;
+	size_t nids = 0;
+	int rc;
+
+	/* Redis 7.0: [next cursor, [ids], [ids deleted meanwhile]]. One page per
+	 * round is enough; the rest waits for the next round. */
+	rc = xautoclaim(d, "requests", 1, &rep, err);
+	if (rc < 0)
+		return rc;
+	if (rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2 &&
+	    rep->element[1]->type == REDIS_REPLY_ARRAY && rep->element[1]->elements > 0) {
+		const redisReply *claimed = rep->element[1];
+
+		ids = calloc(claimed->elements, sizeof(*ids));
+		if (ids == NULL) {
+			freeReplyObject(rep);
+			return lr_err_set(err, LR_ENOMEM, "out of memory");
+		}
+		for (size_t i = 0; i < claimed->elements; i++)
+			if (lr_reply_is_str(claimed->element[i]))
+				ids[nids++] = claimed->element[i]->str;
+		log_info("taking over %zu request(s) a stopped dispatcher left pending", nids);
+		rc = take(d, ids, nids, NULL, err);
+	}
+	free(ids);
+	freeReplyObject(rep);
+	if (rc < 0)
+		return rc;
+	rc = xautoclaim(d, "control", 0, &rep, err);
+	if (rc == 0 && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2)
+		rc = control_entries(d, rep->element[1], err);
+	if (rep)
+		freeReplyObject(rep);
+	return rc;
+}
+
+int disp_recover_own(disp *d, lr_err *err)
+{
+	char key[LR_KEY_MAX];
+	redisReply *rep = NULL;
+	const char **ids = NULL;
+	size_t nids = 0;
+	int rc;
+
+	rc = lr_redis_cmd(d->r, &rep, err, "XPENDING %s %s - + %ld %s",
+	                  lr_key(&d->cfg.keys, key, "requests"), LR_GROUP_DISPATCHERS, d->cfg.batch,
+	                  d->cfg.name);
+	if (rc < 0)
+		return rc;
+	if (rep->type == REDIS_REPLY_ARRAY && rep->elements > 0) {
+		ids = calloc(rep->elements, sizeof(*ids));
+		if (ids == NULL) {
+			freeReplyObject(rep);
+			return lr_err_set(err, LR_ENOMEM, "out of memory");
+		}
+		for (size_t i = 0; i < rep->elements; i++) {
+			const char *id = lr_reply_elem_str(rep->element[i], 0);
+
+			if (id != NULL)
+				ids[nids++] = id;
+		}
+		log_info("recovering %zu request(s) pending from before a restart", nids);
+		rc = take(d, ids, nids, NULL, err);
+	}
+	free(ids);
+	freeReplyObject(rep);
+	return rc;
+}

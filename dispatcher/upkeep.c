@@ -1,0 +1,70 @@
+/* upkeep.c - the dispatcher's timers: leases, retries, orphans, takeover of
+ * a stopped dispatcher's requests, and forgetting what is gone. */
+#include "dispatcher.h"
+
+#include "log.h"
+
+#define SCAN_LIMIT  100
+#define SCAN_ROUNDS 10 /* per timer tick, so one busy timer cannot starve intake */
+
+static int drain(int (*fn)(lr_redis *, const lr_keys *, long, long *, lr_err *), disp *d,
+                 const char *what, lr_err *err)
+{
+	for (int i = 0; i < SCAN_ROUNDS; i++) {
+		long n = 0;
+		int rc = fn(d->r, &d->cfg.keys, SCAN_LIMIT, &n, err);
+
+		if (rc < 0)
+			return rc;
+		if (n > 0)
+			log_info("%s %ld job(s)", what, n);
+		if (n < SCAN_LIMIT)
+			break;
+	}
+	return 0;
+}
+
+static long long at_least(long long ms, long long min)
+{
+	return ms < min ? min : ms;
+}
+
+int disp_upkeep(disp *d, long long now, lr_err *err)
+{
+	int rc;
+
+	if (now >= d->next_upkeep_ms) {
+		rc = drain(lr_q_reclaim, d, "reclaimed (lease expired)", err);
+		if (rc == 0)
+			rc = drain(lr_q_promote, d, "requeued (retry due)", err);
+		if (rc < 0)
+			return rc;
+		d->next_upkeep_ms = now + d->cfg.tick_ms;
+	}
+	if (now >= d->next_orphans_ms) {
+		long n = 0;
+
+		rc = lr_q_orphans(d->r, &d->cfg.keys, d->cfg.lease_ms, SCAN_LIMIT, &n, err);
+		if (rc < 0)
+			return rc;
+		if (n > 0)
+			log_info("redelivered or dropped %ld orphaned work entries", n);
+		d->next_orphans_ms = now + at_least(d->cfg.lease_ms / 2, 500);
+	}
+	if (now >= d->next_takeover_ms) {
+		rc = disp_takeover(d, err);
+		if (rc < 0)
+			return rc;
+		d->next_takeover_ms = now + at_least(d->cfg.request_claim_ms / 2, 1000);
+	}
+	if (now >= d->next_gc_ms) {
+		rc = lr_q_gc(d->r, &d->cfg.keys, d->cfg.consumer_idle_ms, d->cfg.worker_gone_ms,
+		             err);
+		if (rc < 0)
+			return rc;
+		d->next_gc_ms = now + at_least(d->cfg.consumer_idle_ms / 4, 1000);
+		if (d->next_gc_ms > now + 60000)
+			d->next_gc_ms = now + 60000;
+	}
+	return 0;
+}
