@@ -57,6 +57,8 @@ static const command commands[] = {
     {"events", cmd_events, "events <id> [--follow]           the job's progress events"},
     {"cancel", cmd_cancel, "cancel <id>                      cancel a job that is not final yet"},
     {"stats", cmd_stats, "stats                            counters, queue sizes, live workers"},
+    {"log", cmd_log, "log <id>                         the job's git history, newest first"},
+    {"export", cmd_export, "export <id> <dir>                its history as a git repository"},
 };
 
 static char epilog[2048];

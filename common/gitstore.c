@@ -217,6 +217,8 @@ int gs_read_ref(git_oid *oid, gitstore *gs, const char *ref, lr_err *err)
 	rc = gsr_hget(&val, &len, gs, gs->key_refs, &ref, 1, GS_REF_VALUE_MAX, err);
 	if (rc < 0)
 		return rc;
+	if (val == NULL && strcmp(ref, GS_REF_MAIN) == 0)
+		return lr_err_set(err, LR_ENOTFOUND, "job %s has no git history", gs->job_id);
 	if (val == NULL)
 		return lr_err_set(err, LR_ENOTFOUND, "job %s has no %s", gs->job_id, ref);
 	rc = gs_oid_parse(oid, val);

@@ -74,6 +74,14 @@ void gitstore_opts_init(gitstore_opts *o);
 int gitstore_open(gitstore **out, struct redisContext *rc, const char *job_id, long attempt,
                   const gitstore_opts *opts, lr_err *err);
 
+/* A plain hiredis connection for a store: `url` as every binary takes it
+ * (redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N]),
+ * `password` (may be NULL) winning over the URL's, `timeout_ms` for connecting
+ * and for each command (0: 5000). AUTH and SELECT are done. The caller frees
+ * it with redisFree after the store. */
+int gitstore_connect(struct redisContext **out, const char *url, const char *password,
+                     long timeout_ms, lr_err *err);
+
 /* Use `rc` from now on, e.g. a new connection after the old one failed (a
  * Redis layer that reconnects by creating a new context). The old context is
  * no longer used; the caller frees it. After an LR_EIO the operation can
