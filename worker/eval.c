@@ -48,7 +48,7 @@ static double budget_for(double timeout_s, int cold)
 }
 
 static char *build_request(const eval_request *req, const sbx_limits *lim, double budget,
-                           double test_timeout)
+                           double test_timeout, int isolate)
 {
 	json_object *o = json_object_new_object();
 	const char *doctests = req->doctests > 0 ? "always" : req->doctests < 0 ? "never" : "auto";
@@ -69,6 +69,7 @@ static char *build_request(const eval_request *req, const sbx_limits *lim, doubl
 	rc |= lr_json_set_num(o, "test_timeout_s", test_timeout);
 	rc |= lr_json_set_int(o, "max_output", (long)lim->output_max);
 	rc |= lr_json_set_int(o, "max_code_bytes", (long)EVAL_CODE_MAX);
+	rc |= lr_json_set_bool(o, "isolate", isolate);
 	if (rc == 0)
 		text = lr_json_dump(o);
 	json_object_put(o);
@@ -120,6 +121,55 @@ cleanup:
 	return rc;
 }
 
+/* One sandbox run of the request. */
+static int run_once(sbx_result *res, sbx_pool *pool, const sbx_config *cfg, const sbx_limits *lim,
+                    const eval_request *req, double budget, double test_timeout, int isolate,
+                    lr_err *err)
+{
+	char *request = build_request(req, lim, budget, test_timeout, isolate);
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if (request == NULL)
+		return lr_err_set(err, LR_ENOMEM, "out of memory");
+	if (pool != NULL)
+		rc = sbx_pool_run(pool, res, lim, request, strlen(request));
+	else
+		rc = sbx_run(res, cfg, lim, request, strlen(request));
+	free(request);
+	if (rc < 0 || res->end == SBX_END_ERROR)
+		return lr_err_set(err, LR_EUNAVAIL, "sandbox: %s",
+		                  res->detail[0] ? res->detail : "the run could not be started");
+	return 0;
+}
+
+/* Why an in-process run must be repeated isolated, or NULL: it left no
+ * usable answer (a crash, a step it could not stop, the memory limit's kill,
+ * the time limit). An output flood repeats the same way isolated, so it
+ * stands. */
+static const char *needs_isolation(const sbx_result *res, char *why, size_t len)
+{
+	const char *a = res->answer;
+	size_t i = 0;
+
+	switch (res->end) {
+	case SBX_END_TIMEOUT: return "the in-process run hit the time limit";
+	case SBX_END_MEMORY: return "the in-process run hit the memory limit";
+	case SBX_END_SIGNALED:
+		snprintf(why, len, "the in-process run was killed by signal %d", res->signal);
+		return why;
+	case SBX_END_EXITED: break;
+	default: return NULL;
+	}
+	while (a && i < res->answer_len && (a[i] == ' ' || a[i] == '\n'))
+		i++;
+	if (a != NULL && i < res->answer_len && a[i] == '{')
+		return NULL;
+	snprintf(why, len, "the in-process run exited with status %d and no answer",
+	         res->exit_code);
+	return why;
+}
+
 int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eval_request *req,
              lr_err *err)
 {
@@ -127,8 +177,9 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 	sbx_limits lim;
 	eval_judge_ctx ctx;
 	double budget;
-	char *request = NULL;
 	size_t code_len, tests_len;
+	char why[128], retried[160];
+	const char *reason = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -137,6 +188,7 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 		return lr_err_set(err, LR_EINVAL, "evaluation: no code given");
 	effective_limits(&lim, &req->limits);
 	budget = budget_for(lim.timeout_s, pool == NULL);
+	memset(&ctx, 0, sizeof(ctx));
 	ctx.timeout_s = lim.timeout_s;
 	ctx.memory_mb = lim.memory_mb;
 	ctx.output_max = lim.output_max;
@@ -149,21 +201,16 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 	if (tests_len > EVAL_CODE_MAX)
 		return judge_too_big(out, "tests", tests_len, req->criteria, &ctx, err);
 
-	request = build_request(req, &lim, budget, ctx.test_timeout_s);
-	if (request == NULL)
-		return lr_err_set(err, LR_ENOMEM, "out of memory");
-	if (pool != NULL)
-		rc = sbx_pool_run(pool, &res, &lim, request, strlen(request));
-	else
-		rc = sbx_run(&res, cfg, &lim, request, strlen(request));
-	if (rc < 0 || res.end == SBX_END_ERROR) {
-		rc = lr_err_set(err, LR_EUNAVAIL, "sandbox: %s",
-		                res.detail[0] ? res.detail : "the run could not be started");
-		goto cleanup;
+	rc = run_once(&res, pool, cfg, &lim, req, budget, ctx.test_timeout_s, req->isolate != 0,
+	              err);
+	if (rc == 0 && !req->isolate && (reason = needs_isolation(&res, why, sizeof(why)))) {
+		snprintf(retried, sizeof(retried), "%s", reason);
+		sbx_result_free(&res);
+		rc = run_once(&res, pool, cfg, &lim, req, budget, ctx.test_timeout_s, 1, err);
+		ctx.retried = retried;
 	}
-	rc = eval_judge(out, &res, req->criteria, &ctx, err);
-cleanup:
-	free(request);
+	if (rc == 0)
+		rc = eval_judge(out, &res, req->criteria, &ctx, err);
 	sbx_result_free(&res);
 	return rc;
 }

@@ -36,6 +36,9 @@ typedef struct eval_request {
 	int doctests;           /* 0: the code's doctests run when there are no tests;
 	                           1: always; -1: never */
 	const char *stdin_text; /* what the code reads from stdin (input()); NULL: nothing */
+	int isolate;            /* 1: every test in a process of its own from the start.
+	                           0: in the sandbox's process first, isolated only when
+	                           that run crashes or hangs beyond interruption */
 } eval_request;
 
 /* A request with the default limits and static checks on. */

@@ -427,7 +427,7 @@ static int put_stream(json_object *root, const char *key, const char *tkey, cons
 	return rc;
 }
 
-static json_object *run_json(const sbx_result *run)
+static json_object *run_json(const sbx_result *run, const char *retried)
 {
 	json_object *o = json_object_new_object();
 	int rc;
@@ -442,6 +442,7 @@ static json_object *run_json(const sbx_result *run)
 	rc |= lr_json_set_int(o, "peak_kb", run->peak_kb);
 	rc |= lr_json_set_int(o, "isolation", (long)run->isolation);
 	rc |= lr_json_set_str(o, "detail", run->detail);
+	rc |= lr_json_set_str(o, "retried_isolated", retried);
 	if (rc != 0) {
 		json_object_put(o);
 		return NULL;
@@ -544,7 +545,7 @@ int eval_judge(eval_outcome *out, const sbx_result *run, const lr_criteria *crit
 	               run->out_truncated, cap) < 0 ||
 	    put_stream(root, "stderr", "stderr_truncated", run->err, run->err_len,
 	               run->err_truncated, cap) < 0 ||
-	    lr_json_set_obj(root, "run", run_json(run)) < 0 ||
+	    lr_json_set_obj(root, "run", run_json(run, ctx->retried)) < 0 ||
 	    lr_json_set_obj(root, "criteria", lr_criteria_to_json(crit)) < 0 ||
 	    lr_json_set_obj(root, "violations", json_object_get(viol)) < 0 ||
 	    lr_json_set_str(root, "verdict", out->passed ? "passed" : "failed") < 0 ||

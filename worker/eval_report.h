@@ -27,6 +27,7 @@ typedef struct eval_judge_ctx {
 	long memory_mb;        /* its memory limit */
 	size_t output_max;     /* bytes kept per stream */
 	double test_timeout_s; /* per test case */
+	const char *retried;   /* why the run was repeated isolated, or NULL */
 } eval_judge_ctx;
 
 /* The facts the verdict, score and feedback are made of. Pointers borrow

@@ -8,17 +8,28 @@ one JSON answer on its answer descriptor. Request (from the C side, worker/eval.
    "budget_s": float,       # the harness must answer within this
    "test_timeout_s": float, # per test case (and per setup statement)
    "max_output": int,       # characters of stdout and of stderr kept
-   "max_code_bytes": int, "module": "solution"}
+   "max_code_bytes": int, "module": "solution",
+   "isolate": bool}         # each test's process can be killed (see below)
 
 What happens, in order: the code and tests are checked (empty, too big, syntax
 errors) and planned (llmrepl_plan); the static tools run (llmrepl_static); the
-code and its tests run in a forked child (llmrepl_runner) that this process
-supervises, so each test case gets its own result even when one of them hangs
-or crashes the interpreter. Nothing here depends on state left by an earlier
-call: a pre-forked interpreter imports this module once and calls evaluate()
-in a fresh fork per request.
+code and its tests run (llmrepl_runner), each test under its own timer.
+
+Two ways to run the code. By default in this process: the sandbox's request
+child is a throwaway fork already, so this is the cheapest; a test that hangs
+in Python is interrupted and the others still run. What cannot be handled in
+process (a crash, os._exit, the memory limit's kill, a test that swallows its
+interruption past the grace period: the process then exits with HARD_EXIT)
+leaves no answer, and the caller asks again with "isolate": true. Isolated,
+the code runs in a forked child this process supervises: a step that crashes
+or cannot be stopped costs that step (the child is killed and another one
+continues with the next step), and the report is complete.
+
+Called directly (not in a sandbox), use "isolate": true: in-process runs leave
+whatever the code changed (builtins, modules) in the calling interpreter.
 """
 import ast
+import gc
 import json
 import mmap
 import os
@@ -37,6 +48,7 @@ DEFAULTS = {"budget_s": 10.0, "test_timeout_s": 3.0, "max_output": 65536,
             "max_code_bytes": 1 << 20, "static_budget_s": 5.0}
 GRACE_S = 0.5  # after a step's deadline, before its child is killed
 RESTARTS_MAX = 16
+HARD_EXIT = 75  # the in-process run gave up on a step it could not stop
 PIPE_MAX = 16 << 20  # bytes the parent accepts from one child
 STEP_DETAIL_MAX = 2000  # cases reported one by one; the rest are counted
 
@@ -80,7 +92,9 @@ def _options(req):
          "test_timeout_s": _opt(req, "test_timeout_s", float, DEFAULTS["test_timeout_s"]),
          "max_output": _opt(req, "max_output", int, DEFAULTS["max_output"]),
          "max_code_bytes": _opt(req, "max_code_bytes", int, DEFAULTS["max_code_bytes"]),
-         "module": _opt(req, "module", str, "solution")}
+         "module": _opt(req, "module", str, "solution"),
+         "isolate": _opt(req, "isolate", bool, False),
+         "grace_s": GRACE_S}
     if o["doctests"] not in ("auto", "always", "never"):
         raise BadRequest("request field 'doctests' must be auto, always or never")
     if not o["module"].isidentifier():
@@ -131,6 +145,19 @@ def _base(o):
 
 
 def evaluate(req):
+    # The collector stays off while the harness works (it would walk, and so
+    # copy, the pages this process shares with the interpreter it was forked
+    # from); the code under test runs with it on.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _evaluate_request(req)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _evaluate_request(req):
     t0 = time.perf_counter()
     try:
         o = _options(req)
@@ -203,14 +230,16 @@ def _evaluate(o, ans):
     if plan.entry_inferred:
         ans["notes"].append("no entry point was given; the tests' check() was called with "
                             "%s, the only function the code defines" % plan.entry_point)
+    side = None
     if o["static"]:
-        t = time.perf_counter()
-        ans["static"] = _static(code, o)
-        ans["metrics"]["static_s"] = round(time.perf_counter() - t, 6)
-    _supervise(plan, o, ans)
+        def side():
+            t = time.perf_counter()
+            ans["static"] = _static(code, tree, o)
+            ans["metrics"]["static_s"] = round(time.perf_counter() - t, 6)
+    _supervise(plan, o, ans, side)
 
 
-def _static(code, o):
+def _static(code, tree, o):
     budget = min(DEFAULTS["static_budget_s"], max(0.2, (o["deadline"] - time.monotonic()) / 3))
 
     def expire(signum, frame):
@@ -219,7 +248,7 @@ def _static(code, o):
     old = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, budget)
     try:
-        return llmrepl_static.run_all(code, lambda: ast.parse(code))
+        return llmrepl_static.run_all(code, tree)
     except TimeoutError as e:
         return {"skipped": str(e)}
     finally:
@@ -239,22 +268,29 @@ class _Child:
         self.eof = False
 
 
-def _supervise(plan, o, ans):
+def _supervise(plan, o, ans, side=None):
+    """Run the code's child (again after each crash) until its steps are
+    decided. `side` (the static checks) runs here while the first child runs:
+    the two use different cores when there are two."""
     results = {}  # step -> result record
     fatal = set()
     out, err = [], []
     dropped = [0, 0]
     end = None
     restarts = 0
-    shm = mmap.mmap(-1, mmap.PAGESIZE)
     t_run = time.perf_counter()
+    if not o["isolate"]:
+        _run_here(plan, o, ans, side)
+        return
+    shm = mmap.mmap(-1, mmap.PAGESIZE)
     cpu = 0.0
     peak = 0
     load_s = tests_s = 0.0
     try:
         while True:
             skip = set(results) | fatal
-            outcome, ru = _one_child(plan, o, shm, skip, fatal, results, out, err)
+            outcome, ru = _one_child(plan, o, shm, skip, fatal, results, out, err, side)
+            side = None
             if ru is not None:
                 cpu += ru.ru_utime + ru.ru_stime
             if outcome["end"] is not None:
@@ -264,8 +300,6 @@ def _supervise(plan, o, ans):
                 tests_s += end.get("tests_s", 0.0)
                 dropped[0] += end.get("stdout_dropped", 0)
                 dropped[1] += end.get("stderr_dropped", 0)
-                if ru is not None and outcome.get("rss_start_kb"):
-                    peak = max(peak, ru.ru_maxrss - outcome["rss_start_kb"])
                 break
             k = outcome["step"]
             if ru is not None and outcome.get("rss_start_kb"):
@@ -298,26 +332,57 @@ def _supervise(plan, o, ans):
     m["peak_memory_kb"] = max(0, int(peak))
     m["load_s"] = round(load_s, 6)
     m["tests_s"] = round(tests_s, 6)
-    ans["stdout"] = "".join(out)[: o["max_output"]]
-    ans["stderr"] = "".join(err)[: o["max_output"]]
-    ans["stdout_truncated"] = dropped[0] > 0 or len("".join(out)) > o["max_output"]
-    ans["stderr_truncated"] = dropped[1] > 0 or len("".join(err)) > o["max_output"]
+    _streams(ans, o, out, err, dropped)
+    ans["isolated"] = True
     _assemble(plan, o, ans, results, end is not None)
 
 
-def _one_child(plan, o, shm, skip, fatal, results, out, err):
+def _run_here(plan, o, ans, side):
+    """The fast path: the code runs in this process (the sandbox's throwaway
+    request child), after the static checks, which it could disturb. A step
+    that cannot be stopped ends the process with HARD_EXIT, and a crash ends
+    it anyway: either way there is no answer, and the caller evaluates again
+    with isolate=true."""
+    if side is not None:
+        side()
+    t = time.perf_counter()
+    results, out, err = {}, [], []
+    ch = _Child(-1, -1)
+    for rec in llmrepl_runner.run_inline(plan, o, set(), hard_exit=HARD_EXIT):
+        _take(ch, rec, results, out, err)
+    end = ch.end or {}
+    m = ans["metrics"]
+    m["wall_s"] = round(time.perf_counter() - t, 6)
+    m["cpu_s"] = round(end.get("cpu_s", 0.0), 6)
+    m["peak_memory_kb"] = max(0, int(end.get("rss_peak_kb", 0) - end.get("rss_start_kb", 0)))
+    m["load_s"] = round(end.get("load_s", 0.0), 6)
+    m["tests_s"] = round(end.get("tests_s", 0.0), 6)
+    _streams(ans, o, out, err, [end.get("stdout_dropped", 0), end.get("stderr_dropped", 0)])
+    ans["isolated"] = False
+    _assemble(plan, o, ans, results, True)
+
+
+def _streams(ans, o, out, err, dropped):
+    so, se = "".join(out), "".join(err)
+    ans["stdout"] = so[: o["max_output"]]
+    ans["stderr"] = se[: o["max_output"]]
+    ans["stdout_truncated"] = dropped[0] > 0 or len(so) > o["max_output"]
+    ans["stderr_truncated"] = dropped[1] > 0 or len(se) > o["max_output"]
+
+
+def _one_child(plan, o, shm, skip, fatal, results, out, err, side=None):
     """Run one child until it ends or is killed. Returns (outcome, rusage)."""
     struct.pack_into(llmrepl_runner.SHM_FMT, shm, 0, -1, 0.0)
     try:
         rfd, wfd = os.pipe()
     except OSError as e:
-        return _inline(plan, o, skip, results, out, err, e)
+        return _inline(plan, o, skip, results, out, err, e, side)
     try:
         pid = os.fork()
     except OSError as e:
         os.close(rfd)
         os.close(wfd)
-        return _inline(plan, o, skip, results, out, err, e)
+        return _inline(plan, o, skip, results, out, err, e, side)
     if pid == 0:
         os.close(rfd)
         llmrepl_runner.child_main(plan, o, wfd, shm, skip, fatal)  # never returns
@@ -327,6 +392,8 @@ def _one_child(plan, o, shm, skip, fatal, results, out, err):
     except OSError:
         pass
     rss_start = _rss_kb()
+    if side is not None:
+        side()
     ch = _Child(pid, rfd)
     outcome = {"end": None, "step": None, "status": None, "why": None, "duration_s": 0.0,
                "rss_start_kb": rss_start}
@@ -467,8 +534,11 @@ def _record(ch, line, results, out, err, o):
         rec = json.loads(line)
     except ValueError:
         return
-    if not isinstance(rec, dict):
-        return
+    if isinstance(rec, dict):
+        _take(ch, rec, results, out, err)
+
+
+def _take(ch, rec, results, out, err):
     t = rec.get("t")
     if t == "step" and isinstance(rec.get("k"), int):
         rec.pop("t", None)
@@ -482,10 +552,12 @@ def _record(ch, line, results, out, err, o):
         ch.end = rec
 
 
-def _inline(plan, o, skip, results, out, err, why):
+def _inline(plan, o, skip, results, out, err, why, side=None):
+    if side is not None:
+        side()
     ch = _Child(-1, -1)
     for rec in llmrepl_runner.run_inline(plan, o, skip):
-        _record(ch, json.dumps(rec).encode(), results, out, err, o)
+        _take(ch, rec, results, out, err)
     return {"end": ch.end or {}, "step": None, "status": None, "why": None,
             "duration_s": 0.0, "inline": "no child process (%s)" % why}, None
 
@@ -546,3 +618,9 @@ def _assemble(plan, o, ans, results, finished):
     ans["tests"] = cases
     if ans["status"] == "ok" and ans["tests_passed"] < ans["tests_total"]:
         ans["status"] = "tests_failed"
+
+
+# What a pre-forked interpreter has imported so far stays out of the
+# collector's way in every fork: a full collection in a request would
+# otherwise touch, and copy, every page of it.
+gc.freeze()

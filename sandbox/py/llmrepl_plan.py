@@ -31,24 +31,50 @@ class PlanError(Exception):
     """The tests (not the code) are unusable; the message says why."""
 
 
+class Source:
+    """A text split into lines once: ast.get_source_segment splits the whole
+    text on every call, which made planning long tests quadratic."""
+
+    def __init__(self, text):
+        self.text = text
+        self.lines = ast._splitlines_no_ff(text) if hasattr(ast, "_splitlines_no_ff") \
+            else text.splitlines(keepends=True)
+
+    def segment(self, node):
+        try:
+            l0, l1 = node.lineno - 1, node.end_lineno - 1
+            c0, c1 = node.col_offset, node.end_col_offset
+        except AttributeError:
+            return ""
+        if l0 < 0 or l1 >= len(self.lines) or l1 < l0 or c0 is None or c1 is None:
+            return ""
+        if l0 == l1:
+            return self.lines[l0].encode()[c0:c1].decode("utf-8", "replace")
+        first = self.lines[l0].encode()[c0:].decode("utf-8", "replace")
+        last = self.lines[l1].encode()[:c1].decode("utf-8", "replace")
+        return "".join([first] + self.lines[l0 + 1:l1] + [last])
+
+
 def _src(source, node, limit=200):
-    try:
-        text = ast.get_source_segment(source, node) or ""
-    except Exception:  # noqa: BLE001 - odd positions in generated ASTs
-        text = ""
-    text = " ".join(text.split())
+    text = " ".join(source.segment(node).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _locate(node, ref):
     """Give new nodes the position of the statement they replace, so that
-    tracebacks point at the tests' own lines."""
-    for n in ast.walk(node):
-        if "lineno" in n._attributes and not hasattr(n, "lineno"):
+    tracebacks point at the tests' own lines. Nodes that have a position
+    (the original ones, with everything under them) are left alone."""
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        if "lineno" in n._attributes:
+            if hasattr(n, "lineno"):
+                continue
             n.lineno = ref.lineno
             n.col_offset = ref.col_offset
             n.end_lineno = getattr(ref, "end_lineno", ref.lineno)
             n.end_col_offset = getattr(ref, "end_col_offset", ref.col_offset)
+        todo.extend(ast.iter_child_nodes(n))
     return node
 
 
@@ -363,7 +389,8 @@ def build(code_tree, code, tests, entry_point, doctests="auto", tests_tree=None)
     return plan
 
 
-def _plan_tests(plan, tree, source, code_tree):
+def _plan_tests(plan, tree, text, code_tree):
+    source = Source(text)
     rw = _Rewriter(plan, source, plan.targets)
     check_fn = None
     for node in tree.body:
@@ -412,7 +439,6 @@ def _plan_tests(plan, tree, source, code_tree):
         stmts = r if isinstance(r, list) else [r]
         new_body.append(rw._wrap(step, stmts))
     tree.body = new_body
-    ast.fix_missing_locations(tree)
 
     if any(s["kind"] == "assert" for s in plan.steps):
         plan.forms.append("asserts")
@@ -438,4 +464,8 @@ def _plan_tests(plan, tree, source, code_tree):
                 plan.unittests.append((step, cls.name, m.name))
     if classes:
         plan.forms.append("unittest")
-    plan.tests_code = compile(tree, "<tests>", "exec", dont_inherit=True)
+    try:
+        plan.tests_code = compile(tree, "<tests>", "exec", dont_inherit=True)
+    except (TypeError, ValueError):  # a new node without a position: give it one
+        ast.fix_missing_locations(tree)
+        plan.tests_code = compile(tree, "<tests>", "exec", dont_inherit=True)

@@ -11,7 +11,12 @@ runs under its own timer: SIGALRM raises StepTimeout (a BaseException, so
 `except Exception` in the code does not swallow it) and is raised again every
 0.1 s if the code swallows it anyway; the parent's kill is the backstop.
 """
+import difflib
+import doctest
+import gc
+import inspect
 import io
+import itertools
 import json
 import os
 import reprlib
@@ -22,6 +27,7 @@ import sys
 import time
 import traceback
 import types
+import unittest
 
 HARNESS_FILES = set()  # co_filename of the harness's own modules (filled by the harness)
 HARNESS_FILES.add(__file__)
@@ -237,6 +243,7 @@ class Runner:
         self.pending = []
         self.failed = set()
         self.busy = False
+        self.hard_exit = None  # exit status when a step cannot be stopped in-process
         self.seq = 0
         self.calls = []
         self.deadline = opts["deadline"]
@@ -268,6 +275,11 @@ class Runner:
         if now < deadline:
             signal.setitimer(signal.ITIMER_REAL, max(deadline - now, 0.001))
             return
+        if self.hard_exit is not None and now >= deadline + self.opts.get("grace_s", 0.5):
+            # In-process and the code keeps swallowing the interruption: give
+            # up on this process; the caller runs the evaluation again with
+            # each test in a process that can be killed.
+            os._exit(self.hard_exit)
         if self.busy or (frame is not None and frame.f_code.co_filename in HARNESS_FILES):
             signal.setitimer(signal.ITIMER_REAL, 0.005)
             return
@@ -531,7 +543,6 @@ class Runner:
         self._guard(plan.check_step, call)
 
     def _unittest(self, tns, cls_name, meth, classes):
-        import unittest
         cls = (tns or {}).get(cls_name)
         if not (isinstance(cls, type) and issubclass(cls, unittest.TestCase)):
             raise FixtureError("%s is not a unittest.TestCase" % cls_name)
@@ -551,7 +562,6 @@ class Runner:
             inst.tearDown()
 
     def _doctest(self, ns, test, steps):
-        import doctest
         runner = _DocRunner(self, steps, test)
         test = doctest.DocTest(runner.examples, dict(ns), test.name, test.filename, test.lineno,
                                test.docstring)
@@ -570,7 +580,6 @@ def _assert_text(d):
 
 
 def _missing(name, ns):
-    import difflib
     defined = [n for n, v in ns.items() if not n.startswith("__") and callable(v)
                and getattr(v, "__module__", None) in (None, ns.get("__name__"))]
     msg = "the code does not define %r" % name
@@ -585,7 +594,6 @@ def _missing(name, ns):
 
 
 def _run_test_function(fn, name):
-    import inspect
     if fn is None:
         raise FixtureError("test function %s was not defined" % name)
     marks = getattr(fn, "pytestmark", None) or []
@@ -610,7 +618,6 @@ def _run_test_function(fn, name):
 
 
 def _run_parametrized(fn, marks, required):
-    import itertools
     sets = []
     for m in marks:
         names, values = m.args[0], m.args[1]
@@ -650,7 +657,6 @@ def _short_traceback(got):
 
 
 def _make_docrunner():
-    import doctest
 
     class DocRunner(doctest.DocTestRunner):
         def __init__(self, harness, steps, test):
@@ -705,7 +711,7 @@ def _make_docrunner():
     return DocRunner
 
 
-_DocRunner = None
+_DocRunner = _make_docrunner()
 
 
 def child_main(plan, opts, wfd, shm, skip, fatal):
@@ -736,6 +742,7 @@ def _child(plan, opts, wfd, shm, skip, fatal):
             view = view[n:]
 
     runner = make_runner(plan, opts, emit, shm, skip, fatal)
+    rss0 = memory_start()
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     saved = _install(runner, opts)
     try:
@@ -743,27 +750,52 @@ def _child(plan, opts, wfd, shm, skip, fatal):
     finally:
         _restore(saved)
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
-    runner.flush(final=_end_record(runner, ru0, ru1, load_s, tests_s))
+    runner.flush(final=_end_record(runner, ru0, ru1, load_s, tests_s, rss0))
     return 0
 
 
 def make_runner(plan, opts, emit, shm, skip, fatal):
-    global _DocRunner
-    if _DocRunner is None:
-        _DocRunner = _make_docrunner()
     r = Runner(plan, opts, emit, shm, skip)
     r.fatal = fatal
     return r
 
 
-def _end_record(runner, ru0, ru1, load_s, tests_s):
+def memory_start():
+    """Resident memory now, in kB, with the kernel's high-water mark reset to
+    it where allowed, so that the peak measured later is the code's own (a
+    forked process inherits its parent's mark)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * (resource.getpagesize() // 1024)
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def memory_peak():
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _end_record(runner, ru0, ru1, load_s, tests_s, rss0):
     return {"t": "end", "load_s": round(load_s, 6), "tests_s": round(tests_s, 6),
             "cpu_s": round((ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime), 6),
-            "rss_start_kb": ru0.ru_maxrss, "rss_peak_kb": ru1.ru_maxrss,
+            "rss_start_kb": rss0, "rss_peak_kb": memory_peak(),
             "stdout_dropped": runner.out.dropped, "stderr_dropped": runner.err.dropped}
 
 
 def _install(runner, opts):
+    gc.enable()  # the code gets the collector it expects; the harness runs without
     saved = (sys.stdout, sys.stderr, sys.stdin, list(sys.argv),
              signal.signal(signal.SIGALRM, runner.on_alarm))
     sys.stdout, sys.stderr = runner.out, runner.err
@@ -773,27 +805,28 @@ def _install(runner, opts):
 
 
 def _restore(saved):
+    gc.disable()
     signal.setitimer(signal.ITIMER_REAL, 0)
     sys.stdout, sys.stderr, sys.stdin = saved[0], saved[1], saved[2]
     sys.argv[:] = saved[3]
     signal.signal(signal.SIGALRM, saved[4])
 
 
-def run_inline(plan, opts, skip):
-    """The same run without a child process (when fork is refused): no
-    protection from crashes, but timers still apply."""
+def run_inline(plan, opts, skip, hard_exit=None):
+    """The run in this process: no fork, so the cheapest; timers still apply.
+    With hard_exit, a step that swallows its interruption past its grace
+    ends the process with that status (the caller's cue to isolate)."""
     records = []
     runner = make_runner(plan, opts, records.extend, None, skip, set())
+    runner.hard_exit = hard_exit
+    rss0 = memory_start()
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     saved = _install(runner, opts)
-    saved_modules = dict(sys.modules)
     try:
         load_s, tests_s = runner.run()
     finally:
         _restore(saved)
-        for name in list(sys.modules):
-            if name not in saved_modules:
-                del sys.modules[name]
+        sys.modules.pop(opts["module"], None)
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
-    runner.flush(final=_end_record(runner, ru0, ru1, load_s, tests_s))
+    runner.flush(final=_end_record(runner, ru0, ru1, load_s, tests_s, rss0))
     return records

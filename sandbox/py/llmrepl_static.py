@@ -107,7 +107,7 @@ if _bvisitor is not None:
     _BTESTS = _btestset.BanditTestSet(_BCONF, {})
 
 
-def run_bandit(code):
+def run_bandit(code, tree):
     if _BANDIT_ERR:
         return {"ran": False, "error": _BANDIT_ERR}
     data = code.encode("utf-8", "replace")
@@ -115,7 +115,7 @@ def run_bandit(code):
     metrics = _bmetrics.Metrics()
     metrics.begin("<solution>")
     v = _Visitor("<solution>", _bmeta.BanditMetaAst(), _BTESTS, False, nosec, metrics)
-    v.process(data)
+    v.generic_visit(tree)  # what v.process(data) does, without parsing again
     issues = sorted(v.tester.results, key=lambda i: (i.lineno, i.test_id))
     findings = []
     worst = "none"
@@ -174,12 +174,13 @@ def run_radon(code, tree):
     return out
 
 
-def run_all(code, tree_factory):
-    """Each tool gets its own fresh AST (bandit annotates the nodes)."""
+def run_all(code, tree):
+    """All three tools over one AST. Radon reads it, pyflakes and bandit add
+    attributes of their own to its nodes, so radon goes first."""
     out = {}
-    for name, fn in (("pyflakes", lambda: run_pyflakes(tree_factory())),
-                     ("bandit", lambda: run_bandit(code)),
-                     ("radon", lambda: run_radon(code, tree_factory()))):
+    for name, fn in (("radon", lambda: run_radon(code, tree)),
+                     ("pyflakes", lambda: run_pyflakes(tree)),
+                     ("bandit", lambda: run_bandit(code, tree))):
         t = time.perf_counter()
         try:
             r = fn()
@@ -187,7 +188,7 @@ def run_all(code, tree_factory):
             r = {"ran": False, "error": "%s: %s" % (type(e).__name__, _clip(e))}
         r["duration_s"] = round(time.perf_counter() - t, 6)
         out[name] = r
-    return out
+    return {k: out[k] for k in ("pyflakes", "bandit", "radon")}
 
 
 def _warm():
@@ -199,7 +200,7 @@ def _warm():
               "    password = 'x'\n"
               "    return subprocess.call(a, shell=True)\n")
     try:
-        run_all(sample, lambda: ast.parse(sample))
+        run_all(sample, ast.parse(sample))
     except Exception:  # noqa: BLE001 - warm-up only
         pass
 

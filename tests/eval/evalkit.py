@@ -26,14 +26,29 @@ with open(sys.argv[2], "w") as f:  # not stdout: the code may write there itself
 """
 
 
-def run_harness(requests, timeout=300):
-    """Evaluate a list of requests in one interpreter; returns the answers."""
+def run_harness(requests, timeout=300, isolate=True):
+    """Evaluate a list of requests in one interpreter; returns the answers.
+    Several requests share the interpreter, so each runs isolated unless the
+    request says otherwise (in-process runs are tested one per interpreter)."""
+    requests = [dict({"isolate": isolate}, **r) for r in requests]
     with tempfile.NamedTemporaryFile("r", suffix=".json") as answers:
         proc = subprocess.run([PYTHON, "-I", "-S", "-B", "-c", _DRIVER, str(PY_DIR),
                                answers.name], input=json.dumps(requests),
                               capture_output=True, text=True, timeout=timeout)
         assert proc.returncode == 0, proc.stderr[-3000:]
         return json.load(answers)
+
+
+def run_inline(request, timeout=120):
+    """One request in-process in a fresh interpreter, as in the sandbox's
+    request child. Returns (exit status, answer or None)."""
+    req = dict(request, isolate=False)
+    with tempfile.NamedTemporaryFile("r", suffix=".json") as answers:
+        proc = subprocess.run([PYTHON, "-I", "-S", "-B", "-c", _DRIVER, str(PY_DIR),
+                               answers.name], input=json.dumps([req]),
+                              capture_output=True, text=True, timeout=timeout)
+        text = answers.read()
+        return proc.returncode, (json.loads(text)[0] if text else None)
 
 
 def case(ans, fragment):

@@ -9,7 +9,7 @@
 static void judge(eval_outcome *out, const char *answer, sbx_end end, const char *criteria)
 {
 	sbx_result run;
-	eval_judge_ctx ctx = {5.0, 128, 1000, 1.0};
+	eval_judge_ctx ctx = {5.0, 128, 1000, 1.0, NULL};
 	lr_criteria c;
 	lr_err err;
 	json_object *cj = criteria ? json_tokener_parse(criteria) : NULL;
