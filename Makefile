@@ -64,7 +64,13 @@ ALL_H := $(wildcard $(addsuffix /*.h,$(LIBDIRS)) tests/unit/*.h)
 # Keep objects between runs (they are intermediates of pattern rules).
 .SECONDARY:
 
-all: $(BINS) $(UNIT_BINS) $(DRIVER_BINS)
+all: $(BINS) $(UNIT_BINS) $(DRIVER_BINS) sandbox-pyc
+
+# The sandbox's Python runs with -B from a read-only bind: compile it here so
+# each start loads .pyc files instead of compiling the sources.
+.PHONY: sandbox-pyc
+sandbox-pyc:
+	@$(PYTHON) -m compileall -q sandbox/py
 
 Q ?= @
 $(BUILD)/obj/%.o: %.c
@@ -98,6 +104,18 @@ $(BUILD)/tests/drivers/%: $(BUILD)/obj/tests/drivers/%.o $(LINK_LIBS)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LINK_LIBS) $(LDLIBS)
+
+# Benchmarks: bench/<name>.c -> build/bench/<name>; `make bench` runs each.
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+$(BUILD)/obj/bench/%.o: CFLAGS += -Wno-discarded-qualifiers
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LINK_LIBS)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LINK_LIBS) $(LDLIBS)
+
+bench: $(BENCH_BINS)
+	@set -e; for b in $(BENCH_BINS); do echo "== $$b"; $$b; done
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 

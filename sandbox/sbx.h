@@ -27,13 +27,15 @@
 
 /* Per-run limits. Zero fields take the defaults of sbx_limits_default(). */
 typedef struct sbx_limits {
-	double timeout_s;	 /* wall clock; the whole process tree is killed */
-	double cpu_s;		 /* RLIMIT_CPU; 0 = timeout_s rounded up + 1 */
-	long memory_mb;		 /* cgroup memory (and address space) */
-	long max_procs;		 /* processes and threads */
-	long file_size_mb;	 /* RLIMIT_FSIZE and the work dir's tmpfs size */
-	long max_files;		 /* RLIMIT_NOFILE */
-	size_t output_max;	 /* bytes kept per stream (stdout, stderr) */
+	double timeout_s;  /* wall clock; the whole process tree is killed */
+	double cpu_s;      /* RLIMIT_CPU; 0 = timeout_s rounded up + 1 */
+	long memory_mb;    /* cgroup memory (and address space) */
+	long max_procs;    /* processes and threads */
+	long file_size_mb; /* RLIMIT_FSIZE and the work dir's tmpfs size */
+	long max_files;    /* RLIMIT_NOFILE */
+	size_t output_max; /* bytes kept per stream (stdout, stderr) */
+	size_t answer_max; /* bytes kept of the entry's answer (fd 3); more is
+	                      an output-limit kill like stdout */
 } sbx_limits;
 
 void sbx_limits_default(sbx_limits *l);
@@ -43,12 +45,16 @@ typedef enum sbx_end {
 	SBX_END_EXITED = 0, /* exited by itself; see exit_code */
 	SBX_END_SIGNALED,   /* killed by a signal of its own doing (segfault, abort) */
 	SBX_END_TIMEOUT,    /* wall-clock or CPU limit */
-	SBX_END_MEMORY,	    /* memory limit (cgroup OOM or allocation failure at the limit) */
-	SBX_END_OUTPUT,	    /* output limit exceeded; killed */
-	SBX_END_ERROR,	    /* the sandbox itself could not run it; see detail */
+	SBX_END_MEMORY,     /* memory limit (cgroup OOM or allocation failure at the limit) */
+	SBX_END_OUTPUT,     /* output limit exceeded; killed */
+	SBX_END_ERROR,      /* the sandbox itself could not run it; see detail */
 } sbx_end;
 
-const char *sbx_end_name(sbx_end e); /* "exited", "signaled", "timeout", "memory", "output", "error" */
+const char *
+sbx_end_name(sbx_end e); /* "exited", "signaled", "timeout", "memory", "output", "error" */
+
+/* Appended to out/err after the kept bytes when a stream was cut. */
+#define SBX_TRUNC_MARK "\n[llmrepl: output truncated]\n"
 
 /* Which protections applied to a run (bits). */
 enum {
@@ -58,9 +64,9 @@ enum {
 	SBX_ISO_MNTNS = 1u << 3,
 	SBX_ISO_IPCNS = 1u << 4,
 	SBX_ISO_UTSNS = 1u << 5,
-	SBX_ISO_UID = 1u << 6,	   /* runs as an unprivileged uid of its own */
-	SBX_ISO_CAPS = 1u << 7,	   /* every capability dropped */
-	SBX_ISO_NNP = 1u << 8,	   /* no_new_privs */
+	SBX_ISO_UID = 1u << 6,  /* runs as an unprivileged uid of its own */
+	SBX_ISO_CAPS = 1u << 7, /* every capability dropped */
+	SBX_ISO_NNP = 1u << 8,  /* no_new_privs */
 	SBX_ISO_RLIMITS = 1u << 9,
 	SBX_ISO_CGROUP = 1u << 10, /* cgroup memory and pids limits */
 	SBX_ISO_SECCOMP = 1u << 11,
@@ -72,18 +78,21 @@ typedef struct sbx_result {
 	int exit_code; /* when end == SBX_END_EXITED */
 	int signal;    /* when end == SBX_END_SIGNALED (or the kill signal otherwise) */
 	double wall_s;
-	double cpu_s;	/* user + system of the code's processes */
-	long peak_kb;	/* peak memory */
-	char *out;	/* stdout, NUL-terminated, at most output_max bytes */
+	double cpu_s; /* user + system of the code's processes */
+	long peak_kb; /* peak memory */
+	char *out;    /* stdout, NUL-terminated, at most output_max bytes; when
+	                 out_truncated, SBX_TRUNC_MARK follows them */
 	size_t out_len;
 	int out_truncated;
 	char *err; /* stderr, likewise */
 	size_t err_len;
 	int err_truncated;
-	char *answer; /* the entry's JSON answer from fd 3, or NULL if it wrote none */
+	char *answer; /* the entry's JSON answer from fd 3, or NULL if it wrote none.
+	                 Untrusted: the code runs in the same process as the
+	                 entry and may write to fd 3 too; parse with limits. */
 	size_t answer_len;
-	unsigned isolation;  /* SBX_ISO_* bits that applied */
-	char detail[256];    /* why, when end == SBX_END_ERROR; notes otherwise */
+	unsigned isolation; /* SBX_ISO_* bits that applied */
+	char detail[256];   /* why, when end == SBX_END_ERROR; notes otherwise */
 } sbx_result;
 
 /* Free what a result owns (not the struct); accepts NULL. */
@@ -94,12 +103,14 @@ void sbx_isolation_str(unsigned iso, char *buf, size_t len);
 
 /* Host-side settings, shared by every run. */
 typedef struct sbx_config {
-	const char *python;   /* default /usr/bin/python3 */
-	const char *py_dir;   /* directory holding llmrepl_entry.py; default: found
-				 next to the executable (../sandbox/py) or
-				 LLMREPL_SANDBOX_PY */
-	unsigned uid_base;    /* first outside uid for sandboxed children; default 60000 */
-	int require;	      /* SBX_ISO_* bits that must apply or runs fail (default 0) */
+	const char *python; /* default /usr/bin/python3 */
+	const char *py_dir; /* directory holding llmrepl_entry.py; default: found
+	                       next to the executable (../sandbox/py) or
+	                       LLMREPL_SANDBOX_PY */
+	unsigned uid_base;  /* first outside uid for sandboxed children; default 60000 */
+	int require;        /* SBX_ISO_* bits that must apply or runs fail (default 0) */
+	unsigned avoid;     /* SBX_ISO_* bits not even to try (diagnostics, tests);
+	                       only CGROUP and SECCOMP can be avoided */
 } sbx_config;
 
 void sbx_config_default(sbx_config *c);
@@ -107,8 +118,8 @@ void sbx_config_default(sbx_config *c);
 /* One cold run. Returns 0 when the run happened (whatever the code did) and
  * fills *res; returns -1 only when even the result could not be built, with
  * res->detail set. Never leaves a process behind. */
-int sbx_run(sbx_result *res, const sbx_config *cfg, const sbx_limits *lim,
-	    const char *request, size_t request_len);
+int sbx_run(sbx_result *res, const sbx_config *cfg, const sbx_limits *lim, const char *request,
+            size_t request_len);
 
 /* The fast path. */
 typedef struct sbx_pool sbx_pool;
@@ -118,7 +129,7 @@ typedef struct sbx_pool sbx_pool;
  * dies or misbehaves. */
 int sbx_pool_start(sbx_pool **out, const sbx_config *cfg, char *msg, size_t len);
 int sbx_pool_run(sbx_pool *p, sbx_result *res, const sbx_limits *lim, const char *request,
-		 size_t request_len);
+                 size_t request_len);
 void sbx_pool_free(sbx_pool *p); /* stops it, leaves nothing running; accepts NULL */
 
 #endif

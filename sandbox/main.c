@@ -1,0 +1,375 @@
+/* llmrepl-sandbox - run Python code in the sandbox from a shell.
+ *
+ *   llmrepl-sandbox [--timeout S] [--memory MB] [--json] [--pool] (-c CODE | FILE...)
+ *
+ * Each of -c CODE and FILE is one run (with --pool, all runs go through one
+ * pre-forked pool, in order). Prints each run's stdout and stderr, or with
+ * --json one JSON object per run and line. Exit status: 0 every run exited 0,
+ * 1 some code failed (non-zero exit, signal, timeout, limit), 2 usage,
+ * 3 the sandbox could not run it. */
+#include "config.h"
+#include "err.h"
+#include "log.h"
+#include "sbx.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INPUT_MAX (64L << 20)
+
+static double opt_timeout, opt_cpu;
+static long opt_memory, opt_procs, opt_file_size, opt_files, opt_output_max;
+static int opt_json, opt_pool;
+static char *opt_code, *opt_request, *opt_python, *opt_py_dir, *opt_avoid, *opt_require,
+    *opt_log_level;
+
+static lr_cfg_opt opts[] = {
+    {"code", LR_CFG_STR, &opt_code, NULL, 0, 0, "Python code to run", 0, 'c'},
+    {"timeout", LR_CFG_DOUBLE, &opt_timeout, "10", 0.01, 86400, "wall-clock limit, seconds", 0, 0},
+    {"cpu", LR_CFG_DOUBLE, &opt_cpu, "0", 0, 86400, "CPU limit, seconds (0: timeout + 1)", 0, 0},
+    {"memory", LR_CFG_INT, &opt_memory, "256", 32, 1 << 20, "memory limit, MB", 0, 0},
+    {"procs", LR_CFG_INT, &opt_procs, "32", 1, 4096, "processes and threads", 0, 0},
+    {"file-size", LR_CFG_INT, &opt_file_size, "16", 1, 1 << 16,
+     "largest file and size of the work dir and /tmp, MB", 0, 0},
+    {"files", LR_CFG_INT, &opt_files, "64", 16, 4096, "open files", 0, 0},
+    {"output-max", LR_CFG_INT, &opt_output_max, "1048576", 1, 1L << 30,
+     "bytes kept of stdout and of stderr; more is killed", 0, 0},
+    {"json", LR_CFG_BOOL, &opt_json, "0", 0, 0, "print one JSON object per run", 0, 0},
+    {"pool", LR_CFG_BOOL, &opt_pool, "0", 0, 0, "run through a pre-forked pool", 0, 0},
+    {"request", LR_CFG_STR, &opt_request, NULL, 0, 0,
+     "send this file's JSON request as is (instead of code)", 0, 0},
+    {"python", LR_CFG_STR, &opt_python, "/usr/bin/python3", 0, 0, "interpreter (under /usr)", 0, 0},
+    {"py-dir", LR_CFG_STR, &opt_py_dir, NULL, 0, 0,
+     "directory of llmrepl_entry.py (default: found beside the binary)", 0, 0},
+    {"avoid", LR_CFG_STR, &opt_avoid, NULL, 0, 0,
+     "protections not to try, for diagnostics: cgroup,seccomp", 0, 0},
+    {"require", LR_CFG_STR, &opt_require, NULL, 0, 0,
+     "protections that must apply or the run fails, e.g. cgroup,seccomp,uid", 0, 0},
+    {"log-level", LR_CFG_STR, &opt_log_level, "warn", 0, 0, "error|warn|info|debug", 0, 0},
+};
+
+static const lr_cfg cli = {
+    "llmrepl-sandbox",
+    "[OPTIONS] (-c CODE | FILE...)",
+    "Run Python code in the llm-repl sandbox: namespaces, a read-only view of /usr, a private "
+    "work dir, its own uid, no capabilities, rlimits, cgroup limits and a seccomp filter. "
+    "Prints the code's stdout and stderr, or with --json one JSON object per run.",
+    "Exit status: 0 the code exited 0, 1 it failed or hit a limit, 2 usage, 3 the sandbox "
+    "could not run it.",
+    opts,
+    sizeof(opts) / sizeof(opts[0]),
+};
+
+static int parse_bits(const char *list, unsigned *out, lr_err *err)
+{
+	static const char *const names[] = {"userns", "pidns",   "netns", "mntns", "ipcns",
+	                                    "utsns",  "uid",     "caps",  "nnp",   "rlimits",
+	                                    "cgroup", "seccomp", "rofs"};
+	const char *p = list;
+
+	*out = 0;
+	while (p && *p) {
+		const char *e = strchr(p, ',');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		size_t i;
+
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (strlen(names[i]) == n && strncmp(names[i], p, n) == 0)
+				break;
+		if (i == sizeof(names) / sizeof(names[0]))
+			return lr_err_set(err, LR_EINVAL, "unknown protection '%.*s'", (int)n, p);
+		*out |= 1u << i;
+		p = e ? e + 1 : NULL;
+	}
+	return 0;
+}
+
+static int read_file(const char *path, char **out, size_t *len, lr_err *err)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+
+	if (f == NULL)
+		return lr_err_set(err, LR_EINVAL, "cannot open %s: %s", path, strerror(errno));
+	for (;;) {
+		size_t r;
+
+		if (n + 65536 + 1 > cap) {
+			char *nb;
+
+			cap = cap ? cap * 2 : 65536 * 2;
+			nb = realloc(buf, cap);
+			if (nb == NULL) {
+				free(buf);
+				fclose(f);
+				return lr_err_set(err, LR_ENOMEM, "out of memory");
+			}
+			buf = nb;
+		}
+		r = fread(buf + n, 1, 65536, f);
+		n += r;
+		if (n > INPUT_MAX) {
+			free(buf);
+			fclose(f);
+			return lr_err_set(err, LR_ETOOBIG, "%s is larger than %ld bytes", path,
+			                  INPUT_MAX);
+		}
+		if (r < 65536)
+			break;
+	}
+	if (ferror(f)) {
+		free(buf);
+		fclose(f);
+		return lr_err_set(err, LR_EIO, "cannot read %s", path);
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+static char *exec_request(const char *code, size_t len)
+{
+	json_object *o = json_object_new_object();
+	char *s;
+
+	json_object_object_add(o, "mode", json_object_new_string("exec"));
+	json_object_object_add(o, "code", json_object_new_string_len(code, (int)len));
+	s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return s;
+}
+
+/* The captured streams are bytes; JSON wants UTF-8: replace what is not. */
+static json_object *utf8_string(const char *s, size_t n)
+{
+	char *d = malloc(n * 3 + 1);
+	size_t o = 0;
+	json_object *j;
+
+	if (d == NULL)
+		return json_object_new_string("");
+	for (size_t i = 0; i < n;) {
+		unsigned char c = (unsigned char)s[i];
+		size_t len = c < 0x80         ? 1
+		             : (c >> 5) == 6  ? 2
+		             : (c >> 4) == 14 ? 3
+		             : (c >> 3) == 30 ? 4
+		                              : 0;
+		size_t k = 1;
+
+		if (len > 1 && i + len <= n)
+			for (; k < len && ((unsigned char)s[i + k] >> 6) == 2; k++)
+				;
+		if (len == 0 || i + len > n || k < len || c == 0) {
+			memcpy(d + o, "\xef\xbf\xbd", 3); /* U+FFFD */
+			o += 3;
+			i++;
+			continue;
+		}
+		memcpy(d + o, s + i, len);
+		o += len;
+		i += len;
+	}
+	j = json_object_new_string_len(d, (int)o);
+	free(d);
+	return j;
+}
+
+static void print_json(const sbx_result *r, int pooled)
+{
+	json_object *o = json_object_new_object();
+	json_object *iso = json_object_new_array();
+	char names[256];
+	char *save = names;
+
+	sbx_isolation_str(r->isolation, names, sizeof(names));
+	while (save && *save) {
+		char *comma = strchr(save, ',');
+
+		if (comma)
+			*comma = '\0';
+		json_object_array_add(iso, json_object_new_string(save));
+		save = comma ? comma + 1 : NULL;
+	}
+	json_object_object_add(o, "end", json_object_new_string(sbx_end_name(r->end)));
+	json_object_object_add(o, "exit_code", json_object_new_int(r->exit_code));
+	json_object_object_add(o, "signal", json_object_new_int(r->signal));
+	json_object_object_add(o, "wall_s", json_object_new_double(r->wall_s));
+	json_object_object_add(o, "cpu_s", json_object_new_double(r->cpu_s));
+	json_object_object_add(o, "peak_kb", json_object_new_int64(r->peak_kb));
+	json_object_object_add(o, "stdout", utf8_string(r->out, r->out_len));
+	json_object_object_add(o, "stdout_truncated", json_object_new_boolean(r->out_truncated));
+	json_object_object_add(o, "stderr", utf8_string(r->err, r->err_len));
+	json_object_object_add(o, "stderr_truncated", json_object_new_boolean(r->err_truncated));
+	if (r->answer) {
+		json_tokener *tok = json_tokener_new_ex(64);
+		json_object *a =
+		    tok ? json_tokener_parse_ex(tok, r->answer, (int)r->answer_len) : NULL;
+
+		if (a == NULL || json_tokener_get_error(tok) != json_tokener_success) {
+			json_object_put(a);
+			a = utf8_string(r->answer, r->answer_len);
+		}
+		json_object_object_add(o, "answer", a);
+		json_tokener_free(tok);
+	} else {
+		json_object_object_add(o, "answer", NULL);
+	}
+	json_object_object_add(o, "isolation", iso);
+	json_object_object_add(o, "detail", json_object_new_string(r->detail));
+	json_object_object_add(o, "pool", json_object_new_boolean(pooled));
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+static void print_plain(const sbx_result *r)
+{
+	fwrite(r->out, 1, r->out_len, stdout);
+	fflush(stdout);
+	fwrite(r->err, 1, r->err_len, stderr);
+	if (r->end == SBX_END_SIGNALED)
+		fprintf(stderr, "llmrepl-sandbox: signaled (%s)\n", strsignal(r->signal));
+	else if (r->end != SBX_END_EXITED)
+		fprintf(stderr, "llmrepl-sandbox: %s\n", sbx_end_name(r->end));
+	if (r->detail[0] && (r->end == SBX_END_ERROR || lr_log_level_current >= LR_LOG_INFO))
+		fprintf(stderr, "llmrepl-sandbox: %s\n", r->detail);
+}
+
+static int run_status(const sbx_result *r)
+{
+	if (r->end == SBX_END_ERROR)
+		return LR_EXIT_RUNTIME;
+	return r->end == SBX_END_EXITED && r->exit_code == 0 ? LR_EXIT_OK : LR_EXIT_FAIL;
+}
+
+int main(int argc, char **argv)
+{
+	sbx_config cfg;
+	sbx_limits lim;
+	sbx_pool *pool = NULL;
+	lr_err err;
+	int first = argc;
+	int rc;
+	int status = LR_EXIT_OK;
+	int nruns;
+
+	lr_err_clear(&err);
+	lr_log_init("llmrepl-sandbox", LR_LOG_WARN);
+	rc = lr_cfg_load(&cli, argc, argv, &first, &err);
+	if (rc == LR_CFG_EXIT_OK) {
+		lr_cfg_free(&cli);
+		return LR_EXIT_OK;
+	}
+	if (rc < 0)
+		goto usage;
+	if (opt_log_level) {
+		int lvl = lr_log_level_parse(opt_log_level);
+
+		if (lvl < 0) {
+			lr_err_set(&err, LR_EINVAL, "bad --log-level '%s'", opt_log_level);
+			goto usage;
+		}
+		lr_log_level_current = lvl;
+	}
+	nruns = (opt_code ? 1 : 0) + (opt_request ? 1 : 0) + (argc - first);
+	if (nruns == 0) {
+		lr_err_set(&err, LR_EINVAL, "nothing to run: give -c CODE, a FILE or --request");
+		goto usage;
+	}
+	sbx_config_default(&cfg);
+	cfg.python = opt_python;
+	cfg.py_dir = opt_py_dir;
+	if (parse_bits(opt_avoid, &cfg.avoid, &err) < 0)
+		goto usage;
+	{
+		unsigned req = 0;
+
+		if (parse_bits(opt_require, &req, &err) < 0)
+			goto usage;
+		cfg.require = (int)req;
+	}
+	sbx_limits_default(&lim);
+	lim.timeout_s = opt_timeout;
+	lim.cpu_s = opt_cpu;
+	lim.memory_mb = opt_memory;
+	lim.max_procs = opt_procs;
+	lim.file_size_mb = opt_file_size;
+	lim.max_files = opt_files;
+	lim.output_max = (size_t)opt_output_max;
+
+	if (opt_pool) {
+		char msg[512];
+
+		if (sbx_pool_start(&pool, &cfg, msg, sizeof(msg)) < 0) {
+			fprintf(stderr, "llmrepl-sandbox: cannot start the pool: %s\n", msg);
+			lr_cfg_free(&cli);
+			return LR_EXIT_RUNTIME;
+		}
+	}
+	for (int i = -2; i < argc - first; i++) {
+		char *req = NULL;
+		size_t req_len = 0;
+		sbx_result r;
+		int s;
+
+		if (i == -2 && opt_code) {
+			req = exec_request(opt_code, strlen(opt_code));
+		} else if (i == -1 && opt_request) {
+			if (read_file(opt_request, &req, &req_len, &err) < 0)
+				goto usage_pool;
+		} else if (i >= 0) {
+			char *code = NULL;
+			size_t len = 0;
+
+			if (read_file(argv[first + i], &code, &len, &err) < 0)
+				goto usage_pool;
+			req = exec_request(code, len);
+			free(code);
+		} else {
+			continue;
+		}
+		if (req == NULL) {
+			fprintf(stderr, "llmrepl-sandbox: out of memory\n");
+			status = LR_EXIT_RUNTIME;
+			break;
+		}
+		if (req_len == 0)
+			req_len = strlen(req);
+		rc = pool ? sbx_pool_run(pool, &r, &lim, req, req_len)
+		          : sbx_run(&r, &cfg, &lim, req, req_len);
+		free(req);
+		if (rc < 0) {
+			fprintf(stderr, "llmrepl-sandbox: %s\n", r.detail);
+			sbx_result_free(&r);
+			status = LR_EXIT_RUNTIME;
+			break;
+		}
+		if (opt_json)
+			print_json(&r, pool != NULL);
+		else
+			print_plain(&r);
+		fflush(stdout);
+		s = run_status(&r);
+		if (s > status)
+			status = s;
+		sbx_result_free(&r);
+	}
+	sbx_pool_free(pool);
+	lr_cfg_free(&cli);
+	return status;
+
+usage_pool:
+	sbx_pool_free(pool);
+usage:
+	fprintf(stderr, "llmrepl-sandbox: %s\n", err.msg);
+	lr_cfg_free(&cli);
+	return LR_EXIT_USAGE;
+}

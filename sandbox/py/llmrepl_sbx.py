@@ -1,0 +1,475 @@
+"""llmrepl_sbx.py - what the sandbox runs, started by llmrepl_entry.py.
+
+Cold run (no arguments): read one JSON request from fd 4, run it, write one
+JSON answer to fd 3, exit with the code's status. The code's own stdout and
+stderr are fds 1 and 2; stdin is /dev/null.
+
+  {"mode": "exec", "code": "...", "argv": [...]}
+      Run the code as __main__ (saved as /work/main.py so tracebacks show
+      its lines). Answer {"ok": true} or {"ok": false, "error": {"type",
+      "message", "line"}} or {"ok": false, "exit": N} for sys.exit(N).
+      An uncaught MemoryError answers with "end": "memory" first, which the
+      host reports as the memory limit.
+  {"mode": "evaluate", ...}
+      answer = llmrepl_harness.evaluate(request), written as JSON.
+
+Pool server (--server): the pre-forked interpreter of sbx_pool. It is pid 1
+of the sandbox's namespaces, imports what runs will need, then forks one
+child per request received on the control socket (fd 5); see serve().
+
+A cold run is one interpreter start, so this module imports only builtin
+modules on that path: the _json accelerator instead of the json package
+(which pulls in re and enum, several milliseconds). It is imported (from its
+precompiled .pyc, which `make` writes) rather than run as a script, which
+Python would compile on every start.
+"""
+import sys
+
+import _json
+import atexit
+import builtins
+import posix
+
+ANS_FD = 3
+REQ_FD = 4
+CTL_FD = 5
+MAIN_PATH = "/work/main.py"
+REQUEST_MAX = 64 << 20
+
+for _p in ("/usr/local/lib/python3/dist-packages", "/usr/lib/python3/dist-packages",
+           "/usr/lib/python3.%d/dist-packages" % sys.version_info[1]):
+    if _p not in sys.path:
+        sys.path.append(_p)
+sys.path.append("/sandbox")
+
+
+# ---- JSON without the json package ---------------------------------------------
+
+class _Ctx:
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    memo = None
+
+    @staticmethod
+    def parse_constant(name):
+        return {"NaN": float("nan"), "Infinity": float("inf"),
+                "-Infinity": float("-inf")}[name]
+
+
+_scan = _json.make_scanner(_Ctx())
+
+
+def loads(text):
+    i = 0
+    n = len(text)
+    while i < n and text[i] in " \t\r\n":
+        i += 1
+    try:
+        value, end = _scan(text, i)
+    except StopIteration:
+        raise ValueError("no JSON document at offset %d" % i) from None
+    while end < n and text[end] in " \t\r\n":
+        end += 1
+    if end != n:
+        raise ValueError("extra data after the JSON document")
+    return value
+
+
+def dumps(obj):
+    if obj is None:
+        return "null"
+    if obj is True:
+        return "true"
+    if obj is False:
+        return "false"
+    if isinstance(obj, str):
+        return _json.encode_basestring_ascii(obj)
+    if isinstance(obj, int):
+        return int.__repr__(obj)
+    if isinstance(obj, float):
+        return float.__repr__(obj) if obj == obj and obj not in (float("inf"), float("-inf")) \
+            else "null"
+    if isinstance(obj, dict):
+        return "{" + ", ".join(dumps(str(k)) + ": " + dumps(v) for k, v in obj.items()) + "}"
+    if isinstance(obj, (list, tuple)):
+        return "[" + ", ".join(dumps(v) for v in obj) + "]"
+    return dumps(str(obj))
+
+
+# ---- fds -----------------------------------------------------------------------
+
+def read_request():
+    chunks = []
+    size = 0
+    while True:
+        try:
+            b = posix.read(REQ_FD, 1 << 16)
+        except OSError:
+            break
+        if not b:
+            break
+        size += len(b)
+        if size > REQUEST_MAX:
+            raise ValueError("request larger than %d bytes" % REQUEST_MAX)
+        chunks.append(b)
+    try:
+        posix.close(REQ_FD)
+    except OSError:
+        pass
+    return loads(b"".join(chunks).decode("utf-8", "surrogatepass"))
+
+
+def write_answer(text):
+    data = text.encode("utf-8", "surrogatepass")
+    try:
+        while data:
+            data = data[posix.write(ANS_FD, data):]
+    except OSError:
+        pass
+    # Closed now: code that runs later (atexit handlers, threads) cannot add to it.
+    try:
+        posix.close(ANS_FD)
+    except OSError:
+        pass
+
+
+# ---- running code --------------------------------------------------------------
+
+class _Quitter:
+    """exit() and quit(): site.py defines them, and -S skips site."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return "Use %s() or Ctrl-D (i.e. EOF) to exit" % self.name
+
+    def __call__(self, code=None):
+        raise SystemExit(code)
+
+
+builtins.exit = _Quitter("exit")
+builtins.quit = _Quitter("quit")
+
+
+def _error_line(tb, path):
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == path:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _exit_status(code):
+    """What sys.exit(code) makes the process exit with, as CPython does."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    try:
+        sys.stderr.write(str(code) + "\n")
+    except Exception:
+        pass
+    return 1
+
+
+def run_exec(req):
+    code = req.get("code")
+    if not isinstance(code, str):
+        write_answer(dumps({"ok": False, "error": {
+            "type": "RequestError", "message": "the request has no code"}}))
+        return 2
+    argv = req.get("argv") or []
+    path = MAIN_PATH
+    try:
+        fd = posix.open(path, posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL | posix.O_CLOEXEC,
+                        0o600)
+        try:
+            data = code.encode("utf-8", "surrogatepass")
+            while data:
+                data = data[posix.write(fd, data):]
+        finally:
+            posix.close(fd)
+    except OSError:
+        path = "main.py"  # too big for the work dir: run it without a file
+    sys.argv = [path] + [str(a) for a in argv]
+    sys.path.insert(0, "/work")
+    main = type(sys)("__main__")
+    main.__file__ = path
+    main.__builtins__ = builtins
+    sys.modules["__main__"] = main
+    try:
+        co = compile(code, path, "exec", dont_inherit=True)
+        exec(co, main.__dict__)
+    except SystemExit as e:
+        status = _exit_status(e.code)
+        write_answer(dumps({"ok": status == 0, "exit": status}))
+        return status
+    except BaseException as e:
+        tb = e.__traceback__
+        # Drop this function's own frame from the traceback.
+        if tb is not None:
+            e.__traceback__ = tb.tb_next
+        sys.__excepthook__(type(e), e, e.__traceback__)
+        err = {"type": type(e).__name__, "message": str(e)}
+        if isinstance(e, SyntaxError):
+            err["line"] = e.lineno
+        else:
+            err["line"] = _error_line(tb, path)
+        if isinstance(e, MemoryError):
+            write_answer(dumps({"end": "memory", "ok": False, "error": err}))
+        else:
+            write_answer(dumps({"ok": False, "error": err}))
+        return 1
+    write_answer(dumps({"ok": True}))
+    return 0
+
+
+def run_evaluate(req):
+    import json
+    try:
+        import llmrepl_harness
+    except ImportError as e:
+        write_answer(json.dumps({"ok": False, "error": {
+            "type": "HarnessMissing",
+            "message": "the evaluation harness llmrepl_harness is not installed "
+                       "in the sandbox: %s" % e}}))
+        return 2
+    answer = llmrepl_harness.evaluate(req)
+    write_answer(answer if isinstance(answer, str) else json.dumps(answer, default=str))
+    return 0
+
+
+def run_once():
+    """Read a request, run it, answer. Returns the exit status."""
+    try:
+        req = read_request()
+        if not isinstance(req, dict):
+            raise ValueError("the request is not a JSON object")
+    except (ValueError, UnicodeDecodeError, KeyError) as e:
+        write_answer(dumps({"ok": False, "error": {
+            "type": "RequestError", "message": "bad request: %s" % e}}))
+        return 2
+    mode = req.get("mode", "exec")
+    if mode == "exec":
+        return run_exec(req)
+    if mode == "evaluate":
+        return run_evaluate(req)
+    write_answer(dumps({"ok": False, "error": {
+        "type": "RequestError", "message": "unknown mode %r" % (mode,)}}))
+    return 2
+
+
+def finish(status):
+    """Exit as the interpreter would (threads joined, atexit run, streams
+    flushed) without tearing down every module."""
+    if "threading" in sys.modules:
+        try:
+            sys.modules["threading"]._shutdown()
+        except BaseException:
+            pass
+    try:
+        atexit._run_exitfuncs()
+    except BaseException:
+        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+    posix._exit(status)
+
+
+# ---- the pool's server ---------------------------------------------------------
+
+def _warm_imports():
+    """Everything a run is likely to import, imported once here so that a
+    forked run finds it in memory."""
+    import json  # noqa: F401
+    import traceback  # noqa: F401
+    import os  # noqa: F401
+    notes = []
+    for name in ("llmrepl_harness", "pyflakes.api", "bandit", "radon.complexity",
+                 "radon.metrics", "radon.raw"):
+        try:
+            __import__(name)
+        except Exception as e:  # a missing optional tool only costs speed
+            notes.append("%s: %s" % (name, type(e).__name__))
+    return notes
+
+
+def _wipe(path):
+    """Remove everything below path. Every process of the run is dead, so
+    nothing can race us; the run may have left directories without
+    permissions (same uid: we may chmod them back)."""
+    import os
+    import stat
+    try:
+        os.chmod(path, 0o700 if path == "/work" else 0o1777)
+    except OSError:
+        pass
+    stack = [path]
+    dirs = []
+    while stack:
+        d = stack.pop()
+        dirs.append(d)
+        try:
+            entries = list(os.scandir(d))
+        except OSError:
+            continue
+        for e in entries:
+            p = d + "/" + e.name
+            try:
+                if stat.S_ISDIR(os.lstat(p).st_mode):
+                    os.chmod(p, 0o700)
+                    stack.append(p)
+                else:
+                    os.unlink(p)
+            except OSError:
+                pass
+    for d in reversed(dirs[1:]):
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+
+
+def _kill_all():
+    """Kill every process of the namespace but this one (pid 1) and reap
+    them all, including orphans of orphans."""
+    import os
+    import signal
+    while True:
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+        except InterruptedError:
+            continue
+
+
+def _child(fds, lim):
+    import os
+    import resource
+    import signal
+    import fcntl
+    os.setsid()
+    # Out of the way of 1-4 first: the received fds may have any numbers.
+    req, ans, out, err = (fcntl.fcntl(fd, fcntl.F_DUPFD, 16) for fd in fds)
+    os.dup2(out, 1)
+    os.dup2(err, 2)
+    os.dup2(ans, ANS_FD)
+    os.dup2(req, REQ_FD)
+    os.closerange(CTL_FD, 1 << 16)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    cpu, mem_mb, nproc, fsize_mb, nofile = lim
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            vm = int(f.read().split()[0]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        vm = 64 << 20
+    for res, soft, hard in (
+            (resource.RLIMIT_CPU, cpu, cpu + 1),
+            (resource.RLIMIT_AS, vm + (mem_mb << 20), vm + (mem_mb << 20)),
+            (resource.RLIMIT_NPROC, nproc, nproc),
+            (resource.RLIMIT_FSIZE, fsize_mb << 20, fsize_mb << 20),
+            (resource.RLIMIT_NOFILE, nofile, nofile)):
+        resource.setrlimit(res, (soft, hard))
+    os.chdir("/work")
+    sys.path[:] = SERVER_PATH
+    status = 1
+    try:
+        status = run_once()
+    except BaseException:
+        try:
+            sys.__excepthook__(*sys.exc_info())
+        except BaseException:
+            pass
+    finish(status)
+
+
+def serve():
+    """Protocol on fd 5 (SOCK_SEQPACKET), one message per datagram:
+      server -> host  "READY <notes>"
+      host -> server  "RUN <id> <cpu_s> <memory_mb> <nproc> <fsize_mb> <nofile>"
+                      with 4 fds: request, answer, stdout, stderr
+      host -> server  "KILL <id>"  (timeout or output limit)
+      server -> host  "DONE <id> <wait status> <utime_us> <stime_us> <maxrss_kb>"
+    The server is pid 1: signals from the runs cannot reach it (it keeps no
+    handlers), and it is not dumpable, so they cannot read or write its
+    memory either."""
+    import ctypes
+    import os
+    import select
+    import signal
+    import socket
+
+    ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    notes = _warm_imports()
+    global SERVER_PATH
+    SERVER_PATH = list(sys.path)
+    ctl = socket.socket(fileno=CTL_FD)
+    ctl.send(("READY " + "; ".join(notes)).encode())
+    while True:
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(ctl, 4096, 4)
+        except InterruptedError:
+            continue
+        if not msg:
+            posix._exit(0)  # the host is gone
+        words = msg.decode().split()
+        if len(words) != 7 or words[0] != "RUN" or len(fds) != 4:
+            for fd in fds:
+                os.close(fd)
+            continue
+        run_id = words[1]
+        lim = tuple(int(w) for w in words[2:])
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _child(fds, lim)
+            finally:
+                posix._exit(1)
+        for fd in fds:
+            os.close(fd)
+        pidfd = os.pidfd_open(pid)
+        while True:
+            try:
+                ready, _, _ = select.select([ctl, pidfd], [], [])
+            except InterruptedError:
+                continue
+            if ctl in ready:
+                m = ctl.recv(4096)
+                if not m:
+                    _kill_all()
+                    posix._exit(0)
+                if m.decode().split() == ["KILL", run_id]:
+                    os.kill(-1, signal.SIGKILL)
+            if pidfd in ready:
+                break
+        os.close(pidfd)
+        _, status, ru = os.wait4(pid, 0)
+        _kill_all()
+        _wipe("/work")
+        _wipe("/tmp")
+        ctl.send(("DONE %s %d %d %d %d" % (
+            run_id, status, int(ru.ru_utime * 1e6), int(ru.ru_stime * 1e6),
+            ru.ru_maxrss)).encode())
+
+
+SERVER_PATH = []
+
+def main(args):
+    if args == ["--server"]:
+        serve()
+    else:
+        finish(run_once())

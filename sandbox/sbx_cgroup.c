@@ -1,0 +1,408 @@
+/* sbx_cgroup.c - create, limit, measure and remove per-run cgroups.
+ *
+ * Discovery runs once per process: /proc/self/cgroup says where this process
+ * is, /proc/self/mountinfo where each hierarchy is mounted. With cgroup v1
+ * (separate memory and pids hierarchies) a run gets a directory in each; with
+ * v2 one directory with both controllers, which our own cgroup must already
+ * delegate (subtree_control) or let us enable. */
+#include "sbx_cgroup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static struct {
+	int version;
+	int mem_base; /* dir fd of our own cgroup in the memory (v2: unified) hierarchy */
+	int pids_base;
+	int memsw; /* v1 memory.memsw.* or v2 memory.swap.max exists */
+	char why[200];
+} cgd = {0, -1, -1, 0, ""};
+
+static pthread_once_t cg_once = PTHREAD_ONCE_INIT;
+static atomic_uint cg_counter;
+
+/* Read a small file under dir into buf; returns bytes or -1. */
+static ssize_t read_at(int dir, const char *name, char *buf, size_t len)
+{
+	int fd = openat(dir, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
+static int write_at(int dir, const char *name, const char *val)
+{
+	int fd = openat(dir, name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	size_t len = strlen(val);
+	ssize_t n;
+	int e;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, val, len);
+	e = errno;
+	close(fd);
+	errno = e;
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+/* Is `word` one of the items of a comma-separated list? */
+static int csv_has(const char *csv, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = csv; *p;) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+
+		if (len == n && strncmp(p, word, n) == 0)
+			return 1;
+		if (e == NULL)
+			break;
+		p = e + 1;
+	}
+	return 0;
+}
+
+/* Find the mount point of a hierarchy in mountinfo: fstype "cgroup" with
+ * `want` among its super options (v1), or fstype "cgroup2" (want NULL).
+ * Writes the mount point and the mount's root. */
+static int find_mount(const char *want, char *mnt, size_t mlen, char *root, size_t rlen)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096];
+	int found = -1;
+
+	if (f == NULL)
+		return -1;
+	while (found < 0 && fgets(line, sizeof(line), f) != NULL) {
+		char r[1024], m[1024], fstype[64], src[256], opts[1024];
+		char *dash = strstr(line, " - ");
+
+		if (dash == NULL || sscanf(line, "%*s %*s %*s %1023s %1023s", r, m) != 2 ||
+		    sscanf(dash + 3, "%63s %255s %1023s", fstype, src, opts) != 3)
+			continue;
+		if (want == NULL ? strcmp(fstype, "cgroup2") != 0
+		                 : strcmp(fstype, "cgroup") != 0 || !csv_has(opts, want))
+			continue;
+		snprintf(mnt, mlen, "%s", m);
+		snprintf(root, rlen, "%s", r);
+		found = 0;
+	}
+	fclose(f);
+	return found;
+}
+
+/* Our cgroup path in a hierarchy: v1 by controller name, v2 with want NULL.
+ * Lines look like "4:memory:/path" or "0::/path". */
+static int own_path(const char *want, char *out, size_t len)
+{
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	char line[4096];
+	int found = -1;
+
+	if (f == NULL)
+		return -1;
+	while (found < 0 && fgets(line, sizeof(line), f) != NULL) {
+		char *c1 = strchr(line, ':');
+		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		char *nl = strchr(line, '\n');
+
+		if (c2 == NULL)
+			continue;
+		if (nl)
+			*nl = '\0';
+		*c1 = '\0';
+		*c2 = '\0';
+		if (want == NULL ? strcmp(line, "0") != 0 || c1[1] != '\0' : !csv_has(c1 + 1, want))
+			continue;
+		snprintf(out, len, "%s", c2 + 1);
+		found = 0;
+	}
+	fclose(f);
+	return found;
+}
+
+/* Open the directory of our own cgroup in one hierarchy. */
+static int open_own(const char *want, char *why, size_t len)
+{
+	char mnt[1024], root[1024], path[1024], full[2200];
+	const char *rel;
+	int fd;
+
+	if (find_mount(want, mnt, sizeof(mnt), root, sizeof(root)) < 0) {
+		snprintf(why, len, "no %s cgroup hierarchy mounted", want ? want : "v2");
+		return -1;
+	}
+	if (own_path(want, path, sizeof(path)) < 0) {
+		snprintf(why, len, "not in a %s cgroup", want ? want : "v2");
+		return -1;
+	}
+	/* In a container the mount's root may be our own cgroup already. */
+	rel = path;
+	if (strcmp(root, "/") != 0 && strncmp(path, root, strlen(root)) == 0)
+		rel = path + strlen(root);
+	snprintf(full, sizeof(full), "%s%s%s", mnt, rel[0] == '/' ? "" : "/", rel);
+	fd = open(full, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, len, "cannot open %s: %s", full, strerror(errno));
+		return -1;
+	}
+	if (faccessat(fd, ".", W_OK, AT_EACCESS) < 0) {
+		snprintf(why, len, "cgroup %s is not writable", full);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int has_word(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = list; (p = strstr(p, word)) != NULL; p += n)
+		if ((p == list || p[-1] == ' ' || p[-1] == '+') &&
+		    (p[n] == '\0' || p[n] == ' ' || p[n] == '\n'))
+			return 1;
+	return 0;
+}
+
+static void discover(void)
+{
+	char buf[512];
+	char why1[200] = "", why2[200] = "";
+	int fd = open_own("memory", why1, sizeof(why1));
+
+	if (fd >= 0) {
+		cgd.version = 1;
+		cgd.mem_base = fd;
+		cgd.memsw = faccessat(fd, "memory.memsw.limit_in_bytes", F_OK, 0) == 0;
+		cgd.pids_base = open_own("pids", why2, sizeof(why2));
+		if (cgd.pids_base < 0)
+			snprintf(cgd.why, sizeof(cgd.why), "pids cgroup unavailable: %s", why2);
+		return;
+	}
+	fd = open_own(NULL, why2, sizeof(why2));
+	if (fd >= 0) {
+		if (read_at(fd, "cgroup.controllers", buf, sizeof(buf)) < 0 ||
+		    !has_word(buf, "memory")) {
+			snprintf(cgd.why, sizeof(cgd.why),
+			         "cgroup v2: the memory controller is not delegated to our cgroup");
+			close(fd);
+			return;
+		}
+		if (read_at(fd, "cgroup.subtree_control", buf, sizeof(buf)) < 0 ||
+		    !has_word(buf, "memory") || !has_word(buf, "pids")) {
+			if (write_at(fd, "cgroup.subtree_control", "+memory +pids") < 0 &&
+			    write_at(fd, "cgroup.subtree_control", "+memory") < 0) {
+				snprintf(cgd.why, sizeof(cgd.why),
+				         "cgroup v2: cannot enable the memory controller below our "
+				         "cgroup (%s); run the worker in a delegated cgroup",
+				         strerror(errno));
+				close(fd);
+				return;
+			}
+		}
+		cgd.version = 2;
+		cgd.mem_base = fd;
+		return;
+	}
+	snprintf(cgd.why, sizeof(cgd.why), "%s; %s", why1, why2);
+}
+
+void sbx_cgroup_init(sbx_cgroup *cg)
+{
+	memset(cg, 0, sizeof(*cg));
+	cg->mem_dir = cg->pids_dir = -1;
+	cg->procs_fd[0] = cg->procs_fd[1] = -1;
+}
+
+static int make_dir(int base, const char *name, char *note, size_t len)
+{
+	int fd;
+
+	if (mkdirat(base, name, 0755) < 0) {
+		snprintf(note, len, "cannot create cgroup %s: %s", name, strerror(errno));
+		return -1;
+	}
+	fd = openat(base, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		snprintf(note, len, "cannot open cgroup %s: %s", name, strerror(errno));
+		unlinkat(base, name, AT_REMOVEDIR);
+	}
+	return fd;
+}
+
+int sbx_cgroup_set_limits(sbx_cgroup *cg, long long mem_bytes, long pids_max)
+{
+	char v[32];
+	int rc = 0;
+
+	if (cg->version == 0)
+		return -1;
+	snprintf(v, sizeof(v), "%lld", mem_bytes);
+	if (cg->version == 1) {
+		/* memsw must stay >= the memory limit: order the writes. */
+		long long cur = -1;
+		char buf[64];
+
+		if (read_at(cg->mem_dir, "memory.limit_in_bytes", buf, sizeof(buf)) > 0)
+			cur = strtoll(buf, NULL, 10);
+		if (cgd.memsw && cur >= 0 && mem_bytes > cur) {
+			rc |= write_at(cg->mem_dir, "memory.memsw.limit_in_bytes", v);
+			rc |= write_at(cg->mem_dir, "memory.limit_in_bytes", v);
+		} else {
+			rc |= write_at(cg->mem_dir, "memory.limit_in_bytes", v);
+			if (cgd.memsw)
+				rc |= write_at(cg->mem_dir, "memory.memsw.limit_in_bytes", v);
+		}
+	} else {
+		rc |= write_at(cg->mem_dir, "memory.max", v);
+		(void)write_at(cg->mem_dir, "memory.swap.max", "0");
+	}
+	if (cg->have_pids) {
+		snprintf(v, sizeof(v), "%ld", pids_max);
+		rc |= write_at(cg->version == 1 ? cg->pids_dir : cg->mem_dir, "pids.max", v);
+	}
+	return rc ? -1 : 0;
+}
+
+int sbx_cgroup_create(sbx_cgroup *cg, long long mem_bytes, long pids_max, char *note, size_t len)
+{
+	pthread_once(&cg_once, discover);
+	sbx_cgroup_init(cg);
+	note[0] = '\0';
+	if (cgd.version == 0) {
+		snprintf(note, len, "cgroup unavailable: %s", cgd.why);
+		return -1;
+	}
+	snprintf(cg->name, sizeof(cg->name), "llmrepl-sbx-%d-%u", (int)getpid(),
+	         atomic_fetch_add(&cg_counter, 1));
+	cg->version = cgd.version;
+	cg->mem_dir = make_dir(cgd.mem_base, cg->name, note, len);
+	if (cg->mem_dir < 0)
+		goto fail;
+	if (cg->version == 1 && cgd.pids_base >= 0) {
+		cg->pids_dir = make_dir(cgd.pids_base, cg->name, note, len);
+		cg->have_pids = cg->pids_dir >= 0;
+	} else if (cg->version == 2) {
+		cg->have_pids = faccessat(cg->mem_dir, "pids.max", F_OK, 0) == 0;
+	}
+	if (!cg->have_pids && note[0] == '\0')
+		snprintf(note, len, "%s", cgd.why[0] ? cgd.why : "pids controller unavailable");
+	if (sbx_cgroup_set_limits(cg, mem_bytes, pids_max) < 0) {
+		snprintf(note, len, "cannot set cgroup limits: %s", strerror(errno));
+		goto fail;
+	}
+	cg->procs_fd[0] = openat(cg->mem_dir, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+	if (cg->procs_fd[0] < 0)
+		goto fail;
+	if (cg->pids_dir >= 0) {
+		cg->procs_fd[1] = openat(cg->pids_dir, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+		if (cg->procs_fd[1] < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	if (note[0] == '\0')
+		snprintf(note, len, "cgroup setup failed: %s", strerror(errno));
+	sbx_cgroup_destroy(cg);
+	return -1;
+}
+
+static long long read_num(int dir, const char *name)
+{
+	char buf[64];
+
+	if (dir < 0 || read_at(dir, name, buf, sizeof(buf)) <= 0)
+		return -1;
+	return strtoll(buf, NULL, 10);
+}
+
+long long sbx_cgroup_usage(const sbx_cgroup *cg)
+{
+	if (cg->version == 1)
+		return read_num(cg->mem_dir, "memory.usage_in_bytes");
+	if (cg->version == 2)
+		return read_num(cg->mem_dir, "memory.current");
+	return -1;
+}
+
+long sbx_cgroup_peak_kb(const sbx_cgroup *cg)
+{
+	long long v = -1;
+
+	if (cg->version == 1)
+		v = read_num(cg->mem_dir, "memory.max_usage_in_bytes");
+	else if (cg->version == 2)
+		v = read_num(cg->mem_dir, "memory.peak");
+	return v < 0 ? -1 : (long)(v / 1024);
+}
+
+void sbx_cgroup_reset_peak(sbx_cgroup *cg)
+{
+	if (cg->version == 1)
+		(void)write_at(cg->mem_dir, "memory.max_usage_in_bytes", "0");
+	else if (cg->version == 2)
+		(void)write_at(cg->mem_dir, "memory.peak", "0");
+}
+
+long sbx_cgroup_oom_kills(const sbx_cgroup *cg)
+{
+	char buf[1024];
+	const char *p;
+
+	if (cg->version == 0 ||
+	    read_at(cg->mem_dir, cg->version == 1 ? "memory.oom_control" : "memory.events", buf,
+	            sizeof(buf)) <= 0)
+		return 0;
+	p = strstr(buf, "oom_kill ");
+	return p ? strtol(p + 9, NULL, 10) : 0;
+}
+
+void sbx_cgroup_kill(sbx_cgroup *cg)
+{
+	if (cg->version == 2)
+		(void)write_at(cg->mem_dir, "cgroup.kill", "1");
+}
+
+static void remove_dir(int base, const char *name)
+{
+	/* The last processes may still be leaving: retry briefly. */
+	for (int i = 0; i < 200; i++) {
+		if (unlinkat(base, name, AT_REMOVEDIR) == 0 || errno != EBUSY)
+			return;
+		nanosleep(&(struct timespec){0, 1000000}, NULL);
+	}
+}
+
+void sbx_cgroup_destroy(sbx_cgroup *cg)
+{
+	for (int i = 0; i < 2; i++)
+		if (cg->procs_fd[i] >= 0)
+			close(cg->procs_fd[i]);
+	if (cg->mem_dir >= 0) {
+		close(cg->mem_dir);
+		remove_dir(cgd.mem_base, cg->name);
+	}
+	if (cg->pids_dir >= 0) {
+		close(cg->pids_dir);
+		remove_dir(cgd.pids_base, cg->name);
+	}
+	sbx_cgroup_init(cg);
+}

@@ -1,0 +1,371 @@
+/* sbx_child.c - set up the sandbox inside the cloned child and exec Python.
+ *
+ * Runs after a raw clone() of a possibly multi-threaded host: only system
+ * calls from here on (no malloc, no stdio, and raw syscalls for the uid and
+ * group changes and for fork, whose glibc wrappers would try to coordinate
+ * with threads that do not exist in this process). Every failure is reported
+ * on the status pipe as an sbx_msg naming the step, then the child exits. */
+#include "sbx_child.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void put(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		c += w;
+		n -= (size_t)w;
+	}
+}
+
+static size_t append(char *dst, size_t at, size_t cap, const char *s)
+{
+	while (*s && at + 1 < cap)
+		dst[at++] = *s++;
+	dst[at] = '\0';
+	return at;
+}
+
+static void note(char tag, const char *what, const char *arg)
+{
+	sbx_msg m;
+	size_t n;
+	int e = errno;
+
+	memset(&m, 0, sizeof(m));
+	m.tag = tag;
+	m.err = e;
+	n = append(m.what, 0, sizeof(m.what), what);
+	if (arg) {
+		n = append(m.what, n, sizeof(m.what), " ");
+		append(m.what, n, sizeof(m.what), arg);
+	}
+	put(SBX_CFD_STATUS, &m, sizeof(m));
+	errno = e;
+}
+
+static void __attribute__((noreturn)) fail(const char *what, const char *arg)
+{
+	note('E', what, arg);
+	_exit(127);
+}
+
+/* Move the fds we keep to SBX_CFD_*, close everything else. */
+static void move_fds(const sbx_plan *p)
+{
+	int tmp[SBX_NFDS];
+
+	for (int i = 0; i < SBX_NFDS; i++) {
+		tmp[i] = -1;
+		if (p->fds[i] >= 0 && (tmp[i] = fcntl(p->fds[i], F_DUPFD_CLOEXEC, 64)) < 0)
+			_exit(127);
+	}
+	for (int i = 0; i < SBX_NFDS; i++) {
+		if (tmp[i] >= 0) {
+			if (dup3(tmp[i], SBX_CFD_OUT + i, O_CLOEXEC) < 0)
+				_exit(127);
+		} else {
+			close(SBX_CFD_OUT + i);
+		}
+	}
+	close_range(0, SBX_CFD_OUT - 1, 0);
+	close_range(SBX_CFD_END, ~0U, 0);
+}
+
+static void reset_signals(void)
+{
+	sigset_t none;
+
+	for (int s = 1; s < NSIG; s++)
+		signal(s, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static void write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	size_t n = strlen(s);
+
+	if (fd < 0)
+		fail("open", path);
+	if (write(fd, s, n) != (ssize_t)n)
+		fail("write", path);
+	close(fd);
+}
+
+static void make_dir(const char *path)
+{
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		fail("mkdir", path);
+}
+
+static void do_mount(const sbx_mount *m)
+{
+	static const char *const proc_opts[] = {"hidepid=invisible,subset=pid", "hidepid=2", NULL};
+	int fd;
+
+	switch (m->kind) {
+	case SBX_M_DIR: make_dir(m->dst); break;
+	case SBX_M_SYMLINK:
+		if (symlink(m->src, m->dst) < 0)
+			fail("symlink", m->dst);
+		break;
+	case SBX_M_FILE:
+		fd = open(m->dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd < 0)
+			fail("create", m->dst);
+		put(fd, m->src, strlen(m->src));
+		close(fd);
+		break;
+	case SBX_M_BIND:
+		if (m->is_file) {
+			fd = open(m->dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+			if (fd < 0)
+				fail("create", m->dst);
+			close(fd);
+		} else {
+			make_dir(m->dst);
+		}
+		if (mount(m->src, m->dst, NULL, MS_BIND, NULL) < 0)
+			fail("bind mount", m->dst);
+		/* The flags of a bind only change on a remount. */
+		if (mount(NULL, m->dst, NULL, MS_BIND | MS_REMOUNT | m->flags, NULL) < 0)
+			fail("remount", m->dst);
+		break;
+	case SBX_M_TMPFS:
+		make_dir(m->dst);
+		if (mount("tmpfs", m->dst, "tmpfs", m->flags, m->src) < 0)
+			fail("mount tmpfs", m->dst);
+		break;
+	case SBX_M_PROC:
+		make_dir(m->dst);
+		/* hidepid hides processes we may not trace (the pool's server);
+		 * subset=pid hides the system-wide files. Older kernels lack
+		 * them; a container may refuse a new procfs altogether, and
+		 * Python runs without one. */
+		for (int i = 0; i < 3; i++) {
+			if (mount("proc", m->dst, "proc", m->flags, proc_opts[i]) == 0)
+				return;
+			if (errno != EINVAL)
+				break;
+		}
+		note('W', "no /proc in the sandbox: mount proc failed", NULL);
+		break;
+	}
+}
+
+static void build_root(const sbx_plan *p)
+{
+	int fd;
+
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		fail("make mounts private", NULL);
+	/* A bind source must be a mount of this namespace: open the entry's
+	 * directory here (not in the host) and bind it through
+	 * /proc/self/fd, which works even if the root tmpfs covers its path. */
+	fd = open(p->py_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		fail("open", p->py_dir);
+	if (dup3(fd, SBX_CFD_PYDIR, O_CLOEXEC) < 0)
+		fail("dup3", p->py_dir);
+	close(fd);
+	if (mount("tmpfs", p->root, "tmpfs", MS_NOSUID | MS_NODEV,
+	          "size=1m,nr_inodes=512,mode=755") < 0)
+		fail("mount root tmpfs", p->root);
+	for (int i = 0; i < p->nmounts; i++)
+		do_mount(&p->mounts[i]);
+	if (chdir(p->root) < 0)
+		fail("chdir", p->root);
+	/* pivot_root(".", ".") stacks the old root on the new one; detaching
+	 * it leaves only the new root visible. */
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		fail("pivot_root", NULL);
+	if (umount2(".", MNT_DETACH) < 0)
+		fail("detach old root", NULL);
+	if (chdir("/") < 0)
+		fail("chdir /", NULL);
+	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) <
+	    0)
+		fail("remount / read-only", NULL);
+}
+
+static void drop_privileges(const sbx_plan *p)
+{
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct data[2];
+
+	for (int c = 0; c <= p->last_cap; c++)
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+			fail("drop bounding capabilities", NULL);
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	/* In a user namespace setgroups is denied (and there are none). */
+	if (!p->userns && syscall(SYS_setgroups, 0, NULL) < 0)
+		fail("setgroups", NULL);
+	if (syscall(SYS_setresgid, p->gid, p->gid, p->gid) < 0)
+		fail("setresgid", NULL);
+	if (syscall(SYS_setresuid, p->uid, p->uid, p->uid) < 0)
+		fail("setresuid", NULL);
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		fail("capset", NULL);
+}
+
+static void set_limits(const sbx_plan *p)
+{
+	for (int i = 0; i < p->nrl; i++)
+		if (setrlimit((__rlimit_resource_t)p->rl[i].res, &p->rl[i].lim) < 0)
+			fail("setrlimit", NULL);
+}
+
+static void python_fds(const sbx_plan *p)
+{
+	int nul = open("/dev/null", O_RDONLY);
+
+	if (nul < 0)
+		fail("open", "/dev/null");
+	if (nul != 0) {
+		dup2(nul, 0);
+		close(nul);
+	}
+	/* 1, 2: stdout, stderr; 3: the answer; 4: the request; 5: the pool's
+	 * control socket. */
+	static const int at[] = {1, 2, 3, 4, 5};
+
+	for (int i = 0; i < 5; i++)
+		if (p->fds[i] >= 0 && dup2(SBX_CFD_OUT + i, at[i]) < 0)
+			fail("dup2", NULL);
+}
+
+static void __attribute__((noreturn)) exec_python(const sbx_plan *p)
+{
+	python_fds(p);
+	execve(p->exe, p->argv, p->envp);
+	fail("exec", p->exe);
+}
+
+static int python_main(void *arg)
+{
+	const sbx_plan *p = arg;
+
+	if (p->report_pid && send(SBX_CFD_REQ, "P", 1, MSG_NOSIGNAL) != 1)
+		fail("report the pid", NULL);
+	exec_python(p);
+}
+
+/* The stack python's process uses between clone and execve. */
+static char python_stack[64 * 1024] __attribute__((aligned(16)));
+
+/* pid 1 of the namespace: run python, reap whatever gets orphaned, report
+ * python's end, exit (which kills everything left in the namespace). */
+static void __attribute__((noreturn)) run_init(const sbx_plan *p)
+{
+	/* Like posix_spawn: share memory and wait until it has exec'd, instead
+	 * of copying this process's page tables for a child that execs at once. */
+	int pid = clone(python_main, python_stack + sizeof(python_stack),
+	                CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)(uintptr_t)p);
+
+	if (pid < 0)
+		fail("fork", NULL);
+	close(SBX_CFD_OUT);
+	close(SBX_CFD_ERR);
+	close(SBX_CFD_ANS);
+	close(SBX_CFD_REQ);
+	close(SBX_CFD_CTL);
+	for (;;) {
+		struct rusage ru;
+		int st;
+		pid_t w = wait4(-1, &st, 0, &ru);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			break;
+		if (w == pid) {
+			sbx_msg m;
+
+			memset(&m, 0, sizeof(m));
+			m.tag = 'S';
+			m.status = st;
+			m.utime_us = (long long)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec;
+			m.stime_us = (long long)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
+			m.maxrss_kb = ru.ru_maxrss;
+			put(SBX_CFD_STATUS, &m, sizeof(m));
+			break;
+		}
+	}
+	_exit(0);
+}
+
+void sbx_child_main(const sbx_plan *p)
+{
+	struct pollfd alive;
+
+	move_fds(p);
+	reset_signals();
+	/* Into the cgroups before anything can be charged or counted. */
+	if (p->fds[SBX_CFD_CG0 - SBX_CFD_OUT] >= 0 && write(SBX_CFD_CG0, "0", 1) != 1)
+		fail("join the memory cgroup", NULL);
+	if (p->fds[SBX_CFD_CG1 - SBX_CFD_OUT] >= 0 && write(SBX_CFD_CG1, "0", 1) != 1)
+		fail("join the pids cgroup", NULL);
+	close(SBX_CFD_CG0);
+	close(SBX_CFD_CG1);
+	if (p->userns) {
+		write_file("/proc/self/setgroups", "deny");
+		write_file("/proc/self/uid_map", p->uid_map);
+		write_file("/proc/self/gid_map", p->gid_map);
+	}
+	build_root(p);
+	close(SBX_CFD_PYDIR);
+	if (sethostname("sandbox", 7) < 0)
+		fail("sethostname", NULL);
+	drop_privileges(p);
+	/* Cleared by the credential change above, so set only now; then make
+	 * sure the host did not die before it was set. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		fail("PR_SET_PDEATHSIG", NULL);
+	alive.fd = SBX_CFD_ALIVE;
+	alive.events = POLLIN;
+	alive.revents = 0;
+	if (poll(&alive, 1, 0) != 0)
+		_exit(127);
+	close(SBX_CFD_ALIVE);
+	set_limits(p);
+	if (setsid() < 0)
+		fail("setsid", NULL);
+	/* Not dumpable: nothing in the sandbox may read this process's memory
+	 * (it is a copy of the host's) through /proc or ptrace. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail("PR_SET_DUMPABLE", NULL);
+	if (chdir("/work") < 0)
+		fail("chdir", "/work");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		fail("PR_SET_NO_NEW_PRIVS", NULL);
+	if (p->filter && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, p->filter, 0, 0) < 0)
+		fail("load the seccomp filter", NULL);
+	if (p->init)
+		run_init(p);
+	exec_python(p);
+}

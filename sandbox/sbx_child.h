@@ -1,0 +1,92 @@
+/* sbx_child.h - the sandboxed child: everything from clone to exec.
+ *
+ * The host prepares an sbx_plan (every path, string, limit and the BPF
+ * program computed in advance) and clones; the child then only makes system
+ * calls, so it is safe even when the host is multi-threaded. The order is the
+ * design's: cgroup, namespaces' uid maps, mounts and pivot_root, hostname,
+ * credentials, capabilities, rlimits, session, no_new_privs, seccomp, exec. */
+#ifndef LLMREPL_SBX_CHILD_H
+#define LLMREPL_SBX_CHILD_H
+
+#include <linux/filter.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+/* The fds the child keeps, moved to these numbers first thing. */
+enum {
+	SBX_CFD_OUT = 10,
+	SBX_CFD_ERR,
+	SBX_CFD_ANS,
+	SBX_CFD_REQ,
+	SBX_CFD_CTL,
+	SBX_CFD_STATUS,
+	SBX_CFD_ALIVE,
+	SBX_CFD_PYDIR,
+	SBX_CFD_CG0,
+	SBX_CFD_CG1,
+	SBX_CFD_END,
+	SBX_NFDS = SBX_CFD_END - SBX_CFD_OUT,
+};
+
+enum { SBX_M_DIR, SBX_M_BIND, SBX_M_SYMLINK, SBX_M_TMPFS, SBX_M_PROC, SBX_M_FILE };
+
+#define SBX_PATH       256
+#define SBX_MAX_MOUNTS 32
+
+typedef struct sbx_mount {
+	int kind;
+	int is_file;         /* SBX_M_BIND of a file (the target is created as a file) */
+	char src[SBX_PATH];  /* bind source, symlink target, tmpfs options, file content */
+	char dst[SBX_PATH];  /* absolute path under the new root's mount point */
+	unsigned long flags; /* binds: remount flags; tmpfs/proc: mount flags */
+} sbx_mount;
+
+#define SBX_MAX_RLIMITS 16
+
+typedef struct sbx_plan {
+	int userns; /* create a user namespace and map uid/gid below */
+	unsigned long clone_flags;
+	uid_t uid; /* ids inside */
+	gid_t gid;
+	char uid_map[64];
+	char gid_map[64];
+	char root[SBX_PATH];   /* where the new root tmpfs is mounted before pivot_root */
+	char py_dir[SBX_PATH]; /* the entry's directory, opened (as SBX_CFD_PYDIR)
+	                          before the root tmpfs may hide it */
+	sbx_mount mounts[SBX_MAX_MOUNTS];
+	int nmounts;
+	int last_cap;
+	struct {
+		int res;
+		struct rlimit lim;
+	} rl[SBX_MAX_RLIMITS];
+	int nrl;
+	const struct sock_fprog *filter; /* NULL: no seccomp */
+	int init;       /* 1: pid 1 is a small init that runs python as its child and
+	                   reports its status; 0: python itself is pid 1 */
+	int report_pid; /* init mode: python's process first sends one byte on the
+	                   request socket, so the host learns its pid (from
+	                   SCM_CREDENTIALS) and moves it into the cgroups */
+	char exe[SBX_PATH];
+	char *argv[12];
+	char *envp[20];
+	char strs[2048];   /* storage behind argv and envp */
+	int fds[SBX_NFDS]; /* host fd numbers by SBX_CFD_* - SBX_CFD_OUT; -1 = none */
+} sbx_plan;
+
+/* What the child writes on the status pipe: 'E' when setup failed (err is the
+ * errno, what the step), 'S' once python ended (init mode only). */
+typedef struct sbx_msg {
+	char tag;
+	int status;
+	int err;
+	long long utime_us;
+	long long stime_us;
+	long maxrss_kb;
+	char what[160];
+} sbx_msg;
+
+/* Run in the cloned child; never returns. */
+void sbx_child_main(const sbx_plan *p) __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,617 @@
+/* sbx_host.c - configuration, plans, output capture and end classification. */
+#include "sbx_host.h"
+
+#include "sbx_policy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <math.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Where the sandbox sees the entry's directory. */
+#define SBX_PY_INSIDE "/sandbox"
+
+double sbx_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void sbx_limits_resolve(sbx_limits *out, const sbx_limits *in)
+{
+	sbx_limits d;
+
+	sbx_limits_default(&d);
+	*out = in ? *in : d;
+	if (!(out->timeout_s > 0))
+		out->timeout_s = d.timeout_s;
+	if (out->timeout_s > 86400)
+		out->timeout_s = 86400;
+	if (!(out->cpu_s > 0))
+		out->cpu_s = ceil(out->timeout_s) + 1;
+	if (out->cpu_s > 86400)
+		out->cpu_s = 86400;
+	if (out->memory_mb <= 0)
+		out->memory_mb = d.memory_mb;
+	if (out->memory_mb < 32)
+		out->memory_mb = 32; /* the interpreter alone needs ~20 MB of address space */
+	if (out->memory_mb > 1 << 20)
+		out->memory_mb = 1 << 20;
+	if (out->max_procs <= 0)
+		out->max_procs = d.max_procs;
+	if (out->max_procs > 4096)
+		out->max_procs = 4096;
+	if (out->file_size_mb <= 0)
+		out->file_size_mb = d.file_size_mb;
+	if (out->file_size_mb > 1 << 16)
+		out->file_size_mb = 1 << 16;
+	if (out->max_files <= 0)
+		out->max_files = d.max_files;
+	if (out->max_files < 16)
+		out->max_files = 16;
+	if (out->max_files > 4096)
+		out->max_files = 4096;
+	if (out->output_max == 0)
+		out->output_max = d.output_max;
+	if (out->answer_max == 0)
+		out->answer_max = d.answer_max;
+}
+
+/* ---- configuration ------------------------------------------------------- */
+
+static unsigned long mount_flags_of(const char *path)
+{
+	struct statvfs sv;
+	unsigned long f = 0;
+
+	if (statvfs(path, &sv) < 0)
+		return 0;
+	/* In a user namespace these are locked on the source mount: a
+	 * remount must repeat them or it is refused. */
+	if (sv.f_flag & ST_NOSUID)
+		f |= MS_NOSUID;
+	if (sv.f_flag & ST_NODEV)
+		f |= MS_NODEV;
+	if (sv.f_flag & ST_NOEXEC)
+		f |= MS_NOEXEC;
+	if (sv.f_flag & ST_NOATIME)
+		f |= MS_NOATIME;
+	if (sv.f_flag & ST_NODIRATIME)
+		f |= MS_NODIRATIME;
+	if (sv.f_flag & ST_RELATIME)
+		f |= MS_RELATIME;
+	if (sv.f_flag & ST_RDONLY)
+		f |= MS_RDONLY;
+	return f;
+}
+
+static sbx_mount *add_mount(sbx_plan *p, int kind, const char *src, const char *dst,
+                            unsigned long flags)
+{
+	sbx_mount *m;
+
+	if (p->nmounts >= SBX_MAX_MOUNTS)
+		return NULL;
+	m = &p->mounts[p->nmounts++];
+	memset(m, 0, sizeof(*m));
+	m->kind = kind;
+	snprintf(m->src, sizeof(m->src), "%s", src ? src : "");
+	snprintf(m->dst, sizeof(m->dst), "%s%s", p->root, dst);
+	m->flags = flags;
+	return m;
+}
+
+static void add_bind(sbx_plan *p, const char *src, const char *dst, int is_file,
+                     unsigned long extra)
+{
+	sbx_mount *m = add_mount(p, SBX_M_BIND, src, dst, mount_flags_of(src) | extra);
+
+	if (m)
+		m->is_file = is_file;
+}
+
+static int choose_root(sbx_plan *p)
+{
+	static const char *const cand[] = {"/tmp", "/mnt", "/var/tmp", "/run", "/opt", "/srv"};
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof(cand) / sizeof(cand[0]); i++)
+		if (lstat(cand[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+			snprintf(p->root, sizeof(p->root), "%s", cand[i]);
+			return 0;
+		}
+	return -1;
+}
+
+static void layout(sbx_plan *p)
+{
+	static const char *const top[] = {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"};
+	static const char *const devs[] = {"null", "zero", "full", "urandom", "random"};
+	const unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV;
+	struct stat st;
+	char path[64];
+	char target[SBX_PATH];
+
+	add_bind(p, "/usr", "/usr", 0, ro);
+	/* Merged-/usr systems have symlinks here; older ones directories. */
+	for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++) {
+		ssize_t n;
+
+		if (lstat(top[i], &st) < 0)
+			continue;
+		if (S_ISLNK(st.st_mode) && (n = readlink(top[i], target, sizeof(target) - 1)) > 0) {
+			target[n] = '\0';
+			add_mount(p, SBX_M_SYMLINK, target, top[i], 0);
+		} else if (S_ISDIR(st.st_mode)) {
+			add_bind(p, top[i], top[i], 0, ro);
+		}
+	}
+	add_mount(p, SBX_M_DIR, NULL, "/etc", 0);
+	if (stat("/etc/ld.so.cache", &st) == 0 && S_ISREG(st.st_mode))
+		add_bind(p, "/etc/ld.so.cache", "/etc/ld.so.cache", 1, ro);
+	add_mount(p, SBX_M_DIR, NULL, "/dev", 0);
+	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
+		snprintf(path, sizeof(path), "/dev/%s", devs[i]);
+		if (stat(path, &st) == 0 && S_ISCHR(st.st_mode))
+			add_bind(p, path, path, 1,
+			         MS_NOSUID | MS_NOEXEC | (i >= 3 ? MS_RDONLY : 0UL));
+	}
+	add_mount(p, SBX_M_SYMLINK, "/proc/self/fd", "/dev/fd", 0);
+	add_mount(p, SBX_M_SYMLINK, "/proc/self/fd/0", "/dev/stdin", 0);
+	add_mount(p, SBX_M_SYMLINK, "/proc/self/fd/1", "/dev/stdout", 0);
+	add_mount(p, SBX_M_SYMLINK, "/proc/self/fd/2", "/dev/stderr", 0);
+	/* POSIX semaphores and shm_open land in the private /tmp. */
+	add_mount(p, SBX_M_SYMLINK, "/tmp", "/dev/shm", 0);
+	add_mount(p, SBX_M_PROC, NULL, "/proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", SBX_CFD_PYDIR);
+	add_mount(p, SBX_M_BIND, path, SBX_PY_INSIDE, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+}
+
+static int read_last_cap(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+	int v = CAP_LAST_CAP;
+
+	if (f) {
+		if (fscanf(f, "%d", &v) != 1 || v < 0 || v > 63)
+			v = CAP_LAST_CAP;
+		fclose(f);
+	}
+	return v;
+}
+
+static int find_py_dir(char *out, size_t len, const sbx_config *cfg)
+{
+	const char *env = getenv("LLMREPL_SANDBOX_PY");
+	char exe[PATH_MAX];
+	char guess[PATH_MAX + 32];
+	ssize_t n;
+	char *slash;
+
+	if (cfg->py_dir && *cfg->py_dir)
+		return realpath(cfg->py_dir, out) ? 0 : -1;
+	if (env && *env)
+		return realpath(env, out) ? 0 : -1;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return -1;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash == NULL)
+		return -1;
+	*slash = '\0';
+	/* build/llmrepl-x -> sandbox/py; also build/bench/x and build/tests/x. */
+	for (int up = 1; up <= 2; up++) {
+		snprintf(guess, sizeof(guess), "%s/%s../sandbox/py", exe, up == 2 ? "../" : "");
+		if (realpath(guess, out) != NULL)
+			return 0;
+	}
+	(void)len;
+	return -1;
+}
+
+int sbx_setup_init(sbx_setup *s, const sbx_config *cfg, char *msg, size_t len)
+{
+	sbx_config d;
+	char real[PATH_MAX];
+	char pyd[PATH_MAX];
+	char fmsg[200];
+
+	memset(s, 0, sizeof(*s));
+	sbx_config_default(&d);
+	if (cfg == NULL)
+		cfg = &d;
+	s->uid_base = cfg->uid_base ? cfg->uid_base : d.uid_base;
+	s->avoid = cfg->avoid;
+	s->require = (unsigned)cfg->require;
+	s->as_root = geteuid() == 0;
+	if (realpath(cfg->python ? cfg->python : d.python, real) == NULL) {
+		snprintf(msg, len, "python %s: %s", cfg->python ? cfg->python : d.python,
+		         strerror(errno));
+		return -1;
+	}
+	if (strncmp(real, "/usr/", 5) != 0 || access(real, X_OK) < 0) {
+		snprintf(msg, len,
+		         "python %s must be an executable under /usr (only /usr is visible "
+		         "in the sandbox)",
+		         real);
+		return -1;
+	}
+	snprintf(s->python, sizeof(s->python), "%s", real);
+	if (find_py_dir(pyd, sizeof(pyd), cfg) < 0) {
+		snprintf(msg, len,
+		         "sandbox entry directory not found (set LLMREPL_SANDBOX_PY or "
+		         "sbx_config.py_dir)");
+		return -1;
+	}
+	snprintf(s->py_dir, sizeof(s->py_dir), "%s", pyd);
+	{
+		char entry[PATH_MAX + 32];
+
+		snprintf(entry, sizeof(entry), "%s/llmrepl_entry.py", pyd);
+		if (access(entry, R_OK) < 0) {
+			snprintf(msg, len, "%s is not readable", entry);
+			return -1;
+		}
+	}
+	if (!(s->avoid & SBX_ISO_SECCOMP)) {
+		if (sbx_policy_get(&s->filter, fmsg, sizeof(fmsg)) < 0) {
+			if (s->require & SBX_ISO_SECCOMP) {
+				snprintf(msg, len, "%s", fmsg);
+				return -1;
+			}
+			snprintf(s->note, sizeof(s->note), "seccomp unavailable: %s", fmsg);
+		}
+	} else {
+		snprintf(s->note, sizeof(s->note), "seccomp disabled by configuration");
+	}
+	if (choose_root(&s->base) < 0) {
+		snprintf(msg, len, "no directory to mount the sandbox root on (/tmp, /mnt)");
+		return -1;
+	}
+	s->base.last_cap = read_last_cap();
+	layout(&s->base);
+	return 0;
+}
+
+/* ---- plans ----------------------------------------------------------------- */
+
+static char *stash(sbx_plan *p, size_t *at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static char *stash(sbx_plan *p, size_t *at, const char *fmt, ...)
+{
+	char *dst = p->strs + *at;
+	size_t room = sizeof(p->strs) - *at;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(dst, room, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= room)
+		n = (int)room - 1;
+	*at += (size_t)n + 1;
+	return dst;
+}
+
+static void add_rl(sbx_plan *p, int res, rlim_t soft, rlim_t hard)
+{
+	if (p->nrl >= SBX_MAX_RLIMITS)
+		return;
+	p->rl[p->nrl].res = res;
+	p->rl[p->nrl].lim.rlim_cur = soft;
+	p->rl[p->nrl].lim.rlim_max = hard;
+	p->nrl++;
+}
+
+void sbx_plan_make(sbx_plan *p, const sbx_setup *s, const sbx_limits *lim, unsigned uid, int server)
+{
+	const rlim_t mb = 1024 * 1024;
+	size_t at = 0;
+	int a = 0;
+	int e = 0;
+	char opts[SBX_PATH];
+	char text[SBX_PATH];
+
+	*p = s->base;
+	p->userns = !s->as_root;
+	p->clone_flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS |
+	                 CLONE_NEWCGROUP | (p->userns ? CLONE_NEWUSER : 0UL);
+	if (p->userns) {
+		/* Unprivileged: the only outside uid we may map is our own. */
+		p->uid = s->uid_base;
+		p->gid = s->uid_base;
+		snprintf(p->uid_map, sizeof(p->uid_map), "%u %u 1", s->uid_base,
+		         (unsigned)getuid());
+		snprintf(p->gid_map, sizeof(p->gid_map), "%u %u 1", s->uid_base,
+		         (unsigned)getgid());
+	} else {
+		p->uid = uid;
+		p->gid = uid;
+	}
+	/* The work dir and /tmp: private, size-limited, never seen by the host. */
+	snprintf(opts, sizeof(opts), "size=%ldm,nr_inodes=8192,mode=0700,uid=%u,gid=%u",
+	         lim->file_size_mb, (unsigned)p->uid, (unsigned)p->gid);
+	add_mount(p, SBX_M_TMPFS, opts, "/work", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+	snprintf(opts, sizeof(opts), "size=%ldm,nr_inodes=8192,mode=1777", lim->file_size_mb);
+	add_mount(p, SBX_M_TMPFS, opts, "/tmp", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+	snprintf(
+	    text, sizeof(text),
+	    "root:x:0:0::/:/usr/sbin/nologin\nsandbox:x:%u:%u:sandbox:/work:/usr/sbin/nologin\n",
+	    (unsigned)p->uid, (unsigned)p->gid);
+	add_mount(p, SBX_M_FILE, text, "/etc/passwd", 0);
+	snprintf(text, sizeof(text), "root:x:0:\nsandbox:x:%u:\n", (unsigned)p->gid);
+	add_mount(p, SBX_M_FILE, text, "/etc/group", 0);
+
+	p->nrl = 0;
+	add_rl(p, RLIMIT_CORE, 0, 0);
+	add_rl(p, RLIMIT_MEMLOCK, 0, 0);
+	add_rl(p, RLIMIT_MSGQUEUE, 0, 0);
+	add_rl(p, RLIMIT_STACK, 8 * mb, 8 * mb);
+	add_rl(p, RLIMIT_NICE, 0, 0);
+	add_rl(p, RLIMIT_RTPRIO, 0, 0);
+	if (server) {
+		/* The server lives long and forks every run, which lowers these
+		 * for itself: only ceilings here. */
+		add_rl(p, RLIMIT_NOFILE, 4096, 4096);
+		add_rl(p, RLIMIT_NPROC, 4096, 4096);
+	} else {
+		rlim_t cpu = (rlim_t)ceil(lim->cpu_s);
+
+		/* SIGXCPU at the limit, SIGKILL a second later for code that
+		 * ignores it. */
+		add_rl(p, RLIMIT_CPU, cpu, cpu + 1);
+		add_rl(p, RLIMIT_AS, (rlim_t)lim->memory_mb * mb, (rlim_t)lim->memory_mb * mb);
+		/* +1: the namespace's init counts too. */
+		add_rl(p, RLIMIT_NPROC, (rlim_t)lim->max_procs + 1, (rlim_t)lim->max_procs + 1);
+		add_rl(p, RLIMIT_FSIZE, (rlim_t)lim->file_size_mb * mb,
+		       (rlim_t)lim->file_size_mb * mb);
+		add_rl(p, RLIMIT_NOFILE, (rlim_t)lim->max_files, (rlim_t)lim->max_files);
+	}
+	p->filter = (s->avoid & SBX_ISO_SECCOMP) ? NULL : s->filter;
+	p->init = !server;
+	snprintf(p->exe, sizeof(p->exe), "%s", s->python);
+	p->argv[a++] = p->exe;
+	p->argv[a++] = stash(p, &at, "-I");
+	p->argv[a++] = stash(p, &at, "-S");
+	p->argv[a++] = stash(p, &at, "-B");
+	p->argv[a++] = stash(p, &at, "-u");
+	p->argv[a++] = stash(p, &at, "%s/llmrepl_entry.py", SBX_PY_INSIDE);
+	if (server)
+		p->argv[a++] = stash(p, &at, "--server");
+	p->argv[a] = NULL;
+	p->envp[e++] = stash(p, &at, "PATH=/usr/bin:/bin");
+	p->envp[e++] = stash(p, &at, "HOME=/work");
+	p->envp[e++] = stash(p, &at, "TMPDIR=/tmp");
+	p->envp[e++] = stash(p, &at, "LANG=C.UTF-8");
+	p->envp[e++] = stash(p, &at, "USER=sandbox");
+	p->envp[e++] = stash(p, &at, "PYTHONDONTWRITEBYTECODE=1");
+	p->envp[e++] = stash(p, &at, "PYTHONUNBUFFERED=1");
+	/* One malloc arena and one thread per numeric library: threads and
+	 * arenas otherwise eat the address-space limit. */
+	p->envp[e++] = stash(p, &at, "MALLOC_ARENA_MAX=1");
+	p->envp[e++] = stash(p, &at, "OMP_NUM_THREADS=1");
+	p->envp[e++] = stash(p, &at, "OPENBLAS_NUM_THREADS=1");
+	p->envp[e++] = stash(p, &at, "MKL_NUM_THREADS=1");
+	p->envp[e++] = stash(p, &at, "NUMEXPR_NUM_THREADS=1");
+	p->envp[e] = NULL;
+	for (int i = 0; i < SBX_NFDS; i++)
+		p->fds[i] = -1;
+	snprintf(p->py_dir, sizeof(p->py_dir), "%s", s->py_dir);
+}
+
+long sbx_clone(const sbx_plan *p, int *pidfd)
+{
+	int fd = -1;
+	long pid;
+
+	/* A raw clone, fork-like (no new stack): the child continues here with
+	 * a copy of the address space and runs only system calls. CLONE_PIDFD
+	 * gives a handle that can be signalled without pid-reuse races. */
+	pid = syscall(SYS_clone, p->clone_flags | CLONE_PIDFD | SIGCHLD, NULL, &fd, NULL, 0);
+	if (pid == 0)
+		sbx_child_main(p);
+	*pidfd = fd;
+	return pid;
+}
+
+/* ---- capture ---------------------------------------------------------------- */
+
+int sbx_cap_read(sbx_cap *c, int fd)
+{
+	char buf[65536];
+
+	/* Bytes past the cap are read and dropped, so a writer we are about to
+	 * kill never blocks the loop with a full pipe. */
+	for (int round = 0; round < 16 && !c->eof; round++) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		size_t take;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return 0;
+		if (n <= 0) {
+			c->eof = 1;
+			return 0;
+		}
+		take = (size_t)n;
+		if (c->len + take > c->max) {
+			take = c->max - c->len;
+			c->over = 1;
+		}
+		if (take == 0)
+			continue;
+		if (c->len + take + 1 > c->alloc) {
+			size_t want = c->alloc ? c->alloc : 4096;
+			char *d;
+
+			while (want < c->len + take + 1)
+				want *= 2;
+			if (want > c->max + 1)
+				want = c->max + 1;
+			d = realloc(c->data, want);
+			if (d == NULL)
+				return -1;
+			c->data = d;
+			c->alloc = want;
+		}
+		memcpy(c->data + c->len, buf, take);
+		c->len += take;
+	}
+	return 0;
+}
+
+int sbx_cap_take(sbx_cap *c, char **out, size_t *len, int mark)
+{
+	size_t mlen = mark ? strlen(SBX_TRUNC_MARK) : 0;
+	char *d = malloc(c->len + mlen + 1);
+
+	if (d == NULL)
+		return -1;
+	if (c->len)
+		memcpy(d, c->data, c->len);
+	if (mlen)
+		memcpy(d + c->len, SBX_TRUNC_MARK, mlen);
+	d[c->len + mlen] = '\0';
+	*out = d;
+	*len = c->len + mlen;
+	return 0;
+}
+
+void sbx_cap_free(sbx_cap *c)
+{
+	free(c->data);
+	c->data = NULL;
+	c->len = c->alloc = 0;
+}
+
+/* ---- how it ended ------------------------------------------------------------ */
+
+void sbx_detail_add(sbx_result *res, const char *text)
+{
+	size_t n = strlen(res->detail);
+
+	if (text == NULL || *text == '\0')
+		return;
+	snprintf(res->detail + n, sizeof(res->detail) - n, "%s%s", n ? "; " : "", text);
+}
+
+/* The entry answers an uncaught MemoryError with this prefix. */
+#define SBX_ANSWER_MEMORY "{\"end\": \"memory\""
+
+void sbx_classify(sbx_result *res, const sbx_limits *lim, int killed, int have_status, int status,
+                  long oom_kills)
+{
+	double cpu_soft = ceil(lim->cpu_s);
+
+	res->exit_code = 0;
+	res->signal = 0;
+	if (killed == SBX_KILL_OUTPUT || killed == SBX_KILL_TIMEOUT) {
+		res->end = killed == SBX_KILL_OUTPUT ? SBX_END_OUTPUT : SBX_END_TIMEOUT;
+		res->signal = SIGKILL;
+		return;
+	}
+	if (!have_status) {
+		res->end = oom_kills > 0 ? SBX_END_MEMORY : SBX_END_ERROR;
+		res->signal = SIGKILL;
+		return;
+	}
+	if (WIFEXITED(status)) {
+		res->exit_code = WEXITSTATUS(status);
+		res->end = SBX_END_EXITED;
+		if (res->answer &&
+		    strncmp(res->answer, SBX_ANSWER_MEMORY, strlen(SBX_ANSWER_MEMORY)) == 0)
+			res->end = SBX_END_MEMORY;
+		return;
+	}
+	res->signal = WIFSIGNALED(status) ? WTERMSIG(status) : SIGKILL;
+	if (res->signal == SIGKILL && oom_kills > 0)
+		res->end = SBX_END_MEMORY;
+	else if (res->signal == SIGXCPU || (res->signal == SIGKILL && res->cpu_s >= cpu_soft - 0.1))
+		res->end = SBX_END_TIMEOUT;
+	else
+		res->end = SBX_END_SIGNALED;
+}
+
+static void describe(sbx_result *res, const sbx_msg *m)
+{
+	char text[320];
+
+	if (m->tag == 'W') {
+		snprintf(text, sizeof(text), "%.*s (%s)", (int)sizeof(m->what), m->what,
+		         strerror(m->err));
+		sbx_detail_add(res, text);
+		return;
+	}
+	snprintf(text, sizeof(text), "sandbox setup failed: %.*s: %s%s", (int)sizeof(m->what),
+	         m->what, strerror(m->err),
+	         m->err == EPERM || m->err == EACCES
+	             ? " (in a container the sandbox needs CAP_SYS_ADMIN and seccomp=unconfined, "
+	               "or --privileged)"
+	             : "");
+	/* The setup failure is the headline: put it first. */
+	if (res->detail[0]) {
+		char old[sizeof(res->detail)];
+
+		snprintf(old, sizeof(old), "%s", res->detail);
+		snprintf(res->detail, sizeof(res->detail), "%s; %s", text, old);
+	} else {
+		snprintf(res->detail, sizeof(res->detail), "%s", text);
+	}
+}
+
+void sbx_status_read(sbx_status *st, int fd, sbx_result *res)
+{
+	for (;;) {
+		ssize_t n = read(fd, st->buf + st->len, sizeof(st->buf) - st->len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			st->eof = 1;
+			return;
+		}
+		st->len += (size_t)n;
+		while (st->len >= sizeof(sbx_msg)) {
+			sbx_msg m;
+
+			memcpy(&m, st->buf, sizeof(m));
+			memmove(st->buf, st->buf + sizeof(m), st->len - sizeof(m));
+			st->len -= sizeof(m);
+			m.what[sizeof(m.what) - 1] = '\0';
+			if (m.tag == 'S') {
+				st->have_status = 1;
+				st->status = m.status;
+				st->cpu_s = (double)(m.utime_us + m.stime_us) / 1e6;
+				st->maxrss_kb = m.maxrss_kb;
+			} else if (m.tag == 'E' || m.tag == 'W') {
+				if (m.tag == 'E') {
+					if (st->failed)
+						continue;
+					st->failed = 1;
+				}
+				describe(res, &m);
+			}
+		}
+	}
+}

@@ -1,0 +1,95 @@
+/* sbx_host.h - the host side shared by cold runs and the pool: resolving the
+ * configuration, building a child's plan, capturing output, and deciding how
+ * a run ended. Internal to the sandbox library. */
+#ifndef LLMREPL_SBX_HOST_H
+#define LLMREPL_SBX_HOST_H
+
+#include "sbx.h"
+#include "sbx_child.h"
+
+#include <stddef.h>
+
+/* The configuration resolved once: paths checked, the seccomp program
+ * built, the fixed part of the filesystem view laid out. */
+typedef struct sbx_setup {
+	char python[SBX_PATH];
+	char py_dir[SBX_PATH];
+	int as_root; /* root: own uid per slot; otherwise a user namespace */
+	unsigned uid_base;
+	unsigned avoid;
+	unsigned require;
+	const struct sock_fprog *filter;
+	sbx_plan base;  /* mounts and fields every run shares */
+	char note[200]; /* protections unavailable for every run */
+} sbx_setup;
+
+int sbx_setup_init(sbx_setup *s, const sbx_config *cfg, char *msg, size_t len);
+
+/* A setup for cfg, built on first use and kept for the life of the process
+ * (a few configurations at most). NULL with msg on failure. */
+const sbx_setup *sbx_setup_get(const sbx_config *cfg, char *msg, size_t len);
+
+/* The isolation a child of this setup gets before anything is known about
+ * cgroups (namespaces, uid, caps, NNP, rlimits, read-only view, seccomp),
+ * and notes on what is missing. */
+unsigned sbx_setup_isolation(const sbx_setup *s, sbx_result *res);
+
+/* Describe a failed clone in res->detail. */
+void sbx_clone_failed(sbx_result *res, int err);
+
+/* The limits with zero fields replaced by defaults and bounds applied. */
+void sbx_limits_resolve(sbx_limits *out, const sbx_limits *in);
+
+/* A plan for one child: uid/gid (inside; the outside uid for maps), limits,
+ * and whether it is the pool's server (python as pid 1, server rlimits). */
+void sbx_plan_make(sbx_plan *p, const sbx_setup *s, const sbx_limits *lim, unsigned uid,
+                   int server);
+
+/* Clone the child. Returns its pid and a pidfd, or -1 with errno. */
+long sbx_clone(const sbx_plan *p, int *pidfd);
+
+/* A bounded capture of one stream. */
+typedef struct sbx_cap {
+	char *data;
+	size_t len;
+	size_t alloc;
+	size_t max;
+	int over; /* more than max arrived */
+	int eof;
+} sbx_cap;
+
+/* Read what is available from a non-blocking fd. Returns -1 on allocation
+ * failure, else 0 (eof and over tell the rest). */
+int sbx_cap_read(sbx_cap *c, int fd);
+/* Move the bytes into *out (NUL-terminated, with the truncation mark when
+ * cut); returns -1 on allocation failure. */
+int sbx_cap_take(sbx_cap *c, char **out, size_t *len, int mark);
+void sbx_cap_free(sbx_cap *c);
+
+double sbx_now(void); /* CLOCK_MONOTONIC seconds */
+
+enum { SBX_KILL_NONE = 0, SBX_KILL_TIMEOUT, SBX_KILL_OUTPUT };
+
+/* Decide res->end (and exit_code/signal) from what was observed. have_status:
+ * the code's wait status is known. */
+void sbx_classify(sbx_result *res, const sbx_limits *lim, int killed, int have_status, int status,
+                  long oom_kills);
+
+void sbx_detail_add(sbx_result *res, const char *text);
+
+/* Reading the child's status pipe (sbx_msg records). */
+typedef struct sbx_status {
+	char buf[sizeof(sbx_msg) * 4];
+	size_t len;
+	int eof;
+	int have_status; /* an 'S' record arrived */
+	int status;
+	double cpu_s;
+	long maxrss_kb;
+	int failed; /* an 'E' record arrived: setup or exec failed */
+} sbx_status;
+
+/* Read what is there; 'E' and 'W' records are described in res->detail. */
+void sbx_status_read(sbx_status *st, int fd, sbx_result *res);
+
+#endif

@@ -1,0 +1,582 @@
+/* sbx_pool.c - the fast path: one sandboxed interpreter, forked per run.
+ *
+ * The server is llmrepl_entry.py --server, started in a sandbox set up
+ * exactly as a cold run's (its own namespaces, uid, cgroup, seccomp) but with
+ * python itself as pid 1. It imports what runs need, then for each run
+ * receives four fds (request, answer, stdout, stderr) and the run's limits on
+ * a SOCK_SEQPACKET control socket, forks, and reports the child's wait
+ * status and rusage once it and every process it left are dead and the work
+ * dir and /tmp are wiped. The host keeps the clock: on a timeout or an
+ * output overflow it tells the server to kill the run, and if the server does
+ * not answer in time, or died, the host kills its namespace and starts a new
+ * one on the next run. */
+#include "sbx.h"
+
+#include "sbx_cgroup.h"
+#include "sbx_host.h"
+#include "sbx_slot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define POOL_START_TIMEOUT 60.0 /* imports of the harness and its linters */
+#define POOL_KILL_GRACE    2.0  /* how long a killed run may take to be reported */
+
+struct sbx_pool {
+	pthread_mutex_t lock;
+	sbx_config cfg;
+	char *python;
+	char *py_dir;
+	const sbx_setup *s;
+	long pid;
+	int pidfd;
+	int ctl;
+	int log;
+	int slot_fd;
+	unsigned uid;
+	sbx_cgroup cg;
+	long long base_mem;
+	long long cur_mem;
+	long cur_pids;
+	unsigned iso;
+	char note[256];
+	unsigned seq;
+	int running;
+};
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static void server_stop(sbx_pool *p)
+{
+	if (p->pid > 0) {
+		/* pid 1 gone: the kernel kills the rest of the namespace. */
+		syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
+		sbx_cgroup_kill(&p->cg);
+		while (waitpid((pid_t)p->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	p->pid = -1;
+	p->running = 0;
+	close_fd(&p->pidfd);
+	close_fd(&p->ctl);
+	close_fd(&p->log);
+	sbx_cgroup_destroy(&p->cg);
+	sbx_slot_release(p->slot_fd);
+	p->slot_fd = -1;
+}
+
+/* Read the server's own stderr (import errors, crashes) into msg's tail. */
+static void read_log(sbx_pool *p, char *msg, size_t len)
+{
+	char buf[2048];
+	ssize_t n;
+
+	if (p->log < 0)
+		return;
+	n = read(p->log, buf, sizeof(buf) - 1);
+	if (n > 0) {
+		size_t have = strlen(msg);
+
+		buf[n] = '\0';
+		snprintf(msg + have, len - have, "%sserver said: %s", have ? "; " : "", buf);
+	}
+}
+
+static int server_start(sbx_pool *p, char *msg, size_t len)
+{
+	sbx_limits lim;
+	sbx_plan *plan = NULL;
+	sbx_status st;
+	sbx_result scratch;
+	int sp[2] = {-1, -1}, lg[2] = {-1, -1}, stp[2] = {-1, -1}, alive[2] = {-1, -1};
+	char note[256];
+	double deadline;
+	int rc = -1;
+
+	memset(&st, 0, sizeof(st));
+	memset(&scratch, 0, sizeof(scratch));
+	sbx_limits_resolve(&lim, NULL);
+	p->iso = sbx_setup_isolation(p->s, &scratch);
+	if (p->s->as_root) {
+		p->slot_fd = sbx_slot_acquire(p->s->uid_base, &p->uid);
+		if (p->slot_fd < 0) {
+			snprintf(msg, len, "no free sandbox uid: %s", strerror(errno));
+			goto cleanup;
+		}
+	}
+	if (!(p->s->avoid & SBX_ISO_CGROUP)) {
+		/* Loose until the server has started and its own usage is known. */
+		p->cur_mem = (lim.memory_mb + 2 * lim.file_size_mb + 256) * 1024LL * 1024LL;
+		p->cur_pids = lim.max_procs + 1;
+		if (sbx_cgroup_create(&p->cg, p->cur_mem, p->cur_pids, note, sizeof(note)) == 0 &&
+		    p->cg.have_pids)
+			p->iso |= SBX_ISO_CGROUP;
+		sbx_detail_add(&scratch, note);
+	} else {
+		sbx_detail_add(&scratch, "cgroup disabled by configuration");
+	}
+	if ((unsigned)p->s->require & ~p->iso) {
+		char need[160];
+
+		sbx_isolation_str((unsigned)p->s->require & ~p->iso, need, sizeof(need));
+		snprintf(msg, len, "required protections unavailable: %s", need);
+		goto cleanup;
+	}
+	snprintf(p->note, sizeof(p->note), "%s", scratch.detail);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0 ||
+	    pipe2(lg, O_CLOEXEC) < 0 || pipe2(stp, O_CLOEXEC) < 0 || pipe2(alive, O_CLOEXEC) < 0) {
+		snprintf(msg, len, "pipe: %s", strerror(errno));
+		goto cleanup;
+	}
+	plan = malloc(sizeof(*plan));
+	if (plan == NULL) {
+		snprintf(msg, len, "out of memory");
+		goto cleanup;
+	}
+	sbx_plan_make(plan, p->s, &lim, p->uid, 1);
+	plan->fds[SBX_CFD_OUT - SBX_CFD_OUT] = lg[1];
+	plan->fds[SBX_CFD_ERR - SBX_CFD_OUT] = lg[1];
+	plan->fds[SBX_CFD_CTL - SBX_CFD_OUT] = sp[1];
+	plan->fds[SBX_CFD_STATUS - SBX_CFD_OUT] = stp[1];
+	plan->fds[SBX_CFD_ALIVE - SBX_CFD_OUT] = alive[0];
+	plan->fds[SBX_CFD_CG0 - SBX_CFD_OUT] = p->cg.procs_fd[0];
+	plan->fds[SBX_CFD_CG1 - SBX_CFD_OUT] = p->cg.procs_fd[1];
+	p->pid = sbx_clone(plan, &p->pidfd);
+	if (p->pid < 0) {
+		sbx_clone_failed(&scratch, errno);
+		snprintf(msg, len, "%s", scratch.detail);
+		goto cleanup;
+	}
+	close_fd(&sp[1]);
+	close_fd(&lg[1]);
+	close_fd(&stp[1]);
+	close_fd(&alive[0]);
+	p->ctl = sp[0];
+	sp[0] = -1;
+	p->log = lg[0];
+	lg[0] = -1;
+	set_nonblock(p->log);
+	set_nonblock(stp[0]);
+
+	/* Until READY: a setup failure arrives on the status pipe, an early
+	 * death closes the control socket. */
+	scratch.detail[0] = '\0';
+	deadline = sbx_now() + POOL_START_TIMEOUT;
+	for (;;) {
+		struct pollfd pf[2] = {{p->ctl, POLLIN, 0}, {stp[0], POLLIN, 0}};
+		double now = sbx_now();
+		char buf[512];
+		ssize_t n;
+
+		if (now >= deadline) {
+			snprintf(msg, len, "the pool's server did not start within %.0f s",
+			         POOL_START_TIMEOUT);
+			goto cleanup;
+		}
+		if (poll(pf, st.eof ? 1 : 2, (int)ceil((deadline - now) * 1000)) < 0 &&
+		    errno != EINTR)
+			goto cleanup;
+		if (!st.eof && pf[1].revents) {
+			sbx_status_read(&st, stp[0], &scratch);
+			if (st.failed) {
+				snprintf(msg, len, "%s", scratch.detail);
+				goto cleanup;
+			}
+		}
+		if (pf[0].revents == 0)
+			continue;
+		n = recv(p->ctl, buf, sizeof(buf) - 1, 0);
+		if (n <= 0) {
+			snprintf(msg, len, "the pool's server died while starting");
+			read_log(p, msg, len);
+			goto cleanup;
+		}
+		buf[n] = '\0';
+		if (strncmp(buf, "READY", 5) == 0)
+			break;
+	}
+	if (scratch.detail[0]) /* warnings, e.g. no /proc */
+		snprintf(p->note + strlen(p->note), sizeof(p->note) - strlen(p->note), "%s%s",
+		         p->note[0] ? "; " : "", scratch.detail);
+	p->base_mem = sbx_cgroup_usage(&p->cg);
+	p->running = 1;
+	rc = 0;
+cleanup:
+	close_fd(&sp[0]);
+	close_fd(&sp[1]);
+	close_fd(&lg[0]);
+	close_fd(&lg[1]);
+	close_fd(&stp[0]);
+	close_fd(&stp[1]);
+	close_fd(&alive[0]);
+	close_fd(&alive[1]);
+	free(plan);
+	if (rc < 0)
+		server_stop(p);
+	return rc;
+}
+
+static int server_dead(sbx_pool *p)
+{
+	struct pollfd pf = {p->pidfd, POLLIN, 0};
+
+	return !p->running || poll(&pf, 1, 0) != 0;
+}
+
+int sbx_pool_start(sbx_pool **out, const sbx_config *cfg, char *msg, size_t len)
+{
+	sbx_pool *p = calloc(1, sizeof(*p));
+	sbx_config d;
+
+	*out = NULL;
+	if (p == NULL) {
+		snprintf(msg, len, "out of memory");
+		return -1;
+	}
+	sbx_config_default(&d);
+	p->cfg = cfg ? *cfg : d;
+	p->python = p->cfg.python ? strdup(p->cfg.python) : NULL;
+	p->py_dir = p->cfg.py_dir ? strdup(p->cfg.py_dir) : NULL;
+	p->cfg.python = p->python;
+	p->cfg.py_dir = p->py_dir;
+	p->pid = -1;
+	p->pidfd = p->ctl = p->log = p->slot_fd = -1;
+	sbx_cgroup_init(&p->cg);
+	pthread_mutex_init(&p->lock, NULL);
+	p->s = sbx_setup_get(&p->cfg, msg, len);
+	if (p->s == NULL || server_start(p, msg, len) < 0) {
+		sbx_pool_free(p);
+		return -1;
+	}
+	*out = p;
+	return 0;
+}
+
+void sbx_pool_free(sbx_pool *p)
+{
+	if (p == NULL)
+		return;
+	server_stop(p);
+	pthread_mutex_destroy(&p->lock);
+	free(p->python);
+	free(p->py_dir);
+	free(p);
+}
+
+static int send_run(int ctl, const char *text, const int fds[4])
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = {(void *)(uintptr_t)text, strlen(text)};
+	struct msghdr mh;
+	struct cmsghdr *c;
+
+	memset(&mh, 0, sizeof(mh));
+	memset(&u, 0, sizeof(u));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = u.buf;
+	mh.msg_controllen = sizeof(u.buf);
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int) * 4);
+	memcpy(CMSG_DATA(c), fds, sizeof(int) * 4);
+	return sendmsg(ctl, &mh, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+typedef struct run_io {
+	int out[2], err[2], ans[2], req[2];
+} run_io;
+
+static void io_close(run_io *io)
+{
+	for (int i = 0; i < 2; i++) {
+		close_fd(&io->out[i]);
+		close_fd(&io->err[i]);
+		close_fd(&io->ans[i]);
+		close_fd(&io->req[i]);
+	}
+}
+
+typedef struct done_msg {
+	int have;
+	int status;
+	double cpu_s;
+	long maxrss_kb;
+} done_msg;
+
+/* Returns SBX_KILL_*; *dead when the server died or had to be killed. */
+static int supervise(sbx_pool *p, run_io *io, const sbx_limits *lim, const char *request,
+                     size_t request_len, sbx_cap caps[3], done_msg *done, int *dead, double t0)
+{
+	const int fds[3] = {io->out[0], io->err[0], io->ans[0]};
+	double deadline = t0 + lim->timeout_s;
+	double kill_at = 0, done_at = 0;
+	size_t sent = 0;
+	int killed = SBX_KILL_NONE;
+	char kill_msg[32];
+
+	snprintf(kill_msg, sizeof(kill_msg), "KILL %u", p->seq);
+	if (request_len == 0)
+		close_fd(&io->req[0]);
+	for (;;) {
+		struct pollfd pf[6];
+		int map[6];
+		int n = 0;
+		double now = sbx_now();
+		double until;
+
+		if (!killed && !done->have && now >= deadline) {
+			killed = SBX_KILL_TIMEOUT;
+			kill_at = now;
+			send(p->ctl, kill_msg, strlen(kill_msg), MSG_NOSIGNAL | MSG_DONTWAIT);
+		}
+		if (done->have && caps[0].eof && caps[1].eof && caps[2].eof)
+			break;
+		for (int i = 0; i < 3; i++)
+			if (!caps[i].eof) {
+				pf[n] = (struct pollfd){fds[i], POLLIN, 0};
+				map[n++] = i;
+			}
+		if (!done->have) {
+			pf[n] = (struct pollfd){p->ctl, POLLIN, 0};
+			map[n++] = 3;
+			pf[n] = (struct pollfd){p->pidfd, POLLIN, 0};
+			map[n++] = 4;
+		}
+		if (io->req[0] >= 0) {
+			pf[n] = (struct pollfd){io->req[0], POLLOUT, 0};
+			map[n++] = 5;
+		}
+		until = done->have ? done_at + 1.0 : killed ? kill_at + POOL_KILL_GRACE : deadline;
+		if (now >= until) {
+			if (done->have)
+				break;
+			if (killed) {
+				/* The server did not report the killed run. */
+				*dead = 1;
+				break;
+			}
+			continue;
+		}
+		if (poll(pf, (nfds_t)n, (int)ceil((until - now) * 1000)) < 0 && errno != EINTR) {
+			*dead = 1;
+			break;
+		}
+		for (int k = 0; k < n; k++) {
+			if (pf[k].revents == 0)
+				continue;
+			if (map[k] < 3) {
+				if (sbx_cap_read(&caps[map[k]], pf[k].fd) < 0)
+					caps[map[k]].eof = 1;
+			} else if (map[k] == 3) {
+				char buf[256];
+				unsigned id = 0;
+				long long ut = 0, stt = 0;
+				ssize_t r = recv(p->ctl, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+
+				if (r < 0 && (errno == EAGAIN || errno == EINTR))
+					continue;
+				if (r <= 0) {
+					*dead = 1;
+					break;
+				}
+				buf[r] = '\0';
+				if (sscanf(buf, "DONE %u %d %lld %lld %ld", &id, &done->status, &ut,
+				           &stt, &done->maxrss_kb) == 5 &&
+				    id == p->seq) {
+					done->have = 1;
+					done->cpu_s = (double)(ut + stt) / 1e6;
+					done_at = sbx_now();
+				}
+			} else if (map[k] == 4) {
+				*dead = 1;
+				break;
+			} else if (map[k] == 5) {
+				ssize_t w = send(io->req[0], request + sent, request_len - sent,
+				                 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+				if (w > 0)
+					sent += (size_t)w;
+				if ((w < 0 && errno != EAGAIN && errno != EINTR) ||
+				    sent >= request_len)
+					close_fd(&io->req[0]);
+			}
+		}
+		if (*dead)
+			break;
+		if (!killed && !done->have && (caps[0].over || caps[1].over || caps[2].over)) {
+			killed = SBX_KILL_OUTPUT;
+			kill_at = sbx_now();
+			send(p->ctl, kill_msg, strlen(kill_msg), MSG_NOSIGNAL | MSG_DONTWAIT);
+		}
+	}
+	if (*dead) {
+		/* Whatever is left of the run dies with the server's namespace;
+		 * read what it wrote before that. */
+		syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
+		sbx_cgroup_kill(&p->cg);
+		for (int i = 0; i < 3; i++)
+			while (!caps[i].eof)
+				if (sbx_cap_read(&caps[i], fds[i]) < 0)
+					caps[i].eof = 1;
+	}
+	return killed;
+}
+
+static int pool_run_locked(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in,
+                           const char *request, size_t request_len)
+{
+	sbx_limits lim;
+	run_io io;
+	sbx_cap caps[3];
+	done_msg done;
+	char msg[512] = "";
+	char text[128];
+	long oom_before;
+	long long mem;
+	int sendfds[4];
+	int killed;
+	int dead = 0;
+	int rc = 0;
+	double t0;
+
+	memset(caps, 0, sizeof(caps));
+	memset(&done, 0, sizeof(done));
+	for (int i = 0; i < 2; i++)
+		io.out[i] = io.err[i] = io.ans[i] = io.req[i] = -1;
+	sbx_limits_resolve(&lim, lim_in);
+	caps[0].max = caps[1].max = lim.output_max;
+	caps[2].max = lim.answer_max;
+	res->end = SBX_END_ERROR;
+
+	if (server_dead(p)) {
+		server_stop(p);
+		if (server_start(p, msg, sizeof(msg)) < 0) {
+			snprintf(res->detail, sizeof(res->detail), "restarting the pool failed: %s",
+			         msg);
+			goto cleanup;
+		}
+	}
+	/* The pool's cgroup holds the server too: its idle usage on top. */
+	mem = (lim.memory_mb + 2 * lim.file_size_mb + 32) * 1024LL * 1024LL +
+	      (p->base_mem > 0 ? p->base_mem : 0);
+	if (p->cg.version && (mem != p->cur_mem || lim.max_procs + 1 != p->cur_pids)) {
+		if (sbx_cgroup_set_limits(&p->cg, mem, lim.max_procs + 1) == 0) {
+			p->cur_mem = mem;
+			p->cur_pids = lim.max_procs + 1;
+		}
+	}
+	oom_before = sbx_cgroup_oom_kills(&p->cg);
+	sbx_detail_add(res, p->note);
+	if (pipe2(io.out, O_CLOEXEC) < 0 || pipe2(io.err, O_CLOEXEC) < 0 ||
+	    pipe2(io.ans, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, io.req) < 0) {
+		snprintf(res->detail, sizeof(res->detail), "pipe: %s", strerror(errno));
+		goto cleanup;
+	}
+	p->seq++;
+	/* The server lowers its forked child's limits to these; +1 process
+	 * for the server itself, which shares the uid. */
+	snprintf(text, sizeof(text), "RUN %u %ld %ld %ld %ld %ld", p->seq, (long)ceil(lim.cpu_s),
+	         lim.memory_mb, lim.max_procs + 1, lim.file_size_mb, lim.max_files);
+	sendfds[0] = io.req[1];
+	sendfds[1] = io.ans[1];
+	sendfds[2] = io.out[1];
+	sendfds[3] = io.err[1];
+	t0 = sbx_now();
+	if (send_run(p->ctl, text, sendfds) < 0) {
+		snprintf(res->detail, sizeof(res->detail), "the pool's server is gone: %s",
+		         strerror(errno));
+		server_stop(p);
+		goto cleanup;
+	}
+	close_fd(&io.out[1]);
+	close_fd(&io.err[1]);
+	close_fd(&io.ans[1]);
+	close_fd(&io.req[1]);
+	shutdown(io.req[0], SHUT_RD);
+	set_nonblock(io.out[0]);
+	set_nonblock(io.err[0]);
+	set_nonblock(io.ans[0]);
+	set_nonblock(io.req[0]);
+
+	killed = supervise(p, &io, &lim, request, request_len, caps, &done, &dead, t0);
+	res->wall_s = sbx_now() - t0;
+	res->cpu_s = done.cpu_s;
+	res->peak_kb = done.maxrss_kb;
+	res->out_truncated = caps[0].over;
+	res->err_truncated = caps[1].over;
+	if (sbx_cap_take(&caps[0], &res->out, &res->out_len, caps[0].over) < 0 ||
+	    sbx_cap_take(&caps[1], &res->err, &res->err_len, caps[1].over) < 0 ||
+	    (caps[2].len > 0 && sbx_cap_take(&caps[2], &res->answer, &res->answer_len, 0) < 0)) {
+		snprintf(res->detail, sizeof(res->detail), "out of memory");
+		rc = -1;
+		goto cleanup;
+	}
+	res->isolation = p->iso;
+	sbx_classify(res, &lim, killed, done.have, done.status,
+	             sbx_cgroup_oom_kills(&p->cg) - oom_before);
+	if (dead)
+		server_stop(p);
+	if (dead)
+		sbx_detail_add(res, killed ? "the pool's server did not report the killed run in "
+		                             "time: restarted"
+		                           : "the pool's server died during the run: restarted");
+cleanup:
+	io_close(&io);
+	for (int i = 0; i < 3; i++)
+		sbx_cap_free(&caps[i]);
+	return rc;
+}
+
+int sbx_pool_run(sbx_pool *p, sbx_result *res, const sbx_limits *lim, const char *request,
+                 size_t request_len)
+{
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if (p == NULL) {
+		res->end = SBX_END_ERROR;
+		snprintf(res->detail, sizeof(res->detail), "no pool");
+		rc = 0;
+	} else {
+		pthread_mutex_lock(&p->lock);
+		rc = pool_run_locked(p, res, lim, request, request_len);
+		pthread_mutex_unlock(&p->lock);
+	}
+	if (res->out == NULL)
+		res->out = calloc(1, 1);
+	if (res->err == NULL)
+		res->err = calloc(1, 1);
+	return rc;
+}

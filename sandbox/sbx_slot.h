@@ -1,0 +1,17 @@
+/* sbx_slot.h - an outside uid of its own for each concurrent sandbox.
+ *
+ * RLIMIT_NPROC counts every process of a uid, so two sandboxes sharing a uid
+ * would share one process budget. Each run (or pool) holds a slot: uid
+ * base+n, locked host-wide for as long as it is held by binding an abstract
+ * unix socket named after it (released by the kernel when this process
+ * dies, so a crash never leaks a slot). */
+#ifndef LLMREPL_SBX_SLOT_H
+#define LLMREPL_SBX_SLOT_H
+
+#define SBX_SLOTS 1000
+
+/* Returns the lock fd (>= 0) and stores the uid, or -1 when all are taken. */
+int sbx_slot_acquire(unsigned base, unsigned *uid);
+void sbx_slot_release(int fd); /* accepts -1 */
+
+#endif
