@@ -449,7 +449,8 @@ int sbx_run(sbx_result *res, const sbx_config *cfg, const sbx_limits *lim_in, co
 	if (!(s->avoid & SBX_ISO_CGROUP)) {
 		/* Room beyond the address-space limit for the two tmpfs
 		 * (their pages are charged here) and the init. */
-		long long bytes = (lim.memory_mb + 2 * lim.file_size_mb + 32) * 1024LL * 1024LL;
+		long long bytes =
+		    (lim.memory_mb + 2 * (lim.file_size_mb + 1) + 32) * 1024LL * 1024LL;
 
 		if (sbx_cgroup_create(&c.cg, bytes, lim.max_procs + 1, note, sizeof(note)) == 0 &&
 		    c.cg.have_pids)

@@ -31,7 +31,9 @@ typedef struct sbx_limits {
 	double cpu_s;      /* RLIMIT_CPU; 0 = timeout_s rounded up + 1 */
 	long memory_mb;    /* cgroup memory (and address space) */
 	long max_procs;    /* processes and threads */
-	long file_size_mb; /* RLIMIT_FSIZE and the work dir's tmpfs size */
+	long file_size_mb; /* RLIMIT_FSIZE; the work dir and /tmp hold one MB
+	              more each (in a pool: as sized when it started,
+	              with the default limits) */
 	long max_files;    /* RLIMIT_NOFILE */
 	size_t output_max; /* bytes kept per stream (stdout, stderr) */
 	size_t answer_max; /* bytes kept of the entry's answer (fd 3); more is
@@ -131,5 +133,9 @@ int sbx_pool_start(sbx_pool **out, const sbx_config *cfg, char *msg, size_t len)
 int sbx_pool_run(sbx_pool *p, sbx_result *res, const sbx_limits *lim, const char *request,
                  size_t request_len);
 void sbx_pool_free(sbx_pool *p); /* stops it, leaves nothing running; accepts NULL */
+
+/* The server's pid as this process sees it, -1 when none runs (diagnostics
+ * and tests; the next run restarts a server that is gone). */
+long sbx_pool_server_pid(sbx_pool *p);
 
 #endif

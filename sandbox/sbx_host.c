@@ -216,10 +216,15 @@ static int find_py_dir(char *out, size_t len, const sbx_config *cfg)
 	if (slash == NULL)
 		return -1;
 	*slash = '\0';
-	/* build/llmrepl-x -> sandbox/py; also build/bench/x and build/tests/x. */
-	for (int up = 1; up <= 2; up++) {
-		snprintf(guess, sizeof(guess), "%s/%s../sandbox/py", exe, up == 2 ? "../" : "");
-		if (realpath(guess, out) != NULL)
+	/* build/llmrepl-x -> ../sandbox/py; build/bench/x, build/tests/drivers/x
+	 * are one or two levels deeper. */
+	for (int up = 1; up <= 3; up++) {
+		char probe[PATH_MAX + 64];
+
+		snprintf(guess, sizeof(guess), "%s/%s%s../sandbox/py", exe, up >= 2 ? "../" : "",
+		         up >= 3 ? "../" : "");
+		snprintf(probe, sizeof(probe), "%s/llmrepl_entry.py", guess);
+		if (access(probe, R_OK) == 0 && realpath(guess, out) != NULL)
 			return 0;
 	}
 	(void)len;
@@ -346,11 +351,13 @@ void sbx_plan_make(sbx_plan *p, const sbx_setup *s, const sbx_limits *lim, unsig
 		p->uid = uid;
 		p->gid = uid;
 	}
-	/* The work dir and /tmp: private, size-limited, never seen by the host. */
+	/* The work dir and /tmp: private, size-limited, never seen by the host.
+	 * One MB more than the largest file, so that RLIMIT_FSIZE, not a full
+	 * disk, is what stops a single file at the limit. */
 	snprintf(opts, sizeof(opts), "size=%ldm,nr_inodes=8192,mode=0700,uid=%u,gid=%u",
-	         lim->file_size_mb, (unsigned)p->uid, (unsigned)p->gid);
+	         lim->file_size_mb + 1, (unsigned)p->uid, (unsigned)p->gid);
 	add_mount(p, SBX_M_TMPFS, opts, "/work", MS_NOSUID | MS_NODEV | MS_NOEXEC);
-	snprintf(opts, sizeof(opts), "size=%ldm,nr_inodes=8192,mode=1777", lim->file_size_mb);
+	snprintf(opts, sizeof(opts), "size=%ldm,nr_inodes=8192,mode=1777", lim->file_size_mb + 1);
 	add_mount(p, SBX_M_TMPFS, opts, "/tmp", MS_NOSUID | MS_NODEV | MS_NOEXEC);
 	snprintf(
 	    text, sizeof(text),

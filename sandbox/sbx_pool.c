@@ -49,6 +49,7 @@ struct sbx_pool {
 	unsigned uid;
 	sbx_cgroup cg;
 	long long base_mem;
+	long file_size_mb; /* what /work and /tmp were sized for */
 	long long cur_mem;
 	long cur_pids;
 	unsigned iso;
@@ -122,6 +123,7 @@ static int server_start(sbx_pool *p, char *msg, size_t len)
 	memset(&st, 0, sizeof(st));
 	memset(&scratch, 0, sizeof(scratch));
 	sbx_limits_resolve(&lim, NULL);
+	p->file_size_mb = lim.file_size_mb;
 	p->iso = sbx_setup_isolation(p->s, &scratch);
 	if (p->s->as_root) {
 		p->slot_fd = sbx_slot_acquire(p->s->uid_base, &p->uid);
@@ -488,7 +490,7 @@ static int pool_run_locked(sbx_pool *p, sbx_result *res, const sbx_limits *lim_i
 		}
 	}
 	/* The pool's cgroup holds the server too: its idle usage on top. */
-	mem = (lim.memory_mb + 2 * lim.file_size_mb + 32) * 1024LL * 1024LL +
+	mem = (lim.memory_mb + 2 * (p->file_size_mb + 1) + 32) * 1024LL * 1024LL +
 	      (p->base_mem > 0 ? p->base_mem : 0);
 	if (p->cg.version && (mem != p->cur_mem || lim.max_procs + 1 != p->cur_pids)) {
 		if (sbx_cgroup_set_limits(&p->cg, mem, lim.max_procs + 1) == 0) {
@@ -579,4 +581,16 @@ int sbx_pool_run(sbx_pool *p, sbx_result *res, const sbx_limits *lim, const char
 	if (res->err == NULL)
 		res->err = calloc(1, 1);
 	return rc;
+}
+
+long sbx_pool_server_pid(sbx_pool *p)
+{
+	long pid;
+
+	if (p == NULL)
+		return -1;
+	pthread_mutex_lock(&p->lock);
+	pid = p->running ? p->pid : -1;
+	pthread_mutex_unlock(&p->lock);
+	return pid;
 }

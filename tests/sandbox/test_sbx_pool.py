@@ -1,0 +1,92 @@
+"""The pre-forked pool: every run starts clean, misbehaving runs do not break
+it, and a server that dies or hangs is replaced."""
+import subprocess
+import uuid
+
+from conftest import binary
+from sbxkit import processes_matching
+
+pytest_plugins = ["sbxfixtures"]
+
+
+def test_nothing_of_a_run_survives_into_the_next(run_many):
+    marker = "1000.%d" % (uuid.uuid4().int % 10**9)
+    dirty = ("import os, json, sys, signal\n"
+             "open('/work/left', 'w').write('x')\n"
+             "os.mkdir('/work/dir'); open('/work/dir/f', 'w').close()\n"
+             "open('/tmp/left', 'w').write('x')\n"
+             "open('/dev/shm/left', 'w').write('x')\n"
+             "json.leaked = True\n"
+             "sys.modules['leaked_module'] = json\n"
+             "os.environ['LEAKED'] = '1'\n"
+             "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+             "os.umask(0o777)\n"
+             "os.chdir('/tmp')\n"
+             "if os.fork() == 0:\n"
+             "    os.setsid()\n"
+             "    os.execv('/usr/bin/sleep', ['sleep', '%s'])\n"
+             "print('dirty', os.getpid())\n" % marker)
+    clean = ("import os, json, sys, signal\n"
+             "print(sorted(os.listdir('/work')), os.listdir('/tmp'))\n"
+             "print(hasattr(json, 'leaked'), 'leaked_module' in sys.modules,"
+             " 'LEAKED' in os.environ)\n"
+             "print(signal.getsignal(signal.SIGTERM) == signal.SIG_DFL, os.getcwd())\n"
+             "print(sorted(p for p in os.listdir('/proc') if p.isdigit()) == [str(os.getpid())])\n")
+    first, second, third = run_many([dirty, clean, clean])
+    assert first["end"] == "exited" and first["stdout"].startswith("dirty"), first
+    for r in (second, third):
+        assert r["end"] == "exited", r
+        assert r["stdout"].splitlines() == [
+            "['main.py'] []", "False False False", "True /work", "True"], r["stdout"]
+    assert processes_matching(marker) == []
+
+
+def test_misbehaving_runs_do_not_break_the_pool(run_many):
+    codes = [
+        "while True:\n    pass\n",                                   # timeout
+        "while True:\n    print('x' * 1000)\n",                      # output limit
+        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n"
+        "        pass\n",                                            # fork bomb
+        "x = bytearray(4 << 30)\n",                                  # memory
+        "import os, signal\nif os.fork() == 0:\n    import time; time.sleep(9)\n"
+        "os.kill(-1, signal.SIGKILL)\nos.kill(1, signal.SIGKILL)\n"
+        "print('still here')\n",                                     # kill everything
+        "import ctypes\nctypes.string_at(0)\n",                      # segfault
+        "import ctypes\nctypes.CDLL(None).ptrace(0, 0, 0, 0)\n",     # seccomp kill
+        "print('fine')\n",
+    ]
+    rs = run_many(codes, timeout=1, output_max=5000, procs=16)
+    assert [r["end"] for r in rs] == ["timeout", "output", "timeout", "memory", "exited",
+                                      "signaled", "signaled", "exited"], rs
+    assert rs[4]["stdout"] == "still here\n"
+    assert rs[-1]["stdout"] == "fine\n"
+    assert all(r["pool"] for r in rs)
+    # The same server all along: none of them needed a restart.
+    assert not any("restarted" in r["detail"] for r in rs)
+
+
+def test_runs_are_fast_and_each_gets_its_own_process(run_many):
+    rs = run_many(["import os\nprint(os.getpid())\n"] * 5)
+    pids = [r["stdout"] for r in rs]
+    assert len(set(pids)) == 5
+    # Through a warm pool a trivial run takes milliseconds (the figures live
+    # in bench/sandbox; this only catches a pool that restarts every time).
+    assert min(r["wall_s"] for r in rs) < 0.5
+
+
+def test_a_dead_server_is_replaced():
+    p = subprocess.run([binary("tests/drivers/sbx_pool_probe"), "killed"], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0].startswith("first exited 0") and lines[1].startswith("after exited 0")
+    assert lines[2].startswith("gone ")
+
+
+def test_a_hung_server_is_replaced():
+    p = subprocess.run([binary("tests/drivers/sbx_pool_probe"), "stopped"], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[1].startswith("stuck timeout") and "restarted" in lines[1]
+    assert lines[2].startswith("after exited 0")
