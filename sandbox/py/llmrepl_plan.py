@@ -19,6 +19,8 @@ comparison and the arguments and result of the call to the code under test.
 import ast
 import doctest
 
+import llmrepl_textplan
+
 STEP_LIMIT = 5000  # cases and setup statements in one tests text
 SITE_LIMIT = 20000
 
@@ -37,8 +39,13 @@ class Source:
 
     def __init__(self, text):
         self.text = text
-        self.lines = ast._splitlines_no_ff(text) if hasattr(ast, "_splitlines_no_ff") \
-            else text.splitlines(keepends=True)
+        if "\r" not in text:  # lines end at \n only, as the parser sees them
+            parts = text.split("\n")
+            self.lines = [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+        elif hasattr(ast, "_splitlines_no_ff"):
+            self.lines = ast._splitlines_no_ff(text)
+        else:
+            self.lines = text.splitlines(keepends=True)
 
     def segment(self, node):
         try:
@@ -299,7 +306,8 @@ class Plan:
         self.steps = []  # dicts: i, kind, name, line, file, counted, container
         self.sites = []
         self.solution_code = None
-        self.tests_code = None
+        self.tests_code = None  # the rewritten tests as one code object, or
+        self.tests_units = None  # as [(step or None, code)], one per statement
         self.targets = set()
         self.forms = []
         self.entry_point = None
@@ -373,7 +381,8 @@ def build(code_tree, code, tests, entry_point, doctests="auto", tests_tree=None)
         plan.targets.add(entry_point)
     plan.load_step = plan.add_step("load", "run the code", 1, "solution", counted=False,
                                    container=True)
-    plan.solution_code = compile(code_tree, "<solution>", "exec", dont_inherit=True)
+    # From the text: compiling the AST objects back is several times slower.
+    plan.solution_code = compile(code, "<solution>", "exec", dont_inherit=True)
     plan.entry_point = entry_point or None
 
     if tests is not None and tests_tree is None and is_transcript(tests):
@@ -389,9 +398,41 @@ def build(code_tree, code, tests, entry_point, doctests="auto", tests_tree=None)
     return plan
 
 
+def _rewrite_ast(plan, tree, source, check_fn):
+    """Rewrite the tests' AST: the general way, for what the text rewrite
+    does not take (see llmrepl_textplan)."""
+    rw = _Rewriter(plan, source, plan.targets)
+    new_body = []
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            new_body.append(node)
+            continue
+        if isinstance(node, ast.Assert):
+            rw.soft, rw.soft_kind = True, "assert"
+            new_body.append(rw.visit(node))
+            rw.soft = False
+            continue
+        if node is check_fn:
+            new_body.append(rw.visit_check_body(node))
+            continue
+        container = _contains_soft(node)
+        step = plan.add_step("setup", _short(_src(source, node) or type(node).__name__),
+                             node.lineno, "tests", counted=False, container=container)
+        rw.soft, rw.soft_kind, rw.container = container, "assert", step
+        r = rw.visit(node)
+        rw.soft, rw.container = False, None
+        stmts = r if isinstance(r, list) else [r]
+        new_body.append(rw._wrap(step, stmts))
+    tree.body = new_body
+    try:
+        plan.tests_code = compile(tree, "<tests>", "exec", dont_inherit=True)
+    except (TypeError, ValueError):  # a new node without a position: give it one
+        ast.fix_missing_locations(tree)
+        plan.tests_code = compile(tree, "<tests>", "exec", dont_inherit=True)
+
+
 def _plan_tests(plan, tree, text, code_tree):
     source = Source(text)
-    rw = _Rewriter(plan, source, plan.targets)
     check_fn = None
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name == "check" and node.args.args:
@@ -417,28 +458,8 @@ def _plan_tests(plan, tree, text, code_tree):
     if check_fn is not None and plan.entry_point:
         plan.targets.add(plan.entry_point)
 
-    new_body = []
-    for node in tree.body:
-        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
-            new_body.append(node)
-            continue
-        if isinstance(node, ast.Assert):
-            rw.soft, rw.soft_kind = True, "assert"
-            new_body.append(rw.visit(node))
-            rw.soft = False
-            continue
-        if node is check_fn:
-            new_body.append(rw.visit_check_body(node))
-            continue
-        container = _contains_soft(node)
-        step = plan.add_step("setup", _short(_src(source, node) or type(node).__name__),
-                             node.lineno, "tests", counted=False, container=container)
-        rw.soft, rw.soft_kind, rw.container = container, "assert", step
-        r = rw.visit(node)
-        rw.soft, rw.container = False, None
-        stmts = r if isinstance(r, list) else [r]
-        new_body.append(rw._wrap(step, stmts))
-    tree.body = new_body
+    if not llmrepl_textplan.rewrite(plan, tree, source, check_fn):
+        _rewrite_ast(plan, tree, source, check_fn)
 
     if any(s["kind"] == "assert" for s in plan.steps):
         plan.forms.append("asserts")
@@ -464,8 +485,3 @@ def _plan_tests(plan, tree, text, code_tree):
                 plan.unittests.append((step, cls.name, m.name))
     if classes:
         plan.forms.append("unittest")
-    try:
-        plan.tests_code = compile(tree, "<tests>", "exec", dont_inherit=True)
-    except (TypeError, ValueError):  # a new node without a position: give it one
-        ast.fix_missing_locations(tree)
-        plan.tests_code = compile(tree, "<tests>", "exec", dont_inherit=True)

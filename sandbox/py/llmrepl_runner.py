@@ -49,6 +49,14 @@ class FixtureError(Exception):
     pass
 
 
+_COMPARE = {
+    "==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
+    "is": lambda a, b: a is b, "is not": lambda a, b: a is not b,
+    "in": lambda a, b: a in b, "not in": lambda a, b: a not in b,
+}
+
+
 class _NoValue:
     def __repr__(self):
         return "<no value>"
@@ -338,6 +346,13 @@ class Runner:
             assertion = detail or getattr(exc, "_llmrepl_detail", None)
             if assertion is None and top is not None:
                 assertion = self._interrupted_call(top[4])
+            elif assertion is not None and "line" not in error and "line" in assertion:
+                # Raised inside the harness's own assert: point at the test's line.
+                line = assertion["line"]
+                lines = self.sources["tests"]
+                code = clean(lines[line - 1].strip(), 200) if 0 < line <= len(lines) else ""
+                error.update({"file": "tests", "line": line, "code": code, "traceback": [
+                    {"file": "tests", "line": line, "function": "<module>", "code": code}]})
             out = None
             if top is not None:
                 out = self.out.text_since(top[3], STEP_OUT_MAX) or None
@@ -427,6 +442,32 @@ class Runner:
         rec["result"] = result
         return result
 
+    def soft(self, k, site, left, right, msg):
+        """A rewritten assert that is a test case of its own (see
+        llmrepl_textplan): record its outcome and carry on."""
+        if not self.enter(k):
+            return
+        try:
+            self.hard(site, left, right, msg)
+            self.ok(k)
+        except BaseException as e:  # noqa: BLE001 - the case's outcome
+            self.fail(k, e)
+
+    def hard(self, site, left, right, msg):
+        """A rewritten assert inside a test function or helper: evaluate each
+        side once; on failure raise AssertionError with the values."""
+        mark = self.seq
+        lv = left()
+        if right is not None:
+            rv = right()
+            if not _COMPARE[self.plan.sites[site]["op"]](lv, rv):
+                self.afail(site, mark, lv, rv, msg() if msg is not None else None)
+        elif self.plan.sites[site]["negated"]:
+            if lv:
+                self.afail(site, mark, lv, NOVALUE, msg() if msg is not None else None)
+        elif not lv:
+            self.afail(site, mark, lv, NOVALUE, msg() if msg is not None else None)
+
     def afail(self, site, mark, left, right, msg):
         info = self.plan.sites[site]
         d = {"line": info["line"], "expr": info["expr"]}
@@ -464,7 +505,7 @@ class Runner:
         ns = mod.__dict__
         ns["__file__"] = self.opts["module"] + ".py"
         ns["__builtins__"] = __builtins__
-        if plan.tests_code is None and not plan.doctests:
+        if plan.tests_code is None and plan.tests_units is None and not plan.doctests:
             ns["__name__"] = "__main__"
         sys.modules[self.opts["module"]] = mod
         t0 = time.perf_counter()
@@ -494,14 +535,20 @@ class Runner:
     def _run_tests(self, ns, load_ok):
         plan = self.plan
         tns = None
-        if plan.tests_code is not None:
+        if plan.tests_code is not None or plan.tests_units is not None:
             tns = dict(ns)
             tns["__name__"] = "tests"
             tns["__file__"] = "tests.py"
             tns["_llmrepl_"] = self
             tns["_llmrepl_novalue"] = NOVALUE
             try:
-                exec(plan.tests_code, tns)
+                if plan.tests_units is None:
+                    exec(plan.tests_code, tns)
+                for k, code in plan.tests_units or ():
+                    if k is None:
+                        exec(code, tns)  # an assert or check(): its steps are inside
+                    else:
+                        self._guard(k, lambda code=code: exec(code, tns))
             except BaseException as e:  # noqa: BLE001 - outside every step
                 self.stack.clear()
                 self._arm()
