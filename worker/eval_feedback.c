@@ -137,6 +137,8 @@ static int put_failure(lr_buf *b, const char *status, json_object *err, const ev
 			rc = put_exception(b, err);
 		if (rc == 0)
 			rc = put_where(b, err);
+		if (rc == 0 && status_is(eval_jstr(err, "type"), "MemoryError"))
+			rc = printf_(b, " (out of memory: the limit is %ld MB)", ctx->memory_mb);
 		return rc == 0 ? puts_(b, "\n") : rc;
 	}
 	if (status_is(status, "load_timeout")) {
@@ -567,7 +569,8 @@ int eval_error_text(lr_buf *b, const eval_facts *f, json_object *viol, const sbx
 			line = eval_jint(f->failure, "line", 0);
 		if (rc == 0 && line > 0)
 			rc = printf_(b, " at line %ld", line);
-		if (rc == 0 && eval_jstr(f->failure, "message")) {
+		if (rc == 0 && eval_jstr(f->failure, "message") &&
+		    *eval_jstr(f->failure, "message")) {
 			rc = puts_(b, ": ");
 			if (rc == 0)
 				rc = clip(b, eval_jstr(f->failure, "message"), 200);

@@ -1,7 +1,7 @@
 """The in-process run (the default inside the sandbox's throwaway request
 child): the same report where the code behaves, and a clean way out where it
 does not (the caller then evaluates again, isolated)."""
-from evalkit import case, run_harness, run_inline
+from evalkit import run_harness, run_inline
 
 HANG = ("import time\n"
         "def f(x):\n"

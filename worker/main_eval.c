@@ -1,0 +1,477 @@
+/* main_eval.c - llmrepl-eval: evaluate code against tests from a shell.
+ *
+ *   llmrepl-eval [--tests FILE] [--entry-point NAME] [--criteria JSON]
+ *                [--timeout S] [--memory MB] [--no-static] [--json] CODEFILE
+ *   llmrepl-eval --batch FILE.jsonl [--jobs N] [--json]
+ *
+ * One file: prints the summary and the feedback (or, with --json, the whole
+ * report) and exits 0 when the code passed, 1 when it did not, 2 on a usage
+ * error, 3 when the sandbox could not run. A batch reads one JSON object per
+ * line ({"id", "code", "tests", "entry_point", "criteria"}) and prints one
+ * result line per input line, in order, running them on pre-forked sandboxes
+ * (one per job thread). */
+#include "config.h"
+#include "eval.h"
+#include "json.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FILE_MAX       (64u << 20)
+#define BATCH_LINE_MAX (8u << 20)
+#define JOBS_MAX       64
+
+static char *opt_tests, *opt_tests_text, *opt_entry, *opt_criteria, *opt_batch, *opt_doctests,
+    *opt_log;
+static double opt_timeout, opt_test_timeout;
+static long opt_memory, opt_jobs;
+static int opt_static, opt_json, opt_pool;
+
+static lr_cfg_opt opts[] = {
+    {"tests", LR_CFG_STR, &opt_tests, NULL, 0, 0, "file with the tests (any supported form)", 0,
+     't'},
+    {"tests-text", LR_CFG_STR, &opt_tests_text, NULL, 0, 0, "the tests themselves (not a file)", 0,
+     0},
+    {"entry-point", LR_CFG_STR, &opt_entry, NULL, 0, 0,
+     "function the tests' check(candidate) receives", 0, 'e'},
+    {"criteria", LR_CFG_STR, &opt_criteria, NULL, 0, 0,
+     "acceptance criteria as JSON, e.g. '{\"max_security\": \"low\"}'", 0, 0},
+    {"timeout", LR_CFG_DOUBLE, &opt_timeout, "10", 0.1, 3600, "wall-clock limit of a run, s", 0, 0},
+    {"timeout-s", LR_CFG_DOUBLE, &opt_timeout, NULL, 0.1, 3600, "the same as --timeout", 0, 0},
+    {"test-timeout", LR_CFG_DOUBLE, &opt_test_timeout, "0", 0, 3600,
+     "limit per test case, s (0: min(3 s, half the budget))", 0, 0},
+    {"memory", LR_CFG_INT, &opt_memory, "0", 0, 1 << 20, "memory limit, MB (0: the sandbox's)", 0,
+     0},
+    {"static", LR_CFG_BOOL, &opt_static, "1", 0, 0, "run pyflakes, bandit and radon", 0, 0},
+    {"doctests", LR_CFG_STR, &opt_doctests, "auto", 0, 0,
+     "run the code's doctests: auto (when no tests), always, never", 0, 0},
+    {"json", LR_CFG_BOOL, &opt_json, "0", 0, 0, "print the whole report as JSON", 0, 0},
+    {"pool", LR_CFG_BOOL, &opt_pool, "0", 0, 0, "run on a pre-forked sandbox (batches always do)",
+     0, 0},
+    {"batch", LR_CFG_STR, &opt_batch, NULL, 0, 0, "evaluate each JSON line of this file", 0, 0},
+    {"jobs", LR_CFG_INT, &opt_jobs, "1", 1, JOBS_MAX, "batch evaluations at once", 0, 'j'},
+    {"log-level", LR_CFG_STR, &opt_log, "warn", 0, 0, "error, warn, info or debug", 0, 0},
+};
+
+static const lr_cfg cfg = {
+    "llmrepl-eval",
+    "[OPTIONS] CODEFILE   (or --batch FILE.jsonl)",
+    "Evaluate Python code in the sandbox: run it and its tests (assert lines, "
+    "check(candidate) with --entry-point, test_* functions, unittest, doctests), the static "
+    "checks (pyflakes, bandit, radon), and judge it against the criteria. CODEFILE '-' reads "
+    "stdin.",
+    "Exit status: 0 passed, 1 not passed, 2 usage error, 3 the sandbox could not run.",
+    opts,
+    sizeof(opts) / sizeof(opts[0]),
+};
+
+/* Read a whole file (or stdin for "-") into a NUL-terminated buffer. */
+static int read_file(char **out, const char *path, lr_err *err)
+{
+	int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	size_t len = 0, cap = 65536;
+	char *buf = NULL;
+	int rc = 0;
+
+	*out = NULL;
+	if (fd < 0)
+		return lr_err_set(err, LR_EIO, "%s: %s", path, strerror(errno));
+	buf = malloc(cap);
+	if (buf == NULL) {
+		if (fd != STDIN_FILENO)
+			close(fd);
+		return lr_err_set(err, LR_ENOMEM, "out of memory");
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (len + 1 >= cap) {
+			char *nb = cap >= FILE_MAX ? NULL : realloc(buf, cap * 2);
+
+			if (nb == NULL) {
+				rc = lr_err_set(err, LR_ETOOBIG, "%s: bigger than %u bytes", path,
+				                FILE_MAX);
+				break;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = lr_err_set(err, LR_EIO, "%s: %s", path, strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (fd != STDIN_FILENO)
+		close(fd);
+	if (rc < 0) {
+		free(buf);
+		return rc;
+	}
+	buf[len] = '\0';
+	if (strlen(buf) != len) {
+		free(buf);
+		return lr_err_set(err, LR_EINVAL, "%s: contains a NUL byte", path);
+	}
+	*out = buf;
+	return 0;
+}
+
+static int parse_criteria(lr_criteria *c, const char *text, lr_err *err)
+{
+	json_object *o = NULL;
+	int rc;
+
+	lr_criteria_default(c);
+	if (text == NULL)
+		return 0;
+	rc = lr_json_parse(&o, text, strlen(text), 65536, 8, err);
+	if (rc == 0)
+		rc = lr_criteria_from_json(c, o, err);
+	json_object_put(o);
+	if (rc < 0)
+		lr_err_prefix(err, "--criteria");
+	return rc;
+}
+
+static void base_request(eval_request *r)
+{
+	eval_request_default(r);
+	r->limits.timeout_s = opt_timeout;
+	if (opt_memory > 0)
+		r->limits.memory_mb = opt_memory;
+	r->static_checks = opt_static;
+	r->test_timeout_s = opt_test_timeout;
+	r->doctests = strcmp(opt_doctests, "always") == 0  ? 1
+	              : strcmp(opt_doctests, "never") == 0 ? -1
+	                                                   : 0;
+}
+
+/* The human-readable report: summary, feedback, then the figures. */
+static void print_human(const eval_outcome *o)
+{
+	json_object *r = NULL, *st, *m, *run, *x;
+	lr_err err;
+	char iso[256];
+
+	printf("%s\n\n%s", o->summary, o->feedback);
+	if (lr_json_parse(&r, o->result_json, strlen(o->result_json), 0, 64, &err) < 0)
+		return;
+	st = json_object_object_get(r, "static");
+	m = json_object_object_get(r, "metrics");
+	run = json_object_object_get(r, "run");
+	printf("\n");
+	if (st && (x = json_object_object_get(st, "pyflakes")) &&
+	    json_object_get_boolean(json_object_object_get(x, "ran")))
+		printf("pyflakes: %d error(s), %d warning(s)\n",
+		       json_object_get_int(json_object_object_get(x, "errors")),
+		       json_object_get_int(json_object_object_get(x, "warnings")));
+	if (st && (x = json_object_object_get(st, "bandit")) &&
+	    json_object_get_boolean(json_object_object_get(x, "ran")))
+		printf("bandit:   %zu finding(s), worst severity %s\n",
+		       json_object_array_length(json_object_object_get(x, "findings")),
+		       json_object_get_string(json_object_object_get(x, "max_severity")));
+	if (st && (x = json_object_object_get(st, "radon")) &&
+	    json_object_get_boolean(json_object_object_get(x, "ran")))
+		printf("radon:    max complexity %d, maintainability index %.1f (%s)\n",
+		       json_object_get_int(json_object_object_get(x, "max_complexity")),
+		       json_object_get_double(json_object_object_get(x, "mi")),
+		       json_object_get_string(json_object_object_get(x, "mi_rank")));
+	if (m)
+		printf("code:     %.4f s wall, %.4f s cpu, %.1f MB peak\n",
+		       json_object_get_double(json_object_object_get(m, "load_s")) +
+		           json_object_get_double(json_object_object_get(m, "tests_s")),
+		       json_object_get_double(json_object_object_get(m, "cpu_s")),
+		       json_object_get_double(json_object_object_get(m, "peak_memory_kb")) / 1024);
+	if (run) {
+		sbx_isolation_str(
+		    (unsigned)json_object_get_int(json_object_object_get(run, "isolation")), iso,
+		    sizeof(iso));
+		printf("sandbox:  %s, %.4f s wall, isolation %s\n",
+		       json_object_get_string(json_object_object_get(run, "end")),
+		       json_object_get_double(json_object_object_get(run, "wall_s")), iso);
+	}
+	json_object_put(r);
+}
+
+static int run_one(const char *path)
+{
+	eval_request req;
+	eval_outcome out = {0};
+	lr_criteria crit;
+	sbx_config sc;
+	sbx_pool *pool = NULL;
+	char *code = NULL, *tests = NULL;
+	char msg[256];
+	lr_err err;
+	int rc = LR_EXIT_USAGE;
+
+	lr_err_clear(&err);
+	if (read_file(&code, path, &err) < 0 ||
+	    (opt_tests && read_file(&tests, opt_tests, &err) < 0) ||
+	    parse_criteria(&crit, opt_criteria, &err) < 0) {
+		fprintf(stderr, "llmrepl-eval: %s\n", err.msg);
+		goto cleanup;
+	}
+	base_request(&req);
+	req.code = code;
+	req.tests = tests ? tests : opt_tests_text;
+	req.entry_point = opt_entry;
+	req.criteria = &crit;
+	sbx_config_default(&sc);
+	rc = LR_EXIT_RUNTIME;
+	if (opt_pool && sbx_pool_start(&pool, &sc, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "llmrepl-eval: sandbox: %s\n", msg);
+		goto cleanup;
+	}
+	if (eval_run(&out, pool, &sc, &req, &err) < 0) {
+		fprintf(stderr, "llmrepl-eval: %s\n", err.msg);
+		goto cleanup;
+	}
+	if (opt_json)
+		printf("%s\n", out.result_json);
+	else
+		print_human(&out);
+	rc = out.passed ? LR_EXIT_OK : LR_EXIT_FAIL;
+cleanup:
+	eval_outcome_free(&out);
+	sbx_pool_free(pool);
+	free(code);
+	free(tests);
+	return rc;
+}
+
+/* ---- batches ------------------------------------------------------------ */
+
+typedef struct batch_item {
+	json_object *in; /* the input line */
+	char *result;    /* the output line */
+	int status;      /* LR_EXIT_* */
+} batch_item;
+
+typedef struct batch {
+	batch_item *items;
+	size_t n;
+	size_t next; /* guarded by lock */
+	pthread_mutex_t lock;
+	sbx_config sc;
+} batch;
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const char *jstr(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static void batch_eval(batch_item *it, sbx_pool *pool, const sbx_config *sc)
+{
+	eval_request req;
+	eval_outcome out = {0};
+	lr_criteria crit;
+	lr_err err;
+	json_object *res = json_object_new_object(), *id, *report = NULL;
+	double t0;
+	int rc;
+
+	lr_err_clear(&err);
+	base_request(&req);
+	req.code = jstr(it->in, "code");
+	req.tests = jstr(it->in, "tests");
+	req.entry_point = jstr(it->in, "entry_point");
+	lr_criteria_default(&crit);
+	req.criteria = &crit;
+	if (json_object_object_get_ex(it->in, "id", &id))
+		json_object_object_add(res, "id", json_object_get(id));
+	rc = lr_criteria_from_json(&crit, json_object_object_get(it->in, "criteria"), &err);
+	if (rc == 0 && req.code == NULL)
+		rc = lr_err_set(&err, LR_EINVAL, "no \"code\" string");
+	if (rc < 0) {
+		it->status = LR_EXIT_USAGE;
+		lr_json_set_str(res, "error", err.msg);
+		goto done;
+	}
+	t0 = now_s();
+	rc = eval_run(&out, pool, sc, &req, &err);
+	lr_json_set_num(res, "wall_s", now_s() - t0);
+	if (rc < 0) {
+		it->status = LR_EXIT_RUNTIME;
+		lr_json_set_str(res, "error", err.msg);
+		goto done;
+	}
+	it->status = out.passed ? LR_EXIT_OK : LR_EXIT_FAIL;
+	lr_json_set_bool(res, "passed", out.passed);
+	lr_json_set_num(res, "score", out.score);
+	lr_json_set_int(res, "tests_total", out.tests_total);
+	lr_json_set_int(res, "tests_passed", out.tests_passed);
+	lr_json_set_str(res, "summary", out.summary);
+	lr_json_set_str(res, "error", out.error);
+	if (opt_json &&
+	    lr_json_parse(&report, out.result_json, strlen(out.result_json), 0, 64, &err) == 0)
+		lr_json_set_obj(res, "report", report);
+done:
+	it->result = lr_json_dump(res);
+	json_object_put(res);
+	eval_outcome_free(&out);
+}
+
+static void *batch_worker(void *arg)
+{
+	batch *b = arg;
+	sbx_pool *pool = NULL;
+	char msg[256];
+
+	if (sbx_pool_start(&pool, &b->sc, msg, sizeof(msg)) < 0) {
+		log_error("sandbox pool: %s", msg);
+		pool = NULL;
+	}
+	for (;;) {
+		size_t i;
+
+		pthread_mutex_lock(&b->lock);
+		i = b->next++;
+		pthread_mutex_unlock(&b->lock);
+		if (i >= b->n)
+			break;
+		if (pool == NULL) {
+			b->items[i].status = LR_EXIT_RUNTIME;
+			b->items[i].result =
+			    strdup("{\"error\":\"the sandbox pool did not start\"}");
+			continue;
+		}
+		batch_eval(&b->items[i], pool, &b->sc);
+	}
+	sbx_pool_free(pool);
+	return NULL;
+}
+
+static int run_batch(const char *path)
+{
+	batch b;
+	pthread_t threads[JOBS_MAX];
+	char *text = NULL, *line, *next;
+	size_t cap = 0, lineno = 0;
+	long jobs = opt_jobs;
+	lr_err err;
+	int rc = LR_EXIT_OK;
+
+	memset(&b, 0, sizeof(b));
+	pthread_mutex_init(&b.lock, NULL);
+	sbx_config_default(&b.sc);
+	if (read_file(&text, path, &err) < 0) {
+		fprintf(stderr, "llmrepl-eval: %s\n", err.msg);
+		rc = LR_EXIT_USAGE;
+		goto cleanup;
+	}
+	for (line = text; line && *line; line = next) {
+		json_object *o = NULL;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		lineno++;
+		if (strspn(line, " \t\r") == strlen(line))
+			continue;
+		if (lr_json_parse(&o, line, strlen(line), BATCH_LINE_MAX, 16, &err) < 0 ||
+		    !json_object_is_type(o, json_type_object)) {
+			fprintf(stderr, "llmrepl-eval: %s line %zu: %s\n", path, lineno,
+			        o ? "not a JSON object" : err.msg);
+			json_object_put(o);
+			rc = LR_EXIT_USAGE;
+			goto cleanup;
+		}
+		if (b.n == cap) {
+			batch_item *ni = realloc(b.items, (cap ? cap * 2 : 64) * sizeof(*ni));
+
+			if (ni == NULL) {
+				json_object_put(o);
+				rc = LR_EXIT_RUNTIME;
+				goto cleanup;
+			}
+			b.items = ni;
+			cap = cap ? cap * 2 : 64;
+		}
+		memset(&b.items[b.n], 0, sizeof(b.items[b.n]));
+		b.items[b.n++].in = o;
+	}
+	if ((size_t)jobs > b.n)
+		jobs = b.n ? (long)b.n : 1;
+	for (long t = 0; t < jobs; t++)
+		pthread_create(&threads[t], NULL, batch_worker, &b);
+	for (long t = 0; t < jobs; t++)
+		pthread_join(threads[t], NULL);
+	for (size_t i = 0; i < b.n; i++) {
+		printf("%s\n",
+		       b.items[i].result ? b.items[i].result : "{\"error\":\"out of memory\"}");
+		if (b.items[i].status > rc)
+			rc = b.items[i].status;
+	}
+cleanup:
+	for (size_t i = 0; i < b.n; i++) {
+		json_object_put(b.items[i].in);
+		free(b.items[i].result);
+	}
+	free(b.items);
+	free(text);
+	pthread_mutex_destroy(&b.lock);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	lr_err err;
+	int first = argc;
+	int rc, level;
+
+	lr_err_clear(&err);
+	lr_log_init("llmrepl-eval", LR_LOG_WARN);
+	rc = lr_cfg_load(&cfg, argc, argv, &first, &err);
+	if (rc == LR_CFG_EXIT_OK) {
+		lr_cfg_free(&cfg);
+		return LR_EXIT_OK;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "llmrepl-eval: %s\n", err.msg);
+		lr_cfg_free(&cfg);
+		return LR_EXIT_USAGE;
+	}
+	level = lr_log_level_parse(opt_log);
+	lr_log_init("llmrepl-eval", level < 0 ? LR_LOG_WARN : level);
+	if (strcmp(opt_doctests, "auto") && strcmp(opt_doctests, "always") &&
+	    strcmp(opt_doctests, "never")) {
+		fprintf(stderr, "llmrepl-eval: --doctests must be auto, always or never\n");
+		rc = LR_EXIT_USAGE;
+	} else if (opt_batch != NULL && first == argc) {
+		rc = run_batch(opt_batch);
+	} else if (opt_batch == NULL && argc - first == 1) {
+		rc = run_one(argv[first]);
+	} else {
+		lr_cfg_usage(&cfg, stderr);
+		rc = LR_EXIT_USAGE;
+	}
+	lr_cfg_free(&cfg);
+	return rc;
+}
