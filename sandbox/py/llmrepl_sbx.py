@@ -359,9 +359,7 @@ def _kill_all():
 def _child(fds, lim):
     import os
     import resource
-    import signal
     import fcntl
-    os.setsid()
     # Out of the way of 1-4 first: the received fds may have any numbers.
     req, ans, out, err = (fcntl.fcntl(fd, fcntl.F_DUPFD, 16) for fd in fds)
     os.dup2(out, 1)
@@ -369,7 +367,6 @@ def _child(fds, lim):
     os.dup2(ans, ANS_FD)
     os.dup2(req, REQ_FD)
     os.closerange(CTL_FD, 1 << 16)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     cpu, mem_mb, nproc, fsize_mb, nofile = lim
     try:
         with open("/proc/self/statm", "rb") as f:
@@ -383,8 +380,6 @@ def _child(fds, lim):
             (resource.RLIMIT_FSIZE, fsize_mb << 20, fsize_mb << 20),
             (resource.RLIMIT_NOFILE, nofile, nofile)):
         resource.setrlimit(res, (soft, hard))
-    os.chdir("/work")
-    sys.path[:] = SERVER_PATH
     status = 1
     try:
         status = run_once()
@@ -396,6 +391,60 @@ def _child(fds, lim):
     finish(status)
 
 
+def _spare_main(sock):
+    """A forked child waiting to become the next run: everything that does
+    not depend on the request (the fork itself, the interpreter's after-fork
+    work, a session of its own) is done before the request arrives."""
+    import os
+    import signal
+    import socket
+    os.setsid()
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    os.chdir("/work")
+    sys.path[:] = SERVER_PATH
+    while True:
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(sock, 4096, 4)
+            break
+        except InterruptedError:
+            continue
+    words = msg.decode().split()
+    if len(words) != 5 or len(fds) != 4:
+        posix._exit(0)
+    _child(fds, tuple(int(w) for w in words))
+
+
+class _Spare:
+    """The next run's process, forked ahead of time (after the previous run
+    and everything it left were gone)."""
+
+    def __init__(self, ctl):
+        import os
+        import socket
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                mine.close()
+                ctl.close()
+                _spare_main(theirs)
+            finally:
+                posix._exit(1)
+        theirs.close()
+        self.pid = pid
+        self.sock = mine
+        self.pidfd = os.pidfd_open(pid)
+
+    def alive(self):
+        import select
+        return not select.select([self.pidfd], [], [], 0)[0]
+
+    def discard(self):
+        import os
+        self.sock.close()
+        os.close(self.pidfd)
+
+
 def serve():
     """Protocol on fd 5 (SOCK_SEQPACKET), one message per datagram:
       server -> host  "READY <notes>"
@@ -403,9 +452,12 @@ def serve():
                       with 4 fds: request, answer, stdout, stderr
       host -> server  "KILL <id>"  (timeout or output limit)
       server -> host  "DONE <id> <wait status> <utime_us> <stime_us> <maxrss_kb>"
+                      once the run's process and every process it left are
+                      dead (the work dir and /tmp are wiped before the next)
     The server is pid 1: signals from the runs cannot reach it (it keeps no
     handlers), and it is not dumpable, so they cannot read or write its
-    memory either."""
+    memory either. Between runs one forked child waits (a _Spare) so that a
+    run does not wait for a fork."""
     import ctypes
     import os
     import select
@@ -417,7 +469,14 @@ def serve():
     notes = _warm_imports()
     global SERVER_PATH
     SERVER_PATH = list(sys.path)
+    # Everything imported so far lives as long as the server: keep the
+    # collector away from it, so that a forked run does not write to (and
+    # so copy) every page of it when it collects.
+    import gc
+    gc.collect()
+    gc.freeze()
     ctl = socket.socket(fileno=CTL_FD)
+    spare = _Spare(ctl)
     ctl.send(("READY " + "; ".join(notes)).encode())
     while True:
         try:
@@ -425,6 +484,7 @@ def serve():
         except InterruptedError:
             continue
         if not msg:
+            _kill_all()
             posix._exit(0)  # the host is gone
         words = msg.decode().split()
         if len(words) != 7 or words[0] != "RUN" or len(fds) != 4:
@@ -432,16 +492,18 @@ def serve():
                 os.close(fd)
             continue
         run_id = words[1]
-        lim = tuple(int(w) for w in words[2:])
-        pid = os.fork()
-        if pid == 0:
-            try:
-                _child(fds, lim)
-            finally:
-                posix._exit(1)
+        if not spare.alive():
+            _, _status, _ru = os.wait4(spare.pid, 0)
+            spare.discard()
+            spare = _Spare(ctl)
+        try:
+            socket.send_fds(spare.sock, [" ".join(words[2:]).encode()], fds)
+        except OSError:
+            pass  # it died just now: reported below like any other end
         for fd in fds:
             os.close(fd)
-        pidfd = os.pidfd_open(pid)
+        pid, pidfd = spare.pid, spare.pidfd
+        spare.sock.close()
         while True:
             try:
                 ready, _, _ = select.select([ctl, pidfd], [], [])
@@ -459,11 +521,12 @@ def serve():
         os.close(pidfd)
         _, status, ru = os.wait4(pid, 0)
         _kill_all()
-        _wipe("/work")
-        _wipe("/tmp")
         ctl.send(("DONE %s %d %d %d %d" % (
             run_id, status, int(ru.ru_utime * 1e6), int(ru.ru_stime * 1e6),
             ru.ru_maxrss)).encode())
+        _wipe("/work")
+        _wipe("/tmp")
+        spare = _Spare(ctl)
 
 
 SERVER_PATH = []
