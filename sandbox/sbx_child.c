@@ -262,6 +262,13 @@ static void python_fds(const sbx_plan *p)
 static void __attribute__((noreturn)) exec_python(const sbx_plan *p)
 {
 	python_fds(p);
+	/* Last: nothing may need to map memory between this and the exec. */
+	if (p->as_bytes) {
+		struct rlimit as = {p->as_bytes, p->as_bytes};
+
+		if (syscall(SYS_prlimit64, 0, RLIMIT_AS, &as, NULL) < 0)
+			fail("setrlimit RLIMIT_AS", NULL);
+	}
 	execve(p->exe, p->argv, p->envp);
 	fail("exec", p->exe);
 }

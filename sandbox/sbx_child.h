@@ -61,6 +61,9 @@ typedef struct sbx_plan {
 		struct rlimit lim;
 	} rl[SBX_MAX_RLIMITS];
 	int nrl;
+	rlim_t as_bytes;                 /* RLIMIT_AS for python only (0: none), set just before
+	                                    exec: the init keeps none, so that even a sanitizer
+	                                    build's init, with its huge reservations, still works */
 	const struct sock_fprog *filter; /* NULL: no seccomp */
 	int init;       /* 1: pid 1 is a small init that runs python as its child and
 	                   reports its status; 0: python itself is pid 1 */

@@ -368,6 +368,7 @@ void sbx_plan_make(sbx_plan *p, const sbx_setup *s, const sbx_limits *lim, unsig
 	add_mount(p, SBX_M_FILE, text, "/etc/group", 0);
 
 	p->nrl = 0;
+	p->as_bytes = 0;
 	add_rl(p, RLIMIT_CORE, 0, 0);
 	add_rl(p, RLIMIT_MEMLOCK, 0, 0);
 	add_rl(p, RLIMIT_MSGQUEUE, 0, 0);
@@ -385,7 +386,7 @@ void sbx_plan_make(sbx_plan *p, const sbx_setup *s, const sbx_limits *lim, unsig
 		/* SIGXCPU at the limit, SIGKILL a second later for code that
 		 * ignores it. */
 		add_rl(p, RLIMIT_CPU, cpu, cpu + 1);
-		add_rl(p, RLIMIT_AS, (rlim_t)lim->memory_mb * mb, (rlim_t)lim->memory_mb * mb);
+		p->as_bytes = (rlim_t)lim->memory_mb * mb;
 		/* +1: the namespace's init counts too. */
 		add_rl(p, RLIMIT_NPROC, (rlim_t)lim->max_procs + 1, (rlim_t)lim->max_procs + 1);
 		add_rl(p, RLIMIT_FSIZE, (rlim_t)lim->file_size_mb * mb,
