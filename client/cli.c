@@ -102,6 +102,32 @@ int cli_request_pending(cli *c, const char *id)
 	return pending;
 }
 
+int cli_lookup(cli *c, const char *id, json_object **job)
+{
+	int found = 0;
+	int pending;
+
+	*job = cli_job_json(c, id, &found);
+	if (*job == NULL)
+		return CLI_ERROR;
+	if (found)
+		return CLI_JOB;
+	json_object_put(*job);
+	*job = NULL;
+	pending = cli_request_pending(c, id);
+	if (pending != 0)
+		return pending > 0 ? CLI_SUBMITTED : CLI_ERROR;
+	/* Not pending any more: recorded in between, or gone. */
+	*job = cli_job_json(c, id, &found);
+	if (*job == NULL)
+		return CLI_ERROR;
+	if (found)
+		return CLI_JOB;
+	json_object_put(*job);
+	*job = NULL;
+	return CLI_MISSING;
+}
+
 static const char *field(json_object *job, const char *name)
 {
 	json_object *v = NULL;

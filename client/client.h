@@ -55,6 +55,13 @@ int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 json_object *cli_job_json(cli *c, const char *id, int *found);
 /* Is the request still waiting for a dispatcher? (1/0, -1 on error) */
 int cli_request_pending(cli *c, const char *id);
+
+enum { CLI_JOB = 1, CLI_SUBMITTED = 0, CLI_MISSING = -2, CLI_ERROR = -1 };
+/* Find a job: CLI_JOB (*job set; caller puts it), CLI_SUBMITTED (the request
+ * waits for a dispatcher), CLI_MISSING (never submitted, or expired) or
+ * CLI_ERROR (message printed). Safe against a dispatcher recording the job
+ * meanwhile: it creates the job before it deletes the request. */
+int cli_lookup(cli *c, const char *id, json_object **job);
 /* Print a job for people (key fields, then the report) or as JSON. */
 void cli_print_job(cli *c, json_object *job);
 /* The exit code a final job stands for: 0 passed, 1 anything else. */

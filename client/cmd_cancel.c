@@ -14,6 +14,7 @@ int cmd_cancel(cli *c, int argc, char **argv)
 	char prev[16] = "";
 	lr_redis *r;
 	lr_err err;
+	int pending;
 	int rc;
 
 	if (argc != 2)
@@ -26,8 +27,17 @@ int cmd_cancel(cli *c, int argc, char **argv)
 	for (int tries = 0;; tries++) {
 		lr_err_clear(&err);
 		rc = lr_q_cancel(r, &c->keys, argv[1], "llmrepl cancel", prev, &err);
-		if (rc != LR_ENOTFOUND || tries >= 50 || cli_request_pending(c, argv[1]) != 1)
+		if (rc != LR_ENOTFOUND || tries >= 50)
 			break;
+		pending = cli_request_pending(c, argv[1]);
+		if (pending < 0)
+			return LR_EXIT_RUNTIME;
+		if (pending == 0) {
+			/* Recorded between the two looks, or gone: once more. */
+			lr_err_clear(&err);
+			rc = lr_q_cancel(r, &c->keys, argv[1], "llmrepl cancel", prev, &err);
+			break;
+		}
 		struct timespec ts = {0, 100 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}

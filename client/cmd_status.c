@@ -37,27 +37,18 @@ static void print_submitted(cli *c, const char *id)
 
 int cmd_status(cli *c, int argc, char **argv)
 {
-	json_object *job;
-	int found = 0;
+	json_object *job = NULL;
 	int rc = need_id(argc, argv, "status <id>");
 
 	if (rc)
 		return rc;
-	job = cli_job_json(c, argv[1], &found);
-	if (job == NULL)
-		return LR_EXIT_RUNTIME;
-	if (found) {
-		cli_print_job(c, job);
-	} else {
-		int pending = cli_request_pending(c, argv[1]);
-
-		if (pending < 0)
-			rc = LR_EXIT_RUNTIME;
-		else if (pending)
-			print_submitted(c, argv[1]);
-		else
-			rc = cli_fail(LR_EXIT_USAGE, "no job %s (never submitted, or expired)",
-			              argv[1]);
+	switch (cli_lookup(c, argv[1], &job)) {
+	case CLI_JOB: cli_print_job(c, job); break;
+	case CLI_SUBMITTED: print_submitted(c, argv[1]); break;
+	case CLI_MISSING:
+		rc = cli_fail(LR_EXIT_USAGE, "no job %s (never submitted, or expired)", argv[1]);
+		break;
+	default: rc = LR_EXIT_RUNTIME;
 	}
 	json_object_put(job);
 	return rc;
@@ -98,54 +89,42 @@ int cli_wait_job(cli *c, const char *id, double timeout)
 {
 	double deadline = timeout > 0 ? now_s() + timeout : 0;
 	char last[64] = "0-0";
-	json_object *job;
 
 	for (;;) {
+		json_object *job = NULL;
+		json_object *st = NULL;
+		const char *state = "submitted";
 		redisReply *rep = NULL;
-		int found = 0;
 		double left;
 		int rc;
 
-		job = cli_job_json(c, id, &found);
-		if (job == NULL)
-			return LR_EXIT_RUNTIME;
-		if (found) {
-			json_object *st = NULL;
-
-			if (json_object_object_get_ex(job, "state", &st) &&
-			    lr_q_state_final(json_object_get_string(st))) {
+		switch (cli_lookup(c, id, &job)) {
+		case CLI_JOB:
+			if (json_object_object_get_ex(job, "state", &st))
+				state = json_object_get_string(st);
+			if (lr_q_state_final(state)) {
 				cli_print_job(c, job);
 				rc = cli_job_exit(job);
 				json_object_put(job);
 				return rc;
 			}
-		} else {
-			int pending = cli_request_pending(c, id);
-
-			if (pending < 0) {
-				json_object_put(job);
-				return LR_EXIT_RUNTIME;
-			}
-			if (!pending) {
-				json_object_put(job);
-				return cli_fail(LR_EXIT_USAGE,
-				                "no job %s (never submitted, or expired)", id);
-			}
+			break;
+		case CLI_SUBMITTED: break;
+		case CLI_MISSING:
+			return cli_fail(LR_EXIT_USAGE, "no job %s (never submitted, or expired)",
+			                id);
+		default: return LR_EXIT_RUNTIME;
 		}
 		left = deadline > 0 ? deadline - now_s() : 1.0;
 		if (deadline > 0 && left <= 0) {
-			json_object *st = NULL;
-			const char *state = "submitted";
-
-			if (found && json_object_object_get_ex(job, "state", &st))
-				state = json_object_get_string(st);
 			fprintf(stderr, "llmrepl: timed out waiting for job %s (it is %s)\n", id,
 			        state);
 			json_object_put(job);
 			return LR_EXIT_TIMEOUT;
 		}
 		json_object_put(job);
-		/* Until the job exists its events stream does not either: poll. */
+		/* Until the job exists its events stream does not either: the
+		 * read then just waits, at most a second, and we look again. */
 		rc = wait_events(c, id, last, left < 1.0 ? (long)(left * 1000) + 1 : 1000, &rep);
 		if (rep)
 			freeReplyObject(rep);
@@ -235,18 +214,17 @@ int cmd_events(cli *c, int argc, char **argv)
 				seen++;
 			}
 		} else if (!c->o.follow || (seen == 0 && !final)) {
-			int found = 0;
-			json_object *job = cli_job_json(c, argv[1], &found);
+			json_object *job = NULL;
+			int found = cli_lookup(c, argv[1], &job);
 
 			json_object_put(job);
-			if (job == NULL) {
+			if (found == CLI_ERROR || found == CLI_MISSING) {
 				freeReplyObject(rep);
-				return LR_EXIT_RUNTIME;
-			}
-			if (!found && cli_request_pending(c, argv[1]) == 0) {
-				freeReplyObject(rep);
-				return cli_fail(LR_EXIT_USAGE,
-				                "no job %s (never submitted, or expired)", argv[1]);
+				return found == CLI_ERROR
+				           ? LR_EXIT_RUNTIME
+				           : cli_fail(LR_EXIT_USAGE,
+				                      "no job %s (never submitted, or expired)",
+				                      argv[1]);
 			}
 			if (!c->o.follow) {
 				freeReplyObject(rep);

@@ -142,7 +142,7 @@ static void copy_state(char dst[16], const char *src)
 
 /* Interpret {'stale', state, attempt} and {'ok'}-like replies. */
 static int fenced_reply(const redisReply *rep, const char *what, const char *id, long attempt,
-                        char state[16], lr_err *err)
+                        char state[16], long *cur_attempt, lr_err *err)
 {
 	const char *tag = lr_reply_elem_str(rep, 0);
 
@@ -153,6 +153,8 @@ static int fenced_reply(const redisReply *rep, const char *what, const char *id,
 		const char *at = lr_reply_elem_str(rep, 2);
 
 		copy_state(state, st);
+		if (cur_attempt != NULL)
+			*cur_attempt = at ? strtol(at, NULL, 10) : 0;
 		return lr_err_set(err, LR_ESTALE,
 		                  "%s refused: job %s is %s at attempt %s, not running attempt %ld",
 		                  what, id, st ? st : "?", at ? at : "?", attempt);
@@ -527,7 +529,7 @@ cleanup:
 }
 
 int lr_q_renew(lr_redis *r, const lr_keys *k, const char *id, long attempt, const char *worker,
-               long lease_ms, char state[16], lr_err *err)
+               long lease_ms, char state[16], long *cur_attempt, lr_err *err)
 {
 	argv_list a = {0};
 	redisReply *rep = NULL;
@@ -540,7 +542,7 @@ int lr_q_renew(lr_redis *r, const lr_keys *k, const char *id, long attempt, cons
 	al_long(&a, lease_ms);
 	rc = run(r, &lr_lua_renew, &a, &rep, err);
 	if (rc == 0)
-		rc = fenced_reply(rep, "lease renewal", id, attempt, state, err);
+		rc = fenced_reply(rep, "lease renewal", id, attempt, state, cur_attempt, err);
 	if (rep)
 		freeReplyObject(rep);
 	al_free(&a);
@@ -625,7 +627,7 @@ int lr_q_write(lr_redis *r, const lr_keys *k, const char *id, long attempt, cons
 		a.oom = 1;
 	rc = run(r, &lr_lua_write, &a, &rep, err);
 	if (rc == 0)
-		rc = fenced_reply(rep, "write", id, attempt, state, err);
+		rc = fenced_reply(rep, "write", id, attempt, state, NULL, err);
 	if (rep)
 		freeReplyObject(rep);
 	al_free(&a);
@@ -653,7 +655,7 @@ int lr_q_finish(lr_redis *r, const lr_keys *k, const char *id, long attempt, int
 	}
 	rc = run(r, &lr_lua_finish, &a, &rep, err);
 	if (rc == 0)
-		rc = fenced_reply(rep, "finish", id, attempt, state, err);
+		rc = fenced_reply(rep, "finish", id, attempt, state, NULL, err);
 	if (rep)
 		freeReplyObject(rep);
 	al_free(&a);
@@ -678,7 +680,7 @@ int lr_q_fail(lr_redis *r, const lr_keys *k, const char *id, long attempt, lr_q_
 	al_str(&a, rnd);
 	rc = run(r, &lr_lua_fail, &a, &rep, err);
 	if (rc == 0)
-		rc = fenced_reply(rep, "fail", id, attempt, outcome, err);
+		rc = fenced_reply(rep, "fail", id, attempt, outcome, NULL, err);
 	if (rep)
 		freeReplyObject(rep);
 	al_free(&a);

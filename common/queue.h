@@ -105,10 +105,10 @@ int lr_q_next(lr_redis *r, const lr_keys *k, const char *worker, long block_ms, 
               lr_q_job *job, int *got, lr_err *err);
 
 /* Extend the lease of a running attempt to now + lease_ms. LR_ESTALE when
- * the attempt is over; state (optional) then says what the job is now
- * ("cancelled", "retry_wait", "gone", ...). */
+ * the attempt is over; state and cur_attempt (both optional) then say what
+ * the job is now ("cancelled", "retry_wait", "gone", ...; its attempt). */
 int lr_q_renew(lr_redis *r, const lr_keys *k, const char *id, long attempt, const char *worker,
-               long lease_ms, char state[16], lr_err *err);
+               long lease_ms, char state[16], long *cur_attempt, lr_err *err);
 
 /* A batch of fenced writes, applied all or nothing (see lr_q_write). */
 typedef struct lr_q_ops lr_q_ops;

@@ -104,7 +104,7 @@ int main(int argc, char **argv)
 			lr_q_job_free(&job);
 	} else if (strcmp(op, "renew") == 0 && n == 4) {
 		rc = lr_q_renew(r, &k, a[0], strtol(a[1], NULL, 10), a[2], strtol(a[3], NULL, 10),
-		                out, &e);
+		                out, NULL, &e);
 		if (rc == 0)
 			printf("%s\n", out);
 	} else if ((strcmp(op, "write") == 0 && n == 6) || (strcmp(op, "event") == 0 && n == 4)) {
