@@ -132,8 +132,14 @@ class System:
         return p
 
     def stop_all(self):
+        """Stop everything; fail if a sanitizer build reported a problem."""
         for p in self.procs:
             p.stop()
+        for p in self.procs:
+            log = p.log()
+            for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+                assert marker not in log, f"{p.proc.name if hasattr(p, 'proc') else p.name}: " \
+                                          f"{log[log.index(marker):][:2000]}"
 
     # ---- the user's side ----------------------------------------------------
 

@@ -1,0 +1,539 @@
+/* bench/queue - what the job queue costs, beside the same evaluations done
+ * directly in the sandbox, all measured in this one run on this machine.
+ *
+ *   throughput  evaluate jobs per second through the whole path (redis-cli
+ *               style XADD -> dispatcher -> worker -> sandbox -> result)
+ *               with 1, 2 and 4 workers, beside eval_run() called directly
+ *               on 1, 2 and 4 threads (each its own pre-forked pool)
+ *   latency     submit-to-done p50/p95 of a trivial job (one worker, one job
+ *               at a time, the submitter blocked on the job's events stream)
+ *               beside the same evaluation called directly
+ * Target: the queue adds under 5 ms to a job at p50.
+ *
+ * It starts its own redis-server (no persistence) on a free loopback port and
+ * the dispatcher and workers from the build directory it lives in, and stops
+ * them all before it exits.
+ *
+ *   queue [--jobs N] [--runs N] [--redis-server PATH] */
+#include "eval.h"
+#include "keys.h"
+#include "redis.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static const char job_code[] = "def add(a, b):\n    return a + b\n";
+static const char job_tests[] = "assert add(1, 2) == 3\nassert add(-1, 1) == 0\n";
+static const char job_spec[] = "{\"kind\": \"evaluate\", \"code\": \"def add(a, b):\\n    return "
+                               "a + b\\n\", \"tests\": [\"assert add(1, 2) == 3\", \"assert "
+                               "add(-1, 1) == 0\"], \"static_checks\": false}";
+static const char trivial_spec[] = "{\"kind\": \"evaluate\", \"code\": \"x = 1\", "
+                                   "\"static_checks\": false}";
+
+static char bindir[4096];
+static char redis_url[64];
+static int redis_port;
+static pid_t redis_pid = -1;
+static char redis_dir[] = "/tmp/llmrepl-bench-XXXXXX";
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double pct(double *v, int n, double p)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp);
+	return v[(int)(p * (n - 1) + 0.5)];
+}
+
+static void die(const char *msg)
+{
+	fprintf(stderr, "bench/queue: %s\n", msg);
+	if (redis_pid > 0) {
+		kill(redis_pid, SIGTERM);
+		waitpid(redis_pid, NULL, 0);
+	}
+	exit(1);
+}
+
+static int free_port(void)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int port;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+		die("no free port");
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+static pid_t spawn(char *const argv[], char *const env[], int quiet)
+{
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int rc;
+
+	posix_spawn_file_actions_init(&fa);
+	if (quiet)
+		posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+	rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, env);
+	posix_spawn_file_actions_destroy(&fa);
+	return rc == 0 ? pid : -1;
+}
+
+static void stop(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+
+static lr_redis *connect_redis(void)
+{
+	lr_redis_opts o = {0};
+	lr_redis *r = NULL;
+	lr_err err;
+
+	o.url = redis_url;
+	o.command_timeout_ms = 30000;
+	if (lr_redis_open(&r, &o, &err) < 0)
+		return NULL;
+	return r;
+}
+
+static void start_redis(const char *server)
+{
+	char port[16];
+	char *argv[] = {(char *)server,
+	                "--port",
+	                port,
+	                "--bind",
+	                "127.0.0.1",
+	                "--dir",
+	                redis_dir,
+	                "--save",
+	                "",
+	                "--appendonly",
+	                "no",
+	                "--protected-mode",
+	                "yes",
+	                "--loglevel",
+	                "warning",
+	                NULL};
+	lr_redis *r = NULL;
+
+	if (mkdtemp(redis_dir) == NULL)
+		die("mkdtemp failed");
+	redis_port = free_port();
+	snprintf(port, sizeof(port), "%d", redis_port);
+	snprintf(redis_url, sizeof(redis_url), "redis://127.0.0.1:%d", redis_port);
+	redis_pid = spawn(argv, environ, 1);
+	if (redis_pid < 0)
+		die("cannot start redis-server");
+	for (int i = 0; i < 200 && r == NULL; i++) {
+		sleep_ms(25);
+		r = connect_redis();
+	}
+	if (r == NULL)
+		die("redis-server did not come up");
+	lr_redis_close(r);
+}
+
+/* Environment for our binaries: the parent's plus these settings. */
+static char **child_env(const char *prefix, char *store, size_t storelen)
+{
+	static char *env[256];
+	size_t n = 0;
+	size_t used = 0;
+
+	for (char **e = environ; *e && n < 240; e++)
+		if (strncmp(*e, "LLMREPL_", 8) != 0)
+			env[n++] = *e;
+	used +=
+	    (size_t)snprintf(store + used, storelen - used, "LLMREPL_REDIS_URL=%s", redis_url) + 1;
+	env[n++] = store;
+	env[n++] = store + used;
+	used += (size_t)snprintf(store + used, storelen - used, "LLMREPL_PREFIX=%s", prefix) + 1;
+	env[n++] = store + used;
+	used += (size_t)snprintf(store + used, storelen - used, "LLMREPL_LOG_LEVEL=warn") + 1;
+	env[n] = NULL;
+	return env;
+}
+
+typedef struct fleet {
+	pid_t dispatcher;
+	pid_t workers[8];
+	int nworkers;
+} fleet;
+
+static void fleet_start(fleet *f, const char *prefix, int nworkers)
+{
+	char store[1024];
+	char **env = child_env(prefix, store, sizeof(store));
+	char disp[4200];
+	char work[4200];
+	char *dargv[] = {disp, NULL};
+	char *wargv[] = {work, NULL};
+
+	snprintf(disp, sizeof(disp), "%s/llmrepl-dispatcher", bindir);
+	snprintf(work, sizeof(work), "%s/llmrepl-worker", bindir);
+	memset(f, 0, sizeof(*f));
+	f->dispatcher = spawn(dargv, env, 0);
+	for (int i = 0; i < nworkers; i++)
+		f->workers[i] = spawn(wargv, env, 0);
+	f->nworkers = nworkers;
+	if (f->dispatcher < 0)
+		die("cannot start the dispatcher");
+}
+
+static void fleet_stop(fleet *f)
+{
+	for (int i = 0; i < f->nworkers; i++)
+		stop(f->workers[i]);
+	stop(f->dispatcher);
+}
+
+static long long stat_done(lr_redis *r, const char *prefix)
+{
+	redisReply *rep = NULL;
+	long long v = 0;
+	lr_err err;
+
+	if (lr_redis_cmd(r, &rep, &err, "HGET %sstats total:done", prefix) < 0)
+		die(err.msg);
+	if (rep->type == REDIS_REPLY_STRING)
+		v = strtoll(rep->str, NULL, 10);
+	freeReplyObject(rep);
+	return v;
+}
+
+static long long count_workers(lr_redis *r, const char *prefix)
+{
+	redisReply *rep = NULL;
+	long long v = 0;
+	lr_err err;
+
+	if (lr_redis_cmd(r, &rep, &err, "ZCARD %sworkers", prefix) < 0)
+		die(err.msg);
+	v = rep->integer;
+	freeReplyObject(rep);
+	return v;
+}
+
+/* Jobs per second through the queue with n workers. */
+static double queue_throughput(int nworkers, int jobs)
+{
+	char prefix[32];
+	lr_redis *r = connect_redis();
+	redisContext *c;
+	fleet f;
+	double t0, t1;
+
+	snprintf(prefix, sizeof(prefix), "bq%d:", nworkers);
+	if (r == NULL)
+		die("cannot connect to redis");
+	fleet_start(&f, prefix, nworkers);
+	/* Wait until every worker is registered and its sandbox pool is up. */
+	for (int i = 0; i < 400 && count_workers(r, prefix) < nworkers; i++)
+		sleep_ms(25);
+	sleep_ms(300);
+	/* Pipelined XADDs on a raw context, as a client submitting a batch. */
+	c = redisConnect("127.0.0.1", redis_port);
+	if (c == NULL || c->err)
+		die("cannot connect to redis");
+	t0 = now();
+	for (int i = 0; i < jobs; i++)
+		redisAppendCommand(c, "XADD %srequests * spec %s", prefix, job_spec);
+	for (int i = 0; i < jobs; i++) {
+		void *rep = NULL;
+
+		if (redisGetReply(c, &rep) != REDIS_OK)
+			die("XADD failed");
+		freeReplyObject(rep);
+	}
+	while (stat_done(r, prefix) < jobs) {
+		if (now() - t0 > 600)
+			die("jobs did not finish in 10 minutes");
+		sleep_ms(2);
+	}
+	t1 = now();
+	redisFree(c);
+	fleet_stop(&f);
+	lr_redis_close(r);
+	return jobs / (t1 - t0);
+}
+
+typedef struct direct_arg {
+	int runs;
+	int failed;
+	const char *code;
+	const char *tests;
+	pthread_barrier_t *ready; /* all pools up: start the clock */
+} direct_arg;
+
+static void fill_request(eval_request *req, const char *code, const char *tests)
+{
+	memset(req, 0, sizeof(*req));
+	req->code = code;
+	req->tests = tests;
+	sbx_limits_default(&req->limits);
+	/* What the dispatcher's defaults make of the spec. */
+	req->limits.timeout_s = 10;
+	req->limits.memory_mb = 256;
+	req->static_checks = 0;
+}
+
+/* One evaluation, as the worker's evaluate kind does it. */
+static int direct_once(sbx_pool *pool, const sbx_config *cfg, const eval_request *req)
+{
+	eval_outcome out;
+	lr_err err;
+	int ok = eval_run(&out, pool, cfg, req, &err) == 0 && out.passed;
+
+	eval_outcome_free(&out);
+	return ok;
+}
+
+static void *direct_thread(void *p)
+{
+	direct_arg *a = p;
+	sbx_config cfg;
+	sbx_pool *pool = NULL;
+	char msg[256];
+	eval_request req;
+	int up;
+
+	sbx_config_default(&cfg);
+	up = sbx_pool_start(&pool, &cfg, msg, sizeof(msg)) == 0;
+	if (!up)
+		fprintf(stderr, "bench/queue: pool: %s\n", msg);
+	fill_request(&req, a->code, a->tests);
+	for (int i = 0; up && i < 3; i++) /* warm up, as a worker's first jobs do */
+		direct_once(pool, &cfg, &req);
+	pthread_barrier_wait(a->ready);
+	for (int i = 0; i < a->runs; i++)
+		if (!up || !direct_once(pool, &cfg, &req))
+			a->failed++;
+	sbx_pool_free(pool);
+	return NULL;
+}
+
+/* Jobs per second evaluated directly on n threads. */
+static double direct_throughput(int nthreads, int jobs)
+{
+	pthread_t th[8];
+	direct_arg args[8];
+	pthread_barrier_t ready;
+	double t0, t1;
+	int failed = 0;
+
+	pthread_barrier_init(&ready, NULL, (unsigned)nthreads + 1);
+	for (int i = 0; i < nthreads; i++) {
+		args[i] = (direct_arg){jobs / nthreads + (i < jobs % nthreads), 0, job_code,
+		                       job_tests, &ready};
+		pthread_create(&th[i], NULL, direct_thread, &args[i]);
+	}
+	pthread_barrier_wait(&ready);
+	t0 = now();
+	for (int i = 0; i < nthreads; i++) {
+		pthread_join(th[i], NULL);
+		failed += args[i].failed;
+	}
+	t1 = now();
+	pthread_barrier_destroy(&ready);
+	if (failed)
+		die("direct evaluations failed");
+	return jobs / (t1 - t0);
+}
+
+/* Submit one trivial job and wait for its final event; seconds. */
+static double queue_once(lr_redis *r, const char *prefix)
+{
+	redisReply *rep = NULL;
+	char id[64];
+	char last[64] = "0-0";
+	int done = 0;
+	lr_err err;
+	double t0 = now();
+
+	if (lr_redis_cmd(r, &rep, &err, "XADD %srequests * spec %s", prefix, trivial_spec) < 0)
+		die(err.msg);
+	snprintf(id, sizeof(id), "%s", rep->str);
+	freeReplyObject(rep);
+	while (!done) {
+		if (lr_redis_cmd(r, &rep, &err, "XREAD BLOCK 10000 STREAMS %sjob:%s:events %s",
+		                 prefix, id, last) < 0)
+			die(err.msg);
+		if (rep->type != REDIS_REPLY_ARRAY)
+			die("a job took over 10 s");
+		for (size_t j = 0; j < rep->element[0]->element[1]->elements; j++) {
+			const redisReply *e = rep->element[0]->element[1]->element[j];
+			const redisReply *type = lr_reply_field(e->element[1], "type");
+
+			snprintf(last, sizeof(last), "%s", e->element[0]->str);
+			if (type && strcmp(type->str, "done") == 0)
+				done = 1;
+			else if (type && strcmp(type->str, "rejected") == 0)
+				die("the trivial job was rejected");
+		}
+		freeReplyObject(rep);
+	}
+	return now() - t0;
+}
+
+/* The trivial job through the queue (one worker) and directly (a pool in
+ * this process), alternating, so both see the same machine. */
+static void latency(int runs, double *ql, double *dl)
+{
+	const char *prefix = "bql:";
+	lr_redis *r = connect_redis();
+	sbx_config cfg;
+	sbx_pool *pool = NULL;
+	eval_request req;
+	char msg[256];
+	fleet f;
+
+	if (r == NULL)
+		die("cannot connect to redis");
+	sbx_config_default(&cfg);
+	if (sbx_pool_start(&pool, &cfg, msg, sizeof(msg)) < 0)
+		die(msg);
+	fill_request(&req, "x = 1", NULL);
+	fleet_start(&f, prefix, 1);
+	for (int i = 0; i < 400 && count_workers(r, prefix) < 1; i++)
+		sleep_ms(25);
+	for (int i = -20; i < runs; i++) { /* 20 warm-up rounds */
+		double t0 = now();
+		double d;
+
+		if (!direct_once(pool, &cfg, &req))
+			die("a direct evaluation failed");
+		d = now() - t0;
+		if (i >= 0) {
+			dl[i] = d;
+			ql[i] = queue_once(r, prefix);
+		} else {
+			queue_once(r, prefix);
+		}
+	}
+	fleet_stop(&f);
+	sbx_pool_free(pool);
+	lr_redis_close(r);
+}
+
+int main(int argc, char **argv)
+{
+	const char *server = "/usr/bin/redis-server";
+	int jobs = 300;
+	int runs = 200;
+	static const int ns[] = {1, 2, 4};
+	double qt[3], dt[3];
+	double *ql, *dl;
+	char *slash;
+
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--jobs") == 0)
+			jobs = (int)strtol(argv[i + 1], NULL, 10);
+		else if (strcmp(argv[i], "--runs") == 0)
+			runs = (int)strtol(argv[i + 1], NULL, 10);
+		else if (strcmp(argv[i], "--redis-server") == 0)
+			server = argv[i + 1];
+	}
+	if (runs < 10)
+		runs = 10;
+	if (jobs < 10)
+		jobs = 10;
+	if (realpath(argv[0], bindir) == NULL)
+		die("cannot find myself");
+	/* build/bench/queue -> build */
+	for (int k = 0; k < 2 && (slash = strrchr(bindir, '/')) != NULL; k++)
+		*slash = '\0';
+	signal(SIGPIPE, SIG_IGN);
+	start_redis(server);
+
+	printf("bench/queue: %d evaluate jobs per round (a function and two asserts, static checks "
+	       "off), on %ld CPUs\n",
+	       jobs, sysconf(_SC_NPROCESSORS_ONLN));
+	for (int i = 0; i < 3; i++) {
+		dt[i] = direct_throughput(ns[i], jobs);
+		qt[i] = queue_throughput(ns[i], jobs);
+	}
+	printf("\nthroughput (jobs/s)   direct eval_run   through the queue   ratio\n");
+	for (int i = 0; i < 3; i++)
+		printf("  %d worker%s          %10.1f        %10.1f        %5.2f\n", ns[i],
+		       ns[i] > 1 ? "s" : " ", dt[i], qt[i], qt[i] / dt[i]);
+
+	ql = calloc((size_t)runs, sizeof(double));
+	dl = calloc((size_t)runs, sizeof(double));
+	if (ql == NULL || dl == NULL)
+		die("out of memory");
+	latency(runs, ql, dl);
+	{
+		double d50 = pct(dl, runs, 0.5), d95 = pct(dl, runs, 0.95);
+		double q50 = pct(ql, runs, 0.5), q95 = pct(ql, runs, 0.95);
+
+		printf("\nlatency of a trivial job over %d runs   p50        p95\n", runs);
+		printf("  direct eval_run                      %7.2f ms %7.2f ms\n", d50 * 1e3,
+		       d95 * 1e3);
+		printf("  submit to done through the queue     %7.2f ms %7.2f ms\n", q50 * 1e3,
+		       q95 * 1e3);
+		printf("  the queue adds                       %7.2f ms %7.2f ms   (target: under "
+		       "5 ms "
+		       "at p50: %s)\n",
+		       (q50 - d50) * 1e3, (q95 - d95) * 1e3, q50 - d50 < 0.005 ? "met" : "MISSED");
+	}
+	free(ql);
+	free(dl);
+	kill(redis_pid, SIGTERM);
+	waitpid(redis_pid, NULL, 0);
+	{
+		char rdb[sizeof(redis_dir) + 16];
+
+		/* No persistence was configured; remove a dump Redis may still
+		 * have written on shutdown, then the directory. */
+		snprintf(rdb, sizeof(rdb), "%s/dump.rdb", redis_dir);
+		unlink(rdb);
+		if (rmdir(redis_dir) < 0)
+			fprintf(stderr, "bench/queue: could not remove %s\n", redis_dir);
+	}
+	return 0;
+}

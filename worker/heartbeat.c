@@ -1,0 +1,243 @@
+/* heartbeat.c - lease renewal and worker registration on a thread of its own. */
+#include "heartbeat.h"
+
+#include "log.h"
+#include "queue.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct wk_hb {
+	const wk_config *cfg;
+	lr_redis *r;
+	pthread_t th;
+	int started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	/* Guarded by mu. */
+	int quit;
+	int active;
+	char job[LR_JOB_ID_MAX + 1];
+	long attempt;
+	long jobs_done;
+	long long last_ok_ms; /* last renewal that Redis accepted */
+	/* Read by any thread. */
+	atomic_int status;
+	const volatile sig_atomic_t *stop;
+	atomic_llong drain_end_ms; /* 0 until a shutdown is first seen */
+	char pid[24];
+	char host[128];
+	char since[24];
+};
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long period_ms(const wk_config *cfg)
+{
+	long p = cfg->lease_ms / 3;
+
+	return p < 10 ? 10 : p;
+}
+
+static void beat(wk_hb *hb)
+{
+	char job[LR_JOB_ID_MAX + 1];
+	char attempt[24];
+	char done[24];
+	char state[16] = "";
+	long ttl = period_ms(hb->cfg) * 3;
+	int active;
+	long att;
+	long cur = 0;
+	lr_err err;
+	int rc;
+
+	pthread_mutex_lock(&hb->mu);
+	active = hb->active;
+	memcpy(job, hb->job, sizeof(job));
+	att = hb->attempt;
+	snprintf(done, sizeof(done), "%ld", hb->jobs_done);
+	pthread_mutex_unlock(&hb->mu);
+	snprintf(attempt, sizeof(attempt), "%ld", active ? att : 0L);
+
+	lr_err_clear(&err);
+	if (active) {
+		rc = lr_q_renew(hb->r, &hb->cfg->keys, job, att, hb->cfg->name, hb->cfg->lease_ms,
+		                state, &cur, &err);
+		pthread_mutex_lock(&hb->mu);
+		/* The main thread may have moved on to another job meanwhile. */
+		if (hb->active && hb->attempt == att && strcmp(hb->job, job) == 0) {
+			if (rc == 0) {
+				hb->last_ok_ms = mono_ms();
+			} else if (rc == LR_ESTALE) {
+				int st = strcmp(state, "cancelled") == 0 ? LR_ECANCELED : LR_ESTALE;
+
+				/* Done at our own attempt: the main thread has
+				 * just finished it and not yet said so. */
+				int ours = strcmp(state, "done") == 0 && cur == att;
+
+				if (atomic_exchange(&hb->status, st) == 0 && !ours)
+					log_warn("job %s: %s", job, err.msg);
+			} else if (mono_ms() - hb->last_ok_ms > hb->cfg->lease_ms) {
+				/* Unreachable for longer than the lease: the job may
+				 * have been reclaimed; stop rather than race. */
+				if (atomic_exchange(&hb->status, LR_ESTALE) == 0)
+					log_warn("job %s: no lease renewal for %ld ms (%s); giving "
+					         "it up",
+					         job, hb->cfg->lease_ms, err.msg);
+			}
+		}
+		pthread_mutex_unlock(&hb->mu);
+	}
+	{
+		const char *f[] = {"pid", "host", "since", "job", "attempt", "jobs"};
+		const char *v[] = {hb->pid, hb->host, hb->since, active ? job : "", attempt, done};
+
+		lr_err_clear(&err);
+		if (lr_q_heartbeat(hb->r, &hb->cfg->keys, hb->cfg->name, ttl, 6, f, v, &err) < 0)
+			log_debug("heartbeat: %s", err.msg);
+	}
+}
+
+static void *hb_main(void *arg)
+{
+	wk_hb *hb = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&hb->mu);
+	while (!hb->quit) {
+		long p = period_ms(hb->cfg);
+
+		if (p > 100 && *hb->stop)
+			p = 100; /* notice the end of the drain in time */
+		pthread_mutex_unlock(&hb->mu);
+		if (*hb->stop && atomic_load(&hb->drain_end_ms) == 0)
+			atomic_store(&hb->drain_end_ms,
+			             mono_ms() + (long long)(hb->cfg->drain_s * 1000.0));
+		beat(hb);
+		pthread_mutex_lock(&hb->mu);
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += p / 1000;
+		until.tv_nsec += (p % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (!hb->quit) {
+			int rc = pthread_cond_timedwait(&hb->cv, &hb->mu, &until);
+
+			if (rc == ETIMEDOUT)
+				break;
+		}
+	}
+	pthread_mutex_unlock(&hb->mu);
+	return NULL;
+}
+
+int wk_hb_start(wk_hb **out, const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
+{
+	lr_redis_opts ro = cfg->redis;
+	pthread_condattr_t ca;
+	char name[256];
+	wk_hb *hb;
+	int rc;
+
+	*out = NULL;
+	hb = calloc(1, sizeof(*hb));
+	if (hb == NULL)
+		return lr_err_set(err, LR_ENOMEM, "out of memory");
+	hb->cfg = cfg;
+	hb->stop = stop;
+	atomic_init(&hb->status, 0);
+	atomic_init(&hb->drain_end_ms, 0);
+	snprintf(hb->pid, sizeof(hb->pid), "%ld", (long)getpid());
+	if (gethostname(hb->host, sizeof(hb->host) - 1) < 0)
+		snprintf(hb->host, sizeof(hb->host), "?");
+	snprintf(hb->since, sizeof(hb->since), "%ld", (long)time(NULL));
+	snprintf(name, sizeof(name), "%s:heartbeat", cfg->name);
+	ro.client_name = name;
+	rc = lr_redis_open(&hb->r, &ro, err);
+	if (rc < 0) {
+		free(hb);
+		return rc;
+	}
+	pthread_mutex_init(&hb->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&hb->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&hb->th, NULL, hb_main, hb) != 0) {
+		wk_hb_stop(hb);
+		return lr_err_set(err, LR_EINTERNAL, "cannot start the heartbeat thread");
+	}
+	hb->started = 1;
+	*out = hb;
+	return 0;
+}
+
+void wk_hb_stop(wk_hb *hb)
+{
+	lr_err err;
+
+	if (hb == NULL)
+		return;
+	if (hb->started) {
+		pthread_mutex_lock(&hb->mu);
+		hb->quit = 1;
+		pthread_cond_signal(&hb->cv);
+		pthread_mutex_unlock(&hb->mu);
+		pthread_join(hb->th, NULL);
+	}
+	lr_err_clear(&err);
+	if (lr_q_unregister(hb->r, &hb->cfg->keys, hb->cfg->name, &err) < 0)
+		log_debug("unregister: %s", err.msg);
+	lr_redis_close(hb->r);
+	pthread_cond_destroy(&hb->cv);
+	pthread_mutex_destroy(&hb->mu);
+	free(hb);
+}
+
+void wk_hb_job(wk_hb *hb, const char *id, long attempt)
+{
+	pthread_mutex_lock(&hb->mu);
+	hb->active = 1;
+	snprintf(hb->job, sizeof(hb->job), "%s", id);
+	hb->attempt = attempt;
+	hb->last_ok_ms = mono_ms();
+	atomic_store(&hb->status, 0);
+	pthread_mutex_unlock(&hb->mu);
+}
+
+void wk_hb_idle(wk_hb *hb)
+{
+	pthread_mutex_lock(&hb->mu);
+	hb->active = 0;
+	hb->job[0] = '\0';
+	hb->jobs_done++;
+	atomic_store(&hb->status, 0);
+	pthread_mutex_unlock(&hb->mu);
+}
+
+int wk_hb_status(const wk_hb *hb)
+{
+	return atomic_load(&((wk_hb *)hb)->status);
+}
+
+int wk_hb_drain_over(const wk_hb *hb)
+{
+	long long end = atomic_load(&((wk_hb *)hb)->drain_end_ms);
+
+	return end > 0 && mono_ms() >= end;
+}

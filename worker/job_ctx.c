@@ -1,0 +1,277 @@
+/* job_ctx.c - the handler's view of a running job: fenced writes, stopping. */
+#include "job_ctx_int.h"
+
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const reserved[] = {
+    "id",       "kind",         "spec",        "spec_bytes",     "state",     "attempt",
+    "failures", "max_attempts", "backoff_ms",  "backoff_max_ms", "ttl",       "events_max",
+    "entry",    "worker",       "lease_until", "started",        "finished",  "final_attempt",
+    "retry_at", "last_failure", "cancel",      "iterations",     "aux",       "passed",
+    "result",   "error",        "summary",     "notes",          "submitted", "created",
+    "updated",  NULL,
+};
+
+static int is_reserved(const char *f)
+{
+	for (size_t i = 0; reserved[i]; i++)
+		if (strcmp(reserved[i], f) == 0)
+			return 1;
+	return 0;
+}
+
+static int field_ok(const char *f, lr_err *err)
+{
+	size_t n = f ? strlen(f) : 0;
+
+	if (n == 0 || n > 64)
+		return lr_err_set(err, LR_EINVAL, "job field names are 1..64 characters");
+	if (is_reserved(f))
+		return lr_err_set(err, LR_EINVAL, "job field '%s' is the protocol's own", f);
+	return 0;
+}
+
+long long wk_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void wk_sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+int lr_job_result_field(lr_job_result *res, const char *name, const char *value)
+{
+	char *v;
+	size_t i;
+
+	if (field_ok(name, NULL) < 0)
+		return LR_EINVAL;
+	for (i = 0; i < res->nextra; i++)
+		if (strcmp(res->extra_names[i], name) == 0)
+			break;
+	if (i == res->nextra && i >= sizeof(res->extra_names) / sizeof(res->extra_names[0]))
+		return LR_EINVAL;
+	v = strdup(value ? value : "");
+	if (v == NULL)
+		return LR_ENOMEM;
+	if (i == res->nextra) {
+		res->extra_names[i] = strdup(name);
+		if (res->extra_names[i] == NULL) {
+			free(v);
+			return LR_ENOMEM;
+		}
+		res->nextra++;
+	} else {
+		free(res->extra_values[i]);
+	}
+	res->extra_values[i] = v;
+	return 0;
+}
+
+void lr_job_result_free(lr_job_result *res)
+{
+	if (res == NULL)
+		return;
+	free(res->result_json);
+	free(res->error);
+	free(res->summary);
+	for (size_t i = 0; i < res->nextra; i++) {
+		free(res->extra_names[i]);
+		free(res->extra_values[i]);
+	}
+	memset(res, 0, sizeof(*res));
+}
+
+const char *lr_jobctx_id(const lr_jobctx *c)
+{
+	return c->job->id;
+}
+
+long lr_jobctx_attempt(const lr_jobctx *c)
+{
+	return c->job->attempt;
+}
+
+const lr_job_spec *lr_jobctx_spec(const lr_jobctx *c)
+{
+	return &c->spec;
+}
+
+const char *lr_jobctx_spec_json(const lr_jobctx *c)
+{
+	return c->job->spec;
+}
+
+sbx_pool *lr_jobctx_pool(lr_jobctx *c)
+{
+	return c->pool;
+}
+
+const sbx_config *lr_jobctx_sbx_config(const lr_jobctx *c)
+{
+	return &c->cfg->sbx;
+}
+
+const struct wk_config *lr_jobctx_config(const lr_jobctx *c)
+{
+	return c->cfg;
+}
+
+lr_redis *lr_jobctx_redis(lr_jobctx *c)
+{
+	return c->r;
+}
+
+const lr_keys *lr_jobctx_keys(const lr_jobctx *c)
+{
+	return &c->cfg->keys;
+}
+
+int lr_jobctx_should_stop(const lr_jobctx *c)
+{
+	return wk_hb_status(c->hb) != 0 || *c->stop >= 2 || wk_hb_drain_over(c->hb);
+}
+
+int lr_jobctx_cancelled(const lr_jobctx *c)
+{
+	return wk_hb_status(c->hb) == LR_ECANCELED;
+}
+
+int lr_jobctx_check(lr_jobctx *c, lr_err *err)
+{
+	int st = wk_hb_status(c->hb);
+
+	if (st == LR_ECANCELED)
+		return lr_err_set(err, LR_ECANCELED, "job %s was cancelled", c->job->id);
+	if (st == LR_ESTALE)
+		return lr_err_set(err, LR_ESTALE, "job %s: attempt %ld lost its lease", c->job->id,
+		                  c->job->attempt);
+	if (lr_jobctx_should_stop(c))
+		return lr_err_set(err, LR_ECANCELED, "the worker is shutting down");
+	return 0;
+}
+
+int wk_ctx_write(lr_jobctx *c, const lr_q_ops *ops, lr_err *err)
+{
+	long backoff = 50;
+	int rc;
+
+	for (;;) {
+		rc = lr_q_write(c->r, &c->cfg->keys, c->job->id, c->job->attempt, ops, NULL, err);
+		if (rc != LR_EIO || wk_hb_status(c->hb) == LR_ESTALE || *c->stop >= 2)
+			return rc;
+		log_warn("job %s: %s; retrying the write", c->job->id, err->msg);
+		wk_sleep_ms(backoff);
+		backoff = backoff * 2 > 1000 ? 1000 : backoff * 2;
+	}
+}
+
+int lr_jobctx_setn(lr_jobctx *c, size_t n, const char *const *fields, const char *const *values,
+                   const size_t *lens, lr_err *err)
+{
+	lr_q_ops *ops;
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		if (field_ok(fields[i], err) < 0)
+			return LR_EINVAL;
+	ops = lr_q_ops_new();
+	if (ops == NULL)
+		return lr_err_set(err, LR_ENOMEM, "out of memory");
+	rc = lr_q_ops_set(ops, n, fields, values, lens);
+	if (rc == 0)
+		rc = wk_ctx_write(c, ops, err);
+	else
+		lr_err_set(err, rc, "out of memory");
+	lr_q_ops_free(ops);
+	return rc;
+}
+
+int lr_jobctx_set(lr_jobctx *c, const char *field, const char *value, lr_err *err)
+{
+	return lr_jobctx_setn(c, 1, &field, &value, NULL, err);
+}
+
+int lr_jobctx_iteration(lr_jobctx *c, long n, size_t nfields, const char *const *fields,
+                        const char *const *values, const size_t *lens, const char *summary,
+                        lr_err *err)
+{
+	static const char *const ef[] = {"n", "summary"};
+	char num[24];
+	const char *ev[2];
+	lr_q_ops *ops;
+	int rc;
+
+	if (n < 0)
+		return lr_err_set(err, LR_EINVAL, "iteration numbers start at 0");
+	snprintf(num, sizeof(num), "%ld", n);
+	ev[0] = num;
+	ev[1] = summary ? summary : "";
+	ops = lr_q_ops_new();
+	if (ops == NULL)
+		return lr_err_set(err, LR_ENOMEM, "out of memory");
+	rc = lr_q_ops_iter(ops, n, nfields, fields, values, lens);
+	if (rc == 0)
+		rc = lr_q_ops_event(ops, "iteration", 2, ef, ev, NULL);
+	if (rc == 0)
+		rc = wk_ctx_write(c, ops, err);
+	else
+		lr_err_set(err, rc, "out of memory");
+	lr_q_ops_free(ops);
+	return rc;
+}
+
+int lr_jobctx_event(lr_jobctx *c, const char *type, const char *msg, lr_err *err)
+{
+	static const char *const ef[] = {"msg"};
+	const char *ev[1] = {msg ? msg : ""};
+	lr_q_ops *ops;
+	int rc;
+
+	if (type == NULL || *type == '\0' || strlen(type) > 32)
+		return lr_err_set(err, LR_EINVAL, "event types are 1..32 characters");
+	ops = lr_q_ops_new();
+	if (ops == NULL)
+		return lr_err_set(err, LR_ENOMEM, "out of memory");
+	rc = lr_q_ops_event(ops, type, 1, ef, ev, NULL);
+	if (rc == 0)
+		rc = wk_ctx_write(c, ops, err);
+	else
+		lr_err_set(err, rc, "out of memory");
+	lr_q_ops_free(ops);
+	return rc;
+}
+
+int lr_jobctx_aux_key(lr_jobctx *c, const char *suffix, lr_err *err)
+{
+	lr_q_ops *ops;
+	size_t n = suffix ? strlen(suffix) : 0;
+	int rc;
+
+	if (n == 0 || n > 64 ||
+	    strspn(suffix, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                   "0123456789:_-") != n)
+		return lr_err_set(err, LR_EINVAL,
+		                  "auxiliary key suffixes are 1..64 of [A-Za-z0-9:_-]");
+	ops = lr_q_ops_new();
+	if (ops == NULL)
+		return lr_err_set(err, LR_ENOMEM, "out of memory");
+	rc = lr_q_ops_aux(ops, suffix);
+	if (rc == 0)
+		rc = wk_ctx_write(c, ops, err);
+	else
+		lr_err_set(err, rc, "out of memory");
+	lr_q_ops_free(ops);
+	return rc;
+}

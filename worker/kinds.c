@@ -1,0 +1,16 @@
+/* kinds.c - which handler runs which kind of job. */
+#include "kinds.h"
+
+#include <string.h>
+
+static const lr_kind kinds[] = {
+    {"evaluate", wk_kind_evaluate},
+};
+
+const lr_kind *wk_kind_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(kinds[i].name, name) == 0)
+			return &kinds[i];
+	return NULL;
+}

@@ -1,0 +1,23 @@
+/* kinds.h - the table of job kinds and their handlers (see job_ctx.h for
+ * the handler contract). A new kind: write its handler in its own file
+ * (worker/kind_<name>.c), declare it here, add a row in kinds.c. */
+#ifndef LLMREPL_KINDS_H
+#define LLMREPL_KINDS_H
+
+#include "job_ctx.h"
+
+typedef int (*lr_kind_fn)(lr_jobctx *ctx, lr_job_result *res, lr_err *err);
+
+typedef struct lr_kind {
+	const char *name; /* as in the spec's "kind" */
+	lr_kind_fn run;
+} lr_kind;
+
+/* The handler for a kind, or NULL when this worker cannot run it. */
+const lr_kind *wk_kind_find(const char *name);
+
+/* evaluate: run the code and its tests in the sandbox and judge them
+ * (worker/kind_evaluate.c). */
+int wk_kind_evaluate(lr_jobctx *ctx, lr_job_result *res, lr_err *err);
+
+#endif

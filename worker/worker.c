@@ -1,0 +1,198 @@
+/* worker.c - the worker's loop: claim, run the kind's handler, record. */
+#include "worker.h"
+
+#include "heartbeat.h"
+#include "job_ctx_int.h"
+#include "kinds.h"
+#include "log.h"
+#include "queue.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct wk {
+	const wk_config *cfg;
+	lr_redis *r;
+	wk_hb *hb;
+	sbx_pool *pool;
+	const volatile sig_atomic_t *stop;
+} wk;
+
+/* Whether to try a protocol call again after a Redis outage: while the
+ * lease may still be ours and no immediate stop was asked for. */
+static int again(wk *w, int rc, long *backoff)
+{
+	if (rc != LR_EIO || wk_hb_status(w->hb) == LR_ESTALE || *w->stop >= 2)
+		return 0;
+	wk_sleep_ms(*backoff);
+	*backoff = *backoff * 2 > 1000 ? 1000 : *backoff * 2;
+	return 1;
+}
+
+static void record_failure(wk *w, const lr_q_job *job, lr_q_fail_mode mode, const char *reason)
+{
+	char outcome[16] = "";
+	long backoff = 50;
+	lr_err err;
+	int rc;
+
+	do {
+		lr_err_clear(&err);
+		rc = lr_q_fail(w->r, &w->cfg->keys, job->id, job->attempt, mode, reason, outcome,
+		               &err);
+	} while (again(w, rc, &backoff));
+	if (rc == 0)
+		log_info("job %s attempt %ld: %s -> %s", job->id, job->attempt, reason, outcome);
+	else
+		log_warn("job %s attempt %ld: could not record '%s': %s", job->id, job->attempt,
+		         reason, err.msg);
+}
+
+static void record_result(wk *w, const lr_q_job *job, const lr_job_result *res)
+{
+	long backoff = 50;
+	lr_err err;
+	int rc;
+
+	do {
+		lr_err_clear(&err);
+		rc = lr_q_finish(w->r, &w->cfg->keys, job->id, job->attempt, res->passed,
+		                 res->result_json ? res->result_json : "{}", res->error,
+		                 res->summary, res->nextra, (const char *const *)res->extra_names,
+		                 (const char *const *)res->extra_values, NULL, &err);
+	} while (again(w, rc, &backoff));
+	if (rc == 0)
+		log_info("job %s attempt %ld: done, %s%s%s", job->id, job->attempt,
+		         res->passed ? "passed" : "not passed", res->summary ? ": " : "",
+		         res->summary ? res->summary : "");
+	else
+		log_warn("job %s attempt %ld: result not recorded: %s", job->id, job->attempt,
+		         err.msg);
+}
+
+static void run_job(wk *w, const lr_q_job *job)
+{
+	lr_jobctx ctx;
+	lr_job_result res;
+	const lr_kind *kind;
+	lr_err err;
+	int rc;
+
+	memset(&ctx, 0, sizeof(ctx));
+	memset(&res, 0, sizeof(res));
+	lr_err_clear(&err);
+	wk_hb_job(w->hb, job->id, job->attempt);
+	log_info("job %s attempt %ld: %s", job->id, job->attempt, job->kind);
+	if (w->cfg->fault_abort_marker && *w->cfg->fault_abort_marker &&
+	    strstr(job->spec, w->cfg->fault_abort_marker) != NULL) {
+		log_error("job %s: its spec holds the fault-injection marker; aborting the worker",
+		          job->id);
+		abort();
+	}
+	if (lr_job_spec_parse(&ctx.spec, job->spec, job->spec_len, NULL, &err) < 0) {
+		char reason[LR_ERR_MSG_MAX];
+
+		snprintf(reason, sizeof(reason), "the worker cannot read the recorded spec: %s",
+		         err.msg);
+		record_failure(w, job, LR_Q_DEAD, reason);
+		goto done;
+	}
+	kind = wk_kind_find(job->kind);
+	if (kind == NULL) {
+		char reason[LR_ERR_MSG_MAX];
+
+		/* Perhaps another worker (a newer version) can: retry, and after
+		 * max_attempts the job is dead with this reason. */
+		snprintf(reason, sizeof(reason), "worker %s cannot run '%s' jobs", w->cfg->name,
+		         job->kind);
+		record_failure(w, job, LR_Q_RETRY, reason);
+		goto done;
+	}
+	ctx.cfg = w->cfg;
+	ctx.r = w->r;
+	ctx.hb = w->hb;
+	ctx.pool = w->pool;
+	ctx.job = job;
+	ctx.stop = w->stop;
+	rc = kind->run(&ctx, &res, &err);
+	if (rc == 0) {
+		record_result(w, job, &res);
+	} else if (rc == LR_ECANCELED) {
+		if (wk_hb_status(w->hb) == LR_ECANCELED)
+			log_info("job %s: cancelled", job->id);
+		else
+			record_failure(w, job, LR_Q_RELEASE, "released: the worker shut down");
+	} else if (rc == LR_ESTALE) {
+		log_warn("job %s attempt %ld: abandoned: %s", job->id, job->attempt, err.msg);
+	} else {
+		record_failure(w, job, LR_Q_RETRY, err.msg);
+	}
+done:
+	lr_job_result_free(&res);
+	lr_job_spec_free(&ctx.spec);
+	wk_hb_idle(w->hb);
+}
+
+int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
+{
+	wk w;
+	char msg[256] = "";
+	long backoff = 100;
+	int down = 0;
+	int groups_ok = 0;
+	int rc;
+
+	memset(&w, 0, sizeof(w));
+	w.cfg = cfg;
+	w.stop = stop;
+	if (cfg->pool && sbx_pool_start(&w.pool, &cfg->sbx, msg, sizeof(msg)) < 0)
+		return lr_err_set(err, LR_EUNAVAIL, "the sandbox pool did not start: %s", msg);
+	rc = lr_redis_open(&w.r, &cfg->redis, err);
+	if (rc == 0)
+		rc = wk_hb_start(&w.hb, cfg, stop, err);
+	if (rc < 0)
+		goto cleanup;
+	log_info("worker %s taking jobs from %sjobs at %s (lease %ld ms)", cfg->name,
+	         cfg->keys.prefix, lr_redis_where(w.r), cfg->lease_ms);
+	while (!*stop) {
+		lr_q_job job;
+		int got = 0;
+
+		if (!groups_ok) {
+			rc = lr_q_ensure_groups(w.r, &cfg->keys, err);
+			groups_ok = rc == 0;
+		}
+		if (rc == 0)
+			rc = lr_q_next(w.r, &cfg->keys, cfg->name, cfg->block_ms, cfg->lease_ms,
+			               &job, &got, err);
+		if (rc == LR_EIO || (rc < 0 && lr_q_err_nogroup(err))) {
+			if (!down)
+				log_warn("%s; retrying", err->msg);
+			down = 1;
+			groups_ok = 0;
+			wk_sleep_ms(backoff);
+			backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+			continue;
+		}
+		if (down)
+			log_info("redis is back");
+		down = 0;
+		backoff = 100;
+		if (rc < 0) {
+			log_error("%s", err->msg);
+			wk_sleep_ms(200);
+			continue;
+		}
+		if (!got)
+			continue;
+		run_job(&w, &job);
+		lr_q_job_free(&job);
+	}
+	rc = 0;
+	log_info("worker %s stopping", cfg->name);
+cleanup:
+	wk_hb_stop(w.hb);
+	lr_redis_close(w.r);
+	sbx_pool_free(w.pool);
+	return rc;
+}

@@ -1,0 +1,36 @@
+/* worker.h - the worker: claim a job, hold its lease, run its kind, record
+ * the outcome, repeat. One job at a time per process; run as many processes,
+ * on as many machines, as there is work.
+ *
+ * Shutdown (SIGTERM, SIGINT): no new job is claimed; the running one may
+ * finish within drain_s, after which lr_jobctx_check() tells its handler to
+ * stop and the job is released to another worker. A second signal stops at
+ * once. Nothing is left running. */
+#ifndef LLMREPL_WORKER_H
+#define LLMREPL_WORKER_H
+
+#include "err.h"
+#include "keys.h"
+#include "redis.h"
+#include "sbx.h"
+
+#include <signal.h>
+
+typedef struct wk_config {
+	lr_redis_opts redis;
+	lr_keys keys;
+	const char *name;               /* consumer name, unique per worker process */
+	long lease_ms;                  /* a running job's lease; renewed every lease_ms / 3 */
+	long block_ms;                  /* longest wait for a job in one read */
+	double drain_s;                 /* on shutdown, how long the running job may still take */
+	int pool;                       /* run code on the pre-forked sandbox pool */
+	sbx_config sbx;                 /* sandbox host settings */
+	const char *fault_abort_marker; /* testing: abort() on a job whose spec holds this */
+	/* Settings of model-based kinds go below (model server, model, ...). */
+} wk_config;
+
+/* Run until *stop is set (1: drain, 2: now). Returns 0 after a clean stop, or
+ * a negative code when the worker could not start (sandbox, Redis). */
+int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err);
+
+#endif
