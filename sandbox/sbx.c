@@ -228,75 +228,6 @@ static void kill_tree(int pidfd, sbx_cgroup *cg)
 	sbx_cgroup_kill(cg);
 }
 
-static int write_pid(int fd, long pid)
-{
-	char v[24];
-	int n = snprintf(v, sizeof(v), "%ld", pid);
-
-	return fd < 0 || write(fd, v, (size_t)n) == n ? 0 : -1;
-}
-
-/* Move python and the init into the run's cgroups.
- *
- * Moving a task between cgroups waits for an RCU grace period (the kernel's
- * cgroup_threadgroup_rwsem), ~10 ms on cgroup v1 unless another move just
- * happened. Done in the child before exec, that wait would come on top of
- * the interpreter's start-up; done here, it overlaps it: python's process
- * announces itself (its pid arrives with SCM_CREDENTIALS) just before exec,
- * and cannot run any code of the request before the request is sent, which
- * happens only after this. */
-static int join_cgroup(cold *c, sbx_status *st, sbx_result *res, double deadline)
-{
-	char byte;
-	union {
-		char buf[CMSG_SPACE(sizeof(struct ucred))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = {&byte, 1};
-	struct msghdr mh;
-	struct cmsghdr *cm;
-	struct ucred cred;
-
-	for (;;) {
-		struct pollfd pf[3] = {
-		    {c->req[0], POLLIN, 0}, {c->pidfd, POLLIN, 0}, {c->st[0], POLLIN, 0}};
-		double now = sbx_now();
-
-		if (now >= deadline)
-			return -1;
-		if (poll(pf, st->eof ? 2 : 3, (int)ceil((deadline - now) * 1000)) < 0 &&
-		    errno != EINTR)
-			return -1;
-		if (pf[2].revents) {
-			sbx_status_read(st, c->st[0], res);
-			if (st->failed)
-				return -1;
-		}
-		if (pf[0].revents)
-			break;
-		if (pf[1].revents)
-			return -1;
-	}
-	memset(&mh, 0, sizeof(mh));
-	memset(&u, 0, sizeof(u));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = u.buf;
-	mh.msg_controllen = sizeof(u.buf);
-	if (recvmsg(c->req[0], &mh, MSG_DONTWAIT) != 1 || byte != 'P')
-		return -1;
-	cm = CMSG_FIRSTHDR(&mh);
-	if (cm == NULL || cm->cmsg_type != SCM_CREDENTIALS ||
-	    cm->cmsg_len != CMSG_LEN(sizeof(cred)))
-		return -1;
-	memcpy(&cred, CMSG_DATA(cm), sizeof(cred));
-	if (cred.pid <= 0 || write_pid(c->cg.procs_fd[0], cred.pid) < 0 ||
-	    write_pid(c->cg.procs_fd[1], cred.pid) < 0 ||
-	    write_pid(c->cg.procs_fd[0], c->pid) < 0 || write_pid(c->cg.procs_fd[1], c->pid) < 0)
-		return -1;
-	return 0;
-}
-
 /* Feed the request and capture everything until pid 1 is gone and the
  * pipes are closed. Returns SBX_KILL_*. */
 static int supervise(cold *c, const sbx_limits *lim, const char *request, size_t request_len,
@@ -486,13 +417,10 @@ int sbx_run(sbx_result *res, const sbx_config *cfg, const sbx_limits *lim_in, co
 	c.plan->fds[SBX_CFD_REQ - SBX_CFD_OUT] = c.req[1];
 	c.plan->fds[SBX_CFD_STATUS - SBX_CFD_OUT] = c.st[1];
 	c.plan->fds[SBX_CFD_ALIVE - SBX_CFD_OUT] = c.alive[0];
-	/* The cgroups are joined from here (join_cgroup), not by the child. */
-	c.plan->report_pid = c.cg.version != 0;
-	if (c.plan->report_pid) {
-		int on = 1;
-
-		setsockopt(c.req[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof(on));
-	}
+	c.plan->fds[SBX_CFD_CG0 - SBX_CFD_OUT] = c.cg.procs_fd[0];
+	c.plan->fds[SBX_CFD_CG1 - SBX_CFD_OUT] = c.cg.procs_fd[1];
+	if (c.cg.version)
+		sbx_plan_gate(c.plan);
 
 	t0 = sbx_now();
 	c.pid = sbx_clone(c.plan, &c.pidfd);
@@ -506,13 +434,6 @@ int sbx_run(sbx_result *res, const sbx_config *cfg, const sbx_limits *lim_in, co
 	close_fd(&c.st[1]);
 	close_fd(&c.alive[0]);
 	close_fd(&c.req[1]);
-	if (c.plan->report_pid &&
-	    join_cgroup(&c, &st, res, t0 + (lim.timeout_s < 30 ? lim.timeout_s : 30)) < 0) {
-		if (!st.failed)
-			snprintf(res->detail, sizeof(res->detail),
-			         "cannot move the sandbox into its cgroup: %s", strerror(errno));
-		goto cleanup;
-	}
 	shutdown(c.req[0], SHUT_RD);
 	set_nonblock(c.out[0]);
 	set_nonblock(c.err[0]);

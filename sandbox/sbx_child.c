@@ -18,7 +18,6 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -240,6 +239,10 @@ static void set_limits(const sbx_plan *p)
 			fail("setrlimit", NULL);
 }
 
+/* Read end of the gate python waits at until it is in the cgroups (init
+ * mode with cgroups; -1 otherwise). Shared with python's process until exec. */
+static int gate_rd = -1;
+
 static void python_fds(const sbx_plan *p)
 {
 	int nul = open("/dev/null", O_RDONLY);
@@ -257,6 +260,9 @@ static void python_fds(const sbx_plan *p)
 	for (int i = 0; i < 5; i++)
 		if (p->fds[i] >= 0 && dup2(SBX_CFD_OUT + i, at[i]) < 0)
 			fail("dup2", NULL);
+	/* The gate, in a cold run: fd 5 (the pool's control socket otherwise). */
+	if (gate_rd >= 0 && dup2(gate_rd, 5) < 0)
+		fail("dup2", NULL);
 }
 
 static void __attribute__((noreturn)) exec_python(const sbx_plan *p)
@@ -275,11 +281,42 @@ static void __attribute__((noreturn)) exec_python(const sbx_plan *p)
 
 static int python_main(void *arg)
 {
-	const sbx_plan *p = arg;
+	exec_python(arg);
+}
 
-	if (p->report_pid && send(SBX_CFD_REQ, "P", 1, MSG_NOSIGNAL) != 1)
-		fail("report the pid", NULL);
-	exec_python(p);
+static size_t format_pid(char *buf, long pid)
+{
+	char d[24];
+	size_t n = 0, k = 0;
+
+	do {
+		d[k++] = (char)('0' + pid % 10);
+		pid /= 10;
+	} while (pid > 0 && k < sizeof(d));
+	while (k > 0)
+		buf[n++] = d[--k];
+	return n;
+}
+
+/* Move python (and this init) into the run's cgroups, then open the gate.
+ * Moving a task waits for an RCU grace period (~10 ms on cgroup v1): done
+ * here it overlaps python's start-up instead of adding to it, and python
+ * reads no request before the gate opens. */
+static void join_cgroups(long pid, int gate_wr)
+{
+	char buf[24];
+	size_t n = format_pid(buf, pid);
+
+	for (int fd = SBX_CFD_CG0; fd <= SBX_CFD_CG1; fd++) {
+		if (fcntl(fd, F_GETFD) < 0)
+			continue;
+		if (write(fd, buf, n) != (ssize_t)n || write(fd, "0", 1) != 1)
+			fail("join the cgroup", NULL);
+		close(fd);
+	}
+	if (write(gate_wr, "g", 1) != 1)
+		fail("open the gate", NULL);
+	close(gate_wr);
 }
 
 /* The stack python's process uses between clone and execve. */
@@ -291,11 +328,28 @@ static void __attribute__((noreturn)) run_init(const sbx_plan *p)
 {
 	/* Like posix_spawn: share memory and wait until it has exec'd, instead
 	 * of copying this process's page tables for a child that execs at once. */
-	int pid = clone(python_main, python_stack + sizeof(python_stack),
-	                CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)(uintptr_t)p);
+	int gate[2] = {-1, -1};
+	int pid;
 
+	if (p->gate) {
+		/* Above the fds python_fds() fills (0-5). */
+		if (pipe2(gate, O_CLOEXEC) < 0 || dup3(gate[0], SBX_CFD_END, O_CLOEXEC) < 0 ||
+		    dup3(gate[1], SBX_CFD_END + 1, O_CLOEXEC) < 0)
+			fail("pipe", NULL);
+		close(gate[0]);
+		close(gate[1]);
+		gate[0] = SBX_CFD_END;
+		gate[1] = SBX_CFD_END + 1;
+		gate_rd = gate[0];
+	}
+	pid = clone(python_main, python_stack + sizeof(python_stack),
+	            CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)(uintptr_t)p);
 	if (pid < 0)
 		fail("fork", NULL);
+	if (p->gate) {
+		close(gate[0]);
+		join_cgroups(pid, gate[1]);
+	}
 	close(SBX_CFD_OUT);
 	close(SBX_CFD_ERR);
 	close(SBX_CFD_ANS);
@@ -332,13 +386,16 @@ void sbx_child_main(const sbx_plan *p)
 
 	move_fds(p);
 	reset_signals();
-	/* Into the cgroups before anything can be charged or counted. */
-	if (p->fds[SBX_CFD_CG0 - SBX_CFD_OUT] >= 0 && write(SBX_CFD_CG0, "0", 1) != 1)
-		fail("join the memory cgroup", NULL);
-	if (p->fds[SBX_CFD_CG1 - SBX_CFD_OUT] >= 0 && write(SBX_CFD_CG1, "0", 1) != 1)
-		fail("join the pids cgroup", NULL);
-	close(SBX_CFD_CG0);
-	close(SBX_CFD_CG1);
+	/* The pool's server joins its cgroups first thing (once per pool); a
+	 * cold run's init moves python and itself later (join_cgroups). */
+	if (!p->gate) {
+		if (p->fds[SBX_CFD_CG0 - SBX_CFD_OUT] >= 0 && write(SBX_CFD_CG0, "0", 1) != 1)
+			fail("join the memory cgroup", NULL);
+		if (p->fds[SBX_CFD_CG1 - SBX_CFD_OUT] >= 0 && write(SBX_CFD_CG1, "0", 1) != 1)
+			fail("join the pids cgroup", NULL);
+		close(SBX_CFD_CG0);
+		close(SBX_CFD_CG1);
+	}
 	if (p->userns) {
 		write_file("/proc/self/setgroups", "deny");
 		write_file("/proc/self/uid_map", p->uid_map);

@@ -65,11 +65,10 @@ typedef struct sbx_plan {
 	                                    exec: the init keeps none, so that even a sanitizer
 	                                    build's init, with its huge reservations, still works */
 	const struct sock_fprog *filter; /* NULL: no seccomp */
-	int init;       /* 1: pid 1 is a small init that runs python as its child and
-	                   reports its status; 0: python itself is pid 1 */
-	int report_pid; /* init mode: python's process first sends one byte on the
-	                   request socket, so the host learns its pid (from
-	                   SCM_CREDENTIALS) and moves it into the cgroups */
+	int init; /* 1: pid 1 is a small init that runs python as its child and
+	             reports its status; 0: python itself is pid 1 */
+	int gate; /* init mode with cgroups: the init moves python into them
+	             while it starts; python (--gated) reads fd 5 first */
 	char exe[SBX_PATH];
 	char *argv[12];
 	char *envp[20];

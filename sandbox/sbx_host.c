@@ -425,6 +425,20 @@ void sbx_plan_make(sbx_plan *p, const sbx_setup *s, const sbx_limits *lim, unsig
 	snprintf(p->py_dir, sizeof(p->py_dir), "%s", s->py_dir);
 }
 
+void sbx_plan_gate(sbx_plan *p)
+{
+	static char gated[] = "--gated";
+	int a = 0;
+
+	while (p->argv[a] != NULL)
+		a++;
+	if (a + 1 >= (int)(sizeof(p->argv) / sizeof(p->argv[0])))
+		return;
+	p->gate = 1;
+	p->argv[a] = gated;
+	p->argv[a + 1] = NULL;
+}
+
 long sbx_clone(const sbx_plan *p, int *pidfd)
 {
 	int fd = -1;

@@ -45,6 +45,10 @@ void sbx_limits_resolve(sbx_limits *out, const sbx_limits *in);
 void sbx_plan_make(sbx_plan *p, const sbx_setup *s, const sbx_limits *lim, unsigned uid,
                    int server);
 
+/* Let the init move python into the cgroups (the plan's CG fds) while it
+ * starts: python waits at a gate (--gated, fd 5) before reading the request. */
+void sbx_plan_gate(sbx_plan *p);
+
 /* Clone the child. Returns its pid and a pidfd, or -1 with errno. */
 long sbx_clone(const sbx_plan *p, int *pidfd);
 

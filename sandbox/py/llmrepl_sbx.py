@@ -531,8 +531,16 @@ def serve():
 
 SERVER_PATH = []
 
+GATE_FD = 5
+
+
 def main(args):
     if args == ["--server"]:
         serve()
-    else:
-        finish(run_once())
+        return
+    if args == ["--gated"]:
+        # The init opens the gate once this process is in the run's cgroups.
+        if posix.read(GATE_FD, 1) != b"g":
+            posix._exit(125)
+        posix.close(GATE_FD)
+    finish(run_once())
