@@ -338,7 +338,8 @@ typedef struct done_msg {
 
 /* Returns SBX_KILL_*; *dead when the server died or had to be killed. */
 static int supervise(sbx_pool *p, run_io *io, const sbx_limits *lim, const char *request,
-                     size_t request_len, sbx_cap caps[3], done_msg *done, int *dead, double t0)
+                     size_t request_len, sbx_cap caps[3], done_msg *done, int *dead, int *gone,
+                     double t0)
 {
 	const int fds[3] = {io->out[0], io->err[0], io->ans[0]};
 	double deadline = t0 + lim->timeout_s;
@@ -413,6 +414,13 @@ static int supervise(sbx_pool *p, run_io *io, const sbx_limits *lim, const char 
 					break;
 				}
 				buf[r] = '\0';
+				/* The server quit (after the previous run, before this
+				 * one started): nothing of this run happened. */
+				if (strncmp(buf, "GONE", 4) == 0) {
+					*gone = 1;
+					*dead = 1;
+					break;
+				}
 				if (sscanf(buf, "DONE %u %d %lld %lld %ld", &id, &done->status, &ut,
 				           &stt, &done->maxrss_kb) == 5 &&
 				    id == p->seq) {
@@ -421,8 +429,11 @@ static int supervise(sbx_pool *p, run_io *io, const sbx_limits *lim, const char 
 					done_at = sbx_now();
 				}
 			} else if (map[k] == 4) {
-				*dead = 1;
-				break;
+				/* Gone after reporting the run: noticed by the next. */
+				if (!done->have) {
+					*dead = 1;
+					break;
+				}
 			} else if (map[k] == 5) {
 				ssize_t w = send(io->req[0], request + sent, request_len - sent,
 				                 MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -455,8 +466,8 @@ static int supervise(sbx_pool *p, run_io *io, const sbx_limits *lim, const char 
 	return killed;
 }
 
-static int pool_run_locked(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in,
-                           const char *request, size_t request_len)
+static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, const char *request,
+                        size_t request_len, int *gone)
 {
 	sbx_limits lim;
 	run_io io;
@@ -532,7 +543,7 @@ static int pool_run_locked(sbx_pool *p, sbx_result *res, const sbx_limits *lim_i
 	set_nonblock(io.ans[0]);
 	set_nonblock(io.req[0]);
 
-	killed = supervise(p, &io, &lim, request, request_len, caps, &done, &dead, t0);
+	killed = supervise(p, &io, &lim, request, request_len, caps, &done, &dead, gone, t0);
 	res->wall_s = sbx_now() - t0;
 	res->cpu_s = done.cpu_s;
 	res->peak_kb = done.maxrss_kb;
@@ -558,6 +569,22 @@ cleanup:
 	io_close(&io);
 	for (int i = 0; i < 3; i++)
 		sbx_cap_free(&caps[i]);
+	return rc;
+}
+
+static int pool_run_locked(sbx_pool *p, sbx_result *res, const sbx_limits *lim, const char *request,
+                           size_t request_len)
+{
+	int gone = 0;
+	int rc = pool_attempt(p, res, lim, request, request_len, &gone);
+
+	if (gone) {
+		/* Once more on a fresh server: the first never saw the run. */
+		sbx_result_free(res);
+		memset(res, 0, sizeof(*res));
+		gone = 0;
+		rc = pool_attempt(p, res, lim, request, request_len, &gone);
+	}
 	return rc;
 }
 

@@ -303,39 +303,47 @@ def _warm_imports():
 
 
 def _wipe(path):
-    """Remove everything below path. Every process of the run is dead, so
-    nothing can race us; the run may have left directories without
-    permissions (same uid: we may chmod them back)."""
+    """Remove everything below path; True when it is empty afterwards.
+
+    Every process of the run is dead, so nothing races this. Directories
+    are walked through fds (no path-length limit, no link followed), and
+    ones left without permissions are given them back (same uid). A tree
+    too deep for our fds is not cleaned: the caller then gives up the whole
+    server, whose tmpfs dies with it."""
     import os
     import stat
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        os.chmod(path, 0o700 if path == "/work" else 0o1777)
+        os.chmod(path, 0o700)  # /work is ours; /tmp (root's, 1777) is not
     except OSError:
         pass
-    stack = [path]
-    dirs = []
-    while stack:
-        d = stack.pop()
-        dirs.append(d)
-        try:
-            entries = list(os.scandir(d))
-        except OSError:
-            continue
-        for e in entries:
-            p = d + "/" + e.name
-            try:
-                if stat.S_ISDIR(os.lstat(p).st_mode):
-                    os.chmod(p, 0o700)
-                    stack.append(p)
-                else:
-                    os.unlink(p)
-            except OSError:
-                pass
-    for d in reversed(dirs[1:]):
-        try:
-            os.rmdir(d)
-        except OSError:
-            pass
+    try:
+        stack = [(os.open(path, flags), None)]
+    except OSError:
+        return False
+    try:
+        while stack:
+            fd = stack[-1][0]
+            sub = None
+            with os.scandir(fd) as entries:
+                for e in entries:
+                    if stat.S_ISDIR(os.lstat(e.name, dir_fd=fd).st_mode):
+                        os.chmod(e.name, 0o700, dir_fd=fd)
+                        sub = (os.open(e.name, flags, dir_fd=fd), e.name)
+                        break
+                    os.unlink(e.name, dir_fd=fd)
+            if sub is not None:
+                stack.append(sub)
+                continue
+            fd, name = stack.pop()
+            os.close(fd)
+            if stack:
+                os.rmdir(name, dir_fd=stack[-1][0])
+    except OSError:
+        for fd, _ in stack:
+            os.close(fd)
+        return False
+    return not os.listdir(path)
 
 
 def _kill_all():
@@ -475,6 +483,9 @@ def serve():
     import gc
     gc.collect()
     gc.freeze()
+    # What the imports left (some tools make ~/.cache) is no run's business.
+    _wipe("/work")
+    _wipe("/tmp")
     ctl = socket.socket(fileno=CTL_FD)
     spare = _Spare(ctl)
     ctl.send(("READY " + "; ".join(notes)).encode())
@@ -524,8 +535,12 @@ def serve():
         ctl.send(("DONE %s %d %d %d %d" % (
             run_id, status, int(ru.ru_utime * 1e6), int(ru.ru_stime * 1e6),
             ru.ru_maxrss)).encode())
-        _wipe("/work")
-        _wipe("/tmp")
+        if not (_wipe("/work") and _wipe("/tmp")):
+            # Something could not be removed: the host starts a fresh server
+            # (and sends a run it may already have sent there).
+            ctl.send(b"GONE")
+            _kill_all()
+            posix._exit(3)
         spare = _Spare(ctl)
 
 

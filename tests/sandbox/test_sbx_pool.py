@@ -41,6 +41,22 @@ def test_nothing_of_a_run_survives_into_the_next(run_many):
     assert processes_matching(marker) == []
 
 
+def test_a_tree_too_deep_to_wipe_costs_a_fresh_server(run_many):
+    deep = ("import os\n"
+            "os.chdir('/tmp')\n"
+            "for i in range(5000):\n"
+            "    os.mkdir('d')\n"
+            "    os.chdir('d')\n"
+            "open('leftover', 'w').close()\n"
+            "os.chmod('.', 0)\n"
+            "print('deep')\n")
+    check = "import os\nprint(sorted(os.listdir('/work')), os.listdir('/tmp'))\n"
+    first, second, third = run_many([deep, check, check])
+    assert first["end"] == "exited" and first["stdout"] == "deep\n", first
+    for r in (second, third):
+        assert r["end"] == "exited" and r["stdout"] == "['main.py'] []\n", r
+
+
 def test_misbehaving_runs_do_not_break_the_pool(run_many):
     codes = [
         "while True:\n    pass\n",                                   # timeout
