@@ -392,9 +392,13 @@ static int classify(llm_client *c, attempt *a, CURLcode cc, llm_reply *r, int *r
 	switch (cc) {
 	case CURLE_OK: break;
 	case CURLE_OPERATION_TIMEDOUT:
-		*retry = 1;
+		/* Only a connect timeout is retried. A server that took the request
+		 * and ran out of time is slow, and servers such as llama.cpp's keep
+		 * generating for an abandoned request: an immediate retry would queue
+		 * behind it and double the load. The job's own retry backs off. */
 		r->failure = LLM_TIMEOUT;
 		curl_easy_getinfo(c->curl, CURLINFO_CONNECT_TIME_T, &connect_us);
+		*retry = connect_us == 0;
 		if (connect_us == 0)
 			return lr_err_set(
 			    err, LR_ETIMEOUT,
@@ -498,7 +502,6 @@ static int perform(llm_client *c, attempt *a, const char *url, const char *body,
 
 	for (int n = 0;; n++) {
 		CURLcode cc;
-		curl_off_t total_us = 0;
 
 		lr_buf_reset(&a->body);
 		llm_sse_free(a->sse);
@@ -512,8 +515,8 @@ static int perform(llm_client *c, attempt *a, const char *url, const char *body,
 		setup(c, a, url, body);
 		a->t0 = now_ms();
 		cc = curl_easy_perform(c->curl);
-		curl_easy_getinfo(c->curl, CURLINFO_TOTAL_TIME_T, &total_us);
-		r->latency_ms = (double)total_us / 1e3;
+		/* One clock for latency and time to first token, so ttft <= latency. */
+		r->latency_ms = now_ms() - a->t0;
 		r->ttft_ms = a->ttft_ms;
 		rc = classify(c, a, cc, r, &retry, err);
 		if (rc == 0 || !retry || n >= c->cfg.max_retries)

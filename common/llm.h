@@ -13,8 +13,11 @@
  *   refused key      HTTP 401/403
  *   malformed reply  not JSON, no choices, no content, a broken SSE stream
  *   too big          the reply passed max_response bytes
- * 429, 5xx, connection errors and timeouts are retried with exponential
- * backoff and full jitter (Retry-After is honoured up to backoff_max_ms).
+ * 429, 5xx, connection errors and connect timeouts are retried with
+ * exponential backoff and jitter (Retry-After is honoured up to
+ * backoff_max_ms). A reply that is not complete within the total timeout is
+ * not retried: the server is busy, and many keep working on the abandoned
+ * request.
  *
  * The API key is sent only in the Authorization header. It never appears in
  * an error message or a log line; user:password in the URL is redacted too. */

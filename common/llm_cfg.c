@@ -17,7 +17,7 @@ void llm_cfg_opts(lr_cfg_opt *o, llm_settings *s)
 	    {"llm-timeout-ms", LR_CFG_INT, &s->timeout_ms, "120000", 1, 3600000,
 	     "total timeout per attempt", 0, 0},
 	    {"llm-retries", LR_CFG_INT, &s->retries, "2", 0, 10,
-	     "retries on 429, 5xx, connection errors and timeouts", 0, 0},
+	     "retries on 429, 5xx, connection errors and connect timeouts", 0, 0},
 	    {"llm-max-reply-kb", LR_CFG_INT, &s->max_reply_kb, "4096", 1, 262144,
 	     "cap on one reply's size", 0, 0},
 	    {"llm-max-tokens", LR_CFG_INT, &s->max_tokens, "1024", 0, 1000000,
