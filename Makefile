@@ -182,9 +182,8 @@ model:
 
 llm-server: model
 	$(MODEL_VENV)/bin/python -m llama_cpp.server \
-	  --model "$$($(MODEL_VENV)/bin/python deploy/model_path.py $(LLM_MODEL))" \
-	  --model_alias $(LLM_MODEL) --host 127.0.0.1 --port $(PORT) \
-	  --n_ctx 4096 --n_threads 2 --verbose false
+	  $$($(MODEL_VENV)/bin/python deploy/model_path.py --server-args $(LLM_MODEL)) \
+	  --host 127.0.0.1 --port $(PORT) --n_ctx 4096 --n_threads 2 --verbose false
 
 bench: bench-llm
 bench-llm: all model

