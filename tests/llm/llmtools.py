@@ -77,7 +77,7 @@ class Call:
 
 
 def llm_call(url, model, *args, prompt="Write a Python function add(a, b).", env=None,
-             timeout=60):
+             timeout=300):
     """Run the llm_call driver; returns a Call with .r (last JSON result)."""
     driver = BUILD / "tests" / "drivers" / "llm_call"
     if not driver.exists():

@@ -26,7 +26,7 @@ def test_max_tokens_is_honoured(llama_server):
 
 
 def test_streaming_matches_the_plain_reply(llama_server):
-    args = ("--mode", "generate", "--entry-point", "add", "--llm-max-tokens", "64",
+    args = ("--mode", "generate", "--entry-point", "add", "--llm-max-tokens", "48",
             "--llm-temperature", "0")
     streamed = llm_call(llama_server.url, llama_server.model, "--llm-stream", *args,
                         prompt=TASK)
