@@ -182,6 +182,45 @@ static int has_word(const char *list, const char *word)
 	return 0;
 }
 
+static int enable_controllers(int fd)
+{
+	if (write_at(fd, "cgroup.subtree_control", "+memory +pids") == 0)
+		return 0;
+	return write_at(fd, "cgroup.subtree_control", "+memory");
+}
+
+/* Enable memory (and pids) for the cgroups we create below our own. v2 lets a
+ * cgroup that holds processes have no controllers below it (EBUSY): when we
+ * are the only process in it, move into a leaf of our own first (as nsjail
+ * does); with others there, go without. */
+static int enable_v2(int fd)
+{
+	char procs[64];
+	char self[24];
+	int leaf;
+
+	if (enable_controllers(fd) == 0)
+		return 0;
+	if (errno != EBUSY)
+		return -1;
+	snprintf(self, sizeof(self), "%d\n", (int)getpid());
+	if (read_at(fd, "cgroup.procs", procs, sizeof(procs)) < 0 || strcmp(procs, self) != 0) {
+		errno = EBUSY;
+		return -1;
+	}
+	if (mkdirat(fd, "llmrepl-host", 0755) < 0 && errno != EEXIST)
+		return -1;
+	leaf = openat(fd, "llmrepl-host", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (leaf < 0)
+		return -1;
+	if (write_at(leaf, "cgroup.procs", "0") < 0) {
+		close(leaf);
+		return -1;
+	}
+	close(leaf);
+	return enable_controllers(fd);
+}
+
 static void discover(void)
 {
 	char buf[512];
@@ -208,8 +247,7 @@ static void discover(void)
 		}
 		if (read_at(fd, "cgroup.subtree_control", buf, sizeof(buf)) < 0 ||
 		    !has_word(buf, "memory") || !has_word(buf, "pids")) {
-			if (write_at(fd, "cgroup.subtree_control", "+memory +pids") < 0 &&
-			    write_at(fd, "cgroup.subtree_control", "+memory") < 0) {
+			if (enable_v2(fd) < 0) {
 				snprintf(cgd.why, sizeof(cgd.why),
 				         "cgroup v2: cannot enable the memory controller below our "
 				         "cgroup (%s); run the worker in a delegated cgroup",
