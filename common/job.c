@@ -224,8 +224,11 @@ static int get_limits(lr_job_spec *s, json_object *obj, const lr_job_policy *pol
 	int present = 0;
 	int rc;
 
-	s->timeout_s = pol->default_timeout_s;
-	s->memory_mb = pol->default_memory_mb;
+	/* A default above its cap is a configuration mistake; the cap wins. */
+	s->timeout_s = pol->default_timeout_s < pol->max_timeout_s ? pol->default_timeout_s
+	                                                           : pol->max_timeout_s;
+	s->memory_mb = pol->default_memory_mb < pol->max_memory_mb ? pol->default_memory_mb
+	                                                           : pol->max_memory_mb;
 	rc = lr_json_get_typed(&lim, obj, "", "limits", json_type_object, 0, &present, err);
 	if (rc < 0 || !present)
 		return rc;
@@ -303,7 +306,8 @@ static int get_loop(lr_job_spec *s, json_object *obj, const lr_job_policy *pol, 
 	int n_given = 0;
 	int rc;
 
-	s->max_iterations = pol->default_iterations;
+	s->max_iterations = pol->default_iterations < pol->max_iterations ? pol->default_iterations
+	                                                                  : pol->max_iterations;
 	s->budget_wall_s = pol->max_wall_s;
 	s->budget_tokens = pol->max_tokens;
 	rc = lr_json_get_int(&s->max_iterations, obj, "", "max_iterations", 0, 1, 1000, NULL, err);
