@@ -442,17 +442,22 @@ static void latency(int runs, double *ql, double *dl)
 	for (int i = 0; i < 400 && count_workers(r, prefix) < 1; i++)
 		sleep_ms(25);
 	for (int i = -20; i < runs; i++) { /* 20 warm-up rounds */
-		double t0 = now();
-		double d;
+		double d, q, t0;
 
+		/* Alternate which goes first: each one's pool forks its next
+		 * child right after a run, which would otherwise always land
+		 * on the same side. */
+		if (i & 1)
+			q = queue_once(r, prefix);
+		t0 = now();
 		if (!direct_once(pool, &cfg, &req))
 			die("a direct evaluation failed");
 		d = now() - t0;
+		if (!(i & 1))
+			q = queue_once(r, prefix);
 		if (i >= 0) {
 			dl[i] = d;
-			ql[i] = queue_once(r, prefix);
-		} else {
-			queue_once(r, prefix);
+			ql[i] = q;
 		}
 	}
 	fleet_stop(&f);
@@ -464,7 +469,7 @@ int main(int argc, char **argv)
 {
 	const char *server = "/usr/bin/redis-server";
 	int jobs = 300;
-	int runs = 200;
+	int runs = 300;
 	static const int ns[] = {1, 2, 4};
 	double qt[3], dt[3];
 	double *ql, *dl;
@@ -508,18 +513,28 @@ int main(int argc, char **argv)
 		die("out of memory");
 	latency(runs, ql, dl);
 	{
-		double d50 = pct(dl, runs, 0.5), d95 = pct(dl, runs, 0.95);
-		double q50 = pct(ql, runs, 0.5), q95 = pct(ql, runs, 0.95);
+		double *diff = calloc((size_t)runs, sizeof(double));
+		double d50, d95, q50, q95, x50, x95;
 
-		printf("\nlatency of a trivial job over %d runs   p50        p95\n", runs);
-		printf("  direct eval_run                      %7.2f ms %7.2f ms\n", d50 * 1e3,
-		       d95 * 1e3);
-		printf("  submit to done through the queue     %7.2f ms %7.2f ms\n", q50 * 1e3,
-		       q95 * 1e3);
-		printf("  the queue adds                       %7.2f ms %7.2f ms   (target: under "
-		       "5 ms "
-		       "at p50: %s)\n",
-		       (q50 - d50) * 1e3, (q95 - d95) * 1e3, q50 - d50 < 0.005 ? "met" : "MISSED");
+		if (diff == NULL)
+			die("out of memory");
+		for (int i = 0; i < runs; i++)
+			diff[i] = ql[i] - dl[i];
+		x50 = pct(diff, runs, 0.5);
+		x95 = pct(diff, runs, 0.95);
+		d50 = pct(dl, runs, 0.5);
+		d95 = pct(dl, runs, 0.95);
+		q50 = pct(ql, runs, 0.5);
+		q95 = pct(ql, runs, 0.95);
+		free(diff);
+		printf("\nlatency of a trivial job, %d alternating runs   p50        p95\n", runs);
+		printf("  direct eval_run                             %7.2f ms %7.2f ms\n",
+		       d50 * 1e3, d95 * 1e3);
+		printf("  submit to done through the queue            %7.2f ms %7.2f ms\n",
+		       q50 * 1e3, q95 * 1e3);
+		printf("  the queue adds (paired, run by run)         %7.2f ms %7.2f ms   (target: "
+		       "under 5 ms at p50: %s)\n",
+		       x50 * 1e3, x95 * 1e3, x50 < 0.005 ? "met" : "MISSED");
 	}
 	free(ql);
 	free(dl);
