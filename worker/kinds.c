@@ -5,6 +5,8 @@
 
 static const lr_kind kinds[] = {
     {"evaluate", wk_kind_evaluate},
+    {"generate", wk_kind_generate},
+    {"refactor", wk_kind_refactor},
 };
 
 const lr_kind *wk_kind_find(const char *name)

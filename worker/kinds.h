@@ -20,4 +20,12 @@ const lr_kind *wk_kind_find(const char *name);
  * (worker/kind_evaluate.c). */
 int wk_kind_evaluate(lr_jobctx *ctx, lr_job_result *res, lr_err *err);
 
+/* generate: prompt -> code with the model, then judged like evaluate
+ * (worker/kind_generate.c). */
+int wk_kind_generate(lr_jobctx *ctx, lr_job_result *res, lr_err *err);
+
+/* refactor: code + feedback -> code with the model, accepted only when it
+ * passes the job's tests and criteria (worker/kind_refactor.c). */
+int wk_kind_refactor(lr_jobctx *ctx, lr_job_result *res, lr_err *err);
+
 #endif

@@ -63,6 +63,11 @@ static lr_cfg_opt opts[] = {
      0, 0},
 };
 
+/* The model settings (llm-url, model, llm-api-key, ...) follow the worker's own. */
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+static llm_settings llm;
+static lr_cfg_opt all_opts[NOPTS + LLM_CFG_NOPTS];
+
 static const lr_cfg cfg = {
     "llmrepl-worker",
     "[OPTIONS]",
@@ -72,8 +77,8 @@ static const lr_cfg cfg = {
     "SIGTERM: finish (or, after --drain-s, release) the running job and exit; a second "
     "signal exits at once.",
     "See docs/protocol.md for the protocol.",
-    opts,
-    sizeof(opts) / sizeof(opts[0]),
+    all_opts,
+    NOPTS + LLM_CFG_NOPTS,
 };
 
 /* "cgroup,seccomp" -> SBX_ISO_* bits (in the order of sbx.h). */
@@ -114,6 +119,8 @@ int main(int argc, char **argv)
 	int level;
 
 	lr_err_clear(&err);
+	memcpy(all_opts, opts, sizeof(opts));
+	llm_cfg_opts(all_opts + NOPTS, &llm);
 	rc = lr_cfg_load(&cfg, argc, argv, &first, &err);
 	if (rc == LR_CFG_EXIT_OK) {
 		lr_cfg_free(&cfg);
@@ -152,6 +159,7 @@ int main(int argc, char **argv)
 	wc.drain_s = drain_s;
 	wc.pool = use_pool;
 	wc.fault_abort_marker = fault_abort_marker;
+	wc.llm = llm;
 	sbx_config_default(&wc.sbx);
 	if (python && *python)
 		wc.sbx.python = python;

@@ -11,6 +11,7 @@
 
 #include "err.h"
 #include "keys.h"
+#include "llm.h"
 #include "redis.h"
 #include "sbx.h"
 
@@ -27,6 +28,7 @@ typedef struct wk_config {
 	sbx_config sbx;                 /* sandbox host settings */
 	const char *fault_abort_marker; /* testing: abort() on a job whose spec holds this */
 	/* Settings of model-based kinds go below (model server, model, ...). */
+	llm_settings llm; /* the model server and how to call it (common/llm.h) */
 } wk_config;
 
 /* Run until *stop is set (1: drain, 2: now). Returns 0 after a clean stop, or

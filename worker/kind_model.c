@@ -1,0 +1,91 @@
+/* kind_model.c - judging and recording for the model-based kinds. */
+#include "kind_model.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int wk_model_eval(eval_outcome *out, lr_jobctx *ctx, const char *code, lr_err *err)
+{
+	const lr_job_spec *s = lr_jobctx_spec(ctx);
+	eval_request req = {0};
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	req.code = code;
+	req.tests = s->tests;
+	req.entry_point = s->entry_point;
+	req.criteria = s->has_criteria ? &s->criteria : NULL;
+	sbx_limits_default(&req.limits);
+	req.limits.timeout_s = s->timeout_s;
+	req.limits.memory_mb = s->memory_mb;
+	req.static_checks = s->static_checks;
+	rc = eval_run(out, lr_jobctx_pool(ctx), lr_jobctx_sbx_config(ctx), &req, err);
+	if (rc < 0)
+		return rc;
+	rc = lr_jobctx_check(ctx, err);
+	if (rc == LR_ESTALE || (rc == LR_ECANCELED && lr_jobctx_cancelled(ctx)))
+		return rc;
+	return 0;
+}
+
+static int add_num(lr_job_result *res, const char *name, double v, int integer)
+{
+	char num[48];
+
+	if (integer)
+		snprintf(num, sizeof(num), "%ld", (long)v);
+	else
+		snprintf(num, sizeof(num), "%.4f", v);
+	return lr_job_result_field(res, name, num);
+}
+
+int wk_model_result(lr_job_result *res, const char *what, const gen_result *g, const char *code,
+                    const eval_outcome *ev, lr_err *err)
+{
+	json_object *root = json_object_new_object(), *model = NULL, *report = NULL;
+	char *mj = gen_result_json(g);
+	char line[600];
+	int rc = 0;
+
+	if (!root || !mj)
+		goto oom;
+	model = json_tokener_parse(mj);
+	json_object_object_add(root, "code", code ? json_object_new_string(code) : NULL);
+	json_object_object_add(root, "model", model);
+	if (ev && ev->result_json)
+		report = json_tokener_parse(ev->result_json);
+	json_object_object_add(root, "evaluation", report);
+	res->result_json = strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
+	res->passed = ev ? ev->passed : 0;
+	if (!code)
+		snprintf(line, sizeof(line), "%s: no code (%s)", what, g->error ? g->error : "?");
+	else
+		snprintf(line, sizeof(line), "%s: %s", what,
+		         ev && ev->summary ? ev->summary : "code generated");
+	res->summary = strdup(line);
+	if (!code)
+		res->error = strdup(g->error ? g->error : "no code");
+	else if (ev && ev->error)
+		res->error = strdup(ev->error);
+	if (!res->result_json || !res->summary || ((!code || (ev && ev->error)) && !res->error))
+		goto oom;
+	if (code && lr_job_result_field(res, "code", code))
+		goto oom;
+	if (lr_job_result_field(res, "model", g->model) ||
+	    add_num(res, "prompt_tokens", (double)g->prompt_tokens, 1) ||
+	    add_num(res, "completion_tokens", (double)g->completion_tokens, 1))
+		goto oom;
+	if (ev && (add_num(res, "score", ev->score, 0) ||
+	           add_num(res, "tests_passed", ev->tests_passed, 1) ||
+	           add_num(res, "tests_total", ev->tests_total, 1)))
+		goto oom;
+	goto cleanup;
+oom:
+	rc = lr_err_set(err, LR_ENOMEM, "out of memory recording the result");
+cleanup:
+	json_object_put(root);
+	free(mj);
+	return rc;
+}

@@ -1,0 +1,25 @@
+/* kind_model.h - what the model-based kinds (generate, refactor) share:
+ * judging generated code like an `evaluate` job, and recording the outcome
+ * with the model step's figures. */
+#ifndef LLMREPL_KIND_MODEL_H
+#define LLMREPL_KIND_MODEL_H
+
+#include "eval.h"
+#include "gen.h"
+#include "job_ctx.h"
+
+/* Run `code` with the job's tests, entry point, criteria and limits.
+ * Returns 0, or < 0 when the sandbox could not run or the job must stop
+ * (LR_ECANCELED, LR_ESTALE), as the kind handlers return it. */
+int wk_model_eval(eval_outcome *out, lr_jobctx *ctx, const char *code, lr_err *err);
+
+/* Fill `res`: passed (the evaluation's verdict; 0 without code), the result
+ * JSON {code, model: {...}, evaluation: report|null, refactored?}, error,
+ * summary, and the extra fields code, model, prompt_tokens,
+ * completion_tokens, score, tests_passed, tests_total. `what` names the
+ * step in the summary ("generate", "refactor"). `code` is the code the job
+ * answers with; `ev` may be NULL (no code to run). */
+int wk_model_result(lr_job_result *res, const char *what, const gen_result *g, const char *code,
+                    const eval_outcome *ev, lr_err *err);
+
+#endif
