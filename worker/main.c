@@ -75,7 +75,8 @@ static const lr_cfg cfg = {
     "lease on each while it runs, runs it, and records the result; every write is fenced by "
     "the attempt number, so a worker that lost its lease cannot overwrite a newer attempt. "
     "SIGTERM: finish (or, after --drain-s, release) the running job and exit; a second "
-    "signal exits at once.",
+    "signal ends the drain at once (a run already in the sandbox still ends within its time "
+    "limit).",
     "See docs/protocol.md for the protocol.",
     all_opts,
     NOPTS + LLM_CFG_NOPTS,

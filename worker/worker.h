@@ -4,8 +4,9 @@
  *
  * Shutdown (SIGTERM, SIGINT): no new job is claimed; the running one may
  * finish within drain_s, after which lr_jobctx_check() tells its handler to
- * stop and the job is released to another worker. A second signal stops at
- * once. Nothing is left running. */
+ * stop and the job is released to another worker. A second signal ends the
+ * drain at once. An evaluation already in the sandbox cannot be interrupted
+ * (it ends within its time limit) and is recorded. Nothing is left running. */
 #ifndef LLMREPL_WORKER_H
 #define LLMREPL_WORKER_H
 
