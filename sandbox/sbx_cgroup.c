@@ -7,9 +7,11 @@
  * delegate (subtree_control) or let us enable. */
 #include "sbx_cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,6 +223,36 @@ static int enable_v2(int fd)
 	return enable_controllers(fd);
 }
 
+/* Remove the cgroups of processes that died without removing them (killed
+ * mid-run). rmdir only removes an empty cgroup, so a live run is never
+ * touched; a pid reused since is simply skipped. */
+static void sweep(int base)
+{
+	DIR *d;
+	struct dirent *e;
+	int fd;
+
+	if (base < 0 || (fd = dup(base)) < 0)
+		return;
+	d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		int pid = 0;
+		unsigned n = 0;
+		char tail;
+
+		if (sscanf(e->d_name, "llmrepl-sbx-%d-%u%c", &pid, &n, &tail) != 2 || pid <= 0 ||
+		    pid == (int)getpid())
+			continue;
+		if (kill(pid, 0) < 0 && errno == ESRCH)
+			(void)unlinkat(base, e->d_name, AT_REMOVEDIR);
+	}
+	closedir(d);
+}
+
 static void discover(void)
 {
 	char buf[512];
@@ -234,6 +266,8 @@ static void discover(void)
 		cgd.pids_base = open_own("pids", why2, sizeof(why2));
 		if (cgd.pids_base < 0)
 			snprintf(cgd.why, sizeof(cgd.why), "pids cgroup unavailable: %s", why2);
+		sweep(cgd.mem_base);
+		sweep(cgd.pids_base);
 		return;
 	}
 	fd = open_own(NULL, why2, sizeof(why2));
@@ -258,6 +292,7 @@ static void discover(void)
 		}
 		cgd.version = 2;
 		cgd.mem_base = fd;
+		sweep(cgd.mem_base);
 		return;
 	}
 	snprintf(cgd.why, sizeof(cgd.why), "%s; %s", why1, why2);

@@ -1,13 +1,18 @@
 """Hostile code: each attempt is contained, reported with the right end, and
 leaves nothing behind on the host."""
+import glob
 import os
 import platform
+import signal
 import socket
+import subprocess
 import threading
+import time
 import uuid
 
 import pytest
 
+from conftest import binary
 from sbxkit import answer_error, processes_matching
 
 pytest_plugins = ["sbxfixtures"]
@@ -332,3 +337,28 @@ def test_concurrent_runs_are_separate(run):
     [t.join() for t in threads]
     outs = sorted(r["stdout"] for r in results)
     assert outs == ["['a'] 1\n", "['b'] 1\n"], results
+
+
+def test_host_killed_mid_run_leaves_nothing(run):
+    """The process running the sandbox dies (SIGKILL): the sandbox dies with
+    it, and the cgroup it could not remove is removed by the next run."""
+    marker = "1000.%d" % (uuid.uuid4().int % 10**9)
+    proc = subprocess.Popen([binary("llmrepl-sandbox"), "--timeout", "60", "-c",
+                             "import os\nos.execv('/usr/bin/sleep', ['sleep', '%s'])\n" % marker])
+    deadline = time.time() + 10
+    while not processes_matching("sleep " + marker) and time.time() < deadline:
+        time.sleep(0.05)
+    assert processes_matching("sleep " + marker), "the run did not start"
+    pattern = "/sys/fs/cgroup/*/**/llmrepl-sbx-%d-*" % proc.pid
+    left = glob.glob(pattern, recursive=True)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    deadline = time.time() + 5
+    while processes_matching("sleep " + marker) and time.time() < deadline:
+        time.sleep(0.05)
+    assert processes_matching("sleep " + marker) == []
+    r = run("pass")
+    assert r["end"] == "exited"
+    if "cgroup" in r["isolation"]:
+        assert left, "the killed run had no cgroup"
+        assert glob.glob(pattern, recursive=True) == []
