@@ -84,7 +84,7 @@ $(BUILD)/obj/tests/%.o: CFLAGS += -Wno-discarded-qualifiers
 define lib_rule
 $(BUILD)/lib$(1).a: $(patsubst %.c,$(BUILD)/obj/%.o,$(call lib_srcs,$(1)))
 	@mkdir -p $$(dir $$@)
-	$(Q)$$(AR) rcs $$@ $$^
+	$(Q)rm -f $$@ && $$(AR) rcs $$@ $$^
 endef
 $(foreach d,$(LIBDIRS),$(if $(call lib_srcs,$(d)),$(eval $(call lib_rule,$(d)))))
 
@@ -162,7 +162,7 @@ lint-deploy: $(LINT_VENV)/bin/hadolint
 
 # ---- fuzzing (clang + libFuzzer) -------------------------------------------
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
-FUZZ_LIB_SRCS := $(filter-out %/main.c %/main_%.c,$(wildcard common/*.c worker/*.c))
+FUZZ_LIB_SRCS := $(foreach f,$(wildcard common/*.c worker/*.c),$(if $(filter main.c main_%,$(notdir $(f))),,$(f)))
 fuzz:
 	@mkdir -p $(BUILD)/fuzz
 	@set -e; for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
