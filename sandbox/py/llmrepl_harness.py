@@ -37,6 +37,7 @@ import select
 import signal
 import struct
 import sys
+import threading
 import time
 
 import llmrepl_plan
@@ -348,8 +349,16 @@ def _run_here(plan, o, ans, side):
     t = time.perf_counter()
     results, out, err = {}, [], []
     ch = _Child(-1, -1)
+    before = set(threading.enumerate())
     for rec in llmrepl_runner.run_inline(plan, o, set(), hard_exit=HARD_EXIT):
         _take(ch, rec, results, out, err)
+    left = [th for th in threading.enumerate() if th not in before and th.is_alive()]
+    if left:
+        # Threads the code started and left running: the process ends without
+        # joining them (it would wait for ever on one that never returns).
+        ans["notes"].append("the code left %d thread(s) running; they were abandoned"
+                            % len(left))
+        threading._shutdown = lambda: None
     end = ch.end or {}
     m = ans["metrics"]
     m["wall_s"] = round(time.perf_counter() - t, 6)

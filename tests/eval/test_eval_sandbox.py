@@ -243,3 +243,24 @@ def test_humaneval_mutants_fail_on_the_right_test(tmp_path, humaneval):
     # gcd: hangs for a == 10 only; the other asserts still pass.
     assert (r_gcd["tests_total"], r_gcd["tests_passed"]) == (4, 3)
     assert _case(r_gcd, "candidate(10, 15)")["status"] == "timeout"
+
+
+def test_threads_left_running_do_not_hold_the_run(tmp_path):
+    code = ("import threading, time\n"
+            "def spin():\n    while True:\n        time.sleep(0.05)\n"
+            "threading.Thread(target=spin).start()\n"
+            "def f():\n    return 1\n")
+    r = report(tmp_path, code, "--pool", "--timeout", "5", tests="assert f() == 1\n")
+    assert r["passed"] and r["run"]["retried_isolated"] is None
+    assert r["notes"] == ["the code left 1 thread(s) running; they were abandoned"]
+
+
+def test_deep_recursion_costs_one_test(tmp_path):
+    code = ("import sys\nsys.setrecursionlimit(10 ** 7)\n"
+            "def deep(n):\n    return 0 if n == 0 else 1 + deep(n - 1)\n"
+            "def f(x):\n    return deep(10 ** 7) if x == 2 else x\n")
+    r = report(tmp_path, code, "--test-timeout", "2", "--timeout", "20",
+               tests="assert f(1) == 1\nassert f(2) == 2\nassert f(3) == 3\n")
+    st = [t["status"] for t in r["tests"]]
+    assert st[0] == "passed" and st[2] == "passed", r["tests"]
+    assert st[1] in ("crashed", "error", "memory", "timeout")
