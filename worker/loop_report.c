@@ -248,6 +248,14 @@ int loop_report_read(loop_saved *out, const char *report, size_t len, lr_err *er
 	out->tokens = (long)mnum(tok, "total", 0);
 	out->tokens_total = (long)mnum(m, "tokens_total", 0);
 	out->elapsed_s = mnum(m, "elapsed_s", 0);
+	if (out->it.phase == LOOP_PHASE_REFACTOR) {
+		json_object *rf = member(m, "refactor", json_type_object);
+		const char *why = mstr(rf, "reason");
+
+		out->refactor_kept = mbool(rf, "kept", 0);
+		out->it.rejected = !out->refactor_kept;
+		snprintf(out->refactor_reason, sizeof(out->refactor_reason), "%s", why ? why : "");
+	}
 	if (parse_hex(&out->it.code_hash, mstr(m, "code_hash")) < 0 ||
 	    parse_hex(&out->it.failure_hash, mstr(m, "failure_hash")) < 0 || out->iteration < 0 ||
 	    out->tokens_total < 0 || out->elapsed_s < 0) {

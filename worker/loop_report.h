@@ -72,6 +72,8 @@ typedef struct loop_saved {
 	long tokens;       /* this iteration */
 	long tokens_total; /* cumulative */
 	double elapsed_s;  /* cumulative */
+	int refactor_kept; /* refactor iterations: kept, and why (or why not) */
+	char refactor_reason[256];
 } loop_saved;
 
 /* Read report.json back. LR_EPROTO when it is not a loop iteration's report

@@ -176,7 +176,7 @@ long loop_best(const loop_iter *its, size_t n)
 long loop_accepted(const loop_iter *its, size_t n)
 {
 	for (size_t i = n; i > 0; i--)
-		if (its[i - 1].passed)
+		if (its[i - 1].passed && !its[i - 1].rejected)
 			return (long)i - 1;
 	return -1;
 }

@@ -71,6 +71,7 @@ typedef struct loop_iter {
 	int tests_total;       /* (informational) */
 	uint64_t code_hash;    /* loop_code_hash() of the code; 0 without code */
 	uint64_t failure_hash; /* loop_failure_hash() of the report; 0 when passed */
+	int rejected;          /* a refactor that was not kept (it failed, or changed nothing) */
 } loop_iter;
 
 /* What the job allows. */
@@ -110,8 +111,8 @@ int loop_compare(const loop_iter *a, const loop_iter *b);
 /* The best of n candidates (the earliest among equals), -1 when n is 0. */
 long loop_best(const loop_iter *its, size_t n);
 
-/* The accepted iteration: the last one that passed, counting a refactor only
- * when it passed (a failed refactor is rejected). -1 when none passed. */
+/* The accepted iteration: the last one that passed and was not rejected (a
+ * refactor that failed or changed nothing is). -1 when none passed. */
 long loop_accepted(const loop_iter *its, size_t n);
 
 /* Whose code is the job's result: the accepted iteration, or when none

@@ -82,6 +82,13 @@ TEST(test_refactor_meta)
 	CHECK_CONTAINS(r, "\"refactor\":{\"kept\":false,\"reason\":\"a test failed\"}");
 	CHECK_CONTAINS(r, "\"base\":null");
 	CHECK_CONTAINS(r, "\"failure_hash\":null");
+	{
+		loop_saved s;
+
+		CHECK(loop_report_read(&s, r, strlen(r), &err) == 0);
+		CHECK(s.it.phase == LOOP_PHASE_REFACTOR && !s.refactor_kept && s.it.rejected);
+		CHECK_STR(s.refactor_reason, "a test failed");
+	}
 	free(r);
 	CHECK(loop_report_build(&r, "[]", &m, &err) == LR_EINVAL && r == NULL);
 	CHECK(loop_report_build(&r, "{", &m, &err) == LR_EINVAL && r == NULL);

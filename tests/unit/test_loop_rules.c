@@ -206,6 +206,9 @@ TEST(test_refactor)
 	nx = decide(rejected, 2, &b, 100, 1);
 	CHECK(nx.action == LOOP_ACT_STOP && nx.stop == LOOP_STOP_PASSED);
 	CHECK(loop_accepted(rejected, 2) == 0 && loop_final(rejected, 2) == 0);
+	/* A refactor that passed but changed nothing is not kept either. */
+	kept[2].rejected = 1;
+	CHECK(loop_accepted(kept, 3) == 1 && loop_final(kept, 3) == 1);
 	/* The refactor comes on top of max_iterations... */
 	b.max_iterations = 1;
 	nx = decide(rejected, 1, &b, 100, 1);
