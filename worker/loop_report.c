@@ -224,9 +224,12 @@ int loop_report_read(loop_saved *out, const char *report, size_t len, lr_err *er
 
 	memset(out, 0, sizeof(*out));
 	rc = parse_object(&root, report, len, err);
-	if (rc < 0)
-		return lr_err_set(err, LR_EPROTO, "report.json does not parse: %s",
-		                  err ? err->msg : "");
+	if (rc < 0) {
+		lr_err_prefix(err, "report.json does not parse");
+		if (err)
+			err->code = LR_EPROTO;
+		return LR_EPROTO;
+	}
 	m = member(root, "loop", json_type_object);
 	phase = mstr(m, "phase");
 	if (m == NULL || phase == NULL || loop_phase_parse(&out->it.phase, phase) < 0 ||
