@@ -7,6 +7,7 @@ static const lr_kind kinds[] = {
     {"evaluate", wk_kind_evaluate},
     {"generate", wk_kind_generate},
     {"refactor", wk_kind_refactor},
+    {"loop", wk_kind_loop},
 };
 
 const lr_kind *wk_kind_find(const char *name)

@@ -28,4 +28,8 @@ int wk_kind_generate(lr_jobctx *ctx, lr_job_result *res, lr_err *err);
  * passes the job's tests and criteria (worker/kind_refactor.c). */
 int wk_kind_refactor(lr_jobctx *ctx, lr_job_result *res, lr_err *err);
 
+/* loop: generate, evaluate, repair (and refactor) until the criteria pass or
+ * the budget is spent, every iteration committed (worker/kind_loop.c). */
+int wk_kind_loop(lr_jobctx *ctx, lr_job_result *res, lr_err *err);
+
 #endif

@@ -22,6 +22,7 @@ static void on_signal(int sig)
 static char *redis_url, *redis_password, *prefix, *log_level, *name, *python, *sandbox_py;
 static char *sandbox_require;
 static char *fault_abort_marker;
+static char *push_url;
 static long lease_ms, block_ms, connect_timeout_ms, command_timeout_ms;
 static double drain_s;
 static int use_pool;
@@ -60,6 +61,11 @@ static lr_cfg_opt opts[] = {
     {"fault-abort-marker", LR_CFG_STR, &fault_abort_marker, NULL, 0, 0,
      "testing only: abort() the worker on claiming a job whose spec contains this text, to "
      "rehearse poison jobs (a job that always kills its worker ends dead)",
+     0, 0},
+    {"push-url", LR_CFG_STR, &push_url, NULL, 0, 0,
+     "deploy loop jobs whose criteria passed: push the accepted commit to "
+     "refs/heads/llmrepl/<id> of this repository (a path, file:// or a URL that needs no "
+     "credentials)",
      0, 0},
 };
 
@@ -161,6 +167,7 @@ int main(int argc, char **argv)
 	wc.pool = use_pool;
 	wc.fault_abort_marker = fault_abort_marker;
 	wc.llm = llm;
+	wc.push_url = push_url;
 	sbx_config_default(&wc.sbx);
 	if (python && *python)
 		wc.sbx.python = python;
