@@ -196,6 +196,18 @@ bench-evaluation: all
 	$(PYTHON) bench/evaluation.py --build $(BUILD)
 	$(PYTHON) bench/evaluation.py --build $(BUILD) --no-static
 
+# The quick start: everything on private loopback ports, one loop job, then stopped.
+demo:
+	@LLM_MODEL=$(LLM_MODEL) bash deploy/demo.sh
+
+# The feedback loop on HumanEval with the small model (a fixed quarter of the
+# problems; BENCH_HUMANEVAL_ARGS="--subset all" for all 164).
+.PHONY: bench-humaneval
+bench: bench-humaneval
+bench-humaneval: all model
+	$(PYTHON) bench/humaneval.py --venv $(MODEL_VENV) --build $(BUILD) --model $(LLM_MODEL) \
+	  $(BENCH_HUMANEVAL_ARGS)
+
 clean:
 	rm -rf build build-asan build-ubsan
 
