@@ -1,12 +1,16 @@
 # llm-repl build. `make` builds every binary into build/; `make help` lists targets.
 #
 # Layout convention (so that modules can be added without touching this file):
-#   <dir>/*.c except main*.c   -> build/lib<dir>.a   (dir = common, sandbox, worker, dispatcher, client)
+#   <dir>/*.c except main*.c   -> build/lib<dir>.a
+#                                 (dir = common, model, gitstore, sandbox, worker, dispatcher, client)
 #   <dir>/main.c               -> build/llmrepl-<dir> (client/main.c -> build/llmrepl)
 #   <dir>/main_<name>.c        -> build/llmrepl-<name>
 #   tests/unit/test_*.c        -> build/tests/test_*  (run by `make test`)
 #   tests/fuzz/fuzz_*.c        -> build/fuzz/fuzz_*   (`make fuzz`, clang + libFuzzer)
-# Dependencies point one way: worker, dispatcher, client -> common, sandbox.
+# Dependencies point one way, and the compiler enforces it: each directory's
+# objects see only the include directories of LAYER_<dir> below (`make layers`
+# checks the headers too, and that no files inside a directory call each other
+# in a circle).
 
 CC ?= cc
 PYTHON ?= /usr/bin/python3
@@ -20,7 +24,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-
 HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) -pthread -fno-strict-aliasing
-CPPFLAGS += -Icommon -Isandbox -Iworker -Idispatcher $(shell pkg-config --cflags $(PKGS))
+CPPFLAGS += $(shell pkg-config --cflags $(PKGS))
 LDFLAGS += -pthread -pie -Wl,-z,relro,-z,now
 LDLIBS += $(shell pkg-config --libs $(PKGS)) -lm
 
@@ -38,12 +42,36 @@ else
   CFLAGS += $(HARDEN)
 endif
 
-LIBDIRS := common sandbox worker dispatcher client
+LIBDIRS := common model gitstore sandbox worker dispatcher client
+
+# The layers: which directories' headers the sources of each directory see.
+# sandbox needs only libc and libseccomp; its binary (sandbox/main*.c) also
+# reads the configuration and logs like the other binaries, so main*.c of a
+# directory may see the extra layer MAIN_LAYER_<dir>. Tests and benchmarks see all.
+LAYER_common := common
+LAYER_sandbox := sandbox
+LAYER_model := model common
+LAYER_gitstore := gitstore common
+LAYER_worker := worker common model gitstore sandbox
+LAYER_dispatcher := dispatcher common
+LAYER_client := client common gitstore
+LAYER_tests := $(LIBDIRS)
+LAYER_bench := $(LIBDIRS)
+MAIN_LAYER_sandbox := common
+src_top = $(firstword $(subst /, ,$(1)))
+layer_dirs = $(LAYER_$(call src_top,$(1))) \
+	$(if $(filter main.c main_%.c,$(notdir $(1))),$(MAIN_LAYER_$(call src_top,$(1))))
+layer_cppflags = $(addprefix -I,$(call layer_dirs,$(1)))
+ALL_INCS := $(addprefix -I,$(LIBDIRS))
+empty :=
+space := $(empty) $(empty)
+comma := ,
 lib_srcs = $(filter-out $(1)/main.c $(1)/main_%.c,$(wildcard $(1)/*.c))
 LIB_common := $(BUILD)/libcommon.a
 LIBS := $(foreach d,$(LIBDIRS),$(if $(call lib_srcs,$(d)),$(BUILD)/lib$(d).a))
 # Link order: dependents before dependencies.
 LINK_LIBS := $(filter $(BUILD)/libworker.a $(BUILD)/libdispatcher.a $(BUILD)/libclient.a,$(LIBS)) \
+	$(filter $(BUILD)/libmodel.a,$(LIBS)) $(filter $(BUILD)/libgitstore.a,$(LIBS)) \
 	$(filter $(BUILD)/libcommon.a $(BUILD)/libsandbox.a,$(LIBS))
 
 bin_name = $(if $(filter client,$(1)),llmrepl,llmrepl-$(1))
@@ -59,7 +87,7 @@ DRIVER_BINS := $(patsubst tests/drivers/%.c,$(BUILD)/tests/drivers/%,$(DRIVER_SR
 ALL_C := $(wildcard $(addsuffix /*.c,$(LIBDIRS)) tests/unit/*.c tests/drivers/*.c tests/fuzz/*.c bench/*.c)
 ALL_H := $(wildcard $(addsuffix /*.h,$(LIBDIRS)) tests/unit/*.h)
 
-.PHONY: bench-llm lint-deploy all test unit pytest check format format-check lint valgrind fuzz clean help bench model llm-server demo
+.PHONY: layers bench-llm lint-deploy all test unit pytest check format format-check lint valgrind fuzz clean help bench model llm-server demo
 .DEFAULT_GOAL := all
 # Keep objects between runs (they are intermediates of pattern rules).
 .SECONDARY:
@@ -76,7 +104,7 @@ Q ?= @
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(call layer_cppflags,$<) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 # Tests build argv arrays from string literals.
 $(BUILD)/obj/tests/%.o: CFLAGS += -Wno-discarded-qualifiers
@@ -146,10 +174,17 @@ format-check:
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	  --std=c11 --inline-suppr --suppress=missingIncludeSystem \
-	  -D_GNU_SOURCE -Icommon -Isandbox -Iworker -Idispatcher $(LIBDIRS) tests/unit \
+	  -D_GNU_SOURCE $(ALL_INCS) $(LIBDIRS) tests/unit \
 	  $(wildcard tests/drivers)
 
-check: format-check lint test
+check: format-check lint layers test
+
+# No file includes a header of a higher layer; no files of one directory call
+# each other in a circle (from the objects' symbols).
+layers: $(LIBS)
+	$(PYTHON) tests/check_layers.py --build $(BUILD) \
+	  $(foreach d,$(LIBDIRS),$(d)=$(subst $(space),$(comma),$(strip $(LAYER_$(d))))) \
+	  $(foreach d,$(LIBDIRS),$(if $(MAIN_LAYER_$(d)),main:$(d)=$(subst $(space),$(comma),$(strip $(MAIN_LAYER_$(d))))))
 
 # The deployment files cannot be run here (no container engine); lint them.
 LINT_VENV := .venv-lint
@@ -162,11 +197,11 @@ lint-deploy: $(LINT_VENV)/bin/hadolint
 
 # ---- fuzzing (clang + libFuzzer) -------------------------------------------
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
-FUZZ_LIB_SRCS := $(foreach f,$(wildcard common/*.c worker/*.c),$(if $(filter main.c main_%,$(notdir $(f))),,$(f)))
+FUZZ_LIB_SRCS := $(foreach f,$(wildcard common/*.c model/*.c gitstore/*.c worker/*.c),$(if $(filter main.c main_%,$(notdir $(f))),,$(f)))
 fuzz:
 	@mkdir -p $(BUILD)/fuzz
 	@set -e; for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
-	  clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
+	  clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined $(ALL_INCS) $(CPPFLAGS) \
 	    -o $(BUILD)/fuzz/$$n $$f $(FUZZ_LIB_SRCS) $(BUILD)/libsandbox.a $(LDLIBS); \
 	  echo "built $(BUILD)/fuzz/$$n"; done
 
@@ -214,7 +249,8 @@ clean:
 help:
 	@echo "make            build every binary into $(BUILD)/"
 	@echo "make test       unit tests, then the process-level suites (pytest)"
-	@echo "make check      format check, cppcheck, tests"
+	@echo "make check      format check, cppcheck, layers, tests"
+	@echo "make layers     no include of a higher layer, no circle of files in a directory"
 	@echo "make SANITIZER=address|undefined test   the same under ASan or UBSan"
 	@echo "make valgrind   unit tests under valgrind"
 	@echo "make fuzz       libFuzzer targets into $(BUILD)/fuzz"

@@ -2,8 +2,8 @@
 """HumanEval single-shot pass@1 of a model behind an OpenAI-compatible server.
 
 Each problem goes through the product's own path: the generate prompt
-(worker/prompts.c), the C client (common/llm.c) and code extraction
-(common/extract.c), via the llm_call test driver, greedy (temperature 0).
+(worker/prompts.c), the C client (model/llm.c) and code extraction
+(model/extract.c), via the llm_call test driver, greedy (temperature 0).
 The extracted code is completed as the generate job completes it
 (extract_complete: a body gets the signature in front, missing imports of the
 task are added). The program `code + test + check(entry_point)` is then judged:

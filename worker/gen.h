@@ -4,7 +4,7 @@
  * refactor step, calls the model server the worker is configured with (or
  * the job's model, which the dispatcher has checked against the operator's
  * list), turns streamed tokens into throttled `progress` events, stops when
- * the job is cancelled, and extracts the code (common/extract.h), completed
+ * the job is cancelled, and extracts the code (model/extract.h), completed
  * for a task that is itself code. Used by the generate and refactor kinds
  * and by the loop's repair and refactor steps.
  *

@@ -29,7 +29,7 @@ typedef struct wk_config {
 	sbx_config sbx;                 /* sandbox host settings */
 	const char *fault_abort_marker; /* testing: abort() on a job whose spec holds this */
 	/* Settings of model-based kinds go below (model server, model, ...). */
-	llm_settings llm;     /* the model server and how to call it (common/llm.h) */
+	llm_settings llm;     /* the model server and how to call it (model/llm.h) */
 	const char *push_url; /* loop jobs: push accepted commits here (deployment), or NULL */
 } wk_config;
 

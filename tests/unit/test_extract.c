@@ -1,4 +1,4 @@
-/* Unit tests for common/extract: code extraction from model replies. */
+/* Unit tests for model/extract: code extraction from model replies. */
 #include "check.h"
 #include "extract.h"
 

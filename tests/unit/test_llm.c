@@ -1,4 +1,4 @@
-/* Unit tests for common/llm: reply and SSE parsing, URL redaction, settings.
+/* Unit tests for model/llm: reply and SSE parsing, URL redaction, settings.
  * The transport is tested against real servers by tests/llm/. */
 #include "check.h"
 #include "llm.h"
