@@ -15,6 +15,7 @@
  * them all before it exits.
  *
  *   queue [--jobs N] [--runs N] [--redis-server PATH] */
+#include "clock.h"
 #include "eval.h"
 #include "keys.h"
 #include "redis.h"
@@ -48,21 +49,6 @@ static char redis_url[64];
 static int redis_port;
 static pid_t redis_pid = -1;
 static char redis_dir[] = "/tmp/llmrepl-bench-XXXXXX";
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
 
 static int cmp(const void *a, const void *b)
 {
@@ -170,7 +156,7 @@ static void start_redis(const char *server)
 	if (redis_pid < 0)
 		die("cannot start redis-server");
 	for (int i = 0; i < 200 && r == NULL; i++) {
-		sleep_ms(25);
+		lr_sleep_ms(25);
 		r = connect_redis();
 	}
 	if (r == NULL)
@@ -274,13 +260,13 @@ static double queue_throughput(int nworkers, int jobs)
 	fleet_start(&f, prefix, nworkers);
 	/* Wait until every worker is registered and its sandbox pool is up. */
 	for (int i = 0; i < 400 && count_workers(r, prefix) < nworkers; i++)
-		sleep_ms(25);
-	sleep_ms(300);
+		lr_sleep_ms(25);
+	lr_sleep_ms(300);
 	/* Pipelined XADDs on a raw context, as a client submitting a batch. */
 	c = redisConnect("127.0.0.1", redis_port);
 	if (c == NULL || c->err)
 		die("cannot connect to redis");
-	t0 = now();
+	t0 = lr_now_s();
 	for (int i = 0; i < jobs; i++)
 		redisAppendCommand(c, "XADD %srequests * spec %s", prefix, job_spec);
 	for (int i = 0; i < jobs; i++) {
@@ -291,11 +277,11 @@ static double queue_throughput(int nworkers, int jobs)
 		freeReplyObject(rep);
 	}
 	while (stat_done(r, prefix) < jobs) {
-		if (now() - t0 > 600)
+		if (lr_now_s() - t0 > 600)
 			die("jobs did not finish in 10 minutes");
-		sleep_ms(2);
+		lr_sleep_ms(2);
 	}
-	t1 = now();
+	t1 = lr_now_s();
 	redisFree(c);
 	fleet_stop(&f);
 	lr_redis_close(r);
@@ -373,12 +359,12 @@ static double direct_throughput(int nthreads, int jobs)
 		pthread_create(&th[i], NULL, direct_thread, &args[i]);
 	}
 	pthread_barrier_wait(&ready);
-	t0 = now();
+	t0 = lr_now_s();
 	for (int i = 0; i < nthreads; i++) {
 		pthread_join(th[i], NULL);
 		failed += args[i].failed;
 	}
-	t1 = now();
+	t1 = lr_now_s();
 	pthread_barrier_destroy(&ready);
 	if (failed)
 		die("direct evaluations failed");
@@ -393,7 +379,7 @@ static double queue_once(lr_redis *r, const char *prefix)
 	char last[64] = "0-0";
 	int done = 0;
 	lr_err err;
-	double t0 = now();
+	double t0 = lr_now_s();
 
 	if (lr_redis_cmd(r, &rep, &err, "XADD %srequests * spec %s", prefix, trivial_spec) < 0)
 		die(err.msg);
@@ -417,7 +403,7 @@ static double queue_once(lr_redis *r, const char *prefix)
 		}
 		freeReplyObject(rep);
 	}
-	return now() - t0;
+	return lr_now_s() - t0;
 }
 
 /* The trivial job through the queue (one worker) and directly (a pool in
@@ -440,7 +426,7 @@ static void latency(int runs, double *ql, double *dl)
 	fill_request(&req, "x = 1", NULL);
 	fleet_start(&f, prefix, 1);
 	for (int i = 0; i < 400 && count_workers(r, prefix) < 1; i++)
-		sleep_ms(25);
+		lr_sleep_ms(25);
 	for (int i = -20; i < runs; i++) { /* 20 warm-up rounds */
 		double d, q, t0;
 
@@ -449,10 +435,10 @@ static void latency(int runs, double *ql, double *dl)
 		 * on the same side. */
 		if (i & 1)
 			q = queue_once(r, prefix);
-		t0 = now();
+		t0 = lr_now_s();
 		if (!direct_once(pool, &cfg, &req))
 			die("a direct evaluation failed");
-		d = now() - t0;
+		d = lr_now_s() - t0;
 		if (!(i & 1))
 			q = queue_once(r, prefix);
 		if (i >= 0) {

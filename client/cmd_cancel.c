@@ -1,6 +1,7 @@
 /* cmd_cancel.c - `cancel` and `stats`: acting on the queue. */
 #include "client.h"
 
+#include "clock.h"
 #include "json.h"
 #include "queue.h"
 
@@ -38,8 +39,7 @@ int cmd_cancel(cli *c, int argc, char **argv)
 			rc = lr_q_cancel(r, &c->keys, argv[1], "llmrepl cancel", prev, &err);
 			break;
 		}
-		struct timespec ts = {0, 100 * 1000 * 1000};
-		nanosleep(&ts, NULL);
+		lr_sleep_ms(100);
 	}
 	if (rc == 0) {
 		if (c->o.json)

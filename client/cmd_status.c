@@ -1,6 +1,7 @@
 /* cmd_status.c - `status`, `wait` and `events`: looking at a job. */
 #include "client.h"
 
+#include "clock.h"
 #include "json.h"
 #include "queue.h"
 
@@ -8,14 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int need_id(int argc, char **argv, const char *usage)
 {
@@ -87,7 +80,7 @@ static int wait_events(cli *c, const char *id, char last[64], long ms, redisRepl
 
 int cli_wait_job(cli *c, const char *id, double timeout)
 {
-	double deadline = timeout > 0 ? now_s() + timeout : 0;
+	double deadline = timeout > 0 ? lr_now_s() + timeout : 0;
 	char last[64] = "0-0";
 
 	for (;;) {
@@ -115,7 +108,7 @@ int cli_wait_job(cli *c, const char *id, double timeout)
 			                id);
 		default: return LR_EXIT_RUNTIME;
 		}
-		left = deadline > 0 ? deadline - now_s() : 1.0;
+		left = deadline > 0 ? deadline - lr_now_s() : 1.0;
 		if (deadline > 0 && left <= 0) {
 			fprintf(stderr, "llmrepl: timed out waiting for job %s (it is %s)\n", id,
 			        state);
@@ -188,7 +181,7 @@ static void print_event(cli *c, const redisReply *e, int *final)
 
 int cmd_events(cli *c, int argc, char **argv)
 {
-	double deadline = c->o.timeout > 0 ? now_s() + c->o.timeout : 0;
+	double deadline = c->o.timeout > 0 ? lr_now_s() + c->o.timeout : 0;
 	char last[64] = "0-0";
 	int final = 0;
 	int seen = 0;
@@ -198,7 +191,7 @@ int cmd_events(cli *c, int argc, char **argv)
 		return rc;
 	for (;;) {
 		redisReply *rep = NULL;
-		double left = deadline > 0 ? deadline - now_s() : 1.0;
+		double left = deadline > 0 ? deadline - lr_now_s() : 1.0;
 		long ms = c->o.follow ? (left < 1.0 ? (long)(left * 1000) + 1 : 1000) : 1;
 
 		if (deadline > 0 && left <= 0)

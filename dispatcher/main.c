@@ -1,5 +1,6 @@
 /* llmrepl-dispatcher: validates submitted jobs, queues them for workers, and
  * keeps the queue healthy (leases, retries, dead letters, expiry). */
+#include "clock.h"
 #include "config.h"
 #include "dispatcher.h"
 #include "log.h"
@@ -99,13 +100,6 @@ static const lr_cfg cfg = {
     sizeof(opts) / sizeof(opts[0]),
 };
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
 int main(int argc, char **argv)
 {
 	disp_config dc;
@@ -114,7 +108,6 @@ int main(int argc, char **argv)
 	char host[128] = "host";
 	char defname[200];
 	struct sigaction sa;
-	long backoff = 100;
 	int down = 0;
 	int first;
 	int rc;
@@ -212,19 +205,16 @@ int main(int argc, char **argv)
 		if (rc == LR_EIO) {
 			if (!down)
 				log_warn("%s; retrying", err.msg);
-			down = 1;
-			sleep_ms(backoff);
-			backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+			lr_sleep_ms(lr_backoff_ms(down++, 100, 2000)); /* Redis away */
 			continue;
 		}
 		if (down)
 			log_info("redis is back");
 		down = 0;
-		backoff = 100;
 		if (rc < 0) {
 			/* A request that breaks intake must not stop the others. */
 			log_error("%s", err.msg);
-			sleep_ms(100);
+			lr_sleep_ms(100);
 		}
 	}
 	log_info("stopping");

@@ -4,6 +4,7 @@
 #include "llm.h"
 
 #include "buf.h"
+#include "clock.h"
 #include "log.h"
 
 #include <curl/curl.h>
@@ -25,7 +26,6 @@ struct llm_client {
 	char where[256]; /* the base URL with credentials redacted, for messages */
 	int have_key;
 	llm_config cfg;
-	uint64_t rng;
 };
 
 /* One attempt's state, shared with libcurl's write callback. */
@@ -51,31 +51,6 @@ static CURLcode curl_init_rc;
 static void curl_init(void)
 {
 	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
-static uint64_t rng_next(uint64_t *s)
-{
-	/* xorshift64*: jitter needs spread, not cryptographic quality. */
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 2685821657736338717ULL;
 }
 
 const char *llm_failure_name(llm_failure f)
@@ -203,9 +178,6 @@ int llm_client_new(llm_client **out, const llm_config *cfg, lr_err *err)
 		rc = lr_err_set(err, LR_ENOMEM, "out of memory creating the model client");
 		goto cleanup;
 	}
-	c->rng = (uint64_t)now_ms() * 1000003u ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)c;
-	if (!c->rng)
-		c->rng = 88172645463325252ULL;
 	*out = c;
 	c = NULL;
 cleanup:
@@ -260,7 +232,7 @@ static int on_piece(void *arg, const char *text, size_t len)
 	attempt *a = arg;
 
 	if (a->ttft_ms < 0)
-		a->ttft_ms = now_ms() - a->t0;
+		a->ttft_ms = 1e3 * lr_now_s() - a->t0;
 	return a->user_fn ? a->user_fn(a->user_arg, text, len) : 0;
 }
 
@@ -286,10 +258,10 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *arg)
 		}
 	}
 	if (a->sse) {
-		double t = now_ms();
+		double t = 1e3 * lr_now_s();
 		int rc = llm_sse_feed(a->sse, ptr, n, &a->perr);
 
-		a->parse_ms += now_ms() - t;
+		a->parse_ms += 1e3 * lr_now_s() - t;
 		if (rc) {
 			a->failed = 1;
 			a->toobig = rc == LR_ETOOBIG;
@@ -477,16 +449,11 @@ static int classify(llm_client *c, attempt *a, CURLcode cc, llm_reply *r, int *r
 
 static long backoff(llm_client *c, int attempt_no)
 {
-	long d = c->cfg.backoff_ms;
-	curl_off_t ra = 0;
-
-	for (int i = 0; i < attempt_no && d < c->cfg.backoff_max_ms; i++)
-		d *= 2;
-	if (d > c->cfg.backoff_max_ms)
-		d = c->cfg.backoff_max_ms;
 	/* Equal jitter: half fixed, half random, so herds of workers spread out
 	 * without ever retrying immediately. */
-	d = d / 2 + (long)(rng_next(&c->rng) % (uint64_t)(d / 2 + 1));
+	long d = lr_backoff_ms(attempt_no, c->cfg.backoff_ms, c->cfg.backoff_max_ms);
+	curl_off_t ra = 0;
+
 	if (curl_easy_getinfo(c->curl, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0 &&
 	    ra * 1000 > d)
 		d = ra * 1000 > c->cfg.backoff_max_ms ? c->cfg.backoff_max_ms : (long)ra * 1000;
@@ -513,10 +480,10 @@ static int perform(llm_client *c, attempt *a, const char *url, const char *body,
 		reply_reset(r);
 		r->attempts = n + 1;
 		setup(c, a, url, body);
-		a->t0 = now_ms();
+		a->t0 = 1e3 * lr_now_s();
 		cc = curl_easy_perform(c->curl);
 		/* One clock for latency and time to first token, so ttft <= latency. */
-		r->latency_ms = now_ms() - a->t0;
+		r->latency_ms = 1e3 * lr_now_s() - a->t0;
 		r->ttft_ms = a->ttft_ms;
 		rc = classify(c, a, cc, r, &retry, err);
 		if (rc == 0 || !retry || n >= c->cfg.max_retries)
@@ -526,7 +493,8 @@ static int perform(llm_client *c, attempt *a, const char *url, const char *body,
 
 			log_warn("model call attempt %d failed (%s), retrying in %ld ms", n + 1,
 			         err ? err->msg : llm_failure_name(r->failure), d);
-			sleep_ms(d);
+			while ((d = lr_sleep_ms(d)) > 0)
+				; /* a signal does not shorten the wait */
 		}
 	}
 	return rc;
@@ -598,10 +566,10 @@ int llm_chat(llm_reply *out, llm_client *c, const llm_request *req, lr_err *err)
 		rc = lr_err_set(err, LR_EINVAL, "a chat request needs at least one message");
 		goto cleanup;
 	}
-	t = now_ms();
+	t = 1e3 * lr_now_s();
 	body = build_body(c, req);
 	text = body ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN) : NULL;
-	overhead += now_ms() - t;
+	overhead += 1e3 * lr_now_s() - t;
 	if (!text) {
 		out->failure = LLM_INTERNAL;
 		rc = lr_err_set(err, LR_ENOMEM, "out of memory building the request");
@@ -611,7 +579,7 @@ int llm_chat(llm_reply *out, llm_client *c, const llm_request *req, lr_err *err)
 	overhead += a.parse_ms;
 	if (rc)
 		goto cleanup;
-	t = now_ms();
+	t = 1e3 * lr_now_s();
 	if (a.sse) {
 		rc = llm_sse_finish(a.sse, out, &a.perr);
 	} else {
@@ -623,7 +591,7 @@ int llm_chat(llm_reply *out, llm_client *c, const llm_request *req, lr_err *err)
 				a.perr.code = rc = LR_ECANCELED;
 		}
 	}
-	overhead += now_ms() - t;
+	overhead += 1e3 * lr_now_s() - t;
 	if (rc) {
 		out->failure = rc == LR_ENOMEM ? LLM_INTERNAL : LLM_MALFORMED;
 		if (rc == LR_ECANCELED) {

@@ -1,6 +1,7 @@
 /* gen.c - one model step of a job: prompt, call, code (see gen.h). */
 #include "gen.h"
 
+#include "clock.h"
 #include "extract.h"
 #include "log.h"
 #include "worker.h"
@@ -25,18 +26,10 @@ typedef struct progress {
 
 #define PROGRESS_EVERY_MS 1000.0
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static int on_token(void *arg, const char *text, size_t len)
 {
 	progress *p = arg;
-	double t = now_ms();
+	double t = 1e3 * lr_now_s();
 
 	(void)text;
 	(void)len;
@@ -165,7 +158,7 @@ int gen_run(gen_result *out, lr_jobctx *ctx, gen_step step, const prompt_input *
 	req.stream = wc->llm.stream;
 	req.on_token = on_token;
 	req.on_token_arg = &pr;
-	pr.last_ms = now_ms();
+	pr.last_ms = 1e3 * lr_now_s();
 	rc = llm_chat(&r, c, &req, &e);
 	out->prompt_tokens = r.prompt_tokens;
 	out->completion_tokens = r.completion_tokens;

@@ -1,6 +1,7 @@
 /* heartbeat.c - lease renewal and worker registration on a thread of its own. */
 #include "heartbeat.h"
 
+#include "clock.h"
 #include "log.h"
 #include "queue.h"
 
@@ -35,14 +36,6 @@ struct wk_hb {
 	char host[128];
 	char since[24];
 };
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static long period_ms(const wk_config *cfg)
 {
@@ -80,7 +73,7 @@ static void beat(wk_hb *hb)
 		/* The main thread may have moved on to another job meanwhile. */
 		if (hb->active && hb->attempt == att && strcmp(hb->job, job) == 0) {
 			if (rc == 0) {
-				hb->last_ok_ms = mono_ms();
+				hb->last_ok_ms = lr_now_ms();
 			} else if (rc == LR_ESTALE) {
 				int st = strcmp(state, "cancelled") == 0 ? LR_ECANCELED : LR_ESTALE;
 
@@ -90,7 +83,7 @@ static void beat(wk_hb *hb)
 
 				if (atomic_exchange(&hb->status, st) == 0 && !ours)
 					log_warn("job %s: %s", job, err.msg);
-			} else if (mono_ms() - hb->last_ok_ms > hb->cfg->lease_ms) {
+			} else if (lr_now_ms() - hb->last_ok_ms > hb->cfg->lease_ms) {
 				/* Unreachable for longer than the lease: the job may
 				 * have been reclaimed; stop rather than race. */
 				if (atomic_exchange(&hb->status, LR_ESTALE) == 0)
@@ -125,7 +118,7 @@ static void *hb_main(void *arg)
 		pthread_mutex_unlock(&hb->mu);
 		if (*hb->stop && atomic_load(&hb->drain_end_ms) == 0)
 			atomic_store(&hb->drain_end_ms,
-			             mono_ms() + (long long)(hb->cfg->drain_s * 1000.0));
+			             lr_now_ms() + (long long)(hb->cfg->drain_s * 1000.0));
 		beat(hb);
 		pthread_mutex_lock(&hb->mu);
 		clock_gettime(CLOCK_MONOTONIC, &until);
@@ -215,7 +208,7 @@ void wk_hb_job(wk_hb *hb, const char *id, long attempt)
 	hb->active = 1;
 	snprintf(hb->job, sizeof(hb->job), "%s", id);
 	hb->attempt = attempt;
-	hb->last_ok_ms = mono_ms();
+	hb->last_ok_ms = lr_now_ms();
 	atomic_store(&hb->status, 0);
 	pthread_mutex_unlock(&hb->mu);
 }
@@ -239,5 +232,5 @@ int wk_hb_drain_over(const wk_hb *hb)
 {
 	long long end = atomic_load(&((wk_hb *)hb)->drain_end_ms);
 
-	return end > 0 && mono_ms() >= end;
+	return end > 0 && lr_now_ms() >= end;
 }

@@ -1,6 +1,7 @@
 /* job_ctx.c - the handler's view of a running job: fenced writes, stopping. */
 #include "job_ctx_int.h"
 
+#include "clock.h"
 #include "log.h"
 
 #include <stdlib.h>
@@ -33,21 +34,6 @@ static int field_ok(const char *f, lr_err *err)
 	if (is_reserved(f))
 		return lr_err_set(err, LR_EINVAL, "job field '%s' is the protocol's own", f);
 	return 0;
-}
-
-long long wk_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void wk_sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
 }
 
 int lr_job_result_field(lr_job_result *res, const char *name, const char *value)
@@ -164,16 +150,14 @@ int lr_jobctx_check(lr_jobctx *c, lr_err *err)
 
 int wk_ctx_write(lr_jobctx *c, const lr_q_ops *ops, lr_err *err)
 {
-	long backoff = 50;
 	int rc;
 
-	for (;;) {
+	for (int tries = 0;; tries++) {
 		rc = lr_q_write(c->r, &c->cfg->keys, c->job->id, c->job->attempt, ops, NULL, err);
 		if (rc != LR_EIO || wk_hb_status(c->hb) == LR_ESTALE || *c->stop >= 2)
 			return rc;
 		log_warn("job %s: %s; retrying the write", c->job->id, err->msg);
-		wk_sleep_ms(backoff);
-		backoff = backoff * 2 > 1000 ? 1000 : backoff * 2;
+		lr_sleep_ms(lr_backoff_ms(tries, 50, 1000)); /* as worker.c's record writes */
 	}
 }
 

@@ -18,7 +18,5 @@ struct lr_jobctx {
 
 /* Fenced write with retries through a Redis outage (see job_ctx.h). */
 int wk_ctx_write(lr_jobctx *c, const lr_q_ops *ops, lr_err *err);
-long long wk_mono_ms(void);
-void wk_sleep_ms(long ms);
 
 #endif

@@ -10,6 +10,7 @@
  * line ({"id", "code", "tests", "entry_point", "criteria"}) and prints one
  * result line per input line, in order, running them on pre-forked sandboxes
  * (one per job thread). */
+#include "clock.h"
 #include "config.h"
 #include "eval.h"
 #include "json.h"
@@ -270,14 +271,6 @@ typedef struct batch {
 	sbx_config sc;
 } batch;
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static const char *jstr(json_object *o, const char *key)
 {
 	json_object *v;
@@ -314,9 +307,9 @@ static void batch_eval(batch_item *it, sbx_pool *pool, const sbx_config *sc)
 		lr_json_set_str(res, "error", err.msg);
 		goto done;
 	}
-	t0 = now_s();
+	t0 = lr_now_s();
 	rc = eval_run(&out, pool, sc, &req, &err);
-	lr_json_set_num(res, "wall_s", now_s() - t0);
+	lr_json_set_num(res, "wall_s", lr_now_s() - t0);
 	if (rc < 0) {
 		it->status = LR_EXIT_RUNTIME;
 		lr_json_set_str(res, "error", err.msg);

@@ -1,6 +1,7 @@
 /* worker.c - the worker's loop: claim, run the kind's handler, record. */
 #include "worker.h"
 
+#include "clock.h"
 #include "heartbeat.h"
 #include "job_ctx_int.h"
 #include "kinds.h"
@@ -9,6 +10,13 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+/* Retry delays while Redis is away: a job's record is retried quickly (its
+ * lease is running), taking the next job more patiently. */
+#define WRITE_RETRY_MS     50
+#define WRITE_RETRY_MAX_MS 1000
+#define DOWN_RETRY_MS      100
+#define DOWN_RETRY_MAX_MS  2000
 
 typedef struct wk {
 	const wk_config *cfg;
@@ -20,19 +28,18 @@ typedef struct wk {
 
 /* Whether to try a protocol call again after a Redis outage: while the
  * lease may still be ours and no immediate stop was asked for. */
-static int again(wk *w, int rc, long *backoff)
+static int again(wk *w, int rc, int *tries)
 {
 	if (rc != LR_EIO || wk_hb_status(w->hb) == LR_ESTALE || *w->stop >= 2)
 		return 0;
-	wk_sleep_ms(*backoff);
-	*backoff = *backoff * 2 > 1000 ? 1000 : *backoff * 2;
+	lr_sleep_ms(lr_backoff_ms((*tries)++, WRITE_RETRY_MS, WRITE_RETRY_MAX_MS));
 	return 1;
 }
 
 static void record_failure(wk *w, const lr_q_job *job, lr_q_fail_mode mode, const char *reason)
 {
 	char outcome[16] = "";
-	long backoff = 50;
+	int tries = 0;
 	lr_err err;
 	int rc;
 
@@ -40,7 +47,7 @@ static void record_failure(wk *w, const lr_q_job *job, lr_q_fail_mode mode, cons
 		lr_err_clear(&err);
 		rc = lr_q_fail(w->r, &w->cfg->keys, job->id, job->attempt, mode, reason, outcome,
 		               &err);
-	} while (again(w, rc, &backoff));
+	} while (again(w, rc, &tries));
 	if (rc == 0)
 		log_info("job %s attempt %ld: %s -> %s", job->id, job->attempt, reason, outcome);
 	else
@@ -50,7 +57,7 @@ static void record_failure(wk *w, const lr_q_job *job, lr_q_fail_mode mode, cons
 
 static void record_result(wk *w, const lr_q_job *job, const lr_job_result *res)
 {
-	long backoff = 50;
+	int tries = 0;
 	lr_err err;
 	int rc;
 
@@ -60,7 +67,7 @@ static void record_result(wk *w, const lr_q_job *job, const lr_job_result *res)
 		                 res->result_json ? res->result_json : "{}", res->error,
 		                 res->summary, res->nextra, (const char *const *)res->extra_names,
 		                 (const char *const *)res->extra_values, NULL, &err);
-	} while (again(w, rc, &backoff));
+	} while (again(w, rc, &tries));
 	if (rc == 0)
 		log_info("job %s attempt %ld: done, %s%s%s", job->id, job->attempt,
 		         res->passed ? "passed" : "not passed", res->summary ? ": " : "",
@@ -137,7 +144,6 @@ int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 {
 	wk w;
 	char msg[256] = "";
-	long backoff = 100;
 	int down = 0;
 	int groups_ok = 0;
 	int rc;
@@ -168,19 +174,16 @@ int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 		if (rc == LR_EIO || (rc < 0 && lr_q_err_nogroup(err))) {
 			if (!down)
 				log_warn("%s; retrying", err->msg);
-			down = 1;
 			groups_ok = 0;
-			wk_sleep_ms(backoff);
-			backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+			lr_sleep_ms(lr_backoff_ms(down++, DOWN_RETRY_MS, DOWN_RETRY_MAX_MS));
 			continue;
 		}
 		if (down)
 			log_info("redis is back");
 		down = 0;
-		backoff = 100;
 		if (rc < 0) {
 			log_error("%s", err->msg);
-			wk_sleep_ms(200);
+			lr_sleep_ms(200);
 			continue;
 		}
 		if (!got)

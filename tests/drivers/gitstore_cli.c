@@ -11,6 +11,7 @@
  *   export DIR
  *   push URL REF|- passed|failed [force]
  * Errors: "error <name>: <message>" on stderr, exit 1. */
+#include "clock.h"
 #include "err.h"
 #include "gitstore.h"
 
@@ -195,11 +196,7 @@ static int cmd_run(gitstore *gs, int argc, char **argv)
 			return fail(&e);
 		printf("%s %ld %s\n", existed ? "existed" : "committed", it, oid);
 		fflush(stdout);
-		if (delay_ms > 0) {
-			struct timespec ts = {delay_ms / 1000, (delay_ms % 1000) * 1000000L};
-
-			nanosleep(&ts, NULL);
-		}
+		lr_sleep_ms(delay_ms);
 	}
 	return 0;
 }

@@ -8,6 +8,7 @@
  * extraction made of the reply. Exit status: 0 ok, 1 no code in the reply,
  * 3 the call failed (the failure class says how). */
 #include "buf.h"
+#include "clock.h"
 #include "config.h"
 #include "extract.h"
 #include "llm.h"
@@ -35,14 +36,6 @@ static int on_token(void *arg, const char *text, size_t len)
 		fflush(stderr);
 	}
 	return 0;
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 static char *read_all(FILE *f)
@@ -183,7 +176,7 @@ int main(int argc, char **argv)
 			req.messages = chat;
 			req.nmessages = n;
 		}
-		t0 = now_ms();
+		t0 = 1e3 * lr_now_s();
 		lr_err_clear(&err);
 		rc = llm_chat(&r, client, &req, &err);
 		json_object_object_add(o, "ok", json_object_new_boolean(rc == 0));
@@ -201,7 +194,8 @@ int main(int argc, char **argv)
 		json_object_object_add(o, "latency_ms", json_object_new_double(r.latency_ms));
 		json_object_object_add(o, "ttft_ms", json_object_new_double(r.ttft_ms));
 		json_object_object_add(o, "overhead_ms", json_object_new_double(r.overhead_ms));
-		json_object_object_add(o, "elapsed_ms", json_object_new_double(now_ms() - t0));
+		json_object_object_add(o, "elapsed_ms",
+		                       json_object_new_double(1e3 * lr_now_s() - t0));
 		json_object_object_add(o, "attempts", json_object_new_int(r.attempts));
 		json_object_object_add(o, "http_status", json_object_new_int64(r.http_status));
 		json_object_object_add(o, "pieces", json_object_new_int64(pc.n));

@@ -9,6 +9,7 @@
  *   redis_probe URL PASSWORD|- survive SECONDS   PING every 20 ms; print up/down changes
  *
  * Exit 0 on success, 1 when the operation failed (the error on stderr). */
+#include "clock.h"
 #include "redis.h"
 
 #include <stdio.h>
@@ -32,14 +33,6 @@ static void print_reply(const redisReply *r, int depth)
 }
 
 static const lr_script probe_script = {"probe", "return {ARGV[1], 'probe'}"};
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 int main(int argc, char **argv)
 {
@@ -113,22 +106,21 @@ int main(int argc, char **argv)
 		}
 	} else if (strcmp(argv[3], "block") == 0 && argc == 5) {
 		long ms = strtol(argv[4], NULL, 10);
-		double t0 = now_s();
+		double t0 = lr_now_s();
 
 		if (lr_redis_cmd(r, &rep, &e, "XREAD BLOCK %ld STREAMS probe:none $",
 		                 lr_redis_block_ms(r, ms)) == 0) {
 			printf("%s after %.2f s\n", rep->type == REDIS_REPLY_NIL ? "nil" : "data",
-			       now_s() - t0);
+			       lr_now_s() - t0);
 			rc = lr_redis_is_connected(r) ? 0 : 1;
 		}
 	} else if (strcmp(argv[3], "survive") == 0 && argc == 5) {
-		double end = now_s() + strtod(argv[4], NULL);
+		double end = lr_now_s() + strtod(argv[4], NULL);
 		int up = 1;
 
 		printf("up\n");
 		fflush(stdout);
-		while (now_s() < end) {
-			struct timespec ts = {0, 20 * 1000 * 1000};
+		while (lr_now_s() < end) {
 			int ok = lr_redis_cmd(r, &rep, &e, "PING") == 0;
 
 			if (rep)
@@ -139,7 +131,7 @@ int main(int argc, char **argv)
 				fflush(stdout);
 				up = ok;
 			}
-			nanosleep(&ts, NULL);
+			lr_sleep_ms(20);
 		}
 		rc = up ? 0 : 1;
 	} else {
