@@ -39,13 +39,15 @@ int lr_buf_append(lr_buf *b, const void *p, size_t n)
 	size_t take = n;
 	int rc = 0;
 
+	if (b->err)
+		return b->err;
 	if (b->max && b->len + take > b->max) {
 		take = b->max > b->len ? b->max - b->len : 0;
 		b->truncated = 1;
 		rc = LR_ETOOBIG;
 	}
 	if (buf_reserve(b, b->len + take) < 0)
-		return LR_ENOMEM;
+		return b->err = LR_ENOMEM;
 	if (take)
 		memcpy(b->data + b->len, p, take);
 	b->len += take;
@@ -66,16 +68,18 @@ int lr_buf_vprintf(lr_buf *b, const char *fmt, va_list ap)
 	int rc;
 	char *big;
 
+	if (b->err)
+		return b->err;
 	va_copy(cp, ap);
 	n = vsnprintf(small, sizeof(small), fmt, cp);
 	va_end(cp);
 	if (n < 0)
-		return LR_EINVAL;
+		return b->err = LR_EINVAL;
 	if ((size_t)n < sizeof(small))
 		return lr_buf_append(b, small, (size_t)n);
 	big = malloc((size_t)n + 1);
 	if (big == NULL)
-		return LR_ENOMEM;
+		return b->err = LR_ENOMEM;
 	vsnprintf(big, (size_t)n + 1, fmt, ap);
 	rc = lr_buf_append(b, big, (size_t)n);
 	free(big);
@@ -93,10 +97,44 @@ int lr_buf_printf(lr_buf *b, const char *fmt, ...)
 	return rc;
 }
 
+int lr_buf_clip(lr_buf *b, const char *s, size_t max, int oneline)
+{
+	size_t n, len, i;
+	int rc = 0;
+
+	if (s == NULL)
+		return b->err;
+	n = len = strlen(s);
+	if (n > max) {
+		n = max > 3 ? max - 3 : 0;
+		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+			n--; /* not inside a UTF-8 sequence */
+	}
+	for (i = 0; i < n && rc >= 0; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (oneline && (c == '\n' || c == '\t' || c == '\r'))
+			rc = lr_buf_append(b, " ", 1);
+		else if (c < 0x20 && c != '\n' && c != '\t')
+			continue;
+		else
+			rc = lr_buf_append(b, &s[i], 1);
+	}
+	if (rc >= 0 && n < len)
+		rc = lr_buf_puts(b, "...");
+	return rc;
+}
+
+int lr_buf_error(const lr_buf *b)
+{
+	return b->err;
+}
+
 void lr_buf_reset(lr_buf *b)
 {
 	b->len = 0;
 	b->truncated = 0;
+	b->err = 0;
 	if (b->data)
 		b->data[0] = '\0';
 }
@@ -110,6 +148,7 @@ char *lr_buf_steal(lr_buf *b)
 	b->data = NULL;
 	b->len = b->cap = 0;
 	b->truncated = 0;
+	b->err = 0;
 	return p;
 }
 
@@ -120,4 +159,5 @@ void lr_buf_free(lr_buf *b)
 	free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
+	b->err = 0;
 }
