@@ -11,7 +11,7 @@
 static cli c;
 
 static lr_cfg_opt opts[] = {
-    {"redis-url", LR_CFG_STR, &c.o.redis_url, "redis://127.0.0.1:6379", 0, 0,
+    {"redis-url", LR_CFG_STR, &c.o.redis_url, LR_REDIS_URL_DEFAULT, 0, 0,
      "Redis: redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N]", 0, 0},
     {"redis-password", LR_CFG_STR, &c.o.redis_password, NULL, 0, 0,
      "Redis password (wins over the URL's; better in LLMREPL_REDIS_PASSWORD)", LR_CFG_SECRET, 0},

@@ -109,7 +109,7 @@ int lr_redis_url_parse(lr_redis_url *out, const char *url, lr_err *err)
 	memset(out, 0, sizeof(*out));
 	out->port = 6379;
 	if (url == NULL || *url == '\0')
-		url = "redis://127.0.0.1:6379";
+		url = LR_REDIS_URL_DEFAULT;
 	if (strncmp(url, "redis://", 8) == 0) {
 		p = url + 8;
 	} else if (strncmp(url, "unix://", 7) == 0) {

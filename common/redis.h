@@ -38,8 +38,11 @@ typedef struct lr_redis_url {
 int lr_redis_url_parse(lr_redis_url *out, const char *url, lr_err *err);
 void lr_redis_url_free(lr_redis_url *u); /* frees the members; accepts NULL */
 
+/* The Redis every binary uses when none is configured. */
+#define LR_REDIS_URL_DEFAULT "redis://127.0.0.1:6379"
+
 typedef struct lr_redis_opts {
-	const char *url;         /* see above; default redis://127.0.0.1:6379 */
+	const char *url;         /* see above; default LR_REDIS_URL_DEFAULT */
 	const char *password;    /* wins over the URL's password; NULL or "" = none */
 	long connect_timeout_ms; /* default 2000 */
 	long command_timeout_ms; /* default 5000 */

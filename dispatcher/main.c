@@ -29,7 +29,7 @@ static double default_timeout_s, max_timeout_s, max_wall_s;
 static long max_attempts, backoff_ms, backoff_max_ms, ttl_s, events_max;
 
 static lr_cfg_opt opts[] = {
-    {"redis-url", LR_CFG_STR, &redis_url, "redis://127.0.0.1:6379", 0, 0,
+    {"redis-url", LR_CFG_STR, &redis_url, LR_REDIS_URL_DEFAULT, 0, 0,
      "Redis: redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N]", 0, 0},
     {"redis-password", LR_CFG_STR, &redis_password, NULL, 0, 0,
      "Redis password (wins over the URL's; better in LLMREPL_REDIS_PASSWORD)", LR_CFG_SECRET, 0},

@@ -28,7 +28,7 @@ static double drain_s;
 static int use_pool;
 
 static lr_cfg_opt opts[] = {
-    {"redis-url", LR_CFG_STR, &redis_url, "redis://127.0.0.1:6379", 0, 0,
+    {"redis-url", LR_CFG_STR, &redis_url, LR_REDIS_URL_DEFAULT, 0, 0,
      "Redis: redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N]", 0, 0},
     {"redis-password", LR_CFG_STR, &redis_password, NULL, 0, 0,
      "Redis password (wins over the URL's; better in LLMREPL_REDIS_PASSWORD)", LR_CFG_SECRET, 0},
