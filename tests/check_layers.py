@@ -89,7 +89,9 @@ def object_graph(build, d):
         return {}
     syms = {}
     for f in sorted(os.listdir(objdir)):
-        if f.endswith(".o") and not (f == "main.o" or f.startswith("main_")):
+        if not f.endswith(".o") or f == "main.o" or f.startswith("main_"):
+            continue
+        if os.path.exists(os.path.join(ROOT, d, f[:-2] + ".c")):  # not a stale object
             syms[f"{d}/{f[:-2]}.c"] = nm_symbols(os.path.join(objdir, f))
     owner = {}
     for name, (defined, _) in syms.items():
