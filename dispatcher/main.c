@@ -3,6 +3,7 @@
 #include "clock.h"
 #include "config.h"
 #include "dispatcher.h"
+#include "http.h"
 #include "log.h"
 
 #include <signal.h>
@@ -27,6 +28,10 @@ static long max_spec_bytes, max_text_bytes, default_memory_mb, max_memory_mb;
 static long default_iterations, max_iterations, max_tokens, max_n;
 static double default_timeout_s, max_timeout_s, max_wall_s;
 static long max_attempts, backoff_ms, backoff_max_ms, ttl_s, events_max;
+static char *http_listen, *api_tokens, *http_docs_dir;
+static long http_timeout_s, http_max_conns, http_per_ip_conns, http_idem_ttl_s, max_queue;
+static long http_rate, http_max_inflight, http_keepalive_s;
+static double http_wait_s, http_wait_max_s;
 
 static lr_cfg_opt opts[] = {
     {"redis-url", LR_CFG_STR, &redis_url, LR_REDIS_URL_DEFAULT, 0, 0,
@@ -84,6 +89,31 @@ static lr_cfg_opt opts[] = {
      "final jobs and all their keys expire after this", 0, 0},
     {"events-max", LR_CFG_INT, &events_max, "1000", 10, 1000000,
      "events kept per job (approximately)", 0, 0},
+    {"http-listen", LR_CFG_STR, &http_listen, NULL, 0, 0,
+     "serve the HTTP API on host:port (e.g. 127.0.0.1:8000); off when unset", 0, 0},
+    {"api-tokens", LR_CFG_STR, &api_tokens, NULL, 0, 0,
+     "file of 'name token' lines; without it the HTTP API needs no token", 0, 0},
+    {"http-timeout-s", LR_CFG_INT, &http_timeout_s, "30", 1, 3600,
+     "idle or slow HTTP connections are cut after this", 0, 0},
+    {"http-max-conns", LR_CFG_INT, &http_max_conns, "256", 1, 100000,
+     "HTTP connections at once (one thread each)", 0, 0},
+    {"http-per-ip-conns", LR_CFG_INT, &http_per_ip_conns, "0", 0, 100000,
+     "HTTP connections at once from one address (0: no cap)", 0, 0},
+    {"http-wait-s", LR_CFG_DOUBLE, &http_wait_s, "30", 0, 3600,
+     "how long /generate, /evaluate, /refactor wait for the job by default", 0, 0},
+    {"http-wait-max-s", LR_CFG_DOUBLE, &http_wait_max_s, "300", 0, 86400, "cap on ?wait=", 0, 0},
+    {"http-idempotency-ttl-s", LR_CFG_INT, &http_idem_ttl_s, "86400", 1, 31536000,
+     "how long an Idempotency-Key names its job", 0, 0},
+    {"max-queue", LR_CFG_INT, &max_queue, "10000", 0, 1000000000,
+     "HTTP submissions get 503 while more jobs than this wait (0: no cap)", 0, 0},
+    {"http-rate", LR_CFG_INT, &http_rate, "0", 0, 1000000,
+     "HTTP requests per second per token (0: no cap)", 0, 0},
+    {"http-max-inflight", LR_CFG_INT, &http_max_inflight, "0", 0, 1000000,
+     "unfinished jobs per token (0: no cap)", 0, 0},
+    {"http-keepalive-s", LR_CFG_INT, &http_keepalive_s, "15", 1, 3600,
+     "a comment on an idle event stream this often", 0, 0},
+    {"http-docs-dir", LR_CFG_STR, &http_docs_dir, NULL, 0, 0,
+     "swagger-ui-dist's directory for /docs (default: found beside the binary)", 0, 0},
 };
 
 static const lr_cfg cfg = {
@@ -100,8 +130,65 @@ static const lr_cfg cfg = {
     sizeof(opts) / sizeof(opts[0]),
 };
 
+/* swagger-ui-dist where deploy/deps_http.sh or an image put it. */
+static const char *find_docs_dir(char *buf, size_t n)
+{
+	static const char *const rel[] = {"/../.deps/node_modules/swagger-ui-dist",
+	                                  "/../share/llmrepl/swagger-ui"};
+	char exe[512];
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+
+	if (len <= 0)
+		return NULL;
+	exe[len] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash == NULL)
+		return NULL;
+	*slash = '\0';
+	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		snprintf(buf, n, "%s%s/swagger-ui-bundle.js", exe, rel[i]);
+		if (access(buf, R_OK) == 0) {
+			snprintf(buf, n, "%s%s", exe, rel[i]);
+			return buf;
+		}
+	}
+	return NULL;
+}
+
+static int start_http(http_server **out, const disp_config *dc, lr_err *err)
+{
+	http_config hc;
+	char docs[700];
+
+	memset(&hc, 0, sizeof(hc));
+	hc.listen = http_listen;
+	hc.redis = dc->redis;
+	hc.keys = dc->keys;
+	hc.job = dc->job;
+	hc.max_body = dc->job.max_spec_bytes;
+	hc.timeout_s = http_timeout_s;
+	hc.max_conns = http_max_conns;
+	hc.per_ip_conns = http_per_ip_conns;
+	hc.wait_s = http_wait_s;
+	hc.wait_max_s = http_wait_max_s;
+	hc.idem_ttl_s = http_idem_ttl_s;
+	hc.max_queue = max_queue;
+	hc.rate_rps = http_rate;
+	hc.max_inflight = http_max_inflight;
+	hc.tokens_file = api_tokens;
+	hc.docs_dir =
+	    http_docs_dir && *http_docs_dir ? http_docs_dir : find_docs_dir(docs, sizeof(docs));
+	hc.sse_keepalive_s =
+	    http_keepalive_s < http_timeout_s ? http_keepalive_s : (http_timeout_s + 1) / 2;
+	if (hc.wait_s > hc.wait_max_s)
+		hc.wait_s = hc.wait_max_s;
+	return http_start(out, &hc, err);
+}
+
 int main(int argc, char **argv)
 {
+	http_server *hs = NULL;
 	disp_config dc;
 	disp *d = NULL;
 	lr_err err;
@@ -199,6 +286,16 @@ int main(int argc, char **argv)
 		return rc == LR_EINVAL ? LR_EXIT_USAGE : LR_EXIT_RUNTIME;
 	}
 	log_info("dispatching for %s at %s as %s", dc.keys.prefix, lr_redis_where(d->r), dc.name);
+	if (http_listen && *http_listen) {
+		rc = start_http(&hs, &dc, &err);
+		if (rc < 0) {
+			log_error("%s", err.msg);
+			disp_close(d);
+			lr_cfg_free(&cfg);
+			return rc == LR_EINVAL ? LR_EXIT_USAGE : LR_EXIT_RUNTIME;
+		}
+		log_info("HTTP API on http://%s (docs at /docs)", http_where(hs));
+	}
 	while (!stop_requested) {
 		lr_err_clear(&err);
 		rc = disp_step(d, &err);
@@ -218,6 +315,7 @@ int main(int argc, char **argv)
 		}
 	}
 	log_info("stopping");
+	http_stop(hs);
 	disp_close(d);
 	lr_cfg_free(&cfg);
 	return LR_EXIT_OK;
