@@ -12,9 +12,13 @@ static cli c;
 
 static lr_cfg_opt opts[] = {
     {"redis-url", LR_CFG_STR, &c.o.redis_url, LR_REDIS_URL_DEFAULT, 0, 0,
-     "Redis: redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N]", 0, 0},
+     "Redis: redis://[[user]:password@]host[:port][/db], unix:///path[?db=N] or "
+     "redis+sentinel://[:password@]host:port[,host:port...]/master[/db]",
+     0, 0},
     {"redis-password", LR_CFG_STR, &c.o.redis_password, NULL, 0, 0,
      "Redis password (wins over the URL's; better in LLMREPL_REDIS_PASSWORD)", LR_CFG_SECRET, 0},
+    {"redis-wait-replicas", LR_CFG_INT, &c.o.wait_replicas, "0", 0, 100,
+     "submit: WAIT until this many replicas have the request (survives a failover)", 0, 0},
     {"prefix", LR_CFG_STR, &c.o.prefix, "llmrepl:", 0, 0, "prefix of every key", 0, 0},
     {"json", LR_CFG_BOOL, &c.o.json, "false", 0, 0, "machine-readable output", 0, 'j'},
     {"timeout", LR_CFG_DOUBLE, &c.o.timeout, "0", 0, 1e9,

@@ -22,7 +22,7 @@ static void on_signal(int sig)
 
 static char *redis_url, *redis_password, *prefix, *log_level, *name, *models;
 static long lease_ms, tick_ms, batch, request_claim_ms, consumer_idle_ms, worker_gone_ms;
-static long connect_timeout_ms, command_timeout_ms;
+static long connect_timeout_ms, command_timeout_ms, wait_replicas, wait_ms;
 static long max_spec_bytes, max_text_bytes, default_memory_mb, max_memory_mb;
 static long default_iterations, max_iterations, max_tokens, max_n;
 static double default_timeout_s, max_timeout_s, max_wall_s;
@@ -30,9 +30,15 @@ static long max_attempts, backoff_ms, backoff_max_ms, ttl_s, events_max;
 
 static lr_cfg_opt opts[] = {
     {"redis-url", LR_CFG_STR, &redis_url, LR_REDIS_URL_DEFAULT, 0, 0,
-     "Redis: redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N]", 0, 0},
+     "Redis: redis://[[user]:password@]host[:port][/db], unix:///path[?db=N] or "
+     "redis+sentinel://[:password@]host:port[,host:port...]/master[/db]",
+     0, 0},
     {"redis-password", LR_CFG_STR, &redis_password, NULL, 0, 0,
      "Redis password (wins over the URL's; better in LLMREPL_REDIS_PASSWORD)", LR_CFG_SECRET, 0},
+    {"redis-wait-replicas", LR_CFG_INT, &wait_replicas, "0", 0, 100,
+     "after recording jobs, WAIT until this many replicas have them (survives a failover)", 0, 0},
+    {"redis-wait-ms", LR_CFG_INT, &wait_ms, "1000", 1, 600000,
+     "longest WAIT for --redis-wait-replicas", 0, 0},
     {"prefix", LR_CFG_STR, &prefix, "llmrepl:", 0, 0, "prefix of every key", 0, 0},
     {"name", LR_CFG_STR, &name, NULL, 0, 0,
      "consumer name, unique per dispatcher (default: host-pid)", 0, 0},
@@ -145,6 +151,8 @@ int main(int argc, char **argv)
 	dc.redis.password = redis_password;
 	dc.redis.connect_timeout_ms = connect_timeout_ms;
 	dc.redis.command_timeout_ms = command_timeout_ms;
+	dc.redis.wait_replicas = wait_replicas;
+	dc.redis.wait_timeout_ms = wait_ms;
 	dc.name = name && *name ? name : defname;
 	dc.redis.client_name = dc.name;
 	dc.tick_ms = tick_ms;

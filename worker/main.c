@@ -29,7 +29,9 @@ static int use_pool;
 
 static lr_cfg_opt opts[] = {
     {"redis-url", LR_CFG_STR, &redis_url, LR_REDIS_URL_DEFAULT, 0, 0,
-     "Redis: redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N]", 0, 0},
+     "Redis: redis://[[user]:password@]host[:port][/db], unix:///path[?db=N] or "
+     "redis+sentinel://[:password@]host:port[,host:port...]/master[/db]",
+     0, 0},
     {"redis-password", LR_CFG_STR, &redis_password, NULL, 0, 0,
      "Redis password (wins over the URL's; better in LLMREPL_REDIS_PASSWORD)", LR_CFG_SECRET, 0},
     {"prefix", LR_CFG_STR, &prefix, "llmrepl:", 0, 0, "prefix of every key", 0, 0},
