@@ -13,6 +13,8 @@ static cli c;
 
 static lr_cfg_opt opts[] = {
     LR_OPTS_REDIS_URL(&c.o.redis_url, &c.o.redis_password),
+    LR_OPT_INT("redis-wait-replicas", &c.o.wait_replicas, "0", 0, 100,
+               "submit: WAIT until this many replicas have the request (survives a failover)"),
     LR_OPT_PREFIX(&c.o.prefix),
     {"json", LR_CFG_BOOL, &c.o.json, "false", 0, 0, "machine-readable output", 0, 'j'},
     {"timeout", LR_CFG_DOUBLE, &c.o.timeout, "0", 0, 1e9,

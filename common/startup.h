@@ -31,10 +31,13 @@
 #include <signal.h>
 #include <stddef.h>
 
+#define LR_REDIS_URL_HELP                                                                          \
+	"Redis: redis://[[user]:password@]host[:port][/db], unix:///path[?db=N] or "               \
+	"redis+sentinel://[:password@]host:port[,host:port...]/master[/db]"
+
 /* The Redis connection settings, into an lr_redis_opts (four rows). */
 #define LR_OPTS_REDIS(o)                                                                           \
-	LR_OPT_STR("redis-url", &(o)->url, LR_REDIS_URL_DEFAULT,                                   \
-	           "Redis: redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N]"),    \
+	LR_OPT_STR("redis-url", &(o)->url, LR_REDIS_URL_DEFAULT, LR_REDIS_URL_HELP),               \
 	    LR_OPT_SECRET(                                                                         \
 	        "redis-password", &(o)->password,                                                  \
 	        "Redis password (wins over the URL's; better in LLMREPL_REDIS_PASSWORD)"),         \
@@ -44,8 +47,7 @@
 	               "Redis command timeout")
 /* The Redis rows without the timeouts (a short-lived command-line client). */
 #define LR_OPTS_REDIS_URL(url, password)                                                           \
-	LR_OPT_STR("redis-url", (url), LR_REDIS_URL_DEFAULT,                                       \
-	           "Redis: redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N]"),    \
+	LR_OPT_STR("redis-url", (url), LR_REDIS_URL_DEFAULT, LR_REDIS_URL_HELP),                   \
 	    LR_OPT_SECRET(                                                                         \
 	        "redis-password", (password),                                                      \
 	        "Redis password (wins over the URL's; better in LLMREPL_REDIS_PASSWORD)")

@@ -13,6 +13,11 @@ static char *prefix, *log_level, *name;
 
 static lr_cfg_opt opts[] = {
     LR_OPTS_REDIS(&dc.redis),
+    LR_OPT_INT("redis-wait-replicas", &dc.redis.wait_replicas, "0", 0, 100,
+               "after recording jobs, WAIT until this many replicas have them (survives a "
+               "failover)"),
+    LR_OPT_INT("redis-wait-ms", &dc.redis.wait_timeout_ms, "1000", 1, 600000,
+               "longest WAIT for --redis-wait-replicas"),
     LR_OPT_PREFIX(&prefix),
     LR_OPT_NAME(&name, "dispatcher"),
     LR_OPT_LOG_LEVEL(&log_level, "info"),

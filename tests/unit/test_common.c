@@ -135,8 +135,8 @@ static const lr_cfg st_cfg = {"test", NULL, NULL, NULL, st_opts, LR_NOPTS(st_opt
 
 TEST(startup_rows_and_init)
 {
-	char *argv1[] = {"prog", "--redis-url", "redis://h:7/2", "--max-bytes=4096",
-	                 "--log-level", "debug", "pos", NULL};
+	char *argv1[] = {"prog",        "--redis-url", "redis://h:7/2", "--max-bytes=4096",
+	                 "--log-level", "debug",       "pos",           NULL};
 	char *argv2[] = {"prog", "a", "b", NULL};
 	char *argv3[] = {"prog", "--log-level", "loud", NULL};
 	const lr_start one = {&st_cfg, &st_level, LR_LOG_WARN, 0, 1, NULL};
