@@ -4,6 +4,7 @@
 #include "config.h"
 #include "dispatcher.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@ static void on_signal(int sig)
 }
 
 static char *redis_url, *redis_password, *prefix, *log_level, *name, *models;
+static char *metrics_listen;
 static long lease_ms, tick_ms, batch, request_claim_ms, consumer_idle_ms, worker_gone_ms;
 static long connect_timeout_ms, command_timeout_ms, wait_replicas, wait_ms;
 static long max_spec_bytes, max_text_bytes, default_memory_mb, max_memory_mb;
@@ -40,6 +42,8 @@ static lr_cfg_opt opts[] = {
     {"redis-wait-ms", LR_CFG_INT, &wait_ms, "1000", 1, 600000,
      "longest WAIT for --redis-wait-replicas", 0, 0},
     {"prefix", LR_CFG_STR, &prefix, "llmrepl:", 0, 0, "prefix of every key", 0, 0},
+    {"metrics-listen", LR_CFG_STR, &metrics_listen, NULL, 0, 0,
+     "serve Prometheus metrics at http://HOST:PORT/metrics (off when empty)", 0, 0},
     {"name", LR_CFG_STR, &name, NULL, 0, 0,
      "consumer name, unique per dispatcher (default: host-pid)", 0, 0},
     {"log-level", LR_CFG_STR, &log_level, "info", 0, 0, "error, warn, info or debug", 0, 0},
@@ -114,6 +118,7 @@ int main(int argc, char **argv)
 	char host[128] = "host";
 	char defname[200];
 	struct sigaction sa;
+	lr_metrics_server *metrics = NULL;
 	int down = 0;
 	int first;
 	int rc;
@@ -206,6 +211,14 @@ int main(int argc, char **argv)
 		lr_cfg_free(&cfg);
 		return rc == LR_EINVAL ? LR_EXIT_USAGE : LR_EXIT_RUNTIME;
 	}
+	disp_metrics_init(&d->cfg);
+	if (metrics_listen != NULL && *metrics_listen &&
+	    lr_metrics_listen(&metrics, metrics_listen, &err) < 0) {
+		log_error("%s", err.msg);
+		disp_close(d);
+		lr_cfg_free(&cfg);
+		return LR_EXIT_USAGE;
+	}
 	log_info("dispatching for %s at %s as %s", dc.keys.prefix, lr_redis_where(d->r), dc.name);
 	while (!stop_requested) {
 		lr_err_clear(&err);
@@ -226,6 +239,8 @@ int main(int argc, char **argv)
 		}
 	}
 	log_info("stopping");
+	lr_metrics_stop(metrics);
+	disp_metrics_close();
 	disp_close(d);
 	lr_cfg_free(&cfg);
 	return LR_EXIT_OK;

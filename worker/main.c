@@ -2,6 +2,7 @@
  * sandbox; model-based kinds as they are added), one at a time. */
 #include "config.h"
 #include "log.h"
+#include "wk_metrics.h"
 #include "worker.h"
 
 #include <signal.h>
@@ -23,6 +24,7 @@ static char *redis_url, *redis_password, *prefix, *log_level, *name, *python, *s
 static char *sandbox_require;
 static char *fault_abort_marker;
 static char *push_url;
+static char *metrics_listen;
 static long lease_ms, block_ms, connect_timeout_ms, command_timeout_ms;
 static double drain_s;
 static int use_pool;
@@ -35,6 +37,8 @@ static lr_cfg_opt opts[] = {
     {"redis-password", LR_CFG_STR, &redis_password, NULL, 0, 0,
      "Redis password (wins over the URL's; better in LLMREPL_REDIS_PASSWORD)", LR_CFG_SECRET, 0},
     {"prefix", LR_CFG_STR, &prefix, "llmrepl:", 0, 0, "prefix of every key", 0, 0},
+    {"metrics-listen", LR_CFG_STR, &metrics_listen, NULL, 0, 0,
+     "serve Prometheus metrics at http://HOST:PORT/metrics (off when empty)", 0, 0},
     {"name", LR_CFG_STR, &name, NULL, 0, 0,
      "consumer name, unique per worker (default: worker-host-pid)", 0, 0},
     {"log-level", LR_CFG_STR, &log_level, "info", 0, 0, "error, warn, info or debug", 0, 0},
@@ -123,6 +127,7 @@ int main(int argc, char **argv)
 	char host[128] = "host";
 	char defname[200];
 	struct sigaction sa;
+	lr_metrics_server *metrics = NULL;
 	int first;
 	int rc;
 	int level;
@@ -190,9 +195,17 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	wk_metrics_init();
+	if (metrics_listen != NULL && *metrics_listen &&
+	    lr_metrics_listen(&metrics, metrics_listen, &err) < 0) {
+		log_error("%s", err.msg);
+		lr_cfg_free(&cfg);
+		return LR_EXIT_USAGE;
+	}
 	rc = wk_run(&wc, &stop_requested, &err);
 	if (rc < 0)
 		log_error("%s", err.msg);
+	lr_metrics_stop(metrics);
 	lr_cfg_free(&cfg);
 	if (rc == LR_EINVAL)
 		return LR_EXIT_USAGE;
