@@ -606,7 +606,8 @@ int llm_chat(llm_reply *out, llm_client *c, const llm_request *req, lr_err *err)
 	}
 cleanup:
 	out->overhead_ms = overhead;
-	llm_metrics_record(out, lr_now_s() - started_s);
+	llm_metrics_record(out, lr_now_s() - started_s,
+	                   out->failure != LLM_OK ? llm_failure_name(out->failure) : NULL);
 	json_object_put(body);
 	llm_sse_free(a.sse);
 	lr_buf_free(&a.body);

@@ -17,7 +17,7 @@ void llm_metrics_init(void)
 	lr_metric_inc(m_tokens, 0, (const char *const[]){"completion"});
 }
 
-void llm_metrics_record(const llm_reply *r, double seconds)
+void llm_metrics_record(const llm_reply *r, double seconds, const char *failure)
 {
 	if (m_seconds == NULL)
 		return;
@@ -27,6 +27,6 @@ void llm_metrics_record(const llm_reply *r, double seconds)
 	if (r->completion_tokens > 0)
 		lr_metric_inc(m_tokens, (double)r->completion_tokens,
 		              (const char *const[]){"completion"});
-	if (r->failure != LLM_OK)
-		lr_metric_inc1(m_errors, llm_failure_name(r->failure));
+	if (failure != NULL)
+		lr_metric_inc1(m_errors, failure);
 }
