@@ -16,9 +16,7 @@ CC ?= cc
 PYTHON ?= /usr/bin/python3
 BUILD ?= build
 SANITIZER ?=
-PKGS := hiredis libseccomp libcurl json-c libgit2
-# The dispatcher's HTTP API; only the binaries that use it link it.
-HTTP_PKGS := libmicrohttpd
+PKGS := hiredis libseccomp libcurl json-c libgit2 libmicrohttpd
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wcast-align -Wwrite-strings -Wvla -Wnull-dereference -Wundef \
@@ -110,9 +108,6 @@ $(BUILD)/obj/%.o: %.c
 
 # The OpenAPI document is built into the dispatcher (.incbin).
 $(BUILD)/obj/dispatcher/http_openapi.o: dispatcher/http_openapi.json
-HTTP_LIBS = $(shell pkg-config --libs $(HTTP_PKGS))
-$(BUILD)/obj/dispatcher/%.o $(BUILD)/obj/tests/unit/test_http.o: CPPFLAGS += $(shell pkg-config --cflags $(HTTP_PKGS))
-$(BUILD)/llmrepl-dispatcher $(BUILD)/tests/test_http $(BUILD)/bench/http: LDLIBS += $(HTTP_LIBS)
 
 # Tests build argv arrays from string literals.
 $(BUILD)/obj/tests/%.o: CFLAGS += -Wno-discarded-qualifiers
