@@ -3,13 +3,14 @@
 #include "clock.h"
 #include "dispatcher.h"
 #include "log.h"
+#include "metrics.h"
 #include "startup.h"
 
 #include <stdio.h>
 
 static volatile sig_atomic_t stop_requested;
 static disp_config dc;
-static char *prefix, *log_level, *name;
+static char *prefix, *log_level, *name, *metrics_listen;
 
 static lr_cfg_opt opts[] = {
     LR_OPTS_REDIS(&dc.redis),
@@ -19,6 +20,7 @@ static lr_cfg_opt opts[] = {
     LR_OPT_INT("redis-wait-ms", &dc.redis.wait_timeout_ms, "1000", 1, 600000,
                "longest WAIT for --redis-wait-replicas"),
     LR_OPT_PREFIX(&prefix),
+    LR_OPT_METRICS_LISTEN(&metrics_listen),
     LR_OPT_NAME(&name, "dispatcher"),
     LR_OPT_LOG_LEVEL(&log_level, "info"),
     LR_OPT_INT("lease-ms", &dc.lease_ms, "30000", 100, 86400000,
@@ -127,6 +129,7 @@ int main(int argc, char **argv)
 {
 	const lr_start start = {&cfg, &log_level, LR_LOG_INFO, 0, 0, &stop_requested};
 	char defname[200];
+	lr_metrics_server *metrics = NULL;
 	disp *d = NULL;
 	lr_err err;
 	int first;
@@ -150,9 +153,17 @@ int main(int argc, char **argv)
 	rc = disp_open(&d, &dc, &err);
 	if (rc < 0)
 		return lr_main_exit(&cfg, rc, &err);
+	disp_metrics_init(&d->cfg);
+	if (metrics_listen != NULL && *metrics_listen &&
+	    lr_metrics_listen(&metrics, metrics_listen, &err) < 0) {
+		disp_close(d);
+		return lr_main_usage(&cfg, "%s", err.msg);
+	}
 	log_info("dispatching for %s at %s as %s", dc.keys.prefix, lr_redis_where(d->r), dc.name);
 	run(d);
 	log_info("stopping");
+	lr_metrics_stop(metrics);
+	disp_metrics_close();
 	disp_close(d);
 	return lr_main_exit(&cfg, 0, &err);
 }
