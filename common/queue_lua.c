@@ -35,7 +35,12 @@
 	"  if old == new then return end\n" \
 	"  if LIVE[old] then redis.call('HINCRBY', STATS, old, -1) end\n" \
 	"  if LIVE[new] then redis.call('HINCRBY', STATS, new, 1)\n" \
-	"  else redis.call('HINCRBY', STATS, 'total:' .. new, 1) end\n" \
+	"  else\n" \
+	"    redis.call('HINCRBY', STATS, 'total:' .. new, 1)\n" \
+	"    local kd = redis.call('HGET', jkey(id), 'kind')\n" \
+	"    if not kd or kd == '' then kd = 'none' end\n" \
+	"    redis.call('HINCRBY', STATS, 'total:' .. new .. ':' .. kd, 1)\n" \
+	"  end\n" \
 	"  redis.call('HSET', jkey(id), 'state', new, 'updated', I(NOW))\n" \
 	"end\n" \
 	"-- Acknowledge and delete the job's entry in the work stream, if it has one.\n" \

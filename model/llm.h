@@ -200,4 +200,11 @@ int llm_fence_feed(llm_fence *f, const char *text, size_t len);
 /* Copy `url` into `dst` with any user:password@ replaced by "***@". */
 void llm_redact_url(char *dst, size_t dstlen, const char *url);
 
+/* Prometheus families of the model client (llm_metrics.c): request time,
+ * tokens by type, failures by kind (llm_failure_name, NULL when it worked).
+ * llm_chat records into them once llm_metrics_init() has run; before that
+ * nothing is recorded. */
+void llm_metrics_init(void);
+void llm_metrics_record(const llm_reply *r, double seconds, const char *failure);
+
 #endif
