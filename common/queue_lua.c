@@ -134,6 +134,11 @@
 	"    'failures', '0', 'ttl', pol[1], 'max_attempts', pol[2], 'backoff_ms', pol[3],\n" \
 	"    'backoff_max_ms', pol[4], 'events_max', pol[5])\n" \
 	"  if notes ~= '' then redis.call('HSET', k, 'notes', notes) end\n" \
+	"  -- The request's owner (set by the HTTP API: the token's name) stays with the job.\n" \
+	"  local e = redis.call('XRANGE', REQS, id, id)[1]\n" \
+	"  for i = 1, e and #e[2] or 0, 2 do\n" \
+	"    if e[2][i] == 'owner' then redis.call('HSET', k, 'owner', e[2][i + 1]) end\n" \
+	"  end\n" \
 	"  redis.call('HINCRBY', STATS, 'total:submitted', 1)\n" \
 	"  if state == 'queued' then\n" \
 	"    set_state(id, nil, 'queued')\n" \
