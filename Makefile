@@ -106,6 +106,9 @@ $(BUILD)/obj/%.o: %.c
 	@echo "  CC      $<"
 	$(Q)$(CC) $(call layer_cppflags,$<) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# The OpenAPI document is built into the dispatcher (.incbin).
+$(BUILD)/obj/dispatcher/http_openapi.o: dispatcher/http_openapi.json
+
 # Tests build argv arrays from string literals.
 $(BUILD)/obj/tests/%.o: CFLAGS += -Wno-discarded-qualifiers
 
