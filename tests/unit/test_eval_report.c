@@ -49,13 +49,13 @@ TEST(test_untrusted_reads)
 	json_object *o = json_tokener_parse(
 	    "{\"s\": 5, \"n\": \"7\", \"d\": 1e300, \"i\": 3, \"a\": {}, \"o\": []}");
 
-	CHECK(eval_jstr(o, "s") == NULL);
-	CHECK(eval_jint(o, "n", -1) == -1);
-	CHECK(eval_jint(o, "d", -1) == -1); /* out of range */
-	CHECK(eval_jint(o, "i", -1) == 3);
-	CHECK(eval_jarr(o, "a") == NULL && eval_jobj(o, "o") == NULL);
-	CHECK(eval_jobj(o, "a") != NULL && eval_jarr(o, "o") != NULL);
-	CHECK(eval_jstr(NULL, "x") == NULL && eval_jint(NULL, "x", 4) == 4);
+	CHECK(lr_json_str(o, "s") == NULL);
+	CHECK(lr_json_int(o, "n", -1) == -1);
+	CHECK(lr_json_int(o, "d", -1) == -1); /* out of range */
+	CHECK(lr_json_int(o, "i", -1) == 3);
+	CHECK(lr_json_arr(o, "a") == NULL && lr_json_obj(o, "o") == NULL);
+	CHECK(lr_json_obj(o, "a") != NULL && lr_json_arr(o, "o") != NULL);
+	CHECK(lr_json_str(NULL, "x") == NULL && lr_json_int(NULL, "x", 4) == 4);
 	json_object_put(o);
 }
 
