@@ -503,6 +503,11 @@ const char *lr_redis_where(const lr_redis *r)
 	return r->where;
 }
 
+size_t lr_redis_reply_max(const lr_redis *r)
+{
+	return r->reply_max;
+}
+
 /* Turn hiredis's outcome into ours. Consumes rep on error. */
 static int finish_reply(lr_redis *r, redisReply *rep, redisReply **out, const char *what,
                         lr_err *err)
