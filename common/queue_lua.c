@@ -62,9 +62,17 @@
 	"  local a, b = string.match(id or '', '^(%d+)%-(%d+)$')\n" \
 	"  return a ~= nil and #a <= 19 and #b <= 19\n" \
 	"end\n" \
+	"local KINDS = {evaluate = true, generate = true, refactor = true, loop = true}\n" \
 	"local COUNTERS = {'queued', 'running', 'retry_wait', 'total:done', 'total:cancelled',\n" \
 	"  'total:rejected', 'total:dead', 'total:passed', 'total:failed', 'total:submitted',\n" \
 	"  'total:retries', 'total:reclaimed', 'total:stale_writes'}\n" \
+	"-- total:<final state>:<kind>, for the kinds there are (and 'none').\n" \
+	"for _, s in ipairs({'done', 'cancelled', 'rejected', 'dead'}) do\n" \
+	"  for _, kd in ipairs({'evaluate', 'generate', 'refactor', 'loop', 'none'}) do\n" \
+	"    COUNTERS[#COUNTERS + 1] = 'total:' .. s .. ':' .. kd\n" \
+	"  end\n" \
+	"end\n" \
+	"local function kind_of(j) return KINDS[j.kind or ''] and j.kind or 'none' end\n" \
 	"-- The shared keys a job's scripts may write: of their type, counters numbers.\n" \
 	"local function check_globals()\n" \
 	"  for _, kt in ipairs({{STATS, 'hash'}, {JOBS, 'stream'}, {LEASES, 'zset'},\n" \
@@ -186,6 +194,7 @@
 	"  redis.call('XADD', DEAD, 'MAXLEN', '~', '10000', '*', 'job', id, 'error', reason,\n" \
 	"    'attempt', I(j.n.attempt), 'at', I(NOW))\n" \
 	"  redis.call('HINCRBY', STATS, 'total:dead', 1)\n" \
+	"  redis.call('HINCRBY', STATS, 'total:dead:' .. kind_of(j), 1)\n" \
 	"  if j.hash then\n" \
 	"    redis.call('HSET', k, 'state', 'dead', 'error', reason, 'updated', I(NOW), 'finished', I(NOW),\n" \
 	"      'final_attempt', I(j.n.attempt), 'lease_until', '', 'entry', '')\n" \
@@ -213,7 +222,10 @@
 	"  if old == new then return end\n" \
 	"  if LIVE[old] then redis.call('HINCRBY', STATS, old, -1) end\n" \
 	"  if LIVE[new] then redis.call('HINCRBY', STATS, new, 1)\n" \
-	"  else redis.call('HINCRBY', STATS, 'total:' .. new, 1) end\n" \
+	"  else\n" \
+	"    redis.call('HINCRBY', STATS, 'total:' .. new, 1)\n" \
+	"    redis.call('HINCRBY', STATS, 'total:' .. new .. ':' .. kind_of(j), 1)\n" \
+	"  end\n" \
 	"  redis.call('HSET', j.k, 'state', new, 'updated', I(NOW))\n" \
 	"  j.state = new\n" \
 	"end\n" \
@@ -310,8 +322,13 @@
 	"    'failures', '0', 'ttl', I(pol[1]), 'max_attempts', I(pol[2]), 'backoff_ms', I(pol[3]),\n" \
 	"    'backoff_max_ms', I(pol[4]), 'events_max', I(pol[5]))\n" \
 	"  if notes ~= '' then redis.call('HSET', k, 'notes', notes) end\n" \
+	"  -- The request's owner (set by the HTTP API: the token's name) stays with the job.\n" \
+	"  local e = redis.call('XRANGE', REQS, id, id)[1]\n" \
+	"  for i = 1, e and #e[2] or 0, 2 do\n" \
+	"    if e[2][i] == 'owner' then redis.call('HSET', k, 'owner', e[2][i + 1]) end\n" \
+	"  end\n" \
 	"  redis.call('HINCRBY', STATS, 'total:submitted', 1)\n" \
-	"  local j = {id = id, k = k, hash = true, n = {attempt = 0, failures = 0, ttl = pol[1],\n" \
+	"  local j = {id = id, k = k, hash = true, kind = kind, n = {attempt = 0, failures = 0, ttl = pol[1],\n" \
 	"    max_attempts = pol[2], backoff_ms = pol[3], backoff_max_ms = pol[4], events_max = pol[5],\n" \
 	"    iterations = -1}}\n" \
 	"  if state == 'queued' then\n" \
@@ -388,11 +405,19 @@ const lr_script lr_lua_take = {"take", LUA_PRELUDE
 	"  for i = 1, #f, 2 do\n"
 	"    if #names < 8 then names[#names + 1] = show(f[i]) end\n"
 	"  end\n"
-	"  -- One reading of an entry everywhere: exactly one field, named spec.\n"
-	"  local why = nil\n"
-	"  if #f == 2 and f[1] == 'spec' then spec = f[2]\n"
-	"  elseif #f == 0 then why = 'request has no fields'\n"
-	"  else why = \"request must have exactly one field, 'spec' (it has: \" .. table.concat(names, ', ') .. ')' end\n"
+	"  -- One reading of an entry everywhere: exactly one field named spec, byte\n"
+	"  -- for byte, and at most one owner (the HTTP API's); nothing else.\n"
+	"  local why, nspec, nown, other = nil, 0, 0, 0\n"
+	"  for i = 1, #f, 2 do\n"
+	"    if f[i] == 'spec' then nspec = nspec + 1; spec = f[i + 1]\n"
+	"    elseif f[i] == 'owner' then nown = nown + 1\n"
+	"    else other = other + 1 end\n"
+	"  end\n"
+	"  if nspec ~= 1 or nown > 1 or other > 0 then\n"
+	"    spec = nil\n"
+	"    why = \"request must have exactly one field 'spec' (and at most one 'owner'); it has \" ..\n"
+	"      (#f == 0 and 'none' or table.concat(names, ', '))\n"
+	"  end\n"
 	"  if spec and #spec > max then\n"
 	"    why = 'spec is ' .. #spec .. ' bytes, over the limit of ' .. max .. ' bytes'\n"
 	"  end\n"

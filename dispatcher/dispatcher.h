@@ -43,6 +43,11 @@ void disp_close(disp *d); /* accepts NULL */
  * classified with lr_q_classify, and broken data is repaired at once. */
 int disp_step(disp *d, lr_err *err);
 
+/* Prometheus: the queue's numbers from Redis, read at each scrape on a
+ * connection of its own (disp_metrics.c). cfg must outlive the listener. */
+int disp_metrics_init(const disp_config *cfg);
+void disp_metrics_close(void); /* after the listener stopped */
+
 /* ---- internal, shared by intake.c and upkeep.c ---- */
 struct disp {
 	disp_config cfg;
