@@ -16,6 +16,8 @@
  * iteration keys of a job are listed in the set `job:<id>:its`, bounded. */
 #include "queue_lua.h"
 
+#include "fence_lua.h"
+
 /* clang-format off */
 #define LUA_PRELUDE \
 	"-- Shared by every script. ARGV[1] is the key prefix.\n" \
@@ -294,16 +296,15 @@
 	"  emit(j, 'retry', {'reason', reason, 'retry_in_ms', I(delay)})\n" \
 	"  return 'retry'\n" \
 	"end\n" \
+	LR_LUA_FENCE \
 	"-- For the scripts a worker runs on its attempt: bury a broken job, then the\n" \
 	"-- fence (the job is running that attempt). nil when the write may go on.\n" \
-	"local function fence(j, attempt)\n" \
+	"local function fence(id, j, attempt)\n" \
 	"  if buriable(j) then\n" \
 	"    bury(j, j.broken)\n" \
 	"    return {'stale', 'dead', I(j.n.attempt), j.broken}\n" \
 	"  end\n" \
-	"  if j and j.state == 'running' and j.attempt == attempt then return nil end\n" \
-	"  redis.call('HINCRBY', STATS, 'total:stale_writes', 1)\n" \
-	"  return {'stale', j and j.state or 'gone', j and j.attempt or '0'}\n" \
+	"  return lr_fence(jkey(id), STATS, attempt)\n" \
 	"end\n" \
 	"local function policy(first)\n" \
 	"  return {arg_int(first, 1, 1e10, 'ttl'), arg_int(first + 1, 1, 1e6, 'max_attempts'),\n" \
@@ -546,7 +547,7 @@ const lr_script lr_lua_write = {"write", LUA_PRELUDE
 	"  local aux = aux_list(j.aux)\n"
 	"  if #aux + #auxs > AUX_MAX then j.broken = 'job ' .. id .. ': over ' .. AUX_MAX .. ' auxiliary keys' end\n"
 	"end\n"
-	"local st = fence(j, ARGV[3])\n"
+	"local st = fence(id, j, ARGV[3])\n"
 	"if st then return st end\n"
 	"local k = j.k\n"
 	"i = 4\n"
@@ -598,7 +599,7 @@ const lr_script lr_lua_finish = {"finish", LUA_PRELUDE
 	"check_globals()\n"
 	"local j = read_job(id)\n"
 	"if j and j.state == 'done' and j.final_attempt == ARGV[3] then return {'already'} end\n"
-	"local st = fence(j, ARGV[3])\n"
+	"local st = fence(id, j, ARGV[3])\n"
 	"if st then return st end\n"
 	"local a = {'HSET', j.k, 'passed', ARGV[4], 'result', ARGV[5], 'summary', ARGV[7]}\n"
 	"for x = 8, #ARGV do a[#a + 1] = ARGV[x] end\n"
@@ -623,7 +624,7 @@ const lr_script lr_lua_fail = {"fail", LUA_PRELUDE
 	"if rnd < 0 or rnd > 1 then rnd = 0.5 end\n"
 	"check_globals()\n"
 	"local j = read_job(id)\n"
-	"local st = fence(j, ARGV[3])\n"
+	"local st = fence(id, j, ARGV[3])\n"
 	"if st then return st end\n"
 	"if mode == 'dead' then\n"
 	"  dead_letter(j, ARGV[5])\n"
