@@ -3,6 +3,7 @@
  * then the code not loading, then failing tests with their input, expected
  * and actual values and the code's own line, then the criteria the static
  * tools decide. Every value is clipped; the whole text is bounded. */
+#include "eval_io.h"
 #include "eval_report.h"
 
 #include <stdarg.h>
@@ -165,6 +166,28 @@ static int put_failure(lr_buf *b, const char *status, json_object *err, const ev
 	return rc == 0 ? puts_(b, "\n") : rc;
 }
 
+/* An io case: what went wrong, and for the first one its input and output. */
+static int put_io_case(lr_buf *b, json_object *t)
+{
+	json_object *io = eval_jobj(t, "io"), *e = eval_jobj(t, "error"), *d;
+	eval_io_view v = {
+	    .status = eval_jstr(t, "status"),
+	    .error_type = eval_jstr(e, "type"),
+	    .message = eval_jstr(e, "message"),
+	    .line = eval_jint(e, "line", 0),
+	    .detail = json_object_object_get_ex(io, "detail", &d) && json_object_get_boolean(d),
+	    .in = eval_jstr(io, "stdin"),
+	    .expected = eval_jstr(io, "expected"),
+	    .actual = eval_jstr(io, "actual"),
+	    .err = eval_jstr(io, "stderr"),
+	    .in_bytes = eval_jint(io, "stdin_bytes", -1),
+	    .expected_bytes = eval_jint(io, "expected_bytes", -1),
+	    .actual_bytes = eval_jint(io, "actual_bytes", -1),
+	};
+
+	return eval_io_case_text(b, &v) == LR_ENOMEM ? LR_ENOMEM : 0;
+}
+
 /* What went wrong in one test case, on the lines after its name. */
 static int put_case_detail(lr_buf *b, json_object *t, const eval_judge_ctx *ctx)
 {
@@ -173,8 +196,11 @@ static int put_case_detail(lr_buf *b, json_object *t, const eval_judge_ctx *ctx)
 	json_object *a = eval_jobj(t, "assertion");
 	const char *call = eval_jstr(a, "call"), *actual = eval_jstr(a, "actual");
 	const char *expected = eval_jstr(a, "expected"), *out = eval_jstr(t, "stdout");
-	int rc = puts_(b, "   ");
+	int rc;
 
+	if (eval_jobj(t, "io") != NULL) /* an io case: input and output, not calls */
+		return put_io_case(b, t);
+	rc = puts_(b, "   ");
 	if (rc < 0)
 		return rc;
 	if (status_is(st, "failed") && a != NULL) {
@@ -285,7 +311,11 @@ static int is_failing(json_object *t)
 static int put_case_head(lr_buf *b, json_object *t)
 {
 	const char *file = eval_jstr(t, "file");
-	int rc = clip(b, eval_jstr(t, "name") ? eval_jstr(t, "name") : "a test", LINE_MAX_);
+	int rc;
+
+	if (eval_jobj(t, "io") != NULL || status_is(eval_jstr(t, "form"), "io"))
+		return clip(b, eval_jstr(t, "name") ? eval_jstr(t, "name") : "a case", 40);
+	rc = clip(b, eval_jstr(t, "name") ? eval_jstr(t, "name") : "a test", LINE_MAX_);
 
 	if (rc == 0)
 		rc = printf_(b, " (%s line %ld)", status_is(file, "solution") ? "code" : "tests",
