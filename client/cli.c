@@ -33,6 +33,7 @@ lr_redis *cli_redis(cli *c)
 	o.url = c->o.redis_url;
 	o.password = c->o.redis_password;
 	o.client_name = "llmrepl-client";
+	o.wait_replicas = c->o.wait_replicas;
 	if (lr_redis_open(&c->r, &o, &err) < 0) {
 		cli_fail(LR_EXIT_RUNTIME, "%s", err.msg);
 		return NULL;

@@ -17,6 +17,7 @@
 typedef struct cli_opts {
 	char *redis_url;
 	char *redis_password;
+	long wait_replicas; /* submit: WAIT for this many replicas */
 	char *prefix;
 	int json;       /* machine-readable output */
 	double timeout; /* wait/follow limit in seconds; 0 = none */

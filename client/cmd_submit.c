@@ -177,6 +177,8 @@ int cmd_submit(cli *c, int argc, char **argv)
 		rc = cli_fail(LR_EXIT_RUNTIME, "%s", rep ? "unexpected reply to XADD" : err.msg);
 		goto cleanup;
 	}
+	if (lr_redis_wait_replicas(r, &err) < 0)
+		fprintf(stderr, "llmrepl: warning: %s\n", err.msg);
 	if (c->o.wait) {
 		if (!c->o.json)
 			fprintf(stderr, "submitted %s\n", rep->str);

@@ -3,6 +3,7 @@
 #include "client.h"
 
 #include "log.h"
+#include "startup.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,11 +12,10 @@
 static cli c;
 
 static lr_cfg_opt opts[] = {
-    {"redis-url", LR_CFG_STR, &c.o.redis_url, LR_REDIS_URL_DEFAULT, 0, 0,
-     "Redis: redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N]", 0, 0},
-    {"redis-password", LR_CFG_STR, &c.o.redis_password, NULL, 0, 0,
-     "Redis password (wins over the URL's; better in LLMREPL_REDIS_PASSWORD)", LR_CFG_SECRET, 0},
-    {"prefix", LR_CFG_STR, &c.o.prefix, "llmrepl:", 0, 0, "prefix of every key", 0, 0},
+    LR_OPTS_REDIS_URL(&c.o.redis_url, &c.o.redis_password),
+    LR_OPT_INT("redis-wait-replicas", &c.o.wait_replicas, "0", 0, 100,
+               "submit: WAIT until this many replicas have the request (survives a failover)"),
+    LR_OPT_PREFIX(&c.o.prefix),
     {"json", LR_CFG_BOOL, &c.o.json, "false", 0, 0, "machine-readable output", 0, 'j'},
     {"timeout", LR_CFG_DOUBLE, &c.o.timeout, "0", 0, 1e9,
      "wait, events --follow, submit --wait: give up after this many seconds (0: never)", 0, 't'},
@@ -79,7 +79,7 @@ static const lr_cfg cfg = {
 
 int main(int argc, char **argv)
 {
-	lr_err err;
+	const lr_start start = {&cfg, NULL, LR_LOG_WARN, 1, -1, NULL};
 	size_t n = 0;
 	int first = 0;
 	int rc;
@@ -92,28 +92,11 @@ int main(int argc, char **argv)
 		snprintf(epilog + n, sizeof(epilog) - n,
 		         "Exit codes: 0 ok/passed, 1 not passed, 2 usage or no such job, 3 Redis "
 		         "unreachable, 4 timed out.");
-	lr_err_clear(&err);
-	lr_log_init("llmrepl", LR_LOG_WARN);
-	rc = lr_cfg_load(&cfg, argc, argv, &first, &err);
-	if (rc == LR_CFG_EXIT_OK) {
-		lr_cfg_free(&cfg);
-		return LR_EXIT_OK;
-	}
-	if (rc < 0) {
-		fprintf(stderr, "llmrepl: %s\n", err.msg);
-		lr_cfg_free(&cfg);
-		return LR_EXIT_USAGE;
-	}
-	if (first >= argc) {
-		lr_cfg_usage(&cfg, stderr);
-		lr_cfg_free(&cfg);
-		return LR_EXIT_USAGE;
-	}
-	if (lr_keys_init(&c.keys, c.o.prefix, &err) < 0) {
-		fprintf(stderr, "llmrepl: %s\n", err.msg);
-		lr_cfg_free(&cfg);
-		return LR_EXIT_USAGE;
-	}
+	rc = lr_main_init(&start, argc, argv, &first);
+	if (rc == LR_MAIN_RUN)
+		rc = lr_main_keys(&cfg, &c.keys, c.o.prefix);
+	if (rc != LR_MAIN_RUN)
+		return rc;
 	rc = -1;
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[first], commands[i].name) == 0)

@@ -65,7 +65,8 @@ static int opt_assign(lr_cfg_opt *o, const char *value, const char *origin, lr_e
 		*dst = copy;
 		return 0;
 	}
-	case LR_CFG_INT: {
+	case LR_CFG_INT:
+	case LR_CFG_SIZE: {
 		long v;
 
 		if (value == NULL || *value == '\0')
@@ -77,7 +78,10 @@ static int opt_assign(lr_cfg_opt *o, const char *value, const char *origin, lr_e
 		if ((double)v < o->min || (double)v > o->max)
 			return lr_err_set(err, LR_EINVAL, "%s: %s=%ld is out of range [%.0f, %.0f]",
 			                  origin, o->name, v, o->min, o->max);
-		*(long *)o->ptr = v;
+		if (o->type == LR_CFG_SIZE)
+			*(size_t *)o->ptr = (size_t)v; /* min >= 0 in every SIZE row */
+		else
+			*(long *)o->ptr = v;
 		return 0;
 	}
 	case LR_CFG_DOUBLE: {

@@ -18,14 +18,14 @@
 
 #include <stdio.h>
 
-typedef enum { LR_CFG_STR, LR_CFG_INT, LR_CFG_DOUBLE, LR_CFG_BOOL } lr_cfg_type;
+typedef enum { LR_CFG_STR, LR_CFG_INT, LR_CFG_DOUBLE, LR_CFG_BOOL, LR_CFG_SIZE } lr_cfg_type;
 
 #define LR_CFG_SECRET 1u /* never printed (API keys, passwords) */
 
 typedef struct lr_cfg_opt {
 	const char *name; /* dash-separated: "lease-ms" */
 	lr_cfg_type type;
-	void *ptr;       /* char ** (owned by the table), long *, double *, int * */
+	void *ptr;       /* char ** (owned by the table), long *, double *, int *, size_t * */
 	const char *def; /* default as text; NULL leaves a string NULL */
 	double min, max; /* bounds for INT and DOUBLE */
 	const char *help;
@@ -41,6 +41,39 @@ typedef struct lr_cfg {
 	lr_cfg_opt *opts;
 	size_t nopts;
 } lr_cfg;
+
+/* Rows written with designated initializers, pointing straight at the
+ * fields of a binary's config structs:
+ *   LR_OPT_INT("lease-ms", &wc.lease_ms, "30000", 100, 86400000, "the lease")
+ * A row that needs a short alias adds `.shortopt = 'c'` by hand. */
+#define LR_OPT_STR(n, p, d, h)                                                                     \
+	{                                                                                          \
+		.name = (n), .type = LR_CFG_STR, .ptr = (p), .def = (d), .help = (h)               \
+	}
+#define LR_OPT_SECRET(n, p, h)                                                                     \
+	{                                                                                          \
+		.name = (n), .type = LR_CFG_STR, .ptr = (p), .help = (h), .flags = LR_CFG_SECRET   \
+	}
+#define LR_OPT_INT(n, p, d, lo, hi, h)                                                             \
+	{                                                                                          \
+		.name = (n), .type = LR_CFG_INT, .ptr = (p), .def = (d), .min = (lo), .max = (hi), \
+		.help = (h)                                                                        \
+	}
+#define LR_OPT_SIZE(n, p, d, lo, hi, h)                                                            \
+	{                                                                                          \
+		.name = (n), .type = LR_CFG_SIZE, .ptr = (p), .def = (d), .min = (lo),             \
+		.max = (hi), .help = (h)                                                           \
+	}
+#define LR_OPT_DOUBLE(n, p, d, lo, hi, h)                                                          \
+	{                                                                                          \
+		.name = (n), .type = LR_CFG_DOUBLE, .ptr = (p), .def = (d), .min = (lo),           \
+		.max = (hi), .help = (h)                                                           \
+	}
+#define LR_OPT_BOOL(n, p, d, h)                                                                    \
+	{                                                                                          \
+		.name = (n), .type = LR_CFG_BOOL, .ptr = (p), .def = (d), .help = (h)              \
+	}
+#define LR_NOPTS(a) (sizeof(a) / sizeof((a)[0]))
 
 enum { LR_CFG_RUN = 0, LR_CFG_EXIT_OK = 1 };
 

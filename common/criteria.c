@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-typedef enum { CK_DOUBLE, CK_LONG, CK_SEVERITY } crit_kind;
+typedef enum { CK_DOUBLE, CK_LONG, CK_SEVERITY, CK_INTEGRITY } crit_kind;
 
 /* One row per key: name, type, where it lives, bounds. A long field accepts
  * -1 ("any") besides [min, max] when any_ok is set. */
@@ -28,6 +28,7 @@ static const struct crit_key {
     {"min_maintainability", CK_DOUBLE, offsetof(lr_criteria, min_maintainability), 0, 100, 0},
     {"max_time_s", CK_DOUBLE, offsetof(lr_criteria, max_time_s), 0, 86400, 0},
     {"max_memory_mb", CK_DOUBLE, offsetof(lr_criteria, max_memory_mb), 0, 1e7, 0},
+    {"integrity", CK_INTEGRITY, offsetof(lr_criteria, require_split), 0, 0, 0},
 };
 
 #define NKEYS (sizeof(crit_keys) / sizeof(crit_keys[0]))
@@ -135,6 +136,7 @@ static int expect_fail(lr_err *err, const struct crit_key *k, json_object *v)
 	case CK_SEVERITY:
 		snprintf(want, sizeof(want), "one of \"none\", \"low\", \"medium\", \"high\"");
 		break;
+	case CK_INTEGRITY: snprintf(want, sizeof(want), "\"split\" or \"any\""); break;
 	case CK_LONG:
 		if (k->any_ok)
 			snprintf(want, sizeof(want), "an integer from %.0f to %.0f, or -1 for any",
@@ -161,6 +163,15 @@ static int read_key(lr_criteria *c, const struct crit_key *k, json_object *v, lr
 		if (t != json_type_string || lr_severity_parse(json_object_get_string(v), &s) < 0)
 			return expect_fail(err, k, v);
 		memcpy(field, &s, sizeof(s));
+		return 0;
+	}
+	case CK_INTEGRITY: {
+		const char *w = t == json_type_string ? json_object_get_string(v) : "";
+		int split = strcmp(w, "split") == 0;
+
+		if (!split && strcmp(w, "any") != 0)
+			return expect_fail(err, k, v);
+		memcpy(field, &split, sizeof(split));
 		return 0;
 	}
 	case CK_LONG: {
@@ -271,6 +282,13 @@ json_object *lr_criteria_to_json(const lr_criteria *c)
 		json_object *v;
 
 		switch (k->kind) {
+		case CK_INTEGRITY: {
+			int split;
+
+			memcpy(&split, field, sizeof(split));
+			v = json_object_new_string(split ? "split" : "any");
+			break;
+		}
 		case CK_SEVERITY: {
 			lr_severity s;
 

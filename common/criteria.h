@@ -2,7 +2,8 @@
  *
  * A job's optional `criteria` object, e.g.
  *   {"min_pass_rate": 1.0, "max_errors": 0, "max_security": "medium",
- *    "max_lint": 10, "max_complexity": 15, "max_time_s": 5, "max_memory_mb": 256}
+ *    "max_lint": 10, "max_complexity": 15, "max_time_s": 5, "max_memory_mb": 256,
+ *    "integrity": "split"}
  * Unknown keys and wrong types are errors (a spec is rejected, not guessed at).
  *
  * Whatever the criteria, code passes only if it ran: a syntax error, empty
@@ -33,6 +34,8 @@ typedef struct lr_criteria {
 	double min_maintainability; /* radon maintainability index, 0..100 (0 = any) */
 	double max_time_s;    /* wall time the code ran, load and tests (0 = the timeout alone) */
 	double max_memory_mb; /* peak memory of the code (0 = the memory limit alone) */
+	int require_split;    /* "integrity": "split" - only a report whose tests ran in a
+	                         judge process apart from the code counts ("any": default) */
 } lr_criteria;
 
 void lr_criteria_default(lr_criteria *c);

@@ -27,6 +27,9 @@ struct lr_redis {
 	size_t reply_bytes;
 	int reply_over;
 	int ever_connected;
+	long wait_replicas;
+	long wait_timeout_ms;
+	size_t sentinel_first; /* the Sentinel that answered last is asked first */
 	/* Scripts known to be loaded on this connection. */
 	const lr_script *scripts[SCRIPT_CACHE_MAX];
 	char sha[SCRIPT_CACHE_MAX][41];
@@ -93,7 +96,104 @@ void lr_redis_url_free(lr_redis_url *u)
 	free(u->path);
 	free(u->user);
 	free(u->password);
+	free(u->master);
+	for (size_t i = 0; i < u->nsentinels; i++)
+		free(u->sentinels[i].host);
 	memset(u, 0, sizeof(*u));
+}
+
+/* host[:port] or [v6]:port in s[0..n) -> a new host string and the port. */
+static int parse_hostport(const char *s, size_t n, char **host, int *port, const char *url,
+                          lr_err *err)
+{
+	const char *end = s + n;
+	const char *hs = s;
+	const char *he;
+	const char *portp = NULL;
+	long v;
+
+	if (n > 0 && *hs == '[') {
+		he = memchr(hs, ']', n);
+		if (he == NULL)
+			return lr_err_set(err, LR_EINVAL, "redis URL: unterminated '[' in host");
+		hs++;
+		if (he + 1 < end) {
+			if (he[1] != ':')
+				return lr_err_set(err, LR_EINVAL, "redis URL: bad host in '%.64s'",
+				                  url);
+			portp = he + 2;
+		}
+	} else {
+		he = memchr(hs, ':', n);
+		if (he != NULL)
+			portp = he + 1;
+		else
+			he = end;
+	}
+	if (he == hs)
+		return lr_err_set(err, LR_EINVAL, "redis URL: no host in '%.64s'", url);
+	if (portp != NULL) {
+		if (parse_long(&v, portp, (size_t)(end - portp), 1, 65535) < 0)
+			return lr_err_set(err, LR_EINVAL, "redis URL: bad port in '%.64s'", url);
+		*port = (int)v;
+	}
+	*host = strndup(hs, (size_t)(he - hs));
+	if (*host == NULL)
+		return lr_err_set(err, LR_ENOMEM, "out of memory");
+	return 0;
+}
+
+/* Sentinel URL after the credentials: h[:p][,h[:p]...]/master[/db]. */
+static int parse_sentinel(lr_redis_url *out, const char *p, const char *end, const char *url,
+                          lr_err *err)
+{
+	const char *slash = memchr(p, '/', (size_t)(end - p));
+	const char *q = p;
+	const char *name;
+	const char *name_end;
+	long v;
+	int rc;
+
+	if (slash == NULL || slash + 1 >= end)
+		return lr_err_set(err, LR_EINVAL,
+		                  "redis URL: redis+sentinel:// needs /<master name> after the "
+		                  "Sentinels");
+	for (int more = 1; more;) {
+		const char *comma = memchr(q, ',', (size_t)(slash - q));
+		const char *e = comma ? comma : slash;
+		lr_redis_addr *a;
+
+		if (out->nsentinels == LR_REDIS_SENTINELS_MAX)
+			return lr_err_set(err, LR_EINVAL, "redis URL: more than %d Sentinels",
+			                  LR_REDIS_SENTINELS_MAX);
+		a = &out->sentinels[out->nsentinels];
+		a->port = 26379;
+		rc = parse_hostport(q, (size_t)(e - q), &a->host, &a->port, url, err);
+		if (rc < 0)
+			return rc;
+		out->nsentinels++;
+		more = comma != NULL;
+		q = comma ? comma + 1 : slash;
+	}
+	name = slash + 1;
+	name_end = memchr(name, '/', (size_t)(end - name));
+	if (name_end == NULL)
+		name_end = end;
+	if (name_end == name)
+		return lr_err_set(err, LR_EINVAL, "redis URL: empty Sentinel master name");
+	out->master = strndup(name, (size_t)(name_end - name));
+	if (out->master == NULL)
+		return lr_err_set(err, LR_ENOMEM, "out of memory");
+	if (name_end + 1 < end) {
+		if (parse_long(&v, name_end + 1, (size_t)(end - name_end - 1), 0, 100000) < 0)
+			return lr_err_set(
+			    err, LR_EINVAL,
+			    "redis URL: after the master name comes a database number, "
+			    "got '%.*s'",
+			    (int)(end - name_end - 1), name_end + 1);
+		out->db = v;
+	}
+	return 0;
 }
 
 int lr_redis_url_parse(lr_redis_url *out, const char *url, lr_err *err)
@@ -103,6 +203,7 @@ int lr_redis_url_parse(lr_redis_url *out, const char *url, lr_err *err)
 	const char *end;
 	const char *query = NULL;
 	int is_unix = 0;
+	int is_sentinel = 0;
 	int rc = LR_EINVAL;
 	long v;
 
@@ -112,6 +213,9 @@ int lr_redis_url_parse(lr_redis_url *out, const char *url, lr_err *err)
 		url = LR_REDIS_URL_DEFAULT;
 	if (strncmp(url, "redis://", 8) == 0) {
 		p = url + 8;
+	} else if (strncmp(url, "redis+sentinel://", 17) == 0) {
+		p = url + 17;
+		is_sentinel = 1;
 	} else if (strncmp(url, "unix://", 7) == 0) {
 		p = url + 7;
 		is_unix = 1;
@@ -121,7 +225,8 @@ int lr_redis_url_parse(lr_redis_url *out, const char *url, lr_err *err)
 		                  "use a TLS tunnel and redis://");
 	} else {
 		return lr_err_set(err, LR_EINVAL,
-		                  "redis URL must start with redis:// or unix://, got '%.64s'",
+		                  "redis URL must start with redis://, redis+sentinel:// or "
+		                  "unix://, got '%.64s'",
 		                  url);
 	}
 	end = p + strlen(p);
@@ -161,45 +266,17 @@ int lr_redis_url_parse(lr_redis_url *out, const char *url, lr_err *err)
 		out->path = strndup(p, (size_t)(end - p));
 		if (out->path == NULL)
 			goto oom;
+	} else if (is_sentinel) {
+		rc = parse_sentinel(out, p, end, url, err);
+		if (rc < 0)
+			goto fail;
 	} else {
-		const char *hs = p;
-		const char *he;
 		const char *slash = memchr(p, '/', (size_t)(end - p));
 		const char *hostend = slash ? slash : end;
-		const char *portp = NULL;
 
-		if (*hs == '[') {
-			he = memchr(hs, ']', (size_t)(hostend - hs));
-			if (he == NULL) {
-				rc = lr_err_set(err, LR_EINVAL,
-				                "redis URL: unterminated '[' in host");
-				goto fail;
-			}
-			hs++;
-			if (he + 1 < hostend && he[1] == ':')
-				portp = he + 2;
-		} else {
-			he = memchr(hs, ':', (size_t)(hostend - hs));
-			if (he != NULL)
-				portp = he + 1;
-			else
-				he = hostend;
-		}
-		if (he == hs) {
-			rc = lr_err_set(err, LR_EINVAL, "redis URL: no host in '%.64s'", url);
+		rc = parse_hostport(p, (size_t)(hostend - p), &out->host, &out->port, url, err);
+		if (rc < 0)
 			goto fail;
-		}
-		out->host = strndup(hs, (size_t)(he - hs));
-		if (out->host == NULL)
-			goto oom;
-		if (portp != NULL) {
-			if (parse_long(&v, portp, (size_t)(hostend - portp), 1, 65535) < 0) {
-				rc = lr_err_set(err, LR_EINVAL, "redis URL: bad port in '%.64s'",
-				                url);
-				goto fail;
-			}
-			out->port = (int)v;
-		}
 		if (slash != NULL && slash + 1 < end) {
 			if (parse_long(&v, slash + 1, (size_t)(end - slash - 1), 0, 100000) < 0) {
 				rc = lr_err_set(
@@ -347,6 +424,128 @@ static int setup_cmd(lr_redis *r, lr_err *err, const char *what, int argc, const
 	return rc;
 }
 
+static void set_where(lr_redis *r)
+{
+	char addr[280];
+
+	if (r->url.path)
+		snprintf(addr, sizeof(addr), "%s", r->url.path);
+	else if (r->url.host == NULL)
+		snprintf(addr, sizeof(addr), "?");
+	else if (strchr(r->url.host, ':'))
+		snprintf(addr, sizeof(addr), "[%s]:%d", r->url.host, r->url.port);
+	else
+		snprintf(addr, sizeof(addr), "%s:%d", r->url.host, r->url.port);
+	if (r->url.master)
+		snprintf(r->where, sizeof(r->where), "%.200s (Sentinel master %.60s)", addr,
+		         r->url.master);
+	else
+		snprintf(r->where, sizeof(r->where), "%s", addr);
+}
+
+/* Ask one Sentinel for the master's address. 0 and *host, *port set; or an
+ * error saying what this Sentinel answered. */
+static int sentinel_ask(lr_redis *r, const lr_redis_addr *a, char **host, int *port, lr_err *err)
+{
+	struct timeval ctv = ms_tv(r->connect_timeout_ms);
+	struct timeval ttv = ms_tv(r->command_timeout_ms);
+	redisContext *c = redisConnectWithTimeout(a->host, a->port, ctv);
+	redisReply *rep = NULL;
+	long v;
+	int rc = 0;
+
+	if (c == NULL)
+		return lr_err_set(err, LR_ENOMEM, "out of memory connecting to a Sentinel");
+	if (c->err) {
+		rc = lr_err_set(err, LR_EIO, "Sentinel %s:%d is unreachable: %s", a->host, a->port,
+		                c->errstr);
+		goto done;
+	}
+	redisSetTimeout(c, ttv);
+	rep = redisCommand(c, "SENTINEL get-master-addr-by-name %s", r->url.master);
+	if (rep != NULL && rep->type == REDIS_REPLY_ERROR && strstr(rep->str, "NOAUTH") &&
+	    r->url.password != NULL) {
+		/* A Sentinel with requirepass: offer the data nodes' password. */
+		freeReplyObject(rep);
+		rep = redisCommand(c, "AUTH %s", r->url.password);
+		if (rep != NULL)
+			freeReplyObject(rep);
+		rep = redisCommand(c, "SENTINEL get-master-addr-by-name %s", r->url.master);
+	}
+	if (rep == NULL) {
+		rc = lr_err_set(err, LR_EIO, "Sentinel %s:%d: %s", a->host, a->port,
+		                c->errstr[0] ? c->errstr : "connection lost");
+	} else if (rep->type == REDIS_REPLY_ERROR) {
+		rc = lr_err_set(err, LR_EIO, "Sentinel %s:%d: %.200s", a->host, a->port, rep->str);
+	} else if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+	           rep->element[0]->type != REDIS_REPLY_STRING ||
+	           rep->element[1]->type != REDIS_REPLY_STRING ||
+	           parse_long(&v, rep->element[1]->str, rep->element[1]->len, 1, 65535) < 0) {
+		rc = lr_err_set(err, LR_EIO, "Sentinel %s:%d does not know a master named '%s'",
+		                a->host, a->port, r->url.master);
+	} else {
+		*host = strdup(rep->element[0]->str);
+		*port = (int)v;
+		if (*host == NULL)
+			rc = lr_err_set(err, LR_ENOMEM, "out of memory");
+	}
+done:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	redisFree(c);
+	return rc;
+}
+
+/* Find the master through the Sentinels: the first that answers wins. */
+static int sentinel_resolve(lr_redis *r, lr_err *err)
+{
+	char why[LR_ERR_MSG_MAX] = "";
+	int rc = LR_EIO;
+
+	for (size_t i = 0; i < r->url.nsentinels; i++) {
+		size_t k = (r->sentinel_first + i) % r->url.nsentinels;
+		char *host = NULL;
+		int port = 0;
+		lr_err e;
+
+		lr_err_clear(&e);
+		rc = sentinel_ask(r, &r->url.sentinels[k], &host, &port, &e);
+		if (rc == 0) {
+			free(r->url.host);
+			r->url.host = host;
+			r->url.port = port;
+			r->sentinel_first = k;
+			set_where(r);
+			return 0;
+		}
+		if (rc == LR_ENOMEM)
+			return lr_err_set(err, rc, "%s", e.msg);
+		if (why[0] == '\0')
+			snprintf(why, sizeof(why), "%s", e.msg);
+	}
+	return lr_err_set(err, LR_EIO, "no Sentinel named the master '%s' (%zu asked; first: %s)",
+	                  r->url.master, r->url.nsentinels, why);
+}
+
+/* A node a Sentinel named may not be the master (yet, or any more). */
+static int check_master(lr_redis *r, lr_err *err)
+{
+	redisReply *rep = redisCommand(r->c, "ROLE");
+	int rc = 0;
+
+	if (rep == NULL)
+		rc = lr_err_set(err, LR_EIO, "redis at %s: ROLE failed: %s", r->where,
+		                r->c->errstr[0] ? r->c->errstr : "connection lost");
+	else if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
+	         rep->element[0]->type != REDIS_REPLY_STRING ||
+	         strcmp(rep->element[0]->str, "master") != 0)
+		rc = lr_err_set(err, LR_EIO,
+		                "redis at %s is not a master (a failover is under way?)", r->where);
+	if (rep)
+		freeReplyObject(rep);
+	return rc;
+}
+
 static int conn_open(lr_redis *r, lr_err *err)
 {
 	struct timeval ctv = ms_tv(r->connect_timeout_ms);
@@ -355,6 +554,11 @@ static int conn_open(lr_redis *r, lr_err *err)
 	int rc;
 
 	conn_drop(r);
+	if (r->url.master != NULL) {
+		rc = sentinel_resolve(r, err);
+		if (rc < 0)
+			return rc;
+	}
 	if (r->url.path != NULL)
 		r->c = redisConnectUnixWithTimeout(r->url.path, ctv);
 	else
@@ -406,6 +610,11 @@ static int conn_open(lr_redis *r, lr_err *err)
 		if (rc < 0)
 			goto fail;
 	}
+	if (r->url.master != NULL) {
+		rc = check_master(r, err);
+		if (rc < 0)
+			goto fail;
+	}
 	if (r->ever_connected)
 		log_info("reconnected to redis at %s", r->where);
 	r->ever_connected = 1;
@@ -448,12 +657,9 @@ int lr_redis_open(lr_redis **out, const lr_redis_opts *opts, lr_err *err)
 	r->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 2000;
 	r->command_timeout_ms = opts->command_timeout_ms > 0 ? opts->command_timeout_ms : 5000;
 	r->reply_max = opts->reply_max > 0 ? opts->reply_max : (size_t)64 << 20;
-	if (r->url.path)
-		snprintf(r->where, sizeof(r->where), "%s", r->url.path);
-	else if (strchr(r->url.host, ':'))
-		snprintf(r->where, sizeof(r->where), "[%s]:%d", r->url.host, r->url.port);
-	else
-		snprintf(r->where, sizeof(r->where), "%s:%d", r->url.host, r->url.port);
+	r->wait_replicas = opts->wait_replicas > 0 ? opts->wait_replicas : 0;
+	r->wait_timeout_ms = opts->wait_timeout_ms > 0 ? opts->wait_timeout_ms : 1000;
+	set_where(r);
 	rc = conn_open(r, err);
 	if (rc < 0)
 		goto fail;
@@ -503,6 +709,23 @@ const char *lr_redis_where(const lr_redis *r)
 	return r->where;
 }
 
+/* Error replies that mean "not this node": it runs nothing we send. */
+static int not_writable(const char *msg)
+{
+	static const char *const codes[] = {"READONLY", "LOADING", "MASTERDOWN"};
+
+	if (msg == NULL)
+		return 0;
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		size_t n = strlen(codes[i]);
+
+		if (strncmp(msg, codes[i], n) == 0 && (msg[n] == ' ' || msg[n] == '\0'))
+			return 1;
+	}
+	/* A script whose write the replica refused. */
+	return strstr(msg, "-READONLY") != NULL || strstr(msg, "READONLY You can't write") != NULL;
+}
+
 /* Turn hiredis's outcome into ours. Consumes rep on error. */
 static int finish_reply(lr_redis *r, redisReply *rep, redisReply **out, const char *what,
                         lr_err *err)
@@ -523,8 +746,17 @@ static int finish_reply(lr_redis *r, redisReply *rep, redisReply **out, const ch
 		return rc;
 	}
 	if (rep->type == REDIS_REPLY_ERROR) {
-		int rc = lr_err_set(err, LR_EPROTO, "redis: %.400s", rep->str ? rep->str : "error");
+		int rc;
 
+		if (not_writable(rep->str)) {
+			/* Demoted, loading or cut off from its master: the command
+			 * did not run. Find the master again. */
+			rc = lr_err_set(err, LR_EIO, "redis at %s: %.300s", r->where, rep->str);
+			freeReplyObject(rep);
+			conn_drop(r);
+			return rc;
+		}
+		rc = lr_err_set(err, LR_EPROTO, "redis: %.400s", rep->str ? rep->str : "error");
 		freeReplyObject(rep);
 		return rc;
 	}
@@ -567,6 +799,29 @@ int lr_redis_cmd(lr_redis *r, redisReply **out, lr_err *err, const char *fmt, ..
 	rep = redisvCommand(r->c, fmt, ap);
 	va_end(ap);
 	return finish_reply(r, rep, out, what, err);
+}
+
+int lr_redis_wait_replicas(lr_redis *r, lr_err *err)
+{
+	redisReply *rep = NULL;
+	long long n = 0;
+	int rc;
+
+	if (r->wait_replicas <= 0)
+		return 0;
+	rc = lr_redis_cmd(r, &rep, err, "WAIT %ld %ld", r->wait_replicas, r->wait_timeout_ms);
+	if (rc < 0)
+		return rc;
+	rc = lr_reply_int(&n, rep, err);
+	freeReplyObject(rep);
+	if (rc < 0)
+		return rc;
+	if (n < r->wait_replicas)
+		return lr_err_set(err, LR_EUNAVAIL,
+		                  "redis at %s: %lld of %ld replicas acknowledged the write within "
+		                  "%ld ms",
+		                  r->where, n, r->wait_replicas, r->wait_timeout_ms);
+	return 0;
 }
 
 /* ---- scripts ------------------------------------------------------------ */

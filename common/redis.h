@@ -25,14 +25,29 @@
 /* A parsed Redis URL:
  *   redis://[[user]:password@]host[:port][/db]
  *   unix://[[user]:password@]/path/to/redis.sock[?db=N]
- * user and password are percent-decoded; IPv6 hosts go in brackets. */
+ *   redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/master[/db]
+ * user and password are percent-decoded; IPv6 hosts go in brackets. With
+ * Sentinel, host:port (default port 26379) are the Sentinels; the password
+ * is the data nodes' (and is offered to a Sentinel that asks for one), and
+ * host and port are filled in with the master's address each time the
+ * connection opens. */
+typedef struct lr_redis_addr {
+	char *host;
+	int port;
+} lr_redis_addr;
+
+#define LR_REDIS_SENTINELS_MAX 16
+
 typedef struct lr_redis_url {
-	char *host; /* NULL for unix sockets */
+	char *host; /* NULL for unix sockets (and for Sentinel until resolved) */
 	int port;   /* default 6379 */
 	char *path; /* unix socket path, or NULL */
 	char *user; /* ACL user, or NULL (AUTH password alone) */
 	char *password;
 	long db;
+	char *master; /* Sentinel: the master's name, else NULL */
+	lr_redis_addr sentinels[LR_REDIS_SENTINELS_MAX];
+	size_t nsentinels;
 } lr_redis_url;
 
 int lr_redis_url_parse(lr_redis_url *out, const char *url, lr_err *err);
@@ -48,11 +63,21 @@ typedef struct lr_redis_opts {
 	long command_timeout_ms; /* default 5000 */
 	size_t reply_max;        /* bytes per reply; default 64 MiB */
 	const char *client_name; /* CLIENT SETNAME (spaces become '-'); optional */
+	long wait_replicas;   /* lr_redis_wait_replicas(): WAIT for this many replicas; 0 = off */
+	long wait_timeout_ms; /* ... at most this long (default 1000) */
 } lr_redis_opts;
 
 typedef struct lr_redis lr_redis;
 
-/* Connect. Fails (LR_EIO, LR_EINVAL for a bad URL or refused password) when
+/* Connect. With a Sentinel URL the Sentinels are asked, one after another,
+ * for the master's address, and the node found must say it is a master
+ * (ROLE); every reconnect asks again, so a failover is followed. A READONLY
+ * (or LOADING, MASTERDOWN) error reply means the node was demoted or is not
+ * ready: the connection is dropped and the command fails with LR_EIO, like a
+ * lost connection, so callers retry it on the new master (it was not
+ * executed). Scripts are loaded again on every new connection.
+ *
+ * Fails (LR_EIO, LR_EINVAL for a bad URL or refused password) when
  * the first connection cannot be made; later failures reconnect lazily. */
 int lr_redis_open(lr_redis **out, const lr_redis_opts *opts, lr_err *err);
 void lr_redis_close(lr_redis *r); /* accepts NULL */
@@ -66,6 +91,13 @@ void lr_redis_drop(lr_redis *r);
 /* `want` milliseconds clamped so a blocking command returns before the
  * socket timeout would kill the connection. */
 long lr_redis_block_ms(const lr_redis *r, long want);
+
+/* After writes that must survive a failover: WAIT until opts.wait_replicas
+ * replicas have them (at most opts.wait_timeout_ms). 0 when they did or when
+ * waiting is off; LR_EUNAVAIL (with how many acknowledged) when fewer did;
+ * LR_EIO when the connection failed. Redis replication is asynchronous
+ * otherwise: a write the master acknowledged can be lost in a failover. */
+int lr_redis_wait_replicas(lr_redis *r, lr_err *err);
 
 /* "host:port" or the socket path, for messages. */
 const char *lr_redis_where(const lr_redis *r);

@@ -226,9 +226,24 @@ int disp_intake(disp *d, int may_block, long *n, lr_err *err)
 
 	*n = 0;
 	rc = take(d, NULL, 0, n, err);
-	if (rc < 0 || *n > 0 || !may_block)
-		return rc;
-	return wait_and_read(d, n, err);
+	if (rc == 0 && *n == 0 && may_block)
+		rc = wait_and_read(d, n, err);
+	if (rc == 0 && *n > 0) {
+		/* The jobs just recorded (and their requests deleted) are on
+		 * the replicas too before we go on, when asked for. */
+		lr_err why;
+
+		lr_err_clear(&why);
+		rc = lr_redis_wait_replicas(d->r, &why);
+		if (rc == LR_EIO) {
+			*err = why;
+			return rc;
+		}
+		if (rc < 0)
+			log_warn("%s", why.msg);
+		rc = 0;
+	}
+	return rc;
 }
 
 /* Requests pending for this consumer name (a restart under a fixed --name),

@@ -1,89 +1,101 @@
 /* llmrepl-dispatcher: validates submitted jobs, queues them for workers, and
  * keeps the queue healthy (leases, retries, dead letters, expiry). */
 #include "clock.h"
-#include "config.h"
 #include "dispatcher.h"
+#include "http.h"
 #include "log.h"
+#include "metrics.h"
+#include "startup.h"
 
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
-static char *redis_url, *redis_password, *prefix, *log_level, *name, *models;
-static long lease_ms, tick_ms, batch, request_claim_ms, consumer_idle_ms, worker_gone_ms;
-static long connect_timeout_ms, command_timeout_ms;
-static long max_spec_bytes, max_text_bytes, default_memory_mb, max_memory_mb;
-static long default_iterations, max_iterations, max_tokens, max_n;
-static double default_timeout_s, max_timeout_s, max_wall_s;
-static long max_attempts, backoff_ms, backoff_max_ms, ttl_s, events_max;
+static disp_config dc;
+static char *prefix, *log_level, *name, *metrics_listen;
+static char *http_listen, *api_tokens, *http_docs_dir;
+static http_config hc; /* the HTTP API's settings (the rest come from dc) */
 
 static lr_cfg_opt opts[] = {
-    {"redis-url", LR_CFG_STR, &redis_url, LR_REDIS_URL_DEFAULT, 0, 0,
-     "Redis: redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N]", 0, 0},
-    {"redis-password", LR_CFG_STR, &redis_password, NULL, 0, 0,
-     "Redis password (wins over the URL's; better in LLMREPL_REDIS_PASSWORD)", LR_CFG_SECRET, 0},
-    {"prefix", LR_CFG_STR, &prefix, "llmrepl:", 0, 0, "prefix of every key", 0, 0},
-    {"name", LR_CFG_STR, &name, NULL, 0, 0,
-     "consumer name, unique per dispatcher (default: host-pid)", 0, 0},
-    {"log-level", LR_CFG_STR, &log_level, "info", 0, 0, "error, warn, info or debug", 0, 0},
-    {"lease-ms", LR_CFG_INT, &lease_ms, "30000", 100, 86400000,
-     "the workers' lease (work entries idle longer than this are orphans)", 0, 0},
-    {"tick-ms", LR_CFG_INT, &tick_ms, "100", 10, 10000,
-     "upkeep period (leases, retries) and the longest blocking read", 0, 0},
-    {"batch", LR_CFG_INT, &batch, "32", 1, 1000, "requests taken per round", 0, 0},
-    {"request-claim-ms", LR_CFG_INT, &request_claim_ms, "30000", 100, 86400000,
-     "take over requests pending this long at another dispatcher", 0, 0},
-    {"consumer-idle-ms", LR_CFG_INT, &consumer_idle_ms, "3600000", 1000, 604800000,
-     "forget consumers idle this long with nothing pending", 0, 0},
-    {"worker-gone-ms", LR_CFG_INT, &worker_gone_ms, "600000", 1000, 604800000,
-     "drop workers silent this long from the registry", 0, 0},
-    {"connect-timeout-ms", LR_CFG_INT, &connect_timeout_ms, "2000", 10, 600000,
-     "Redis connect timeout", 0, 0},
-    {"command-timeout-ms", LR_CFG_INT, &command_timeout_ms, "5000", 200, 600000,
-     "Redis command timeout", 0, 0},
-    {"max-spec-bytes", LR_CFG_INT, &max_spec_bytes, "1048576", 1024, 536870912,
-     "specs larger than this are rejected", 0, 0},
-    {"max-text-bytes", LR_CFG_INT, &max_text_bytes, "524288", 64, 536870912,
-     "cap on code, tests, prompt and feedback each", 0, 0},
-    {"default-timeout-s", LR_CFG_DOUBLE, &default_timeout_s, "10", 0.001, 86400,
-     "limits.timeout_s when a spec gives none", 0, 0},
-    {"max-timeout-s", LR_CFG_DOUBLE, &max_timeout_s, "60", 0.001, 86400, "cap on limits.timeout_s",
-     0, 0},
-    {"default-memory-mb", LR_CFG_INT, &default_memory_mb, "256", 16, 1048576,
-     "limits.memory_mb when a spec gives none", 0, 0},
-    {"max-memory-mb", LR_CFG_INT, &max_memory_mb, "1024", 16, 1048576, "cap on limits.memory_mb", 0,
-     0},
-    {"default-iterations", LR_CFG_INT, &default_iterations, "4", 1, 1000,
-     "loop max_iterations when a spec gives none", 0, 0},
-    {"max-iterations", LR_CFG_INT, &max_iterations, "20", 1, 1000, "cap on max_iterations", 0, 0},
-    {"max-wall-s", LR_CFG_DOUBLE, &max_wall_s, "600", 0.001, 86400,
-     "cap (and default) for budget.wall_s", 0, 0},
-    {"max-tokens", LR_CFG_INT, &max_tokens, "200000", 1, 1000000000,
-     "cap (and default) for budget.tokens", 0, 0},
-    {"max-n", LR_CFG_INT, &max_n, "8", 1, 64, "cap on n (sampled candidates)", 0, 0},
-    {"models", LR_CFG_STR, &models, "*", 0, 0,
-     "models a job may ask for: * (any), empty (none) or a comma-separated list", 0, 0},
-    {"max-attempts", LR_CFG_INT, &max_attempts, "3", 1, 1000,
-     "failed attempts (crash, lost lease, infrastructure) before a job is dead", 0, 0},
-    {"backoff-ms", LR_CFG_INT, &backoff_ms, "1000", 1, 86400000,
-     "first retry delay; doubles per failure, +-20% jitter", 0, 0},
-    {"backoff-max-ms", LR_CFG_INT, &backoff_max_ms, "60000", 1, 86400000, "longest retry delay", 0,
-     0},
-    {"ttl-s", LR_CFG_INT, &ttl_s, "86400", 1, 31536000,
-     "final jobs and all their keys expire after this", 0, 0},
-    {"events-max", LR_CFG_INT, &events_max, "1000", 10, 1000000,
-     "events kept per job (approximately)", 0, 0},
+    LR_OPTS_REDIS(&dc.redis),
+    LR_OPT_INT("redis-wait-replicas", &dc.redis.wait_replicas, "0", 0, 100,
+               "after recording jobs, WAIT until this many replicas have them (survives a "
+               "failover)"),
+    LR_OPT_INT("redis-wait-ms", &dc.redis.wait_timeout_ms, "1000", 1, 600000,
+               "longest WAIT for --redis-wait-replicas"),
+    LR_OPT_PREFIX(&prefix),
+    LR_OPT_METRICS_LISTEN(&metrics_listen),
+    LR_OPT_NAME(&name, "dispatcher"),
+    LR_OPT_LOG_LEVEL(&log_level, "info"),
+    LR_OPT_INT("lease-ms", &dc.lease_ms, "30000", 100, 86400000,
+               "the workers' lease (work entries idle longer than this are orphans)"),
+    LR_OPT_INT("tick-ms", &dc.tick_ms, "100", 10, 10000,
+               "upkeep period (leases, retries) and the longest blocking read"),
+    LR_OPT_INT("batch", &dc.batch, "32", 1, 1000, "requests taken per round"),
+    LR_OPT_INT("request-claim-ms", &dc.request_claim_ms, "30000", 100, 86400000,
+               "take over requests pending this long at another dispatcher"),
+    LR_OPT_INT("consumer-idle-ms", &dc.consumer_idle_ms, "3600000", 1000, 604800000,
+               "forget consumers idle this long with nothing pending"),
+    LR_OPT_INT("worker-gone-ms", &dc.worker_gone_ms, "600000", 1000, 604800000,
+               "drop workers silent this long from the registry"),
+    LR_OPT_SIZE("max-spec-bytes", &dc.job.max_spec_bytes, "1048576", 1024, 536870912,
+                "specs larger than this are rejected"),
+    LR_OPT_SIZE("max-text-bytes", &dc.job.max_text_bytes, "524288", 64, 536870912,
+                "cap on code, tests, prompt and feedback each"),
+    LR_OPT_DOUBLE("default-timeout-s", &dc.job.default_timeout_s, "10", 0.001, 86400,
+                  "limits.timeout_s when a spec gives none"),
+    LR_OPT_DOUBLE("max-timeout-s", &dc.job.max_timeout_s, "60", 0.001, 86400,
+                  "cap on limits.timeout_s"),
+    LR_OPT_INT("default-memory-mb", &dc.job.default_memory_mb, "256", 16, 1048576,
+               "limits.memory_mb when a spec gives none"),
+    LR_OPT_INT("max-memory-mb", &dc.job.max_memory_mb, "1024", 16, 1048576,
+               "cap on limits.memory_mb"),
+    LR_OPT_INT("default-iterations", &dc.job.default_iterations, "4", 1, 1000,
+               "loop max_iterations when a spec gives none"),
+    LR_OPT_INT("max-iterations", &dc.job.max_iterations, "20", 1, 1000, "cap on max_iterations"),
+    LR_OPT_DOUBLE("max-wall-s", &dc.job.max_wall_s, "600", 0.001, 86400,
+                  "cap (and default) for budget.wall_s"),
+    LR_OPT_INT("max-tokens", &dc.job.max_tokens, "200000", 1, 1000000000,
+               "cap (and default) for budget.tokens"),
+    LR_OPT_INT("max-n", &dc.job.max_n, "8", 1, 64, "cap on n (sampled candidates)"),
+    LR_OPT_STR("models", &dc.job.models, "*",
+               "models a job may ask for: * (any), empty (none) or a comma-separated list"),
+    LR_OPT_INT("max-attempts", &dc.queue.max_attempts, "3", 1, 1000,
+               "failed attempts (crash, lost lease, infrastructure) before a job is dead"),
+    LR_OPT_INT("backoff-ms", &dc.queue.backoff_ms, "1000", 1, 86400000,
+               "first retry delay; doubles per failure, +-20% jitter"),
+    LR_OPT_INT("backoff-max-ms", &dc.queue.backoff_max_ms, "60000", 1, 86400000,
+               "longest retry delay"),
+    LR_OPT_INT("ttl-s", &dc.queue.ttl_s, "86400", 1, 31536000,
+               "final jobs and all their keys expire after this"),
+    LR_OPT_INT("events-max", &dc.queue.events_max, "1000", 10, 1000000,
+               "events kept per job (approximately)"),
+    LR_OPT_STR("http-listen", &http_listen, NULL,
+               "serve the HTTP API on host:port (e.g. 127.0.0.1:8000); off when unset"),
+    LR_OPT_STR("api-tokens", &api_tokens, NULL,
+               "file of 'name token' lines; without it the HTTP API needs no token"),
+    LR_OPT_INT("http-timeout-s", &hc.timeout_s, "30", 1, 3600,
+               "idle or slow HTTP connections are cut after this"),
+    LR_OPT_INT("http-max-conns", &hc.max_conns, "256", 1, 100000,
+               "HTTP connections at once (one thread each)"),
+    LR_OPT_INT("http-per-ip-conns", &hc.per_ip_conns, "0", 0, 100000,
+               "HTTP connections at once from one address (0: no cap)"),
+    LR_OPT_DOUBLE("http-wait-s", &hc.wait_s, "30", 0, 3600,
+                  "how long /generate, /evaluate, /refactor wait for the job by default"),
+    LR_OPT_DOUBLE("http-wait-max-s", &hc.wait_max_s, "300", 0, 86400, "cap on ?wait="),
+    LR_OPT_INT("http-idempotency-ttl-s", &hc.idem_ttl_s, "86400", 1, 31536000,
+               "how long an Idempotency-Key names its job"),
+    LR_OPT_INT("max-queue", &hc.max_queue, "10000", 0, 1000000000,
+               "HTTP submissions get 503 while more jobs than this wait (0: no cap)"),
+    LR_OPT_INT("http-rate", &hc.rate_rps, "0", 0, 1000000,
+               "HTTP requests per second per token (0: no cap)"),
+    LR_OPT_INT("http-max-inflight", &hc.max_inflight, "0", 0, 1000000,
+               "unfinished jobs per token (0: no cap)"),
+    LR_OPT_INT("http-keepalive-s", &hc.sse_keepalive_s, "15", 1, 3600,
+               "a comment on an idle event stream this often"),
+    LR_OPT_STR("http-docs-dir", &http_docs_dir, NULL,
+               "swagger-ui-dist's directory for /docs (default: found beside the binary)"),
 };
 
 static const lr_cfg cfg = {
@@ -97,109 +109,78 @@ static const lr_cfg cfg = {
     "Status:  redis-cli HGETALL llmrepl:job:<id>     Cancel: llmrepl cancel <id>\n"
     "See docs/protocol.md for the whole protocol.",
     opts,
-    sizeof(opts) / sizeof(opts[0]),
+    LR_NOPTS(opts),
 };
 
-int main(int argc, char **argv)
+/* The defaults must lie within the caps. */
+static int check_policy(const lr_job_policy *p)
 {
-	disp_config dc;
-	disp *d = NULL;
+	if (p->default_timeout_s > p->max_timeout_s)
+		return lr_main_usage(&cfg, "default-timeout-s %g is above max-timeout-s %g",
+		                     p->default_timeout_s, p->max_timeout_s);
+	if (p->default_memory_mb > p->max_memory_mb)
+		return lr_main_usage(&cfg, "default-memory-mb %ld is above max-memory-mb %ld",
+		                     p->default_memory_mb, p->max_memory_mb);
+	if (p->default_iterations > p->max_iterations)
+		return lr_main_usage(&cfg, "default-iterations %ld is above max-iterations %ld",
+		                     p->default_iterations, p->max_iterations);
+	return LR_MAIN_RUN;
+}
+
+/* swagger-ui-dist where deploy/deps_http.sh or an image put it. */
+static const char *find_docs_dir(char *buf, size_t n)
+{
+	static const char *const rel[] = {"/../.deps/node_modules/swagger-ui-dist",
+	                                  "/../share/llmrepl/swagger-ui"};
+	char exe[512];
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+
+	if (len <= 0)
+		return NULL;
+	exe[len] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash == NULL)
+		return NULL;
+	*slash = '\0';
+	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		snprintf(buf, n, "%s%s/swagger-ui-bundle.js", exe, rel[i]);
+		if (access(buf, R_OK) == 0) {
+			snprintf(buf, n, "%s%s", exe, rel[i]);
+			return buf;
+		}
+	}
+	return NULL;
+}
+
+static int start_http(http_server **out, lr_err *err)
+{
+	static char docs[700];
+
+	hc.listen = http_listen;
+	hc.redis = dc.redis;
+	hc.keys = dc.keys;
+	hc.job = dc.job;
+	hc.max_body = dc.job.max_spec_bytes;
+	hc.tokens_file = api_tokens;
+	hc.docs_dir =
+	    http_docs_dir && *http_docs_dir ? http_docs_dir : find_docs_dir(docs, sizeof(docs));
+	if (hc.sse_keepalive_s >= hc.timeout_s)
+		hc.sse_keepalive_s = (hc.timeout_s + 1) / 2;
+	if (hc.wait_s > hc.wait_max_s)
+		hc.wait_s = hc.wait_max_s;
+	return http_start(out, &hc, err);
+}
+
+/* Steps until stopped; Redis being away is waited out. */
+static void run(disp *d)
+{
 	lr_err err;
-	char host[128] = "host";
-	char defname[200];
-	struct sigaction sa;
 	int down = 0;
-	int first;
-	int rc;
-	int level;
 
-	lr_err_clear(&err);
-	rc = lr_cfg_load(&cfg, argc, argv, &first, &err);
-	if (rc == LR_CFG_EXIT_OK) {
-		lr_cfg_free(&cfg);
-		return LR_EXIT_OK;
-	}
-	if (rc < 0 || first < argc) {
-		fprintf(stderr, "llmrepl-dispatcher: %s\n",
-		        rc < 0 ? err.msg : "unexpected argument (see --help)");
-		lr_cfg_free(&cfg);
-		return LR_EXIT_USAGE;
-	}
-	level = lr_log_level_parse(log_level);
-	if (level < 0) {
-		fprintf(stderr, "llmrepl-dispatcher: bad --log-level '%s'\n", log_level);
-		lr_cfg_free(&cfg);
-		return LR_EXIT_USAGE;
-	}
-	lr_log_init("llmrepl-dispatcher", level);
-
-	memset(&dc, 0, sizeof(dc));
-	if (lr_keys_init(&dc.keys, prefix, &err) < 0) {
-		fprintf(stderr, "llmrepl-dispatcher: %s\n", err.msg);
-		lr_cfg_free(&cfg);
-		return LR_EXIT_USAGE;
-	}
-	gethostname(host, sizeof(host) - 1);
-	snprintf(defname, sizeof(defname), "dispatcher-%s-%ld", host, (long)getpid());
-	dc.redis.url = redis_url;
-	dc.redis.password = redis_password;
-	dc.redis.connect_timeout_ms = connect_timeout_ms;
-	dc.redis.command_timeout_ms = command_timeout_ms;
-	dc.name = name && *name ? name : defname;
-	dc.redis.client_name = dc.name;
-	dc.tick_ms = tick_ms;
-	dc.batch = batch;
-	dc.lease_ms = lease_ms;
-	dc.request_claim_ms = request_claim_ms;
-	dc.consumer_idle_ms = consumer_idle_ms;
-	dc.worker_gone_ms = worker_gone_ms;
-	lr_job_policy_default(&dc.job);
-	dc.job.max_spec_bytes = (size_t)max_spec_bytes;
-	dc.job.max_text_bytes = (size_t)max_text_bytes;
-	dc.job.default_timeout_s = default_timeout_s;
-	dc.job.max_timeout_s = max_timeout_s;
-	dc.job.default_memory_mb = default_memory_mb;
-	dc.job.max_memory_mb = max_memory_mb;
-	dc.job.default_iterations = default_iterations;
-	dc.job.max_iterations = max_iterations;
-	dc.job.max_wall_s = max_wall_s;
-	dc.job.max_tokens = max_tokens;
-	dc.job.max_n = max_n;
-	dc.job.models = models ? models : "";
-	dc.queue.ttl_s = ttl_s;
-	dc.queue.max_attempts = max_attempts;
-	dc.queue.backoff_ms = backoff_ms;
-	dc.queue.backoff_max_ms = backoff_max_ms;
-	dc.queue.events_max = events_max;
-	if (dc.job.default_timeout_s > dc.job.max_timeout_s)
-		lr_err_set(&err, LR_EINVAL, "default-timeout-s %g is above max-timeout-s %g",
-		           dc.job.default_timeout_s, dc.job.max_timeout_s);
-	else if (dc.job.default_memory_mb > dc.job.max_memory_mb)
-		lr_err_set(&err, LR_EINVAL, "default-memory-mb %ld is above max-memory-mb %ld",
-		           dc.job.default_memory_mb, dc.job.max_memory_mb);
-	else if (dc.job.default_iterations > dc.job.max_iterations)
-		lr_err_set(&err, LR_EINVAL, "default-iterations %ld is above max-iterations %ld",
-		           dc.job.default_iterations, dc.job.max_iterations);
-	if (err.code != 0) {
-		fprintf(stderr, "llmrepl-dispatcher: %s\n", err.msg);
-		lr_cfg_free(&cfg);
-		return LR_EXIT_USAGE;
-	}
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	rc = disp_open(&d, &dc, &err);
-	if (rc < 0) {
-		log_error("%s", err.msg);
-		lr_cfg_free(&cfg);
-		return rc == LR_EINVAL ? LR_EXIT_USAGE : LR_EXIT_RUNTIME;
-	}
-	log_info("dispatching for %s at %s as %s", dc.keys.prefix, lr_redis_where(d->r), dc.name);
 	while (!stop_requested) {
+		int rc;
+
 		lr_err_clear(&err);
 		rc = disp_step(d, &err);
 		if (rc == LR_EIO) {
@@ -217,8 +198,60 @@ int main(int argc, char **argv)
 			lr_sleep_ms(100);
 		}
 	}
+}
+
+int main(int argc, char **argv)
+{
+	const lr_start start = {&cfg, &log_level, LR_LOG_INFO, 0, 0, &stop_requested};
+	char defname[200];
+	lr_metrics_server *metrics = NULL;
+	http_server *hs = NULL;
+	disp *d = NULL;
+	lr_err err;
+	int first;
+	int rc;
+
+	lr_job_policy_default(&dc.job); /* the fields no option sets */
+	dc.job.models = NULL;           /* the table owns its strings */
+	rc = lr_main_init(&start, argc, argv, &first);
+	if (rc == LR_MAIN_RUN)
+		rc = lr_main_keys(&cfg, &dc.keys, prefix);
+	if (rc == LR_MAIN_RUN)
+		rc = check_policy(&dc.job);
+	if (rc != LR_MAIN_RUN)
+		return rc;
+	dc.name = lr_main_name(defname, sizeof(defname), name, "dispatcher");
+	dc.redis.client_name = dc.name;
+	if (dc.job.models == NULL)
+		dc.job.models = "";
+
+	lr_err_clear(&err);
+	rc = disp_open(&d, &dc, &err);
+	if (rc < 0)
+		return lr_main_exit(&cfg, rc, &err);
+	disp_metrics_init(&d->cfg);
+	if (metrics_listen != NULL && *metrics_listen &&
+	    lr_metrics_listen(&metrics, metrics_listen, &err) < 0) {
+		disp_close(d);
+		return lr_main_usage(&cfg, "%s", err.msg);
+	}
+	log_info("dispatching for %s at %s as %s", dc.keys.prefix, lr_redis_where(d->r), dc.name);
+	if (http_listen != NULL && *http_listen) {
+		rc = start_http(&hs, &err);
+		if (rc < 0) {
+			lr_metrics_stop(metrics);
+			disp_metrics_close();
+			disp_close(d);
+			return rc == LR_EINVAL ? lr_main_usage(&cfg, "%s", err.msg)
+			                       : lr_main_exit(&cfg, rc, &err);
+		}
+		log_info("HTTP API on http://%s (docs at /docs)", http_where(hs));
+	}
+	run(d);
 	log_info("stopping");
+	http_stop(hs);
+	lr_metrics_stop(metrics);
+	disp_metrics_close();
 	disp_close(d);
-	lr_cfg_free(&cfg);
-	return LR_EXIT_OK;
+	return lr_main_exit(&cfg, 0, &err);
 }

@@ -552,6 +552,7 @@ int llm_chat(llm_reply *out, llm_client *c, const llm_request *req, lr_err *err)
 	json_object *body = NULL;
 	const char *text;
 	double t, overhead = 0;
+	double started_s = lr_now_s();
 	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -605,6 +606,8 @@ int llm_chat(llm_reply *out, llm_client *c, const llm_request *req, lr_err *err)
 	}
 cleanup:
 	out->overhead_ms = overhead;
+	llm_metrics_record(out, lr_now_s() - started_s,
+	                   out->failure != LLM_OK ? llm_failure_name(out->failure) : NULL);
 	json_object_put(body);
 	llm_sse_free(a.sse);
 	lr_buf_free(&a.body);

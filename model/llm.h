@@ -171,4 +171,11 @@ void llm_sse_free(llm_sse *s);
 /* Copy `url` into `dst` with any user:password@ replaced by "***@". */
 void llm_redact_url(char *dst, size_t dstlen, const char *url);
 
+/* Prometheus families of the model client (llm_metrics.c): request time,
+ * tokens by type, failures by kind (llm_failure_name, NULL when it worked).
+ * llm_chat records into them once llm_metrics_init() has run; before that
+ * nothing is recorded. */
+void llm_metrics_init(void);
+void llm_metrics_record(const llm_reply *r, double seconds, const char *failure);
+
 #endif

@@ -7,16 +7,17 @@
  * --json one JSON object per run and line. Exit status: 0 every run exited 0,
  * 1 some code failed (non-zero exit, signal, timeout, limit), 2 usage,
  * 3 the sandbox could not run it. */
-#include "config.h"
 #include "err.h"
 #include "log.h"
 #include "sbx.h"
+#include "startup.h"
 
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define INPUT_MAX (64L << 20)
 
@@ -62,30 +63,6 @@ static const lr_cfg cli = {
     opts,
     sizeof(opts) / sizeof(opts[0]),
 };
-
-static int parse_bits(const char *list, unsigned *out, lr_err *err)
-{
-	static const char *const names[] = {"userns", "pidns",   "netns", "mntns", "ipcns",
-	                                    "utsns",  "uid",     "caps",  "nnp",   "rlimits",
-	                                    "cgroup", "seccomp", "rofs"};
-	const char *p = list;
-
-	*out = 0;
-	while (p && *p) {
-		const char *e = strchr(p, ',');
-		size_t n = e ? (size_t)(e - p) : strlen(p);
-		size_t i;
-
-		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-			if (strlen(names[i]) == n && strncmp(names[i], p, n) == 0)
-				break;
-		if (i == sizeof(names) / sizeof(names[0]))
-			return lr_err_set(err, LR_EINVAL, "unknown protection '%.*s'", (int)n, p);
-		*out |= 1u << i;
-		p = e ? e + 1 : NULL;
-	}
-	return 0;
-}
 
 static int read_file(const char *path, char **out, size_t *len, lr_err *err)
 {
@@ -230,11 +207,38 @@ static void print_json(const sbx_result *r, int pooled)
 	json_object_put(o);
 }
 
+/* Write the code's bytes to a terminal with every control character shown,
+ * not obeyed: C0 controls but newline and tab, DEL, and the C1 controls as
+ * UTF-8 (U+0080..U+009F; U+009B is a CSI to some terminals). Escape
+ * sequences in the code's output (OSC 52 writes the clipboard, others
+ * retitle the window or remap keys) must not reach the operator's terminal.
+ * Anything else (a pipe, a file) gets the bytes as they are. */
+static void write_shown(FILE *f, const char *s, size_t n)
+{
+	if (!isatty(fileno(f))) {
+		fwrite(s, 1, n, f);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+			fprintf(f, "\\x%02x", c);
+		} else if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
+		           (unsigned char)s[i + 1] <= 0x9f) {
+			fprintf(f, "\\u%04x", (unsigned char)s[i + 1]);
+			i++;
+		} else {
+			putc(c, f);
+		}
+	}
+}
+
 static void print_plain(const sbx_result *r)
 {
-	fwrite(r->out, 1, r->out_len, stdout);
+	write_shown(stdout, r->out, r->out_len);
 	fflush(stdout);
-	fwrite(r->err, 1, r->err_len, stderr);
+	write_shown(stderr, r->err, r->err_len);
 	if (r->end == SBX_END_SIGNALED)
 		fprintf(stderr, "llmrepl-sandbox: signaled (%s)\n", strsignal(r->signal));
 	else if (r->end != SBX_END_EXITED)
@@ -261,41 +265,24 @@ int main(int argc, char **argv)
 	int status = LR_EXIT_OK;
 	int nruns;
 
-	lr_err_clear(&err);
-	lr_log_init("llmrepl-sandbox", LR_LOG_WARN);
-	rc = lr_cfg_load(&cli, argc, argv, &first, &err);
-	if (rc == LR_CFG_EXIT_OK) {
-		lr_cfg_free(&cli);
-		return LR_EXIT_OK;
-	}
-	if (rc < 0)
-		goto usage;
-	if (opt_log_level) {
-		int lvl = lr_log_level_parse(opt_log_level);
+	const lr_start start = {&cli, &opt_log_level, LR_LOG_WARN, 0, -1, NULL};
+	char bad[64];
+	unsigned required = 0;
 
-		if (lvl < 0) {
-			lr_err_set(&err, LR_EINVAL, "bad --log-level '%s'", opt_log_level);
-			goto usage;
-		}
-		lr_log_level_current = lvl;
-	}
+	lr_err_clear(&err);
+	rc = lr_main_init(&start, argc, argv, &first);
+	if (rc != LR_MAIN_RUN)
+		return rc;
 	nruns = (opt_code ? 1 : 0) + (opt_request ? 1 : 0) + (argc - first);
-	if (nruns == 0) {
-		lr_err_set(&err, LR_EINVAL, "nothing to run: give -c CODE, a FILE or --request");
-		goto usage;
-	}
+	if (nruns == 0)
+		return lr_main_usage(&cli, "nothing to run: give -c CODE, a FILE or --request");
 	sbx_config_default(&cfg);
 	cfg.python = opt_python;
 	cfg.py_dir = opt_py_dir;
-	if (parse_bits(opt_avoid, &cfg.avoid, &err) < 0)
-		goto usage;
-	{
-		unsigned req = 0;
-
-		if (parse_bits(opt_require, &req, &err) < 0)
-			goto usage;
-		cfg.require = (int)req;
-	}
+	if (sbx_isolation_parse(opt_avoid, &cfg.avoid, bad, sizeof(bad)) < 0 ||
+	    sbx_isolation_parse(opt_require, &required, bad, sizeof(bad)) < 0)
+		return lr_main_usage(&cli, "unknown protection '%s'", bad);
+	cfg.require = (int)required;
 	sbx_limits_default(&lim);
 	lim.timeout_s = opt_timeout;
 	lim.cpu_s = opt_cpu;
@@ -368,8 +355,5 @@ int main(int argc, char **argv)
 
 usage_pool:
 	sbx_pool_free(pool);
-usage:
-	fprintf(stderr, "llmrepl-sandbox: %s\n", err.msg);
-	lr_cfg_free(&cli);
-	return LR_EXIT_USAGE;
+	return lr_main_usage(&cli, "%s", err.msg);
 }

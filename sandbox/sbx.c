@@ -62,26 +62,53 @@ const char *sbx_end_name(sbx_end e)
 	return "error";
 }
 
+/* The protections' names, in the order of the SBX_ISO_* bits. */
+static const char *const iso_names[] = {"userns", "pidns",   "netns", "mntns", "ipcns",
+                                        "utsns",  "uid",     "caps",  "nnp",   "rlimits",
+                                        "cgroup", "seccomp", "rofs"};
+#define ISO_NAMES (sizeof(iso_names) / sizeof(iso_names[0]))
+
 void sbx_isolation_str(unsigned iso, char *buf, size_t len)
 {
-	static const char *const names[] = {"userns", "pidns",   "netns", "mntns", "ipcns",
-	                                    "utsns",  "uid",     "caps",  "nnp",   "rlimits",
-	                                    "cgroup", "seccomp", "rofs"};
 	size_t n = 0;
 
 	if (len == 0)
 		return;
 	buf[0] = '\0';
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+	for (size_t i = 0; i < ISO_NAMES; i++) {
 		int w;
 
 		if (!(iso & (1u << i)))
 			continue;
-		w = snprintf(buf + n, len - n, "%s%s", n ? "," : "", names[i]);
+		w = snprintf(buf + n, len - n, "%s%s", n ? "," : "", iso_names[i]);
 		if (w < 0 || (size_t)w >= len - n)
 			return;
 		n += (size_t)w;
 	}
+}
+
+int sbx_isolation_parse(const char *list, unsigned *out, char *bad, size_t badlen)
+{
+	const char *p = list;
+
+	*out = 0;
+	while (p && *p) {
+		const char *e = strchr(p, ',');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		size_t i;
+
+		for (i = 0; i < ISO_NAMES; i++)
+			if (strlen(iso_names[i]) == n && strncmp(iso_names[i], p, n) == 0)
+				break;
+		if (i == ISO_NAMES) {
+			if (badlen > 0)
+				snprintf(bad, badlen, "%.*s", (int)n, p);
+			return -1;
+		}
+		*out |= 1u << i;
+		p = e ? e + 1 : NULL;
+	}
+	return 0;
 }
 
 void sbx_result_free(sbx_result *r)

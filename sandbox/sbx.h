@@ -102,6 +102,9 @@ void sbx_result_free(sbx_result *r);
 
 /* Write the isolation bits as a comma-separated list ("pidns,netns,..."). */
 void sbx_isolation_str(unsigned iso, char *buf, size_t len);
+/* The reverse: "cgroup,seccomp" -> SBX_ISO_* bits. -1 for an unknown name,
+ * copied into bad. NULL or "" is no protection. */
+int sbx_isolation_parse(const char *list, unsigned *out, char *bad, size_t badlen);
 
 /* Host-side settings, shared by every run. */
 typedef struct sbx_config {

@@ -1,6 +1,7 @@
 /* eval_report.c - facts, criteria, score and the report JSON of one evaluation. */
 #include "eval_report.h"
 
+#include "eval_check.h"
 #include "json.h"
 
 #include <math.h>
@@ -159,10 +160,11 @@ static void read_static(eval_facts *f)
 	}
 }
 
-int eval_facts_read(eval_facts *f, const sbx_result *run)
+int eval_facts_read(eval_facts *f, const sbx_result *run, int split)
 {
 	json_object *m;
 	lr_err perr;
+	char why[160];
 
 	memset(f, 0, sizeof(*f));
 	f->mi = -1;
@@ -182,11 +184,21 @@ int eval_facts_read(eval_facts *f, const sbx_result *run)
 		f->ans = NULL;
 		snprintf(f->answer_problem, sizeof(f->answer_problem),
 		         "the evaluation harness's answer is not a report");
+	} else if (eval_report_check(f->ans, why, sizeof(why)) < 0) {
+		json_object_put(f->ans);
+		f->ans = NULL;
+		f->invalid = 1;
+		snprintf(f->answer_problem, sizeof(f->answer_problem),
+		         "the evaluation harness's report is invalid: %s", why);
 	}
 	f->time_s = run->wall_s;
 	f->peak_mb = (double)run->peak_kb / 1024.0;
 	if (f->ans == NULL)
 		return 0;
+	/* Split only when both say so: the host ran a judge apart from the code,
+	 * and the judge kept the tests out of the code's process. */
+	f->split = split && eval_jstr(f->ans, "integrity") != NULL &&
+	           strcmp(eval_jstr(f->ans, "integrity"), "split") == 0;
 	f->status = eval_jstr(f->ans, "status");
 	f->failure = eval_jobj(f->ans, "error");
 	f->ran = !f->sandbox_failed && (status_is(f, "ok") || status_is(f, "tests_failed"));
@@ -200,10 +212,13 @@ int eval_facts_read(eval_facts *f, const sbx_result *run)
 	if (m != NULL) {
 		double load = eval_jnum(m, "load_s", -1), tests = eval_jnum(m, "tests_s", -1);
 
+		/* The report's figures can only add to the host's counters, never
+		 * lower them: in process, the code could have written them. Time is
+		 * the judge's own clock when split, else at least the run's CPU. */
 		if (load >= 0 && tests >= 0)
-			f->time_s = load + tests;
+			f->time_s = f->split ? load + tests : fmax(load + tests, run->cpu_s);
 		if (eval_jnum(m, "peak_memory_kb", -1) >= 0)
-			f->peak_mb = eval_jnum(m, "peak_memory_kb", 0) / 1024.0;
+			f->peak_mb = fmax(f->peak_mb, eval_jnum(m, "peak_memory_kb", 0) / 1024.0);
 	}
 	return 0;
 }
@@ -353,6 +368,10 @@ int eval_violations(json_object *v, const eval_facts *f, const lr_criteria *c,
 			               "maintainability index %.1f; at least %.1f required", f->mi,
 			               c->min_maintainability);
 	}
+	if (rc == 0 && c->require_split && !f->split)
+		rc = violation(v, "integrity",
+		               "the tests ran in the code's own process (integrity in_process); a "
+		               "judge apart from the code is required");
 	if (rc == 0 && c->max_time_s > 0 && f->ran && f->time_s > c->max_time_s)
 		rc = violation(v, "max_time_s", "the code ran for %.3f s; at most %.3g s allowed",
 		               f->time_s, c->max_time_s);
@@ -503,9 +522,19 @@ int eval_judge(eval_outcome *out, const sbx_result *run, const lr_criteria *crit
 		lr_criteria_default(&defaults);
 		crit = &defaults;
 	}
-	rc = eval_facts_read(&f, run);
+	rc = eval_facts_read(&f, run, ctx->split);
 	if (rc < 0)
 		goto oom;
+	if (f.invalid && ctx->split) {
+		/* The code could not have written it: the harness is broken. */
+		rc = lr_err_set(err, LR_EPROTO, "%s", f.answer_problem);
+		eval_facts_free(&f);
+		lr_buf_free(&fb);
+		lr_buf_free(&sm);
+		lr_buf_free(&er);
+		json_object_put(viol);
+		return rc;
+	}
 	viol = json_object_new_array();
 	if (viol == NULL || eval_violations(viol, &f, crit, run, ctx) < 0)
 		goto oom;
@@ -546,6 +575,7 @@ int eval_judge(eval_outcome *out, const sbx_result *run, const lr_criteria *crit
 	    put_stream(root, "stderr", "stderr_truncated", run->err, run->err_len,
 	               run->err_truncated, cap) < 0 ||
 	    lr_json_set_obj(root, "run", run_json(run, ctx->retried)) < 0 ||
+	    lr_json_set_str(root, "integrity", f.split ? "split" : "in_process") < 0 ||
 	    lr_json_set_obj(root, "criteria", lr_criteria_to_json(crit)) < 0 ||
 	    lr_json_set_obj(root, "violations", json_object_get(viol)) < 0 ||
 	    lr_json_set_str(root, "verdict", out->passed ? "passed" : "failed") < 0 ||

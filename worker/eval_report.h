@@ -28,6 +28,8 @@ typedef struct eval_judge_ctx {
 	size_t output_max;     /* bytes kept per stream */
 	double test_timeout_s; /* per test case */
 	const char *retried;   /* why the run was repeated isolated, or NULL */
+	int split;             /* the sandbox ran a judge apart from the code (its report
+	                          cannot be written by the code) */
 } eval_judge_ctx;
 
 /* The facts the verdict, score and feedback are made of. Pointers borrow
@@ -35,6 +37,8 @@ typedef struct eval_judge_ctx {
 typedef struct eval_facts {
 	json_object *ans;         /* the harness's answer; NULL when none could be read */
 	char answer_problem[200]; /* why there is no answer, when ans == NULL */
+	int invalid;              /* an answer came but failed eval_report_check */
+	int split;                /* integrity "split": the judge wrote the report */
 	const char *status;       /* the harness's status ("ok", "tests_failed", ...) */
 	json_object *failure;     /* the harness's error object (syntax error, load error) */
 	int sandbox_failed;       /* the run ended by a limit or a crash, not by itself */
@@ -54,8 +58,9 @@ typedef struct eval_facts {
 } eval_facts;
 
 /* Read the answer and the run into facts. Never fails on bad input (that is
- * a fact too); LR_ENOMEM only. */
-int eval_facts_read(eval_facts *f, const sbx_result *run);
+ * a fact too); LR_ENOMEM only. split: the run had a judge apart from the
+ * code (ctx->split). */
+int eval_facts_read(eval_facts *f, const sbx_result *run, int split);
 void eval_facts_free(eval_facts *f);
 
 /* Everything: verdict, score, feedback, summary, error and result_json in

@@ -14,10 +14,10 @@
  * common/iotests.h; in a batch line, "tests" as an {"io": [...]} object) the
  * code is a whole program run once per case with the case's stdin. */
 #include "clock.h"
-#include "config.h"
 #include "eval.h"
 #include "json.h"
 #include "log.h"
+#include "startup.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -461,29 +461,17 @@ cleanup:
 
 int main(int argc, char **argv)
 {
-	lr_err err;
+	const lr_start start = {&cfg, &opt_log, LR_LOG_WARN, 0, 1, NULL};
 	int first = argc;
-	int rc, level;
+	int rc;
 
-	lr_err_clear(&err);
-	lr_log_init("llmrepl-eval", LR_LOG_WARN);
-	rc = lr_cfg_load(&cfg, argc, argv, &first, &err);
-	if (rc == LR_CFG_EXIT_OK) {
-		lr_cfg_free(&cfg);
-		return LR_EXIT_OK;
-	}
-	if (rc < 0) {
-		fprintf(stderr, "llmrepl-eval: %s\n", err.msg);
-		lr_cfg_free(&cfg);
-		return LR_EXIT_USAGE;
-	}
-	level = lr_log_level_parse(opt_log);
-	lr_log_init("llmrepl-eval", level < 0 ? LR_LOG_WARN : level);
+	rc = lr_main_init(&start, argc, argv, &first);
+	if (rc != LR_MAIN_RUN)
+		return rc;
 	if (strcmp(opt_doctests, "auto") && strcmp(opt_doctests, "always") &&
-	    strcmp(opt_doctests, "never")) {
-		fprintf(stderr, "llmrepl-eval: --doctests must be auto, always or never\n");
-		rc = LR_EXIT_USAGE;
-	} else if (opt_batch != NULL && first == argc) {
+	    strcmp(opt_doctests, "never"))
+		return lr_main_usage(&cfg, "--doctests must be auto, always or never");
+	if (opt_batch != NULL && first == argc) {
 		rc = run_batch(opt_batch);
 	} else if (opt_batch == NULL && argc - first == 1) {
 		rc = run_one(argv[first]);

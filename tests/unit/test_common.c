@@ -4,6 +4,7 @@
 #include "config.h"
 #include "err.h"
 #include "log.h"
+#include "startup.h"
 
 #include <stdlib.h>
 #include <unistd.h>
@@ -120,6 +121,43 @@ TEST(log_level_parse)
 	CHECK(lr_log_level_parse("loud") == -1);
 }
 
+/* The shared rows write straight into a struct; lr_main_init loads them,
+ * checks the positional arguments and starts logging at the level given. */
+static lr_redis_opts st_redis;
+static size_t st_size;
+static char *st_level;
+static lr_cfg_opt st_opts[] = {
+    LR_OPTS_REDIS(&st_redis),
+    LR_OPT_SIZE("max-bytes", &st_size, "1024", 1, 1 << 20, "a size"),
+    LR_OPT_LOG_LEVEL(&st_level, "warn"),
+};
+static const lr_cfg st_cfg = {"test", NULL, NULL, NULL, st_opts, LR_NOPTS(st_opts)};
+
+TEST(startup_rows_and_init)
+{
+	char *argv1[] = {"prog",        "--redis-url", "redis://h:7/2", "--max-bytes=4096",
+	                 "--log-level", "debug",       "pos",           NULL};
+	char *argv2[] = {"prog", "a", "b", NULL};
+	char *argv3[] = {"prog", "--log-level", "loud", NULL};
+	const lr_start one = {&st_cfg, &st_level, LR_LOG_WARN, 0, 1, NULL};
+	char name[64];
+	int first = 0;
+
+	CHECK(lr_main_init(&one, 7, argv1, &first) == LR_MAIN_RUN);
+	CHECK(first == 6);
+	CHECK_STR(st_redis.url, "redis://h:7/2");
+	CHECK(st_redis.command_timeout_ms == 5000 && st_redis.connect_timeout_ms == 2000);
+	CHECK(st_size == 4096);
+	CHECK(lr_log_level_current == LR_LOG_DEBUG);
+	lr_cfg_free(&st_cfg);
+	CHECK(st_redis.url == NULL);
+	CHECK(lr_main_init(&one, 3, argv2, &first) == LR_EXIT_USAGE);
+	CHECK(lr_main_init(&one, 3, argv3, &first) == LR_EXIT_USAGE);
+	CHECK_STR(lr_main_name(name, sizeof(name), "mine", "worker"), "mine");
+	CHECK(strncmp(lr_main_name(name, sizeof(name), NULL, "worker"), "worker-", 7) == 0);
+	lr_log_init("test", LR_LOG_WARN);
+}
+
 int main(void)
 {
 	RUN(buf_caps_and_marks_truncation);
@@ -128,5 +166,6 @@ int main(void)
 	RUN(config_sources_in_order);
 	RUN(config_rejects_bad_values);
 	RUN(log_level_parse);
+	RUN(startup_rows_and_init);
 	return check_summary();
 }

@@ -142,6 +142,10 @@ TEST(test_out_of_range)
 	CHECK(load(&c, "{\"min_maintainability\": 101}", &err) == LR_EINVAL);
 	CHECK(load(&c, "{\"max_memory_mb\": NaN}", &err) == LR_EINVAL);
 	CHECK(load(&c, "{\"max_memory_mb\": Infinity}", &err) == LR_EINVAL);
+	CHECK(load(&c, "{\"integrity\": \"in_process\"}", &err) == LR_EINVAL);
+	CHECK_CONTAINS(err.msg, "\"split\" or \"any\"");
+	CHECK(load(&c, "{\"integrity\": \"split\"}", &err) == 0 && c.require_split == 1);
+	CHECK(load(&c, "{\"integrity\": \"any\"}", &err) == 0 && c.require_split == 0);
 }
 
 TEST(test_round_trip)

@@ -9,7 +9,7 @@
 static void judge(eval_outcome *out, const char *answer, sbx_end end, const char *criteria)
 {
 	sbx_result run;
-	eval_judge_ctx ctx = {5.0, 128, 1000, 1.0, NULL};
+	eval_judge_ctx ctx = {5.0, 128, 1000, 1.0, NULL, 0};
 	lr_criteria c;
 	lr_err err;
 	json_object *cj = criteria ? json_tokener_parse(criteria) : NULL;
@@ -61,7 +61,8 @@ TEST(test_untrusted_reads)
 
 static const char *const PASS_ANSWER =
     "{\"harness\": 1, \"status\": \"ok\", \"tests_total\": 2, \"tests_passed\": 2, \"tests\": "
-    "[], \"static\": {\"pyflakes\": {\"ran\": true, \"errors\": 1, \"warnings\": 0, "
+    "[{\"status\": \"passed\", \"passed\": true}, {\"status\": \"passed\", \"passed\": true}], "
+    "\"static\": {\"pyflakes\": {\"ran\": true, \"errors\": 1, \"warnings\": 0, "
     "\"findings\": [{\"line\": 3, \"kind\": \"error\", \"code\": \"UndefinedName\", "
     "\"message\": \"undefined name 'y'\"}]}}}";
 
@@ -97,14 +98,17 @@ TEST(test_no_tests_and_a_clean_run_pass)
 {
 	eval_outcome out;
 
-	judge(&out, "{\"harness\": 1, \"status\": \"ok\", \"tests\": []}", SBX_END_EXITED, NULL);
+	judge(&out,
+	      "{\"harness\": 1, \"status\": \"ok\", \"tests_total\": 0, \"tests_passed\": 0, "
+	      "\"tests\": []}",
+	      SBX_END_EXITED, NULL);
 	CHECK(out.passed == 1);
 	CHECK_STR(out.summary, "passed: ran without errors, score 1.00");
 	CHECK_CONTAINS(out.result_json, "\"verdict\":\"passed\"");
 	eval_outcome_free(&out);
 	/* min_pass_rate 1 with zero tests: passing, as the run was clean. */
-	judge(&out, "{\"harness\": 1, \"status\": \"ok\"}", SBX_END_EXITED,
-	      "{\"min_pass_rate\": 1}");
+	judge(&out, "{\"harness\": 1, \"status\": \"ok\", \"tests_total\": 0, \"tests_passed\": 0}",
+	      SBX_END_EXITED, "{\"min_pass_rate\": 1}");
 	CHECK(out.passed == 1);
 	eval_outcome_free(&out);
 }
@@ -114,7 +118,8 @@ TEST(test_bad_tests_are_not_the_codes_fault_but_fail)
 	eval_outcome out;
 
 	judge(&out,
-	      "{\"harness\": 1, \"status\": \"bad_tests\", \"error\": {\"type\": \"BadTests\", "
+	      "{\"harness\": 1, \"status\": \"bad_tests\", \"tests_total\": 0, \"tests_passed\": 0, "
+	      "\"error\": {\"type\": \"BadTests\", "
 	      "\"message\": \"the tests do not parse: invalid syntax\", \"line\": 3}}",
 	      SBX_END_EXITED, NULL);
 	CHECK(out.passed == 0);
@@ -147,6 +152,86 @@ TEST(test_score_order)
 	CHECK(eval_score(&half) < before - 0.04);
 }
 
+/* Reports that make no sense are never judged as they stand. */
+TEST(test_nonsense_reports_are_refused)
+{
+	static const char *const bad[] = {
+	    "{\"harness\": 1, \"status\": \"ok\", \"tests_total\": -5, \"tests_passed\": 0}",
+	    "{\"harness\": 1, \"status\": \"ok\", \"tests_total\": 3, \"tests_passed\": 3}",
+	    "{\"harness\": 1, \"status\": \"ok\", \"tests_total\": 1, \"tests_passed\": 2, "
+	    "\"tests\": [{\"status\": \"passed\", \"passed\": true}]}",
+	    "{\"harness\": 1, \"status\": \"great\", \"tests_total\": 0, \"tests_passed\": 0}",
+	    "{\"harness\": 1, \"status\": \"ok\", \"tests_total\": 1, \"tests_passed\": 1, "
+	    "\"tests\": [{\"status\": \"failed\", \"passed\": true}]}",
+	    "{\"harness\": 1, \"status\": \"ok\", \"tests_total\": 1, \"tests_passed\": 1, "
+	    "\"tests\": [{\"status\": \"failed\", \"passed\": false}]}",
+	    "{\"harness\": 1, \"status\": \"ok\", \"tests_total\": 0, \"tests_passed\": 0, "
+	    "\"static\": {\"bandit\": {\"ran\": true, \"max_severity\": \"harmless\"}}}",
+	    "{\"harness\": 1, \"status\": \"ok\", \"tests_total\": 0, \"tests_passed\": 0, "
+	    "\"metrics\": {\"load_s\": -1}}",
+	    "{\"harness\": 1, \"status\": \"syntax_error\", \"tests_total\": 1, \"tests_passed\": 1, "
+	    "\"tests\": [{\"status\": \"passed\", \"passed\": true}]}",
+	    "{\"harness\": 1, \"status\": \"ok\", \"tests_total\": 0, \"tests_passed\": 0, "
+	    "\"integrity\": \"trust me\"}",
+	    "{\"harness\": 1, \"status\": \"tests_failed\", \"tests_total\": 1, "
+	    "\"tests_passed\": 1, \"tests\": [{\"status\": \"passed\", \"passed\": true}]}",
+	};
+	sbx_result run;
+	eval_judge_ctx ctx = {5.0, 128, 1000, 1.0, NULL, 1};
+	eval_outcome out;
+	lr_err err;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		judge(&out, bad[i], SBX_END_EXITED, NULL);
+		CHECK(out.passed == 0 && out.score == 0.0);
+		CHECK_CONTAINS(out.error, "report is invalid");
+		eval_outcome_free(&out);
+		/* From a judge the code cannot reach: the harness is broken. */
+		memset(&run, 0, sizeof(run));
+		run.answer = (char *)bad[i];
+		run.answer_len = strlen(bad[i]);
+		CHECK(eval_judge(&out, &run, NULL, &ctx, &err) == LR_EPROTO);
+		CHECK_CONTAINS(err.msg, "report is invalid");
+	}
+	/* Omitted cases: totals may exceed the list by the omitted count only. */
+	judge(&out,
+	      "{\"harness\": 1, \"status\": \"tests_failed\", \"tests_total\": 3, "
+	      "\"tests_passed\": 2, \"tests_omitted\": 2, \"tests\": [{\"status\": \"failed\", "
+	      "\"passed\": false}]}",
+	      SBX_END_EXITED, NULL);
+	CHECK(out.tests_total == 3 && out.tests_passed == 2 && out.passed == 0);
+	CHECK(strstr(out.error, "invalid") == NULL);
+	eval_outcome_free(&out);
+}
+
+TEST(test_integrity_criterion)
+{
+	static const char *const ans =
+	    "{\"harness\": 1, \"status\": \"ok\", \"tests_total\": 0, \"tests_passed\": 0, "
+	    "\"integrity\": \"split\"}";
+	sbx_result run;
+	eval_judge_ctx ctx = {5.0, 128, 1000, 1.0, NULL, 1};
+	lr_criteria c;
+	eval_outcome out;
+	lr_err err;
+
+	/* The answer alone cannot claim a split the host did not run. */
+	judge(&out, ans, SBX_END_EXITED, "{\"integrity\": \"split\"}");
+	CHECK(out.passed == 0);
+	CHECK_CONTAINS(out.error, "integrity in_process");
+	CHECK_CONTAINS(out.result_json, "\"integrity\":\"in_process\"");
+	eval_outcome_free(&out);
+	memset(&run, 0, sizeof(run));
+	run.answer = (char *)ans;
+	run.answer_len = strlen(ans);
+	lr_criteria_default(&c);
+	c.require_split = 1;
+	CHECK(eval_judge(&out, &run, &c, &ctx, &err) == 0);
+	CHECK(out.passed == 1);
+	CHECK_CONTAINS(out.result_json, "\"integrity\":\"split\"");
+	eval_outcome_free(&out);
+}
+
 int main(void)
 {
 	RUN(test_clip_keeps_utf8_whole);
@@ -156,5 +241,7 @@ int main(void)
 	RUN(test_no_tests_and_a_clean_run_pass);
 	RUN(test_bad_tests_are_not_the_codes_fault_but_fail);
 	RUN(test_score_order);
+	RUN(test_nonsense_reports_are_refused);
+	RUN(test_integrity_criterion);
 	return check_summary();
 }

@@ -40,13 +40,46 @@ TEST(url_defaults_and_forms)
 	lr_redis_url_free(&u);
 }
 
+TEST(url_sentinel)
+{
+	lr_redis_url u;
+	lr_err e;
+
+	CHECK(lr_redis_url_parse(&u, "redis+sentinel://:pw@s1:26380,[::1],s3/mymaster/2", &e) == 0);
+	CHECK(u.nsentinels == 3);
+	CHECK_STR(u.sentinels[0].host, "s1");
+	CHECK(u.sentinels[0].port == 26380);
+	CHECK_STR(u.sentinels[1].host, "::1");
+	CHECK(u.sentinels[1].port == 26379);
+	CHECK_STR(u.sentinels[2].host, "s3");
+	CHECK_STR(u.master, "mymaster");
+	CHECK_STR(u.password, "pw");
+	CHECK(u.db == 2 && u.host == NULL && u.path == NULL);
+	lr_redis_url_free(&u);
+
+	CHECK(lr_redis_url_parse(&u, "redis+sentinel://127.0.0.1:5000/m", &e) == 0);
+	CHECK(u.nsentinels == 1 && u.db == 0 && u.password == NULL);
+	CHECK_STR(u.master, "m");
+	lr_redis_url_free(&u);
+
+	CHECK(lr_redis_url_parse(&u, "redis+sentinel://s1:26379", &e) == LR_EINVAL);
+	CHECK_CONTAINS(e.msg, "master name");
+	CHECK(lr_redis_url_parse(&u, "redis+sentinel://s1/", &e) == LR_EINVAL);
+	CHECK(lr_redis_url_parse(&u, "redis+sentinel://s1,/m", &e) == LR_EINVAL);
+	CHECK_CONTAINS(e.msg, "no host");
+	CHECK(lr_redis_url_parse(&u, "redis+sentinel://s1/m/x", &e) == LR_EINVAL);
+	CHECK_CONTAINS(e.msg, "database number");
+	CHECK(lr_redis_url_parse(&u, "redis+sentinel://s1:0/m", &e) == LR_EINVAL);
+	CHECK_CONTAINS(e.msg, "bad port");
+}
+
 TEST(url_errors_are_precise)
 {
 	lr_redis_url u;
 	lr_err e;
 
 	CHECK(lr_redis_url_parse(&u, "http://x", &e) == LR_EINVAL);
-	CHECK_CONTAINS(e.msg, "must start with redis:// or unix://");
+	CHECK_CONTAINS(e.msg, "must start with redis://");
 	CHECK(lr_redis_url_parse(&u, "rediss://x", &e) == LR_EINVAL);
 	CHECK_CONTAINS(e.msg, "TLS");
 	CHECK(lr_redis_url_parse(&u, "redis://x:99999", &e) == LR_EINVAL);
@@ -96,6 +129,7 @@ TEST(job_ids)
 int main(void)
 {
 	RUN(url_defaults_and_forms);
+	RUN(url_sentinel);
 	RUN(url_errors_are_precise);
 	RUN(keys_layout_and_prefix_rules);
 	RUN(job_ids);
