@@ -13,6 +13,7 @@ static const char *const report_statuses[] = {
 
 static const char *const case_statuses[] = {
     "passed", "failed", "error", "timeout", "crashed", "memory", "not_run", "skipped",
+    "output", /* an io case over the output cap */
 };
 
 static const char *const severities[] = {"none", "low", "medium", "high"};

@@ -437,6 +437,7 @@ static int judge_all(eval_outcome *out, io_run *r, json_object *prep, size_t tot
 		                      (size_t)r->passed == total ? "ok" : "tests_failed");
 	rc |= lr_json_set_int(a, "harness", 1);
 	rc |= lr_json_set_str(a, "form", "io");
+	rc |= lr_json_set_str(a, "integrity", "split"); /* the host judged every case */
 	rc |= lr_json_set_str(a, "checker", lr_check_kind_name(r->req->io->checker));
 	rc |= lr_json_set_int(a, "tests_total", runnable ? (long)total : 0);
 	rc |= lr_json_set_int(a, "tests_passed", runnable ? r->passed : 0);
@@ -479,6 +480,7 @@ static int judge_all(eval_outcome *out, io_run *r, json_object *prep, size_t tot
 	ctx.memory_mb = r->lim.memory_mb;
 	ctx.output_max = r->lim.output_max;
 	ctx.test_timeout_s = r->lim.timeout_s;
+	ctx.split = 1;
 	rc = eval_judge(out, &res, r->req->criteria, &ctx, err);
 	free(text);
 	return rc;
