@@ -7,6 +7,8 @@
  * would need to undo: Redis does not roll a script back. */
 #include "queue_lua.h"
 
+#include "fence_lua.h"
+
 /* clang-format off */
 #define LUA_PRELUDE \
 	"-- Shared by every script. ARGV[1] is the key prefix.\n" \
@@ -122,13 +124,8 @@
 	"  emit(id, 'retry', {'reason', reason, 'retry_in_ms', I(delay)})\n" \
 	"  return 'retry'\n" \
 	"end\n" \
-	"-- The fence: a worker may write only while the job is running its attempt.\n" \
-	"local function fence(id, attempt)\n" \
-	"  local h = redis.call('HMGET', jkey(id), 'state', 'attempt')\n" \
-	"  if h[1] == 'running' and h[2] == attempt then return nil end\n" \
-	"  redis.call('HINCRBY', STATS, 'total:stale_writes', 1)\n" \
-	"  return {'stale', h[1] or 'gone', h[2] or '0'}\n" \
-	"end\n" \
+	LR_LUA_FENCE \
+	"local function fence(id, attempt) return lr_fence(jkey(id), STATS, attempt) end\n" \
 	"-- Record a request as a job (intake and take share it).\n" \
 	"local function record(id, state, kind, spec, err, notes, bytes, pol)\n" \
 	"  local k = jkey(id)\n" \

@@ -146,10 +146,10 @@ static json_object *exec_error(const sbx_result *res)
 	if (res->answer == NULL ||
 	    lr_json_parse(&a, res->answer, res->answer_len, 65536, 8, &perr) < 0)
 		a = NULL;
-	e = a ? eval_jobj(a, "error") : NULL;
-	type = eval_jstr(e, "type");
-	m = eval_jstr(e, "message");
-	line = eval_jint(e, "line", 0);
+	e = a ? lr_json_obj(a, "error") : NULL;
+	type = lr_json_str(e, "type");
+	m = lr_json_str(e, "message");
+	line = lr_json_int(e, "line", 0);
 	if (type == NULL) {
 		snprintf(msg, sizeof(msg), "the program exited with status %d", res->exit_code);
 		json_object_put(a);
@@ -202,7 +202,7 @@ static int python_check(io_run *r, const lr_iocase *c, const char *actual, size_
 		         res.exit_code);
 	} else if (json_object_get_boolean(json_object_object_get(a, "ok"))) {
 		json_object *p = json_object_object_get(a, "passed");
-		const char *m = eval_jstr(a, "message");
+		const char *m = lr_json_str(a, "message");
 
 		verdict =
 		    p && json_object_is_type(p, json_type_boolean) && json_object_get_boolean(p);
@@ -210,9 +210,9 @@ static int python_check(io_run *r, const lr_iocase *c, const char *actual, size_
 		         m ? "the checker says: " : "the checker does not accept the output",
 		         m ? m : "");
 	} else {
-		json_object *e = eval_jobj(a, "error");
-		const char *t = eval_jstr(e, "type"), *m = eval_jstr(e, "message");
-		long line = eval_jint(e, "line", 0);
+		json_object *e = lr_json_obj(a, "error");
+		const char *t = lr_json_str(e, "type"), *m = lr_json_str(e, "message");
+		long line = lr_json_int(e, "line", 0);
 		char at[32] = "";
 
 		if (line > 0)
@@ -418,7 +418,7 @@ static int add_not_run(io_run *r, size_t i, lr_err *err)
 static int judge_all(eval_outcome *out, io_run *r, json_object *prep, size_t total, lr_err *err)
 {
 	json_object *a = json_object_new_object(), *m = json_object_new_object(), *v;
-	const char *status = eval_jstr(prep, "status");
+	const char *status = lr_json_str(prep, "status");
 	int runnable = status == NULL || strcmp(status, "ok") == 0;
 	eval_judge_ctx ctx;
 	sbx_result res;
@@ -442,11 +442,11 @@ static int judge_all(eval_outcome *out, io_run *r, json_object *prep, size_t tot
 	rc |= lr_json_set_int(a, "tests_total", runnable ? (long)total : 0);
 	rc |= lr_json_set_int(a, "tests_passed", runnable ? r->passed : 0);
 	rc |= lr_json_set_obj(a, "tests", json_object_get(r->tests));
-	v = eval_jobj(prep, "error");
+	v = lr_json_obj(prep, "error");
 	rc |= lr_json_set_obj(a, "error", v ? json_object_get(v) : NULL);
-	v = eval_jobj(prep, "static");
+	v = lr_json_obj(prep, "static");
 	rc |= lr_json_set_obj(a, "static", v ? json_object_get(v) : NULL);
-	v = eval_jobj(prep, "metrics");
+	v = lr_json_obj(prep, "metrics");
 	if (v != NULL) {
 		json_object_object_foreach(v, k, x)
 		{
@@ -514,7 +514,7 @@ int eval_io_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const 
 		rc = prepare(&r, &prep, err);
 	if (rc < 0)
 		goto cleanup;
-	status = eval_jstr(prep, "status");
+	status = lr_json_str(prep, "status");
 	if (status != NULL && strcmp(status, "ok") != 0)
 		n = 0; /* not runnable: nothing to run */
 	for (i = 0; i < n && rc == 0; i++) {

@@ -20,8 +20,7 @@
 #include "loop_report.h"
 #include "loop_rules.h"
 #include "prompts.h"
-
-#include <hiredis/hiredis.h>
+#include "redis.h"
 
 /* Default temperature of the candidates of a `sample` job without one. */
 #define LOOP_SAMPLE_TEMPERATURE 0.8
@@ -53,7 +52,7 @@ typedef struct loop_run {
 	long max_tokens;
 
 	/* the history, on its own connection */
-	redisContext *rc;
+	lr_redis *r;
 	gitstore *gs;
 
 	/* the iterations so far */

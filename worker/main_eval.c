@@ -288,15 +288,6 @@ typedef struct batch {
 	sbx_config sc;
 } batch;
 
-static const char *jstr(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static void batch_eval(batch_item *it, sbx_pool *pool, const sbx_config *sc)
 {
 	eval_request req;
@@ -311,14 +302,14 @@ static void batch_eval(batch_item *it, sbx_pool *pool, const sbx_config *sc)
 	lr_err_clear(&err);
 	memset(&io, 0, sizeof(io));
 	base_request(&req);
-	req.code = jstr(it->in, "code");
-	req.tests = jstr(it->in, "tests");
+	req.code = lr_json_str(it->in, "code");
+	req.tests = lr_json_str(it->in, "tests");
 	if (json_object_object_get_ex(it->in, "tests", &tv) &&
 	    json_object_is_type(tv, json_type_object)) {
 		rc = lr_iotests_from_json(&io, tv, "tests", 0, BATCH_LINE_MAX, &err);
 		req.io = &io;
 	}
-	req.entry_point = jstr(it->in, "entry_point");
+	req.entry_point = lr_json_str(it->in, "entry_point");
 	lr_criteria_default(&crit);
 	req.criteria = &crit;
 	if (json_object_object_get_ex(it->in, "id", &id))
