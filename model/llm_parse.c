@@ -190,6 +190,11 @@ int llm_sse_done(const llm_sse *s)
 	return s->done;
 }
 
+int llm_sse_finished(const llm_sse *s)
+{
+	return s->finish_reason != NULL;
+}
+
 static int sse_chunk(llm_sse *s, json_object *root, lr_err *err)
 {
 	json_object *choices, *choice, *delta, *piece, *v;
@@ -202,7 +207,8 @@ static int sse_chunk(llm_sse *s, json_object *root, lr_err *err)
 		v = lr_json_member(root, "error", json_type_string);
 	if (v) {
 		server_message(text, sizeof(text), v);
-		return lr_err_set(err, LR_EPROTO, "server reported an error mid-stream: %s", text);
+		return lr_err_set(err, LR_EUNAVAIL, "server reported an error mid-stream: %s",
+		                  text);
 	}
 	if ((v = lr_json_member(root, "model", json_type_string)) && !s->model &&
 	    dup_str(&s->model, v))

@@ -50,6 +50,8 @@ typedef struct loop_run {
 	int stream;
 	double temperature; /* generate, repair, refactor; < 0: the server's default */
 	long max_tokens;
+	const char *entry_point; /* the job's, or the name its tests call; NULL: unknown */
+	char entry_guess[128];
 
 	/* the history, on its own connection */
 	lr_redis *r;
@@ -81,6 +83,8 @@ typedef struct loop_answer {
 	char *reply;         /* the reply as sent */
 	char *why_no_code;   /* when code is NULL */
 	const char *extract; /* "fenced", "unfenced", "none" */
+	int usage_dropped;   /* top-level usage statements dropped (extract_trim) */
+	int early_stop;      /* the reply was cut when its code block closed */
 	long tokens_prompt;
 	long tokens_completion;
 	double t_model_ms;

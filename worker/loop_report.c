@@ -101,6 +101,10 @@ static json_object *meta_json(const loop_meta *m)
 	rc |= lr_json_set_str(o, "model", m->model);
 	rc |= lr_json_set_str(o, "finish_reason", m->finish_reason);
 	rc |= lr_json_set_str(o, "extract", m->extract ? m->extract : "none");
+	if (m->usage_dropped > 0)
+		rc |= lr_json_set_int(o, "usage_dropped", m->usage_dropped);
+	if (m->early_stop)
+		rc |= lr_json_set_bool(o, "early_stop", 1);
 	if (m->candidates != NULL)
 		rc |= lr_json_set_obj(o, "candidates", json_object_get(m->candidates));
 	if (m->phase == LOOP_PHASE_REFACTOR) {
