@@ -723,6 +723,11 @@ const char *lr_redis_where(const lr_redis *r)
 	return r->where;
 }
 
+size_t lr_redis_reply_max(const lr_redis *r)
+{
+	return r->reply_max;
+}
+
 /* Error replies that mean "not this node": it runs nothing we send. */
 static int not_writable(const char *msg)
 {

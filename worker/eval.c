@@ -2,6 +2,7 @@
  * judge the answer (eval_report.c). */
 #include "eval.h"
 
+#include "eval_io.h"
 #include "eval_report.h"
 #include "json.h"
 #include "clock.h"
@@ -31,6 +32,7 @@ void eval_request_from_spec(eval_request *r, const lr_job_spec *s, const char *c
 	eval_request_default(r);
 	r->code = code;
 	r->tests = s->tests;
+	r->io = s->io;
 	r->entry_point = s->entry_point;
 	r->criteria = s->has_criteria ? &s->criteria : NULL;
 	r->limits.timeout_s = s->timeout_s;
@@ -203,6 +205,8 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 	if (req == NULL || req->code == NULL)
 		return lr_err_set(err, LR_EINVAL, "evaluation: no code given");
 	effective_limits(&lim, &req->limits);
+	if (req->io != NULL)
+		return eval_io_run(out, pool, cfg, req, &lim, err);
 	budget = budget_for(lim.timeout_s, pool == NULL);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.timeout_s = lim.timeout_s;

@@ -6,6 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+int wk_eval_stop(void *ctx, lr_err *err)
+{
+	return lr_jobctx_check(ctx, err);
+}
+
 int wk_model_eval(eval_outcome *out, lr_jobctx *ctx, const char *code, lr_err *err)
 {
 	const lr_job_spec *s = lr_jobctx_spec(ctx);
@@ -14,6 +19,8 @@ int wk_model_eval(eval_outcome *out, lr_jobctx *ctx, const char *code, lr_err *e
 
 	memset(out, 0, sizeof(*out));
 	eval_request_from_spec(&req, s, code);
+	req.stop = wk_eval_stop;
+	req.stop_arg = ctx;
 	rc = eval_run(out, lr_jobctx_pool(ctx), lr_jobctx_sbx_config(ctx), &req, err);
 	if (rc < 0)
 		return rc;
