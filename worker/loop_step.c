@@ -393,7 +393,7 @@ static int step_single(loop_run *L, const loop_next *nx, lr_err *err)
 	                                             : LOOP_PHASE_GENERATE;
 	in.task = s->prompt;
 	in.entry_point = L->entry_point;
-	in.tests = s->show_tests ? s->tests : NULL;
+	in.tests = s->show_tests ? (s->io ? L->io_examples : s->tests) : NULL;
 	in.program = s->io != NULL;
 	if (si.phase != LOOP_PHASE_GENERATE) {
 		rc = base_of(L, nx->base, &code, &feedback, &report, err);
@@ -507,7 +507,7 @@ static int step_sample(loop_run *L, lr_err *err)
 	}
 	in.task = s->prompt;
 	in.entry_point = L->entry_point;
-	in.tests = s->show_tests ? s->tests : NULL;
+	in.tests = s->show_tests ? (s->io ? L->io_examples : s->tests) : NULL;
 	in.program = s->io != NULL;
 	rc = prompt_generate(&p, &in, err);
 	if (rc < 0)
