@@ -12,7 +12,8 @@
  * criteria.h) and [static_checks] (bool, default true). `tests` is a string
  * (assert lines, a check(candidate) function, test_* functions or doctests)
  * or an array of strings (joined with newlines). `budget` is {wall_s,
- * tokens}; `strategy` is "repair" or "sample"; `model` is {name, max_tokens};
+ * tokens}; `strategy` is "auto" (the default), "repair" or "sample"; `model` is
+ * {name, max_tokens};
  * `show_tests` (bool, default true) puts the tests in the model's prompt.
  * Unknown fields, wrong types and out-of-range values are errors that name
  * the field, so a rejected job says exactly what to fix.
@@ -41,7 +42,7 @@ const char *lr_job_kind_name(lr_job_kind k);
 /* Returns 0, or LR_EINVAL for an unknown name. */
 int lr_job_kind_parse(lr_job_kind *out, const char *name);
 
-typedef enum { LR_STRATEGY_REPAIR = 0, LR_STRATEGY_SAMPLE } lr_job_strategy;
+typedef enum { LR_STRATEGY_REPAIR = 0, LR_STRATEGY_SAMPLE, LR_STRATEGY_AUTO } lr_job_strategy;
 
 const char *lr_job_strategy_name(lr_job_strategy s);
 
