@@ -2,6 +2,7 @@
  * judge the answer (eval_report.c). */
 #include "eval.h"
 
+#include "eval_io.h"
 #include "eval_report.h"
 #include "json.h"
 #include "clock.h"
@@ -191,6 +192,8 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 	if (req == NULL || req->code == NULL)
 		return lr_err_set(err, LR_EINVAL, "evaluation: no code given");
 	effective_limits(&lim, &req->limits);
+	if (req->io != NULL)
+		return eval_io_run(out, pool, cfg, req, &lim, err);
 	budget = budget_for(lim.timeout_s, pool == NULL);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.timeout_s = lim.timeout_s;

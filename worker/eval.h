@@ -20,9 +20,14 @@
 
 #include "criteria.h"
 #include "err.h"
+#include "iotests.h"
 #include "sbx.h"
 
 #define EVAL_CODE_MAX (1u << 20) /* bytes of code (and of tests) accepted */
+
+/* Asked between io cases: 0 to go on, else the code to stop with (and err
+ * set), as lr_jobctx_check() answers. */
+typedef int (*eval_stop_fn)(void *arg, lr_err *err);
 
 typedef struct eval_request {
 	const char *code;
@@ -39,6 +44,11 @@ typedef struct eval_request {
 	int isolate;            /* 1: every test in a process of its own from the start.
 	                           0: in the sandbox's process first, isolated only when
 	                           that run crashes or hangs beyond interruption */
+	const lr_iotests *io;   /* the io form: `code` is a whole program, run once per
+	                           case with the case's stdin under `limits`, its output
+	                           judged on the host (eval_io.c); `tests` is ignored */
+	eval_stop_fn stop;      /* NULL, or asked before each io case */
+	void *stop_arg;
 } eval_request;
 
 /* A request with the default limits and static checks on. */

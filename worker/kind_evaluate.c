@@ -1,6 +1,7 @@
 /* kind_evaluate.c - the `evaluate` kind: run the code and its tests in the
  * sandbox, judge the report against the criteria (eval_run), and record it. */
 #include "eval.h"
+#include "kind_model.h"
 #include "kinds.h"
 
 #include <stdio.h>
@@ -16,6 +17,9 @@ int wk_kind_evaluate(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 
 	req.code = s->code;
 	req.tests = s->tests;
+	req.io = s->io;
+	req.stop = wk_eval_stop;
+	req.stop_arg = ctx;
 	req.entry_point = s->entry_point;
 	req.criteria = s->has_criteria ? &s->criteria : NULL;
 	sbx_limits_default(&req.limits);

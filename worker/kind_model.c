@@ -6,6 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+int wk_eval_stop(void *ctx, lr_err *err)
+{
+	return lr_jobctx_check(ctx, err);
+}
+
 int wk_model_eval(eval_outcome *out, lr_jobctx *ctx, const char *code, lr_err *err)
 {
 	const lr_job_spec *s = lr_jobctx_spec(ctx);
@@ -15,6 +20,9 @@ int wk_model_eval(eval_outcome *out, lr_jobctx *ctx, const char *code, lr_err *e
 	memset(out, 0, sizeof(*out));
 	req.code = code;
 	req.tests = s->tests;
+	req.io = s->io;
+	req.stop = wk_eval_stop;
+	req.stop_arg = ctx;
 	req.entry_point = s->entry_point;
 	req.criteria = s->has_criteria ? &s->criteria : NULL;
 	sbx_limits_default(&req.limits);

@@ -8,6 +8,9 @@
 #include "gen.h"
 #include "job_ctx.h"
 
+/* eval_request.stop for a job: lr_jobctx_check() on the lr_jobctx `ctx`. */
+int wk_eval_stop(void *ctx, lr_err *err);
+
 /* Run `code` with the job's tests, entry point, criteria and limits.
  * Returns 0, or < 0 when the sandbox could not run or the job must stop
  * (LR_ECANCELED, LR_ESTALE), as the kind handlers return it. */

@@ -45,8 +45,9 @@ int loop_model_open(loop_run *L, lr_err *err)
 	L->temperature = L->spec->has_temperature ? L->spec->temperature : s->temperature;
 	L->max_tokens = L->spec->max_tokens > 0 ? L->spec->max_tokens : s->max_tokens;
 	L->entry_point = L->spec->entry_point;
-	if (!L->entry_point && extract_entry_guess(L->entry_guess, sizeof(L->entry_guess),
-	                                           L->spec->prompt, L->spec->tests))
+	if (!L->entry_point && L->spec->tests &&
+	    extract_entry_guess(L->entry_guess, sizeof(L->entry_guess), L->spec->prompt,
+	                        L->spec->tests))
 		L->entry_point = L->entry_guess;
 	rc = llm_client_new(&L->llm, &L->llm_cfg, err);
 	if (rc < 0)
