@@ -91,17 +91,9 @@ static int evaluate(cand *c, loop_run *L, lr_err *err)
 	long long t = loop_now_ms();
 	int rc;
 
-	eval_request_default(&req);
-	req.code = c->a.code;
-	req.tests = s->tests;
-	req.io = s->io;
+	eval_request_from_spec(&req, s, c->a.code);
 	req.stop = wk_eval_stop;
 	req.stop_arg = L->ctx;
-	req.entry_point = s->entry_point;
-	req.criteria = s->has_criteria ? &s->criteria : NULL;
-	req.limits.timeout_s = s->timeout_s;
-	req.limits.memory_mb = s->memory_mb;
-	req.static_checks = s->static_checks;
 	rc = eval_run(&out, lr_jobctx_pool(L->ctx), lr_jobctx_sbx_config(L->ctx), &req, err);
 	c->t_eval_ms = (double)(loop_now_ms() - t);
 	if (rc < 0)
