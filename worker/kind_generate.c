@@ -23,7 +23,7 @@ int wk_kind_generate(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 	int rc;
 
 	/* The name the tests call, when the job does not say: the model is told. */
-	if (!in.entry_point && !in.program &&
+	if (!in.entry_point && s->tests &&
 	    extract_entry_guess(entry, sizeof(entry), s->prompt, s->tests))
 		in.entry_point = entry;
 	if (s->show_tests && s->io) {

@@ -45,7 +45,7 @@ int loop_model_open(loop_run *L, lr_err *err)
 	L->temperature = L->spec->has_temperature ? L->spec->temperature : s->temperature;
 	L->max_tokens = L->spec->max_tokens > 0 ? L->spec->max_tokens : s->max_tokens;
 	L->entry_point = L->spec->entry_point;
-	if (!L->entry_point && !L->spec->io &&
+	if (!L->entry_point && L->spec->tests &&
 	    extract_entry_guess(L->entry_guess, sizeof(L->entry_guess), L->spec->prompt,
 	                        L->spec->tests))
 		L->entry_point = L->entry_guess;
