@@ -21,7 +21,7 @@
 
 #define INPUT_MAX (64L << 20)
 
-static double opt_timeout, opt_cpu;
+static double opt_timeout, opt_cpu, opt_cpus;
 static long opt_memory, opt_procs, opt_file_size, opt_files, opt_output_max;
 static int opt_json, opt_pool;
 static char *opt_code, *opt_request, *opt_python, *opt_py_dir, *opt_avoid, *opt_require,
@@ -30,8 +30,12 @@ static char *opt_code, *opt_request, *opt_python, *opt_py_dir, *opt_avoid, *opt_
 static lr_cfg_opt opts[] = {
     {"code", LR_CFG_STR, &opt_code, NULL, 0, 0, "Python code to run", 0, 'c'},
     {"timeout", LR_CFG_DOUBLE, &opt_timeout, "10", 0.01, 86400, "wall-clock limit, seconds", 0, 0},
-    {"cpu", LR_CFG_DOUBLE, &opt_cpu, "0", 0, 86400, "CPU limit, seconds (0: timeout + 1)", 0, 0},
-    {"memory", LR_CFG_INT, &opt_memory, "256", 32, 1 << 20, "memory limit, MB", 0, 0},
+    {"cpu", LR_CFG_DOUBLE, &opt_cpu, "0", 0, 86400,
+     "CPU time of each process, seconds (0: timeout + 1)", 0, 0},
+    {"cpus", LR_CFG_DOUBLE, &opt_cpus, "1", 0.01, 1024,
+     "CPU bandwidth of the whole run, in cores (cgroup cpu)", 0, 0},
+    {"memory", LR_CFG_INT, &opt_memory, "256", 32, 1 << 20,
+     "memory of the whole run, MB: every process and the files in /work and /tmp", 0, 0},
     {"procs", LR_CFG_INT, &opt_procs, "32", 1, 4096, "processes and threads", 0, 0},
     {"file-size", LR_CFG_INT, &opt_file_size, "16", 1, 1 << 16,
      "largest file and size of the work dir and /tmp, MB", 0, 0},
@@ -181,6 +185,11 @@ static void print_json(const sbx_result *r, int pooled)
 	json_object_object_add(o, "wall_s", json_object_new_double(r->wall_s));
 	json_object_object_add(o, "cpu_s", json_object_new_double(r->cpu_s));
 	json_object_object_add(o, "peak_kb", json_object_new_int64(r->peak_kb));
+	json_object_object_add(o, "cg_cpu_s",
+	                       r->cg_cpu_s >= 0 ? json_object_new_double(r->cg_cpu_s) : NULL);
+	json_object_object_add(o, "cg_peak_kb",
+	                       r->cg_peak_kb >= 0 ? json_object_new_int64(r->cg_peak_kb) : NULL);
+	json_object_object_add(o, "oom_kills", json_object_new_int64(r->oom_kills));
 	json_object_object_add(o, "stdout", utf8_string(r->out, r->out_len));
 	json_object_object_add(o, "stdout_truncated", json_object_new_boolean(r->out_truncated));
 	json_object_object_add(o, "stderr", utf8_string(r->err, r->err_len));
@@ -322,6 +331,7 @@ static int settings(sbx_config *cfg, sbx_limits *lim)
 	sbx_limits_default(lim);
 	lim->timeout_s = opt_timeout;
 	lim->cpu_s = opt_cpu;
+	lim->cpus = opt_cpus;
 	lim->memory_mb = opt_memory;
 	lim->max_procs = opt_procs;
 	lim->file_size_mb = opt_file_size;

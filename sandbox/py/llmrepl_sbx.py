@@ -463,6 +463,14 @@ def _spare_main(sock):
     import os
     import signal
     import socket
+    # Into the run's cgroups first (the host opened them: any process may be
+    # moved through them), then nothing of the server's remains in reach.
+    for fd in RUN_CGROUP_FDS:
+        try:
+            os.write(fd, b"0")
+            os.close(fd)
+        except OSError:
+            posix._exit(125)  # never run outside the run's limits
     os.setsid()
     signal.signal(signal.SIGINT, signal.default_int_handler)
     os.chdir("/work")
@@ -602,12 +610,17 @@ def serve():
 
 
 SERVER_PATH = []
+RUN_CGROUP_FDS = ()  # --run-cgroup=6,7: cgroup.procs of the run's cgroups
 
 GATE_FD = 5
 
 
 def main(args):
-    if args == ["--server"]:
+    if args[:1] == ["--server"]:
+        global RUN_CGROUP_FDS
+        for a in args[1:]:
+            if a.startswith("--run-cgroup="):
+                RUN_CGROUP_FDS = tuple(int(w) for w in a.split("=", 1)[1].split(","))
         serve()
         return
     if args == ["--gated"]:
