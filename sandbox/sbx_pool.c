@@ -135,7 +135,7 @@ static int server_start(sbx_pool *p, char *msg, size_t len)
 	if (!(p->s->avoid & SBX_ISO_CGROUP)) {
 		/* Loose until the server has started and its own usage is known. */
 		p->cur_mem = (lim.memory_mb + 2 * lim.file_size_mb + 256) * 1024LL * 1024LL;
-		p->cur_pids = lim.max_procs + 1;
+		p->cur_pids = lim.max_procs + 1 + (p->cfg.peer ? 2 : 0);
 		if (sbx_cgroup_create(&p->cg, p->cur_mem, p->cur_pids, note, sizeof(note)) == 0 &&
 		    p->cg.have_pids)
 			p->iso |= SBX_ISO_CGROUP;
@@ -162,6 +162,8 @@ static int server_start(sbx_pool *p, char *msg, size_t len)
 		goto cleanup;
 	}
 	sbx_plan_make(plan, p->s, &lim, p->uid, 1);
+	if (p->cfg.peer)
+		sbx_plan_peer(plan, p->s);
 	plan->fds[SBX_CFD_OUT - SBX_CFD_OUT] = lg[1];
 	plan->fds[SBX_CFD_ERR - SBX_CFD_OUT] = lg[1];
 	plan->fds[SBX_CFD_CTL - SBX_CFD_OUT] = sp[1];
@@ -503,10 +505,10 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	/* The pool's cgroup holds the server too: its idle usage on top. */
 	mem = (lim.memory_mb + 2 * (p->file_size_mb + 1) + 32) * 1024LL * 1024LL +
 	      (p->base_mem > 0 ? p->base_mem : 0);
-	if (p->cg.version && (mem != p->cur_mem || lim.max_procs + 1 != p->cur_pids)) {
-		if (sbx_cgroup_set_limits(&p->cg, mem, lim.max_procs + 1) == 0) {
+	if (p->cg.version && (mem != p->cur_mem || lim.max_procs + 1 + (p->cfg.peer ? 2 : 0) != p->cur_pids)) {
+		if (sbx_cgroup_set_limits(&p->cg, mem, lim.max_procs + 1 + (p->cfg.peer ? 2 : 0)) == 0) {
 			p->cur_mem = mem;
-			p->cur_pids = lim.max_procs + 1;
+			p->cur_pids = lim.max_procs + 1 + (p->cfg.peer ? 2 : 0);
 		}
 	}
 	oom_before = sbx_cgroup_oom_kills(&p->cg);

@@ -233,6 +233,7 @@ static int run_one(const char *path)
 	req.entry_point = opt_entry;
 	req.criteria = &crit;
 	sbx_config_default(&sc);
+	eval_sandbox_config(&sc);
 	rc = LR_EXIT_RUNTIME;
 	if (opt_pool && sbx_pool_start(&pool, &sc, msg, sizeof(msg)) < 0) {
 		fprintf(stderr, "llmrepl-eval: sandbox: %s\n", msg);
@@ -374,6 +375,7 @@ static int run_batch(const char *path)
 	memset(&b, 0, sizeof(b));
 	pthread_mutex_init(&b.lock, NULL);
 	sbx_config_default(&b.sc);
+	eval_sandbox_config(&b.sc);
 	if (read_file(&text, path, &err) < 0) {
 		fprintf(stderr, "llmrepl-eval: %s\n", err.msg);
 		rc = LR_EXIT_USAGE;

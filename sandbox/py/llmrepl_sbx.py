@@ -314,7 +314,9 @@ def _wipe(path):
     import stat
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        os.chmod(path, 0o700)  # /work is ours; /tmp (root's, 1777) is not
+        # /work is ours (open to the candidate factory's uid when there is
+        # one); /tmp (root's, 1777) is not.
+        os.chmod(path, 0o777 if _FACTORY or path != "/work" else 0o700)
     except OSError:
         pass
     try:
@@ -346,22 +348,62 @@ def _wipe(path):
     return not os.listdir(path)
 
 
+FACTORY_FD = 6
+_FACTORY = set()  # pids of the candidate factory (another uid; see llmrepl_candidate)
+
+
+def _children():
+    try:
+        with open("/proc/1/task/1/children", "rb") as f:
+            return {int(w) for w in f.read().split()}
+    except (OSError, ValueError):
+        return None
+
+
 def _kill_all():
-    """Kill every process of the namespace but this one (pid 1) and reap
-    them all, including orphans of orphans."""
+    """Kill every process of the namespace but this one (pid 1) and the
+    candidate factory, and reap them all, including orphans of orphans."""
     import os
     import signal
+    import time
     while True:
         try:
             os.kill(-1, signal.SIGKILL)
         except OSError:
             pass
         try:
-            os.waitpid(-1, 0)
+            pid, _ = os.waitpid(-1, os.WNOHANG if _FACTORY else 0)
         except ChildProcessError:
             return
         except InterruptedError:
             continue
+        if pid == 0:
+            left = _children()
+            if left is None or left <= _FACTORY:
+                return
+            time.sleep(0.0005)
+        elif pid in _FACTORY:
+            _FACTORY.discard(pid)  # it died (killed by a run): runs go on without it
+
+
+def _factory_clean():
+    """Between runs: the factory kills what the code left under its uid and
+    empties /work and /tmp of its files. False when the factory is gone."""
+    import socket
+    if not _FACTORY:
+        return True
+    try:
+        s = socket.socket(fileno=posix.dup(FACTORY_FD))
+    except OSError:
+        return False
+    try:
+        s.settimeout(5)
+        s.send(b"CLEAN")
+        return s.recv(16) == b"OK"
+    except OSError:
+        return False
+    finally:
+        s.close()
 
 
 def _child(fds, lim):
@@ -374,7 +416,13 @@ def _child(fds, lim):
     os.dup2(err, 2)
     os.dup2(ans, ANS_FD)
     os.dup2(req, REQ_FD)
-    os.closerange(CTL_FD, 1 << 16)
+    os.close(CTL_FD)  # the candidate factory's socket (FACTORY_FD, 6) stays
+    if not _FACTORY:
+        try:
+            os.close(FACTORY_FD)
+        except OSError:
+            pass
+    os.closerange(FACTORY_FD + 1, 1 << 16)
     cpu, mem_mb, nproc, fsize_mb, nofile = lim
     try:
         with open("/proc/self/statm", "rb") as f:
@@ -474,6 +522,13 @@ def serve():
 
     ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        os.fstat(FACTORY_FD)
+    except OSError:
+        pass
+    else:
+        # Started by the sandbox before this process: its only child now.
+        _FACTORY.update(_children() or ())
     notes = _warm_imports()
     global SERVER_PATH
     SERVER_PATH = list(sys.path)
@@ -531,11 +586,12 @@ def serve():
                 break
         os.close(pidfd)
         _, status, ru = os.wait4(pid, 0)
+        clean = _factory_clean()
         _kill_all()
         ctl.send(("DONE %s %d %d %d %d" % (
             run_id, status, int(ru.ru_utime * 1e6), int(ru.ru_stime * 1e6),
             ru.ru_maxrss)).encode())
-        if not (_wipe("/work") and _wipe("/tmp")):
+        if not (clean and _wipe("/work") and _wipe("/tmp")):
             # Something could not be removed: the host starts a fresh server
             # (and sends a run it may already have sent there).
             ctl.send(b"GONE")
@@ -552,6 +608,10 @@ GATE_FD = 5
 def main(args):
     if args == ["--server"]:
         serve()
+        return
+    if args == ["--factory"]:
+        import llmrepl_candidate
+        llmrepl_candidate.factory_main()
         return
     if args == ["--gated"]:
         # The init opens the gate once this process is in the run's cgroups.
