@@ -29,7 +29,8 @@ import llmrepl_wire as wire
 
 FACTORY_FD = 3
 REPEAT_S = 0.1
-OUT_MAX = 1 << 20
+NAME_VALUE_MAX = 64 << 10
+OUT_MAX = 16 << 20  # characters of each stream kept per call (the judge's cap + 1)
 
 
 class StepTimeout(BaseException):
@@ -86,10 +87,19 @@ def _kill_all():
 
 
 def _new_worker(ctl, fds, lim):
+    """Fork twice: the worker is an orphan, so pid 1 of the sandbox (the
+    init or the pool's server, the judge's side) reaps it and learns its
+    peak memory from the kernel, not from anything the code could say."""
     pid = os.fork()
     if pid:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
         return
     try:
+        if os.fork():
+            os._exit(0)
         ctl.close()
         s, out, err = fds
         os.dup2(out, 1)
@@ -130,6 +140,7 @@ class _Capture(io.TextIOBase):
         super().__init__()
         self.parts = []
         self.size = 0
+        self.cap = OUT_MAX
 
     def writable(self):
         return True
@@ -137,8 +148,8 @@ class _Capture(io.TextIOBase):
     def write(self, s):
         if not isinstance(s, str):
             raise TypeError("write() argument must be str, not %s" % type(s).__name__)
-        if self.size < OUT_MAX:
-            self.parts.append(s[:OUT_MAX - self.size])
+        if self.size < self.cap:
+            self.parts.append(s[:self.cap - self.size])
             self.size += len(self.parts[-1])
         return len(s)
 
@@ -235,7 +246,10 @@ class Worker:
                 if obj is not None:
                     self.ids.pop(id(obj), None)
             return ["ok", ["n"], "", ""]
-        if kind == "load" and len(msg) == 4:
+        if kind == "load" and len(msg) == 5:
+            # One character past what the judge keeps, so that it sees the cut.
+            if type(msg[4]) is int and 0 <= msg[4] <= OUT_MAX:
+                self.out.cap = self.err.cap = msg[4] + 1
             return self.load(msg[1], msg[2], msg[3])
         if kind == "call" and len(msg) == 5:
             return self.guard(msg[4], lambda: self.call(msg))
@@ -295,7 +309,8 @@ class Worker:
             if isinstance(value, types.ModuleType):
                 names[name] = ["mod", str(getattr(value, "__name__", name))]
             else:
-                names[name] = self.enc(value)
+                # Small values travel with the names; others on first use.
+                names[name] = wire.encode(value, self.handle, NAME_VALUE_MAX)
         r[1] = ["names", names]
         return r
 

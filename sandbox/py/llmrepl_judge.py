@@ -175,7 +175,7 @@ class Remote:
 
     def _load(self):
         reply = self._request(["load", self.opts["code"], self.opts["module"],
-                               self.timeout_fn()], self.timeout_fn())
+                               self.timeout_fn(), self.opts["max_output"]], self.timeout_fn())
         if reply[0] == "ok" and (type(reply[1]) is not list or len(reply[1]) != 2
                                  or reply[1][0] != "names" or type(reply[1][1]) is not dict):
             self.kill()

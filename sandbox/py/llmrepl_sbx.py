@@ -362,27 +362,33 @@ def _children():
 
 def _kill_all():
     """Kill every process of the namespace but this one (pid 1) and the
-    candidate factory, and reap them all, including orphans of orphans."""
+    candidate factory, and reap them all, including orphans of orphans.
+    Returns the largest peak memory (kB) of those reaped: the candidate's
+    workers are orphans (see llmrepl_candidate), so this is the kernel's
+    figure for the code's processes."""
     import os
     import signal
     import time
+    peak = 0
     while True:
         try:
             os.kill(-1, signal.SIGKILL)
         except OSError:
             pass
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG if _FACTORY else 0)
+            pid, _, ru = os.wait4(-1, os.WNOHANG if _FACTORY else 0)
         except ChildProcessError:
-            return
+            return peak
         except InterruptedError:
             continue
         if pid == 0:
             left = _children()
             if left is None or left <= _FACTORY:
-                return
+                return peak
             time.sleep(0.0005)
-        elif pid in _FACTORY:
+            continue
+        peak = max(peak, ru.ru_maxrss)
+        if pid in _FACTORY:
             _FACTORY.discard(pid)  # it died (killed by a run): runs go on without it
 
 
@@ -587,10 +593,10 @@ def serve():
         os.close(pidfd)
         _, status, ru = os.wait4(pid, 0)
         clean = _factory_clean()
-        _kill_all()
+        peak = max(ru.ru_maxrss, _kill_all())
         ctl.send(("DONE %s %d %d %d %d" % (
             run_id, status, int(ru.ru_utime * 1e6), int(ru.ru_stime * 1e6),
-            ru.ru_maxrss)).encode())
+            peak)).encode())
         if not (clean and _wipe("/work") and _wipe("/tmp")):
             # Something could not be removed: the host starts a fresh server
             # (and sends a run it may already have sent there).

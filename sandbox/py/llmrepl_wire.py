@@ -22,7 +22,8 @@ import json
 import math
 import struct
 
-MSG_MAX = 16 << 20
+VALUE_MAX = 8 << 20  # bytes of one value's encoding; a bigger one is a handle
+MSG_MAX = 48 << 20  # a value, and each output stream up to its 16 MiB cap
 DEPTH_MAX = 64
 ITEMS_MAX = 1 << 20
 INT_DIGITS_MAX = 4300
@@ -46,9 +47,15 @@ class Encoder:
     """Encodes values in the candidate. `handle(obj)` returns the id of an
     object that is not plain data (the candidate keeps it alive)."""
 
-    def __init__(self, handle):
+    def __init__(self, handle, budget=VALUE_MAX):
         self.handle = handle
         self.items = 0
+        self.budget = budget  # bytes of encoding left; past it, a handle
+
+    def _spend(self, n):
+        self.budget -= n
+        if self.budget < 0:
+            raise TooDeep()
 
     def enc(self, x, depth=0):
         if depth > DEPTH_MAX:
@@ -56,6 +63,7 @@ class Encoder:
         self.items += 1
         if self.items > ITEMS_MAX:
             raise TooDeep()
+        self._spend(8)
         if x is None:
             return ["n"]
         if x is True or x is False:
@@ -63,7 +71,10 @@ class Encoder:
         if isinstance(x, int):
             s = int.__repr__(x)
             if len(s) > INT_DIGITS_MAX:
-                return self.enc_handle(x)
+                if depth == 0:
+                    return self.enc_handle(x)
+                raise TooDeep()
+            self._spend(len(s))
             return ["i", s]
         if isinstance(x, float):
             return ["f", float.__repr__(x)]
@@ -71,8 +82,15 @@ class Encoder:
             return ["c", float.__repr__(complex.real.__get__(x)),
                     float.__repr__(complex.imag.__get__(x))]
         if isinstance(x, str):
+            if depth == 0 and str.__len__(x) > self.budget:
+                return self.enc_handle(x)
+            self._spend(str.__len__(x))
             return ["s", str.__str__(x)]
         if isinstance(x, (bytes, bytearray)) and not isinstance(x, memoryview):
+            n = 2 * (bytes.__len__(x) if isinstance(x, bytes) else bytearray.__len__(x))
+            if depth == 0 and n > self.budget:
+                return self.enc_handle(x)
+            self._spend(n)
             return ["y" if isinstance(x, bytes) else "Y",
                     bytes.hex(x) if isinstance(x, bytes) else bytearray.hex(x)]
         try:
@@ -129,10 +147,11 @@ def _clip(s, n):
     return s
 
 
-def encode(x, handle):
-    """A value as a JSON-ready tagged structure (see the module's doc)."""
+def encode(x, handle, budget=None):
+    """A value as a JSON-ready tagged structure (see the module's doc); one
+    whose encoding would pass `budget` bytes is a handle."""
     try:
-        return Encoder(handle).enc(x)
+        return Encoder(handle, VALUE_MAX if budget is None else budget).enc(x)
     except TooDeep:
         return Encoder(handle).enc_handle(x)
 
