@@ -308,6 +308,9 @@ class Worker:
                 continue
             if isinstance(value, types.ModuleType):
                 names[name] = ["mod", str(getattr(value, "__name__", name))]
+            elif isinstance(value, type) and issubclass(value, BaseException):
+                names[name] = ["excclass", [wire._clip(getattr(c, "__name__", ""), wire.NAME_MAX)
+                                            for c in value.__mro__[:16]]]
             else:
                 # Small values travel with the names; others on first use.
                 names[name] = wire.encode(value, self.handle, NAME_VALUE_MAX)

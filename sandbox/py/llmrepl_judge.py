@@ -49,34 +49,73 @@ def available():
 _EXC_CACHE = {}
 
 
+def exc_class(names):
+    """The judge's stand-in for an exception class of the code's, by the
+    names along its MRO: the first builtin one is its base. One class per
+    name list, so that raising and catching (`except MyError`,
+    assertRaises(MyError)) meet."""
+    key = tuple(names)
+    cls = _EXC_CACHE.get(key)
+    if cls is not None:
+        return cls
+    base = None
+    for n in names:
+        c = getattr(builtins, n, None)
+        if isinstance(c, type) and issubclass(c, BaseException):
+            base = c
+            break
+    if base is None or base in (KeyboardInterrupt, GeneratorExit):
+        base = Exception
+    cls = base
+    if names and names[0] != base.__name__:
+        try:
+            cls = type(names[0], (base,), {"__module__": "solution"})
+        except TypeError:
+            cls = type(names[0], (Exception,), {"__module__": "solution"})
+    if len(_EXC_CACHE) < 1000:
+        _EXC_CACHE[key] = cls
+    return cls
+
+
 def _exception(names, message, frames):
     if names and names[0] == "StepTimeout":
         e = llmrepl_runner.StepTimeout("did not finish within its time limit")
     else:
-        base = None
-        for n in names:
-            c = getattr(builtins, n, None)
-            if isinstance(c, type) and issubclass(c, BaseException):
-                base = c
-                break
-        if base is None or base in (KeyboardInterrupt, GeneratorExit):
-            base = Exception
-        cls = base
-        if names and names[0] != base.__name__:
-            key = (names[0], base)
-            cls = _EXC_CACHE.get(key)
-            if cls is None:
-                try:
-                    cls = type(names[0], (base,), {"__module__": "solution"})
-                except TypeError:
-                    cls = type(names[0], (Exception,), {"__module__": "solution"})
-                _EXC_CACHE[key] = cls
+        cls = exc_class(names)
         try:
             e = cls(message)
         except Exception:  # noqa: BLE001 - constructors with other arguments
-            e = type(names[0] if names else "Exception", (Exception,), {})(message)
+            e = exc_class([names[0] if names else "Exception", "Exception"])(message)
     e._llmrepl_frames = list(frames)
     return e
+
+
+class _RemoteClass(type):
+    """A class of the code's as the judge sees it: calling it constructs an
+    object in the candidate (a Handle); isinstance() checks the handle's
+    type name; other attributes are read from the candidate."""
+
+    def __call__(cls, *args, **kwargs):
+        return cls._llmrepl_g(*args, **kwargs)
+
+    def __getattr__(cls, name):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return getattr(cls._llmrepl_g, name)
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, Handle) and obj._r is cls._llmrepl_g._r and \
+            obj._typename == cls.__name__
+
+    def __repr__(cls):
+        return "<class 'solution.%s'>" % cls.__name__
+
+
+def remote_class(g):
+    try:
+        return _RemoteClass(g._name, (), {"_llmrepl_g": g, "__module__": "solution"})
+    except (TypeError, ValueError):
+        return g
 
 
 class Remote:
@@ -201,8 +240,12 @@ class Remote:
                 except BaseException:  # noqa: BLE001 - a module only the code has
                     out[name] = Global(self, name, "object", v[1])
                 continue
+            if type(v) is list and len(v) == 2 and v[0] == "excclass" and type(v[1]) is list:
+                out[name] = exc_class([n for n in v[1][:16] if type(n) is str] or [name])
+                continue
             if type(v) is list and v and v[0] == "h" and len(v) == 4:
-                out[name] = Global(self, name, v[3], v[2])
+                g = Global(self, name, v[3], v[2])
+                out[name] = remote_class(g) if v[3] == "class" else g
                 continue
             try:
                 out[name] = wire.Decoder(lambda i, n, k: Handle(self, gen, i, n, k),
@@ -215,6 +258,8 @@ class Remote:
     # ---- calls ---------------------------------------------------------------------
     def encode(self, x):
         def handle(obj):
+            if isinstance(obj, _RemoteClass):
+                obj = obj._llmrepl_g
             if isinstance(obj, Global) and obj._r is self:
                 return 0
             if isinstance(obj, Handle) and obj._r is self and obj._gen == self.gen:
@@ -225,7 +270,7 @@ class Remote:
         enc = wire.Encoder(handle)
         v = enc.enc(x)
         if v[0] == "h" and v[1] == 0:
-            v[2] = x._name
+            v[2] = x._llmrepl_g._name if isinstance(x, _RemoteClass) else x._name
             v[3] = "global"
         return v
 
