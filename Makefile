@@ -16,7 +16,7 @@ CC ?= cc
 PYTHON ?= /usr/bin/python3
 BUILD ?= build
 SANITIZER ?=
-PKGS := hiredis libseccomp libcurl json-c libgit2
+PKGS := hiredis libseccomp libcurl json-c libgit2 libmicrohttpd
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wcast-align -Wwrite-strings -Wvla -Wnull-dereference -Wundef \
@@ -106,6 +106,9 @@ $(BUILD)/obj/%.o: %.c
 	@echo "  CC      $<"
 	$(Q)$(CC) $(call layer_cppflags,$<) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# The OpenAPI document is built into the dispatcher (.incbin).
+$(BUILD)/obj/dispatcher/http_openapi.o: dispatcher/http_openapi.json
+
 # Tests build argv arrays from string literals.
 $(BUILD)/obj/tests/%.o: CFLAGS += -Wno-discarded-qualifiers
 
@@ -160,6 +163,16 @@ pytest: all
 
 test: unit pytest
 
+# The unit programs under ASan and under UBSan, and the sandbox and queue
+# suites against the ASan binaries (what CI runs; each build in its own dir).
+SANITIZE_SUITES ?= tests/sandbox tests/integration/test_queue_protocol.py
+.PHONY: sanitize
+sanitize:
+	$(MAKE) SANITIZER=address unit
+	$(MAKE) SANITIZER=undefined unit
+	$(MAKE) SANITIZER=address all
+	LLMREPL_BUILD=$(abspath build-asan) $(PYTHON) -m pytest -q -p no:cacheprovider $(SANITIZE_SUITES)
+
 valgrind: all
 	@set -e; for t in $(UNIT_BINS); do echo "== valgrind $$t"; \
 	  valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite $$t; done
@@ -204,6 +217,18 @@ fuzz:
 	  clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined $(ALL_INCS) $(CPPFLAGS) \
 	    -o $(BUILD)/fuzz/$$n $$f $(FUZZ_LIB_SRCS) $(BUILD)/libsandbox.a $(LDLIBS); \
 	  echo "built $(BUILD)/fuzz/$$n"; done
+
+# Each target for FUZZ_SECONDS from its corpus (tests/fuzz/corpus/<name>); new
+# inputs go to $(BUILD)/fuzz/new-<name>, the checked-in corpus is left alone.
+FUZZ_SECONDS ?= 20
+.PHONY: fuzz-run
+fuzz-run: fuzz
+	@for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
+	  echo "== $$n ($(FUZZ_SECONDS) s)"; mkdir -p $(BUILD)/fuzz/new-$$n; \
+	  if ! $(BUILD)/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 -close_fd_mask=3 \
+	      -print_final_stats=1 $(BUILD)/fuzz/new-$$n tests/fuzz/corpus/$${n#fuzz_} \
+	      > $(BUILD)/fuzz/$$n.log 2>&1; then cat $(BUILD)/fuzz/$$n.log; exit 1; fi; \
+	  grep "^stat::number_of_executed_units" $(BUILD)/fuzz/$$n.log; done
 
 # ---- the local model (llama.cpp's OpenAI-compatible server in .venv) --------
 # `make model` builds llama-cpp-python from source and installs the bundled
@@ -252,8 +277,9 @@ help:
 	@echo "make check      format check, cppcheck, layers, tests"
 	@echo "make layers     no include of a higher layer, no circle of files in a directory"
 	@echo "make SANITIZER=address|undefined test   the same under ASan or UBSan"
+	@echo "make sanitize   unit tests under ASan and UBSan, sandbox and queue suites under ASan"
 	@echo "make valgrind   unit tests under valgrind"
-	@echo "make fuzz       libFuzzer targets into $(BUILD)/fuzz"
+	@echo "make fuzz       libFuzzer targets into $(BUILD)/fuzz (fuzz-run: each for FUZZ_SECONDS)"
 	@echo "make bench      the benchmarks under bench/"
 	@echo "make model      the local model server (virtual environment in .venv)"
 	@echo "make llm-server PORT=8080   serve the default model on 127.0.0.1 (foreground)"

@@ -17,10 +17,10 @@ static const char *const kind_names[LR_KIND_COUNT] = {"evaluate", "generate", "r
 /* Fields each kind accepts, besides kind, limits, criteria and static_checks. */
 static const char *const kind_fields[LR_KIND_COUNT][12] = {
     {"code", "tests", "entry_point", NULL},
-    {"prompt", "tests", "entry_point", "model", "temperature", NULL},
+    {"prompt", "tests", "entry_point", "model", "temperature", "show_tests", NULL},
     {"code", "feedback", "tests", "entry_point", "model", "temperature", NULL},
     {"prompt", "tests", "entry_point", "max_iterations", "budget", "strategy", "n", "temperature",
-     "refactor", "model", NULL},
+     "refactor", "model", "show_tests", NULL},
 };
 
 static const char *const common_fields[] = {"kind", "limits", "criteria", "static_checks", NULL};
@@ -473,6 +473,12 @@ int lr_job_spec_parse(lr_job_spec *out, const char *text, size_t len, const lr_j
 		if (rc < 0)
 			goto cleanup;
 	}
+	out->show_tests = out->kind == LR_KIND_GENERATE || out->kind == LR_KIND_LOOP;
+	if (out->show_tests) {
+		rc = lr_json_get_bool(&out->show_tests, root, "", "show_tests", 0, NULL, err);
+		if (rc < 0)
+			goto cleanup;
+	}
 	rc = get_limits(out, root, pol, err);
 	if (rc < 0)
 		goto cleanup;
@@ -544,6 +550,8 @@ char *lr_job_spec_to_json(const lr_job_spec *s)
 		rc |= lr_json_set_int(o, "n", s->n);
 		rc |= lr_json_set_bool(o, "refactor", s->refactor);
 	}
+	if (s->kind == LR_KIND_GENERATE || s->kind == LR_KIND_LOOP)
+		rc |= lr_json_set_bool(o, "show_tests", s->show_tests);
 	if (s->kind != LR_KIND_EVALUATE) {
 		if (s->has_temperature)
 			rc |= lr_json_set_num(o, "temperature", s->temperature);

@@ -3,16 +3,17 @@
  * A spec is one JSON object with a `kind` and the fields of that kind:
  *
  *   evaluate  code, [tests], [entry_point]                 run and judge code (no model)
- *   generate  prompt, [tests], [entry_point], [model], [temperature]
+ *   generate  prompt, [tests], [entry_point], [model], [temperature], [show_tests]
  *   refactor  code, feedback, [tests], [entry_point], [model], [temperature]
  *   loop      prompt, [tests], [entry_point], [max_iterations], [budget],
- *             [strategy], [n], [temperature], [refactor], [model]
+ *             [strategy], [n], [temperature], [refactor], [model], [show_tests]
  *
  * and, for every kind, [limits] {timeout_s, memory_mb}, [criteria] (see
  * criteria.h) and [static_checks] (bool, default true). `tests` is a string
  * (assert lines, a check(candidate) function, test_* functions or doctests)
  * or an array of strings (joined with newlines). `budget` is {wall_s,
- * tokens}; `strategy` is "repair" or "sample"; `model` is {name, max_tokens}.
+ * tokens}; `strategy` is "repair" or "sample"; `model` is {name, max_tokens};
+ * `show_tests` (bool, default true) puts the tests in the model's prompt.
  * Unknown fields, wrong types and out-of-range values are errors that name
  * the field, so a rejected job says exactly what to fix.
  *
@@ -85,6 +86,7 @@ typedef struct lr_job_spec {
 	/* generate, refactor, loop */
 	double temperature;
 	int has_temperature;
+	int show_tests;  /* generate, loop: the tests go into the prompt */
 	char *model;     /* model name override, or NULL for the worker's */
 	long max_tokens; /* per completion; 0 = the worker's */
 	/* What the policy changed, "; "-separated, or NULL. */

@@ -7,6 +7,8 @@
  * would need to undo: Redis does not roll a script back. */
 #include "queue_lua.h"
 
+#include "fence_lua.h"
+
 /* clang-format off */
 #define LUA_PRELUDE \
 	"-- Shared by every script. ARGV[1] is the key prefix.\n" \
@@ -35,7 +37,12 @@
 	"  if old == new then return end\n" \
 	"  if LIVE[old] then redis.call('HINCRBY', STATS, old, -1) end\n" \
 	"  if LIVE[new] then redis.call('HINCRBY', STATS, new, 1)\n" \
-	"  else redis.call('HINCRBY', STATS, 'total:' .. new, 1) end\n" \
+	"  else\n" \
+	"    redis.call('HINCRBY', STATS, 'total:' .. new, 1)\n" \
+	"    local kd = redis.call('HGET', jkey(id), 'kind')\n" \
+	"    if not kd or kd == '' then kd = 'none' end\n" \
+	"    redis.call('HINCRBY', STATS, 'total:' .. new .. ':' .. kd, 1)\n" \
+	"  end\n" \
 	"  redis.call('HSET', jkey(id), 'state', new, 'updated', I(NOW))\n" \
 	"end\n" \
 	"-- Acknowledge and delete the job's entry in the work stream, if it has one.\n" \
@@ -117,13 +124,8 @@
 	"  emit(id, 'retry', {'reason', reason, 'retry_in_ms', I(delay)})\n" \
 	"  return 'retry'\n" \
 	"end\n" \
-	"-- The fence: a worker may write only while the job is running its attempt.\n" \
-	"local function fence(id, attempt)\n" \
-	"  local h = redis.call('HMGET', jkey(id), 'state', 'attempt')\n" \
-	"  if h[1] == 'running' and h[2] == attempt then return nil end\n" \
-	"  redis.call('HINCRBY', STATS, 'total:stale_writes', 1)\n" \
-	"  return {'stale', h[1] or 'gone', h[2] or '0'}\n" \
-	"end\n" \
+	LR_LUA_FENCE \
+	"local function fence(id, attempt) return lr_fence(jkey(id), STATS, attempt) end\n" \
 	"-- Record a request as a job (intake and take share it).\n" \
 	"local function record(id, state, kind, spec, err, notes, bytes, pol)\n" \
 	"  local k = jkey(id)\n" \
@@ -132,6 +134,11 @@
 	"    'failures', '0', 'ttl', pol[1], 'max_attempts', pol[2], 'backoff_ms', pol[3],\n" \
 	"    'backoff_max_ms', pol[4], 'events_max', pol[5])\n" \
 	"  if notes ~= '' then redis.call('HSET', k, 'notes', notes) end\n" \
+	"  -- The request's owner (set by the HTTP API: the token's name) stays with the job.\n" \
+	"  local e = redis.call('XRANGE', REQS, id, id)[1]\n" \
+	"  for i = 1, e and #e[2] or 0, 2 do\n" \
+	"    if e[2][i] == 'owner' then redis.call('HSET', k, 'owner', e[2][i + 1]) end\n" \
+	"  end\n" \
 	"  redis.call('HINCRBY', STATS, 'total:submitted', 1)\n" \
 	"  if state == 'queued' then\n" \
 	"    set_state(id, nil, 'queued')\n" \

@@ -51,7 +51,10 @@
 	    LR_OPT_SECRET(                                                                         \
 	        "redis-password", (password),                                                      \
 	        "Redis password (wins over the URL's; better in LLMREPL_REDIS_PASSWORD)")
-#define LR_OPT_PREFIX(p)         LR_OPT_STR("prefix", (p), "llmrepl:", "prefix of every key")
+#define LR_OPT_PREFIX(p) LR_OPT_STR("prefix", (p), "llmrepl:", "prefix of every key")
+#define LR_OPT_METRICS_LISTEN(p)                                                                   \
+	LR_OPT_STR("metrics-listen", (p), "",                                                      \
+	           "serve Prometheus metrics at http://HOST:PORT/metrics (off when empty)")
 #define LR_OPT_LOG_LEVEL(p, def) LR_OPT_STR("log-level", (p), (def), "error, warn, info or debug")
 #define LR_OPT_NAME(p, who)                                                                        \
 	LR_OPT_STR("name", (p), NULL,                                                              \

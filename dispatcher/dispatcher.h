@@ -42,6 +42,11 @@ void disp_close(disp *d); /* accepts NULL */
  * off and calls again; the connection reopens by itself). */
 int disp_step(disp *d, lr_err *err);
 
+/* Prometheus: the queue's numbers from Redis, read at each scrape on a
+ * connection of its own (disp_metrics.c). cfg must outlive the listener. */
+int disp_metrics_init(const disp_config *cfg);
+void disp_metrics_close(void); /* after the listener stopped */
+
 /* ---- internal, shared by intake.c and upkeep.c ---- */
 struct disp {
 	disp_config cfg;

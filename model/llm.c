@@ -43,6 +43,9 @@ typedef struct attempt {
 	double parse_ms; /* time spent parsing inside the callback */
 	llm_token_fn user_fn;
 	void *user_arg;
+	int stop_at_code; /* watch `fence`, stop once a code block closed */
+	llm_fence fence;
+	int enough; /* stopped reading on purpose: the code block is complete */
 } attempt;
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -56,9 +59,9 @@ static void curl_init(void)
 const char *llm_failure_name(llm_failure f)
 {
 	static const char *const names[] = {
-	    "ok",           "unreachable", "timeout",  "model_not_found",
-	    "refused_key",  "malformed",   "too_big",  "rate_limited",
-	    "server_error", "http_error",  "canceled", "internal",
+	    "ok",        "unreachable", "timeout",      "model_not_found", "refused_key",
+	    "malformed", "too_big",     "rate_limited", "server_error",    "http_error",
+	    "canceled",  "internal",    "incomplete",
 	};
 
 	if ((unsigned)f < sizeof(names) / sizeof(names[0]))
@@ -231,9 +234,16 @@ static int on_piece(void *arg, const char *text, size_t len)
 {
 	attempt *a = arg;
 
+	int rc;
+
 	if (a->ttft_ms < 0)
 		a->ttft_ms = 1e3 * lr_now_s() - a->t0;
-	return a->user_fn ? a->user_fn(a->user_arg, text, len) : 0;
+	rc = a->user_fn ? a->user_fn(a->user_arg, text, len) : 0;
+	if (rc == 0 && a->stop_at_code && llm_fence_feed(&a->fence, text, len)) {
+		a->enough = 1; /* closing the connection also stops the server's work */
+		return 1;
+	}
+	return rc;
 }
 
 static size_t on_write(char *ptr, size_t size, size_t nmemb, void *arg)
@@ -347,6 +357,15 @@ static int classify(llm_client *c, attempt *a, CURLcode cc, llm_reply *r, int *r
 	*retry = 0;
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
 	r->http_status = status;
+	if (a->enough)
+		return 0; /* the reply's code is complete: what follows is not needed */
+	if (a->failed && a->perr.code == LR_EUNAVAIL) {
+		/* The server said mid-stream that it failed: another attempt may work. */
+		*retry = 1;
+		r->failure = LLM_SERVER_ERROR;
+		return lr_err_set(err, LR_EUNAVAIL, "model server at %s: %s", c->where,
+		                  a->perr.msg);
+	}
 	if (a->failed && !a->toobig) {
 		r->failure = a->perr.code == LR_ECANCELED ? LLM_CANCELED : LLM_MALFORMED;
 		if (a->perr.code == LR_ENOMEM)
@@ -406,6 +425,16 @@ static int classify(llm_client *c, attempt *a, CURLcode cc, llm_reply *r, int *r
 		r->failure = LLM_UNREACHABLE;
 		return lr_err_set(err, LR_EIO, "talking to the model server at %s failed: %s",
 		                  c->where, curl_easy_strerror(cc));
+	}
+	if (status == 200 && a->sse && !llm_sse_finished(a->sse)) {
+		/* llama-cpp-python, for one, ends a stream with a bare [DONE] when
+		 * it drops a request to serve another: that is no answer. */
+		*retry = 1;
+		r->failure = LLM_INCOMPLETE;
+		return lr_err_set(err, LR_EUNAVAIL,
+		                  "model server at %s ended the streamed reply before it was "
+		                  "complete (no finish reason%s)",
+		                  c->where, llm_sse_done(a->sse) ? ", then [DONE]" : "");
 	}
 	if (status == 200)
 		return 0;
@@ -473,7 +502,8 @@ static int perform(llm_client *c, attempt *a, const char *url, const char *body,
 		lr_buf_reset(&a->body);
 		llm_sse_free(a->sse);
 		a->sse = NULL;
-		a->sniffed = a->toobig = a->failed = 0;
+		a->sniffed = a->toobig = a->failed = a->enough = 0;
+		llm_fence_init(&a->fence);
 		lr_err_clear(&a->perr);
 		a->ttft_ms = -1;
 		a->stream = stream;
@@ -552,6 +582,7 @@ int llm_chat(llm_reply *out, llm_client *c, const llm_request *req, lr_err *err)
 	json_object *body = NULL;
 	const char *text;
 	double t, overhead = 0;
+	double started_s = lr_now_s();
 	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -561,6 +592,7 @@ int llm_chat(llm_reply *out, llm_client *c, const llm_request *req, lr_err *err)
 	a.c = c;
 	a.user_fn = req->on_token;
 	a.user_arg = req->on_token_arg;
+	a.stop_at_code = req->stream && req->stop_at_code;
 	if (req->nmessages == 0) {
 		out->failure = LLM_INTERNAL;
 		rc = lr_err_set(err, LR_EINVAL, "a chat request needs at least one message");
@@ -582,6 +614,11 @@ int llm_chat(llm_reply *out, llm_client *c, const llm_request *req, lr_err *err)
 	t = 1e3 * lr_now_s();
 	if (a.sse) {
 		rc = llm_sse_finish(a.sse, out, &a.perr);
+		if (rc == 0 && a.enough) {
+			out->early_stop = 1;
+			if (!out->finish_reason && !(out->finish_reason = strdup("stop")))
+				rc = a.perr.code = LR_ENOMEM;
+		}
 	} else {
 		rc = llm_parse_reply(out, a.body.data ? a.body.data : "", a.body.len, &a.perr);
 		if (req->stream && out->content && out->content[0] && req->on_token) {
@@ -605,6 +642,8 @@ int llm_chat(llm_reply *out, llm_client *c, const llm_request *req, lr_err *err)
 	}
 cleanup:
 	out->overhead_ms = overhead;
+	llm_metrics_record(out, lr_now_s() - started_s,
+	                   out->failure != LLM_OK ? llm_failure_name(out->failure) : NULL);
 	json_object_put(body);
 	llm_sse_free(a.sse);
 	lr_buf_free(&a.body);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define INPUT_MAX (64L << 20)
 
@@ -206,11 +207,38 @@ static void print_json(const sbx_result *r, int pooled)
 	json_object_put(o);
 }
 
+/* Write the code's bytes to a terminal with every control character shown,
+ * not obeyed: C0 controls but newline and tab, DEL, and the C1 controls as
+ * UTF-8 (U+0080..U+009F; U+009B is a CSI to some terminals). Escape
+ * sequences in the code's output (OSC 52 writes the clipboard, others
+ * retitle the window or remap keys) must not reach the operator's terminal.
+ * Anything else (a pipe, a file) gets the bytes as they are. */
+static void write_shown(FILE *f, const char *s, size_t n)
+{
+	if (!isatty(fileno(f))) {
+		fwrite(s, 1, n, f);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+			fprintf(f, "\\x%02x", c);
+		} else if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
+		           (unsigned char)s[i + 1] <= 0x9f) {
+			fprintf(f, "\\u%04x", (unsigned char)s[i + 1]);
+			i++;
+		} else {
+			putc(c, f);
+		}
+	}
+}
+
 static void print_plain(const sbx_result *r)
 {
-	fwrite(r->out, 1, r->out_len, stdout);
+	write_shown(stdout, r->out, r->out_len);
 	fflush(stdout);
-	fwrite(r->err, 1, r->err_len, stderr);
+	write_shown(stderr, r->err, r->err_len);
 	if (r->end == SBX_END_SIGNALED)
 		fprintf(stderr, "llmrepl-sandbox: signaled (%s)\n", strsignal(r->signal));
 	else if (r->end != SBX_END_EXITED)

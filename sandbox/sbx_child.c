@@ -155,6 +155,16 @@ static void do_mount(const sbx_mount *m)
 		if (mount(NULL, m->dst, NULL, MS_BIND | MS_REMOUNT | m->flags, NULL) < 0)
 			fail("remount", m->dst);
 		break;
+	case SBX_M_NODE:
+		/* chmod after mknod: the umask would narrow the mode. */
+		if (mknod(m->dst, S_IFCHR | 0600, (dev_t)m->dev) < 0 || chmod(m->dst, m->mode) < 0)
+			fail("mknod", m->dst);
+		break;
+	case SBX_M_RDONLY:
+		if (mount(NULL, m->dst, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | m->flags, NULL) <
+		    0)
+			fail("remount read-only", m->dst);
+		break;
 	case SBX_M_TMPFS:
 		make_dir(m->dst);
 		if (mount("tmpfs", m->dst, "tmpfs", m->flags, m->src) < 0)
@@ -443,12 +453,56 @@ static void __attribute__((noreturn)) run_init(const sbx_plan *p)
 	_exit(0);
 }
 
+/* Write a small value to a file of /proc; errno kept on failure. */
+static int write_proc(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	size_t n = strlen(val);
+	int ok;
+
+	if (fd < 0)
+		return -1;
+	ok = write(fd, val, n) == (ssize_t)n;
+	if (!ok) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Settings the whole sandbox inherits, made while the child still has its
+ * privileges and the host's /proc (this process is already pid 1 of the
+ * new pid namespace, so the sysctl below is the namespace's own). */
+static void harden(void)
+{
+	/* The OOM killer's first choice, wherever memory runs out; written with
+	 * CAP_SYS_RESOURCE it is also the floor, so nothing in the sandbox can
+	 * make itself a lesser choice again. */
+	if (write_proc("/proc/self/oom_score_adj", "1000") < 0)
+		note('W', "oom_score_adj not set", NULL);
+	/* memfd_create makes sealed non-executable files and MFD_EXEC is
+	 * refused: no executing a copied binary from memory (/work and /tmp
+	 * are noexec). Kernels before 6.3 have no such knob. */
+	if (write_proc("/proc/sys/vm/memfd_noexec", "2") < 0)
+		note('W', "vm.memfd_noexec not set: memfd files may be executable", NULL);
+	/* Speculative store bypass off for good (inherited, kept across exec).
+	 * ENXIO/EINVAL: nothing to control on this CPU or kernel. */
+	if (prctl(PR_SET_SPECULATION_CTRL, PR_SPEC_STORE_BYPASS, PR_SPEC_FORCE_DISABLE, 0, 0) < 0 &&
+	    errno != ENXIO && errno != EINVAL && errno != ENODEV)
+		note('W', "speculative store bypass mitigation not set", NULL);
+}
+
 void sbx_child_main(const sbx_plan *p)
 {
 	struct pollfd alive;
 
 	move_fds(p);
 	reset_signals();
+	harden();
 	/* The pool's server joins its cgroups first thing (once per pool); a
 	 * cold run's init moves python and itself later (join_cgroups). */
 	if (!p->gate) {

@@ -31,17 +31,30 @@ enum {
 	SBX_CFD_PEER = SBX_CFD_END + 2,
 };
 
-enum { SBX_M_DIR, SBX_M_BIND, SBX_M_SYMLINK, SBX_M_TMPFS, SBX_M_PROC, SBX_M_FILE };
+/* SBX_M_NODE: a device node made with mknod (dev, mode); SBX_M_RDONLY: remount
+ * dst read-only (after what was made in it). */
+enum {
+	SBX_M_DIR,
+	SBX_M_BIND,
+	SBX_M_SYMLINK,
+	SBX_M_TMPFS,
+	SBX_M_PROC,
+	SBX_M_FILE,
+	SBX_M_NODE,
+	SBX_M_RDONLY,
+};
 
 #define SBX_PATH       256
-#define SBX_MAX_MOUNTS 32
+#define SBX_MAX_MOUNTS 40
 
 typedef struct sbx_mount {
 	int kind;
-	int is_file;         /* SBX_M_BIND of a file (the target is created as a file) */
-	char src[SBX_PATH];  /* bind source, symlink target, tmpfs options, file content */
-	char dst[SBX_PATH];  /* absolute path under the new root's mount point */
-	unsigned long flags; /* binds: remount flags; tmpfs/proc: mount flags */
+	int is_file;            /* SBX_M_BIND of a file (the target is created as a file) */
+	char src[SBX_PATH];     /* bind source, symlink target, tmpfs options, file content */
+	char dst[SBX_PATH];     /* absolute path under the new root's mount point */
+	unsigned long flags;    /* binds: remount flags; tmpfs/proc: mount flags */
+	unsigned long long dev; /* SBX_M_NODE: the device number */
+	unsigned mode;          /* SBX_M_NODE: permissions */
 } sbx_mount;
 
 #define SBX_MAX_RLIMITS 16

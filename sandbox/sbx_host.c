@@ -16,8 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -140,10 +142,53 @@ static int choose_root(sbx_plan *p)
 	return -1;
 }
 
-static void layout(sbx_plan *p)
+/* The device nodes: fresh ones on a /dev of the sandbox's own when it runs as
+ * root (writes to null, zero and full work, the random devices are
+ * read-only, and nothing done to them reaches the host's inodes); otherwise
+ * (a user namespace cannot mknod) read-only binds of the host's. */
+static void layout_dev(sbx_plan *p, int as_root)
+{
+	static const struct {
+		const char *name;
+		unsigned major, minor, mode;
+	} devs[] = {{"null", 1, 3, 0666},
+	            {"zero", 1, 5, 0666},
+	            {"full", 1, 7, 0666},
+	            {"urandom", 1, 9, 0444},
+	            {"random", 1, 8, 0444}};
+	struct stat st;
+	char path[64];
+
+	add_mount(p, SBX_M_DIR, NULL, "/dev", 0);
+	if (as_root)
+		add_mount(p, SBX_M_TMPFS, "size=16k,nr_inodes=32,mode=755", "/dev",
+		          MS_NOSUID | MS_NOEXEC);
+	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
+		snprintf(path, sizeof(path), "/dev/%s", devs[i].name);
+		if (as_root) {
+			sbx_mount *m = add_mount(p, SBX_M_NODE, NULL, path, 0);
+
+			if (m) {
+				m->dev = makedev(devs[i].major, devs[i].minor);
+				m->mode = devs[i].mode;
+			}
+		} else if (stat(path, &st) == 0 && S_ISCHR(st.st_mode)) {
+			add_bind(p, path, path, 1, MS_NOSUID | MS_NOEXEC | MS_RDONLY);
+		}
+	}
+	add_mount(p, SBX_M_SYMLINK, "/proc/self/fd", "/dev/fd", 0);
+	add_mount(p, SBX_M_SYMLINK, "/proc/self/fd/0", "/dev/stdin", 0);
+	add_mount(p, SBX_M_SYMLINK, "/proc/self/fd/1", "/dev/stdout", 0);
+	add_mount(p, SBX_M_SYMLINK, "/proc/self/fd/2", "/dev/stderr", 0);
+	/* POSIX semaphores and shm_open land in the private /tmp. */
+	add_mount(p, SBX_M_SYMLINK, "/tmp", "/dev/shm", 0);
+	if (as_root)
+		add_mount(p, SBX_M_RDONLY, NULL, "/dev", MS_NOSUID | MS_NOEXEC);
+}
+
+static void layout(sbx_plan *p, int as_root)
 {
 	static const char *const top[] = {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"};
-	static const char *const devs[] = {"null", "zero", "full", "urandom", "random"};
 	const unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV;
 	struct stat st;
 	char path[64];
@@ -166,19 +211,7 @@ static void layout(sbx_plan *p)
 	add_mount(p, SBX_M_DIR, NULL, "/etc", 0);
 	if (stat("/etc/ld.so.cache", &st) == 0 && S_ISREG(st.st_mode))
 		add_bind(p, "/etc/ld.so.cache", "/etc/ld.so.cache", 1, ro);
-	add_mount(p, SBX_M_DIR, NULL, "/dev", 0);
-	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
-		snprintf(path, sizeof(path), "/dev/%s", devs[i]);
-		if (stat(path, &st) == 0 && S_ISCHR(st.st_mode))
-			add_bind(p, path, path, 1,
-			         MS_NOSUID | MS_NOEXEC | (i >= 3 ? MS_RDONLY : 0UL));
-	}
-	add_mount(p, SBX_M_SYMLINK, "/proc/self/fd", "/dev/fd", 0);
-	add_mount(p, SBX_M_SYMLINK, "/proc/self/fd/0", "/dev/stdin", 0);
-	add_mount(p, SBX_M_SYMLINK, "/proc/self/fd/1", "/dev/stdout", 0);
-	add_mount(p, SBX_M_SYMLINK, "/proc/self/fd/2", "/dev/stderr", 0);
-	/* POSIX semaphores and shm_open land in the private /tmp. */
-	add_mount(p, SBX_M_SYMLINK, "/tmp", "/dev/shm", 0);
+	layout_dev(p, as_root);
 	add_mount(p, SBX_M_PROC, NULL, "/proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY);
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", SBX_CFD_PYDIR);
 	add_mount(p, SBX_M_BIND, path, SBX_PY_INSIDE, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
@@ -287,12 +320,22 @@ int sbx_setup_init(sbx_setup *s, const sbx_config *cfg, char *msg, size_t len)
 	} else {
 		snprintf(s->note, sizeof(s->note), "seccomp disabled by configuration");
 	}
+	{
+		/* Set for every child (sbx_child.c); say so when this CPU gives
+		 * no control over it (PR_SPEC_PRCTL missing while affected). */
+		int ssb = prctl(PR_GET_SPECULATION_CTRL, PR_SPEC_STORE_BYPASS, 0, 0, 0);
+
+		if (ssb > 0 && !(ssb & (PR_SPEC_PRCTL | PR_SPEC_DISABLE | PR_SPEC_FORCE_DISABLE)))
+			snprintf(s->note + strlen(s->note), sizeof(s->note) - strlen(s->note),
+			         "%sspeculative store bypass not controllable on this CPU",
+			         s->note[0] ? "; " : "");
+	}
 	if (choose_root(&s->base) < 0) {
 		snprintf(msg, len, "no directory to mount the sandbox root on (/tmp, /mnt)");
 		return -1;
 	}
 	s->base.last_cap = read_last_cap();
-	layout(&s->base);
+	layout(&s->base, s->as_root);
 	return 0;
 }
 

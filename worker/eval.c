@@ -4,6 +4,8 @@
 
 #include "eval_report.h"
 #include "json.h"
+#include "clock.h"
+#include "wk_metrics.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -170,6 +172,8 @@ static int run_once(sbx_result *res, sbx_pool *pool, const sbx_config *cfg, cons
 	else
 		rc = sbx_run(res, cfg, lim, request, strlen(request));
 	free(request);
+	if (rc == 0)
+		wk_metrics_sandbox(res);
 	if (rc < 0 || res->end == SBX_END_ERROR)
 		return lr_err_set(err, LR_EUNAVAIL, "sandbox: %s",
 		                  res->detail[0] ? res->detail : "the run could not be started");
@@ -209,7 +213,7 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 	sbx_result res;
 	sbx_limits lim;
 	eval_judge_ctx ctx;
-	double budget;
+	double budget, started_s;
 	size_t code_len, tests_len;
 	char why[128], retried[160];
 	const char *reason = NULL;
@@ -235,6 +239,7 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 	if (tests_len > EVAL_CODE_MAX)
 		return judge_too_big(out, "tests", tests_len, req->criteria, &ctx, err);
 
+	started_s = lr_now_s();
 	rc = run_once(&res, pool, cfg, &lim, req, budget, ctx.test_timeout_s, req->isolate != 0,
 	              err);
 	if (rc == 0 && !req->isolate && (reason = needs_isolation(&res, why, sizeof(why)))) {
@@ -243,6 +248,8 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 		rc = run_once(&res, pool, cfg, &lim, req, budget, ctx.test_timeout_s, 1, err);
 		ctx.retried = retried;
 	}
+	if (rc == 0)
+		lr_metric_observe(wk_m.eval, lr_now_s() - started_s, NULL);
 	if (rc == 0)
 		rc = eval_judge(out, &res, req->criteria, &ctx, err);
 	sbx_result_free(&res);

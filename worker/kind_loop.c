@@ -11,6 +11,7 @@
 #include "kinds.h"
 #include "log.h"
 #include "loop.h"
+#include "wk_metrics.h"
 #include "worker.h"
 
 #include <stdio.h>
@@ -231,9 +232,11 @@ int wk_kind_loop(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 		}
 		rc = loop_step(&L, &nx, err); /* may end the loop: model error, budget */
 	}
-	if (rc == 0)
+	if (rc == 0) {
 		rc = finish(&L, res, err);
-	else if (rc != LR_ECANCELED && rc != LR_ESTALE)
+		if (rc == 0)
+			lr_metric_observe(wk_m.loop_iterations, (double)L.n, NULL);
+	} else if (rc != LR_ECANCELED && rc != LR_ESTALE)
 		log_warn("job %s attempt %ld: %s", L.id, L.attempt, err ? err->msg : "failed");
 	loop_run_free(&L);
 	return rc;

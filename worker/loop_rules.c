@@ -253,29 +253,10 @@ uint64_t loop_code_hash(const char *code)
 	return h ? h : 1;
 }
 
-static const char *jstr(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-static json_object *jmember(json_object *o, const char *key, json_type t)
-{
-	json_object *v;
-
-	if (o == NULL || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, t))
-		return NULL;
-	return v;
-}
-
 static uint64_t hash_error(uint64_t h, json_object *e)
 {
-	h = fnv_field(h, jstr(e, "type"));
-	return fnv_field(h, jstr(e, "message"));
+	h = fnv_field(h, lr_json_str(e, "type"));
+	return fnv_field(h, lr_json_str(e, "message"));
 }
 
 int loop_failure_hash(uint64_t *out, const char *report, size_t len)
@@ -290,28 +271,29 @@ int loop_failure_hash(uint64_t *out, const char *report, size_t len)
 		json_object_put(root);
 		return LR_EINVAL;
 	}
-	passed = jmember(root, "passed", json_type_boolean);
+	passed = lr_json_member(root, "passed", json_type_boolean);
 	if (passed != NULL && json_object_get_boolean(passed)) {
 		json_object_put(root);
 		return 0;
 	}
-	h = fnv_field(h, jstr(root, "status"));
-	h = hash_error(h, jmember(root, "failure", json_type_object));
-	tests = jmember(root, "tests", json_type_array);
+	h = fnv_field(h, lr_json_str(root, "status"));
+	h = hash_error(h, lr_json_member(root, "failure", json_type_object));
+	tests = lr_json_member(root, "tests", json_type_array);
 	for (size_t i = 0; tests != NULL && i < json_object_array_length(tests); i++) {
 		json_object *t = json_object_array_get_idx(tests, i);
-		const char *st = jstr(t, "status");
+		const char *st = lr_json_str(t, "status");
 
 		if (st != NULL && strcmp(st, "passed") == 0)
 			continue;
-		h = fnv_field(h, jstr(t, "name"));
+		h = fnv_field(h, lr_json_str(t, "name"));
 		h = fnv_field(h, st);
-		h = hash_error(h, jmember(t, "error", json_type_object));
-		h = fnv_field(h, jstr(jmember(t, "assertion", json_type_object), "actual"));
+		h = hash_error(h, lr_json_member(t, "error", json_type_object));
+		h = fnv_field(
+		    h, lr_json_str(lr_json_member(t, "assertion", json_type_object), "actual"));
 	}
-	viol = jmember(root, "violations", json_type_array);
+	viol = lr_json_member(root, "violations", json_type_array);
 	for (size_t i = 0; viol != NULL && i < json_object_array_length(viol); i++)
-		h = fnv_field(h, jstr(json_object_array_get_idx(viol, i), "criterion"));
+		h = fnv_field(h, lr_json_str(json_object_array_get_idx(viol, i), "criterion"));
 	json_object_put(root);
 	*out = h ? h : 1;
 	return 0;

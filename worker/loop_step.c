@@ -192,9 +192,9 @@ static int write_hash(loop_run *L, long n, const cand *c, const step_info *si, c
                       const char *commit, double t_commit_ms, long tokens_total,
                       const char *summary, lr_err *err)
 {
-	enum { NF = 30 };
+	enum { NF = 36 };
 	const char *f[NF], *v[NF];
-	char nums[16][32];
+	char nums[20][32];
 	char *out = capped(c->report, "stdout"), *errs = capped(c->report, "stderr");
 	char *cands = si->candidates ? lr_json_dump(si->candidates) : NULL;
 	size_t k = 0, m = 0;
@@ -237,6 +237,7 @@ static int write_hash(loop_run *L, long n, const cand *c, const step_info *si, c
 	STR("model", c->a.model);
 	STR("finish_reason", c->a.finish_reason);
 	STR("extract", c->a.extract);
+	NUM("usage_dropped", "%d", c->a.usage_dropped);
 	if (cands)
 		STR("candidates", cands);
 	if (si->phase == LOOP_PHASE_REFACTOR) {
@@ -282,6 +283,8 @@ static int record(loop_run *L, cand *c, const step_info *si, lr_err *err)
 	m.model = c->a.model;
 	m.finish_reason = c->a.finish_reason;
 	m.extract = c->a.extract;
+	m.usage_dropped = c->a.usage_dropped;
+	m.early_stop = c->a.early_stop;
 	m.candidates = si->candidates;
 	m.refactor_kept = si->refactor_kept;
 	m.refactor_reason = si->refactor_reason;
@@ -385,7 +388,8 @@ static int step_single(loop_run *L, const loop_next *nx, lr_err *err)
 	           : nx->action == LOOP_ACT_REFACTOR ? LOOP_PHASE_REFACTOR
 	                                             : LOOP_PHASE_GENERATE;
 	in.task = s->prompt;
-	in.entry_point = s->entry_point;
+	in.entry_point = L->entry_point;
+	in.tests = s->show_tests ? s->tests : NULL;
 	if (si.phase != LOOP_PHASE_GENERATE) {
 		rc = base_of(L, nx->base, &code, &feedback, &report, err);
 		if (rc < 0)
@@ -497,7 +501,8 @@ static int step_sample(loop_run *L, lr_err *err)
 		goto cleanup;
 	}
 	in.task = s->prompt;
-	in.entry_point = s->entry_point;
+	in.entry_point = L->entry_point;
+	in.tests = s->show_tests ? s->tests : NULL;
 	rc = prompt_generate(&p, &in, err);
 	if (rc < 0)
 		goto cleanup;

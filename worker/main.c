@@ -3,6 +3,7 @@
 #include "eval.h"
 #include "log.h"
 #include "startup.h"
+#include "wk_metrics.h"
 #include "worker.h"
 
 #include <stdio.h>
@@ -11,10 +12,12 @@
 static volatile sig_atomic_t stop_requested;
 static wk_config wc;
 static char *prefix, *log_level, *name, *python, *sandbox_py, *sandbox_require;
+static char *metrics_listen;
 
 static lr_cfg_opt opts[] = {
     LR_OPTS_REDIS(&wc.redis),
     LR_OPT_PREFIX(&prefix),
+    LR_OPT_METRICS_LISTEN(&metrics_listen),
     LR_OPT_NAME(&name, "worker"),
     LR_OPT_LOG_LEVEL(&log_level, "info"),
     LR_OPT_INT("lease-ms", &wc.lease_ms, "30000", 100, 86400000,
@@ -81,6 +84,7 @@ int main(int argc, char **argv)
 {
 	const lr_start start = {&cfg, &log_level, LR_LOG_INFO, 0, 0, &stop_requested};
 	char defname[200];
+	lr_metrics_server *metrics = NULL;
 	lr_err err;
 	int first;
 	int rc;
@@ -101,6 +105,11 @@ int main(int argc, char **argv)
 		         wc.fault_abort_marker);
 
 	lr_err_clear(&err);
+	wk_metrics_init();
+	if (metrics_listen != NULL && *metrics_listen &&
+	    lr_metrics_listen(&metrics, metrics_listen, &err) < 0)
+		return lr_main_usage(&cfg, "%s", err.msg);
 	rc = wk_run(&wc, &stop_requested, &err);
+	lr_metrics_stop(metrics);
 	return lr_main_exit(&cfg, rc, &err);
 }

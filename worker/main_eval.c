@@ -275,15 +275,6 @@ typedef struct batch {
 	sbx_config sc;
 } batch;
 
-static const char *jstr(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static void batch_eval(batch_item *it, sbx_pool *pool, const sbx_config *sc)
 {
 	eval_request req;
@@ -296,9 +287,9 @@ static void batch_eval(batch_item *it, sbx_pool *pool, const sbx_config *sc)
 
 	lr_err_clear(&err);
 	base_request(&req);
-	req.code = jstr(it->in, "code");
-	req.tests = jstr(it->in, "tests");
-	req.entry_point = jstr(it->in, "entry_point");
+	req.code = lr_json_str(it->in, "code");
+	req.tests = lr_json_str(it->in, "tests");
+	req.entry_point = lr_json_str(it->in, "entry_point");
 	lr_criteria_default(&crit);
 	req.criteria = &crit;
 	if (json_object_object_get_ex(it->in, "id", &id))

@@ -82,7 +82,13 @@ static int put_task(lr_buf *b, const prompt_input *in)
 	if (!rc && in->entry_point && *in->entry_point)
 		rc = lr_buf_printf(b, "\nThe function must be named `%.100s`.\n", in->entry_point);
 	if (!rc && in->tests && *in->tests) {
-		rc = lr_buf_puts(b, "\nIt must pass these tests:\n\n");
+		if (in->entry_point && *in->entry_point && strstr(in->tests, "candidate"))
+			rc = lr_buf_printf(b,
+			                   "\nIt must pass these tests, where `candidate` is "
+			                   "`%.100s`:\n\n",
+			                   in->entry_point);
+		else
+			rc = lr_buf_puts(b, "\nIt must pass these tests:\n\n");
 		rc = rc ? rc : put_text(b, in->tests, PROMPT_MAX_TESTS, "python");
 	}
 	return rc;

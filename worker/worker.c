@@ -7,6 +7,7 @@
 #include "kinds.h"
 #include "log.h"
 #include "queue.h"
+#include "wk_metrics.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,22 @@ static int again(wk *w, int rc, int *tries)
 	return 1;
 }
 
+static void count_job(const lr_q_job *job, const char *outcome)
+{
+	const char *v[2] = {job->kind, outcome};
+
+	lr_metric_inc(wk_m.jobs, 1, v);
+}
+
+/* Submission time from the job id ("<ms>-<seq>"), in seconds; 0 if unknown. */
+static double submitted_s(const char *id)
+{
+	char *end = NULL;
+	double ms = strtod(id, &end);
+
+	return end != NULL && *end == '-' ? ms / 1000.0 : 0;
+}
+
 static void record_failure(wk *w, const lr_q_job *job, lr_q_fail_mode mode, const char *reason)
 {
 	char outcome[16] = "";
@@ -48,9 +65,10 @@ static void record_failure(wk *w, const lr_q_job *job, lr_q_fail_mode mode, cons
 		rc = lr_q_fail(w->r, &w->cfg->keys, job->id, job->attempt, mode, reason, outcome,
 		               &err);
 	} while (again(w, rc, &tries));
-	if (rc == 0)
+	if (rc == 0) {
 		log_info("job %s attempt %ld: %s -> %s", job->id, job->attempt, reason, outcome);
-	else
+		count_job(job, strcmp(outcome, "queued") == 0 ? "released" : outcome);
+	} else
 		log_warn("job %s attempt %ld: could not record '%s': %s", job->id, job->attempt,
 		         reason, err.msg);
 }
@@ -68,11 +86,12 @@ static void record_result(wk *w, const lr_q_job *job, const lr_job_result *res)
 		                 res->summary, res->nextra, (const char *const *)res->extra_names,
 		                 (const char *const *)res->extra_values, NULL, &err);
 	} while (again(w, rc, &tries));
-	if (rc == 0)
+	if (rc == 0) {
 		log_info("job %s attempt %ld: done, %s%s%s", job->id, job->attempt,
 		         res->passed ? "passed" : "not passed", res->summary ? ": " : "",
 		         res->summary ? res->summary : "");
-	else
+		count_job(job, "done");
+	} else
 		log_warn("job %s attempt %ld: result not recorded: %s", job->id, job->attempt,
 		         err.msg);
 }
@@ -82,9 +101,15 @@ static void run_job(wk *w, const lr_q_job *job)
 	lr_jobctx ctx;
 	lr_job_result res;
 	const lr_kind *kind;
+	double started_s = lr_realtime_ms() / 1000.0;
+	double run_from = lr_now_s();
+	double sub = submitted_s(job->id);
 	lr_err err;
 	int rc;
 
+	if (sub > 0 && started_s >= sub)
+		lr_metric_observe1(wk_m.queue_wait, started_s - sub, job->kind);
+	lr_metric_set(wk_m.busy, 1, NULL);
 	memset(&ctx, 0, sizeof(ctx));
 	memset(&res, 0, sizeof(res));
 	lr_err_clear(&err);
@@ -122,19 +147,23 @@ static void run_job(wk *w, const lr_q_job *job)
 	ctx.job = job;
 	ctx.stop = w->stop;
 	rc = kind->run(&ctx, &res, &err);
+	lr_metric_observe1(wk_m.run, lr_now_s() - run_from, job->kind);
 	if (rc == 0) {
 		record_result(w, job, &res);
 	} else if (rc == LR_ECANCELED) {
-		if (wk_hb_status(w->hb) == LR_ECANCELED)
+		if (wk_hb_status(w->hb) == LR_ECANCELED) {
 			log_info("job %s: cancelled", job->id);
-		else
+			count_job(job, "cancelled");
+		} else
 			record_failure(w, job, LR_Q_RELEASE, "released: the worker shut down");
 	} else if (rc == LR_ESTALE) {
 		log_warn("job %s attempt %ld: abandoned: %s", job->id, job->attempt, err.msg);
+		count_job(job, "abandoned");
 	} else {
 		record_failure(w, job, LR_Q_RETRY, err.msg);
 	}
 done:
+	lr_metric_set(wk_m.busy, 0, NULL);
 	lr_job_result_free(&res);
 	lr_job_spec_free(&ctx.spec);
 	wk_hb_idle(w->hb);

@@ -325,3 +325,32 @@ def test_export_and_log(loop, tmp_path):
     assert tag == h["commit"]
     log = s.cli("log", jid).stdout.splitlines()
     assert len(log) == 2 and "accepted" in log[0] and log[0].startswith(h["commit"])
+
+
+def test_example_usage_with_a_syntax_error_is_dropped(loop):
+    # The function is right; the reply's example usage after it does not even
+    # parse. The usage goes, the function is tested and passes.
+    junk = ADD_OK + "\n# Example usage:\nprint(add(1, 2)\nresult = add(3, 4)\nprint(result)\n"
+    s, fake = loop(rules(default=fenced(junk)))
+    jid = add_job(s)
+    h = s.wait(jid, timeout=60)
+    assert h["passed"] == "1" and h["stop_reason"] == "passed", h
+    assert h["code"] == ADD_OK
+    it = s.iteration(jid, 0)
+    assert it["usage_dropped"] == "3"
+    assert json.loads(it["report"])["loop"]["usage_dropped"] == 3
+
+
+def test_model_told_the_name_the_tests_call_and_shown_the_tests(loop):
+    # No entry_point in the job: the prompt still names the function the
+    # tests call, and shows the tests; show_tests false keeps them out.
+    s, fake = loop(rules(default=fenced(ADD_OK)))
+    jid = s.submit_loop(prompt="Write a function that adds two numbers.", tests=ADD_TESTS)
+    assert s.wait(jid, timeout=60)["passed"] == "1"
+    user = fake.requests()[0]["user"]
+    assert "must be named `add`" in user and "assert add(-1, 5) == 4" in user
+    jid = s.submit_loop(prompt="Write a function that adds two numbers.", tests=ADD_TESTS,
+                        show_tests=False)
+    assert s.wait(jid, timeout=60)["passed"] == "1"
+    user = fake.requests()[1]["user"]
+    assert "must be named `add`" in user and "assert add" not in user

@@ -49,13 +49,13 @@ TEST(test_untrusted_reads)
 	json_object *o = json_tokener_parse(
 	    "{\"s\": 5, \"n\": \"7\", \"d\": 1e300, \"i\": 3, \"a\": {}, \"o\": []}");
 
-	CHECK(eval_jstr(o, "s") == NULL);
-	CHECK(eval_jint(o, "n", -1) == -1);
-	CHECK(eval_jint(o, "d", -1) == -1); /* out of range */
-	CHECK(eval_jint(o, "i", -1) == 3);
-	CHECK(eval_jarr(o, "a") == NULL && eval_jobj(o, "o") == NULL);
-	CHECK(eval_jobj(o, "a") != NULL && eval_jarr(o, "o") != NULL);
-	CHECK(eval_jstr(NULL, "x") == NULL && eval_jint(NULL, "x", 4) == 4);
+	CHECK(lr_json_str(o, "s") == NULL);
+	CHECK(lr_json_int(o, "n", -1) == -1);
+	CHECK(lr_json_int(o, "d", -1) == -1); /* out of range */
+	CHECK(lr_json_int(o, "i", -1) == 3);
+	CHECK(lr_json_arr(o, "a") == NULL && lr_json_obj(o, "o") == NULL);
+	CHECK(lr_json_obj(o, "a") != NULL && lr_json_arr(o, "o") != NULL);
+	CHECK(lr_json_str(NULL, "x") == NULL && lr_json_int(NULL, "x", 4) == 4);
 	json_object_put(o);
 }
 
@@ -117,11 +117,12 @@ TEST(test_bad_tests_are_not_the_codes_fault_but_fail)
 {
 	eval_outcome out;
 
-	judge(&out,
-	      "{\"harness\": 1, \"status\": \"bad_tests\", \"tests_total\": 0, \"tests_passed\": 0, "
-	      "\"error\": {\"type\": \"BadTests\", "
-	      "\"message\": \"the tests do not parse: invalid syntax\", \"line\": 3}}",
-	      SBX_END_EXITED, NULL);
+	judge(
+	    &out,
+	    "{\"harness\": 1, \"status\": \"bad_tests\", \"tests_total\": 0, \"tests_passed\": 0, "
+	    "\"error\": {\"type\": \"BadTests\", "
+	    "\"message\": \"the tests do not parse: invalid syntax\", \"line\": 3}}",
+	    SBX_END_EXITED, NULL);
 	CHECK(out.passed == 0);
 	CHECK_CONTAINS(out.feedback, "The tests cannot be used (this is not the code's fault): "
 	                             "the tests do not parse: invalid syntax (tests line 3)");
@@ -169,7 +170,8 @@ TEST(test_nonsense_reports_are_refused)
 	    "\"static\": {\"bandit\": {\"ran\": true, \"max_severity\": \"harmless\"}}}",
 	    "{\"harness\": 1, \"status\": \"ok\", \"tests_total\": 0, \"tests_passed\": 0, "
 	    "\"metrics\": {\"load_s\": -1}}",
-	    "{\"harness\": 1, \"status\": \"syntax_error\", \"tests_total\": 1, \"tests_passed\": 1, "
+	    "{\"harness\": 1, \"status\": \"syntax_error\", \"tests_total\": 1, \"tests_passed\": "
+	    "1, "
 	    "\"tests\": [{\"status\": \"passed\", \"passed\": true}]}",
 	    "{\"harness\": 1, \"status\": \"ok\", \"tests_total\": 0, \"tests_passed\": 0, "
 	    "\"integrity\": \"trust me\"}",
