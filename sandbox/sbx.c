@@ -410,8 +410,8 @@ int sbx_run(sbx_result *res, const sbx_config *cfg, const sbx_limits *lim_in, co
 		long long bytes =
 		    (lim.memory_mb + 2 * (lim.file_size_mb + 1) + 32) * 1024LL * 1024LL;
 
-		if (sbx_cgroup_create(&c.cg, bytes, lim.max_procs + 1 + (cfg && cfg->peer ? 2 : 0), note,
-	                       sizeof(note)) == 0 &&
+		if (sbx_cgroup_create(&c.cg, bytes, lim.max_procs + 1 + (cfg && cfg->peer ? 2 : 0),
+		                      note, sizeof(note)) == 0 &&
 		    c.cg.have_pids)
 			iso |= SBX_ISO_CGROUP;
 		sbx_detail_add(res, note);

@@ -380,12 +380,13 @@ static void start_peer(const sbx_plan *p)
 	int sv[2];
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
-	    dup3(sv[0], SBX_CFD_PEER, O_CLOEXEC) < 0 || dup3(sv[1], SBX_CFD_PEER + 1, O_CLOEXEC) < 0)
+	    dup3(sv[0], SBX_CFD_PEER, O_CLOEXEC) < 0 ||
+	    dup3(sv[1], SBX_CFD_PEER + 1, O_CLOEXEC) < 0)
 		fail("socketpair", NULL);
 	close(sv[0]);
 	close(sv[1]);
-	peer_pid = clone(peer_main, peer_stack + sizeof(peer_stack), CLONE_VM | CLONE_VFORK | SIGCHLD,
-	                 (void *)(uintptr_t)p);
+	peer_pid = clone(peer_main, peer_stack + sizeof(peer_stack),
+	                 CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)(uintptr_t)p);
 	if (peer_pid < 0)
 		fail("fork the candidate factory", NULL);
 	close(SBX_CFD_PEER + 1);

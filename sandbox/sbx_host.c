@@ -502,8 +502,8 @@ void sbx_plan_peer(sbx_plan *p, const sbx_setup *s)
 		size_t n = strlen(dst);
 		char *m = strstr(p->mounts[i].src, ",mode=0700,");
 
-		if (p->mounts[i].kind == SBX_M_TMPFS && n >= 5 && strcmp(dst + n - 5, "/work") == 0 &&
-		    m != NULL)
+		if (p->mounts[i].kind == SBX_M_TMPFS && n >= 5 &&
+		    strcmp(dst + n - 5, "/work") == 0 && m != NULL)
 			memcpy(m, ",mode=0777,", 11);
 	}
 }

@@ -505,8 +505,10 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	/* The pool's cgroup holds the server too: its idle usage on top. */
 	mem = (lim.memory_mb + 2 * (p->file_size_mb + 1) + 32) * 1024LL * 1024LL +
 	      (p->base_mem > 0 ? p->base_mem : 0);
-	if (p->cg.version && (mem != p->cur_mem || lim.max_procs + 1 + (p->cfg.peer ? 2 : 0) != p->cur_pids)) {
-		if (sbx_cgroup_set_limits(&p->cg, mem, lim.max_procs + 1 + (p->cfg.peer ? 2 : 0)) == 0) {
+	if (p->cg.version &&
+	    (mem != p->cur_mem || lim.max_procs + 1 + (p->cfg.peer ? 2 : 0) != p->cur_pids)) {
+		if (sbx_cgroup_set_limits(&p->cg, mem, lim.max_procs + 1 + (p->cfg.peer ? 2 : 0)) ==
+		    0) {
 			p->cur_mem = mem;
 			p->cur_pids = lim.max_procs + 1 + (p->cfg.peer ? 2 : 0);
 		}

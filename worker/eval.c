@@ -160,8 +160,8 @@ static int run_once(sbx_result *res, sbx_pool *pool, const sbx_config *cfg, cons
                     const eval_request *req, double budget, double test_timeout, int isolate,
                     lr_err *err)
 {
-	char *request = build_request(req, lim, budget, test_timeout, isolate,
-	                              cfg != NULL && cfg->peer);
+	char *request =
+	    build_request(req, lim, budget, test_timeout, isolate, cfg != NULL && cfg->peer);
 	int rc;
 
 	memset(res, 0, sizeof(*res));

@@ -39,9 +39,10 @@ class StepTimeout(BaseException):
 
 # ---- the factory ---------------------------------------------------------------
 
-def factory_main():
+def factory_main(wipe):
+    """Serve the judge (and the pool's server) on fd 3; wipe(path) empties a
+    directory (the entry's own, passed in)."""
     import gc
-    import llmrepl_sbx
     sock = socket.socket(fileno=FACTORY_FD)
     gc.collect()
     gc.freeze()
@@ -64,8 +65,8 @@ def factory_main():
             sock.send(b"OK")
         elif words == ["CLEAN"]:
             _kill_all()
-            llmrepl_sbx._wipe("/work")
-            llmrepl_sbx._wipe("/tmp")
+            wipe("/work")
+            wipe("/tmp")
             sock.send(b"OK")
         for fd in fds:
             os.close(fd)

@@ -617,7 +617,7 @@ def main(args):
         return
     if args == ["--factory"]:
         import llmrepl_candidate
-        llmrepl_candidate.factory_main()
+        llmrepl_candidate.factory_main(_wipe)
         return
     if args == ["--gated"]:
         # The init opens the gate once this process is in the run's cgroups.
