@@ -39,9 +39,10 @@ class StepTimeout(BaseException):
 
 # ---- the factory ---------------------------------------------------------------
 
-def factory_main(wipe):
-    """Serve the judge (and the pool's server) on fd 3; wipe(path) empties a
-    directory (the entry's own, passed in)."""
+def factory_main(wipe, set_limits):
+    """Serve the judge (and the pool's server) on fd 3. The entry's own
+    helpers are passed in: wipe(path) empties a directory, set_limits(lim)
+    sets a run's rlimits."""
     import gc
     sock = socket.socket(fileno=FACTORY_FD)
     gc.collect()
@@ -59,7 +60,7 @@ def factory_main(wipe):
             os._exit(0)
         words = msg.decode("ascii", "replace").split()
         if words and words[0] == "NEW" and len(words) == 6 and len(fds) == 3:
-            _new_worker(sock, fds, tuple(int(w) for w in words[1:]))
+            _new_worker(sock, fds, tuple(int(w) for w in words[1:]), set_limits)
         elif words == ["KILL"]:
             _kill_all()
             sock.send(b"OK")
@@ -87,7 +88,7 @@ def _kill_all():
             time.sleep(0.001)
 
 
-def _new_worker(ctl, fds, lim):
+def _new_worker(ctl, fds, lim, set_limits):
     """Fork twice: the worker is an orphan, so pid 1 of the sandbox (the
     init or the pool's server, the judge's side) reaps it and learns its
     peak memory from the kernel, not from anything the code could say."""
@@ -108,30 +109,15 @@ def _new_worker(ctl, fds, lim):
         os.dup2(s, 3)
         os.closerange(4, 1 << 16)
         os.setsid()
-        _limits(lim)
+        set_limits(lim)
         Worker(socket.socket(fileno=3)).serve()
+    except BaseException:  # noqa: BLE001 - the judge sees the socket close
+        try:
+            sys.__excepthook__(*sys.exc_info())
+        except BaseException:  # noqa: BLE001
+            pass
     finally:
         os._exit(0)
-
-
-def _limits(lim):
-    import resource
-    cpu, mem_mb, nproc, fsize_mb, nofile = lim
-    try:
-        with open("/proc/self/statm", "rb") as f:
-            vm = int(f.read().split()[0]) * resource.getpagesize()
-    except (OSError, ValueError, IndexError):
-        vm = 64 << 20
-    for res, soft, hard in (
-            (resource.RLIMIT_CPU, cpu, cpu + 1),
-            (resource.RLIMIT_AS, vm + (mem_mb << 20), vm + (mem_mb << 20)),
-            (resource.RLIMIT_NPROC, nproc, nproc),
-            (resource.RLIMIT_FSIZE, fsize_mb << 20, fsize_mb << 20),
-            (resource.RLIMIT_NOFILE, nofile, nofile)):
-        try:
-            resource.setrlimit(res, (soft, hard))
-        except (ValueError, OSError):
-            pass
 
 
 # ---- a worker --------------------------------------------------------------------

@@ -412,9 +412,32 @@ def _factory_clean():
         s.close()
 
 
+def set_limits(lim):
+    """A run's rlimits (cpu_s, memory_mb, nproc, fsize_mb, nofile) on this
+    forked process; the address space counts from what it already maps."""
+    import resource
+    cpu, mem_mb, nproc, fsize_mb, nofile = lim
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            vm = int(f.read().split()[0]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        vm = 64 << 20
+    for res, soft, hard in (
+            (resource.RLIMIT_CPU, cpu, cpu + 1),
+            (resource.RLIMIT_AS, vm + (mem_mb << 20), vm + (mem_mb << 20)),
+            (resource.RLIMIT_NPROC, nproc, nproc),
+            (resource.RLIMIT_FSIZE, fsize_mb << 20, fsize_mb << 20),
+            (resource.RLIMIT_NOFILE, nofile, nofile)):
+        # Never above what this process may have (a cold run's candidate
+        # factory already has the run's limits).
+        cur = resource.getrlimit(res)[1]
+        if cur != resource.RLIM_INFINITY:
+            soft, hard = min(soft, cur), min(hard, cur)
+        resource.setrlimit(res, (soft, hard))
+
+
 def _child(fds, lim):
     import os
-    import resource
     import fcntl
     # Out of the way of 1-4 first: the received fds may have any numbers.
     req, ans, out, err = (fcntl.fcntl(fd, fcntl.F_DUPFD, 16) for fd in fds)
@@ -429,19 +452,7 @@ def _child(fds, lim):
         except OSError:
             pass
     os.closerange(FACTORY_FD + 1, 1 << 16)
-    cpu, mem_mb, nproc, fsize_mb, nofile = lim
-    try:
-        with open("/proc/self/statm", "rb") as f:
-            vm = int(f.read().split()[0]) * resource.getpagesize()
-    except (OSError, ValueError, IndexError):
-        vm = 64 << 20
-    for res, soft, hard in (
-            (resource.RLIMIT_CPU, cpu, cpu + 1),
-            (resource.RLIMIT_AS, vm + (mem_mb << 20), vm + (mem_mb << 20)),
-            (resource.RLIMIT_NPROC, nproc, nproc),
-            (resource.RLIMIT_FSIZE, fsize_mb << 20, fsize_mb << 20),
-            (resource.RLIMIT_NOFILE, nofile, nofile)):
-        resource.setrlimit(res, (soft, hard))
+    set_limits(lim)
     status = 1
     try:
         status = run_once()
@@ -617,7 +628,7 @@ def main(args):
         return
     if args == ["--factory"]:
         import llmrepl_candidate
-        llmrepl_candidate.factory_main(_wipe)
+        llmrepl_candidate.factory_main(_wipe, set_limits)
         return
     if args == ["--gated"]:
         # The init opens the gate once this process is in the run's cgroups.

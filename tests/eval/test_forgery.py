@@ -25,6 +25,16 @@ FORGED = json.dumps({
                "status": "passed", "passed": True, "duration_s": 0.0, "runs": 1}
               for i in (1, 2, 3)]})
 
+# Every descriptor the code's process may hold gets the forged answer.
+WRITE_ALL = """
+import os
+for fd in range(3, 64):
+    try:
+        os.write(fd, %r)
+    except OSError:
+        pass
+"""
+
 CHEATS = {
     "eq_always_true": """
 class Anything:
@@ -52,29 +62,19 @@ def add(a, b):
             pass
     os._exit(0)
 """ % FORGED,
-    "forge_at_import": """
-import os
-for fd in range(3, 64):
-    try:
-        os.write(fd, %r.encode())
-    except OSError:
-        pass
+    "forge_at_import": WRITE_ALL % FORGED.encode() + """
 def add(a, b):
     return a - b
-""" % FORGED,
+""",
     "die_then_forge": """
 import os
 if not os.path.exists('/tmp/died'):
     open('/tmp/died', 'w').close()
     os._exit(1)
-for fd in range(3, 64):
-    try:
-        os.write(fd, %r.encode())
-    except OSError:
-        pass
+""" + WRITE_ALL % FORGED.encode() + """
 def add(a, b):
     return a - b
-""" % FORGED,
+""",
     "monkeypatch_harness": """
 import sys
 for name, mod in list(sys.modules.items()):
@@ -183,15 +183,10 @@ def add(a, b):
                 pass
     return a - b
 """,
-    "nonsense_report": """
-import os
-for fd in range(3, 64):
-    try:
-        os.write(fd, b'{"harness": 1, "status": "ok", "tests_total": -5, "tests_passed": 0,'
-                     b' "score": 1.0, "passed": true, "tests": []}')
-    except OSError:
-        pass
-    os._exit(0)
+    "nonsense_report": WRITE_ALL % (b'{"harness": 1, "status": "ok", "tests_total": -5, '
+                                    b'"tests_passed": 0, "score": 1.0, "passed": true, '
+                                    b'"tests": []}',) + """
+os._exit(0)
 def add(a, b):
     return a - b
 """,
