@@ -256,6 +256,12 @@ bench-evaluation: all
 	$(PYTHON) bench/evaluation.py --build $(BUILD)
 	$(PYTHON) bench/evaluation.py --build $(BUILD) --no-static
 
+# The HTTP API's overhead beside the same jobs through Redis.
+.PHONY: bench-http
+bench: bench-http
+bench-http: all
+	$(PYTHON) bench/http_api.py --build $(BUILD)
+
 # The quick start: everything on private loopback ports, one loop job, then stopped.
 demo:
 	@LLM_MODEL=$(LLM_MODEL) bash deploy/demo.sh

@@ -83,6 +83,8 @@ void lr_job_spec_free(lr_job_spec *s)
 		return;
 	free(s->code);
 	free(s->tests);
+	lr_iotests_free(s->io);
+	free(s->io);
 	free(s->entry_point);
 	free(s->prompt);
 	free(s->feedback);
@@ -130,8 +132,17 @@ static int dup_field(char **dst, json_object *obj, const char *key, int required
 	return *dst ? 0 : lr_err_set(err, LR_ENOMEM, "out of memory");
 }
 
-/* tests: a string, or an array of strings joined with newlines. */
-static int get_tests(lr_job_spec *s, json_object *obj, size_t max, lr_err *err)
+/* tests in the io form: {"io": [...], ...} */
+static int get_io_tests(lr_job_spec *s, json_object *v, size_t max, lr_err *err)
+{
+	s->io = calloc(1, sizeof(*s->io));
+	if (s->io == NULL)
+		return lr_err_set(err, LR_ENOMEM, "out of memory");
+	return lr_iotests_from_json(s->io, v, "tests", 0, max, err);
+}
+
+/* tests: a string, an array of strings joined with newlines, or the io form. */
+static int get_tests(lr_job_spec *s, json_object *obj, size_t max, size_t max_io, lr_err *err)
 {
 	json_object *v = NULL;
 	lr_buf b;
@@ -141,9 +152,12 @@ static int get_tests(lr_job_spec *s, json_object *obj, size_t max, lr_err *err)
 		return 0;
 	if (json_object_is_type(v, json_type_string))
 		return dup_field(&s->tests, obj, "tests", 0, 0, max, err);
+	if (json_object_is_type(v, json_type_object))
+		return get_io_tests(s, v, max_io, err);
 	if (!json_object_is_type(v, json_type_array))
 		return lr_err_set(err, LR_EINVAL,
-		                  "field 'tests' must be a string or an array of strings, got %s",
+		                  "field 'tests' must be a string, an array of strings or an "
+		                  "object {\"io\": [...]}, got %s",
 		                  lr_json_type_name(v));
 	n = json_object_array_length(v);
 	lr_buf_init(&b, max);
@@ -457,7 +471,7 @@ int lr_job_spec_parse(lr_job_spec *out, const char *text, size_t len, const lr_j
 	}
 	if (rc < 0)
 		goto cleanup;
-	rc = get_tests(out, root, pol->max_text_bytes, err);
+	rc = get_tests(out, root, pol->max_text_bytes, pol->max_spec_bytes, err);
 	if (rc == 0)
 		rc = dup_field(&out->entry_point, root, "entry_point", 0, 1, NAME_MAX_LEN, err);
 	if (rc < 0)
@@ -525,6 +539,11 @@ char *lr_job_spec_to_json(const lr_job_spec *s)
 	rc |= add_str(o, "prompt", s->prompt);
 	rc |= add_str(o, "feedback", s->feedback);
 	rc |= add_str(o, "tests", s->tests);
+	if (s->io != NULL) {
+		json_object *io = lr_iotests_to_json(s->io);
+
+		rc |= io ? lr_json_set_obj(o, "tests", io) : LR_ENOMEM;
+	}
 	rc |= add_str(o, "entry_point", s->entry_point);
 	rc |= lr_json_set_num(lim, "timeout_s", s->timeout_s);
 	rc |= lr_json_set_int(lim, "memory_mb", s->memory_mb);

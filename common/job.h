@@ -10,8 +10,10 @@
  *
  * and, for every kind, [limits] {timeout_s, memory_mb}, [criteria] (see
  * criteria.h) and [static_checks] (bool, default true). `tests` is a string
- * (assert lines, a check(candidate) function, test_* functions or doctests)
- * or an array of strings (joined with newlines). `budget` is {wall_s,
+ * (assert lines, a check(candidate) function, test_* functions or doctests),
+ * an array of strings (joined with newlines), or the io form {"io": [{"stdin",
+ * "stdout"}, ...], "checker", "stop_on_failure"} (see iotests.h): the code
+ * is then a whole program run once per case. `budget` is {wall_s,
  * tokens}; `strategy` is "repair" or "sample"; `model` is {name, max_tokens};
  * `show_tests` (bool, default true) puts the tests in the model's prompt.
  * Unknown fields, wrong types and out-of-range values are errors that name
@@ -26,6 +28,7 @@
 
 #include "criteria.h"
 #include "err.h"
+#include "iotests.h"
 
 #include <stddef.h>
 
@@ -68,6 +71,7 @@ typedef struct lr_job_spec {
 	lr_job_kind kind;
 	char *code;        /* evaluate, refactor */
 	char *tests;       /* optional; arrays already joined */
+	lr_iotests *io;    /* the io form instead of `tests`, or NULL */
 	char *entry_point; /* optional */
 	char *prompt;      /* generate, loop */
 	char *feedback;    /* refactor */

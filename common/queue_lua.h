@@ -18,5 +18,6 @@ extern const lr_script lr_lua_orphans;
 extern const lr_script lr_lua_cancel;
 extern const lr_script lr_lua_heartbeat;
 extern const lr_script lr_lua_gc;
+extern const lr_script lr_lua_repair;
 
 #endif

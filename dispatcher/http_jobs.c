@@ -379,20 +379,15 @@ int http_wait(http_req *q, const char *id, double wait_s, json_object **job, lr_
 	if (rc < 0)
 		return rc;
 	lr_key_job_sub(k, ev, id, "events");
+	/* The events say when the job is final: from "0-0" the first read
+	 * returns at once whatever came before, so nothing is missed, and each
+	 * later one wakes as the next event is written. Only a read that
+	 * times out looks at the state (events trimmed or expired). */
 	for (;;) {
 		redisReply *rep = NULL;
-		long long left;
+		long long left = deadline - lr_now_ms();
+		int final = 0;
 
-		rc = job_state(r, k, id, state, err);
-		if (rc < 0)
-			return rc;
-		if (state[0] && lr_q_state_final(state))
-			return http_job_get(q, id, job, err);
-		left = deadline - lr_now_ms();
-		if (left <= 0)
-			return 0;
-		/* Events wake the wait as they happen; from "0-0" the first read
-		 * returns at once whatever came before, so nothing is missed. */
 		rc = lr_redis_cmd(r, &rep, err, "XREAD COUNT 100 BLOCK %ld STREAMS %s %s",
 		                  lr_redis_block_ms(r, (long)(left < 1 ? 1 : left)), ev, last);
 		if (rc < 0)
@@ -401,15 +396,31 @@ int http_wait(http_req *q, const char *id, double wait_s, json_object **job, lr_
 		    rep->element[0]->type == REDIS_REPLY_ARRAY && rep->element[0]->elements == 2) {
 			const redisReply *es = rep->element[0]->element[1];
 
-			if (es->type == REDIS_REPLY_ARRAY && es->elements > 0) {
-				const char *eid =
-				    lr_reply_elem_str(es->element[es->elements - 1], 0);
+			for (size_t i = 0; es->type == REDIS_REPLY_ARRAY && i < es->elements; i++) {
+				const redisReply *e = es->element[i];
+				const char *eid = lr_reply_elem_str(e, 0);
+				const redisReply *t =
+				    e->type == REDIS_REPLY_ARRAY && e->elements == 2
+				        ? lr_reply_field(e->element[1], "type")
+				        : NULL;
 
 				if (eid)
 					snprintf(last, sizeof(last), "%s", eid);
+				if (t && lr_reply_is_str(t) && lr_q_state_final(t->str))
+					final = 1;
 			}
+			freeReplyObject(rep);
+		} else {
+			freeReplyObject(rep);
+			rc = job_state(r, k, id, state, err);
+			if (rc < 0)
+				return rc;
+			final = state[0] && lr_q_state_final(state);
 		}
-		freeReplyObject(rep);
+		if (final)
+			return http_job_get(q, id, job, err);
+		if (deadline - lr_now_ms() <= 0)
+			return 0;
 	}
 }
 

@@ -93,10 +93,14 @@ static void fill(sse *s)
 	redisReply *rep = NULL;
 	lr_err err;
 	long block = s->srv->cfg.sse_keepalive_s * 1000;
+	int over = job_over(s);
 
 	lr_err_clear(&err);
-	if (lr_redis_cmd(s->r, &rep, &err, "XREAD COUNT 100 BLOCK %ld STREAMS %s %s",
-	                 lr_redis_block_ms(s->r, block), s->key, s->last) < 0) {
+	/* A final job gets what is left without waiting; a live one blocks
+	 * until its next event or the keepalive. */
+	if ((over ? lr_redis_cmd(s->r, &rep, &err, "XREAD COUNT 100 STREAMS %s %s", s->key, s->last)
+	          : lr_redis_cmd(s->r, &rep, &err, "XREAD COUNT 100 BLOCK %ld STREAMS %s %s",
+	                         lr_redis_block_ms(s->r, block), s->key, s->last)) < 0) {
 		/* Redis away: say so and try again; the client may also
 		 * reconnect with Last-Event-ID. */
 		lr_buf_printf(&s->out, ": redis unavailable, retrying\n\n");
@@ -110,7 +114,7 @@ static void fill(sse *s)
 		for (size_t i = 0; es->type == REDIS_REPLY_ARRAY && i < es->elements && !s->done;
 		     i++)
 			put_event(s, es->element[i]);
-	} else if (job_over(s)) {
+	} else if (over) {
 		s->done = 1; /* the final event was before Last-Event-ID, or trimmed */
 	} else {
 		lr_buf_puts(&s->out, ": keepalive\n\n");

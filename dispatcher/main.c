@@ -177,26 +177,27 @@ static void run(disp *d)
 {
 	lr_err err;
 	int down = 0;
+	lr_log_repeat trouble = {0};
 
 	while (!stop_requested) {
 		int rc;
 
 		lr_err_clear(&err);
 		rc = disp_step(d, &err);
-		if (rc == LR_EIO) {
-			if (!down)
-				log_warn("%s; retrying", err.msg);
-			lr_sleep_ms(lr_backoff_ms(down++, 100, 2000)); /* Redis away */
+		if (rc < 0) {
+			/* Redis away, busy or refusing writes, or a key broken: the
+			 * same trouble is logged once (then every 30 s with a count)
+			 * and retried with growing pauses. */
+			lr_q_trouble t = lr_q_classify(rc, &err);
+
+			lr_log_repeated(&trouble, t == LR_Q_CONN ? LR_LOG_WARN : LR_LOG_ERROR,
+			                30000, "%s (%s); retrying", err.msg, lr_q_trouble_name(t));
+			lr_sleep_ms(lr_backoff_ms(down++, 100, 2000));
 			continue;
 		}
-		if (down)
-			log_info("redis is back");
+		if (lr_log_repeat_end(&trouble))
+			log_info("working again");
 		down = 0;
-		if (rc < 0) {
-			/* A request that breaks intake must not stop the others. */
-			log_error("%s", err.msg);
-			lr_sleep_ms(100);
-		}
 	}
 }
 

@@ -345,43 +345,13 @@ static int mentions_model(const lr_buf *body)
 	return body->len && (strcasestr(body->data, "model") != NULL);
 }
 
-/* Classify a finished attempt. Returns 0 (success: HTTP 200 and no transport
- * error), or an LR_E* code with `failure` and `err` set and *retry telling
- * whether another attempt may help. */
-static int classify(llm_client *c, attempt *a, CURLcode cc, llm_reply *r, int *retry, lr_err *err)
+/* A transport failure (curl's code); 0 for CURLE_OK. */
+static int classify_transport(llm_client *c, CURLcode cc, llm_reply *r, int *retry, lr_err *err)
 {
-	char msg[200];
-	long status = 0;
 	curl_off_t connect_us = 0;
 
-	*retry = 0;
-	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
-	r->http_status = status;
-	if (a->enough)
-		return 0; /* the reply's code is complete: what follows is not needed */
-	if (a->failed && a->perr.code == LR_EUNAVAIL) {
-		/* The server said mid-stream that it failed: another attempt may work. */
-		*retry = 1;
-		r->failure = LLM_SERVER_ERROR;
-		return lr_err_set(err, LR_EUNAVAIL, "model server at %s: %s", c->where,
-		                  a->perr.msg);
-	}
-	if (a->failed && !a->toobig) {
-		r->failure = a->perr.code == LR_ECANCELED ? LLM_CANCELED : LLM_MALFORMED;
-		if (a->perr.code == LR_ENOMEM)
-			r->failure = LLM_INTERNAL;
-		return lr_err_set(err, a->perr.code, "model server at %s: %s", c->where,
-		                  a->perr.msg);
-	}
-	if (a->toobig) {
-		r->failure = LLM_TOO_BIG;
-		return lr_err_set(
-		    err, LR_ETOOBIG,
-		    "model server at %s sent a reply larger than the cap of %zu bytes", c->where,
-		    c->cfg.max_response);
-	}
 	switch (cc) {
-	case CURLE_OK: break;
+	case CURLE_OK: return 0;
 	case CURLE_OPERATION_TIMEDOUT:
 		/* Only a connect timeout is retried. A server that took the request
 		 * and ran out of time is slow, and servers such as llama.cpp's keep
@@ -426,18 +396,14 @@ static int classify(llm_client *c, attempt *a, CURLcode cc, llm_reply *r, int *r
 		return lr_err_set(err, LR_EIO, "talking to the model server at %s failed: %s",
 		                  c->where, curl_easy_strerror(cc));
 	}
-	if (status == 200 && a->sse && !llm_sse_finished(a->sse)) {
-		/* llama-cpp-python, for one, ends a stream with a bare [DONE] when
-		 * it drops a request to serve another: that is no answer. */
-		*retry = 1;
-		r->failure = LLM_INCOMPLETE;
-		return lr_err_set(err, LR_EUNAVAIL,
-		                  "model server at %s ended the streamed reply before it was "
-		                  "complete (no finish reason%s)",
-		                  c->where, llm_sse_done(a->sse) ? ", then [DONE]" : "");
-	}
-	if (status == 200)
-		return 0;
+}
+
+/* An HTTP status other than 200, with the body's message. */
+static int classify_status(llm_client *c, attempt *a, long status, llm_reply *r, int *retry,
+                           lr_err *err)
+{
+	char msg[200];
+
 	body_message(msg, sizeof(msg), &a->body);
 	if (status == 401 || status == 403) {
 		r->failure = LLM_REFUSED_KEY;
@@ -474,6 +440,58 @@ static int classify(llm_client *c, attempt *a, CURLcode cc, llm_reply *r, int *r
 	}
 	return lr_err_set(err, LR_EINVAL, "model server at %s refused the request (HTTP %ld%s%s)",
 	                  c->where, status, msg[0] ? ": " : "", msg);
+}
+
+/* Classify a finished attempt. Returns 0 (success: HTTP 200 and no transport
+ * error), or an LR_E* code with `failure` and `err` set and *retry telling
+ * whether another attempt may help. */
+static int classify(llm_client *c, attempt *a, CURLcode cc, llm_reply *r, int *retry, lr_err *err)
+{
+	long status = 0;
+	int rc;
+
+	*retry = 0;
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+	r->http_status = status;
+	if (a->enough)
+		return 0; /* the reply's code is complete: what follows is not needed */
+	if (a->failed && a->perr.code == LR_EUNAVAIL) {
+		/* The server said mid-stream that it failed: another attempt may work. */
+		*retry = 1;
+		r->failure = LLM_SERVER_ERROR;
+		return lr_err_set(err, LR_EUNAVAIL, "model server at %s: %s", c->where,
+		                  a->perr.msg);
+	}
+	if (a->failed && !a->toobig) {
+		r->failure = a->perr.code == LR_ECANCELED ? LLM_CANCELED : LLM_MALFORMED;
+		if (a->perr.code == LR_ENOMEM)
+			r->failure = LLM_INTERNAL;
+		return lr_err_set(err, a->perr.code, "model server at %s: %s", c->where,
+		                  a->perr.msg);
+	}
+	if (a->toobig) {
+		r->failure = LLM_TOO_BIG;
+		return lr_err_set(
+		    err, LR_ETOOBIG,
+		    "model server at %s sent a reply larger than the cap of %zu bytes", c->where,
+		    c->cfg.max_response);
+	}
+	rc = classify_transport(c, cc, r, retry, err);
+	if (rc < 0)
+		return rc;
+	if (status == 200 && a->sse && !llm_sse_finished(a->sse)) {
+		/* llama-cpp-python, for one, ends a stream with a bare [DONE] when
+		 * it drops a request to serve another: that is no answer. */
+		*retry = 1;
+		r->failure = LLM_INCOMPLETE;
+		return lr_err_set(err, LR_EUNAVAIL,
+		                  "model server at %s ended the streamed reply before it was "
+		                  "complete (no finish reason%s)",
+		                  c->where, llm_sse_done(a->sse) ? ", then [DONE]" : "");
+	}
+	if (status == 200)
+		return 0;
+	return classify_status(c, a, status, r, retry, err);
 }
 
 static long backoff(llm_client *c, int attempt_no)

@@ -122,6 +122,28 @@ static void make_dir(const char *path)
 		fail("mkdir", path);
 }
 
+/* A read-only overlay of m->src: two lower layers (overlayfs wants two
+ * without an upper one), the second the still empty /proc of the new root,
+ * named relative to it (the cwd): mountinfo then shows "overlay" with
+ * lowerdir=<src>:proc, nothing of the host's device or paths. */
+static void overlay(const sbx_mount *m)
+{
+	char opts[SBX_PATH + 32];
+	size_t n;
+
+	make_dir(m->dst);
+	n = append(opts, 0, sizeof(opts), "lowerdir=");
+	n = append(opts, n, sizeof(opts), m->src);
+	append(opts, n, sizeof(opts), ":proc");
+	if (mount("overlay", m->dst, "overlay", m->flags, opts) == 0)
+		return;
+	note('W', "overlay unavailable, bound instead (mountinfo shows host paths)", m->dst);
+	if (mount(m->src, m->dst, NULL, MS_BIND, NULL) < 0)
+		fail("bind mount", m->dst);
+	if (mount(NULL, m->dst, NULL, MS_BIND | MS_REMOUNT | m->flags, NULL) < 0)
+		fail("remount", m->dst);
+}
+
 static void do_mount(const sbx_mount *m)
 {
 	static const char *const proc_opts[] = {"hidepid=invisible,subset=pid", "hidepid=2", NULL};
@@ -137,9 +159,13 @@ static void do_mount(const sbx_mount *m)
 		fd = open(m->dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 		if (fd < 0)
 			fail("create", m->dst);
-		put(fd, m->src, strlen(m->src));
+		if (m->data)
+			put(fd, m->data, m->data_len);
+		else
+			put(fd, m->src, strlen(m->src));
 		close(fd);
 		break;
+	case SBX_M_OVERLAY: overlay(m); break;
 	case SBX_M_BIND:
 		if (m->is_file) {
 			fd = open(m->dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
@@ -205,6 +231,10 @@ static void build_root(const sbx_plan *p)
 	if (mount("tmpfs", p->root, "tmpfs", MS_NOSUID | MS_NODEV,
 	          "size=1m,nr_inodes=512,mode=755") < 0)
 		fail("mount root tmpfs", p->root);
+	/* The overlays name their empty layer relative to the new root. */
+	if (chdir(p->root) < 0)
+		fail("chdir", p->root);
+	make_dir("proc");
 	for (int i = 0; i < p->nmounts; i++)
 		do_mount(&p->mounts[i]);
 	if (chdir(p->root) < 0)
@@ -274,11 +304,16 @@ static void python_fds(const sbx_plan *p)
 	for (int i = 0; i < 5; i++)
 		if (p->fds[i] >= 0 && dup2(SBX_CFD_OUT + i, at[i]) < 0)
 			fail("dup2", NULL);
+	/* The run's cgroups, for the pool's server to hand to each spare. */
+	for (int i = 0; i < 4; i++)
+		if (p->fds[SBX_CFD_RCG0 - SBX_CFD_OUT + i] >= 0 &&
+		    dup2(SBX_CFD_RCG0 + i, 6 + i) < 0)
+			fail("dup2", NULL);
 	/* The gate, in a cold run: fd 5 (the pool's control socket otherwise). */
 	if (gate_rd >= 0 && dup2(gate_rd, 5) < 0)
 		fail("dup2", NULL);
-	/* The candidate factory's socket: fd 6. */
-	if (p->peer && dup2(SBX_CFD_PEER, 6) < 0)
+	/* The candidate factory's socket: fd 10 (SBX_CFD_OUT's copy is done with). */
+	if (p->peer && dup2(SBX_CFD_PEER, 10) < 0)
 		fail("dup2", NULL);
 }
 
@@ -325,7 +360,7 @@ static void join_cgroups(long pid, int gate_wr)
 	size_t n = format_pid(buf, pid);
 	size_t pn = peer_pid > 0 ? format_pid(pbuf, peer_pid) : 0;
 
-	for (int fd = SBX_CFD_CG0; fd <= SBX_CFD_CG1; fd++) {
+	for (int fd = SBX_CFD_CG0; fd <= SBX_CFD_CG3; fd++) {
 		if (fcntl(fd, F_GETFD) < 0)
 			continue;
 		if (write(fd, buf, n) != (ssize_t)n || write(fd, "0", 1) != 1 ||
@@ -507,12 +542,11 @@ void sbx_child_main(const sbx_plan *p)
 	/* The pool's server joins its cgroups first thing (once per pool); a
 	 * cold run's init moves python and itself later (join_cgroups). */
 	if (!p->gate) {
-		if (p->fds[SBX_CFD_CG0 - SBX_CFD_OUT] >= 0 && write(SBX_CFD_CG0, "0", 1) != 1)
-			fail("join the memory cgroup", NULL);
-		if (p->fds[SBX_CFD_CG1 - SBX_CFD_OUT] >= 0 && write(SBX_CFD_CG1, "0", 1) != 1)
-			fail("join the pids cgroup", NULL);
-		close(SBX_CFD_CG0);
-		close(SBX_CFD_CG1);
+		for (int fd = SBX_CFD_CG0; fd <= SBX_CFD_CG3; fd++) {
+			if (p->fds[fd - SBX_CFD_OUT] >= 0 && write(fd, "0", 1) != 1)
+				fail("join the cgroup", NULL);
+			close(fd);
+		}
 	}
 	if (p->userns) {
 		write_file("/proc/self/setgroups", "deny");

@@ -3,6 +3,7 @@
  * then the code not loading, then failing tests with their input, expected
  * and actual values and the code's own line, then the criteria the static
  * tools decide. Every value is clipped; the whole text is bounded. */
+#include "eval_io.h"
 #include "eval_report.h"
 
 #include <stdarg.h>
@@ -34,7 +35,7 @@ static int printf_(lr_buf *b, const char *fmt, ...)
 
 static int clip(lr_buf *b, const char *s, size_t max)
 {
-	int rc = eval_put_clip(b, s, max, 1);
+	int rc = lr_buf_clip(b, s, max, 1);
 
 	return rc == LR_ETOOBIG ? 0 : rc;
 }
@@ -166,6 +167,28 @@ static int put_failure(lr_buf *b, const char *status, json_object *err, const ev
 	return rc == 0 ? puts_(b, "\n") : rc;
 }
 
+/* An io case: what went wrong, and for the first one its input and output. */
+static int put_io_case(lr_buf *b, json_object *t)
+{
+	json_object *io = lr_json_obj(t, "io"), *e = lr_json_obj(t, "error"), *d;
+	eval_io_view v = {
+	    .status = lr_json_str(t, "status"),
+	    .error_type = lr_json_str(e, "type"),
+	    .message = lr_json_str(e, "message"),
+	    .line = lr_json_int(e, "line", 0),
+	    .detail = json_object_object_get_ex(io, "detail", &d) && json_object_get_boolean(d),
+	    .in = lr_json_str(io, "stdin"),
+	    .expected = lr_json_str(io, "expected"),
+	    .actual = lr_json_str(io, "actual"),
+	    .err = lr_json_str(io, "stderr"),
+	    .in_bytes = lr_json_int(io, "stdin_bytes", -1),
+	    .expected_bytes = lr_json_int(io, "expected_bytes", -1),
+	    .actual_bytes = lr_json_int(io, "actual_bytes", -1),
+	};
+
+	return eval_io_case_text(b, &v) == LR_ENOMEM ? LR_ENOMEM : 0;
+}
+
 /* What went wrong in one test case, on the lines after its name. */
 static int put_case_detail(lr_buf *b, json_object *t, const eval_judge_ctx *ctx)
 {
@@ -174,8 +197,11 @@ static int put_case_detail(lr_buf *b, json_object *t, const eval_judge_ctx *ctx)
 	json_object *a = lr_json_obj(t, "assertion");
 	const char *call = lr_json_str(a, "call"), *actual = lr_json_str(a, "actual");
 	const char *expected = lr_json_str(a, "expected"), *out = lr_json_str(t, "stdout");
-	int rc = puts_(b, "   ");
+	int rc;
 
+	if (lr_json_obj(t, "io") != NULL) /* an io case: input and output, not calls */
+		return put_io_case(b, t);
+	rc = puts_(b, "   ");
 	if (rc < 0)
 		return rc;
 	if (status_is(st, "failed") && a != NULL) {
@@ -287,7 +313,11 @@ static int is_failing(json_object *t)
 static int put_case_head(lr_buf *b, json_object *t)
 {
 	const char *file = lr_json_str(t, "file");
-	int rc = clip(b, lr_json_str(t, "name") ? lr_json_str(t, "name") : "a test", LINE_MAX_);
+	int rc;
+
+	if (lr_json_obj(t, "io") != NULL || status_is(lr_json_str(t, "form"), "io"))
+		return clip(b, lr_json_str(t, "name") ? lr_json_str(t, "name") : "a case", 40);
+	rc = clip(b, lr_json_str(t, "name") ? lr_json_str(t, "name") : "a test", LINE_MAX_);
 
 	if (rc == 0)
 		rc = printf_(b, " (%s line %ld)", status_is(file, "solution") ? "code" : "tests",

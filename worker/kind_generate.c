@@ -14,7 +14,8 @@
 int wk_kind_generate(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 {
 	const lr_job_spec *s = lr_jobctx_spec(ctx);
-	prompt_input in = {.task = s->prompt, .entry_point = s->entry_point};
+	prompt_input in = {
+	    .task = s->prompt, .entry_point = s->entry_point, .program = s->io != NULL};
 	char entry[128];
 	gen_result g;
 	eval_outcome out = {0};

@@ -1,6 +1,7 @@
 /* loop_step.c - one iteration of the loop: ask the model (once, or n times
  * for a sample), evaluate the code in the sandbox, commit it with its report,
  * and record it in the iteration hash with an event. */
+#include "kind_model.h"
 #include "loop.h"
 
 #include "json.h"
@@ -90,14 +91,9 @@ static int evaluate(cand *c, loop_run *L, lr_err *err)
 	long long t = loop_now_ms();
 	int rc;
 
-	eval_request_default(&req);
-	req.code = c->a.code;
-	req.tests = s->tests;
-	req.entry_point = s->entry_point;
-	req.criteria = s->has_criteria ? &s->criteria : NULL;
-	req.limits.timeout_s = s->timeout_s;
-	req.limits.memory_mb = s->memory_mb;
-	req.static_checks = s->static_checks;
+	eval_request_from_spec(&req, s, c->a.code);
+	req.stop = wk_eval_stop;
+	req.stop_arg = L->ctx;
 	rc = eval_run(&out, lr_jobctx_pool(L->ctx), lr_jobctx_sbx_config(L->ctx), &req, err);
 	c->t_eval_ms = (double)(loop_now_ms() - t);
 	if (rc < 0)
@@ -390,6 +386,7 @@ static int step_single(loop_run *L, const loop_next *nx, lr_err *err)
 	in.task = s->prompt;
 	in.entry_point = L->entry_point;
 	in.tests = s->show_tests ? s->tests : NULL;
+	in.program = s->io != NULL;
 	if (si.phase != LOOP_PHASE_GENERATE) {
 		rc = base_of(L, nx->base, &code, &feedback, &report, err);
 		if (rc < 0)
@@ -503,6 +500,7 @@ static int step_sample(loop_run *L, lr_err *err)
 	in.task = s->prompt;
 	in.entry_point = L->entry_point;
 	in.tests = s->show_tests ? s->tests : NULL;
+	in.program = s->io != NULL;
 	rc = prompt_generate(&p, &in, err);
 	if (rc < 0)
 		goto cleanup;

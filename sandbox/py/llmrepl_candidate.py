@@ -3,11 +3,12 @@
 The sandbox starts the factory (`llmrepl_entry.py --factory`) beside the
 entry, under a uid of its own, with one end of a SOCK_SEQPACKET socketpair
 on fd 3; the judge (the harness in the entry's process) holds the other end
-on fd 6. The factory holds no request, no tests and no answer descriptor.
+on fd 10. The factory holds no request, no tests and no answer descriptor.
 
 Factory protocol (one datagram each):
   judge -> factory  "NEW <cpu_s> <memory_mb> <nproc> <fsize_mb> <nofile>"
-                    with 3 fds: a stream socket, stdout, stderr
+                    with 3 fds: a stream socket, stdout, stderr, then (pool)
+                    the run's cgroup.procs files, which the worker joins
                     -> a worker is forked that serves that socket
   judge -> factory  "KILL"   every process of this uid but the factory dies
   server -> factory "CLEAN"  KILL, then /work and /tmp are emptied of what
@@ -50,7 +51,7 @@ def factory_main(wipe, set_limits):
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     while True:
         try:
-            msg, fds, _flags, _addr = socket.recv_fds(sock, 4096, 3)
+            msg, fds, _flags, _addr = socket.recv_fds(sock, 4096, 7)
         except InterruptedError:
             continue
         except OSError:
@@ -59,7 +60,7 @@ def factory_main(wipe, set_limits):
             _kill_all()
             os._exit(0)
         words = msg.decode("ascii", "replace").split()
-        if words and words[0] == "NEW" and len(words) == 6 and len(fds) == 3:
+        if words and words[0] == "NEW" and len(words) == 6 and len(fds) >= 3:
             _new_worker(sock, fds, tuple(int(w) for w in words[1:]), set_limits)
         elif words == ["KILL"]:
             _kill_all()
@@ -103,7 +104,11 @@ def _new_worker(ctl, fds, lim, set_limits):
         if os.fork():
             os._exit(0)
         ctl.close()
-        s, out, err = fds
+        # Into the run's cgroups first: never run outside the run's limits.
+        for fd in fds[3:]:
+            os.write(fd, b"0")
+            os.close(fd)
+        s, out, err = fds[:3]
         os.dup2(out, 1)
         os.dup2(err, 2)
         os.dup2(s, 3)

@@ -22,7 +22,8 @@ import time
 import llmrepl_runner
 import llmrepl_wire as wire
 
-FACTORY_FD = 6
+FACTORY_FD = 10
+CGROUP_FDS = ()  # the pool's run cgroups, which each worker joins (set by the entry)
 GRACE_S = 0.5
 
 
@@ -138,7 +139,7 @@ class Remote:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             socket.send_fds(self.ctl, [("NEW %d %d %d %d %d" % self.lim).encode()],
-                            [theirs.fileno(), 1, 2])
+                            [theirs.fileno(), 1, 2] + list(CGROUP_FDS))
         except OSError as e:
             self.dead = "the code's process could not be started (%s)" % e
             mine.close()

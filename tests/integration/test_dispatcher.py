@@ -62,7 +62,7 @@ def test_bad_specs_end_rejected_with_the_reason(system):
         assert [e["type"] for e in system.events(jid)] == ["rejected"]
         assert system.r.ttl(system.key("job", jid)) > 0
     h = system.wait(no_spec, timeout=20)
-    assert h["error"] == "request has no 'spec' field (it has: code)"
+    assert h["error"] == "request must have exactly one field 'spec' (and at most one 'owner'); it has 'code'"
     stats = system.stats()
     assert stats["total:rejected"] == str(len(BAD) + 1)
     assert system.r.xlen(system.prefix + "requests") == 0

@@ -4,17 +4,34 @@ executing a copied binary from memory, terminal escapes, speculative store
 bypass, and what the run can learn about the host."""
 import os
 import pty
+import re
 import select
 import subprocess
 
 import pytest
 
-from conftest import binary
+from conftest import ROOT, binary
 
 pytest_plugins = ["sbxfixtures"]
 
 
 # ---- the OOM killer and the pool's server ------------------------------------------
+
+TWELVE_PYTHONS = (
+    "import subprocess, sys\n"
+    "ps = [subprocess.Popen([sys.executable, '-c', 'import time\\n"
+    "x = bytearray(12 << 20)\\ntime.sleep(2)']) for _ in range(12)]\n"
+    "print(sorted(p.wait() for p in ps))\n")
+
+
+def test_a_run_cannot_get_the_pool_server_oom_killed(run_many):
+    rs = run_many([TWELVE_PYTHONS, "print('next')"], memory=64, procs=32, timeout=15)
+    for r in rs:
+        assert "restarted" not in r["detail"], r
+    assert rs[0]["end"] == "memory", rs[0]
+    assert rs[0]["oom_kills"] >= 1
+    assert rs[1]["end"] == "exited" and rs[1]["stdout"] == "next\n", rs[1]
+
 
 def test_the_code_is_the_oom_killers_first_choice(run, mode):
     code = ("import os, subprocess, sys\n"
@@ -32,6 +49,72 @@ def test_the_code_is_the_oom_killers_first_choice(run, mode):
     lines = r["stdout"].split()
     assert lines[0] == "1000" and lines[1] == "1000", r
     assert lines[3] == "1000", r  # it cannot make itself less likely to go
+
+
+# ---- CPU of the run as a whole -------------------------------------------------------
+
+SPINNERS = ("import os, time\n"
+            "for i in range(30):\n"
+            "    if os.fork() == 0:\n"
+            "        while True:\n"
+            "            pass\n"
+            "time.sleep(100)\n")
+
+
+def test_thirty_spinners_get_one_core_and_their_time_is_reported(run, mode):
+    r = run(SPINNERS, pool=mode, cpu=1, timeout=5, procs=40)
+    assert r["end"] == "timeout", r
+    if "cgroup" not in r["isolation"]:
+        pytest.skip("no cgroup here: " + r["detail"])
+    assert r["cg_cpu_s"] is not None, r
+    # Honest: the children's time counts (not just the parent's sleep) ...
+    assert r["cpu_s"] >= r["cg_cpu_s"] >= 1.0, r
+    # ... and one core by default: not both cores for the five seconds.
+    assert r["cpu_s"] <= r["wall_s"] * 1.15 + 0.3, r
+
+
+def test_cpus_sets_the_share_of_the_run(run):
+    r = run(SPINNERS, cpu=1, timeout=3, procs=40, extra=["--cpus", "0.5"])
+    assert r["end"] == "timeout", r
+    if "cgroup" not in r["isolation"]:
+        pytest.skip("no cgroup here: " + r["detail"])
+    assert 0.2 <= r["cg_cpu_s"] <= r["wall_s"] * 0.5 * 1.2 + 0.3, r
+
+
+# ---- memory of the run as a whole ----------------------------------------------------
+
+def test_files_in_work_and_tmp_count_toward_memory(run, mode):
+    code = ("if %d:\n"
+            "    open('/work/a', 'wb').write(b'x' * (15 << 20))\n"
+            "    open('/tmp/b', 'wb').write(b'x' * (15 << 20))\n"
+            "b = bytearray(34 << 20)\n"
+            "print('held')\n")
+    alone = run(code % 0, pool=mode, memory=64, timeout=20)
+    if "cgroup" not in alone["isolation"]:
+        pytest.skip("no cgroup here: " + alone["detail"])
+    assert alone["end"] == "exited" and alone["stdout"] == "held\n", alone
+    r = run(code % 1, pool=mode, memory=64, timeout=20)
+    assert r["end"] == "memory" and r["oom_kills"] >= 1, r
+    assert "held" not in r["stdout"]
+    assert r["cg_peak_kb"] <= 64 * 1024
+
+
+def test_a_child_killed_for_memory_ends_the_run_memory(run, mode):
+    code = ("import os\n"
+            "pid = os.fork()\n"
+            "if pid == 0:\n"
+            "    hold = []\n"
+            "    while True:\n"
+            "        hold.append(bytearray(8 << 20))\n"
+            "        for j in range(0, 8 << 20, 4096):\n"
+            "            hold[-1][j] = 1\n"
+            "print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n")
+    r = run(code, pool=mode, memory=200, timeout=20)
+    if "cgroup" not in r["isolation"]:
+        pytest.skip("no cgroup here: " + r["detail"])
+    assert r["end"] == "memory", r
+    assert r["oom_kills"] >= 1 or r["stdout"].strip() == "1", r  # OOM kill, or MemoryError
+    assert r["cg_peak_kb"] <= (200 + 1) * 1024, r
 
 
 # ---- device nodes --------------------------------------------------------------------
@@ -179,3 +262,27 @@ def test_speculative_store_bypass_is_mitigated(run, mode):
         assert "mitigated" in s, states
 
 
+# ---- what the run sees of the host ---------------------------------------------------
+
+def _host_block_devices():
+    devs = set()
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split(" - ", 1)[1].split()
+            if fields[1].startswith("/dev/"):
+                devs.add(fields[1])
+    return devs
+
+
+def test_mountinfo_and_cgroup_show_nothing_of_the_host(run, mode):
+    r = run("print(open('/proc/self/mountinfo').read())\n"
+            "print(open('/proc/self/cgroup').read())\n", pool=mode)
+    assert r["end"] == "exited", r
+    out = r["stdout"]
+    assert str(ROOT) not in out and str(ROOT.resolve()) not in out, out
+    for dev in _host_block_devices():
+        assert dev not in out, (dev, out)
+    root_dev = os.stat("/usr").st_dev
+    assert " %d:%d " % (os.major(root_dev), os.minor(root_dev)) not in out, out
+    assert "devtmpfs" not in out
+    assert re.search(r"llmrepl-sbx-\d+-\d+", out) is None, out

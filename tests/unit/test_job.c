@@ -119,7 +119,10 @@ TEST(rejections_name_the_problem)
 	CHECK(rejects("{\"kind\": \"evaluate\", \"code\": \"x\", \"static_checks\": \"no\"}",
 	              "field 'static_checks' must be true or false, got string"));
 	CHECK(rejects("{\"kind\": \"evaluate\", \"code\": \"x\", \"tests\": {}}",
-	              "field 'tests' must be a string or an array of strings, got object"));
+	              "missing required field 'tests.io'"));
+	CHECK(rejects("{\"kind\": \"evaluate\", \"code\": \"x\", \"tests\": 5}",
+	              "field 'tests' must be a string, an array of strings or an object {\"io\": "
+	              "[...]}, got number"));
 	CHECK(rejects("{\"kind\": \"evaluate\", \"code\": \"x\", \"tests\": [\"a\", 2]}",
 	              "field 'tests[1]' must be a string, got number"));
 	CHECK(rejects("{\"kind\": \"evaluate\", \"code\": \"x\", \"entry_point\": \"1f\"}",
