@@ -58,21 +58,44 @@
 	"  local e = redis.call('XADD', JOBS, '*', 'job', id)\n" \
 	"  redis.call('HSET', jkey(id), 'entry', e)\n" \
 	"end\n" \
-	"-- A final job leaves every index and all its keys expire together.\n" \
+	"-- Every key of a job: its hash, events, iterations and registered aux keys.\n" \
+	"local function job_keys(id)\n" \
+	"  local k = jkey(id)\n" \
+	"  local h = redis.call('HMGET', k, 'iterations', 'aux')\n" \
+	"  local keys = {k, k .. ':events'}\n" \
+	"  for i = 0, (tonumber(h[1]) or -1) do keys[#keys + 1] = k .. ':it:' .. i end\n" \
+	"  if h[2] then\n" \
+	"    for s in string.gmatch(h[2], '%S+') do keys[#keys + 1] = k .. ':' .. s end\n" \
+	"  end\n" \
+	"  return keys\n" \
+	"end\n" \
+	"-- A final job leaves every index and all its keys expire together. Its\n" \
+	"-- size joins P finished (member '<id> <bytes>', oldest first), which\n" \
+	"-- retention by size trims.\n" \
 	"local function finalize(id)\n" \
 	"  local k = jkey(id)\n" \
 	"  drop_entry(id)\n" \
 	"  redis.call('ZREM', P .. 'leases', id)\n" \
 	"  redis.call('ZREM', P .. 'delayed', id)\n" \
-	"  redis.call('HSET', k, 'finished', I(NOW), 'lease_until', '')\n" \
-	"  local h = redis.call('HMGET', k, 'ttl', 'iterations', 'aux')\n" \
-	"  local ttl = tonumber(h[1]) or 86400\n" \
-	"  local keys = {k, k .. ':events'}\n" \
-	"  for i = 0, (tonumber(h[2]) or -1) do keys[#keys + 1] = k .. ':it:' .. i end\n" \
-	"  if h[3] then\n" \
-	"    for s in string.gmatch(h[3], '%S+') do keys[#keys + 1] = k .. ':' .. s end\n" \
+	"  redis.call('HSET', k, 'finished', I(NOW))\n" \
+	"  redis.call('HDEL', k, 'lease_until', 'retry_at')\n" \
+	"  -- A callback_url in the (validated) spec: the outbox delivers it.\n" \
+	"  local h = redis.call('HMGET', k, 'state', 'spec')\n" \
+	"  if h[1] ~= 'rejected' and h[2] and string.find(h[2], '\"callback_url\"', 1, true) then\n" \
+	"    local ok, t = pcall(cjson.decode, h[2])\n" \
+	"    if ok and type(t) == 'table' and type(t.callback_url) == 'string' then\n" \
+	"      redis.call('HSET', k, 'callback', t.callback_url, 'callback_state', 'pending')\n" \
+	"      redis.call('ZADD', P .. 'callbacks', I(NOW), id)\n" \
+	"    end\n" \
 	"  end\n" \
-	"  for _, key in ipairs(keys) do redis.call('EXPIRE', key, ttl) end\n" \
+	"  local ttl = tonumber(redis.call('HGET', k, 'ttl')) or 86400\n" \
+	"  local bytes = 0\n" \
+	"  for _, key in ipairs(job_keys(id)) do\n" \
+	"    redis.call('EXPIRE', key, ttl)\n" \
+	"    bytes = bytes + (redis.call('MEMORY', 'USAGE', key) or 0)\n" \
+	"  end\n" \
+	"  redis.call('ZADD', P .. 'finished', I(NOW), id .. ' ' .. I(bytes))\n" \
+	"  redis.call('HINCRBY', STATS, 'finished_bytes', bytes)\n" \
 	"end\n" \
 	"local function to_final(id, old, state, reason)\n" \
 	"  local k = jkey(id)\n" \
@@ -457,5 +480,79 @@ const lr_script lr_lua_gc = {"gc", LUA_PRELUDE
 	"  end\n"
 	"end\n"
 	"return {w, c}\n"};
+
+const lr_script lr_lua_retain = {"retain", "#!lua flags=allow-oom\n" LUA_PRELUDE
+	"-- Retention by size: forget finished jobs (oldest first) while their\n"
+	"-- bytes exceed ARGV[2]; drop entries whose keys already expired. Runs even\n"
+	"-- when Redis is out of memory (it only frees). ARGV: P, max_bytes (0: no\n"
+	"-- limit), limit. Returns {evicted, expired, finished_bytes}.\n"
+	"local max, limit = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+	"local F = P .. 'finished'\n"
+	"local total = tonumber(redis.call('HGET', STATS, 'finished_bytes')) or 0\n"
+	"local evicted, expired = 0, 0\n"
+	"for _ = 1, limit do\n"
+	"  local head = redis.call('ZRANGE', F, 0, 0)[1]\n"
+	"  if not head then total = 0; break end\n"
+	"  local id, b = string.match(head, '^(%S+) (%d+)$')\n"
+	"  b = tonumber(b) or 0\n"
+	"  local st = id and redis.call('HGET', jkey(id), 'state')\n"
+	"  if not st then\n"
+	"    expired = expired + 1\n"
+	"  elseif max > 0 and total > max and FINAL[st] then\n"
+	"    redis.call('DEL', unpack(job_keys(id)))\n"
+	"    evicted = evicted + 1\n"
+	"  else\n"
+	"    break\n"
+	"  end\n"
+	"  redis.call('ZREM', F, head)\n"
+	"  total = total - b\n"
+	"end\n"
+	"if total < 0 then total = 0 end\n"
+	"redis.call('HSET', STATS, 'finished_bytes', I(total))\n"
+	"if evicted > 0 then redis.call('HINCRBY', STATS, 'total:evicted', evicted) end\n"
+	"return {evicted, expired, total}\n"};
+
+const lr_script lr_lua_cb_take = {"cb_take", LUA_PRELUDE
+	"-- Due callbacks. ARGV: P, lease_ms, limit. Each taken one is moved a lease\n"
+	"-- ahead (redelivered if this dispatcher dies) and its attempt counted.\n"
+	"-- Returns {{id, attempt, url, state, passed, error, summary, result}, ...}.\n"
+	"local CB = P .. 'callbacks'\n"
+	"local ids = redis.call('ZRANGEBYSCORE', CB, '-inf', I(NOW), 'LIMIT', 0, tonumber(ARGV[3]))\n"
+	"local out = {}\n"
+	"for _, id in ipairs(ids) do\n"
+	"  local k = jkey(id)\n"
+	"  local h = redis.call('HMGET', k, 'callback', 'state', 'passed', 'error', 'summary', 'result')\n"
+	"  if not h[1] then\n"
+	"    redis.call('ZREM', CB, id)\n"
+	"  else\n"
+	"    redis.call('ZADD', CB, I(NOW + tonumber(ARGV[2])), id)\n"
+	"    local a = redis.call('HINCRBY', k, 'callback_attempts', 1)\n"
+	"    out[#out + 1] = {id, I(a), h[1], h[2] or '', h[3] or '', h[4] or '', h[5] or '',\n"
+	"      h[6] or ''}\n"
+	"  end\n"
+	"end\n"
+	"return out\n"};
+
+const lr_script lr_lua_cb_report = {"cb_report", LUA_PRELUDE
+	"-- One attempt's outcome. ARGV: P, id, attempt, outcome (delivered|retry|\n"
+	"-- failed), status, detail, retry_in_ms. The event is always recorded; the\n"
+	"-- schedule changes only if no later attempt was taken meanwhile.\n"
+	"local id = ARGV[2]\n"
+	"local k = jkey(id)\n"
+	"local CB = P .. 'callbacks'\n"
+	"if redis.call('EXISTS', k) == 0 then redis.call('ZREM', CB, id); return 'gone' end\n"
+	"local ev = {'callback_attempt', ARGV[3], 'outcome', ARGV[4], 'status', ARGV[5]}\n"
+	"if ARGV[6] ~= '' then ev[#ev + 1] = 'detail'; ev[#ev + 1] = ARGV[6] end\n"
+	"if ARGV[4] == 'retry' then ev[#ev + 1] = 'retry_in_ms'; ev[#ev + 1] = ARGV[7] end\n"
+	"emit(id, 'callback', ev)\n"
+	"if redis.call('HGET', k, 'callback_attempts') ~= ARGV[3] then return 'stale' end\n"
+	"if ARGV[4] == 'retry' then\n"
+	"  redis.call('ZADD', CB, I(NOW + tonumber(ARGV[7])), id)\n"
+	"else\n"
+	"  redis.call('ZREM', CB, id)\n"
+	"  redis.call('HSET', k, 'callback_state', ARGV[4])\n"
+	"  redis.call('HINCRBY', STATS, 'total:callbacks_' .. ARGV[4], 1)\n"
+	"end\n"
+	"return 'ok'\n"};
 
 /* clang-format on */

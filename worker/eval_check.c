@@ -7,8 +7,8 @@
 #include <string.h>
 
 static const char *const report_statuses[] = {
-    "ok",       "tests_failed", "syntax_error", "empty",   "too_big", "bad_tests",
-    "bad_request", "load_error", "load_timeout", "crashed", "memory",
+    "ok",          "tests_failed", "syntax_error", "empty",   "too_big", "bad_tests",
+    "bad_request", "load_error",   "load_timeout", "crashed", "memory",
 };
 
 static const char *const case_statuses[] = {
@@ -107,7 +107,9 @@ static int check_cases(json_object *ans, long total, long passed, long omitted, 
 	long listed_counted = 0, listed_passed = 0, listed_failing = 0;
 
 	if (tests == NULL)
-		return total == 0 ? 0 : bad(why, len, "tests_total is %ld but no cases are listed", total);
+		return total == 0
+		           ? 0
+		           : bad(why, len, "tests_total is %ld but no cases are listed", total);
 	if (!json_object_is_type(tests, json_type_array))
 		return bad(why, len, "tests is not a list");
 	n = json_object_array_length(tests);
@@ -120,13 +122,15 @@ static int check_cases(json_object *ans, long total, long passed, long omitted, 
 		if (!json_object_is_type(c, json_type_object))
 			return bad(why, len, "case %zu is not an object", i);
 		p = field(c, "status");
-		st = p && json_object_is_type(p, json_type_string) ? json_object_get_string(p) : NULL;
+		st = p && json_object_is_type(p, json_type_string) ? json_object_get_string(p)
+		                                                   : NULL;
 		if (!one_of(st, case_statuses, sizeof(case_statuses) / sizeof(case_statuses[0])))
 			return bad(why, len, "case %zu has an unknown status", i);
 		p = field(c, "passed");
 		if (p == NULL || !json_object_is_type(p, json_type_boolean) ||
 		    json_object_get_boolean(p) != (strcmp(st, "passed") == 0))
-			return bad(why, len, "case %zu: passed does not agree with status %s", i, st);
+			return bad(why, len, "case %zu: passed does not agree with status %s", i,
+			           st);
 		if (!number_ok(field(c, "duration_s")))
 			return bad(why, len, "case %zu has an invalid duration", i);
 		if (strcmp(st, "skipped") == 0)
@@ -140,13 +144,15 @@ static int check_cases(json_object *ans, long total, long passed, long omitted, 
 	/* Without omissions the list is the whole story; with them the totals
 	 * may exceed what is listed by at most the omitted count. */
 	if (total < listed_counted || total > listed_counted + omitted)
-		return bad(why, len, "tests_total is %ld but %ld cases are listed (%ld omitted)", total,
-		           listed_counted, omitted);
+		return bad(why, len, "tests_total is %ld but %ld cases are listed (%ld omitted)",
+		           total, listed_counted, omitted);
 	if (passed < listed_passed || passed > listed_passed + omitted)
-		return bad(why, len, "tests_passed is %ld but %ld listed cases passed (%ld omitted)",
-		           passed, listed_passed, omitted);
+		return bad(why, len,
+		           "tests_passed is %ld but %ld listed cases passed (%ld omitted)", passed,
+		           listed_passed, omitted);
 	if (total - passed < listed_failing)
-		return bad(why, len, "%ld cases are listed as failing but totals leave room for %ld",
+		return bad(why, len,
+		           "%ld cases are listed as failing but totals leave room for %ld",
 		           listed_failing, total - passed);
 	return 0;
 }
@@ -176,7 +182,8 @@ static int check_static(json_object *ans, char *why, size_t len)
 			long n;
 
 			if (count(t, counts[k], &n) < 0)
-				return bad(why, len, "static.%s.%s is not a count", tools[i], counts[k]);
+				return bad(why, len, "static.%s.%s is not a count", tools[i],
+				           counts[k]);
 		}
 		v = field(t, "max_severity");
 		if (v != NULL && !json_object_is_type(v, json_type_null) &&
@@ -228,7 +235,8 @@ int eval_report_check(json_object *ans, char *why, size_t len)
 	if (count(ans, "tests_passed", &passed) != 1)
 		return bad(why, len, "tests_passed is missing or not a count");
 	if (passed > total)
-		return bad(why, len, "tests_passed (%ld) is more than tests_total (%ld)", passed, total);
+		return bad(why, len, "tests_passed (%ld) is more than tests_total (%ld)", passed,
+		           total);
 	if (count(ans, "tests_omitted", &omitted) < 0 || count(ans, "tests_skipped", &n) < 0 ||
 	    count(ans, "restarts", &n) < 0)
 		return bad(why, len, "tests_omitted, tests_skipped or restarts is not a count");

@@ -117,11 +117,12 @@ TEST(test_bad_tests_are_not_the_codes_fault_but_fail)
 {
 	eval_outcome out;
 
-	judge(&out,
-	      "{\"harness\": 1, \"status\": \"bad_tests\", \"tests_total\": 0, \"tests_passed\": 0, "
-	      "\"error\": {\"type\": \"BadTests\", "
-	      "\"message\": \"the tests do not parse: invalid syntax\", \"line\": 3}}",
-	      SBX_END_EXITED, NULL);
+	judge(
+	    &out,
+	    "{\"harness\": 1, \"status\": \"bad_tests\", \"tests_total\": 0, \"tests_passed\": 0, "
+	    "\"error\": {\"type\": \"BadTests\", "
+	    "\"message\": \"the tests do not parse: invalid syntax\", \"line\": 3}}",
+	    SBX_END_EXITED, NULL);
 	CHECK(out.passed == 0);
 	CHECK_CONTAINS(out.feedback, "The tests cannot be used (this is not the code's fault): "
 	                             "the tests do not parse: invalid syntax (tests line 3)");
@@ -169,7 +170,8 @@ TEST(test_nonsense_reports_are_refused)
 	    "\"static\": {\"bandit\": {\"ran\": true, \"max_severity\": \"harmless\"}}}",
 	    "{\"harness\": 1, \"status\": \"ok\", \"tests_total\": 0, \"tests_passed\": 0, "
 	    "\"metrics\": {\"load_s\": -1}}",
-	    "{\"harness\": 1, \"status\": \"syntax_error\", \"tests_total\": 1, \"tests_passed\": 1, "
+	    "{\"harness\": 1, \"status\": \"syntax_error\", \"tests_total\": 1, \"tests_passed\": "
+	    "1, "
 	    "\"tests\": [{\"status\": \"passed\", \"passed\": true}]}",
 	    "{\"harness\": 1, \"status\": \"ok\", \"tests_total\": 0, \"tests_passed\": 0, "
 	    "\"integrity\": \"trust me\"}",
