@@ -106,6 +106,9 @@ $(BUILD)/obj/%.o: %.c
 	@echo "  CC      $<"
 	$(Q)$(CC) $(call layer_cppflags,$<) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# The OpenAPI document is built into the dispatcher (.incbin).
+$(BUILD)/obj/dispatcher/http_openapi.o: dispatcher/http_openapi.json
+
 # Tests build argv arrays from string literals.
 $(BUILD)/obj/tests/%.o: CFLAGS += -Wno-discarded-qualifiers
 
@@ -252,6 +255,12 @@ bench: bench-evaluation
 bench-evaluation: all
 	$(PYTHON) bench/evaluation.py --build $(BUILD)
 	$(PYTHON) bench/evaluation.py --build $(BUILD) --no-static
+
+# The HTTP API's overhead beside the same jobs through Redis.
+.PHONY: bench-http
+bench: bench-http
+bench-http: all
+	$(PYTHON) bench/http_api.py --build $(BUILD)
 
 # The quick start: everything on private loopback ports, one loop job, then stopped.
 demo:

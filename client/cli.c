@@ -129,19 +129,10 @@ int cli_lookup(cli *c, const char *id, json_object **job)
 	return CLI_MISSING;
 }
 
-static const char *field(json_object *job, const char *name)
-{
-	json_object *v = NULL;
-
-	if (!json_object_object_get_ex(job, name, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 int cli_job_exit(json_object *job)
 {
-	const char *state = field(job, "state");
-	const char *passed = field(job, "passed");
+	const char *state = lr_json_str(job, "state");
+	const char *passed = lr_json_str(job, "passed");
 
 	return state && strcmp(state, "done") == 0 && passed && strcmp(passed, "1") == 0
 	           ? LR_EXIT_OK
@@ -154,9 +145,9 @@ void cli_print_job(cli *c, json_object *job)
 	    "kind",        "attempt",      "failures", "worker", "summary",
 	    "error",       "last_failure", "notes",    "score",  "tests_passed",
 	    "tests_total", "stop_reason",  NULL};
-	const char *state = field(job, "state");
-	const char *passed = field(job, "passed");
-	const char *id = field(job, "id");
+	const char *state = lr_json_str(job, "state");
+	const char *passed = lr_json_str(job, "passed");
+	const char *id = lr_json_str(job, "id");
 	json_object *result = NULL;
 
 	if (c->o.json) {
@@ -169,7 +160,7 @@ void cli_print_job(cli *c, json_object *job)
 		printf(", %s", passed && strcmp(passed, "1") == 0 ? "passed" : "not passed");
 	printf("\n");
 	for (size_t i = 0; order[i]; i++) {
-		const char *v = field(job, order[i]);
+		const char *v = lr_json_str(job, order[i]);
 
 		if (v != NULL && *v != '\0')
 			printf("  %-13s %s\n", order[i], v);

@@ -29,6 +29,7 @@ typedef struct cli_opts {
 	char *code_file;
 	char *tests;
 	char *tests_file;
+	char *io_tests_file; /* io cases (common/iotests.h) from a file */
 	char *entry_point;
 	char *prompt;
 	char *prompt_file;

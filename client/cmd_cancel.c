@@ -72,6 +72,20 @@ static long long count(lr_redis *r, const char *cmd, const char *key)
 	return v;
 }
 
+/* A worker that cannot make progress says why in its record. */
+static void worker_problem(lr_redis *r, const lr_keys *k, const char *name, json_object *w)
+{
+	char key[LR_KEY_MAX];
+	redisReply *rep = NULL;
+	lr_err err;
+
+	if (lr_redis_cmd(r, &rep, &err, "HGET %s problem", lr_key_worker(k, key, name)) < 0)
+		return;
+	if (rep->type == REDIS_REPLY_STRING && rep->len > 0)
+		lr_json_set_str(w, "problem", rep->str);
+	freeReplyObject(rep);
+}
+
 int cmd_stats(cli *c, int argc, char **argv)
 {
 	static const char *const sizes[][3] = {
@@ -138,6 +152,7 @@ int cmd_stats(cli *c, int argc, char **argv)
 			}
 			lr_json_set_str(w, "name", name);
 			lr_json_set_int(w, "seen_ms_ago", (long)(now_ms - strtoll(seen, NULL, 10)));
+			worker_problem(r, &c->keys, name, w);
 			json_object_array_add(workers, w);
 		}
 		freeReplyObject(rep);
@@ -154,12 +169,16 @@ int cmd_stats(cli *c, int argc, char **argv)
 					json_object *w = json_object_array_get_idx(v, i);
 					json_object *n = NULL;
 					json_object *s = NULL;
+					json_object *p = NULL;
 
 					json_object_object_get_ex(w, "name", &n);
 					json_object_object_get_ex(w, "seen_ms_ago", &s);
-					printf("  %-40s seen %.1f s ago\n",
+					json_object_object_get_ex(w, "problem", &p);
+					printf("  %-40s seen %.1f s ago%s%s\n",
 					       json_object_get_string(n),
-					       (double)json_object_get_int64(s) / 1000.0);
+					       (double)json_object_get_int64(s) / 1000.0,
+					       p ? "; PROBLEM: " : "",
+					       p ? json_object_get_string(p) : "");
 				}
 			} else {
 				printf("%-22s %s\n", k, json_object_get_string(v));

@@ -4,7 +4,6 @@
 #include "gitstore.h"
 #include "queue.h"
 
-#include <hiredis.h>
 #include <stdio.h>
 
 /* Exit code for a store error: no such history or bad input is the user's
@@ -17,17 +16,18 @@ static int git_exit(const lr_err *err)
 	return cli_fail(code, "%s", err->msg);
 }
 
-/* Open job `id`'s history read-only on a connection of its own; an exit
+/* Open job `id`'s history read-only on the client's connection; an exit
  * code (the error printed) when that fails. */
-static int open_store(gitstore **gs, redisContext **rc, cli *c, const char *id, lr_err *err)
+static int open_store(gitstore **gs, cli *c, const char *id, lr_err *err)
 {
+	lr_redis *r = cli_redis(c);
 	gitstore_opts o;
 
+	if (r == NULL)
+		return LR_EXIT_RUNTIME;
 	gitstore_opts_init(&o);
 	o.prefix = c->keys.prefix;
-	if (gitstore_connect(rc, c->o.redis_url, c->o.redis_password, 5000, err) < 0)
-		return cli_fail(LR_EXIT_RUNTIME, "%s", err->msg);
-	if (gitstore_open(gs, *rc, id, 0, &o, err) < 0)
+	if (gitstore_open(gs, r, id, 0, &o, err) < 0)
 		return git_exit(err);
 	return 0;
 }
@@ -74,27 +74,28 @@ static int print_json(gitstore *gs, lr_err *err)
 
 /* An empty history is normal for a job that has not committed yet; for a
  * job that does not exist it is an error. 1 exists, 0 not, -1 Redis. */
-static int job_exists(redisContext *rc, cli *c, const char *id)
+static int job_exists(cli *c, const char *id)
 {
 	char key[LR_KEY_MAX];
-	redisReply *r = redisCommand(rc, "EXISTS %s", lr_key_job(&c->keys, key, id));
+	redisReply *r = NULL;
 	int ret = -1;
 
-	if (r != NULL && r->type == REDIS_REPLY_INTEGER)
+	if (lr_redis_cmd(c->r, &r, NULL, "EXISTS %s", lr_key_job(&c->keys, key, id)) < 0)
+		return -1;
+	if (r->type == REDIS_REPLY_INTEGER)
 		ret = r->integer > 0;
-	if (r != NULL)
-		freeReplyObject(r);
+	freeReplyObject(r);
 	return ret;
 }
 
-static int print_log(gitstore *gs, redisContext *rc, cli *c, const char *id, lr_err *err)
+static int print_log(gitstore *gs, cli *c, const char *id, lr_err *err)
 {
 	gitstore_entry head;
 	int rc2 = gitstore_head(&head, gs, err);
 
 	gitstore_entry_clear(&head);
 	if (rc2 == LR_ENOTFOUND) {
-		int ex = job_exists(rc, c, id);
+		int ex = job_exists(c, id);
 
 		if (ex < 0)
 			return cli_fail(LR_EXIT_RUNTIME, "redis: cannot check job %s", id);
@@ -114,7 +115,6 @@ static int print_log(gitstore *gs, redisContext *rc, cli *c, const char *id, lr_
 int cmd_log(cli *c, int argc, char **argv)
 {
 	gitstore *gs = NULL;
-	redisContext *rc = NULL;
 	lr_err err;
 	int ret;
 
@@ -124,19 +124,16 @@ int cmd_log(cli *c, int argc, char **argv)
 	if (ret != 0)
 		return ret;
 	lr_err_clear(&err);
-	ret = open_store(&gs, &rc, c, argv[1], &err);
+	ret = open_store(&gs, c, argv[1], &err);
 	if (ret == 0)
-		ret = print_log(gs, rc, c, argv[1], &err);
+		ret = print_log(gs, c, argv[1], &err);
 	gitstore_free(gs);
-	if (rc != NULL)
-		redisFree(rc);
 	return ret;
 }
 
 int cmd_export(cli *c, int argc, char **argv)
 {
 	gitstore *gs = NULL;
-	redisContext *rc = NULL;
 	lr_err err;
 	int ret;
 
@@ -146,13 +143,11 @@ int cmd_export(cli *c, int argc, char **argv)
 	if (ret != 0)
 		return ret;
 	lr_err_clear(&err);
-	ret = open_store(&gs, &rc, c, argv[1], &err);
+	ret = open_store(&gs, c, argv[1], &err);
 	if (ret == 0 && gitstore_export(gs, argv[2], &err) < 0)
 		ret = git_exit(&err);
 	else if (ret == 0)
 		printf("%s\n", argv[2]);
 	gitstore_free(gs);
-	if (rc != NULL)
-		redisFree(rc);
 	return ret;
 }

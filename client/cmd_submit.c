@@ -3,6 +3,7 @@
 #include "client.h"
 
 #include "buf.h"
+#include "iotests.h"
 #include "json.h"
 
 #include <errno.h>
@@ -58,6 +59,29 @@ static int text_field(json_object *spec, const char *key, const char *text, cons
 	return rc;
 }
 
+/* tests from --io-tests FILE: checked here, so a mistake is named at once. */
+static int io_tests_field(json_object *spec, const char *file)
+{
+	lr_iotests io;
+	json_object *o;
+	lr_buf b;
+	lr_err err;
+	int rc;
+
+	lr_buf_init(&b, SUBMIT_MAX);
+	rc = read_all(&b, file);
+	if (rc == 0 && lr_iotests_parse(&io, b.data, b.len, SUBMIT_MAX, &err) < 0)
+		rc = cli_fail(LR_EXIT_USAGE, "%s: %s", file, err.msg);
+	lr_buf_free(&b);
+	if (rc)
+		return rc;
+	o = lr_iotests_to_json(&io);
+	lr_iotests_free(&io);
+	if (o == NULL || lr_json_set_obj(spec, "tests", o) < 0)
+		return cli_fail(LR_EXIT_RUNTIME, "out of memory");
+	return 0;
+}
+
 static int spec_from_flags(cli *c, lr_buf *out)
 {
 	json_object *spec = json_object_new_object();
@@ -70,7 +94,9 @@ static int spec_from_flags(cli *c, lr_buf *out)
 	rc = lr_json_set_str(spec, "kind", c->o.kind && *c->o.kind ? c->o.kind : "evaluate");
 	if (rc == 0)
 		rc = text_field(spec, "code", c->o.code, c->o.code_file);
-	if (rc == 0)
+	if (rc == 0 && c->o.io_tests_file && *c->o.io_tests_file)
+		rc = io_tests_field(spec, c->o.io_tests_file);
+	else if (rc == 0)
 		rc = text_field(spec, "tests", c->o.tests, c->o.tests_file);
 	if (rc == 0)
 		rc = text_field(spec, "prompt", c->o.prompt, c->o.prompt_file);

@@ -28,6 +28,10 @@ static lr_cfg_opt opts[] = {
      0, 0},
     {"tests", LR_CFG_STR, &c.o.tests, NULL, 0, 0, "submit: the tests", 0, 0},
     {"tests-file", LR_CFG_STR, &c.o.tests_file, NULL, 0, 0, "submit: the tests from a file", 0, 0},
+    {"io-tests", LR_CFG_STR, &c.o.io_tests_file, NULL, 0, 0,
+     "submit: io cases from a JSON file ({\"io\": [{\"stdin\", \"stdout\"}], \"checker\"}): "
+     "the code is a program run once per case",
+     0, 0},
     {"entry-point", LR_CFG_STR, &c.o.entry_point, NULL, 0, 0,
      "submit: the function the tests call (check(candidate) style)", 0, 0},
     {"prompt", LR_CFG_STR, &c.o.prompt, NULL, 0, 0, "submit: the prompt (generate, loop)", 0, 0},

@@ -17,10 +17,10 @@ static const char *const kind_names[LR_KIND_COUNT] = {"evaluate", "generate", "r
 /* Fields each kind accepts, besides kind, limits, criteria and static_checks. */
 static const char *const kind_fields[LR_KIND_COUNT][12] = {
     {"code", "tests", "entry_point", NULL},
-    {"prompt", "tests", "entry_point", "model", "temperature", NULL},
+    {"prompt", "tests", "entry_point", "model", "temperature", "show_tests", NULL},
     {"code", "feedback", "tests", "entry_point", "model", "temperature", NULL},
     {"prompt", "tests", "entry_point", "max_iterations", "budget", "strategy", "n", "temperature",
-     "refactor", "model", NULL},
+     "refactor", "model", "show_tests", NULL},
 };
 
 static const char *const common_fields[] = {"kind",          "limits",       "criteria",
@@ -46,7 +46,7 @@ int lr_job_kind_parse(lr_job_kind *out, const char *name)
 
 const char *lr_job_strategy_name(lr_job_strategy s)
 {
-	return s == LR_STRATEGY_SAMPLE ? "sample" : "repair";
+	return s == LR_STRATEGY_SAMPLE ? "sample" : s == LR_STRATEGY_AUTO ? "auto" : "repair";
 }
 
 void lr_job_policy_default(lr_job_policy *p)
@@ -86,6 +86,8 @@ void lr_job_spec_free(lr_job_spec *s)
 		return;
 	free(s->code);
 	free(s->tests);
+	lr_iotests_free(s->io);
+	free(s->io);
 	free(s->entry_point);
 	free(s->prompt);
 	free(s->feedback);
@@ -134,8 +136,17 @@ static int dup_field(char **dst, json_object *obj, const char *key, int required
 	return *dst ? 0 : lr_err_set(err, LR_ENOMEM, "out of memory");
 }
 
-/* tests: a string, or an array of strings joined with newlines. */
-static int get_tests(lr_job_spec *s, json_object *obj, size_t max, lr_err *err)
+/* tests in the io form: {"io": [...], ...} */
+static int get_io_tests(lr_job_spec *s, json_object *v, size_t max, lr_err *err)
+{
+	s->io = calloc(1, sizeof(*s->io));
+	if (s->io == NULL)
+		return lr_err_set(err, LR_ENOMEM, "out of memory");
+	return lr_iotests_from_json(s->io, v, "tests", 0, max, err);
+}
+
+/* tests: a string, an array of strings joined with newlines, or the io form. */
+static int get_tests(lr_job_spec *s, json_object *obj, size_t max, size_t max_io, lr_err *err)
 {
 	json_object *v = NULL;
 	lr_buf b;
@@ -145,9 +156,12 @@ static int get_tests(lr_job_spec *s, json_object *obj, size_t max, lr_err *err)
 		return 0;
 	if (json_object_is_type(v, json_type_string))
 		return dup_field(&s->tests, obj, "tests", 0, 0, max, err);
+	if (json_object_is_type(v, json_type_object))
+		return get_io_tests(s, v, max_io, err);
 	if (!json_object_is_type(v, json_type_array))
 		return lr_err_set(err, LR_EINVAL,
-		                  "field 'tests' must be a string or an array of strings, got %s",
+		                  "field 'tests' must be a string, an array of strings or an "
+		                  "object {\"io\": [...]}, got %s",
 		                  lr_json_type_name(v));
 	n = json_object_array_length(v);
 	lr_buf_init(&b, max);
@@ -352,23 +366,26 @@ static int get_loop(lr_job_spec *s, json_object *obj, const lr_job_policy *pol, 
 	rc = lr_json_get_str(&strategy, NULL, obj, "", "strategy", 0, 32, &present, err);
 	if (rc < 0)
 		return rc;
-	s->strategy = LR_STRATEGY_REPAIR;
+	s->strategy = LR_STRATEGY_AUTO;
 	if (present) {
 		if (strcmp(strategy, "sample") == 0)
 			s->strategy = LR_STRATEGY_SAMPLE;
-		else if (strcmp(strategy, "repair") != 0)
-			return lr_err_set(
-			    err, LR_EINVAL,
-			    "field 'strategy' must be \"repair\" or \"sample\", got \"%s\"",
-			    strategy);
+		else if (strcmp(strategy, "repair") == 0)
+			s->strategy = LR_STRATEGY_REPAIR;
+		else if (strcmp(strategy, "auto") != 0)
+			return lr_err_set(err, LR_EINVAL,
+			                  "field 'strategy' must be \"auto\", \"repair\" or "
+			                  "\"sample\", got \"%s\"",
+			                  strategy);
 	}
-	s->n = s->strategy == LR_STRATEGY_SAMPLE ? 4 : 1;
+	s->n = s->strategy == LR_STRATEGY_REPAIR ? 1 : 4;
 	rc = lr_json_get_int(&s->n, obj, "", "n", 0, 1, 64, &n_given, err);
 	if (rc < 0)
 		return rc;
 	if (s->strategy == LR_STRATEGY_REPAIR && s->n != 1)
 		return lr_err_set(err, LR_EINVAL,
-		                  "field 'n' (%ld candidates) needs \"strategy\": \"sample\"",
+		                  "field 'n' (%ld candidates) needs \"strategy\": \"auto\" or "
+		                  "\"sample\"",
 		                  s->n);
 	if (s->n > pol->max_n) {
 		if (n_given &&
@@ -461,7 +478,7 @@ int lr_job_spec_parse(lr_job_spec *out, const char *text, size_t len, const lr_j
 	}
 	if (rc < 0)
 		goto cleanup;
-	rc = get_tests(out, root, pol->max_text_bytes, err);
+	rc = get_tests(out, root, pol->max_text_bytes, pol->max_spec_bytes, err);
 	if (rc == 0)
 		rc = dup_field(&out->entry_point, root, "entry_point", 0, 1, NAME_MAX_LEN, err);
 	if (rc < 0)
@@ -474,6 +491,12 @@ int lr_job_spec_parse(lr_job_spec *out, const char *text, size_t len, const lr_j
 	}
 	if (out->kind != LR_KIND_EVALUATE) {
 		rc = get_model(out, root, pol, err);
+		if (rc < 0)
+			goto cleanup;
+	}
+	out->show_tests = out->kind == LR_KIND_GENERATE || out->kind == LR_KIND_LOOP;
+	if (out->show_tests) {
+		rc = lr_json_get_bool(&out->show_tests, root, "", "show_tests", 0, NULL, err);
 		if (rc < 0)
 			goto cleanup;
 	}
@@ -534,6 +557,11 @@ char *lr_job_spec_to_json(const lr_job_spec *s)
 	rc |= add_str(o, "prompt", s->prompt);
 	rc |= add_str(o, "feedback", s->feedback);
 	rc |= add_str(o, "tests", s->tests);
+	if (s->io != NULL) {
+		json_object *io = lr_iotests_to_json(s->io);
+
+		rc |= io ? lr_json_set_obj(o, "tests", io) : LR_ENOMEM;
+	}
 	rc |= add_str(o, "entry_point", s->entry_point);
 	rc |= lr_json_set_num(lim, "timeout_s", s->timeout_s);
 	rc |= lr_json_set_int(lim, "memory_mb", s->memory_mb);
@@ -560,6 +588,8 @@ char *lr_job_spec_to_json(const lr_job_spec *s)
 		rc |= lr_json_set_int(o, "n", s->n);
 		rc |= lr_json_set_bool(o, "refactor", s->refactor);
 	}
+	if (s->kind == LR_KIND_GENERATE || s->kind == LR_KIND_LOOP)
+		rc |= lr_json_set_bool(o, "show_tests", s->show_tests);
 	if (s->kind != LR_KIND_EVALUATE) {
 		if (s->has_temperature)
 			rc |= lr_json_set_num(o, "temperature", s->temperature);

@@ -3,16 +3,20 @@
  * A spec is one JSON object with a `kind` and the fields of that kind:
  *
  *   evaluate  code, [tests], [entry_point]                 run and judge code (no model)
- *   generate  prompt, [tests], [entry_point], [model], [temperature]
+ *   generate  prompt, [tests], [entry_point], [model], [temperature], [show_tests]
  *   refactor  code, feedback, [tests], [entry_point], [model], [temperature]
  *   loop      prompt, [tests], [entry_point], [max_iterations], [budget],
- *             [strategy], [n], [temperature], [refactor], [model]
+ *             [strategy], [n], [temperature], [refactor], [model], [show_tests]
  *
  * and, for every kind, [limits] {timeout_s, memory_mb}, [criteria] (see
  * criteria.h) and [static_checks] (bool, default true). `tests` is a string
- * (assert lines, a check(candidate) function, test_* functions or doctests)
- * or an array of strings (joined with newlines). `budget` is {wall_s,
- * tokens}; `strategy` is "repair" or "sample"; `model` is {name, max_tokens}.
+ * (assert lines, a check(candidate) function, test_* functions or doctests),
+ * an array of strings (joined with newlines), or the io form {"io": [{"stdin",
+ * "stdout"}, ...], "checker", "stop_on_failure"} (see iotests.h): the code
+ * is then a whole program run once per case. `budget` is {wall_s,
+ * tokens}; `strategy` is "auto" (the default), "repair" or "sample"; `model` is
+ * {name, max_tokens};
+ * `show_tests` (bool, default true) puts the tests in the model's prompt.
  * Unknown fields, wrong types and out-of-range values are errors that name
  * the field, so a rejected job says exactly what to fix.
  *
@@ -25,6 +29,7 @@
 
 #include "criteria.h"
 #include "err.h"
+#include "iotests.h"
 
 #include <stddef.h>
 
@@ -40,7 +45,7 @@ const char *lr_job_kind_name(lr_job_kind k);
 /* Returns 0, or LR_EINVAL for an unknown name. */
 int lr_job_kind_parse(lr_job_kind *out, const char *name);
 
-typedef enum { LR_STRATEGY_REPAIR = 0, LR_STRATEGY_SAMPLE } lr_job_strategy;
+typedef enum { LR_STRATEGY_REPAIR = 0, LR_STRATEGY_SAMPLE, LR_STRATEGY_AUTO } lr_job_strategy;
 
 const char *lr_job_strategy_name(lr_job_strategy s);
 
@@ -67,6 +72,7 @@ typedef struct lr_job_spec {
 	lr_job_kind kind;
 	char *code;        /* evaluate, refactor */
 	char *tests;       /* optional; arrays already joined */
+	lr_iotests *io;    /* the io form instead of `tests`, or NULL */
 	char *entry_point; /* optional */
 	char *prompt;      /* generate, loop */
 	char *feedback;    /* refactor */
@@ -85,6 +91,7 @@ typedef struct lr_job_spec {
 	/* generate, refactor, loop */
 	double temperature;
 	int has_temperature;
+	int show_tests;  /* generate, loop: the tests go into the prompt */
 	char *model;     /* model name override, or NULL for the worker's */
 	long max_tokens; /* per completion; 0 = the worker's */
 	/* What the policy changed, "; "-separated, or NULL. */

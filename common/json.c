@@ -328,3 +328,67 @@ int lr_json_set_bool(json_object *obj, const char *key, int val)
 
 	return v ? lr_json_set_obj(obj, key, v) : LR_ENOMEM;
 }
+
+/* ---- lenient reads ---- */
+
+json_object *lr_json_member(json_object *o, const char *key, json_type type)
+{
+	json_object *v;
+
+	if (o == NULL || !json_object_is_type(o, json_type_object) ||
+	    !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, type))
+		return NULL;
+	return v;
+}
+
+const char *lr_json_str(json_object *o, const char *key)
+{
+	json_object *v = lr_json_member(o, key, json_type_string);
+
+	return v ? json_object_get_string(v) : NULL;
+}
+
+static int number(json_object *o, const char *key, double *out)
+{
+	json_object *v = lr_json_member(o, key, json_type_int);
+
+	if (v == NULL)
+		v = lr_json_member(o, key, json_type_double);
+	if (v == NULL)
+		return 0;
+	*out = json_object_get_double(v);
+	return isfinite(*out);
+}
+
+long lr_json_int(json_object *o, const char *key, long def)
+{
+	double d;
+
+	if (!number(o, key, &d) || d < -1e15 || d > 1e15)
+		return def;
+	return (long)d;
+}
+
+double lr_json_num(json_object *o, const char *key, double def)
+{
+	double d;
+
+	return number(o, key, &d) ? d : def;
+}
+
+int lr_json_bool(json_object *o, const char *key, int def)
+{
+	json_object *v = lr_json_member(o, key, json_type_boolean);
+
+	return v ? json_object_get_boolean(v) : def;
+}
+
+json_object *lr_json_obj(json_object *o, const char *key)
+{
+	return lr_json_member(o, key, json_type_object);
+}
+
+json_object *lr_json_arr(json_object *o, const char *key)
+{
+	return lr_json_member(o, key, json_type_array);
+}

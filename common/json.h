@@ -47,6 +47,19 @@ int lr_json_get_bool(int *out, json_object *obj, const char *path, const char *k
 int lr_json_get_typed(json_object **out, json_object *obj, const char *path, const char *key,
                       json_type type, int required, int *present, lr_err *err);
 
+/* Lenient reads, for JSON that is read back rather than validated (a
+ * harness answer, a stored report, a job hash, a model's reply): the member
+ * when it is there with the right type, else NULL or `def`. `o` may be NULL
+ * or not an object. Numbers are ints or finite doubles; lr_json_int also
+ * takes a double within +-1e15 and drops its fraction. */
+json_object *lr_json_member(json_object *o, const char *key, json_type type);
+const char *lr_json_str(json_object *o, const char *key);
+long lr_json_int(json_object *o, const char *key, long def);
+double lr_json_num(json_object *o, const char *key, double def);
+int lr_json_bool(json_object *o, const char *key, int def);
+json_object *lr_json_obj(json_object *o, const char *key);
+json_object *lr_json_arr(json_object *o, const char *key);
+
 /* Refuse members not listed in `allowed` (NULL-terminated), naming the first
  * unknown one. Catches typos such as "timeout" for "timeout_s". */
 int lr_json_check_keys(json_object *obj, const char *path, const char *const *allowed, lr_err *err);

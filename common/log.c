@@ -2,6 +2,9 @@
  * several threads or processes do not interleave. */
 #include "log.h"
 
+#include "clock.h"
+#include "utf8.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,8 +42,94 @@ int lr_log_level_parse(const char *s)
 	return -1;
 }
 
+size_t lr_log_escape(char *dst, size_t cap, const char *src, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)src;
+	size_t o = 0;
+	size_t i = 0;
+
+	if (cap == 0)
+		return 0;
+	while (i < n) {
+		char esc[12];
+		size_t elen = 0;
+		size_t take = 1;
+		unsigned cp = s[i];
+
+		if (s[i] >= 0x20 && s[i] < 0x7f) {
+			esc[0] = (char)s[i];
+			elen = 1;
+		} else if (s[i] == '\n' || s[i] == '\r' || s[i] == '\t') {
+			esc[0] = '\\';
+			esc[1] = s[i] == '\n' ? 'n' : s[i] == '\r' ? 'r' : 't';
+			elen = 2;
+		} else if (s[i] >= 0x80 && (take = lr_utf8_seq(s + i, n - i, &cp)) > 0 &&
+		           !(cp >= 0x80 && cp < 0xa0) && cp != 0x2028 && cp != 0x2029) {
+			for (size_t j = 0; j < take; j++)
+				esc[j] = (char)s[i + j];
+			elen = take;
+		} else if (s[i] >= 0x80 && take > 0) {
+			/* A C1 control or a line separator, written as its code point. */
+			elen = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", cp);
+		} else {
+			/* Other control bytes and bytes that are not UTF-8. */
+			take = 1;
+			esc[0] = '\\';
+			esc[1] = 'x';
+			esc[2] = hex[s[i] >> 4];
+			esc[3] = hex[s[i] & 15];
+			elen = 4;
+		}
+		if (o + elen + 1 > cap)
+			break;
+		for (size_t j = 0; j < elen; j++)
+			dst[o++] = esc[j];
+		i += take;
+	}
+	dst[o] = '\0';
+	return o;
+}
+
+void lr_log_repeated(lr_log_repeat *rl, int level, long every_ms, const char *fmt, ...)
+{
+	char msg[LR_LOG_REPEAT_MAX];
+	long long now = lr_now_ms();
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (rl->active && strcmp(msg, rl->last) == 0) {
+		rl->repeats++;
+		if (now < rl->next_ms)
+			return;
+		LR_LOG(level, "%s (%ld times in %.0f s)", msg, rl->repeats,
+		       (double)(now - rl->first_ms) / 1000.0);
+		rl->next_ms = now + every_ms;
+		return;
+	}
+	LR_LOG(level, "%s", msg);
+	snprintf(rl->last, sizeof(rl->last), "%s", msg);
+	rl->active = 1;
+	rl->repeats = 1;
+	rl->first_ms = now;
+	rl->next_ms = now + every_ms;
+}
+
+int lr_log_repeat_end(lr_log_repeat *rl)
+{
+	int was = rl->active;
+
+	rl->active = 0;
+	rl->repeats = 0;
+	rl->last[0] = '\0';
+	return was;
+}
+
 void lr_log_write(int level, const char *fmt, ...)
 {
+	char text[2048];
 	char line[2048];
 	struct timeval tv;
 	struct tm tm;
@@ -57,13 +146,14 @@ void lr_log_write(int level, const char *fmt, ...)
 	             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
 	             (long)(tv.tv_usec / 1000), level_names[level], log_prog, (long)getpid());
 	n = r > 0 ? (size_t)r : 0;
-	if (n < sizeof(line)) {
-		va_start(ap, fmt);
-		r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-		va_end(ap);
-		if (r > 0)
-			n += (size_t)r;
-	}
+	va_start(ap, fmt);
+	r = vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	/* Messages carry what users sent: a newline or an escape code in a spec
+	 * must not forge a line or drive a terminal. */
+	if (r > 0 && n < sizeof(line))
+		n += lr_log_escape(line + n, sizeof(line) - n, text,
+		                   (size_t)r < sizeof(text) ? (size_t)r : sizeof(text) - 1);
 	if (n > sizeof(line) - 2)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';

@@ -2,6 +2,7 @@
  * queue_lua.c and checks on what they answer. */
 #include "queue.h"
 
+#include "log.h"
 #include "queue_lua.h"
 
 #include <stdio.h>
@@ -152,12 +153,21 @@ static int fenced_reply(const redisReply *rep, const char *what, const char *id,
 		const char *st = lr_reply_elem_str(rep, 1);
 		const char *at = lr_reply_elem_str(rep, 2);
 
+		const char *why = lr_reply_elem_str(rep, 3);
+
 		copy_state(state, st);
 		if (cur_attempt != NULL)
 			*cur_attempt = at ? strtol(at, NULL, 10) : 0;
-		return lr_err_set(err, LR_ESTALE,
-		                  "%s refused: job %s is %s at attempt %s, not running attempt %ld",
-		                  what, id, st ? st : "?", at ? at : "?", attempt);
+		if (why != NULL) {
+			log_warn("%s dead-lettered: %s", id, why);
+			return lr_err_set(err, LR_ESTALE, "%s refused: %s (dead-lettered)", what,
+			                  why);
+		}
+		return lr_err_set(
+		    err, LR_ESTALE,
+		    "%s refused: job %s is %.16s at attempt %.24s, not running attempt "
+		    "%ld",
+		    what, id, st ? st : "?", at ? at : "?", attempt);
 	}
 	copy_state(state, tag);
 	return 0;
@@ -168,6 +178,53 @@ static int fenced_reply(const redisReply *rep, const char *what, const char *id,
 int lr_q_err_nogroup(const lr_err *err)
 {
 	return err != NULL && strstr(err->msg, "NOGROUP") != NULL;
+}
+
+static int redis_said(const lr_err *err, const char *what)
+{
+	size_t n = strlen(what);
+
+	return strncmp(err->msg, "redis: ", 7) == 0 && strncmp(err->msg + 7, what, n) == 0;
+}
+
+lr_q_trouble lr_q_classify(int rc, const lr_err *err)
+{
+	if (rc >= 0)
+		return LR_Q_OK;
+	if (rc == LR_EIO)
+		return LR_Q_CONN;
+	if (rc == LR_ENOMEM || rc == LR_EINVAL || err == NULL)
+		return LR_Q_LOCAL;
+	if (rc == LR_ETOOBIG)
+		return LR_Q_DATA; /* a reply over the limit: something holds a huge value */
+	if (redis_said(err, "BUSY") || redis_said(err, "LOADING") ||
+	    redis_said(err, "MASTERDOWN") || redis_said(err, "TRYAGAIN"))
+		return LR_Q_BUSY;
+	if (redis_said(err, "OOM") || redis_said(err, "READONLY") || redis_said(err, "MISCONF") ||
+	    redis_said(err, "NOREPLICAS"))
+		return LR_Q_OOM;
+	if (lr_q_err_nogroup(err) || redis_said(err, "UNBLOCKED"))
+		return LR_Q_NOGROUP; /* the groups, or the stream itself, are gone */
+	if (redis_said(err, "LLMREPL data") || redis_said(err, "WRONGTYPE") ||
+	    strstr(err->msg, "WRONGTYPE") != NULL)
+		return LR_Q_DATA;
+	return LR_Q_SCRIPT;
+}
+
+const char *lr_q_trouble_name(lr_q_trouble t)
+{
+	static const char *const names[] = {
+	    [LR_Q_OK] = "ok",
+	    [LR_Q_CONN] = "connection",
+	    [LR_Q_BUSY] = "redis busy",
+	    [LR_Q_OOM] = "redis refuses writes",
+	    [LR_Q_NOGROUP] = "consumer group missing",
+	    [LR_Q_DATA] = "broken data",
+	    [LR_Q_SCRIPT] = "script error",
+	    [LR_Q_LOCAL] = "local",
+	};
+
+	return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
 }
 
 static int create_group(lr_redis *r, const lr_keys *k, const char *stream, const char *group,
@@ -207,6 +264,7 @@ int lr_q_take(lr_redis *r, const lr_keys *k, const char *consumer, long count, s
 {
 	argv_list a = {0};
 	redisReply *rep = NULL;
+	const redisReply *list;
 	lr_q_request *out = NULL;
 	size_t n = 0;
 	int rc;
@@ -224,20 +282,27 @@ int lr_q_take(lr_redis *r, const lr_keys *k, const char *consumer, long count, s
 	rc = run(r, &lr_lua_take, &a, &rep, err);
 	if (rc < 0)
 		goto cleanup;
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements % 2 != 0) {
+	/* {{id, spec, ...}, {rejected id, reason, ...}} */
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+	    rep->element[0]->type != REDIS_REPLY_ARRAY || rep->element[0]->elements % 2 != 0 ||
+	    rep->element[1]->type != REDIS_REPLY_ARRAY) {
 		rc = lr_err_set(err, LR_EPROTO, "take: unexpected reply from redis");
 		goto cleanup;
 	}
-	if (rep->elements > 0) {
-		out = calloc(rep->elements / 2, sizeof(*out));
+	for (size_t i = 0; i + 1 < rep->element[1]->elements; i += 2)
+		log_info("job %s rejected: %s", lr_reply_elem_str(rep->element[1], i),
+		         lr_reply_elem_str(rep->element[1], i + 1));
+	list = rep->element[0];
+	if (list->elements > 0) {
+		out = calloc(list->elements / 2, sizeof(*out));
 		if (out == NULL) {
 			rc = lr_err_set(err, LR_ENOMEM, "out of memory");
 			goto cleanup;
 		}
 	}
-	for (size_t i = 0; i + 1 < rep->elements; i += 2) {
-		const redisReply *id = rep->element[i];
-		const redisReply *spec = rep->element[i + 1];
+	for (size_t i = 0; i + 1 < list->elements; i += 2) {
+		const redisReply *id = list->element[i];
+		const redisReply *spec = list->element[i + 1];
 
 		if (id->type != REDIS_REPLY_STRING || spec->type != REDIS_REPLY_STRING) {
 			rc = lr_err_set(err, LR_EPROTO, "take: unexpected reply from redis");
@@ -291,14 +356,21 @@ int lr_q_intake(lr_redis *r, const lr_keys *k, const char *id, int queued, const
 	return rc;
 }
 
+/* Upkeep scripts answer {n, buried job, reason, ...}: the count, and the
+ * jobs whose keys were broken (dead-lettered), which are logged here. */
 static int int_script(lr_redis *r, const lr_script *s, argv_list *a, long *n, lr_err *err)
 {
 	redisReply *rep = NULL;
 	long long v = 0;
 	int rc = run(r, s, a, &rep, err);
 
+	if (rc == 0 && (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1))
+		rc = lr_err_set(err, LR_EPROTO, "%s: unexpected reply from redis", s->name);
 	if (rc == 0)
-		rc = lr_reply_int(&v, rep, err);
+		rc = lr_reply_int(&v, rep->element[0], err);
+	for (size_t i = 1; rc == 0 && i + 1 < rep->elements; i += 2)
+		log_warn("%s dead-lettered: %s", lr_reply_elem_str(rep, i),
+		         lr_reply_elem_str(rep, i + 1));
 	if (n)
 		*n = (long)v;
 	if (rep)
@@ -376,31 +448,47 @@ int lr_q_gc(lr_redis *r, const lr_keys *k, long consumer_idle_ms, long worker_go
 	return rc;
 }
 
-int lr_q_retain(lr_redis *r, const lr_keys *k, long long max_bytes, long limit, long *evicted,
-                long *expired, long long *bytes, lr_err *err)
+static void log_pairs(const redisReply *list, const char *what)
+{
+	for (size_t i = 0; list->type == REDIS_REPLY_ARRAY && i + 1 < list->elements; i += 2)
+		log_warn("repair: %s %s %s", what, lr_reply_elem_str(list, i),
+		         lr_reply_elem_str(list, i + 1));
+}
+
+int lr_q_repair(lr_redis *r, const lr_keys *k, unsigned long long *cursor, long count, long *fixed,
+                lr_err *err)
 {
 	argv_list a = {0};
 	redisReply *rep = NULL;
+	const char *next;
 	int rc;
 
-	*evicted = *expired = 0;
-	*bytes = 0;
+	if (fixed)
+		*fixed = 0;
 	al_str(&a, k->prefix);
-	al_long(&a, (long)max_bytes);
-	al_long(&a, limit);
-	rc = run(r, &lr_lua_retain, &a, &rep, err);
-	if (rc == 0) {
-		if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
-		    rep->element[0]->type != REDIS_REPLY_INTEGER ||
-		    rep->element[1]->type != REDIS_REPLY_INTEGER ||
-		    rep->element[2]->type != REDIS_REPLY_INTEGER) {
-			rc = lr_err_set(err, LR_EPROTO, "retain: unexpected reply from redis");
-		} else {
-			*evicted = (long)rep->element[0]->integer;
-			*expired = (long)rep->element[1]->integer;
-			*bytes = rep->element[2]->integer;
-		}
+	al_long(&a, 0); /* placeholder: a cursor may not fit in a long */
+	al_long(&a, count);
+	if (!a.oom) {
+		char *c = a.owned[0];
+
+		snprintf(c, 24, "%llu", *cursor);
+		a.len[1] = strlen(c);
 	}
+	rc = run(r, &lr_lua_repair, &a, &rep, err);
+	if (rc < 0)
+		goto cleanup;
+	next = lr_reply_elem_str(rep, 0);
+	if (next == NULL || rep->elements != 3 || rep->element[1]->type != REDIS_REPLY_ARRAY ||
+	    rep->element[2]->type != REDIS_REPLY_ARRAY) {
+		rc = lr_err_set(err, LR_EPROTO, "repair: unexpected reply from redis");
+		goto cleanup;
+	}
+	*cursor = strtoull(next, NULL, 10);
+	log_pairs(rep->element[1], "key");
+	log_pairs(rep->element[2], "job");
+	if (fixed)
+		*fixed = (long)(rep->element[1]->elements + rep->element[2]->elements) / 2;
+cleanup:
 	if (rep)
 		freeReplyObject(rep);
 	al_free(&a);
@@ -430,6 +518,10 @@ int lr_q_cancel(lr_redis *r, const lr_keys *k, const char *id, const char *by, c
 		rc = lr_err_set(err, LR_EPROTO, "cancel: unexpected reply from redis");
 	} else if (strcmp(tag, "missing") == 0) {
 		rc = lr_err_set(err, LR_ENOTFOUND, "no job %s (never submitted, or expired)", id);
+	} else if (strcmp(tag, "dead") == 0) {
+		copy_state(prev, "dead");
+		log_warn("%s dead-lettered: %s", id, lr_reply_elem_str(rep, 1));
+		rc = lr_err_set(err, LR_EINVAL, "%s (dead-lettered)", lr_reply_elem_str(rep, 1));
 	} else if (strcmp(tag, "final") == 0) {
 		copy_state(prev, lr_reply_elem_str(rep, 1));
 		rc = lr_err_set(err, LR_EINVAL, "job %s is already %s", id,
@@ -454,6 +546,15 @@ void lr_q_job_free(lr_q_job *j)
 	j->spec = NULL;
 }
 
+/* The largest spec a claim may return: what fits in one reply with room to
+ * spare (a bigger one would be refused by the reply limit after the claim). */
+static size_t spec_max(const lr_redis *r)
+{
+	size_t m = lr_redis_reply_max(r);
+
+	return m > (2u << 20) ? m - (1u << 20) : m / 2;
+}
+
 static int claim(lr_redis *r, const lr_keys *k, const char *id, const char *entry,
                  const char *worker, long lease_ms, lr_q_job *job, int *got, lr_err *err)
 {
@@ -468,12 +569,17 @@ static int claim(lr_redis *r, const lr_keys *k, const char *id, const char *entr
 	al_str(&a, entry);
 	al_str(&a, worker);
 	al_long(&a, lease_ms);
+	al_long(&a, (long)spec_max(r));
 	rc = run(r, &lr_lua_claim, &a, &rep, err);
 	if (rc < 0)
 		goto cleanup;
 	tag = lr_reply_elem_str(rep, 0);
 	if (tag == NULL) {
 		rc = lr_err_set(err, LR_EPROTO, "claim: unexpected reply from redis");
+		goto cleanup;
+	}
+	if (strcmp(tag, "dead") == 0) {
+		log_warn("%s dead-lettered: %s", id, lr_reply_elem_str(rep, 1));
 		goto cleanup;
 	}
 	if (strcmp(tag, "ok") != 0)
@@ -537,8 +643,15 @@ int lr_q_next(lr_redis *r, const lr_keys *k, const char *worker, long block_ms, 
 		rc = lr_err_set(err, LR_EPROTO, "XREADGROUP: unexpected entry");
 		goto cleanup;
 	}
-	job_id = lr_reply_field(e->element[1], "job");
-	if (!lr_reply_is_str(job_id) || !lr_job_id_valid(job_id->str)) {
+	/* Ours have exactly one field, `job`, byte for byte. */
+	job_id = e->element[1]->type == REDIS_REPLY_ARRAY && e->element[1]->elements == 2 &&
+	                 e->element[1]->element[0]->type == REDIS_REPLY_STRING &&
+	                 e->element[1]->element[0]->len == 3 &&
+	                 memcmp(e->element[1]->element[0]->str, "job", 3) == 0
+	             ? e->element[1]->element[1]
+	             : NULL;
+	if (!lr_reply_is_str(job_id) || strlen(job_id->str) != job_id->len ||
+	    !lr_job_id_valid(job_id->str)) {
 		/* Not ours (someone wrote to the work stream by hand): drop it. */
 		redisReply *ack = NULL;
 
@@ -768,6 +881,37 @@ int lr_q_unregister(lr_redis *r, const lr_keys *k, const char *worker, lr_err *e
 		if (rep)
 			freeReplyObject(rep);
 	}
+	return rc;
+}
+
+int lr_q_retain(lr_redis *r, const lr_keys *k, long long max_bytes, long limit, long *evicted,
+                long *expired, long long *bytes, lr_err *err)
+{
+	argv_list a = {0};
+	redisReply *rep = NULL;
+	int rc;
+
+	*evicted = *expired = 0;
+	*bytes = 0;
+	al_str(&a, k->prefix);
+	al_long(&a, (long)max_bytes);
+	al_long(&a, limit);
+	rc = run(r, &lr_lua_retain, &a, &rep, err);
+	if (rc == 0) {
+		if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
+		    rep->element[0]->type != REDIS_REPLY_INTEGER ||
+		    rep->element[1]->type != REDIS_REPLY_INTEGER ||
+		    rep->element[2]->type != REDIS_REPLY_INTEGER) {
+			rc = lr_err_set(err, LR_EPROTO, "retain: unexpected reply from redis");
+		} else {
+			*evicted = (long)rep->element[0]->integer;
+			*expired = (long)rep->element[1]->integer;
+			*bytes = rep->element[2]->integer;
+		}
+	}
+	if (rep)
+		freeReplyObject(rep);
+	al_free(&a);
 	return rc;
 }
 

@@ -42,6 +42,34 @@ int lr_q_ensure_groups(lr_redis *r, const lr_keys *k, lr_err *err);
 /* Does this error mean the groups are missing? */
 int lr_q_err_nogroup(const lr_err *err);
 
+/* What kind of trouble an error from these functions is, for deciding what
+ * to do next. Every kind is worth another try after a pause; none is a reason
+ * to stop taking jobs. */
+typedef enum {
+	LR_Q_OK = 0,
+	LR_Q_CONN,    /* Redis unreachable or the connection dropped (reconnects by itself) */
+	LR_Q_BUSY,    /* Redis busy: a long script, loading its data, failing over */
+	LR_Q_OOM,     /* Redis refuses writes: maxmemory, read-only, disk errors */
+	LR_Q_NOGROUP, /* the consumer groups are gone: lr_q_ensure_groups */
+	LR_Q_DATA,    /* a shared key of the wrong type or a broken value: lr_q_repair */
+	LR_Q_SCRIPT,  /* any other error answer from Redis */
+	LR_Q_LOCAL,   /* out of memory here, bad arguments */
+} lr_q_trouble;
+
+lr_q_trouble lr_q_classify(int rc, const lr_err *err);
+const char *lr_q_trouble_name(lr_q_trouble t);
+
+/* Put right what hands on the keys broke (docs/protocol.md, "When someone
+ * writes into the keys"): shared keys of the wrong type are moved aside to
+ * `P broken:<name>:<ms>` and made again, counters that are not numbers restart
+ * at 0, and one SCAN page of about `count` keys from *cursor is checked for
+ * jobs: broken ones are dead-lettered; a queued job without its work entry,
+ * a running one without its lease, a waiting one without its retry get them
+ * back; a final one without an expiry gets it. *cursor is 0 after a whole
+ * pass. *fixed (optional) = changes made; each one is logged. */
+int lr_q_repair(lr_redis *r, const lr_keys *k, unsigned long long *cursor, long count, long *fixed,
+                lr_err *err);
+
 /* ---- dispatcher ---------------------------------------------------------- */
 
 /* A request taken from the requests stream: id (the job id) and its spec. */
@@ -52,9 +80,10 @@ typedef struct lr_q_request {
 } lr_q_request;
 
 /* Take up to `count` new requests for `consumer` (or, with ids, the entries
- * it claimed from a stopped dispatcher). Requests without a spec or with one
- * over max_bytes are rejected inside Redis and not returned. *reqs points
- * into *keep (free it with freeReplyObject). */
+ * it claimed from a stopped dispatcher). Requests that are not exactly one
+ * field `spec`, or whose spec is over max_bytes, are rejected inside Redis
+ * (and logged here), not returned. *reqs points into *keep (free it with
+ * freeReplyObject). */
 int lr_q_take(lr_redis *r, const lr_keys *k, const char *consumer, long count, size_t max_bytes,
               const lr_q_policy *pol, const char *const *ids, size_t nids, lr_q_request **reqs,
               size_t *nreqs, redisReply **keep, lr_err *err);
@@ -130,8 +159,9 @@ typedef struct lr_q_job {
 void lr_q_job_free(lr_q_job *j); /* frees the members; accepts NULL */
 
 /* Wait up to block_ms for a job and claim it. Returns 0 with *got = 1 and
- * *job filled, or *got = 0 when nothing was claimable (timeout, or an entry
- * whose job was cancelled, expired or superseded). */
+ * *job filled, or *got = 0 when nothing was claimable (timeout, an entry
+ * whose job was cancelled, expired or superseded, or a job whose keys were
+ * broken: it is dead-lettered with the reason and logged). */
 int lr_q_next(lr_redis *r, const lr_keys *k, const char *worker, long block_ms, long lease_ms,
               lr_q_job *job, int *got, lr_err *err);
 

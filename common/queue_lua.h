@@ -18,6 +18,7 @@ extern const lr_script lr_lua_orphans;
 extern const lr_script lr_lua_cancel;
 extern const lr_script lr_lua_heartbeat;
 extern const lr_script lr_lua_gc;
+extern const lr_script lr_lua_repair;
 extern const lr_script lr_lua_retain;
 extern const lr_script lr_lua_cb_take;
 extern const lr_script lr_lua_cb_report;

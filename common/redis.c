@@ -196,134 +196,148 @@ static int parse_sentinel(lr_redis_url *out, const char *p, const char *end, con
 	return 0;
 }
 
+enum { URL_TCP, URL_UNIX, URL_SENTINEL };
+
+/* The scheme: *kind and the text after "://". */
+static int parse_scheme(const char *url, int *kind, const char **rest, lr_err *err)
+{
+	static const struct {
+		const char *prefix;
+		int kind;
+	} schemes[] = {
+	    {"redis://", URL_TCP}, {"redis+sentinel://", URL_SENTINEL}, {"unix://", URL_UNIX}};
+
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+		size_t n = strlen(schemes[i].prefix);
+
+		if (strncmp(url, schemes[i].prefix, n) == 0) {
+			*kind = schemes[i].kind;
+			*rest = url + n;
+			return 0;
+		}
+	}
+	if (strncmp(url, "rediss://", 9) == 0)
+		return lr_err_set(err, LR_EINVAL,
+		                  "redis URL: rediss:// (TLS) is not supported by hiredis 0.14; "
+		                  "use a TLS tunnel and redis://");
+	return lr_err_set(err, LR_EINVAL,
+	                  "redis URL must start with redis://, redis+sentinel:// or unix://, got "
+	                  "'%.64s'",
+	                  url);
+}
+
+/* Credentials end at the first '@' before `end`; a password holding '@'
+ * writes it percent-encoded (%40), as in every URL. *p moves past them. */
+static int parse_credentials(lr_redis_url *out, const char **p, const char *end, lr_err *err)
+{
+	const char *at = memchr(*p, '@', (size_t)(end - *p));
+	const char *colon;
+
+	if (at == NULL)
+		return 0;
+	colon = memchr(*p, ':', (size_t)(at - *p));
+	if (colon == NULL)
+		/* "redis://secret@host" would name a user without a password;
+		 * refuse rather than silently not authenticate. */
+		return lr_err_set(
+		    err, LR_EINVAL,
+		    "redis URL: credentials must be ':password@' or 'user:password@'");
+	if (colon > *p) {
+		out->user = pct_decode(*p, (size_t)(colon - *p));
+		if (out->user == NULL)
+			return lr_err_set(err, LR_ENOMEM, "out of memory");
+	}
+	out->password = pct_decode(colon + 1, (size_t)(at - colon - 1));
+	if (out->password == NULL)
+		return lr_err_set(err, LR_ENOMEM, "out of memory");
+	*p = at + 1;
+	return 0;
+}
+
+/* host[:port][/db] of a redis:// URL. */
+static int parse_tcp(lr_redis_url *out, const char *p, const char *end, const char *url,
+                     lr_err *err)
+{
+	const char *slash = memchr(p, '/', (size_t)(end - p));
+	const char *hostend = slash ? slash : end;
+	long v;
+	int rc;
+
+	rc = parse_hostport(p, (size_t)(hostend - p), &out->host, &out->port, url, err);
+	if (rc < 0 || slash == NULL || slash + 1 >= end)
+		return rc;
+	if (parse_long(&v, slash + 1, (size_t)(end - slash - 1), 0, 100000) < 0)
+		return lr_err_set(err, LR_EINVAL,
+		                  "redis URL: the path must be a database number, got '%.*s'",
+		                  (int)(end - slash - 1), slash + 1);
+	out->db = v;
+	return 0;
+}
+
+/* The query: db=N and password=P, separated by '&'. */
+static int parse_query(lr_redis_url *out, const char *q, lr_err *err)
+{
+	long v;
+
+	while (*q) {
+		const char *amp = strchr(q, '&');
+		size_t n = amp ? (size_t)(amp - q) : strlen(q);
+
+		if (n > 3 && strncmp(q, "db=", 3) == 0) {
+			if (parse_long(&v, q + 3, n - 3, 0, 100000) < 0)
+				return lr_err_set(err, LR_EINVAL, "redis URL: bad db in query");
+			out->db = v;
+		} else if (n > 9 && strncmp(q, "password=", 9) == 0) {
+			free(out->password);
+			out->password = pct_decode(q + 9, n - 9);
+			if (out->password == NULL)
+				return lr_err_set(err, LR_ENOMEM, "out of memory");
+		} else {
+			return lr_err_set(
+			    err, LR_EINVAL,
+			    "redis URL: unknown query parameter '%.*s' (db, password)",
+			    (int)(n > 32 ? 32 : n), q);
+		}
+		q += n;
+		if (*q == '&')
+			q++;
+	}
+	return 0;
+}
+
 int lr_redis_url_parse(lr_redis_url *out, const char *url, lr_err *err)
 {
-	const char *p;
-	const char *at;
+	const char *p = NULL;
 	const char *end;
-	const char *query = NULL;
-	int is_unix = 0;
-	int is_sentinel = 0;
-	int rc = LR_EINVAL;
-	long v;
+	const char *query;
+	int kind = URL_TCP;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	out->port = 6379;
 	if (url == NULL || *url == '\0')
 		url = LR_REDIS_URL_DEFAULT;
-	if (strncmp(url, "redis://", 8) == 0) {
-		p = url + 8;
-	} else if (strncmp(url, "redis+sentinel://", 17) == 0) {
-		p = url + 17;
-		is_sentinel = 1;
-	} else if (strncmp(url, "unix://", 7) == 0) {
-		p = url + 7;
-		is_unix = 1;
-	} else if (strncmp(url, "rediss://", 9) == 0) {
-		return lr_err_set(err, LR_EINVAL,
-		                  "redis URL: rediss:// (TLS) is not supported by hiredis 0.14; "
-		                  "use a TLS tunnel and redis://");
-	} else {
-		return lr_err_set(err, LR_EINVAL,
-		                  "redis URL must start with redis://, redis+sentinel:// or "
-		                  "unix://, got '%.64s'",
-		                  url);
-	}
-	end = p + strlen(p);
+	rc = parse_scheme(url, &kind, &p, err);
+	if (rc < 0)
+		return rc;
 	query = strchr(p, '?');
-	if (query)
-		end = query;
-	/* Credentials end at the first '@'; a password holding '@' writes it
-	 * percent-encoded (%40), as in every URL. */
-	at = memchr(p, '@', (size_t)(end - p));
-	if (at != NULL) {
-		const char *colon = memchr(p, ':', (size_t)(at - p));
-
-		if (colon == NULL) {
-			/* "redis://secret@host" would name a user without a
-			 * password; refuse rather than silently not authenticate. */
-			rc = lr_err_set(err, LR_EINVAL,
-			                "redis URL: credentials must be ':password@' or "
-			                "'user:password@'");
-			goto fail;
-		}
-		if (colon > p) {
-			out->user = pct_decode(p, (size_t)(colon - p));
-			if (out->user == NULL)
-				goto oom;
-		}
-		out->password = pct_decode(colon + 1, (size_t)(at - colon - 1));
-		if (out->password == NULL)
-			goto oom;
-		p = at + 1;
-	}
-	if (is_unix) {
-		if (p >= end || *p != '/') {
+	end = query ? query : p + strlen(p);
+	rc = parse_credentials(out, &p, end, err);
+	if (rc == 0 && kind == URL_UNIX) {
+		if (p >= end || *p != '/')
 			rc = lr_err_set(err, LR_EINVAL,
 			                "redis URL: unix:// needs an absolute socket path");
-			goto fail;
-		}
-		out->path = strndup(p, (size_t)(end - p));
-		if (out->path == NULL)
-			goto oom;
-	} else if (is_sentinel) {
+		else if ((out->path = strndup(p, (size_t)(end - p))) == NULL)
+			rc = lr_err_set(err, LR_ENOMEM, "out of memory");
+	} else if (rc == 0 && kind == URL_SENTINEL) {
 		rc = parse_sentinel(out, p, end, url, err);
-		if (rc < 0)
-			goto fail;
-	} else {
-		const char *slash = memchr(p, '/', (size_t)(end - p));
-		const char *hostend = slash ? slash : end;
-
-		rc = parse_hostport(p, (size_t)(hostend - p), &out->host, &out->port, url, err);
-		if (rc < 0)
-			goto fail;
-		if (slash != NULL && slash + 1 < end) {
-			if (parse_long(&v, slash + 1, (size_t)(end - slash - 1), 0, 100000) < 0) {
-				rc = lr_err_set(
-				    err, LR_EINVAL,
-				    "redis URL: the path must be a database number, got '%.*s'",
-				    (int)(end - slash - 1), slash + 1);
-				goto fail;
-			}
-			out->db = v;
-		}
+	} else if (rc == 0) {
+		rc = parse_tcp(out, p, end, url, err);
 	}
-	if (query != NULL) {
-		const char *q = query + 1;
-
-		while (*q) {
-			const char *amp = strchr(q, '&');
-			size_t n = amp ? (size_t)(amp - q) : strlen(q);
-
-			if (n > 3 && strncmp(q, "db=", 3) == 0) {
-				if (parse_long(&v, q + 3, n - 3, 0, 100000) < 0) {
-					rc = lr_err_set(err, LR_EINVAL,
-					                "redis URL: bad db in query");
-					goto fail;
-				}
-				out->db = v;
-			} else if (n > 9 && strncmp(q, "password=", 9) == 0) {
-				free(out->password);
-				out->password = pct_decode(q + 9, n - 9);
-				if (out->password == NULL)
-					goto oom;
-			} else {
-				rc = lr_err_set(
-				    err, LR_EINVAL,
-				    "redis URL: unknown query parameter '%.*s' (db, password)",
-				    (int)(n > 32 ? 32 : n), q);
-				goto fail;
-			}
-			q += n;
-			if (*q == '&')
-				q++;
-		}
-	}
-	return 0;
-oom:
-	rc = lr_err_set(err, LR_ENOMEM, "out of memory");
-fail:
-	lr_redis_url_free(out);
+	if (rc == 0 && query != NULL)
+		rc = parse_query(out, query + 1, err);
+	if (rc < 0)
+		lr_redis_url_free(out);
 	return rc;
 }
 
@@ -707,6 +721,11 @@ long lr_redis_block_ms(const lr_redis *r, long want)
 const char *lr_redis_where(const lr_redis *r)
 {
 	return r->where;
+}
+
+size_t lr_redis_reply_max(const lr_redis *r)
+{
+	return r->reply_max;
 }
 
 /* Error replies that mean "not this node": it runs nothing we send. */

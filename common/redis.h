@@ -101,6 +101,8 @@ int lr_redis_wait_replicas(lr_redis *r, lr_err *err);
 
 /* "host:port" or the socket path, for messages. */
 const char *lr_redis_where(const lr_redis *r);
+/* The most bytes one reply may have (opts.reply_max). */
+size_t lr_redis_reply_max(const lr_redis *r);
 
 /* Run one command given as argv (lens may be NULL for C strings). On success
  * *out is the reply (free it with freeReplyObject; never an error reply).

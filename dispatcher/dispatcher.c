@@ -38,15 +38,15 @@ int disp_step(disp *d, lr_err *err)
 	long n = 0;
 	int rc;
 
+	rc = 0;
 	if (!d->groups_ok) {
 		rc = lr_q_ensure_groups(d->r, &d->cfg.keys, err);
 		if (rc == 0)
 			rc = disp_recover_own(d, err);
-		if (rc < 0)
-			return rc;
-		d->groups_ok = 1;
+		d->groups_ok = rc == 0;
 	}
-	rc = disp_intake(d, 1, &n, err);
+	if (rc == 0)
+		rc = disp_intake(d, 1, &n, err);
 	if (rc == 0)
 		rc = disp_upkeep(d, disp_now_ms(), err);
 	if (rc < 0 && lr_q_err_nogroup(err)) {
@@ -58,5 +58,15 @@ int disp_step(disp *d, lr_err *err)
 	}
 	if (rc == LR_EIO)
 		d->groups_ok = 0; /* check again once Redis is back */
+	if (rc < 0 && rc != LR_EIO && lr_q_classify(rc, err) != LR_Q_BUSY) {
+		/* A shared key of the wrong type or a broken counter: put it right
+		 * now rather than at the next repair round. */
+		lr_err why;
+
+		lr_err_clear(&why);
+		if (disp_repair(d, 1, &why) < 0)
+			log_debug("repair: %s", why.msg);
+		d->groups_ok = 0;
+	}
 	return rc;
 }

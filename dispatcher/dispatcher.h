@@ -41,7 +41,8 @@ void disp_close(disp *d); /* accepts NULL */
 
 /* One round: intake (blocking at most tick_ms when idle), then whatever
  * upkeep is due. Returns LR_EIO when Redis is unreachable (the caller backs
- * off and calls again; the connection reopens by itself). */
+ * off and calls again; the connection reopens by itself); other errors are
+ * classified with lr_q_classify, and broken data is repaired at once. */
 int disp_step(disp *d, lr_err *err);
 
 /* Prometheus: the queue's numbers from Redis, read at each scrape on a
@@ -53,7 +54,9 @@ void disp_metrics_close(void); /* after the listener stopped */
 struct disp {
 	disp_config cfg;
 	lr_redis *r;
-	long long next_upkeep_ms, next_orphans_ms, next_takeover_ms, next_gc_ms, next_retain_ms;
+	long long next_upkeep_ms, next_orphans_ms, next_takeover_ms, next_gc_ms, next_repair_ms,
+	    next_retain_ms;
+	unsigned long long repair_cursor; /* where the sweep of job keys is */
 	int groups_ok;
 };
 
@@ -67,6 +70,9 @@ int disp_upkeep(disp *d, long long now_ms, lr_err *err);
 int disp_takeover(disp *d, lr_err *err);
 /* Requests this consumer already holds (a restart under the same name). */
 int disp_recover_own(disp *d, lr_err *err);
+/* Repair what hands broke: the shared keys, and `pages` pages of the sweep
+ * over job keys (see lr_q_repair). */
+int disp_repair(disp *d, int pages, lr_err *err);
 
 long long disp_now_ms(void);
 

@@ -196,13 +196,21 @@ static int wait_and_read(disp *d, long *n, lr_err *err)
 		for (size_t j = 0;
 		     rc == 0 && entries->type == REDIS_REPLY_ARRAY && j < entries->elements; j++) {
 			const redisReply *e = entries->element[j];
-			const redisReply *spec;
+			const redisReply *f;
+			const redisReply *spec = NULL;
 
 			if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
 			    !lr_reply_is_str(e->element[0]))
 				continue;
-			spec = lr_reply_field(e->element[1], "spec");
-			if (spec == NULL || spec->type != REDIS_REPLY_STRING) {
+			/* Exactly one field, named `spec` byte for byte, as the take
+			 * script reads it: one reading of an entry everywhere. */
+			f = e->element[1];
+			if (f->type == REDIS_REPLY_ARRAY && f->elements == 2 &&
+			    f->element[0]->type == REDIS_REPLY_STRING && f->element[0]->len == 4 &&
+			    memcmp(f->element[0]->str, "spec", 4) == 0 &&
+			    f->element[1]->type == REDIS_REPLY_STRING)
+				spec = f->element[1];
+			if (spec == NULL) {
 				/* The take script words this rejection; let it. */
 				const char *id = e->element[0]->str;
 

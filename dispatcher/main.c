@@ -2,17 +2,22 @@
  * keeps the queue healthy (leases, retries, dead letters, expiry). */
 #include "clock.h"
 #include "dispatcher.h"
+#include "http.h"
 #include "log.h"
 #include "metrics.h"
 #include "startup.h"
 #include "webhook.h"
 
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 static volatile sig_atomic_t stop_requested;
 static disp_config dc;
 static char *prefix, *log_level, *name, *metrics_listen;
 static wh_config whc;
+static char *http_listen, *api_tokens, *http_docs_dir;
+static http_config hc; /* the HTTP API's settings (the rest come from dc) */
 
 static lr_cfg_opt opts[] = {
     LR_OPTS_REDIS(&dc.redis),
@@ -85,6 +90,31 @@ static lr_cfg_opt opts[] = {
                   "(0: no limit but --ttl-s)"),
     LR_OPT_INT("events-max", &dc.queue.events_max, "1000", 10, 1000000,
                "events kept per job (approximately)"),
+    LR_OPT_STR("http-listen", &http_listen, NULL,
+               "serve the HTTP API on host:port (e.g. 127.0.0.1:8000); off when unset"),
+    LR_OPT_STR("api-tokens", &api_tokens, NULL,
+               "file of 'name token' lines; without it the HTTP API needs no token"),
+    LR_OPT_INT("http-timeout-s", &hc.timeout_s, "30", 1, 3600,
+               "idle or slow HTTP connections are cut after this"),
+    LR_OPT_INT("http-max-conns", &hc.max_conns, "256", 1, 100000,
+               "HTTP connections at once (one thread each)"),
+    LR_OPT_INT("http-per-ip-conns", &hc.per_ip_conns, "0", 0, 100000,
+               "HTTP connections at once from one address (0: no cap)"),
+    LR_OPT_DOUBLE("http-wait-s", &hc.wait_s, "30", 0, 3600,
+                  "how long /generate, /evaluate, /refactor wait for the job by default"),
+    LR_OPT_DOUBLE("http-wait-max-s", &hc.wait_max_s, "300", 0, 86400, "cap on ?wait="),
+    LR_OPT_INT("http-idempotency-ttl-s", &hc.idem_ttl_s, "86400", 1, 31536000,
+               "how long an Idempotency-Key names its job"),
+    LR_OPT_INT("max-queue", &hc.max_queue, "10000", 0, 1000000000,
+               "HTTP submissions get 503 while more jobs than this wait (0: no cap)"),
+    LR_OPT_INT("http-rate", &hc.rate_rps, "0", 0, 1000000,
+               "HTTP requests per second per token (0: no cap)"),
+    LR_OPT_INT("http-max-inflight", &hc.max_inflight, "0", 0, 1000000,
+               "unfinished jobs per token (0: no cap)"),
+    LR_OPT_INT("http-keepalive-s", &hc.sse_keepalive_s, "15", 1, 3600,
+               "a comment on an idle event stream this often"),
+    LR_OPT_STR("http-docs-dir", &http_docs_dir, NULL,
+               "swagger-ui-dist's directory for /docs (default: found beside the binary)"),
 };
 
 static const lr_cfg cfg = {
@@ -116,31 +146,77 @@ static int check_policy(const lr_job_policy *p)
 	return LR_MAIN_RUN;
 }
 
+/* swagger-ui-dist where deploy/deps_http.sh or an image put it. */
+static const char *find_docs_dir(char *buf, size_t n)
+{
+	static const char *const rel[] = {"/../.deps/node_modules/swagger-ui-dist",
+	                                  "/../share/llmrepl/swagger-ui"};
+	char exe[512];
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+
+	if (len <= 0)
+		return NULL;
+	exe[len] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash == NULL)
+		return NULL;
+	*slash = '\0';
+	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		snprintf(buf, n, "%s%s/swagger-ui-bundle.js", exe, rel[i]);
+		if (access(buf, R_OK) == 0) {
+			snprintf(buf, n, "%s%s", exe, rel[i]);
+			return buf;
+		}
+	}
+	return NULL;
+}
+
+static int start_http(http_server **out, lr_err *err)
+{
+	static char docs[700];
+
+	hc.listen = http_listen;
+	hc.redis = dc.redis;
+	hc.keys = dc.keys;
+	hc.job = dc.job;
+	hc.max_body = dc.job.max_spec_bytes;
+	hc.tokens_file = api_tokens;
+	hc.docs_dir =
+	    http_docs_dir && *http_docs_dir ? http_docs_dir : find_docs_dir(docs, sizeof(docs));
+	if (hc.sse_keepalive_s >= hc.timeout_s)
+		hc.sse_keepalive_s = (hc.timeout_s + 1) / 2;
+	if (hc.wait_s > hc.wait_max_s)
+		hc.wait_s = hc.wait_max_s;
+	return http_start(out, &hc, err);
+}
+
 /* Steps until stopped; Redis being away is waited out. */
 static void run(disp *d)
 {
 	lr_err err;
 	int down = 0;
+	lr_log_repeat trouble = {0};
 
 	while (!stop_requested) {
 		int rc;
 
 		lr_err_clear(&err);
 		rc = disp_step(d, &err);
-		if (rc == LR_EIO) {
-			if (!down)
-				log_warn("%s; retrying", err.msg);
-			lr_sleep_ms(lr_backoff_ms(down++, 100, 2000)); /* Redis away */
+		if (rc < 0) {
+			/* Redis away, busy or refusing writes, or a key broken: the
+			 * same trouble is logged once (then every 30 s with a count)
+			 * and retried with growing pauses. */
+			lr_q_trouble t = lr_q_classify(rc, &err);
+
+			lr_log_repeated(&trouble, t == LR_Q_CONN ? LR_LOG_WARN : LR_LOG_ERROR,
+			                30000, "%s (%s); retrying", err.msg, lr_q_trouble_name(t));
+			lr_sleep_ms(lr_backoff_ms(down++, 100, 2000));
 			continue;
 		}
-		if (down)
-			log_info("redis is back");
+		if (lr_log_repeat_end(&trouble))
+			log_info("working again");
 		down = 0;
-		if (rc < 0) {
-			/* A request that breaks intake must not stop the others. */
-			log_error("%s", err.msg);
-			lr_sleep_ms(100);
-		}
 	}
 }
 
@@ -150,6 +226,7 @@ int main(int argc, char **argv)
 	char defname[200];
 	lr_metrics_server *metrics = NULL;
 	wh_sender *sender = NULL;
+	http_server *hs = NULL;
 	disp *d = NULL;
 	lr_err err;
 	int first;
@@ -186,9 +263,22 @@ int main(int argc, char **argv)
 		return lr_main_usage(&cfg, "%s", err.msg);
 	}
 	log_info("dispatching for %s at %s as %s", dc.keys.prefix, lr_redis_where(d->r), dc.name);
+	if (http_listen != NULL && *http_listen) {
+		rc = start_http(&hs, &err);
+		if (rc < 0) {
+			wh_stop(sender);
+			lr_metrics_stop(metrics);
+			disp_metrics_close();
+			disp_close(d);
+			return rc == LR_EINVAL ? lr_main_usage(&cfg, "%s", err.msg)
+			                       : lr_main_exit(&cfg, rc, &err);
+		}
+		log_info("HTTP API on http://%s (docs at /docs)", http_where(hs));
+	}
 	run(d);
 	log_info("stopping");
 	wh_stop(sender);
+	http_stop(hs);
 	lr_metrics_stop(metrics);
 	disp_metrics_close();
 	disp_close(d);

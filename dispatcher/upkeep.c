@@ -4,8 +4,11 @@
 
 #include "log.h"
 
-#define SCAN_LIMIT  100
-#define SCAN_ROUNDS 10 /* per timer tick, so one busy timer cannot starve intake */
+#define SCAN_LIMIT   100
+#define SCAN_ROUNDS  10   /* per timer tick, so one busy timer cannot starve intake */
+#define REPAIR_MS    2000 /* a repair round every 2 s: the shared keys, and ... */
+#define REPAIR_PAGE  200  /* ... SCAN pages of about 200 keys ... */
+#define REPAIR_PAGES 5    /* ... at most 5 of them */
 
 static int drain(int (*fn)(lr_redis *, const lr_keys *, long, long *, lr_err *), disp *d,
                  const char *what, lr_err *err)
@@ -29,9 +32,30 @@ static long long at_least(long long ms, long long min)
 	return ms < min ? min : ms;
 }
 
+int disp_repair(disp *d, int pages, lr_err *err)
+{
+	for (int i = 0; i < pages; i++) {
+		int rc = lr_q_repair(d->r, &d->cfg.keys, &d->repair_cursor, REPAIR_PAGE, NULL, err);
+
+		if (rc < 0)
+			return rc;
+		if (d->repair_cursor == 0)
+			break; /* a whole pass done */
+	}
+	return 0;
+}
+
 int disp_upkeep(disp *d, long long now, lr_err *err)
 {
 	int rc;
+
+	/* First, so that upkeep meets keys of the right type. */
+	if (now >= d->next_repair_ms) {
+		rc = disp_repair(d, REPAIR_PAGES, err);
+		if (rc < 0)
+			return rc;
+		d->next_repair_ms = now + REPAIR_MS;
+	}
 
 	if (now >= d->next_upkeep_ms) {
 		rc = drain(lr_q_reclaim, d, "reclaimed (lease expired)", err);

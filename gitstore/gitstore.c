@@ -5,7 +5,6 @@
 
 #include <git2/sys/odb_backend.h>
 #include <git2/sys/repository.h>
-#include <hiredis.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -61,20 +60,11 @@ static int sig_field_valid(const char *s)
 	return s != NULL && s[0] != '\0' && strlen(s) <= 200 && strpbrk(s, "<>\n\r") == NULL;
 }
 
-int gitstore_open(gitstore **out, struct redisContext *rc, const char *job_id, long attempt,
-                  const gitstore_opts *opts, lr_err *err)
+/* The arguments of gitstore_open, checked before anything is allocated. */
+static int check_open(const lr_redis *r, const char *job_id, long attempt,
+                      const gitstore_opts *opts, lr_err *err)
 {
-	gitstore_opts defaults;
-	gitstore *gs = NULL;
-	git_config *cfg = NULL;
-	int ret;
-
-	*out = NULL;
-	if (opts == NULL) {
-		gitstore_opts_init(&defaults);
-		opts = &defaults;
-	}
-	if (rc == NULL)
+	if (r == NULL)
 		return lr_err_set(err, LR_EINVAL, "git store: no Redis connection");
 	if (!job_id_valid(job_id))
 		return lr_err_set(err, LR_EINVAL, "git store: invalid job id");
@@ -94,6 +84,25 @@ int gitstore_open(gitstore **out, struct redisContext *rc, const char *job_id, l
 		return lr_err_set(err, LR_EINVAL, "git store: negative fixed time");
 	if (opts->tz_offset_min < -14 * 60 || opts->tz_offset_min > 14 * 60)
 		return lr_err_set(err, LR_EINVAL, "git store: time zone offset out of range");
+	return 0;
+}
+
+int gitstore_open(gitstore **out, lr_redis *r, const char *job_id, long attempt,
+                  const gitstore_opts *opts, lr_err *err)
+{
+	gitstore_opts defaults;
+	gitstore *gs = NULL;
+	git_config *cfg = NULL;
+	int ret;
+
+	*out = NULL;
+	if (opts == NULL) {
+		gitstore_opts_init(&defaults);
+		opts = &defaults;
+	}
+	ret = check_open(r, job_id, attempt, opts, err);
+	if (ret < 0)
+		return ret;
 
 	gs = calloc(1, sizeof(*gs));
 	if (gs == NULL)
@@ -103,7 +112,7 @@ int gitstore_open(gitstore **out, struct redisContext *rc, const char *job_id, l
 		goto fail;
 	}
 	gs->git_inited = 1;
-	gs->rc = rc;
+	gs->r = r;
 	gs->attempt = attempt;
 	gs->opts = *opts;
 	gs->job_id = dup_printf(job_id, "", "");
@@ -122,9 +131,6 @@ int gitstore_open(gitstore **out, struct redisContext *rc, const char *job_id, l
 	gs->opts.author_name = gs->author_name;
 	gs->opts.author_email = gs->author_email;
 
-	ret = gsr_load_scripts(gs, err);
-	if (ret < 0)
-		goto fail;
 	if (git_odb_new(&gs->odb) < 0) {
 		ret = gs_git_fail(gs, -1, err, "git store: creating the object database");
 		goto fail;
@@ -154,12 +160,6 @@ fail:
 	git_config_free(cfg);
 	gitstore_free(gs);
 	return ret;
-}
-
-void gitstore_set_context(gitstore *gs, struct redisContext *rc)
-{
-	if (gs != NULL && rc != NULL)
-		gs->rc = rc;
 }
 
 void gitstore_free(gitstore *gs)

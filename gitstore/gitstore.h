@@ -20,10 +20,11 @@
  * already in the history (retry, duplicate delivery, reclaimed attempt) returns
  * the existing commit instead of adding another.
  *
- * A store is used by one thread at a time. It uses the caller's hiredis
- * context as is (the caller owns it and sets its timeouts; after an LR_EIO it
- * may reconnect it with redisReconnect, or hand over a new one with
- * gitstore_set_context).
+ * A store is used by one thread at a time. It runs on the caller's Redis
+ * client (common/redis.h: the connection every binary opens, which loads the
+ * store's scripts once and reconnects by itself after an LR_EIO, so a failed
+ * operation can simply be repeated: a commit that did land is then reported
+ * as existing).
  * Every reply is checked for type and size; objects and ref values larger
  * than the configured caps are refused by the server-side scripts before
  * they are sent. */
@@ -35,7 +36,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-struct redisContext;
+struct lr_redis;
 
 /* The store's keys, as suffixes of `<prefix>job:<id>:`. They belong to the
  * job: register them as job auxiliaries so they expire with it. */
@@ -65,28 +66,13 @@ typedef struct gitstore_opts {
 /* Fill `o` with the defaults above. */
 void gitstore_opts_init(gitstore_opts *o);
 
-/* Open the history of job `job_id` on `rc` (borrowed; it must outlive the
+/* Open the history of job `job_id` on `r` (borrowed; it must outlive the
  * store). `attempt` is the writer's attempt number (the fencing token); 0
  * opens the store read-only (log, read, export). `opts` may be NULL for the
- * defaults; its strings are copied. Loads the Lua scripts on the server.
- * The store owns a libgit2 reference (git_libgit2_init), released by
- * gitstore_free. */
-int gitstore_open(gitstore **out, struct redisContext *rc, const char *job_id, long attempt,
+ * defaults; its strings are copied. The store owns a libgit2 reference
+ * (git_libgit2_init), released by gitstore_free. */
+int gitstore_open(gitstore **out, struct lr_redis *r, const char *job_id, long attempt,
                   const gitstore_opts *opts, lr_err *err);
-
-/* A plain hiredis connection for a store: `url` as every binary takes it
- * (redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N]),
- * `password` (may be NULL) winning over the URL's, `timeout_ms` for connecting
- * and for each command (0: 5000). AUTH and SELECT are done. The caller frees
- * it with redisFree after the store. */
-int gitstore_connect(struct redisContext **out, const char *url, const char *password,
-                     long timeout_ms, lr_err *err);
-
-/* Use `rc` from now on, e.g. a new connection after the old one failed (a
- * Redis layer that reconnects by creating a new context). The old context is
- * no longer used; the caller frees it. After an LR_EIO the operation can
- * simply be repeated: a commit that did land is then reported as existing. */
-void gitstore_set_context(gitstore *gs, struct redisContext *rc);
 
 /* Accepts NULL. */
 void gitstore_free(gitstore *gs);

@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "gitstore.h"
+#include "redis.h"
 
 #include <git2.h>
 
@@ -28,13 +29,12 @@ typedef struct gs_pending {
 typedef struct gs_odb gs_odb;
 
 struct gitstore {
-	struct redisContext *rc; /* borrowed */
+	lr_redis *r; /* borrowed */
 	char *job_id;
 	long attempt; /* 0: read-only */
 	char *key_job, *key_objects, *key_refs, *key_stats;
 	char *author_name, *author_email;
-	gitstore_opts opts; /* string members point at the copies above */
-	char sha_get[41], sha_keys[41], sha_cas[41];
+	gitstore_opts opts;   /* string members point at the copies above */
 	git_repository *repo; /* in memory: the odb below, an empty config, no refdb use */
 	git_odb *odb;
 	gs_odb *backend; /* owned by odb */
@@ -43,8 +43,6 @@ struct gitstore {
 };
 
 /* ---- gitstore_redis.c ---- */
-int gsr_load_scripts(gitstore *gs, lr_err *err);
-
 /* Read hash fields of `key` with every value capped at `max` bytes (the server
  * refuses larger ones). `vals[i]` is NULL for a missing field, otherwise owned
  * by the caller (NUL-terminated, length in `lens[i]`). */

@@ -1,12 +1,13 @@
-/* gitstore_redis.c - the Redis side of the git store: three Lua scripts and
- * bounded, type-checked replies.
+/* gitstore_redis.c - the Redis side of the git store: three Lua scripts on
+ * the shared client (common/redis.h: loaded once per connection, reloaded
+ * after a restart) and bounded, type-checked replies.
  *
- * Replies from hiredis 0.14 are not size-limited by the client, so every read
- * whose size is not fixed goes through a script that measures first
- * (HSTRLEN, HLEN) and refuses to send more than the caller's cap. */
+ * Every read whose size is not fixed goes through a script that measures
+ * first (HSTRLEN, HLEN) and refuses to send more than the caller's cap, so
+ * the store's caps, not the connection's reply limit, decide. */
+#include "fence_lua.h"
 #include "gitstore_int.h"
 
-#include <hiredis.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,33 +31,33 @@ static const char SCRIPT_KEYS[] =
 /* The fenced compare-and-swap. KEYS[1] job hash, KEYS[2] objects, KEYS[3] refs,
  * KEYS[4] the stats hash. ARGV[1] attempt, ARGV[2] ref, ARGV[3] expected value
  * ('' = absent), ARGV[4] new value, ARGV[5] HEAD's value if unset, then object
- * id, object pairs. The fence is the job protocol's: the job is running and
- * its attempt is the writer's. The checks come before any write, so a refused
- * call writes nothing (but the stale-write counter); the objects are stored
- * before the ref moves, and the new value must name a stored object, so no ref
- * ever points at a missing one. */
+ * id, object pairs. The fence is the job protocol's own (fence_lua.h). The
+ * checks come before any write, so a refused call writes nothing (but the
+ * stale-write counter); the objects are stored before the ref moves, and the
+ * new value must name a stored object, so no ref ever points at a missing one. */
 static const char SCRIPT_CAS[] =
-    "local h = redis.call('HMGET', KEYS[1], 'state', 'attempt')\n"
-    "if h[1] ~= 'running' or h[2] ~= ARGV[1] then\n"
-    "  redis.call('HINCRBY', KEYS[4], 'total:stale_writes', 1)\n"
-    "  return {'stale', (h[1] or '') .. ' ' .. (h[2] or '')}\n"
-    "end\n"
-    "local cur = redis.call('HGET', KEYS[3], ARGV[2]) or ''\n"
-    "if cur ~= ARGV[3] then return {'moved', cur} end\n"
-    "local found = false\n"
-    "for i = 6, #ARGV, 2 do if ARGV[i] == ARGV[4] then found = true end end\n"
-    "if not found and redis.call('HEXISTS', KEYS[2], ARGV[4]) == 0 then\n"
-    "  return redis.error_reply('MISSING ' .. ARGV[4])\n"
-    "end\n"
-    "for i = 6, #ARGV, 2 do redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i + 1]) end\n"
-    "redis.call('HSETNX', KEYS[3], 'HEAD', ARGV[5])\n"
-    "redis.call('HSET', KEYS[3], ARGV[2], ARGV[4])\n"
-    "return {'ok', ARGV[4]}\n";
+    LR_LUA_FENCE "local st = lr_fence(KEYS[1], KEYS[4], ARGV[1])\n"
+                 "if st then return st end\n"
+                 "local cur = redis.call('HGET', KEYS[3], ARGV[2]) or ''\n"
+                 "if cur ~= ARGV[3] then return {'moved', cur} end\n"
+                 "local found = false\n"
+                 "for i = 6, #ARGV, 2 do if ARGV[i] == ARGV[4] then found = true end end\n"
+                 "if not found and redis.call('HEXISTS', KEYS[2], ARGV[4]) == 0 then\n"
+                 "  return redis.error_reply('MISSING ' .. ARGV[4])\n"
+                 "end\n"
+                 "for i = 6, #ARGV, 2 do redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i + 1]) end\n"
+                 "redis.call('HSETNX', KEYS[3], 'HEAD', ARGV[5])\n"
+                 "redis.call('HSET', KEYS[3], ARGV[2], ARGV[4])\n"
+                 "return {'ok', ARGV[4]}\n";
+
+static const lr_script lua_get = {"gitstore get", SCRIPT_GET};
+static const lr_script lua_keys = {"gitstore keys", SCRIPT_KEYS};
+static const lr_script lua_cas = {"gitstore cas", SCRIPT_CAS};
 
 /* The refusal, worded from the job's state and attempt as found. */
 static int stale(gitstore *gs, const char *state, const char *attempt, lr_err *err)
 {
-	if ((state == NULL || state[0] == '\0') && (attempt == NULL || attempt[0] == '\0'))
+	if (state == NULL || state[0] == '\0' || strcmp(state, "gone") == 0)
 		return lr_err_set(err, LR_ESTALE,
 		                  "job %s: attempt %ld may no longer write (no such job)",
 		                  gs->job_id, gs->attempt);
@@ -67,79 +68,28 @@ static int stale(gitstore *gs, const char *state, const char *attempt, lr_err *e
 	    attempt && attempt[0] ? attempt : "unset");
 }
 
-static int load_one(char sha[41], gitstore *gs, const char *src, lr_err *err)
+/* Run a script. An error reply (the script's own refusal, such as
+ * "TOOBIG ...") is copied into why (empty otherwise) and returned as
+ * LR_EPROTO; a lost connection is LR_EIO (the client reconnects next time). */
+static int eval(redisReply **out, char why[256], gitstore *gs, const lr_script *s, int nkeys,
+                int nargs, const char *const *argv, const size_t *lens, lr_err *err)
 {
-	redisReply *r = redisCommand(gs->rc, "SCRIPT LOAD %s", src);
-	int rc = 0;
+	int rc = lr_redis_eval(gs->r, out, s, nkeys, nargs, argv, lens, err);
 
-	if (r == NULL)
-		return lr_err_set(err, LR_EIO, "redis: SCRIPT LOAD: %s",
-		                  gs->rc->errstr[0] ? gs->rc->errstr : "no reply");
-	if (r->type == REDIS_REPLY_ERROR)
-		rc = lr_err_set(err, LR_EIO, "redis: SCRIPT LOAD: %.200s", r->str);
-	else if (r->type != REDIS_REPLY_STRING || r->len != 40)
-		rc = lr_err_set(err, LR_EPROTO, "redis: SCRIPT LOAD: unexpected reply type %d",
-		                r->type);
-	else
-		memcpy(sha, r->str, 41);
-	if (r != NULL)
-		freeReplyObject(r);
-	return rc;
-}
+	why[0] = '\0';
+	if (rc == LR_EPROTO) {
+		const char *m = strstr(err->msg, "redis: ");
 
-int gsr_load_scripts(gitstore *gs, lr_err *err)
-{
-	int rc = load_one(gs->sha_get, gs, SCRIPT_GET, err);
-
-	if (rc == 0)
-		rc = load_one(gs->sha_keys, gs, SCRIPT_KEYS, err);
-	if (rc == 0)
-		rc = load_one(gs->sha_cas, gs, SCRIPT_CAS, err);
-	return rc;
-}
-
-/* EVALSHA with argv[0..2] = "EVALSHA", sha, numkeys filled in here. A server
- * that lost its script cache (restart, SCRIPT FLUSH) answers NOSCRIPT: reload
- * once and retry. Error replies are returned to the caller as replies. */
-static int evalsha(redisReply **out, gitstore *gs, const char *sha, const char *what, int argc,
-                   const char **argv, size_t *argvlen, lr_err *err)
-{
-	redisReply *r = NULL;
-	int tries;
-
-	*out = NULL;
-	for (tries = 0; tries < 2; tries++) {
-		argv[0] = "EVALSHA";
-		argvlen[0] = 7;
-		argv[1] = sha;
-		argvlen[1] = 40;
-		r = redisCommandArgv(gs->rc, argc, argv, argvlen);
-		if (r == NULL)
-			return lr_err_set(err, LR_EIO, "redis: %s: %s", what,
-			                  gs->rc->errstr[0] ? gs->rc->errstr : "no reply");
-		if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0 &&
-		    tries == 0) {
-			int rc;
-
-			freeReplyObject(r);
-			r = NULL;
-			rc = gsr_load_scripts(gs, err);
-			if (rc < 0)
-				return rc;
-			continue;
-		}
-		break;
+		snprintf(why, 256, "%s", m ? m + 7 : err->msg);
 	}
-	*out = r;
-	return 0;
+	return rc;
 }
 
 int gsr_hget(char **vals, size_t *lens, gitstore *gs, const char *key, const char *const *fields,
              size_t nfields, size_t max, lr_err *err)
 {
-	const char *argv[5 + 8];
-	size_t argvlen[5 + 8];
-	char maxs[32];
+	const char *argv[2 + 8];
+	char maxs[32], why[256];
 	redisReply *r = NULL;
 	size_t i;
 	int rc;
@@ -149,28 +99,19 @@ int gsr_hget(char **vals, size_t *lens, gitstore *gs, const char *key, const cha
 	if (nfields == 0 || nfields > 8)
 		return lr_err_set(err, LR_EINTERNAL, "gsr_hget: %zu fields", nfields);
 	snprintf(maxs, sizeof(maxs), "%zu", max);
-	argv[2] = "1";
-	argvlen[2] = 1;
-	argv[3] = key;
-	argvlen[3] = strlen(key);
-	argv[4] = maxs;
-	argvlen[4] = strlen(maxs);
-	for (i = 0; i < nfields; i++) {
-		argv[5 + i] = fields[i];
-		argvlen[5 + i] = strlen(fields[i]);
-	}
-	rc = evalsha(&r, gs, gs->sha_get, "read", (int)(5 + nfields), argv, argvlen, err);
+	argv[0] = key;
+	argv[1] = maxs;
+	for (i = 0; i < nfields; i++)
+		argv[2 + i] = fields[i];
+	rc = eval(&r, why, gs, &lua_get, 1, (int)(1 + nfields), argv, NULL, err);
+	if (rc == LR_EPROTO && strncmp(why, "TOOBIG ", 7) == 0)
+		return lr_err_set(err, LR_ETOOBIG,
+		                  "%s: %.120s bytes stored, the limit is %zu bytes", key, why + 7,
+		                  max);
+	if (rc == LR_EPROTO && why[0])
+		return lr_err_set(err, LR_EIO, "redis: reading %s: %.200s", key, why);
 	if (rc < 0)
 		return rc;
-	if (r->type == REDIS_REPLY_ERROR) {
-		if (strncmp(r->str, "TOOBIG ", 7) == 0)
-			rc = lr_err_set(err, LR_ETOOBIG,
-			                "%s: %.120s bytes stored, the limit is %zu bytes", key,
-			                r->str + 7, max);
-		else
-			rc = lr_err_set(err, LR_EIO, "redis: reading %s: %.200s", key, r->str);
-		goto cleanup;
-	}
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != nfields) {
 		rc = lr_err_set(err, LR_EPROTO, "redis: reading %s: unexpected reply", key);
 		goto cleanup;
@@ -201,36 +142,30 @@ cleanup:
 			vals[i] = NULL;
 		}
 	}
-	if (r != NULL)
-		freeReplyObject(r);
+	freeReplyObject(r);
 	return rc;
 }
 
 int gsr_exists(gitstore *gs, const char *hex, lr_err *err)
 {
-	redisReply *r = redisCommand(gs->rc, "HEXISTS %s %s", gs->key_objects, hex);
-	int rc;
+	redisReply *r = NULL;
+	int rc = lr_redis_cmd(gs->r, &r, err, "HEXISTS %s %s", gs->key_objects, hex);
 
-	if (r == NULL)
-		return lr_err_set(err, LR_EIO, "redis: HEXISTS: %s",
-		                  gs->rc->errstr[0] ? gs->rc->errstr : "no reply");
-	if (r->type == REDIS_REPLY_ERROR)
-		rc = lr_err_set(err, LR_EIO, "redis: HEXISTS %s: %.200s", gs->key_objects, r->str);
-	else if (r->type != REDIS_REPLY_INTEGER)
+	if (rc < 0)
+		return rc;
+	if (r->type != REDIS_REPLY_INTEGER)
 		rc =
 		    lr_err_set(err, LR_EPROTO, "redis: HEXISTS: unexpected reply type %d", r->type);
 	else
 		rc = r->integer != 0;
-	if (r != NULL)
-		freeReplyObject(r);
+	freeReplyObject(r);
 	return rc;
 }
 
 int gsr_list(char (**hexes)[41], size_t *n, gitstore *gs, lr_err *err)
 {
-	const char *argv[5];
-	size_t argvlen[5];
-	char maxs[32];
+	const char *argv[2];
+	char maxs[32], why[256];
 	redisReply *r = NULL;
 	char(*out)[41] = NULL;
 	size_t i;
@@ -239,24 +174,16 @@ int gsr_list(char (**hexes)[41], size_t *n, gitstore *gs, lr_err *err)
 	*hexes = NULL;
 	*n = 0;
 	snprintf(maxs, sizeof(maxs), "%zu", gs->opts.max_objects);
-	argv[2] = "1";
-	argvlen[2] = 1;
-	argv[3] = gs->key_objects;
-	argvlen[3] = strlen(gs->key_objects);
-	argv[4] = maxs;
-	argvlen[4] = strlen(maxs);
-	rc = evalsha(&r, gs, gs->sha_keys, "listing objects", 5, argv, argvlen, err);
+	argv[0] = gs->key_objects;
+	argv[1] = maxs;
+	rc = eval(&r, why, gs, &lua_keys, 1, 1, argv, NULL, err);
+	if (rc == LR_EPROTO && strncmp(why, "TOOMANY ", 8) == 0)
+		return lr_err_set(err, LR_ETOOBIG, "%s holds %.40s objects, the limit is %zu",
+		                  gs->key_objects, why + 8, gs->opts.max_objects);
+	if (rc == LR_EPROTO && why[0])
+		return lr_err_set(err, LR_EIO, "redis: listing %s: %.200s", gs->key_objects, why);
 	if (rc < 0)
 		return rc;
-	if (r->type == REDIS_REPLY_ERROR) {
-		if (strncmp(r->str, "TOOMANY ", 8) == 0)
-			rc = lr_err_set(err, LR_ETOOBIG, "%s holds %.40s objects, the limit is %zu",
-			                gs->key_objects, r->str + 8, gs->opts.max_objects);
-		else
-			rc = lr_err_set(err, LR_EIO, "redis: listing %s: %.200s", gs->key_objects,
-			                r->str);
-		goto cleanup;
-	}
 	if (r->type != REDIS_REPLY_ARRAY || r->elements > gs->opts.max_objects) {
 		rc = lr_err_set(err, LR_EPROTO, "redis: listing objects: unexpected reply");
 		goto cleanup;
@@ -284,9 +211,29 @@ int gsr_list(char (**hexes)[41], size_t *n, gitstore *gs, lr_err *err)
 	out = NULL;
 cleanup:
 	free(out);
-	if (r != NULL)
-		freeReplyObject(r);
+	freeReplyObject(r);
 	return rc;
+}
+
+/* The CAS script's reply: {'ok'|'moved', value} or {'stale', state, attempt}. */
+static int cas_reply(char cur[GS_REF_VALUE_MAX + 1], gitstore *gs, const char *ref,
+                     const redisReply *r, lr_err *err)
+{
+	const redisReply *st =
+	    r->type == REDIS_REPLY_ARRAY && r->elements >= 2 ? r->element[0] : NULL;
+
+	if (st == NULL || st->type != REDIS_REPLY_STRING ||
+	    r->element[1]->type != REDIS_REPLY_STRING || r->element[1]->len > GS_REF_VALUE_MAX)
+		return lr_err_set(err, LR_EPROTO, "redis: moving %s: unexpected reply", ref);
+	memcpy(cur, r->element[1]->str, (size_t)r->element[1]->len);
+	cur[r->element[1]->len] = '\0';
+	if (strcmp(st->str, "ok") == 0 && r->elements == 2)
+		return GSR_OK;
+	if (strcmp(st->str, "moved") == 0 && r->elements == 2)
+		return GSR_MOVED;
+	if (strcmp(st->str, "stale") == 0 && r->elements == 3)
+		return stale(gs, cur, lr_reply_elem_str(r, 2), err);
+	return lr_err_set(err, LR_EPROTO, "redis: moving %s: unexpected status", ref);
 }
 
 int gsr_cas(char cur[GS_REF_VALUE_MAX + 1], gitstore *gs, const char *ref, const char *old_hex,
@@ -294,9 +241,9 @@ int gsr_cas(char cur[GS_REF_VALUE_MAX + 1], gitstore *gs, const char *ref, const
 {
 	const char **argv = NULL;
 	size_t *argvlen = NULL;
-	size_t argc = 12 + 2 * nobjs, i;
+	size_t argc = 9 + 2 * nobjs, i;
 	char(*hexv)[41] = NULL;
-	char attempt[32];
+	char attempt[32], why[256];
 	redisReply *r = NULL;
 	int rc;
 
@@ -309,58 +256,32 @@ int gsr_cas(char cur[GS_REF_VALUE_MAX + 1], gitstore *gs, const char *ref, const
 		goto cleanup;
 	}
 	snprintf(attempt, sizeof(attempt), "%ld", gs->attempt);
-	argv[2] = "4";
-	argv[3] = gs->key_job;
-	argv[4] = gs->key_objects;
-	argv[5] = gs->key_refs;
-	argv[6] = gs->key_stats;
-	argv[7] = attempt;
-	argv[8] = ref;
-	argv[9] = old_hex;
-	argv[10] = new_hex;
-	argv[11] = GS_HEAD_VALUE;
-	for (i = 2; i <= 11; i++)
+	argv[0] = gs->key_job;
+	argv[1] = gs->key_objects;
+	argv[2] = gs->key_refs;
+	argv[3] = gs->key_stats;
+	argv[4] = attempt;
+	argv[5] = ref;
+	argv[6] = old_hex;
+	argv[7] = new_hex;
+	argv[8] = GS_HEAD_VALUE;
+	for (i = 0; i <= 8; i++)
 		argvlen[i] = strlen(argv[i]);
 	for (i = 0; i < nobjs; i++) {
 		git_oid_tostr(hexv[i], 41, &objs[i].oid);
-		argv[12 + 2 * i] = hexv[i];
-		argvlen[12 + 2 * i] = 40;
-		argv[13 + 2 * i] = objs[i].value;
-		argvlen[13 + 2 * i] = objs[i].len;
+		argv[9 + 2 * i] = hexv[i];
+		argvlen[9 + 2 * i] = 40;
+		argv[10 + 2 * i] = objs[i].value;
+		argvlen[10 + 2 * i] = objs[i].len;
 	}
-	rc = evalsha(&r, gs, gs->sha_cas, "moving a ref", (int)argc, argv, argvlen, err);
-	if (rc < 0)
-		goto cleanup;
-	if (r->type == REDIS_REPLY_ERROR) {
-		if (strncmp(r->str, "MISSING ", 8) == 0)
-			rc = lr_err_set(err, LR_EINTERNAL,
-			                "refusing to point %s at %.40s: not stored", ref,
-			                r->str + 8);
-		else
-			rc = lr_err_set(err, LR_EIO, "redis: moving %s: %.200s", ref, r->str);
-		goto cleanup;
-	}
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-	    r->element[0]->type != REDIS_REPLY_STRING ||
-	    r->element[1]->type != REDIS_REPLY_STRING || r->element[1]->len > GS_REF_VALUE_MAX) {
-		rc = lr_err_set(err, LR_EPROTO, "redis: moving %s: unexpected reply", ref);
-		goto cleanup;
-	}
-	memcpy(cur, r->element[1]->str, (size_t)r->element[1]->len);
-	cur[r->element[1]->len] = '\0';
-	if (strcmp(r->element[0]->str, "ok") == 0) {
-		rc = GSR_OK;
-	} else if (strcmp(r->element[0]->str, "moved") == 0) {
-		rc = GSR_MOVED;
-	} else if (strcmp(r->element[0]->str, "stale") == 0) {
-		char *sp = strchr(cur, ' ');
-
-		if (sp != NULL)
-			*sp++ = '\0';
-		rc = stale(gs, cur, sp, err);
-	} else {
-		rc = lr_err_set(err, LR_EPROTO, "redis: moving %s: unexpected status", ref);
-	}
+	rc = eval(&r, why, gs, &lua_cas, 4, (int)(argc - 4), argv, argvlen, err);
+	if (rc == LR_EPROTO && strncmp(why, "MISSING ", 8) == 0)
+		rc = lr_err_set(err, LR_EINTERNAL, "refusing to point %s at %.40s: not stored", ref,
+		                why + 8);
+	else if (rc == LR_EPROTO && why[0])
+		rc = lr_err_set(err, LR_EIO, "redis: moving %s: %.200s", ref, why);
+	else if (rc == 0)
+		rc = cas_reply(cur, gs, ref, r, err);
 cleanup:
 	free(hexv);
 	free(argv);

@@ -440,6 +440,18 @@ static int task_is_code(const char *t)
 	       !strncmp(t, "async def ", 10) || !strncmp(t, "class ", 6);
 }
 
+/* Does `code` have a line at column 0 that defines or imports something? */
+static int has_top_level_def(const char *code)
+{
+	for (const char *l = code; l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		size_t n = strcspn(l, "\n");
+
+		if (defining(l, n))
+			return 1;
+	}
+	return 0;
+}
+
 int extract_complete(char **out, const char *code, const char *task, int defines_entry, lr_err *err)
 {
 	lr_buf b;
@@ -451,11 +463,24 @@ int extract_complete(char **out, const char *code, const char *task, int defines
 		rc = lr_buf_puts(&b, code);
 	} else if (!defines_entry) {
 		size_t n = strlen(task);
+		const char *first = code + strspn(code, "\n");
+		int body = !has_top_level_def(code) && *first != ' ' && *first != '\t';
 
 		rc = lr_buf_puts(&b, task);
 		if (!rc && n && task[n - 1] != '\n')
 			rc = lr_buf_puts(&b, "\n");
-		rc = rc ? rc : lr_buf_puts(&b, code);
+		/* A bare body, dedented by the extraction: back under the def. */
+		for (const char *l = code; *l && !rc && body;) {
+			const char *nl = strchr(l, '\n');
+			size_t k = nl ? (size_t)(nl - l) : strlen(l);
+
+			if (k)
+				rc = lr_buf_puts(&b, "    ");
+			rc = rc ? rc : lr_buf_append(&b, l, k);
+			rc = rc ? rc : lr_buf_puts(&b, "\n");
+			l += k + (nl ? 1 : 0);
+		}
+		rc = rc || body ? rc : lr_buf_puts(&b, code);
 	} else {
 		/* Top-level import lines of the task that the code lacks. */
 		for (const char *l = task; *l && !rc;) {

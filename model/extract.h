@@ -54,11 +54,28 @@ void extract_result_free(extract_result *r);
 
 /* Make extracted code a complete program for a task that is itself code (a
  * signature and docstring, as in HumanEval): code that does not define the
- * entry point is taken as the function's body and put after the task; code
+ * entry point is taken as the function's body (indented under it when it
+ * has no top-level definitions of its own) and put after the task; code
  * that does gets the task's import lines it lacks (small models drop
  * `from typing import List`). A prose task leaves the code as it is.
  * *out is a new string (caller frees). Returns 0 or LR_ENOMEM. */
 int extract_complete(char **out, const char *code, const char *task, int defines_entry,
                      lr_err *err);
+
+/* Drop a reply's example usage from code meant to be tested: top-level
+ * statements other than definitions, imports, module docstrings and
+ * assignments that call none of the code's own functions (so prints,
+ * asserts, calls, loops, `if __name__ == "__main__":` blocks and stray prose
+ * go, syntax errors in them included). Code without a top-level def or class
+ * is left as it is. *out is a new string; *dropped counts the statements
+ * dropped. Returns 0 or LR_ENOMEM. */
+int extract_trim(char **out, const char *code, int *dropped, lr_err *err);
+
+/* The function a job's tests call when the job names none: a top-level def
+ * of a task that is code (the one the tests call, else the last), else the
+ * first non-builtin name the tests call, else the first name the task's
+ * prose writes as a call ("a function is_even(n) that ..."). Writes it to
+ * out (outlen bytes) and returns 1, or returns 0 and out = "". */
+int extract_entry_guess(char *out, size_t outlen, const char *task, const char *tests);
 
 #endif

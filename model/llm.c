@@ -43,6 +43,9 @@ typedef struct attempt {
 	double parse_ms; /* time spent parsing inside the callback */
 	llm_token_fn user_fn;
 	void *user_arg;
+	int stop_at_code; /* watch `fence`, stop once a code block closed */
+	llm_fence fence;
+	int enough; /* stopped reading on purpose: the code block is complete */
 } attempt;
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -56,9 +59,9 @@ static void curl_init(void)
 const char *llm_failure_name(llm_failure f)
 {
 	static const char *const names[] = {
-	    "ok",           "unreachable", "timeout",  "model_not_found",
-	    "refused_key",  "malformed",   "too_big",  "rate_limited",
-	    "server_error", "http_error",  "canceled", "internal",
+	    "ok",        "unreachable", "timeout",      "model_not_found", "refused_key",
+	    "malformed", "too_big",     "rate_limited", "server_error",    "http_error",
+	    "canceled",  "internal",    "incomplete",
 	};
 
 	if ((unsigned)f < sizeof(names) / sizeof(names[0]))
@@ -231,9 +234,16 @@ static int on_piece(void *arg, const char *text, size_t len)
 {
 	attempt *a = arg;
 
+	int rc;
+
 	if (a->ttft_ms < 0)
 		a->ttft_ms = 1e3 * lr_now_s() - a->t0;
-	return a->user_fn ? a->user_fn(a->user_arg, text, len) : 0;
+	rc = a->user_fn ? a->user_fn(a->user_arg, text, len) : 0;
+	if (rc == 0 && a->stop_at_code && llm_fence_feed(&a->fence, text, len)) {
+		a->enough = 1; /* closing the connection also stops the server's work */
+		return 1;
+	}
+	return rc;
 }
 
 static size_t on_write(char *ptr, size_t size, size_t nmemb, void *arg)
@@ -335,34 +345,13 @@ static int mentions_model(const lr_buf *body)
 	return body->len && (strcasestr(body->data, "model") != NULL);
 }
 
-/* Classify a finished attempt. Returns 0 (success: HTTP 200 and no transport
- * error), or an LR_E* code with `failure` and `err` set and *retry telling
- * whether another attempt may help. */
-static int classify(llm_client *c, attempt *a, CURLcode cc, llm_reply *r, int *retry, lr_err *err)
+/* A transport failure (curl's code); 0 for CURLE_OK. */
+static int classify_transport(llm_client *c, CURLcode cc, llm_reply *r, int *retry, lr_err *err)
 {
-	char msg[200];
-	long status = 0;
 	curl_off_t connect_us = 0;
 
-	*retry = 0;
-	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
-	r->http_status = status;
-	if (a->failed && !a->toobig) {
-		r->failure = a->perr.code == LR_ECANCELED ? LLM_CANCELED : LLM_MALFORMED;
-		if (a->perr.code == LR_ENOMEM)
-			r->failure = LLM_INTERNAL;
-		return lr_err_set(err, a->perr.code, "model server at %s: %s", c->where,
-		                  a->perr.msg);
-	}
-	if (a->toobig) {
-		r->failure = LLM_TOO_BIG;
-		return lr_err_set(
-		    err, LR_ETOOBIG,
-		    "model server at %s sent a reply larger than the cap of %zu bytes", c->where,
-		    c->cfg.max_response);
-	}
 	switch (cc) {
-	case CURLE_OK: break;
+	case CURLE_OK: return 0;
 	case CURLE_OPERATION_TIMEDOUT:
 		/* Only a connect timeout is retried. A server that took the request
 		 * and ran out of time is slow, and servers such as llama.cpp's keep
@@ -407,8 +396,14 @@ static int classify(llm_client *c, attempt *a, CURLcode cc, llm_reply *r, int *r
 		return lr_err_set(err, LR_EIO, "talking to the model server at %s failed: %s",
 		                  c->where, curl_easy_strerror(cc));
 	}
-	if (status == 200)
-		return 0;
+}
+
+/* An HTTP status other than 200, with the body's message. */
+static int classify_status(llm_client *c, attempt *a, long status, llm_reply *r, int *retry,
+                           lr_err *err)
+{
+	char msg[200];
+
 	body_message(msg, sizeof(msg), &a->body);
 	if (status == 401 || status == 403) {
 		r->failure = LLM_REFUSED_KEY;
@@ -447,6 +442,58 @@ static int classify(llm_client *c, attempt *a, CURLcode cc, llm_reply *r, int *r
 	                  c->where, status, msg[0] ? ": " : "", msg);
 }
 
+/* Classify a finished attempt. Returns 0 (success: HTTP 200 and no transport
+ * error), or an LR_E* code with `failure` and `err` set and *retry telling
+ * whether another attempt may help. */
+static int classify(llm_client *c, attempt *a, CURLcode cc, llm_reply *r, int *retry, lr_err *err)
+{
+	long status = 0;
+	int rc;
+
+	*retry = 0;
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+	r->http_status = status;
+	if (a->enough)
+		return 0; /* the reply's code is complete: what follows is not needed */
+	if (a->failed && a->perr.code == LR_EUNAVAIL) {
+		/* The server said mid-stream that it failed: another attempt may work. */
+		*retry = 1;
+		r->failure = LLM_SERVER_ERROR;
+		return lr_err_set(err, LR_EUNAVAIL, "model server at %s: %s", c->where,
+		                  a->perr.msg);
+	}
+	if (a->failed && !a->toobig) {
+		r->failure = a->perr.code == LR_ECANCELED ? LLM_CANCELED : LLM_MALFORMED;
+		if (a->perr.code == LR_ENOMEM)
+			r->failure = LLM_INTERNAL;
+		return lr_err_set(err, a->perr.code, "model server at %s: %s", c->where,
+		                  a->perr.msg);
+	}
+	if (a->toobig) {
+		r->failure = LLM_TOO_BIG;
+		return lr_err_set(
+		    err, LR_ETOOBIG,
+		    "model server at %s sent a reply larger than the cap of %zu bytes", c->where,
+		    c->cfg.max_response);
+	}
+	rc = classify_transport(c, cc, r, retry, err);
+	if (rc < 0)
+		return rc;
+	if (status == 200 && a->sse && !llm_sse_finished(a->sse)) {
+		/* llama-cpp-python, for one, ends a stream with a bare [DONE] when
+		 * it drops a request to serve another: that is no answer. */
+		*retry = 1;
+		r->failure = LLM_INCOMPLETE;
+		return lr_err_set(err, LR_EUNAVAIL,
+		                  "model server at %s ended the streamed reply before it was "
+		                  "complete (no finish reason%s)",
+		                  c->where, llm_sse_done(a->sse) ? ", then [DONE]" : "");
+	}
+	if (status == 200)
+		return 0;
+	return classify_status(c, a, status, r, retry, err);
+}
+
 static long backoff(llm_client *c, int attempt_no)
 {
 	/* Equal jitter: half fixed, half random, so herds of workers spread out
@@ -473,7 +520,8 @@ static int perform(llm_client *c, attempt *a, const char *url, const char *body,
 		lr_buf_reset(&a->body);
 		llm_sse_free(a->sse);
 		a->sse = NULL;
-		a->sniffed = a->toobig = a->failed = 0;
+		a->sniffed = a->toobig = a->failed = a->enough = 0;
+		llm_fence_init(&a->fence);
 		lr_err_clear(&a->perr);
 		a->ttft_ms = -1;
 		a->stream = stream;
@@ -562,6 +610,7 @@ int llm_chat(llm_reply *out, llm_client *c, const llm_request *req, lr_err *err)
 	a.c = c;
 	a.user_fn = req->on_token;
 	a.user_arg = req->on_token_arg;
+	a.stop_at_code = req->stream && req->stop_at_code;
 	if (req->nmessages == 0) {
 		out->failure = LLM_INTERNAL;
 		rc = lr_err_set(err, LR_EINVAL, "a chat request needs at least one message");
@@ -583,6 +632,11 @@ int llm_chat(llm_reply *out, llm_client *c, const llm_request *req, lr_err *err)
 	t = 1e3 * lr_now_s();
 	if (a.sse) {
 		rc = llm_sse_finish(a.sse, out, &a.perr);
+		if (rc == 0 && a.enough) {
+			out->early_stop = 1;
+			if (!out->finish_reason && !(out->finish_reason = strdup("stop")))
+				rc = a.perr.code = LR_ENOMEM;
+		}
 	} else {
 		rc = llm_parse_reply(out, a.body.data ? a.body.data : "", a.body.len, &a.perr);
 		if (req->stream && out->content && out->content[0] && req->on_token) {

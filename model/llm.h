@@ -12,6 +12,9 @@
  *                    or llm_check_model() not finding it in GET /models)
  *   refused key      HTTP 401/403
  *   malformed reply  not JSON, no choices, no content, a broken SSE stream
+ *   incomplete       a stream that ended without a finish reason (a server
+ *                    that gave up on the request, e.g. to serve another):
+ *                    retried, and never taken as the model's answer
  *   too big          the reply passed max_response bytes
  * 429, 5xx, connection errors and connect timeouts are retried with
  * exponential backoff and jitter (Retry-After is honoured up to
@@ -60,6 +63,9 @@ typedef struct llm_request {
 	long max_tokens;    /* <= 0: the server's default */
 	long seed;          /* < 0: none */
 	int stream;         /* 1: server-sent events, on_token per piece */
+	int stop_at_code;   /* streaming: stop reading (and close the request) once a
+	                       fenced Python block that defines a function or class
+	                       has closed; the reply is what came until then */
 	llm_token_fn on_token;
 	void *on_token_arg;
 } llm_request;
@@ -80,6 +86,7 @@ typedef enum {
 	LLM_HTTP_ERROR,   /* another 4xx: the request itself was refused */
 	LLM_CANCELED,
 	LLM_INTERNAL,
+	LLM_INCOMPLETE, /* the stream ended without a finish reason, after every retry */
 } llm_failure;
 
 /* A short stable name: "unreachable", "timeout", "model_not_found", ... */
@@ -88,6 +95,7 @@ const char *llm_failure_name(llm_failure f);
 typedef struct llm_reply {
 	char *content;       /* the assistant's text (owned; NULL on failure) */
 	char *finish_reason; /* "stop", "length", ... or NULL (owned) */
+	int early_stop;      /* stop_at_code ended the reading; finish_reason "stop" */
 	char *model;         /* the model the server says answered (owned), or NULL */
 	long prompt_tokens;  /* -1 when the server did not say */
 	long completion_tokens;
@@ -160,13 +168,34 @@ int llm_parse_reply(llm_reply *out, const char *body, size_t len, lr_err *err);
  * piece. */
 typedef struct llm_sse llm_sse;
 int llm_sse_new(llm_sse **out, size_t max, llm_token_fn on_token, void *arg);
-/* Returns 0, LR_EPROTO (malformed event), LR_ETOOBIG, LR_ECANCELED. */
+/* Returns 0, LR_EPROTO (malformed event), LR_EUNAVAIL (an error event from
+ * the server), LR_ETOOBIG, LR_ECANCELED. */
 int llm_sse_feed(llm_sse *s, const char *data, size_t len, lr_err *err);
 /* End of stream: moves content, finish_reason, model and usage into `out`.
  * LR_EPROTO when the stream carried no completion at all. */
 int llm_sse_finish(llm_sse *s, llm_reply *out, lr_err *err);
-int llm_sse_done(const llm_sse *s); /* 1 once "data: [DONE]" was seen */
+int llm_sse_done(const llm_sse *s);     /* 1 once "data: [DONE]" was seen */
+int llm_sse_finished(const llm_sse *s); /* 1 once a choice had a finish_reason */
 void llm_sse_free(llm_sse *s);
+
+/* Watches streamed text for the end of a fenced Python block that defines a
+ * function or class (stop_at_code). The closing fence counts as soon as it
+ * is complete on its line. */
+typedef struct llm_fence {
+	char line[128]; /* the current line (longer lines are code, never fences) */
+	size_t n;
+	int over;    /* the current line was longer than `line` */
+	int open;    /* inside a fenced block */
+	char ch;     /* its fence character */
+	size_t len;  /* and length */
+	int python;  /* untagged or tagged py* */
+	int defines; /* a def or class line inside it */
+	int closed;  /* such a block has closed */
+} llm_fence;
+
+void llm_fence_init(llm_fence *f);
+/* Feed the next piece; returns 1 once a defining Python block has closed. */
+int llm_fence_feed(llm_fence *f, const char *text, size_t len);
 
 /* Copy `url` into `dst` with any user:password@ replaced by "***@". */
 void llm_redact_url(char *dst, size_t dstlen, const char *url);

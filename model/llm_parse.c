@@ -2,6 +2,7 @@
  * server-sent-events stream of chunks. Everything here reads bytes a model
  * server sent, so every input is bounded and every shape is checked. */
 #include "buf.h"
+#include "json.h"
 #include "llm.h"
 
 #include <json-c/json.h>
@@ -48,17 +49,6 @@ static json_object *parse_json(const char *s, size_t len, lr_err *err)
 	return obj;
 }
 
-static json_object *get(json_object *o, const char *key, json_type type)
-{
-	json_object *v = NULL;
-
-	if (!o || !json_object_is_type(o, json_type_object))
-		return NULL;
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, type))
-		return NULL;
-	return v;
-}
-
 static int dup_str(char **dst, json_object *v)
 {
 	free(*dst);
@@ -77,8 +67,8 @@ static void server_message(char *dst, size_t n, json_object *error)
 
 	if (json_object_is_type(error, json_type_string))
 		s = json_object_get_string(error);
-	else if (get(error, "message", json_type_string))
-		s = json_object_get_string(get(error, "message", json_type_string));
+	else if (lr_json_member(error, "message", json_type_string))
+		s = json_object_get_string(lr_json_member(error, "message", json_type_string));
 	if (!s)
 		s = "(no message)";
 	for (; *s && i + 1 < n && i < 200; s++)
@@ -88,8 +78,8 @@ static void server_message(char *dst, size_t n, json_object *error)
 
 static void read_usage(llm_reply *out, json_object *usage)
 {
-	json_object *p = get(usage, "prompt_tokens", json_type_int);
-	json_object *c = get(usage, "completion_tokens", json_type_int);
+	json_object *p = lr_json_member(usage, "prompt_tokens", json_type_int);
+	json_object *c = lr_json_member(usage, "completion_tokens", json_type_int);
 
 	if (p)
 		out->prompt_tokens = (long)json_object_get_int64(p);
@@ -112,35 +102,36 @@ int llm_parse_reply(llm_reply *out, const char *body, size_t len, lr_err *err)
 		rc = lr_err_set(err, LR_EPROTO, "reply is JSON but not an object");
 		goto cleanup;
 	}
-	error = get(root, "error", json_type_object);
+	error = lr_json_member(root, "error", json_type_object);
 	if (!error)
-		error = get(root, "error", json_type_string);
+		error = lr_json_member(root, "error", json_type_string);
 	if (error) {
 		server_message(text, sizeof(text), error);
 		rc = lr_err_set(err, LR_EPROTO, "server answered with an error: %s", text);
 		goto cleanup;
 	}
-	choices = get(root, "choices", json_type_array);
+	choices = lr_json_member(root, "choices", json_type_array);
 	if (!choices || json_object_array_length(choices) == 0) {
 		rc = lr_err_set(err, LR_EPROTO, "reply has no choices");
 		goto cleanup;
 	}
 	choice = json_object_array_get_idx(choices, 0);
-	msg = get(choice, "message", json_type_object);
-	content = get(msg, "content", json_type_string);
+	msg = lr_json_member(choice, "message", json_type_object);
+	content = lr_json_member(msg, "content", json_type_string);
 	if (!content) /* the legacy completions shape */
-		content = get(choice, "text", json_type_string);
+		content = lr_json_member(choice, "text", json_type_string);
 	if (!content) {
 		rc = lr_err_set(err, LR_EPROTO, "reply's first choice has no text content");
 		goto cleanup;
 	}
 	if (dup_str(&out->content, content) ||
-	    dup_str(&out->finish_reason, get(choice, "finish_reason", json_type_string)) ||
-	    dup_str(&out->model, get(root, "model", json_type_string))) {
+	    dup_str(&out->finish_reason,
+	            lr_json_member(choice, "finish_reason", json_type_string)) ||
+	    dup_str(&out->model, lr_json_member(root, "model", json_type_string))) {
 		rc = lr_err_set(err, LR_ENOMEM, "out of memory reading the reply");
 		goto cleanup;
 	}
-	read_usage(out, get(root, "usage", json_type_object));
+	read_usage(out, lr_json_member(root, "usage", json_type_object));
 cleanup:
 	json_object_put(root);
 	return rc;
@@ -199,6 +190,11 @@ int llm_sse_done(const llm_sse *s)
 	return s->done;
 }
 
+int llm_sse_finished(const llm_sse *s)
+{
+	return s->finish_reason != NULL;
+}
+
 static int sse_chunk(llm_sse *s, json_object *root, lr_err *err)
 {
 	json_object *choices, *choice, *delta, *piece, *v;
@@ -206,18 +202,20 @@ static int sse_chunk(llm_sse *s, json_object *root, lr_err *err)
 	const char *p;
 	size_t n;
 
-	v = get(root, "error", json_type_object);
+	v = lr_json_member(root, "error", json_type_object);
 	if (!v)
-		v = get(root, "error", json_type_string);
+		v = lr_json_member(root, "error", json_type_string);
 	if (v) {
 		server_message(text, sizeof(text), v);
-		return lr_err_set(err, LR_EPROTO, "server reported an error mid-stream: %s", text);
+		return lr_err_set(err, LR_EUNAVAIL, "server reported an error mid-stream: %s",
+		                  text);
 	}
-	if ((v = get(root, "model", json_type_string)) && !s->model && dup_str(&s->model, v))
+	if ((v = lr_json_member(root, "model", json_type_string)) && !s->model &&
+	    dup_str(&s->model, v))
 		return lr_err_set(err, LR_ENOMEM, "out of memory");
-	if ((v = get(root, "usage", json_type_object))) {
-		json_object *pt = get(v, "prompt_tokens", json_type_int);
-		json_object *ct = get(v, "completion_tokens", json_type_int);
+	if ((v = lr_json_member(root, "usage", json_type_object))) {
+		json_object *pt = lr_json_member(v, "prompt_tokens", json_type_int);
+		json_object *ct = lr_json_member(v, "completion_tokens", json_type_int);
 		if (pt)
 			s->prompt_tokens = (long)json_object_get_int64(pt);
 		if (ct) {
@@ -225,11 +223,11 @@ static int sse_chunk(llm_sse *s, json_object *root, lr_err *err)
 			s->have_usage = 1;
 		}
 	}
-	choices = get(root, "choices", json_type_array);
+	choices = lr_json_member(root, "choices", json_type_array);
 	if (!choices) {
 		/* A usage-only final chunk has an empty choices array; anything
 		 * else without choices is not a chat stream. */
-		if (get(root, "usage", json_type_object))
+		if (lr_json_member(root, "usage", json_type_object))
 			return 0;
 		return lr_err_set(err, LR_EPROTO, "stream event has no choices");
 	}
@@ -237,12 +235,13 @@ static int sse_chunk(llm_sse *s, json_object *root, lr_err *err)
 	if (json_object_array_length(choices) == 0)
 		return 0;
 	choice = json_object_array_get_idx(choices, 0);
-	if ((v = get(choice, "finish_reason", json_type_string)) && dup_str(&s->finish_reason, v))
+	if ((v = lr_json_member(choice, "finish_reason", json_type_string)) &&
+	    dup_str(&s->finish_reason, v))
 		return lr_err_set(err, LR_ENOMEM, "out of memory");
-	delta = get(choice, "delta", json_type_object);
-	piece = get(delta, "content", json_type_string);
+	delta = lr_json_member(choice, "delta", json_type_object);
+	piece = lr_json_member(delta, "content", json_type_string);
 	if (!piece)
-		piece = get(choice, "text", json_type_string);
+		piece = lr_json_member(choice, "text", json_type_string);
 	if (!piece)
 		return 0;
 	p = json_object_get_string(piece);

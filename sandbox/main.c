@@ -17,10 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define INPUT_MAX (64L << 20)
 
-static double opt_timeout, opt_cpu;
+static double opt_timeout, opt_cpu, opt_cpus;
 static long opt_memory, opt_procs, opt_file_size, opt_files, opt_output_max;
 static int opt_json, opt_pool;
 static char *opt_code, *opt_request, *opt_python, *opt_py_dir, *opt_avoid, *opt_require,
@@ -29,8 +30,12 @@ static char *opt_code, *opt_request, *opt_python, *opt_py_dir, *opt_avoid, *opt_
 static lr_cfg_opt opts[] = {
     {"code", LR_CFG_STR, &opt_code, NULL, 0, 0, "Python code to run", 0, 'c'},
     {"timeout", LR_CFG_DOUBLE, &opt_timeout, "10", 0.01, 86400, "wall-clock limit, seconds", 0, 0},
-    {"cpu", LR_CFG_DOUBLE, &opt_cpu, "0", 0, 86400, "CPU limit, seconds (0: timeout + 1)", 0, 0},
-    {"memory", LR_CFG_INT, &opt_memory, "256", 32, 1 << 20, "memory limit, MB", 0, 0},
+    {"cpu", LR_CFG_DOUBLE, &opt_cpu, "0", 0, 86400,
+     "CPU time of each process, seconds (0: timeout + 1)", 0, 0},
+    {"cpus", LR_CFG_DOUBLE, &opt_cpus, "1", 0.01, 1024,
+     "CPU bandwidth of the whole run, in cores (cgroup cpu)", 0, 0},
+    {"memory", LR_CFG_INT, &opt_memory, "256", 32, 1 << 20,
+     "memory of the whole run, MB: every process and the files in /work and /tmp", 0, 0},
     {"procs", LR_CFG_INT, &opt_procs, "32", 1, 4096, "processes and threads", 0, 0},
     {"file-size", LR_CFG_INT, &opt_file_size, "16", 1, 1 << 16,
      "largest file and size of the work dir and /tmp, MB", 0, 0},
@@ -180,6 +185,11 @@ static void print_json(const sbx_result *r, int pooled)
 	json_object_object_add(o, "wall_s", json_object_new_double(r->wall_s));
 	json_object_object_add(o, "cpu_s", json_object_new_double(r->cpu_s));
 	json_object_object_add(o, "peak_kb", json_object_new_int64(r->peak_kb));
+	json_object_object_add(o, "cg_cpu_s",
+	                       r->cg_cpu_s >= 0 ? json_object_new_double(r->cg_cpu_s) : NULL);
+	json_object_object_add(o, "cg_peak_kb",
+	                       r->cg_peak_kb >= 0 ? json_object_new_int64(r->cg_peak_kb) : NULL);
+	json_object_object_add(o, "oom_kills", json_object_new_int64(r->oom_kills));
 	json_object_object_add(o, "stdout", utf8_string(r->out, r->out_len));
 	json_object_object_add(o, "stdout_truncated", json_object_new_boolean(r->out_truncated));
 	json_object_object_add(o, "stderr", utf8_string(r->err, r->err_len));
@@ -206,11 +216,38 @@ static void print_json(const sbx_result *r, int pooled)
 	json_object_put(o);
 }
 
+/* Write the code's bytes to a terminal with every control character shown,
+ * not obeyed: C0 controls but newline and tab, DEL, and the C1 controls as
+ * UTF-8 (U+0080..U+009F; U+009B is a CSI to some terminals). Escape
+ * sequences in the code's output (OSC 52 writes the clipboard, others
+ * retitle the window or remap keys) must not reach the operator's terminal.
+ * Anything else (a pipe, a file) gets the bytes as they are. */
+static void write_shown(FILE *f, const char *s, size_t n)
+{
+	if (!isatty(fileno(f))) {
+		fwrite(s, 1, n, f);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+			fprintf(f, "\\x%02x", c);
+		} else if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
+		           (unsigned char)s[i + 1] <= 0x9f) {
+			fprintf(f, "\\u%04x", (unsigned char)s[i + 1]);
+			i++;
+		} else {
+			putc(c, f);
+		}
+	}
+}
+
 static void print_plain(const sbx_result *r)
 {
-	fwrite(r->out, 1, r->out_len, stdout);
+	write_shown(stdout, r->out, r->out_len);
 	fflush(stdout);
-	fwrite(r->err, 1, r->err_len, stderr);
+	write_shown(stderr, r->err, r->err_len);
 	if (r->end == SBX_END_SIGNALED)
 		fprintf(stderr, "llmrepl-sandbox: signaled (%s)\n", strsignal(r->signal));
 	else if (r->end != SBX_END_EXITED)
@@ -226,44 +263,102 @@ static int run_status(const sbx_result *r)
 	return r->end == SBX_END_EXITED && r->exit_code == 0 ? LR_EXIT_OK : LR_EXIT_FAIL;
 }
 
+/* The request of run i: -2 is -c CODE, -1 --request FILE, 0.. the FILEs.
+ * *req is NULL when that run was not asked for; LR_ENOMEM or a read error. */
+static int request_of(int i, char **files, char **req, size_t *len, lr_err *err)
+{
+	char *code = NULL;
+	size_t n = 0;
+	int rc;
+
+	*req = NULL;
+	*len = 0;
+	if (i == -2 && opt_code)
+		*req = exec_request(opt_code, strlen(opt_code));
+	else if (i == -1 && opt_request)
+		return read_file(opt_request, req, len, err);
+	else if (i < 0)
+		return 0;
+	if (i >= 0) {
+		rc = read_file(files[i], &code, &n, err);
+		if (rc < 0)
+			return rc;
+		*req = exec_request(code, n);
+		free(code);
+	}
+	if (*req == NULL)
+		return lr_err_set(err, LR_ENOMEM, "out of memory");
+	*len = strlen(*req);
+	return 0;
+}
+
+/* One run, printed; its exit status, or LR_EXIT_RUNTIME when the sandbox
+ * could not run it. */
+static int run_one(sbx_pool *pool, const sbx_config *cfg, const sbx_limits *lim, const char *req,
+                   size_t len)
+{
+	sbx_result r;
+	int s;
+
+	if ((pool ? sbx_pool_run(pool, &r, lim, req, len) : sbx_run(&r, cfg, lim, req, len)) < 0) {
+		fprintf(stderr, "llmrepl-sandbox: %s\n", r.detail);
+		sbx_result_free(&r);
+		return -LR_EXIT_RUNTIME;
+	}
+	if (opt_json)
+		print_json(&r, pool != NULL);
+	else
+		print_plain(&r);
+	fflush(stdout);
+	s = run_status(&r);
+	sbx_result_free(&r);
+	return s;
+}
+
+/* The host settings and the limits from the options. */
+static int settings(sbx_config *cfg, sbx_limits *lim)
+{
+	char bad[64];
+	unsigned required = 0;
+
+	sbx_config_default(cfg);
+	cfg->python = opt_python;
+	cfg->py_dir = opt_py_dir;
+	if (sbx_isolation_parse(opt_avoid, &cfg->avoid, bad, sizeof(bad)) < 0 ||
+	    sbx_isolation_parse(opt_require, &required, bad, sizeof(bad)) < 0)
+		return lr_main_usage(&cli, "unknown protection '%s'", bad);
+	cfg->require = (int)required;
+	sbx_limits_default(lim);
+	lim->timeout_s = opt_timeout;
+	lim->cpu_s = opt_cpu;
+	lim->cpus = opt_cpus;
+	lim->memory_mb = opt_memory;
+	lim->max_procs = opt_procs;
+	lim->file_size_mb = opt_file_size;
+	lim->max_files = opt_files;
+	lim->output_max = (size_t)opt_output_max;
+	return LR_MAIN_RUN;
+}
+
 int main(int argc, char **argv)
 {
+	const lr_start start = {&cli, &opt_log_level, LR_LOG_WARN, 0, -1, NULL};
 	sbx_config cfg;
 	sbx_limits lim;
 	sbx_pool *pool = NULL;
 	lr_err err;
 	int first = argc;
-	int rc;
 	int status = LR_EXIT_OK;
-	int nruns;
-
-	const lr_start start = {&cli, &opt_log_level, LR_LOG_WARN, 0, -1, NULL};
-	char bad[64];
-	unsigned required = 0;
+	int rc;
 
 	lr_err_clear(&err);
 	rc = lr_main_init(&start, argc, argv, &first);
+	if (rc == LR_MAIN_RUN && !opt_code && !opt_request && first == argc)
+		rc = lr_main_usage(&cli, "nothing to run: give -c CODE, a FILE or --request");
+	if (rc == LR_MAIN_RUN)
+		rc = settings(&cfg, &lim);
 	if (rc != LR_MAIN_RUN)
 		return rc;
-	nruns = (opt_code ? 1 : 0) + (opt_request ? 1 : 0) + (argc - first);
-	if (nruns == 0)
-		return lr_main_usage(&cli, "nothing to run: give -c CODE, a FILE or --request");
-	sbx_config_default(&cfg);
-	cfg.python = opt_python;
-	cfg.py_dir = opt_py_dir;
-	if (sbx_isolation_parse(opt_avoid, &cfg.avoid, bad, sizeof(bad)) < 0 ||
-	    sbx_isolation_parse(opt_require, &required, bad, sizeof(bad)) < 0)
-		return lr_main_usage(&cli, "unknown protection '%s'", bad);
-	cfg.require = (int)required;
-	sbx_limits_default(&lim);
-	lim.timeout_s = opt_timeout;
-	lim.cpu_s = opt_cpu;
-	lim.memory_mb = opt_memory;
-	lim.max_procs = opt_procs;
-	lim.file_size_mb = opt_file_size;
-	lim.max_files = opt_files;
-	lim.output_max = (size_t)opt_output_max;
-
 	if (opt_pool) {
 		char msg[512];
 
@@ -274,58 +369,32 @@ int main(int argc, char **argv)
 		}
 	}
 	for (int i = -2; i < argc - first; i++) {
-		char *req = NULL;
-		size_t req_len = 0;
-		sbx_result r;
+		char *req;
+		size_t len;
 		int s;
 
-		if (i == -2 && opt_code) {
-			req = exec_request(opt_code, strlen(opt_code));
-		} else if (i == -1 && opt_request) {
-			if (read_file(opt_request, &req, &req_len, &err) < 0)
-				goto usage_pool;
-		} else if (i >= 0) {
-			char *code = NULL;
-			size_t len = 0;
-
-			if (read_file(argv[first + i], &code, &len, &err) < 0)
-				goto usage_pool;
-			req = exec_request(code, len);
-			free(code);
-		} else {
-			continue;
-		}
-		if (req == NULL) {
+		rc = request_of(i, argv + first, &req, &len, &err);
+		if (rc == LR_ENOMEM) {
 			fprintf(stderr, "llmrepl-sandbox: out of memory\n");
 			status = LR_EXIT_RUNTIME;
 			break;
 		}
-		if (req_len == 0)
-			req_len = strlen(req);
-		rc = pool ? sbx_pool_run(pool, &r, &lim, req, req_len)
-		          : sbx_run(&r, &cfg, &lim, req, req_len);
-		free(req);
 		if (rc < 0) {
-			fprintf(stderr, "llmrepl-sandbox: %s\n", r.detail);
-			sbx_result_free(&r);
-			status = LR_EXIT_RUNTIME;
+			sbx_pool_free(pool);
+			return lr_main_usage(&cli, "%s", err.msg);
+		}
+		if (req == NULL)
+			continue;
+		s = run_one(pool, &cfg, &lim, req, len);
+		free(req);
+		if (s < 0) {
+			status = -s;
 			break;
 		}
-		if (opt_json)
-			print_json(&r, pool != NULL);
-		else
-			print_plain(&r);
-		fflush(stdout);
-		s = run_status(&r);
 		if (s > status)
 			status = s;
-		sbx_result_free(&r);
 	}
 	sbx_pool_free(pool);
 	lr_cfg_free(&cli);
 	return status;
-
-usage_pool:
-	sbx_pool_free(pool);
-	return lr_main_usage(&cli, "%s", err.msg);
 }

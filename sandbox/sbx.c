@@ -37,6 +37,7 @@ void sbx_limits_default(sbx_limits *l)
 	l->max_files = 64;
 	l->output_max = 1024 * 1024;
 	l->answer_max = 8 * 1024 * 1024;
+	l->cpus = 1;
 }
 
 void sbx_config_default(sbx_config *c)
@@ -375,6 +376,8 @@ int sbx_run(sbx_result *res, const sbx_config *cfg, const sbx_limits *lim_in, co
 	int wst = 0;
 
 	memset(res, 0, sizeof(*res));
+	res->cg_cpu_s = -1;
+	res->cg_peak_kb = -1;
 	memset(&c, 0, sizeof(c));
 	memset(caps, 0, sizeof(caps));
 	memset(&st, 0, sizeof(st));
@@ -395,22 +398,22 @@ int sbx_run(sbx_result *res, const sbx_config *cfg, const sbx_limits *lim_in, co
 		goto cleanup;
 	}
 	iso = sbx_setup_isolation(s, res);
-	if (s->as_root) {
-		c.slot_fd = sbx_slot_acquire(s->uid_base, &uid);
-		if (c.slot_fd < 0) {
-			snprintf(res->detail, sizeof(res->detail),
-			         "no free sandbox uid in %u..%u: %s", s->uid_base,
-			         s->uid_base + SBX_SLOTS - 1, strerror(errno));
-			goto cleanup;
-		}
+	/* The slot gives root its uid, and names the cgroup either way. */
+	c.slot_fd = sbx_slot_acquire(s->uid_base, &uid);
+	if (c.slot_fd < 0) {
+		snprintf(res->detail, sizeof(res->detail), "no free sandbox uid in %u..%u: %s",
+		         s->uid_base, s->uid_base + SBX_SLOTS - 1, strerror(errno));
+		goto cleanup;
 	}
 	if (!(s->avoid & SBX_ISO_CGROUP)) {
-		/* Room beyond the address-space limit for the two tmpfs
-		 * (their pages are charged here) and the init. */
-		long long bytes =
-		    (lim.memory_mb + 2 * (lim.file_size_mb + 1) + 32) * 1024LL * 1024LL;
+		/* The whole run: every process, and the files in /work and /tmp
+		 * (tmpfs pages are charged to the cgroup of whoever wrote them).
+		 * +1 process: the init. */
+		sbx_cg_limits cl = {lim.memory_mb * 1024LL * 1024LL, lim.max_procs + 1, lim.cpus};
+		char name[48];
 
-		if (sbx_cgroup_create(&c.cg, bytes, lim.max_procs + 1, note, sizeof(note)) == 0 &&
+		snprintf(name, sizeof(name), "llmrepl-sbx-u%u", uid);
+		if (sbx_cgroup_create(&c.cg, name, &cl, 0, note, sizeof(note)) == 0 &&
 		    c.cg.have_pids)
 			iso |= SBX_ISO_CGROUP;
 		sbx_detail_add(res, note);
@@ -444,8 +447,8 @@ int sbx_run(sbx_result *res, const sbx_config *cfg, const sbx_limits *lim_in, co
 	c.plan->fds[SBX_CFD_REQ - SBX_CFD_OUT] = c.req[1];
 	c.plan->fds[SBX_CFD_STATUS - SBX_CFD_OUT] = c.st[1];
 	c.plan->fds[SBX_CFD_ALIVE - SBX_CFD_OUT] = c.alive[0];
-	c.plan->fds[SBX_CFD_CG0 - SBX_CFD_OUT] = c.cg.procs_fd[0];
-	c.plan->fds[SBX_CFD_CG1 - SBX_CFD_OUT] = c.cg.procs_fd[1];
+	for (int i = 0; i < SBX_CG_N; i++)
+		c.plan->fds[SBX_CFD_CG0 - SBX_CFD_OUT + i] = c.cg.procs_fd[i];
 	if (c.cg.version)
 		sbx_plan_gate(c.plan);
 
@@ -481,7 +484,9 @@ int sbx_run(sbx_result *res, const sbx_config *cfg, const sbx_limits *lim_in, co
 		res->cpu_s = st.cpu_s;
 	/* The cgroup counts from the move on (start-up pages stay with the
 	 * host's cgroup); python's own peak RSS covers the start-up. */
-	res->peak_kb = sbx_cgroup_peak_kb(&c.cg);
+	res->cg_peak_kb = sbx_cgroup_peak_kb(&c.cg);
+	res->cg_cpu_s = sbx_cgroup_cpu_s(&c.cg);
+	res->peak_kb = res->cg_peak_kb;
 	if (st.maxrss_kb > res->peak_kb)
 		res->peak_kb = st.maxrss_kb;
 	if (res->peak_kb <= 0)
@@ -499,6 +504,10 @@ int sbx_run(sbx_result *res, const sbx_config *cfg, const sbx_limits *lim_in, co
 	sbx_classify(res, &lim, killed, st.have_status, st.status, sbx_cgroup_oom_kills(&c.cg));
 	if (res->end == SBX_END_ERROR)
 		sbx_detail_add(res, "the sandbox's init ended without a status");
+	/* After classifying, which judges a kill by the interpreter's own time:
+	 * what is reported is the whole tree's. */
+	if (res->cg_cpu_s > res->cpu_s)
+		res->cpu_s = res->cg_cpu_s;
 cleanup:
 	if (c.pid > 0) {
 		kill_tree(c.pidfd, &c.cg);

@@ -28,8 +28,9 @@
 /* Per-run limits. Zero fields take the defaults of sbx_limits_default(). */
 typedef struct sbx_limits {
 	double timeout_s;  /* wall clock; the whole process tree is killed */
-	double cpu_s;      /* RLIMIT_CPU; 0 = timeout_s rounded up + 1 */
-	long memory_mb;    /* cgroup memory (and address space) */
+	double cpu_s;      /* RLIMIT_CPU (per process); 0 = timeout_s rounded up + 1 */
+	long memory_mb;    /* what the whole run may use (cgroup: every process, and the
+	                      files in /work and /tmp); also each process's address space */
 	long max_procs;    /* processes and threads */
 	long file_size_mb; /* RLIMIT_FSIZE; the work dir and /tmp hold one MB
 	              more each (in a pool: as sized when it started,
@@ -38,6 +39,7 @@ typedef struct sbx_limits {
 	size_t output_max; /* bytes kept per stream (stdout, stderr) */
 	size_t answer_max; /* bytes kept of the entry's answer (fd 3); more is
 	                      an output-limit kill like stdout */
+	double cpus;       /* CPU bandwidth of the whole run, in cores (cgroup cpu); 0 = 1 */
 } sbx_limits;
 
 void sbx_limits_default(sbx_limits *l);
@@ -47,7 +49,8 @@ typedef enum sbx_end {
 	SBX_END_EXITED = 0, /* exited by itself; see exit_code */
 	SBX_END_SIGNALED,   /* killed by a signal of its own doing (segfault, abort) */
 	SBX_END_TIMEOUT,    /* wall-clock or CPU limit */
-	SBX_END_MEMORY,     /* memory limit (cgroup OOM or allocation failure at the limit) */
+	SBX_END_MEMORY,     /* memory limit (any OOM kill in the run, or an allocation
+	                       failure at the limit) */
 	SBX_END_OUTPUT,     /* output limit exceeded; killed */
 	SBX_END_ERROR,      /* the sandbox itself could not run it; see detail */
 } sbx_end;
@@ -80,10 +83,16 @@ typedef struct sbx_result {
 	int exit_code; /* when end == SBX_END_EXITED */
 	int signal;    /* when end == SBX_END_SIGNALED (or the kill signal otherwise) */
 	double wall_s;
-	double cpu_s; /* user + system of the code's processes */
-	long peak_kb; /* peak memory */
-	char *out;    /* stdout, NUL-terminated, at most output_max bytes; when
-	                 out_truncated, SBX_TRUNC_MARK follows them */
+	double cpu_s;    /* user + system of the code's processes (the larger of the
+	                    interpreter's rusage and the cgroup's count) */
+	long peak_kb;    /* peak memory (the larger of the interpreter's peak RSS and
+	                    the cgroup's peak) */
+	double cg_cpu_s; /* CPU time of the whole tree from the cgroup; -1 unknown */
+	long cg_peak_kb; /* peak memory of the whole tree (with /work and /tmp) from the
+	                    cgroup; -1 unknown */
+	long oom_kills;  /* processes of the run the OOM killer took */
+	char *out;       /* stdout, NUL-terminated, at most output_max bytes; when
+	                    out_truncated, SBX_TRUNC_MARK follows them */
 	size_t out_len;
 	int out_truncated;
 	char *err; /* stderr, likewise */

@@ -2,17 +2,19 @@
  *
  * Discovery runs once per process: /proc/self/cgroup says where this process
  * is, /proc/self/mountinfo where each hierarchy is mounted. With cgroup v1
- * (separate memory and pids hierarchies) a run gets a directory in each; with
- * v2 one directory with both controllers, which our own cgroup must already
- * delegate (subtree_control) or let us enable. */
+ * (memory, pids, cpu and cpuacct in hierarchies of their own or co-mounted)
+ * a run gets a directory in each; with v2 one directory with every
+ * controller, which our own cgroup must already delegate (subtree_control)
+ * or let us enable. */
 #include "sbx_cgroup.h"
+
+#include "sbx_slot.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,16 +22,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#define CPU_PERIOD_US 100000
+
+/* v1 controller names, by SBX_CG_*. */
+static const char *const cg_names[SBX_CG_N] = {"memory", "pids", "cpu", "cpuacct"};
+
 static struct {
 	int version;
-	int mem_base; /* dir fd of our own cgroup in the memory (v2: unified) hierarchy */
-	int pids_base;
-	int memsw; /* v1 memory.memsw.* or v2 memory.swap.max exists */
+	int base[SBX_CG_N];  /* dir fd of our own cgroup per controller; -1 = none */
+	int alias[SBX_CG_N]; /* the first controller of the same hierarchy (itself if first) */
+	int memsw;           /* v1 memory.memsw.* or v2 memory.swap.max exists */
 	char why[200];
-} cgd = {0, -1, -1, 0, ""};
+} cgd = {0, {-1, -1, -1, -1}, {0, 1, 2, 3}, 0, ""};
 
 static pthread_once_t cg_once = PTHREAD_ONCE_INIT;
-static atomic_uint cg_counter;
 
 /* Read a small file under dir into buf; returns bytes or -1. */
 static ssize_t read_at(int dir, const char *name, char *buf, size_t len)
@@ -186,15 +192,18 @@ static int has_word(const char *list, const char *word)
 
 static int enable_controllers(int fd)
 {
-	if (write_at(fd, "cgroup.subtree_control", "+memory +pids") == 0)
-		return 0;
-	return write_at(fd, "cgroup.subtree_control", "+memory");
+	/* Each on its own: a controller we may not enable leaves the others. */
+	int rc = write_at(fd, "cgroup.subtree_control", "+memory");
+
+	(void)write_at(fd, "cgroup.subtree_control", "+pids");
+	(void)write_at(fd, "cgroup.subtree_control", "+cpu");
+	return rc;
 }
 
-/* Enable memory (and pids) for the cgroups we create below our own. v2 lets a
- * cgroup that holds processes have no controllers below it (EBUSY): when we
- * are the only process in it, move into a leaf of our own first (as nsjail
- * does); with others there, go without. */
+/* Enable memory (and pids, cpu) for the cgroups we create below our own. v2
+ * lets a cgroup that holds processes have no controllers below it (EBUSY):
+ * when we are the only process in it, move into a leaf of our own first (as
+ * nsjail does); with others there, go without. */
 static int enable_v2(int fd)
 {
 	char procs[64];
@@ -223,9 +232,23 @@ static int enable_v2(int fd)
 	return enable_controllers(fd);
 }
 
-/* Remove the cgroups of processes that died without removing them (killed
- * mid-run). rmdir only removes an empty cgroup, so a live run is never
- * touched; a pid reused since is simply skipped. */
+/* Remove a cgroup and the two a pool makes below it; only empty ones go. */
+static void remove_tree(int base, const char *name)
+{
+	char sub[96];
+
+	snprintf(sub, sizeof(sub), "%s/run", name);
+	(void)unlinkat(base, sub, AT_REMOVEDIR);
+	snprintf(sub, sizeof(sub), "%s/srv", name);
+	(void)unlinkat(base, sub, AT_REMOVEDIR);
+	(void)unlinkat(base, name, AT_REMOVEDIR);
+}
+
+/* Remove the cgroups of runs whose creator died without removing them
+ * (killed mid-run): those of uid slots nobody holds now (held while we look,
+ * so no new run can take the name meanwhile), and those named after a dead
+ * pid (older versions). rmdir only removes an empty cgroup, so nothing live
+ * is touched. */
 static void sweep(int base)
 {
 	DIR *d;
@@ -244,13 +267,47 @@ static void sweep(int base)
 		unsigned n = 0;
 		char tail;
 
-		if (sscanf(e->d_name, "llmrepl-sbx-%d-%u%c", &pid, &n, &tail) != 2 || pid <= 0 ||
-		    pid == (int)getpid())
-			continue;
-		if (kill(pid, 0) < 0 && errno == ESRCH)
+		if (sscanf(e->d_name, "llmrepl-sbx-u%u%c", &n, &tail) == 1) {
+			int lock = sbx_slot_try(n);
+
+			if (lock >= 0) {
+				remove_tree(base, e->d_name);
+				sbx_slot_release(lock);
+			}
+		} else if (sscanf(e->d_name, "llmrepl-sbx-%d-%u%c", &pid, &n, &tail) == 2 &&
+		           pid > 0 && pid != (int)getpid() && kill(pid, 0) < 0 && errno == ESRCH) {
 			(void)unlinkat(base, e->d_name, AT_REMOVEDIR);
+		}
 	}
 	closedir(d);
+}
+
+static void discover_v1(void)
+{
+	char mnt[SBX_CG_N][1024];
+
+	for (int c = 0; c < SBX_CG_N; c++) {
+		char root[1024], why[200];
+
+		mnt[c][0] = '\0';
+		cgd.alias[c] = c;
+		if (find_mount(cg_names[c], mnt[c], sizeof(mnt[c]), root, sizeof(root)) < 0)
+			continue;
+		for (int k = 0; k < c; k++)
+			if (strcmp(mnt[k], mnt[c]) == 0)
+				cgd.alias[c] = k;
+		if (cgd.alias[c] != c) {
+			cgd.base[c] = cgd.base[cgd.alias[c]];
+			continue;
+		}
+		cgd.base[c] = open_own(cg_names[c], why, sizeof(why));
+		if (cgd.base[c] < 0 && c == SBX_CG_PIDS)
+			snprintf(cgd.why, sizeof(cgd.why), "pids cgroup unavailable: %s", why);
+	}
+	cgd.memsw = faccessat(cgd.base[SBX_CG_MEM], "memory.memsw.limit_in_bytes", F_OK, 0) == 0;
+	for (int c = 0; c < SBX_CG_N; c++)
+		if (cgd.alias[c] == c)
+			sweep(cgd.base[c]);
 }
 
 static void discover(void)
@@ -260,14 +317,9 @@ static void discover(void)
 	int fd = open_own("memory", why1, sizeof(why1));
 
 	if (fd >= 0) {
+		close(fd);
 		cgd.version = 1;
-		cgd.mem_base = fd;
-		cgd.memsw = faccessat(fd, "memory.memsw.limit_in_bytes", F_OK, 0) == 0;
-		cgd.pids_base = open_own("pids", why2, sizeof(why2));
-		if (cgd.pids_base < 0)
-			snprintf(cgd.why, sizeof(cgd.why), "pids cgroup unavailable: %s", why2);
-		sweep(cgd.mem_base);
-		sweep(cgd.pids_base);
+		discover_v1();
 		return;
 	}
 	fd = open_own(NULL, why2, sizeof(why2));
@@ -280,7 +332,7 @@ static void discover(void)
 			return;
 		}
 		if (read_at(fd, "cgroup.subtree_control", buf, sizeof(buf)) < 0 ||
-		    !has_word(buf, "memory") || !has_word(buf, "pids")) {
+		    !has_word(buf, "memory") || !has_word(buf, "pids") || !has_word(buf, "cpu")) {
 			if (enable_v2(fd) < 0) {
 				snprintf(cgd.why, sizeof(cgd.why),
 				         "cgroup v2: cannot enable the memory controller below our "
@@ -291,8 +343,11 @@ static void discover(void)
 			}
 		}
 		cgd.version = 2;
-		cgd.mem_base = fd;
-		sweep(cgd.mem_base);
+		for (int c = 0; c < SBX_CG_N; c++) {
+			cgd.base[c] = fd;
+			cgd.alias[c] = SBX_CG_MEM;
+		}
+		sweep(fd);
 		return;
 	}
 	snprintf(cgd.why, sizeof(cgd.why), "%s; %s", why1, why2);
@@ -301,8 +356,8 @@ static void discover(void)
 void sbx_cgroup_init(sbx_cgroup *cg)
 {
 	memset(cg, 0, sizeof(*cg));
-	cg->mem_dir = cg->pids_dir = -1;
-	cg->procs_fd[0] = cg->procs_fd[1] = -1;
+	for (int c = 0; c < SBX_CG_N; c++)
+		cg->dir[c] = cg->procs_fd[c] = -1;
 }
 
 static int make_dir(int base, const char *name, char *note, size_t len)
@@ -310,8 +365,13 @@ static int make_dir(int base, const char *name, char *note, size_t len)
 	int fd;
 
 	if (mkdirat(base, name, 0755) < 0) {
-		snprintf(note, len, "cannot create cgroup %s: %s", name, strerror(errno));
-		return -1;
+		/* A leftover of a killed creator of this slot: remove it. */
+		if (errno == EEXIST && strchr(name, '/') == NULL)
+			remove_tree(base, name);
+		if (mkdirat(base, name, 0755) < 0) {
+			snprintf(note, len, "cannot create cgroup %s: %s", name, strerror(errno));
+			return -1;
+		}
 	}
 	fd = openat(base, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
@@ -321,41 +381,68 @@ static int make_dir(int base, const char *name, char *note, size_t len)
 	return fd;
 }
 
-int sbx_cgroup_set_limits(sbx_cgroup *cg, long long mem_bytes, long pids_max)
+static int set_memory(sbx_cgroup *cg, long long bytes)
 {
+	int dir = cg->dir[SBX_CG_MEM];
 	char v[32];
+	int rc = 0;
+
+	snprintf(v, sizeof(v), "%lld", bytes);
+	if (cg->version == 2) {
+		rc |= write_at(dir, "memory.max", v);
+		(void)write_at(dir, "memory.swap.max", "0");
+		return rc;
+	}
+	/* memsw must stay >= the memory limit: order the writes. */
+	{
+		long long cur = -1;
+		char buf[64];
+
+		if (read_at(dir, "memory.limit_in_bytes", buf, sizeof(buf)) > 0)
+			cur = strtoll(buf, NULL, 10);
+		if (cgd.memsw && cur >= 0 && bytes > cur) {
+			rc |= write_at(dir, "memory.memsw.limit_in_bytes", v);
+			rc |= write_at(dir, "memory.limit_in_bytes", v);
+		} else {
+			rc |= write_at(dir, "memory.limit_in_bytes", v);
+			if (cgd.memsw)
+				rc |= write_at(dir, "memory.memsw.limit_in_bytes", v);
+		}
+	}
+	return rc;
+}
+
+int sbx_cgroup_set_limits(sbx_cgroup *cg, const sbx_cg_limits *l)
+{
+	char v[48];
 	int rc = 0;
 
 	if (cg->version == 0)
 		return -1;
-	snprintf(v, sizeof(v), "%lld", mem_bytes);
-	if (cg->version == 1) {
-		/* memsw must stay >= the memory limit: order the writes. */
-		long long cur = -1;
-		char buf[64];
-
-		if (read_at(cg->mem_dir, "memory.limit_in_bytes", buf, sizeof(buf)) > 0)
-			cur = strtoll(buf, NULL, 10);
-		if (cgd.memsw && cur >= 0 && mem_bytes > cur) {
-			rc |= write_at(cg->mem_dir, "memory.memsw.limit_in_bytes", v);
-			rc |= write_at(cg->mem_dir, "memory.limit_in_bytes", v);
-		} else {
-			rc |= write_at(cg->mem_dir, "memory.limit_in_bytes", v);
-			if (cgd.memsw)
-				rc |= write_at(cg->mem_dir, "memory.memsw.limit_in_bytes", v);
-		}
-	} else {
-		rc |= write_at(cg->mem_dir, "memory.max", v);
-		(void)write_at(cg->mem_dir, "memory.swap.max", "0");
+	if (l->mem_bytes > 0)
+		rc |= set_memory(cg, l->mem_bytes);
+	if (cg->have_pids && l->pids_max > 0) {
+		snprintf(v, sizeof(v), "%ld", l->pids_max);
+		rc |= write_at(cg->dir[SBX_CG_PIDS], "pids.max", v);
 	}
-	if (cg->have_pids) {
-		snprintf(v, sizeof(v), "%ld", pids_max);
-		rc |= write_at(cg->version == 1 ? cg->pids_dir : cg->mem_dir, "pids.max", v);
+	if (cg->have_cpu && l->cpus > 0) {
+		long quota = (long)(l->cpus * CPU_PERIOD_US);
+
+		if (quota < 1000)
+			quota = 1000;
+		if (cg->version == 1) {
+			snprintf(v, sizeof(v), "%ld", quota);
+			rc |= write_at(cg->dir[SBX_CG_CPU], "cpu.cfs_quota_us", v);
+		} else {
+			snprintf(v, sizeof(v), "%ld %d", quota, CPU_PERIOD_US);
+			rc |= write_at(cg->dir[SBX_CG_CPU], "cpu.max", v);
+		}
 	}
 	return rc ? -1 : 0;
 }
 
-int sbx_cgroup_create(sbx_cgroup *cg, long long mem_bytes, long pids_max, char *note, size_t len)
+int sbx_cgroup_create(sbx_cgroup *cg, const char *name, const sbx_cg_limits *l, int parent_of,
+                      char *note, size_t len)
 {
 	pthread_once(&cg_once, discover);
 	sbx_cgroup_init(cg);
@@ -364,31 +451,43 @@ int sbx_cgroup_create(sbx_cgroup *cg, long long mem_bytes, long pids_max, char *
 		snprintf(note, len, "cgroup unavailable: %s", cgd.why);
 		return -1;
 	}
-	snprintf(cg->name, sizeof(cg->name), "llmrepl-sbx-%d-%u", (int)getpid(),
-	         atomic_fetch_add(&cg_counter, 1));
+	snprintf(cg->name, sizeof(cg->name), "%s", name);
 	cg->version = cgd.version;
-	cg->mem_dir = make_dir(cgd.mem_base, cg->name, note, len);
-	if (cg->mem_dir < 0)
-		goto fail;
-	if (cg->version == 1 && cgd.pids_base >= 0) {
-		cg->pids_dir = make_dir(cgd.pids_base, cg->name, note, len);
-		cg->have_pids = cg->pids_dir >= 0;
-	} else if (cg->version == 2) {
-		cg->have_pids = faccessat(cg->mem_dir, "pids.max", F_OK, 0) == 0;
+	for (int c = 0; c < SBX_CG_N; c++) {
+		if (cgd.base[c] < 0)
+			continue;
+		if (cgd.alias[c] != c) {
+			cg->dir[c] = cg->dir[cgd.alias[c]];
+			continue;
+		}
+		cg->dir[c] = make_dir(cgd.base[c], name, note, len);
+		if (cg->dir[c] < 0) {
+			if (c == SBX_CG_MEM)
+				goto fail;
+			note[0] = '\0';
+			continue;
+		}
+		cg->own[c] = 1;
+		cg->procs_fd[c] = openat(cg->dir[c], "cgroup.procs", O_WRONLY | O_CLOEXEC);
+		if (cg->procs_fd[c] < 0)
+			goto fail;
 	}
-	if (!cg->have_pids && note[0] == '\0')
+	cg->have_pids =
+	    cg->dir[SBX_CG_PIDS] >= 0 && faccessat(cg->dir[SBX_CG_PIDS], "pids.max", F_OK, 0) == 0;
+	cg->have_cpu = cg->dir[SBX_CG_CPU] >= 0 &&
+	               faccessat(cg->dir[SBX_CG_CPU],
+	                         cg->version == 1 ? "cpu.cfs_quota_us" : "cpu.max", F_OK, 0) == 0 &&
+	               cg->dir[SBX_CG_ACCT] >= 0;
+	if (!cg->have_pids)
 		snprintf(note, len, "%s", cgd.why[0] ? cgd.why : "pids controller unavailable");
-	if (sbx_cgroup_set_limits(cg, mem_bytes, pids_max) < 0) {
+	else if (!cg->have_cpu)
+		snprintf(note, len,
+		         "cpu controller unavailable: CPU not limited for the run as a whole");
+	if (parent_of && cg->version == 2)
+		(void)enable_controllers(cg->dir[SBX_CG_MEM]);
+	if (sbx_cgroup_set_limits(cg, l) < 0) {
 		snprintf(note, len, "cannot set cgroup limits: %s", strerror(errno));
 		goto fail;
-	}
-	cg->procs_fd[0] = openat(cg->mem_dir, "cgroup.procs", O_WRONLY | O_CLOEXEC);
-	if (cg->procs_fd[0] < 0)
-		goto fail;
-	if (cg->pids_dir >= 0) {
-		cg->procs_fd[1] = openat(cg->pids_dir, "cgroup.procs", O_WRONLY | O_CLOEXEC);
-		if (cg->procs_fd[1] < 0)
-			goto fail;
 	}
 	return 0;
 fail:
@@ -407,12 +506,17 @@ static long long read_num(int dir, const char *name)
 	return strtoll(buf, NULL, 10);
 }
 
-long long sbx_cgroup_usage(const sbx_cgroup *cg)
+/* The number after `key ` in a flat-keyed file (cpu.stat, memory.events). */
+static long long read_key(int dir, const char *file, const char *key)
 {
-	if (cg->version == 1)
-		return read_num(cg->mem_dir, "memory.usage_in_bytes");
-	if (cg->version == 2)
-		return read_num(cg->mem_dir, "memory.current");
+	char buf[1024];
+	size_t n = strlen(key);
+
+	if (dir < 0 || read_at(dir, file, buf, sizeof(buf)) <= 0)
+		return -1;
+	for (const char *p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (strncmp(p, key, n) == 0 && p[n] == ' ')
+			return strtoll(p + n + 1, NULL, 10);
 	return -1;
 }
 
@@ -421,37 +525,65 @@ long sbx_cgroup_peak_kb(const sbx_cgroup *cg)
 	long long v = -1;
 
 	if (cg->version == 1)
-		v = read_num(cg->mem_dir, "memory.max_usage_in_bytes");
+		v = read_num(cg->dir[SBX_CG_MEM], "memory.max_usage_in_bytes");
 	else if (cg->version == 2)
-		v = read_num(cg->mem_dir, "memory.peak");
+		v = read_num(cg->dir[SBX_CG_MEM], "memory.peak");
 	return v < 0 ? -1 : (long)(v / 1024);
 }
 
-void sbx_cgroup_reset_peak(sbx_cgroup *cg)
+int sbx_cgroup_reset_peak(sbx_cgroup *cg)
 {
+	/* v2's memory.peak resets only for the file description that wrote it. */
 	if (cg->version == 1)
-		(void)write_at(cg->mem_dir, "memory.max_usage_in_bytes", "0");
-	else if (cg->version == 2)
-		(void)write_at(cg->mem_dir, "memory.peak", "0");
+		return write_at(cg->dir[SBX_CG_MEM], "memory.max_usage_in_bytes", "0");
+	return -1;
+}
+
+static long long cpu_us(const sbx_cgroup *cg)
+{
+	long long v;
+
+	if (!cg->have_cpu)
+		return -1;
+	if (cg->version == 1) {
+		v = read_num(cg->dir[SBX_CG_ACCT], "cpuacct.usage");
+		return v < 0 ? -1 : v / 1000;
+	}
+	return read_key(cg->dir[SBX_CG_CPU], "cpu.stat", "usage_usec");
+}
+
+double sbx_cgroup_cpu_s(const sbx_cgroup *cg)
+{
+	long long v = cpu_us(cg);
+
+	return v < 0 ? -1 : (double)(v - cg->cpu_base_us) / 1e6;
+}
+
+void sbx_cgroup_reset_cpu(sbx_cgroup *cg)
+{
+	if (cg->version == 1 && cg->have_cpu &&
+	    write_at(cg->dir[SBX_CG_ACCT], "cpuacct.usage", "0") == 0)
+		return;
+	cg->cpu_base_us = cpu_us(cg);
+	if (cg->cpu_base_us < 0)
+		cg->cpu_base_us = 0;
 }
 
 long sbx_cgroup_oom_kills(const sbx_cgroup *cg)
 {
-	char buf[1024];
-	const char *p;
+	long long v;
 
-	if (cg->version == 0 ||
-	    read_at(cg->mem_dir, cg->version == 1 ? "memory.oom_control" : "memory.events", buf,
-	            sizeof(buf)) <= 0)
+	if (cg->version == 0)
 		return 0;
-	p = strstr(buf, "oom_kill ");
-	return p ? strtol(p + 9, NULL, 10) : 0;
+	v = read_key(cg->dir[SBX_CG_MEM], cg->version == 1 ? "memory.oom_control" : "memory.events",
+	             "oom_kill");
+	return v < 0 ? 0 : (long)v;
 }
 
 void sbx_cgroup_kill(sbx_cgroup *cg)
 {
 	if (cg->version == 2)
-		(void)write_at(cg->mem_dir, "cgroup.kill", "1");
+		(void)write_at(cg->dir[SBX_CG_MEM], "cgroup.kill", "1");
 }
 
 static void remove_dir(int base, const char *name)
@@ -466,16 +598,13 @@ static void remove_dir(int base, const char *name)
 
 void sbx_cgroup_destroy(sbx_cgroup *cg)
 {
-	for (int i = 0; i < 2; i++)
-		if (cg->procs_fd[i] >= 0)
-			close(cg->procs_fd[i]);
-	if (cg->mem_dir >= 0) {
-		close(cg->mem_dir);
-		remove_dir(cgd.mem_base, cg->name);
-	}
-	if (cg->pids_dir >= 0) {
-		close(cg->pids_dir);
-		remove_dir(cgd.pids_base, cg->name);
+	for (int c = 0; c < SBX_CG_N; c++) {
+		if (cg->procs_fd[c] >= 0)
+			close(cg->procs_fd[c]);
+		if (cg->own[c] && cg->dir[c] >= 0) {
+			close(cg->dir[c]);
+			remove_dir(cgd.base[c], cg->name);
+		}
 	}
 	sbx_cgroup_init(cg);
 }

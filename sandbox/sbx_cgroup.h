@@ -1,38 +1,58 @@
-/* sbx_cgroup.h - memory and pids cgroups for sandboxed runs (v1 or v2).
+/* sbx_cgroup.h - memory, pids and CPU cgroups for sandboxed runs (v1 or v2).
  *
  * Cgroups are created only beneath the cgroup this process already runs in
  * (the delegation convention), never elsewhere. Where that is not possible
  * the run goes without and the reason is reported. The host only touches
- * directories it created itself, through directory fds. */
+ * directories it created itself, through directory fds.
+ *
+ * Names carry the run's uid slot, not the host's pid (the run can read its
+ * own cgroup's name): llmrepl-sbx-u<uid>, and for a pool .../srv (the
+ * server) and .../run (the current run). */
 #ifndef LLMREPL_SBX_CGROUP_H
 #define LLMREPL_SBX_CGROUP_H
 
 #include <stddef.h>
 
+/* The controllers, each in a v1 hierarchy of its own or shared (co-mounted,
+ * or the one v2 hierarchy). */
+enum { SBX_CG_MEM, SBX_CG_PIDS, SBX_CG_CPU, SBX_CG_ACCT, SBX_CG_N };
+
+typedef struct sbx_cg_limits {
+	long long mem_bytes; /* 0: none */
+	long pids_max;       /* 0: none */
+	double cpus;         /* CPU bandwidth in cores; 0: none */
+} sbx_cg_limits;
+
 typedef struct sbx_cgroup {
-	int version;     /* 1 or 2; 0 = none */
-	int mem_dir;     /* the created cgroup (v2: the only one) */
-	int pids_dir;    /* v1: the created pids cgroup; -1 otherwise */
-	int procs_fd[2]; /* cgroup.procs to write "0" into from the child; -1 */
-	int have_pids;
+	int version;             /* 1 or 2; 0 = none */
+	int dir[SBX_CG_N];       /* directory per controller; -1 = none */
+	int own[SBX_CG_N];       /* 1: dir[c] was opened for c (not shared with another) */
+	int procs_fd[SBX_CG_N];  /* cgroup.procs of each distinct hierarchy, to join; -1 */
+	int have_pids, have_cpu; /* pids.max; CPU bandwidth and usage */
+	long long cpu_base_us;   /* v2: usage at the last reset */
 	char name[64];
 } sbx_cgroup;
 
 void sbx_cgroup_init(sbx_cgroup *cg);
 
-/* Create a cgroup with the limits. Returns 0 on success, -1 when cgroups are
- * unavailable (note says why; cg stays usable as "none"). */
-int sbx_cgroup_create(sbx_cgroup *cg, long long mem_bytes, long pids_max, char *note, size_t len);
+/* Create the cgroup `name` (relative to our own; "a/b" for one below an
+ * existing "a") with the limits. Returns 0 on success, -1 when cgroups are
+ * unavailable (note says why; cg stays usable as "none"). A leftover of the
+ * same name (its creator was killed) is removed first. `parent_of`: enable
+ * the controllers for cgroups below it (v2). */
+int sbx_cgroup_create(sbx_cgroup *cg, const char *name, const sbx_cg_limits *l, int parent_of,
+                      char *note, size_t len);
 
-int sbx_cgroup_set_limits(sbx_cgroup *cg, long long mem_bytes, long pids_max);
-long long sbx_cgroup_usage(const sbx_cgroup *cg); /* bytes now, -1 if unknown */
-long sbx_cgroup_peak_kb(const sbx_cgroup *cg);    /* -1 if unknown */
-void sbx_cgroup_reset_peak(sbx_cgroup *cg);
+int sbx_cgroup_set_limits(sbx_cgroup *cg, const sbx_cg_limits *l);
+long sbx_cgroup_peak_kb(const sbx_cgroup *cg); /* -1 if unknown */
+int sbx_cgroup_reset_peak(sbx_cgroup *cg);     /* -1: cannot (v2 before 6.12) */
+double sbx_cgroup_cpu_s(const sbx_cgroup *cg); /* since creation or reset; -1 if unknown */
+void sbx_cgroup_reset_cpu(sbx_cgroup *cg);
 long sbx_cgroup_oom_kills(const sbx_cgroup *cg); /* count so far, 0 if unknown */
 void sbx_cgroup_kill(sbx_cgroup *cg);            /* v2 cgroup.kill; no-op otherwise */
 
-/* Remove the cgroups (after every process in them is gone); accepts an
- * unused one. */
+/* Remove the cgroup (after every process in it is gone, and after the ones
+ * below it); accepts an unused one. */
 void sbx_cgroup_destroy(sbx_cgroup *cg);
 
 #endif

@@ -121,6 +121,28 @@ static void make_dir(const char *path)
 		fail("mkdir", path);
 }
 
+/* A read-only overlay of m->src: two lower layers (overlayfs wants two
+ * without an upper one), the second the still empty /proc of the new root,
+ * named relative to it (the cwd): mountinfo then shows "overlay" with
+ * lowerdir=<src>:proc, nothing of the host's device or paths. */
+static void overlay(const sbx_mount *m)
+{
+	char opts[SBX_PATH + 32];
+	size_t n;
+
+	make_dir(m->dst);
+	n = append(opts, 0, sizeof(opts), "lowerdir=");
+	n = append(opts, n, sizeof(opts), m->src);
+	append(opts, n, sizeof(opts), ":proc");
+	if (mount("overlay", m->dst, "overlay", m->flags, opts) == 0)
+		return;
+	note('W', "overlay unavailable, bound instead (mountinfo shows host paths)", m->dst);
+	if (mount(m->src, m->dst, NULL, MS_BIND, NULL) < 0)
+		fail("bind mount", m->dst);
+	if (mount(NULL, m->dst, NULL, MS_BIND | MS_REMOUNT | m->flags, NULL) < 0)
+		fail("remount", m->dst);
+}
+
 static void do_mount(const sbx_mount *m)
 {
 	static const char *const proc_opts[] = {"hidepid=invisible,subset=pid", "hidepid=2", NULL};
@@ -136,9 +158,13 @@ static void do_mount(const sbx_mount *m)
 		fd = open(m->dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 		if (fd < 0)
 			fail("create", m->dst);
-		put(fd, m->src, strlen(m->src));
+		if (m->data)
+			put(fd, m->data, m->data_len);
+		else
+			put(fd, m->src, strlen(m->src));
 		close(fd);
 		break;
+	case SBX_M_OVERLAY: overlay(m); break;
 	case SBX_M_BIND:
 		if (m->is_file) {
 			fd = open(m->dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
@@ -153,6 +179,16 @@ static void do_mount(const sbx_mount *m)
 		/* The flags of a bind only change on a remount. */
 		if (mount(NULL, m->dst, NULL, MS_BIND | MS_REMOUNT | m->flags, NULL) < 0)
 			fail("remount", m->dst);
+		break;
+	case SBX_M_NODE:
+		/* chmod after mknod: the umask would narrow the mode. */
+		if (mknod(m->dst, S_IFCHR | 0600, (dev_t)m->dev) < 0 || chmod(m->dst, m->mode) < 0)
+			fail("mknod", m->dst);
+		break;
+	case SBX_M_RDONLY:
+		if (mount(NULL, m->dst, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | m->flags, NULL) <
+		    0)
+			fail("remount read-only", m->dst);
 		break;
 	case SBX_M_TMPFS:
 		make_dir(m->dst);
@@ -194,6 +230,10 @@ static void build_root(const sbx_plan *p)
 	if (mount("tmpfs", p->root, "tmpfs", MS_NOSUID | MS_NODEV,
 	          "size=1m,nr_inodes=512,mode=755") < 0)
 		fail("mount root tmpfs", p->root);
+	/* The overlays name their empty layer relative to the new root. */
+	if (chdir(p->root) < 0)
+		fail("chdir", p->root);
+	make_dir("proc");
 	for (int i = 0; i < p->nmounts; i++)
 		do_mount(&p->mounts[i]);
 	if (chdir(p->root) < 0)
@@ -260,6 +300,11 @@ static void python_fds(const sbx_plan *p)
 	for (int i = 0; i < 5; i++)
 		if (p->fds[i] >= 0 && dup2(SBX_CFD_OUT + i, at[i]) < 0)
 			fail("dup2", NULL);
+	/* The run's cgroups, for the pool's server to hand to each spare. */
+	for (int i = 0; i < 4; i++)
+		if (p->fds[SBX_CFD_RCG0 - SBX_CFD_OUT + i] >= 0 &&
+		    dup2(SBX_CFD_RCG0 + i, 6 + i) < 0)
+			fail("dup2", NULL);
 	/* The gate, in a cold run: fd 5 (the pool's control socket otherwise). */
 	if (gate_rd >= 0 && dup2(gate_rd, 5) < 0)
 		fail("dup2", NULL);
@@ -307,7 +352,7 @@ static void join_cgroups(long pid, int gate_wr)
 	char buf[24];
 	size_t n = format_pid(buf, pid);
 
-	for (int fd = SBX_CFD_CG0; fd <= SBX_CFD_CG1; fd++) {
+	for (int fd = SBX_CFD_CG0; fd <= SBX_CFD_CG3; fd++) {
 		if (fcntl(fd, F_GETFD) < 0)
 			continue;
 		if (write(fd, buf, n) != (ssize_t)n || write(fd, "0", 1) != 1)
@@ -380,21 +425,64 @@ static void __attribute__((noreturn)) run_init(const sbx_plan *p)
 	_exit(0);
 }
 
+/* Write a small value to a file of /proc; errno kept on failure. */
+static int write_proc(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	size_t n = strlen(val);
+	int ok;
+
+	if (fd < 0)
+		return -1;
+	ok = write(fd, val, n) == (ssize_t)n;
+	if (!ok) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Settings the whole sandbox inherits, made while the child still has its
+ * privileges and the host's /proc (this process is already pid 1 of the
+ * new pid namespace, so the sysctl below is the namespace's own). */
+static void harden(void)
+{
+	/* The OOM killer's first choice, wherever memory runs out; written with
+	 * CAP_SYS_RESOURCE it is also the floor, so nothing in the sandbox can
+	 * make itself a lesser choice again. */
+	if (write_proc("/proc/self/oom_score_adj", "1000") < 0)
+		note('W', "oom_score_adj not set", NULL);
+	/* memfd_create makes sealed non-executable files and MFD_EXEC is
+	 * refused: no executing a copied binary from memory (/work and /tmp
+	 * are noexec). Kernels before 6.3 have no such knob. */
+	if (write_proc("/proc/sys/vm/memfd_noexec", "2") < 0)
+		note('W', "vm.memfd_noexec not set: memfd files may be executable", NULL);
+	/* Speculative store bypass off for good (inherited, kept across exec).
+	 * ENXIO/EINVAL: nothing to control on this CPU or kernel. */
+	if (prctl(PR_SET_SPECULATION_CTRL, PR_SPEC_STORE_BYPASS, PR_SPEC_FORCE_DISABLE, 0, 0) < 0 &&
+	    errno != ENXIO && errno != EINVAL && errno != ENODEV)
+		note('W', "speculative store bypass mitigation not set", NULL);
+}
+
 void sbx_child_main(const sbx_plan *p)
 {
 	struct pollfd alive;
 
 	move_fds(p);
 	reset_signals();
+	harden();
 	/* The pool's server joins its cgroups first thing (once per pool); a
 	 * cold run's init moves python and itself later (join_cgroups). */
 	if (!p->gate) {
-		if (p->fds[SBX_CFD_CG0 - SBX_CFD_OUT] >= 0 && write(SBX_CFD_CG0, "0", 1) != 1)
-			fail("join the memory cgroup", NULL);
-		if (p->fds[SBX_CFD_CG1 - SBX_CFD_OUT] >= 0 && write(SBX_CFD_CG1, "0", 1) != 1)
-			fail("join the pids cgroup", NULL);
-		close(SBX_CFD_CG0);
-		close(SBX_CFD_CG1);
+		for (int fd = SBX_CFD_CG0; fd <= SBX_CFD_CG3; fd++) {
+			if (p->fds[fd - SBX_CFD_OUT] >= 0 && write(fd, "0", 1) != 1)
+				fail("join the cgroup", NULL);
+			close(fd);
+		}
 	}
 	if (p->userns) {
 		write_file("/proc/self/setgroups", "deny");

@@ -22,23 +22,48 @@ enum {
 	SBX_CFD_STATUS,
 	SBX_CFD_ALIVE,
 	SBX_CFD_PYDIR,
-	SBX_CFD_CG0,
+	SBX_CFD_CG0, /* cgroup.procs of the cgroups to join, one per hierarchy */
 	SBX_CFD_CG1,
+	SBX_CFD_CG2,
+	SBX_CFD_CG3,
+	SBX_CFD_RCG0, /* the pool's server: cgroup.procs of the run's cgroups, which
+	                 each spare joins (python's fds 6..9) */
+	SBX_CFD_RCG1,
+	SBX_CFD_RCG2,
+	SBX_CFD_RCG3,
 	SBX_CFD_END,
 	SBX_NFDS = SBX_CFD_END - SBX_CFD_OUT,
 };
 
-enum { SBX_M_DIR, SBX_M_BIND, SBX_M_SYMLINK, SBX_M_TMPFS, SBX_M_PROC, SBX_M_FILE };
+/* SBX_M_NODE: a device node made with mknod (dev, mode); SBX_M_RDONLY: remount
+ * dst read-only (after what was made in it); SBX_M_OVERLAY: a read-only
+ * overlay of the directory src (shows as "overlay", not as the host's block
+ * device and path; a bind where overlays are unavailable). */
+enum {
+	SBX_M_DIR,
+	SBX_M_BIND,
+	SBX_M_SYMLINK,
+	SBX_M_TMPFS,
+	SBX_M_PROC,
+	SBX_M_FILE,
+	SBX_M_NODE,
+	SBX_M_RDONLY,
+	SBX_M_OVERLAY,
+};
 
 #define SBX_PATH       256
-#define SBX_MAX_MOUNTS 32
+#define SBX_MAX_MOUNTS 40
 
 typedef struct sbx_mount {
 	int kind;
-	int is_file;         /* SBX_M_BIND of a file (the target is created as a file) */
-	char src[SBX_PATH];  /* bind source, symlink target, tmpfs options, file content */
-	char dst[SBX_PATH];  /* absolute path under the new root's mount point */
-	unsigned long flags; /* binds: remount flags; tmpfs/proc: mount flags */
+	int is_file;            /* SBX_M_BIND of a file (the target is created as a file) */
+	char src[SBX_PATH];     /* bind source, symlink target, tmpfs options, file content */
+	char dst[SBX_PATH];     /* absolute path under the new root's mount point */
+	unsigned long flags;    /* binds: remount flags; tmpfs/proc: mount flags */
+	unsigned long long dev; /* SBX_M_NODE: the device number */
+	unsigned mode;          /* SBX_M_NODE: permissions */
+	const char *data;       /* SBX_M_FILE: content instead of src, data_len bytes */
+	size_t data_len;
 } sbx_mount;
 
 #define SBX_MAX_RLIMITS 16
@@ -73,6 +98,7 @@ typedef struct sbx_plan {
 	char *argv[12];
 	char *envp[20];
 	char strs[2048];   /* storage behind argv and envp */
+	size_t strs_at;    /* how much of strs is used */
 	int fds[SBX_NFDS]; /* host fd numbers by SBX_CFD_* - SBX_CFD_OUT; -1 = none */
 } sbx_plan;
 

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <linux/capability.h>
 #include <math.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -15,8 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -71,6 +74,12 @@ void sbx_limits_resolve(sbx_limits *out, const sbx_limits *in)
 		out->output_max = d.output_max;
 	if (out->answer_max == 0)
 		out->answer_max = d.answer_max;
+	if (!(out->cpus > 0))
+		out->cpus = 1;
+	if (out->cpus < 0.01)
+		out->cpus = 0.01;
+	if (out->cpus > 1024)
+		out->cpus = 1024;
 }
 
 /* ---- configuration ------------------------------------------------------- */
@@ -126,6 +135,52 @@ static void add_bind(sbx_plan *p, const char *src, const char *dst, int is_file,
 		m->is_file = is_file;
 }
 
+/* A directory of the host, read-only: an overlay (see sbx_child.c). */
+static void add_overlay(sbx_plan *p, const char *src, const char *dst, unsigned long flags)
+{
+	add_mount(p, SBX_M_OVERLAY, src, dst, flags);
+}
+
+/* The host's ld.so.cache, copied into the root (a bind would show the
+ * host's block device in mountinfo). Read once per process and kept. */
+static char *ld_cache;
+static size_t ld_cache_len;
+static pthread_once_t ld_cache_once = PTHREAD_ONCE_INIT;
+
+static void read_ld_cache(void)
+{
+	int fd = open("/etc/ld.so.cache", O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	char *d;
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    st.st_size <= 512 * 1024 && (d = malloc((size_t)st.st_size)) != NULL) {
+		if (read(fd, d, (size_t)st.st_size) == (ssize_t)st.st_size) {
+			ld_cache = d;
+			ld_cache_len = (size_t)st.st_size;
+		} else {
+			free(d);
+		}
+	}
+	close(fd);
+}
+
+static void add_ld_cache(sbx_plan *p)
+{
+	sbx_mount *m;
+
+	pthread_once(&ld_cache_once, read_ld_cache);
+	if (ld_cache == NULL)
+		return;
+	m = add_mount(p, SBX_M_FILE, NULL, "/etc/ld.so.cache", 0);
+	if (m) {
+		m->data = ld_cache;
+		m->data_len = ld_cache_len;
+	}
+}
+
 static int choose_root(sbx_plan *p)
 {
 	static const char *const cand[] = {"/tmp", "/mnt", "/var/tmp", "/run", "/opt", "/srv"};
@@ -139,16 +194,59 @@ static int choose_root(sbx_plan *p)
 	return -1;
 }
 
-static void layout(sbx_plan *p)
+/* The device nodes: fresh ones on a /dev of the sandbox's own when it runs as
+ * root (writes to null, zero and full work, the random devices are
+ * read-only, and nothing done to them reaches the host's inodes); otherwise
+ * (a user namespace cannot mknod) read-only binds of the host's. */
+static void layout_dev(sbx_plan *p, int as_root)
+{
+	static const struct {
+		const char *name;
+		unsigned major, minor, mode;
+	} devs[] = {{"null", 1, 3, 0666},
+	            {"zero", 1, 5, 0666},
+	            {"full", 1, 7, 0666},
+	            {"urandom", 1, 9, 0444},
+	            {"random", 1, 8, 0444}};
+	struct stat st;
+	char path[64];
+
+	add_mount(p, SBX_M_DIR, NULL, "/dev", 0);
+	if (as_root)
+		add_mount(p, SBX_M_TMPFS, "size=16k,nr_inodes=32,mode=755", "/dev",
+		          MS_NOSUID | MS_NOEXEC);
+	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
+		snprintf(path, sizeof(path), "/dev/%s", devs[i].name);
+		if (as_root) {
+			sbx_mount *m = add_mount(p, SBX_M_NODE, NULL, path, 0);
+
+			if (m) {
+				m->dev = makedev(devs[i].major, devs[i].minor);
+				m->mode = devs[i].mode;
+			}
+		} else if (stat(path, &st) == 0 && S_ISCHR(st.st_mode)) {
+			add_bind(p, path, path, 1, MS_NOSUID | MS_NOEXEC | MS_RDONLY);
+		}
+	}
+	add_mount(p, SBX_M_SYMLINK, "/proc/self/fd", "/dev/fd", 0);
+	add_mount(p, SBX_M_SYMLINK, "/proc/self/fd/0", "/dev/stdin", 0);
+	add_mount(p, SBX_M_SYMLINK, "/proc/self/fd/1", "/dev/stdout", 0);
+	add_mount(p, SBX_M_SYMLINK, "/proc/self/fd/2", "/dev/stderr", 0);
+	/* POSIX semaphores and shm_open land in the private /tmp. */
+	add_mount(p, SBX_M_SYMLINK, "/tmp", "/dev/shm", 0);
+	if (as_root)
+		add_mount(p, SBX_M_RDONLY, NULL, "/dev", MS_NOSUID | MS_NOEXEC);
+}
+
+static void layout(sbx_plan *p, int as_root)
 {
 	static const char *const top[] = {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"};
-	static const char *const devs[] = {"null", "zero", "full", "urandom", "random"};
 	const unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV;
 	struct stat st;
 	char path[64];
 	char target[SBX_PATH];
 
-	add_bind(p, "/usr", "/usr", 0, ro);
+	add_overlay(p, "/usr", "/usr", mount_flags_of("/usr") | ro);
 	/* Merged-/usr systems have symlinks here; older ones directories. */
 	for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++) {
 		ssize_t n;
@@ -159,28 +257,16 @@ static void layout(sbx_plan *p)
 			target[n] = '\0';
 			add_mount(p, SBX_M_SYMLINK, target, top[i], 0);
 		} else if (S_ISDIR(st.st_mode)) {
-			add_bind(p, top[i], top[i], 0, ro);
+			add_overlay(p, top[i], top[i], mount_flags_of(top[i]) | ro);
 		}
 	}
 	add_mount(p, SBX_M_DIR, NULL, "/etc", 0);
-	if (stat("/etc/ld.so.cache", &st) == 0 && S_ISREG(st.st_mode))
-		add_bind(p, "/etc/ld.so.cache", "/etc/ld.so.cache", 1, ro);
-	add_mount(p, SBX_M_DIR, NULL, "/dev", 0);
-	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
-		snprintf(path, sizeof(path), "/dev/%s", devs[i]);
-		if (stat(path, &st) == 0 && S_ISCHR(st.st_mode))
-			add_bind(p, path, path, 1,
-			         MS_NOSUID | MS_NOEXEC | (i >= 3 ? MS_RDONLY : 0UL));
-	}
-	add_mount(p, SBX_M_SYMLINK, "/proc/self/fd", "/dev/fd", 0);
-	add_mount(p, SBX_M_SYMLINK, "/proc/self/fd/0", "/dev/stdin", 0);
-	add_mount(p, SBX_M_SYMLINK, "/proc/self/fd/1", "/dev/stdout", 0);
-	add_mount(p, SBX_M_SYMLINK, "/proc/self/fd/2", "/dev/stderr", 0);
-	/* POSIX semaphores and shm_open land in the private /tmp. */
-	add_mount(p, SBX_M_SYMLINK, "/tmp", "/dev/shm", 0);
-	add_mount(p, SBX_M_PROC, NULL, "/proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY);
+	add_ld_cache(p);
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", SBX_CFD_PYDIR);
-	add_mount(p, SBX_M_BIND, path, SBX_PY_INSIDE, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+	add_overlay(p, path, SBX_PY_INSIDE, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+	layout_dev(p, as_root);
+	/* Last: the overlays above use the empty /proc as a layer. */
+	add_mount(p, SBX_M_PROC, NULL, "/proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY);
 }
 
 static int read_last_cap(void)
@@ -286,12 +372,22 @@ int sbx_setup_init(sbx_setup *s, const sbx_config *cfg, char *msg, size_t len)
 	} else {
 		snprintf(s->note, sizeof(s->note), "seccomp disabled by configuration");
 	}
+	{
+		/* Set for every child (sbx_child.c); say so when this CPU gives
+		 * no control over it (PR_SPEC_PRCTL missing while affected). */
+		int ssb = prctl(PR_GET_SPECULATION_CTRL, PR_SPEC_STORE_BYPASS, 0, 0, 0);
+
+		if (ssb > 0 && !(ssb & (PR_SPEC_PRCTL | PR_SPEC_DISABLE | PR_SPEC_FORCE_DISABLE)))
+			snprintf(s->note + strlen(s->note), sizeof(s->note) - strlen(s->note),
+			         "%sspeculative store bypass not controllable on this CPU",
+			         s->note[0] ? "; " : "");
+	}
 	if (choose_root(&s->base) < 0) {
 		snprintf(msg, len, "no directory to mount the sandbox root on (/tmp, /mnt)");
 		return -1;
 	}
 	s->base.last_cap = read_last_cap();
-	layout(&s->base);
+	layout(&s->base, s->as_root);
 	return 0;
 }
 
@@ -420,9 +516,30 @@ void sbx_plan_make(sbx_plan *p, const sbx_setup *s, const sbx_limits *lim, unsig
 	p->envp[e++] = stash(p, &at, "MKL_NUM_THREADS=1");
 	p->envp[e++] = stash(p, &at, "NUMEXPR_NUM_THREADS=1");
 	p->envp[e] = NULL;
+	p->strs_at = at;
 	for (int i = 0; i < SBX_NFDS; i++)
 		p->fds[i] = -1;
 	snprintf(p->py_dir, sizeof(p->py_dir), "%s", s->py_dir);
+}
+
+void sbx_plan_run_cgroups(sbx_plan *p)
+{
+	char list[32] = "";
+	size_t n = 0;
+	int a = 0;
+
+	for (int i = 0; i < 4; i++)
+		if (p->fds[SBX_CFD_RCG0 - SBX_CFD_OUT + i] >= 0)
+			n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%d", n ? "," : "",
+			                      6 + i);
+	if (n == 0)
+		return;
+	while (p->argv[a] != NULL)
+		a++;
+	if (a + 1 >= (int)(sizeof(p->argv) / sizeof(p->argv[0])))
+		return;
+	p->argv[a] = stash(p, &p->strs_at, "--run-cgroup=%s", list);
+	p->argv[a + 1] = NULL;
 }
 
 void sbx_plan_gate(sbx_plan *p)
@@ -539,8 +656,22 @@ void sbx_detail_add(sbx_result *res, const char *text)
 /* The entry answers an uncaught MemoryError with this prefix. */
 #define SBX_ANSWER_MEMORY "{\"end\": \"memory\""
 
+static void classify_status(sbx_result *res, const sbx_limits *lim, int killed, int have_status,
+                            int status, long oom_kills);
+
 void sbx_classify(sbx_result *res, const sbx_limits *lim, int killed, int have_status, int status,
                   long oom_kills)
+{
+	classify_status(res, lim, killed, have_status, status, oom_kills);
+	/* Any process of the run the OOM killer took (a child, say, while the
+	 * parent went on) makes the run's end memory. */
+	res->oom_kills = oom_kills > 0 ? oom_kills : 0;
+	if (oom_kills > 0 && res->end != SBX_END_ERROR)
+		res->end = SBX_END_MEMORY;
+}
+
+static void classify_status(sbx_result *res, const sbx_limits *lim, int killed, int have_status,
+                            int status, long oom_kills)
 {
 	double cpu_soft = ceil(lim->cpu_s);
 

@@ -49,6 +49,10 @@ void sbx_plan_make(sbx_plan *p, const sbx_setup *s, const sbx_limits *lim, unsig
  * starts: python waits at a gate (--gated, fd 5) before reading the request. */
 void sbx_plan_gate(sbx_plan *p);
 
+/* The pool's server: tell it which of its fds (6..9) are the run's cgroups
+ * (set in fds[SBX_CFD_RCG*] first). */
+void sbx_plan_run_cgroups(sbx_plan *p);
+
 /* Clone the child. Returns its pid and a pidfd, or -1 with errno. */
 long sbx_clone(const sbx_plan *p, int *pidfd);
 

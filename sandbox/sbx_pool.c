@@ -34,6 +34,7 @@
 
 #define POOL_START_TIMEOUT 60.0 /* imports of the harness and its linters */
 #define POOL_KILL_GRACE    2.0  /* how long a killed run may take to be reported */
+#define POOL_SERVER_MB     1024 /* the server's own memory ceiling */
 
 struct sbx_pool {
 	pthread_mutex_t lock;
@@ -47,11 +48,13 @@ struct sbx_pool {
 	int log;
 	int slot_fd;
 	unsigned uid;
-	sbx_cgroup cg;
-	long long base_mem;
+	/* llmrepl-sbx-u<uid>, with the server in .../srv and each run's
+	 * process tree in .../run: a run's limits, OOM kills and counters are
+	 * its own, and the server is in no cgroup a run can fill. */
+	sbx_cgroup top, srv, run;
+	sbx_cg_limits cur; /* the run cgroup's limits now */
+	int peak_ok;       /* the run cgroup's peak was reset for this run */
 	long file_size_mb; /* what /work and /tmp were sized for */
-	long long cur_mem;
-	long cur_pids;
 	unsigned iso;
 	char note[256];
 	unsigned seq;
@@ -78,7 +81,7 @@ static void server_stop(sbx_pool *p)
 	if (p->pid > 0) {
 		/* pid 1 gone: the kernel kills the rest of the namespace. */
 		syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
-		sbx_cgroup_kill(&p->cg);
+		sbx_cgroup_kill(&p->top);
 		while (waitpid((pid_t)p->pid, NULL, 0) < 0 && errno == EINTR)
 			;
 	}
@@ -87,7 +90,9 @@ static void server_stop(sbx_pool *p)
 	close_fd(&p->pidfd);
 	close_fd(&p->ctl);
 	close_fd(&p->log);
-	sbx_cgroup_destroy(&p->cg);
+	sbx_cgroup_destroy(&p->run);
+	sbx_cgroup_destroy(&p->srv);
+	sbx_cgroup_destroy(&p->top);
 	sbx_slot_release(p->slot_fd);
 	p->slot_fd = -1;
 }
@@ -125,20 +130,36 @@ static int server_start(sbx_pool *p, char *msg, size_t len)
 	sbx_limits_resolve(&lim, NULL);
 	p->file_size_mb = lim.file_size_mb;
 	p->iso = sbx_setup_isolation(p->s, &scratch);
-	if (p->s->as_root) {
-		p->slot_fd = sbx_slot_acquire(p->s->uid_base, &p->uid);
-		if (p->slot_fd < 0) {
-			snprintf(msg, len, "no free sandbox uid: %s", strerror(errno));
-			goto cleanup;
-		}
+	/* The slot gives root its uid, and names the cgroups either way. */
+	p->slot_fd = sbx_slot_acquire(p->s->uid_base, &p->uid);
+	if (p->slot_fd < 0) {
+		snprintf(msg, len, "no free sandbox uid: %s", strerror(errno));
+		goto cleanup;
 	}
 	if (!(p->s->avoid & SBX_ISO_CGROUP)) {
-		/* Loose until the server has started and its own usage is known. */
-		p->cur_mem = (lim.memory_mb + 2 * lim.file_size_mb + 256) * 1024LL * 1024LL;
-		p->cur_pids = lim.max_procs + 1;
-		if (sbx_cgroup_create(&p->cg, p->cur_mem, p->cur_pids, note, sizeof(note)) == 0 &&
-		    p->cg.have_pids)
+		/* The server: its imports and a spare between runs; trusted, so
+		 * only a generous ceiling. */
+		const sbx_cg_limits none = {0, 0, 0};
+		const sbx_cg_limits srv = {POOL_SERVER_MB * 1024LL * 1024LL, 8, 0};
+		char name[48], sub[64];
+
+		p->cur = (sbx_cg_limits){lim.memory_mb * 1024LL * 1024LL, lim.max_procs, lim.cpus};
+		snprintf(name, sizeof(name), "llmrepl-sbx-u%u", p->uid);
+		if (sbx_cgroup_create(&p->top, name, &none, 1, note, sizeof(note)) == 0) {
+			snprintf(sub, sizeof(sub), "%s/srv", name);
+			if (sbx_cgroup_create(&p->srv, sub, &srv, 0, note, sizeof(note)) == 0) {
+				snprintf(sub, sizeof(sub), "%s/run", name);
+				(void)sbx_cgroup_create(&p->run, sub, &p->cur, 0, note,
+				                        sizeof(note));
+			}
+		}
+		if (p->run.version && p->run.have_pids) {
 			p->iso |= SBX_ISO_CGROUP;
+		} else {
+			sbx_cgroup_destroy(&p->run);
+			sbx_cgroup_destroy(&p->srv);
+			sbx_cgroup_destroy(&p->top);
+		}
 		sbx_detail_add(&scratch, note);
 	} else {
 		sbx_detail_add(&scratch, "cgroup disabled by configuration");
@@ -167,8 +188,11 @@ static int server_start(sbx_pool *p, char *msg, size_t len)
 	plan->fds[SBX_CFD_CTL - SBX_CFD_OUT] = sp[1];
 	plan->fds[SBX_CFD_STATUS - SBX_CFD_OUT] = stp[1];
 	plan->fds[SBX_CFD_ALIVE - SBX_CFD_OUT] = alive[0];
-	plan->fds[SBX_CFD_CG0 - SBX_CFD_OUT] = p->cg.procs_fd[0];
-	plan->fds[SBX_CFD_CG1 - SBX_CFD_OUT] = p->cg.procs_fd[1];
+	for (int i = 0; i < SBX_CG_N; i++) {
+		plan->fds[SBX_CFD_CG0 - SBX_CFD_OUT + i] = p->srv.procs_fd[i];
+		plan->fds[SBX_CFD_RCG0 - SBX_CFD_OUT + i] = p->run.procs_fd[i];
+	}
+	sbx_plan_run_cgroups(plan);
 	p->pid = sbx_clone(plan, &p->pidfd);
 	if (p->pid < 0) {
 		sbx_clone_failed(&scratch, errno);
@@ -226,7 +250,6 @@ static int server_start(sbx_pool *p, char *msg, size_t len)
 	if (scratch.detail[0]) /* warnings, e.g. no /proc */
 		snprintf(p->note + strlen(p->note), sizeof(p->note) - strlen(p->note), "%s%s",
 		         p->note[0] ? "; " : "", scratch.detail);
-	p->base_mem = sbx_cgroup_usage(&p->cg);
 	p->running = 1;
 	rc = 0;
 cleanup:
@@ -269,7 +292,9 @@ int sbx_pool_start(sbx_pool **out, const sbx_config *cfg, char *msg, size_t len)
 	p->cfg.py_dir = p->py_dir;
 	p->pid = -1;
 	p->pidfd = p->ctl = p->log = p->slot_fd = -1;
-	sbx_cgroup_init(&p->cg);
+	sbx_cgroup_init(&p->top);
+	sbx_cgroup_init(&p->srv);
+	sbx_cgroup_init(&p->run);
 	pthread_mutex_init(&p->lock, NULL);
 	p->s = sbx_setup_get(&p->cfg, msg, len);
 	if (p->s == NULL || server_start(p, msg, len) < 0) {
@@ -457,7 +482,7 @@ static int supervise(sbx_pool *p, run_io *io, const sbx_limits *lim, const char 
 		/* Whatever is left of the run dies with the server's namespace;
 		 * read what it wrote before that. */
 		syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
-		sbx_cgroup_kill(&p->cg);
+		sbx_cgroup_kill(&p->top);
 		for (int i = 0; i < 3; i++)
 			while (!caps[i].eof)
 				if (sbx_cap_read(&caps[i], fds[i]) < 0)
@@ -476,7 +501,6 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	char msg[512] = "";
 	char text[128];
 	long oom_before;
-	long long mem;
 	int sendfds[4];
 	int killed;
 	int dead = 0;
@@ -491,6 +515,8 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	caps[0].max = caps[1].max = lim.output_max;
 	caps[2].max = lim.answer_max;
 	res->end = SBX_END_ERROR;
+	res->cg_cpu_s = -1;
+	res->cg_peak_kb = -1;
 
 	if (server_dead(p)) {
 		server_stop(p);
@@ -500,16 +526,19 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 			goto cleanup;
 		}
 	}
-	/* The pool's cgroup holds the server too: its idle usage on top. */
-	mem = (lim.memory_mb + 2 * (p->file_size_mb + 1) + 32) * 1024LL * 1024LL +
-	      (p->base_mem > 0 ? p->base_mem : 0);
-	if (p->cg.version && (mem != p->cur_mem || lim.max_procs + 1 != p->cur_pids)) {
-		if (sbx_cgroup_set_limits(&p->cg, mem, lim.max_procs + 1) == 0) {
-			p->cur_mem = mem;
-			p->cur_pids = lim.max_procs + 1;
-		}
+	/* The spare waits in the run's cgroup already: its limits for this
+	 * run, its counters from zero. */
+	if (p->run.version) {
+		sbx_cg_limits want = {lim.memory_mb * 1024LL * 1024LL, lim.max_procs, lim.cpus};
+
+		if ((want.mem_bytes != p->cur.mem_bytes || want.pids_max != p->cur.pids_max ||
+		     want.cpus != p->cur.cpus) &&
+		    sbx_cgroup_set_limits(&p->run, &want) == 0)
+			p->cur = want;
+		p->peak_ok = sbx_cgroup_reset_peak(&p->run) == 0;
+		sbx_cgroup_reset_cpu(&p->run);
 	}
-	oom_before = sbx_cgroup_oom_kills(&p->cg);
+	oom_before = sbx_cgroup_oom_kills(&p->run);
 	sbx_detail_add(res, p->note);
 	if (pipe2(io.out, O_CLOEXEC) < 0 || pipe2(io.err, O_CLOEXEC) < 0 ||
 	    pipe2(io.ans, O_CLOEXEC) < 0 ||
@@ -547,6 +576,12 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	res->wall_s = sbx_now() - t0;
 	res->cpu_s = done.cpu_s;
 	res->peak_kb = done.maxrss_kb;
+	if (p->run.version) {
+		res->cg_cpu_s = sbx_cgroup_cpu_s(&p->run);
+		res->cg_peak_kb = p->peak_ok ? sbx_cgroup_peak_kb(&p->run) : -1;
+		if (res->cg_peak_kb > res->peak_kb)
+			res->peak_kb = res->cg_peak_kb;
+	}
 	res->out_truncated = caps[0].over;
 	res->err_truncated = caps[1].over;
 	if (sbx_cap_take(&caps[0], &res->out, &res->out_len, caps[0].over) < 0 ||
@@ -558,7 +593,9 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	}
 	res->isolation = p->iso;
 	sbx_classify(res, &lim, killed, done.have, done.status,
-	             sbx_cgroup_oom_kills(&p->cg) - oom_before);
+	             sbx_cgroup_oom_kills(&p->run) - oom_before);
+	if (res->cg_cpu_s > res->cpu_s)
+		res->cpu_s = res->cg_cpu_s;
 	if (dead)
 		server_stop(p);
 	if (dead)
@@ -594,6 +631,8 @@ int sbx_pool_run(sbx_pool *p, sbx_result *res, const sbx_limits *lim, const char
 	int rc;
 
 	memset(res, 0, sizeof(*res));
+	res->cg_cpu_s = -1;
+	res->cg_peak_kb = -1;
 	if (p == NULL) {
 		res->end = SBX_END_ERROR;
 		snprintf(res->detail, sizeof(res->detail), "no pool");

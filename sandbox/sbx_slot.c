@@ -12,6 +12,28 @@
 
 static atomic_uint slot_next;
 
+/* Bind the slot's socket: the fd, or -1 (EADDRINUSE: held elsewhere). */
+int sbx_slot_try(unsigned uid)
+{
+	struct sockaddr_un sa;
+	socklen_t len;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int w;
+
+	if (fd < 0)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	w = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "llmrepl-sbx-uid-%u", uid);
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)w);
+	if (bind(fd, (struct sockaddr *)&sa, len) == 0)
+		return fd;
+	w = errno;
+	close(fd);
+	errno = w;
+	return -1;
+}
+
 int sbx_slot_acquire(unsigned base, unsigned *uid)
 {
 	/* Start where this process stopped last time, offset by its pid, so
@@ -20,23 +42,12 @@ int sbx_slot_acquire(unsigned base, unsigned *uid)
 
 	for (unsigned i = 0; i < SBX_SLOTS; i++) {
 		unsigned n = (start + i) % SBX_SLOTS;
-		struct sockaddr_un sa;
-		socklen_t len;
-		int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		int w;
+		int fd = sbx_slot_try(base + n);
 
-		if (fd < 0)
-			return -1;
-		memset(&sa, 0, sizeof(sa));
-		sa.sun_family = AF_UNIX;
-		w = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "llmrepl-sbx-uid-%u",
-		             base + n);
-		len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)w);
-		if (bind(fd, (struct sockaddr *)&sa, len) == 0) {
+		if (fd >= 0) {
 			*uid = base + n;
 			return fd;
 		}
-		close(fd);
 		if (errno != EADDRINUSE)
 			return -1;
 	}

@@ -14,4 +14,7 @@
 int sbx_slot_acquire(unsigned base, unsigned *uid);
 void sbx_slot_release(int fd); /* accepts -1 */
 
+/* Take one given slot: the lock fd, or -1 (errno EADDRINUSE when held). */
+int sbx_slot_try(unsigned uid);
+
 #endif

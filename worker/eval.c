@@ -2,6 +2,7 @@
  * judge the answer (eval_report.c). */
 #include "eval.h"
 
+#include "eval_io.h"
 #include "eval_report.h"
 #include "json.h"
 #include "clock.h"
@@ -24,6 +25,19 @@ void eval_request_default(eval_request *r)
 	memset(r, 0, sizeof(*r));
 	sbx_limits_default(&r->limits);
 	r->static_checks = 1;
+}
+
+void eval_request_from_spec(eval_request *r, const lr_job_spec *s, const char *code)
+{
+	eval_request_default(r);
+	r->code = code;
+	r->tests = s->tests;
+	r->io = s->io;
+	r->entry_point = s->entry_point;
+	r->criteria = s->has_criteria ? &s->criteria : NULL;
+	r->limits.timeout_s = s->timeout_s;
+	r->limits.memory_mb = s->memory_mb;
+	r->static_checks = s->static_checks;
 }
 
 /* The limits with every zero field replaced by the sandbox's default. */
@@ -191,6 +205,8 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 	if (req == NULL || req->code == NULL)
 		return lr_err_set(err, LR_EINVAL, "evaluation: no code given");
 	effective_limits(&lim, &req->limits);
+	if (req->io != NULL)
+		return eval_io_run(out, pool, cfg, req, &lim, err);
 	budget = budget_for(lim.timeout_s, pool == NULL);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.timeout_s = lim.timeout_s;

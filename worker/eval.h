@@ -20,9 +20,15 @@
 
 #include "criteria.h"
 #include "err.h"
+#include "iotests.h"
+#include "job.h"
 #include "sbx.h"
 
 #define EVAL_CODE_MAX (1u << 20) /* bytes of code (and of tests) accepted */
+
+/* Asked between io cases: 0 to go on, else the code to stop with (and err
+ * set), as lr_jobctx_check() answers. */
+typedef int (*eval_stop_fn)(void *arg, lr_err *err);
 
 typedef struct eval_request {
 	const char *code;
@@ -39,10 +45,18 @@ typedef struct eval_request {
 	int isolate;            /* 1: every test in a process of its own from the start.
 	                           0: in the sandbox's process first, isolated only when
 	                           that run crashes or hangs beyond interruption */
+	const lr_iotests *io;   /* the io form: `code` is a whole program, run once per
+	                           case with the case's stdin under `limits`, its output
+	                           judged on the host (eval_io.c); `tests` is ignored */
+	eval_stop_fn stop;      /* NULL, or asked before each io case */
+	void *stop_arg;
 } eval_request;
 
 /* A request with the default limits and static checks on. */
 void eval_request_default(eval_request *r);
+/* A request for `code` with a job's tests, entry point, criteria, limits and
+ * static checks (borrowed from the spec, which must outlive the request). */
+void eval_request_from_spec(eval_request *r, const lr_job_spec *s, const char *code);
 
 typedef struct eval_outcome {
 	int passed;   /* the criteria's verdict */

@@ -12,7 +12,7 @@ static const char *const report_statuses[] = {
 };
 
 static const char *const case_statuses[] = {
-    "passed", "failed", "error", "timeout", "crashed", "memory", "not_run", "skipped",
+    "passed", "failed", "error", "timeout", "crashed", "memory", "not_run", "skipped", "output",
 };
 
 static const char *const severities[] = {"none", "low", "medium", "high"};

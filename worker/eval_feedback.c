@@ -3,6 +3,7 @@
  * then the code not loading, then failing tests with their input, expected
  * and actual values and the code's own line, then the criteria the static
  * tools decide. Every value is clipped; the whole text is bounded. */
+#include "eval_io.h"
 #include "eval_report.h"
 
 #include <stdarg.h>
@@ -34,7 +35,7 @@ static int printf_(lr_buf *b, const char *fmt, ...)
 
 static int clip(lr_buf *b, const char *s, size_t max)
 {
-	int rc = eval_put_clip(b, s, max, 1);
+	int rc = lr_buf_clip(b, s, max, 1);
 
 	return rc == LR_ETOOBIG ? 0 : rc;
 }
@@ -47,24 +48,24 @@ static int status_is(const char *st, const char *s)
 /* The last frame of the traceback in the code itself: its line and text. */
 static void code_location(json_object *err, long *line, const char **code)
 {
-	json_object *tb = eval_jarr(err, "traceback");
+	json_object *tb = lr_json_arr(err, "traceback");
 	size_t n = tb ? json_object_array_length(tb) : 0;
 
-	*line = eval_jint(err, "solution_line", 0);
+	*line = lr_json_int(err, "solution_line", 0);
 	*code = NULL;
 	for (size_t i = n; i > 0; i--) {
 		json_object *fr = json_object_array_get_idx(tb, i - 1);
-		const char *file = eval_jstr(fr, "file");
+		const char *file = lr_json_str(fr, "file");
 
 		if (file && strcmp(file, "solution") == 0) {
-			*line = eval_jint(fr, "line", *line);
-			*code = eval_jstr(fr, "code");
+			*line = lr_json_int(fr, "line", *line);
+			*code = lr_json_str(fr, "code");
 			return;
 		}
 	}
-	if (*line <= 0 && status_is(eval_jstr(err, "file"), "solution")) {
-		*line = eval_jint(err, "line", 0);
-		*code = eval_jstr(err, "code");
+	if (*line <= 0 && status_is(lr_json_str(err, "file"), "solution")) {
+		*line = lr_json_int(err, "line", 0);
+		*code = lr_json_str(err, "code");
 	}
 }
 
@@ -90,8 +91,8 @@ static int put_where(lr_buf *b, json_object *err)
 /* "TypeError: message" */
 static int put_exception(lr_buf *b, json_object *err)
 {
-	const char *type = eval_jstr(err, "type");
-	const char *msg = eval_jstr(err, "message");
+	const char *type = lr_json_str(err, "type");
+	const char *msg = lr_json_str(err, "message");
 	int rc = clip(b, type ? type : "an error", 80);
 
 	if (rc == 0 && msg && *msg) {
@@ -105,16 +106,17 @@ static int put_exception(lr_buf *b, json_object *err)
 /* The harness's own failure (the code did not load or run). */
 static int put_failure(lr_buf *b, const char *status, json_object *err, const eval_judge_ctx *ctx)
 {
-	const char *msg = eval_jstr(err, "message");
-	const char *code = eval_jstr(err, "code");
-	long line = eval_jint(err, "line", 0), col = eval_jint(err, "col", 0);
+	const char *msg = lr_json_str(err, "message");
+	const char *code = lr_json_str(err, "code");
+	long line = lr_json_int(err, "line", 0), col = lr_json_int(err, "col", 0);
 	int rc = 0;
 
 	if (status_is(status, "syntax_error")) {
 		rc = puts_(b, "The code does not parse: ");
 		if (rc == 0)
 			rc = clip(
-			    b, eval_jstr(err, "type") ? eval_jstr(err, "type") : "SyntaxError", 60);
+			    b, lr_json_str(err, "type") ? lr_json_str(err, "type") : "SyntaxError",
+			    60);
 		if (rc == 0 && line > 0)
 			rc = printf_(b, " at line %ld", line);
 		if (rc == 0 && col > 0)
@@ -137,7 +139,7 @@ static int put_failure(lr_buf *b, const char *status, json_object *err, const ev
 			rc = put_exception(b, err);
 		if (rc == 0)
 			rc = put_where(b, err);
-		if (rc == 0 && status_is(eval_jstr(err, "type"), "MemoryError"))
+		if (rc == 0 && status_is(lr_json_str(err, "type"), "MemoryError"))
 			rc = printf_(b, " (out of memory: the limit is %ld MB)", ctx->memory_mb);
 		return rc == 0 ? puts_(b, "\n") : rc;
 	}
@@ -165,16 +167,41 @@ static int put_failure(lr_buf *b, const char *status, json_object *err, const ev
 	return rc == 0 ? puts_(b, "\n") : rc;
 }
 
+/* An io case: what went wrong, and for the first one its input and output. */
+static int put_io_case(lr_buf *b, json_object *t)
+{
+	json_object *io = lr_json_obj(t, "io"), *e = lr_json_obj(t, "error"), *d;
+	eval_io_view v = {
+	    .status = lr_json_str(t, "status"),
+	    .error_type = lr_json_str(e, "type"),
+	    .message = lr_json_str(e, "message"),
+	    .line = lr_json_int(e, "line", 0),
+	    .detail = json_object_object_get_ex(io, "detail", &d) && json_object_get_boolean(d),
+	    .in = lr_json_str(io, "stdin"),
+	    .expected = lr_json_str(io, "expected"),
+	    .actual = lr_json_str(io, "actual"),
+	    .err = lr_json_str(io, "stderr"),
+	    .in_bytes = lr_json_int(io, "stdin_bytes", -1),
+	    .expected_bytes = lr_json_int(io, "expected_bytes", -1),
+	    .actual_bytes = lr_json_int(io, "actual_bytes", -1),
+	};
+
+	return eval_io_case_text(b, &v) == LR_ENOMEM ? LR_ENOMEM : 0;
+}
+
 /* What went wrong in one test case, on the lines after its name. */
 static int put_case_detail(lr_buf *b, json_object *t, const eval_judge_ctx *ctx)
 {
-	const char *st = eval_jstr(t, "status");
-	json_object *err = eval_jobj(t, "error");
-	json_object *a = eval_jobj(t, "assertion");
-	const char *call = eval_jstr(a, "call"), *actual = eval_jstr(a, "actual");
-	const char *expected = eval_jstr(a, "expected"), *out = eval_jstr(t, "stdout");
-	int rc = puts_(b, "   ");
+	const char *st = lr_json_str(t, "status");
+	json_object *err = lr_json_obj(t, "error");
+	json_object *a = lr_json_obj(t, "assertion");
+	const char *call = lr_json_str(a, "call"), *actual = lr_json_str(a, "actual");
+	const char *expected = lr_json_str(a, "expected"), *out = lr_json_str(t, "stdout");
+	int rc;
 
+	if (lr_json_obj(t, "io") != NULL) /* an io case: input and output, not calls */
+		return put_io_case(b, t);
+	rc = puts_(b, "   ");
 	if (rc < 0)
 		return rc;
 	if (status_is(st, "failed") && a != NULL) {
@@ -188,10 +215,10 @@ static int put_case_detail(lr_buf *b, json_object *t, const eval_judge_ctx *ctx)
 				rc = puts_(b, ", expected ");
 				if (rc == 0)
 					rc = clip(b, expected, VALUE_MAX);
-			} else if (rc == 0 && eval_jstr(a, "expr")) {
+			} else if (rc == 0 && lr_json_str(a, "expr")) {
 				rc = puts_(b, "; the check `");
 				if (rc == 0)
-					rc = clip(b, eval_jstr(a, "expr"), LINE_MAX_);
+					rc = clip(b, lr_json_str(a, "expr"), LINE_MAX_);
 				if (rc == 0)
 					rc = puts_(b, "` is false");
 			}
@@ -203,24 +230,24 @@ static int put_case_detail(lr_buf *b, json_object *t, const eval_judge_ctx *ctx)
 				rc = puts_(b, ", got ");
 			if (rc == 0)
 				rc = clip(b, actual, VALUE_MAX);
-		} else if (eval_jstr(a, "left") && eval_jstr(a, "right")) {
+		} else if (lr_json_str(a, "left") && lr_json_str(a, "right")) {
 			rc = puts_(b, "`");
 			if (rc == 0)
-				rc = clip(b, eval_jstr(a, "left"), VALUE_MAX);
+				rc = clip(b, lr_json_str(a, "left"), VALUE_MAX);
 			if (rc == 0)
 				rc = printf_(b, " %s ",
-				             eval_jstr(a, "op") ? eval_jstr(a, "op") : "?");
+				             lr_json_str(a, "op") ? lr_json_str(a, "op") : "?");
 			if (rc == 0)
-				rc = clip(b, eval_jstr(a, "right"), VALUE_MAX);
+				rc = clip(b, lr_json_str(a, "right"), VALUE_MAX);
 			if (rc == 0)
 				rc = puts_(b, "` is false");
 		} else {
 			rc = put_exception(b, err);
 		}
-		if (rc == 0 && eval_jstr(a, "message") && call) {
+		if (rc == 0 && lr_json_str(a, "message") && call) {
 			rc = puts_(b, " (");
 			if (rc == 0)
-				rc = clip(b, eval_jstr(a, "message"), LINE_MAX_);
+				rc = clip(b, lr_json_str(a, "message"), LINE_MAX_);
 			if (rc == 0)
 				rc = puts_(b, ")");
 		}
@@ -240,7 +267,7 @@ static int put_case_detail(lr_buf *b, json_object *t, const eval_judge_ctx *ctx)
 			rc = put_exception(b, err);
 		if (rc == 0)
 			rc = put_where(b, err);
-		if (rc == 0 && status_is(eval_jstr(err, "type"), "MemoryError"))
+		if (rc == 0 && status_is(lr_json_str(err, "type"), "MemoryError"))
 			rc = printf_(b, " (out of memory: the limit is %ld MB)", ctx->memory_mb);
 	} else if (status_is(st, "timeout")) {
 		if (call) {
@@ -250,15 +277,16 @@ static int put_case_detail(lr_buf *b, json_object *t, const eval_judge_ctx *ctx)
 		}
 		if (rc == 0)
 			rc = clip(b,
-			          eval_jstr(err, "message") ? eval_jstr(err, "message")
-			                                    : "did not finish in time",
+			          lr_json_str(err, "message") ? lr_json_str(err, "message")
+			                                      : "did not finish in time",
 			          LINE_MAX_);
 		if (rc == 0)
 			rc = put_where(b, err);
 		if (rc == 0)
 			rc = puts_(b, " (an endless loop, or too slow?)");
 	} else {
-		rc = clip(b, eval_jstr(err, "message") ? eval_jstr(err, "message") : st, LINE_MAX_);
+		rc = clip(b, lr_json_str(err, "message") ? lr_json_str(err, "message") : st,
+		          LINE_MAX_);
 	}
 	if (rc == 0)
 		rc = puts_(b, "\n");
@@ -274,7 +302,7 @@ static int put_case_detail(lr_buf *b, json_object *t, const eval_judge_ctx *ctx)
 
 static int is_failing(json_object *t)
 {
-	const char *st = eval_jstr(t, "status");
+	const char *st = lr_json_str(t, "status");
 	json_object *p;
 
 	if (st == NULL || !strcmp(st, "passed") || !strcmp(st, "skipped"))
@@ -284,12 +312,16 @@ static int is_failing(json_object *t)
 
 static int put_case_head(lr_buf *b, json_object *t)
 {
-	const char *file = eval_jstr(t, "file");
-	int rc = clip(b, eval_jstr(t, "name") ? eval_jstr(t, "name") : "a test", LINE_MAX_);
+	const char *file = lr_json_str(t, "file");
+	int rc;
+
+	if (lr_json_obj(t, "io") != NULL || status_is(lr_json_str(t, "form"), "io"))
+		return clip(b, lr_json_str(t, "name") ? lr_json_str(t, "name") : "a case", 40);
+	rc = clip(b, lr_json_str(t, "name") ? lr_json_str(t, "name") : "a test", LINE_MAX_);
 
 	if (rc == 0)
 		rc = printf_(b, " (%s line %ld)", status_is(file, "solution") ? "code" : "tests",
-		             eval_jint(t, "line", 0));
+		             lr_json_int(t, "line", 0));
 	return rc;
 }
 
@@ -297,15 +329,15 @@ static int put_case_head(lr_buf *b, json_object *t)
  * others; tests that never ran say least. */
 static int failure_rank(json_object *t)
 {
-	if (status_is(eval_jstr(eval_jobj(t, "error"), "type"), "EntryPointError"))
+	if (status_is(lr_json_str(lr_json_obj(t, "error"), "type"), "EntryPointError"))
 		return 0;
-	return status_is(eval_jstr(t, "status"), "not_run") ? 2 : 1;
+	return status_is(lr_json_str(t, "status"), "not_run") ? 2 : 1;
 }
 
 /* The i-th failing test in display order (rank, then position), or NULL. */
 static json_object *nth_failure(const eval_facts *f, int nth, int max_rank)
 {
-	json_object *tests = eval_jarr(f->ans, "tests");
+	json_object *tests = lr_json_arr(f->ans, "tests");
 	size_t n = tests ? json_object_array_length(tests) : 0;
 
 	for (int rank = 0; rank <= max_rank; rank++) {
@@ -321,7 +353,7 @@ static json_object *nth_failure(const eval_facts *f, int nth, int max_rank)
 
 static int put_failing_tests(lr_buf *b, const eval_facts *f, const eval_judge_ctx *ctx)
 {
-	json_object *tests = eval_jarr(f->ans, "tests");
+	json_object *tests = lr_json_arr(f->ans, "tests");
 	size_t n = tests ? json_object_array_length(tests) : 0;
 	json_object *t, *first_not_run = NULL;
 	int shown = 0, more = 0, not_run = 0;
@@ -349,7 +381,7 @@ static int put_failing_tests(lr_buf *b, const eval_facts *f, const eval_judge_ct
 	if (rc == 0 && more)
 		rc = printf_(b, "... and %d more failing test%s.\n", more, more == 1 ? "" : "s");
 	if (rc == 0 && not_run) {
-		const char *why = eval_jstr(eval_jobj(first_not_run, "error"), "message");
+		const char *why = lr_json_str(lr_json_obj(first_not_run, "error"), "message");
 
 		if (why && strncmp(why, "not run: ", 9) == 0)
 			why += 9;
@@ -369,8 +401,8 @@ static int put_failing_tests(lr_buf *b, const eval_facts *f, const eval_judge_ct
 static int put_findings(lr_buf *b, const eval_facts *f, const char *tool, const char *kind,
                         lr_severity above, int max)
 {
-	json_object *st = eval_jobj(eval_jobj(f->ans, "static"), tool);
-	json_object *list = eval_jarr(st, "findings");
+	json_object *st = lr_json_obj(lr_json_obj(f->ans, "static"), tool);
+	json_object *list = lr_json_arr(st, "findings");
 	size_t n = list ? json_object_array_length(list) : 0;
 	int shown = 0, rc = 0;
 
@@ -378,20 +410,20 @@ static int put_findings(lr_buf *b, const eval_facts *f, const char *tool, const 
 		json_object *x = json_object_array_get_idx(list, i);
 		lr_severity sev = LR_SEV_NONE;
 
-		if (kind && !status_is(eval_jstr(x, "kind"), kind))
+		if (kind && !status_is(lr_json_str(x, "kind"), kind))
 			continue;
 		if (!kind &&
-		    (lr_severity_parse(eval_jstr(x, "severity"), &sev) < 0 || sev <= above))
+		    (lr_severity_parse(lr_json_str(x, "severity"), &sev) < 0 || sev <= above))
 			continue;
 		shown++;
-		rc = printf_(b, "- line %ld: ", eval_jint(x, "line", 0));
+		rc = printf_(b, "- line %ld: ", lr_json_int(x, "line", 0));
 		if (rc == 0)
-			rc = clip(b, eval_jstr(x, "message"), LINE_MAX_);
+			rc = clip(b, lr_json_str(x, "message"), LINE_MAX_);
 		if (rc == 0 && kind)
 			rc = printf_(b, " (pyflakes)\n");
 		else if (rc == 0)
 			rc = printf_(b, " (bandit %s, %s severity)\n",
-			             eval_jstr(x, "test_id") ? eval_jstr(x, "test_id") : "?",
+			             lr_json_str(x, "test_id") ? lr_json_str(x, "test_id") : "?",
 			             lr_severity_name(sev));
 	}
 	return rc;
@@ -402,7 +434,7 @@ static int violated(json_object *viol, const char *criterion)
 	size_t n = json_object_array_length(viol);
 
 	for (size_t i = 0; i < n; i++)
-		if (status_is(eval_jstr(json_object_array_get_idx(viol, i), "criterion"),
+		if (status_is(lr_json_str(json_object_array_get_idx(viol, i), "criterion"),
 		              criterion))
 			return 1;
 	return 0;
@@ -417,7 +449,7 @@ static int put_other_violations(lr_buf *b, const eval_facts *f, json_object *vio
 
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		json_object *v = json_object_array_get_idx(viol, i);
-		const char *c = eval_jstr(v, "criterion");
+		const char *c = lr_json_str(v, "criterion");
 
 		if (!c || !strcmp(c, "run") || !strcmp(c, "min_pass_rate") ||
 		    !strcmp(c, "max_errors"))
@@ -427,7 +459,7 @@ static int put_other_violations(lr_buf *b, const eval_facts *f, json_object *vio
 		if (rc == 0)
 			rc = puts_(b, "* ");
 		if (rc == 0)
-			rc = clip(b, eval_jstr(v, "message"), LINE_MAX_);
+			rc = clip(b, lr_json_str(v, "message"), LINE_MAX_);
 		if (rc == 0)
 			rc = puts_(b, "\n");
 		if (rc == 0 && !strcmp(c, "max_static_errors"))
@@ -474,7 +506,7 @@ int eval_feedback_text(lr_buf *b, const eval_facts *f, json_object *viol, const 
 
 		rc = puts_(b, "The evaluation failed: ");
 		if (rc == 0)
-			rc = clip(b, eval_jstr(v, "message"), LINE_MAX_);
+			rc = clip(b, lr_json_str(v, "message"), LINE_MAX_);
 		if (rc == 0 && run->end == SBX_END_TIMEOUT)
 			rc = puts_(b, " (an endless loop, or far too slow?)");
 		if (rc == 0 && run->end == SBX_END_MEMORY)
@@ -526,20 +558,20 @@ int eval_feedback_text(lr_buf *b, const eval_facts *f, json_object *viol, const 
 static int put_first_failure(lr_buf *b, const eval_facts *f)
 {
 	json_object *t = nth_failure(f, 0, 2);
-	json_object *a = eval_jobj(t, "assertion"), *err = eval_jobj(t, "error");
+	json_object *a = lr_json_obj(t, "assertion"), *err = lr_json_obj(t, "error");
 	int rc;
 
 	if (t == NULL)
 		return 0;
 	rc = put_case_head(b, t);
-	if (rc == 0 && eval_jstr(a, "actual") && eval_jstr(a, "expected")) {
+	if (rc == 0 && lr_json_str(a, "actual") && lr_json_str(a, "expected")) {
 		rc = puts_(b, ": got ");
 		if (rc == 0)
-			rc = clip(b, eval_jstr(a, "actual"), 60);
+			rc = clip(b, lr_json_str(a, "actual"), 60);
 		if (rc == 0)
 			rc = puts_(b, ", expected ");
 		if (rc == 0)
-			rc = clip(b, eval_jstr(a, "expected"), 60);
+			rc = clip(b, lr_json_str(a, "expected"), 60);
 	} else if (rc == 0 && err) {
 		rc = puts_(b, ": ");
 		if (rc == 0)
@@ -552,28 +584,28 @@ int eval_error_text(lr_buf *b, const eval_facts *f, json_object *viol, const sbx
                     const eval_judge_ctx *ctx)
 {
 	json_object *v = json_object_array_get_idx(viol, 0);
-	const char *c = eval_jstr(v, "criterion");
+	const char *c = lr_json_str(v, "criterion");
 	int rc;
 
 	(void)ctx;
 	if (v == NULL)
 		return 0;
 	if (run->end == SBX_END_EXITED && f->ans && !f->ran && f->failure) {
-		const char *type = eval_jstr(f->failure, "type");
+		const char *type = lr_json_str(f->failure, "type");
 		long line;
 		const char *code;
 
 		rc = clip(b, type ? type : "error", 60);
 		code_location(f->failure, &line, &code);
 		if (line <= 0 && status_is(f->status, "syntax_error"))
-			line = eval_jint(f->failure, "line", 0);
+			line = lr_json_int(f->failure, "line", 0);
 		if (rc == 0 && line > 0)
 			rc = printf_(b, " at line %ld", line);
-		if (rc == 0 && eval_jstr(f->failure, "message") &&
-		    *eval_jstr(f->failure, "message")) {
+		if (rc == 0 && lr_json_str(f->failure, "message") &&
+		    *lr_json_str(f->failure, "message")) {
 			rc = puts_(b, ": ");
 			if (rc == 0)
-				rc = clip(b, eval_jstr(f->failure, "message"), 200);
+				rc = clip(b, lr_json_str(f->failure, "message"), 200);
 		}
 		return rc;
 	}
@@ -583,7 +615,7 @@ int eval_error_text(lr_buf *b, const eval_facts *f, json_object *viol, const sbx
 		             f->tests_total);
 		return rc == 0 ? put_first_failure(b, f) : rc;
 	}
-	return clip(b, eval_jstr(v, "message"), 300);
+	return clip(b, lr_json_str(v, "message"), 300);
 }
 
 int eval_summary_text(lr_buf *b, const eval_facts *f, json_object *viol, const sbx_result *run,

@@ -10,95 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- untrusted JSON reads ------------------------------------------------ */
-
-const char *eval_jstr(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (o == NULL || !json_object_is_type(o, json_type_object) ||
-	    !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-static int jnumber(json_object *o, const char *key, double *out)
-{
-	json_object *v;
-
-	if (o == NULL || !json_object_is_type(o, json_type_object) ||
-	    !json_object_object_get_ex(o, key, &v))
-		return 0;
-	if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double))
-		return 0;
-	*out = json_object_get_double(v);
-	return isfinite(*out);
-}
-
-long eval_jint(json_object *o, const char *key, long def)
-{
-	double d;
-
-	if (!jnumber(o, key, &d) || d < -1e15 || d > 1e15)
-		return def;
-	return (long)d;
-}
-
-double eval_jnum(json_object *o, const char *key, double def)
-{
-	double d;
-
-	return jnumber(o, key, &d) ? d : def;
-}
-
-static json_object *jtyped(json_object *o, const char *key, json_type t)
-{
-	json_object *v;
-
-	if (o == NULL || !json_object_is_type(o, json_type_object) ||
-	    !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, t))
-		return NULL;
-	return v;
-}
-
-json_object *eval_jobj(json_object *o, const char *key)
-{
-	return jtyped(o, key, json_type_object);
-}
-
-json_object *eval_jarr(json_object *o, const char *key)
-{
-	return jtyped(o, key, json_type_array);
-}
-
-int eval_put_clip(lr_buf *b, const char *s, size_t max, int oneline)
-{
-	size_t n, i;
-	int rc = 0;
-
-	if (s == NULL)
-		return 0;
-	n = strlen(s);
-	if (n > max) {
-		n = max > 3 ? max - 3 : 0;
-		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-			n--; /* not inside a UTF-8 sequence */
-	}
-	for (i = 0; i < n && rc >= 0; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (oneline && (c == '\n' || c == '\t' || c == '\r'))
-			rc = lr_buf_append(b, " ", 1);
-		else if (c < 0x20 && c != '\n' && c != '\t')
-			continue;
-		else
-			rc = lr_buf_append(b, &s[i], 1);
-	}
-	if (rc >= 0 && n < strlen(s))
-		rc = lr_buf_puts(b, "...");
-	return rc;
-}
-
 /* ---- facts ----------------------------------------------------------------- */
 
 static int status_is(const eval_facts *f, const char *s)
@@ -108,11 +19,11 @@ static int status_is(const eval_facts *f, const char *s)
 
 static void read_tests(eval_facts *f)
 {
-	json_object *tests = eval_jarr(f->ans, "tests");
+	json_object *tests = lr_json_arr(f->ans, "tests");
 	size_t n = tests ? json_object_array_length(tests) : 0;
 
-	f->tests_total = (int)eval_jint(f->ans, "tests_total", 0);
-	f->tests_passed = (int)eval_jint(f->ans, "tests_passed", 0);
+	f->tests_total = (int)lr_json_int(f->ans, "tests_total", 0);
+	f->tests_passed = (int)lr_json_int(f->ans, "tests_passed", 0);
 	if (f->tests_total < 0)
 		f->tests_total = 0;
 	if (f->tests_passed < 0)
@@ -120,7 +31,7 @@ static void read_tests(eval_facts *f)
 	if (f->tests_passed > f->tests_total)
 		f->tests_passed = f->tests_total;
 	for (size_t i = 0; i < n; i++) {
-		const char *st = eval_jstr(json_object_array_get_idx(tests, i), "status");
+		const char *st = lr_json_str(json_object_array_get_idx(tests, i), "status");
 
 		if (st == NULL)
 			continue;
@@ -133,30 +44,30 @@ static void read_tests(eval_facts *f)
 
 static void read_static(eval_facts *f)
 {
-	json_object *st = eval_jobj(f->ans, "static");
-	json_object *pf = eval_jobj(st, "pyflakes");
-	json_object *bd = eval_jobj(st, "bandit");
-	json_object *rd = eval_jobj(st, "radon");
+	json_object *st = lr_json_obj(f->ans, "static");
+	json_object *pf = lr_json_obj(st, "pyflakes");
+	json_object *bd = lr_json_obj(st, "bandit");
+	json_object *rd = lr_json_obj(st, "radon");
 	json_object *v;
 
 	if (pf && json_object_object_get_ex(pf, "ran", &v) && json_object_get_boolean(v)) {
 		f->pyflakes_ran = 1;
-		f->static_errors = eval_jint(pf, "errors", 0);
-		f->lint_warnings = eval_jint(pf, "warnings", 0);
+		f->static_errors = lr_json_int(pf, "errors", 0);
+		f->lint_warnings = lr_json_int(pf, "warnings", 0);
 	}
 	if (bd && json_object_object_get_ex(bd, "ran", &v) && json_object_get_boolean(v)) {
 		lr_severity s = LR_SEV_NONE;
 
 		f->bandit_ran = 1;
-		if (lr_severity_parse(eval_jstr(bd, "max_severity"), &s) == 0)
+		if (lr_severity_parse(lr_json_str(bd, "max_severity"), &s) == 0)
 			f->worst_severity = s;
 	}
 	if (rd && json_object_object_get_ex(rd, "ran", &v) && json_object_get_boolean(v)) {
 		f->radon_ran = 1;
-		f->max_complexity = eval_jint(rd, "max_complexity", 0);
-		f->max_complexity_fn = eval_jstr(rd, "max_complexity_function");
-		f->max_complexity_line = eval_jint(rd, "max_complexity_line", 0);
-		f->mi = eval_jnum(rd, "mi", -1);
+		f->max_complexity = lr_json_int(rd, "max_complexity", 0);
+		f->max_complexity_fn = lr_json_str(rd, "max_complexity_function");
+		f->max_complexity_line = lr_json_int(rd, "max_complexity_line", 0);
+		f->mi = lr_json_num(rd, "mi", -1);
 	}
 }
 
@@ -179,7 +90,7 @@ int eval_facts_read(eval_facts *f, const sbx_result *run, int split)
 		snprintf(f->answer_problem, sizeof(f->answer_problem),
 		         "the evaluation harness's answer is unusable: %.150s", perr.msg);
 	} else if (!json_object_is_type(f->ans, json_type_object) ||
-	           eval_jint(f->ans, "harness", 0) < 1 || eval_jstr(f->ans, "status") == NULL) {
+	           lr_json_int(f->ans, "harness", 0) < 1 || lr_json_str(f->ans, "status") == NULL) {
 		json_object_put(f->ans);
 		f->ans = NULL;
 		snprintf(f->answer_problem, sizeof(f->answer_problem),
@@ -197,10 +108,10 @@ int eval_facts_read(eval_facts *f, const sbx_result *run, int split)
 		return 0;
 	/* Split only when both say so: the host ran a judge apart from the code,
 	 * and the judge kept the tests out of the code's process. */
-	f->split = split && eval_jstr(f->ans, "integrity") != NULL &&
-	           strcmp(eval_jstr(f->ans, "integrity"), "split") == 0;
-	f->status = eval_jstr(f->ans, "status");
-	f->failure = eval_jobj(f->ans, "error");
+	f->split = split && lr_json_str(f->ans, "integrity") != NULL &&
+	           strcmp(lr_json_str(f->ans, "integrity"), "split") == 0;
+	f->status = lr_json_str(f->ans, "status");
+	f->failure = lr_json_obj(f->ans, "error");
 	f->ran = !f->sandbox_failed && (status_is(f, "ok") || status_is(f, "tests_failed"));
 	read_tests(f);
 	if (status_is(f, "load_error") || status_is(f, "crashed") || status_is(f, "memory"))
@@ -208,17 +119,17 @@ int eval_facts_read(eval_facts *f, const sbx_result *run, int split)
 	if (status_is(f, "load_timeout"))
 		f->timeouts++;
 	read_static(f);
-	m = eval_jobj(f->ans, "metrics");
+	m = lr_json_obj(f->ans, "metrics");
 	if (m != NULL) {
-		double load = eval_jnum(m, "load_s", -1), tests = eval_jnum(m, "tests_s", -1);
+		double load = lr_json_num(m, "load_s", -1), tests = lr_json_num(m, "tests_s", -1);
 
 		/* The report's figures can only add to the host's counters, never
 		 * lower them: in process, the code could have written them. Time is
 		 * the judge's own clock when split, else at least the run's CPU. */
 		if (load >= 0 && tests >= 0)
 			f->time_s = f->split ? load + tests : fmax(load + tests, run->cpu_s);
-		if (eval_jnum(m, "peak_memory_kb", -1) >= 0)
-			f->peak_mb = fmax(f->peak_mb, eval_jnum(m, "peak_memory_kb", 0) / 1024.0);
+		if (lr_json_num(m, "peak_memory_kb", -1) >= 0)
+			f->peak_mb = fmax(f->peak_mb, lr_json_num(m, "peak_memory_kb", 0) / 1024.0);
 	}
 	return 0;
 }
@@ -299,7 +210,7 @@ static int run_violation(json_object *v, const eval_facts *f, const sbx_result *
 	if (f->ans == NULL)
 		return violation(v, "run", "%s (exit code %d)", f->answer_problem, run->exit_code);
 	if (!f->ran) {
-		const char *msg = eval_jstr(f->failure, "message");
+		const char *msg = lr_json_str(f->failure, "message");
 
 		return violation(v, "run", "%s%s%.250s", harness_status_text(f->status),
 		                 msg ? ": " : "", msg ? msg : "");
@@ -427,7 +338,7 @@ static int put_stream(json_object *root, const char *key, const char *tkey, cons
                       size_t raw_len, int raw_trunc, size_t cap)
 {
 	lr_buf b;
-	const char *captured = eval_jstr(root, key);
+	const char *captured = lr_json_str(root, key);
 	json_object *t;
 	int trunc = raw_trunc;
 	int rc;

@@ -12,6 +12,7 @@
 #include "criteria.h"
 #include "err.h"
 #include "eval.h"
+#include "json.h"
 #include "sbx.h"
 
 #include <json-c/json.h>
@@ -84,17 +85,5 @@ int eval_summary_text(lr_buf *b, const eval_facts *f, json_object *violations,
 /* The main failure in one line; writes nothing when there is none. */
 int eval_error_text(lr_buf *b, const eval_facts *f, json_object *violations, const sbx_result *run,
                     const eval_judge_ctx *ctx);
-
-/* Typed reads from untrusted JSON: NULL / the default on a missing member or
- * a wrong type. */
-const char *eval_jstr(json_object *o, const char *key);
-long eval_jint(json_object *o, const char *key, long def);
-double eval_jnum(json_object *o, const char *key, double def);
-json_object *eval_jobj(json_object *o, const char *key);
-json_object *eval_jarr(json_object *o, const char *key);
-
-/* Append s clipped to max bytes (at a UTF-8 boundary, "..." when cut); with
- * oneline, newlines and tabs become spaces and other control bytes go. */
-int eval_put_clip(lr_buf *b, const char *s, size_t max, int oneline);
 
 #endif

@@ -156,6 +156,7 @@ int gen_run(gen_result *out, lr_jobctx *ctx, gen_step step, const prompt_input *
 	req.max_tokens = s->max_tokens > 0 ? s->max_tokens : wc->llm.max_tokens;
 	req.temperature = s->has_temperature ? s->temperature : wc->llm.temperature;
 	req.stream = wc->llm.stream;
+	req.stop_at_code = 1;
 	req.on_token = on_token;
 	req.on_token_arg = &pr;
 	pr.last_ms = 1e3 * lr_now_s();
@@ -196,6 +197,17 @@ int gen_run(gen_result *out, lr_jobctx *ctx, gen_step step, const prompt_input *
 		goto cleanup;
 	}
 	out->truncated = x.truncated;
+	out->early_stop = r.early_stop;
+	if (step != GEN_REFACTOR && s->tests && *s->tests) {
+		/* Code meant for tests: example usage in it only gets in the way. */
+		char *t = NULL;
+
+		rc = extract_trim(&t, x.code, &out->dropped, err);
+		if (rc)
+			goto cleanup;
+		free(x.code);
+		x.code = t;
+	}
 	rc = extract_complete(&out->code, x.code, step == GEN_REFACTOR ? NULL : in->task,
 	                      x.defines_entry, err);
 cleanup:
@@ -220,6 +232,8 @@ char *gen_result_json(const gen_result *r)
 	json_object_object_add(o, "ttft_ms", json_object_new_double(r->ttft_ms));
 	json_object_object_add(o, "attempts", json_object_new_int(r->attempts));
 	json_object_object_add(o, "truncated", json_object_new_boolean(r->truncated));
+	json_object_object_add(o, "early_stop", json_object_new_boolean(r->early_stop));
+	json_object_object_add(o, "usage_dropped", json_object_new_int(r->dropped));
 	json_object_object_add(o, "no_code", r->error ? json_object_new_string(r->error) : NULL);
 	s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);

@@ -28,6 +28,8 @@ struct wk_hb {
 	long attempt;
 	long jobs_done;
 	long long last_ok_ms; /* last renewal that Redis accepted */
+	char problem[256];    /* why the worker cannot make progress, or "" */
+	char problem_since[24];
 	/* Read by any thread. */
 	atomic_int status;
 	const volatile sig_atomic_t *stop;
@@ -49,6 +51,8 @@ static void beat(wk_hb *hb)
 	char job[LR_JOB_ID_MAX + 1];
 	char attempt[24];
 	char done[24];
+	char problem[256];
+	char since[24];
 	char state[16] = "";
 	long ttl = period_ms(hb->cfg) * 3;
 	int active;
@@ -62,6 +66,8 @@ static void beat(wk_hb *hb)
 	memcpy(job, hb->job, sizeof(job));
 	att = hb->attempt;
 	snprintf(done, sizeof(done), "%ld", hb->jobs_done);
+	memcpy(problem, hb->problem, sizeof(problem));
+	memcpy(since, hb->problem_since, sizeof(since));
 	pthread_mutex_unlock(&hb->mu);
 	snprintf(attempt, sizeof(attempt), "%ld", active ? att : 0L);
 
@@ -95,11 +101,13 @@ static void beat(wk_hb *hb)
 		pthread_mutex_unlock(&hb->mu);
 	}
 	{
-		const char *f[] = {"pid", "host", "since", "job", "attempt", "jobs"};
-		const char *v[] = {hb->pid, hb->host, hb->since, active ? job : "", attempt, done};
+		const char *f[] = {"pid",     "host", "since",   "job",
+		                   "attempt", "jobs", "problem", "problem_since"};
+		const char *v[] = {hb->pid, hb->host, hb->since, active ? job : "",
+		                   attempt, done,     problem,   since};
 
 		lr_err_clear(&err);
-		if (lr_q_heartbeat(hb->r, &hb->cfg->keys, hb->cfg->name, ttl, 6, f, v, &err) < 0)
+		if (lr_q_heartbeat(hb->r, &hb->cfg->keys, hb->cfg->name, ttl, 8, f, v, &err) < 0)
 			log_debug("heartbeat: %s", err.msg);
 	}
 }
@@ -220,6 +228,21 @@ void wk_hb_idle(wk_hb *hb)
 	hb->job[0] = '\0';
 	hb->jobs_done++;
 	atomic_store(&hb->status, 0);
+	pthread_mutex_unlock(&hb->mu);
+}
+
+void wk_hb_problem(wk_hb *hb, const char *problem)
+{
+	pthread_mutex_lock(&hb->mu);
+	if (problem == NULL || *problem == '\0') {
+		hb->problem[0] = '\0';
+		hb->problem_since[0] = '\0';
+	} else {
+		if (hb->problem[0] == '\0')
+			snprintf(hb->problem_since, sizeof(hb->problem_since), "%ld",
+			         (long)time(NULL));
+		snprintf(hb->problem, sizeof(hb->problem), "%s", problem);
+	}
 	pthread_mutex_unlock(&hb->mu);
 }
 

@@ -23,6 +23,10 @@ void wk_hb_stop(wk_hb *hb);
 void wk_hb_job(wk_hb *hb, const char *id, long attempt);
 /* Stop renewing (the job was finished or given back); counts it as done. */
 void wk_hb_idle(wk_hb *hb);
+/* Why the worker cannot make progress (it keeps trying), or NULL when it
+ * can again: the record's `problem` field (and `problem_since`, seconds since
+ * the epoch), which `llmrepl stats` shows. */
+void wk_hb_problem(wk_hb *hb, const char *problem);
 /* 0 while the lease holds; LR_ECANCELED when the job was cancelled;
  * LR_ESTALE when the lease was lost. Any thread. */
 int wk_hb_status(const wk_hb *hb);

@@ -154,7 +154,12 @@ int wk_ctx_write(lr_jobctx *c, const lr_q_ops *ops, lr_err *err)
 
 	for (int tries = 0;; tries++) {
 		rc = lr_q_write(c->r, &c->cfg->keys, c->job->id, c->job->attempt, ops, NULL, err);
-		if (rc != LR_EIO || wk_hb_status(c->hb) == LR_ESTALE || *c->stop >= 2)
+		lr_q_trouble t = lr_q_classify(rc, err);
+
+		/* Redis away, busy or refusing writes: try again while the lease
+		 * may still be ours. */
+		if ((t != LR_Q_CONN && t != LR_Q_BUSY && t != LR_Q_OOM) ||
+		    wk_hb_status(c->hb) == LR_ESTALE || *c->stop >= 2)
 			return rc;
 		log_warn("job %s: %s; retrying the write", c->job->id, err->msg);
 		lr_sleep_ms(lr_backoff_ms(tries, 50, 1000)); /* as worker.c's record writes */

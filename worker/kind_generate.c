@@ -6,17 +6,27 @@
 #include "kind_model.h"
 #include "kinds.h"
 
+#include "extract.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 int wk_kind_generate(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 {
 	const lr_job_spec *s = lr_jobctx_spec(ctx);
-	prompt_input in = {.task = s->prompt, .entry_point = s->entry_point};
+	prompt_input in = {
+	    .task = s->prompt, .entry_point = s->entry_point, .program = s->io != NULL};
+	char entry[128];
 	gen_result g;
 	eval_outcome out = {0};
 	int rc;
 
+	/* The name the tests call, when the job does not say: the model is told. */
+	if (!in.entry_point && s->tests &&
+	    extract_entry_guess(entry, sizeof(entry), s->prompt, s->tests))
+		in.entry_point = entry;
+	if (s->show_tests)
+		in.tests = s->tests;
 	rc = gen_run(&g, ctx, GEN_GENERATE, &in, err);
 	if (rc < 0)
 		goto cleanup;

@@ -6,21 +6,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+int wk_eval_stop(void *ctx, lr_err *err)
+{
+	return lr_jobctx_check(ctx, err);
+}
+
 int wk_model_eval(eval_outcome *out, lr_jobctx *ctx, const char *code, lr_err *err)
 {
 	const lr_job_spec *s = lr_jobctx_spec(ctx);
-	eval_request req = {0};
+	eval_request req;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	req.code = code;
-	req.tests = s->tests;
-	req.entry_point = s->entry_point;
-	req.criteria = s->has_criteria ? &s->criteria : NULL;
-	sbx_limits_default(&req.limits);
-	req.limits.timeout_s = s->timeout_s;
-	req.limits.memory_mb = s->memory_mb;
-	req.static_checks = s->static_checks;
+	eval_request_from_spec(&req, s, code);
+	req.stop = wk_eval_stop;
+	req.stop_arg = ctx;
 	rc = eval_run(out, lr_jobctx_pool(ctx), lr_jobctx_sbx_config(ctx), &req, err);
 	if (rc < 0)
 		return rc;

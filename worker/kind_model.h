@@ -1,12 +1,15 @@
-/* kind_model.h - what the model-based kinds (generate, refactor) share:
- * judging generated code like an `evaluate` job, and recording the outcome
- * with the model step's figures. */
+/* kind_model.h - what the kinds that judge code share: running code like an
+ * `evaluate` job (evaluate, generate, refactor), and recording the outcome
+ * with the model step's figures (generate, refactor). */
 #ifndef LLMREPL_KIND_MODEL_H
 #define LLMREPL_KIND_MODEL_H
 
 #include "eval.h"
 #include "gen.h"
 #include "job_ctx.h"
+
+/* eval_request.stop for a job: lr_jobctx_check() on the lr_jobctx `ctx`. */
+int wk_eval_stop(void *ctx, lr_err *err);
 
 /* Run `code` with the job's tests, entry point, criteria and limits.
  * Returns 0, or < 0 when the sandbox could not run or the job must stop

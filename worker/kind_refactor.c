@@ -13,7 +13,10 @@
 int wk_kind_refactor(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 {
 	const lr_job_spec *s = lr_jobctx_spec(ctx);
-	prompt_input in = {.entry_point = s->entry_point, .code = s->code, .feedback = s->feedback};
+	prompt_input in = {.entry_point = s->entry_point,
+	                   .code = s->code,
+	                   .feedback = s->feedback,
+	                   .program = s->io != NULL};
 	gen_result g;
 	eval_outcome out = {0};
 	char *why = NULL;

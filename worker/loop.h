@@ -20,8 +20,7 @@
 #include "loop_report.h"
 #include "loop_rules.h"
 #include "prompts.h"
-
-#include <hiredis/hiredis.h>
+#include "redis.h"
 
 /* Default temperature of the candidates of a `sample` job without one. */
 #define LOOP_SAMPLE_TEMPERATURE 0.8
@@ -51,9 +50,11 @@ typedef struct loop_run {
 	int stream;
 	double temperature; /* generate, repair, refactor; < 0: the server's default */
 	long max_tokens;
+	const char *entry_point; /* the job's, or the name its tests call; NULL: unknown */
+	char entry_guess[128];
 
 	/* the history, on its own connection */
-	redisContext *rc;
+	lr_redis *r;
 	gitstore *gs;
 
 	/* the iterations so far */
@@ -82,6 +83,8 @@ typedef struct loop_answer {
 	char *reply;         /* the reply as sent */
 	char *why_no_code;   /* when code is NULL */
 	const char *extract; /* "fenced", "unfenced", "none" */
+	int usage_dropped;   /* top-level usage statements dropped (extract_trim) */
+	int early_stop;      /* the reply was cut when its code block closed */
 	long tokens_prompt;
 	long tokens_completion;
 	double t_model_ms;

@@ -44,6 +44,11 @@ int loop_model_open(loop_run *L, lr_err *err)
 	L->stream = s->stream;
 	L->temperature = L->spec->has_temperature ? L->spec->temperature : s->temperature;
 	L->max_tokens = L->spec->max_tokens > 0 ? L->spec->max_tokens : s->max_tokens;
+	L->entry_point = L->spec->entry_point;
+	if (!L->entry_point && L->spec->tests &&
+	    extract_entry_guess(L->entry_guess, sizeof(L->entry_guess), L->spec->prompt,
+	                        L->spec->tests))
+		L->entry_point = L->entry_guess;
 	rc = llm_client_new(&L->llm, &L->llm_cfg, err);
 	if (rc < 0)
 		return rc;
@@ -128,7 +133,7 @@ static int take_code(loop_answer *out, loop_run *L, int refactor, lr_err *err)
 	int rc;
 
 	lr_err_clear(&xerr);
-	rc = extract_code(&ex, out->reply, strlen(out->reply), L->spec->entry_point, &xerr);
+	rc = extract_code(&ex, out->reply, strlen(out->reply), L->entry_point, &xerr);
 	if (rc == LR_ENOTFOUND || rc == LR_ETOOBIG) {
 		out->extract = "none";
 		out->why_no_code = strdup(xerr.msg[0] ? xerr.msg : "no code in the reply");
@@ -140,6 +145,18 @@ static int take_code(loop_answer *out, loop_run *L, int refactor, lr_err *err)
 		return lr_err_set(err, rc, "%s", xerr.msg);
 	}
 	out->extract = ex.how == EXTRACT_FENCED ? "fenced" : "unfenced";
+	if (!refactor && L->spec->tests && *L->spec->tests) {
+		/* Code meant for tests: example usage in it only gets in the way. */
+		char *t = NULL;
+
+		rc = extract_trim(&t, ex.code, &out->usage_dropped, err);
+		if (rc) {
+			extract_result_free(&ex);
+			return rc;
+		}
+		free(ex.code);
+		ex.code = t;
+	}
 	rc = extract_complete(&out->code, ex.code, refactor ? NULL : L->spec->prompt,
 	                      ex.defines_entry, err);
 	extract_result_free(&ex);
@@ -212,6 +229,7 @@ int loop_ask(loop_answer *out, loop_run *L, const prompt *p, double temperature,
 	req.temperature = temperature;
 	req.max_tokens = L->max_tokens;
 	req.seed = seed;
+	req.stop_at_code = 1;
 	pr.L = L;
 	pr.pieces = 0;
 	pr.last_ms = loop_now_ms();
@@ -237,6 +255,7 @@ int loop_ask(loop_answer *out, loop_run *L, const prompt *p, double temperature,
 	out->reply = rep.content;
 	out->model = rep.model;
 	out->finish_reason = rep.finish_reason;
+	out->early_stop = rep.early_stop;
 	rep.content = rep.model = rep.finish_reason = NULL;
 	if (out->reply == NULL && (out->reply = strdup("")) == NULL) {
 		rc = lr_err_set(err, LR_ENOMEM, "out of memory");

@@ -39,44 +39,6 @@ static int parse_hex(uint64_t *out, const char *s)
 	return 0;
 }
 
-static json_object *member(json_object *o, const char *key, json_type t)
-{
-	json_object *v;
-
-	if (o == NULL || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, t))
-		return NULL;
-	return v;
-}
-
-static const char *mstr(json_object *o, const char *key)
-{
-	json_object *v = member(o, key, json_type_string);
-
-	return v ? json_object_get_string(v) : NULL;
-}
-
-/* A number member (int or double), or def. */
-static double mnum(json_object *o, const char *key, double def)
-{
-	json_object *v;
-
-	if (o == NULL || !json_object_object_get_ex(o, key, &v))
-		return def;
-	if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)) {
-		double d = json_object_get_double(v);
-
-		return isfinite(d) ? d : def;
-	}
-	return def;
-}
-
-static int mbool(json_object *o, const char *key, int def)
-{
-	json_object *v = member(o, key, json_type_boolean);
-
-	return v ? json_object_get_boolean(v) : def;
-}
-
 static int parse_object(json_object **out, const char *text, size_t len, lr_err *err)
 {
 	int rc = lr_json_parse(out, text, len, LOOP_REPORT_MAX, 64, err);
@@ -139,6 +101,10 @@ static json_object *meta_json(const loop_meta *m)
 	rc |= lr_json_set_str(o, "model", m->model);
 	rc |= lr_json_set_str(o, "finish_reason", m->finish_reason);
 	rc |= lr_json_set_str(o, "extract", m->extract ? m->extract : "none");
+	if (m->usage_dropped > 0)
+		rc |= lr_json_set_int(o, "usage_dropped", m->usage_dropped);
+	if (m->early_stop)
+		rc |= lr_json_set_bool(o, "early_stop", 1);
 	if (m->candidates != NULL)
 		rc |= lr_json_set_obj(o, "candidates", json_object_get(m->candidates));
 	if (m->phase == LOOP_PHASE_REFACTOR) {
@@ -230,38 +196,38 @@ int loop_report_read(loop_saved *out, const char *report, size_t len, lr_err *er
 			err->code = LR_EPROTO;
 		return LR_EPROTO;
 	}
-	m = member(root, "loop", json_type_object);
-	phase = mstr(m, "phase");
+	m = lr_json_member(root, "loop", json_type_object);
+	phase = lr_json_str(m, "phase");
 	if (m == NULL || phase == NULL || loop_phase_parse(&out->it.phase, phase) < 0 ||
-	    member(m, "iteration", json_type_int) == NULL ||
-	    member(m, "has_code", json_type_boolean) == NULL) {
+	    lr_json_member(m, "iteration", json_type_int) == NULL ||
+	    lr_json_member(m, "has_code", json_type_boolean) == NULL) {
 		json_object_put(root);
 		return lr_err_set(
 		    err, LR_EPROTO,
 		    "report.json is not a loop iteration's report (no valid \"loop\")");
 	}
-	out->iteration = (long)mnum(m, "iteration", -1);
-	out->attempt = (long)mnum(m, "attempt", 0);
-	out->it.has_code = mbool(m, "has_code", 0);
-	out->it.passed = mbool(root, "passed", 0);
-	out->it.score = mnum(root, "score", 0);
-	out->it.tests_passed = (int)mnum(root, "tests_passed", 0);
-	out->it.tests_total = (int)mnum(root, "tests_total", 0);
-	tok = member(m, "tokens", json_type_object);
-	out->tokens = (long)mnum(tok, "total", 0);
-	out->tokens_total = (long)mnum(m, "tokens_total", 0);
-	out->elapsed_s = mnum(m, "elapsed_s", 0);
+	out->iteration = (long)lr_json_num(m, "iteration", -1);
+	out->attempt = (long)lr_json_num(m, "attempt", 0);
+	out->it.has_code = lr_json_bool(m, "has_code", 0);
+	out->it.passed = lr_json_bool(root, "passed", 0);
+	out->it.score = lr_json_num(root, "score", 0);
+	out->it.tests_passed = (int)lr_json_num(root, "tests_passed", 0);
+	out->it.tests_total = (int)lr_json_num(root, "tests_total", 0);
+	tok = lr_json_member(m, "tokens", json_type_object);
+	out->tokens = (long)lr_json_num(tok, "total", 0);
+	out->tokens_total = (long)lr_json_num(m, "tokens_total", 0);
+	out->elapsed_s = lr_json_num(m, "elapsed_s", 0);
 	if (out->it.phase == LOOP_PHASE_REFACTOR) {
-		json_object *rf = member(m, "refactor", json_type_object);
-		const char *why = mstr(rf, "reason");
+		json_object *rf = lr_json_member(m, "refactor", json_type_object);
+		const char *why = lr_json_str(rf, "reason");
 
-		out->refactor_kept = mbool(rf, "kept", 0);
+		out->refactor_kept = lr_json_bool(rf, "kept", 0);
 		out->it.rejected = !out->refactor_kept;
 		snprintf(out->refactor_reason, sizeof(out->refactor_reason), "%s", why ? why : "");
 	}
-	if (parse_hex(&out->it.code_hash, mstr(m, "code_hash")) < 0 ||
-	    parse_hex(&out->it.failure_hash, mstr(m, "failure_hash")) < 0 || out->iteration < 0 ||
-	    out->tokens_total < 0 || out->elapsed_s < 0) {
+	if (parse_hex(&out->it.code_hash, lr_json_str(m, "code_hash")) < 0 ||
+	    parse_hex(&out->it.failure_hash, lr_json_str(m, "failure_hash")) < 0 ||
+	    out->iteration < 0 || out->tokens_total < 0 || out->elapsed_s < 0) {
 		json_object_put(root);
 		return lr_err_set(err, LR_EPROTO, "report.json has a malformed \"loop\" member");
 	}
@@ -277,7 +243,7 @@ char *loop_report_str(const char *report, size_t len, const char *key)
 
 	if (report == NULL || parse_object(&root, report, len, NULL) < 0)
 		return NULL;
-	s = mstr(root, key);
+	s = lr_json_str(root, key);
 	if (s != NULL)
 		copy = strdup(s);
 	json_object_put(root);
@@ -288,21 +254,22 @@ char *loop_report_str(const char *report, size_t len, const char *key)
 
 static int review_findings(lr_buf *b, json_object *stat, int *items)
 {
-	json_object *pf =
-	    member(member(stat, "pyflakes", json_type_object), "findings", json_type_array);
-	json_object *bd =
-	    member(member(stat, "bandit", json_type_object), "findings", json_type_array);
-	json_object *rad = member(stat, "radon", json_type_object);
-	json_object *fns = member(rad, "functions", json_type_array);
+	json_object *pf = lr_json_member(lr_json_member(stat, "pyflakes", json_type_object),
+	                                 "findings", json_type_array);
+	json_object *bd = lr_json_member(lr_json_member(stat, "bandit", json_type_object),
+	                                 "findings", json_type_array);
+	json_object *rad = lr_json_member(stat, "radon", json_type_object);
+	json_object *fns = lr_json_member(rad, "functions", json_type_array);
 	int rc = 0;
 
 	for (size_t i = 0; bd && i < json_object_array_length(bd) && *items < REVIEW_ITEMS; i++) {
 		json_object *f = json_object_array_get_idx(bd, i);
 
 		rc = lr_buf_printf(b, "- security (%s): line %ld: %.200s\n",
-		                   mstr(f, "severity") ? mstr(f, "severity") : "?",
-		                   (long)mnum(f, "line", 0),
-		                   mstr(f, "message") ? mstr(f, "message") : "a finding");
+		                   lr_json_str(f, "severity") ? lr_json_str(f, "severity") : "?",
+		                   (long)lr_json_num(f, "line", 0),
+		                   lr_json_str(f, "message") ? lr_json_str(f, "message")
+		                                             : "a finding");
 		if (rc < 0)
 			return rc;
 		(*items)++;
@@ -310,15 +277,16 @@ static int review_findings(lr_buf *b, json_object *stat, int *items)
 	for (size_t i = 0; pf && i < json_object_array_length(pf) && *items < REVIEW_ITEMS; i++) {
 		json_object *f = json_object_array_get_idx(pf, i);
 
-		rc = lr_buf_printf(b, "- lint: line %ld: %.200s\n", (long)mnum(f, "line", 0),
-		                   mstr(f, "message") ? mstr(f, "message") : "a finding");
+		rc = lr_buf_printf(b, "- lint: line %ld: %.200s\n", (long)lr_json_num(f, "line", 0),
+		                   lr_json_str(f, "message") ? lr_json_str(f, "message")
+		                                             : "a finding");
 		if (rc < 0)
 			return rc;
 		(*items)++;
 	}
 	for (size_t i = 0; fns && i < json_object_array_length(fns) && *items < REVIEW_ITEMS; i++) {
 		json_object *f = json_object_array_get_idx(fns, i);
-		long cc = (long)mnum(f, "complexity", 0);
+		long cc = (long)lr_json_num(f, "complexity", 0);
 
 		if (cc <= COMPLEXITY_MAX)
 			continue;
@@ -326,7 +294,8 @@ static int review_findings(lr_buf *b, json_object *stat, int *items)
 		    b,
 		    "- complexity: `%.100s` (line %ld) has cyclomatic complexity %ld; "
 		    "split it or simplify its branches\n",
-		    mstr(f, "name") ? mstr(f, "name") : "a function", (long)mnum(f, "line", 0), cc);
+		    lr_json_str(f, "name") ? lr_json_str(f, "name") : "a function",
+		    (long)lr_json_num(f, "line", 0), cc);
 		if (rc < 0)
 			return rc;
 		(*items)++;
@@ -344,7 +313,7 @@ int loop_review(char **out, const char *report, size_t len, lr_err *err)
 	*out = NULL;
 	lr_buf_init(&b, REVIEW_MAX);
 	if (report != NULL && parse_object(&root, report, len, NULL) == 0)
-		rc = review_findings(&b, member(root, "static", json_type_object), &items);
+		rc = review_findings(&b, lr_json_member(root, "static", json_type_object), &items);
 	else
 		rc = 0;
 	if (rc == 0 && items == 0)

@@ -1,4 +1,4 @@
-/* loop_store.c - the loop's git history (common/gitstore.h) on a Redis
+/* loop_store.c - the loop's git history (gitstore/gitstore.h) on a Redis
  * connection of its own: open it fenced by this attempt, rebuild the
  * iterations of an earlier attempt from it, commit each new iteration, tag
  * the accepted one and deploy it.
@@ -9,6 +9,7 @@
  * budget, and the store refuses to commit an iteration twice. */
 #include "loop.h"
 
+#include "clock.h"
 #include "log.h"
 #include "worker.h"
 
@@ -19,42 +20,15 @@
 
 #define STORE_TRIES 6 /* attempts of one store operation through a Redis outage */
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) < 0)
-		;
-}
-
-/* A connection like the worker's own: same URL, password and database. */
-static int connect_redis(redisContext **out, const lr_redis_opts *o, lr_err *err)
-{
-	return gitstore_connect(out, o->url ? o->url : "redis://127.0.0.1:6379", o->password,
-	                        o->command_timeout_ms, err);
-}
-
-/* After LR_EIO: wait, reconnect, and say whether to try again. */
+/* After LR_EIO: wait (the connection reopens on the next command) and say
+ * whether to try again. */
 static int recover(loop_run *L, int rc, int *tries)
 {
-	const wk_config *cfg = lr_jobctx_config(L->ctx);
-	redisContext *c = NULL;
-	lr_err e;
-
 	if (rc != LR_EIO || *tries >= STORE_TRIES)
 		return 0;
-	sleep_ms(100L << *tries);
+	lr_sleep_ms(100L << *tries);
 	(*tries)++;
-	if (lr_jobctx_check(L->ctx, NULL) != 0)
-		return 0; /* the lease is gone or the job cancelled: stop at once */
-	if (connect_redis(&c, &cfg->redis, &e) == 0) {
-		gitstore_set_context(L->gs, c);
-		redisFree(L->rc);
-		L->rc = c;
-	} else {
-		log_warn("job %s: git store: %s", L->id, e.msg);
-	}
-	return 1;
+	return lr_jobctx_check(L->ctx, NULL) == 0; /* not when the lease is gone or cancelled */
 }
 
 int loop_store_open(loop_run *L, lr_err *err)
@@ -63,12 +37,12 @@ int loop_store_open(loop_run *L, lr_err *err)
 	gitstore_opts o;
 	int rc;
 
-	rc = connect_redis(&L->rc, &cfg->redis, err);
+	rc = lr_redis_open(&L->r, &cfg->redis, err);
 	if (rc < 0)
 		return rc;
 	gitstore_opts_init(&o);
 	o.prefix = cfg->keys.prefix;
-	rc = gitstore_open(&L->gs, L->rc, L->id, L->attempt, &o, err);
+	rc = gitstore_open(&L->gs, L->r, L->id, L->attempt, &o, err);
 	if (rc == 0)
 		rc = lr_jobctx_aux_key(L->ctx, GITSTORE_AUX_OBJECTS, err);
 	if (rc == 0)
@@ -80,9 +54,8 @@ void loop_store_close(loop_run *L)
 {
 	gitstore_free(L->gs);
 	L->gs = NULL;
-	if (L->rc)
-		redisFree(L->rc);
-	L->rc = NULL;
+	lr_redis_close(L->r);
+	L->r = NULL;
 }
 
 static const gitstore_blob *file_of(const gitstore_snapshot *s, const char *name)
@@ -101,11 +74,11 @@ static int iteration_recorded(loop_run *L, long n)
 
 	snprintf(sub, sizeof(sub), "it:%ld", n);
 	lr_key_job_sub(&cfg->keys, key, L->id, sub);
-	rep = redisCommand(L->rc, "EXISTS %s", key);
-	if (rep != NULL && rep->type == REDIS_REPLY_INTEGER)
-		yes = rep->integer != 0;
-	if (rep)
+	if (lr_redis_cmd(L->r, &rep, NULL, "EXISTS %s", key) == 0) {
+		if (rep->type == REDIS_REPLY_INTEGER)
+			yes = rep->integer != 0;
 		freeReplyObject(rep);
+	}
 	return yes;
 }
 

@@ -2,6 +2,7 @@
  *
  *   llmrepl-eval [--tests FILE] [--entry-point NAME] [--criteria JSON]
  *                [--timeout S] [--memory MB] [--no-static] [--json] CODEFILE
+ *   llmrepl-eval --io-tests FILE [...] PROGRAMFILE
  *   llmrepl-eval --batch FILE.jsonl [--jobs N] [--json]
  *
  * One file: prints the summary and the feedback (or, with --json, the whole
@@ -9,7 +10,9 @@
  * error, 3 when the sandbox could not run. A batch reads one JSON object per
  * line ({"id", "code", "tests", "entry_point", "criteria"}) and prints one
  * result line per input line, in order, running them on pre-forked sandboxes
- * (one per job thread). */
+ * (one per job thread). With --io-tests (a JSON file of io cases, see
+ * common/iotests.h; in a batch line, "tests" as an {"io": [...]} object) the
+ * code is a whole program run once per case with the case's stdin. */
 #include "clock.h"
 #include "eval.h"
 #include "json.h"
@@ -30,8 +33,8 @@
 #define BATCH_LINE_MAX (8u << 20)
 #define JOBS_MAX       64
 
-static char *opt_tests, *opt_tests_text, *opt_entry, *opt_criteria, *opt_batch, *opt_doctests,
-    *opt_log;
+static char *opt_tests, *opt_io_tests, *opt_tests_text, *opt_entry, *opt_criteria, *opt_batch,
+    *opt_doctests, *opt_log;
 static double opt_timeout, opt_test_timeout;
 static long opt_memory, opt_jobs;
 static int opt_static, opt_json, opt_pool;
@@ -39,6 +42,10 @@ static int opt_static, opt_json, opt_pool;
 static lr_cfg_opt opts[] = {
     {"tests", LR_CFG_STR, &opt_tests, NULL, 0, 0, "file with the tests (any supported form)", 0,
      't'},
+    {"io-tests", LR_CFG_STR, &opt_io_tests, NULL, 0, 0,
+     "JSON file of io cases {\"io\": [{\"stdin\", \"stdout\"}], \"checker\"}: the code is a "
+     "program run once per case",
+     0, 0},
     {"tests-text", LR_CFG_STR, &opt_tests_text, NULL, 0, 0, "the tests themselves (not a file)", 0,
      0},
     {"entry-point", LR_CFG_STR, &opt_entry, NULL, 0, 0,
@@ -215,16 +222,23 @@ static int run_one(const char *path)
 	lr_criteria crit;
 	sbx_config sc;
 	sbx_pool *pool = NULL;
-	char *code = NULL, *tests = NULL;
+	char *code = NULL, *tests = NULL, *io_text = NULL;
+	lr_iotests io;
 	char msg[256];
 	lr_err err;
 	int rc = LR_EXIT_USAGE;
 
 	lr_err_clear(&err);
+	memset(&io, 0, sizeof(io));
 	if (read_file(&code, path, &err) < 0 ||
 	    (opt_tests && read_file(&tests, opt_tests, &err) < 0) ||
 	    parse_criteria(&crit, opt_criteria, &err) < 0) {
 		fprintf(stderr, "llmrepl-eval: %s\n", err.msg);
+		goto cleanup;
+	}
+	if (opt_io_tests && (read_file(&io_text, opt_io_tests, &err) < 0 ||
+	                     lr_iotests_parse(&io, io_text, strlen(io_text), FILE_MAX, &err) < 0)) {
+		fprintf(stderr, "llmrepl-eval: %s: %s\n", opt_io_tests, err.msg);
 		goto cleanup;
 	}
 	base_request(&req);
@@ -232,6 +246,7 @@ static int run_one(const char *path)
 	req.tests = tests ? tests : opt_tests_text;
 	req.entry_point = opt_entry;
 	req.criteria = &crit;
+	req.io = opt_io_tests ? &io : NULL;
 	sbx_config_default(&sc);
 	rc = LR_EXIT_RUNTIME;
 	if (opt_pool && sbx_pool_start(&pool, &sc, msg, sizeof(msg)) < 0) {
@@ -252,6 +267,8 @@ cleanup:
 	sbx_pool_free(pool);
 	free(code);
 	free(tests);
+	free(io_text);
+	lr_iotests_free(&io);
 	return rc;
 }
 
@@ -271,35 +288,34 @@ typedef struct batch {
 	sbx_config sc;
 } batch;
 
-static const char *jstr(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static void batch_eval(batch_item *it, sbx_pool *pool, const sbx_config *sc)
 {
 	eval_request req;
 	eval_outcome out = {0};
 	lr_criteria crit;
 	lr_err err;
-	json_object *res = json_object_new_object(), *id, *report = NULL;
+	json_object *res = json_object_new_object(), *id, *report = NULL, *tv;
+	lr_iotests io;
 	double t0;
-	int rc;
+	int rc = 0;
 
 	lr_err_clear(&err);
+	memset(&io, 0, sizeof(io));
 	base_request(&req);
-	req.code = jstr(it->in, "code");
-	req.tests = jstr(it->in, "tests");
-	req.entry_point = jstr(it->in, "entry_point");
+	req.code = lr_json_str(it->in, "code");
+	req.tests = lr_json_str(it->in, "tests");
+	if (json_object_object_get_ex(it->in, "tests", &tv) &&
+	    json_object_is_type(tv, json_type_object)) {
+		rc = lr_iotests_from_json(&io, tv, "tests", 0, BATCH_LINE_MAX, &err);
+		req.io = &io;
+	}
+	req.entry_point = lr_json_str(it->in, "entry_point");
 	lr_criteria_default(&crit);
 	req.criteria = &crit;
 	if (json_object_object_get_ex(it->in, "id", &id))
 		json_object_object_add(res, "id", json_object_get(id));
-	rc = lr_criteria_from_json(&crit, json_object_object_get(it->in, "criteria"), &err);
+	if (rc == 0)
+		rc = lr_criteria_from_json(&crit, json_object_object_get(it->in, "criteria"), &err);
 	if (rc == 0 && req.code == NULL)
 		rc = lr_err_set(&err, LR_EINVAL, "no \"code\" string");
 	if (rc < 0) {
@@ -329,6 +345,7 @@ done:
 	it->result = lr_json_dump(res);
 	json_object_put(res);
 	eval_outcome_free(&out);
+	lr_iotests_free(&io);
 }
 
 static void *batch_worker(void *arg)

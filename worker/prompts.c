@@ -14,6 +14,20 @@ static const char ANSWER[] = "Reply with one ```python code block that contains 
                              "code: imports, helper functions and the function itself. No "
                              "explanation, no tests, no example usage.";
 
+static const char PROGRAM[] = "Write a complete Python program: it reads its input from standard "
+                              "input (input() or sys.stdin) and prints its answer to standard "
+                              "output, exactly in the format asked for and nothing else.";
+
+static const char PROGRAM_ANSWER[] = "Reply with one ```python code block that contains the "
+                                     "whole program: imports, helper functions and the code "
+                                     "that reads the input and prints the answer. No "
+                                     "explanation, no example runs.";
+
+static const char *answer_for(const prompt_input *in)
+{
+	return in->program ? PROGRAM_ANSWER : ANSWER;
+}
+
 /* The longest run of backticks in s (bounded by n). */
 static size_t longest_backticks(const char *s, size_t n)
 {
@@ -79,10 +93,18 @@ static int put_task(lr_buf *b, const prompt_input *in)
 		rc = lr_buf_puts(b, "Task:\n");
 		rc = rc ? rc : put_text(b, in->task, PROMPT_MAX_TASK, NULL);
 	}
-	if (!rc && in->entry_point && *in->entry_point)
+	if (!rc && in->program)
+		rc = lr_buf_printf(b, "\n%s\n", PROGRAM);
+	else if (!rc && in->entry_point && *in->entry_point)
 		rc = lr_buf_printf(b, "\nThe function must be named `%.100s`.\n", in->entry_point);
 	if (!rc && in->tests && *in->tests) {
-		rc = lr_buf_puts(b, "\nIt must pass these tests:\n\n");
+		if (in->entry_point && *in->entry_point && strstr(in->tests, "candidate"))
+			rc = lr_buf_printf(b,
+			                   "\nIt must pass these tests, where `candidate` is "
+			                   "`%.100s`:\n\n",
+			                   in->entry_point);
+		else
+			rc = lr_buf_puts(b, "\nIt must pass these tests:\n\n");
 		rc = rc ? rc : put_text(b, in->tests, PROMPT_MAX_TESTS, "python");
 	}
 	return rc;
@@ -127,7 +149,7 @@ int prompt_generate(prompt *out, const prompt_input *in, lr_err *err)
 	if (rc)
 		return rc;
 	rc = put_task(&user, in);
-	rc = rc ? rc : lr_buf_printf(&user, "\n%s\n", ANSWER);
+	rc = rc ? rc : lr_buf_printf(&user, "\n%s\n", answer_for(in));
 	return finish(out, &user, rc, err);
 }
 
@@ -145,7 +167,7 @@ int prompt_repair(prompt *out, const prompt_input *in, lr_err *err)
 		rc = lr_buf_puts(&user, "\nWhat went wrong when it was run:\n");
 		rc = rc ? rc : put_text(&user, in->feedback, PROMPT_MAX_FEEDBACK, NULL);
 	}
-	rc = rc ? rc : lr_buf_printf(&user, "\nFix the code. %s\n", ANSWER);
+	rc = rc ? rc : lr_buf_printf(&user, "\nFix the code. %s\n", answer_for(in));
 	return finish(out, &user, rc, err);
 }
 
@@ -166,13 +188,21 @@ int prompt_refactor(prompt *out, const prompt_input *in, lr_err *err)
 		rc = lr_buf_puts(&user, "\nWhat the code is for:\n");
 		rc = rc ? rc : put_text(&user, in->task, PROMPT_MAX_TASK, NULL);
 	}
-	rc = rc ? rc
-	        : lr_buf_printf(&user,
-	                        "\nKeep its behaviour and the names and signatures of its public "
-	                        "functions%s%s%s: the existing tests must still pass. %s\n",
-	                        in->entry_point && *in->entry_point ? " (`" : "",
-	                        in->entry_point && *in->entry_point ? in->entry_point : "",
-	                        in->entry_point && *in->entry_point ? "`)" : "", ANSWER);
+	if (!rc && in->program)
+		rc =
+		    lr_buf_printf(&user,
+		                  "\nIt is a whole program: keep what it reads from standard input "
+		                  "and what it prints to standard output exactly as they are. %s\n",
+		                  PROGRAM_ANSWER);
+	else
+		rc = rc ? rc
+		        : lr_buf_printf(
+		              &user,
+		              "\nKeep its behaviour and the names and signatures of its public "
+		              "functions%s%s%s: the existing tests must still pass. %s\n",
+		              in->entry_point && *in->entry_point ? " (`" : "",
+		              in->entry_point && *in->entry_point ? in->entry_point : "",
+		              in->entry_point && *in->entry_point ? "`)" : "", ANSWER);
 	return finish(out, &user, rc, err);
 }
 

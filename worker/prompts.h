@@ -22,6 +22,8 @@ typedef struct prompt_input {
 	const char *tests;       /* tests to show the model, or NULL to keep them hidden */
 	const char *code;        /* repair, refactor: the code to change */
 	const char *feedback;    /* repair: evaluation feedback; refactor: the review */
+	int program;             /* the code is a whole program that reads stdin and
+	                            writes stdout (the job has io tests) */
 } prompt_input;
 
 typedef struct prompt {

@@ -18,6 +18,11 @@
 #define WRITE_RETRY_MAX_MS 1000
 #define DOWN_RETRY_MS      100
 #define DOWN_RETRY_MAX_MS  2000
+/* How long a result or failure is retried while Redis is away, busy or
+ * refusing writes. The fence, not this worker, decides whether it may still
+ * land, so this is only a bound on trying. */
+#define RECORD_PATIENCE_MS 120000
+#define REPEAT_LOG_MS      30000
 
 typedef struct wk {
 	const wk_config *cfg;
@@ -27,12 +32,19 @@ typedef struct wk {
 	const volatile sig_atomic_t *stop;
 } wk;
 
-/* Whether to try a protocol call again after a Redis outage: while the
- * lease may still be ours and no immediate stop was asked for. */
-static int again(wk *w, int rc, int *tries)
+/* Whether to try recording an outcome again: Redis was away, busy or
+ * refusing writes (a maxmemory episode), for less than RECORD_PATIENCE_MS,
+ * and no immediate stop was asked for. Renewals fail in such an episode too,
+ * so the lease looking lost is no reason to give up: the fence tells. */
+static int again(wk *w, int rc, const lr_err *err, int *tries, long long start)
 {
-	if (rc != LR_EIO || wk_hb_status(w->hb) == LR_ESTALE || *w->stop >= 2)
+	lr_q_trouble t = lr_q_classify(rc, err);
+
+	if ((t != LR_Q_CONN && t != LR_Q_BUSY && t != LR_Q_OOM) || *w->stop >= 2 ||
+	    lr_now_ms() - start > RECORD_PATIENCE_MS)
 		return 0;
+	if (*tries == 0)
+		log_warn("%s; retrying", err->msg);
 	lr_sleep_ms(lr_backoff_ms((*tries)++, WRITE_RETRY_MS, WRITE_RETRY_MAX_MS));
 	return 1;
 }
@@ -56,6 +68,7 @@ static double submitted_s(const char *id)
 static void record_failure(wk *w, const lr_q_job *job, lr_q_fail_mode mode, const char *reason)
 {
 	char outcome[16] = "";
+	long long start = lr_now_ms();
 	int tries = 0;
 	lr_err err;
 	int rc;
@@ -64,7 +77,7 @@ static void record_failure(wk *w, const lr_q_job *job, lr_q_fail_mode mode, cons
 		lr_err_clear(&err);
 		rc = lr_q_fail(w->r, &w->cfg->keys, job->id, job->attempt, mode, reason, outcome,
 		               &err);
-	} while (again(w, rc, &tries));
+	} while (again(w, rc, &err, &tries, start));
 	if (rc == 0) {
 		log_info("job %s attempt %ld: %s -> %s", job->id, job->attempt, reason, outcome);
 		count_job(job, strcmp(outcome, "queued") == 0 ? "released" : outcome);
@@ -75,6 +88,7 @@ static void record_failure(wk *w, const lr_q_job *job, lr_q_fail_mode mode, cons
 
 static void record_result(wk *w, const lr_q_job *job, const lr_job_result *res)
 {
+	long long start = lr_now_ms();
 	int tries = 0;
 	lr_err err;
 	int rc;
@@ -85,7 +99,7 @@ static void record_result(wk *w, const lr_q_job *job, const lr_job_result *res)
 		                 res->result_json ? res->result_json : "{}", res->error,
 		                 res->summary, res->nextra, (const char *const *)res->extra_names,
 		                 (const char *const *)res->extra_values, NULL, &err);
-	} while (again(w, rc, &tries));
+	} while (again(w, rc, &err, &tries, start));
 	if (rc == 0) {
 		log_info("job %s attempt %ld: done, %s%s%s", job->id, job->attempt,
 		         res->passed ? "passed" : "not passed", res->summary ? ": " : "",
@@ -172,12 +186,14 @@ done:
 int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 {
 	wk w;
+	lr_log_repeat trouble;
 	char msg[256] = "";
 	int down = 0;
 	int groups_ok = 0;
 	int rc;
 
 	memset(&w, 0, sizeof(w));
+	memset(&trouble, 0, sizeof(trouble));
 	w.cfg = cfg;
 	w.stop = stop;
 	if (cfg->pool && sbx_pool_start(&w.pool, &cfg->sbx, msg, sizeof(msg)) < 0)
@@ -193,6 +209,7 @@ int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 		lr_q_job job;
 		int got = 0;
 
+		rc = 0;
 		if (!groups_ok) {
 			rc = lr_q_ensure_groups(w.r, &cfg->keys, err);
 			groups_ok = rc == 0;
@@ -200,21 +217,27 @@ int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 		if (rc == 0)
 			rc = lr_q_next(w.r, &cfg->keys, cfg->name, cfg->block_ms, cfg->lease_ms,
 			               &job, &got, err);
-		if (rc == LR_EIO || (rc < 0 && lr_q_err_nogroup(err))) {
-			if (!down)
-				log_warn("%s; retrying", err->msg);
-			groups_ok = 0;
+		if (rc < 0) {
+			/* Whatever went wrong, the worker keeps trying: it never
+			 * stops taking jobs while it runs, and says why it cannot. */
+			lr_q_trouble t = lr_q_classify(rc, err);
+			char problem[400];
+
+			if (t == LR_Q_CONN || t == LR_Q_NOGROUP || t == LR_Q_DATA)
+				groups_ok = 0;
+			snprintf(problem, sizeof(problem), "cannot take jobs (%s): %s",
+			         lr_q_trouble_name(t), err->msg);
+			lr_log_repeated(&trouble, t == LR_Q_CONN ? LR_LOG_WARN : LR_LOG_ERROR,
+			                REPEAT_LOG_MS, "%s; retrying", problem);
+			wk_hb_problem(w.hb, problem);
 			lr_sleep_ms(lr_backoff_ms(down++, DOWN_RETRY_MS, DOWN_RETRY_MAX_MS));
 			continue;
 		}
-		if (down)
-			log_info("redis is back");
-		down = 0;
-		if (rc < 0) {
-			log_error("%s", err->msg);
-			lr_sleep_ms(200);
-			continue;
+		if (lr_log_repeat_end(&trouble)) {
+			log_info("taking jobs again");
+			wk_hb_problem(w.hb, NULL);
 		}
+		down = 0;
 		if (!got)
 			continue;
 		run_job(&w, &job);

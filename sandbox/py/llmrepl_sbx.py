@@ -2,7 +2,9 @@
 
 Cold run (no arguments): read one JSON request from fd 4, run it, write one
 JSON answer to fd 3, exit with the code's status. The code's own stdout and
-stderr are fds 1 and 2; stdin is /dev/null.
+stderr are fds 1 and 2; stdin is /dev/null, unless the request comes framed
+as "LLMREPL-STDIN <n>\n" + n bytes of JSON: then the rest of fd 4 (streamed
+by the host, ended by its close) becomes the code's stdin.
 
   {"mode": "exec", "code": "...", "argv": [...]}
       Run the code as __main__ (saved as /work/main.py so tracebacks show
@@ -12,6 +14,9 @@ stderr are fds 1 and 2; stdin is /dev/null.
       host reports as the memory limit.
   {"mode": "evaluate", ...}
       answer = llmrepl_harness.evaluate(request), written as JSON.
+  {"mode": "io_prepare", ...} / {"mode": "io_check", ...}
+      the io test form's judge steps (llmrepl_io): parse and static checks
+      of a program, and a job's python checker on one case's output.
 
 Pool server (--server): the pre-forked interpreter of sbx_pool. It is pid 1
 of the sandbox's namespaces, imports what runs will need, then forks one
@@ -101,9 +106,57 @@ def dumps(obj):
 
 # ---- fds -----------------------------------------------------------------------
 
+STDIN_MAGIC = b"LLMREPL-STDIN "
+
+
+def _read_exact(n):
+    chunks = []
+    while n > 0:
+        b = posix.read(REQ_FD, min(n, 1 << 16))
+        if not b:
+            raise ValueError("the request ended early")
+        chunks.append(b)
+        n -= len(b)
+    return b"".join(chunks)
+
+
+def _framed_request(first):
+    """"LLMREPL-STDIN <n>\n", n bytes of JSON, then the code's stdin: fd 4
+    becomes fd 0 once the JSON is read (nothing of stdin is read here)."""
+    head = first
+    while not head.endswith(b"\n"):
+        if len(head) > 40:
+            raise ValueError("bad stdin framing")
+        b = posix.read(REQ_FD, 1)
+        if not b:
+            raise ValueError("the request ended early")
+        head += b
+    if not head.startswith(STDIN_MAGIC):
+        raise ValueError("bad stdin framing")
+    n = int(head[len(STDIN_MAGIC):-1])
+    if not 0 < n <= REQUEST_MAX:
+        raise ValueError("bad stdin framing")
+    data = _read_exact(n)
+    posix.dup2(REQ_FD, 0)
+    posix.close(REQ_FD)
+    import _io
+    sys.stdin = sys.__stdin__ = _io.open(0, "r", encoding="utf-8", errors="surrogateescape",
+                                          closefd=False)
+    return loads(data.decode("utf-8", "surrogatepass"))
+
+
 def read_request():
     chunks = []
     size = 0
+    try:
+        first = posix.read(REQ_FD, 1)
+    except OSError:
+        first = b""
+    if first == b"L":
+        return _framed_request(first)
+    if first:
+        chunks.append(first)
+        size = 1
     while True:
         try:
             b = posix.read(REQ_FD, 1 << 16)
@@ -250,7 +303,7 @@ def run_once():
         req = read_request()
         if not isinstance(req, dict):
             raise ValueError("the request is not a JSON object")
-    except (ValueError, UnicodeDecodeError, KeyError) as e:
+    except (ValueError, UnicodeDecodeError, KeyError, OSError) as e:
         write_answer(dumps({"ok": False, "error": {
             "type": "RequestError", "message": "bad request: %s" % e}}))
         return 2
@@ -259,6 +312,10 @@ def run_once():
         return run_exec(req)
     if mode == "evaluate":
         return run_evaluate(req)
+    if mode in ("io_prepare", "io_check"):
+        import llmrepl_io
+        write_answer(dumps(llmrepl_io.handle(req)))
+        return 0
     write_answer(dumps({"ok": False, "error": {
         "type": "RequestError", "message": "unknown mode %r" % (mode,)}}))
     return 2
@@ -293,7 +350,7 @@ def _warm_imports():
     import traceback  # noqa: F401
     import os  # noqa: F401
     notes = []
-    for name in ("llmrepl_harness", "pyflakes.api", "bandit", "radon.complexity",
+    for name in ("llmrepl_harness", "llmrepl_io", "pyflakes.api", "bandit", "radon.complexity",
                  "radon.metrics", "radon.raw"):
         try:
             __import__(name)
@@ -406,6 +463,14 @@ def _spare_main(sock):
     import os
     import signal
     import socket
+    # Into the run's cgroups first (the host opened them: any process may be
+    # moved through them), then nothing of the server's remains in reach.
+    for fd in RUN_CGROUP_FDS:
+        try:
+            os.write(fd, b"0")
+            os.close(fd)
+        except OSError:
+            posix._exit(125)  # never run outside the run's limits
     os.setsid()
     signal.signal(signal.SIGINT, signal.default_int_handler)
     os.chdir("/work")
@@ -545,12 +610,17 @@ def serve():
 
 
 SERVER_PATH = []
+RUN_CGROUP_FDS = ()  # --run-cgroup=6,7: cgroup.procs of the run's cgroups
 
 GATE_FD = 5
 
 
 def main(args):
-    if args == ["--server"]:
+    if args[:1] == ["--server"]:
+        global RUN_CGROUP_FDS
+        for a in args[1:]:
+            if a.startswith("--run-cgroup="):
+                RUN_CGROUP_FDS = tuple(int(w) for w in a.split("=", 1)[1].split(","))
         serve()
         return
     if args == ["--gated"]:

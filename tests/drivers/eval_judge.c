@@ -54,18 +54,18 @@ int main(void)
 	}
 	run.answer = (char *)answer;
 	run.answer_len = answer ? strlen(answer) : 0;
-	run.end = end_of(eval_jstr(req, "end"));
-	run.exit_code = (int)eval_jint(req, "exit_code", 0);
-	run.signal = (int)eval_jint(req, "signal", 0);
-	run.wall_s = eval_jnum(req, "wall_s", 0.1);
-	run.out = (char *)(eval_jstr(req, "out") ? eval_jstr(req, "out") : "");
+	run.end = end_of(lr_json_str(req, "end"));
+	run.exit_code = (int)lr_json_int(req, "exit_code", 0);
+	run.signal = (int)lr_json_int(req, "signal", 0);
+	run.wall_s = lr_json_num(req, "wall_s", 0.1);
+	run.out = (char *)(lr_json_str(req, "out") ? lr_json_str(req, "out") : "");
 	run.out_len = strlen(run.out);
-	run.err = (char *)(eval_jstr(req, "err") ? eval_jstr(req, "err") : "");
+	run.err = (char *)(lr_json_str(req, "err") ? lr_json_str(req, "err") : "");
 	run.err_len = strlen(run.err);
-	ctx.timeout_s = eval_jnum(req, "timeout_s", ctx.timeout_s);
-	ctx.memory_mb = eval_jint(req, "memory_mb", ctx.memory_mb);
-	ctx.test_timeout_s = eval_jnum(req, "test_timeout_s", ctx.test_timeout_s);
-	crit_obj = eval_jobj(req, "criteria");
+	ctx.timeout_s = lr_json_num(req, "timeout_s", ctx.timeout_s);
+	ctx.memory_mb = lr_json_int(req, "memory_mb", ctx.memory_mb);
+	ctx.test_timeout_s = lr_json_num(req, "test_timeout_s", ctx.test_timeout_s);
+	crit_obj = lr_json_obj(req, "criteria");
 	if (lr_criteria_from_json(&crit, crit_obj, &err) < 0) {
 		fprintf(stderr, "eval_judge: %s\n", err.msg);
 		return 1;

@@ -14,9 +14,9 @@
 #include "clock.h"
 #include "err.h"
 #include "gitstore.h"
+#include "redis.h"
 
 #include <errno.h>
-#include <hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,33 +117,33 @@ static int cmd_commit(gitstore *gs, int argc, char **argv)
 	return 0;
 }
 
-static redisContext *conn;
-static long conn_port;
+static lr_redis *conn;
 
-static redisContext *connect_redis(void)
+static lr_redis *connect_redis(long port)
 {
-	struct timeval tv = {10, 0};
-	redisContext *c = redisConnectWithTimeout("127.0.0.1", (int)conn_port, tv);
+	char url[64];
+	lr_redis_opts o = {0};
+	lr_redis *r = NULL;
+	lr_err e = {0};
 
-	if (c == NULL || c->err) {
-		fprintf(stderr, "error io: cannot connect: %s\n", c ? c->errstr : "no memory");
-		redisFree(c);
+	snprintf(url, sizeof(url), "redis://127.0.0.1:%ld", port);
+	o.url = url;
+	o.connect_timeout_ms = 10000;
+	o.command_timeout_ms = 10000;
+	if (lr_redis_open(&r, &o, &e) < 0) {
+		fprintf(stderr, "error io: cannot connect: %s\n", e.msg);
 		return NULL;
 	}
-	redisSetTimeout(c, tv);
-	return c;
+	return r;
 }
 
+/* The client reopens a lost connection by itself; wait until it has. */
 static int reconnect(gitstore *gs)
 {
-	redisContext *c = connect_redis();
+	lr_err e = {0};
 
-	if (c == NULL)
-		return -1;
-	gitstore_set_context(gs, c);
-	redisFree(conn);
-	conn = c;
-	return 0;
+	(void)gs;
+	return lr_redis_ensure(conn, &e) < 0 ? -1 : 0;
 }
 
 /* What a worker does: resume from the last committed iteration (its number
@@ -308,16 +308,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: gitstore_cli [options] JOB ATTEMPT CMD ARGS...\n");
 		return 2;
 	}
-	conn_port = port;
-	conn = connect_redis();
+	conn = connect_redis(port);
 	if (conn == NULL)
 		return 1;
 	if (gitstore_open(&gs, conn, argv[i], num(argv[i + 1]), &opts, &e) < 0) {
-		redisFree(conn);
+		lr_redis_close(conn);
 		return fail(&e);
 	}
 	ret = run(gs, argv[i + 2], argc - i - 3, argv + i + 3);
 	gitstore_free(gs);
-	redisFree(conn);
+	lr_redis_close(conn);
 	return ret;
 }

@@ -61,8 +61,8 @@ int main(int argc, char **argv)
 	llm_settings ls;
 	char *mode = NULL, *entry = NULL, *system = NULL;
 	long repeat = 1, seed = -1;
-	int print_tokens = 0;
-	lr_cfg_opt opts[LLM_CFG_NOPTS + 6];
+	int print_tokens = 0, stop_at_code = 0;
+	lr_cfg_opt opts[LLM_CFG_NOPTS + 7];
 	lr_cfg cfg = {
 	    "llm_call", "[OPTIONS] PROMPT|-",          "Call a model server once or N times.", NULL,
 	    opts,       sizeof(opts) / sizeof(opts[0])};
@@ -100,6 +100,15 @@ int main(int argc, char **argv)
 	                                       0,
 	                                       0,
 	                                       "echo streamed pieces to stderr",
+	                                       0,
+	                                       0};
+	opts[LLM_CFG_NOPTS + 6] = (lr_cfg_opt){"stop-at-code",
+	                                       LR_CFG_BOOL,
+	                                       &stop_at_code,
+	                                       "false",
+	                                       0,
+	                                       0,
+	                                       "stop reading once the code block closed",
 	                                       0,
 	                                       0};
 	lr_err_clear(&err);
@@ -155,6 +164,7 @@ int main(int argc, char **argv)
 		req.temperature = ls.temperature;
 		req.seed = seed;
 		req.stream = ls.stream;
+		req.stop_at_code = stop_at_code;
 		req.on_token = on_token;
 		req.on_token_arg = &pc;
 		if (strcmp(mode, "generate") == 0) {
@@ -185,6 +195,7 @@ int main(int argc, char **argv)
 		put_str(o, "error", rc ? err.msg : NULL);
 		put_str(o, "content", r.content);
 		put_str(o, "finish_reason", r.finish_reason);
+		json_object_object_add(o, "early_stop", json_object_new_boolean(r.early_stop));
 		put_str(o, "model", r.model);
 		json_object_object_add(o, "prompt_tokens", json_object_new_int64(r.prompt_tokens));
 		json_object_object_add(o, "completion_tokens",

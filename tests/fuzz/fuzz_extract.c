@@ -1,7 +1,8 @@
 /* fuzz_extract - libFuzzer target for code extraction from model replies.
  * The first byte picks the entry point and the task, the rest is the reply.
  * Invariants: no crash, no read outside the input, and any code found is
- * non-empty and ends with a newline. */
+ * non-empty and ends with a newline; trimming it never makes it longer, and
+ * guessing an entry point from it never overruns the name's buffer. */
 #include "extract.h"
 
 #include <stdint.h>
@@ -32,6 +33,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    strlen(prog) < n)
 			abort();
 		free(prog);
+		prog = NULL;
+		{
+			int dropped = 0;
+			char name[16];
+
+			if (extract_trim(&prog, r.code, &dropped, &err) == 0 &&
+			    (strlen(prog) > n + 1 || (dropped == 0 && strcmp(prog, r.code))))
+				abort();
+			free(prog);
+			extract_entry_guess(name, sizeof(name), r.code, r.code);
+			if (strlen(name) >= sizeof(name))
+				abort();
+		}
 	} else if (r.code) {
 		abort();
 	}

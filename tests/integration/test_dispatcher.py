@@ -42,7 +42,7 @@ BAD = [
     ('{"kind": "evaluate", "code": "x", "criteria": {"min_pass_rate": "all"}}',
      "invalid spec: criteria.min_pass_rate: expected"),
     ('{"kind": "loop", "prompt": "x", "strategy": "guess"}',
-     "invalid spec: field 'strategy' must be \"repair\" or \"sample\""),
+     "invalid spec: field 'strategy' must be \"auto\", \"repair\" or \"sample\""),
     ('{"kind": "refactor", "code": "x"}', "invalid spec: missing required field 'feedback'"),
     ('{"kind": "evaluate", "code": "' + "x" * 3000 + '"}',
      "invalid spec: field 'code' is 3000 bytes, over the limit of 2048"),
@@ -62,7 +62,7 @@ def test_bad_specs_end_rejected_with_the_reason(system):
         assert [e["type"] for e in system.events(jid)] == ["rejected"]
         assert system.r.ttl(system.key("job", jid)) > 0
     h = system.wait(no_spec, timeout=20)
-    assert h["error"] == "request has no 'spec' field (it has: code)"
+    assert h["error"] == "request must have exactly one field 'spec' (and at most one 'owner'); it has 'code'"
     stats = system.stats()
     assert stats["total:rejected"] == str(len(BAD) + 1)
     assert system.r.xlen(system.prefix + "requests") == 0

@@ -129,3 +129,21 @@ def test_dashboard_and_scrape_config_are_valid(tmp_path):
     out = subprocess.run(["promtool", "check", "config", str(ROOT / "deploy/prometheus.yml")],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_http_api_serves_metrics_too(system):
+    port = free_port()
+    system.dispatcher("--http-listen", f"127.0.0.1:{port}")
+    system.worker()
+    jid = system.submit(evaluate("x = 1"))
+    system.wait(jid)
+    text = system.wait_for(lambda: _try_scrape(port), what="the HTTP API")
+    promtool_check(text)
+    assert sample(text, "llmrepl_jobs_finished_total", kind="evaluate", state="done") == 1
+
+
+def _try_scrape(port):
+    try:
+        return scrape(port)
+    except OSError:
+        return None

@@ -95,7 +95,7 @@ def test_take_rejects_oversized_and_specless_requests_inside_redis(redis_server,
     assert [l.split("\t")[0] for l in lines] == [fine]
     assert job(r, big)["state"] == "rejected"
     assert job(r, big)["error"] == "spec is 5029 bytes, over the limit of 1000 bytes"
-    assert job(r, none)["error"] == "request has no 'spec' field (it has: code)"
+    assert job(r, none)["error"] == "request must have exactly one field 'spec' (and at most one 'owner'); it has 'code'"
     assert r.xlen(PREFIX + "requests") == 1  # only `fine`, still pending for d1
     # Intake is idempotent: a second dispatcher recording it changes nothing.
     assert q("intake", fine, "rejected", "", "", "bad") == "rejected"

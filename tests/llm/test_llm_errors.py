@@ -167,6 +167,47 @@ def test_malformed_replies(fake_llm):
     assert "stream event" in c.r["error"]
 
 
+def test_stream_without_finish_reason_is_retried_never_an_answer(fake_llm):
+    # A stream that ends with a bare [DONE] and no finish reason (a server that
+    # dropped the request) is a failed attempt, retried.
+    s = fake_llm("cut,ok")
+    c = llm_call(s.url, "fake", "--llm-stream")
+    assert c.r["ok"] and c.r["attempts"] == 2
+    assert c.r["finish_reason"] == "stop" and "def add" in c.r["content"]
+    s = fake_llm("cut")
+    c = llm_call(s.url, "fake", "--llm-stream", "--llm-retries", "1")
+    assert not c.r["ok"] and c.rc == 3
+    assert c.r["failure"] == "incomplete" and c.r["attempts"] == 2
+    assert c.r["content"] is None
+    assert "ended the streamed reply before it was complete" in c.r["error"]
+    assert "no finish reason" in c.r["error"]
+
+
+def test_error_event_mid_stream_is_retried(fake_llm):
+    s = fake_llm("errevent,ok")
+    c = llm_call(s.url, "fake", "--llm-stream")
+    assert c.r["ok"] and c.r["attempts"] == 2
+    s = fake_llm("errevent")
+    c = llm_call(s.url, "fake", "--llm-stream", "--llm-retries", "0")
+    assert c.r["failure"] == "server_error"
+    assert "the model crashed" in c.r["error"]
+
+
+def test_stop_at_code_ends_the_stream_when_the_block_closes(fake_llm):
+    # The reply streams one 4-byte piece every 0.2 s; the prose after the
+    # block ("It adds two numbers.") is never waited for.
+    s = fake_llm("slow")
+    full = llm_call(s.url, "fake", "--llm-stream")
+    early = llm_call(s.url, "fake", "--llm-stream", "--stop-at-code")
+    assert full.r["ok"] and early.r["ok"]
+    assert "It adds" in full.r["content"] and not full.r["early_stop"]
+    assert early.r["early_stop"] and early.r["finish_reason"] == "stop"
+    assert "It adds" not in early.r["content"]
+    assert early.r["content"].rstrip().endswith("```")
+    assert early.r["extract"]["code"] == "def add(a, b):\n    return a + b\n"
+    assert early.r["latency_ms"] < full.r["latency_ms"] - 800
+
+
 def test_connection_closed_without_reply(fake_llm):
     s = fake_llm("close,ok")
     c = llm_call(s.url, "fake", "--no-llm-stream")

@@ -155,3 +155,35 @@ def test_refactor_with_the_real_model(system, llama_server):
     assert h["accepted"] in ("0", "1") and "refactored_code" in h
 #Whatever the tiny model wrote, the job's code is one that passes.
     assert h["code"] == (h["refactored_code"] if h["accepted"] == "1" else ORIGINAL)
+
+
+CONCURRENT = [("add", "returns the sum of a and b", "a, b", "assert add(2, 3) == 5"),
+              ("sub", "returns a minus b", "a, b", "assert sub(5, 3) == 2"),
+              ("mul", "returns the product of a and b", "a, b", "assert mul(2, 3) == 6"),
+              ("neg", "returns -x", "x", "assert neg(2) == -2"),
+              ("square", "returns x squared", "x", "assert square(3) == 9"),
+              ("is_even", "returns True if n is even, else False", "n", "assert is_even(4)"),
+              ("double", "returns twice x", "x", "assert double(4) == 8"),
+              ("first", "returns the first item of a list xs", "xs",
+               "assert first([7, 8]) == 7")]
+
+
+def test_concurrent_generate_jobs_on_the_real_model(system, llama_server):
+    # Four workers, eight jobs at once against one model server: requests
+    # queue at the server, none is cut short, and every reply has code.
+    system.dispatcher(**{"max-attempts": 2, "backoff-ms": 100})
+    for _ in range(4):
+        system.worker(**{"llm-url": llama_server.url, "model": llama_server.model,
+                         "llm-max-tokens": 200, "llm-timeout-ms": 300000})
+    jids = [system.submit(generate(f"Write a Python function {name}({args}) that {what}.",
+                                   tests=test, entry_point=name))
+            for name, what, args, test in CONCURRENT]
+    hs = [system.wait(jid, timeout=600) for jid in jids]
+    for (name, *_), h in zip(CONCURRENT, hs):
+        assert h["state"] == "done", h
+        result = json.loads(h["result"])
+        assert result["model"]["no_code"] is None, (name, result["model"])
+        assert f"def {name}(" in h["code"], (name, h["code"])
+        assert result["model"]["completion_tokens"] > 0
+    # The replies stopped at the end of their code block.
+    assert sum(json.loads(h["result"])["model"]["early_stop"] for h in hs) >= 4

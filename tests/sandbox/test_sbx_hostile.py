@@ -349,8 +349,10 @@ def test_host_killed_mid_run_leaves_nothing(run):
     while not processes_matching("sleep " + marker) and time.time() < deadline:
         time.sleep(0.05)
     assert processes_matching("sleep " + marker), "the run did not start"
-    pattern = "/sys/fs/cgroup/*/**/llmrepl-sbx-%d-*" % proc.pid
-    left = glob.glob(pattern, recursive=True)
+    sleeper = processes_matching("sleep " + marker)[0].split()[0]
+    # The run's cgroups: named after its uid slot (not the host's pid).
+    left = [d for d in glob.glob("/sys/fs/cgroup/*/**/llmrepl-sbx-u*", recursive=True)
+            if sleeper in open(os.path.join(d, "cgroup.procs")).read().split()]
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     deadline = time.time() + 5
@@ -361,4 +363,4 @@ def test_host_killed_mid_run_leaves_nothing(run):
     assert r["end"] == "exited"
     if "cgroup" in r["isolation"]:
         assert left, "the killed run had no cgroup"
-        assert glob.glob(pattern, recursive=True) == []
+        assert [d for d in left if os.path.exists(d)] == []

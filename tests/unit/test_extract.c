@@ -198,6 +198,80 @@ TEST(not_nul_terminated_input)
 	CHECK_STR(xr.code, "def f():\n pass\n");
 }
 
+static char *trimmed;
+static int ndropped;
+
+static const char *trim(const char *code)
+{
+	free(trimmed);
+	trimmed = NULL;
+	CHECK(extract_trim(&trimmed, code, &ndropped, &xe) == 0);
+	return trimmed;
+}
+
+TEST(trim_drops_example_usage)
+{
+	/* The function and its example usage, one call with a syntax error. */
+	CHECK_STR(trim("import math\n\nLIMIT = 10\n\ndef f(x):\n    return math.sqrt(x)\n\n"
+	               "# Example usage:\nprint(f(4)\nresult = f(9)\nassert f(1) == 1\n"),
+	          "import math\n\nLIMIT = 10\n\ndef f(x):\n    return math.sqrt(x)\n");
+	CHECK(ndropped == 3);
+	/* __main__ blocks, loops, prose left in the fence. */
+	CHECK_STR(trim("def g():\n    return 1\n\nif __name__ == \"__main__\":\n    "
+	               "print(g())\nfor i in range(3):\n    g()\nThis prints 1.\n"),
+	          "def g():\n    return 1\n");
+	CHECK(ndropped == 3);
+	/* Decorators, classes, comments inside bodies, brackets and strings
+	 * spanning lines at column 0 stay whole. */
+	CHECK_STR(trim("from functools import cache\n@cache\ndef h(n):\n# inside\n    return "
+	               "[1,\n2][n]\n\nclass A:\n    s = \"\"\"\nx()\n\"\"\"\nTABLE = {\n"
+	               "'a': 1,\n}\nh(1)\n"),
+	          "from functools import cache\n@cache\ndef h(n):\n# inside\n    return "
+	          "[1,\n2][n]\n\nclass A:\n    s = \"\"\"\nx()\n\"\"\"\nTABLE = {\n"
+	          "'a': 1,\n}\n");
+	CHECK(ndropped == 1);
+	/* Nothing to drop, or no definition to keep: unchanged. */
+	CHECK_STR(trim("def f():\n    pass\n"), "def f():\n    pass\n");
+	CHECK(ndropped == 0);
+	CHECK_STR(trim("x = int(input())\nprint(x * 2)\n"), "x = int(input())\nprint(x * 2)\n");
+	CHECK(ndropped == 0);
+	/* try: around imports stays; input() at top level goes. */
+	CHECK_STR(trim("try:\n    import numpy\nexcept ImportError:\n    numpy = None\n"
+	               "def f():\n    pass\nn = int(input())\n"),
+	          "try:\n    import numpy\nexcept ImportError:\n    numpy = None\ndef f():\n    "
+	          "pass\n");
+	free(trimmed);
+	trimmed = NULL;
+}
+
+TEST(entry_point_guessed)
+{
+	char n[64];
+
+	CHECK(extract_entry_guess(n, sizeof(n), "Write a function.",
+	                          "assert text_lowercase_underscore(\"ab_c\") == True\n"));
+	CHECK_STR(n, "text_lowercase_underscore");
+	/* Builtins, attributes and the tests' own helpers are not it. */
+	CHECK(extract_entry_guess(n, sizeof(n), NULL,
+	                          "def helper(x):\n    return x\nassert len(sorted(x.keys())) "
+	                          "== 1\nassert helper(area(2)) == 4\n"));
+	CHECK_STR(n, "area");
+	/* A task that is code: the def the tests call, else the last one. */
+	CHECK(extract_entry_guess(n, sizeof(n),
+	                          "def is_pal(s):\n    pass\ndef make_pal(s):\n    \"\"\"x\"\"\"\n",
+	                          "def check(candidate):\n    assert candidate('') == ''\n"));
+	CHECK_STR(n, "make_pal");
+	CHECK(extract_entry_guess(n, sizeof(n), "def is_pal(s):\n    pass\ndef make_pal(s):\n",
+	                          "assert is_pal('a')\n"));
+	CHECK_STR(n, "is_pal");
+	/* Prose: the name written as a call. */
+	CHECK(extract_entry_guess(n, sizeof(n),
+	                          "Write a Python function is_even(n) that returns True.", NULL));
+	CHECK_STR(n, "is_even");
+	CHECK(!extract_entry_guess(n, sizeof(n), "Print hello.", "assert True\n"));
+	CHECK_STR(n, "");
+}
+
 int main(void)
 {
 	RUN(fenced_python_with_prose_around);
@@ -216,6 +290,8 @@ int main(void)
 	RUN(async_def_and_class_entry_points);
 	RUN(oversized_reply_refused);
 	RUN(not_nul_terminated_input);
+	RUN(trim_drops_example_usage);
+	RUN(entry_point_guessed);
 	extract_result_free(&xr);
 	return check_summary();
 }

@@ -119,7 +119,10 @@ TEST(rejections_name_the_problem)
 	CHECK(rejects("{\"kind\": \"evaluate\", \"code\": \"x\", \"static_checks\": \"no\"}",
 	              "field 'static_checks' must be true or false, got string"));
 	CHECK(rejects("{\"kind\": \"evaluate\", \"code\": \"x\", \"tests\": {}}",
-	              "field 'tests' must be a string or an array of strings, got object"));
+	              "missing required field 'tests.io'"));
+	CHECK(rejects("{\"kind\": \"evaluate\", \"code\": \"x\", \"tests\": 5}",
+	              "field 'tests' must be a string, an array of strings or an object {\"io\": "
+	              "[...]}, got number"));
 	CHECK(rejects("{\"kind\": \"evaluate\", \"code\": \"x\", \"tests\": [\"a\", 2]}",
 	              "field 'tests[1]' must be a string, got number"));
 	CHECK(rejects("{\"kind\": \"evaluate\", \"code\": \"x\", \"entry_point\": \"1f\"}",
@@ -197,7 +200,7 @@ TEST(later_kinds_validate_strictly)
 	lr_job_spec_free(&s);
 
 	CHECK(parse(&s, "{\"kind\": \"loop\", \"prompt\": \"p\"}", &e) == 0);
-	CHECK(s.max_iterations == 4 && s.strategy == LR_STRATEGY_REPAIR && s.n == 1);
+	CHECK(s.max_iterations == 4 && s.strategy == LR_STRATEGY_AUTO && s.n == 4);
 	CHECK(s.budget_wall_s == 600 && s.budget_tokens == 200000 && !s.refactor);
 	lr_job_spec_free(&s);
 
@@ -208,10 +211,15 @@ TEST(later_kinds_validate_strictly)
 	              "unknown field 'code' for kind 'generate'"));
 	CHECK(rejects("{\"kind\": \"refactor\", \"code\": \"x\", \"feedback\": \"\"}",
 	              "field 'feedback' must not be empty"));
-	CHECK(rejects("{\"kind\": \"loop\", \"prompt\": \"p\", \"n\": 3}",
-	              "field 'n' (3 candidates) needs \"strategy\": \"sample\""));
+	CHECK(parse(&s, "{\"kind\": \"loop\", \"prompt\": \"p\", \"strategy\": \"repair\"}", &e) ==
+	      0);
+	CHECK(s.strategy == LR_STRATEGY_REPAIR && s.n == 1);
+	lr_job_spec_free(&s);
+	CHECK(rejects("{\"kind\": \"loop\", \"prompt\": \"p\", \"strategy\": \"repair\", \"n\": 3}",
+	              "field 'n' (3 candidates) needs \"strategy\": \"auto\" or \"sample\""));
 	CHECK(rejects("{\"kind\": \"loop\", \"prompt\": \"p\", \"strategy\": \"beam\"}",
-	              "field 'strategy' must be \"repair\" or \"sample\", got \"beam\""));
+	              "field 'strategy' must be \"auto\", \"repair\" or \"sample\", got "
+	              "\"beam\""));
 	CHECK(rejects("{\"kind\": \"loop\", \"prompt\": \"p\", \"max_iterations\": 0}",
 	              "field 'max_iterations' must be between 1 and"));
 	CHECK(rejects("{\"kind\": \"loop\", \"prompt\": \"p\", \"budget\": {\"tokens\": -1}}",

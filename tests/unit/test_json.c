@@ -159,6 +159,26 @@ TEST(dump_and_setters)
 	json_object_put(o);
 }
 
+TEST(lenient_reads_default_on_anything_else)
+{
+	const char *text = "{\"s\": \"x\", \"i\": 7, \"d\": 2.5, \"big\": 1e300, \"b\": true, "
+	                   "\"o\": {\"k\": 1}, \"a\": [1], \"n\": null}";
+	json_object *o = NULL;
+	lr_err e;
+
+	CHECK(lr_json_parse(&o, text, strlen(text), 0, 8, &e) == 0);
+	CHECK_STR(lr_json_str(o, "s"), "x");
+	CHECK(lr_json_str(o, "i") == NULL && lr_json_str(o, "n") == NULL);
+	CHECK(lr_json_int(o, "i", -1) == 7 && lr_json_int(o, "d", -1) == 2);
+	CHECK(lr_json_int(o, "big", -1) == -1 && lr_json_int(o, "s", -1) == -1);
+	CHECK(lr_json_num(o, "d", 0) == 2.5 && lr_json_num(o, "missing", 9) == 9);
+	CHECK(lr_json_bool(o, "b", 0) == 1 && lr_json_bool(o, "i", 5) == 5);
+	CHECK(lr_json_obj(o, "o") != NULL && lr_json_obj(o, "a") == NULL);
+	CHECK(lr_json_arr(o, "a") != NULL && lr_json_arr(o, "o") == NULL);
+	CHECK(lr_json_str(NULL, "s") == NULL && lr_json_int(lr_json_arr(o, "a"), "x", 3) == 3);
+	json_object_put(o);
+}
+
 int main(void)
 {
 	RUN(parse_accepts_plain_json);
@@ -169,5 +189,6 @@ int main(void)
 	RUN(string_caps_and_embedded_nul);
 	RUN(check_keys_names_the_unknown_one);
 	RUN(dump_and_setters);
+	RUN(lenient_reads_default_on_anything_else);
 	return check_summary();
 }

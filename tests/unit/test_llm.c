@@ -168,7 +168,7 @@ TEST(sse_failures)
 	CHECK(feed_all("data: {\"choices\": [ broken\n\n", 1024, NULL) == LR_EPROTO);
 	CHECK_CONTAINS(le.msg, "stream event");
 	CHECK(feed_all("data: {\"error\":{\"message\":\"overloaded\"}}\n\n", 1024, NULL) ==
-	      LR_EPROTO);
+	      LR_EUNAVAIL); /* the server's failure, not a malformed stream */
 	CHECK_CONTAINS(le.msg, "overloaded");
 	CHECK(feed_all("data: [DONE]\n\n", 1024, NULL) == LR_EPROTO);
 	CHECK_CONTAINS(le.msg, "without any completion");
@@ -246,6 +246,42 @@ TEST(settings_table)
 	lr_cfg_free(&cfg);
 }
 
+/* Feed `text` to a fresh watcher `step` bytes at a time; the offset after
+ * which it said "closed", or -1. */
+static long fence_at(const char *text, size_t step)
+{
+	llm_fence f;
+	size_t n = strlen(text);
+
+	llm_fence_init(&f);
+	for (size_t i = 0; i < n; i += step)
+		if (llm_fence_feed(&f, text + i, i + step > n ? n - i : step))
+			return (long)(i + step > n ? n : i + step);
+	return -1;
+}
+
+TEST(fence_watch)
+{
+	const char *r = "Sure:\n```python\ndef f(x):\n    return x\n```\nIt returns x.";
+	size_t close = strstr(r, "```\nIt") - r + 3;
+
+	/* Closed as soon as the closing fence is complete, for every split. */
+	for (size_t step = 1; step < 8; step++) {
+		long at = fence_at(r, step);
+
+		CHECK(at >= (long)close && at < (long)close + (long)step);
+	}
+	/* A block without a definition (usage), another language, or a block
+	 * still open: keep reading. */
+	CHECK(fence_at("```python\nprint(f(1))\n```\n", 1) == -1);
+	CHECK(fence_at("```bash\ndef x\n```\n", 1) == -1);
+	CHECK(fence_at("```python\ndef f():\n    s = '``'\n    return s\n", 1) == -1);
+	CHECK(fence_at("~~~py\nclass A:\n    pass\n~~~", 3) > 0);
+	/* A longer opening fence is closed only by one as long. */
+	CHECK(fence_at("````\ndef f():\n```\n    pass\n", 1) == -1);
+	CHECK(fence_at("````\ndef f():\n```\n    pass\n````\n", 1) > 0);
+}
+
 int main(void)
 {
 	RUN(reply_parsed);
@@ -257,6 +293,7 @@ int main(void)
 	RUN(url_redaction);
 	RUN(client_config_checked);
 	RUN(settings_table);
+	RUN(fence_watch);
 	llm_reply_free(&rep);
 	return check_summary();
 }

@@ -111,6 +111,11 @@ TEST(complete_code_for_a_code_task)
 	CHECK_CONTAINS(out, "bool:\n    \"\"\"Any two closer than 0.5?\"\"\"\n    return True\n");
 	CHECK(strncmp(out, "from typing import List", 23) == 0);
 	free(out);
+	/* A body the extraction dedented goes back under the def. */
+	CHECK(extract_complete(&out, "if xs:\n    return True\nreturn False\n", HE_TASK, 0, &e) ==
+	      0);
+	CHECK_CONTAINS(out, "0.5?\"\"\"\n    if xs:\n        return True\n    return False\n");
+	free(out);
 	/* A whole function without the import: the import goes in front. */
 	CHECK(extract_complete(&out, "def has_close(xs: List[float]) -> bool:\n    return True\n",
 	                       HE_TASK, 1, &e) == 0);

@@ -54,8 +54,7 @@ TEST(allow_list)
 	const char *why;
 	lr_err e;
 
-	CHECK(wh_cidr_parse_list(allow, WH_ALLOW_MAX, &n, "127.0.0.0/8, 10.1.0.0/16,::1", &e) ==
-	      0);
+	CHECK(wh_cidr_parse_list(allow, WH_ALLOW_MAX, &n, "127.0.0.0/8, 10.1.0.0/16,::1", &e) == 0);
 	CHECK(n == 3);
 	CHECK(refused("127.9.9.9", allow, n, &why) == 0);
 	CHECK(refused("10.1.200.1", allow, n, &why) == 0);

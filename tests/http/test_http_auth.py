@@ -1,0 +1,132 @@
+"""Tokens, owners and quotas over real HTTP; the limits shared by two
+dispatchers through Redis."""
+import threading
+import time
+
+from httptools import evaluate, hsys  # noqa: F401
+
+ALICE, BOB, OLD = "alice-token-0123456789", "bob-token-0123456789", "old-token-0123456789"
+
+
+def tokens(tmp_path):
+    p = tmp_path / "tokens"
+    p.write_text(f"# name token\nalice {ALICE}\nbob {BOB}\n\nmallory {OLD} revoked\n")
+    return str(p)
+
+
+def test_tokens_owner_and_isolation(hsys, tmp_path):
+    hsys.http_dispatcher(**{"api-tokens": tokens(tmp_path)})
+    hsys.worker()
+    anon, alice, bob = hsys.api(), hsys.api(token=ALICE), hsys.api(token=BOB)
+    r = anon.post("/jobs", evaluate("print(1)"))
+    assert r.status == 401 and r.headers["www-authenticate"].startswith("Bearer")
+    r = anon.post("/jobs", evaluate("print(1)"), token="wrong-token-000000")
+    assert r.status == 401 and "unknown token" in r.json()["error"]
+    r = anon.post("/jobs", evaluate("print(1)"), token=OLD)
+    assert r.status == 403 and "revoked" in r.json()["error"]
+    # Open to all: health, the document, the docs page.
+    for path in ("/healthz", "/readyz", "/openapi.json", "/docs"):
+        assert anon.get(path).status == 200, path
+    r = alice.post("/jobs", evaluate("print(1)"))
+    assert r.status == 202
+    jid = r.json()["job_id"]
+    job = alice.wait_job(jid)
+    assert job["owner"] == "alice"
+    assert hsys.job(jid)["owner"] == "alice"
+    # Bob cannot see, follow or cancel it, nor find it in a list.
+    assert bob.get(f"/jobs/{jid}").status == 404
+    assert bob.get(f"/jobs/{jid}/events").status == 404
+    assert bob.delete(f"/jobs/{jid}").status == 404
+    assert jid not in [j["id"] for j in bob.get("/jobs?limit=1000").json()["jobs"]]
+    assert jid in [j["id"] for j in alice.get("/jobs?limit=1000").json()["jobs"]]
+    # Idempotency keys are per token.
+    a = alice.post("/jobs", evaluate("print(2)"), headers={"Idempotency-Key": "same"})
+    b = bob.post("/jobs", evaluate("print(2)"), headers={"Idempotency-Key": "same"})
+    assert a.json()["job_id"] != b.json()["job_id"]
+    # A job submitted with redis-cli has no owner: no token sees it.
+    cli = hsys.submit(evaluate("print(3)"))
+    hsys.wait(cli)
+    assert alice.get(f"/jobs/{cli}").status == 404
+
+
+def test_rate_limit_shared_by_two_dispatchers(hsys, tmp_path):
+    settings = {"api-tokens": tokens(tmp_path), "http-rate": 10}
+    hsys.http_dispatcher(**settings)
+    hsys.http_dispatcher(**settings)
+    a, b = hsys.api(0, token=ALICE), hsys.api(1, token=ALICE)
+    # Align to the start of a second so the burst falls into one window.
+    time.sleep(1 - (time.time() % 1) + 0.05)
+    codes = []
+    for i in range(16):
+        r = (a if i % 2 else b).get("/jobs?limit=1")
+        codes.append(r.status)
+        if r.status == 429:
+            assert r.headers["retry-after"] == "1"
+    assert codes.count(200) == 10 and codes.count(429) == 6, codes
+    # Bob has a window of his own.
+    assert hsys.api(1, token=BOB).get("/jobs?limit=1").status == 200
+    time.sleep(1.1)
+    assert a.get("/jobs?limit=1").status == 200
+
+
+def test_jobs_in_flight_per_token_across_dispatchers(hsys, tmp_path):
+    settings = {"api-tokens": tokens(tmp_path), "http-max-inflight": 2}
+    hsys.http_dispatcher(**settings)
+    hsys.http_dispatcher(**settings)
+    a, b = hsys.api(0, token=ALICE), hsys.api(1, token=ALICE)
+    slow = evaluate("import time\ntime.sleep(30)", limits={"timeout_s": 40})
+    j1 = a.post("/jobs", slow)
+    j2 = b.post("/jobs", slow)
+    assert j1.status == j2.status == 202
+    r = a.post("/jobs", slow)
+    assert r.status == 429 and r.headers["retry-after"] and "in flight" in r.json()["error"]
+    assert b.post("/evaluate", {"code": "1"}).status == 429
+    # Bob is not held up by Alice's jobs.
+    assert hsys.api(0, token=BOB).post("/jobs", slow).status == 202
+    # A finished job frees its place (no worker here: cancel one).
+    assert a.delete(f"/jobs/{j1.json()['job_id']}").status in (200, 409)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        r = b.post("/jobs", slow)
+        if r.status == 202:
+            break
+        time.sleep(0.2)
+    assert r.status == 202, r
+
+
+def test_queue_full_is_503(hsys, tmp_path):
+    hsys.http_dispatcher(**{"max-queue": 3})
+    api = hsys.api()
+    ids = [api.post("/jobs", evaluate(f"print({i})")).json()["job_id"] for i in range(3)]
+    assert len(set(ids)) == 3
+    r = api.post("/jobs", evaluate("print(4)"))
+    assert r.status == 503 and r.headers["retry-after"] and "queue is full" in r.json()["error"]
+    api.delete(f"/jobs/{ids[0]}")
+    deadline = time.time() + 10
+    while api.post("/jobs", evaluate("print(5)")).status != 202:
+        assert time.time() < deadline
+        time.sleep(0.2)
+
+
+def test_parallel_submissions_respect_the_cap(hsys, tmp_path):
+    """Twenty submissions at once through two dispatchers: the in-flight
+    cap holds exactly (the check and the XADD are one script)."""
+    settings = {"api-tokens": tokens(tmp_path), "http-max-inflight": 5}
+    hsys.http_dispatcher(**settings)
+    hsys.http_dispatcher(**settings)
+    apis = [hsys.api(0, token=ALICE), hsys.api(1, token=ALICE)]
+    slow = evaluate("import time\ntime.sleep(30)", limits={"timeout_s": 40})
+    codes = []
+    lock = threading.Lock()
+
+    def go(i):
+        r = apis[i % 2].post("/jobs", slow)
+        with lock:
+            codes.append(r.status)
+
+    ts = [threading.Thread(target=go, args=(i,)) for i in range(20)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert codes.count(202) == 5 and codes.count(429) == 15, codes

@@ -1,0 +1,211 @@
+"""Someone with redis-cli writes into the system's keys: wrong types, deleted
+fields, garbage and huge values, shared keys replaced. Real dispatcher and
+worker processes against a real redis-server. Every time the tampered job
+ends final (dead-lettered with the reason) or is put right, the other jobs
+keep flowing, no process is stuck and the counters stay right."""
+import subprocess
+import time
+
+import pytest
+
+from conftest import binary
+from jobsys import System, evaluate
+
+QUICK = evaluate("print('ok')\n", tests=["assert True"])
+
+
+@pytest.fixture
+def system(redis_server, tmp_path):
+    s = System(redis_server, tmp_path)
+    yield s
+    s.stop_all()
+
+
+def cli(system, *args):
+    return system.redis.cli(*map(str, args)).strip()
+
+
+def flows(system, n=2, timeout=60):
+    """New jobs still go through, start to end."""
+    ids = [system.submit(QUICK) for _ in range(n)]
+    for jid in ids:
+        h = system.wait(jid, timeout=timeout)
+        assert h["state"] == "done" and h["passed"] == "1", h
+
+
+def dead_letters(system):
+    return {f["job"]: f["error"] for _, f in system.r.xrange(system.key("dead"))}
+
+
+def counters_settle(system):
+    def ok():
+        s = system.stats()
+        return s.get("queued", "0") == "0" and s.get("running", "0") == "0" and \
+            s.get("retry_wait", "0") == "0"
+    system.wait_for(ok, timeout=20, what=f"live counters at 0: {system.stats()}")
+
+
+def test_tampered_queued_jobs_are_dead_lettered_with_the_reason(system):
+    system.dispatcher()
+    ids = {name: system.submit(QUICK) for name in
+           ("attempt", "nostate", "string", "events_max", "entry", "spec", "kind", "huge",
+            "events", "fine")}
+    for jid in ids.values():
+        system.wait(jid, states={"queued"})
+    k = lambda name: system.key("job", ids[name])  # noqa: E731
+    system.r.hset(k("attempt"), "attempt", "x")
+    system.r.hdel(k("nostate"), "state")
+    system.r.delete(k("string"))
+    system.r.set(k("string"), "hello")
+    system.r.hset(k("events_max"), "events_max", "abc")
+    system.r.hset(k("entry"), "entry", "garbage")
+    system.r.hdel(k("spec"), "spec")
+    system.r.hset(k("kind"), "kind", "rm -rf")
+    system.r.hset(k("huge"), "spec", "{" + "x" * (3 << 20))
+    system.r.delete(k("events") + ":events")
+    system.r.set(k("events") + ":events", "junk")
+    worker = system.worker()
+    expect = {
+        "attempt": "field 'attempt' is 'x', not an integer",
+        "nostate": "it has no field 'state'",
+        "string": "its key is a string, not a hash",
+        "events_max": "field 'events_max' is 'abc', not an integer",
+        "entry": "field 'entry' is 'garbage', not a stream entry id",
+        "spec": "it has no field 'spec'",
+        "kind": "field 'kind' is 'rm -rf', not a job kind",
+        "huge": "the worker cannot read the recorded spec",
+        "events": "events is a string, not a stream",
+    }
+    for name, why in expect.items():
+        jid = ids[name]
+        system.wait_for(lambda: jid in dead_letters(system), timeout=30,
+                        what=f"{name} dead-lettered")
+        assert why in dead_letters(system)[jid], (name, dead_letters(system)[jid])
+        if name != "string":
+            h = system.job(jid)
+            assert h["state"] == "dead" and why in h["error"], (name, h)
+            assert system.r.ttl(k(name)) > 0
+    assert system.wait(ids["fine"])["passed"] == "1"
+    flows(system)
+    counters_settle(system)
+    assert worker.alive()
+    assert system.r.xpending(system.key("jobs"), "workers")["pending"] == 0
+    assert system.r.xlen(system.key("jobs")) == 0
+
+
+def test_tampered_running_jobs_end_and_redis_stays_responsive(system):
+    system.dispatcher()
+    system.worker()
+    system.worker()
+    slow = evaluate("import time\ntime.sleep(3)\nprint('done')\n")
+    big = system.submit(slow)
+    gone = system.submit(slow)
+    system.wait(big, states={"running"})
+    system.wait(gone, states={"running"})
+    # A number a user set must not make the finish script work ten million
+    # times (Redis would answer BUSY for half a minute).
+    system.r.hset(system.key("job", big), "iterations", "10000000")
+    system.r.delete(system.key("job", gone))
+    system.r.set(system.key("job", gone), "x")
+    t0 = time.time()
+    h = system.wait(big, timeout=30)
+    assert h["state"] == "dead" and "field 'iterations' is '10000000'" in h["error"], h
+    system.wait_for(lambda: gone in dead_letters(system), timeout=30, what="gone buried")
+    assert "its key is a string" in dead_letters(system)[gone]
+    assert time.time() - t0 < 15
+    assert cli(system, "PING") == "PONG"
+    flows(system)
+    counters_settle(system)
+
+
+def test_shared_keys_replaced_or_deleted_are_repaired(system):
+    d = system.dispatcher()
+    w = system.worker()
+    flows(system, 1)
+    # The work stream replaced while workers block on it, the counters and
+    # the leases of the wrong type, a counter that is not a number.
+    system.r.delete(system.key("jobs"))
+    system.r.set(system.key("jobs"), "oops")
+    system.r.delete(system.key("leases"))
+    system.r.lpush(system.key("leases"), "x")
+    system.r.hset(system.key("stats"), "running", "abc")
+    flows(system, 2, timeout=60)
+    broken = sorted(system.r.scan_iter(system.key("broken") + ":*"))
+    assert any(":jobs:" in b for b in broken) and any(":leases:" in b for b in broken), broken
+    assert system.stats()["running"] == "0"
+    # The work stream deleted while a job waits in it: queued again.
+    w.stop()
+    jid = system.submit(QUICK)
+    system.wait(jid, states={"queued"})
+    system.r.delete(system.key("jobs"))
+    system.worker()
+    assert system.wait(jid, timeout=30)["passed"] == "1"
+    assert "redelivered" in [e["type"] for e in system.events(jid)]
+    assert "repair:" in d.log()
+    counters_settle(system)
+
+
+def test_requests_and_stats_of_the_wrong_type(system):
+    system.dispatcher()
+    system.worker()
+    system.r.set(system.key("requests"), "x")
+    system.r.delete(system.key("stats"))
+    system.r.sadd(system.key("stats"), "y")
+    system.wait_for(lambda: system.r.type(system.key("requests")) == "stream", timeout=20,
+                    what="requests repaired")
+    system.wait_for(lambda: system.r.type(system.key("stats")) in ("hash", "none"), timeout=20,
+                    what="stats repaired")
+    flows(system, 2)
+
+
+def test_a_worker_that_cannot_take_jobs_says_so_and_recovers(system):
+    # No dispatcher: nobody repairs, the worker must keep trying and say why.
+    w = system.worker()
+    system.wait_for(lambda: system.r.zcard(system.key("workers")) == 1, what="registered")
+    system.r.delete(system.key("jobs"))
+    system.r.set(system.key("jobs"), "not a stream")
+    rec = system.key("worker", w.name)
+    system.wait_for(lambda: system.r.hget(rec, "problem"), timeout=20, what="problem reported")
+    problem = system.r.hget(rec, "problem")
+    assert "cannot take jobs (broken data)" in problem and "WRONGTYPE" in problem, problem
+    out = subprocess.run([binary("llmrepl"), "stats"], capture_output=True, text=True,
+                         env=system.env(), timeout=30)
+    assert "PROBLEM: cannot take jobs" in out.stdout, out.stdout
+    time.sleep(2)
+    log = w.log()
+    # Logged once, not every 100 ms.
+    assert log.count("cannot take jobs") <= 2, log
+    system.r.delete(system.key("jobs"))
+    system.wait_for(lambda: system.r.hget(rec, "problem") == "", timeout=20,
+                    what="problem cleared")
+    system.dispatcher()
+    flows(system, 1)
+    assert "taking jobs again" in w.log()
+
+
+def test_dispatcher_logs_a_persistent_error_once(system):
+    d = system.dispatcher()
+    time.sleep(0.5)
+    # A busy script would be the real thing; a stats counter that comes back
+    # broken after every repair is the same to the dispatcher's loop.
+    deadline = time.time() + 3
+    while time.time() < deadline:
+        system.r.hset(system.key("stats"), "queued", "broken")
+        time.sleep(0.01)
+    time.sleep(0.5)
+    lines = [ln for ln in d.log().splitlines() if "ERROR" in ln]
+    assert len(lines) <= 3, "\n".join(lines[:20])
+    system.worker()
+    flows(system, 1)
+
+
+def test_log_lines_cannot_be_forged(system):
+    d = system.dispatcher()
+    jid = system.submit('{"kind": "evaluate", "code": "x=1", '
+                        '"a\\n2026-01-01T00:00:00.000Z ERROR llmrepl-worker[1]: forged\\u001b[2J": 1}')
+    h = system.wait(jid, timeout=20)
+    assert h["state"] == "rejected" and "\n" in h["error"]
+    system.wait_for(lambda: jid in d.log(), what="rejection logged")
+    log = d.log()
+    assert not any(ln.startswith("2026-01-01") for ln in log.splitlines()), log
+    assert "\\n2026-01-01" in log and "\x1b" not in log and "\\x1b[2J" in log
