@@ -1,0 +1,3 @@
+build-fuzz/obj/common/clock.o: common/clock.c common/clock.h
+
+common/clock.h:

@@ -1,0 +1,26 @@
+build-fuzz/obj/dispatcher/http_auth.o: dispatcher/http_auth.c \
+  dispatcher/http_int.h common/buf.h dispatcher/http.h common/job.h \
+  common/criteria.h common/err.h common/iotests.h common/keys.h \
+  common/redis.h common/json.h common/log.h
+
+dispatcher/http_int.h:
+
+common/buf.h:
+
+dispatcher/http.h:
+
+common/job.h:
+
+common/criteria.h:
+
+common/err.h:
+
+common/iotests.h:
+
+common/keys.h:
+
+common/redis.h:
+
+common/json.h:
+
+common/log.h:

@@ -1,0 +1,28 @@
+build-fuzz/obj/dispatcher/http_server.o: dispatcher/http_server.c \
+  common/clock.h dispatcher/http_int.h common/buf.h dispatcher/http.h \
+  common/job.h common/criteria.h common/err.h common/iotests.h \
+  common/keys.h common/redis.h common/json.h common/log.h
+
+common/clock.h:
+
+dispatcher/http_int.h:
+
+common/buf.h:
+
+dispatcher/http.h:
+
+common/job.h:
+
+common/criteria.h:
+
+common/err.h:
+
+common/iotests.h:
+
+common/keys.h:
+
+common/redis.h:
+
+common/json.h:
+
+common/log.h:

@@ -1,0 +1,22 @@
+build-fuzz/obj/dispatcher/intake.o: dispatcher/intake.c \
+  dispatcher/dispatcher.h common/job.h common/criteria.h common/err.h \
+  common/iotests.h common/keys.h common/queue.h common/redis.h \
+  common/log.h
+
+dispatcher/dispatcher.h:
+
+common/job.h:
+
+common/criteria.h:
+
+common/err.h:
+
+common/iotests.h:
+
+common/keys.h:
+
+common/queue.h:
+
+common/redis.h:
+
+common/log.h:

@@ -1,0 +1,3 @@
+build-fuzz/obj/sandbox/sbx_slot.o: sandbox/sbx_slot.c sandbox/sbx_slot.h
+
+sandbox/sbx_slot.h:

@@ -1,0 +1,46 @@
+build-fuzz/obj/worker/loop_store.o: worker/loop_store.c worker/loop.h \
+  common/err.h worker/eval.h common/criteria.h common/iotests.h \
+  common/job.h sandbox/sbx.h gitstore/gitstore.h worker/job_ctx.h \
+  common/keys.h common/redis.h model/llm.h common/config.h \
+  worker/loop_report.h worker/loop_rules.h worker/prompts.h \
+  common/clock.h common/json.h common/log.h worker/worker.h
+
+worker/loop.h:
+
+common/err.h:
+
+worker/eval.h:
+
+common/criteria.h:
+
+common/iotests.h:
+
+common/job.h:
+
+sandbox/sbx.h:
+
+gitstore/gitstore.h:
+
+worker/job_ctx.h:
+
+common/keys.h:
+
+common/redis.h:
+
+model/llm.h:
+
+common/config.h:
+
+worker/loop_report.h:
+
+worker/loop_rules.h:
+
+worker/prompts.h:
+
+common/clock.h:
+
+common/json.h:
+
+common/log.h:
+
+worker/worker.h:
