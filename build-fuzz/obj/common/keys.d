@@ -1,5 +1,0 @@
-build-fuzz/obj/common/keys.o: common/keys.c common/keys.h common/err.h
-
-common/keys.h:
-
-common/err.h:

@@ -1,4 +1,0 @@
-build-fuzz/obj/sandbox/sbx_child.o: sandbox/sbx_child.c \
-  sandbox/sbx_child.h
-
-sandbox/sbx_child.h:
