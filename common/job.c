@@ -43,7 +43,7 @@ int lr_job_kind_parse(lr_job_kind *out, const char *name)
 
 const char *lr_job_strategy_name(lr_job_strategy s)
 {
-	return s == LR_STRATEGY_SAMPLE ? "sample" : "repair";
+	return s == LR_STRATEGY_SAMPLE ? "sample" : s == LR_STRATEGY_AUTO ? "auto" : "repair";
 }
 
 void lr_job_policy_default(lr_job_policy *p)
@@ -362,23 +362,26 @@ static int get_loop(lr_job_spec *s, json_object *obj, const lr_job_policy *pol, 
 	rc = lr_json_get_str(&strategy, NULL, obj, "", "strategy", 0, 32, &present, err);
 	if (rc < 0)
 		return rc;
-	s->strategy = LR_STRATEGY_REPAIR;
+	s->strategy = LR_STRATEGY_AUTO;
 	if (present) {
 		if (strcmp(strategy, "sample") == 0)
 			s->strategy = LR_STRATEGY_SAMPLE;
-		else if (strcmp(strategy, "repair") != 0)
-			return lr_err_set(
-			    err, LR_EINVAL,
-			    "field 'strategy' must be \"repair\" or \"sample\", got \"%s\"",
-			    strategy);
+		else if (strcmp(strategy, "repair") == 0)
+			s->strategy = LR_STRATEGY_REPAIR;
+		else if (strcmp(strategy, "auto") != 0)
+			return lr_err_set(err, LR_EINVAL,
+			                  "field 'strategy' must be \"auto\", \"repair\" or "
+			                  "\"sample\", got \"%s\"",
+			                  strategy);
 	}
-	s->n = s->strategy == LR_STRATEGY_SAMPLE ? 4 : 1;
+	s->n = s->strategy == LR_STRATEGY_REPAIR ? 1 : 4;
 	rc = lr_json_get_int(&s->n, obj, "", "n", 0, 1, 64, &n_given, err);
 	if (rc < 0)
 		return rc;
 	if (s->strategy == LR_STRATEGY_REPAIR && s->n != 1)
 		return lr_err_set(err, LR_EINVAL,
-		                  "field 'n' (%ld candidates) needs \"strategy\": \"sample\"",
+		                  "field 'n' (%ld candidates) needs \"strategy\": \"auto\" or "
+		                  "\"sample\"",
 		                  s->n);
 	if (s->n > pol->max_n) {
 		if (n_given &&

@@ -14,7 +14,8 @@
  * an array of strings (joined with newlines), or the io form {"io": [{"stdin",
  * "stdout"}, ...], "checker", "stop_on_failure"} (see iotests.h): the code
  * is then a whole program run once per case. `budget` is {wall_s,
- * tokens}; `strategy` is "repair" or "sample"; `model` is {name, max_tokens};
+ * tokens}; `strategy` is "auto" (the default), "repair" or "sample"; `model` is
+ * {name, max_tokens};
  * `show_tests` (bool, default true) puts the tests in the model's prompt.
  * Unknown fields, wrong types and out-of-range values are errors that name
  * the field, so a rejected job says exactly what to fix.
@@ -44,7 +45,7 @@ const char *lr_job_kind_name(lr_job_kind k);
 /* Returns 0, or LR_EINVAL for an unknown name. */
 int lr_job_kind_parse(lr_job_kind *out, const char *name);
 
-typedef enum { LR_STRATEGY_REPAIR = 0, LR_STRATEGY_SAMPLE } lr_job_strategy;
+typedef enum { LR_STRATEGY_REPAIR = 0, LR_STRATEGY_SAMPLE, LR_STRATEGY_AUTO } lr_job_strategy;
 
 const char *lr_job_strategy_name(lr_job_strategy s);
 

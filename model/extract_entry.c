@@ -88,6 +88,9 @@ static const char *const NOT_ENTRY[] = {
     "approx",
     "raises",
     "main",
+    "input",
+    "open",
+    "exit",
     NULL,
 };
 

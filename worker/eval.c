@@ -27,6 +27,19 @@ void eval_request_default(eval_request *r)
 	r->static_checks = 1;
 }
 
+void eval_request_from_spec(eval_request *r, const lr_job_spec *s, const char *code)
+{
+	eval_request_default(r);
+	r->code = code;
+	r->tests = s->tests;
+	r->io = s->io;
+	r->entry_point = s->entry_point;
+	r->criteria = s->has_criteria ? &s->criteria : NULL;
+	r->limits.timeout_s = s->timeout_s;
+	r->limits.memory_mb = s->memory_mb;
+	r->static_checks = s->static_checks;
+}
+
 /* The limits with every zero field replaced by the sandbox's default. */
 static void effective_limits(sbx_limits *out, const sbx_limits *in)
 {

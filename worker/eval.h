@@ -21,6 +21,7 @@
 #include "criteria.h"
 #include "err.h"
 #include "iotests.h"
+#include "job.h"
 #include "sbx.h"
 
 #define EVAL_CODE_MAX (1u << 20) /* bytes of code (and of tests) accepted */
@@ -53,6 +54,9 @@ typedef struct eval_request {
 
 /* A request with the default limits and static checks on. */
 void eval_request_default(eval_request *r);
+/* A request for `code` with a job's tests, entry point, criteria, limits and
+ * static checks (borrowed from the spec, which must outlive the request). */
+void eval_request_from_spec(eval_request *r, const lr_job_spec *s, const char *code);
 
 typedef struct eval_outcome {
 	int passed;   /* the criteria's verdict */

@@ -35,7 +35,7 @@ static int printf_(lr_buf *b, const char *fmt, ...)
 
 static int clip(lr_buf *b, const char *s, size_t max)
 {
-	int rc = eval_put_clip(b, s, max, 1);
+	int rc = lr_buf_clip(b, s, max, 1);
 
 	return rc == LR_ETOOBIG ? 0 : rc;
 }

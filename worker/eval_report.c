@@ -10,34 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int eval_put_clip(lr_buf *b, const char *s, size_t max, int oneline)
-{
-	size_t n, i;
-	int rc = 0;
-
-	if (s == NULL)
-		return 0;
-	n = strlen(s);
-	if (n > max) {
-		n = max > 3 ? max - 3 : 0;
-		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-			n--; /* not inside a UTF-8 sequence */
-	}
-	for (i = 0; i < n && rc >= 0; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (oneline && (c == '\n' || c == '\t' || c == '\r'))
-			rc = lr_buf_append(b, " ", 1);
-		else if (c < 0x20 && c != '\n' && c != '\t')
-			continue;
-		else
-			rc = lr_buf_append(b, &s[i], 1);
-	}
-	if (rc >= 0 && n < strlen(s))
-		rc = lr_buf_puts(b, "...");
-	return rc;
-}
-
 /* ---- facts ----------------------------------------------------------------- */
 
 static int status_is(const eval_facts *f, const char *s)

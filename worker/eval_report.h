@@ -86,8 +86,4 @@ int eval_summary_text(lr_buf *b, const eval_facts *f, json_object *violations,
 int eval_error_text(lr_buf *b, const eval_facts *f, json_object *violations, const sbx_result *run,
                     const eval_judge_ctx *ctx);
 
-/* Append s clipped to max bytes (at a UTF-8 boundary, "..." when cut); with
- * oneline, newlines and tabs become spaces and other control bytes go. */
-int eval_put_clip(lr_buf *b, const char *s, size_t max, int oneline);
-
 #endif

@@ -208,6 +208,7 @@ int wk_kind_loop(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 	L.budget.wall_s = L.spec->budget_wall_s;
 	L.budget.tokens = L.spec->budget_tokens;
 	L.budget.sample = L.spec->strategy == LR_STRATEGY_SAMPLE;
+	L.budget.auto_strategy = L.spec->strategy == LR_STRATEGY_AUTO;
 	L.budget.refactor = L.spec->refactor;
 	L.t0_ms = loop_now_ms();
 	rc = loop_model_open(&L, err);

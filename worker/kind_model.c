@@ -14,21 +14,13 @@ int wk_eval_stop(void *ctx, lr_err *err)
 int wk_model_eval(eval_outcome *out, lr_jobctx *ctx, const char *code, lr_err *err)
 {
 	const lr_job_spec *s = lr_jobctx_spec(ctx);
-	eval_request req = {0};
+	eval_request req;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	req.code = code;
-	req.tests = s->tests;
-	req.io = s->io;
+	eval_request_from_spec(&req, s, code);
 	req.stop = wk_eval_stop;
 	req.stop_arg = ctx;
-	req.entry_point = s->entry_point;
-	req.criteria = s->has_criteria ? &s->criteria : NULL;
-	sbx_limits_default(&req.limits);
-	req.limits.timeout_s = s->timeout_s;
-	req.limits.memory_mb = s->memory_mb;
-	req.static_checks = s->static_checks;
 	rc = eval_run(out, lr_jobctx_pool(ctx), lr_jobctx_sbx_config(ctx), &req, err);
 	if (rc < 0)
 		return rc;

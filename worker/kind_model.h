@@ -1,6 +1,6 @@
-/* kind_model.h - what the model-based kinds (generate, refactor) share:
- * judging generated code like an `evaluate` job, and recording the outcome
- * with the model step's figures. */
+/* kind_model.h - what the kinds that judge code share: running code like an
+ * `evaluate` job (evaluate, generate, refactor), and recording the outcome
+ * with the model step's figures (generate, refactor). */
 #ifndef LLMREPL_KIND_MODEL_H
 #define LLMREPL_KIND_MODEL_H
 

@@ -52,6 +52,7 @@ typedef struct loop_run {
 	long max_tokens;
 	const char *entry_point; /* the job's, or the name its tests call; NULL: unknown */
 	char entry_guess[128];
+	char *io_examples; /* io tests: the first cases, shown as examples; else NULL */
 
 	/* the history, on its own connection */
 	lr_redis *r;

@@ -45,9 +45,13 @@ int loop_model_open(loop_run *L, lr_err *err)
 	L->temperature = L->spec->has_temperature ? L->spec->temperature : s->temperature;
 	L->max_tokens = L->spec->max_tokens > 0 ? L->spec->max_tokens : s->max_tokens;
 	L->entry_point = L->spec->entry_point;
-	if (!L->entry_point && extract_entry_guess(L->entry_guess, sizeof(L->entry_guess),
-	                                           L->spec->prompt, L->spec->tests))
+	if (!L->entry_point && L->spec->tests &&
+	    extract_entry_guess(L->entry_guess, sizeof(L->entry_guess), L->spec->prompt,
+	                        L->spec->tests))
 		L->entry_point = L->entry_guess;
+	if (L->spec->io && (L->io_examples = lr_iotests_examples(L->spec->io, PROMPT_IO_EXAMPLES,
+	                                                         PROMPT_MAX_TESTS)) == NULL)
+		return lr_err_set(err, LR_ENOMEM, "out of memory");
 	rc = llm_client_new(&L->llm, &L->llm_cfg, err);
 	if (rc < 0)
 		return rc;
@@ -69,6 +73,8 @@ void loop_model_close(loop_run *L)
 {
 	llm_client_free(L->llm);
 	L->llm = NULL;
+	free(L->io_examples);
+	L->io_examples = NULL;
 }
 
 void loop_answer_free(loop_answer *a)
@@ -132,7 +138,8 @@ static int take_code(loop_answer *out, loop_run *L, int refactor, lr_err *err)
 	int rc;
 
 	lr_err_clear(&xerr);
-	rc = extract_code(&ex, out->reply, strlen(out->reply), L->entry_point, &xerr);
+	rc = L->spec->io ? extract_program(&ex, out->reply, strlen(out->reply), &xerr)
+	                 : extract_code(&ex, out->reply, strlen(out->reply), L->entry_point, &xerr);
 	if (rc == LR_ENOTFOUND || rc == LR_ETOOBIG) {
 		out->extract = "none";
 		out->why_no_code = strdup(xerr.msg[0] ? xerr.msg : "no code in the reply");
@@ -156,7 +163,7 @@ static int take_code(loop_answer *out, loop_run *L, int refactor, lr_err *err)
 		free(ex.code);
 		ex.code = t;
 	}
-	rc = extract_complete(&out->code, ex.code, refactor ? NULL : L->spec->prompt,
+	rc = extract_complete(&out->code, ex.code, refactor || L->spec->io ? NULL : L->spec->prompt,
 	                      ex.defines_entry, err);
 	extract_result_free(&ex);
 	return rc;

@@ -73,6 +73,56 @@ static int spent(const loop_budget *b, long tokens, double elapsed_s, loop_stop 
 	return 0;
 }
 
+double loop_auto_temperature(int level, long i, double greedy_t)
+{
+	double t = LOOP_AUTO_T0 + LOOP_AUTO_STEP * level;
+
+	if (level == 0 && i == 0)
+		return greedy_t;
+	return t > LOOP_AUTO_TMAX ? LOOP_AUTO_TMAX : t;
+}
+
+/* The best iteration with code among its[0..n-1] (the latest among equals),
+ * or -1. */
+static long best_with_code(const loop_iter *its, size_t n)
+{
+	long best = -1;
+
+	for (size_t i = 0; i < n; i++)
+		if (its[i].has_code && its[i].phase != LOOP_PHASE_REFACTOR &&
+		    (best < 0 || loop_compare(&its[i], &its[best]) >= 0))
+			best = (long)i;
+	return best;
+}
+
+/* Strategy auto, once the loop goes on: repair the best so far, or sample
+ * afresh when repairing has stopped paying. */
+static void decide_auto(loop_next *out, const loop_iter *its, size_t n)
+{
+	const loop_iter *last = &its[n - 1], *prev = n >= 2 ? &its[n - 2] : NULL;
+	long best = best_with_code(its, n), before = best_with_code(its, n - 1);
+	int fresh = 0;
+
+	for (size_t i = 0; i < n; i++)
+		out->level += its[i].phase == LOOP_PHASE_SAMPLE;
+	if (best < 0 || !last->has_code)
+		fresh = 1; /* nothing to repair, or the repair had no code */
+	else if (last->phase == LOOP_PHASE_REPAIR) {
+		if (prev && prev->has_code &&
+		    (last->code_hash == prev->code_hash ||
+		     (last->failure_hash != 0 && last->failure_hash == prev->failure_hash)))
+			fresh = 1; /* stuck */
+		else if (before >= 0 && loop_compare(last, &its[before]) <= 0)
+			fresh = 1; /* gained nothing over the best before it */
+	}
+	if (fresh) {
+		out->action = LOOP_ACT_SAMPLE;
+		return;
+	}
+	out->action = LOOP_ACT_REPAIR;
+	out->base = best;
+}
+
 void loop_decide(loop_next *out, const loop_iter *its, size_t n, const loop_budget *b, long tokens,
                  double elapsed_s)
 {
@@ -86,7 +136,8 @@ void loop_decide(loop_next *out, const loop_iter *its, size_t n, const loop_budg
 		if (spent(b, tokens, elapsed_s, &why))
 			stop(out, why);
 		else
-			out->action = b->sample ? LOOP_ACT_SAMPLE : LOOP_ACT_GENERATE;
+			out->action =
+			    b->sample || b->auto_strategy ? LOOP_ACT_SAMPLE : LOOP_ACT_GENERATE;
 		return;
 	}
 	last = &its[n - 1];
@@ -117,6 +168,16 @@ void loop_decide(loop_next *out, const loop_iter *its, size_t n, const loop_budg
 			rounds++;
 		if (its[i].has_code)
 			with_code = (long)i;
+	}
+
+	if (b->auto_strategy) {
+		if (rounds >= b->max_iterations)
+			stop(out, with_code >= 0 ? LOOP_STOP_MAX_ITERATIONS : LOOP_STOP_NO_CODE);
+		else if (spent(b, tokens, elapsed_s, &why))
+			stop(out, why);
+		else
+			decide_auto(out, its, n);
+		return;
 	}
 	if (!last->has_code && prev != NULL && !prev->has_code) {
 		stop(out, LOOP_STOP_NO_CODE);

@@ -21,7 +21,19 @@
  *   - otherwise repair the last iteration (or generate again after a reply
  *     without code).
  * max_iterations counts the generate, sample and repair rounds; the refactor
- * round comes on top (max_iterations 1 is single-shot). */
+ * round comes on top (max_iterations 1 is single-shot).
+ *
+ * Strategy `auto` (loop_budget.auto_strategy) keeps the first two rules and
+ * the budget rules, and chooses otherwise:
+ *   - the first round samples: a greedy candidate, then more at a
+ *     temperature, ranked by their evaluations (loop_compare);
+ *   - after a sample round, or a repair that ranks above everything before
+ *     it, the best iteration so far is repaired;
+ *   - a repair that is stuck (the same code or the same failure as the
+ *     iteration before), that gained nothing over the best so far, or that
+ *     had no code, is followed by a fresh sample round from the original
+ *     prompt, each one hotter than the last (loop_auto_temperature), rather
+ *     than by a stop: only max_iterations and the budget end the loop. */
 #ifndef LLMREPL_LOOP_RULES_H
 #define LLMREPL_LOOP_RULES_H
 
@@ -80,6 +92,7 @@ typedef struct loop_budget {
 	double wall_s;       /* seconds of loop time, > 0 */
 	long tokens;         /* prompt + completion tokens, > 0 */
 	int sample;          /* strategy "sample": the first round draws n candidates */
+	int auto_strategy;   /* strategy "auto" (see above) */
 	int refactor;        /* one refactor round once the code passes */
 } loop_budget;
 
@@ -96,7 +109,18 @@ typedef struct loop_next {
 	loop_stop stop;       /* why, when action is LOOP_ACT_STOP */
 	long base;            /* repair, refactor: the iteration whose code is worked on */
 	int refactor_skipped; /* a refactor was asked for but the budget was spent */
+	int level;            /* sample: sample rounds before this one */
 } loop_next;
+
+/* Strategy auto: the temperature of candidate i of a sample round after
+ * `level` earlier ones. The first round's first candidate is greedy
+ * (greedy_t, the job's temperature); every other candidate is sampled at
+ * LOOP_AUTO_T0, LOOP_AUTO_STEP hotter per earlier round, at most
+ * LOOP_AUTO_TMAX. */
+#define LOOP_AUTO_T0   0.7
+#define LOOP_AUTO_STEP 0.2
+#define LOOP_AUTO_TMAX 1.1
+double loop_auto_temperature(int level, long i, double greedy_t);
 
 /* The next step after iterations its[0..n-1], with `tokens` used and
  * `elapsed_s` of loop time spent so far. */

@@ -91,17 +91,9 @@ static int evaluate(cand *c, loop_run *L, lr_err *err)
 	long long t = loop_now_ms();
 	int rc;
 
-	eval_request_default(&req);
-	req.code = c->a.code;
-	req.tests = s->tests;
-	req.io = s->io;
+	eval_request_from_spec(&req, s, c->a.code);
 	req.stop = wk_eval_stop;
 	req.stop_arg = L->ctx;
-	req.entry_point = s->entry_point;
-	req.criteria = s->has_criteria ? &s->criteria : NULL;
-	req.limits.timeout_s = s->timeout_s;
-	req.limits.memory_mb = s->memory_mb;
-	req.static_checks = s->static_checks;
 	rc = eval_run(&out, lr_jobctx_pool(L->ctx), lr_jobctx_sbx_config(L->ctx), &req, err);
 	c->t_eval_ms = (double)(loop_now_ms() - t);
 	if (rc < 0)
@@ -393,7 +385,7 @@ static int step_single(loop_run *L, const loop_next *nx, lr_err *err)
 	                                             : LOOP_PHASE_GENERATE;
 	in.task = s->prompt;
 	in.entry_point = L->entry_point;
-	in.tests = s->show_tests ? s->tests : NULL;
+	in.tests = s->show_tests ? (s->io ? L->io_examples : s->tests) : NULL;
 	in.program = s->io != NULL;
 	if (si.phase != LOOP_PHASE_GENERATE) {
 		rc = base_of(L, nx->base, &code, &feedback, &report, err);
@@ -481,10 +473,11 @@ static json_object *candidate_json(const cand *c, int i, int chosen)
 	return o;
 }
 
-static int step_sample(loop_run *L, lr_err *err)
+static int step_sample(loop_run *L, const loop_next *nx, lr_err *err)
 {
 	const lr_job_spec *s = L->spec;
 	double temp = s->has_temperature ? s->temperature : LOOP_SAMPLE_TEMPERATURE;
+	int autos = L->budget.auto_strategy;
 	long n = s->n > 0 ? s->n : 1;
 	cand *cs = calloc((size_t)n, sizeof(*cs));
 	loop_iter *its = calloc((size_t)n, sizeof(*its));
@@ -507,7 +500,7 @@ static int step_sample(loop_run *L, lr_err *err)
 	}
 	in.task = s->prompt;
 	in.entry_point = L->entry_point;
-	in.tests = s->show_tests ? s->tests : NULL;
+	in.tests = s->show_tests ? (s->io ? L->io_examples : s->tests) : NULL;
 	in.program = s->io != NULL;
 	rc = prompt_generate(&p, &in, err);
 	if (rc < 0)
@@ -520,9 +513,13 @@ static int step_sample(loop_run *L, lr_err *err)
 		rc = lr_jobctx_check(L->ctx, err);
 		if (rc < 0)
 			goto cleanup;
-		progress(L, "iteration %zu: sample: candidate %ld of %ld", L->n, i + 1, n);
+		if (autos)
+			temp = loop_auto_temperature(nx->level, i, L->temperature);
+		progress(L, "iteration %zu: sample: candidate %ld of %ld (temperature %.2g)", L->n,
+		         i + 1, n, temp);
 		/* A seed per candidate: different answers, the same ones when resumed. */
-		rc = run_candidate(&cs[i], L, LOOP_PHASE_SAMPLE, &p, temp, i + 1, err);
+		rc = run_candidate(&cs[i], L, LOOP_PHASE_SAMPLE, &p, temp,
+		                   (long)L->n * 1000 + i + 1, err);
 		if (rc < 0) {
 			if (got > 0 && (rc == LR_EINVAL || rc == LR_ETIMEOUT)) {
 				log_warn("job %s: candidate %ld: %s; going on with %ld", L->id,
@@ -567,6 +564,6 @@ cleanup:
 int loop_step(loop_run *L, const loop_next *nx, lr_err *err)
 {
 	if (nx->action == LOOP_ACT_SAMPLE)
-		return step_sample(L, err);
+		return step_sample(L, nx, err);
 	return step_single(L, nx, err);
 }

@@ -42,7 +42,7 @@ BAD = [
     ('{"kind": "evaluate", "code": "x", "criteria": {"min_pass_rate": "all"}}',
      "invalid spec: criteria.min_pass_rate: expected"),
     ('{"kind": "loop", "prompt": "x", "strategy": "guess"}',
-     "invalid spec: field 'strategy' must be \"repair\" or \"sample\""),
+     "invalid spec: field 'strategy' must be \"auto\", \"repair\" or \"sample\""),
     ('{"kind": "refactor", "code": "x"}', "invalid spec: missing required field 'feedback'"),
     ('{"kind": "evaluate", "code": "' + "x" * 3000 + '"}',
      "invalid spec: field 'code' is 3000 bytes, over the limit of 2048"),

@@ -33,7 +33,10 @@ def loop(redis_server, tmp_path, fake_llm):
 
 
 def add_job(s, **spec):
+    """The add() job; strategy repair unless said otherwise (the rules of
+    strategy auto have tests of their own below)."""
     return s.submit_loop(**{"prompt": ADD_TASK, "tests": ADD_TESTS, "entry_point": "add",
+                            "strategy": "repair",
                             **spec})
 
 
@@ -172,7 +175,7 @@ def test_without_tests_the_code_must_run_cleanly(loop):
     bad = "import nonexistent_module_xyz\nprint('hello')\n"
     good = "print('hello')\n"
     s, fake = loop(rules((REPAIR, fenced(good)), default=fenced(bad)))
-    jid = s.submit_loop(prompt="Print hello.")
+    jid = s.submit_loop(prompt="Print hello.", strategy="repair")
     h = s.wait(jid, timeout=60)
     assert h["passed"] == "1" and h["iterations"] == "1", h
     hist, its = check_history(s, jid)
@@ -354,3 +357,52 @@ def test_model_told_the_name_the_tests_call_and_shown_the_tests(loop):
     assert s.wait(jid, timeout=60)["passed"] == "1"
     user = fake.requests()[1]["user"]
     assert "must be named `add`" in user and "assert add" not in user
+
+
+def test_auto_first_round_is_greedy_then_sampled(loop):
+    # Strategy auto (the default): the first round's first candidate is
+    # greedy, the next ones sampled; drawing stops at a pass.
+    s, fake = loop(rules(default=[fenced(ADD_SUB), fenced(ADD_DOUBLE), fenced(ADD_OK),
+                                  fenced(ADD_ZERO)]))
+    jid = s.submit_loop(prompt=ADD_TASK, tests=ADD_TESTS, entry_point="add")
+    h = s.wait(jid, timeout=60)
+    assert h["passed"] == "1" and h["iterations"] == "0", h
+    assert json.loads(h["spec"])["strategy"] == "auto"
+    its = s.iterations(jid)
+    assert its[0]["phase"] == "sample"
+    assert [c["chosen"] for c in json.loads(its[0]["candidates"])] == [False, False, True]
+    reqs = fake.requests()
+    assert [(r["temperature"], r["seed"]) for r in reqs] == [(0, 1), (0.7, 2), (0.7, 3)]
+
+
+def test_auto_stuck_repair_samples_afresh_hotter(loop):
+    # The repair gives back the same code: instead of stopping, a fresh
+    # sample round from the original prompt, hotter than the first, passes.
+    s, fake = loop(rules((REPAIR, fenced(ADD_SUB)),
+                         default=[fenced(ADD_SUB), fenced(ADD_ZERO), fenced(ADD_DOUBLE),
+                                  fenced(ADD_OK)]))
+    jid = s.submit_loop(prompt=ADD_TASK, tests=ADD_TESTS, entry_point="add", n=2)
+    h = s.wait(jid, timeout=60)
+    assert h["passed"] == "1" and h["stop_reason"] == "passed", h
+    hist, its = check_history(s, jid)
+    assert [i["phase"] for i in its] == ["sample", "repair", "sample"]
+    assert its[1]["code"] == its[0]["code"] == ADD_SUB
+    reqs = fake.requests()
+    assert [r["seed"] for r in reqs] == [1, 2, None, 2001, 2002]
+    temps = [r["temperature"] for r in reqs]
+    assert temps[:3] == [0, 0.7, 0] and all(abs(t - 0.9) < 1e-9 for t in temps[3:])
+    assert REPAIR not in reqs[3]["user"]  # the original prompt, not a repair
+
+
+def test_auto_never_stops_for_being_stuck(loop):
+    # Nothing ever passes: only max_iterations ends the loop, and the best
+    # code found is the job's code.
+    s, fake = loop(rules((REPAIR, fenced(ADD_SUB)),
+                         default=[fenced(ADD_SUB), fenced(ADD_DOUBLE)]))
+    jid = s.submit_loop(prompt=ADD_TASK, tests=ADD_TESTS, entry_point="add", n=2,
+                        max_iterations=4)
+    h = s.wait(jid, timeout=60)
+    assert h["passed"] == "0" and h["stop_reason"] == "max_iterations", h
+    its = s.iterations(jid)
+    assert len(its) == 4
+    assert h["code"] == ADD_DOUBLE  # 2 of 4 tests, the best

@@ -49,7 +49,7 @@ def test_model_loop_that_fails_stops_for_a_recorded_reason(system):
     jid = s.submit_loop(
         prompt="Write a Python function triple(x) that returns x multiplied by three.",
         tests=["assert triple(2) == 6", "assert triple(2) == 7"], entry_point="triple",
-        max_iterations=3)
+        max_iterations=3, strategy="repair")
     h = s.wait(jid, timeout=900)
     assert h["state"] == "done" and h["passed"] == "0", h
     stop = h["stop_reason"]

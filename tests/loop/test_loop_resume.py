@@ -35,7 +35,8 @@ def test_killed_worker_resumes_from_the_last_commit(system):
                            (REPAIR, fenced(ADD_MUL), 3.0),
                            default=fenced(ADD_SUB)))
     a = s.loop_worker(fake.url, fake.model)
-    jid = s.submit_loop(prompt=ADD_TASK, tests=ADD_TESTS, entry_point="add", max_iterations=6)
+    jid = s.submit_loop(prompt=ADD_TASK, tests=ADD_TESTS, entry_point="add", max_iterations=6,
+                        strategy="repair")
     # Iteration 0 is committed and the worker is waiting for the repair.
     wait_until(lambda: len(fake.requests()) >= 2 and s.iteration(jid, 0).get("commit"),
                what="iteration 0 and the first repair call")
@@ -68,7 +69,7 @@ def test_resume_restores_a_missing_iteration_record(system):
                            (REPAIR, fenced(ADD_MUL), 3.0),
                            default=fenced(ADD_SUB)))
     a = s.loop_worker(fake.url, fake.model)
-    jid = s.submit_loop(prompt=ADD_TASK, tests=ADD_TESTS, entry_point="add")
+    jid = s.submit_loop(prompt=ADD_TASK, tests=ADD_TESTS, entry_point="add", strategy="repair")
     wait_until(lambda: len(fake.requests()) >= 2 and s.iteration(jid, 0).get("commit"),
                what="iteration 0")
     a.signal(signal.SIGKILL)

@@ -74,6 +74,12 @@ TEST(buf_clip_cuts_marks_and_cleans)
 	lr_buf_clip(&b, "abc\xc3\xa9zzzz", 7, 0);
 	CHECK_STR(b.data, "abc...");
 	lr_buf_reset(&b);
+	CHECK(lr_buf_clip(&b,
+	                  "a\nb\tc\x01"
+	                  "d",
+	                  100, 1) == 0);
+	CHECK_STR(b.data, "a b cd");
+	lr_buf_reset(&b);
 	lr_buf_clip(&b,
 	            "a\nb\tc\rd\x01"
 	            "e",

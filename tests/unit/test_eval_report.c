@@ -24,26 +24,6 @@ static void judge(eval_outcome *out, const char *answer, sbx_end end, const char
 	CHECK(eval_judge(out, &run, &c, &ctx, &err) == 0);
 }
 
-TEST(test_clip_keeps_utf8_whole)
-{
-	lr_buf b;
-
-	lr_buf_init(&b, 0);
-	/* "h\xc3\xa9llo": cutting at 5 bytes must not split the 2-byte e-acute. */
-	CHECK(eval_put_clip(&b, "h\xc3\xa9llo world", 5, 1) == 0);
-	CHECK_STR(b.data, "h...");
-	lr_buf_reset(&b);
-	CHECK(eval_put_clip(&b,
-	                    "a\nb\tc\x01"
-	                    "d",
-	                    100, 1) == 0);
-	CHECK_STR(b.data, "a b cd");
-	lr_buf_reset(&b);
-	CHECK(eval_put_clip(&b, "a\nb", 100, 0) == 0);
-	CHECK_STR(b.data, "a\nb");
-	lr_buf_free(&b);
-}
-
 TEST(test_untrusted_reads)
 {
 	json_object *o = json_tokener_parse(
@@ -236,7 +216,6 @@ TEST(test_integrity_criterion)
 
 int main(void)
 {
-	RUN(test_clip_keeps_utf8_whole);
 	RUN(test_untrusted_reads);
 	RUN(test_defaults_ignore_static_errors_but_criteria_do_not);
 	RUN(test_a_sandbox_limit_overrides_a_passing_answer);

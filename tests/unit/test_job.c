@@ -200,7 +200,7 @@ TEST(later_kinds_validate_strictly)
 	lr_job_spec_free(&s);
 
 	CHECK(parse(&s, "{\"kind\": \"loop\", \"prompt\": \"p\"}", &e) == 0);
-	CHECK(s.max_iterations == 4 && s.strategy == LR_STRATEGY_REPAIR && s.n == 1);
+	CHECK(s.max_iterations == 4 && s.strategy == LR_STRATEGY_AUTO && s.n == 4);
 	CHECK(s.budget_wall_s == 600 && s.budget_tokens == 200000 && !s.refactor);
 	lr_job_spec_free(&s);
 
@@ -211,10 +211,15 @@ TEST(later_kinds_validate_strictly)
 	              "unknown field 'code' for kind 'generate'"));
 	CHECK(rejects("{\"kind\": \"refactor\", \"code\": \"x\", \"feedback\": \"\"}",
 	              "field 'feedback' must not be empty"));
-	CHECK(rejects("{\"kind\": \"loop\", \"prompt\": \"p\", \"n\": 3}",
-	              "field 'n' (3 candidates) needs \"strategy\": \"sample\""));
+	CHECK(parse(&s, "{\"kind\": \"loop\", \"prompt\": \"p\", \"strategy\": \"repair\"}", &e) ==
+	      0);
+	CHECK(s.strategy == LR_STRATEGY_REPAIR && s.n == 1);
+	lr_job_spec_free(&s);
+	CHECK(rejects("{\"kind\": \"loop\", \"prompt\": \"p\", \"strategy\": \"repair\", \"n\": 3}",
+	              "field 'n' (3 candidates) needs \"strategy\": \"auto\" or \"sample\""));
 	CHECK(rejects("{\"kind\": \"loop\", \"prompt\": \"p\", \"strategy\": \"beam\"}",
-	              "field 'strategy' must be \"repair\" or \"sample\", got \"beam\""));
+	              "field 'strategy' must be \"auto\", \"repair\" or \"sample\", got "
+	              "\"beam\""));
 	CHECK(rejects("{\"kind\": \"loop\", \"prompt\": \"p\", \"max_iterations\": 0}",
 	              "field 'max_iterations' must be between 1 and"));
 	CHECK(rejects("{\"kind\": \"loop\", \"prompt\": \"p\", \"budget\": {\"tokens\": -1}}",

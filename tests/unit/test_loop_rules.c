@@ -6,7 +6,8 @@
 
 #include <string.h>
 
-static const loop_budget BUDGET = {4, 600, 200000, 0, 0};
+static const loop_budget BUDGET = {4, 600, 200000, 0, 0, 0};
+static const loop_budget AUTO = {4, 600, 200000, 0, 1, 0};
 
 /* An iteration that failed with code `code` and failure `fail`. */
 static loop_iter failing(loop_phase ph, uint64_t code, uint64_t fail, double score)
@@ -316,6 +317,59 @@ TEST(test_failure_hash)
 	CHECK(fh("{\"passed\":\"yes\",\"tests\":{\"a\":1},\"failure\":[1],\"violations\":7}") != 0);
 }
 
+TEST(test_auto)
+{
+	loop_iter sampled[] = {failing(LOOP_PHASE_SAMPLE, 7, 10, 0.5)};
+	loop_iter better[] = {failing(LOOP_PHASE_SAMPLE, 7, 10, 0.5),
+	                      failing(LOOP_PHASE_REPAIR, 8, 11, 0.75)};
+	loop_iter stuck[] = {failing(LOOP_PHASE_SAMPLE, 7, 10, 0.5),
+	                     failing(LOOP_PHASE_REPAIR, 7, 10, 0.5)};
+	loop_iter worse[] = {failing(LOOP_PHASE_SAMPLE, 7, 10, 0.5),
+	                     failing(LOOP_PHASE_REPAIR, 8, 11, 0.25)};
+	loop_iter two[] = {failing(LOOP_PHASE_SAMPLE, 7, 10, 0.75),
+	                   failing(LOOP_PHASE_REPAIR, 8, 11, 0.25),
+	                   failing(LOOP_PHASE_SAMPLE, 9, 12, 0.5)};
+	loop_iter nothing[] = {no_code(LOOP_PHASE_SAMPLE), no_code(LOOP_PHASE_SAMPLE)};
+	loop_next nx;
+
+	/* The first round samples; its best is repaired. */
+	nx = decide(NULL, 0, &AUTO, 0, 0);
+	CHECK(nx.action == LOOP_ACT_SAMPLE && nx.level == 0);
+	nx = decide(sampled, 1, &AUTO, 100, 1);
+	CHECK(nx.action == LOOP_ACT_REPAIR && nx.base == 0);
+	/* A repair that gained goes on being repaired. */
+	nx = decide(better, 2, &AUTO, 100, 1);
+	CHECK(nx.action == LOOP_ACT_REPAIR && nx.base == 1);
+	/* Stuck, or worse than the best before: a fresh, hotter sample, no stop. */
+	nx = decide(stuck, 2, &AUTO, 100, 1);
+	CHECK(nx.action == LOOP_ACT_SAMPLE && nx.level == 1);
+	nx = decide(worse, 2, &AUTO, 100, 1);
+	CHECK(nx.action == LOOP_ACT_SAMPLE && nx.level == 1);
+	/* After the fresh round, the best of everything is repaired. */
+	nx = decide(two, 3, &AUTO, 100, 1);
+	CHECK(nx.action == LOOP_ACT_REPAIR && nx.base == 0);
+	/* No code twice: sample again rather than stop. */
+	nx = decide(nothing, 2, &AUTO, 100, 1);
+	CHECK(nx.action == LOOP_ACT_SAMPLE && nx.level == 2);
+	/* Only the iteration count and the budget stop it. */
+	{
+		loop_budget b = AUTO;
+
+		b.max_iterations = 2;
+		nx = decide(stuck, 2, &b, 100, 1);
+		CHECK(nx.action == LOOP_ACT_STOP && nx.stop == LOOP_STOP_MAX_ITERATIONS);
+		nx = decide(nothing, 2, &b, 100, 1);
+		CHECK(nx.stop == LOOP_STOP_NO_CODE);
+		nx = decide(stuck, 2, &AUTO, 200000, 1);
+		CHECK(nx.stop == LOOP_STOP_BUDGET_TOKENS);
+	}
+	/* Temperatures: greedy first, then hotter each round, capped. */
+	CHECK(loop_auto_temperature(0, 0, 0) == 0);
+	CHECK(loop_auto_temperature(0, 1, 0) == LOOP_AUTO_T0);
+	CHECK(loop_auto_temperature(1, 0, 0) > LOOP_AUTO_T0);
+	CHECK(loop_auto_temperature(9, 3, 0) == LOOP_AUTO_TMAX);
+}
+
 int main(void)
 {
 	RUN(test_names);
@@ -329,6 +383,7 @@ int main(void)
 	RUN(test_budgets);
 	RUN(test_refactor);
 	RUN(test_ranking);
+	RUN(test_auto);
 	RUN(test_code_hash);
 	RUN(test_failure_hash);
 	return check_summary();

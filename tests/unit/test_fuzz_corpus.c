@@ -7,6 +7,9 @@
 #define LLVMFuzzerTestOneInput fuzz_llm_reply_one
 #include "../fuzz/fuzz_llm_reply.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_job_spec_one
+#include "../fuzz/fuzz_job_spec.c"
+#undef LLVMFuzzerTestOneInput
 
 #include "buf.h"
 #include "check.h"
@@ -59,9 +62,15 @@ TEST(llm_reply_corpus)
 	CHECK(replay("tests/fuzz/corpus/llm_reply", fuzz_llm_reply_one) >= 10);
 }
 
+TEST(job_spec_corpus)
+{
+	CHECK(replay("tests/fuzz/corpus/job_spec", fuzz_job_spec_one) >= 10);
+}
+
 int main(void)
 {
 	RUN(extract_corpus);
 	RUN(llm_reply_corpus);
+	RUN(job_spec_corpus);
 	return check_summary();
 }
