@@ -12,6 +12,8 @@
  * where it stopped). */
 #include "loop.h"
 
+#include "clock.h"
+
 #include "extract.h"
 #include "log.h"
 #include "worker.h"
@@ -100,7 +102,7 @@ typedef struct progress {
 static int on_token(void *arg, const char *text, size_t len)
 {
 	progress *p = arg;
-	long long now = loop_now_ms();
+	long long now = lr_now_ms();
 
 	(void)text;
 	(void)len;
@@ -238,7 +240,7 @@ int loop_ask(loop_answer *out, loop_run *L, const prompt *p, double temperature,
 	req.stop_at_code = 1;
 	pr.L = L;
 	pr.pieces = 0;
-	pr.last_ms = loop_now_ms();
+	pr.last_ms = lr_now_ms();
 	pr.stale = 0;
 	if (L->stream) {
 		req.stream = 1;
