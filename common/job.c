@@ -3,6 +3,7 @@
 
 #include "buf.h"
 #include "json.h"
+#include "json_strict.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -427,7 +428,7 @@ int lr_job_spec_parse(lr_job_spec *out, const char *text, size_t len, const lr_j
 		policy_permissive(&permissive);
 		pol = &permissive;
 	}
-	rc = lr_json_parse(&root, text, len, pol->max_spec_bytes, SPEC_DEPTH, err);
+	rc = lr_json_parse_strict(&root, text, len, pol->max_spec_bytes, SPEC_DEPTH, err);
 	if (rc < 0) {
 		if (rc == LR_ETOOBIG)
 			rc = lr_err_set(err, LR_ETOOBIG,

@@ -33,10 +33,11 @@
 	"local AUX_MAX = 64     -- auxiliary keys per job\n" \
 	"local function I(x) return string.format('%d', x) end\n" \
 	"local function jkey(id) return P .. 'job:' .. id end\n" \
-	"-- A value for a message: quoted and cut.\n" \
+	"-- A value for a message: quoted, cut, control bytes (NUL too) as \\xHH.\n" \
 	"local function show(v)\n" \
 	"  v = tostring(v)\n" \
 	"  if #v > 40 then v = string.sub(v, 1, 40) .. '...' end\n" \
+	"  v = string.gsub(v, '[%z\\1-\\31\\127]', function(c) return string.format('\\\\x%02x', string.byte(c)) end)\n" \
 	"  return \"'\" .. v .. \"'\"\n" \
 	"end\n" \
 	"-- Refuse before anything was written; the epilogue turns this into an error reply.\n" \

@@ -8,6 +8,7 @@
  * with the reason rather than a rejected job. */
 #include "clock.h"
 #include "http_int.h"
+#include "json_strict.h"
 #include "queue.h"
 
 #include <stdio.h>
@@ -78,8 +79,8 @@ int http_body_object(http_req *q, json_object **out, unsigned *status, lr_err *e
 		lr_err_set(err, LR_EINVAL, "request body is empty: expected a JSON object");
 		return -1;
 	}
-	if (lr_json_parse(out, q->body.data, q->body.len, q->srv->cfg.max_body,
-	                  LR_JSON_DEPTH_DEFAULT, &why) < 0) {
+	if (lr_json_parse_strict(out, q->body.data, q->body.len, q->srv->cfg.max_body,
+	                         LR_JSON_DEPTH_DEFAULT, &why) < 0) {
 		*status = 400;
 		lr_err_set(err, LR_EINVAL, "request body is not valid JSON: %s", why.msg);
 		return -1;
