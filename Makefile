@@ -16,7 +16,7 @@ CC ?= cc
 PYTHON ?= /usr/bin/python3
 BUILD ?= build
 SANITIZER ?=
-PKGS := hiredis libseccomp libcurl json-c libgit2 libmicrohttpd libcrypto
+PKGS := hiredis libseccomp libcurl json-c libgit2 libmicrohttpd libcrypto zlib
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wcast-align -Wwrite-strings -Wvla -Wnull-dereference -Wundef \
@@ -61,7 +61,7 @@ LAYER_sandbox := sandbox
 LAYER_model := model common
 LAYER_gitstore := gitstore common
 LAYER_worker := worker common model gitstore sandbox
-LAYER_dispatcher := dispatcher common
+LAYER_dispatcher := dispatcher common gitstore
 LAYER_client := client common gitstore
 LAYER_tests := $(LIBDIRS)
 LAYER_bench := $(LIBDIRS)
