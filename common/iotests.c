@@ -385,6 +385,42 @@ char *lr_utf8_clean(const char *s, size_t n, size_t max, size_t *out_len)
 	return lr_buf_steal(&b);
 }
 
+char *lr_iotests_examples(const lr_iotests *t, size_t cases, size_t max)
+{
+	lr_buf b;
+
+	lr_buf_init(&b, 0);
+	lr_buf_append(&b, "", 0);
+	for (size_t i = 0; i < t->n && i < cases; i++) {
+		const lr_iocase *c = &t->cases[i];
+		char *in = lr_utf8_clean(c->in, c->in_len, 0, NULL);
+		char *out = lr_utf8_clean(c->out, c->out_len, 0, NULL);
+		size_t before = b.len;
+
+		if (in == NULL || out == NULL) {
+			free(in);
+			free(out);
+			lr_buf_free(&b);
+			return NULL;
+		}
+		lr_buf_printf(&b, "%sInput:\n%s%sOutput:\n%s%s", i ? "\n" : "", in,
+		              *in && in[strlen(in) - 1] != '\n' ? "\n" : "", out,
+		              *out && out[strlen(out) - 1] != '\n' ? "\n" : "");
+		free(in);
+		free(out);
+		if (b.len > max) { /* this one does not fit: the ones before do */
+			b.len = before;
+			b.data[b.len] = '\0';
+			break;
+		}
+	}
+	if (lr_buf_error(&b)) {
+		lr_buf_free(&b);
+		return NULL;
+	}
+	return lr_buf_steal(&b);
+}
+
 /* ---- comparing ------------------------------------------------------------ */
 
 typedef struct dtext {

@@ -78,6 +78,11 @@ int lr_iotests_copy(lr_iotests *out, const lr_iotests *in);
 
 void lr_iotests_free(lr_iotests *t); /* frees the members; accepts NULL */
 
+/* The first `cases` cases as examples for a prompt ("Input:\n...\nOutput:\n
+ * ...\n", cleaned to UTF-8, at most max bytes in all: a case that does not
+ * fit is left out). A new string, "" when none fits; NULL when out of memory. */
+char *lr_iotests_examples(const lr_iotests *t, size_t cases, size_t max);
+
 /* Compare with a built-in checker (not python): 1 when actual is accepted,
  * 0 when not, with the first difference described in diff (at most
  * LR_IO_DIFF_MAX bytes, valid UTF-8, e.g. "line 2: expected \"3 4\", got

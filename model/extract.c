@@ -32,6 +32,7 @@ typedef struct scan {
 	block blocks[MAX_BLOCKS];
 	int nblocks;
 	const char *entry;
+	int program; /* extract_program: a whole program, statements and all */
 } scan;
 
 static size_t indent_of(const line *l)
@@ -211,6 +212,33 @@ static int emit(lr_buf *out, const scan *s, size_t first, size_t count)
 	return rc;
 }
 
+static int looks_like_code(const line *l);
+
+/* Does the block read standard input (input(), sys.stdin, open(0))? */
+static int block_reads_input(const scan *s, const block *b)
+{
+	for (size_t i = b->first; i < b->first + b->count; i++) {
+		const line *l = &s->lines[i];
+
+		if (memmem(l->p, l->n, "input(", 6) || memmem(l->p, l->n, "stdin", 5) ||
+		    memmem(l->p, l->n, "open(0", 6))
+			return 1;
+	}
+	return 0;
+}
+
+/* Its first line that is not blank reads as Python, not as data. */
+static int block_is_code(const scan *s, const block *b)
+{
+	for (size_t i = b->first; i < b->first + b->count; i++) {
+		const line *l = &s->lines[i];
+
+		if (!blank(l))
+			return indent_of(l) == 0 && looks_like_code(l);
+	}
+	return 0;
+}
+
 static int pick_blocks(scan *s, extract_result *out)
 {
 	int chosen = -1, any_python = 0;
@@ -237,13 +265,21 @@ static int pick_blocks(scan *s, extract_result *out)
 		for (int i = 0; i < s->nblocks; i++)
 			if (s->blocks[i].python && s->blocks[i].defines)
 				s->blocks[i].used = 1, chosen = i;
+		/* A program's driver may come in a block of its own after its
+		 * definitions: one that reads the input is part of it. */
+		for (int i = 0; s->program && chosen >= 0 && i < s->nblocks; i++)
+			if (s->blocks[i].python && !s->blocks[i].used && i > 0 &&
+			    s->blocks[i - 1].used && block_reads_input(s, &s->blocks[i]))
+				s->blocks[i].used = 1, chosen = i;
 	}
 	if (chosen < 0) {
-		/* Only usage-like Python blocks: take the longest, a script. */
+		/* Only usage-like Python blocks: take the longest, a script (for a
+		 * program, one that reads like code rather than an input example). */
 		size_t best = 0;
 
 		for (int i = 0; i < s->nblocks; i++)
-			if (s->blocks[i].python && s->blocks[i].count > best)
+			if (s->blocks[i].python && s->blocks[i].count > best &&
+			    (!s->program || block_is_code(s, &s->blocks[i])))
 				best = s->blocks[i].count, chosen = i;
 		if (chosen >= 0)
 			s->blocks[chosen].used = 1;
@@ -298,11 +334,16 @@ static int looks_like_code(const line *l)
 	return i + 1 < l->n && strchr("+-*/%|&", l->p[i]) && l->p[i + 1] == '=';
 }
 
-static int code_start(const line *l)
+static int code_start(const scan *s, const line *l)
 {
-	return indent_of(l) == 0 &&
-	       (defining(l->p, l->n) || starts(l->p, l->n, "#!") ||
-	        (starts(l->p, l->n, "from ") && memmem(l->p, l->n, " import ", 8)));
+	if (indent_of(l) != 0 || blank(l))
+		return 0;
+	/* A program may begin with any statement: n = int(input()) */
+	if (s->program && looks_like_code(l) && !starts(l->p, l->n, ")") &&
+	    !starts(l->p, l->n, "]") && !starts(l->p, l->n, "}"))
+		return 1;
+	return defining(l->p, l->n) || starts(l->p, l->n, "#!") ||
+	       (starts(l->p, l->n, "from ") && memmem(l->p, l->n, " import ", 8));
 }
 
 static int pick_unfenced(scan *s, extract_result *out, lr_buf *code)
@@ -310,7 +351,7 @@ static int pick_unfenced(scan *s, extract_result *out, lr_buf *code)
 	size_t start = s->nlines, end;
 
 	for (size_t i = 0; i < s->nlines; i++)
-		if (code_start(&s->lines[i])) {
+		if (code_start(s, &s->lines[i])) {
 			start = i;
 			break;
 		}
@@ -357,8 +398,8 @@ static int split_lines(scan *s, const char *text, size_t len)
 	return 0;
 }
 
-int extract_code(extract_result *out, const char *reply, size_t len, const char *entry_point,
-                 lr_err *err)
+static int extract(extract_result *out, const char *reply, size_t len, const char *entry_point,
+                   int program, lr_err *err)
 {
 	scan s;
 	lr_buf code;
@@ -373,6 +414,7 @@ int extract_code(extract_result *out, const char *reply, size_t len, const char 
 		return lr_err_set(err, LR_ETOOBIG, "the model's reply (%zu bytes) exceeds %u bytes",
 		                  len, EXTRACT_MAX_REPLY);
 	s.entry = entry_point && *entry_point ? entry_point : NULL;
+	s.program = program;
 	if (!reply)
 		text = reply = "";
 	/* The code becomes a C string: a NUL byte ends the reply. */
@@ -430,6 +472,17 @@ cleanup:
 	free(s.lines);
 	lr_buf_free(&code);
 	return rc;
+}
+
+int extract_code(extract_result *out, const char *reply, size_t len, const char *entry_point,
+                 lr_err *err)
+{
+	return extract(out, reply, len, entry_point, 0, err);
+}
+
+int extract_program(extract_result *out, const char *reply, size_t len, lr_err *err)
+{
+	return extract(out, reply, len, NULL, 1, err);
 }
 
 static int task_is_code(const char *t)

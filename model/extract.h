@@ -50,6 +50,13 @@ typedef struct extract_result {
 int extract_code(extract_result *out, const char *reply, size_t len, const char *entry_point,
                  lr_err *err);
 
+/* The same for a whole program (a job with io tests): no entry point; a
+ * block that reads the input after the defining blocks is kept with them;
+ * among blocks of bare statements the longest one that reads as code (not
+ * an input example) is taken; an unfenced program may start with any
+ * statement (n = int(input())). */
+int extract_program(extract_result *out, const char *reply, size_t len, lr_err *err);
+
 void extract_result_free(extract_result *r);
 
 /* Make extracted code a complete program for a task that is itself code (a

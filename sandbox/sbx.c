@@ -409,7 +409,8 @@ int sbx_run(sbx_result *res, const sbx_config *cfg, const sbx_limits *lim_in, co
 		/* The whole run: every process, and the files in /work and /tmp
 		 * (tmpfs pages are charged to the cgroup of whoever wrote them).
 		 * +1 process: the init. */
-		sbx_cg_limits cl = {lim.memory_mb * 1024LL * 1024LL, lim.max_procs + 1, lim.cpus};
+		sbx_cg_limits cl = {lim.memory_mb * 1024LL * 1024LL,
+		                     lim.max_procs + 1 + (cfg && cfg->peer ? 2 : 0), lim.cpus};
 		char name[48];
 
 		snprintf(name, sizeof(name), "llmrepl-sbx-u%u", uid);
@@ -451,6 +452,8 @@ int sbx_run(sbx_result *res, const sbx_config *cfg, const sbx_limits *lim_in, co
 		c.plan->fds[SBX_CFD_CG0 - SBX_CFD_OUT + i] = c.cg.procs_fd[i];
 	if (c.cg.version)
 		sbx_plan_gate(c.plan);
+	if (cfg != NULL && cfg->peer)
+		sbx_plan_peer(c.plan, s);
 
 	t0 = sbx_now();
 	c.pid = sbx_clone(c.plan, &c.pidfd);

@@ -11,6 +11,9 @@
  *   {"mode": "exec", "code": "...", "argv": [...]}   run code as __main__
  *   {"mode": "evaluate", ...}                         the evaluation harness
  *                                                      (llmrepl_harness.evaluate)
+ * A request framed as "LLMREPL-STDIN <n>\n" + n bytes of JSON gives the code
+ * the rest of the request stream as its stdin (fd 0), ended by the stream's
+ * end: what worker/eval_io.c sends for io test cases.
  *
  * Two ways to run:
  *   sbx_run()       a cold run: a fresh sandboxed interpreter for this request.
@@ -125,6 +128,11 @@ typedef struct sbx_config {
 	int require;        /* SBX_ISO_* bits that must apply or runs fail (default 0) */
 	unsigned avoid;     /* SBX_ISO_* bits not even to try (diagnostics, tests);
 	                       only CGROUP and SECCOMP can be avoided */
+	int peer;           /* start a candidate factory beside the entry: a second
+	                       interpreter under a uid of its own (as root: the
+	                       slot's + SBX_SLOTS) reachable on the entry's fd 6,
+	                       where the evaluation harness runs the code under test
+	                       apart from its judge */
 } sbx_config;
 
 void sbx_config_default(sbx_config *c);

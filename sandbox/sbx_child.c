@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -251,7 +252,7 @@ static void build_root(const sbx_plan *p)
 		fail("remount / read-only", NULL);
 }
 
-static void drop_privileges(const sbx_plan *p)
+static void drop_privileges(const sbx_plan *p, uid_t uid, gid_t gid)
 {
 	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
 	struct __user_cap_data_struct data[2];
@@ -263,9 +264,9 @@ static void drop_privileges(const sbx_plan *p)
 	/* In a user namespace setgroups is denied (and there are none). */
 	if (!p->userns && syscall(SYS_setgroups, 0, NULL) < 0)
 		fail("setgroups", NULL);
-	if (syscall(SYS_setresgid, p->gid, p->gid, p->gid) < 0)
+	if (syscall(SYS_setresgid, gid, gid, gid) < 0)
 		fail("setresgid", NULL);
-	if (syscall(SYS_setresuid, p->uid, p->uid, p->uid) < 0)
+	if (syscall(SYS_setresuid, uid, uid, uid) < 0)
 		fail("setresuid", NULL);
 	memset(data, 0, sizeof(data));
 	if (syscall(SYS_capset, &hdr, data) < 0)
@@ -282,6 +283,9 @@ static void set_limits(const sbx_plan *p)
 /* Read end of the gate python waits at until it is in the cgroups (init
  * mode with cgroups; -1 otherwise). Shared with python's process until exec. */
 static int gate_rd = -1;
+
+/* The candidate factory's pid (sbx_plan.peer), -1 when none. */
+static long peer_pid = -1;
 
 static void python_fds(const sbx_plan *p)
 {
@@ -307,6 +311,9 @@ static void python_fds(const sbx_plan *p)
 			fail("dup2", NULL);
 	/* The gate, in a cold run: fd 5 (the pool's control socket otherwise). */
 	if (gate_rd >= 0 && dup2(gate_rd, 5) < 0)
+		fail("dup2", NULL);
+	/* The candidate factory's socket: fd 10 (SBX_CFD_OUT's copy is done with). */
+	if (p->peer && dup2(SBX_CFD_PEER, 10) < 0)
 		fail("dup2", NULL);
 }
 
@@ -349,19 +356,75 @@ static size_t format_pid(char *buf, long pid)
  * reads no request before the gate opens. */
 static void join_cgroups(long pid, int gate_wr)
 {
-	char buf[24];
+	char buf[24], pbuf[24];
 	size_t n = format_pid(buf, pid);
+	size_t pn = peer_pid > 0 ? format_pid(pbuf, peer_pid) : 0;
 
 	for (int fd = SBX_CFD_CG0; fd <= SBX_CFD_CG3; fd++) {
 		if (fcntl(fd, F_GETFD) < 0)
 			continue;
-		if (write(fd, buf, n) != (ssize_t)n || write(fd, "0", 1) != 1)
+		if (write(fd, buf, n) != (ssize_t)n || write(fd, "0", 1) != 1 ||
+		    (pn && write(fd, pbuf, pn) != (ssize_t)pn))
 			fail("join the cgroup", NULL);
 		close(fd);
 	}
 	if (write(gate_wr, "g", 1) != 1)
 		fail("open the gate", NULL);
 	close(gate_wr);
+}
+
+/* ---- the candidate factory (sbx_plan.peer) --------------------------------- */
+
+static char peer_stack[64 * 1024] __attribute__((aligned(16)));
+
+/* In the factory's process (sharing memory with its parent until exec):
+ * the same confinement as python's, under the factory's own uid, with only
+ * its end of the socketpair (fd 3) and the output streams. */
+static int peer_main(void *arg)
+{
+	const sbx_plan *p = arg;
+	int nul = open("/dev/null", O_RDONLY);
+
+	if (nul < 0 || dup2(nul, 0) < 0 || dup2(SBX_CFD_OUT, 1) < 0 || dup2(SBX_CFD_ERR, 2) < 0 ||
+	    dup2(SBX_CFD_PEER + 1, 3) < 0)
+		fail("peer fds", NULL);
+	drop_privileges(p, p->peer_uid, (gid_t)p->peer_uid);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		fail("PR_SET_PDEATHSIG", NULL);
+	set_limits(p);
+	if (setsid() < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail("peer session", NULL);
+	if (chdir("/work") < 0)
+		fail("peer chdir", "/work");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		fail("peer no_new_privs", NULL);
+	if (p->filter && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, p->filter, 0, 0) < 0)
+		fail("load the seccomp filter", NULL);
+	close_range(4, ~0U, 0);
+	if (p->as_bytes) {
+		struct rlimit as = {p->as_bytes, p->as_bytes};
+
+		syscall(SYS_prlimit64, 0, RLIMIT_AS, &as, NULL);
+	}
+	execve(p->exe, p->peer_argv, p->envp);
+	_exit(127);
+}
+
+static void start_peer(const sbx_plan *p)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
+	    dup3(sv[0], SBX_CFD_PEER, O_CLOEXEC) < 0 ||
+	    dup3(sv[1], SBX_CFD_PEER + 1, O_CLOEXEC) < 0)
+		fail("socketpair", NULL);
+	close(sv[0]);
+	close(sv[1]);
+	peer_pid = clone(peer_main, peer_stack + sizeof(peer_stack),
+	                 CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)(uintptr_t)p);
+	if (peer_pid < 0)
+		fail("fork the candidate factory", NULL);
+	close(SBX_CFD_PEER + 1);
 }
 
 /* The stack python's process uses between clone and execve. */
@@ -400,6 +463,7 @@ static void __attribute__((noreturn)) run_init(const sbx_plan *p)
 	close(SBX_CFD_ANS);
 	close(SBX_CFD_REQ);
 	close(SBX_CFD_CTL);
+	close(SBX_CFD_PEER);
 	for (;;) {
 		struct rusage ru;
 		int st;
@@ -493,7 +557,9 @@ void sbx_child_main(const sbx_plan *p)
 	close(SBX_CFD_PYDIR);
 	if (sethostname("sandbox", 7) < 0)
 		fail("sethostname", NULL);
-	drop_privileges(p);
+	if (p->peer)
+		start_peer(p);
+	drop_privileges(p, p->uid, p->gid);
 	/* Cleared by the credential change above, so set only now; then make
 	 * sure the host did not die before it was set. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)

@@ -33,6 +33,9 @@ enum {
 	SBX_CFD_RCG3,
 	SBX_CFD_END,
 	SBX_NFDS = SBX_CFD_END - SBX_CFD_OUT,
+	/* Made inside the child, past the host's: the gate (END, END + 1), the
+	 * candidate factory's socketpair (PEER, PEER + 1). */
+	SBX_CFD_PEER = SBX_CFD_END + 2,
 };
 
 /* SBX_M_NODE: a device node made with mknod (dev, mode); SBX_M_RDONLY: remount
@@ -94,6 +97,11 @@ typedef struct sbx_plan {
 	             reports its status; 0: python itself is pid 1 */
 	int gate; /* init mode with cgroups: the init moves python into them
 	             while it starts; python (--gated) reads fd 5 first */
+	int peer; /* start the candidate factory beside python: a second python
+	             (peer_argv) as peer_uid, joined to python's fd 6 by a
+	             socketpair (its own fd 3); it gets none of the other fds */
+	uid_t peer_uid;
+	char *peer_argv[12];
 	char exe[SBX_PATH];
 	char *argv[12];
 	char *envp[20];

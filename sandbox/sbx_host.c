@@ -1,5 +1,6 @@
 /* sbx_host.c - configuration, plans, output capture and end classification. */
 #include "sbx_host.h"
+#include "sbx_slot.h"
 
 #include "sbx_policy.h"
 
@@ -554,6 +555,31 @@ void sbx_plan_gate(sbx_plan *p)
 	p->gate = 1;
 	p->argv[a] = gated;
 	p->argv[a + 1] = NULL;
+}
+
+void sbx_plan_peer(sbx_plan *p, const sbx_setup *s)
+{
+	static char factory[] = "--factory";
+	int a = 0;
+
+	p->peer = 1;
+	p->peer_uid = s->as_root ? p->uid + SBX_SLOTS : p->uid;
+	/* The interpreter, its flags and the entry: python's own first six. */
+	for (; a < 6 && p->argv[a] != NULL; a++)
+		p->peer_argv[a] = p->argv[a];
+	p->peer_argv[a++] = factory;
+	p->peer_argv[a] = NULL;
+	/* /work is shared by python and the factory's processes: open to both
+	 * uids (the judge keeps nothing there). */
+	for (int i = 0; i < p->nmounts; i++) {
+		const char *dst = p->mounts[i].dst;
+		size_t n = strlen(dst);
+		char *m = strstr(p->mounts[i].src, ",mode=0700,");
+
+		if (p->mounts[i].kind == SBX_M_TMPFS && n >= 5 &&
+		    strcmp(dst + n - 5, "/work") == 0 && m != NULL)
+			memcpy(m, ",mode=0777,", 11);
+	}
 }
 
 long sbx_clone(const sbx_plan *p, int *pidfd)

@@ -49,6 +49,11 @@ void sbx_plan_make(sbx_plan *p, const sbx_setup *s, const sbx_limits *lim, unsig
  * starts: python waits at a gate (--gated, fd 5) before reading the request. */
 void sbx_plan_gate(sbx_plan *p);
 
+/* Start the candidate factory beside python (see sbx_plan.peer): as root
+ * under a uid of its own (the slot's uid + SBX_SLOTS), in a user namespace
+ * under the same uid (noted in detail). */
+void sbx_plan_peer(sbx_plan *p, const sbx_setup *s);
+
 /* The pool's server: tell it which of its fds (6..9) are the run's cgroups
  * (set in fds[SBX_CFD_RCG*] first). */
 void sbx_plan_run_cgroups(sbx_plan *p);

@@ -143,7 +143,9 @@ static int server_start(sbx_pool *p, char *msg, size_t len)
 		const sbx_cg_limits srv = {POOL_SERVER_MB * 1024LL * 1024LL, 8, 0};
 		char name[48], sub[64];
 
-		p->cur = (sbx_cg_limits){lim.memory_mb * 1024LL * 1024LL, lim.max_procs, lim.cpus};
+		/* +1 process: the candidate's worker (sbx_config.peer). */
+		p->cur = (sbx_cg_limits){lim.memory_mb * 1024LL * 1024LL,
+		                         lim.max_procs + (p->cfg.peer ? 1 : 0), lim.cpus};
 		snprintf(name, sizeof(name), "llmrepl-sbx-u%u", p->uid);
 		if (sbx_cgroup_create(&p->top, name, &none, 1, note, sizeof(note)) == 0) {
 			snprintf(sub, sizeof(sub), "%s/srv", name);
@@ -183,6 +185,8 @@ static int server_start(sbx_pool *p, char *msg, size_t len)
 		goto cleanup;
 	}
 	sbx_plan_make(plan, p->s, &lim, p->uid, 1);
+	if (p->cfg.peer)
+		sbx_plan_peer(plan, p->s);
 	plan->fds[SBX_CFD_OUT - SBX_CFD_OUT] = lg[1];
 	plan->fds[SBX_CFD_ERR - SBX_CFD_OUT] = lg[1];
 	plan->fds[SBX_CFD_CTL - SBX_CFD_OUT] = sp[1];
@@ -529,7 +533,8 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	/* The spare waits in the run's cgroup already: its limits for this
 	 * run, its counters from zero. */
 	if (p->run.version) {
-		sbx_cg_limits want = {lim.memory_mb * 1024LL * 1024LL, lim.max_procs, lim.cpus};
+		sbx_cg_limits want = {lim.memory_mb * 1024LL * 1024LL,
+		                     lim.max_procs + (p->cfg.peer ? 1 : 0), lim.cpus};
 
 		if ((want.mem_bytes != p->cur.mem_bytes || want.pids_max != p->cur.pids_max ||
 		     want.cpus != p->cur.cpus) &&

@@ -63,8 +63,37 @@ static double budget_for(double timeout_s, int cold)
 	return b >= 0.2 ? b : fmax(0.1, timeout_s * 0.5);
 }
 
+void eval_sandbox_config(sbx_config *sc)
+{
+	const char *v = getenv("LLMREPL_SPLIT");
+
+	sc->peer = !(v != NULL && strcmp(v, "0") == 0);
+}
+
+/* The code's process under a split gets the run's limits: [cpu_s,
+ * memory_mb, processes, file_size_mb, files]. */
+static json_object *candidate_limits(const sbx_limits *lim)
+{
+	sbx_limits d;
+	json_object *a = json_object_new_array();
+	long v[5];
+
+	sbx_limits_default(&d);
+	v[0] = (long)ceil(lim->cpu_s > 0 ? lim->cpu_s : ceil(lim->timeout_s) + 1);
+	v[1] = lim->memory_mb > 0 ? lim->memory_mb : d.memory_mb;
+	v[2] = lim->max_procs > 0 ? lim->max_procs : d.max_procs;
+	v[3] = lim->file_size_mb > 0 ? lim->file_size_mb : d.file_size_mb;
+	v[4] = lim->max_files > 0 ? lim->max_files : d.max_files;
+	for (int i = 0; a != NULL && i < 5; i++)
+		if (json_object_array_add(a, json_object_new_int64(v[i] > 0 ? v[i] : 1)) < 0) {
+			json_object_put(a);
+			a = NULL;
+		}
+	return a;
+}
+
 static char *build_request(const eval_request *req, const sbx_limits *lim, double budget,
-                           double test_timeout, int isolate)
+                           double test_timeout, int isolate, int split)
 {
 	json_object *o = json_object_new_object();
 	const char *doctests = req->doctests > 0 ? "always" : req->doctests < 0 ? "never" : "auto";
@@ -86,6 +115,9 @@ static char *build_request(const eval_request *req, const sbx_limits *lim, doubl
 	rc |= lr_json_set_int(o, "max_output", (long)lim->output_max);
 	rc |= lr_json_set_int(o, "max_code_bytes", (long)EVAL_CODE_MAX);
 	rc |= lr_json_set_bool(o, "isolate", isolate);
+	rc |= lr_json_set_bool(o, "split", split);
+	if (split)
+		rc |= lr_json_set_obj(o, "candidate_limits", candidate_limits(lim));
 	if (rc == 0)
 		text = lr_json_dump(o);
 	json_object_put(o);
@@ -142,7 +174,8 @@ static int run_once(sbx_result *res, sbx_pool *pool, const sbx_config *cfg, cons
                     const eval_request *req, double budget, double test_timeout, int isolate,
                     lr_err *err)
 {
-	char *request = build_request(req, lim, budget, test_timeout, isolate);
+	char *request =
+	    build_request(req, lim, budget, test_timeout, isolate, cfg != NULL && cfg->peer);
 	int rc;
 
 	memset(res, 0, sizeof(*res));
@@ -212,6 +245,7 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 	ctx.timeout_s = lim.timeout_s;
 	ctx.memory_mb = lim.memory_mb;
 	ctx.output_max = lim.output_max;
+	ctx.split = cfg != NULL && cfg->peer;
 	ctx.test_timeout_s = req->test_timeout_s > 0 ? fmin(req->test_timeout_s, budget)
 	                                             : fmin(TEST_TIMEOUT_MAX_S, budget / 2);
 	code_len = strlen(req->code);

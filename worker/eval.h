@@ -52,6 +52,13 @@ typedef struct eval_request {
 	void *stop_arg;
 } eval_request;
 
+/* The sandbox settings evaluations want: a candidate factory beside the
+ * harness (sbx_config.peer), so that the code under test runs in a process
+ * of its own uid and the tests in a judge it cannot reach; LLMREPL_SPLIT=0
+ * in the environment turns it off (the report then says integrity
+ * "in_process"). The pool and eval_run's cfg must be given the same. */
+void eval_sandbox_config(sbx_config *sc);
+
 /* A request with the default limits and static checks on. */
 void eval_request_default(eval_request *r);
 /* A request for `code` with a job's tests, entry point, criteria, limits and

@@ -187,7 +187,8 @@ int gen_run(gen_result *out, lr_jobctx *ctx, gen_step step, const prompt_input *
 	}
 	out->reply = r.content;
 	r.content = NULL;
-	rc = extract_code(&x, out->reply, strlen(out->reply), in->entry_point, &e);
+	rc = in->program ? extract_program(&x, out->reply, strlen(out->reply), &e)
+	                 : extract_code(&x, out->reply, strlen(out->reply), in->entry_point, &e);
 	if (rc == LR_ENOTFOUND) {
 		rc = set_error(out, e.msg, err);
 		goto cleanup;
@@ -208,7 +209,8 @@ int gen_run(gen_result *out, lr_jobctx *ctx, gen_step step, const prompt_input *
 		free(x.code);
 		x.code = t;
 	}
-	rc = extract_complete(&out->code, x.code, step == GEN_REFACTOR ? NULL : in->task,
+	rc = extract_complete(&out->code, x.code,
+	                      step == GEN_REFACTOR || in->program ? NULL : in->task,
 	                      x.defines_entry, err);
 cleanup:
 	extract_result_free(&x);

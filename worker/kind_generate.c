@@ -17,6 +17,7 @@ int wk_kind_generate(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 	prompt_input in = {
 	    .task = s->prompt, .entry_point = s->entry_point, .program = s->io != NULL};
 	char entry[128];
+	char *examples = NULL;
 	gen_result g;
 	eval_outcome out = {0};
 	int rc;
@@ -25,8 +26,14 @@ int wk_kind_generate(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 	if (!in.entry_point && s->tests &&
 	    extract_entry_guess(entry, sizeof(entry), s->prompt, s->tests))
 		in.entry_point = entry;
-	if (s->show_tests)
+	if (s->show_tests && s->io) {
+		examples = lr_iotests_examples(s->io, PROMPT_IO_EXAMPLES, PROMPT_MAX_TESTS);
+		if (examples == NULL)
+			return lr_err_set(err, LR_ENOMEM, "out of memory");
+		in.tests = examples;
+	} else if (s->show_tests) {
 		in.tests = s->tests;
+	}
 	rc = gen_run(&g, ctx, GEN_GENERATE, &in, err);
 	if (rc < 0)
 		goto cleanup;
@@ -41,5 +48,6 @@ int wk_kind_generate(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 cleanup:
 	eval_outcome_free(&out);
 	gen_result_free(&g);
+	free(examples);
 	return rc;
 }

@@ -7,6 +7,7 @@
  * The decisions are loop_rules.c's; this file runs them and writes the
  * outcome: the accepted iteration tagged, optionally deployed (pushed to the
  * worker's configured remote), and the job's result. */
+#include "clock.h"
 #include "json.h"
 #include "kinds.h"
 #include "log.h"
@@ -210,13 +211,13 @@ int wk_kind_loop(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 	L.budget.sample = L.spec->strategy == LR_STRATEGY_SAMPLE;
 	L.budget.auto_strategy = L.spec->strategy == LR_STRATEGY_AUTO;
 	L.budget.refactor = L.spec->refactor;
-	L.t0_ms = loop_now_ms();
+	L.t0_ms = lr_now_ms();
 	rc = loop_model_open(&L, err);
 	if (rc == 0)
 		rc = loop_store_open(&L, err);
 	if (rc == 0)
 		rc = loop_store_resume(&L, err);
-	L.t0_ms = loop_now_ms(); /* resuming is not the job's work */
+	L.t0_ms = lr_now_ms(); /* resuming is not the job's work */
 	while (rc == 0 && L.stop == LOOP_STOP_NONE) {
 		rc = lr_jobctx_check(ctx, err);
 		if (rc < 0)

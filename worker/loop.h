@@ -2,6 +2,7 @@
  *
  *   kind_loop.c    the handler: resume, then decide (loop_rules.h) and run
  *                  steps until a rule says stop, then the result
+ *   loop_run.c     the attempt's state: its clock, the iterations so far
  *   loop_step.c    one iteration: ask the model, evaluate, commit, record
  *   loop_model.c   one model call: prompt, budget-clamped timeout, code
  *                  extraction, token accounting, error classes
@@ -52,6 +53,7 @@ typedef struct loop_run {
 	long max_tokens;
 	const char *entry_point; /* the job's, or the name its tests call; NULL: unknown */
 	char entry_guess[128];
+	char *io_examples; /* io tests: the first cases, shown as examples; else NULL */
 
 	/* the history, on its own connection */
 	lr_redis *r;
@@ -71,9 +73,13 @@ typedef struct loop_run {
 	int refactor_skipped;
 } loop_run;
 
+/* ---- loop_run.c ------------------------------------------------------------ */
+
 /* Loop time so far: earlier attempts and this one. */
 double loop_elapsed(const loop_run *L);
-long long loop_now_ms(void);
+/* Append an iteration read back or just made; takes `summary`. */
+int loop_push_iter(loop_run *L, const loop_iter *it, const char *commit, char *summary,
+                   int refactor_kept, const char *refactor_reason);
 
 /* ---- loop_model.c ---------------------------------------------------------- */
 
@@ -141,10 +147,6 @@ int loop_store_push(loop_run *L, const char *url, const char *ref, lr_err *err);
  * iteration. Returns 0, or what loop_ask returns (LR_EINVAL: the model
  * failed for good; L->stop_detail says how), or a store/sandbox error. */
 int loop_step(loop_run *L, const loop_next *nx, lr_err *err);
-
-/* Append an iteration read back or just made; takes `summary`. */
-int loop_push_iter(loop_run *L, const loop_iter *it, const char *commit, char *summary,
-                   int refactor_kept, const char *refactor_reason);
 
 void loop_run_free(loop_run *L);
 

@@ -12,6 +12,8 @@
  * where it stopped). */
 #include "loop.h"
 
+#include "clock.h"
+
 #include "extract.h"
 #include "log.h"
 #include "worker.h"
@@ -49,6 +51,9 @@ int loop_model_open(loop_run *L, lr_err *err)
 	    extract_entry_guess(L->entry_guess, sizeof(L->entry_guess), L->spec->prompt,
 	                        L->spec->tests))
 		L->entry_point = L->entry_guess;
+	if (L->spec->io && (L->io_examples = lr_iotests_examples(L->spec->io, PROMPT_IO_EXAMPLES,
+	                                                         PROMPT_MAX_TESTS)) == NULL)
+		return lr_err_set(err, LR_ENOMEM, "out of memory");
 	rc = llm_client_new(&L->llm, &L->llm_cfg, err);
 	if (rc < 0)
 		return rc;
@@ -70,6 +75,8 @@ void loop_model_close(loop_run *L)
 {
 	llm_client_free(L->llm);
 	L->llm = NULL;
+	free(L->io_examples);
+	L->io_examples = NULL;
 }
 
 void loop_answer_free(loop_answer *a)
@@ -95,7 +102,7 @@ typedef struct progress {
 static int on_token(void *arg, const char *text, size_t len)
 {
 	progress *p = arg;
-	long long now = loop_now_ms();
+	long long now = lr_now_ms();
 
 	(void)text;
 	(void)len;
@@ -133,7 +140,8 @@ static int take_code(loop_answer *out, loop_run *L, int refactor, lr_err *err)
 	int rc;
 
 	lr_err_clear(&xerr);
-	rc = extract_code(&ex, out->reply, strlen(out->reply), L->entry_point, &xerr);
+	rc = L->spec->io ? extract_program(&ex, out->reply, strlen(out->reply), &xerr)
+	                 : extract_code(&ex, out->reply, strlen(out->reply), L->entry_point, &xerr);
 	if (rc == LR_ENOTFOUND || rc == LR_ETOOBIG) {
 		out->extract = "none";
 		out->why_no_code = strdup(xerr.msg[0] ? xerr.msg : "no code in the reply");
@@ -157,7 +165,7 @@ static int take_code(loop_answer *out, loop_run *L, int refactor, lr_err *err)
 		free(ex.code);
 		ex.code = t;
 	}
-	rc = extract_complete(&out->code, ex.code, refactor ? NULL : L->spec->prompt,
+	rc = extract_complete(&out->code, ex.code, refactor || L->spec->io ? NULL : L->spec->prompt,
 	                      ex.defines_entry, err);
 	extract_result_free(&ex);
 	return rc;
@@ -232,7 +240,7 @@ int loop_ask(loop_answer *out, loop_run *L, const prompt *p, double temperature,
 	req.stop_at_code = 1;
 	pr.L = L;
 	pr.pieces = 0;
-	pr.last_ms = loop_now_ms();
+	pr.last_ms = lr_now_ms();
 	pr.stale = 0;
 	if (L->stream) {
 		req.stream = 1;

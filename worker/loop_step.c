@@ -4,6 +4,7 @@
 #include "kind_model.h"
 #include "loop.h"
 
+#include "clock.h"
 #include "json.h"
 #include "log.h"
 
@@ -11,57 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-long long loop_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-double loop_elapsed(const loop_run *L)
-{
-	return L->elapsed0 + (double)(loop_now_ms() - L->t0_ms) / 1000.0;
-}
-
-int loop_push_iter(loop_run *L, const loop_iter *it, const char *commit, char *summary,
-                   int refactor_kept, const char *refactor_reason)
-{
-	loop_rec *r;
-
-	if (L->n == L->cap) {
-		size_t cap = L->cap ? L->cap * 2 : 8;
-		loop_iter *its = realloc(L->its, cap * sizeof(*its));
-		loop_rec *recs;
-
-		if (its == NULL) {
-			free(summary);
-			return LR_ENOMEM;
-		}
-		L->its = its;
-		recs = realloc(L->recs, cap * sizeof(*recs));
-		if (recs == NULL) {
-			free(summary);
-			return LR_ENOMEM;
-		}
-		L->recs = recs;
-		L->cap = cap;
-	}
-	r = &L->recs[L->n];
-	memset(r, 0, sizeof(*r));
-	snprintf(r->commit, sizeof(r->commit), "%s", commit);
-	r->summary = summary;
-	r->refactor_kept = refactor_kept;
-	if (refactor_reason && *refactor_reason &&
-	    (r->refactor_reason = strdup(refactor_reason)) == NULL) {
-		free(summary);
-		return LR_ENOMEM;
-	}
-	L->its[L->n++] = *it;
-	return 0;
-}
 
 /* ---- one candidate: ask, then evaluate -------------------------------------- */
 
@@ -88,14 +38,14 @@ static int evaluate(cand *c, loop_run *L, lr_err *err)
 	const lr_job_spec *s = L->spec;
 	eval_request req;
 	eval_outcome out;
-	long long t = loop_now_ms();
+	long long t = lr_now_ms();
 	int rc;
 
 	eval_request_from_spec(&req, s, c->a.code);
 	req.stop = wk_eval_stop;
 	req.stop_arg = L->ctx;
 	rc = eval_run(&out, lr_jobctx_pool(L->ctx), lr_jobctx_sbx_config(L->ctx), &req, err);
-	c->t_eval_ms = (double)(loop_now_ms() - t);
+	c->t_eval_ms = (double)(lr_now_ms() - t);
 	if (rc < 0)
 		return rc; /* the sandbox could not run at all: the job is retried */
 	c->report = out.result_json;
@@ -240,7 +190,7 @@ static int write_hash(loop_run *L, long n, const cand *c, const step_info *si, c
 		STR("refactor", si->refactor_kept ? "kept" : "rejected");
 		STR("refactor_reason", si->refactor_reason);
 	}
-	NUM("t_ms", "%.1f", (double)(loop_now_ms() - si->t_start));
+	NUM("t_ms", "%.1f", (double)(lr_now_ms() - si->t_start));
 	NUM("elapsed_s", "%.3f", loop_elapsed(L));
 #undef NUM
 #undef STR
@@ -293,13 +243,13 @@ static int record(loop_run *L, cand *c, const step_info *si, lr_err *err)
 		goto cleanup;
 	}
 	c->it.phase = si->phase;
-	t = loop_now_ms();
+	t = lr_now_ms();
 	rc = loop_store_commit(L, n, c->a.code, report, summary, oid, &existed, err);
 	if (rc < 0)
 		goto cleanup;
 	if (existed)
 		log_info("job %s: iteration %ld was already committed (%s)", L->id, n, oid);
-	rc = write_hash(L, n, c, si, report, oid, (double)(loop_now_ms() - t), m.tokens_total,
+	rc = write_hash(L, n, c, si, report, oid, (double)(lr_now_ms() - t), m.tokens_total,
 	                summary, err);
 	if (rc < 0)
 		goto cleanup;
@@ -378,14 +328,14 @@ static int step_single(loop_run *L, const loop_next *nx, lr_err *err)
 	memset(&p, 0, sizeof(p));
 	memset(&c, 0, sizeof(c));
 	memset(&si, 0, sizeof(si));
-	si.t_start = loop_now_ms();
+	si.t_start = lr_now_ms();
 	si.base = nx->base;
 	si.phase = nx->action == LOOP_ACT_REPAIR     ? LOOP_PHASE_REPAIR
 	           : nx->action == LOOP_ACT_REFACTOR ? LOOP_PHASE_REFACTOR
 	                                             : LOOP_PHASE_GENERATE;
 	in.task = s->prompt;
 	in.entry_point = L->entry_point;
-	in.tests = s->show_tests ? s->tests : NULL;
+	in.tests = s->show_tests ? (s->io ? L->io_examples : s->tests) : NULL;
 	in.program = s->io != NULL;
 	if (si.phase != LOOP_PHASE_GENERATE) {
 		rc = base_of(L, nx->base, &code, &feedback, &report, err);
@@ -491,7 +441,7 @@ static int step_sample(loop_run *L, const loop_next *nx, lr_err *err)
 	memset(&in, 0, sizeof(in));
 	memset(&p, 0, sizeof(p));
 	memset(&si, 0, sizeof(si));
-	si.t_start = loop_now_ms();
+	si.t_start = lr_now_ms();
 	si.phase = LOOP_PHASE_SAMPLE;
 	si.base = -1;
 	if (cs == NULL || its == NULL || arr == NULL) {
@@ -500,7 +450,7 @@ static int step_sample(loop_run *L, const loop_next *nx, lr_err *err)
 	}
 	in.task = s->prompt;
 	in.entry_point = L->entry_point;
-	in.tests = s->show_tests ? s->tests : NULL;
+	in.tests = s->show_tests ? (s->io ? L->io_examples : s->tests) : NULL;
 	in.program = s->io != NULL;
 	rc = prompt_generate(&p, &in, err);
 	if (rc < 0)

@@ -10,6 +10,7 @@
 #include "loop.h"
 
 #include "clock.h"
+#include "json.h"
 #include "log.h"
 #include "worker.h"
 
@@ -181,6 +182,7 @@ int loop_store_commit(loop_run *L, long n, const char *code, const char *report,
 {
 	gitstore_file files[3];
 	gitstore_commit_req req;
+	char *io_json = NULL;
 	int tries = 0;
 	int rc;
 
@@ -197,12 +199,24 @@ int loop_store_commit(loop_run *L, long n, const char *code, const char *report,
 		files[2].data = L->spec->tests;
 		files[2].len = strlen(L->spec->tests);
 		req.nfiles = 3;
+	} else if (L->spec->io != NULL) { /* io cases, as the job gave them */
+		json_object *o = lr_iotests_to_json(L->spec->io);
+
+		io_json = o ? lr_json_dump(o) : NULL;
+		json_object_put(o);
+		if (io_json == NULL)
+			return lr_err_set(err, LR_ENOMEM, "out of memory");
+		files[2].name = "tests.json";
+		files[2].data = io_json;
+		files[2].len = strlen(io_json);
+		req.nfiles = 3;
 	}
 	req.iteration = n;
 	req.summary = summary;
 	req.files = files;
 	while ((rc = gitstore_commit(oid, existed, L->gs, &req, err)) < 0 && recover(L, rc, &tries))
 		;
+	free(io_json);
 	return rc;
 }
 

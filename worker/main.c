@@ -1,5 +1,6 @@
 /* llmrepl-worker: claims jobs from Redis and runs them (evaluation in the
  * sandbox; model-based kinds as they are added), one at a time. */
+#include "eval.h"
 #include "log.h"
 #include "startup.h"
 #include "wk_metrics.h"
@@ -68,6 +69,7 @@ static int sandbox_settings(sbx_config *sc)
 	unsigned require;
 
 	sbx_config_default(sc);
+	eval_sandbox_config(sc);
 	if (python && *python)
 		sc->python = python;
 	if (sandbox_py && *sandbox_py)

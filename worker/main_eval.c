@@ -37,7 +37,7 @@ static char *opt_tests, *opt_io_tests, *opt_tests_text, *opt_entry, *opt_criteri
     *opt_doctests, *opt_log;
 static double opt_timeout, opt_test_timeout;
 static long opt_memory, opt_jobs;
-static int opt_static, opt_json, opt_pool;
+static int opt_static, opt_json, opt_pool, opt_isolate;
 
 static lr_cfg_opt opts[] = {
     {"tests", LR_CFG_STR, &opt_tests, NULL, 0, 0, "file with the tests (any supported form)", 0,
@@ -62,6 +62,8 @@ static lr_cfg_opt opts[] = {
     {"doctests", LR_CFG_STR, &opt_doctests, "auto", 0, 0,
      "run the code's doctests: auto (when no tests), always, never", 0, 0},
     {"json", LR_CFG_BOOL, &opt_json, "0", 0, 0, "print the whole report as JSON", 0, 0},
+    {"isolate", LR_CFG_BOOL, &opt_isolate, "0", 0, 0,
+     "run as the isolated retry does from the start", 0, 0},
     {"pool", LR_CFG_BOOL, &opt_pool, "0", 0, 0, "run on a pre-forked sandbox (batches always do)",
      0, 0},
     {"batch", LR_CFG_STR, &opt_batch, NULL, 0, 0, "evaluate each JSON line of this file", 0, 0},
@@ -162,6 +164,7 @@ static void base_request(eval_request *r)
 	if (opt_memory > 0)
 		r->limits.memory_mb = opt_memory;
 	r->static_checks = opt_static;
+	r->isolate = opt_isolate;
 	r->test_timeout_s = opt_test_timeout;
 	r->doctests = strcmp(opt_doctests, "always") == 0  ? 1
 	              : strcmp(opt_doctests, "never") == 0 ? -1
@@ -248,6 +251,7 @@ static int run_one(const char *path)
 	req.criteria = &crit;
 	req.io = opt_io_tests ? &io : NULL;
 	sbx_config_default(&sc);
+	eval_sandbox_config(&sc);
 	rc = LR_EXIT_RUNTIME;
 	if (opt_pool && sbx_pool_start(&pool, &sc, msg, sizeof(msg)) < 0) {
 		fprintf(stderr, "llmrepl-eval: sandbox: %s\n", msg);
@@ -391,6 +395,7 @@ static int run_batch(const char *path)
 	memset(&b, 0, sizeof(b));
 	pthread_mutex_init(&b.lock, NULL);
 	sbx_config_default(&b.sc);
+	eval_sandbox_config(&b.sc);
 	if (read_file(&text, path, &err) < 0) {
 		fprintf(stderr, "llmrepl-eval: %s\n", err.msg);
 		rc = LR_EXIT_USAGE;

@@ -97,7 +97,10 @@ static int put_task(lr_buf *b, const prompt_input *in)
 		rc = lr_buf_printf(b, "\n%s\n", PROGRAM);
 	else if (!rc && in->entry_point && *in->entry_point)
 		rc = lr_buf_printf(b, "\nThe function must be named `%.100s`.\n", in->entry_point);
-	if (!rc && in->tests && *in->tests) {
+	if (!rc && in->program && in->tests && *in->tests) {
+		rc = lr_buf_puts(b, "\nExamples of input and the output expected for it:\n\n");
+		rc = rc ? rc : put_text(b, in->tests, PROMPT_MAX_TESTS, "text");
+	} else if (!rc && in->tests && *in->tests) {
 		if (in->entry_point && *in->entry_point && strstr(in->tests, "candidate"))
 			rc = lr_buf_printf(b,
 			                   "\nIt must pass these tests, where `candidate` is "

@@ -19,7 +19,8 @@
 typedef struct prompt_input {
 	const char *task;        /* the job's prompt: prose or a signature + docstring */
 	const char *entry_point; /* the function that must exist, or NULL */
-	const char *tests;       /* tests to show the model, or NULL to keep them hidden */
+	const char *tests;       /* tests to show the model, or NULL to keep them hidden;
+	                            with program, io examples (lr_iotests_examples) */
 	const char *code;        /* repair, refactor: the code to change */
 	const char *feedback;    /* repair: evaluation feedback; refactor: the review */
 	int program;             /* the code is a whole program that reads stdin and
@@ -38,6 +39,7 @@ typedef struct prompt {
 #define PROMPT_MAX_CODE     (64u << 10)
 #define PROMPT_MAX_FEEDBACK (8u << 10)
 #define PROMPT_MAX_TESTS    (8u << 10)
+#define PROMPT_IO_EXAMPLES  2 /* io cases shown as examples (show_tests) */
 
 /* Each returns 0, LR_EINVAL (a required input is missing) or LR_ENOMEM, and
  * fills `out` (free with prompt_free, also after a failure). */

@@ -40,6 +40,7 @@ import sys
 import threading
 import time
 
+import llmrepl_judge
 import llmrepl_plan
 import llmrepl_runner
 import llmrepl_static
@@ -53,7 +54,8 @@ HARD_EXIT = 75  # the in-process run gave up on a step it could not stop
 PIPE_MAX = 16 << 20  # bytes the parent accepts from one child
 STEP_DETAIL_MAX = 2000  # cases reported one by one; the rest are counted
 
-for _m in (llmrepl_plan, llmrepl_runner, llmrepl_static, sys.modules[__name__]):
+for _m in (llmrepl_plan, llmrepl_runner, llmrepl_static, llmrepl_judge, llmrepl_judge.wire,
+           sys.modules[__name__]):
     llmrepl_runner.HARNESS_FILES.add(_m.__file__)
 
 
@@ -95,7 +97,13 @@ def _options(req):
          "max_code_bytes": _opt(req, "max_code_bytes", int, DEFAULTS["max_code_bytes"]),
          "module": _opt(req, "module", str, "solution"),
          "isolate": _opt(req, "isolate", bool, False),
+         "split": _opt(req, "split", bool, False),
+         "candidate_limits": req.get("candidate_limits"),
          "grace_s": GRACE_S}
+    lim = o["candidate_limits"]
+    if lim is not None and not (isinstance(lim, list) and len(lim) == 5 and all(
+            type(x) is int and 0 < x < (1 << 31) for x in lim)):
+        raise BadRequest("request field 'candidate_limits' must be 5 positive integers")
     if o["doctests"] not in ("auto", "always", "never"):
         raise BadRequest("request field 'doctests' must be auto, always or never")
     if not o["module"].isidentifier():
@@ -136,6 +144,7 @@ def _parse(source, file):
 def _base(o):
     code = o["code"]
     return {"harness": HARNESS_VERSION, "status": "ok", "error": None, "forms": [],
+            "integrity": "in_process",
             "entry_point": o["entry_point"], "tests": [], "tests_total": 0, "tests_passed": 0,
             "tests_omitted": 0, "stdout": "", "stderr": "", "stdout_truncated": False,
             "stderr_truncated": False, "static": None,
@@ -280,6 +289,9 @@ def _supervise(plan, o, ans, side=None):
     end = None
     restarts = 0
     t_run = time.perf_counter()
+    if o["split"] and llmrepl_judge.available():
+        _run_here(plan, o, ans, side, split=True)
+        return
     if not o["isolate"]:
         _run_here(plan, o, ans, side)
         return
@@ -338,19 +350,30 @@ def _supervise(plan, o, ans, side=None):
     _assemble(plan, o, ans, results, end is not None)
 
 
-def _run_here(plan, o, ans, side):
+def _run_here(plan, o, ans, side, split=False):
     """The fast path: the code runs in this process (the sandbox's throwaway
     request child), after the static checks, which it could disturb. A step
     that cannot be stopped ends the process with HARD_EXIT, and a crash ends
     it anyway: either way there is no answer, and the caller evaluates again
-    with isolate=true."""
+    with isolate=true.
+
+    Split: the code runs in the candidate's process (llmrepl_judge) and only
+    the tests run here, so nothing the code does reaches this process; a
+    crash or a hang costs the step (the candidate is restarted)."""
     if side is not None:
         side()
     t = time.perf_counter()
     results, out, err = {}, [], []
     ch = _Child(-1, -1)
     before = set(threading.enumerate())
-    for rec in llmrepl_runner.run_inline(plan, o, set(), hard_exit=HARD_EXIT):
+    remote = None
+    if split:
+        lim = tuple(o["candidate_limits"] or ()) or None
+
+        def remote(runner):
+            return llmrepl_judge.Remote(o, runner.remaining, lim)
+    for rec in llmrepl_runner.run_inline(plan, o, set(), hard_exit=None if split else HARD_EXIT,
+                                         remote=remote):
         _take(ch, rec, results, out, err)
     left = [th for th in threading.enumerate() if th not in before and th.is_alive()]
     if left:
@@ -368,6 +391,8 @@ def _run_here(plan, o, ans, side):
     m["tests_s"] = round(end.get("tests_s", 0.0), 6)
     _streams(ans, o, out, err, [end.get("stdout_dropped", 0), end.get("stderr_dropped", 0)])
     ans["isolated"] = False
+    if split:
+        ans["integrity"] = "split"
     _assemble(plan, o, ans, results, True)
 
 

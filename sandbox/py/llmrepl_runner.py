@@ -208,6 +208,7 @@ def describe(exc, sources):
     """An exception as a JSON-ready dict with the code's own line numbers."""
     tb = exc.__traceback__
     fr, total = frames(tb)
+    fr, total = _remote_frames(exc, fr, total)
     for f in fr:
         lines = sources.get(f["file"])
         if lines and 0 < (f["line"] or 0) <= len(lines):
@@ -227,6 +228,20 @@ def describe(exc, sources):
     if isinstance(exc, SystemExit):
         err["message"] = "the code called exit(%s)" % safe_repr(exc.code, 60)
     return err
+
+
+def _remote_frames(exc, fr, total):
+    """An exception raised in the candidate's process (llmrepl_judge) carries
+    the code's own frames: they come after the tests' frames here."""
+    remote = getattr(exc, "_llmrepl_frames", None)
+    if not remote:
+        return fr, total
+    own = [{"file": "solution", "line": line, "function": clean(name, 100)}
+           for line, name in remote]
+    fr = fr + own
+    if len(fr) > FRAMES_MAX:
+        fr = fr[:2] + fr[-(FRAMES_MAX - 2):]
+    return fr, total + len(own)
 
 
 def _message(exc):
@@ -260,6 +275,7 @@ class Runner:
         self.err = Capture(opts["max_output"], "stderr")
         self.sources = {"solution": opts["code"].splitlines(),
                         "tests": (opts.get("tests") or "").splitlines()}
+        self.remote = None  # llmrepl_judge.Remote when the code runs apart
 
     # ---- timers -------------------------------------------------------------
     def _arm(self):
@@ -373,7 +389,17 @@ class Runner:
         return {"call": clean("%s(%s)" % (c["fn"], c["args"]), 600),
                 "input": clean(c["args"], 600)}
 
+    def remaining(self):
+        """Seconds left of the running step (or of the budget)."""
+        end = self.stack[-1][1] if self.stack else self.deadline
+        return max(0.001, end - time.monotonic())
+
     def _classify(self, k, exc):
+        st = getattr(type(exc), "llmrepl_status", None)
+        if st is not None:
+            err = describe(exc, self.sources)
+            err["type"] = "Crash"
+            return st, err
         if isinstance(exc, StepTimeout):
             limit = "the time budget" if self.plan.steps[k]["container"] else \
                 "its %.3g s limit" % self.test_timeout
@@ -513,7 +539,10 @@ class Runner:
         k = plan.load_step
         if self.enter(k):
             try:
-                exec(plan.solution_code, ns)
+                if self.remote is not None:
+                    ns.update(self.remote.load())
+                else:
+                    exec(plan.solution_code, ns)
                 self.ok(k)
                 load_ok = True
             except SystemExit as e:
@@ -859,13 +888,17 @@ def _restore(saved):
     signal.signal(signal.SIGALRM, saved[4])
 
 
-def run_inline(plan, opts, skip, hard_exit=None):
+def run_inline(plan, opts, skip, hard_exit=None, remote=None):
     """The run in this process: no fork, so the cheapest; timers still apply.
     With hard_exit, a step that swallows its interruption past its grace
-    ends the process with that status (the caller's cue to isolate)."""
+    ends the process with that status (the caller's cue to isolate). With
+    remote (a function of the runner making an llmrepl_judge.Remote), the
+    code runs in the candidate's process and only the tests run here."""
     records = []
     runner = make_runner(plan, opts, records.extend, None, skip, set())
     runner.hard_exit = hard_exit
+    if remote is not None:
+        runner.remote = remote(runner)
     rss0 = memory_start()
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     saved = _install(runner, opts)
@@ -874,6 +907,8 @@ def run_inline(plan, opts, skip, hard_exit=None):
     finally:
         _restore(saved)
         sys.modules.pop(opts["module"], None)
+        if runner.remote is not None:
+            runner.remote.close()
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
     runner.flush(final=_end_record(runner, ru0, ru1, load_s, tests_s, rss0))
     return records

@@ -371,7 +371,9 @@ def _wipe(path):
     import stat
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        os.chmod(path, 0o700)  # /work is ours; /tmp (root's, 1777) is not
+        # /work is ours (open to the candidate factory's uid when there is
+        # one); /tmp (root's, 1777) is not.
+        os.chmod(path, 0o777 if _FACTORY or path != "/work" else 0o700)
     except OSError:
         pass
     try:
@@ -403,35 +405,75 @@ def _wipe(path):
     return not os.listdir(path)
 
 
+FACTORY_FD = 10
+_CGROUP_HELD = []  # the run's cgroup fds a judge keeps for the candidate's workers
+_FACTORY = set()  # pids of the candidate factory (another uid; see llmrepl_candidate)
+
+
+def _children():
+    try:
+        with open("/proc/1/task/1/children", "rb") as f:
+            return {int(w) for w in f.read().split()}
+    except (OSError, ValueError):
+        return None
+
+
 def _kill_all():
-    """Kill every process of the namespace but this one (pid 1) and reap
-    them all, including orphans of orphans."""
+    """Kill every process of the namespace but this one (pid 1) and the
+    candidate factory, and reap them all, including orphans of orphans.
+    Returns the largest peak memory (kB) of those reaped: the candidate's
+    workers are orphans (see llmrepl_candidate), so this is the kernel's
+    figure for the code's processes."""
     import os
     import signal
+    import time
+    peak = 0
     while True:
         try:
             os.kill(-1, signal.SIGKILL)
         except OSError:
             pass
         try:
-            os.waitpid(-1, 0)
+            pid, _, ru = os.wait4(-1, os.WNOHANG if _FACTORY else 0)
         except ChildProcessError:
-            return
+            return peak
         except InterruptedError:
             continue
+        if pid == 0:
+            left = _children()
+            if left is None or left <= _FACTORY:
+                return peak
+            time.sleep(0.0005)
+            continue
+        peak = max(peak, ru.ru_maxrss)
+        if pid in _FACTORY:
+            _FACTORY.discard(pid)  # it died (killed by a run): runs go on without it
 
 
-def _child(fds, lim):
-    import os
+def _factory_clean():
+    """Between runs: the factory kills what the code left under its uid and
+    empties /work and /tmp of its files. False when the factory is gone."""
+    import socket
+    if not _FACTORY:
+        return True
+    try:
+        s = socket.socket(fileno=posix.dup(FACTORY_FD))
+    except OSError:
+        return False
+    try:
+        s.settimeout(5)
+        s.send(b"CLEAN")
+        return s.recv(16) == b"OK"
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def set_limits(lim):
+    """A run's rlimits (cpu_s, memory_mb, nproc, fsize_mb, nofile) on this
+    forked process; the address space counts from what it already maps."""
     import resource
-    import fcntl
-    # Out of the way of 1-4 first: the received fds may have any numbers.
-    req, ans, out, err = (fcntl.fcntl(fd, fcntl.F_DUPFD, 16) for fd in fds)
-    os.dup2(out, 1)
-    os.dup2(err, 2)
-    os.dup2(ans, ANS_FD)
-    os.dup2(req, REQ_FD)
-    os.closerange(CTL_FD, 1 << 16)
     cpu, mem_mb, nproc, fsize_mb, nofile = lim
     try:
         with open("/proc/self/statm", "rb") as f:
@@ -444,7 +486,36 @@ def _child(fds, lim):
             (resource.RLIMIT_NPROC, nproc, nproc),
             (resource.RLIMIT_FSIZE, fsize_mb << 20, fsize_mb << 20),
             (resource.RLIMIT_NOFILE, nofile, nofile)):
+        # Never above what this process may have (a cold run's candidate
+        # factory already has the run's limits).
+        cur = resource.getrlimit(res)[1]
+        if cur != resource.RLIM_INFINITY:
+            soft, hard = min(soft, cur), min(hard, cur)
         resource.setrlimit(res, (soft, hard))
+
+
+def _child(fds, lim):
+    import os
+    import fcntl
+    # Out of the way of 1-4 first: the received fds may have any numbers.
+    req, ans, out, err = (fcntl.fcntl(fd, fcntl.F_DUPFD, 16) for fd in fds)
+    os.dup2(out, 1)
+    os.dup2(err, 2)
+    os.dup2(ans, ANS_FD)
+    os.dup2(req, REQ_FD)
+    keep = []
+    if _FACTORY:
+        # The candidate factory's socket and the run's cgroups stay, for
+        # llmrepl_judge.
+        keep = sorted([FACTORY_FD] + _CGROUP_HELD)
+        import llmrepl_judge
+        llmrepl_judge.CGROUP_FDS = tuple(_CGROUP_HELD)
+    lo = CTL_FD
+    for fd in keep:
+        os.closerange(lo, fd)
+        lo = fd + 1
+    os.closerange(lo, 1 << 16)
+    set_limits(lim)
     status = 1
     try:
         status = run_once()
@@ -468,6 +539,11 @@ def _spare_main(sock):
     for fd in RUN_CGROUP_FDS:
         try:
             os.write(fd, b"0")
+            if _FACTORY:
+                # The candidate's workers join them too (through the judge,
+                # which runs no code of the candidate's).
+                import fcntl
+                _CGROUP_HELD.append(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 64))
             os.close(fd)
         except OSError:
             posix._exit(125)  # never run outside the run's limits
@@ -539,6 +615,13 @@ def serve():
 
     ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        os.fstat(FACTORY_FD)
+    except OSError:
+        pass
+    else:
+        # Started by the sandbox before this process: its only child now.
+        _FACTORY.update(_children() or ())
     notes = _warm_imports()
     global SERVER_PATH
     SERVER_PATH = list(sys.path)
@@ -596,11 +679,12 @@ def serve():
                 break
         os.close(pidfd)
         _, status, ru = os.wait4(pid, 0)
-        _kill_all()
+        clean = _factory_clean()
+        peak = max(ru.ru_maxrss, _kill_all())
         ctl.send(("DONE %s %d %d %d %d" % (
             run_id, status, int(ru.ru_utime * 1e6), int(ru.ru_stime * 1e6),
-            ru.ru_maxrss)).encode())
-        if not (_wipe("/work") and _wipe("/tmp")):
+            peak)).encode())
+        if not (clean and _wipe("/work") and _wipe("/tmp")):
             # Something could not be removed: the host starts a fresh server
             # (and sends a run it may already have sent there).
             ctl.send(b"GONE")
@@ -622,6 +706,10 @@ def main(args):
             if a.startswith("--run-cgroup="):
                 RUN_CGROUP_FDS = tuple(int(w) for w in a.split("=", 1)[1].split(","))
         serve()
+        return
+    if args == ["--factory"]:
+        import llmrepl_candidate
+        llmrepl_candidate.factory_main(_wipe, set_limits)
         return
     if args == ["--gated"]:
         # The init opens the gate once this process is in the run's cgroups.

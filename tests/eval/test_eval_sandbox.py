@@ -13,6 +13,11 @@ CHECK = ("def check(candidate):\n    assert candidate(1) == 2\n    assert candid
          "    assert candidate(None) == 1\n")
 
 
+# The code and the tests in one process (no candidate factory): the isolated
+# retry and the in-process timers are what handle what the code does.
+IN_PROCESS = {"LLMREPL_SPLIT": "0"}
+
+
 def run(tmp_path, code, *args, tests=None, env=None, timeout=120):
     cf = tmp_path / "solution.py"
     cf.write_text(code)
@@ -105,23 +110,36 @@ def test_hanging_tests_among_passing_ones(tmp_path):
             "            pass\n"
             "    return x\n")
     # An endless loop is interrupted in the sandbox's own process.
-    r = report(tmp_path, code, "--test-timeout", "0.5",
+    r = report(tmp_path, code, "--test-timeout", "0.5", env=IN_PROCESS,
                tests="assert f(1) == 1\nassert f(2) == 2\nassert f(4) == 4\n")
     assert [t["status"] for t in r["tests"]] == ["passed", "timeout", "passed"]
     assert r["run"]["retried_isolated"] is None
     # One that swallows its interruption is run again isolated and killed.
-    r = report(tmp_path, code, "--test-timeout", "0.5",
+    r = report(tmp_path, code, "--test-timeout", "0.5", env=IN_PROCESS,
                tests="assert f(1) == 1\nassert f(3) == 3\nassert f(4) == 4\n")
     assert [t["status"] for t in r["tests"]] == ["passed", "timeout", "passed"]
     assert "status 75" in r["run"]["retried_isolated"] and r["isolated"] is True
     assert "its process was killed" in r["feedback"]
+    # Split, the candidate's process is killed and restarted; no retry.
+    for mode in ([], ["--pool"]):
+        r = report(tmp_path, code, "--test-timeout", "0.5", *mode,
+                   tests="assert f(1) == 1\nassert f(2) == 2\nassert f(3) == 3\n"
+                         "assert f(4) == 4\n")
+        assert [t["status"] for t in r["tests"]] == ["passed", "timeout", "timeout", "passed"]
+        assert r["run"]["retried_isolated"] is None and r["integrity"] == "split"
+        assert "f(2): did not finish within its 0.5 s limit at line 3 of the code" in r["feedback"]
 
 
 def test_crash_in_one_test_costs_that_test(tmp_path):
-    r = report(tmp_path, "import os\ndef f(x):\n    if x == 2:\n        os._exit(7)\n    return x\n",
-               tests="assert f(1) == 1\nassert f(2) == 2\nassert f(3) == 3\n")
+    code = "import os\ndef f(x):\n    if x == 2:\n        os._exit(7)\n    return x\n"
+    tests = "assert f(1) == 1\nassert f(2) == 2\nassert f(3) == 3\n"
+    r = report(tmp_path, code, tests=tests, env=IN_PROCESS)
     assert [t["status"] for t in r["tests"]] == ["passed", "crashed", "passed"]
     assert "exited with status 7" in r["run"]["retried_isolated"]
+    for mode in ([], ["--pool"]):
+        r = report(tmp_path, code, *mode, tests=tests)
+        assert [t["status"] for t in r["tests"]] == ["passed", "crashed", "passed"]
+        assert r["run"]["retried_isolated"] is None and r["integrity"] == "split"
 
 
 def test_memory_limit(tmp_path):
@@ -250,9 +268,13 @@ def test_threads_left_running_do_not_hold_the_run(tmp_path):
             "def spin():\n    while True:\n        time.sleep(0.05)\n"
             "threading.Thread(target=spin).start()\n"
             "def f():\n    return 1\n")
-    r = report(tmp_path, code, "--pool", "--timeout", "5", tests="assert f() == 1\n")
+    r = report(tmp_path, code, "--pool", "--timeout", "5", tests="assert f() == 1\n",
+               env=IN_PROCESS)
     assert r["passed"] and r["run"]["retried_isolated"] is None
     assert r["notes"] == ["the code left 1 thread(s) running; they were abandoned"]
+    # Split, the threads live in the candidate's process, killed after the run.
+    r = report(tmp_path, code, "--pool", "--timeout", "5", tests="assert f() == 1\n")
+    assert r["passed"] and r["run"]["retried_isolated"] is None and r["integrity"] == "split"
 
 
 def test_deep_recursion_costs_one_test(tmp_path):

@@ -258,6 +258,28 @@ TEST(test_utf8_clean)
 	free(s);
 }
 
+TEST(test_examples)
+{
+	lr_iotests t;
+	lr_err err;
+	char *s;
+
+	CHECK(parse(&t,
+	            "{\"io\": [{\"stdin\": \"1 2\\n\", \"stdout\": \"3\\n\"}, {\"stdin\": "
+	            "\"5 5\", \"stdout\": \"10\"}, {\"stdout\": \"x\"}]}",
+	            &err) == 0);
+	s = lr_iotests_examples(&t, 2, 1000);
+	CHECK_STR(s, "Input:\n1 2\nOutput:\n3\n\nInput:\n5 5\nOutput:\n10\n");
+	free(s);
+	s = lr_iotests_examples(&t, 5, 30); /* the second does not fit */
+	CHECK_STR(s, "Input:\n1 2\nOutput:\n3\n");
+	free(s);
+	s = lr_iotests_examples(&t, 5, 5);
+	CHECK_STR(s, "");
+	free(s);
+	lr_iotests_free(&t);
+}
+
 int main(void)
 {
 	RUN(test_parse_forms);
@@ -271,5 +293,6 @@ int main(void)
 	RUN(test_exact);
 	RUN(test_diff_bounded_and_utf8);
 	RUN(test_utf8_clean);
+	RUN(test_examples);
 	return check_summary();
 }

@@ -1,0 +1,339 @@
+"""llmrepl_candidate - the side of an evaluation where the code under test runs.
+
+The sandbox starts the factory (`llmrepl_entry.py --factory`) beside the
+entry, under a uid of its own, with one end of a SOCK_SEQPACKET socketpair
+on fd 3; the judge (the harness in the entry's process) holds the other end
+on fd 10. The factory holds no request, no tests and no answer descriptor.
+
+Factory protocol (one datagram each):
+  judge -> factory  "NEW <cpu_s> <memory_mb> <nproc> <fsize_mb> <nofile>"
+                    with 3 fds: a stream socket, stdout, stderr, then (pool)
+                    the run's cgroup.procs files, which the worker joins
+                    -> a worker is forked that serves that socket
+  judge -> factory  "KILL"   every process of this uid but the factory dies
+  server -> factory "CLEAN"  KILL, then /work and /tmp are emptied of what
+                    this uid made (pool: between runs)
+  factory -> asker  "OK"     after KILL and CLEAN
+
+A worker runs the code and answers calls over its socket in the encoding of
+llmrepl_wire; see Worker.
+"""
+import io
+import os
+import signal
+import socket
+import sys
+import time
+import types
+
+import llmrepl_wire as wire
+
+FACTORY_FD = 3
+REPEAT_S = 0.1
+NAME_VALUE_MAX = 64 << 10
+OUT_MAX = 16 << 20  # characters of each stream kept per call (the judge's cap + 1)
+
+
+class StepTimeout(BaseException):
+    """Raised in the code when the judge's deadline for a call is up."""
+
+
+# ---- the factory ---------------------------------------------------------------
+
+def factory_main(wipe, set_limits):
+    """Serve the judge (and the pool's server) on fd 3. The entry's own
+    helpers are passed in: wipe(path) empties a directory, set_limits(lim)
+    sets a run's rlimits."""
+    import gc
+    sock = socket.socket(fileno=FACTORY_FD)
+    gc.collect()
+    gc.freeze()
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    while True:
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(sock, 4096, 7)
+        except InterruptedError:
+            continue
+        except OSError:
+            os._exit(0)
+        if not msg:
+            _kill_all()
+            os._exit(0)
+        words = msg.decode("ascii", "replace").split()
+        if words and words[0] == "NEW" and len(words) == 6 and len(fds) >= 3:
+            _new_worker(sock, fds, tuple(int(w) for w in words[1:]), set_limits)
+        elif words == ["KILL"]:
+            _kill_all()
+            sock.send(b"OK")
+        elif words == ["CLEAN"]:
+            _kill_all()
+            wipe("/work")
+            wipe("/tmp")
+            sock.send(b"OK")
+        for fd in fds:
+            os.close(fd)
+
+
+def _kill_all():
+    """Every process of this uid but this one, and their zombies."""
+    while True:
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.001)
+
+
+def _new_worker(ctl, fds, lim, set_limits):
+    """Fork twice: the worker is an orphan, so pid 1 of the sandbox (the
+    init or the pool's server, the judge's side) reaps it and learns its
+    peak memory from the kernel, not from anything the code could say."""
+    pid = os.fork()
+    if pid:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+        return
+    try:
+        if os.fork():
+            os._exit(0)
+        ctl.close()
+        # Into the run's cgroups first: never run outside the run's limits.
+        for fd in fds[3:]:
+            os.write(fd, b"0")
+            os.close(fd)
+        s, out, err = fds[:3]
+        os.dup2(out, 1)
+        os.dup2(err, 2)
+        os.dup2(s, 3)
+        os.closerange(4, 1 << 16)
+        os.setsid()
+        set_limits(lim)
+        Worker(socket.socket(fileno=3)).serve()
+    except BaseException:  # noqa: BLE001 - the judge sees the socket close
+        try:
+            sys.__excepthook__(*sys.exc_info())
+        except BaseException:  # noqa: BLE001
+            pass
+    finally:
+        os._exit(0)
+
+
+# ---- a worker --------------------------------------------------------------------
+
+class _Capture(io.TextIOBase):
+    def __init__(self):
+        super().__init__()
+        self.parts = []
+        self.size = 0
+        self.cap = OUT_MAX
+
+    def writable(self):
+        return True
+
+    def write(self, s):
+        if not isinstance(s, str):
+            raise TypeError("write() argument must be str, not %s" % type(s).__name__)
+        if self.size < self.cap:
+            self.parts.append(s[:self.cap - self.size])
+            self.size += len(self.parts[-1])
+        return len(s)
+
+    def take(self):
+        text = "".join(self.parts)
+        self.parts = []
+        self.size = 0
+        return text
+
+
+_OPS = {
+    "len": len, "iter": iter, "next": next, "bool": bool, "repr": repr, "str": str,
+    "getattr": getattr, "setattr": setattr, "delattr": delattr, "hash": hash,
+    "getitem": lambda o, k: o[k], "setitem": lambda o, k, v: o.__setitem__(k, v),
+    "delitem": lambda o, k: o.__delitem__(k), "contains": lambda o, k: k in o,
+    "call": lambda o, *a, **kw: o(*a, **kw),
+    "callmethod": lambda o, name, *a, **kw: getattr(o, name)(*a, **kw),
+}
+for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "neg", "pos", "abs",
+              "and", "or", "xor", "lshift", "rshift", "invert", "radd", "rsub", "rmul",
+              "eq", "ne", "lt", "le", "gt", "ge", "enter", "exit", "round", "int", "float",
+              "index"):
+    _OPS[_name] = (lambda n: lambda o, *a: getattr(o, "__%s__" % n)(*a))(_name)
+
+
+class Worker:
+    """Serves one judge: ["load", code, module], ["call", target, args,
+    kwargs, timeout_s], ["op", handle id, op, args, timeout_s], ["free", ids].
+    Answers ["ok", value, stdout, stderr] or ["raise", exception, stdout,
+    stderr] (a load answers its globals as {name: value} or ["mod", name])."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.objs = {}
+        self.ids = {}
+        self.next_id = 1
+        self.ns = None
+        self.out = _Capture()
+        self.err = _Capture()
+        self.deadline = None
+
+    def handle(self, obj):
+        i = self.ids.get(id(obj))
+        if i is None or self.objs.get(i) is not obj:
+            i = self.next_id
+            self.next_id += 1
+            self.objs[i] = obj
+            self.ids[id(obj)] = i
+        return i
+
+    def lookup(self, i, name, kind):
+        try:
+            return self.ns[name] if kind == "global" else self.objs[i]
+        except KeyError:
+            raise wire.WireError("no such handle") from None
+
+    def dec(self, v):
+        return wire.Decoder(self.lookup,
+                            lambda names, msg, fr: wire.RemoteException(names, msg)).dec(v)
+
+    def enc(self, x):
+        return wire.encode(x, self.handle)
+
+    def on_alarm(self, signum, frame):
+        if self.deadline is None:
+            return
+        signal.setitimer(signal.ITIMER_REAL, REPEAT_S)
+        raise StepTimeout("the call exceeded its time limit")
+
+    def serve(self):
+        signal.signal(signal.SIGALRM, self.on_alarm)
+        sys.stdout, sys.stderr = self.out, self.err
+        sys.stdin = io.StringIO("")
+        while True:
+            try:
+                msg = wire.recv(self.sock)
+            except (EOFError, OSError, wire.WireError):
+                return
+            reply = self.one(msg)
+            try:
+                wire.send(self.sock, reply)
+            except (OSError, wire.WireError, ValueError):
+                try:
+                    wire.send(self.sock, ["raise", ["e", ["WireError", "Exception"],
+                                                    "the value could not be sent"], "", ""])
+                except (OSError, wire.WireError, ValueError):
+                    return
+
+    def one(self, msg):
+        kind = msg[0]
+        if kind == "free":
+            for i in msg[1] if type(msg[1]) is list else ():
+                obj = self.objs.pop(i, None)
+                if obj is not None:
+                    self.ids.pop(id(obj), None)
+            return ["ok", ["n"], "", ""]
+        if kind == "load" and len(msg) == 5:
+            # One character past what the judge keeps, so that it sees the cut.
+            if type(msg[4]) is int and 0 <= msg[4] <= OUT_MAX:
+                self.out.cap = self.err.cap = msg[4] + 1
+            return self.load(msg[1], msg[2], msg[3])
+        if kind == "call" and len(msg) == 5:
+            return self.guard(msg[4], lambda: self.call(msg))
+        if kind == "op" and len(msg) == 6:
+            return self.guard(msg[5], lambda: self.op(msg))
+        return ["raise", ["e", ["ProtocolError", "Exception"], "unknown request"], "", ""]
+
+    def guard(self, timeout, fn):
+        try:
+            timeout = float(timeout)
+        except (TypeError, ValueError):
+            timeout = 1.0
+        import gc
+        gc.enable()
+        self.deadline = time.monotonic() + timeout
+        signal.setitimer(signal.ITIMER_REAL, max(timeout, 0.001))
+        try:
+            try:
+                value = fn()
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                self.deadline = None
+            return ["ok", self.enc(value), self.out.take(), self.err.take()]
+        except BaseException as e:  # noqa: BLE001 - the code's own failure
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            self.deadline = None
+            try:
+                exc = wire.Encoder(self.handle).enc_exc(e)
+                exc.append(_frames(e))
+            except BaseException:  # noqa: BLE001
+                exc = ["e", ["Exception"], "an exception that could not be described", []]
+            return ["raise", exc, self.out.take(), self.err.take()]
+
+    def load(self, code, module, timeout):
+        mod = types.ModuleType(module if isinstance(module, str) else "solution")
+        ns = mod.__dict__
+        ns["__file__"] = mod.__name__ + ".py"
+        ns["__builtins__"] = __builtins__
+        sys.modules[mod.__name__] = mod
+        self.ns = ns
+
+        def run():
+            try:
+                exec(compile(code, "<solution>", "exec", dont_inherit=True), ns)
+            except SystemExit as e:
+                if e.code not in (None, 0):
+                    raise
+            return None
+
+        r = self.guard(timeout, run)
+        if r[0] != "ok":
+            return r
+        names = {}
+        for name, value in list(ns.items()):
+            if not isinstance(name, str) or name.startswith("__"):
+                continue
+            if isinstance(value, types.ModuleType):
+                names[name] = ["mod", str(getattr(value, "__name__", name))]
+            elif isinstance(value, type) and issubclass(value, BaseException):
+                names[name] = ["excclass", [wire._clip(getattr(c, "__name__", ""), wire.NAME_MAX)
+                                            for c in value.__mro__[:16]]]
+            else:
+                # Small values travel with the names; others on first use.
+                names[name] = wire.encode(value, self.handle, NAME_VALUE_MAX)
+        r[1] = ["names", names]
+        return r
+
+    def call(self, msg):
+        target, args, kwargs = msg[1], msg[2], msg[3]
+        if type(target) is str:
+            fn = self.ns[target]
+        else:
+            fn = self.dec(target)
+        a = [self.dec(x) for x in args]
+        kw = {k: self.dec(v) for k, v in kwargs}
+        return fn(*a, **kw)
+
+    def op(self, msg):
+        obj = self.ns[msg[1]] if type(msg[1]) is str else self.dec(msg[1])
+        name = msg[2]
+        fn = _OPS[name]
+        args = [self.dec(x) for x in msg[3]]
+        kw = {k: self.dec(v) for k, v in msg[4]}
+        return fn(obj, *args, **kw)
+
+
+def _frames(e):
+    out = []
+    tb = e.__traceback__
+    while tb is not None and len(out) < 40:
+        co = tb.tb_frame.f_code
+        if co.co_filename == "<solution>":
+            out.append([tb.tb_lineno, str(co.co_name)[:100]])
+        tb = tb.tb_next
+    return out[-12:]

@@ -1,0 +1,450 @@
+"""llmrepl_judge - the judge's side of the split: the code under test runs in
+a candidate process (llmrepl_candidate) under another uid, and this process
+runs the tests.
+
+Remote is the connection to one candidate worker (made by the factory on fd
+6). The names the code defines become proxies here: plain values are copied,
+functions, classes and other objects are handles whose calls, attribute
+reads and operators go to the candidate and come back as data
+(llmrepl_wire). The judge compares its own decoded objects: no method of the
+candidate's runs in this process.
+
+A candidate that dies or overstays a call's deadline is killed through the
+factory; the call raises (StepTimeout, or CandidateCrashed), and the next
+call starts a fresh worker with the code loaded again. Handles of an earlier
+worker are then dead.
+"""
+import builtins
+import os
+import socket
+import time
+
+import llmrepl_runner
+import llmrepl_wire as wire
+
+FACTORY_FD = 10
+CGROUP_FDS = ()  # the pool's run cgroups, which each worker joins (set by the entry)
+GRACE_S = 0.5
+
+
+class CandidateCrashed(BaseException):
+    """The candidate's process ended (or broke the protocol) during a call."""
+
+    llmrepl_status = "crashed"
+
+
+def available():
+    try:
+        os.fstat(FACTORY_FD)
+    except OSError:
+        return False
+    try:
+        s = socket.socket(fileno=os.dup(FACTORY_FD))
+    except OSError:
+        return False
+    ok = s.type == socket.SOCK_SEQPACKET
+    s.close()
+    return ok
+
+
+_EXC_CACHE = {}
+
+
+def exc_class(names):
+    """The judge's stand-in for an exception class of the code's, by the
+    names along its MRO: the first builtin one is its base. One class per
+    name list, so that raising and catching (`except MyError`,
+    assertRaises(MyError)) meet."""
+    key = tuple(names)
+    cls = _EXC_CACHE.get(key)
+    if cls is not None:
+        return cls
+    base = None
+    for n in names:
+        c = getattr(builtins, n, None)
+        if isinstance(c, type) and issubclass(c, BaseException):
+            base = c
+            break
+    if base is None or base in (KeyboardInterrupt, GeneratorExit):
+        base = Exception
+    cls = base
+    if names and names[0] != base.__name__:
+        try:
+            cls = type(names[0], (base,), {"__module__": "solution"})
+        except TypeError:
+            cls = type(names[0], (Exception,), {"__module__": "solution"})
+    if len(_EXC_CACHE) < 1000:
+        _EXC_CACHE[key] = cls
+    return cls
+
+
+def _exception(names, message, frames):
+    if names and names[0] == "StepTimeout":
+        e = llmrepl_runner.StepTimeout("did not finish within its time limit")
+    else:
+        cls = exc_class(names)
+        try:
+            e = cls(message)
+        except Exception:  # noqa: BLE001 - constructors with other arguments
+            e = exc_class([names[0] if names else "Exception", "Exception"])(message)
+    e._llmrepl_frames = list(frames)
+    return e
+
+
+class _RemoteClass(type):
+    """A class of the code's as the judge sees it: calling it constructs an
+    object in the candidate (a Handle); isinstance() checks the handle's
+    type name; other attributes are read from the candidate."""
+
+    def __call__(cls, *args, **kwargs):
+        return cls._llmrepl_g(*args, **kwargs)
+
+    def __getattr__(cls, name):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return getattr(cls._llmrepl_g, name)
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, Handle) and obj._r is cls._llmrepl_g._r and \
+            obj._typename == cls.__name__
+
+    def __repr__(cls):
+        return "<class 'solution.%s'>" % cls.__name__
+
+
+def remote_class(g):
+    try:
+        return _RemoteClass(g._name, (), {"_llmrepl_g": g, "__module__": "solution"})
+    except (TypeError, ValueError):
+        return g
+
+
+class Remote:
+    def __init__(self, opts, timeout_fn, lim=None):
+        self.ctl = socket.socket(fileno=os.dup(FACTORY_FD))
+        self.sock = None
+        self.gen = 0
+        self.opts = opts
+        self.timeout_fn = timeout_fn
+        self.lim = lim or (max(1, int(opts["budget_s"]) + 2), 1 << 14, 64, 16, 256)
+        self.names = None
+        self.load_error = None
+        self.dead = None
+        self.calls = 0
+
+    # ---- the worker's life -------------------------------------------------------
+    def _start(self):
+        if self.dead is not None:
+            raise CandidateCrashed(self.dead)
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            socket.send_fds(self.ctl, [("NEW %d %d %d %d %d" % self.lim).encode()],
+                            [theirs.fileno(), 1, 2] + list(CGROUP_FDS))
+        except OSError as e:
+            self.dead = "the code's process could not be started (%s)" % e
+            mine.close()
+            raise CandidateCrashed(self.dead) from None
+        finally:
+            theirs.close()
+        self.sock = mine
+        self.gen += 1
+
+    def kill(self):
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        try:
+            self.ctl.settimeout(5)
+            self.ctl.send(b"KILL")
+            if self.ctl.recv(16) != b"OK":
+                raise OSError("no answer")
+        except OSError:
+            self.dead = "the code's process factory is gone"
+        finally:
+            self.ctl.settimeout(None)
+
+    def close(self):
+        self.kill()
+        self.ctl.close()
+
+    def _request(self, msg, timeout, grace=GRACE_S):
+        if self.sock is None:
+            self._start()
+            if self.names is not None:
+                self._load()  # a fresh worker: the code again, silently
+        # Past the step's deadline the candidate gets the grace to stop by
+        # itself, but never much past the evaluation's own budget.
+        wait = min(timeout + grace, max(timeout, self.opts["deadline"] - time.monotonic()) + 0.1)
+        try:
+            self.sock.settimeout(wait)
+            wire.send(self.sock, msg)
+            reply = wire.recv(self.sock)
+        except socket.timeout:
+            self.kill()
+            raise llmrepl_runner.StepTimeout("did not finish within its time limit and did "
+                                             "not stop when interrupted") from None
+        except (OSError, EOFError, wire.WireError) as e:
+            self.kill()
+            raise CandidateCrashed("the code's process ended during the call (%s)"
+                                   % type(e).__name__) from None
+        self.calls += 1
+        return reply
+
+    def _answer(self, reply):
+        if len(reply) != 4 or reply[0] not in ("ok", "raise") or type(reply[2]) is not str \
+                or type(reply[3]) is not str:
+            self.kill()
+            raise CandidateCrashed("the code's process sent a malformed answer")
+        import sys
+        if reply[2]:
+            sys.stdout.write(reply[2])
+        if reply[3]:
+            sys.stderr.write(reply[3])
+        gen = self.gen
+        try:
+            value = wire.Decoder(lambda i, name, kind: Handle(self, gen, i, name, kind),
+                                 _exception).dec(reply[1])
+        except wire.WireError as e:
+            self.kill()
+            raise CandidateCrashed("the code's process sent a malformed value: %s" % e) from None
+        if reply[0] == "raise":
+            if not isinstance(value, BaseException):
+                raise CandidateCrashed("the code's process sent a malformed exception")
+            raise value
+        return value
+
+    def _load(self):
+        reply = self._request(["load", self.opts["code"], self.opts["module"],
+                               self.timeout_fn(), self.opts["max_output"]], self.timeout_fn())
+        if reply[0] == "ok" and (type(reply[1]) is not list or len(reply[1]) != 2
+                                 or reply[1][0] != "names" or type(reply[1][1]) is not dict):
+            self.kill()
+            raise CandidateCrashed("the code's process sent a malformed answer")
+        if reply[0] == "ok":
+            names = reply[1][1]
+            reply = [reply[0], ["n"], reply[2], reply[3]]
+            self._answer(reply)
+            return names
+        return self._answer(reply)
+
+    def load(self):
+        """The code's globals as the judge sees them: {name: value or proxy}."""
+        names = self._load()
+        out = {}
+        gen = self.gen
+        for name, v in names.items():
+            if type(name) is not str or not name.isidentifier():
+                continue
+            if type(v) is list and len(v) == 2 and v[0] == "mod" and type(v[1]) is str:
+                try:
+                    out[name] = __import__(v[1], fromlist=["_"])
+                except BaseException:  # noqa: BLE001 - a module only the code has
+                    out[name] = Global(self, name, "object", v[1])
+                continue
+            if type(v) is list and len(v) == 2 and v[0] == "excclass" and type(v[1]) is list:
+                out[name] = exc_class([n for n in v[1][:16] if type(n) is str] or [name])
+                continue
+            if type(v) is list and v and v[0] == "h" and len(v) == 4:
+                g = Global(self, name, v[3], v[2])
+                out[name] = remote_class(g) if v[3] == "class" else g
+                continue
+            try:
+                out[name] = wire.Decoder(lambda i, n, k: Handle(self, gen, i, n, k),
+                                         _exception).dec(v)
+            except wire.WireError:
+                continue
+        self.names = names
+        return out
+
+    # ---- calls ---------------------------------------------------------------------
+    def encode(self, x):
+        def handle(obj):
+            if isinstance(obj, _RemoteClass):
+                obj = obj._llmrepl_g
+            if isinstance(obj, Global) and obj._r is self:
+                return 0
+            if isinstance(obj, Handle) and obj._r is self and obj._gen == self.gen:
+                return obj._hid
+            raise TypeError("a %s cannot be passed to the code under test (only plain "
+                            "data and the code's own objects can)" % type(obj).__name__)
+
+        enc = wire.Encoder(handle)
+        v = enc.enc(x)
+        if v[0] == "h" and v[1] == 0:
+            v[2] = x._llmrepl_g._name if isinstance(x, _RemoteClass) else x._name
+            v[3] = "global"
+        return v
+
+    def call(self, target, args, kwargs):
+        a = [self.encode(x) for x in args]
+        kw = [[str(k), self.encode(v)] for k, v in kwargs.items()]
+        t = self.timeout_fn()
+        return self._answer(self._request(["call", target, a, kw, t], t))
+
+    def op(self, target, name, args=(), kwargs=None):
+        a = [self.encode(x) for x in args]
+        kw = [[str(k), self.encode(v)] for k, v in (kwargs or {}).items()]
+        t = self.timeout_fn()
+        return self._answer(self._request(["op", target, name, a, kw, t], t))
+
+
+class _Proxy:
+    """What the judge holds for an object of the candidate's."""
+
+    __slots__ = ("_r", "_kind", "_typename", "__weakref__")
+    llmrepl_status = None
+
+    def _target(self):
+        raise NotImplementedError
+
+    def __call__(self, *args, **kwargs):
+        return self._r.call(self._target(), args, kwargs)
+
+    def __getattr__(self, name):
+        if name.startswith("__") and name.endswith("__") and name not in (
+                "__name__", "__qualname__", "__doc__"):
+            raise AttributeError(name)
+        return self._r.op(self._target(), "getattr", (name,))
+
+    def __setattr__(self, name, value):
+        if name in _Proxy.__slots__ or name in ("_name", "_gen", "_hid"):
+            object.__setattr__(self, name, value)
+        else:
+            self._r.op(self._target(), "setattr", (name, value))
+
+    def __repr__(self):
+        v = self._r.op(self._target(), "repr")
+        return v if type(v) is str else "<%s object>" % self._typename
+
+    def __str__(self):
+        v = self._r.op(self._target(), "str")
+        return v if type(v) is str else "<%s object>" % self._typename
+
+    def __len__(self):
+        v = self._r.op(self._target(), "len")
+        if type(v) is not int:
+            raise TypeError("len() of the code's object is not an int")
+        return v
+
+    def __bool__(self):
+        v = self._r.op(self._target(), "bool")
+        if type(v) is not bool:
+            raise TypeError("bool() of the code's object is not a bool")
+        return v
+
+    def __iter__(self):
+        return self._r.op(self._target(), "iter")
+
+    def __next__(self):
+        return self._r.op(self._target(), "next")
+
+    def __getitem__(self, k):
+        return self._r.op(self._target(), "getitem", (k,))
+
+    def __setitem__(self, k, v):
+        self._r.op(self._target(), "setitem", (k, v))
+
+    def __delitem__(self, k):
+        self._r.op(self._target(), "delitem", (k,))
+
+    def __contains__(self, k):
+        v = self._r.op(self._target(), "contains", (k,))
+        if type(v) is not bool:
+            raise TypeError("`in` on the code's object did not give a bool")
+        return v
+
+    def __enter__(self):
+        return self._r.op(self._target(), "enter")
+
+    def __exit__(self, *a):
+        return self._r.op(self._target(), "exit", (None, None, None))
+
+    def __hash__(self):
+        return hash((id(self._r), self._key()))
+
+    def _key(self):
+        return self._target() if isinstance(self._target(), str) else tuple(self._target()[:2])
+
+    # Comparisons: only between two objects of the code's, where the code's
+    # own answer is all there is to go on; against the judge's values they
+    # are identity (so an __eq__ of the code's never decides a test).
+    def _cmp(self, other, name):
+        if isinstance(other, _Proxy) and other._r is self._r:
+            v = self._r.op(self._target(), name, (other,))
+            if type(v) is bool:
+                return v
+        return NotImplemented
+
+    def __eq__(self, other):
+        if other is self:
+            return True
+        if isinstance(other, _Proxy) and other._r is self._r and other._key() == self._key():
+            return True
+        return self._cmp(other, "eq")
+
+    def __ne__(self, other):
+        r = self.__eq__(other)
+        return r if r is NotImplemented else not r
+
+    def __lt__(self, other):
+        return self._cmp(other, "lt")
+
+    def __le__(self, other):
+        return self._cmp(other, "le")
+
+    def __gt__(self, other):
+        return self._cmp(other, "gt")
+
+    def __ge__(self, other):
+        return self._cmp(other, "ge")
+
+
+def _arith(name):
+    def f(self, *args):
+        return self._r.op(self._target(), name, args)
+    f.__name__ = "__%s__" % name
+    return f
+
+
+for _n in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "neg", "pos", "abs",
+           "and", "or", "xor", "lshift", "rshift", "invert", "radd", "rsub", "rmul"):
+    setattr(_Proxy, "__%s__" % _n, _arith(_n))
+
+
+class Global(_Proxy):
+    """A name the code defines, resolved in the candidate at each use (so it
+    outlives a restarted worker)."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, remote, name, kind, typename):
+        object.__setattr__(self, "_r", remote)
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_kind", kind)
+        object.__setattr__(self, "_typename", typename)
+
+    def _target(self):
+        return self._name
+
+    def __getattr__(self, name):
+        if name == "__name__" or name == "__qualname__":
+            return self._name
+        return _Proxy.__getattr__(self, name)
+
+
+class Handle(_Proxy):
+    """Any other object of the candidate's, valid while its worker lives."""
+
+    __slots__ = ("_gen", "_hid")
+
+    def __init__(self, remote, gen, hid, typename, kind):
+        object.__setattr__(self, "_r", remote)
+        object.__setattr__(self, "_gen", gen)
+        object.__setattr__(self, "_hid", hid)
+        object.__setattr__(self, "_kind", kind)
+        object.__setattr__(self, "_typename", typename)
+
+    def _target(self):
+        if self._gen != self._r.gen or self._r.sock is None:
+            raise CandidateCrashed("an object of a process of the code that has ended")
+        return ["h", self._hid, self._typename, self._kind]

@@ -1,0 +1,276 @@
+"""Verdicts the judged code cannot forge: every cheat below is a wrong
+solution of `add` (or code that breaks a criterion) that tries to pass
+anyway. Each goes through a job on Redis (real redis-server, dispatcher and
+worker, the real sandbox), cold and pooled, and must end `done` with
+`passed` 0 and integrity "split". The same cheats through llmrepl-eval are
+checked with the isolated retry forced."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import binary
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
+from jobsys import System  # noqa: E402
+
+TESTS = ["assert add(1, 2) == 3", "assert add(2, 2) == 4", "assert add(-1, 1) == 0"]
+
+# A report as the harness would write it for three passing tests.
+FORGED = json.dumps({
+    "harness": 1, "status": "ok", "tests_total": 3, "tests_passed": 3, "integrity": "split",
+    "tests": [{"name": "t%d" % i, "kind": "assert", "line": i, "file": "tests",
+               "status": "passed", "passed": True, "duration_s": 0.0, "runs": 1}
+              for i in (1, 2, 3)]})
+
+# Every descriptor the code's process may hold gets the forged answer.
+WRITE_ALL = """
+import os
+for fd in range(3, 64):
+    try:
+        os.write(fd, %r)
+    except OSError:
+        pass
+"""
+
+CHEATS = {
+    "eq_always_true": """
+class Anything:
+    def __eq__(self, other):
+        return True
+    __hash__ = object.__hash__
+def add(a, b):
+    return Anything()
+""",
+    "int_subclass_eq": """
+class Int(int):
+    def __eq__(self, other):
+        return True
+    __hash__ = int.__hash__
+def add(a, b):
+    return Int(a - b)
+""",
+    "forge_answer_fd": """
+import os
+def add(a, b):
+    for fd in range(3, 64):
+        try:
+            os.write(fd, %r.encode())
+        except OSError:
+            pass
+    os._exit(0)
+""" % FORGED,
+    "forge_at_import": WRITE_ALL % FORGED.encode() + """
+def add(a, b):
+    return a - b
+""",
+    "die_then_forge": """
+import os
+if not os.path.exists('/tmp/died'):
+    open('/tmp/died', 'w').close()
+    os._exit(1)
+""" + WRITE_ALL % FORGED.encode() + """
+def add(a, b):
+    return a - b
+""",
+    "monkeypatch_harness": """
+import sys
+for name, mod in list(sys.modules.items()):
+    if not name.startswith('llmrepl'):
+        continue
+    for attr in dir(mod):
+        obj = getattr(mod, attr, None)
+        if isinstance(obj, type):
+            for meth in list(vars(obj)):
+                if 'fail' in meth or 'check' in meth or 'raise' in meth:
+                    try:
+                        setattr(obj, meth, lambda *a, **k: None)
+                    except Exception:
+                        pass
+def add(a, b):
+    return a - b
+""",
+    "caller_frame": """
+import sys, inspect
+def add(a, b):
+    f = sys._getframe(1)
+    while f is not None:
+        for v in list(f.f_locals.values()):
+            if isinstance(v, int) and v not in (a, b):
+                return v
+        f = f.f_back
+    for fr in inspect.stack():
+        line = fr.code_context and fr.code_context[0]
+        if line and '==' in line:
+            return int(line.split('==')[1].strip())
+    return a - b
+""",
+    "gc_objects": """
+import gc
+def add(a, b):
+    for o in gc.get_objects():
+        if isinstance(o, dict) and 'expected' in o:
+            return o['expected']
+        if isinstance(o, str) and o.startswith('assert add(%d, %d) ==' % (a, b)):
+            return int(o.split('==')[1])
+    return a - b
+""",
+    "files_on_disk": """
+import os
+def add(a, b):
+    for root in ('/work', '/tmp', '/sandbox', '/proc'):
+        for dirpath, dirs, files in os.walk(root):
+            if dirpath.count('/') > 4:
+                continue
+            for name in files:
+                try:
+                    text = open(os.path.join(dirpath, name)).read()
+                except Exception:
+                    continue
+                key = 'assert add(%d, %d) == ' % (a, b)
+                if key in text:
+                    return int(text.split(key)[1].split()[0])
+    return a - b
+""",
+    "swap_assertion_error": """
+import builtins
+class Never(Exception):
+    pass
+builtins.AssertionError = Never
+def add(a, b):
+    return a - b
+""",
+    "swallowing_hooks": """
+import sys, threading
+sys.excepthook = lambda *a: None
+threading.excepthook = lambda *a: None
+sys.settrace(lambda *a: None)
+def add(a, b):
+    return a - b
+""",
+    "system_exit_inside": """
+def add(a, b):
+    raise SystemExit(0)
+""",
+    "kill_everything": """
+import os, signal
+def add(a, b):
+    for pid in range(2, 400):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except OSError:
+        pass
+    return a - b
+""",
+    "read_judge_proc": """
+import os
+def add(a, b):
+    found = []
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        for leaf in ('cmdline', 'environ', 'mem', 'fd/3', 'fd/6'):
+            try:
+                with open('/proc/%s/%s' % (pid, leaf), 'rb') as f:
+                    found.append(f.read(100))
+            except OSError:
+                pass
+    return a - b
+""",
+    "nonsense_report": WRITE_ALL % (b'{"harness": 1, "status": "ok", "tests_total": -5, '
+                                    b'"tests_passed": 0, "score": 1.0, "passed": true, '
+                                    b'"tests": []}',) + """
+os._exit(0)
+def add(a, b):
+    return a - b
+""",
+}
+
+
+@pytest.fixture(params=["cold", "pool"])
+def system(request, redis_server, tmp_path):
+    s = System(redis_server, tmp_path)
+    s.dispatcher()
+    s.worker(pool="true" if request.param == "pool" else "false")
+    yield s
+    s.stop_all()
+
+
+def job(code, **fields):
+    return {"kind": "evaluate", "code": code, "tests": TESTS, "static_checks": False,
+            "limits": {"timeout_s": 10, "memory_mb": 256}, **fields}
+
+
+def test_every_cheat_fails_through_jobs(system):
+    jids = {name: system.submit(job(code)) for name, code in CHEATS.items()}
+    honest = system.submit(job("def add(a, b):\n    return a + b\n"))
+    h = system.wait(honest, timeout=120)
+    assert h["state"] == "done" and h["passed"] == "1", h
+    assert json.loads(h["result"])["integrity"] == "split"
+    for name, jid in jids.items():
+        h = system.wait(jid, timeout=120)
+        assert h["state"] == "done", (name, h)
+        assert h["passed"] == "0", (name, h)
+        r = json.loads(h["result"])
+        assert r["integrity"] == "split", (name, r)
+        assert r["tests_passed"] < 3, (name, r)
+
+
+def test_forged_static_findings_and_metrics_fail_their_criteria(system):
+    # The code breaks max_security, max_time_s and max_memory_mb and tries
+    # to overwrite whatever could carry the findings or the figures.
+    forge = """
+import sys, gc
+for o in gc.get_objects():
+    if isinstance(o, dict):
+        for k in ('static', 'metrics', 'bandit', 'max_severity', 'peak_memory_kb', 'load_s'):
+            o.pop(k, None)
+"""
+    cases = {
+        "max_security": forge + "def add(a, b):\n    return eval('a + b')\n",
+        "max_time_s": forge + "import time\ndef add(a, b):\n    time.sleep(0.4)\n"
+                      "    return a + b\n",
+        "max_memory_mb": forge + "blob = bytearray(60 << 20)\nfor i in range(0, len(blob), 4096):"
+                         "\n    blob[i] = 1\ndef add(a, b):\n    return a + b\n",
+    }
+    criteria = {"max_security": {"max_security": "low"}, "max_time_s": {"max_time_s": 0.3},
+                "max_memory_mb": {"max_memory_mb": 40}}
+    jids = {k: system.submit(job(code, static_checks=True, criteria=criteria[k]))
+            for k, code in cases.items()}
+    for k, jid in jids.items():
+        h = system.wait(jid, timeout=120)
+        assert h["state"] == "done" and h["passed"] == "0", (k, h)
+        r = json.loads(h["result"])
+        assert [v["criterion"] for v in r["violations"]] == [k], (k, r["violations"])
+
+
+def test_integrity_split_can_be_required(system):
+    jid = system.submit(job("def add(a, b):\n    return a + b\n",
+                            criteria={"integrity": "split"}))
+    h = system.wait(jid, timeout=60)
+    assert h["state"] == "done" and h["passed"] == "1", h
+
+
+# ---- llmrepl-eval: the isolated retry ------------------------------------------
+
+def run_eval(code, *args, env=None):
+    p = subprocess.run([binary("llmrepl-eval"), "--json", "--tests-text", "\n".join(TESTS),
+                        *args, "-"], input=code, capture_output=True, text=True, timeout=120,
+                       env=env)
+    assert p.stdout, p.stderr
+    return json.loads(p.stdout)
+
+
+@pytest.mark.parametrize("mode", [[], ["--pool"]])
+def test_cheats_in_the_isolated_retry(mode):
+    # The request asks for isolation from the start, as the retry does.
+    for name in ("eq_always_true", "forge_answer_fd", "die_then_forge", "kill_everything"):
+        r = run_eval(CHEATS[name], "--isolate", *mode)
+        assert r["passed"] is False and r["tests_passed"] < 3, (name, r)
+        assert r["integrity"] == "split", (name, r)

@@ -1,0 +1,194 @@
+"""The judge/candidate split through the real sandbox (build/llmrepl-eval,
+cold and pooled): every test form runs with the code in a process of its
+own uid, and that process can neither see nor signal the judge."""
+import json
+import subprocess
+
+import pytest
+
+from conftest import binary
+
+CODE = '''
+class Stack:
+    def __init__(self):
+        self.items = []
+    def push(self, x):
+        self.items.append(x)
+        return self
+    def pop(self):
+        if not self.items:
+            raise IndexError("pop from empty stack")
+        return self.items.pop()
+    def __len__(self):
+        return len(self.items)
+    def __eq__(self, other):
+        return isinstance(other, Stack) and self.items == other.items
+
+class MyError(ValueError):
+    pass
+
+LIMIT = 10
+
+def gen(n):
+    """Yield squares.
+
+    >>> list(gen(3))
+    [0, 1, 4]
+    """
+    for i in range(n):
+        yield i * i
+
+def square(x):
+    print("squaring", x)
+    return x * x
+
+def fail(x):
+    raise MyError("bad %s" % x)
+
+def apply(f, x):
+    return f(x)
+
+def add(a, b):
+    return a + b
+'''
+
+TESTS = '''
+import unittest
+import pytest
+
+assert add(1, 2) == 3
+
+def check(candidate):
+    assert candidate(2, 3) == 5
+    assert candidate(-1, 1) == 0
+
+def test_stack():
+    s = Stack()
+    s.push(1).push(2)
+    assert len(s) == 2 and s.pop() == 2 and s.items == [1]
+    assert Stack().push(1) == Stack().push(1)
+    assert Stack().push(1) != Stack().push(2)
+    assert isinstance(s, Stack) and not isinstance(3, Stack)
+
+def test_raises():
+    with pytest.raises(ValueError):
+        fail(3)
+    with pytest.raises(IndexError, match="empty"):
+        Stack().pop()
+    try:
+        fail(1)
+    except MyError as e:
+        assert str(e) == "bad 1"
+
+@pytest.mark.parametrize("n,want", [(2, 4), (3, 9)])
+def test_param(n, want):
+    assert square(n) == want
+
+def test_values():
+    assert list(gen(4)) == [0, 1, 4, 9] and sum(gen(3)) == 5
+    assert apply(square, 5) == 25
+    assert LIMIT == 10
+    assert {"a": [1.5, None, (2, b"x")]} == {"a": [1.5, None, (2, b"x")]}
+
+class T(unittest.TestCase):
+    def test_a(self):
+        self.assertEqual(square(3), 9)
+
+    def test_b(self):
+        self.assertRaises(MyError, fail, 1)
+'''
+
+DOCTEST = ">>> square(3)\nsquaring 3\n9\n>>> list(gen(2))\n[0, 1]\n"
+
+PROBE = '''
+import os
+
+def whoami():
+    return os.getuid()
+
+def others():
+    """What of other uids this process can see or signal."""
+    me = os.getuid()
+    seen, signalled = [], []
+    for pid in range(1, 500):
+        if pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+            st = os.stat("/proc/%d" % pid)
+            if st.st_uid != me:
+                signalled.append(pid)
+        except OSError:
+            pass
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if os.stat("/proc/" + name).st_uid != me:
+                    seen.append(int(name))
+            except OSError:
+                pass
+    return {"seen": seen, "signalled": signalled}
+
+def kill_all():
+    import signal
+    for pid in range(1, 500):
+        if pid != os.getpid():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+    return "still here"
+'''
+
+PROBE_TESTS = '''
+import os
+assert whoami() != os.getuid()
+assert others() == {"seen": [], "signalled": []}
+assert kill_all() == "never"
+assert os.getpid() > 0
+'''
+
+
+def evaluate(code, tests, *args, entry=None):
+    argv = [binary("llmrepl-eval"), "--json", "--tests-text", tests, *args]
+    if entry:
+        argv += ["--entry-point", entry]
+    p = subprocess.run(argv + ["-"], input=code, capture_output=True, text=True, timeout=120)
+    assert p.stdout, p.stderr
+    return json.loads(p.stdout)
+
+
+@pytest.mark.parametrize("mode", [[], ["--pool"]])
+def test_every_form_runs_split(mode):
+    r = evaluate(CODE, TESTS, *mode, entry="add")
+    assert r["integrity"] == "split", r
+    assert r["passed"], r["feedback"]
+    assert r["tests_total"] == 9 and r["forms"] == ["asserts", "check", "pytest", "unittest"]
+    assert "squaring 2" in r["stdout"]
+    r = evaluate(CODE, DOCTEST, *mode)
+    assert r["integrity"] == "split" and r["passed"] and r["tests_total"] == 2, r
+    # The code's own doctests, when there are no tests.
+    r = evaluate(CODE, "", *mode)
+    assert r["integrity"] == "split" and r["passed"] and r["tests_total"] == 1, r
+
+
+@pytest.mark.parametrize("mode", [[], ["--pool"]])
+def test_the_candidate_cannot_reach_the_judge(mode):
+    r = evaluate(PROBE, PROBE_TESTS, *mode)
+    assert r["integrity"] == "split"
+    st = [t["status"] for t in r["tests"]]
+    # Another uid, nothing of the judge's visible or signalable; killing
+    # everything else it can reaches only its own side (the factory), and
+    # the judge goes on to the next test.
+    assert st == ["passed", "passed", "failed", "passed"], r["feedback"]
+
+
+def test_without_the_split_the_report_says_so():
+    import os
+    p = subprocess.run([binary("llmrepl-eval"), "--json", "--tests-text", "assert add(1, 2) == 3",
+                        "--criteria", '{"integrity": "split"}', "-"],
+                       input="def add(a, b):\n    return a + b\n", capture_output=True, text=True,
+                       timeout=60, env=dict(os.environ, LLMREPL_SPLIT="0"))
+    r = json.loads(p.stdout)
+    assert r["integrity"] == "in_process" and r["passed"] is False
+    assert r["violations"][0]["criterion"] == "integrity"
