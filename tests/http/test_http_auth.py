@@ -84,7 +84,8 @@ def test_jobs_in_flight_per_token_across_dispatchers(hsys, tmp_path):
     # Bob is not held up by Alice's jobs.
     assert hsys.api(0, token=BOB).post("/jobs", slow).status == 202
     # A finished job frees its place (no worker here: cancel one).
-    assert a.delete(f"/jobs/{j1.json()['job_id']}").status in (200, 409)
+    hsys.wait(j1.json()["job_id"], states={"queued"})
+    assert a.delete(f"/jobs/{j1.json()['job_id']}").status == 200
     deadline = time.time() + 10
     while time.time() < deadline:
         r = b.post("/jobs", slow)
@@ -101,7 +102,8 @@ def test_queue_full_is_503(hsys, tmp_path):
     assert len(set(ids)) == 3
     r = api.post("/jobs", evaluate("print(4)"))
     assert r.status == 503 and r.headers["retry-after"] and "queue is full" in r.json()["error"]
-    api.delete(f"/jobs/{ids[0]}")
+    hsys.wait(ids[0], states={"queued"})
+    assert api.delete(f"/jobs/{ids[0]}").status == 200
     deadline = time.time() + 10
     while api.post("/jobs", evaluate("print(5)")).status != 202:
         assert time.time() < deadline
@@ -130,3 +132,17 @@ def test_parallel_submissions_respect_the_cap(hsys, tmp_path):
     for t in ts:
         t.join()
     assert codes.count(202) == 5 and codes.count(429) == 15, codes
+
+
+def test_owner_field_from_redis_cli(hsys, tmp_path):
+    """The owner is a field of the request, whoever writes it: a job
+    submitted with redis-cli for alice is hers over HTTP."""
+    hsys.http_dispatcher(**{"api-tokens": tokens(tmp_path)})
+    hsys.worker()
+    jid = hsys.redis.cli("XADD", "llmrepl:requests", "*", "spec",
+                         '{"kind": "evaluate", "code": "print(8)", "static_checks": false}',
+                         "owner", "alice").strip()
+    hsys.wait(jid)
+    assert hsys.job(jid)["owner"] == "alice"
+    assert hsys.api(token=ALICE).get(f"/jobs/{jid}").json()["result"]["stdout"] == "8\n"
+    assert hsys.api(token=BOB).get(f"/jobs/{jid}").status == 404
