@@ -60,6 +60,10 @@ static enum MHD_Result job_routes(http_req *q, const char *tail)
 	}
 	if (strcmp(slash, "/events") == 0)
 		return is(q, "GET") ? http_jobs_events(q, id) : not_allowed(q, "GET");
+	if (strcmp(slash, "/history") == 0)
+		return is(q, "GET") ? http_jobs_history(q, id) : not_allowed(q, "GET");
+	if (strcmp(slash, "/repository.tar.gz") == 0)
+		return is(q, "GET") ? http_jobs_repository(q, id) : not_allowed(q, "GET");
 	if (strncmp(slash, "/iterations/", 12) == 0)
 		return is(q, "GET") ? http_jobs_iteration(q, id, slash + 12)
 		                    : not_allowed(q, "GET");
