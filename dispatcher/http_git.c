@@ -270,8 +270,7 @@ enum MHD_Result http_jobs_repository(http_req *q, const char *id)
 		snprintf(disp, sizeof(disp), "attachment; filename=\"llmrepl-%s.tar.gz\"", id);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/gzip");
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
-		ret = MHD_queue_response(q->conn, 200, resp);
-		MHD_destroy_response(resp);
+		ret = http_queue(q, 200, resp);
 	}
 	return ret;
 }
