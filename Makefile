@@ -207,6 +207,12 @@ layers: $(LIBS)
 	  $(foreach d,$(LIBDIRS),$(d)=$(subst $(space),$(comma),$(strip $(LAYER_$(d))))) \
 	  $(foreach d,$(LIBDIRS),$(if $(MAIN_LAYER_$(d)),main:$(d)=$(subst $(space),$(comma),$(strip $(MAIN_LAYER_$(d))))))
 
+# Functions over 100 lines outside tests (a note "reads better whole" above
+# one keeps it); FUNCTION_SIZE_ARGS=--strict fails on any other.
+.PHONY: function-size
+function-size:
+	$(PYTHON) tests/function_size.py --max 100 $(FUNCTION_SIZE_ARGS) $(LIBDIRS)
+
 # The deployment files cannot be run here (no container engine); lint them.
 # Kubernetes manifests are checked offline against the schemas these packages
 # ship (deploy/check_k8s.py). The stamp names the package set.
@@ -308,6 +314,7 @@ help:
 	@echo "make test       unit tests, then the process-level suites (pytest)"
 	@echo "make check      format check, cppcheck, layers, tests"
 	@echo "make layers     no include of a higher layer, no circle of files in a directory"
+	@echo "make function-size   functions over 100 lines outside tests"
 	@echo "make SANITIZER=address|undefined test   the same under ASan or UBSan"
 	@echo "make sanitize   unit tests under ASan and UBSan, sandbox and queue suites under ASan"
 	@echo "make valgrind   unit tests under valgrind"
