@@ -226,3 +226,20 @@ def test_docs_without_swagger_ui_says_how_to_install(hsys, tmp_path):
     assert api.get("/openapi.json").status == 200
     r = api.get("/")
     assert r.status == 302 and r.headers["location"] == "/docs"
+
+
+def test_event_stream_keeps_alive_while_queued(hsys):
+    """No worker: the job waits queued, the stream sends comment lines, and
+    the first event is there at once."""
+    import socket
+    hsys.http_dispatcher(**{"http-keepalive-s": 1})
+    api = hsys.api()
+    jid = api.post("/jobs", evaluate("print(1)")).json()["job_id"]
+    s = socket.create_connection(("127.0.0.1", hsys.ports[0]), timeout=10)
+    s.sendall(f"GET /jobs/{jid}/events HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    got, t0 = b"", time.time()
+    while got.count(b": keepalive") < 2 and time.time() - t0 < 8:
+        got += s.recv(4096)
+    s.close()
+    assert b"HTTP/1.1 200" in got and b"event: queued" in got
+    assert got.count(b": keepalive") >= 2
