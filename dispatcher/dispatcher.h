@@ -80,6 +80,4 @@ int disp_recover_own(disp *d, lr_err *err);
  * over job keys (see lr_q_repair). */
 int disp_repair(disp *d, int pages, lr_err *err);
 
-long long disp_now_ms(void);
-
 #endif
