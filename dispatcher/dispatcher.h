@@ -58,6 +58,9 @@ struct disp {
 	long long next_upkeep_ms, next_orphans_ms, next_takeover_ms, next_gc_ms, next_repair_ms,
 	    next_retain_ms;
 	unsigned long long repair_cursor; /* where the sweep of job keys is */
+	/* Redis refused writes (maxmemory) or was busy: workers could not renew
+	 * their leases either, so none is reclaimed before this. */
+	long long hold_reclaim_until_ms;
 	int groups_ok;
 };
 
@@ -79,7 +82,5 @@ int disp_recover_own(disp *d, lr_err *err);
 /* Repair what hands broke: the shared keys, and `pages` pages of the sweep
  * over job keys (see lr_q_repair). */
 int disp_repair(disp *d, int pages, lr_err *err);
-
-long long disp_now_ms(void);
 
 #endif

@@ -6,15 +6,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-long long disp_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int disp_intake_one(disp *d, const char *id, const char *spec, size_t len, lr_err *err)
 {
