@@ -45,7 +45,11 @@ def factory_main(wipe, set_limits):
     helpers are passed in: wipe(path) empties a directory, set_limits(lim)
     sets a run's rlimits."""
     import gc
+    if os.geteuid() == 0:
+        # Only the sandbox starts a factory, under an unprivileged uid.
+        raise SystemExit("llmrepl_candidate: the candidate factory never runs as root")
     sock = socket.socket(fileno=FACTORY_FD)
+    _warm_imports()
     gc.collect()
     gc.freeze()
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -74,8 +78,29 @@ def factory_main(wipe, set_limits):
             os.close(fd)
 
 
+# What code under test commonly imports (HumanEval's prompts import typing,
+# math, re, collections...): imported once here, so that each worker finds
+# them in memory, as code run in the pool's own process does.
+WARM = ("typing", "math", "re", "collections", "itertools", "functools", "heapq", "bisect",
+        "string", "random", "hashlib", "datetime", "fractions", "decimal", "statistics",
+        "copy", "operator", "dataclasses", "enum", "numbers", "array", "textwrap",
+        "unicodedata", "struct", "traceback", "inspect")
+
+
+def _warm_imports():
+    for name in WARM:
+        try:
+            __import__(name)
+        except Exception:  # noqa: BLE001 - only speed is lost
+            pass
+
+
 def _kill_all():
-    """Every process of this uid but this one, and their zombies."""
+    """Every process of this uid but this one, and their zombies. Only ever
+    as the sandbox's unprivileged candidate uid: kill(-1) as root would
+    reach every process of the machine."""
+    if os.geteuid() == 0:
+        raise SystemExit("llmrepl_candidate: refusing kill(-1) as root")
     while True:
         try:
             os.kill(-1, signal.SIGKILL)

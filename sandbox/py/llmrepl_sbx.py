@@ -427,6 +427,9 @@ def _kill_all():
     import os
     import signal
     import time
+    if os.getpid() != 1:
+        # kill(-1) is only ever meant for the sandbox's own namespace.
+        raise SystemExit("llmrepl_sbx: refusing kill(-1) outside the sandbox")
     peak = 0
     while True:
         try:
