@@ -49,6 +49,10 @@ def factory_main(wipe, set_limits):
         # Only the sandbox starts a factory, under an unprivileged uid.
         raise SystemExit("llmrepl_candidate: the candidate factory never runs as root")
     sock = socket.socket(fileno=FACTORY_FD)
+    # Not dumpable (exec made it dumpable again): the workers, its uid too,
+    # cannot open its /proc files (memory, fds: the run's cgroups).
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0
     _warm_imports()
     gc.collect()
     gc.freeze()
