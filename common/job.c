@@ -3,6 +3,7 @@
 
 #include "buf.h"
 #include "json.h"
+#include "json_strict.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,7 +24,10 @@ static const char *const kind_fields[LR_KIND_COUNT][12] = {
      "refactor", "model", "show_tests", NULL},
 };
 
-static const char *const common_fields[] = {"kind", "limits", "criteria", "static_checks", NULL};
+static const char *const common_fields[] = {"kind",          "limits",       "criteria",
+                                            "static_checks", "callback_url", NULL};
+
+#define CALLBACK_URL_MAX 2048
 
 const char *lr_job_kind_name(lr_job_kind k)
 {
@@ -90,6 +94,7 @@ void lr_job_spec_free(lr_job_spec *s)
 	free(s->feedback);
 	free(s->model);
 	free(s->notes);
+	free(s->callback_url);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -427,7 +432,7 @@ int lr_job_spec_parse(lr_job_spec *out, const char *text, size_t len, const lr_j
 		policy_permissive(&permissive);
 		pol = &permissive;
 	}
-	rc = lr_json_parse(&root, text, len, pol->max_spec_bytes, SPEC_DEPTH, err);
+	rc = lr_json_parse_strict(&root, text, len, pol->max_spec_bytes, SPEC_DEPTH, err);
 	if (rc < 0) {
 		if (rc == LR_ETOOBIG)
 			rc = lr_err_set(err, LR_ETOOBIG,
@@ -501,8 +506,19 @@ int lr_job_spec_parse(lr_job_spec *out, const char *text, size_t len, const lr_j
 		goto cleanup;
 	out->static_checks = 1;
 	rc = lr_json_get_bool(&out->static_checks, root, "", "static_checks", 0, NULL, err);
+	if (rc == 0)
+		rc = dup_field(&out->callback_url, root, "callback_url", 0, 1, CALLBACK_URL_MAX,
+		               err);
 	if (rc < 0)
 		goto cleanup;
+	if (out->callback_url != NULL && strncmp(out->callback_url, "http://", 7) != 0 &&
+	    strncmp(out->callback_url, "https://", 8) != 0) {
+		rc = lr_err_set(
+		    err, LR_EINVAL,
+		    "field 'callback_url' must be an http:// or https:// URL, got '%.64s'",
+		    out->callback_url);
+		goto cleanup;
+	}
 	lr_criteria_default(&out->criteria);
 	rc = lr_json_get_typed(&crit, root, "", "criteria", json_type_object, 0, &present, err);
 	if (rc < 0)
@@ -552,6 +568,7 @@ char *lr_job_spec_to_json(const lr_job_spec *s)
 	rc |= lr_json_set_int(lim, "memory_mb", s->memory_mb);
 	rc |= lr_json_set_obj(o, "limits", lim);
 	rc |= lr_json_set_bool(o, "static_checks", s->static_checks);
+	rc |= add_str(o, "callback_url", s->callback_url);
 	if (s->has_criteria) {
 		json_object *c = lr_criteria_to_json(&s->criteria);
 

@@ -96,6 +96,9 @@ typedef struct lr_job_spec {
 	long max_tokens; /* per completion; 0 = the worker's */
 	/* What the policy changed, "; "-separated, or NULL. */
 	char *notes;
+	/* POSTed the job's outcome when it is final (http:// or https://), or NULL;
+	 * the dispatcher delivers it (dispatcher/webhook.c). */
+	char *callback_url;
 } lr_job_spec;
 
 /* Parse and validate `len` bytes of spec JSON. With pol NULL only the

@@ -182,7 +182,9 @@ int lr_json_get_int(long *out, json_object *obj, const char *path, const char *k
 		return WRONG_TYPE("an integer");
 	d = json_object_get_double(v);
 	if (!isfinite(d) || d != floor(d))
-		return WRONG_TYPE("an integer");
+		return lr_err_set(err, LR_EINVAL, "field '%s%s%s' must be an integer, got %s",
+		                  path ? path : "", path && *path ? "." : "", key,
+		                  json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
 	if (d < (double)min || d > (double)max)
 		goto range;
 	*out = (long)d;

@@ -13,6 +13,8 @@
  *   P job:<id>:<aux>      any     auxiliary keys a job kind registered (git store)
  *   P leases              zset    running job -> lease expiry (ms, Redis clock)
  *   P delayed             zset    job waiting to retry -> due time (ms)
+ *   P finished            zset    "<id> <bytes>" of each final job -> when it ended (ms);
+ *                                 retention by size forgets the oldest first
  *   P dead                stream  dead letters, capped
  *   P workers             zset    worker name -> last heartbeat (ms)
  *   P worker:<name>       hash    what that worker is doing; expires when it stops

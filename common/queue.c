@@ -883,3 +883,112 @@ int lr_q_unregister(lr_redis *r, const lr_keys *k, const char *worker, lr_err *e
 	}
 	return rc;
 }
+
+int lr_q_retain(lr_redis *r, const lr_keys *k, long long max_bytes, long limit, long *evicted,
+                long *expired, long long *bytes, lr_err *err)
+{
+	argv_list a = {0};
+	redisReply *rep = NULL;
+	int rc;
+
+	*evicted = *expired = 0;
+	*bytes = 0;
+	al_str(&a, k->prefix);
+	al_long(&a, (long)max_bytes);
+	al_long(&a, limit);
+	rc = run(r, &lr_lua_retain, &a, &rep, err);
+	if (rc == 0) {
+		if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
+		    rep->element[0]->type != REDIS_REPLY_INTEGER ||
+		    rep->element[1]->type != REDIS_REPLY_INTEGER ||
+		    rep->element[2]->type != REDIS_REPLY_INTEGER) {
+			rc = lr_err_set(err, LR_EPROTO, "retain: unexpected reply from redis");
+		} else {
+			*evicted = (long)rep->element[0]->integer;
+			*expired = (long)rep->element[1]->integer;
+			*bytes = rep->element[2]->integer;
+		}
+	}
+	if (rep)
+		freeReplyObject(rep);
+	al_free(&a);
+	return rc;
+}
+
+/* ---- completion callbacks -------------------------------------------------- */
+
+int lr_q_cb_take(lr_redis *r, const lr_keys *k, long lease_ms, long limit, lr_q_callback **cbs,
+                 size_t *n, redisReply **keep, lr_err *err)
+{
+	argv_list a = {0};
+	redisReply *rep = NULL;
+	lr_q_callback *out = NULL;
+	int rc;
+
+	*cbs = NULL;
+	*n = 0;
+	*keep = NULL;
+	al_str(&a, k->prefix);
+	al_long(&a, lease_ms);
+	al_long(&a, limit);
+	rc = run(r, &lr_lua_cb_take, &a, &rep, err);
+	al_free(&a);
+	if (rc < 0)
+		return rc;
+	if (rep->type != REDIS_REPLY_ARRAY) {
+		freeReplyObject(rep);
+		return lr_err_set(err, LR_EPROTO, "cb_take: unexpected reply from redis");
+	}
+	if (rep->elements > 0) {
+		out = calloc(rep->elements, sizeof(*out));
+		if (out == NULL) {
+			freeReplyObject(rep);
+			return lr_err_set(err, LR_ENOMEM, "out of memory");
+		}
+	}
+	for (size_t i = 0; i < rep->elements; i++) {
+		const redisReply *e = rep->element[i];
+		lr_q_callback *c = &out[*n];
+
+		if (e->type != REDIS_REPLY_ARRAY || e->elements != 8)
+			continue;
+		for (size_t j = 0; j < 8; j++)
+			if (e->element[j]->type != REDIS_REPLY_STRING)
+				goto skip;
+		c->id = e->element[0]->str;
+		c->attempt = strtol(e->element[1]->str, NULL, 10);
+		c->url = e->element[2]->str;
+		c->state = e->element[3]->str;
+		c->passed = e->element[4]->str;
+		c->error = e->element[5]->str;
+		c->summary = e->element[6]->str;
+		c->result = e->element[7]->str;
+		c->result_len = e->element[7]->len;
+		(*n)++;
+	skip:;
+	}
+	*cbs = out;
+	*keep = rep;
+	return 0;
+}
+
+int lr_q_cb_report(lr_redis *r, const lr_keys *k, const char *id, long attempt, const char *outcome,
+                   const char *status, const char *detail, long retry_in_ms, lr_err *err)
+{
+	argv_list a = {0};
+	redisReply *rep = NULL;
+	int rc;
+
+	al_str(&a, k->prefix);
+	al_str(&a, id);
+	al_long(&a, attempt);
+	al_str(&a, outcome);
+	al_str(&a, status);
+	al_str(&a, detail ? detail : "");
+	al_long(&a, retry_in_ms);
+	rc = run(r, &lr_lua_cb_report, &a, &rep, err);
+	if (rep)
+		freeReplyObject(rep);
+	al_free(&a);
+	return rc;
+}

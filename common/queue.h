@@ -107,6 +107,37 @@ int lr_q_orphans(lr_redis *r, const lr_keys *k, long idle_ms, long limit, long *
  * pending. */
 int lr_q_gc(lr_redis *r, const lr_keys *k, long consumer_idle_ms, long worker_gone_ms, lr_err *err);
 
+/* Retention by size. Every final job's keys are measured (MEMORY USAGE) as
+ * it ends and listed in `P finished`, oldest first. This forgets finished
+ * jobs, oldest first, while their bytes exceed max_bytes (0: no limit), and
+ * drops entries whose keys already expired; never a queued or running job.
+ * At most `limit` entries per call. *bytes = the finished bytes left. */
+int lr_q_retain(lr_redis *r, const lr_keys *k, long long max_bytes, long limit, long *evicted,
+                long *expired, long long *bytes, lr_err *err);
+
+/* ---- completion callbacks (the outbox `P callbacks`) ---- */
+
+typedef struct lr_q_callback {
+	const char *id;
+	long attempt; /* 1, 2, ... */
+	const char *url;
+	const char *state;
+	const char *passed; /* "1", "0" or "" */
+	const char *error;
+	const char *summary;
+	const char *result; /* the result JSON, or "" */
+	size_t result_len;
+} lr_q_callback;
+
+/* Take up to `limit` due callbacks, moving each lease_ms ahead. *cbs points
+ * into *keep (free it with freeReplyObject). */
+int lr_q_cb_take(lr_redis *r, const lr_keys *k, long lease_ms, long limit, lr_q_callback **cbs,
+                 size_t *n, redisReply **keep, lr_err *err);
+/* Record an attempt: outcome "delivered", "retry" (again in retry_in_ms) or
+ * "failed"; status and detail go into the job's `callback` event. */
+int lr_q_cb_report(lr_redis *r, const lr_keys *k, const char *id, long attempt, const char *outcome,
+                   const char *status, const char *detail, long retry_in_ms, lr_err *err);
+
 /* Cancel a job that is not final yet: it becomes `cancelled` at once (a
  * running attempt's writes are refused from then on). *prev (optional) gets
  * the state it had, or for a final job its final state.

@@ -25,6 +25,7 @@
 	"local STATS, JOBS, REQS = P .. 'stats', P .. 'jobs', P .. 'requests'\n" \
 	"local LEASES, DELAYED, DEAD = P .. 'leases', P .. 'delayed', P .. 'dead'\n" \
 	"local WORKERS, CTL = P .. 'workers', P .. 'control'\n" \
+	"local FINISHED, CALLBACKS = P .. 'finished', P .. 'callbacks'\n" \
 	"local t_ = redis.call('TIME')\n" \
 	"local NOW = tonumber(t_[1]) * 1000 + math.floor(tonumber(t_[2]) / 1000)\n" \
 	"local LIVE = {queued = true, running = true, retry_wait = true}\n" \
@@ -33,10 +34,11 @@
 	"local AUX_MAX = 64     -- auxiliary keys per job\n" \
 	"local function I(x) return string.format('%d', x) end\n" \
 	"local function jkey(id) return P .. 'job:' .. id end\n" \
-	"-- A value for a message: quoted and cut.\n" \
+	"-- A value for a message: quoted, cut, control bytes (NUL too) as \\xHH.\n" \
 	"local function show(v)\n" \
 	"  v = tostring(v)\n" \
 	"  if #v > 40 then v = string.sub(v, 1, 40) .. '...' end\n" \
+	"  v = string.gsub(v, '[%z\\1-\\31\\127]', function(c) return string.format('\\\\x%02x', string.byte(c)) end)\n" \
 	"  return \"'\" .. v .. \"'\"\n" \
 	"end\n" \
 	"-- Refuse before anything was written; the epilogue turns this into an error reply.\n" \
@@ -67,7 +69,8 @@
 	"local KINDS = {evaluate = true, generate = true, refactor = true, loop = true}\n" \
 	"local COUNTERS = {'queued', 'running', 'retry_wait', 'total:done', 'total:cancelled',\n" \
 	"  'total:rejected', 'total:dead', 'total:passed', 'total:failed', 'total:submitted',\n" \
-	"  'total:retries', 'total:reclaimed', 'total:stale_writes'}\n" \
+	"  'total:retries', 'total:reclaimed', 'total:stale_writes', 'total:evicted',\n" \
+	"  'total:callbacks_delivered', 'total:callbacks_failed', 'finished_bytes'}\n" \
 	"-- total:<final state>:<kind>, for the kinds there are (and 'none').\n" \
 	"for _, s in ipairs({'done', 'cancelled', 'rejected', 'dead'}) do\n" \
 	"  for _, kd in ipairs({'evaluate', 'generate', 'refactor', 'loop', 'none'}) do\n" \
@@ -78,7 +81,9 @@
 	"-- The shared keys a job's scripts may write: of their type, counters numbers.\n" \
 	"local function check_globals()\n" \
 	"  for _, kt in ipairs({{STATS, 'hash'}, {JOBS, 'stream'}, {LEASES, 'zset'},\n" \
-	"      {DELAYED, 'zset'}, {DEAD, 'stream'}}) do need(kt[1], kt[2]) end\n" \
+	"      {DELAYED, 'zset'}, {DEAD, 'stream'}, {FINISHED, 'zset'}, {CALLBACKS, 'zset'}}) do\n" \
+	"    need(kt[1], kt[2])\n" \
+	"  end\n" \
 	"  local v = redis.call('HMGET', STATS, unpack(COUNTERS))\n" \
 	"  for i = 1, #COUNTERS do\n" \
 	"    if v[i] and not int(v[i], -1e15, 1e15) then\n" \
@@ -158,10 +163,10 @@
 	"    redis.call('XDEL', JOBS, e)\n" \
 	"  end\n" \
 	"end\n" \
-	"-- Every key of a job gets its expiry: the hash, the events, the iterations\n" \
-	"-- (listed in :its; a job recorded before :its existed has only `iterations`)\n" \
-	"-- and the auxiliary keys.\n" \
-	"local function expire_all(j, ttl)\n" \
+	"-- Every key of a job: the hash, the events, the iterations (listed in :its;\n" \
+	"-- a job recorded before :its existed has only `iterations`) and the\n" \
+	"-- auxiliary keys.\n" \
+	"local function job_keys(j)\n" \
 	"  local k = j.k\n" \
 	"  local keys = {k, k .. ':events', k .. ':its'}\n" \
 	"  if ktype(k .. ':its') == 'set' then\n" \
@@ -176,7 +181,13 @@
 	"  if not j.broken then\n" \
 	"    for _, s in ipairs(aux_list(j.aux)) do keys[#keys + 1] = k .. ':' .. s end\n" \
 	"  end\n" \
+	"  return keys\n" \
+	"end\n" \
+	"-- ... all of which expire together. Returns them.\n" \
+	"local function expire_all(j, ttl)\n" \
+	"  local keys = job_keys(j)\n" \
 	"  for _, key in ipairs(keys) do redis.call('EXPIRE', key, ttl) end\n" \
+	"  return keys\n" \
 	"end\n" \
 	"-- Dead-letter a job whose keys are broken, touching only what is sound.\n" \
 	"local function bury(j, reason, entry)\n" \
@@ -245,13 +256,31 @@
 	"  redis.call('HSET', j.k, 'entry', e)\n" \
 	"  j.entry = e\n" \
 	"end\n" \
-	"-- A final job leaves every index and all its keys expire together.\n" \
+	"-- A final job leaves every index and all its keys expire together. A\n" \
+	"-- callback_url in its (validated) spec puts it in the callback outbox. Its\n" \
+	"-- size joins FINISHED (member '<id> <bytes>', by when it ended), which\n" \
+	"-- retention by size trims oldest first.\n" \
 	"local function finalize(j)\n" \
 	"  drop_entry(j)\n" \
 	"  redis.call('ZREM', LEASES, j.id)\n" \
 	"  redis.call('ZREM', DELAYED, j.id)\n" \
 	"  redis.call('HSET', j.k, 'finished', I(NOW), 'lease_until', '')\n" \
-	"  expire_all(j, j.n.ttl)\n" \
+	"  if j.state ~= 'rejected' then\n" \
+	"    local spec = redis.call('HGET', j.k, 'spec')\n" \
+	"    if spec and string.find(spec, '\"callback_url\"', 1, true) then\n" \
+	"      local ok, t = pcall(cjson.decode, spec)\n" \
+	"      if ok and type(t) == 'table' and type(t.callback_url) == 'string' then\n" \
+	"        redis.call('HSET', j.k, 'callback', t.callback_url, 'callback_state', 'pending')\n" \
+	"        redis.call('ZADD', CALLBACKS, I(NOW), j.id)\n" \
+	"      end\n" \
+	"    end\n" \
+	"  end\n" \
+	"  local bytes = 0\n" \
+	"  for _, key in ipairs(expire_all(j, j.n.ttl)) do\n" \
+	"    bytes = bytes + (redis.call('MEMORY', 'USAGE', key) or 0)\n" \
+	"  end\n" \
+	"  redis.call('ZADD', FINISHED, I(NOW), j.id .. ' ' .. I(bytes))\n" \
+	"  redis.call('HINCRBY', STATS, 'finished_bytes', bytes)\n" \
 	"end\n" \
 	"local function to_final(j, state, reason)\n" \
 	"  set_state(j, state)\n" \
@@ -848,6 +877,92 @@ const lr_script lr_lua_repair = {"repair", LUA_PRELUDE
 	"  end\n"
 	"end\n"
 	"return {page[1], keys, jobs}\n"
+	LUA_EPILOGUE};
+
+const lr_script lr_lua_retain = {"retain", "#!lua flags=allow-oom\n" LUA_PRELUDE
+	"-- Retention by size: forget finished jobs (oldest first) while their\n"
+	"-- bytes exceed ARGV[2]; drop entries whose keys already expired. Runs even\n"
+	"-- when Redis is out of memory (it only frees). ARGV: P, max_bytes (0: no\n"
+	"-- limit), limit. Returns {evicted, expired, finished_bytes}.\n"
+	"local max = arg_int(2, 0, 1e15, 'max_bytes')\n"
+	"local limit = arg_int(3, 1, 10000, 'limit')\n"
+	"need(STATS, 'hash')\n"
+	"need(FINISHED, 'zset')\n"
+	"local total = int(redis.call('HGET', STATS, 'finished_bytes') or '0', -1e15, 1e15) or 0\n"
+	"local evicted, expired = 0, 0\n"
+	"for _ = 1, limit do\n"
+	"  local head = redis.call('ZRANGE', FINISHED, 0, 0)[1]\n"
+	"  if not head then total = 0; break end\n"
+	"  local id, b = string.match(head, '^(%S+) (%d+)$')\n"
+	"  local j = id and read_job(id)\n"
+	"  if not j then\n"
+	"    expired = expired + 1\n"
+	"  elseif max > 0 and total > max and FINAL[j.state] then\n"
+	"    redis.call('DEL', unpack(job_keys(j)))\n"
+	"    evicted = evicted + 1\n"
+	"  else\n"
+	"    break\n"
+	"  end\n"
+	"  redis.call('ZREM', FINISHED, head)\n"
+	"  total = total - (tonumber(b) or 0)\n"
+	"end\n"
+	"if total < 0 then total = 0 end\n"
+	"redis.call('HSET', STATS, 'finished_bytes', I(total))\n"
+	"if evicted > 0 then redis.call('HINCRBY', STATS, 'total:evicted', evicted) end\n"
+	"return {evicted, expired, total}\n"
+	LUA_EPILOGUE};
+
+const lr_script lr_lua_cb_take = {"cb_take", LUA_PRELUDE
+	"-- Due callbacks. ARGV: P, lease_ms, limit. Each taken one is moved a lease\n"
+	"-- ahead (redelivered if this dispatcher dies) and its attempt counted.\n"
+	"-- Returns {{id, attempt, url, state, passed, error, summary, result}, ...}.\n"
+	"local lease = arg_int(2, 1, 1e10, 'lease_ms')\n"
+	"local limit = arg_int(3, 1, 1000, 'limit')\n"
+	"need(CALLBACKS, 'zset')\n"
+	"local ids = redis.call('ZRANGEBYSCORE', CALLBACKS, '-inf', I(NOW), 'LIMIT', 0, limit)\n"
+	"local out = {}\n"
+	"for _, id in ipairs(ids) do\n"
+	"  local k = jkey(id)\n"
+	"  local h = ktype(k) == 'hash' and\n"
+	"    redis.call('HMGET', k, 'callback', 'state', 'passed', 'error', 'summary', 'result',\n"
+	"      'callback_attempts') or {}\n"
+	"  if not h[1] or not FINAL[h[2] or ''] then\n"
+	"    redis.call('ZREM', CALLBACKS, id)\n"
+	"  else\n"
+	"    local a = (int(h[7] or '0', 0, 1e9) or 0) + 1\n"
+	"    redis.call('ZADD', CALLBACKS, I(NOW + lease), id)\n"
+	"    redis.call('HSET', k, 'callback_attempts', I(a))\n"
+	"    out[#out + 1] = {id, I(a), h[1], h[2], h[3] or '', h[4] or '', h[5] or '', h[6] or ''}\n"
+	"  end\n"
+	"end\n"
+	"return out\n"
+	LUA_EPILOGUE};
+
+const lr_script lr_lua_cb_report = {"cb_report", LUA_PRELUDE
+	"-- One attempt's outcome. ARGV: P, id, attempt, outcome (delivered|retry|\n"
+	"-- failed), status, detail, retry_in_ms. The event is always recorded; the\n"
+	"-- schedule changes only if no later attempt was taken meanwhile.\n"
+	"local id = ARGV[2]\n"
+	"local attempt = arg_int(3, 1, 1e9, 'attempt')\n"
+	"local delay = arg_int(7, 0, 1e10, 'retry_in_ms')\n"
+	"local OUT = {delivered = true, retry = true, failed = true}\n"
+	"if not OUT[ARGV[4]] then bad('outcome must be delivered, retry or failed') end\n"
+	"check_globals()\n"
+	"local j = read_job(id)\n"
+	"if not j or j.broken then redis.call('ZREM', CALLBACKS, id); return 'gone' end\n"
+	"local ev = {'callback_attempt', I(attempt), 'outcome', ARGV[4], 'status', ARGV[5]}\n"
+	"if ARGV[6] ~= '' then ev[#ev + 1] = 'detail'; ev[#ev + 1] = ARGV[6] end\n"
+	"if ARGV[4] == 'retry' then ev[#ev + 1] = 'retry_in_ms'; ev[#ev + 1] = I(delay) end\n"
+	"emit(j, 'callback', ev)\n"
+	"if redis.call('HGET', j.k, 'callback_attempts') ~= I(attempt) then return 'stale' end\n"
+	"if ARGV[4] == 'retry' then\n"
+	"  redis.call('ZADD', CALLBACKS, I(NOW + delay), id)\n"
+	"else\n"
+	"  redis.call('ZREM', CALLBACKS, id)\n"
+	"  redis.call('HSET', j.k, 'callback_state', ARGV[4])\n"
+	"  redis.call('HINCRBY', STATS, 'total:callbacks_' .. ARGV[4], 1)\n"
+	"end\n"
+	"return 'ok'\n"
 	LUA_EPILOGUE};
 
 /* clang-format on */

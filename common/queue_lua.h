@@ -19,5 +19,8 @@ extern const lr_script lr_lua_cancel;
 extern const lr_script lr_lua_heartbeat;
 extern const lr_script lr_lua_gc;
 extern const lr_script lr_lua_repair;
+extern const lr_script lr_lua_retain;
+extern const lr_script lr_lua_cb_take;
+extern const lr_script lr_lua_cb_report;
 
 #endif

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -409,6 +410,23 @@ void lr_redis_drop(lr_redis *r)
 {
 	if (r != NULL)
 		conn_drop(r);
+}
+
+int lr_redis_drop_if_closed(lr_redis *r)
+{
+	struct pollfd p;
+
+	if (r == NULL || r->c == NULL || r->c->fd < 0)
+		return 0;
+	/* Between commands nothing may arrive: a readable socket is an EOF or
+	 * an error from a server that closed it (restarted, timed us out). */
+	p.fd = r->c->fd;
+	p.events = POLLIN;
+	p.revents = 0;
+	if (poll(&p, 1, 0) == 0)
+		return 0;
+	conn_drop(r);
+	return 1;
 }
 
 static struct timeval ms_tv(long ms)

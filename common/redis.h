@@ -87,6 +87,10 @@ int lr_redis_ensure(lr_redis *r, lr_err *err);
 int lr_redis_is_connected(const lr_redis *r);
 /* Drop the connection (the next command reconnects). */
 void lr_redis_drop(lr_redis *r);
+/* For a connection that sat idle (in a pool): drop it if the server closed
+ * it meanwhile, so the next command reconnects instead of failing. Costs no
+ * round trip. Returns 1 when it was dropped. */
+int lr_redis_drop_if_closed(lr_redis *r);
 
 /* `want` milliseconds clamped so a blocking command returns before the
  * socket timeout would kill the connection. */

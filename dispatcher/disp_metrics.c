@@ -14,7 +14,7 @@ static struct {
 	const disp_config *cfg;
 	lr_redis *r;
 	lr_metric *up, *jobs, *oldest, *requests, *workers, *submitted, *finished, *done;
-	lr_metric *retries, *reclaims, *fenced, *dead;
+	lr_metric *retries, *reclaims, *fenced, *dead, *evicted, *finished_bytes;
 } dm;
 
 static void set_counter(lr_metric *m, const redisReply *stats, const char *field)
@@ -45,6 +45,8 @@ static int read_stats(lr_err *err)
 	set_counter(dm.reclaims, rep, "total:reclaimed");
 	set_counter(dm.fenced, rep, "total:stale_writes");
 	set_counter(dm.dead, rep, "total:dead");
+	set_counter(dm.evicted, rep, "total:evicted");
+	set_counter(dm.finished_bytes, rep, "finished_bytes");
 	{
 		const redisReply *p = lr_reply_field(rep, "total:passed");
 		const redisReply *f = lr_reply_field(rep, "total:failed");
@@ -200,6 +202,14 @@ int disp_metrics_init(const disp_config *cfg)
 	                      "Writes refused because the attempt was no longer current.", NULL);
 	dm.dead = lr_metric_counter("llmrepl_dead_letters_total",
 	                            "Jobs that ended dead (gave up after max attempts).", NULL);
+	dm.evicted = lr_metric_counter("llmrepl_jobs_evicted_total",
+	                               "Finished jobs forgotten early to stay under "
+	                               "--max-finished-mb (oldest first).",
+	                               NULL);
+	dm.finished_bytes = lr_metric_gauge("llmrepl_finished_jobs_bytes",
+	                                    "Redis memory held by finished jobs' keys (measured "
+	                                    "as each job ended).",
+	                                    NULL);
 	return lr_metrics_on_collect(collect, NULL);
 }
 

@@ -28,8 +28,10 @@ typedef struct disp_config {
 	long request_claim_ms; /* requests pending this long at another dispatcher are taken over */
 	long consumer_idle_ms; /* idle consumers with nothing pending are forgotten */
 	long worker_gone_ms;   /* workers silent this long leave the registry */
-	lr_job_policy job;     /* spec rules */
-	lr_q_policy queue;     /* retry, expiry and event rules recorded with each job */
+	double
+	    max_finished_mb; /* finished jobs' MiB kept at most (oldest forgotten); 0 = no limit */
+	lr_job_policy job;   /* spec rules */
+	lr_q_policy queue;   /* retry, expiry and event rules recorded with each job */
 } disp_config;
 
 typedef struct disp disp;
@@ -52,7 +54,8 @@ void disp_metrics_close(void); /* after the listener stopped */
 struct disp {
 	disp_config cfg;
 	lr_redis *r;
-	long long next_upkeep_ms, next_orphans_ms, next_takeover_ms, next_gc_ms, next_repair_ms;
+	long long next_upkeep_ms, next_orphans_ms, next_takeover_ms, next_gc_ms, next_repair_ms,
+	    next_retain_ms;
 	unsigned long long repair_cursor; /* where the sweep of job keys is */
 	int groups_ok;
 };

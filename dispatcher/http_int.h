@@ -3,7 +3,7 @@
  *
  * Calls between the files point one way:
  *   http_server -> http_routes -> http_seed, http_mcp -> http_jobs, http_sse,
- *   http_openapi -> http_auth, http_pool, http_reply (the leaves). */
+ *   http_git, http_openapi -> http_auth, http_pool, http_reply (the leaves). */
 #ifndef LLMREPL_HTTP_INT_H
 #define LLMREPL_HTTP_INT_H
 
@@ -116,6 +116,10 @@ enum MHD_Result http_jobs_list(http_req *q);
 enum MHD_Result http_jobs_get(http_req *q, const char *id);
 enum MHD_Result http_jobs_delete(http_req *q, const char *id);
 enum MHD_Result http_jobs_iteration(http_req *q, const char *id, const char *n);
+
+/* ---- http_git.c: the job's git history ---- */
+enum MHD_Result http_jobs_history(http_req *q, const char *id);
+enum MHD_Result http_jobs_repository(http_req *q, const char *id);
 
 /* ---- http_sse.c ---- */
 enum MHD_Result http_jobs_events(http_req *q, const char *id);

@@ -8,6 +8,7 @@
  * with the reason rather than a rejected job. */
 #include "clock.h"
 #include "http_int.h"
+#include "json_strict.h"
 #include "queue.h"
 
 #include <stdio.h>
@@ -78,8 +79,8 @@ int http_body_object(http_req *q, json_object **out, unsigned *status, lr_err *e
 		lr_err_set(err, LR_EINVAL, "request body is empty: expected a JSON object");
 		return -1;
 	}
-	if (lr_json_parse(out, q->body.data, q->body.len, q->srv->cfg.max_body,
-	                  LR_JSON_DEPTH_DEFAULT, &why) < 0) {
+	if (lr_json_parse_strict(out, q->body.data, q->body.len, q->srv->cfg.max_body,
+	                         LR_JSON_DEPTH_DEFAULT, &why) < 0) {
 		*status = 400;
 		lr_err_set(err, LR_EINVAL, "request body is not valid JSON: %s", why.msg);
 		return -1;
@@ -320,25 +321,34 @@ int http_job_get(http_req *q, const char *id, json_object **out, lr_err *err)
 	rc = http_redis(q, &r, err);
 	if (rc < 0)
 		return rc;
-	rc = lr_redis_cmd(r, &rep, err, "HGETALL %s", lr_key_job(k, key, id));
-	if (rc < 0)
-		return rc;
-	if (rep->type == REDIS_REPLY_ARRAY && rep->elements > 0) {
-		const redisReply *o = lr_reply_field(rep, "owner");
-		const char *who = o && lr_reply_is_str(o) ? o->str : "";
+	/* The job hash, else the request not yet taken. The intake creates the
+	 * one and deletes the other atomically, so a request gone between the
+	 * two reads means the hash is there now: read it once more. */
+	for (int round = 0; round < 2; round++) {
+		rc = lr_redis_cmd(r, &rep, err, "HGETALL %s", lr_key_job(k, key, id));
+		if (rc < 0)
+			return rc;
+		if (rep->type == REDIS_REPLY_ARRAY && rep->elements > 0) {
+			const redisReply *o = lr_reply_field(rep, "owner");
+			const char *who = o && lr_reply_is_str(o) ? o->str : "";
 
-		if (q->owner[0] && strcmp(who, q->owner) != 0) {
+			if (q->owner[0] && strcmp(who, q->owner) != 0) {
+				freeReplyObject(rep);
+				return lr_err_set(err, LR_ENOTFOUND, "no job %s", id);
+			}
+			*out = http_hash_json(rep);
 			freeReplyObject(rep);
-			return lr_err_set(err, LR_ENOTFOUND, "no job %s", id);
+			return *out ? 0 : lr_err_set(err, LR_ENOMEM, "out of memory");
 		}
-		*out = http_hash_json(rep);
 		freeReplyObject(rep);
-		return *out ? 0 : lr_err_set(err, LR_ENOMEM, "out of memory");
+		if (round == 1)
+			break;
+		rc = request_pending(r, k, id, owner, &pending, err);
+		if (rc < 0)
+			return rc;
+		if (pending)
+			break;
 	}
-	freeReplyObject(rep);
-	rc = request_pending(r, k, id, owner, &pending, err);
-	if (rc < 0)
-		return rc;
 	if (!pending || (q->owner[0] && strcmp(owner, q->owner) != 0))
 		return lr_err_set(err, LR_ENOTFOUND, "no job %s (never submitted, or expired)", id);
 	*out = json_object_new_object();

@@ -22,6 +22,8 @@ int http_redis(http_req *q, lr_redis **out, lr_err *err)
 	if (s->npool > 0)
 		r = s->pool[--s->npool];
 	pthread_mutex_unlock(&s->pool_mu);
+	/* Redis may have restarted while it sat in the pool. */
+	lr_redis_drop_if_closed(r);
 	if (r == NULL) {
 		rc = lr_redis_open(&r, &s->cfg.redis, err);
 		if (rc < 0)

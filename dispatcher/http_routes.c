@@ -1,10 +1,12 @@
 /* http_routes.c - which handler answers which method and path.
  *
- * /healthz, /readyz, /openapi.json and /docs are open to all; everything
+ * /healthz, /readyz, /metrics, /openapi.json and /docs are open to all; everything
  * else passes the token check (when tokens are configured) first. */
 #include "http_int.h"
+#include "metrics.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int is(const http_req *q, const char *method)
@@ -58,10 +60,30 @@ static enum MHD_Result job_routes(http_req *q, const char *tail)
 	}
 	if (strcmp(slash, "/events") == 0)
 		return is(q, "GET") ? http_jobs_events(q, id) : not_allowed(q, "GET");
+	if (strcmp(slash, "/history") == 0)
+		return is(q, "GET") ? http_jobs_history(q, id) : not_allowed(q, "GET");
+	if (strcmp(slash, "/repository.tar.gz") == 0)
+		return is(q, "GET") ? http_jobs_repository(q, id) : not_allowed(q, "GET");
 	if (strncmp(slash, "/iterations/", 12) == 0)
 		return is(q, "GET") ? http_jobs_iteration(q, id, slash + 12)
 		                    : not_allowed(q, "GET");
 	return http_problem(q, 404, "no such path %.200s", q->url);
+}
+
+/* Prometheus, as --metrics-listen serves it (unauthenticated, like /healthz). */
+static enum MHD_Result metrics(http_req *q)
+{
+	enum MHD_Result res;
+	lr_buf b;
+
+	lr_buf_init(&b, 16u << 20);
+	if (lr_metrics_render(&b) < 0 || b.data == NULL) {
+		lr_buf_free(&b);
+		return http_problem(q, 500, "metrics unavailable");
+	}
+	res = http_send(q, 200, LR_METRICS_CONTENT_TYPE, b.data, b.len);
+	lr_buf_free(&b);
+	return res;
 }
 
 static const char *const seed_kinds[] = {"generate", "evaluate", "refactor", "loop", NULL};
@@ -75,6 +97,8 @@ enum MHD_Result http_route(http_req *q)
 		return http_send(q, 200, "application/json", "{\"status\":\"ok\"}", 15);
 	if (strcmp(u, "/readyz") == 0)
 		return readyz(q);
+	if (strcmp(u, "/metrics") == 0)
+		return is(q, "GET") ? metrics(q) : not_allowed(q, "GET");
 	if (strcmp(u, "/openapi.json") == 0)
 		return is(q, "GET") ? http_openapi(q) : not_allowed(q, "GET");
 	if (strcmp(u, "/docs") == 0 || strncmp(u, "/docs/", 6) == 0)

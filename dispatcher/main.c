@@ -6,6 +6,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "startup.h"
+#include "webhook.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 static volatile sig_atomic_t stop_requested;
 static disp_config dc;
 static char *prefix, *log_level, *name, *metrics_listen;
+static wh_config whc;
 static char *http_listen, *api_tokens, *http_docs_dir;
 static http_config hc; /* the HTTP API's settings (the rest come from dc) */
 
@@ -69,6 +71,23 @@ static lr_cfg_opt opts[] = {
                "longest retry delay"),
     LR_OPT_INT("ttl-s", &dc.queue.ttl_s, "86400", 1, 31536000,
                "final jobs and all their keys expire after this"),
+    LR_OPT_SECRET("callback-secret", &whc.secret,
+                  "sign callbacks: X-Llmrepl-Signature: sha256=<HMAC-SHA256 of the body> "
+                  "(better in LLMREPL_CALLBACK_SECRET)"),
+    LR_OPT_STR("callback-allow", &whc.allow, "",
+               "comma-separated CIDR ranges callbacks may reach although private, loopback "
+               "or link-local (e.g. 10.0.0.0/8)"),
+    LR_OPT_INT("callback-timeout-ms", &whc.timeout_ms, "10000", 100, 600000,
+               "longest callback request"),
+    LR_OPT_INT("callback-max-attempts", &whc.max_attempts, "8", 1, 1000,
+               "callback attempts before giving up"),
+    LR_OPT_INT("callback-backoff-ms", &whc.backoff_ms, "1000", 1, 86400000,
+               "first callback retry delay; doubles per attempt, +-20% jitter"),
+    LR_OPT_INT("callback-backoff-max-ms", &whc.backoff_max_ms, "300000", 1, 86400000,
+               "longest callback retry delay"),
+    LR_OPT_DOUBLE("max-finished-mb", &dc.max_finished_mb, "0", 0, 16777216,
+                  "keep finished jobs' keys under this many MiB, forgetting the oldest first "
+                  "(0: no limit but --ttl-s)"),
     LR_OPT_INT("events-max", &dc.queue.events_max, "1000", 10, 1000000,
                "events kept per job (approximately)"),
     LR_OPT_STR("http-listen", &http_listen, NULL,
@@ -206,6 +225,7 @@ int main(int argc, char **argv)
 	const lr_start start = {&cfg, &log_level, LR_LOG_INFO, 0, 0, &stop_requested};
 	char defname[200];
 	lr_metrics_server *metrics = NULL;
+	wh_sender *sender = NULL;
 	http_server *hs = NULL;
 	disp *d = NULL;
 	lr_err err;
@@ -231,8 +251,14 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		return lr_main_exit(&cfg, rc, &err);
 	disp_metrics_init(&d->cfg);
+	whc.response_max = 64 * 1024;
+	if (wh_start(&sender, &dc.redis, &dc.keys, &whc, &err) < 0) {
+		disp_close(d);
+		return lr_main_usage(&cfg, "%s", err.msg);
+	}
 	if (metrics_listen != NULL && *metrics_listen &&
 	    lr_metrics_listen(&metrics, metrics_listen, &err) < 0) {
+		wh_stop(sender);
 		disp_close(d);
 		return lr_main_usage(&cfg, "%s", err.msg);
 	}
@@ -240,6 +266,7 @@ int main(int argc, char **argv)
 	if (http_listen != NULL && *http_listen) {
 		rc = start_http(&hs, &err);
 		if (rc < 0) {
+			wh_stop(sender);
 			lr_metrics_stop(metrics);
 			disp_metrics_close();
 			disp_close(d);
@@ -250,6 +277,7 @@ int main(int argc, char **argv)
 	}
 	run(d);
 	log_info("stopping");
+	wh_stop(sender);
 	http_stop(hs);
 	lr_metrics_stop(metrics);
 	disp_metrics_close();

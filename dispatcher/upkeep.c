@@ -81,6 +81,26 @@ int disp_upkeep(disp *d, long long now, lr_err *err)
 			return rc;
 		d->next_takeover_ms = now + at_least(d->cfg.request_claim_ms / 2, 1000);
 	}
+	if (now >= d->next_retain_ms) {
+		for (int i = 0; i < SCAN_ROUNDS; i++) {
+			long evicted = 0, expired = 0;
+			long long bytes = 0;
+
+			rc = lr_q_retain(d->r, &d->cfg.keys,
+			                 (long long)(d->cfg.max_finished_mb * 1048576.0),
+			                 SCAN_LIMIT, &evicted, &expired, &bytes, err);
+			if (rc < 0)
+				return rc;
+			if (evicted > 0)
+				log_info(
+				    "forgot %ld finished job(s), oldest first: finished jobs hold "
+				    "%lld bytes, over --max-finished-mb %g",
+				    evicted, bytes, d->cfg.max_finished_mb);
+			if (evicted + expired < SCAN_LIMIT)
+				break;
+		}
+		d->next_retain_ms = now + at_least(d->cfg.tick_ms, 250);
+	}
 	if (now >= d->next_gc_ms) {
 		rc = lr_q_gc(d->r, &d->cfg.keys, d->cfg.consumer_idle_ms, d->cfg.worker_gone_ms,
 		             err);

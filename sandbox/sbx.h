@@ -11,6 +11,9 @@
  *   {"mode": "exec", "code": "...", "argv": [...]}   run code as __main__
  *   {"mode": "evaluate", ...}                         the evaluation harness
  *                                                      (llmrepl_harness.evaluate)
+ * A request framed as "LLMREPL-STDIN <n>\n" + n bytes of JSON gives the code
+ * the rest of the request stream as its stdin (fd 0), ended by the stream's
+ * end: what worker/eval_io.c sends for io test cases.
  *
  * Two ways to run:
  *   sbx_run()       a cold run: a fresh sandboxed interpreter for this request.

@@ -536,10 +536,23 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 		sbx_cg_limits want = {lim.memory_mb * 1024LL * 1024LL,
 		                      lim.max_procs + (p->cfg.peer ? 1 : 0), lim.cpus};
 
-		if ((want.mem_bytes != p->cur.mem_bytes || want.pids_max != p->cur.pids_max ||
-		     want.cpus != p->cur.cpus) &&
-		    sbx_cgroup_set_limits(&p->run, &want) == 0)
+		if (want.mem_bytes != p->cur.mem_bytes || want.pids_max != p->cur.pids_max ||
+		    want.cpus != p->cur.cpus) {
+			/* A lower memory limit than what is still charged (the last
+			 * run's cache) may be refused: then fresh cgroups, a fresh
+			 * server. A run never goes with the wrong limits. */
+			if (sbx_cgroup_set_limits(&p->run, &want) < 0) {
+				server_stop(p);
+				if (server_start(p, msg, sizeof(msg)) < 0 || !p->run.version ||
+				    sbx_cgroup_set_limits(&p->run, &want) < 0) {
+					snprintf(res->detail, sizeof(res->detail),
+					         "cannot set the run's cgroup limits: %s",
+					         msg[0] ? msg : strerror(errno));
+					goto cleanup;
+				}
+			}
 			p->cur = want;
+		}
 		p->peak_ok = sbx_cgroup_reset_peak(&p->run) == 0;
 		sbx_cgroup_reset_cpu(&p->run);
 	}

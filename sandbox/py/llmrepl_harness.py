@@ -251,19 +251,7 @@ def _evaluate(o, ans):
 
 def _static(code, tree, o):
     budget = min(DEFAULTS["static_budget_s"], max(0.2, (o["deadline"] - time.monotonic()) / 3))
-
-    def expire(signum, frame):
-        raise TimeoutError("the static checks took longer than %.3g s" % budget)
-
-    old = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, budget)
-    try:
-        return llmrepl_static.run_all(code, tree)
-    except TimeoutError as e:
-        return {"skipped": str(e)}
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+    return llmrepl_static.run_all_within(code, tree, budget)
 
 
 # ---- supervision ------------------------------------------------------------

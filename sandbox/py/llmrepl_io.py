@@ -18,9 +18,15 @@ requests come to this module, each in a sandbox run of its own:
 """
 import ast
 import builtins
-import signal
-import sys
 import time
+
+try:  # imported (and warmed) once, in the pool's server
+    import llmrepl_static
+except Exception as e:  # noqa: BLE001 - reported per request
+    llmrepl_static = None
+    _STATIC_ERR = e
+else:
+    _STATIC_ERR = None
 
 STATIC_BUDGET_S = 5.0
 MESSAGE_MAX = 500
@@ -42,23 +48,9 @@ def _syntax_error(e):
 
 
 def _static(code, tree):
-    try:
-        import llmrepl_static
-    except Exception as e:  # noqa: BLE001 - reported, the cases still run
-        return {"skipped": "the static tools are missing: %s" % _clip(e, 200)}
-
-    def expire(signum, frame):
-        raise TimeoutError("the static checks took longer than %.3g s" % STATIC_BUDGET_S)
-
-    old = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, STATIC_BUDGET_S)
-    try:
-        return llmrepl_static.run_all(code, tree)
-    except TimeoutError as e:
-        return {"skipped": str(e)}
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+    if _STATIC_ERR is not None:
+        return {"skipped": "the static tools are missing: %s" % _clip(_STATIC_ERR, 200)}
+    return llmrepl_static.run_all_within(code, tree, STATIC_BUDGET_S)
 
 
 def prepare(req):
@@ -144,9 +136,3 @@ def handle(req):
         return prepare(req)
     return check(req)
 
-
-if "llmrepl_static" not in sys.modules:
-    try:
-        import llmrepl_static  # noqa: F401 - warm in the pool's server
-    except Exception:  # noqa: BLE001
-        pass

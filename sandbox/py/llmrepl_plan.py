@@ -20,17 +20,17 @@ import ast
 import doctest
 
 import llmrepl_textplan
+from llmrepl_planbase import OPS as _OPS
+from llmrepl_planbase import SITE_LIMIT, PlanError
+from llmrepl_planbase import contains_soft as _contains_soft
+from llmrepl_planbase import short as _short
+from llmrepl_planbase import src as _src
 
 STEP_LIMIT = 5000  # cases and setup statements in one tests text
-SITE_LIMIT = 20000
 
 TARGET_CANDIDATE = "candidate"
 H = "_llmrepl_"  # the harness object visible to the rewritten tests
 NOVALUE = "_llmrepl_novalue"
-
-
-class PlanError(Exception):
-    """The tests (not the code) are unusable; the message says why."""
 
 
 class Source:
@@ -60,11 +60,6 @@ class Source:
         first = self.lines[l0].encode()[c0:].decode("utf-8", "replace")
         last = self.lines[l1].encode()[:c1].decode("utf-8", "replace")
         return "".join([first] + self.lines[l0 + 1:l1] + [last])
-
-
-def _src(source, node, limit=200):
-    text = " ".join(source.segment(node).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _locate(node, ref):
@@ -283,16 +278,6 @@ class _Rewriter(ast.NodeTransformer):
         return node
 
 
-_OPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
-        ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in"}
-
-
-def _contains_soft(node):
-    return any(isinstance(n, ast.Assert) for n in ast.walk(node)
-               if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
-                                     ast.Lambda)))
-
-
 def _is_testcase(cls):
     for b in cls.bases:
         name = b.attr if isinstance(b, ast.Attribute) else getattr(b, "id", "")
@@ -358,11 +343,6 @@ def _doctests_from(tree, source, name, filename, plan, transcript=None):
         if steps:
             found_test = test
             plan.doctests.append((found_test, steps))
-
-
-def _short(s, limit=80):
-    s = " ".join(s.split())
-    return s if len(s) <= limit else s[: limit - 3] + "..."
 
 
 def is_transcript(tests):

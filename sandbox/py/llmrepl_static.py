@@ -195,6 +195,26 @@ def run_all(code, tree):
     return {k: out[k] for k in ("pyflakes", "bandit", "radon")}
 
 
+def run_all_within(code, tree, budget_s):
+    """run_all under a SIGALRM deadline of budget_s seconds; past it the
+    answer is {"skipped": why}. For the main thread of a process that has no
+    other use for SIGALRM."""
+    import signal
+
+    def expire(signum, frame):
+        raise TimeoutError("the static checks took longer than %.3g s" % budget_s)
+
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, budget_s)
+    try:
+        return run_all(code, tree)
+    except TimeoutError as e:
+        return {"skipped": str(e)}
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
 def _warm():
     sample = ("import subprocess\n"
               "def f(a, b=None):\n"

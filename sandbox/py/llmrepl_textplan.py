@@ -25,7 +25,7 @@ class's names).
 """
 import ast
 
-import llmrepl_plan
+import llmrepl_planbase as base
 
 H = "_llmrepl_"
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
@@ -100,8 +100,8 @@ def rewrite(plan, tree, source, check_fn):
                 w.statements(node.body, soft="check_assert")
                 units.append((None, node))
             else:
-                container = llmrepl_plan._contains_soft(node)
-                name = llmrepl_plan._short(llmrepl_plan._src(source, node)
+                container = base.contains_soft(node)
+                name = base.short(base.src(source, node)
                                            or type(node).__name__)
                 k = plan.add_step("setup", name, node.lineno, "tests", counted=False,
                                   container=container)
@@ -161,10 +161,10 @@ class _Writer:
         for sub in (t, node.msg):
             if sub is not None and any(isinstance(x, _NO_LAMBDA) for x in ast.walk(sub)):
                 raise _Fallback()
-        if len(plan.sites) >= llmrepl_plan.SITE_LIMIT:
-            raise llmrepl_plan.PlanError("the tests have more than %d assert statements"
-                                         % llmrepl_plan.SITE_LIMIT)
-        src = llmrepl_plan._src
+        if len(plan.sites) >= base.SITE_LIMIT:
+            raise base.PlanError("the tests have more than %d assert statements"
+                                 % base.SITE_LIMIT)
+        src = base.src
         info = {"line": node.lineno, "expr": src(self.source, t), "op": None,
                 "call_side": None, "negated": False, "step": None}
         site = len(plan.sites)
@@ -180,7 +180,7 @@ class _Writer:
         s0, s1 = tx.start(node), tx.end(node)
         if isinstance(t, ast.Compare) and len(t.ops) == 1:
             left, right = t.left, t.comparators[0]
-            info["op"] = llmrepl_plan._OPS.get(type(t.ops[0]), "?")
+            info["op"] = base.OPS.get(type(t.ops[0]), "?")
             lc, rc = self.calls(left), self.calls(right)
             info["call_side"] = "left" if lc else ("right" if rc else None)
             info["left"] = src(self.source, left)

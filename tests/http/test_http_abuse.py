@@ -131,14 +131,14 @@ def test_connection_cap(hsys):
     extra.close()
     for s in held:
         s.close()
-    deadline = time.time() + 10
-    while time.time() < deadline:
+    # Once the server has seen them go, it serves again.
+    deadline, ok = time.time() + 10, False
+    while not ok and time.time() < deadline:
         try:
-            if Api(port).get("/healthz", timeout=2).status == 200:
-                break
+            ok = Api(port).get("/healthz", timeout=2).status == 200
         except OSError:
             time.sleep(0.1)
-    assert Api(port).get("/healthz").status == 200
+    assert ok
 
 
 def test_redis_down_is_503_and_recovers(hsys):
@@ -154,9 +154,10 @@ def test_redis_down_is_503_and_recovers(hsys):
     assert api.get("/jobs/1-0").status == 503
     assert api.get("/healthz").status == 200
     hsys.redis.start()
-    deadline = time.time() + 20
-    while api.get("/readyz").status != 200 and time.time() < deadline:
-        time.sleep(0.2)
+    # Connections the outage broke are replaced as they are taken from the
+    # pool: the first requests after Redis is back succeed.
+    for _ in range(5):
+        assert api.get("/readyz").status == 200
     assert served(api)
 
 
@@ -181,7 +182,5 @@ def test_redis_restarted_mid_wait(hsys):
         assert r.json()["output"] == "9\n"
     else:
         assert r.status == 503 and r.headers["retry-after"], r
-    deadline = time.time() + 30
-    while api.get("/readyz").status != 200 and time.time() < deadline:
-        time.sleep(0.2)
+    assert api.get("/readyz").status == 200
     assert served(api)

@@ -84,7 +84,8 @@ def test_jobs_in_flight_per_token_across_dispatchers(hsys, tmp_path):
     # Bob is not held up by Alice's jobs.
     assert hsys.api(0, token=BOB).post("/jobs", slow).status == 202
     # A finished job frees its place (no worker here: cancel one).
-    assert a.delete(f"/jobs/{j1.json()['job_id']}").status in (200, 409)
+    hsys.wait(j1.json()["job_id"], states={"queued"})
+    assert a.delete(f"/jobs/{j1.json()['job_id']}").status == 200
     deadline = time.time() + 10
     while time.time() < deadline:
         r = b.post("/jobs", slow)
@@ -101,7 +102,8 @@ def test_queue_full_is_503(hsys, tmp_path):
     assert len(set(ids)) == 3
     r = api.post("/jobs", evaluate("print(4)"))
     assert r.status == 503 and r.headers["retry-after"] and "queue is full" in r.json()["error"]
-    api.delete(f"/jobs/{ids[0]}")
+    hsys.wait(ids[0], states={"queued"})
+    assert api.delete(f"/jobs/{ids[0]}").status == 200
     deadline = time.time() + 10
     while api.post("/jobs", evaluate("print(5)")).status != 202:
         assert time.time() < deadline

@@ -190,3 +190,39 @@ def test_idempotency_key_returns_the_same_job(api, hsys):
                  headers={"Idempotency-Key": "k-3"})
     assert g.json()["job_id"] == h.json()["job_id"] and h.json()["output"] == "7\n"
     assert api.post("/jobs", spec, headers={"Idempotency-Key": "a b"}).status == 400
+
+
+def test_cancelled_while_waited_for_is_409(api, hsys):
+    import threading
+    out = {}
+
+    def call():
+        out["r"] = api.post("/evaluate?wait=20", {"code": "import time\ntime.sleep(3)",
+                                                  "static_checks": False})
+
+    t = threading.Thread(target=call)
+    t.start()
+    jid = hsys.wait_for(lambda: _running_job(hsys), what="a running job")
+    assert api.delete(f"/jobs/{jid}").status == 200
+    t.join(timeout=30)
+    r = out["r"]
+    assert r.status == 409 and "cancelled" in r.json()["error"], r
+
+
+def _running_job(hsys):
+    for k in hsys.r.scan_iter(hsys.key("job", "*")):
+        if k.count(":") == 2 and hsys.r.hget(k, "state") == "running":
+            return k.split(":")[-1]
+    return None
+
+
+def test_docs_without_swagger_ui_says_how_to_install(hsys, tmp_path):
+    hsys.http_dispatcher(**{"http-docs-dir": str(tmp_path / "none")})
+    api = hsys.api()
+    r = api.get("/docs")
+    assert r.status == 200 and b"swagger-ui-bundle.js" in r.body  # the page itself
+    r = api.get("/docs/swagger-ui-bundle.js")
+    assert r.status == 404 and "/docs" in r.json()["error"]
+    assert api.get("/openapi.json").status == 200
+    r = api.get("/")
+    assert r.status == 302 and r.headers["location"] == "/docs"

@@ -87,3 +87,48 @@ print("client ok")
     run = subprocess.run([str(venv / "python"), "-c", script], capture_output=True, text=True,
                          timeout=300)
     assert run.returncode == 0 and "client ok" in run.stdout, run.stdout + run.stderr
+
+
+def test_history_and_repository(model_api, tmp_path):
+    import io
+    import tarfile
+    api = model_api
+    r = api.post("/loop", {"prompt": "Write add(a, b).", "tests": "assert add(1, 2) == 3\n",
+                           "entry_point": "add", "max_iterations": 2})
+    assert r.status == 200, r
+    jid = r.json()["job_id"]
+    h = api.get(f"/jobs/{jid}/history")
+    assert h.status == 200, h
+    commits = h.json()["commits"]
+    assert commits and commits[0]["iteration"] == 0 and commits[0]["accepted"] is True
+    assert len(commits[0]["commit"]) == 40
+    t = api.get(f"/jobs/{jid}/repository.tar.gz")
+    assert t.status == 200 and t.headers["content-type"] == "application/gzip"
+    assert f"llmrepl-{jid}.tar.gz" in t.headers["content-disposition"]
+    with tarfile.open(fileobj=io.BytesIO(t.body), mode="r:gz") as tf:
+        for m in tf.getmembers():  # plain files and directories under one top directory
+            assert m.name.startswith(f"llmrepl-{jid}") and ".." not in m.name, m.name
+            assert m.isfile() or m.isdir(), m.name
+        tf.extractall(tmp_path / "x")
+    repo = tmp_path / "x" / f"llmrepl-{jid}"
+    assert "return a + b" in (repo / "solution.py").read_text()
+    log = subprocess.run(["git", "-C", str(repo), "log", "--format=%H"], capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert log[0] == commits[0]["commit"]
+    fsck = subprocess.run(["git", "-C", str(repo), "fsck", "--strict"], capture_output=True,
+                          text=True)
+    assert fsck.returncode == 0, fsck.stderr
+    # An evaluate job has no history; an unknown job is not there at all.
+    ev = api.post("/evaluate", {"code": "print(1)", "static_checks": False}).json()["job_id"]
+    r = api.get(f"/jobs/{ev}/repository.tar.gz")
+    assert r.status == 404 and "no git history" in r.json()["error"]
+    assert api.get(f"/jobs/{ev}/history").json()["commits"] == []
+    assert api.get("/jobs/1-0/history").status == 404
+
+
+def test_mcp_generate_tool(model_api):
+    r = model_api.post("/mcp", {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                                "params": {"name": "generate",
+                                           "arguments": {"prompt": "Write add(a, b)."}}})
+    res = r.json()["result"]
+    assert res["isError"] is False and "return a + b" in res["structuredContent"]["code"]

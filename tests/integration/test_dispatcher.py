@@ -29,7 +29,7 @@ BAD = [
     ('{"kind": "evaluate", "code": "x", "limits": {"timeout_s": "10"}}',
      "invalid spec: field 'limits.timeout_s' must be a number, got string"),
     ('{"kind": "evaluate", "code": "x", "limits": {"memory_mb": 2.5}}',
-     "invalid spec: field 'limits.memory_mb' must be an integer, got number"),
+     "invalid spec: field 'limits.memory_mb' must be an integer, got 2.5"),
     ('{"kind": "compile", "code": "x"}', "invalid spec: unknown kind 'compile'"),
     ('{"kind": "evaluate"}', "invalid spec: missing required field 'code'"),
     ('{"code": "x"}', "invalid spec: missing required field 'kind'"),

@@ -102,3 +102,48 @@ def test_metrics_listen_refuses_a_bad_address(system):
     p = system.worker("--metrics-listen", "nonsense")
     assert p.p.wait(timeout=20) == 2
     assert "is not HOST:PORT" in p.log()
+
+
+def test_dashboard_and_scrape_config_are_valid(tmp_path):
+    """Every panel's query parses (promtool check rules) and names only
+    metrics the binaries export (the tables in docs/protocol.md)."""
+    import json
+    from conftest import ROOT
+    if not have("promtool"):
+        pytest.skip("promtool (Debian prometheus) is not installed")
+    dash = json.loads((ROOT / "deploy/grafana/llmrepl-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+    assert len(exprs) >= 16
+    rules = tmp_path / "rules.yml"
+    rules.write_text("groups:\n  - name: dashboard\n    rules:\n" + "".join(
+        f"      - record: llmrepl:panel_{i}\n        expr: {json.dumps(e)}\n"
+        for i, e in enumerate(exprs)))
+    out = subprocess.run(["promtool", "check", "rules", str(rules)], capture_output=True,
+                         text=True, timeout=30)
+    assert out.returncode == 0, out.stdout + out.stderr
+    documented = set(re.findall(r"^\| `(llmrepl_[a-z_]+)`",
+                                (ROOT / "docs/protocol.md").read_text(), re.M))
+    used = {re.sub(r"_(bucket|sum|count)$", "", n)
+            for e in exprs for n in re.findall(r"llmrepl_[a-z_]+", e)}
+    assert used <= documented, used - documented
+    out = subprocess.run(["promtool", "check", "config", str(ROOT / "deploy/prometheus.yml")],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_http_api_serves_metrics_too(system):
+    port = free_port()
+    system.dispatcher("--http-listen", f"127.0.0.1:{port}")
+    system.worker()
+    jid = system.submit(evaluate("x = 1"))
+    system.wait(jid)
+    text = system.wait_for(lambda: _try_scrape(port), what="the HTTP API")
+    promtool_check(text)
+    assert sample(text, "llmrepl_jobs_finished_total", kind="evaluate", state="done") == 1
+
+
+def _try_scrape(port):
+    try:
+        return scrape(port)
+    except OSError:
+        return None

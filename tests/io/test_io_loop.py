@@ -9,36 +9,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "loop"))
 from looptools import LoopSystem, check_history, fenced, rules  # noqa: E402
+from test_loop_flow import loop  # noqa: E402,F401 - the scripted-model fixture
 
 TASK = "Read two integers a and b from one line and print their sum."
 CASES = [{"stdin": "1 2\n", "stdout": "3\n"}, {"stdin": "10 -3\n", "stdout": "7\n"},
          {"stdin": "0 0\n", "stdout": "0\n"}]
 WRONG = "a, b = map(int, input().split())\nprint(a - b)\n"
 RIGHT = "a, b = map(int, input().split())\nprint(a + b)\n"
-
-
-@pytest.fixture
-def loop(redis_server, tmp_path, fake_llm):
-    systems = []
-
-    def start(reply_rules, **settings):
-        path = tmp_path / f"rules{len(systems)}.json"
-        path.write_text(json.dumps(reply_rules))
-        fake = fake_llm(extra=["--replies", str(path)])
-        s = LoopSystem(redis_server, tmp_path)
-        systems.append(s)
-        s.dispatcher()
-        s.loop_worker(fake.url, fake.model, **settings)
-        return s, fake
-
-    yield start
-    for s in systems:
-        s.stop_all()
-
-
-def prompt_of(req):
-    return req["body"]["messages"][-1]["content"] if "body" in req else \
-        req["messages"][-1]["content"]
 
 
 def test_scripted_loop_repairs_a_program(loop):

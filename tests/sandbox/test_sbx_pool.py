@@ -99,6 +99,16 @@ def test_a_dead_server_is_replaced():
     assert lines[2].startswith("gone ")
 
 
+def test_each_run_gets_its_own_memory_limit_and_keeps_the_server():
+    p = subprocess.run([binary("tests/drivers/sbx_pool_probe"), "limits"], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    lines = p.stdout.splitlines()
+    assert [line.split()[:2] for line in lines] == [
+        ["roomy", "exited"], ["tight", "memory"], ["roomy", "exited"]], p.stdout
+    assert len({line.split()[3] for line in lines}) == 1, p.stdout  # one server
+
+
 def test_a_hung_server_is_replaced():
     p = subprocess.run([binary("tests/drivers/sbx_pool_probe"), "stopped"], capture_output=True,
                        text=True, timeout=120)

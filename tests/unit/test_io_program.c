@@ -55,6 +55,7 @@ TEST(an_unfenced_program_from_its_first_statement)
 	CHECK_STR(got, "n = int(input())\nfor i in range(n):\n    print(i)\n");
 	CHECK(xr.how == EXTRACT_UNFENCED);
 	/* the function kind still starts at a definition */
+	extract_result_free(&xr);
 	CHECK(extract_code(&xr, "Use n = 3 here.\n\ndef f():\n    return 1\n", 39, NULL, &xe) == 0);
 	CHECK_STR(xr.code, "def f():\n    return 1\n");
 	CHECK(ex("I cannot do that.") == LR_ENOTFOUND);

@@ -133,7 +133,8 @@ TEST(rejections_name_the_problem)
 	              "\"ten\"}}",
 	              "criteria.max_lint"));
 	CHECK(rejects("{\"kind\": \"evaluate\", \"code\": \"a\\u0000b\"}",
-	              "field 'code' contains a NUL character"));
+	              "not valid JSON at byte 31 (in \"code\"): \"\\u0000\" (a NUL character) is "
+	              "not allowed"));
 }
 
 TEST(sizes_are_capped)

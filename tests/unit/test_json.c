@@ -83,7 +83,7 @@ TEST(getters_explain_type_errors_with_paths)
 	CHECK(lr_json_get_num(&d, o, "", "n", 1, 0, 10, NULL, &e) == LR_EINVAL);
 	CHECK_STR(e.msg, "field 'n' must be a number, got string");
 	CHECK(lr_json_get_int(&l, o, "", "i", 1, 0, 10, NULL, &e) == LR_EINVAL);
-	CHECK_STR(e.msg, "field 'i' must be an integer, got number");
+	CHECK_STR(e.msg, "field 'i' must be an integer, got 1.5");
 	CHECK(lr_json_get_bool(&b, o, "", "b", 1, NULL, &e) == LR_EINVAL);
 	CHECK_STR(e.msg, "field 'b' must be true or false, got number");
 	CHECK(lr_json_get_typed(&inner, o, "", "o", json_type_object, 1, NULL, &e) == 0);

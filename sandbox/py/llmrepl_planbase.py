@@ -1,0 +1,31 @@
+"""llmrepl_planbase - what the two ways of planning share (llmrepl_plan's AST
+rewrite and llmrepl_textplan's text rewrite): limits, the error, and small
+helpers over the tests' syntax tree. It imports neither of them."""
+import ast
+
+SITE_LIMIT = 20000  # assert statements in one tests text
+
+OPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
+       ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in"}
+
+
+class PlanError(Exception):
+    """The tests (not the code) are unusable; the message says why."""
+
+
+def src(source, node, limit=200):
+    """The node's source text on one line, cut at limit characters."""
+    text = " ".join(source.segment(node).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def short(s, limit=80):
+    s = " ".join(s.split())
+    return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
+def contains_soft(node):
+    """Does the node hold an assert outside any function, class or lambda?"""
+    return any(isinstance(n, ast.Assert) for n in ast.walk(node)
+               if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+                                     ast.Lambda)))
