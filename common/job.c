@@ -417,14 +417,75 @@ static int check_fields(json_object *obj, lr_job_kind kind, lr_err *err)
 	return 0;
 }
 
+/* The texts each kind requires: code, prompt, feedback (and the loop's settings). */
+static int get_texts(lr_job_spec *out, json_object *root, const lr_job_policy *pol, lr_err *err)
+{
+	int rc;
+
+	switch (out->kind) {
+	case LR_KIND_EVALUATE:
+		rc = dup_field(&out->code, root, "code", 1, 0, pol->max_text_bytes, err);
+		break;
+	case LR_KIND_GENERATE:
+		rc = dup_field(&out->prompt, root, "prompt", 1, 1, pol->max_text_bytes, err);
+		break;
+	case LR_KIND_REFACTOR:
+		rc = dup_field(&out->code, root, "code", 1, 0, pol->max_text_bytes, err);
+		if (rc == 0)
+			rc = dup_field(&out->feedback, root, "feedback", 1, 1, pol->max_text_bytes,
+			               err);
+		break;
+	case LR_KIND_LOOP:
+		rc = dup_field(&out->prompt, root, "prompt", 1, 1, pol->max_text_bytes, err);
+		if (rc == 0)
+			rc = get_loop(out, root, pol, err);
+		break;
+	default: rc = lr_err_set(err, LR_EINTERNAL, "unhandled kind");
+	}
+	return rc;
+}
+
+/* What every kind may add: static_checks, callback_url, criteria. */
+static int get_options(lr_job_spec *out, json_object *root, lr_err *err)
+{
+	json_object *crit = NULL;
+	int present = 0;
+	int rc;
+
+	out->static_checks = 1;
+	rc = lr_json_get_bool(&out->static_checks, root, "", "static_checks", 0, NULL, err);
+	if (rc == 0)
+		rc = dup_field(&out->callback_url, root, "callback_url", 0, 1, CALLBACK_URL_MAX,
+		               err);
+	if (rc < 0)
+		return rc;
+	if (out->callback_url != NULL && strncmp(out->callback_url, "http://", 7) != 0 &&
+	    strncmp(out->callback_url, "https://", 8) != 0) {
+		return lr_err_set(
+		    err, LR_EINVAL,
+		    "field 'callback_url' must be an http:// or https:// URL, got '%.64s'",
+		    out->callback_url);
+	}
+	lr_criteria_default(&out->criteria);
+	rc = lr_json_get_typed(&crit, root, "", "criteria", json_type_object, 0, &present, err);
+	if (rc < 0)
+		return rc;
+	if (present) {
+		/* Its messages name the key: "criteria.max_lint: expected ..." */
+		rc = lr_criteria_from_json(&out->criteria, crit, err);
+		if (rc < 0)
+			return rc;
+		out->has_criteria = 1;
+	}
+	return 0;
+}
+
 int lr_job_spec_parse(lr_job_spec *out, const char *text, size_t len, const lr_job_policy *pol,
                       lr_err *err)
 {
 	lr_job_policy permissive;
 	json_object *root = NULL;
-	json_object *crit = NULL;
 	const char *kind = NULL;
-	int present = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -457,26 +518,7 @@ int lr_job_spec_parse(lr_job_spec *out, const char *text, size_t len, const lr_j
 	rc = check_fields(root, out->kind, err);
 	if (rc < 0)
 		goto cleanup;
-	switch (out->kind) {
-	case LR_KIND_EVALUATE:
-		rc = dup_field(&out->code, root, "code", 1, 0, pol->max_text_bytes, err);
-		break;
-	case LR_KIND_GENERATE:
-		rc = dup_field(&out->prompt, root, "prompt", 1, 1, pol->max_text_bytes, err);
-		break;
-	case LR_KIND_REFACTOR:
-		rc = dup_field(&out->code, root, "code", 1, 0, pol->max_text_bytes, err);
-		if (rc == 0)
-			rc = dup_field(&out->feedback, root, "feedback", 1, 1, pol->max_text_bytes,
-			               err);
-		break;
-	case LR_KIND_LOOP:
-		rc = dup_field(&out->prompt, root, "prompt", 1, 1, pol->max_text_bytes, err);
-		if (rc == 0)
-			rc = get_loop(out, root, pol, err);
-		break;
-	default: rc = lr_err_set(err, LR_EINTERNAL, "unhandled kind");
-	}
+	rc = get_texts(out, root, pol, err);
 	if (rc < 0)
 		goto cleanup;
 	rc = get_tests(out, root, pol->max_text_bytes, pol->max_spec_bytes, err);
@@ -504,32 +546,7 @@ int lr_job_spec_parse(lr_job_spec *out, const char *text, size_t len, const lr_j
 	rc = get_limits(out, root, pol, err);
 	if (rc < 0)
 		goto cleanup;
-	out->static_checks = 1;
-	rc = lr_json_get_bool(&out->static_checks, root, "", "static_checks", 0, NULL, err);
-	if (rc == 0)
-		rc = dup_field(&out->callback_url, root, "callback_url", 0, 1, CALLBACK_URL_MAX,
-		               err);
-	if (rc < 0)
-		goto cleanup;
-	if (out->callback_url != NULL && strncmp(out->callback_url, "http://", 7) != 0 &&
-	    strncmp(out->callback_url, "https://", 8) != 0) {
-		rc = lr_err_set(
-		    err, LR_EINVAL,
-		    "field 'callback_url' must be an http:// or https:// URL, got '%.64s'",
-		    out->callback_url);
-		goto cleanup;
-	}
-	lr_criteria_default(&out->criteria);
-	rc = lr_json_get_typed(&crit, root, "", "criteria", json_type_object, 0, &present, err);
-	if (rc < 0)
-		goto cleanup;
-	if (present) {
-		/* Its messages name the key: "criteria.max_lint: expected ..." */
-		rc = lr_criteria_from_json(&out->criteria, crit, err);
-		if (rc < 0)
-			goto cleanup;
-		out->has_criteria = 1;
-	}
+	rc = get_options(out, root, err);
 cleanup:
 	json_object_put(root);
 	if (rc < 0)

@@ -1,6 +1,7 @@
 /* dispatcher.c - the dispatcher's round: intake, then upkeep. */
 #include "dispatcher.h"
 
+#include "clock.h"
 #include "log.h"
 
 #include <stdlib.h>
@@ -48,7 +49,7 @@ int disp_step(disp *d, lr_err *err)
 	if (rc == 0)
 		rc = disp_intake(d, 1, &n, err);
 	if (rc == 0)
-		rc = disp_upkeep(d, disp_now_ms(), err);
+		rc = disp_upkeep(d, lr_now_ms(), err);
 	if (rc < 0 && lr_q_err_nogroup(err)) {
 		/* Redis lost its data (restarted without persistence): start over. */
 		log_warn("consumer groups are gone; creating them again");

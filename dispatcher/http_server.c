@@ -10,9 +10,9 @@
 #include "clock.h"
 #include "http_int.h"
 #include "log.h"
+#include "netaddr.h"
 
 #include <arpa/inet.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,52 +24,6 @@ typedef struct req_state {
 	http_req q;
 	long long t0_ms;
 } req_state;
-
-static int parse_listen(struct sockaddr_storage *ss, socklen_t *sl, const char *listen, lr_err *err)
-{
-	char host[256];
-	const char *port;
-	struct addrinfo hints, *res = NULL;
-	int rc;
-
-	if (listen[0] == '[') {
-		const char *end = strchr(listen, ']');
-
-		if (end == NULL || end[1] != ':')
-			return lr_err_set(err, LR_EINVAL, "http-listen '%s': expected [addr]:port",
-			                  listen);
-		snprintf(host, sizeof(host), "%.*s", (int)(end - listen - 1), listen + 1);
-		port = end + 2;
-	} else {
-		const char *colon = strrchr(listen, ':');
-
-		if (colon == NULL)
-			return lr_err_set(err, LR_EINVAL, "http-listen '%s': expected host:port",
-			                  listen);
-		snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
-		port = colon + 1;
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
-	if (rc != 0)
-		return lr_err_set(err, LR_EINVAL, "http-listen '%s': %s", listen, gai_strerror(rc));
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	*sl = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
-}
-
-static int is_loopback(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
-	if (ss->ss_family == AF_INET6)
-		return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)ss)->sin6_addr);
-	return 0;
-}
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -171,7 +125,7 @@ int http_start(http_server **out, const http_config *cfg, lr_err *err)
 
 	*out = NULL;
 	memset(&ss, 0, sizeof(ss));
-	rc = parse_listen(&ss, &sl, cfg->listen, err);
+	rc = lr_listen_addr(&ss, &sl, cfg->listen, "http-listen", err);
 	if (rc < 0)
 		return rc;
 	s = calloc(1, sizeof(*s));
@@ -191,7 +145,7 @@ int http_start(http_server **out, const http_config *cfg, lr_err *err)
 			http_stop(s);
 			return rc;
 		}
-	} else if (!is_loopback(&ss)) {
+	} else if (!lr_addr_is_loopback(&ss)) {
 		log_warn("http: listening on %s without --api-tokens: anyone who reaches it can "
 		         "submit jobs",
 		         cfg->listen);

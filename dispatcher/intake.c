@@ -6,21 +6,13 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-long long disp_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int disp_intake_one(disp *d, const char *id, const char *spec, size_t len, lr_err *err)
 {
 	lr_job_spec s;
 	lr_err why;
-	char *norm = NULL;
+	char *norm = NULL, *stripped = NULL;
+	char holder[LR_JOB_ID_MAX + 1];
 	char outcome[16] = "";
 	int rc;
 
@@ -34,11 +26,28 @@ int disp_intake_one(disp *d, const char *id, const char *spec, size_t len, lr_er
 		                 &d->cfg.queue, outcome, err);
 		goto done;
 	}
+	rc = disp_idem_claim(d, id, spec, len, &stripped, holder, err);
+	if (rc < 0)
+		return rc;
+	if (holder[0]) {
+		lr_err_set(&why, LR_EINVAL,
+		           "idempotency_key already names job %s: this request is its repeat",
+		           holder);
+		rc = lr_q_intake(d->r, &d->cfg.keys, id, 0, "", spec, len, len, why.msg, "",
+		                 &d->cfg.queue, outcome, err);
+		goto done;
+	}
+	if (stripped) { /* the key is not a field of the job */
+		spec = stripped;
+		len = strlen(stripped);
+	}
 	if (lr_job_spec_parse(&s, spec, len, &d->cfg.job, &why) < 0) {
 		char msg[LR_ERR_MSG_MAX];
 
-		if (why.code == LR_ENOMEM)
+		if (why.code == LR_ENOMEM) {
+			free(stripped);
 			return lr_err_set(err, LR_ENOMEM, "out of memory validating job %s", id);
+		}
 		snprintf(msg, sizeof(msg), "invalid spec: %s", why.msg);
 		rc = lr_q_intake(d->r, &d->cfg.keys, id, 0, "", spec, len, len, msg, "",
 		                 &d->cfg.queue, outcome, err);
@@ -48,6 +57,7 @@ int disp_intake_one(disp *d, const char *id, const char *spec, size_t len, lr_er
 	norm = lr_job_spec_to_json(&s);
 	if (norm == NULL) {
 		lr_job_spec_free(&s);
+		free(stripped);
 		return lr_err_set(err, LR_ENOMEM, "out of memory normalising job %s", id);
 	}
 	rc = lr_q_intake(d->r, &d->cfg.keys, id, 1, lr_job_kind_name(s.kind), norm, strlen(norm),
@@ -55,6 +65,7 @@ int disp_intake_one(disp *d, const char *id, const char *spec, size_t len, lr_er
 	lr_job_spec_free(&s);
 	free(norm);
 done:
+	free(stripped);
 	if (rc < 0)
 		return rc;
 	if (strcmp(outcome, "rejected") == 0)

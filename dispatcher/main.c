@@ -104,7 +104,7 @@ static lr_cfg_opt opts[] = {
                   "how long /generate, /evaluate, /refactor wait for the job by default"),
     LR_OPT_DOUBLE("http-wait-max-s", &hc.wait_max_s, "300", 0, 86400, "cap on ?wait="),
     LR_OPT_INT("http-idempotency-ttl-s", &hc.idem_ttl_s, "86400", 1, 31536000,
-               "how long an Idempotency-Key names its job"),
+               "how long an Idempotency-Key (or a spec's idempotency_key) names its job"),
     LR_OPT_INT("max-queue", &hc.max_queue, "10000", 0, 1000000000,
                "HTTP submissions get 503 while more jobs than this wait (0: no cap)"),
     LR_OPT_INT("http-rate", &hc.rate_rps, "0", 0, 1000000,
@@ -241,6 +241,7 @@ int main(int argc, char **argv)
 		rc = check_policy(&dc.job);
 	if (rc != LR_MAIN_RUN)
 		return rc;
+	dc.idem_ttl_s = hc.idem_ttl_s; /* one setting for both paths */
 	dc.name = lr_main_name(defname, sizeof(defname), name, "dispatcher");
 	dc.redis.client_name = dc.name;
 	if (dc.job.models == NULL)

@@ -184,3 +184,14 @@ def test_redis_restarted_mid_wait(hsys):
         assert r.status == 503 and r.headers["retry-after"], r
     assert api.get("/readyz").status == 200
     assert served(api)
+
+
+def test_a_long_wait_outlives_the_idle_timeout(hsys):
+    """The idle timeout cuts silent clients, not a request the server is
+    still working on: a 3 s job waited for with a 1 s timeout is answered."""
+    hsys.http_dispatcher(**{"http-timeout-s": 1})
+    hsys.worker()
+    api = hsys.api()
+    r = api.post("/evaluate?wait=20", {"code": "import time\ntime.sleep(3)\nprint('late')",
+                                        "static_checks": False})
+    assert r.status == 200 and r.json()["output"] == "late\n", r
