@@ -147,3 +147,25 @@ def _try_scrape(port):
         return scrape(port)
     except OSError:
         return None
+
+
+def test_model_calls_are_counted(system, fake_llm):
+    s = fake_llm("ok")
+    wport = free_port()
+    system.dispatcher()
+    system.worker("--metrics-listen", f"127.0.0.1:{wport}", **{"llm-url": s.url, "model": "fake"})
+    jid = system.submit({"kind": "generate", "static_checks": False,
+                         "prompt": "Write a Python function add(a, b) returning a + b.",
+                         "tests": "assert add(2, 3) == 5"})
+    assert system.wait(jid, timeout=120)["state"] == "done"
+    w = scrape(wport)
+    promtool_check(w)
+    calls = len(s.requests())
+    assert calls >= 1
+    assert sample(w, "llmrepl_model_request_seconds_count") == calls
+    # A streamed reply without usage counts its pieces as completion tokens;
+    # prompt tokens are counted only when the server reports them.
+    assert sample(w, "llmrepl_model_tokens_total", type="prompt") >= 0
+    assert sample(w, "llmrepl_model_tokens_total", type="completion") > 0
+    assert sample(w, "llmrepl_worker_jobs_total", kind="generate", outcome="done") == 1
+    assert sample(w, "llmrepl_evaluation_seconds_count") >= 1
