@@ -180,11 +180,13 @@ int lr_q_err_nogroup(const lr_err *err)
 	return err != NULL && strstr(err->msg, "NOGROUP") != NULL;
 }
 
+/* Did Redis answer with an error starting with `what`? Messages are
+ * "redis: <its answer>", for scripts "script <name>: redis: <its answer>". */
 static int redis_said(const lr_err *err, const char *what)
 {
-	size_t n = strlen(what);
+	const char *m = strstr(err->msg, "redis: ");
 
-	return strncmp(err->msg, "redis: ", 7) == 0 && strncmp(err->msg + 7, what, n) == 0;
+	return m != NULL && strncmp(m + 7, what, strlen(what)) == 0;
 }
 
 lr_q_trouble lr_q_classify(int rc, const lr_err *err)

@@ -58,6 +58,9 @@ struct disp {
 	long long next_upkeep_ms, next_orphans_ms, next_takeover_ms, next_gc_ms, next_repair_ms,
 	    next_retain_ms;
 	unsigned long long repair_cursor; /* where the sweep of job keys is */
+	/* Redis refused writes (maxmemory) or was busy: workers could not renew
+	 * their leases either, so none is reclaimed before this. */
+	long long hold_reclaim_until_ms;
 	int groups_ok;
 };
 

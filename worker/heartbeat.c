@@ -89,9 +89,12 @@ static void beat(wk_hb *hb)
 
 				if (atomic_exchange(&hb->status, st) == 0 && !ours)
 					log_warn("job %s: %s", job, err.msg);
-			} else if (lr_now_ms() - hb->last_ok_ms > hb->cfg->lease_ms) {
+			} else if (lr_q_classify(rc, &err) == LR_Q_CONN &&
+			           lr_now_ms() - hb->last_ok_ms > hb->cfg->lease_ms) {
 				/* Unreachable for longer than the lease: the job may
-				 * have been reclaimed; stop rather than race. */
+				 * have been reclaimed; stop rather than race. (Redis
+				 * refusing writes or busy refuses the reclaim too, and
+				 * dispatchers wait a lease after such an episode.) */
 				if (atomic_exchange(&hb->status, LR_ESTALE) == 0)
 					log_warn("job %s: no lease renewal for %ld ms (%s); giving "
 					         "it up",

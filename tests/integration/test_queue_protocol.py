@@ -235,3 +235,31 @@ def test_registry_and_gc(redis_server, r):
     q("gc", 10, 10)
     assert r.xinfo_consumers(PREFIX + "jobs", "workers") == []
     assert r.zcard(PREFIX + "workers") == 0
+
+
+def test_iterations_of_jobs_recorded_before_the_its_set_still_expire(redis_server, r):
+    """A job written by an older version has iteration hashes and `iterations`
+    but no `job:<id>:its`: finishing it expires them all, and a new iteration
+    written to it first lists the earlier ones."""
+    q = Probe(redis_server, ttl=50)
+    q("groups")
+    old = queue_one(q, r)
+    assert q("next", "w1", 5000).split()[1] == "1"
+    for n in (0, 1):
+        r.hset(f"{PREFIX}job:{old}:it:{n}", "code", f"v{n}")
+    r.hset(f"{PREFIX}job:{old}", "iterations", "1")
+    assert q("finish", old, 1, 1, "{}", "", "old") == "ok"
+    for n in (0, 1):
+        assert 0 < r.ttl(f"{PREFIX}job:{old}:it:{n}") <= 50
+    mixed = queue_one(q, r)
+    assert q("next", "w1", 5000).split()[1] == "1"
+    for n in (0, 1, 2):
+        r.hset(f"{PREFIX}job:{mixed}:it:{n}", "code", f"v{n}")
+    r.hset(f"{PREFIX}job:{mixed}", "iterations", "2")
+    assert q("write", mixed, 1, "code", "v3", 3, "-") == "ok"
+    assert r.smembers(f"{PREFIX}job:{mixed}:its") == {"0", "1", "2", "3"}
+    assert r.hget(f"{PREFIX}job:{mixed}", "iterations") == "3"
+    assert q("finish", mixed, 1, 1, "{}", "", "mixed") == "ok"
+    for n in (0, 1, 2, 3):
+        assert 0 < r.ttl(f"{PREFIX}job:{mixed}:it:{n}") <= 50
+    assert 0 < r.ttl(f"{PREFIX}job:{mixed}:its") <= 50

@@ -209,3 +209,26 @@ def test_log_lines_cannot_be_forged(system):
     log = d.log()
     assert not any(ln.startswith("2026-01-01") for ln in log.splitlines()), log
     assert "\\n2026-01-01" in log and "\x1b" not in log and "\\x1b[2J" in log
+
+
+def test_writes_refused_under_maxmemory_lose_no_result(system):
+    """Redis refuses every write for several leases (maxmemory) while a job
+    runs and finishes: its result is recorded once Redis takes writes again,
+    by the attempt that computed it; no process gives up."""
+    d = system.dispatcher()
+    w = system.worker()
+    jid = system.submit(evaluate("import time\ntime.sleep(1)\nprint('computed')\n"))
+    system.wait(jid, states={"running"})
+    cli(system, "CONFIG", "SET", "maxmemory", "1")
+    try:
+        time.sleep(4)  # the job finishes meanwhile; lease 1 s
+        assert system.job(jid)["state"] == "running"
+    finally:
+        cli(system, "CONFIG", "SET", "maxmemory", "0")
+    h = system.wait(jid, timeout=30)
+    assert h["state"] == "done" and h["passed"] == "1" and h["attempt"] == "1", h
+    assert "computed" in h["result"]
+    assert system.stats().get("total:reclaimed", "0") == "0"
+    assert "redis refuses writes" in d.log() + w.log()
+    assert d.alive() and w.alive()
+    flows(system, 1)

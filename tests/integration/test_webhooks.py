@@ -14,7 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from conftest import free_port
 from jobsys import System, evaluate
+from test_metrics import sample, scrape
 
 SECRET = "s3cr3t-key"
 
@@ -92,8 +94,9 @@ def dispatcher(system, *args, **settings):
 
 def test_signed_delivery_retried_after_two_500s(system):
     rx = Receiver([500, 500, 200])
+    mport = free_port()
     try:
-        dispatcher(system)
+        dispatcher(system, "--metrics-listen", f"127.0.0.1:{mport}")
         system.worker()
         jid = system.submit(evaluate("print('hi')\nassert 2 + 2 == 4", callback_url=rx.url))
         assert system.wait(jid)["state"] == "done"
@@ -118,6 +121,9 @@ def test_signed_delivery_retried_after_two_500s(system):
         assert "HTTP status 500" in ev[0]["detail"]
         assert system.stats()["total:callbacks_delivered"] == "1"
         assert system.r.zcard(system.prefix + "callbacks") == 0
+        text = scrape(mport)
+        assert sample(text, "llmrepl_callbacks_total", outcome="delivered") == 1
+        assert sample(text, "llmrepl_callbacks_pending") == 0
     finally:
         rx.close()
 
