@@ -44,6 +44,7 @@ typedef struct http_req {
 	char retry_after[24];
 	char link[320];
 	int replayed;      /* Idempotent-Replayed: true */
+	unsigned status;   /* of the reply queued, for the metrics */
 	int challenge;     /* WWW-Authenticate: Bearer */
 	const char *allow; /* Allow, with 405 */
 } http_req;
@@ -53,6 +54,9 @@ typedef struct http_req {
 /* Queue `len` bytes of body (copied) with a content type. */
 enum MHD_Result http_send(http_req *q, unsigned status, const char *ctype, const char *body,
                           size_t len);
+/* Queue a response made elsewhere (adds the extra headers, records the
+ * status, releases resp). */
+enum MHD_Result http_queue(http_req *q, unsigned status, struct MHD_Response *resp);
 /* A JSON body; takes ownership of obj. */
 enum MHD_Result http_json(http_req *q, unsigned status, json_object *obj);
 /* An application/problem+json error (RFC 9457) with the reason in both
@@ -147,5 +151,7 @@ enum MHD_Result http_mcp(http_req *q);
 
 /* ---- http_routes.c ---- */
 enum MHD_Result http_route(http_req *q);
+/* The route a path belongs to, as a label: "/jobs/{id}/events", ... */
+const char *http_route_name(const char *url);
 
 #endif

@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "http_int.h"
 #include "log.h"
+#include "metrics.h"
 #include "netaddr.h"
 
 #include <arpa/inet.h>
@@ -19,6 +20,17 @@
 #include <sys/socket.h>
 
 #define HEADER_MEMORY (64 * 1024) /* request line and headers, per connection */
+
+static lr_metric *http_requests, *http_seconds;
+
+static void http_metrics_init(void)
+{
+	http_requests =
+	    lr_metric_counter("llmrepl_http_requests_total",
+	                      "HTTP API requests by route and status (0: no reply)", "route,code");
+	http_seconds = lr_metric_histogram("llmrepl_http_request_seconds",
+	                                   "HTTP API request durations by route", "route", NULL, 0);
+}
 
 typedef struct req_state {
 	http_req q;
@@ -97,6 +109,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return http_route(q);
 }
 
+/* Requests by route and status, and how long they took (a seed endpoint's
+ * time includes its wait for the job; an event stream's, its whole life). */
+static void count(const req_state *st)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	const char *route = http_route_name(st->q.url);
+	char code[8];
+	const char *labels[2];
+
+	pthread_once(&once, http_metrics_init);
+	snprintf(code, sizeof(code), "%u", st->q.status ? st->q.status : 0u);
+	labels[0] = route;
+	labels[1] = code;
+	lr_metric_inc(http_requests, 1, labels);
+	lr_metric_observe1(http_seconds, (double)(lr_now_ms() - st->t0_ms) / 1000.0, route);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -107,6 +136,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)toe;
 	if (st == NULL)
 		return;
+	count(st);
 	lr_buf_free(&st->q.body);
 	http_pool_put(s, st->q.r);
 	free(st);

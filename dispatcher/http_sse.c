@@ -182,7 +182,6 @@ enum MHD_Result http_jobs_events(http_req *q, const char *id)
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
 	MHD_add_response_header(resp, "X-Accel-Buffering", "no");
-	ret = MHD_queue_response(q->conn, 200, resp);
-	MHD_destroy_response(resp);
+	ret = http_queue(q, 200, resp);
 	return ret;
 }

@@ -348,18 +348,22 @@ def _run_here(plan, o, ans, side, split=False):
     Split: the code runs in the candidate's process (llmrepl_judge) and only
     the tests run here, so nothing the code does reaches this process; a
     crash or a hang costs the step (the candidate is restarted)."""
+    remote = None
+    if split:
+        # The worker starts and loads the code while the static checks run.
+        rem = llmrepl_judge.Remote(o, lambda: max(0.001, o["deadline"] - time.monotonic()),
+                                   tuple(o["candidate_limits"] or ()) or None)
+        rem.prestart()
+
+        def remote(runner):
+            rem.timeout_fn = runner.remaining
+            return rem
     if side is not None:
         side()
     t = time.perf_counter()
     results, out, err = {}, [], []
     ch = _Child(-1, -1)
     before = set(threading.enumerate())
-    remote = None
-    if split:
-        lim = tuple(o["candidate_limits"] or ()) or None
-
-        def remote(runner):
-            return llmrepl_judge.Remote(o, runner.remaining, lim)
     for rec in llmrepl_runner.run_inline(plan, o, set(), hard_exit=None if split else HARD_EXIT,
                                          remote=remote):
         _take(ch, rec, results, out, err)

@@ -131,6 +131,8 @@ class Remote:
         self.load_error = None
         self.dead = None
         self.calls = 0
+        self.pending = False  # a load sent by prestart() awaits its answer
+        self.sent_at = None  # when (perf_counter): the code's load time counts from then
 
     # ---- the worker's life -------------------------------------------------------
     def _start(self):
@@ -164,8 +166,31 @@ class Remote:
             self.ctl.settimeout(None)
 
     def close(self):
-        self.kill()
+        """The worker ends when its socket closes; whatever it left running
+        is killed by the sandbox after the run (the pool's CLEAN, or the
+        cold run's end)."""
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
         self.ctl.close()
+
+    def prestart(self):
+        """Start the worker and send it the code now (load() takes the
+        answer): the code loads there while the judge runs the static
+        checks here."""
+        try:
+            self._start()
+            self.sock.settimeout(None)
+            wire.send(self.sock, self._load_msg())
+            self.pending = True
+            self.sent_at = time.perf_counter()
+        except (CandidateCrashed, OSError, wire.WireError):
+            if self.sock is not None:
+                self.kill()
+
+    def _load_msg(self):
+        return ["load", self.opts["code"], self.opts["module"], self.timeout_fn(),
+                self.opts["max_output"]]
 
     def _request(self, msg, timeout, grace=GRACE_S):
         if self.sock is None:
@@ -177,7 +202,8 @@ class Remote:
         wait = min(timeout + grace, max(timeout, self.opts["deadline"] - time.monotonic()) + 0.1)
         try:
             self.sock.settimeout(wait)
-            wire.send(self.sock, msg)
+            if msg is not None:
+                wire.send(self.sock, msg)
             reply = wire.recv(self.sock)
         except socket.timeout:
             self.kill()
@@ -214,8 +240,11 @@ class Remote:
         return value
 
     def _load(self):
-        reply = self._request(["load", self.opts["code"], self.opts["module"],
-                               self.timeout_fn(), self.opts["max_output"]], self.timeout_fn())
+        if self.pending and self.sock is not None:
+            self.pending = False
+            reply = self._request(None, self.timeout_fn())  # sent by prestart()
+        else:
+            reply = self._request(self._load_msg(), self.timeout_fn())
         if reply[0] == "ok" and (type(reply[1]) is not list or len(reply[1]) != 2
                                  or reply[1][0] != "names" or type(reply[1][1]) is not dict):
             self.kill()

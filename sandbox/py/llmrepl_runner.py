@@ -538,6 +538,12 @@ class Runner:
         load_ok = False
         k = plan.load_step
         if self.enter(k):
+            sent = getattr(self.remote, "sent_at", None)
+            if sent is not None:
+                # Loading began when the judge sent the code (before the
+                # static checks): that is when its time starts.
+                self.stack[-1][2] = min(self.stack[-1][2], sent)
+                t0 = min(t0, sent)
             try:
                 if self.remote is not None:
                     ns.update(self.remote.load())

@@ -262,3 +262,12 @@ def test_idempotency_key_in_a_spec_through_redis(api, hsys):
     # The same key with another spec: HTTP says so; the intake names the holder.
     r = api.post("/jobs", {**spec, "code": "print('other')"})
     assert r.status == 422 and first in r.json()["error"]
+
+
+def test_requests_are_counted_in_metrics(api):
+    api.post("/evaluate", {"code": "print(1)", "static_checks": False})
+    api.get("/jobs/1-0")
+    text = api.get("/metrics").body.decode()
+    assert 'llmrepl_http_requests_total{route="/evaluate",code="200"} 1' in text, text[-3000:]
+    assert 'llmrepl_http_requests_total{route="/jobs/{id}",code="404"} 1' in text
+    assert 'llmrepl_http_request_seconds_count{route="/evaluate"} 1' in text
