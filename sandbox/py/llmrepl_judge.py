@@ -17,6 +17,7 @@ worker are then dead.
 import builtins
 import os
 import socket
+import struct
 import time
 
 import llmrepl_runner
@@ -132,6 +133,7 @@ class Remote:
         self.dead = None
         self.calls = 0
         self.pending = False  # a load sent by prestart() awaits its answer
+        self.waiting = False  # in a call (Runner.on_alarm lets the grace run)
         self.sent_at = None  # when (perf_counter): the code's load time counts from then
 
     # ---- the worker's life -------------------------------------------------------
@@ -180,7 +182,6 @@ class Remote:
         checks here."""
         try:
             self._start()
-            self.sock.settimeout(None)
             wire.send(self.sock, self._load_msg())
             self.pending = True
             self.sent_at = time.perf_counter()
@@ -198,14 +199,24 @@ class Remote:
             if self.names is not None:
                 self._load()  # a fresh worker: the code again, silently
         # Past the step's deadline the candidate gets the grace to stop by
-        # itself, but never much past the evaluation's own budget.
+        # itself (the runner's timer raises StepTimeout here then, see
+        # Runner.on_alarm), but never much past the evaluation's own budget:
+        # the socket's own timeouts are the backstop. A blocking socket with
+        # SO_RCVTIMEO, not settimeout(): Python's timeouts poll() before each
+        # call, which costs a round trip four times over.
         wait = min(timeout + grace, max(timeout, self.opts["deadline"] - time.monotonic()) + 0.1)
+        tv = struct.pack("ll", int(wait), int((wait % 1) * 1e6))
+        self.waiting = True
         try:
-            self.sock.settimeout(wait)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
             if msg is not None:
                 wire.send(self.sock, msg)
             reply = wire.recv(self.sock)
-        except socket.timeout:
+        except llmrepl_runner.StepTimeout:
+            self.kill()
+            raise
+        except (BlockingIOError, socket.timeout):
             self.kill()
             raise llmrepl_runner.StepTimeout("did not finish within its time limit and did "
                                              "not stop when interrupted") from None
@@ -213,6 +224,8 @@ class Remote:
             self.kill()
             raise CandidateCrashed("the code's process ended during the call (%s)"
                                    % type(e).__name__) from None
+        finally:
+            self.waiting = False
         self.calls += 1
         return reply
 
