@@ -132,7 +132,7 @@ typedef struct sbx_config {
 	                       only CGROUP and SECCOMP can be avoided */
 	int peer;           /* start a candidate factory beside the entry: a second
 	                       interpreter under a uid of its own (as root: the
-	                       slot's + SBX_SLOTS) reachable on the entry's fd 6,
+	                       slot's + SBX_SLOTS) reachable on the entry's fd 10,
 	                       where the evaluation harness runs the code under test
 	                       apart from its judge */
 } sbx_config;
