@@ -499,7 +499,7 @@ enum MHD_Result http_jobs_delete(http_req *q, const char *id)
 {
 	json_object *job = NULL, *o;
 	json_object *st = NULL;
-	char prev[16] = "";
+	lr_q_state prev = LR_QS_NONE;
 	lr_redis *r;
 	lr_err err;
 	int rc;
@@ -517,9 +517,10 @@ enum MHD_Result http_jobs_delete(http_req *q, const char *id)
 	json_object_put(job);
 	if (http_redis(q, &r, &err) < 0)
 		return http_problem_err(q, &err);
-	rc = lr_q_cancel(r, &q->srv->cfg.keys, id, "cancelled over HTTP", prev, &err);
+	rc = lr_q_cancel(r, &q->srv->cfg.keys, id, "cancelled over HTTP", &prev, &err);
 	if (rc == LR_EINVAL)
-		return http_problem(q, 409, "job %s is already final (%s)", id, prev);
+		return http_problem(q, 409, "job %s is already final (%s)", id,
+		                    lr_q_state_name(prev));
 	if (rc < 0)
 		return http_problem_err(q, &err);
 	o = json_object_new_object();
@@ -527,7 +528,7 @@ enum MHD_Result http_jobs_delete(http_req *q, const char *id)
 		return http_problem(q, 500, "out of memory");
 	lr_json_set_str(o, "job_id", id);
 	lr_json_set_str(o, "state", "cancelled");
-	lr_json_set_str(o, "previous_state", prev);
+	lr_json_set_str(o, "previous_state", lr_q_state_name(prev));
 	return http_json(q, 200, o);
 }
 

@@ -129,9 +129,15 @@ def test_shared_keys_replaced_or_deleted_are_repaired(system):
     system.r.delete(system.key("leases"))
     system.r.lpush(system.key("leases"), "x")
     system.r.hset(system.key("stats"), "running", "abc")
+    # Retention's index and the callback outbox too.
+    system.r.delete(system.key("finished"))
+    system.r.set(system.key("finished"), "oops")
+    system.r.set(system.key("callbacks"), "oops")
     flows(system, 2, timeout=60)
     broken = sorted(system.r.scan_iter(system.key("broken") + ":*"))
     assert any(":jobs:" in b for b in broken) and any(":leases:" in b for b in broken), broken
+    assert any(":finished:" in b for b in broken) and any(":callbacks:" in b for b in broken)
+    assert system.r.type(system.key("finished")) == "zset"
     assert system.stats()["running"] == "0"
     # The work stream deleted while a job waits in it: queued again.
     w.stop()
