@@ -7,6 +7,8 @@
  *   refactor  code, feedback, [tests], [entry_point], [model], [temperature]
  *   loop      prompt, [tests], [entry_point], [max_iterations], [budget],
  *             [strategy], [n], [temperature], [refactor], [model], [show_tests]
+ *   batch     items: [{id, code, [tests], [entry_point], [criteria]}, ...]
+ *             many evaluations in one job (see job_batch.h)
  *
  * and, for every kind, [limits] {timeout_s, memory_mb}, [criteria] (see
  * criteria.h) and [static_checks] (bool, default true). `tests` is a string
@@ -38,6 +40,7 @@ typedef enum {
 	LR_KIND_GENERATE,
 	LR_KIND_REFACTOR,
 	LR_KIND_LOOP,
+	LR_KIND_BATCH,
 	LR_KIND_COUNT
 } lr_job_kind;
 
@@ -62,6 +65,7 @@ typedef struct lr_job_policy {
 	double max_wall_s;        /* cap on budget.wall_s, also its default (default 600) */
 	long max_tokens;          /* cap on budget.tokens, also its default (default 200000) */
 	long max_n;               /* cap on n (default 8) */
+	long max_batch_items;     /* cap on a batch's items (default 1000) */
 	const char *models;       /* model names a job may ask for: "*" any (default), ""
 	                             none, or a comma-separated list */
 } lr_job_policy;
@@ -99,6 +103,12 @@ typedef struct lr_job_spec {
 	/* POSTed the job's outcome when it is final (http:// or https://), or NULL;
 	 * the dispatcher delivers it (dispatcher/webhook.c). */
 	char *callback_url;
+	/* batch: the items, each an evaluate spec with its own id, code, tests,
+	 * entry point and criteria (else the batch's), and the batch's limits
+	 * and static_checks. */
+	struct lr_job_spec *items;
+	size_t nitems;
+	char *item_id; /* an item's id (NULL outside a batch) */
 } lr_job_spec;
 
 /* Parse and validate `len` bytes of spec JSON. With pol NULL only the
