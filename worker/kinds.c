@@ -8,6 +8,9 @@ static const lr_kind kinds[] = {
     {"generate", wk_kind_generate},
     {"refactor", wk_kind_refactor},
     {"loop", wk_kind_loop},
+    {"session_open", wk_kind_session_open},
+    {"exec", wk_kind_exec},
+    {"session_close", wk_kind_session_close},
 };
 
 const lr_kind *wk_kind_find(const char *name)
