@@ -12,7 +12,7 @@
 
 int cmd_cancel(cli *c, int argc, char **argv)
 {
-	char prev[16] = "";
+	lr_q_state prev = LR_QS_NONE;
 	lr_redis *r;
 	lr_err err;
 	int pending;
@@ -27,7 +27,7 @@ int cmd_cancel(cli *c, int argc, char **argv)
 	 * give the dispatcher a moment to record it. */
 	for (int tries = 0;; tries++) {
 		lr_err_clear(&err);
-		rc = lr_q_cancel(r, &c->keys, argv[1], "llmrepl cancel", prev, &err);
+		rc = lr_q_cancel(r, &c->keys, argv[1], "llmrepl cancel", &prev, &err);
 		if (rc != LR_ENOTFOUND || tries >= 50)
 			break;
 		pending = cli_request_pending(c, argv[1]);
@@ -36,7 +36,7 @@ int cmd_cancel(cli *c, int argc, char **argv)
 		if (pending == 0) {
 			/* Recorded between the two looks, or gone: once more. */
 			lr_err_clear(&err);
-			rc = lr_q_cancel(r, &c->keys, argv[1], "llmrepl cancel", prev, &err);
+			rc = lr_q_cancel(r, &c->keys, argv[1], "llmrepl cancel", &prev, &err);
 			break;
 		}
 		lr_sleep_ms(100);
@@ -44,12 +44,12 @@ int cmd_cancel(cli *c, int argc, char **argv)
 	if (rc == 0) {
 		if (c->o.json)
 			printf("{\"id\":\"%s\",\"state\":\"cancelled\",\"was\":\"%s\"}\n", argv[1],
-			       prev);
+			       lr_q_state_name(prev));
 		else
-			printf("job %s: cancelled (was %s)\n", argv[1], prev);
+			printf("job %s: cancelled (was %s)\n", argv[1], lr_q_state_name(prev));
 		return LR_EXIT_OK;
 	}
-	if (rc == LR_EINVAL && prev[0])
+	if (rc == LR_EINVAL && prev != LR_QS_NONE)
 		return cli_fail(LR_EXIT_FAIL, "%s", err.msg);
 	return cli_fail(rc == LR_EIO ? LR_EXIT_RUNTIME : LR_EXIT_USAGE, "%s", err.msg);
 }

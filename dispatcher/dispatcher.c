@@ -60,7 +60,7 @@ int disp_step(disp *d, lr_err *err)
 	if (rc == LR_EIO)
 		d->groups_ok = 0; /* check again once Redis is back */
 	if (lr_q_classify(rc, err) == LR_Q_OOM || lr_q_classify(rc, err) == LR_Q_BUSY)
-		d->hold_reclaim_until_ms = lr_now_ms() + d->cfg.lease_ms;
+		d->hold_reclaim_until_ms = lr_now_ms() + 2 * d->cfg.lease_ms;
 	if (rc < 0 && rc != LR_EIO && lr_q_classify(rc, err) != LR_Q_BUSY) {
 		/* A shared key of the wrong type or a broken counter: put it right
 		 * now rather than at the next repair round. */

@@ -59,7 +59,8 @@ struct disp {
 	    next_retain_ms;
 	unsigned long long repair_cursor; /* where the sweep of job keys is */
 	/* Redis refused writes (maxmemory) or was busy: workers could not renew
-	 * their leases either, so none is reclaimed before this. */
+	 * their leases either, so none is reclaimed until two leases after the
+	 * last refusal (their heartbeats renew within a third of one). */
 	long long hold_reclaim_until_ms;
 	int groups_ok;
 };

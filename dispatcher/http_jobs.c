@@ -414,6 +414,10 @@ int http_wait(http_req *q, const char *id, double wait_s, json_object **job, lr_
 		long long left = deadline - lr_now_ms();
 		int final = 0;
 
+		if (atomic_load(&q->srv->stopping))
+			return 0; /* shutting down: the caller answers 202 */
+		if (left > HTTP_BLOCK_MS)
+			left = HTTP_BLOCK_MS;
 		rc = lr_redis_cmd(r, &rep, err, "XREAD COUNT 100 BLOCK %ld STREAMS %s %s",
 		                  lr_redis_block_ms(r, (long)(left < 1 ? 1 : left)), ev, last);
 		if (rc < 0)
@@ -499,7 +503,7 @@ enum MHD_Result http_jobs_delete(http_req *q, const char *id)
 {
 	json_object *job = NULL, *o;
 	json_object *st = NULL;
-	char prev[16] = "";
+	lr_q_state prev = LR_QS_NONE;
 	lr_redis *r;
 	lr_err err;
 	int rc;
@@ -517,9 +521,10 @@ enum MHD_Result http_jobs_delete(http_req *q, const char *id)
 	json_object_put(job);
 	if (http_redis(q, &r, &err) < 0)
 		return http_problem_err(q, &err);
-	rc = lr_q_cancel(r, &q->srv->cfg.keys, id, "cancelled over HTTP", prev, &err);
+	rc = lr_q_cancel(r, &q->srv->cfg.keys, id, "cancelled over HTTP", &prev, &err);
 	if (rc == LR_EINVAL)
-		return http_problem(q, 409, "job %s is already final (%s)", id, prev);
+		return http_problem(q, 409, "job %s is already final (%s)", id,
+		                    lr_q_state_name(prev));
 	if (rc < 0)
 		return http_problem_err(q, &err);
 	o = json_object_new_object();
@@ -527,7 +532,7 @@ enum MHD_Result http_jobs_delete(http_req *q, const char *id)
 		return http_problem(q, 500, "out of memory");
 	lr_json_set_str(o, "job_id", id);
 	lr_json_set_str(o, "state", "cancelled");
-	lr_json_set_str(o, "previous_state", prev);
+	lr_json_set_str(o, "previous_state", lr_q_state_name(prev));
 	return http_json(q, 200, o);
 }
 

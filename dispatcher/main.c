@@ -211,7 +211,12 @@ static void run(disp *d)
 
 			lr_log_repeated(&trouble, t == LR_Q_CONN ? LR_LOG_WARN : LR_LOG_ERROR,
 			                30000, "%s (%s); retrying", err.msg, lr_q_trouble_name(t));
-			lr_sleep_ms(lr_backoff_ms(down++, 100, 2000));
+			/* Refused writes or a busy Redis: look again soon, so that
+			 * the reclaim hold starts from the end of the episode. */
+			if (t == LR_Q_OOM || t == LR_Q_BUSY)
+				lr_sleep_ms(100);
+			else
+				lr_sleep_ms(lr_backoff_ms(down++, 100, 2000));
 			continue;
 		}
 		if (lr_log_repeat_end(&trouble))
