@@ -33,7 +33,8 @@ static int run_job(cli *c, json_object *spec, json_object **job)
 	if (lr_redis_cmd(r, &rep, &err, "XADD %s * spec %s", lr_key(&c->keys, key, "requests"),
 	                 text) < 0 ||
 	    !lr_reply_is_str(rep)) {
-		int rc = cli_fail(LR_EXIT_RUNTIME, "%s", rep ? "unexpected reply to XADD" : err.msg);
+		int rc =
+		    cli_fail(LR_EXIT_RUNTIME, "%s", rep ? "unexpected reply to XADD" : err.msg);
 
 		if (rep)
 			freeReplyObject(rep);
@@ -48,9 +49,8 @@ static int run_job(cli *c, json_object *spec, json_object **job)
 			return LR_EXIT_RUNTIME;
 		if (found == CLI_MISSING)
 			return cli_fail(LR_EXIT_USAGE, "job %s vanished", id);
-		if (found == CLI_JOB && lr_q_state_final(lr_json_str(*job, "state")
-		                                             ? lr_json_str(*job, "state")
-		                                             : ""))
+		if (found == CLI_JOB &&
+		    lr_q_state_final(lr_json_str(*job, "state") ? lr_json_str(*job, "state") : ""))
 			return 0;
 		json_object_put(*job);
 		*job = NULL;

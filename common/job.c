@@ -654,8 +654,7 @@ char *lr_job_spec_to_json(const lr_job_spec *s)
 		rc |= lr_json_set_num(o, "idle_timeout_s", s->idle_timeout_s);
 		rc |= lr_json_set_int(o, "max_cells", s->max_cells);
 	}
-	if (s->kind == LR_KIND_GENERATE || s->kind == LR_KIND_REFACTOR ||
-	    s->kind == LR_KIND_LOOP) {
+	if (s->kind == LR_KIND_GENERATE || s->kind == LR_KIND_REFACTOR || s->kind == LR_KIND_LOOP) {
 		if (s->has_temperature)
 			rc |= lr_json_set_num(o, "temperature", s->temperature);
 		if (s->model != NULL || s->max_tokens > 0) {

@@ -62,8 +62,9 @@ int wk_kind_session_open(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 
 	if (rep == NULL)
 		return lr_err_set(err, LR_ENOMEM, "out of memory");
-	rc = ss_open(lr_jobctx_redis(ctx), lr_jobctx_keys(ctx), id, (long)(s->idle_timeout_s * 1000),
-	             s->timeout_s, s->memory_mb, s->max_cells, err);
+	rc =
+	    ss_open(lr_jobctx_redis(ctx), lr_jobctx_keys(ctx), id, (long)(s->idle_timeout_s * 1000),
+	            s->timeout_s, s->memory_mb, s->max_cells, err);
 	if (rc == 0) {
 		rc |= lr_json_set_str(rep, "session", id);
 		rc |= lr_json_set_num(rep, "idle_timeout_s", s->idle_timeout_s);
@@ -106,8 +107,8 @@ static char *cell_request(const ss_session *ss, size_t n, const char *code)
 	int rc = o && cells ? 0 : LR_ENOMEM;
 
 	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = json_object_array_add(cells,
-		                           json_object_new_string_len(ss->cells[i], (int)ss->lens[i]));
+		rc = json_object_array_add(
+		    cells, json_object_new_string_len(ss->cells[i], (int)ss->lens[i]));
 	rc |= lr_json_set_str(o, "mode", "session");
 	rc |= lr_json_set_str(o, "code", code);
 	rc |= lr_json_set_num(o, "timeout_s", ss->timeout_s);
@@ -151,8 +152,8 @@ static int run_cell(sbx_result *sr, lr_jobctx *ctx, const ss_session *ss, size_t
 
 /* Why the cell's run ended the interpreter (the cell is then not recorded),
  * or NULL when it ran to its end (with or without an exception). */
-static const char *stopped(const sbx_result *sr, json_object *ans, const ss_session *ss,
-                           char *buf, size_t len)
+static const char *stopped(const sbx_result *sr, json_object *ans, const ss_session *ss, char *buf,
+                           size_t len)
 {
 	const char *end = lr_json_str(ans, "end");
 
@@ -225,7 +226,9 @@ static int cell_report(lr_job_result *res, const sbx_result *sr, json_object *an
 	if (rc)
 		rc = lr_err_set(err, LR_ENOMEM, "out of memory");
 	snprintf(summary, sizeof(summary), "cell %zu: %s", n + 1,
-	         c->error ? c->error : value ? value : "ok");
+	         c->error ? c->error
+	         : value  ? value
+	                  : "ok");
 	if (rc == 0)
 		rc = verdict(res, c->error == NULL, c->error, summary, rep, err);
 	json_object_put(rep);
@@ -270,8 +273,8 @@ int wk_kind_exec(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 		return refuse(res, msg, err);
 	}
 	rc = run_cell(&sr, ctx, &ss, n, s->code, err);
-	if (rc == 0 && sr.answer != NULL && lr_json_parse(&ans, sr.answer, sr.answer_len,
-	                                                  ANSWER_MAX, 16, err) < 0) {
+	if (rc == 0 && sr.answer != NULL &&
+	    lr_json_parse(&ans, sr.answer, sr.answer_len, ANSWER_MAX, 16, err) < 0) {
 		ans = NULL;
 		lr_err_clear(err);
 	}

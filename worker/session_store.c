@@ -154,9 +154,8 @@ int ss_load(lr_redis *r, const lr_keys *k, const char *id, ss_session *s, lr_err
 	return rc;
 }
 
-int ss_record(lr_redis *r, const lr_keys *k, const char *id, size_t n, int record,
-              const char *code, const char *job, const char *worker, double cell_s,
-              char outcome[16], lr_err *err)
+int ss_record(lr_redis *r, const lr_keys *k, const char *id, size_t n, int record, const char *code,
+              const char *job, const char *worker, double cell_s, char outcome[16], lr_err *err)
 {
 	char sk[LR_KEY_MAX], ck[LR_KEY_MAX], nb[32], secs[32];
 	const char *argv[8] = {sk, ck, nb, record ? "1" : "0", code, job, worker, secs};

@@ -43,9 +43,8 @@ int ss_load(lr_redis *r, const lr_keys *k, const char *id, ss_session *s, lr_err
 /* Record a cell that ran on the first `n` cells (record = 0: only mark the
  * session used). *outcome: "ok", "gone" (closed or expired meanwhile) or
  * "conflict" (another cell was recorded since it was read). */
-int ss_record(lr_redis *r, const lr_keys *k, const char *id, size_t n, int record,
-              const char *code, const char *job, const char *worker, double cell_s,
-              char outcome[16], lr_err *err);
+int ss_record(lr_redis *r, const lr_keys *k, const char *id, size_t n, int record, const char *code,
+              const char *job, const char *worker, double cell_s, char outcome[16], lr_err *err);
 
 /* Delete the session; *existed says whether there was one. */
 int ss_close(lr_redis *r, const lr_keys *k, const char *id, int *existed, lr_err *err);
