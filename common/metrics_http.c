@@ -2,9 +2,9 @@
 #include "metrics.h"
 
 #include "log.h"
+#include "netaddr.h"
 
 #include <microhttpd.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,62 +70,24 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	}
 }
 
-/* "HOST:PORT", "[v6]:PORT" or ":PORT". */
-static int split_host_port(const char *s, char *host, size_t hostlen, char *port, size_t portlen)
-{
-	const char *colon;
-
-	if (s[0] == '[') {
-		const char *end = strchr(s, ']');
-
-		if (end == NULL || end[1] != ':')
-			return -1;
-		snprintf(host, hostlen, "%.*s", (int)(end - s - 1), s + 1);
-		colon = end + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (colon == NULL)
-			return -1;
-		snprintf(host, hostlen, "%.*s", (int)(colon - s), s);
-	}
-	if (colon[1] == '\0' || strlen(colon + 1) >= portlen)
-		return -1;
-	snprintf(port, portlen, "%s", colon + 1);
-	return 0;
-}
-
 int lr_metrics_listen(lr_metrics_server **out, const char *host_port, lr_err *err)
 {
-	struct addrinfo hints, *ai = NULL;
-	char host[256], port[16];
+	struct sockaddr_storage addr;
+	socklen_t addrlen = 0;
 	lr_metrics_server *s;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
-	int gai;
 
 	*out = NULL;
-	if (host_port == NULL ||
-	    split_host_port(host_port, host, sizeof(host), port, sizeof(port)) < 0)
-		return lr_err_set(err, LR_EINVAL, "metrics listen address '%.64s' is not HOST:PORT",
-		                  host_port ? host_port : "");
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	gai = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
-	if (gai != 0)
-		return lr_err_set(err, LR_EINVAL, "metrics listen address '%.64s': %s", host_port,
-		                  gai_strerror(gai));
+	if (lr_listen_addr(&addr, &addrlen, host_port, "metrics listen address", err) < 0)
+		return LR_EINVAL;
 	s = calloc(1, sizeof(*s));
-	if (s == NULL) {
-		freeaddrinfo(ai);
+	if (s == NULL)
 		return lr_err_set(err, LR_ENOMEM, "out of memory");
-	}
-	if (ai->ai_family == AF_INET6)
+	if (addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	s->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR,
-	                        ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
+	                        (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
 	                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
-	freeaddrinfo(ai);
 	if (s->d == NULL) {
 		free(s);
 		return lr_err_set(err, LR_EIO, "cannot listen for metrics on %.64s", host_port);

@@ -410,7 +410,7 @@ int sbx_run(sbx_result *res, const sbx_config *cfg, const sbx_limits *lim_in, co
 		 * (tmpfs pages are charged to the cgroup of whoever wrote them).
 		 * +1 process: the init. */
 		sbx_cg_limits cl = {lim.memory_mb * 1024LL * 1024LL,
-		                     lim.max_procs + 1 + (cfg && cfg->peer ? 2 : 0), lim.cpus};
+		                    lim.max_procs + 1 + (cfg && cfg->peer ? 2 : 0), lim.cpus};
 		char name[48];
 
 		snprintf(name, sizeof(name), "llmrepl-sbx-u%u", uid);

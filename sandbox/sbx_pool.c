@@ -534,7 +534,7 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	 * run, its counters from zero. */
 	if (p->run.version) {
 		sbx_cg_limits want = {lim.memory_mb * 1024LL * 1024LL,
-		                     lim.max_procs + (p->cfg.peer ? 1 : 0), lim.cpus};
+		                      lim.max_procs + (p->cfg.peer ? 1 : 0), lim.cpus};
 
 		if (want.mem_bytes != p->cur.mem_bytes || want.pids_max != p->cur.pids_max ||
 		    want.cpus != p->cur.cpus) {

@@ -244,8 +244,8 @@ static const char *signal_name(int sig)
 }
 
 /* Judge one finished run: status, error and diff into `t` and `io`. */
-static int judge_case(io_run *r, const lr_iocase *c, const sbx_result *res, json_object *t,
-                      json_object *io, const char **status, lr_err *err)
+static int judge_case(io_run *r, const lr_iocase *c, const sbx_result *res, size_t cap,
+                      json_object *t, json_object *io, const char **status, lr_err *err)
 {
 	const lr_iotests *tests = r->req->io;
 	char diff[LR_IO_DIFF_MAX + 1];
@@ -271,9 +271,8 @@ static int judge_case(io_run *r, const lr_iocase *c, const sbx_result *res, json
 	case SBX_END_OUTPUT:
 		*status = "output";
 		snprintf(msg, sizeof(msg),
-		         "the program wrote more than the %zu bytes of output "
-		         "allowed",
-		         r->lim.output_max);
+		         "the program wrote more than the %zu bytes allowed to %s", cap,
+		         res->err_truncated && !res->out_truncated ? "stderr" : "stdout");
 		e = error_obj("OutputLimit", msg);
 		break;
 	case SBX_END_SIGNALED:
@@ -352,7 +351,7 @@ static int run_case(io_run *r, size_t i, int *failed, lr_err *err)
 		r->peak_kb = res.peak_kb;
 	r->isolation = res.isolation;
 	snprintf(name, sizeof(name), "case %zu", i + 1);
-	rc = judge_case(r, c, &res, t, io, &status, err);
+	rc = judge_case(r, c, &res, lim.output_max, t, io, &status, err);
 	if (rc == 0) {
 		int pass = strcmp(status, "passed") == 0;
 

@@ -132,3 +132,17 @@ def test_parallel_submissions_respect_the_cap(hsys, tmp_path):
     for t in ts:
         t.join()
     assert codes.count(202) == 5 and codes.count(429) == 15, codes
+
+
+def test_owner_field_from_redis_cli(hsys, tmp_path):
+    """The owner is a field of the request, whoever writes it: a job
+    submitted with redis-cli for alice is hers over HTTP."""
+    hsys.http_dispatcher(**{"api-tokens": tokens(tmp_path)})
+    hsys.worker()
+    jid = hsys.redis.cli("XADD", "llmrepl:requests", "*", "spec",
+                         '{"kind": "evaluate", "code": "print(8)", "static_checks": false}',
+                         "owner", "alice").strip()
+    hsys.wait(jid)
+    assert hsys.job(jid)["owner"] == "alice"
+    assert hsys.api(token=ALICE).get(f"/jobs/{jid}").json()["result"]["stdout"] == "8\n"
+    assert hsys.api(token=BOB).get(f"/jobs/{jid}").status == 404

@@ -125,7 +125,18 @@ def test_100_mb_of_output(tmp_path):
     assert t["status"] == "output" and not rep["passed"]
     assert t["io"]["actual_truncated"] is True
     assert len(t["io"]["actual"]) <= 2100
-    assert "more than the" in t["error"]["message"]
+    assert t["error"]["message"] == "the program wrote more than the 1048576 bytes allowed to " \
+                                    "stdout"  # the default cap: the expected output is small
+    rep = evaluate(tmp_path, "import sys\nfor _ in range(10 ** 6):\n    sys.stderr.write("
+                   "'e' * 1000)\n", [("", "")])
+    assert statuses(rep) == ["output"] and rep["tests"][0]["error"]["message"].endswith("stderr")
+
+
+def test_output_cap_grows_with_the_expected_output(tmp_path):
+    big = "".join("%d\n" % i for i in range(400000))  # 2.6 MB, over the 1 MiB default
+    rep = evaluate(tmp_path, "for i in range(400000):\n    print(i)\n", [("", big)])
+    assert rep["passed"], rep["feedback"]
+    assert rep["tests"][0]["io"]["actual_bytes"] == len(big)
 
 
 def test_reading_more_input_than_given(tmp_path):

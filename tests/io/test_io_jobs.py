@@ -97,3 +97,19 @@ def test_cancelled_job_stops_between_cases(system):
     # the worker gave up the cancelled job at the next case, not after 40
     assert time.monotonic() - t0 < 6
     assert system.job(jid)["state"] == "cancelled"
+
+
+def test_forgeries_fail_through_jobs(system):
+    """The forgeries of tests/io/test_io_eval.py, as evaluate jobs on Redis."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_io_eval import FORGERIES
+
+    system.dispatcher()
+    system.worker()
+    ids = {name: system.submit({"kind": "evaluate", "code": code, "static_checks": False,
+                                "tests": {"io": [{"stdin": "1 2\n", "stdout": "3\n"}]}})
+           for name, code in FORGERIES.items()}
+    for name, jid in ids.items():
+        h = system.wait(jid)
+        assert h["state"] == "done" and h["passed"] == "0", (name, h)
+        assert h["tests_passed"] == "0", (name, h)

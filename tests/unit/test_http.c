@@ -199,7 +199,7 @@ TEST(listen_errors)
 	c.max_conns = 1;
 	c.timeout_s = 1;
 	CHECK(http_start(&s, &c, &err) == LR_EINVAL);
-	CHECK_CONTAINS(err.msg, "host:port");
+	CHECK_CONTAINS(err.msg, "HOST:PORT");
 	c.listen = "[::1:80";
 	CHECK(http_start(&s, &c, &err) == LR_EINVAL);
 	CHECK(s == NULL);
