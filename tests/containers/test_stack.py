@@ -169,3 +169,22 @@ def test_down_leaves_nothing(stack):
     """Last (pytest runs in file order): bring the stack down here."""
     stack.compose("down", "-v", timeout=300)
     assert stack.leftovers() == {"containers": [], "networks": [], "volumes": []}
+
+
+def test_sandbox_suites_pass_in_a_worker_container():
+    """The hostile and limit suites, in a container of the worker image with
+    exactly the worker's rights (docker-compose.yml) under its entrypoint:
+    every protection, cgroups included, as on the host."""
+    sh("make", "containers")
+    image = "localhost/llmrepl-worker"
+    sh("podman", "build", "-q", "-t", image, "-f", "deploy/Dockerfile.worker", ".")
+    root = str(ROOT)
+    p = sh("podman", "run", "--rm", "--cap-add", "SYS_ADMIN", "--cap-add", "MKNOD",
+           "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+           "-v", f"{root}:{root}:ro", "-w", root, "-e", "PYTHONDONTWRITEBYTECODE=1",
+           "-e", f"LLMREPL_BUILD={os.environ.get('LLMREPL_BUILD', root + '/build')}",
+           image, "python3", "-m", "pytest", "-q", "-p", "no:cacheprovider",
+           "tests/sandbox/test_sbx_hostile.py", "tests/sandbox/test_sbx_limits.py",
+           "tests/sandbox/test_sbx_slots.py", check=False, timeout=1200)
+    assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-2000:]
+    assert " skipped" not in p.stdout.splitlines()[-1] or "cgroup" not in p.stdout, p.stdout
