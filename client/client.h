@@ -34,7 +34,8 @@ typedef struct cli_opts {
 	char *prompt;
 	char *prompt_file;
 	char *feedback;
-	char *criteria; /* JSON object text */
+	char *criteria;   /* JSON object text */
+	char *batch_file; /* a batch's items, one JSON object a line */
 	double limit_timeout_s;
 	long limit_memory_mb;
 } cli_opts;
@@ -77,6 +78,7 @@ int cmd_cancel(cli *c, int argc, char **argv);
 int cmd_stats(cli *c, int argc, char **argv);
 int cmd_log(cli *c, int argc, char **argv);
 int cmd_export(cli *c, int argc, char **argv);
+int cmd_session(cli *c, int argc, char **argv);
 
 /* Wait for job `id` to become final (timeout in seconds, 0 = none), print
  * it, and return its exit code (4 on timeout). Used by wait and submit --wait. */
