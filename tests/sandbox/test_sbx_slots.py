@@ -45,10 +45,10 @@ def wait_held(slot_dir, n, timeout=10):
 
 
 def test_slot_is_a_locked_file_released_at_exit(tmp_path):
-    proc = start(tmp_path, 1)
+    proc = start(tmp_path, 3)
     h = wait_held(tmp_path, 1)
-    assert len(h) == 1 and h[0].startswith("uid-"), h
     out, err = proc.communicate(timeout=30)
+    assert len(h) == 1 and h[0].startswith("uid-"), (h, out, err)
     assert proc.returncode == 0, err.decode()
     assert held(tmp_path) == []
 
@@ -58,7 +58,7 @@ def test_slot_is_a_locked_file_released_at_exit(tmp_path):
 def test_slots_are_distinct_across_network_namespaces(tmp_path):
     """Two runs, each in a network namespace of its own, sharing the slot
     directory: each holds a different uid."""
-    procs = [start(tmp_path, 1.5, netns=True) for _ in range(2)]
+    procs = [start(tmp_path, 3, netns=True) for _ in range(2)]
     h = wait_held(tmp_path, 2)
     for p in procs:
         _, err = p.communicate(timeout=30)
@@ -68,14 +68,15 @@ def test_slots_are_distinct_across_network_namespaces(tmp_path):
 
 def test_a_held_slot_is_skipped(tmp_path):
     """A slot taken by someone else (here: this test) is not used."""
-    proc = start(tmp_path, 1)
+    proc = start(tmp_path, 3)
     first = wait_held(tmp_path, 1)
+    assert first
     proc.communicate(timeout=30)
     with open(tmp_path / first[0]) as f:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         seen = set()
         for _ in range(3):
-            p = start(tmp_path, 0.5)
+            p = start(tmp_path, 2)
             h = wait_held(tmp_path, 2)
             p.communicate(timeout=30)
             seen.update(x for x in h if x != first[0])
