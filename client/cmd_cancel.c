@@ -12,7 +12,7 @@
 
 int cmd_cancel(cli *c, int argc, char **argv)
 {
-	char prev[16] = "";
+	lr_q_state prev = LR_QS_NONE;
 	lr_redis *r;
 	lr_err err;
 	int pending;
@@ -27,7 +27,7 @@ int cmd_cancel(cli *c, int argc, char **argv)
 	 * give the dispatcher a moment to record it. */
 	for (int tries = 0;; tries++) {
 		lr_err_clear(&err);
-		rc = lr_q_cancel(r, &c->keys, argv[1], "llmrepl cancel", prev, &err);
+		rc = lr_q_cancel(r, &c->keys, argv[1], "llmrepl cancel", &prev, &err);
 		if (rc != LR_ENOTFOUND || tries >= 50)
 			break;
 		pending = cli_request_pending(c, argv[1]);
@@ -36,7 +36,7 @@ int cmd_cancel(cli *c, int argc, char **argv)
 		if (pending == 0) {
 			/* Recorded between the two looks, or gone: once more. */
 			lr_err_clear(&err);
-			rc = lr_q_cancel(r, &c->keys, argv[1], "llmrepl cancel", prev, &err);
+			rc = lr_q_cancel(r, &c->keys, argv[1], "llmrepl cancel", &prev, &err);
 			break;
 		}
 		lr_sleep_ms(100);
@@ -44,12 +44,12 @@ int cmd_cancel(cli *c, int argc, char **argv)
 	if (rc == 0) {
 		if (c->o.json)
 			printf("{\"id\":\"%s\",\"state\":\"cancelled\",\"was\":\"%s\"}\n", argv[1],
-			       prev);
+			       lr_q_state_name(prev));
 		else
-			printf("job %s: cancelled (was %s)\n", argv[1], prev);
+			printf("job %s: cancelled (was %s)\n", argv[1], lr_q_state_name(prev));
 		return LR_EXIT_OK;
 	}
-	if (rc == LR_EINVAL && prev[0])
+	if (rc == LR_EINVAL && prev != LR_QS_NONE)
 		return cli_fail(LR_EXIT_FAIL, "%s", err.msg);
 	return cli_fail(rc == LR_EIO ? LR_EXIT_RUNTIME : LR_EXIT_USAGE, "%s", err.msg);
 }
@@ -86,6 +86,67 @@ static void worker_problem(lr_redis *r, const lr_keys *k, const char *name, json
 	freeReplyObject(rep);
 }
 
+/* The live workers, with how long ago each was seen by the server's clock. */
+static json_object *workers_json(cli *c, lr_redis *r)
+{
+	json_object *workers = json_object_new_array();
+	char key[LR_KEY_MAX];
+	redisReply *rep = NULL;
+	long long now_ms = 0;
+	lr_err err;
+
+	if (workers == NULL)
+		return NULL;
+	if (lr_redis_cmd(r, &rep, &err, "TIME") == 0) {
+		now_ms =
+		    strtoll(lr_reply_elem_str(rep, 0) ? lr_reply_elem_str(rep, 0) : "0", NULL, 10) *
+		        1000 +
+		    strtoll(lr_reply_elem_str(rep, 1) ? lr_reply_elem_str(rep, 1) : "0", NULL, 10) /
+		        1000;
+		freeReplyObject(rep);
+	}
+	if (lr_redis_cmd(r, &rep, &err, "ZRANGE %s 0 -1 WITHSCORES",
+	                 lr_key(&c->keys, key, "workers")) < 0)
+		return workers;
+	for (size_t i = 0; i + 1 < rep->elements; i += 2) {
+		json_object *w = json_object_new_object();
+		const char *name = lr_reply_elem_str(rep, i);
+		const char *seen = lr_reply_elem_str(rep, i + 1);
+
+		if (w == NULL || name == NULL || seen == NULL) {
+			json_object_put(w);
+			continue;
+		}
+		lr_json_set_str(w, "name", name);
+		lr_json_set_int(w, "seen_ms_ago", (long)(now_ms - strtoll(seen, NULL, 10)));
+		worker_problem(r, &c->keys, name, w);
+		json_object_array_add(workers, w);
+	}
+	freeReplyObject(rep);
+	return workers;
+}
+
+/* The counters for people: one line each, the workers one per line. */
+static void print_stats(json_object *o)
+{
+	json_object_object_foreach(o, k, v)
+	{
+		if (!json_object_is_type(v, json_type_array)) {
+			printf("%-22s %s\n", k, json_object_get_string(v));
+			continue;
+		}
+		printf("%-22s %zu\n", k, json_object_array_length(v));
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			json_object *w = json_object_array_get_idx(v, i);
+			const char *p = lr_json_str(w, "problem");
+
+			printf("  %-40s seen %.1f s ago%s%s\n", lr_json_str(w, "name"),
+			       (double)lr_json_int(w, "seen_ms_ago", 0) / 1000.0,
+			       p ? "; PROBLEM: " : "", p ? p : "");
+		}
+	}
+}
+
 int cmd_stats(cli *c, int argc, char **argv)
 {
 	static const char *const sizes[][3] = {
@@ -95,23 +156,20 @@ int cmd_stats(cli *c, int argc, char **argv)
 	};
 	char key[LR_KEY_MAX];
 	json_object *o = json_object_new_object();
-	json_object *workers = json_object_new_array();
+	json_object *workers;
 	redisReply *rep = NULL;
 	lr_redis *r;
 	lr_err err;
-	long long now_ms;
 
 	(void)argv;
-	if (argc != 1 || o == NULL || workers == NULL) {
+	if (argc != 1 || o == NULL) {
 		json_object_put(o);
-		json_object_put(workers);
 		return cli_fail(LR_EXIT_USAGE, "usage: llmrepl stats");
 	}
 	r = cli_redis(c);
 	if (r == NULL ||
 	    lr_redis_cmd(r, &rep, &err, "HGETALL %s", lr_key(&c->keys, key, "stats")) < 0) {
 		json_object_put(o);
-		json_object_put(workers);
 		return r ? cli_fail(LR_EXIT_RUNTIME, "%s", err.msg) : LR_EXIT_RUNTIME;
 	}
 	for (size_t i = 0; i + 1 < rep->elements; i += 2)
@@ -129,62 +187,13 @@ int cmd_stats(cli *c, int argc, char **argv)
 			lr_json_set_int(o, "work_pending", (long)rep->element[0]->integer);
 		freeReplyObject(rep);
 	}
-	if (lr_redis_cmd(r, &rep, &err, "TIME") == 0) {
-		now_ms =
-		    strtoll(lr_reply_elem_str(rep, 0) ? lr_reply_elem_str(rep, 0) : "0", NULL, 10) *
-		        1000 +
-		    strtoll(lr_reply_elem_str(rep, 1) ? lr_reply_elem_str(rep, 1) : "0", NULL, 10) /
-		        1000;
-		freeReplyObject(rep);
-	} else {
-		now_ms = 0;
-	}
-	if (lr_redis_cmd(r, &rep, &err, "ZRANGE %s 0 -1 WITHSCORES",
-	                 lr_key(&c->keys, key, "workers")) == 0) {
-		for (size_t i = 0; i + 1 < rep->elements; i += 2) {
-			json_object *w = json_object_new_object();
-			const char *name = lr_reply_elem_str(rep, i);
-			const char *seen = lr_reply_elem_str(rep, i + 1);
-
-			if (w == NULL || name == NULL || seen == NULL) {
-				json_object_put(w);
-				continue;
-			}
-			lr_json_set_str(w, "name", name);
-			lr_json_set_int(w, "seen_ms_ago", (long)(now_ms - strtoll(seen, NULL, 10)));
-			worker_problem(r, &c->keys, name, w);
-			json_object_array_add(workers, w);
-		}
-		freeReplyObject(rep);
-	}
-	lr_json_set_obj(o, "workers", workers);
-	if (c->o.json) {
+	workers = workers_json(c, r);
+	if (workers != NULL)
+		lr_json_set_obj(o, "workers", workers);
+	if (c->o.json)
 		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-	} else {
-		json_object_object_foreach(o, k, v)
-		{
-			if (json_object_is_type(v, json_type_array)) {
-				printf("%-22s %zu\n", k, json_object_array_length(v));
-				for (size_t i = 0; i < json_object_array_length(v); i++) {
-					json_object *w = json_object_array_get_idx(v, i);
-					json_object *n = NULL;
-					json_object *s = NULL;
-					json_object *p = NULL;
-
-					json_object_object_get_ex(w, "name", &n);
-					json_object_object_get_ex(w, "seen_ms_ago", &s);
-					json_object_object_get_ex(w, "problem", &p);
-					printf("  %-40s seen %.1f s ago%s%s\n",
-					       json_object_get_string(n),
-					       (double)json_object_get_int64(s) / 1000.0,
-					       p ? "; PROBLEM: " : "",
-					       p ? json_object_get_string(p) : "");
-				}
-			} else {
-				printf("%-22s %s\n", k, json_object_get_string(v));
-			}
-		}
-	}
+	else
+		print_stats(o);
 	json_object_put(o);
 	return LR_EXIT_OK;
 }

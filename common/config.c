@@ -299,6 +299,53 @@ static int cfg_flag(const lr_cfg *cfg, int argc, char **argv, int *i, char **pos
 	return opt_assign(o, argv[++*i], "command line", err);
 }
 
+/* Every flag of argv set in order; then argv rewritten: the flags first
+ * (kept for error messages), then the positional arguments. */
+static int cfg_flags(const lr_cfg *cfg, int argc, char **argv, int *first_arg, lr_err *err)
+{
+	char **pos = calloc((size_t)argc + 1, sizeof(*pos));
+	char **flags = calloc((size_t)argc + 1, sizeof(*flags));
+	int npos = 0, nflags = 0, out = 1;
+	int i, rc = 0;
+
+	if (pos == NULL || flags == NULL) {
+		rc = lr_err_set(err, LR_ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	for (i = 1; i < argc; i++) {
+		rc = cfg_flag(cfg, argc, argv, &i, &pos[npos], err);
+		if (rc < 0)
+			goto cleanup;
+		if (rc == 1)
+			npos++;
+		if (rc == 2) { /* "--": the rest is positional */
+			while (++i < argc)
+				pos[npos++] = argv[i];
+			break;
+		}
+	}
+	for (i = 1; i < argc; i++) {
+		int is_pos = 0;
+
+		for (int k = 0; k < npos; k++)
+			if (pos[k] == argv[i])
+				is_pos = 1;
+		if (!is_pos)
+			flags[nflags++] = argv[i];
+	}
+	for (int k = 0; k < nflags; k++)
+		argv[out++] = flags[k];
+	for (int k = 0; k < npos; k++)
+		argv[out + k] = pos[k];
+	if (first_arg)
+		*first_arg = out;
+	rc = LR_CFG_RUN;
+cleanup:
+	free(pos);
+	free(flags);
+	return rc;
+}
+
 int lr_cfg_load(const lr_cfg *cfg, int argc, char **argv, int *first_arg, lr_err *err)
 {
 	const char *file = getenv("LLMREPL_CONFIG");
@@ -344,57 +391,7 @@ int lr_cfg_load(const lr_cfg *cfg, int argc, char **argv, int *first_arg, lr_err
 		return rc;
 	/* Flags may stand anywhere; positional arguments are moved, in order, to
 	 * the end of argv (as GNU getopt does) and *first_arg points at them. */
-	{
-		char **pos = calloc((size_t)argc + 1, sizeof(*pos));
-		int npos = 0;
-		int out = 1;
-
-		if (pos == NULL)
-			return lr_err_set(err, LR_ENOMEM, "out of memory");
-		for (i = 1; i < argc; i++) {
-			rc = cfg_flag(cfg, argc, argv, &i, &pos[npos], err);
-			if (rc < 0) {
-				free(pos);
-				return rc;
-			}
-			if (rc == 1)
-				npos++;
-			if (rc == 2) { /* "--": the rest is positional */
-				while (++i < argc)
-					pos[npos++] = argv[i];
-				break;
-			}
-		}
-		/* Rewrite argv: every flag first (kept for error messages), then the
-		 * positional arguments. */
-		{
-			char **flags = calloc((size_t)argc + 1, sizeof(*flags));
-			int nflags = 0;
-
-			if (flags == NULL) {
-				free(pos);
-				return lr_err_set(err, LR_ENOMEM, "out of memory");
-			}
-			for (i = 1; i < argc; i++) {
-				int is_pos = 0;
-
-				for (int k = 0; k < npos; k++)
-					if (pos[k] == argv[i])
-						is_pos = 1;
-				if (!is_pos)
-					flags[nflags++] = argv[i];
-			}
-			for (int k = 0; k < nflags; k++)
-				argv[out++] = flags[k];
-			for (int k = 0; k < npos; k++)
-				argv[out + k] = pos[k];
-			free(flags);
-		}
-		if (first_arg)
-			*first_arg = out;
-		free(pos);
-	}
-	return LR_CFG_RUN;
+	return cfg_flags(cfg, argc, argv, first_arg, err);
 }
 
 void lr_cfg_free(const lr_cfg *cfg)

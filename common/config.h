@@ -45,33 +45,41 @@ typedef struct lr_cfg {
 /* Rows written with designated initializers, pointing straight at the
  * fields of a binary's config structs:
  *   LR_OPT_INT("lease-ms", &wc.lease_ms, "30000", 100, 86400000, "the lease")
- * A row that needs a short alias adds `.shortopt = 'c'` by hand. */
+ * LR_ROW_* are the same fields without the braces, for a row that adds one:
+ *   {LR_ROW_BOOL("json", &o.json, "false", "machine-readable output"), .shortopt = 'j'} */
+#define LR_ROW_STR(n, p, d, h) .name = (n), .type = LR_CFG_STR, .ptr = (p), .def = (d), .help = (h)
+#define LR_ROW_SECRET(n, p, h)                                                                     \
+	.name = (n), .type = LR_CFG_STR, .ptr = (p), .help = (h), .flags = LR_CFG_SECRET
+#define LR_ROW_NUM(t, n, p, d, lo, hi, h)                                                          \
+	.name = (n), .type = (t), .ptr = (p), .def = (d), .min = (lo), .max = (hi), .help = (h)
+#define LR_ROW_INT(n, p, d, lo, hi, h)    LR_ROW_NUM(LR_CFG_INT, n, p, d, lo, hi, h)
+#define LR_ROW_SIZE(n, p, d, lo, hi, h)   LR_ROW_NUM(LR_CFG_SIZE, n, p, d, lo, hi, h)
+#define LR_ROW_DOUBLE(n, p, d, lo, hi, h) LR_ROW_NUM(LR_CFG_DOUBLE, n, p, d, lo, hi, h)
+#define LR_ROW_BOOL(n, p, d, h)                                                                    \
+	.name = (n), .type = LR_CFG_BOOL, .ptr = (p), .def = (d), .help = (h)
 #define LR_OPT_STR(n, p, d, h)                                                                     \
 	{                                                                                          \
-		.name = (n), .type = LR_CFG_STR, .ptr = (p), .def = (d), .help = (h)               \
+		LR_ROW_STR(n, p, d, h)                                                             \
 	}
 #define LR_OPT_SECRET(n, p, h)                                                                     \
 	{                                                                                          \
-		.name = (n), .type = LR_CFG_STR, .ptr = (p), .help = (h), .flags = LR_CFG_SECRET   \
+		LR_ROW_SECRET(n, p, h)                                                             \
 	}
 #define LR_OPT_INT(n, p, d, lo, hi, h)                                                             \
 	{                                                                                          \
-		.name = (n), .type = LR_CFG_INT, .ptr = (p), .def = (d), .min = (lo), .max = (hi), \
-		.help = (h)                                                                        \
+		LR_ROW_INT(n, p, d, lo, hi, h)                                                     \
 	}
 #define LR_OPT_SIZE(n, p, d, lo, hi, h)                                                            \
 	{                                                                                          \
-		.name = (n), .type = LR_CFG_SIZE, .ptr = (p), .def = (d), .min = (lo),             \
-		.max = (hi), .help = (h)                                                           \
+		LR_ROW_SIZE(n, p, d, lo, hi, h)                                                    \
 	}
 #define LR_OPT_DOUBLE(n, p, d, lo, hi, h)                                                          \
 	{                                                                                          \
-		.name = (n), .type = LR_CFG_DOUBLE, .ptr = (p), .def = (d), .min = (lo),           \
-		.max = (hi), .help = (h)                                                           \
+		LR_ROW_DOUBLE(n, p, d, lo, hi, h)                                                  \
 	}
 #define LR_OPT_BOOL(n, p, d, h)                                                                    \
 	{                                                                                          \
-		.name = (n), .type = LR_CFG_BOOL, .ptr = (p), .def = (d), .help = (h)              \
+		LR_ROW_BOOL(n, p, d, h)                                                            \
 	}
 #define LR_NOPTS(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -19,10 +19,35 @@ void lr_q_policy_default(lr_q_policy *p)
 	p->events_max = 1000;
 }
 
-int lr_q_state_final(const char *s)
+/* The one table of state names; the Lua scripts use the same words. */
+static const char *const state_names[LR_QS_COUNT] = {
+    [LR_QS_NONE] = "gone",         [LR_QS_QUEUED] = "queued",
+    [LR_QS_RUNNING] = "running",   [LR_QS_RETRY_WAIT] = "retry_wait",
+    [LR_QS_DONE] = "done",         [LR_QS_CANCELLED] = "cancelled",
+    [LR_QS_REJECTED] = "rejected", [LR_QS_DEAD] = "dead",
+};
+
+const char *lr_q_state_name(lr_q_state s)
 {
-	return s != NULL && (strcmp(s, "done") == 0 || strcmp(s, "cancelled") == 0 ||
-	                     strcmp(s, "rejected") == 0 || strcmp(s, "dead") == 0);
+	return (unsigned)s < LR_QS_COUNT ? state_names[s] : "unknown";
+}
+
+lr_q_state lr_q_state_parse(const char *name)
+{
+	for (int i = 1; name != NULL && i < LR_QS_COUNT; i++)
+		if (strcmp(name, state_names[i]) == 0)
+			return (lr_q_state)i;
+	return LR_QS_NONE;
+}
+
+int lr_q_state_is_final(lr_q_state s)
+{
+	return s == LR_QS_DONE || s == LR_QS_CANCELLED || s == LR_QS_REJECTED || s == LR_QS_DEAD;
+}
+
+int lr_q_state_final(const char *name)
+{
+	return lr_q_state_is_final(lr_q_state_parse(name));
 }
 
 /* ---- argument lists ------------------------------------------------------ */
@@ -135,15 +160,17 @@ static double jitter(void)
 	return (double)(rand_r(&seed) % 10000) / 10000.0;
 }
 
-static void copy_state(char dst[16], const char *src)
+static void set_state(lr_q_state *dst, lr_q_state s)
 {
 	if (dst != NULL)
-		snprintf(dst, 16, "%s", src ? src : "");
+		*dst = s;
 }
 
-/* Interpret {'stale', state, attempt} and {'ok'}-like replies. */
+/* Interpret {'stale', state, attempt[, why]} and {'ok'}-like replies: *state
+ * becomes the job's state when refused, `ok_state` (what the write made of
+ * it) when not, or for replies naming a state ({'retry'}, {'dead'}) that one. */
 static int fenced_reply(const redisReply *rep, const char *what, const char *id, long attempt,
-                        char state[16], long *cur_attempt, lr_err *err)
+                        lr_q_state ok_state, lr_q_state *state, long *cur_attempt, lr_err *err)
 {
 	const char *tag = lr_reply_elem_str(rep, 0);
 
@@ -155,7 +182,7 @@ static int fenced_reply(const redisReply *rep, const char *what, const char *id,
 
 		const char *why = lr_reply_elem_str(rep, 3);
 
-		copy_state(state, st);
+		set_state(state, lr_q_state_parse(st));
 		if (cur_attempt != NULL)
 			*cur_attempt = at ? strtol(at, NULL, 10) : 0;
 		if (why != NULL) {
@@ -169,7 +196,11 @@ static int fenced_reply(const redisReply *rep, const char *what, const char *id,
 		    "%ld",
 		    what, id, st ? st : "?", at ? at : "?", attempt);
 	}
-	copy_state(state, tag);
+	if (strcmp(tag, "retry") == 0)
+		ok_state = LR_QS_RETRY_WAIT;
+	else if (lr_q_state_parse(tag) != LR_QS_NONE)
+		ok_state = lr_q_state_parse(tag);
+	set_state(state, ok_state);
 	return 0;
 }
 
@@ -180,11 +211,13 @@ int lr_q_err_nogroup(const lr_err *err)
 	return err != NULL && strstr(err->msg, "NOGROUP") != NULL;
 }
 
+/* Did Redis answer with an error starting with `what`? Messages are
+ * "redis: <its answer>", for scripts "script <name>: redis: <its answer>". */
 static int redis_said(const lr_err *err, const char *what)
 {
-	size_t n = strlen(what);
+	const char *m = strstr(err->msg, "redis: ");
 
-	return strncmp(err->msg, "redis: ", 7) == 0 && strncmp(err->msg + 7, what, n) == 0;
+	return m != NULL && strncmp(m + 7, what, strlen(what)) == 0;
 }
 
 lr_q_trouble lr_q_classify(int rc, const lr_err *err)
@@ -326,29 +359,30 @@ cleanup:
 	return rc;
 }
 
-int lr_q_intake(lr_redis *r, const lr_keys *k, const char *id, int queued, const char *kind,
-                const char *spec, size_t spec_len, size_t spec_bytes, const char *error,
-                const char *notes, const lr_q_policy *pol, char outcome[16], lr_err *err)
+int lr_q_intake(lr_redis *r, const lr_keys *k, const lr_q_record *rec, const lr_q_policy *pol,
+                int *recorded, lr_err *err)
 {
 	argv_list a = {0};
 	redisReply *rep = NULL;
 	int rc;
 
+	if (recorded)
+		*recorded = 0;
 	al_str(&a, k->prefix);
-	al_str(&a, id);
-	al_str(&a, queued ? "queued" : "rejected");
-	al_str(&a, kind);
-	al_push(&a, spec, spec ? spec_len : 0);
-	al_str(&a, error);
-	al_str(&a, notes);
-	al_long(&a, (long)spec_bytes);
+	al_str(&a, rec->id);
+	al_str(&a, rec->queued ? "queued" : "rejected");
+	al_str(&a, rec->kind ? rec->kind : "");
+	al_push(&a, rec->spec, rec->spec ? rec->spec_len : 0);
+	al_str(&a, rec->error ? rec->error : "");
+	al_str(&a, rec->notes ? rec->notes : "");
+	al_long(&a, (long)rec->spec_bytes);
 	al_policy(&a, pol);
 	rc = run(r, &lr_lua_intake, &a, &rep, err);
 	if (rc == 0) {
 		if (!lr_reply_is_str(rep))
 			rc = lr_err_set(err, LR_EPROTO, "intake: unexpected reply from redis");
-		else
-			copy_state(outcome, rep->str);
+		else if (recorded)
+			*recorded = strcmp(rep->str, "exists") != 0;
 	}
 	if (rep)
 		freeReplyObject(rep);
@@ -495,7 +529,7 @@ cleanup:
 	return rc;
 }
 
-int lr_q_cancel(lr_redis *r, const lr_keys *k, const char *id, const char *by, char prev[16],
+int lr_q_cancel(lr_redis *r, const lr_keys *k, const char *id, const char *by, lr_q_state *prev,
                 lr_err *err)
 {
 	argv_list a = {0};
@@ -503,7 +537,7 @@ int lr_q_cancel(lr_redis *r, const lr_keys *k, const char *id, const char *by, c
 	const char *tag;
 	int rc;
 
-	copy_state(prev, "");
+	set_state(prev, LR_QS_NONE);
 	if (!lr_job_id_valid(id))
 		return lr_err_set(err, LR_EINVAL, "'%.64s' is not a job id (like 1700000000000-0)",
 		                  id);
@@ -519,15 +553,15 @@ int lr_q_cancel(lr_redis *r, const lr_keys *k, const char *id, const char *by, c
 	} else if (strcmp(tag, "missing") == 0) {
 		rc = lr_err_set(err, LR_ENOTFOUND, "no job %s (never submitted, or expired)", id);
 	} else if (strcmp(tag, "dead") == 0) {
-		copy_state(prev, "dead");
+		set_state(prev, LR_QS_DEAD);
 		log_warn("%s dead-lettered: %s", id, lr_reply_elem_str(rep, 1));
 		rc = lr_err_set(err, LR_EINVAL, "%s (dead-lettered)", lr_reply_elem_str(rep, 1));
 	} else if (strcmp(tag, "final") == 0) {
-		copy_state(prev, lr_reply_elem_str(rep, 1));
+		set_state(prev, lr_q_state_parse(lr_reply_elem_str(rep, 1)));
 		rc = lr_err_set(err, LR_EINVAL, "job %s is already %s", id,
 		                lr_reply_elem_str(rep, 1) ? lr_reply_elem_str(rep, 1) : "final");
 	} else {
-		copy_state(prev, lr_reply_elem_str(rep, 1));
+		set_state(prev, lr_q_state_parse(lr_reply_elem_str(rep, 1)));
 	}
 cleanup:
 	if (rep)
@@ -673,7 +707,7 @@ cleanup:
 }
 
 int lr_q_renew(lr_redis *r, const lr_keys *k, const char *id, long attempt, const char *worker,
-               long lease_ms, char state[16], long *cur_attempt, lr_err *err)
+               long lease_ms, lr_q_state *state, long *cur_attempt, lr_err *err)
 {
 	argv_list a = {0};
 	redisReply *rep = NULL;
@@ -686,7 +720,8 @@ int lr_q_renew(lr_redis *r, const lr_keys *k, const char *id, long attempt, cons
 	al_long(&a, lease_ms);
 	rc = run(r, &lr_lua_renew, &a, &rep, err);
 	if (rc == 0)
-		rc = fenced_reply(rep, "lease renewal", id, attempt, state, cur_attempt, err);
+		rc = fenced_reply(rep, "lease renewal", id, attempt, LR_QS_RUNNING, state,
+		                  cur_attempt, err);
 	if (rep)
 		freeReplyObject(rep);
 	al_free(&a);
@@ -756,7 +791,7 @@ int lr_q_ops_aux(lr_q_ops *ops, const char *suffix)
 }
 
 int lr_q_write(lr_redis *r, const lr_keys *k, const char *id, long attempt, const lr_q_ops *ops,
-               char state[16], lr_err *err)
+               lr_q_state *state, lr_err *err)
 {
 	argv_list a = {0};
 	redisReply *rep = NULL;
@@ -771,7 +806,7 @@ int lr_q_write(lr_redis *r, const lr_keys *k, const char *id, long attempt, cons
 		a.oom = 1;
 	rc = run(r, &lr_lua_write, &a, &rep, err);
 	if (rc == 0)
-		rc = fenced_reply(rep, "write", id, attempt, state, NULL, err);
+		rc = fenced_reply(rep, "write", id, attempt, LR_QS_RUNNING, state, NULL, err);
 	if (rep)
 		freeReplyObject(rep);
 	al_free(&a);
@@ -780,7 +815,8 @@ int lr_q_write(lr_redis *r, const lr_keys *k, const char *id, long attempt, cons
 
 int lr_q_finish(lr_redis *r, const lr_keys *k, const char *id, long attempt, int passed,
                 const char *result, const char *error, const char *summary, size_t nextra,
-                const char *const *fields, const char *const *values, char state[16], lr_err *err)
+                const char *const *fields, const char *const *values, lr_q_state *state,
+                lr_err *err)
 {
 	argv_list a = {0};
 	redisReply *rep = NULL;
@@ -799,7 +835,7 @@ int lr_q_finish(lr_redis *r, const lr_keys *k, const char *id, long attempt, int
 	}
 	rc = run(r, &lr_lua_finish, &a, &rep, err);
 	if (rc == 0)
-		rc = fenced_reply(rep, "finish", id, attempt, state, NULL, err);
+		rc = fenced_reply(rep, "finish", id, attempt, LR_QS_DONE, state, NULL, err);
 	if (rep)
 		freeReplyObject(rep);
 	al_free(&a);
@@ -807,7 +843,7 @@ int lr_q_finish(lr_redis *r, const lr_keys *k, const char *id, long attempt, int
 }
 
 int lr_q_fail(lr_redis *r, const lr_keys *k, const char *id, long attempt, lr_q_fail_mode mode,
-              const char *reason, char outcome[16], lr_err *err)
+              const char *reason, lr_q_state *outcome, lr_err *err)
 {
 	static const char *const modes[] = {"retry", "release", "dead"};
 	argv_list a = {0};
@@ -824,7 +860,7 @@ int lr_q_fail(lr_redis *r, const lr_keys *k, const char *id, long attempt, lr_q_
 	al_str(&a, rnd);
 	rc = run(r, &lr_lua_fail, &a, &rep, err);
 	if (rc == 0)
-		rc = fenced_reply(rep, "fail", id, attempt, outcome, NULL, err);
+		rc = fenced_reply(rep, "fail", id, attempt, LR_QS_NONE, outcome, NULL, err);
 	if (rep)
 		freeReplyObject(rep);
 	al_free(&a);

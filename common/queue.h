@@ -23,6 +23,24 @@
 
 #include <stddef.h>
 
+/* The states of a job (docs/protocol.md), with one table of names. */
+typedef enum {
+	LR_QS_NONE = 0, /* no such job (never submitted, or expired): "gone" */
+	LR_QS_QUEUED,
+	LR_QS_RUNNING,
+	LR_QS_RETRY_WAIT,
+	LR_QS_DONE, /* the final states from here */
+	LR_QS_CANCELLED,
+	LR_QS_REJECTED,
+	LR_QS_DEAD,
+	LR_QS_COUNT
+} lr_q_state;
+
+const char *lr_q_state_name(lr_q_state s);
+/* The state a name means, LR_QS_NONE for any other text. */
+lr_q_state lr_q_state_parse(const char *name);
+int lr_q_state_is_final(lr_q_state s);
+
 /* Per-job policy, set by the dispatcher when it records a job and kept in
  * the job hash, so workers and other dispatchers follow the same rules. */
 typedef struct lr_q_policy {
@@ -88,13 +106,23 @@ int lr_q_take(lr_redis *r, const lr_keys *k, const char *consumer, long count, s
               const lr_q_policy *pol, const char *const *ids, size_t nids, lr_q_request **reqs,
               size_t *nreqs, redisReply **keep, lr_err *err);
 
-/* Record request `id` as a job: queued (spec is the normalised spec) or
- * rejected (error says why; spec is what was sent, if any), then acknowledge
- * and delete the request. Idempotent: a job that exists is left alone.
- * *outcome (optional) is "queued", "rejected" or "exists". */
-int lr_q_intake(lr_redis *r, const lr_keys *k, const char *id, int queued, const char *kind,
-                const char *spec, size_t spec_len, size_t spec_bytes, const char *error,
-                const char *notes, const lr_q_policy *pol, char outcome[16], lr_err *err);
+/* What intake records for one request. */
+typedef struct lr_q_record {
+	const char *id;   /* the request's entry id, which becomes the job's */
+	int queued;       /* 1: queued; 0: rejected */
+	const char *kind; /* the kind's name (queued jobs) */
+	const char *spec; /* queued: the normalised spec; rejected: what was sent, or NULL */
+	size_t spec_len;
+	size_t spec_bytes; /* the size that was submitted */
+	const char *error; /* rejected: why */
+	const char *notes; /* what the operator's caps changed, or NULL */
+} lr_q_record;
+
+/* Record a request as a job, queued or rejected, then acknowledge and delete
+ * the request. Idempotent: a job that exists is left alone (*recorded, when
+ * given, is then 0). */
+int lr_q_intake(lr_redis *r, const lr_keys *k, const lr_q_record *rec, const lr_q_policy *pol,
+                int *recorded, lr_err *err);
 
 /* Jobs whose lease expired: retry (with backoff) or dead. *n = reclaimed. */
 int lr_q_reclaim(lr_redis *r, const lr_keys *k, long limit, long *n, lr_err *err);
@@ -141,8 +169,9 @@ int lr_q_cb_report(lr_redis *r, const lr_keys *k, const char *id, long attempt, 
 /* Cancel a job that is not final yet: it becomes `cancelled` at once (a
  * running attempt's writes are refused from then on). *prev (optional) gets
  * the state it had, or for a final job its final state.
- * Returns 0 when cancelled, LR_ENOTFOUND, or LR_EINVAL when already final. */
-int lr_q_cancel(lr_redis *r, const lr_keys *k, const char *id, const char *by, char prev[16],
+ * Returns 0 when cancelled, LR_ENOTFOUND, or LR_EINVAL when already final (or
+ * its keys were broken: it is dead-lettered). */
+int lr_q_cancel(lr_redis *r, const lr_keys *k, const char *id, const char *by, lr_q_state *prev,
                 lr_err *err);
 
 /* ---- worker -------------------------------------------------------------- */
@@ -167,9 +196,10 @@ int lr_q_next(lr_redis *r, const lr_keys *k, const char *worker, long block_ms, 
 
 /* Extend the lease of a running attempt to now + lease_ms. LR_ESTALE when
  * the attempt is over; state and cur_attempt (both optional) then say what
- * the job is now ("cancelled", "retry_wait", "gone", ...; its attempt). */
+ * the job is now (LR_QS_CANCELLED, LR_QS_RETRY_WAIT, LR_QS_NONE, ...; its
+ * attempt). */
 int lr_q_renew(lr_redis *r, const lr_keys *k, const char *id, long attempt, const char *worker,
-               long lease_ms, char state[16], long *cur_attempt, lr_err *err);
+               long lease_ms, lr_q_state *state, long *cur_attempt, lr_err *err);
 
 /* A batch of fenced writes, applied all or nothing (see lr_q_write). */
 typedef struct lr_q_ops lr_q_ops;
@@ -190,15 +220,17 @@ int lr_q_ops_event(lr_q_ops *ops, const char *type, size_t n, const char *const 
 /* A key `P job:<id>:<suffix>` that expires with the job. */
 int lr_q_ops_aux(lr_q_ops *ops, const char *suffix);
 
+/* *state (optional): LR_QS_RUNNING, or the job's state when refused. */
 int lr_q_write(lr_redis *r, const lr_keys *k, const char *id, long attempt, const lr_q_ops *ops,
-               char state[16], lr_err *err);
+               lr_q_state *state, lr_err *err);
 
 /* Finish a running attempt: state done with passed, the result JSON, the
  * error (NULL or "" for none) and a one-line summary, plus extra job fields.
  * Safe to repeat when a reply was lost. LR_ESTALE when refused. */
 int lr_q_finish(lr_redis *r, const lr_keys *k, const char *id, long attempt, int passed,
                 const char *result, const char *error, const char *summary, size_t nextra,
-                const char *const *fields, const char *const *values, char state[16], lr_err *err);
+                const char *const *fields, const char *const *values, lr_q_state *state,
+                lr_err *err);
 
 typedef enum {
 	LR_Q_RETRY,   /* the attempt failed (infrastructure): retry with backoff, or dead */
@@ -206,10 +238,11 @@ typedef enum {
 	LR_Q_DEAD,    /* cannot ever succeed here: dead now */
 } lr_q_fail_mode;
 
-/* End a running attempt without a result. *outcome (optional): "retry",
- * "queued", "dead". */
+/* End a running attempt without a result. *outcome (optional): where the job
+ * went, LR_QS_RETRY_WAIT, LR_QS_QUEUED (released) or LR_QS_DEAD; when refused,
+ * the state it is in. */
 int lr_q_fail(lr_redis *r, const lr_keys *k, const char *id, long attempt, lr_q_fail_mode mode,
-              const char *reason, char outcome[16], lr_err *err);
+              const char *reason, lr_q_state *outcome, lr_err *err);
 
 /* Register the worker as alive for ttl_ms with descriptive fields. */
 int lr_q_heartbeat(lr_redis *r, const lr_keys *k, const char *worker, long ttl_ms, size_t n,
@@ -219,7 +252,7 @@ int lr_q_unregister(lr_redis *r, const lr_keys *k, const char *worker, lr_err *e
 
 /* ---- everyone -------------------------------------------------------------- */
 
-/* Is this a final state? */
-int lr_q_state_final(const char *state);
+/* Is this the name of a final state? (For fields read back from Redis.) */
+int lr_q_state_final(const char *name);
 
 #endif

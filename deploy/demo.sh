@@ -3,7 +3,8 @@
 # the bundled small model, the dispatcher and two workers on private loopback
 # ports in a temporary directory, submit one `loop` job with redis-cli, follow
 # its events until it is final, print the final code, the report and the
-# job's git history, then stop everything this script started.
+# job's git history, run the code once more through the HTTP API
+# (POST /evaluate), then stop everything this script started.
 #
 # Settings (environment): DEMO_KEEP=1 keeps the temporary directory (logs,
 # Redis data, the exported repository); DEMO_SPEC=<json> submits another job.
@@ -49,6 +50,7 @@ trap 'exit 130' INT TERM
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 RPORT=$(free_port)
 MPORT=$(free_port)
+HPORT=$(free_port)
 cli() { redis-cli -p "$RPORT" "$@"; }
 
 say "starting redis-server on 127.0.0.1:$RPORT and the model ($MODEL) on 127.0.0.1:$MPORT"
@@ -73,8 +75,9 @@ curl -sf "http://127.0.0.1:$MPORT/v1/models" >/dev/null || { echo "the model ser
 export LLMREPL_REDIS_URL="redis://127.0.0.1:$RPORT" LLMREPL_PREFIX="$PREFIX"
 export LLMREPL_LLM_URL="http://127.0.0.1:$MPORT/v1" LLMREPL_MODEL="$MODEL"
 export LLMREPL_LLM_MAX_TOKENS=512 LLMREPL_LOG_LEVEL=info
-say "starting the dispatcher and two workers"
-build/llmrepl-dispatcher --name demo-dispatcher >"$TMP/dispatcher.log" 2>&1 &
+say "starting the dispatcher (HTTP API on 127.0.0.1:$HPORT, Swagger UI at /docs) and two workers"
+build/llmrepl-dispatcher --name demo-dispatcher --http-listen "127.0.0.1:$HPORT" \
+	>"$TMP/dispatcher.log" 2>&1 &
 PIDS+=($!)
 for w in 1 2; do
 	build/llmrepl-worker --name "demo-worker$w" >"$TMP/worker$w.log" 2>&1 &
@@ -121,4 +124,18 @@ say "exported: build/llmrepl export $ID $TMP/repo; git log"
 build/llmrepl export "$ID" "$TMP/repo" >/dev/null
 git -C "$TMP/repo" --no-pager log --stat --decorate --format='%h%d %s%n%b'
 git -C "$TMP/repo" fsck --strict >/dev/null 2>&1 && echo "(git fsck: clean)"
+say "the same code through the HTTP API: curl -X POST http://127.0.0.1:$HPORT/evaluate"
+BODY=$(cli --raw HGET "${PREFIX}job:$ID" result | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+spec = json.loads(sys.argv[1])
+body = {"code": r.get("code") or "", "tests": spec.get("tests", [])}
+if spec.get("entry_point"):
+    body["entry_point"] = spec["entry_point"]
+print(json.dumps(body))' "$SPEC")
+curl -sS -X POST "http://127.0.0.1:$HPORT/evaluate" -H 'Content-Type: application/json' \
+	-d "$BODY" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+print({k: r.get(k) for k in ("success", "output", "error", "job_id")})'
 say "done; stopping everything the demo started"

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "metrics.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,7 @@ static struct {
 	lr_redis *r;
 	lr_metric *up, *jobs, *oldest, *requests, *workers, *submitted, *finished, *done;
 	lr_metric *retries, *reclaims, *fenced, *dead, *evicted, *finished_bytes;
+	lr_metric *callbacks, *callbacks_pending;
 } dm;
 
 static void set_counter(lr_metric *m, const redisReply *stats, const char *field)
@@ -47,6 +49,20 @@ static int read_stats(lr_err *err)
 	set_counter(dm.dead, rep, "total:dead");
 	set_counter(dm.evicted, rep, "total:evicted");
 	set_counter(dm.finished_bytes, rep, "finished_bytes");
+	{
+		static const char *const outcomes[] = {"delivered", "failed"};
+
+		for (size_t i = 0; i < 2; i++) {
+			char f[48];
+			const redisReply *v;
+
+			snprintf(f, sizeof(f), "total:callbacks_%s", outcomes[i]);
+			v = lr_reply_field(rep, f);
+			lr_metric_set(dm.callbacks,
+			              v && lr_reply_is_str(v) ? strtod(v->str, NULL) : 0,
+			              &outcomes[i]);
+		}
+	}
 	{
 		const redisReply *p = lr_reply_field(rep, "total:passed");
 		const redisReply *f = lr_reply_field(rep, "total:failed");
@@ -167,6 +183,8 @@ static void collect(void *arg)
 		rc = read_len(dm.requests, "XLEN %s", "requests", &err);
 	if (rc == 0)
 		rc = read_len(dm.workers, "ZCARD %s", "workers", &err);
+	if (rc == 0)
+		rc = read_len(dm.callbacks_pending, "ZCARD %s", "callbacks", &err);
 	if (rc < 0 && !lr_q_err_nogroup(&err))
 		log_warn("metrics: %s", err.msg);
 	lr_metric_set(dm.up, rc == 0 || lr_q_err_nogroup(&err) ? 1 : 0, NULL);
@@ -210,6 +228,12 @@ int disp_metrics_init(const disp_config *cfg)
 	                                    "Redis memory held by finished jobs' keys (measured "
 	                                    "as each job ended).",
 	                                    NULL);
+	dm.callbacks = lr_metric_counter("llmrepl_callbacks_total",
+	                                 "Completion callbacks that ended, by outcome (delivered, "
+	                                 "failed).",
+	                                 "outcome");
+	dm.callbacks_pending = lr_metric_gauge("llmrepl_callbacks_pending",
+	                                       "Callbacks in the outbox, not yet delivered.", NULL);
 	return lr_metrics_on_collect(collect, NULL);
 }
 

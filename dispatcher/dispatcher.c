@@ -1,6 +1,7 @@
 /* dispatcher.c - the dispatcher's round: intake, then upkeep. */
 #include "dispatcher.h"
 
+#include "clock.h"
 #include "log.h"
 
 #include <stdlib.h>
@@ -48,7 +49,7 @@ int disp_step(disp *d, lr_err *err)
 	if (rc == 0)
 		rc = disp_intake(d, 1, &n, err);
 	if (rc == 0)
-		rc = disp_upkeep(d, disp_now_ms(), err);
+		rc = disp_upkeep(d, lr_now_ms(), err);
 	if (rc < 0 && lr_q_err_nogroup(err)) {
 		/* Redis lost its data (restarted without persistence): start over. */
 		log_warn("consumer groups are gone; creating them again");
@@ -58,6 +59,8 @@ int disp_step(disp *d, lr_err *err)
 	}
 	if (rc == LR_EIO)
 		d->groups_ok = 0; /* check again once Redis is back */
+	if (lr_q_classify(rc, err) == LR_Q_OOM || lr_q_classify(rc, err) == LR_Q_BUSY)
+		d->hold_reclaim_until_ms = lr_now_ms() + 2 * d->cfg.lease_ms;
 	if (rc < 0 && rc != LR_EIO && lr_q_classify(rc, err) != LR_Q_BUSY) {
 		/* A shared key of the wrong type or a broken counter: put it right
 		 * now rather than at the next repair round. */

@@ -32,6 +32,7 @@ typedef struct disp_config {
 	    max_finished_mb; /* finished jobs' MiB kept at most (oldest forgotten); 0 = no limit */
 	lr_job_policy job;   /* spec rules */
 	lr_q_policy queue;   /* retry, expiry and event rules recorded with each job */
+	long idem_ttl_s;     /* how long an idempotency_key names its job */
 } disp_config;
 
 typedef struct disp disp;
@@ -57,11 +58,20 @@ struct disp {
 	long long next_upkeep_ms, next_orphans_ms, next_takeover_ms, next_gc_ms, next_repair_ms,
 	    next_retain_ms;
 	unsigned long long repair_cursor; /* where the sweep of job keys is */
+	/* Redis refused writes (maxmemory) or was busy: workers could not renew
+	 * their leases either, so none is reclaimed until two leases after the
+	 * last refusal (their heartbeats renew within a third of one). */
+	long long hold_reclaim_until_ms;
 	int groups_ok;
 };
 
 /* Validate one request and record it. */
 int disp_intake_one(disp *d, const char *id, const char *spec, size_t len, lr_err *err);
+/* A spec's `idempotency_key` (idem.c): when it has one, *stripped is the
+ * spec without it (malloc'd) and the key is claimed for job `id`; *holder
+ * is then "" or the other job the key already names. */
+int disp_idem_claim(disp *d, const char *id, const char *spec, size_t len, char **stripped,
+                    char holder[LR_JOB_ID_MAX + 1], lr_err *err);
 /* Take and record requests; *n = how many were handled. */
 int disp_intake(disp *d, int may_block, long *n, lr_err *err);
 /* Upkeep that is due at now_ms. */
@@ -73,7 +83,5 @@ int disp_recover_own(disp *d, lr_err *err);
 /* Repair what hands broke: the shared keys, and `pages` pages of the sweep
  * over job keys (see lr_q_repair). */
 int disp_repair(disp *d, int pages, lr_err *err);
-
-long long disp_now_ms(void);
 
 #endif

@@ -2,10 +2,10 @@
  * log as JSON) and GET /jobs/<id>/repository.tar.gz (the history exported as
  * an ordinary repository, packed as a gzip'd tar).
  *
- * The export goes to a private temporary directory (gitstore_export), is
- * packed in memory under a size cap and removed again. The tar is plain
- * ustar, written here: regular files and directories only, which is all an
- * export holds. */
+ * The export goes to a private temporary directory under $TMPDIR (or /tmp)
+ * by gitstore_export, is packed in memory under a size cap and removed
+ * again. The tar is plain ustar, written here: regular files and
+ * directories only, which is all an export holds. */
 #include "gitstore.h"
 #include "http_int.h"
 
@@ -209,8 +209,9 @@ static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *
 
 enum MHD_Result http_jobs_repository(http_req *q, const char *id)
 {
-	char tmp[] = "/tmp/llmrepl-export-XXXXXX";
-	char repo[64], top[80];
+	const char *tmpdir = getenv("TMPDIR");
+	char tmp[512];
+	char repo[600], top[80];
 	gitstore *gs = NULL;
 	lr_buf tar, gz;
 	enum MHD_Result ret;
@@ -222,6 +223,8 @@ enum MHD_Result http_jobs_repository(http_req *q, const char *id)
 		gitstore_free(gs);
 		return http_problem_err(q, &err);
 	}
+	snprintf(tmp, sizeof(tmp), "%s/llmrepl-export-XXXXXX",
+	         tmpdir && *tmpdir && strlen(tmpdir) < 400 ? tmpdir : "/tmp");
 	if (mkdtemp(tmp) == NULL) {
 		gitstore_free(gs);
 		return http_problem(q, 500, "cannot make a temporary directory");
@@ -267,8 +270,7 @@ enum MHD_Result http_jobs_repository(http_req *q, const char *id)
 		snprintf(disp, sizeof(disp), "attachment; filename=\"llmrepl-%s.tar.gz\"", id);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/gzip");
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
-		ret = MHD_queue_response(q->conn, 200, resp);
-		MHD_destroy_response(resp);
+		ret = http_queue(q, 200, resp);
 	}
 	return ret;
 }

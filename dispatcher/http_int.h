@@ -13,10 +13,14 @@
 
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 typedef struct http_tokens http_tokens;
 
 #define HTTP_POOL_KEEP 64 /* idle Redis connections kept */
+/* Longest blocking read of a wait or an event stream, so that a stopping
+ * server is noticed within about this long. */
+#define HTTP_BLOCK_MS 1000
 
 struct http_server {
 	http_config cfg;
@@ -26,6 +30,8 @@ struct http_server {
 	lr_redis **pool; /* idle connections */
 	size_t npool, pool_cap;
 	http_tokens *tokens; /* NULL: no authentication */
+	atomic_int stopping; /* waits and event streams end soon after it is set */
+	atomic_int active;   /* requests between their first header and their end */
 };
 
 /* One request, from its first header to the end of its reply. */
@@ -44,6 +50,7 @@ typedef struct http_req {
 	char retry_after[24];
 	char link[320];
 	int replayed;      /* Idempotent-Replayed: true */
+	unsigned status;   /* of the reply queued, for the metrics */
 	int challenge;     /* WWW-Authenticate: Bearer */
 	const char *allow; /* Allow, with 405 */
 } http_req;
@@ -53,6 +60,9 @@ typedef struct http_req {
 /* Queue `len` bytes of body (copied) with a content type. */
 enum MHD_Result http_send(http_req *q, unsigned status, const char *ctype, const char *body,
                           size_t len);
+/* Queue a response made elsewhere (adds the extra headers, records the
+ * status, releases resp). */
+enum MHD_Result http_queue(http_req *q, unsigned status, struct MHD_Response *resp);
 /* A JSON body; takes ownership of obj. */
 enum MHD_Result http_json(http_req *q, unsigned status, json_object *obj);
 /* An application/problem+json error (RFC 9457) with the reason in both
@@ -147,5 +157,7 @@ enum MHD_Result http_mcp(http_req *q);
 
 /* ---- http_routes.c ---- */
 enum MHD_Result http_route(http_req *q);
+/* The route a path belongs to, as a label: "/jobs/{id}/events", ... */
+const char *http_route_name(const char *url);
 
 #endif

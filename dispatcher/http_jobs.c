@@ -108,24 +108,86 @@ static int key_ok(const char *k)
 	return 1;
 }
 
+/* The spec as the text to submit, checked with the intake's own rules; NULL
+ * with *status and err when it does not pass. */
+static char *checked_spec(const http_config *c, json_object *spec, unsigned *status, lr_err *err)
+{
+	lr_job_spec parsed;
+	lr_err why;
+	char *text = lr_json_dump(spec);
+
+	lr_err_clear(&why);
+	if (text == NULL) {
+		*status = 500;
+		lr_err_set(err, LR_ENOMEM, "out of memory");
+		return NULL;
+	}
+	if (strlen(text) > c->job.max_spec_bytes) {
+		*status = 413;
+		lr_err_set(err, LR_ETOOBIG, "spec is %zu bytes, over the limit of %zu bytes",
+		           strlen(text), c->job.max_spec_bytes);
+	} else if (lr_job_spec_parse(&parsed, text, strlen(text), &c->job, &why) < 0) {
+		*status = why.code == LR_ENOMEM ? 500 : 400;
+		lr_err_set(err, why.code, "invalid spec: %s", why.msg);
+	} else {
+		lr_job_spec_free(&parsed);
+		return text;
+	}
+	free(text);
+	return NULL;
+}
+
+/* What the submit script answered: {what, value}. */
+static int submit_outcome(http_req *q, const redisReply *rep, char id[LR_JOB_ID_MAX + 1],
+                          int *existing, unsigned *status, lr_err *err)
+{
+	const http_config *c = &q->srv->cfg;
+	const char *what = lr_reply_elem_str(rep, 0);
+	const char *val = lr_reply_elem_str(rep, 1);
+
+	if (what == NULL || val == NULL) {
+		*status = 500;
+		return lr_err_set(err, LR_EPROTO, "submit: unexpected reply from redis");
+	}
+	if (strcmp(what, "full") == 0) {
+		snprintf(q->retry_after, sizeof(q->retry_after), "5");
+		*status = 503;
+		return lr_err_set(err, LR_EUNAVAIL,
+		                  "the queue is full (%s jobs waiting, limit %ld)", val,
+		                  c->max_queue);
+	}
+	if (strcmp(what, "busy") == 0) {
+		snprintf(q->retry_after, sizeof(q->retry_after), "1");
+		*status = 429;
+		return lr_err_set(err, LR_EUNAVAIL,
+		                  "%s jobs in flight, the limit for this token is %ld", val,
+		                  c->max_inflight);
+	}
+	if (strcmp(what, "conflict") == 0) {
+		*status = 422;
+		return lr_err_set(
+		    err, LR_EINVAL,
+		    "Idempotency-Key was already used for a different request (job %s)", val);
+	}
+	snprintf(id, LR_JOB_ID_MAX + 1, "%s", val);
+	*existing = strcmp(what, "exists") == 0;
+	return 0;
+}
+
 int http_submit(http_req *q, json_object *spec, const char *idem_key, char id[LR_JOB_ID_MAX + 1],
                 int *existing, unsigned *status, lr_err *err)
 {
 	const http_config *c = &q->srv->cfg;
 	json_object *ik = NULL;
 	char *text = NULL;
-	lr_job_spec parsed;
-	lr_err why;
 	lr_redis *r = NULL;
 	redisReply *rep = NULL;
 	char ttl[24], maxq[24], maxin[24];
-	const char *argv[8];
-	const char *what, *val;
+	const char *argv[7];
 	int rc = -1;
 
 	*existing = 0;
 	*status = 500;
-	lr_err_clear(&why);
 	/* An idempotency key may also travel in the spec, where it is not a
 	 * field of the job. */
 	if (json_object_object_get_ex(spec, "idempotency_key", &ik)) {
@@ -147,24 +209,9 @@ int http_submit(http_req *q, json_object *spec, const char *idem_key, char id[LR
 		           "without spaces");
 		goto cleanup;
 	}
-	text = lr_json_dump(spec);
-	if (text == NULL) {
-		*status = 500;
-		lr_err_set(err, LR_EINVAL, "out of memory");
+	text = checked_spec(c, spec, status, err);
+	if (text == NULL)
 		goto cleanup;
-	}
-	if (strlen(text) > c->job.max_spec_bytes) {
-		*status = 413;
-		lr_err_set(err, LR_EINVAL, "spec is %zu bytes, over the limit of %zu bytes",
-		           strlen(text), c->job.max_spec_bytes);
-		goto cleanup;
-	}
-	if (lr_job_spec_parse(&parsed, text, strlen(text), &c->job, &why) < 0) {
-		*status = why.code == LR_ENOMEM ? 500 : 400;
-		lr_err_set(err, why.code, "invalid spec: %s", why.msg);
-		goto cleanup;
-	}
-	lr_job_spec_free(&parsed);
 	if (http_redis(q, &r, err) < 0) {
 		*status = http_err_status(q, err);
 		goto cleanup;
@@ -183,38 +230,7 @@ int http_submit(http_req *q, json_object *spec, const char *idem_key, char id[LR
 		*status = http_err_status(q, err);
 		goto cleanup;
 	}
-	what = lr_reply_elem_str(rep, 0);
-	val = lr_reply_elem_str(rep, 1);
-	if (what == NULL || val == NULL) {
-		*status = 500;
-		lr_err_set(err, LR_EINVAL, "submit: unexpected reply from redis");
-		goto cleanup;
-	}
-	if (strcmp(what, "full") == 0) {
-		snprintf(q->retry_after, sizeof(q->retry_after), "5");
-		*status = 503;
-		lr_err_set(err, LR_EINVAL, "the queue is full (%s jobs waiting, limit %ld)", val,
-		           c->max_queue);
-		goto cleanup;
-	}
-	if (strcmp(what, "busy") == 0) {
-		snprintf(q->retry_after, sizeof(q->retry_after), "1");
-		*status = 429;
-		lr_err_set(err, LR_EINVAL, "%s jobs in flight, the limit for this token is %ld",
-		           val, c->max_inflight);
-		goto cleanup;
-	}
-	if (strcmp(what, "conflict") == 0) {
-		*status = 422;
-		lr_err_set(err, LR_EINVAL,
-		           "Idempotency-Key was already used for a different request "
-		           "(job %s)",
-		           val);
-		goto cleanup;
-	}
-	snprintf(id, LR_JOB_ID_MAX + 1, "%s", val);
-	*existing = strcmp(what, "exists") == 0;
-	rc = 0;
+	rc = submit_outcome(q, rep, id, existing, status, err);
 cleanup:
 	if (rep)
 		freeReplyObject(rep);
@@ -398,6 +414,10 @@ int http_wait(http_req *q, const char *id, double wait_s, json_object **job, lr_
 		long long left = deadline - lr_now_ms();
 		int final = 0;
 
+		if (atomic_load(&q->srv->stopping))
+			return 0; /* shutting down: the caller answers 202 */
+		if (left > HTTP_BLOCK_MS)
+			left = HTTP_BLOCK_MS;
 		rc = lr_redis_cmd(r, &rep, err, "XREAD COUNT 100 BLOCK %ld STREAMS %s %s",
 		                  lr_redis_block_ms(r, (long)(left < 1 ? 1 : left)), ev, last);
 		if (rc < 0)
@@ -483,7 +503,7 @@ enum MHD_Result http_jobs_delete(http_req *q, const char *id)
 {
 	json_object *job = NULL, *o;
 	json_object *st = NULL;
-	char prev[16] = "";
+	lr_q_state prev = LR_QS_NONE;
 	lr_redis *r;
 	lr_err err;
 	int rc;
@@ -501,9 +521,10 @@ enum MHD_Result http_jobs_delete(http_req *q, const char *id)
 	json_object_put(job);
 	if (http_redis(q, &r, &err) < 0)
 		return http_problem_err(q, &err);
-	rc = lr_q_cancel(r, &q->srv->cfg.keys, id, "cancelled over HTTP", prev, &err);
+	rc = lr_q_cancel(r, &q->srv->cfg.keys, id, "cancelled over HTTP", &prev, &err);
 	if (rc == LR_EINVAL)
-		return http_problem(q, 409, "job %s is already final (%s)", id, prev);
+		return http_problem(q, 409, "job %s is already final (%s)", id,
+		                    lr_q_state_name(prev));
 	if (rc < 0)
 		return http_problem_err(q, &err);
 	o = json_object_new_object();
@@ -511,7 +532,7 @@ enum MHD_Result http_jobs_delete(http_req *q, const char *id)
 		return http_problem(q, 500, "out of memory");
 	lr_json_set_str(o, "job_id", id);
 	lr_json_set_str(o, "state", "cancelled");
-	lr_json_set_str(o, "previous_state", prev);
+	lr_json_set_str(o, "previous_state", lr_q_state_name(prev));
 	return http_json(q, 200, o);
 }
 
@@ -547,63 +568,115 @@ enum MHD_Result http_jobs_iteration(http_req *q, const char *id, const char *n)
 	return http_json(q, 200, job);
 }
 
-/* Up to about `limit` jobs per page, newest keys in no particular order (a
- * SCAN over the job hashes); the cursor goes in `next` and a Link header. */
-enum MHD_Result http_jobs_list(http_req *q)
+/* One job hash of a SCAN page as a summary appended to jobs, when it is the
+ * caller's and in the state asked for. *added is 1 when it was. */
+static int list_one(http_req *q, lr_redis *r, const char *key, const char *want_state,
+                    json_object *jobs, int *added, lr_err *err)
 {
-	const lr_keys *k = &q->srv->cfg.keys;
-	const char *cur = http_arg(q, "cursor");
-	const char *lim = http_arg(q, "limit");
-	const char *want_state = http_arg(q, "state");
-	char cursor[32] = "0";
-	char match[LR_KEY_MAX + 8];
-	json_object *out = NULL, *jobs = NULL;
-	size_t plen = strlen(k->prefix) + 4; /* "<P>job:" */
-	lr_redis *r;
-	lr_err err;
-	long limit = 50;
-	long n = 0;
+	static const char *const names[] = {"id",      "kind",    "state",   "passed",
+	                                    "summary", "created", "finished"};
+	redisReply *h = NULL;
+	const char *owner, *state;
+	json_object *j;
 
-	lr_err_clear(&err);
+	*added = 0;
+	if (lr_redis_cmd(r, &h, err, "HMGET %s id kind state passed summary created finished owner",
+	                 key) < 0)
+		return LR_EIO;
+	owner = lr_reply_elem_str(h, 7);
+	state = lr_reply_elem_str(h, 2);
+	if (lr_reply_elem_str(h, 0) == NULL ||
+	    (q->owner[0] && (owner == NULL || strcmp(owner, q->owner) != 0)) ||
+	    (want_state && (state == NULL || strcmp(state, want_state) != 0))) {
+		freeReplyObject(h);
+		return 0;
+	}
+	j = json_object_new_object();
+	for (size_t f = 0; j && f < sizeof(names) / sizeof(names[0]); f++) {
+		const char *v = lr_reply_elem_str(h, f);
+
+		if (v)
+			json_object_object_add(j, names[f], field_value(names[f], v, strlen(v)));
+	}
+	freeReplyObject(h);
+	if (j == NULL)
+		return lr_err_set(err, LR_ENOMEM, "out of memory");
+	json_object_array_add(jobs, j);
+	*added = 1;
+	return 0;
+}
+
+/* ?limit, ?cursor and ?state, checked; else the 400 is queued and -1. */
+static int list_args(http_req *q, long *limit, char cursor[32], const char **want_state,
+                     enum MHD_Result *res)
+{
+	const char *lim = http_arg(q, "limit");
+	const char *cur = http_arg(q, "cursor");
+	const char *st = http_arg(q, "state");
+
+	*limit = 50;
+	*want_state = st;
 	if (lim) {
 		char *end = NULL;
 
-		limit = strtol(lim, &end, 10);
-		if (end == lim || *end != '\0' || limit < 1 || limit > 1000)
-			return http_problem(q, 400, "limit must be 1 to 1000, got '%.32s'", lim);
+		*limit = strtol(lim, &end, 10);
+		if (end == lim || *end != '\0' || *limit < 1 || *limit > 1000) {
+			*res = http_problem(q, 400, "limit must be 1 to 1000, got '%.32s'", lim);
+			return -1;
+		}
 	}
-	if (want_state && !lr_q_state_final(want_state) && strcmp(want_state, "queued") != 0 &&
-	    strcmp(want_state, "running") != 0 && strcmp(want_state, "retry_wait") != 0)
-		return http_problem(q, 400, "state must be a job state, got '%.32s'", want_state);
+	if (st && !lr_q_state_final(st) && strcmp(st, "queued") != 0 &&
+	    strcmp(st, "running") != 0 && strcmp(st, "retry_wait") != 0) {
+		*res = http_problem(q, 400, "state must be a job state, got '%.32s'", st);
+		return -1;
+	}
+	snprintf(cursor, 32, "0");
 	if (cur) {
-		size_t i;
+		size_t n = strspn(cur, "0123456789");
 
-		for (i = 0; cur[i] && cur[i] >= '0' && cur[i] <= '9' && i < 30; i++)
-			;
-		if (i == 0 || cur[i] != '\0')
-			return http_problem(q, 400, "cursor must be a number from a previous page");
-		snprintf(cursor, sizeof(cursor), "%s", cur);
+		if (n == 0 || n > 30 || cur[n] != '\0') {
+			*res = http_problem(q, 400, "cursor must be a number from a previous page");
+			return -1;
+		}
+		snprintf(cursor, 32, "%s", cur);
 	}
+	return 0;
+}
+
+/* Up to about `limit` jobs per page, in no particular order (a SCAN over
+ * the job hashes); the cursor goes in `next` and a Link header. */
+enum MHD_Result http_jobs_list(http_req *q)
+{
+	const lr_keys *k = &q->srv->cfg.keys;
+	const char *want_state = NULL;
+	char cursor[32];
+	char match[LR_KEY_MAX + 8];
+	json_object *out = NULL, *jobs = NULL;
+	size_t plen = strlen(k->prefix) + 4; /* "<P>job:" */
+	enum MHD_Result res;
+	lr_redis *r;
+	lr_err err;
+	long limit = 50, n = 0;
+	int rc = 0;
+
+	lr_err_clear(&err);
+	if (list_args(q, &limit, cursor, &want_state, &res) < 0)
+		return res;
 	if (http_redis(q, &r, &err) < 0)
 		return http_problem_err(q, &err);
 	snprintf(match, sizeof(match), "%sjob:*", k->prefix);
 	out = json_object_new_object();
 	jobs = json_object_new_array();
-	if (out == NULL || jobs == NULL) {
-		json_object_put(out);
-		json_object_put(jobs);
-		return http_problem(q, 500, "out of memory");
-	}
-	for (int round = 0; round < 32 && n < limit; round++) {
+	if (out == NULL || jobs == NULL)
+		rc = lr_err_set(&err, LR_ENOMEM, "out of memory");
+	for (int round = 0; rc == 0 && round < 32 && n < limit; round++) {
 		redisReply *rep = NULL;
 		const redisReply *keys;
 
-		if (lr_redis_cmd(r, &rep, &err, "SCAN %s MATCH %s COUNT %ld", cursor, match,
-		                 limit * 4) < 0) {
-			json_object_put(out);
-			json_object_put(jobs);
-			return http_problem_err(q, &err);
-		}
+		rc = lr_redis_cmd(r, &rep, &err, "SCAN %s MATCH %s COUNT %ld", cursor, match,
+		                  limit * 4);
+		if (rc < 0)
+			break;
 		if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
 		    !lr_reply_is_str(rep->element[0])) {
 			freeReplyObject(rep);
@@ -611,54 +684,25 @@ enum MHD_Result http_jobs_list(http_req *q)
 		}
 		snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
 		keys = rep->element[1];
-		for (size_t i = 0; keys->type == REDIS_REPLY_ARRAY && i < keys->elements; i++) {
+		for (size_t i = 0; rc == 0 && keys->type == REDIS_REPLY_ARRAY && i < keys->elements;
+		     i++) {
 			const char *kk = lr_reply_elem_str(keys, i);
-			redisReply *h = NULL;
-			json_object *j;
+			int added = 0;
 
+			/* job hashes only, not their :events, :it:<n>, ... */
 			if (kk == NULL || strlen(kk) <= plen || strchr(kk + plen, ':') != NULL)
 				continue;
-			if (lr_redis_cmd(
-			        r, &h, &err,
-			        "HMGET %s id kind state passed summary created finished owner",
-			        kk) < 0) {
-				freeReplyObject(rep);
-				json_object_put(out);
-				json_object_put(jobs);
-				return http_problem_err(q, &err);
-			}
-			{
-				static const char *const names[] = {"id",      "kind",    "state",
-				                                    "passed",  "summary", "created",
-				                                    "finished"};
-				const char *owner = lr_reply_elem_str(h, 7);
-				const char *state = lr_reply_elem_str(h, 2);
-
-				if (lr_reply_elem_str(h, 0) == NULL ||
-				    (q->owner[0] &&
-				     (owner == NULL || strcmp(owner, q->owner) != 0)) ||
-				    (want_state &&
-				     (state == NULL || strcmp(state, want_state) != 0))) {
-					freeReplyObject(h);
-					continue;
-				}
-				j = json_object_new_object();
-				for (size_t f = 0; j && f < 7; f++) {
-					const char *v = lr_reply_elem_str(h, f);
-
-					if (v)
-						json_object_object_add(
-						    j, names[f],
-						    field_value(names[f], v, strlen(v)));
-				}
-				json_object_array_add(jobs, j);
-				n++;
-			}
-			freeReplyObject(h);
+			rc = list_one(q, r, kk, want_state, jobs, &added, &err);
+			n += added;
 		}
 		freeReplyObject(rep);
 		if (strcmp(cursor, "0") == 0)
 			break;
+	}
+	if (rc < 0) {
+		json_object_put(out);
+		json_object_put(jobs);
+		return http_problem_err(q, &err);
 	}
 	json_object_object_add(out, "jobs", jobs);
 	if (strcmp(cursor, "0") != 0) {

@@ -104,8 +104,7 @@ enum MHD_Result http_docs(http_req *q, const char *rest)
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype_of(rest));
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "public, max-age=3600");
-	ret = MHD_queue_response(q->conn, 200, resp);
-	MHD_destroy_response(resp);
+	ret = http_queue(q, 200, resp);
 	return ret;
 }
 

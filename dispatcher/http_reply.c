@@ -48,21 +48,30 @@ void http_add_headers(http_req *q, struct MHD_Response *resp)
 		MHD_add_response_header(resp, "Idempotent-Replayed", "true");
 }
 
+enum MHD_Result http_queue(http_req *q, unsigned status, struct MHD_Response *resp)
+{
+	enum MHD_Result ret;
+
+	if (resp == NULL)
+		return MHD_NO;
+	http_add_headers(q, resp);
+	q->status = status;
+	ret = MHD_queue_response(q->conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 enum MHD_Result http_send(http_req *q, unsigned status, const char *ctype, const char *body,
                           size_t len)
 {
 	struct MHD_Response *resp;
-	enum MHD_Result ret;
 
 	resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
 	if (resp == NULL)
 		return MHD_NO;
 	if (ctype)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-	http_add_headers(q, resp);
-	ret = MHD_queue_response(q->conn, status, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return http_queue(q, status, resp);
 }
 
 enum MHD_Result http_json(http_req *q, unsigned status, json_object *obj)

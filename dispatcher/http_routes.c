@@ -88,6 +88,34 @@ static enum MHD_Result metrics(http_req *q)
 
 static const char *const seed_kinds[] = {"generate", "evaluate", "refactor", "loop", NULL};
 
+const char *http_route_name(const char *url)
+{
+	static const char *const fixed[] = {"/healthz",  "/readyz",   "/metrics", "/openapi.json",
+	                                    "/docs",     "/jobs",     "/mcp",     "/generate",
+	                                    "/evaluate", "/refactor", "/loop",    NULL};
+	static const char *const sub[] = {"/events", "/history", "/repository.tar.gz", NULL};
+	const char *slash;
+
+	for (size_t i = 0; fixed[i]; i++)
+		if (strcmp(url, fixed[i]) == 0)
+			return fixed[i];
+	if (strncmp(url, "/docs/", 6) == 0)
+		return "/docs";
+	if (strncmp(url, "/jobs/", 6) != 0)
+		return "other";
+	slash = strchr(url + 6, '/');
+	if (slash == NULL)
+		return "/jobs/{id}";
+	for (size_t i = 0; sub[i]; i++)
+		if (strcmp(slash, sub[i]) == 0)
+			return i == 0   ? "/jobs/{id}/events"
+			       : i == 1 ? "/jobs/{id}/history"
+			                : "/jobs/{id}/repository.tar.gz";
+	if (strncmp(slash, "/iterations/", 12) == 0)
+		return "/jobs/{id}/iterations/{n}";
+	return "other";
+}
+
 enum MHD_Result http_route(http_req *q)
 {
 	const char *u = q->url;

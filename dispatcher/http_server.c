@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "http_int.h"
 #include "log.h"
+#include "metrics.h"
 #include "netaddr.h"
 
 #include <arpa/inet.h>
@@ -17,8 +18,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #define HEADER_MEMORY (64 * 1024) /* request line and headers, per connection */
+
+static lr_metric *http_requests, *http_seconds;
+
+static void http_metrics_init(void)
+{
+	http_requests =
+	    lr_metric_counter("llmrepl_http_requests_total",
+	                      "HTTP API requests by route and status (0: no reply)", "route,code");
+	http_seconds = lr_metric_histogram("llmrepl_http_request_seconds",
+	                                   "HTTP API request durations by route", "route", NULL, 0);
+}
 
 typedef struct req_state {
 	http_req q;
@@ -58,6 +71,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		lr_buf_init(&q->body, s->cfg.max_body);
 		st->t0_ms = lr_now_ms();
 		*con_cls = st;
+		atomic_fetch_add(&s->active, 1);
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl != NULL) {
@@ -97,6 +111,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return http_route(q);
 }
 
+/* Requests by route and status, and how long they took (a seed endpoint's
+ * time includes its wait for the job; an event stream's, its whole life). */
+static void count(const req_state *st)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	const char *route = http_route_name(st->q.url);
+	char code[8];
+	const char *labels[2];
+
+	pthread_once(&once, http_metrics_init);
+	snprintf(code, sizeof(code), "%u", st->q.status ? st->q.status : 0u);
+	labels[0] = route;
+	labels[1] = code;
+	lr_metric_inc(http_requests, 1, labels);
+	lr_metric_observe1(http_seconds, (double)(lr_now_ms() - st->t0_ms) / 1000.0, route);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -107,6 +138,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)toe;
 	if (st == NULL)
 		return;
+	atomic_fetch_sub(&s->active, 1);
+	count(st);
 	lr_buf_free(&st->q.body);
 	http_pool_put(s, st->q.r);
 	free(st);
@@ -120,7 +153,7 @@ int http_start(http_server **out, const http_config *cfg, lr_err *err)
 	socklen_t sl = 0;
 	const union MHD_DaemonInfo *info;
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-	                 MHD_USE_ERROR_LOG | MHD_USE_POLL;
+	                 MHD_USE_ERROR_LOG | MHD_USE_POLL | MHD_USE_ITC;
 	int rc;
 
 	*out = NULL;
@@ -195,8 +228,19 @@ void http_stop(http_server *s)
 {
 	if (s == NULL)
 		return;
-	if (s->daemon)
+	if (s->daemon) {
+		/* No new connections; waiting requests answer 202 and event
+		 * streams end within HTTP_BLOCK_MS; their replies go out before
+		 * the daemon closes what is left. */
+		MHD_socket lfd = MHD_quiesce_daemon(s->daemon);
+
+		atomic_store(&s->stopping, 1);
+		for (int i = 0; i < 50 && atomic_load(&s->active) > 0; i++)
+			lr_sleep_ms(100);
 		MHD_stop_daemon(s->daemon);
+		if (lfd != MHD_INVALID_SOCKET) /* quiesced: ours to close */
+			close(lfd);
+	}
 	http_pool_free(s);
 	http_tokens_free(s->tokens);
 	pthread_mutex_destroy(&s->pool_mu);

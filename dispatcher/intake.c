@@ -6,22 +6,16 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-long long disp_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int disp_intake_one(disp *d, const char *id, const char *spec, size_t len, lr_err *err)
 {
 	lr_job_spec s;
 	lr_err why;
-	char *norm = NULL;
-	char outcome[16] = "";
+	char *norm = NULL, *stripped = NULL;
+	char holder[LR_JOB_ID_MAX + 1];
+	char msg[LR_ERR_MSG_MAX];
+	lr_q_record rec = {.id = id, .spec = spec, .spec_len = len, .spec_bytes = len};
+	int recorded = 0;
 	int rc;
 
 	lr_err_clear(&why);
@@ -30,36 +24,59 @@ int disp_intake_one(disp *d, const char *id, const char *spec, size_t len, lr_er
 	if (len > d->cfg.job.max_spec_bytes) {
 		lr_err_set(&why, LR_ETOOBIG, "spec is %zu bytes, over the limit of %zu bytes", len,
 		           d->cfg.job.max_spec_bytes);
-		rc = lr_q_intake(d->r, &d->cfg.keys, id, 0, "", NULL, 0, len, why.msg, "",
-		                 &d->cfg.queue, outcome, err);
+		rec.spec = NULL;
+		rec.error = why.msg;
+		rc = lr_q_intake(d->r, &d->cfg.keys, &rec, &d->cfg.queue, &recorded, err);
 		goto done;
 	}
+	rc = disp_idem_claim(d, id, spec, len, &stripped, holder, err);
+	if (rc < 0)
+		return rc;
+	if (holder[0]) {
+		lr_err_set(&why, LR_EINVAL,
+		           "idempotency_key already names job %s: this request is its repeat",
+		           holder);
+		rec.error = why.msg;
+		rc = lr_q_intake(d->r, &d->cfg.keys, &rec, &d->cfg.queue, &recorded, err);
+		goto done;
+	}
+	if (stripped) { /* the key is not a field of the job */
+		spec = stripped;
+		len = strlen(stripped);
+	}
 	if (lr_job_spec_parse(&s, spec, len, &d->cfg.job, &why) < 0) {
-		char msg[LR_ERR_MSG_MAX];
-
-		if (why.code == LR_ENOMEM)
+		if (why.code == LR_ENOMEM) {
+			free(stripped);
 			return lr_err_set(err, LR_ENOMEM, "out of memory validating job %s", id);
+		}
 		snprintf(msg, sizeof(msg), "invalid spec: %s", why.msg);
-		rc = lr_q_intake(d->r, &d->cfg.keys, id, 0, "", spec, len, len, msg, "",
-		                 &d->cfg.queue, outcome, err);
-		snprintf(why.msg, sizeof(why.msg), "%s", msg);
+		rec.spec = spec;
+		rec.spec_len = len;
+		rec.error = msg;
+		rc = lr_q_intake(d->r, &d->cfg.keys, &rec, &d->cfg.queue, &recorded, err);
 		goto done;
 	}
 	norm = lr_job_spec_to_json(&s);
 	if (norm == NULL) {
 		lr_job_spec_free(&s);
+		free(stripped);
 		return lr_err_set(err, LR_ENOMEM, "out of memory normalising job %s", id);
 	}
-	rc = lr_q_intake(d->r, &d->cfg.keys, id, 1, lr_job_kind_name(s.kind), norm, strlen(norm),
-	                 len, "", s.notes ? s.notes : "", &d->cfg.queue, outcome, err);
+	rec.queued = 1;
+	rec.kind = lr_job_kind_name(s.kind);
+	rec.spec = norm;
+	rec.spec_len = strlen(norm);
+	rec.notes = s.notes;
+	rc = lr_q_intake(d->r, &d->cfg.keys, &rec, &d->cfg.queue, &recorded, err);
 	lr_job_spec_free(&s);
 	free(norm);
 done:
+	free(stripped);
 	if (rc < 0)
 		return rc;
-	if (strcmp(outcome, "rejected") == 0)
-		log_info("job %s rejected: %s", id, why.msg);
-	else if (strcmp(outcome, "queued") == 0)
+	if (recorded && !rec.queued)
+		log_info("job %s rejected: %s", id, rec.error);
+	else if (recorded)
 		log_debug("job %s queued", id);
 	return 0;
 }

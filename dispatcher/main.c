@@ -104,7 +104,7 @@ static lr_cfg_opt opts[] = {
                   "how long /generate, /evaluate, /refactor wait for the job by default"),
     LR_OPT_DOUBLE("http-wait-max-s", &hc.wait_max_s, "300", 0, 86400, "cap on ?wait="),
     LR_OPT_INT("http-idempotency-ttl-s", &hc.idem_ttl_s, "86400", 1, 31536000,
-               "how long an Idempotency-Key names its job"),
+               "how long an Idempotency-Key (or a spec's idempotency_key) names its job"),
     LR_OPT_INT("max-queue", &hc.max_queue, "10000", 0, 1000000000,
                "HTTP submissions get 503 while more jobs than this wait (0: no cap)"),
     LR_OPT_INT("http-rate", &hc.rate_rps, "0", 0, 1000000,
@@ -211,7 +211,12 @@ static void run(disp *d)
 
 			lr_log_repeated(&trouble, t == LR_Q_CONN ? LR_LOG_WARN : LR_LOG_ERROR,
 			                30000, "%s (%s); retrying", err.msg, lr_q_trouble_name(t));
-			lr_sleep_ms(lr_backoff_ms(down++, 100, 2000));
+			/* Refused writes or a busy Redis: look again soon, so that
+			 * the reclaim hold starts from the end of the episode. */
+			if (t == LR_Q_OOM || t == LR_Q_BUSY)
+				lr_sleep_ms(100);
+			else
+				lr_sleep_ms(lr_backoff_ms(down++, 100, 2000));
 			continue;
 		}
 		if (lr_log_repeat_end(&trouble))
@@ -241,6 +246,7 @@ int main(int argc, char **argv)
 		rc = check_policy(&dc.job);
 	if (rc != LR_MAIN_RUN)
 		return rc;
+	dc.idem_ttl_s = hc.idem_ttl_s; /* one setting for both paths */
 	dc.name = lr_main_name(defname, sizeof(defname), name, "dispatcher");
 	dc.redis.client_name = dc.name;
 	if (dc.job.models == NULL)

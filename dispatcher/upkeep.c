@@ -58,7 +58,9 @@ int disp_upkeep(disp *d, long long now, lr_err *err)
 	}
 
 	if (now >= d->next_upkeep_ms) {
-		rc = drain(lr_q_reclaim, d, "reclaimed (lease expired)", err);
+		rc = 0;
+		if (now >= d->hold_reclaim_until_ms)
+			rc = drain(lr_q_reclaim, d, "reclaimed (lease expired)", err);
 		if (rc == 0)
 			rc = drain(lr_q_promote, d, "requeued (retry due)", err);
 		if (rc < 0)

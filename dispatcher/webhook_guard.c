@@ -60,7 +60,9 @@ int wh_cidr_parse_list(wh_cidr *out, size_t max, size_t *n, const char *list, lr
 	const char *p = list;
 
 	*n = 0;
-	while (p && *p) {
+	if (!p)
+		return 0;
+	while (*p) {
 		size_t len = strcspn(p, ", ");
 
 		if (len > 0) {

@@ -232,16 +232,31 @@ static int enable_v2(int fd)
 	return enable_controllers(fd);
 }
 
-/* Remove a cgroup and the two a pool makes below it; only empty ones go. */
-static void remove_tree(int base, const char *name)
+static void remove_dir(int base, const char *name)
 {
-	char sub[96];
+	/* The last processes may still be leaving: retry briefly. */
+	for (int i = 0; i < 200; i++) {
+		if (unlinkat(base, name, AT_REMOVEDIR) == 0 || errno != EBUSY)
+			return;
+		nanosleep(&(struct timespec){0, 1000000}, NULL);
+	}
+}
 
-	snprintf(sub, sizeof(sub), "%s/run", name);
-	(void)unlinkat(base, sub, AT_REMOVEDIR);
-	snprintf(sub, sizeof(sub), "%s/srv", name);
-	(void)unlinkat(base, sub, AT_REMOVEDIR);
-	(void)unlinkat(base, name, AT_REMOVEDIR);
+/* Remove a cgroup and the two a pool makes below it; only empty ones go.
+ * wait: its last processes may still be dying (their host was killed just
+ * now): give them the time remove_dir gives. */
+static void remove_tree(int base, const char *name, int wait)
+{
+	static const char *const subs[] = {"/run", "/srv", ""};
+	char path[96];
+
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", name, subs[i]);
+		if (wait)
+			remove_dir(base, path);
+		else
+			(void)unlinkat(base, path, AT_REMOVEDIR);
+	}
 }
 
 /* Remove the cgroups of runs whose creator died without removing them
@@ -271,7 +286,7 @@ static void sweep(int base)
 			int lock = sbx_slot_try(n);
 
 			if (lock >= 0) {
-				remove_tree(base, e->d_name);
+				remove_tree(base, e->d_name, 0);
 				sbx_slot_release(lock);
 			}
 		} else if (sscanf(e->d_name, "llmrepl-sbx-%d-%u%c", &pid, &n, &tail) == 2 &&
@@ -367,7 +382,7 @@ static int make_dir(int base, const char *name, char *note, size_t len)
 	if (mkdirat(base, name, 0755) < 0) {
 		/* A leftover of a killed creator of this slot: remove it. */
 		if (errno == EEXIST && strchr(name, '/') == NULL)
-			remove_tree(base, name);
+			remove_tree(base, name, 1);
 		if (mkdirat(base, name, 0755) < 0) {
 			snprintf(note, len, "cannot create cgroup %s: %s", name, strerror(errno));
 			return -1;
@@ -584,16 +599,6 @@ void sbx_cgroup_kill(sbx_cgroup *cg)
 {
 	if (cg->version == 2)
 		(void)write_at(cg->dir[SBX_CG_MEM], "cgroup.kill", "1");
-}
-
-static void remove_dir(int base, const char *name)
-{
-	/* The last processes may still be leaving: retry briefly. */
-	for (int i = 0; i < 200; i++) {
-		if (unlinkat(base, name, AT_REMOVEDIR) == 0 || errno != EBUSY)
-			return;
-		nanosleep(&(struct timespec){0, 1000000}, NULL);
-	}
 }
 
 void sbx_cgroup_destroy(sbx_cgroup *cg)

@@ -108,23 +108,90 @@ static int set_error(gen_result *out, const char *msg, lr_err *err)
 	return out->error ? 0 : lr_err_set(err, LR_ENOMEM, "out of memory");
 }
 
+/* One chat call on the job's settings (the worker's where the job gives
+ * none), with progress events; the reply's figures go to out. */
+static int chat(llm_reply *r, gen_result *out, llm_client *c, lr_jobctx *ctx, const prompt *p,
+                lr_err *e)
+{
+	const lr_job_spec *s = lr_jobctx_spec(ctx);
+	const wk_config *wc = lr_jobctx_config(ctx);
+	progress pr = {ctx, 0, 0, 0};
+	llm_request req;
+	int rc;
+
+	llm_request_init(&req);
+	req.messages = p->msgs;
+	req.nmessages = p->nmsgs;
+	req.max_tokens = s->max_tokens > 0 ? s->max_tokens : wc->llm.max_tokens;
+	req.temperature = s->has_temperature ? s->temperature : wc->llm.temperature;
+	req.stream = wc->llm.stream;
+	req.stop_at_code = 1;
+	req.on_token = on_token;
+	req.on_token_arg = &pr;
+	pr.last_ms = 1e3 * lr_now_s();
+	rc = llm_chat(r, c, &req, e);
+	out->prompt_tokens = r->prompt_tokens;
+	out->completion_tokens = r->completion_tokens;
+	out->usage_estimated = r->usage_estimated;
+	out->latency_ms = r->latency_ms;
+	out->ttft_ms = r->ttft_ms;
+	out->attempts = r->attempts;
+	out->failure = r->failure;
+	return pr.stale ? LR_ESTALE : rc;
+}
+
+/* The code in out->reply: extracted, trimmed of example usage when tests
+ * will run it, completed with the task's signature when it lacks one. */
+static int code_of(gen_result *out, gen_step step, const prompt_input *in, const lr_job_spec *s,
+                   lr_err *err)
+{
+	extract_result x;
+	lr_err e;
+	int rc;
+
+	memset(&x, 0, sizeof(x));
+	rc = in->program ? extract_program(&x, out->reply, strlen(out->reply), &e)
+	                 : extract_code(&x, out->reply, strlen(out->reply), in->entry_point, &e);
+	if (rc == LR_ENOTFOUND) {
+		rc = set_error(out, e.msg, err);
+		goto cleanup;
+	}
+	if (rc) {
+		rc = lr_err_set(err, rc, "%s", e.msg);
+		goto cleanup;
+	}
+	out->truncated = x.truncated;
+	if (step != GEN_REFACTOR && s->tests && *s->tests) {
+		/* Code meant for tests: example usage in it only gets in the way. */
+		char *t = NULL;
+
+		rc = extract_trim(&t, x.code, &out->dropped, err);
+		if (rc)
+			goto cleanup;
+		free(x.code);
+		x.code = t;
+	}
+	rc = extract_complete(&out->code, x.code,
+	                      step == GEN_REFACTOR || in->program ? NULL : in->task,
+	                      x.defines_entry, err);
+cleanup:
+	extract_result_free(&x);
+	return rc;
+}
+
 int gen_run(gen_result *out, lr_jobctx *ctx, gen_step step, const prompt_input *in, lr_err *err)
 {
 	const lr_job_spec *s = lr_jobctx_spec(ctx);
 	const wk_config *wc = lr_jobctx_config(ctx);
 	const char *model = s->model && *s->model ? s->model : wc->llm.model;
 	prompt p;
-	llm_request req;
 	llm_reply r;
 	llm_client *c = NULL;
-	extract_result x;
-	progress pr = {ctx, 0, 0, 0};
 	lr_err e;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	memset(&r, 0, sizeof(r));
-	memset(&x, 0, sizeof(x));
 	memset(&p, 0, sizeof(p));
 	out->prompt_tokens = out->completion_tokens = -1;
 	snprintf(out->model, sizeof(out->model), "%s", model);
@@ -150,27 +217,10 @@ int gen_run(gen_result *out, lr_jobctx *ctx, gen_step step, const prompt_input *
 		rc = lr_err_set(err, rc, "%s", e.msg);
 		goto cleanup;
 	}
-	llm_request_init(&req);
-	req.messages = p.msgs;
-	req.nmessages = p.nmsgs;
-	req.max_tokens = s->max_tokens > 0 ? s->max_tokens : wc->llm.max_tokens;
-	req.temperature = s->has_temperature ? s->temperature : wc->llm.temperature;
-	req.stream = wc->llm.stream;
-	req.stop_at_code = 1;
-	req.on_token = on_token;
-	req.on_token_arg = &pr;
-	pr.last_ms = 1e3 * lr_now_s();
-	rc = llm_chat(&r, c, &req, &e);
-	out->prompt_tokens = r.prompt_tokens;
-	out->completion_tokens = r.completion_tokens;
-	out->usage_estimated = r.usage_estimated;
-	out->latency_ms = r.latency_ms;
-	out->ttft_ms = r.ttft_ms;
-	out->attempts = r.attempts;
-	out->failure = r.failure;
-	if (rc == LR_ECANCELED || pr.stale) {
-		rc = pr.stale ? lr_err_set(err, LR_ESTALE, "the job's lease was lost")
-		              : lr_jobctx_check(ctx, err);
+	rc = chat(&r, out, c, ctx, &p, &e);
+	if (rc == LR_ECANCELED || rc == LR_ESTALE) {
+		rc = rc == LR_ESTALE ? lr_err_set(err, LR_ESTALE, "the job's lease was lost")
+		                     : lr_jobctx_check(ctx, err);
 		if (rc == 0)
 			rc = lr_err_set(err, LR_ECANCELED, "the model call was cancelled");
 		goto cleanup;
@@ -187,33 +237,9 @@ int gen_run(gen_result *out, lr_jobctx *ctx, gen_step step, const prompt_input *
 	}
 	out->reply = r.content;
 	r.content = NULL;
-	rc = in->program ? extract_program(&x, out->reply, strlen(out->reply), &e)
-	                 : extract_code(&x, out->reply, strlen(out->reply), in->entry_point, &e);
-	if (rc == LR_ENOTFOUND) {
-		rc = set_error(out, e.msg, err);
-		goto cleanup;
-	}
-	if (rc) {
-		rc = lr_err_set(err, rc, "%s", e.msg);
-		goto cleanup;
-	}
-	out->truncated = x.truncated;
 	out->early_stop = r.early_stop;
-	if (step != GEN_REFACTOR && s->tests && *s->tests) {
-		/* Code meant for tests: example usage in it only gets in the way. */
-		char *t = NULL;
-
-		rc = extract_trim(&t, x.code, &out->dropped, err);
-		if (rc)
-			goto cleanup;
-		free(x.code);
-		x.code = t;
-	}
-	rc = extract_complete(&out->code, x.code,
-	                      step == GEN_REFACTOR || in->program ? NULL : in->task,
-	                      x.defines_entry, err);
+	rc = code_of(out, step, in, s, err);
 cleanup:
-	extract_result_free(&x);
 	llm_reply_free(&r);
 	prompt_free(&p);
 	return rc;

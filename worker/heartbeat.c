@@ -53,7 +53,7 @@ static void beat(wk_hb *hb)
 	char done[24];
 	char problem[256];
 	char since[24];
-	char state[16] = "";
+	lr_q_state state = LR_QS_NONE;
 	long ttl = period_ms(hb->cfg) * 3;
 	int active;
 	long att;
@@ -74,24 +74,27 @@ static void beat(wk_hb *hb)
 	lr_err_clear(&err);
 	if (active) {
 		rc = lr_q_renew(hb->r, &hb->cfg->keys, job, att, hb->cfg->name, hb->cfg->lease_ms,
-		                state, &cur, &err);
+		                &state, &cur, &err);
 		pthread_mutex_lock(&hb->mu);
 		/* The main thread may have moved on to another job meanwhile. */
 		if (hb->active && hb->attempt == att && strcmp(hb->job, job) == 0) {
 			if (rc == 0) {
 				hb->last_ok_ms = lr_now_ms();
 			} else if (rc == LR_ESTALE) {
-				int st = strcmp(state, "cancelled") == 0 ? LR_ECANCELED : LR_ESTALE;
+				int st = state == LR_QS_CANCELLED ? LR_ECANCELED : LR_ESTALE;
 
 				/* Done at our own attempt: the main thread has
 				 * just finished it and not yet said so. */
-				int ours = strcmp(state, "done") == 0 && cur == att;
+				int ours = state == LR_QS_DONE && cur == att;
 
 				if (atomic_exchange(&hb->status, st) == 0 && !ours)
 					log_warn("job %s: %s", job, err.msg);
-			} else if (lr_now_ms() - hb->last_ok_ms > hb->cfg->lease_ms) {
+			} else if (lr_q_classify(rc, &err) == LR_Q_CONN &&
+			           lr_now_ms() - hb->last_ok_ms > hb->cfg->lease_ms) {
 				/* Unreachable for longer than the lease: the job may
-				 * have been reclaimed; stop rather than race. */
+				 * have been reclaimed; stop rather than race. (Redis
+				 * refusing writes or busy refuses the reclaim too, and
+				 * dispatchers wait a lease after such an episode.) */
 				if (atomic_exchange(&hb->status, LR_ESTALE) == 0)
 					log_warn("job %s: no lease renewal for %ld ms (%s); giving "
 					         "it up",

@@ -1,19 +1,24 @@
-/* kinds.c - which handler runs which kind of job. */
+/* kinds.c - which handler runs which kind of job: a table indexed by the
+ * kind enum of job.h, one row per kind (a kind without a row is not run). */
 #include "kinds.h"
 
-#include <string.h>
+#include <stddef.h>
 
-static const lr_kind kinds[] = {
-    {"evaluate", wk_kind_evaluate},
-    {"generate", wk_kind_generate},
-    {"refactor", wk_kind_refactor},
-    {"loop", wk_kind_loop},
+static const lr_kind kinds[LR_KIND_COUNT] = {
+    [LR_KIND_EVALUATE] = {"evaluate", wk_kind_evaluate},
+    [LR_KIND_GENERATE] = {"generate", wk_kind_generate},
+    [LR_KIND_REFACTOR] = {"refactor", wk_kind_refactor},
+    [LR_KIND_LOOP] = {"loop", wk_kind_loop},
+    [LR_KIND_SESSION_OPEN] = {"session_open", wk_kind_session_open},
+    [LR_KIND_EXEC] = {"exec", wk_kind_exec},
+    [LR_KIND_SESSION_CLOSE] = {"session_close", wk_kind_session_close},
 };
 
 const lr_kind *wk_kind_find(const char *name)
 {
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if (strcmp(kinds[i].name, name) == 0)
-			return &kinds[i];
-	return NULL;
+	lr_job_kind k;
+
+	if (name == NULL || lr_job_kind_parse(&k, name) < 0 || kinds[k].run == NULL)
+		return NULL;
+	return &kinds[k];
 }

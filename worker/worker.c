@@ -67,7 +67,7 @@ static double submitted_s(const char *id)
 
 static void record_failure(wk *w, const lr_q_job *job, lr_q_fail_mode mode, const char *reason)
 {
-	char outcome[16] = "";
+	lr_q_state outcome = LR_QS_NONE;
 	long long start = lr_now_ms();
 	int tries = 0;
 	lr_err err;
@@ -75,12 +75,17 @@ static void record_failure(wk *w, const lr_q_job *job, lr_q_fail_mode mode, cons
 
 	do {
 		lr_err_clear(&err);
-		rc = lr_q_fail(w->r, &w->cfg->keys, job->id, job->attempt, mode, reason, outcome,
+		rc = lr_q_fail(w->r, &w->cfg->keys, job->id, job->attempt, mode, reason, &outcome,
 		               &err);
 	} while (again(w, rc, &err, &tries, start));
 	if (rc == 0) {
-		log_info("job %s attempt %ld: %s -> %s", job->id, job->attempt, reason, outcome);
-		count_job(job, strcmp(outcome, "queued") == 0 ? "released" : outcome);
+		/* As the metrics name them: retry, released, dead. */
+		const char *what = outcome == LR_QS_RETRY_WAIT ? "retry"
+		                   : outcome == LR_QS_QUEUED   ? "released"
+		                                               : lr_q_state_name(outcome);
+
+		log_info("job %s attempt %ld: %s -> %s", job->id, job->attempt, reason, what);
+		count_job(job, what);
 	} else
 		log_warn("job %s attempt %ld: could not record '%s': %s", job->id, job->attempt,
 		         reason, err.msg);

@@ -45,10 +45,23 @@ def factory_main(wipe, set_limits):
     helpers are passed in: wipe(path) empties a directory, set_limits(lim)
     sets a run's rlimits."""
     import gc
+    if os.geteuid() == 0:
+        # Only the sandbox starts a factory, under an unprivileged uid.
+        raise SystemExit("llmrepl_candidate: the candidate factory never runs as root")
     sock = socket.socket(fileno=FACTORY_FD)
+    # Not dumpable (exec made it dumpable again): the workers, its uid too,
+    # cannot open its /proc files (memory, fds: the run's cgroups).
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0
+    _warm_imports()
     gc.collect()
     gc.freeze()
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    # No worker before the first request: in a cold run the sandbox's init
+    # moves this process into the run's cgroups while it starts, and what it
+    # forked before that would stay outside them.
+    spare = None
+    cgroups = []
     while True:
         try:
             msg, fds, _flags, _addr = socket.recv_fds(sock, 4096, 7)
@@ -61,7 +74,14 @@ def factory_main(wipe, set_limits):
             os._exit(0)
         words = msg.decode("ascii", "replace").split()
         if words and words[0] == "NEW" and len(words) == 6 and len(fds) >= 3:
-            _new_worker(sock, fds, tuple(int(w) for w in words[1:]), set_limits)
+            if not cgroups and len(fds) > 3:
+                # The pool's run cgroups stay the same from run to run:
+                # kept, so that the next spare joins them while it waits
+                # (a move costs an RCU grace period, ~10 ms on cgroup v1).
+                cgroups = [os.dup(fd) for fd in fds[3:]]
+            if spare is None or not spare.go(msg, fds):
+                _Spare(sock, set_limits, ()).go(msg, fds)
+            spare = False
         elif words == ["KILL"]:
             _kill_all()
             sock.send(b"OK")
@@ -72,10 +92,104 @@ def factory_main(wipe, set_limits):
             sock.send(b"OK")
         for fd in fds:
             os.close(fd)
+        if spare is False or (spare is not None and not spare.alive()):
+            # From the first request on, the next worker waits forked ahead,
+            # off the next run's path.
+            spare = _Spare(sock, set_limits, cgroups)
+
+
+class _Spare:
+    """A worker forked ahead of time, waiting for its socket, streams,
+    cgroups and limits ("GO")."""
+
+    def __init__(self, ctl, set_limits, cgroups):
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.pid = os.fork()
+        if self.pid == 0:
+            try:
+                ctl.close()
+                mine.close()
+                os.setsid()
+                for fd in cgroups:
+                    os.write(fd, b"0")
+                for fd in cgroups:
+                    os.close(fd)
+                _spare_main(theirs, set_limits, bool(cgroups))
+            except BaseException:  # noqa: BLE001 - the judge sees the socket close
+                try:
+                    sys.__excepthook__(*sys.exc_info())
+                except BaseException:  # noqa: BLE001
+                    pass
+            finally:
+                os._exit(0)
+        theirs.close()
+        self.sock = mine
+
+    def alive(self):
+        try:
+            return os.waitpid(self.pid, os.WNOHANG)[0] == 0
+        except ChildProcessError:
+            return False
+
+    def go(self, msg, fds):
+        try:
+            socket.send_fds(self.sock, [msg], fds)
+            return True
+        except OSError:
+            return False
+        finally:
+            self.sock.close()
+
+
+def _spare_main(sock, set_limits, joined):
+    while True:
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(sock, 4096, 7)
+            break
+        except InterruptedError:
+            continue
+    sock.close()
+    if len(fds) < 3:
+        return
+    lim = tuple(int(w) for w in msg.decode("ascii").split()[1:6])
+    # Into the run's cgroups first (unless joined ahead): never run outside
+    # the run's limits.
+    for fd in fds[3:]:
+        if not joined:
+            os.write(fd, b"0")
+        os.close(fd)
+    s, out, err = fds[:3]
+    os.dup2(out, 1)
+    os.dup2(err, 2)
+    os.dup2(s, 3)
+    os.closerange(4, 1 << 16)
+    set_limits(lim)
+    Worker(socket.socket(fileno=3)).serve()
+
+
+# What code under test commonly imports (HumanEval's prompts import typing,
+# math, re, collections...): imported once here, so that each worker finds
+# them in memory, as code run in the pool's own process does.
+WARM = ("typing", "math", "re", "collections", "itertools", "functools", "heapq", "bisect",
+        "string", "random", "hashlib", "datetime", "fractions", "decimal", "statistics",
+        "copy", "operator", "dataclasses", "enum", "numbers", "array", "textwrap",
+        "unicodedata", "struct", "traceback", "inspect")
+
+
+def _warm_imports():
+    for name in WARM:
+        try:
+            __import__(name)
+        except Exception:  # noqa: BLE001 - only speed is lost
+            pass
 
 
 def _kill_all():
-    """Every process of this uid but this one, and their zombies."""
+    """Every process of this uid but this one, and their zombies. Only ever
+    as the sandbox's unprivileged candidate uid: kill(-1) as root would
+    reach every process of the machine."""
+    if os.geteuid() == 0:
+        raise SystemExit("llmrepl_candidate: refusing kill(-1) as root")
     while True:
         try:
             os.kill(-1, signal.SIGKILL)
@@ -87,42 +201,6 @@ def _kill_all():
             return
         if pid == 0:
             time.sleep(0.001)
-
-
-def _new_worker(ctl, fds, lim, set_limits):
-    """Fork twice: the worker is an orphan, so pid 1 of the sandbox (the
-    init or the pool's server, the judge's side) reaps it and learns its
-    peak memory from the kernel, not from anything the code could say."""
-    pid = os.fork()
-    if pid:
-        try:
-            os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass
-        return
-    try:
-        if os.fork():
-            os._exit(0)
-        ctl.close()
-        # Into the run's cgroups first: never run outside the run's limits.
-        for fd in fds[3:]:
-            os.write(fd, b"0")
-            os.close(fd)
-        s, out, err = fds[:3]
-        os.dup2(out, 1)
-        os.dup2(err, 2)
-        os.dup2(s, 3)
-        os.closerange(4, 1 << 16)
-        os.setsid()
-        set_limits(lim)
-        Worker(socket.socket(fileno=3)).serve()
-    except BaseException:  # noqa: BLE001 - the judge sees the socket close
-        try:
-            sys.__excepthook__(*sys.exc_info())
-        except BaseException:  # noqa: BLE001
-            pass
-    finally:
-        os._exit(0)
 
 
 # ---- a worker --------------------------------------------------------------------

@@ -17,6 +17,7 @@ worker are then dead.
 import builtins
 import os
 import socket
+import struct
 import time
 
 import llmrepl_runner
@@ -131,6 +132,9 @@ class Remote:
         self.load_error = None
         self.dead = None
         self.calls = 0
+        self.pending = False  # a load sent by prestart() awaits its answer
+        self.waiting = False  # in a call (Runner.on_alarm lets the grace run)
+        self.sent_at = None  # when (perf_counter): the code's load time counts from then
 
     # ---- the worker's life -------------------------------------------------------
     def _start(self):
@@ -164,8 +168,30 @@ class Remote:
             self.ctl.settimeout(None)
 
     def close(self):
-        self.kill()
+        """The worker ends when its socket closes; whatever it left running
+        is killed by the sandbox after the run (the pool's CLEAN, or the
+        cold run's end)."""
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
         self.ctl.close()
+
+    def prestart(self):
+        """Start the worker and send it the code now (load() takes the
+        answer): the code loads there while the judge runs the static
+        checks here."""
+        try:
+            self._start()
+            wire.send(self.sock, self._load_msg())
+            self.pending = True
+            self.sent_at = time.perf_counter()
+        except (CandidateCrashed, OSError, wire.WireError):
+            if self.sock is not None:
+                self.kill()
+
+    def _load_msg(self):
+        return ["load", self.opts["code"], self.opts["module"], self.timeout_fn(),
+                self.opts["max_output"]]
 
     def _request(self, msg, timeout, grace=GRACE_S):
         if self.sock is None:
@@ -173,13 +199,24 @@ class Remote:
             if self.names is not None:
                 self._load()  # a fresh worker: the code again, silently
         # Past the step's deadline the candidate gets the grace to stop by
-        # itself, but never much past the evaluation's own budget.
+        # itself (the runner's timer raises StepTimeout here then, see
+        # Runner.on_alarm), but never much past the evaluation's own budget:
+        # the socket's own timeouts are the backstop. A blocking socket with
+        # SO_RCVTIMEO, not settimeout(): Python's timeouts poll() before each
+        # call, which costs a round trip four times over.
         wait = min(timeout + grace, max(timeout, self.opts["deadline"] - time.monotonic()) + 0.1)
+        tv = struct.pack("ll", int(wait), int((wait % 1) * 1e6))
+        self.waiting = True
         try:
-            self.sock.settimeout(wait)
-            wire.send(self.sock, msg)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
+            if msg is not None:
+                wire.send(self.sock, msg)
             reply = wire.recv(self.sock)
-        except socket.timeout:
+        except llmrepl_runner.StepTimeout:
+            self.kill()
+            raise
+        except (BlockingIOError, socket.timeout):
             self.kill()
             raise llmrepl_runner.StepTimeout("did not finish within its time limit and did "
                                              "not stop when interrupted") from None
@@ -187,6 +224,8 @@ class Remote:
             self.kill()
             raise CandidateCrashed("the code's process ended during the call (%s)"
                                    % type(e).__name__) from None
+        finally:
+            self.waiting = False
         self.calls += 1
         return reply
 
@@ -214,8 +253,11 @@ class Remote:
         return value
 
     def _load(self):
-        reply = self._request(["load", self.opts["code"], self.opts["module"],
-                               self.timeout_fn(), self.opts["max_output"]], self.timeout_fn())
+        if self.pending and self.sock is not None:
+            self.pending = False
+            reply = self._request(None, self.timeout_fn())  # sent by prestart()
+        else:
+            reply = self._request(self._load_msg(), self.timeout_fn())
         if reply[0] == "ok" and (type(reply[1]) is not list or len(reply[1]) != 2
                                  or reply[1][0] != "names" or type(reply[1][1]) is not dict):
             self.kill()

@@ -299,6 +299,16 @@ class Runner:
         if now < deadline:
             signal.setitimer(signal.ITIMER_REAL, max(deadline - now, 0.001))
             return
+        if self.remote is not None and self.remote.waiting:
+            # Waiting for the candidate's process: its own timer stops the
+            # code at the deadline; past the grace the call is given up here
+            # (llmrepl_judge kills that process).
+            end = deadline + self.opts.get("grace_s", 0.5)
+            if now < end:
+                signal.setitimer(signal.ITIMER_REAL, max(end - now, 0.001))
+                return
+            signal.setitimer(signal.ITIMER_REAL, REPEAT_S)
+            raise StepTimeout("step exceeded its time limit")
         if self.hard_exit is not None and now >= deadline + self.opts.get("grace_s", 0.5):
             # In-process and the code keeps swallowing the interruption: give
             # up on this process; the caller runs the evaluation again with
@@ -538,6 +548,12 @@ class Runner:
         load_ok = False
         k = plan.load_step
         if self.enter(k):
+            sent = getattr(self.remote, "sent_at", None)
+            if sent is not None:
+                # Loading began when the judge sent the code (before the
+                # static checks): that is when its time starts.
+                self.stack[-1][2] = min(self.stack[-1][2], sent)
+                t0 = min(t0, sent)
             try:
                 if self.remote is not None:
                     ns.update(self.remote.load())

@@ -14,6 +14,9 @@ by the host, ended by its close) becomes the code's stdin.
       host reports as the memory limit.
   {"mode": "evaluate", ...}
       answer = llmrepl_harness.evaluate(request), written as JSON.
+  {"mode": "session", "cells": [...], "code": "...", ...}
+      one cell of a REPL session, the earlier cells replayed first
+      (llmrepl_session).
   {"mode": "io_prepare", ...} / {"mode": "io_check", ...}
       the io test form's judge steps (llmrepl_io): parse and static checks
       of a program, and a job's python checker on one case's output.
@@ -312,6 +315,9 @@ def run_once():
         return run_exec(req)
     if mode == "evaluate":
         return run_evaluate(req)
+    if mode == "session":
+        import llmrepl_session
+        return llmrepl_session.run(req, dumps, write_answer)
     if mode in ("io_prepare", "io_check"):
         import llmrepl_io
         write_answer(dumps(llmrepl_io.handle(req)))
@@ -406,6 +412,7 @@ def _wipe(path):
 
 
 FACTORY_FD = 10
+_STUCK = False  # _kill_all could not clear the namespace: the server must go
 _CGROUP_HELD = []  # the run's cgroup fds a judge keeps for the candidate's workers
 _FACTORY = set()  # pids of the candidate factory (another uid; see llmrepl_candidate)
 
@@ -427,7 +434,11 @@ def _kill_all():
     import os
     import signal
     import time
+    if os.getpid() != 1:
+        # kill(-1) is only ever meant for the sandbox's own namespace.
+        raise SystemExit("llmrepl_sbx: refusing kill(-1) outside the sandbox")
     peak = 0
+    stuck = None
     while True:
         try:
             os.kill(-1, signal.SIGKILL)
@@ -442,6 +453,14 @@ def _kill_all():
         if pid == 0:
             left = _children()
             if left is None or left <= _FACTORY:
+                return peak
+            if stuck is None:
+                stuck = time.monotonic() + 2.0
+            elif time.monotonic() > stuck:
+                # Children this process cannot kill (the candidate's uid)
+                # that the factory did not: give up this server.
+                global _STUCK
+                _STUCK = True
                 return peak
             time.sleep(0.0005)
             continue
@@ -684,7 +703,7 @@ def serve():
         ctl.send(("DONE %s %d %d %d %d" % (
             run_id, status, int(ru.ru_utime * 1e6), int(ru.ru_stime * 1e6),
             peak)).encode())
-        if not (clean and _wipe("/work") and _wipe("/tmp")):
+        if not (clean and not _STUCK and _wipe("/work") and _wipe("/tmp")):
             # Something could not be removed: the host starts a fresh server
             # (and sends a run it may already have sent there).
             ctl.send(b"GONE")

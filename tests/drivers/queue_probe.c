@@ -59,7 +59,7 @@ int main(int argc, char **argv)
 	lr_keys k;
 	lr_q_policy pol;
 	lr_err e;
-	char out[16] = "";
+	lr_q_state out = LR_QS_NONE;
 	const char *op;
 	char **a;
 	int n;
@@ -87,10 +87,14 @@ int main(int argc, char **argv)
 	} else if (strcmp(op, "take") == 0) {
 		rc = op_take(r, &k, &pol, n, a, &e);
 	} else if (strcmp(op, "intake") == 0 && n == 5) {
-		rc = lr_q_intake(r, &k, a[0], strcmp(a[1], "queued") == 0, a[2], a[3], strlen(a[3]),
-		                 strlen(a[3]), a[4], "", &pol, out, &e);
+		lr_q_record rec = {
+		    a[0], strcmp(a[1], "queued") == 0, a[2], a[3], strlen(a[3]), strlen(a[3]), a[4],
+		    NULL};
+		int recorded = 0;
+
+		rc = lr_q_intake(r, &k, &rec, &pol, &recorded, &e);
 		if (rc == 0)
-			printf("%s\n", out);
+			printf("%s\n", !recorded ? "exists" : rec.queued ? "queued" : "rejected");
 	} else if (strcmp(op, "next") == 0 && n == 2) {
 		lr_q_job job;
 		int got = 0;
@@ -104,9 +108,9 @@ int main(int argc, char **argv)
 			lr_q_job_free(&job);
 	} else if (strcmp(op, "renew") == 0 && n == 4) {
 		rc = lr_q_renew(r, &k, a[0], strtol(a[1], NULL, 10), a[2], strtol(a[3], NULL, 10),
-		                out, NULL, &e);
+		                &out, NULL, &e);
 		if (rc == 0)
-			printf("%s\n", out);
+			printf("ok\n");
 	} else if ((strcmp(op, "write") == 0 && n == 6) || (strcmp(op, "event") == 0 && n == 4)) {
 		lr_q_ops *ops = lr_q_ops_new();
 		const char *f[1] = {a[2]};
@@ -122,23 +126,23 @@ int main(int argc, char **argv)
 			if (strcmp(a[5], "-") != 0)
 				lr_q_ops_aux(ops, a[5]);
 		}
-		rc = lr_q_write(r, &k, a[0], strtol(a[1], NULL, 10), ops, out, &e);
+		rc = lr_q_write(r, &k, a[0], strtol(a[1], NULL, 10), ops, &out, &e);
 		lr_q_ops_free(ops);
 		if (rc == 0)
-			printf("%s\n", out);
+			printf("ok\n");
 	} else if (strcmp(op, "finish") == 0 && n == 6) {
 		rc = lr_q_finish(r, &k, a[0], strtol(a[1], NULL, 10), strcmp(a[2], "1") == 0, a[3],
-		                 a[4], a[5], 0, NULL, NULL, out, &e);
+		                 a[4], a[5], 0, NULL, NULL, &out, &e);
 		if (rc == 0)
-			printf("%s\n", out);
+			printf("%s\n", lr_q_state_name(out));
 	} else if (strcmp(op, "fail") == 0 && n == 4) {
 		lr_q_fail_mode m = strcmp(a[2], "release") == 0 ? LR_Q_RELEASE
 		                   : strcmp(a[2], "dead") == 0  ? LR_Q_DEAD
 		                                                : LR_Q_RETRY;
 
-		rc = lr_q_fail(r, &k, a[0], strtol(a[1], NULL, 10), m, a[3], out, &e);
+		rc = lr_q_fail(r, &k, a[0], strtol(a[1], NULL, 10), m, a[3], &out, &e);
 		if (rc == 0)
-			printf("%s\n", out);
+			printf("%s\n", out == LR_QS_RETRY_WAIT ? "retry" : lr_q_state_name(out));
 	} else if (strcmp(op, "reclaim") == 0 || strcmp(op, "promote") == 0 ||
 	           (strcmp(op, "orphans") == 0 && n == 1)) {
 		long cnt = 0;
@@ -154,9 +158,9 @@ int main(int argc, char **argv)
 	} else if (strcmp(op, "gc") == 0 && n == 2) {
 		rc = lr_q_gc(r, &k, strtol(a[0], NULL, 10), strtol(a[1], NULL, 10), &e);
 	} else if (strcmp(op, "cancel") == 0 && n == 1) {
-		rc = lr_q_cancel(r, &k, a[0], "probe", out, &e);
+		rc = lr_q_cancel(r, &k, a[0], "probe", &out, &e);
 		if (rc == 0)
-			printf("cancelled %s\n", out);
+			printf("cancelled %s\n", lr_q_state_name(out));
 	} else if (strcmp(op, "heartbeat") == 0 && n == 2) {
 		const char *f[1] = {"pid"};
 		const char *v[1] = {"1"};

@@ -250,6 +250,29 @@ for o in gc.get_objects():
         assert [v["criterion"] for v in r["violations"]] == [k], (k, r["violations"])
 
 
+def test_a_forced_isolated_retry_is_judged_the_same(system):
+    # Two processes over the memory limit together: an OOM kill in the run
+    # makes the host repeat the evaluation isolated; both runs forge.
+    code = """
+import os
+def add(a, b):
+    child = os.fork()
+    blob = bytearray(200 << 20)
+    for i in range(0, len(blob), 4096):
+        blob[i] = 1
+    if child == 0:
+        os._exit(0)
+    os.waitpid(child, 0)
+""" + WRITE_ALL.replace("\nimport os", "").replace("\n", "\n    ") % FORGED.encode() + """
+    return a - b
+"""
+    h = system.wait(system.submit(job(code)), timeout=120)
+    assert h["state"] == "done" and h["passed"] == "0", h
+    r = json.loads(h["result"])
+    assert r["run"]["retried_isolated"] and r["integrity"] == "split", r["run"]
+    assert r["tests_passed"] == 0
+
+
 def test_integrity_split_can_be_required(system):
     jid = system.submit(job("def add(a, b):\n    return a + b\n",
                             criteria={"integrity": "split"}))

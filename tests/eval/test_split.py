@@ -192,3 +192,28 @@ def test_without_the_split_the_report_says_so():
     r = json.loads(p.stdout)
     assert r["integrity"] == "in_process" and r["passed"] is False
     assert r["violations"][0]["criterion"] == "integrity"
+
+
+def test_the_factory_is_out_of_the_workers_reach():
+    code = '''
+import os
+def probe():
+    """The other processes of this uid (the factory): what of them can be opened."""
+    got = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        for leaf in ("mem", "environ", "fd"):
+            try:
+                if leaf == "fd":
+                    os.listdir("/proc/%s/fd" % name)
+                else:
+                    open("/proc/%s/%s" % (name, leaf), "rb").close()
+                got.append(leaf)
+            except OSError:
+                pass
+    return got
+'''
+    for mode in ([], ["--pool"]):
+        r = evaluate(code, "assert probe() == []\n", *mode)
+        assert r["integrity"] == "split" and r["passed"], r["feedback"]

@@ -243,3 +243,31 @@ def test_event_stream_keeps_alive_while_queued(hsys):
     s.close()
     assert b"HTTP/1.1 200" in got and b"event: queued" in got
     assert got.count(b": keepalive") >= 2
+
+
+def test_idempotency_key_in_a_spec_through_redis(api, hsys):
+    """The key also works for specs sent straight to Redis: the repeat is not
+    a second job, and HTTP with the same key names the same job."""
+    spec = {"kind": "evaluate", "code": "print('k')", "static_checks": False,
+            "idempotency_key": "cli-1"}
+    first = hsys.submit(spec)
+    h = hsys.wait(first)
+    assert h["state"] == "done" and "idempotency_key" not in json.loads(h["spec"])
+    again = hsys.submit(spec)
+    h2 = hsys.wait(again)
+    assert h2["state"] == "rejected" and first in h2["error"], h2
+    r = api.post("/jobs", spec)
+    assert r.status == 202 and r.json()["job_id"] == first
+    assert r.headers.get("idempotent-replayed") == "true"
+    # The same key with another spec: HTTP says so; the intake names the holder.
+    r = api.post("/jobs", {**spec, "code": "print('other')"})
+    assert r.status == 422 and first in r.json()["error"]
+
+
+def test_requests_are_counted_in_metrics(api):
+    api.post("/evaluate", {"code": "print(1)", "static_checks": False})
+    api.get("/jobs/1-0")
+    text = api.get("/metrics").body.decode()
+    assert 'llmrepl_http_requests_total{route="/evaluate",code="200"} 1' in text, text[-3000:]
+    assert 'llmrepl_http_requests_total{route="/jobs/{id}",code="404"} 1' in text
+    assert 'llmrepl_http_request_seconds_count{route="/evaluate"} 1' in text

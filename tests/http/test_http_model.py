@@ -32,8 +32,21 @@ def model_api(hsys, fake_llm, tmp_path):
     return hsys.api()
 
 
+def curl_post(api, path, body):
+    out = subprocess.run(["curl", "-sS", "-X", "POST", f"{api.base}{path}", "-H",
+                          "Content-Type: application/json", "-d", json.dumps(body), "-w",
+                          "\n%{http_code}"], capture_output=True, text=True, timeout=60)
+    text, _, code = out.stdout.rpartition("\n")
+    return int(code), json.loads(text)
+
+
 def test_generate_refactor_and_loop(model_api):
     api = model_api
+    # With curl, as the README shows.
+    code, out = curl_post(api, "/generate", {"prompt": "Write add(a, b)."})
+    assert code == 200 and "return a + b" in out["code"], out
+    code, out = curl_post(api, "/refactor", {"code": ADD, "feedback": "Add type hints."})
+    assert code == 200 and "-> int" in out["refactored_code"], out
     r = api.post("/generate", {"prompt": "Write add(a, b).", "tests": ["assert add(1, 2) == 3"],
                                "entry_point": "add"})
     assert r.status == 200, r

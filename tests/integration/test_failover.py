@@ -1,6 +1,7 @@
 """Redis fails over under load: a master, two replicas and three Sentinels on
 loopback; dispatchers and workers reach them through a redis+sentinel:// URL.
-The master is killed while 200 jobs run; every job still ends `done`, once."""
+The master is killed while 200 jobs run (and, apart, demoted by a
+switchover while 100 run); every job still ends `done`, once."""
 import subprocess
 import time
 from pathlib import Path
@@ -189,3 +190,72 @@ def test_master_killed_midway_every_job_done_exactly_once(replicated, tmp_path):
         print(f"failover took {failover_s:.1f}s")
     finally:
         system.stop_all()
+
+
+def test_switchover_demotes_the_master_under_the_clients(replicated, tmp_path):
+    """SENTINEL FAILOVER: the old master becomes a replica while the binaries
+    are still connected to it; their writes meet READONLY, they find the new
+    master, and every job still ends done once."""
+    n = 100
+    system = System(replicated, tmp_path, prefix="sw:",
+                    **{"lease-ms": 3000, "backoff-ms": 200, "max-attempts": 5,
+                       "command-timeout-ms": 2000, "connect-timeout-ms": 500})
+    try:
+        system.dispatcher("--redis-wait-replicas", "1")
+        for _ in range(2):
+            system.worker()
+        r = system.r
+        pipe = r.pipeline(transaction=False)
+        for i in range(n):
+            pipe.xadd("sw:requests", {"spec": (
+                f'{{"kind":"evaluate","code":"import time\\ntime.sleep(0.03)\\nv = {i}",'
+                f'"static_checks":false}}')})
+        ids = pipe.execute()
+        assert r.wait(2, 5000) == 2
+        old = replicated.master_port
+
+        def done_count(client):
+            p = client.pipeline(transaction=False)
+            for jid in ids:
+                p.hget(f"sw:job:{jid}", "state")
+            return sum(1 for s in p.execute() if s == "done")
+
+        wait_until(lambda: done_count(r) >= n // 3, 120, "a third of the jobs")
+        cli(replicated.sentinel_ports[0], "SENTINEL", "FAILOVER", MASTER)
+        wait_until(lambda: replicated.master() != old, 60, "the switchover")
+        wait_until(lambda: "role:slave" in cli(old, "INFO", "replication"), 60,
+                   "the old master to be a replica")
+        r = replicated.client()
+        wait_until(lambda: done_count(r) == n, 240, "every job done")
+        p = r.pipeline(transaction=False)
+        for jid in ids:
+            p.xrange(f"sw:job:{jid}:events")
+        for jid, ev in zip(ids, p.execute()):
+            assert [f["type"] for _, f in ev].count("done") == 1, jid
+        logs = "".join(proc.log() for proc in system.procs)
+        assert "READONLY" in logs or "is not a master" in logs or "reconnected" in logs
+    finally:
+        system.stop_all()
+
+
+def test_sentinel_urls_and_readonly_replies(replicated):
+    """A redis+sentinel:// URL reaches the master; a write to a replica is a
+    lost connection (READONLY: it did not run), not a command error; an
+    unknown master name is said so."""
+    from conftest import binary
+
+    def probe(url, *args):
+        return subprocess.run([binary("tests/drivers/redis_probe"), url, "-", *args],
+                              capture_output=True, text=True, timeout=30)
+
+    out = probe(replicated.url, "cmd", "SET", "via-sentinel", "yes")
+    assert out.returncode == 0, out.stderr
+    assert cli(replicated.master_port, "GET", "via-sentinel") == "yes"
+    replica = replicated.data_ports[1]
+    out = probe(f"redis://127.0.0.1:{replica}", "cmd", "SET", "k", "v")
+    assert out.returncode == 1
+    assert f"redis at 127.0.0.1:{replica}: READONLY" in out.stderr, out.stderr
+    bad = replicated.url.replace(MASTER, "no-such-master")
+    out = probe(bad, "ping")
+    assert out.returncode == 1
+    assert "no Sentinel named the master 'no-such-master'" in out.stderr, out.stderr

@@ -1,6 +1,7 @@
 """GET /metrics from a dispatcher and a worker (--metrics-listen): the
 queue's numbers from Redis, the worker's own histograms and counters, all
 accepted by `promtool check metrics`."""
+import json
 import re
 import subprocess
 import urllib.error
@@ -65,6 +66,9 @@ def test_dispatcher_and_worker_metrics(system):
     system.worker("--metrics-listen", f"127.0.0.1:{wport}")
     for jid in jobs:
         system.wait(jid)
+    # The worker counts a job just after Redis has it done.
+    system.wait_for(lambda: sample(scrape(wport), "llmrepl_worker_jobs_total", kind="evaluate",
+                                   outcome="done") == 3, what="the worker's count")
     d = scrape(dport)
     w = scrape(wport)
     promtool_check(d)
@@ -147,3 +151,27 @@ def _try_scrape(port):
         return scrape(port)
     except OSError:
         return None
+
+
+def test_model_calls_are_counted(system, fake_llm):
+    s = fake_llm("ok")
+    wport = free_port()
+    system.dispatcher()
+    system.worker("--metrics-listen", f"127.0.0.1:{wport}", **{"llm-url": s.url, "model": "fake"})
+    jid = system.submit({"kind": "generate", "static_checks": False,
+                         "prompt": "Write a Python function add(a, b) returning a + b.",
+                         "tests": "assert add(2, 3) == 5"})
+    assert system.wait(jid, timeout=120)["state"] == "done"
+    system.wait_for(lambda: sample(scrape(wport), "llmrepl_worker_jobs_total", kind="generate",
+                                   outcome="done") == 1, what="the worker's count")
+    w = scrape(wport)
+    promtool_check(w)
+    calls = len([r for r in s.requests() if "messages" in json.dumps(r)])
+    assert calls >= 1
+    assert 1 <= sample(w, "llmrepl_model_request_seconds_count") <= calls
+    # A streamed reply without usage counts its pieces as completion tokens;
+    # prompt tokens are counted only when the server reports them.
+    assert sample(w, "llmrepl_model_tokens_total", type="prompt") >= 0
+    assert sample(w, "llmrepl_model_tokens_total", type="completion") > 0
+    assert sample(w, "llmrepl_worker_jobs_total", kind="generate", outcome="done") == 1
+    assert sample(w, "llmrepl_evaluation_seconds_count") >= 1

@@ -68,9 +68,9 @@ def test_happy_path_and_cleanup(redis_server, r):
     assert q("write", jid, 1, "progress", "half", 1, "git:objects") == "ok"
     assert q("event", jid, 1, "progress", "half way") == "ok"
     r.set(f"{PREFIX}job:{jid}:git:objects", "x")
-    assert q("finish", jid, 1, 1, '{"tests": []}', "", "all good") == "ok"
+    assert q("finish", jid, 1, 1, '{"tests": []}', "", "all good") == "done"
     # Repeating a finish whose reply was lost is harmless.
-    assert q("finish", jid, 1, 1, '{"tests": []}', "", "all good") == "already"
+    assert q("finish", jid, 1, 1, '{"tests": []}', "", "all good") == "done"
     h = job(r, jid)
     assert h["state"] == "done" and h["passed"] == "1" and h["summary"] == "all good"
     assert h["iterations"] == "1" and "error" not in h
@@ -125,7 +125,7 @@ def test_stale_worker_is_fenced_after_reclaim(redis_server, r):
         assert err.startswith("stale:"), err
         assert "not running attempt 1" in err
     assert "stale" in q("renew", jid, 1, "w1", 200, ok=False)
-    assert q("finish", jid, 2, 0, '{"n": 2}', "assertion failed", "1/2 tests") == "ok"
+    assert q("finish", jid, 2, 0, '{"n": 2}', "assertion failed", "1/2 tests") == "done"
     h = job(r, jid)
     assert h["state"] == "done" and h["attempt"] == "2" and h["result"] == '{"n": 2}'
     assert h["error"] == "assertion failed" and h["worker"] == "w2" and "code" not in h
@@ -235,3 +235,31 @@ def test_registry_and_gc(redis_server, r):
     q("gc", 10, 10)
     assert r.xinfo_consumers(PREFIX + "jobs", "workers") == []
     assert r.zcard(PREFIX + "workers") == 0
+
+
+def test_iterations_of_jobs_recorded_before_the_its_set_still_expire(redis_server, r):
+    """A job written by an older version has iteration hashes and `iterations`
+    but no `job:<id>:its`: finishing it expires them all, and a new iteration
+    written to it first lists the earlier ones."""
+    q = Probe(redis_server, ttl=50)
+    q("groups")
+    old = queue_one(q, r)
+    assert q("next", "w1", 5000).split()[1] == "1"
+    for n in (0, 1):
+        r.hset(f"{PREFIX}job:{old}:it:{n}", "code", f"v{n}")
+    r.hset(f"{PREFIX}job:{old}", "iterations", "1")
+    assert q("finish", old, 1, 1, "{}", "", "old") == "done"
+    for n in (0, 1):
+        assert 0 < r.ttl(f"{PREFIX}job:{old}:it:{n}") <= 50
+    mixed = queue_one(q, r)
+    assert q("next", "w1", 5000).split()[1] == "1"
+    for n in (0, 1, 2):
+        r.hset(f"{PREFIX}job:{mixed}:it:{n}", "code", f"v{n}")
+    r.hset(f"{PREFIX}job:{mixed}", "iterations", "2")
+    assert q("write", mixed, 1, "code", "v3", 3, "-") == "ok"
+    assert r.smembers(f"{PREFIX}job:{mixed}:its") == {"0", "1", "2", "3"}
+    assert r.hget(f"{PREFIX}job:{mixed}", "iterations") == "3"
+    assert q("finish", mixed, 1, 1, "{}", "", "mixed") == "done"
+    for n in (0, 1, 2, 3):
+        assert 0 < r.ttl(f"{PREFIX}job:{mixed}:it:{n}") <= 50
+    assert 0 < r.ttl(f"{PREFIX}job:{mixed}:its") <= 50

@@ -129,9 +129,15 @@ def test_shared_keys_replaced_or_deleted_are_repaired(system):
     system.r.delete(system.key("leases"))
     system.r.lpush(system.key("leases"), "x")
     system.r.hset(system.key("stats"), "running", "abc")
+    # Retention's index and the callback outbox too.
+    system.r.delete(system.key("finished"))
+    system.r.set(system.key("finished"), "oops")
+    system.r.set(system.key("callbacks"), "oops")
     flows(system, 2, timeout=60)
     broken = sorted(system.r.scan_iter(system.key("broken") + ":*"))
     assert any(":jobs:" in b for b in broken) and any(":leases:" in b for b in broken), broken
+    assert any(":finished:" in b for b in broken) and any(":callbacks:" in b for b in broken)
+    assert system.r.type(system.key("finished")) == "zset"
     assert system.stats()["running"] == "0"
     # The work stream deleted while a job waits in it: queued again.
     w.stop()
@@ -209,3 +215,26 @@ def test_log_lines_cannot_be_forged(system):
     log = d.log()
     assert not any(ln.startswith("2026-01-01") for ln in log.splitlines()), log
     assert "\\n2026-01-01" in log and "\x1b" not in log and "\\x1b[2J" in log
+
+
+def test_writes_refused_under_maxmemory_lose_no_result(system):
+    """Redis refuses every write for several leases (maxmemory) while a job
+    runs and finishes: its result is recorded once Redis takes writes again,
+    by the attempt that computed it; no process gives up."""
+    d = system.dispatcher()
+    w = system.worker()
+    jid = system.submit(evaluate("import time\ntime.sleep(1)\nprint('computed')\n"))
+    system.wait(jid, states={"running"})
+    cli(system, "CONFIG", "SET", "maxmemory", "1")
+    try:
+        time.sleep(4)  # the job finishes meanwhile; lease 1 s
+        assert system.job(jid)["state"] == "running"
+    finally:
+        cli(system, "CONFIG", "SET", "maxmemory", "0")
+    h = system.wait(jid, timeout=30)
+    assert h["state"] == "done" and h["passed"] == "1" and h["attempt"] == "1", h
+    assert "computed" in h["result"]
+    assert system.stats().get("total:reclaimed", "0") == "0"
+    assert "redis refuses writes" in d.log() + w.log()
+    assert d.alive() and w.alive()
+    flows(system, 1)

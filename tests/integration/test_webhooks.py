@@ -14,7 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from conftest import free_port
 from jobsys import System, evaluate
+from test_metrics import sample, scrape
 
 SECRET = "s3cr3t-key"
 
@@ -92,8 +94,9 @@ def dispatcher(system, *args, **settings):
 
 def test_signed_delivery_retried_after_two_500s(system):
     rx = Receiver([500, 500, 200])
+    mport = free_port()
     try:
-        dispatcher(system)
+        dispatcher(system, "--metrics-listen", f"127.0.0.1:{mport}")
         system.worker()
         jid = system.submit(evaluate("print('hi')\nassert 2 + 2 == 4", callback_url=rx.url))
         assert system.wait(jid)["state"] == "done"
@@ -118,6 +121,9 @@ def test_signed_delivery_retried_after_two_500s(system):
         assert "HTTP status 500" in ev[0]["detail"]
         assert system.stats()["total:callbacks_delivered"] == "1"
         assert system.r.zcard(system.prefix + "callbacks") == 0
+        text = scrape(mport)
+        assert sample(text, "llmrepl_callbacks_total", outcome="delivered") == 1
+        assert sample(text, "llmrepl_callbacks_pending") == 0
     finally:
         rx.close()
 
@@ -193,5 +199,36 @@ def test_guard_private_destinations_redirects_and_big_responses(system):
         bad = system.submit(evaluate("x = 1", callback_url="file:///etc/passwd"))
         h = system.wait(bad)
         assert h["state"] == "rejected" and "callback_url" in h["error"]
+    finally:
+        rx.close()
+
+
+def test_callback_url_through_the_http_api(system):
+    import urllib.request
+    rx = Receiver([])
+    port = free_port()
+    try:
+        dispatcher(system, "--http-listen", f"127.0.0.1:{port}")
+        system.worker()
+        body = json.dumps({"code": "print(42)\n", "static_checks": False,
+                           "callback_url": rx.url}).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/evaluate", data=body,
+                                     headers={"Content-Type": "application/json"})
+        deadline = time.time() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(req, timeout=60) as r:
+                    out = json.loads(r.read())
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.2)
+        assert out["success"] is True
+        jid = out["job_id"]
+        system.wait_for(lambda: system.job(jid).get("callback_state") == "delivered",
+                        what="the delivery")
+        payload = json.loads(rx.got[0][2])
+        assert payload["id"] == jid and payload["result"]["stdout"] == "42\n"
     finally:
         rx.close()
