@@ -238,3 +238,24 @@ def test_writes_refused_under_maxmemory_lose_no_result(system):
     assert "redis refuses writes" in d.log() + w.log()
     assert d.alive() and w.alive()
     flows(system, 1)
+
+
+def test_a_busy_redis_stops_no_one_for_good(system):
+    """A script someone runs keeps Redis busy (BUSY to everyone else): workers
+    and dispatchers wait it out, say why, and take jobs again when it ends."""
+    d = system.dispatcher()
+    w = system.worker()
+    flows(system, 1)
+    port = str(system.redis.port)
+    cli(system, "CONFIG", "SET", "busy-reply-threshold", "100")
+    busy = subprocess.Popen(["redis-cli", "-p", port, "EVAL", "while true do end", "0"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(3)
+    finally:
+        subprocess.run(["redis-cli", "-p", port, "SCRIPT", "KILL"], capture_output=True,
+                       timeout=10)
+        busy.wait(timeout=10)
+    flows(system, 2)
+    assert d.alive() and w.alive()
+    assert "BUSY" in d.log() + w.log()
