@@ -13,10 +13,14 @@
 
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 typedef struct http_tokens http_tokens;
 
 #define HTTP_POOL_KEEP 64 /* idle Redis connections kept */
+/* Longest blocking read of a wait or an event stream, so that a stopping
+ * server is noticed within about this long. */
+#define HTTP_BLOCK_MS 1000
 
 struct http_server {
 	http_config cfg;
@@ -26,6 +30,8 @@ struct http_server {
 	lr_redis **pool; /* idle connections */
 	size_t npool, pool_cap;
 	http_tokens *tokens; /* NULL: no authentication */
+	atomic_int stopping; /* waits and event streams end soon after it is set */
+	atomic_int active;   /* requests between their first header and their end */
 };
 
 /* One request, from its first header to the end of its reply. */

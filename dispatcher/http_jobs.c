@@ -414,6 +414,10 @@ int http_wait(http_req *q, const char *id, double wait_s, json_object **job, lr_
 		long long left = deadline - lr_now_ms();
 		int final = 0;
 
+		if (atomic_load(&q->srv->stopping))
+			return 0; /* shutting down: the caller answers 202 */
+		if (left > HTTP_BLOCK_MS)
+			left = HTTP_BLOCK_MS;
 		rc = lr_redis_cmd(r, &rep, err, "XREAD COUNT 100 BLOCK %ld STREAMS %s %s",
 		                  lr_redis_block_ms(r, (long)(left < 1 ? 1 : left)), ev, last);
 		if (rc < 0)

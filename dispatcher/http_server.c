@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #define HEADER_MEMORY (64 * 1024) /* request line and headers, per connection */
 
@@ -70,6 +71,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		lr_buf_init(&q->body, s->cfg.max_body);
 		st->t0_ms = lr_now_ms();
 		*con_cls = st;
+		atomic_fetch_add(&s->active, 1);
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl != NULL) {
@@ -136,6 +138,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)toe;
 	if (st == NULL)
 		return;
+	atomic_fetch_sub(&s->active, 1);
 	count(st);
 	lr_buf_free(&st->q.body);
 	http_pool_put(s, st->q.r);
@@ -150,7 +153,7 @@ int http_start(http_server **out, const http_config *cfg, lr_err *err)
 	socklen_t sl = 0;
 	const union MHD_DaemonInfo *info;
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-	                 MHD_USE_ERROR_LOG | MHD_USE_POLL;
+	                 MHD_USE_ERROR_LOG | MHD_USE_POLL | MHD_USE_ITC;
 	int rc;
 
 	*out = NULL;
@@ -225,8 +228,19 @@ void http_stop(http_server *s)
 {
 	if (s == NULL)
 		return;
-	if (s->daemon)
+	if (s->daemon) {
+		/* No new connections; waiting requests answer 202 and event
+		 * streams end within HTTP_BLOCK_MS; their replies go out before
+		 * the daemon closes what is left. */
+		MHD_socket lfd = MHD_quiesce_daemon(s->daemon);
+
+		atomic_store(&s->stopping, 1);
+		for (int i = 0; i < 50 && atomic_load(&s->active) > 0; i++)
+			lr_sleep_ms(100);
 		MHD_stop_daemon(s->daemon);
+		if (lfd != MHD_INVALID_SOCKET) /* quiesced: ours to close */
+			close(lfd);
+	}
 	http_pool_free(s);
 	http_tokens_free(s->tokens);
 	pthread_mutex_destroy(&s->pool_mu);

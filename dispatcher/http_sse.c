@@ -24,6 +24,7 @@ typedef struct sse {
 	lr_buf out;
 	size_t off;
 	int done;
+	long long quiet_since; /* last output, for the keepalive */
 } sse;
 
 static void sse_free(void *cls)
@@ -92,15 +93,19 @@ static void fill(sse *s)
 {
 	redisReply *rep = NULL;
 	lr_err err;
-	long block = s->srv->cfg.sse_keepalive_s * 1000;
-	int over = job_over(s);
+	int over;
 
 	lr_err_clear(&err);
+	if (atomic_load(&s->srv->stopping)) {
+		s->done = 1; /* the client reconnects elsewhere with Last-Event-ID */
+		return;
+	}
+	over = job_over(s);
 	/* A final job gets what is left without waiting; a live one blocks
 	 * until its next event or the keepalive. */
 	if ((over ? lr_redis_cmd(s->r, &rep, &err, "XREAD COUNT 100 STREAMS %s %s", s->key, s->last)
 	          : lr_redis_cmd(s->r, &rep, &err, "XREAD COUNT 100 BLOCK %ld STREAMS %s %s",
-	                         lr_redis_block_ms(s->r, block), s->key, s->last)) < 0) {
+	                         lr_redis_block_ms(s->r, HTTP_BLOCK_MS), s->key, s->last)) < 0) {
 		/* Redis away: say so and try again; the client may also
 		 * reconnect with Last-Event-ID. */
 		lr_buf_printf(&s->out, ": redis unavailable, retrying\n\n");
@@ -116,9 +121,11 @@ static void fill(sse *s)
 			put_event(s, es->element[i]);
 	} else if (over) {
 		s->done = 1; /* the final event was before Last-Event-ID, or trimmed */
-	} else {
+	} else if (lr_now_ms() - s->quiet_since >= s->srv->cfg.sse_keepalive_s * 1000) {
 		lr_buf_puts(&s->out, ": keepalive\n\n");
 	}
+	if (s->out.len > 0)
+		s->quiet_since = lr_now_ms();
 	freeReplyObject(rep);
 }
 
@@ -172,6 +179,7 @@ enum MHD_Result http_jobs_events(http_req *q, const char *id)
 	snprintf(s->id, sizeof(s->id), "%s", id);
 	lr_key_job_sub(&q->srv->cfg.keys, s->key, id, "events");
 	snprintf(s->last, sizeof(s->last), "%s", from ? from : "0-0");
+	s->quiet_since = lr_now_ms();
 	lr_buf_init(&s->out, 4u << 20);
 	resp =
 	    MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, sse_read, s, sse_free);

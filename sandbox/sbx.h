@@ -102,8 +102,10 @@ typedef struct sbx_result {
 	size_t err_len;
 	int err_truncated;
 	char *answer; /* the entry's JSON answer from fd 3, or NULL if it wrote none.
-	                 Untrusted: the code runs in the same process as the
-	                 entry and may write to fd 3 too; parse with limits. */
+	                 Untrusted unless the code ran in the candidate factory's
+	                 process (sbx_config.peer and an evaluation that used it):
+	                 otherwise it runs in the entry's process and may write to
+	                 fd 3 too; parse with limits either way. */
 	size_t answer_len;
 	unsigned isolation; /* SBX_ISO_* bits that applied */
 	char detail[256];   /* why, when end == SBX_END_ERROR; notes otherwise */
@@ -130,7 +132,7 @@ typedef struct sbx_config {
 	                       only CGROUP and SECCOMP can be avoided */
 	int peer;           /* start a candidate factory beside the entry: a second
 	                       interpreter under a uid of its own (as root: the
-	                       slot's + SBX_SLOTS) reachable on the entry's fd 6,
+	                       slot's + SBX_SLOTS) reachable on the entry's fd 10,
 	                       where the evaluation harness runs the code under test
 	                       apart from its judge */
 } sbx_config;

@@ -98,7 +98,7 @@ typedef struct sbx_plan {
 	int gate; /* init mode with cgroups: the init moves python into them
 	             while it starts; python (--gated) reads fd 5 first */
 	int peer; /* start the candidate factory beside python: a second python
-	             (peer_argv) as peer_uid, joined to python's fd 6 by a
+	             (peer_argv) as peer_uid, joined to python's fd 10 by a
 	             socketpair (its own fd 3); it gets none of the other fds */
 	uid_t peer_uid;
 	char *peer_argv[12];

@@ -9,7 +9,9 @@ one JSON answer on its answer descriptor. Request (from the C side, worker/eval.
    "test_timeout_s": float, # per test case (and per setup statement)
    "max_output": int,       # characters of stdout and of stderr kept
    "max_code_bytes": int, "module": "solution",
-   "isolate": bool}         # each test's process can be killed (see below)
+   "isolate": bool,         # each test's process can be killed (see below)
+   "split": bool,           # run the code in the candidate factory's process
+   "candidate_limits": [cpu_s, memory_mb, procs, file_size_mb, files]}
 
 What happens, in order: the code and tests are checked (empty, too big, syntax
 errors) and planned (llmrepl_plan); the static tools run (llmrepl_static); the
@@ -24,6 +26,11 @@ leaves no answer, and the caller asks again with "isolate": true. Isolated,
 the code runs in a forked child this process supervises: a step that crashes
 or cannot be stopped costs that step (the child is killed and another one
 continues with the next step), and the report is complete.
+
+Split (the sandbox started a candidate factory, fd 10, and the request says
+"split": true): the code runs in a worker of that factory, under another uid,
+and this process only runs the tests against proxies (llmrepl_judge); a crash
+or a hang costs one step, and "isolate" makes no difference.
 
 Called directly (not in a sandbox), use "isolate": true: in-process runs leave
 whatever the code changed (builtins, modules) in the calling interpreter.

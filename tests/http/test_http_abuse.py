@@ -195,3 +195,34 @@ def test_a_long_wait_outlives_the_idle_timeout(hsys):
     r = api.post("/evaluate?wait=20", {"code": "import time\ntime.sleep(3)\nprint('late')",
                                         "static_checks": False})
     assert r.status == 200 and r.json()["output"] == "late\n", r
+
+
+def test_stopping_answers_waiting_requests(hsys):
+    """SIGTERM while a request waits for a long job and an event stream is
+    open: the wait answers 202 (the job goes on), the stream ends, and the
+    dispatcher exits within a few seconds."""
+    d = hsys.http_dispatcher()
+    hsys.worker()
+    api = hsys.api()
+    out = {}
+
+    def call():
+        out["r"] = api.post("/evaluate?wait=120", {"code": "import time\ntime.sleep(8)",
+                                                    "static_checks": False}, timeout=60)
+
+    t = threading.Thread(target=call)
+    t.start()
+    jid = hsys.wait_for(lambda: next((k.split(":")[-1] for k in hsys.r.scan_iter("llmrepl:job:*")
+                                      if k.count(":") == 2), None), what="the job")
+    ev = {}
+    s = threading.Thread(target=lambda: ev.setdefault("e", api.events(jid)))
+    s.start()
+    time.sleep(0.5)
+    t0 = time.time()
+    d.signal(15)
+    t.join(timeout=30)
+    s.join(timeout=30)
+    assert d.p.wait(timeout=30) == 0
+    assert time.time() - t0 < 5, time.time() - t0
+    assert out["r"].status == 202 and out["r"].headers["location"] == f"/jobs/{jid}"
+    assert [e[1] for e in ev["e"]][:1] == ["queued"]

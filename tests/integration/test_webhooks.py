@@ -201,3 +201,34 @@ def test_guard_private_destinations_redirects_and_big_responses(system):
         assert h["state"] == "rejected" and "callback_url" in h["error"]
     finally:
         rx.close()
+
+
+def test_callback_url_through_the_http_api(system):
+    import urllib.request
+    rx = Receiver([])
+    port = free_port()
+    try:
+        dispatcher(system, "--http-listen", f"127.0.0.1:{port}")
+        system.worker()
+        body = json.dumps({"code": "print(42)\n", "static_checks": False,
+                           "callback_url": rx.url}).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/evaluate", data=body,
+                                     headers={"Content-Type": "application/json"})
+        deadline = time.time() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(req, timeout=60) as r:
+                    out = json.loads(r.read())
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.2)
+        assert out["success"] is True
+        jid = out["job_id"]
+        system.wait_for(lambda: system.job(jid).get("callback_state") == "delivered",
+                        what="the delivery")
+        payload = json.loads(rx.got[0][2])
+        assert payload["id"] == jid and payload["result"]["stdout"] == "42\n"
+    finally:
+        rx.close()
