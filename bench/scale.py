@@ -16,7 +16,8 @@ ports, then:
   3. from them: the ceiling of one Redis primary (1 / CPU seconds per job)
      and how many worker cores it can feed at the measured jobs/s per core.
 
-    python3 bench/scale.py [--build build] [--quick]
+    python3 bench/scale.py [--build build] [--quick] [--kinds-only]
+                           [--stream-node-max-bytes N]
 """
 import argparse
 import json
@@ -41,14 +42,15 @@ def free_port():
 
 
 class Stack:
-    def __init__(self, build, tmp):
+    def __init__(self, build, tmp, redis_args=()):
         self.build = Path(build)
         self.tmp = Path(tmp)
         self.port = free_port()
         self.procs = []
         self.redis = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.tmp), "--loglevel", "warning"],
+             "--appendonly", "no", "--dir", str(self.tmp), "--loglevel", "warning",
+             *redis_args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.r = redis.Redis(port=self.port, decode_responses=True)
         for _ in range(100):
@@ -191,15 +193,23 @@ def main():
     ap.add_argument("--build", default=str(ROOT / "build"))
     ap.add_argument("--quick", action="store_true", help="fewer jobs (a smoke run)")
     ap.add_argument("--json", help="write the figures here too")
+    ap.add_argument("--stream-node-max-bytes", type=int,
+                    help="Redis' stream-node-max-bytes (default 4096): what an events "
+                         "stream preallocates")
+    ap.add_argument("--kinds-only", action="store_true", help="skip the workers sweep")
     a = ap.parse_args()
     q = a.quick
     with tempfile.TemporaryDirectory() as tmp:
-        st = Stack(a.build, tmp)
+        extra = ()
+        if a.stream_node_max_bytes:
+            extra = ("--stream-node-max-bytes", str(a.stream_node_max_bytes))
+        st = Stack(a.build, tmp, extra)
         try:
             kinds = [measure_kind(st, "evaluate", 100 if q else 1000),
                      measure_kind(st, "generate", 30 if q else 200),
                      measure_kind(st, "loop", 10 if q else 60)]
-            scale = [measure_workers(st, w, 100 if q else 600) for w in (1, 2, 4, 8)]
+            scale = [] if a.kinds_only else [measure_workers(st, w, 100 if q else 600)
+                                             for w in (1, 2, 4, 8)]
         finally:
             st.close()
     cores = os.cpu_count()
@@ -216,14 +226,14 @@ def main():
     print("|---|---|---|")
     for s in scale:
         print(f"| {s['workers']} | {s['jobs_per_s']:.1f} | {s['redis_cpu_ms_per_job']:.3f} |")
-    best = max(scale, key=lambda s: s["jobs_per_s"])
     cpu_ms = kinds[0]["redis_cpu_ms_per_job"]
     ceiling = 1000.0 / cpu_ms
-    per_core = best["jobs_per_s"] / cores
     print()
-    print(f"Redis ceiling (evaluate): {ceiling:.0f} jobs/s at {cpu_ms:.3f} ms of Redis CPU "
-          f"per job; at {per_core:.1f} jobs/s per worker core here, that feeds about "
-          f"{ceiling / per_core:.0f} worker cores.")
+    if scale:
+        per_core = max(s["jobs_per_s"] for s in scale) / cores
+        print(f"Redis ceiling (evaluate): {ceiling:.0f} jobs/s at {cpu_ms:.3f} ms of Redis CPU "
+              f"per job; at {per_core:.1f} jobs/s per worker core here, that feeds about "
+              f"{ceiling / per_core:.0f} worker cores.")
     for k in kinds:
         print(f"  {k['kind']}: top commands {k['top_commands']}")
     if a.json:

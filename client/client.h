@@ -77,6 +77,7 @@ int cmd_cancel(cli *c, int argc, char **argv);
 int cmd_stats(cli *c, int argc, char **argv);
 int cmd_log(cli *c, int argc, char **argv);
 int cmd_export(cli *c, int argc, char **argv);
+int cmd_session(cli *c, int argc, char **argv);
 
 /* Wait for job `id` to become final (timeout in seconds, 0 = none), print
  * it, and return its exit code (4 on timeout). Used by wait and submit --wait. */

@@ -61,6 +61,8 @@ static const command commands[] = {
     {"cancel", cmd_cancel, "cancel <id>                      cancel a job that is not final yet"},
     {"stats", cmd_stats, "stats                            counters, queue sizes, live workers"},
     {"log", cmd_log, "log <id>                         the job's git history, newest first"},
+    {"session", cmd_session,
+     "session open | exec <id> --code C | close <id>   a REPL session and its cells"},
     {"export", cmd_export, "export <id> <dir>                its history as a git repository"},
 };
 

@@ -4,6 +4,7 @@
 #include "buf.h"
 #include "json.h"
 #include "json_strict.h"
+#include "keys.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,7 +14,14 @@
 #define SPEC_DEPTH   8
 #define NAME_MAX_LEN 128
 
-static const char *const kind_names[LR_KIND_COUNT] = {"evaluate", "generate", "refactor", "loop"};
+static const char *const kind_names[LR_KIND_COUNT] = {
+    "evaluate", "generate", "refactor", "loop", "session_open", "exec", "session_close"};
+
+/* Sessions: idle timeout (default, cap) and cells per session (default, cap). */
+#define SESSION_IDLE_DEFAULT_S 600
+#define SESSION_IDLE_MAX_S     86400
+#define SESSION_CELLS_DEFAULT  200
+#define SESSION_CELLS_MAX      10000
 
 /* Fields each kind accepts, besides kind, limits, criteria and static_checks. */
 static const char *const kind_fields[LR_KIND_COUNT][12] = {
@@ -22,6 +30,9 @@ static const char *const kind_fields[LR_KIND_COUNT][12] = {
     {"code", "feedback", "tests", "entry_point", "model", "temperature", NULL},
     {"prompt", "tests", "entry_point", "max_iterations", "budget", "strategy", "n", "temperature",
      "refactor", "model", "show_tests", NULL},
+    {"idle_timeout_s", "max_cells", NULL},
+    {"session", "code", NULL},
+    {"session", NULL},
 };
 
 static const char *const common_fields[] = {"kind",          "limits",       "criteria",
@@ -86,6 +97,7 @@ void lr_job_spec_free(lr_job_spec *s)
 	if (s == NULL)
 		return;
 	free(s->code);
+	free(s->session);
 	free(s->tests);
 	lr_iotests_free(s->io);
 	free(s->io);
@@ -417,11 +429,23 @@ static int check_fields(json_object *obj, lr_job_kind kind, lr_err *err)
 	return 0;
 }
 
+static int get_session(lr_job_spec *out, json_object *root, lr_err *err)
+{
+	int rc = dup_field(&out->session, root, "session", 1, 1, LR_JOB_ID_MAX, err);
+
+	if (rc == 0 && !lr_job_id_valid(out->session))
+		rc = lr_err_set(err, LR_EINVAL,
+		                "field 'session' must be a session id (<ms>-<seq>), got '%.64s'",
+		                out->session);
+	return rc;
+}
+
 /* The texts each kind requires: code, prompt, feedback (and the loop's settings). */
 static int get_texts(lr_job_spec *out, json_object *root, const lr_job_policy *pol, lr_err *err)
 {
 	int rc;
 
+	rc = 0;
 	switch (out->kind) {
 	case LR_KIND_EVALUATE:
 		rc = dup_field(&out->code, root, "code", 1, 0, pol->max_text_bytes, err);
@@ -440,6 +464,21 @@ static int get_texts(lr_job_spec *out, json_object *root, const lr_job_policy *p
 		if (rc == 0)
 			rc = get_loop(out, root, pol, err);
 		break;
+	case LR_KIND_SESSION_OPEN:
+		out->idle_timeout_s = SESSION_IDLE_DEFAULT_S;
+		out->max_cells = SESSION_CELLS_DEFAULT;
+		rc = lr_json_get_num(&out->idle_timeout_s, root, "", "idle_timeout_s", 0, 0.1,
+		                     SESSION_IDLE_MAX_S, NULL, err);
+		if (rc == 0)
+			rc = lr_json_get_int(&out->max_cells, root, "", "max_cells", 0, 1,
+			                     SESSION_CELLS_MAX, NULL, err);
+		break;
+	case LR_KIND_EXEC:
+		rc = dup_field(&out->code, root, "code", 1, 0, pol->max_text_bytes, err);
+		if (rc == 0)
+			rc = get_session(out, root, err);
+		break;
+	case LR_KIND_SESSION_CLOSE: rc = get_session(out, root, err); break;
 	default: rc = lr_err_set(err, LR_EINTERNAL, "unhandled kind");
 	}
 	return rc;
@@ -511,7 +550,8 @@ int lr_job_spec_parse(lr_job_spec *out, const char *text, size_t len, const lr_j
 		goto cleanup;
 	if (lr_job_kind_parse(&out->kind, kind) < 0) {
 		rc = lr_err_set(err, LR_EINVAL,
-		                "unknown kind '%s' (one of evaluate, generate, refactor, loop)",
+		                "unknown kind '%s' (one of evaluate, generate, refactor, loop, "
+		                "session_open, exec, session_close)",
 		                kind);
 		goto cleanup;
 	}
@@ -532,7 +572,8 @@ int lr_job_spec_parse(lr_job_spec *out, const char *text, size_t len, const lr_j
 		                out->entry_point);
 		goto cleanup;
 	}
-	if (out->kind != LR_KIND_EVALUATE) {
+	if (out->kind == LR_KIND_GENERATE || out->kind == LR_KIND_REFACTOR ||
+	    out->kind == LR_KIND_LOOP) {
 		rc = get_model(out, root, pol, err);
 		if (rc < 0)
 			goto cleanup;
@@ -608,7 +649,12 @@ char *lr_job_spec_to_json(const lr_job_spec *s)
 	}
 	if (s->kind == LR_KIND_GENERATE || s->kind == LR_KIND_LOOP)
 		rc |= lr_json_set_bool(o, "show_tests", s->show_tests);
-	if (s->kind != LR_KIND_EVALUATE) {
+	rc |= add_str(o, "session", s->session);
+	if (s->kind == LR_KIND_SESSION_OPEN) {
+		rc |= lr_json_set_num(o, "idle_timeout_s", s->idle_timeout_s);
+		rc |= lr_json_set_int(o, "max_cells", s->max_cells);
+	}
+	if (s->kind == LR_KIND_GENERATE || s->kind == LR_KIND_REFACTOR || s->kind == LR_KIND_LOOP) {
 		if (s->has_temperature)
 			rc |= lr_json_set_num(o, "temperature", s->temperature);
 		if (s->model != NULL || s->max_tokens > 0) {

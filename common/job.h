@@ -7,6 +7,10 @@
  *   refactor  code, feedback, [tests], [entry_point], [model], [temperature]
  *   loop      prompt, [tests], [entry_point], [max_iterations], [budget],
  *             [strategy], [n], [temperature], [refactor], [model], [show_tests]
+ *   session_open  [idle_timeout_s], [max_cells]            a REPL session (its limits
+ *                                                           are each cell's)
+ *   exec      session, code                                 one cell in a session
+ *   session_close  session                                  end a session
  *
  * and, for every kind, [limits] {timeout_s, memory_mb}, [criteria] (see
  * criteria.h) and [static_checks] (bool, default true). `tests` is a string
@@ -38,6 +42,9 @@ typedef enum {
 	LR_KIND_GENERATE,
 	LR_KIND_REFACTOR,
 	LR_KIND_LOOP,
+	LR_KIND_SESSION_OPEN,
+	LR_KIND_EXEC,
+	LR_KIND_SESSION_CLOSE,
 	LR_KIND_COUNT
 } lr_job_kind;
 
@@ -99,6 +106,11 @@ typedef struct lr_job_spec {
 	/* POSTed the job's outcome when it is final (http:// or https://), or NULL;
 	 * the dispatcher delivers it (dispatcher/webhook.c). */
 	char *callback_url;
+	/* sessions: the session's id (exec, session_close); session_open's idle
+	 * timeout and cap on cells (the operator's defaults when absent). */
+	char *session;
+	double idle_timeout_s;
+	long max_cells;
 } lr_job_spec;
 
 /* Parse and validate `len` bytes of spec JSON. With pol NULL only the

@@ -9,6 +9,9 @@ static const lr_kind kinds[LR_KIND_COUNT] = {
     [LR_KIND_GENERATE] = {"generate", wk_kind_generate},
     [LR_KIND_REFACTOR] = {"refactor", wk_kind_refactor},
     [LR_KIND_LOOP] = {"loop", wk_kind_loop},
+    [LR_KIND_SESSION_OPEN] = {"session_open", wk_kind_session_open},
+    [LR_KIND_EXEC] = {"exec", wk_kind_exec},
+    [LR_KIND_SESSION_CLOSE] = {"session_close", wk_kind_session_close},
 };
 
 const lr_kind *wk_kind_find(const char *name)

@@ -32,4 +32,10 @@ int wk_kind_refactor(lr_jobctx *ctx, lr_job_result *res, lr_err *err);
  * the budget is spent, every iteration committed (worker/kind_loop.c). */
 int wk_kind_loop(lr_jobctx *ctx, lr_job_result *res, lr_err *err);
 
+/* REPL sessions: open one, run a cell in it, close it
+ * (worker/kind_session.c; the record: worker/session_store.h). */
+int wk_kind_session_open(lr_jobctx *ctx, lr_job_result *res, lr_err *err);
+int wk_kind_exec(lr_jobctx *ctx, lr_job_result *res, lr_err *err);
+int wk_kind_session_close(lr_jobctx *ctx, lr_job_result *res, lr_err *err);
+
 #endif

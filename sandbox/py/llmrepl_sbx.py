@@ -14,6 +14,9 @@ by the host, ended by its close) becomes the code's stdin.
       host reports as the memory limit.
   {"mode": "evaluate", ...}
       answer = llmrepl_harness.evaluate(request), written as JSON.
+  {"mode": "session", "cells": [...], "code": "...", ...}
+      one cell of a REPL session, the earlier cells replayed first
+      (llmrepl_session).
   {"mode": "io_prepare", ...} / {"mode": "io_check", ...}
       the io test form's judge steps (llmrepl_io): parse and static checks
       of a program, and a job's python checker on one case's output.
@@ -312,6 +315,9 @@ def run_once():
         return run_exec(req)
     if mode == "evaluate":
         return run_evaluate(req)
+    if mode == "session":
+        import llmrepl_session
+        return llmrepl_session.run(req, dumps, write_answer)
     if mode in ("io_prepare", "io_check"):
         import llmrepl_io
         write_answer(dumps(llmrepl_io.handle(req)))

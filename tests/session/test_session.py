@@ -1,0 +1,202 @@
+"""REPL sessions end to end: a real dispatcher, real workers, the real sandbox.
+
+A session is its record on Redis; every cell runs in a fresh sandbox run that
+replays the recorded cells first, so any worker answers any cell."""
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import binary
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
+from jobsys import System  # noqa: E402
+
+
+@pytest.fixture
+def system(redis_server, tmp_path):
+    s = System(redis_server, tmp_path)
+    yield s
+    s.stop_all()
+
+
+def open_session(system, **fields):
+    h = system.wait(system.submit({"kind": "session_open", **fields}))
+    assert h["state"] == "done" and h["passed"] == "1", h
+    return h["session"]
+
+
+def cell(system, sid, code, timeout=60):
+    h = system.wait(system.submit({"kind": "exec", "session": sid, "code": code}),
+                    timeout=timeout)
+    assert h["state"] == "done", h
+    h["report"] = json.loads(h["result"])
+    return h
+
+
+def test_state_is_kept_across_cells(system):
+    system.dispatcher()
+    system.worker()
+    sid = open_session(system)
+    h = cell(system, sid, "import math\nx = 41\nprint('set')")
+    assert h["passed"] == "1" and h["stdout"] == "set\n" and h["value"] == "", h
+    assert h["replayed"] == "0" and h["cell"] == "1"
+    h = cell(system, sid, "def f(y):\n    return x + y\nf(1)")
+    assert h["value"] == "42" and h["stdout"] == "" and h["replayed"] == "1", h
+    h = cell(system, sid, "[math.floor(2.5), _]")
+    assert h["value"] == "[2, 42]", h
+    h = cell(system, sid, "x / 0")
+    assert h["passed"] == "0" and h["error"].startswith("ZeroDivisionError"), h
+    assert "<cell 4>" in h["report"]["traceback"], h["report"]
+    # An error is part of the session, as in a REPL; what it did before stays.
+    h = cell(system, sid, "y = 5\nundefined_name")
+    assert h["passed"] == "0" and "NameError" in h["error"]
+    h = cell(system, sid, "x + y")
+    assert h["value"] == "46", h
+    rec = system.r.hgetall(system.key("session", sid))
+    assert rec["cells"] == "6" and rec["state"] == "open", rec
+    assert len(system.r.lrange(system.key("session", sid, "cells"), 0, -1)) == 6
+
+
+def test_two_sessions_never_see_each_other(system):
+    system.dispatcher()
+    system.worker()
+    system.worker()
+    a, b = open_session(system), open_session(system)
+    ja = system.submit({"kind": "exec", "session": a, "code": "secret = 'a'"})
+    jb = system.submit({"kind": "exec", "session": b, "code": "other = 'b'"})
+    assert system.wait(ja)["passed"] == "1" and system.wait(jb)["passed"] == "1"
+    h = cell(system, b, "'secret' in globals(), other")
+    assert h["value"] == "(False, 'b')", h
+    h = cell(system, a, "secret, 'other' in globals()")
+    assert h["value"] == "('a', False)", h
+
+
+def test_idle_session_ends_by_itself(system):
+    system.dispatcher()
+    system.worker()
+    sid = open_session(system, idle_timeout_s=1)
+    assert cell(system, sid, "x = 1")["passed"] == "1"
+    time.sleep(0.5)
+    assert cell(system, sid, "x")["value"] == "1"  # used: the clock starts again
+    time.sleep(1.5)
+    h = cell(system, sid, "x")
+    assert h["passed"] == "0" and "does not exist" in h["error"], h
+    assert not system.r.exists(system.key("session", sid))
+    assert not system.r.exists(system.key("session", sid, "cells"))
+
+
+def test_limits_each_with_a_clear_error(system):
+    system.dispatcher()
+    system.worker()
+    sid = open_session(system, max_cells=3, limits={"timeout_s": 1, "memory_mb": 64})
+    assert cell(system, sid, "x = 1")["passed"] == "1"
+    t0 = time.time()
+    h = cell(system, sid, "while True:\n    x += 1")
+    assert h["passed"] == "0" and "time limit of 1 s" in h["error"], h
+    assert "not part of the session" in h["error"]
+    assert time.time() - t0 < 10
+    h = cell(system, sid, "try:\n    while True: pass\nexcept BaseException:\n    while True: pass")
+    assert h["passed"] == "0" and "time limit" in h["error"], h
+    h = cell(system, sid, "big = bytearray(300 << 20)")
+    assert h["passed"] == "0" and "memory limit of 64 MB" in h["error"], h
+    h = cell(system, sid, "x")  # the session goes on from before the stopped cells
+    assert h["passed"] == "1" and h["value"] == "1", h
+    assert cell(system, sid, "z = 3")["passed"] == "1"
+    h = cell(system, sid, "z")
+    assert h["passed"] == "0" and "limit of 3 cells" in h["error"], h
+
+
+def test_spec_validation(system):
+    system.dispatcher()
+    for spec, needle in (({"kind": "exec", "code": "1"}, "session"),
+                         ({"kind": "exec", "session": "nope", "code": "1"}, "session id"),
+                         ({"kind": "session_open", "idle_timeout_s": -1}, "idle_timeout_s"),
+                         ({"kind": "session_close"}, "session")):
+        h = system.wait(system.submit(spec))
+        assert h["state"] == "rejected" and needle in h["error"], (spec, h)
+
+
+def test_close_ends_the_session(system):
+    system.dispatcher()
+    system.worker()
+    sid = open_session(system)
+    assert cell(system, sid, "x = 1")["passed"] == "1"
+    h = system.wait(system.submit({"kind": "session_close", "session": sid}))
+    assert h["passed"] == "1" and h["summary"] == f"session {sid} closed", h
+    h = cell(system, sid, "x")
+    assert h["passed"] == "0" and "does not exist" in h["error"]
+    h = system.wait(system.submit({"kind": "session_close", "session": sid}))
+    assert h["passed"] == "0" and "does not exist" in h["error"]
+
+
+def test_worker_killed_between_cells_next_cell_answered_elsewhere(system):
+    system.dispatcher()
+    w1 = system.worker()
+    sid = open_session(system)
+    assert cell(system, sid, "import random\nrandom.seed(7)\ndata = [1, 2, 3]")["passed"] == "1"
+    assert cell(system, sid, "data.append(4)")["passed"] == "1"
+    w1.signal(signal.SIGKILL)
+    w1.p.wait()
+    system.worker()
+    h = cell(system, sid, "sum(data), random.random() < 1")
+    assert h["passed"] == "1" and h["value"] == "(10, True)", h
+    assert h["replayed"] == "2" and h["worker"] != w1.name, h
+
+
+def test_infinite_loop_in_one_session_while_another_goes_on(system):
+    system.dispatcher()
+    system.worker()
+    system.worker()
+    a = open_session(system, limits={"timeout_s": 3})
+    b = open_session(system)
+    assert cell(system, b, "n = 0")["passed"] == "1"
+    loop = system.submit({"kind": "exec", "session": a, "code": "while True: pass"})
+    system.wait_for(lambda: system.job(loop).get("state") == "running", what="loop running")
+    t0 = time.time()
+    for i in range(5):
+        h = cell(system, b, "n += 1\nn")
+        assert h["value"] == str(i + 1), h
+    assert time.time() - t0 < 3, "session b waited for session a"
+    h = system.wait(loop)
+    assert h["passed"] == "0" and "time limit of 3 s" in h["error"], h
+
+
+def test_many_sessions_cost_the_workers_nothing_between_cells(system):
+    system.dispatcher()
+    w = [system.worker(), system.worker()]
+    ids = [system.submit({"kind": "session_open"}) for _ in range(100)]
+    sids = [system.wait(j)["session"] for j in ids]
+    jobs = [system.submit({"kind": "exec", "session": s, "code": f"v = {i}"})
+            for i, s in enumerate(sids)]
+    assert all(system.wait(j)["passed"] == "1" for j in jobs)
+    h = cell(system, sids[57], "v")
+    assert h["value"] == "57"
+    for p in w:
+        rss = int(Path(f"/proc/{p.pid}/status").read_text().split("VmRSS:")[1].split()[0])
+        assert rss < 64 * 1024, rss
+
+
+def test_client_session_commands(system):
+    system.dispatcher()
+    system.worker()
+
+    def run(*args):
+        return subprocess.run([binary("llmrepl"), *args], capture_output=True, text=True,
+                              env=system.env(), timeout=60)
+
+    p = run("session", "open")
+    assert p.returncode == 0, p.stderr
+    sid = p.stdout.strip()
+    p = run("session", "exec", sid, "--code", "x = 20\nprint('hello')")
+    assert p.returncode == 0 and p.stdout == "hello\n", (p.stdout, p.stderr)
+    p = run("session", "exec", sid, "--code", "x * 2 + 2")
+    assert p.returncode == 0 and p.stdout == "42\n", (p.stdout, p.stderr)
+    p = run("session", "exec", sid, "--code", "1/0")
+    assert p.returncode == 1 and "ZeroDivisionError" in p.stderr, (p.stdout, p.stderr)
+    p = run("session", "close", sid)
+    assert p.returncode == 0, p.stderr

@@ -1,0 +1,52 @@
+/* session_store.h - a REPL session's record on Redis.
+ *
+ *   P session:<id>         hash: state (open), created, last_used (ms),
+ *                          idle_timeout_ms, timeout_s, memory_mb, max_cells,
+ *                          cells (how many are recorded), replay_s (their
+ *                          summed run time), last_job (the exec job that
+ *                          recorded the last cell), worker (that ran it)
+ *   P session:<id>:cells   list: the code of each recorded cell, in order
+ *
+ * Both keys expire idle_timeout_ms after the session was last used, so an
+ * idle session ends by itself. The id is the id of the session_open job. */
+#ifndef LLMREPL_SESSION_STORE_H
+#define LLMREPL_SESSION_STORE_H
+
+#include "err.h"
+#include "keys.h"
+#include "redis.h"
+
+#include <stddef.h>
+
+typedef struct ss_session {
+	int exists;
+	long idle_timeout_ms;
+	double timeout_s;
+	long memory_mb;
+	long max_cells;
+	double replay_s;
+	char last_job[LR_JOB_ID_MAX + 1];
+	size_t ncells;
+	char **cells; /* ncells codes (owned) */
+	size_t *lens;
+} ss_session;
+
+void ss_session_free(ss_session *s);
+
+/* Create the session (nothing when it exists: a repeated open). */
+int ss_open(lr_redis *r, const lr_keys *k, const char *id, long idle_timeout_ms, double timeout_s,
+            long memory_mb, long max_cells, lr_err *err);
+
+/* Read the record and its cells; s->exists = 0 when there is none. */
+int ss_load(lr_redis *r, const lr_keys *k, const char *id, ss_session *s, lr_err *err);
+
+/* Record a cell that ran on the first `n` cells (record = 0: only mark the
+ * session used). *outcome: "ok", "gone" (closed or expired meanwhile) or
+ * "conflict" (another cell was recorded since it was read). */
+int ss_record(lr_redis *r, const lr_keys *k, const char *id, size_t n, int record, const char *code,
+              const char *job, const char *worker, double cell_s, char outcome[16], lr_err *err);
+
+/* Delete the session; *existed says whether there was one. */
+int ss_close(lr_redis *r, const lr_keys *k, const char *id, int *existed, lr_err *err);
+
+#endif
