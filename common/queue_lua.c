@@ -66,16 +66,19 @@
 	"  local a, b = string.match(id or '', '^(%d+)%-(%d+)$')\n" \
 	"  return a ~= nil and #a <= 19 and #b <= 19\n" \
 	"end\n" \
-	"local KINDS = {evaluate = true, generate = true, refactor = true, loop = true}\n" \
+	"-- The kinds of job.h (lr_job_kind): change both together.\n" \
+	"local KIND_LIST = {'evaluate', 'generate', 'refactor', 'loop', 'session_open', 'exec',\n" \
+	"  'session_close'}\n" \
+	"local KINDS = {}\n" \
+	"for _, kd in ipairs(KIND_LIST) do KINDS[kd] = true end\n" \
 	"local COUNTERS = {'queued', 'running', 'retry_wait', 'total:done', 'total:cancelled',\n" \
 	"  'total:rejected', 'total:dead', 'total:passed', 'total:failed', 'total:submitted',\n" \
 	"  'total:retries', 'total:reclaimed', 'total:stale_writes', 'total:evicted',\n" \
 	"  'total:callbacks_delivered', 'total:callbacks_failed', 'finished_bytes'}\n" \
 	"-- total:<final state>:<kind>, for the kinds there are (and 'none').\n" \
 	"for _, s in ipairs({'done', 'cancelled', 'rejected', 'dead'}) do\n" \
-	"  for _, kd in ipairs({'evaluate', 'generate', 'refactor', 'loop', 'none'}) do\n" \
-	"    COUNTERS[#COUNTERS + 1] = 'total:' .. s .. ':' .. kd\n" \
-	"  end\n" \
+	"  for _, kd in ipairs(KIND_LIST) do COUNTERS[#COUNTERS + 1] = 'total:' .. s .. ':' .. kd end\n" \
+	"  COUNTERS[#COUNTERS + 1] = 'total:' .. s .. ':none'\n" \
 	"end\n" \
 	"local function kind_of(j) return KINDS[j.kind or ''] and j.kind or 'none' end\n" \
 	"-- The shared keys a job's scripts may write: of their type, counters numbers.\n" \
