@@ -68,7 +68,7 @@
 	"end\n" \
 	"-- The kinds of job.h (lr_job_kind): change both together.\n" \
 	"local KIND_LIST = {'evaluate', 'generate', 'refactor', 'loop', 'session_open', 'exec',\n" \
-	"  'session_close'}\n" \
+	"  'session_close', 'batch'}\n" \
 	"local KINDS = {}\n" \
 	"for _, kd in ipairs(KIND_LIST) do KINDS[kd] = true end\n" \
 	"local COUNTERS = {'queued', 'running', 'retry_wait', 'total:done', 'total:cancelled',\n" \
