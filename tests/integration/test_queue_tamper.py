@@ -45,7 +45,8 @@ def counters_settle(system):
     system.wait_for(ok, timeout=20, what=f"live counters at 0: {system.stats()}")
 
 
-def test_tampered_queued_jobs_are_dead_lettered_with_the_reason(system):
+@pytest.mark.parametrize("sweep_first", [False, True], ids=["claim_first", "sweep_first"])
+def test_tampered_queued_jobs_are_dead_lettered_with_the_reason(system, sweep_first):
     system.dispatcher()
     ids = {name: system.submit(QUICK) for name in
            ("attempt", "nostate", "string", "events_max", "entry", "spec", "kind", "huge",
@@ -64,6 +65,9 @@ def test_tampered_queued_jobs_are_dead_lettered_with_the_reason(system):
     system.r.hset(k("huge"), "spec", "{" + "x" * (3 << 20))
     system.r.delete(k("events") + ":events")
     system.r.set(k("events") + ":events", "junk")
+    if sweep_first:  # the dispatcher's repair meets them before any worker
+        system.wait_for(lambda: ids["string"] in dead_letters(system), timeout=10,
+                        what="the sweep")
     worker = system.worker()
     expect = {
         "attempt": "field 'attempt' is 'x', not an integer",
