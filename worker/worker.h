@@ -26,6 +26,7 @@ typedef struct wk_config {
 	long block_ms;                  /* longest wait for a job in one read */
 	double drain_s;                 /* on shutdown, how long the running job may still take */
 	int pool;                       /* run code on the pre-forked sandbox pool */
+	long result_max_kb;             /* a result over this is compacted (result_trim.h) */
 	sbx_config sbx;                 /* sandbox host settings */
 	const char *fault_abort_marker; /* testing: abort() on a job whose spec holds this */
 	/* Settings of model-based kinds go below (model server, model, ...). */
