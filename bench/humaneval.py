@@ -284,7 +284,8 @@ def run(args, problems, latency_problems, stack, tmp):
                                             if it.get("candidates") else 1 for it in its),
                          "t_model_s": sum(float(it.get("t_model_ms") or 0)
                                           for it in its) / 1000,
-                         "recheck": recheck(args, p, h.get("code"))}
+                         "recheck": recheck(args, p, h.get("code")),
+                         "first_greedy": first_greedy(its)}
         records.append(rec)
         if out:
             out.write(json.dumps(rec) + "\n")
@@ -294,6 +295,16 @@ def run(args, problems, latency_problems, stack, tmp):
               f"({lp['iterations']} it, {lp['model_calls']} calls, {lp['wall_s']:.1f} s, "
               f"{lp['stop_reason']})", flush=True)
     report(records, lat, time.time() - t0, args)
+
+
+def first_greedy(its):
+    """Did the job's first model answer pass? For strategy auto that is the
+    first round's greedy candidate: single-shot inside the same job."""
+    if not its:
+        return False
+    if its[0].get("candidates"):
+        return bool(json.loads(its[0]["candidates"])[0]["passed"])
+    return its[0].get("passed") == "1"
 
 
 def wait_final(port, jid, timeout=3600, poll=0.2):
@@ -341,6 +352,9 @@ def report(records, lat, wall, args):
     print(f"  passed                         {ss:4d} = {100 * ss / n:5.1f}%   "
           f"{lp:4d} = {100 * lp / n:5.1f}%")
     print(f"  passed, reference re-check     {ssr:4d}            {lpr:4d}")
+    fg = sum(r["loop"]["first_greedy"] for r in records)
+    print(f"  the loop's own greedy first answer passed: {fg} (single-shot inside the same job; "
+          f"greedy output can differ between jobs when the server reuses a cached prompt)")
     print(f"  added by the loop              {sum(r['loop']['passed'] and not r['single']['passed'] for r in records):4d}"
           f"   lost by the loop {sum(r['single']['passed'] and not r['loop']['passed'] for r in records)}")
     print("  loop stop reasons              " +

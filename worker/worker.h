@@ -27,6 +27,8 @@ typedef struct wk_config {
 	double drain_s;                 /* on shutdown, how long the running job may still take */
 	int pool;                       /* run code on the pre-forked sandbox pool */
 	long result_max_kb;             /* a result over this is compacted (result_trim.h) */
+	long sessions_held;             /* REPL sessions whose interpreter this worker keeps
+	                                   between cells (0: replay every cell) */
 	sbx_config sbx;                 /* sandbox host settings */
 	const char *fault_abort_marker; /* testing: abort() on a job whose spec holds this */
 	/* Settings of model-based kinds go below (model server, model, ...). */
