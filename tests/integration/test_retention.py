@@ -107,7 +107,7 @@ def test_maxmemory_redis_accepts_and_finishes_every_job(system):
     r = system.r
     r.config_set("maxmemory", 12 * MB)
     r.config_set("maxmemory-policy", "noeviction")
-    system.dispatcher("--max-finished-mb", "4")
+    system.dispatcher("--max-finished-mb", "2")
     system.worker()
     system.worker()
     n, batch = 2000, 50
@@ -125,7 +125,7 @@ def test_maxmemory_redis_accepts_and_finishes_every_job(system):
     assert st["total:done"] == str(n) and st["total:passed"] == str(n)
     assert int(st["total:evicted"]) > n // 2  # far more than fits was run
     # Retention runs on the dispatcher's timer: within a tick of the last job.
-    system.wait_for(lambda: int(system.stats()["finished_bytes"]) <= 4 * MB, timeout=10,
+    system.wait_for(lambda: int(system.stats()["finished_bytes"]) <= 2 * MB, timeout=10,
                     what="retention after the last job")
     assert r.info("memory")["used_memory"] < 12 * MB
     # The newest are readable.
