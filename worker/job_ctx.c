@@ -231,8 +231,8 @@ static int iter_report(const lr_jobctx *c, size_t nfields, const char *const *fi
 
 /* The values and lengths with the compacted report in place (vals, lv
  * malloc'd), or 0 to write them as they are. */
-static int with_report(size_t nfields, const char *const *values, const size_t *lens,
-                       size_t at, const char *report, const char ***vals, size_t **lv)
+static int with_report(size_t nfields, const char *const *values, const size_t *lens, size_t at,
+                       const char *report, const char ***vals, size_t **lv)
 {
 	*vals = calloc(nfields, sizeof(**vals));
 	*lv = calloc(nfields, sizeof(**lv));

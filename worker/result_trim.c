@@ -17,8 +17,8 @@ static const trim_step steps[] = {{200, 8192}, {50, 2048}, {10, 512}, {3, 160}};
 #define NSTEPS (sizeof(steps) / sizeof(steps[0]))
 
 /* Top-level strings users read first: left whole by the steps. */
-static const char *const kept_whole[] = {"code", "summary", "error", "verdict", "stop_reason",
-                                         NULL};
+static const char *const kept_whole[] = {"code",    "summary",     "error",
+                                         "verdict", "stop_reason", NULL};
 
 static int is_kept_whole(const char *key)
 {
@@ -57,13 +57,14 @@ static json_object *pick(json_object *a, size_t n)
 	}
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < len && kept < n; i++)
-			if (!keep[i] && (pass == 1 || is_failure(json_object_array_get_idx(a, i)))) {
+			if (!keep[i] &&
+			    (pass == 1 || is_failure(json_object_array_get_idx(a, i)))) {
 				keep[i] = 1;
 				kept++;
 			}
 	for (size_t i = 0; i < len; i++)
-		if (keep[i] &&
-		    json_object_array_add(out, json_object_get(json_object_array_get_idx(a, i))) < 0) {
+		if (keep[i] && json_object_array_add(
+		                   out, json_object_get(json_object_array_get_idx(a, i))) < 0) {
 			json_object_put(out);
 			out = NULL;
 			break;

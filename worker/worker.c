@@ -107,7 +107,8 @@ static void record_result(wk *w, const lr_q_job *job, lr_job_result *res)
 	if (rc < 0)
 		log_warn("job %s: %s; recording it whole", job->id, err.msg);
 	else if (rc > 0)
-		log_info("job %s: result compacted to %zu bytes", job->id, strlen(res->result_json));
+		log_info("job %s: result compacted to %zu bytes", job->id,
+		         strlen(res->result_json));
 	do {
 		lr_err_clear(&err);
 		rc = lr_q_finish(w->r, &w->cfg->keys, job->id, job->attempt, res->passed,
