@@ -2,7 +2,7 @@
  * the reply helpers. Not for the rest of the dispatcher (see http.h).
  *
  * Calls between the files point one way:
- *   http_server -> http_routes -> http_seed, http_mcp -> http_jobs, http_sse,
+ *   http_server -> http_routes -> http_seed, http_session, http_mcp -> http_jobs, http_sse,
  *   http_git, http_openapi -> http_auth, http_pool, http_reply (the leaves). */
 #ifndef LLMREPL_HTTP_INT_H
 #define LLMREPL_HTTP_INT_H
@@ -157,6 +157,13 @@ enum MHD_Result http_mcp(http_req *q);
 
 /* ---- http_routes.c ---- */
 enum MHD_Result http_route(http_req *q);
+/* 405 naming the allowed methods. */
+enum MHD_Result http_not_allowed(http_req *q, const char *allow);
+
+/* ---- http_session.c: REPL sessions ---- */
+
+/* /sessions (tail "") and /sessions/{id}[/exec] (tail after "/sessions/"). */
+enum MHD_Result http_sessions(http_req *q, const char *tail);
 /* The route a path belongs to, as a label: "/jobs/{id}/events", ... */
 const char *http_route_name(const char *url);
 
