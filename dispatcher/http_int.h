@@ -72,6 +72,8 @@ enum MHD_Result http_problem(http_req *q, unsigned status, const char *fmt, ...)
 /* The problem for a failed Redis or job call: 503 (Redis away, with
  * Retry-After), 413, 404 or 500. */
 enum MHD_Result http_problem_err(http_req *q, const lr_err *err);
+/* 405 naming the allowed methods (and Allow). */
+enum MHD_Result http_not_allowed(http_req *q, const char *allow);
 /* The status for a failed Redis or job call (sets Retry-After for 503). */
 unsigned http_err_status(http_req *q, const lr_err *err);
 /* Add the extra headers in q to a response. */
@@ -157,8 +159,6 @@ enum MHD_Result http_mcp(http_req *q);
 
 /* ---- http_routes.c ---- */
 enum MHD_Result http_route(http_req *q);
-/* 405 naming the allowed methods. */
-enum MHD_Result http_not_allowed(http_req *q, const char *allow);
 
 /* ---- http_session.c: REPL sessions ---- */
 

@@ -14,13 +14,6 @@ static int is(const http_req *q, const char *method)
 	return strcmp(q->method, method) == 0;
 }
 
-enum MHD_Result http_not_allowed(http_req *q, const char *allow)
-{
-	q->allow = allow;
-	return http_problem(q, 405, "%s is not allowed on %s (allowed: %s)", q->method, q->url,
-	                    allow);
-}
-
 static enum MHD_Result readyz(http_req *q)
 {
 	const http_config *c = &q->srv->cfg;
