@@ -34,7 +34,8 @@ typedef struct cli_opts {
 	char *prompt;
 	char *prompt_file;
 	char *feedback;
-	char *criteria; /* JSON object text */
+	char *criteria;   /* JSON object text */
+	char *batch_file; /* a batch's items, one JSON object a line */
 	double limit_timeout_s;
 	long limit_memory_mb;
 } cli_opts;

@@ -82,15 +82,51 @@ static int io_tests_field(json_object *spec, const char *file)
 	return 0;
 }
 
-static int spec_from_flags(cli *c, lr_buf *out)
+/* items from --batch FILE: one JSON object a line (blank lines skipped). The
+ * dispatcher checks the items; here only each line's JSON is. */
+static int items_field(json_object *spec, const char *file)
 {
-	json_object *spec = json_object_new_object();
-	json_object *lim = NULL;
-	char *s;
+	json_object *items = json_object_new_array();
+	lr_buf b;
+	lr_err err;
+	size_t line = 0;
 	int rc;
 
-	if (spec == NULL)
+	if (items == NULL)
 		return cli_fail(LR_EXIT_RUNTIME, "out of memory");
+	lr_buf_init(&b, SUBMIT_MAX);
+	rc = read_all(&b, file);
+	for (char *p = b.data; rc == 0 && p != NULL && *p;) {
+		char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		json_object *o = NULL;
+
+		line++;
+		if (strspn(p, " \t\r") < len) {
+			if (lr_json_parse(&o, p, len, SUBMIT_MAX, 16, &err) < 0)
+				rc = cli_fail(LR_EXIT_USAGE, "%s:%zu: %s", file, line, err.msg);
+			else if (json_object_array_add(items, o) < 0)
+				rc = cli_fail(LR_EXIT_RUNTIME, "out of memory");
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	lr_buf_free(&b);
+	if (rc == 0 && lr_json_set_obj(spec, "items", items) < 0)
+		return cli_fail(LR_EXIT_RUNTIME, "out of memory");
+	if (rc != 0)
+		json_object_put(items);
+	return rc;
+}
+
+/* The texts of an evaluate, generate or refactor job, or a batch's items. */
+static int texts_from_flags(cli *c, json_object *spec)
+{
+	int rc;
+
+	if (c->o.batch_file && *c->o.batch_file) {
+		rc = lr_json_set_str(spec, "kind", "batch");
+		return rc == 0 ? items_field(spec, c->o.batch_file) : rc;
+	}
 	rc = lr_json_set_str(spec, "kind", c->o.kind && *c->o.kind ? c->o.kind : "evaluate");
 	if (rc == 0)
 		rc = text_field(spec, "code", c->o.code, c->o.code_file);
@@ -104,6 +140,19 @@ static int spec_from_flags(cli *c, lr_buf *out)
 		rc = text_field(spec, "feedback", c->o.feedback, NULL);
 	if (rc == 0 && c->o.entry_point && *c->o.entry_point)
 		rc = lr_json_set_str(spec, "entry_point", c->o.entry_point);
+	return rc;
+}
+
+static int spec_from_flags(cli *c, lr_buf *out)
+{
+	json_object *spec = json_object_new_object();
+	json_object *lim = NULL;
+	char *s;
+	int rc;
+
+	if (spec == NULL)
+		return cli_fail(LR_EXIT_RUNTIME, "out of memory");
+	rc = texts_from_flags(c, spec);
 	if (rc == 0 && (c->o.limit_timeout_s > 0 || c->o.limit_memory_mb > 0)) {
 		lim = json_object_new_object();
 		if (lim == NULL)
@@ -157,10 +206,10 @@ int cmd_submit(cli *c, int argc, char **argv)
 	if (argc == 2)
 		rc = read_all(&spec, argv[1]);
 	else if (c->o.code == NULL && c->o.code_file == NULL && c->o.prompt == NULL &&
-	         c->o.prompt_file == NULL)
+	         c->o.prompt_file == NULL && c->o.batch_file == NULL)
 		rc = cli_fail(LR_EXIT_USAGE,
-		              "give a spec file (or - for stdin), or --code/--code-file "
-		              "or --prompt/--prompt-file (see --help)");
+		              "give a spec file (or - for stdin), or --code/--code-file, "
+		              "--prompt/--prompt-file or --batch (see --help)");
 	else
 		rc = spec_from_flags(c, &spec);
 	if (rc)

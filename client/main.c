@@ -39,6 +39,9 @@ static lr_cfg_opt opts[] = {
     LR_OPT_STR("prompt-file", &c.o.prompt_file, NULL, "submit: the prompt from a file"),
     LR_OPT_STR("feedback", &c.o.feedback, NULL, "submit: review feedback (refactor)"),
     LR_OPT_STR("criteria", &c.o.criteria, NULL, "submit: acceptance criteria as a JSON object"),
+    LR_OPT_STR("batch", &c.o.batch_file, NULL,
+               "submit: a batch job of these items, one {\"id\", \"code\", \"tests\", "
+               "\"entry_point\", \"criteria\"} per line (- stdin)"),
     LR_OPT_DOUBLE("limit-timeout-s", &c.o.limit_timeout_s, "0", 0, 86400,
                   "submit: limits.timeout_s (0: the dispatcher's default)"),
     LR_OPT_INT("limit-memory-mb", &c.o.limit_memory_mb, "0", 0, 1048576,

@@ -3,6 +3,8 @@
 
 #include "buf.h"
 #include "json.h"
+#include "job_batch.h"
+#include "job_fields.h"
 #include "json_strict.h"
 #include "keys.h"
 
@@ -12,10 +14,10 @@
 #include <string.h>
 
 #define SPEC_DEPTH   8
-#define NAME_MAX_LEN 128
+#define NAME_MAX_LEN LR_JOB_NAME_MAX
 
 static const char *const kind_names[LR_KIND_COUNT] = {
-    "evaluate", "generate", "refactor", "loop", "session_open", "exec", "session_close"};
+    "evaluate", "generate", "refactor", "loop", "session_open", "exec", "session_close", "batch"};
 
 /* Sessions: idle timeout (default, cap) and cells per session (default, cap). */
 #define SESSION_IDLE_DEFAULT_S 600
@@ -33,6 +35,7 @@ static const char *const kind_fields[LR_KIND_COUNT][12] = {
     {"idle_timeout_s", "max_cells", NULL},
     {"session", "code", NULL},
     {"session", NULL},
+    {"items", NULL},
 };
 
 static const char *const common_fields[] = {"kind",          "limits",       "criteria",
@@ -74,6 +77,7 @@ void lr_job_policy_default(lr_job_policy *p)
 	p->max_wall_s = 600;
 	p->max_tokens = 200000;
 	p->max_n = 8;
+	p->max_batch_items = 1000;
 	p->models = "*";
 }
 
@@ -90,6 +94,7 @@ static void policy_permissive(lr_job_policy *p)
 	p->max_wall_s = 86400;
 	p->max_tokens = 1000000000;
 	p->max_n = 64;
+	p->max_batch_items = 10000;
 }
 
 void lr_job_spec_free(lr_job_spec *s)
@@ -107,6 +112,8 @@ void lr_job_spec_free(lr_job_spec *s)
 	free(s->model);
 	free(s->notes);
 	free(s->callback_url);
+	free(s->item_id);
+	lr_job_items_free(s->items, s->nitems);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -131,95 +138,6 @@ static int note(lr_job_spec *s, const char *fmt, ...)
 	free(s->notes);
 	s->notes = lr_buf_steal(&b);
 	return s->notes ? 0 : LR_ENOMEM;
-}
-
-static int dup_field(char **dst, json_object *obj, const char *key, int required, int nonempty,
-                     size_t max, lr_err *err)
-{
-	const char *v = NULL;
-	size_t len = 0;
-	int present = 0;
-	int rc = lr_json_get_str(&v, &len, obj, "", key, required, max, &present, err);
-
-	if (rc < 0 || !present)
-		return rc;
-	if (nonempty && len == 0)
-		return lr_err_set(err, LR_EINVAL, "field '%s' must not be empty", key);
-	*dst = strndup(v, len);
-	return *dst ? 0 : lr_err_set(err, LR_ENOMEM, "out of memory");
-}
-
-/* tests in the io form: {"io": [...], ...} */
-static int get_io_tests(lr_job_spec *s, json_object *v, size_t max, lr_err *err)
-{
-	s->io = calloc(1, sizeof(*s->io));
-	if (s->io == NULL)
-		return lr_err_set(err, LR_ENOMEM, "out of memory");
-	return lr_iotests_from_json(s->io, v, "tests", 0, max, err);
-}
-
-/* tests: a string, an array of strings joined with newlines, or the io form. */
-static int get_tests(lr_job_spec *s, json_object *obj, size_t max, size_t max_io, lr_err *err)
-{
-	json_object *v = NULL;
-	lr_buf b;
-	size_t n;
-
-	if (!json_object_object_get_ex(obj, "tests", &v) || v == NULL)
-		return 0;
-	if (json_object_is_type(v, json_type_string))
-		return dup_field(&s->tests, obj, "tests", 0, 0, max, err);
-	if (json_object_is_type(v, json_type_object))
-		return get_io_tests(s, v, max_io, err);
-	if (!json_object_is_type(v, json_type_array))
-		return lr_err_set(err, LR_EINVAL,
-		                  "field 'tests' must be a string, an array of strings or an "
-		                  "object {\"io\": [...]}, got %s",
-		                  lr_json_type_name(v));
-	n = json_object_array_length(v);
-	lr_buf_init(&b, max);
-	for (size_t i = 0; i < n; i++) {
-		json_object *t = json_object_array_get_idx(v, i);
-		const char *str;
-		size_t len;
-
-		if (!json_object_is_type(t, json_type_string)) {
-			lr_buf_free(&b);
-			return lr_err_set(err, LR_EINVAL,
-			                  "field 'tests[%zu]' must be a string, got %s", i,
-			                  lr_json_type_name(t));
-		}
-		str = json_object_get_string(t);
-		len = (size_t)json_object_get_string_len(t);
-		if (memchr(str, '\0', len) != NULL) {
-			lr_buf_free(&b);
-			return lr_err_set(err, LR_EINVAL,
-			                  "field 'tests[%zu]' contains a NUL character", i);
-		}
-		if ((i > 0 && lr_buf_puts(&b, "\n") < 0) || lr_buf_append(&b, str, len) < 0) {
-			int over = b.truncated;
-
-			lr_buf_free(&b);
-			if (over)
-				return lr_err_set(err, LR_ETOOBIG,
-				                  "field 'tests' is over the limit of %zu bytes",
-				                  max);
-			return lr_err_set(err, LR_ENOMEM, "out of memory");
-		}
-	}
-	s->tests = lr_buf_steal(&b);
-	return s->tests ? 0 : lr_err_set(err, LR_ENOMEM, "out of memory");
-}
-
-static int is_identifier(const char *s)
-{
-	if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
-		return 0;
-	for (s++; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '_'))
-			return 0;
-	return 1;
 }
 
 static int model_allowed(const char *list, const char *name)
@@ -431,7 +349,7 @@ static int check_fields(json_object *obj, lr_job_kind kind, lr_err *err)
 
 static int get_session(lr_job_spec *out, json_object *root, lr_err *err)
 {
-	int rc = dup_field(&out->session, root, "session", 1, 1, LR_JOB_ID_MAX, err);
+	int rc = lr_jobf_dup(&out->session, root, "session", 1, 1, LR_JOB_ID_MAX, err);
 
 	if (rc == 0 && !lr_job_id_valid(out->session))
 		rc = lr_err_set(err, LR_EINVAL,
@@ -448,19 +366,19 @@ static int get_texts(lr_job_spec *out, json_object *root, const lr_job_policy *p
 	rc = 0;
 	switch (out->kind) {
 	case LR_KIND_EVALUATE:
-		rc = dup_field(&out->code, root, "code", 1, 0, pol->max_text_bytes, err);
+		rc = lr_jobf_dup(&out->code, root, "code", 1, 0, pol->max_text_bytes, err);
 		break;
 	case LR_KIND_GENERATE:
-		rc = dup_field(&out->prompt, root, "prompt", 1, 1, pol->max_text_bytes, err);
+		rc = lr_jobf_dup(&out->prompt, root, "prompt", 1, 1, pol->max_text_bytes, err);
 		break;
 	case LR_KIND_REFACTOR:
-		rc = dup_field(&out->code, root, "code", 1, 0, pol->max_text_bytes, err);
+		rc = lr_jobf_dup(&out->code, root, "code", 1, 0, pol->max_text_bytes, err);
 		if (rc == 0)
-			rc = dup_field(&out->feedback, root, "feedback", 1, 1, pol->max_text_bytes,
-			               err);
+			rc = lr_jobf_dup(&out->feedback, root, "feedback", 1, 1,
+			                 pol->max_text_bytes, err);
 		break;
 	case LR_KIND_LOOP:
-		rc = dup_field(&out->prompt, root, "prompt", 1, 1, pol->max_text_bytes, err);
+		rc = lr_jobf_dup(&out->prompt, root, "prompt", 1, 1, pol->max_text_bytes, err);
 		if (rc == 0)
 			rc = get_loop(out, root, pol, err);
 		break;
@@ -474,11 +392,12 @@ static int get_texts(lr_job_spec *out, json_object *root, const lr_job_policy *p
 			                     SESSION_CELLS_MAX, NULL, err);
 		break;
 	case LR_KIND_EXEC:
-		rc = dup_field(&out->code, root, "code", 1, 0, pol->max_text_bytes, err);
+		rc = lr_jobf_dup(&out->code, root, "code", 1, 0, pol->max_text_bytes, err);
 		if (rc == 0)
 			rc = get_session(out, root, err);
 		break;
 	case LR_KIND_SESSION_CLOSE: rc = get_session(out, root, err); break;
+	case LR_KIND_BATCH: rc = 0; break; /* items come last: they take the limits */
 	default: rc = lr_err_set(err, LR_EINTERNAL, "unhandled kind");
 	}
 	return rc;
@@ -494,8 +413,8 @@ static int get_options(lr_job_spec *out, json_object *root, lr_err *err)
 	out->static_checks = 1;
 	rc = lr_json_get_bool(&out->static_checks, root, "", "static_checks", 0, NULL, err);
 	if (rc == 0)
-		rc = dup_field(&out->callback_url, root, "callback_url", 0, 1, CALLBACK_URL_MAX,
-		               err);
+		rc = lr_jobf_dup(&out->callback_url, root, "callback_url", 0, 1, CALLBACK_URL_MAX,
+		                 err);
 	if (rc < 0)
 		return rc;
 	if (out->callback_url != NULL && strncmp(out->callback_url, "http://", 7) != 0 &&
@@ -551,7 +470,7 @@ int lr_job_spec_parse(lr_job_spec *out, const char *text, size_t len, const lr_j
 	if (lr_job_kind_parse(&out->kind, kind) < 0) {
 		rc = lr_err_set(err, LR_EINVAL,
 		                "unknown kind '%s' (one of evaluate, generate, refactor, loop, "
-		                "session_open, exec, session_close)",
+		                "session_open, exec, session_close, batch)",
 		                kind);
 		goto cleanup;
 	}
@@ -561,12 +480,13 @@ int lr_job_spec_parse(lr_job_spec *out, const char *text, size_t len, const lr_j
 	rc = get_texts(out, root, pol, err);
 	if (rc < 0)
 		goto cleanup;
-	rc = get_tests(out, root, pol->max_text_bytes, pol->max_spec_bytes, err);
+	rc = lr_jobf_tests(&out->tests, &out->io, root, pol->max_text_bytes, pol->max_spec_bytes,
+	                   err);
 	if (rc == 0)
-		rc = dup_field(&out->entry_point, root, "entry_point", 0, 1, NAME_MAX_LEN, err);
+		rc = lr_jobf_dup(&out->entry_point, root, "entry_point", 0, 1, NAME_MAX_LEN, err);
 	if (rc < 0)
 		goto cleanup;
-	if (out->entry_point != NULL && !is_identifier(out->entry_point)) {
+	if (out->entry_point != NULL && !lr_jobf_is_identifier(out->entry_point)) {
 		rc = lr_err_set(err, LR_EINVAL,
 		                "field 'entry_point' must be a Python identifier, got '%.64s'",
 		                out->entry_point);
@@ -588,6 +508,8 @@ int lr_job_spec_parse(lr_job_spec *out, const char *text, size_t len, const lr_j
 	if (rc < 0)
 		goto cleanup;
 	rc = get_options(out, root, err);
+	if (rc == 0 && out->kind == LR_KIND_BATCH)
+		rc = lr_job_batch_parse(out, root, pol, err);
 cleanup:
 	json_object_put(root);
 	if (rc < 0)
@@ -650,6 +572,11 @@ char *lr_job_spec_to_json(const lr_job_spec *s)
 	if (s->kind == LR_KIND_GENERATE || s->kind == LR_KIND_LOOP)
 		rc |= lr_json_set_bool(o, "show_tests", s->show_tests);
 	rc |= add_str(o, "session", s->session);
+	if (s->kind == LR_KIND_BATCH) {
+		json_object *items = lr_job_batch_to_json(s);
+
+		rc |= items ? lr_json_set_obj(o, "items", items) : LR_ENOMEM;
+	}
 	if (s->kind == LR_KIND_SESSION_OPEN) {
 		rc |= lr_json_set_num(o, "idle_timeout_s", s->idle_timeout_s);
 		rc |= lr_json_set_int(o, "max_cells", s->max_cells);

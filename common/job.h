@@ -11,6 +11,8 @@
  *                                                           are each cell's)
  *   exec      session, code                                 one cell in a session
  *   session_close  session                                  end a session
+ *   batch     items: [{id, code, [tests], [entry_point], [criteria]}, ...]
+ *             many evaluations in one job (see job_batch.h)
  *
  * and, for every kind, [limits] {timeout_s, memory_mb}, [criteria] (see
  * criteria.h) and [static_checks] (bool, default true). `tests` is a string
@@ -45,6 +47,7 @@ typedef enum {
 	LR_KIND_SESSION_OPEN,
 	LR_KIND_EXEC,
 	LR_KIND_SESSION_CLOSE,
+	LR_KIND_BATCH,
 	LR_KIND_COUNT
 } lr_job_kind;
 
@@ -69,6 +72,7 @@ typedef struct lr_job_policy {
 	double max_wall_s;        /* cap on budget.wall_s, also its default (default 600) */
 	long max_tokens;          /* cap on budget.tokens, also its default (default 200000) */
 	long max_n;               /* cap on n (default 8) */
+	long max_batch_items;     /* cap on a batch's items (default 1000) */
 	const char *models;       /* model names a job may ask for: "*" any (default), ""
 	                             none, or a comma-separated list */
 } lr_job_policy;
@@ -111,6 +115,12 @@ typedef struct lr_job_spec {
 	char *session;
 	double idle_timeout_s;
 	long max_cells;
+	/* batch: the items, each an evaluate spec with its own id, code, tests,
+	 * entry point and criteria (else the batch's), and the batch's limits
+	 * and static_checks. */
+	struct lr_job_spec *items;
+	size_t nitems;
+	char *item_id; /* an item's id (NULL outside a batch) */
 } lr_job_spec;
 
 /* Parse and validate `len` bytes of spec JSON. With pol NULL only the

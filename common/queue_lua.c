@@ -66,16 +66,19 @@
 	"  local a, b = string.match(id or '', '^(%d+)%-(%d+)$')\n" \
 	"  return a ~= nil and #a <= 19 and #b <= 19\n" \
 	"end\n" \
-	"local KINDS = {evaluate = true, generate = true, refactor = true, loop = true}\n" \
+	"-- The kinds of job.h (lr_job_kind): change both together.\n" \
+	"local KIND_LIST = {'evaluate', 'generate', 'refactor', 'loop', 'session_open', 'exec',\n" \
+	"  'session_close', 'batch'}\n" \
+	"local KINDS = {}\n" \
+	"for _, kd in ipairs(KIND_LIST) do KINDS[kd] = true end\n" \
 	"local COUNTERS = {'queued', 'running', 'retry_wait', 'total:done', 'total:cancelled',\n" \
 	"  'total:rejected', 'total:dead', 'total:passed', 'total:failed', 'total:submitted',\n" \
 	"  'total:retries', 'total:reclaimed', 'total:stale_writes', 'total:evicted',\n" \
 	"  'total:callbacks_delivered', 'total:callbacks_failed', 'finished_bytes'}\n" \
 	"-- total:<final state>:<kind>, for the kinds there are (and 'none').\n" \
 	"for _, s in ipairs({'done', 'cancelled', 'rejected', 'dead'}) do\n" \
-	"  for _, kd in ipairs({'evaluate', 'generate', 'refactor', 'loop', 'none'}) do\n" \
-	"    COUNTERS[#COUNTERS + 1] = 'total:' .. s .. ':' .. kd\n" \
-	"  end\n" \
+	"  for _, kd in ipairs(KIND_LIST) do COUNTERS[#COUNTERS + 1] = 'total:' .. s .. ':' .. kd end\n" \
+	"  COUNTERS[#COUNTERS + 1] = 'total:' .. s .. ':none'\n" \
 	"end\n" \
 	"local function kind_of(j) return KINDS[j.kind or ''] and j.kind or 'none' end\n" \
 	"-- The shared keys a job's scripts may write: of their type, counters numbers.\n" \
@@ -197,7 +200,10 @@
 	"  if not LIVE[was] and not FINAL[was] then\n" \
 	"    if redis.call('ZSCORE', LEASES, id) then was = 'running'\n" \
 	"    elseif redis.call('ZSCORE', DELAYED, id) then was = 'retry_wait'\n" \
-	"    elseif valid_id(entry) then was = 'queued' end\n" \
+	"    elseif valid_id(entry) then was = 'queued'\n" \
+	"    elseif valid_id(j.entry) and #redis.call('XRANGE', JOBS, j.entry, j.entry) > 0 then\n" \
+	"      was = 'queued'\n" \
+	"    end\n" \
 	"  end\n" \
 	"  if LIVE[was] then redis.call('HINCRBY', STATS, was, -1) end\n" \
 	"  redis.call('ZREM', LEASES, id)\n" \
@@ -481,6 +487,13 @@ const lr_script lr_lua_claim = {"claim", LUA_PRELUDE
 	"end\n"
 	"local j = read_job(id)\n"
 	"if not j then return skip('gone') end\n"
+	"if buriable(j) and not j.hash and redis.call('TTL', j.k) ~= -1 then\n"
+	"  -- Buried already by the sweep, which could not tell it was queued.\n"
+	"  if (tonumber(redis.call('HGET', STATS, 'queued')) or 0) > 0 then\n"
+	"    redis.call('HINCRBY', STATS, 'queued', -1)\n"
+	"  end\n"
+	"  return skip('buried')\n"
+	"end\n"
 	"if buriable(j) then\n"
 	"  bury(j, j.broken, entry)\n"
 	"  return {'dead', j.broken}\n"
@@ -855,11 +868,12 @@ const lr_script lr_lua_repair = {"repair", LUA_PRELUDE
 	"  local id = string.sub(key, #head + 1)\n"
 	"  if string.sub(key, 1, #head) == head and valid_id(id) then\n"
 	"    local j = read_job(id)\n"
-	"    if buriable(j) then\n"
+	"    -- (A key that is not a hash is buried once: bury gives it an expiry.)\n"
+	"    if buriable(j) and (j.hash or redis.call('TTL', key) == -1) then\n"
 	"      bury(j, j.broken)\n"
 	"      fixed(id, 'buried: ' .. j.broken)\n"
 	"    elseif j and j.broken then\n"
-	"      if redis.call('TTL', key) == -1 then redis.call('EXPIRE', key, j.n.ttl) end\n"
+	"      if j.hash and redis.call('TTL', key) == -1 then redis.call('EXPIRE', key, j.n.ttl) end\n"
 	"    elseif j.state == 'queued' and (not j.entry or j.entry == '' or\n"
 	"        #redis.call('XRANGE', JOBS, j.entry, j.entry) == 0) then\n"
 	"      enqueue(j)\n"

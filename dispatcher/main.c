@@ -61,6 +61,8 @@ static lr_cfg_opt opts[] = {
     LR_OPT_INT("max-tokens", &dc.job.max_tokens, "200000", 1, 1000000000,
                "cap (and default) for budget.tokens"),
     LR_OPT_INT("max-n", &dc.job.max_n, "8", 1, 64, "cap on n (sampled candidates)"),
+    LR_OPT_INT("max-batch-items", &dc.job.max_batch_items, "1000", 1, 10000,
+               "cap on the items of a batch job"),
     LR_OPT_STR("models", &dc.job.models, "*",
                "models a job may ask for: * (any), empty (none) or a comma-separated list"),
     LR_OPT_INT("max-attempts", &dc.queue.max_attempts, "3", 1, 1000,

@@ -224,15 +224,6 @@ void sbx_clone_failed(sbx_result *res, int err)
 
 /* ---- the cold run ------------------------------------------------------------ */
 
-typedef struct cold {
-	int out[2], err[2], ans[2], st[2], alive[2], req[2];
-	int pidfd;
-	long pid;
-	int slot_fd;
-	sbx_cgroup cg;
-	sbx_plan *plan;
-} cold;
-
 static void close_fd(int *fd)
 {
 	if (*fd >= 0)
@@ -258,7 +249,7 @@ static void kill_tree(int pidfd, sbx_cgroup *cg)
 
 /* Feed the request and capture everything until pid 1 is gone and the
  * pipes are closed. Returns SBX_KILL_*. */
-static int supervise(cold *c, const sbx_limits *lim, const char *request, size_t request_len,
+static int supervise(sbx_cold *c, const sbx_limits *lim, const char *request, size_t request_len,
                      sbx_cap caps[3], sbx_status *st, sbx_result *res, double t0)
 {
 	const int fds[3] = {c->out[0], c->err[0], c->ans[0]};
@@ -357,65 +348,55 @@ static int take_outputs(sbx_result *res, sbx_cap caps[3])
 	return 0;
 }
 
-int sbx_run(sbx_result *res, const sbx_config *cfg, const sbx_limits *lim_in, const char *request,
-            size_t request_len)
+void sbx_cold_init(sbx_cold *c)
+{
+	memset(c, 0, sizeof(*c));
+	for (int i = 0; i < 2; i++)
+		c->out[i] = c->err[i] = c->ans[i] = c->st[i] = c->alive[i] = c->req[i] = -1;
+	c->pidfd = -1;
+	c->pid = -1;
+	c->slot_fd = -1;
+	sbx_cgroup_init(&c->cg);
+}
+
+void sbx_cold_kill(sbx_cold *c)
+{
+	kill_tree(c->pidfd, &c->cg);
+}
+
+int sbx_cold_start(sbx_cold *c, sbx_result *res, const sbx_config *cfg, const sbx_limits *lim)
 {
 	const sbx_setup *s;
-	sbx_limits lim;
-	cold c;
-	sbx_cap caps[3];
-	sbx_status st;
 	char msg[256];
 	char note[256];
 	unsigned uid = 0;
 	unsigned iso;
-	int killed = SBX_KILL_NONE;
-	int rc = 0;
-	double t0;
-	struct rusage ru;
-	int wst = 0;
 
-	memset(res, 0, sizeof(*res));
-	res->cg_cpu_s = -1;
-	res->cg_peak_kb = -1;
-	memset(&c, 0, sizeof(c));
-	memset(caps, 0, sizeof(caps));
-	memset(&st, 0, sizeof(st));
-	for (int i = 0; i < 2; i++)
-		c.out[i] = c.err[i] = c.ans[i] = c.st[i] = c.alive[i] = c.req[i] = -1;
-	c.pidfd = -1;
-	c.pid = -1;
-	c.slot_fd = -1;
-	sbx_cgroup_init(&c.cg);
-	sbx_limits_resolve(&lim, lim_in);
-	caps[0].max = caps[1].max = lim.output_max;
-	caps[2].max = lim.answer_max;
 	res->end = SBX_END_ERROR;
-
 	s = sbx_setup_get(cfg, msg, sizeof(msg));
 	if (s == NULL) {
 		snprintf(res->detail, sizeof(res->detail), "%s", msg);
-		goto cleanup;
+		return -1;
 	}
 	iso = sbx_setup_isolation(s, res);
 	/* The slot gives root its uid, and names the cgroup either way. */
-	c.slot_fd = sbx_slot_acquire(s->uid_base, &uid);
-	if (c.slot_fd < 0) {
+	c->slot_fd = sbx_slot_acquire(s->uid_base, &uid);
+	if (c->slot_fd < 0) {
 		snprintf(res->detail, sizeof(res->detail), "no free sandbox uid in %u..%u: %s",
 		         s->uid_base, s->uid_base + SBX_SLOTS - 1, strerror(errno));
-		goto cleanup;
+		return -1;
 	}
 	if (!(s->avoid & SBX_ISO_CGROUP)) {
 		/* The whole run: every process, and the files in /work and /tmp
 		 * (tmpfs pages are charged to the cgroup of whoever wrote them).
 		 * +1 process: the init. */
-		sbx_cg_limits cl = {lim.memory_mb * 1024LL * 1024LL,
-		                    lim.max_procs + 1 + (cfg && cfg->peer ? 2 : 0), lim.cpus};
+		sbx_cg_limits cl = {lim->memory_mb * 1024LL * 1024LL,
+		                    lim->max_procs + 1 + (cfg && cfg->peer ? 2 : 0), lim->cpus};
 		char name[48];
 
 		snprintf(name, sizeof(name), "llmrepl-sbx-u%u", uid);
-		if (sbx_cgroup_create(&c.cg, name, &cl, 0, note, sizeof(note)) == 0 &&
-		    c.cg.have_pids)
+		if (sbx_cgroup_create(&c->cg, name, &cl, 0, note, sizeof(note)) == 0 &&
+		    c->cg.have_pids)
 			iso |= SBX_ISO_CGROUP;
 		sbx_detail_add(res, note);
 	} else {
@@ -427,109 +408,149 @@ int sbx_run(sbx_result *res, const sbx_config *cfg, const sbx_limits *lim_in, co
 		sbx_isolation_str((unsigned)s->require & ~iso, need, sizeof(need));
 		snprintf(msg, sizeof(msg), "required protections unavailable: %s", need);
 		snprintf(res->detail, sizeof(res->detail), "%s", msg);
-		goto cleanup;
+		return -1;
 	}
-	if (pipe2(c.out, O_CLOEXEC) < 0 || pipe2(c.err, O_CLOEXEC) < 0 ||
-	    pipe2(c.ans, O_CLOEXEC) < 0 || pipe2(c.st, O_CLOEXEC) < 0 ||
-	    pipe2(c.alive, O_CLOEXEC) < 0 ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c.req) < 0) {
+	if (pipe2(c->out, O_CLOEXEC) < 0 || pipe2(c->err, O_CLOEXEC) < 0 ||
+	    pipe2(c->ans, O_CLOEXEC) < 0 || pipe2(c->st, O_CLOEXEC) < 0 ||
+	    pipe2(c->alive, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c->req) < 0) {
 		snprintf(res->detail, sizeof(res->detail), "pipe: %s", strerror(errno));
-		goto cleanup;
+		return -1;
 	}
-	c.plan = malloc(sizeof(*c.plan));
-	if (c.plan == NULL) {
+	c->plan = malloc(sizeof(*c->plan));
+	if (c->plan == NULL) {
 		snprintf(res->detail, sizeof(res->detail), "out of memory");
-		goto cleanup;
+		return -1;
 	}
-	sbx_plan_make(c.plan, s, &lim, uid, 0);
-	c.plan->fds[SBX_CFD_OUT - SBX_CFD_OUT] = c.out[1];
-	c.plan->fds[SBX_CFD_ERR - SBX_CFD_OUT] = c.err[1];
-	c.plan->fds[SBX_CFD_ANS - SBX_CFD_OUT] = c.ans[1];
-	c.plan->fds[SBX_CFD_REQ - SBX_CFD_OUT] = c.req[1];
-	c.plan->fds[SBX_CFD_STATUS - SBX_CFD_OUT] = c.st[1];
-	c.plan->fds[SBX_CFD_ALIVE - SBX_CFD_OUT] = c.alive[0];
+	sbx_plan_make(c->plan, s, lim, uid, 0);
+	c->plan->fds[SBX_CFD_OUT - SBX_CFD_OUT] = c->out[1];
+	c->plan->fds[SBX_CFD_ERR - SBX_CFD_OUT] = c->err[1];
+	c->plan->fds[SBX_CFD_ANS - SBX_CFD_OUT] = c->ans[1];
+	c->plan->fds[SBX_CFD_REQ - SBX_CFD_OUT] = c->req[1];
+	c->plan->fds[SBX_CFD_STATUS - SBX_CFD_OUT] = c->st[1];
+	c->plan->fds[SBX_CFD_ALIVE - SBX_CFD_OUT] = c->alive[0];
 	for (int i = 0; i < SBX_CG_N; i++)
-		c.plan->fds[SBX_CFD_CG0 - SBX_CFD_OUT + i] = c.cg.procs_fd[i];
-	if (c.cg.version)
-		sbx_plan_gate(c.plan);
+		c->plan->fds[SBX_CFD_CG0 - SBX_CFD_OUT + i] = c->cg.procs_fd[i];
+	if (c->cg.version)
+		sbx_plan_gate(c->plan);
 	if (cfg != NULL && cfg->peer)
-		sbx_plan_peer(c.plan, s);
+		sbx_plan_peer(c->plan, s);
 
-	t0 = sbx_now();
-	c.pid = sbx_clone(c.plan, &c.pidfd);
-	if (c.pid < 0) {
+	c->t0 = sbx_now();
+	c->pid = sbx_clone(c->plan, &c->pidfd);
+	if (c->pid < 0) {
 		sbx_clone_failed(res, errno);
-		goto cleanup;
+		return -1;
 	}
-	close_fd(&c.out[1]);
-	close_fd(&c.err[1]);
-	close_fd(&c.ans[1]);
-	close_fd(&c.st[1]);
-	close_fd(&c.alive[0]);
-	close_fd(&c.req[1]);
-	shutdown(c.req[0], SHUT_RD);
-	set_nonblock(c.out[0]);
-	set_nonblock(c.err[0]);
-	set_nonblock(c.ans[0]);
-	set_nonblock(c.st[0]);
-	set_nonblock(c.req[0]);
+	c->iso = iso;
+	close_fd(&c->out[1]);
+	close_fd(&c->err[1]);
+	close_fd(&c->ans[1]);
+	close_fd(&c->st[1]);
+	close_fd(&c->alive[0]);
+	close_fd(&c->req[1]);
+	shutdown(c->req[0], SHUT_RD);
+	set_nonblock(c->out[0]);
+	set_nonblock(c->err[0]);
+	set_nonblock(c->ans[0]);
+	set_nonblock(c->st[0]);
+	set_nonblock(c->req[0]);
+	return 0;
+}
 
-	killed = supervise(&c, &lim, request, request_len, caps, &st, res, t0);
+int sbx_cold_end(sbx_cold *c, sbx_result *res, const sbx_limits *lim, sbx_cap caps[3],
+                 sbx_status *st, int killed)
+{
+	struct rusage ru;
+	int wst = 0;
+
 	memset(&ru, 0, sizeof(ru));
-	while (wait4((pid_t)c.pid, &wst, 0, &ru) < 0 && errno == EINTR)
+	while (wait4((pid_t)c->pid, &wst, 0, &ru) < 0 && errno == EINTR)
 		;
-	c.pid = -1;
-	res->wall_s = sbx_now() - t0;
+	c->pid = -1;
+	res->wall_s = sbx_now() - c->t0;
 	/* init reaped python and any orphans: its children's time is theirs. */
 	res->cpu_s = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
 	             (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-	if (st.cpu_s > res->cpu_s)
-		res->cpu_s = st.cpu_s;
+	if (st->cpu_s > res->cpu_s)
+		res->cpu_s = st->cpu_s;
 	/* The cgroup counts from the move on (start-up pages stay with the
 	 * host's cgroup); python's own peak RSS covers the start-up. */
-	res->cg_peak_kb = sbx_cgroup_peak_kb(&c.cg);
-	res->cg_cpu_s = sbx_cgroup_cpu_s(&c.cg);
+	res->cg_peak_kb = sbx_cgroup_peak_kb(&c->cg);
+	res->cg_cpu_s = sbx_cgroup_cpu_s(&c->cg);
 	res->peak_kb = res->cg_peak_kb;
-	if (st.maxrss_kb > res->peak_kb)
-		res->peak_kb = st.maxrss_kb;
+	if (st->maxrss_kb > res->peak_kb)
+		res->peak_kb = st->maxrss_kb;
 	if (res->peak_kb <= 0)
 		res->peak_kb = ru.ru_maxrss;
 	if (take_outputs(res, caps) < 0) {
 		snprintf(res->detail, sizeof(res->detail), "out of memory");
-		rc = -1;
-		goto cleanup;
+		return -1;
 	}
-	if (st.failed) {
+	if (st->failed) {
 		res->end = SBX_END_ERROR;
-		goto cleanup;
+		return 0;
 	}
-	res->isolation = iso;
-	sbx_classify(res, &lim, killed, st.have_status, st.status, sbx_cgroup_oom_kills(&c.cg));
+	res->isolation = c->iso;
+	sbx_classify(res, lim, killed, st->have_status, st->status, sbx_cgroup_oom_kills(&c->cg));
 	if (res->end == SBX_END_ERROR)
 		sbx_detail_add(res, "the sandbox's init ended without a status");
 	/* After classifying, which judges a kill by the interpreter's own time:
 	 * what is reported is the whole tree's. */
 	if (res->cg_cpu_s > res->cpu_s)
 		res->cpu_s = res->cg_cpu_s;
-cleanup:
-	if (c.pid > 0) {
-		kill_tree(c.pidfd, &c.cg);
-		waitpid((pid_t)c.pid, NULL, 0);
+	return 0;
+}
+
+void sbx_cold_cleanup(sbx_cold *c)
+{
+	if (c->pid > 0) {
+		kill_tree(c->pidfd, &c->cg);
+		waitpid((pid_t)c->pid, NULL, 0);
+		c->pid = -1;
 	}
 	for (int i = 0; i < 2; i++) {
-		close_fd(&c.out[i]);
-		close_fd(&c.err[i]);
-		close_fd(&c.ans[i]);
-		close_fd(&c.st[i]);
-		close_fd(&c.alive[i]);
-		close_fd(&c.req[i]);
+		close_fd(&c->out[i]);
+		close_fd(&c->err[i]);
+		close_fd(&c->ans[i]);
+		close_fd(&c->st[i]);
+		close_fd(&c->alive[i]);
+		close_fd(&c->req[i]);
 	}
-	close_fd(&c.pidfd);
+	close_fd(&c->pidfd);
+	sbx_cgroup_destroy(&c->cg);
+	sbx_slot_release(c->slot_fd);
+	c->slot_fd = -1;
+	free(c->plan);
+	c->plan = NULL;
+}
+
+int sbx_run(sbx_result *res, const sbx_config *cfg, const sbx_limits *lim_in, const char *request,
+            size_t request_len)
+{
+	sbx_limits lim;
+	sbx_cold c;
+	sbx_cap caps[3];
+	sbx_status st;
+	int killed;
+	int rc = 0;
+
+	memset(res, 0, sizeof(*res));
+	res->cg_cpu_s = -1;
+	res->cg_peak_kb = -1;
+	memset(caps, 0, sizeof(caps));
+	memset(&st, 0, sizeof(st));
+	sbx_cold_init(&c);
+	sbx_limits_resolve(&lim, lim_in);
+	caps[0].max = caps[1].max = lim.output_max;
+	caps[2].max = lim.answer_max;
+	if (sbx_cold_start(&c, res, cfg, &lim) == 0) {
+		killed = supervise(&c, &lim, request, request_len, caps, &st, res, c.t0);
+		rc = sbx_cold_end(&c, res, &lim, caps, &st, killed);
+	}
+	sbx_cold_cleanup(&c);
 	for (int i = 0; i < 3; i++)
 		sbx_cap_free(&caps[i]);
-	sbx_cgroup_destroy(&c.cg);
-	sbx_slot_release(c.slot_fd);
-	free(c.plan);
 	if (res->out == NULL)
 		res->out = calloc(1, 1);
 	if (res->err == NULL)

@@ -156,6 +156,25 @@ int sbx_pool_run(sbx_pool *p, sbx_result *res, const sbx_limits *lim, const char
                  size_t request_len);
 void sbx_pool_free(sbx_pool *p); /* stops it, leaves nothing running; accepts NULL */
 
+/* A held interpreter: one sandboxed python kept across requests (a REPL
+ * session's), with the protections of a cold run; lim holds for its whole
+ * life except timeout_s (each call has its own) and cpu_s (set it for the
+ * life). request is sent framed "LLMREPL-STDIN <n>\n", so the stream stays
+ * open: each sbx_held_call sends "<len>\n" + frame and waits up to
+ * timeout_s for one answer frame, which it returns as res->answer with the
+ * stdout and stderr written meanwhile (res->end SBX_END_EXITED). A call
+ * that is not answered in time, floods its output, or whose interpreter
+ * died ends the interpreter: res says how, as for a cold run, and
+ * sbx_held_alive() is 0 from then on. Returns -1 only when res could not be
+ * built or the interpreter was gone before the call. One thread at a time. */
+typedef struct sbx_held sbx_held;
+
+int sbx_held_start(sbx_held **out, const sbx_config *cfg, const sbx_limits *lim,
+                   const char *request, size_t request_len, char *msg, size_t msglen);
+int sbx_held_call(sbx_held *h, sbx_result *res, const char *frame, size_t len, double timeout_s);
+int sbx_held_alive(const sbx_held *h);
+void sbx_held_free(sbx_held *h); /* kills it; accepts NULL */
+
 /* The server's pid as this process sees it, -1 when none runs (diagnostics
  * and tests; the next run restarts a server that is gone). */
 long sbx_pool_server_pid(sbx_pool *p);

@@ -5,6 +5,7 @@
 #define LLMREPL_SBX_HOST_H
 
 #include "sbx.h"
+#include "sbx_cgroup.h"
 #include "sbx_child.h"
 
 #include <stddef.h>
@@ -104,5 +105,31 @@ typedef struct sbx_status {
 
 /* Read what is there; 'E' and 'W' records are described in res->detail. */
 void sbx_status_read(sbx_status *st, int fd, sbx_result *res);
+
+/* A sandboxed interpreter's processes and pipes, from start to end: the
+ * cold run (sbx_run) and the held interpreter (sbx_held.c) share them. */
+typedef struct sbx_cold {
+	int out[2], err[2], ans[2], st[2], alive[2], req[2];
+	int pidfd;
+	long pid;
+	int slot_fd;
+	sbx_cgroup cg;
+	sbx_plan *plan;
+	unsigned iso; /* SBX_ISO_* that apply */
+	double t0;    /* when it was cloned (sbx_now) */
+} sbx_cold;
+
+void sbx_cold_init(sbx_cold *c);
+/* Take a uid slot and a cgroup, clone the child; our ends of its pipes are
+ * non-blocking (req[0] is where the request goes). -1 with res->detail. */
+int sbx_cold_start(sbx_cold *c, sbx_result *res, const sbx_config *cfg, const sbx_limits *lim);
+/* Kill the whole tree (pid 1 of its namespace and the cgroup). */
+void sbx_cold_kill(sbx_cold *c);
+/* Reap the child once it is gone and fill res (times, peak, outputs from
+ * caps, how it ended). -1 only when out of memory. */
+int sbx_cold_end(sbx_cold *c, sbx_result *res, const sbx_limits *lim, sbx_cap caps[3],
+                 sbx_status *st, int killed);
+/* Kill what is left and release everything; safe to repeat. */
+void sbx_cold_cleanup(sbx_cold *c);
 
 #endif

@@ -1,25 +1,55 @@
-/* sbx_slot.c - host-wide uid slots held by abstract unix sockets. */
+/* sbx_slot.c - host-wide uid slots held by abstract unix sockets, or by
+ * flock()ed files in LLMREPL_SANDBOX_SLOT_DIR. */
 #include "sbx_slot.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 static atomic_uint slot_next;
 
-/* Bind the slot's socket: the fd, or -1 (EADDRINUSE: held elsewhere). */
+/* Lock <dir>/uid-<uid>: the fd, or -1 (EADDRINUSE: held elsewhere). */
+static int slot_try_file(const char *dir, unsigned uid)
+{
+	char path[4096];
+	int fd;
+	int e;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/uid-%u", dir, uid) >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return fd;
+	e = errno == EWOULDBLOCK ? EADDRINUSE : errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+/* Take the slot: the fd, or -1 (EADDRINUSE: held elsewhere). */
 int sbx_slot_try(unsigned uid)
 {
+	const char *dir = getenv("LLMREPL_SANDBOX_SLOT_DIR");
 	struct sockaddr_un sa;
 	socklen_t len;
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int fd;
 	int w;
 
+	if (dir != NULL && dir[0] != '\0')
+		return slot_try_file(dir, uid);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
 	memset(&sa, 0, sizeof(sa));

@@ -199,20 +199,34 @@ int lr_jobctx_iteration(lr_jobctx *c, long n, size_t nfields, const char *const 
 	static const char *const ef[] = {"n", "summary"};
 	char num[24];
 	const char *ev[2];
+	lr_jobctx_extra x = {"iteration", 2, ef, ev, 0, NULL, NULL};
+
+	snprintf(num, sizeof(num), "%ld", n);
+	ev[0] = num;
+	ev[1] = summary ? summary : "";
+	return lr_jobctx_iteration_with(c, n, nfields, fields, values, lens, &x, err);
+}
+
+int lr_jobctx_iteration_with(lr_jobctx *c, long n, size_t nfields, const char *const *fields,
+                             const char *const *values, const size_t *lens,
+                             const lr_jobctx_extra *x, lr_err *err)
+{
 	lr_q_ops *ops;
 	int rc;
 
 	if (n < 0)
 		return lr_err_set(err, LR_EINVAL, "iteration numbers start at 0");
-	snprintf(num, sizeof(num), "%ld", n);
-	ev[0] = num;
-	ev[1] = summary ? summary : "";
+	for (size_t i = 0; i < x->nset; i++)
+		if (field_ok(x->set_fields[i], err) < 0)
+			return LR_EINVAL;
 	ops = lr_q_ops_new();
 	if (ops == NULL)
 		return lr_err_set(err, LR_ENOMEM, "out of memory");
 	rc = lr_q_ops_iter(ops, n, nfields, fields, values, lens);
 	if (rc == 0)
-		rc = lr_q_ops_event(ops, "iteration", 2, ef, ev, NULL);
+		rc = lr_q_ops_event(ops, x->event, x->nev, x->ev_fields, x->ev_values, NULL);
+	if (rc == 0 && x->nset > 0)
+		rc = lr_q_ops_set(ops, x->nset, x->set_fields, x->set_values, NULL);
 	if (rc == 0)
 		rc = wk_ctx_write(c, ops, err);
 	else

@@ -115,6 +115,24 @@ int lr_jobctx_iteration(lr_jobctx *c, long n, size_t nfields, const char *const 
                         const char *const *values, const size_t *lens, const char *summary,
                         lr_err *err);
 
+/* What goes with an iteration in the same write: an event of type `event`
+ * with these fields, and fields of the job hash (not reserved ones). */
+typedef struct lr_jobctx_extra {
+	const char *event;
+	size_t nev;
+	const char *const *ev_fields;
+	const char *const *ev_values;
+	size_t nset;
+	const char *const *set_fields;
+	const char *const *set_values;
+} lr_jobctx_extra;
+
+/* lr_jobctx_iteration with its own event and job fields (a batch's items:
+ * an `item` event and the running counts), all in one write. */
+int lr_jobctx_iteration_with(lr_jobctx *c, long n, size_t nfields, const char *const *fields,
+                             const char *const *values, const size_t *lens,
+                             const lr_jobctx_extra *x, lr_err *err);
+
 /* Append an event {type, msg} to `P job:<id>:events` (state, attempt and a
  * timestamp are added). Types used so far: progress (free text), iteration,
  * and the protocol's own queued, running, retry, lease_expired, released,

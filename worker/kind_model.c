@@ -13,7 +13,12 @@ int wk_eval_stop(void *ctx, lr_err *err)
 
 int wk_model_eval(eval_outcome *out, lr_jobctx *ctx, const char *code, lr_err *err)
 {
-	const lr_job_spec *s = lr_jobctx_spec(ctx);
+	return wk_spec_eval(out, ctx, lr_jobctx_spec(ctx), code, err);
+}
+
+int wk_spec_eval(eval_outcome *out, lr_jobctx *ctx, const lr_job_spec *s, const char *code,
+                 lr_err *err)
+{
 	eval_request req;
 	int rc;
 

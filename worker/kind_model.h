@@ -15,6 +15,10 @@ int wk_eval_stop(void *ctx, lr_err *err);
  * Returns 0, or < 0 when the sandbox could not run or the job must stop
  * (LR_ECANCELED, LR_ESTALE), as the kind handlers return it. */
 int wk_model_eval(eval_outcome *out, lr_jobctx *ctx, const char *code, lr_err *err);
+/* The same with another spec's tests, entry point, criteria and limits (a
+ * batch's item). */
+int wk_spec_eval(eval_outcome *out, lr_jobctx *ctx, const lr_job_spec *s, const char *code,
+                 lr_err *err);
 
 /* Fill `res`: passed (the evaluation's verdict; 0 without code), the result
  * JSON {code, model: {...}, evaluation: report|null, refactored?}, error,

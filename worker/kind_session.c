@@ -9,6 +9,8 @@
  * worker answers any cell and a worker that dies loses nothing. */
 #include "json.h"
 #include "kinds.h"
+#include "log.h"
+#include "session_held.h"
 #include "session_store.h"
 #include "wk_metrics.h"
 #include "worker.h"
@@ -18,10 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define VALUE_MAX   4096
-#define ANSWER_MAX  (8u << 20)
-#define HARD_SLACK  1.0 /* seconds the host adds to a run's own limits */
-#define REPLAY_MULT 1.5 /* replays may be slower than the cells' first runs */
+#define VALUE_MAX    4096
+#define ANSWER_MAX   (8u << 20)
+#define HARD_SLACK   1.0 /* seconds the host adds to a run's own limits */
+#define REPLAY_MULT  1.5 /* replays may be slower than the cells' first runs */
+#define START_S      1.0 /* a held interpreter's start */
+#define HELD_CPU_S   86400.0
+#define HELD_REQUEST "{\"mode\":\"repl\"}"
 
 static int fields(lr_job_result *res, const char *const *kv, size_t n, lr_err *err)
 {
@@ -89,6 +94,8 @@ int wk_kind_session_close(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 	int existed = 0;
 	int rc = ss_close(lr_jobctx_redis(ctx), lr_jobctx_keys(ctx), id, &existed, err);
 
+	sh_drop(id);
+
 	if (rc < 0)
 		return rc;
 	gone_msg(msg, sizeof(msg), id);
@@ -99,17 +106,19 @@ int wk_kind_session_close(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 }
 
 /* The sandbox request: the cells to replay and the new one. */
-static char *cell_request(const ss_session *ss, size_t n, const char *code)
+static char *cell_request(const ss_session *ss, size_t from, size_t n, const char *code, int mode)
 {
 	json_object *o = json_object_new_object();
 	json_object *cells = json_object_new_array();
 	char *text = NULL;
 	int rc = o && cells ? 0 : LR_ENOMEM;
 
-	for (size_t i = 0; rc == 0 && i < n; i++)
+	for (size_t i = from; rc == 0 && i < n; i++)
 		rc = json_object_array_add(
 		    cells, json_object_new_string_len(ss->cells[i], (int)ss->lens[i]));
-	rc |= lr_json_set_str(o, "mode", "session");
+	if (mode)
+		rc |= lr_json_set_str(o, "mode", "session");
+	rc |= lr_json_set_int(o, "base", (long)from);
 	rc |= lr_json_set_str(o, "code", code);
 	rc |= lr_json_set_num(o, "timeout_s", ss->timeout_s);
 	rc |= lr_json_set_int(o, "value_max", VALUE_MAX);
@@ -123,12 +132,13 @@ static char *cell_request(const ss_session *ss, size_t n, const char *code)
 	return text;
 }
 
-static int run_cell(sbx_result *sr, lr_jobctx *ctx, const ss_session *ss, size_t n,
+/* A cell in a fresh sandbox run of its own, the n cells before it replayed. */
+static int run_once(sbx_result *sr, lr_jobctx *ctx, const ss_session *ss, size_t n,
                     const char *code, lr_err *err)
 {
 	sbx_limits lim;
 	sbx_pool *pool = lr_jobctx_pool(ctx);
-	char *req = cell_request(ss, n, code);
+	char *req = cell_request(ss, 0, n, code, 1);
 	int rc;
 
 	memset(sr, 0, sizeof(*sr));
@@ -147,6 +157,66 @@ static int run_cell(sbx_result *sr, lr_jobctx *ctx, const ss_session *ss, size_t
 	if (rc < 0 || sr->end == SBX_END_ERROR)
 		return lr_err_set(err, LR_EUNAVAIL, "sandbox: %s",
 		                  sr->detail[0] ? sr->detail : "the run could not be started");
+	return 0;
+}
+
+/* The session's held interpreter when it has run exactly n cells, else a
+ * fresh one (NULL when none can be held: the cell then runs once). */
+static sh_entry *held_for(lr_jobctx *ctx, const ss_session *ss, const char *id, size_t n)
+{
+	const wk_config *cfg = lr_jobctx_config(ctx);
+	sh_entry *e = cfg->sessions_held > 0 ? sh_find(id, n) : NULL;
+	sbx_config sc = *lr_jobctx_sbx_config(ctx);
+	sbx_limits lim;
+	sbx_held *h = NULL;
+	char msg[256];
+
+	if (e != NULL || cfg->sessions_held <= 0)
+		return e;
+	sbx_limits_default(&lim);
+	lim.memory_mb = ss->memory_mb;
+	lim.cpu_s = HELD_CPU_S;
+	sc.peer = 0;
+	if (sbx_held_start(&h, &sc, &lim, HELD_REQUEST, strlen(HELD_REQUEST), msg, sizeof(msg)) <
+	    0) {
+		log_warn("session %s: no interpreter can be held (%s); the cell runs once", id,
+		         msg);
+		return NULL;
+	}
+	return sh_keep(id, h, 0, ss->idle_timeout_ms, cfg->sessions_held);
+}
+
+/* Run the cell after the session's first n cells: in its held interpreter
+ * (replaying what that has not run), else once. *replayed = cells re-run;
+ * *e = the held interpreter (NULL when none). */
+static int run_cell(sbx_result *sr, lr_jobctx *ctx, const ss_session *ss, const char *id, size_t n,
+                    const char *code, int *replayed, sh_entry **e, lr_err *err)
+{
+	char *frame;
+	double timeout;
+	int rc;
+
+	*e = held_for(ctx, ss, id, n);
+	if (*e == NULL) {
+		*replayed = (int)n;
+		return run_once(sr, ctx, ss, n, code, err);
+	}
+	*replayed = (int)(n - (*e)->ncells);
+	frame = cell_request(ss, (*e)->ncells, n, code, 0);
+	if (frame == NULL)
+		return lr_err_set(err, LR_ENOMEM, "out of memory");
+	timeout = ss->timeout_s + HARD_SLACK +
+	          (*replayed > 0 || (*e)->ncells == 0 ? ss->replay_s * REPLAY_MULT + START_S : 0);
+	rc = sbx_held_call((*e)->h, sr, frame, strlen(frame), timeout);
+	free(frame);
+	if (rc == 0)
+		wk_metrics_sandbox(sr);
+	if (rc < 0 || sr->end == SBX_END_ERROR) {
+		sh_drop(id);
+		*e = NULL;
+		return lr_err_set(err, LR_EUNAVAIL, "sandbox: %s",
+		                  sr->detail[0] ? sr->detail : "the interpreter is gone");
+	}
 	return 0;
 }
 
@@ -252,13 +322,16 @@ int wk_kind_exec(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 	json_object *ans = NULL;
 	cell_out c;
 	char msg[300], outcome[16] = "";
+	sh_entry *held = NULL;
 	size_t n;
+	int replayed = 0;
 	int again = 0;
 	int rc = ss_load(lr_jobctx_redis(ctx), lr_jobctx_keys(ctx), s->session, &ss, err);
 
 	if (rc < 0)
 		return rc;
 	if (!ss.exists) {
+		sh_drop(s->session);
 		gone_msg(msg, sizeof(msg), s->session);
 		return refuse(res, msg, err);
 	}
@@ -272,7 +345,7 @@ int wk_kind_exec(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 		ss_session_free(&ss);
 		return refuse(res, msg, err);
 	}
-	rc = run_cell(&sr, ctx, &ss, n, s->code, err);
+	rc = run_cell(&sr, ctx, &ss, s->session, n, s->code, &replayed, &held, err);
 	if (rc == 0 && sr.answer != NULL &&
 	    lr_json_parse(&ans, sr.answer, sr.answer_len, ANSWER_MAX, 16, err) < 0) {
 		ans = NULL;
@@ -284,6 +357,14 @@ int wk_kind_exec(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 		               c.record && !again, s->code, lr_jobctx_id(ctx), cfg->name,
 		               lr_json_num(ans, "cell_s", 0), outcome, err);
 	}
+	/* The held interpreter goes on only when it has run exactly the
+	 * recorded cells. */
+	if (held != NULL) {
+		if (rc == 0 && c.record && strcmp(outcome, "ok") == 0 && sbx_held_alive(held->h))
+			held->ncells = n + 1;
+		else
+			sh_drop(s->session);
+	}
 	if (rc == 0 && strcmp(outcome, "conflict") == 0)
 		rc = lr_err_set(err, LR_EUNAVAIL,
 		                "another cell of session %s was recorded while this one ran",
@@ -292,7 +373,7 @@ int wk_kind_exec(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 		gone_msg(msg, sizeof(msg), s->session);
 		rc = refuse(res, msg, err);
 	} else if (rc == 0)
-		rc = cell_report(res, &sr, ans, &c, n, (int)n, err);
+		rc = cell_report(res, &sr, ans, &c, n, replayed, err);
 	json_object_put(ans);
 	sbx_result_free(&sr);
 	ss_session_free(&ss);

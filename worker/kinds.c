@@ -12,6 +12,7 @@ static const lr_kind kinds[LR_KIND_COUNT] = {
     [LR_KIND_SESSION_OPEN] = {"session_open", wk_kind_session_open},
     [LR_KIND_EXEC] = {"exec", wk_kind_exec},
     [LR_KIND_SESSION_CLOSE] = {"session_close", wk_kind_session_close},
+    [LR_KIND_BATCH] = {"batch", wk_kind_batch},
 };
 
 const lr_kind *wk_kind_find(const char *name)

@@ -7,6 +7,7 @@
 #include "kinds.h"
 #include "log.h"
 #include "queue.h"
+#include "session_held.h"
 #include "wk_metrics.h"
 
 #include <stdlib.h>
@@ -243,6 +244,7 @@ int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 			wk_hb_problem(w.hb, NULL);
 		}
 		down = 0;
+		sh_sweep();
 		if (!got)
 			continue;
 		run_job(&w, &job);
@@ -251,6 +253,7 @@ int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 	rc = 0;
 	log_info("worker %s stopping", cfg->name);
 cleanup:
+	sh_clear();
 	wk_hb_stop(w.hb);
 	lr_redis_close(w.r);
 	sbx_pool_free(w.pool);

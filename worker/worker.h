@@ -26,6 +26,9 @@ typedef struct wk_config {
 	long block_ms;                  /* longest wait for a job in one read */
 	double drain_s;                 /* on shutdown, how long the running job may still take */
 	int pool;                       /* run code on the pre-forked sandbox pool */
+	long batch_slots;               /* batch jobs: items run at once (a pool each) */
+	long sessions_held;             /* REPL sessions whose interpreter this worker keeps
+	                                   between cells (0: replay every cell) */
 	sbx_config sbx;                 /* sandbox host settings */
 	const char *fault_abort_marker; /* testing: abort() on a job whose spec holds this */
 	/* Settings of model-based kinds go below (model server, model, ...). */

@@ -17,6 +17,9 @@ by the host, ended by its close) becomes the code's stdin.
   {"mode": "session", "cells": [...], "code": "...", ...}
       one cell of a REPL session, the earlier cells replayed first
       (llmrepl_session).
+  {"mode": "repl"}, framed as for stdin
+      a held interpreter: the rest of fd 4 carries cells, each answered
+      with one frame on fd 3 (llmrepl_session.serve).
   {"mode": "io_prepare", ...} / {"mode": "io_check", ...}
       the io test form's judge steps (llmrepl_io): parse and static checks
       of a program, and a job's python checker on one case's output.
@@ -318,6 +321,9 @@ def run_once():
     if mode == "session":
         import llmrepl_session
         return llmrepl_session.run(req, dumps, write_answer)
+    if mode == "repl":
+        import llmrepl_session
+        return llmrepl_session.serve(req, dumps, loads)
     if mode in ("io_prepare", "io_check"):
         import llmrepl_io
         write_answer(dumps(llmrepl_io.handle(req)))

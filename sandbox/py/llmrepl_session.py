@@ -1,9 +1,11 @@
-"""llmrepl_session.py - one cell of a REPL session (request mode "session").
+"""llmrepl_session.py - cells of a REPL session: mode "session" (one cell
+in a fresh interpreter, the earlier cells replayed) and mode "repl" (a held
+interpreter answering cell after cell, see serve()).
 
   {"mode": "session", "cells": ["...", ...], "code": "...", "timeout_s": N,
-   "value_max": N}
+   "value_max": N, "base": N}
 
-The session's earlier cells are replayed first, in order, in one globals
+The cells given (the session's cells after the first `base`) are replayed first, in order, in one globals
 dict, their output discarded and their errors ignored (a cell that raised
 keeps what it did before raising, as in a REPL); then `code` runs in the same
 dict with the process's real stdout and stderr. When the cell's last
@@ -66,36 +68,43 @@ def _line(tb, name):
     return line
 
 
-def run(req, dumps, write_answer):
+def _fresh_globals():
+    main = type(sys)("__main__")
+    main.__builtins__ = builtins
+    sys.modules["__main__"] = main
+    return main.__dict__
+
+
+def _replay(cells, base, g):
+    real = sys.stdout, sys.stderr
+    sys.stdout = sys.stderr = _Sink()
+    errors = 0
+    for i, c in enumerate(cells):
+        try:
+            has, value = _run_cell(str(c), "<cell %d>" % (base + i + 1), g)
+            if has and value is not None:
+                g["_"] = value
+        except BaseException:
+            errors += 1
+    sys.stdout, sys.stderr = real
+    return errors
+
+
+def _cell(req, g):
+    """Replay req's cells, run its code; the answer (a dict)."""
     import signal
     import time
     import traceback
     cells = req.get("cells") or []
     code = req.get("code")
     if not isinstance(code, str) or not isinstance(cells, list):
-        write_answer(dumps({"ok": False, "error": {
-            "type": "RequestError", "message": "the request has no code"}}))
-        return 2
+        return {"ok": False, "error": {"type": "RequestError",
+                                       "message": "the request has no code"}}
     value_max = int(req.get("value_max") or 4096)
     timeout_s = float(req.get("timeout_s") or 0)
-    main = type(sys)("__main__")
-    main.__builtins__ = builtins
-    sys.modules["__main__"] = main
-    g = main.__dict__
-    sys.path.insert(0, "/work")
-    real = sys.stdout, sys.stderr
-    sys.stdout = sys.stderr = _Sink()
-    replay_errors = 0
-    for i, c in enumerate(cells):
-        try:
-            has, value = _run_cell(str(c), "<cell %d>" % (i + 1), g)
-            if has and value is not None:
-                g["_"] = value
-        except BaseException:
-            replay_errors += 1
-    sys.stdout, sys.stderr = real
-    name = "<cell %d>" % (len(cells) + 1)
-    answer = {"ok": True, "replayed": len(cells), "replay_errors": replay_errors}
+    base = int(req.get("base") or 0)
+    answer = {"ok": True, "replayed": len(cells), "replay_errors": _replay(cells, base, g)}
+    name = "<cell %d>" % (base + len(cells) + 1)
     if timeout_s > 0:
         signal.signal(signal.SIGALRM, _alarm)
         signal.setitimer(signal.ITIMER_REAL, timeout_s)
@@ -137,6 +146,65 @@ def run(req, dumps, write_answer):
         except BaseException:
             pass
     answer["cell_s"] = time.monotonic() - start
-    sys.stdout.flush()
-    write_answer(dumps(answer))
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+    return answer
+
+
+def run(req, dumps, write_answer):
+    """One cell in a fresh interpreter (mode "session")."""
+    sys.path.insert(0, "/work")
+    write_answer(dumps(_cell(req, _fresh_globals())))
     return 0
+
+
+def _read(fd, n):
+    import posix
+    chunks = []
+    while n > 0:
+        b = posix.read(fd, min(n, 1 << 16))
+        if not b:
+            return None
+        chunks.append(b)
+        n -= len(b)
+    return b"".join(chunks)
+
+
+def _frame(fd):
+    import posix
+    head = b""
+    while not head.endswith(b"\n"):
+        b = posix.read(fd, 1)
+        if not b or len(head) > 20:
+            return None
+        head += b
+    return _read(fd, int(head))
+
+
+def serve(req, dumps, loads):
+    """A held interpreter (mode "repl"): fd 0 carries frames "<n>\n" + a
+    cell request as for mode "session"; each is answered with one frame on
+    the answer fd. The globals live until the stream ends."""
+    import posix
+    ctl = posix.dup(0)
+    devnull = posix.open("/dev/null", posix.O_RDONLY)
+    posix.dup2(devnull, 0)
+    posix.close(devnull)
+    sys.path.insert(0, "/work")
+    g = _fresh_globals()
+    while True:
+        data = _frame(ctl)
+        if data is None:
+            return 0
+        try:
+            cell = loads(data.decode("utf-8", "surrogatepass"))
+            answer = _cell(cell if isinstance(cell, dict) else {}, g)
+        except (ValueError, UnicodeDecodeError) as e:
+            answer = {"ok": False, "error": {"type": "RequestError", "message": str(e)}}
+        out = dumps(answer).encode("utf-8", "surrogatepass")
+        out = b"%d\n" % len(out) + out
+        while out:
+            out = out[posix.write(3, out):]

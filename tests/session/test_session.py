@@ -38,15 +38,19 @@ def cell(system, sid, code, timeout=60):
     return h
 
 
-def test_state_is_kept_across_cells(system):
+@pytest.mark.parametrize("held", [8, 0])
+def test_state_is_kept_across_cells(system, held):
+    """Held: the worker keeps the session's interpreter; 0: every cell runs
+    once in a fresh sandbox run that replays the session first."""
     system.dispatcher()
-    system.worker()
+    system.worker(sessions_held=held)
     sid = open_session(system)
     h = cell(system, sid, "import math\nx = 41\nprint('set')")
     assert h["passed"] == "1" and h["stdout"] == "set\n" and h["value"] == "", h
     assert h["replayed"] == "0" and h["cell"] == "1"
     h = cell(system, sid, "def f(y):\n    return x + y\nf(1)")
-    assert h["value"] == "42" and h["stdout"] == "" and h["replayed"] == "1", h
+    assert h["value"] == "42" and h["stdout"] == "", h
+    assert h["replayed"] == ("0" if held else "1"), h
     h = cell(system, sid, "[math.floor(2.5), _]")
     assert h["value"] == "[2, 42]", h
     h = cell(system, sid, "x / 0")
@@ -106,6 +110,7 @@ def test_limits_each_with_a_clear_error(system):
     assert h["passed"] == "0" and "memory limit of 64 MB" in h["error"], h
     h = cell(system, sid, "x")  # the session goes on from before the stopped cells
     assert h["passed"] == "1" and h["value"] == "1", h
+    assert h["replayed"] == "1", h  # the stopped cell ended the interpreter
     assert cell(system, sid, "z = 3")["passed"] == "1"
     h = cell(system, sid, "z")
     assert h["passed"] == "0" and "limit of 3 cells" in h["error"], h
@@ -148,6 +153,24 @@ def test_worker_killed_between_cells_next_cell_answered_elsewhere(system):
     assert h["replayed"] == "2" and h["worker"] != w1.name, h
 
 
+def test_held_interpreter_keeps_live_state_and_a_new_worker_replays(system):
+    system.dispatcher()
+    w1 = system.worker()
+    sid = open_session(system)
+    assert cell(system, sid, "import random\nrng = random.Random(3)\na = rng.random()")[
+        "passed"] == "1"
+    h = cell(system, sid, "b = rng.random()\na != b")
+    assert h["value"] == "True" and h["replayed"] == "0", h
+    b = cell(system, sid, "b")["value"]
+    w1.stop()
+    system.worker()
+    # Replayed from the record: seeded, so the same numbers again.
+    h = cell(system, sid, "b")
+    assert h["value"] == b and h["replayed"] == "3", h
+    h = cell(system, sid, "rng.random() != b")
+    assert h["value"] == "True" and h["replayed"] == "0", h
+
+
 def test_infinite_loop_in_one_session_while_another_goes_on(system):
     system.dispatcher()
     system.worker()
@@ -166,9 +189,15 @@ def test_infinite_loop_in_one_session_while_another_goes_on(system):
     assert h["passed"] == "0" and "time limit of 3 s" in h["error"], h
 
 
-def test_many_sessions_cost_the_workers_nothing_between_cells(system):
+def children(pid):
+    return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+
+
+def test_many_sessions_on_two_workers_memory_bounded(system):
+    """Each worker holds at most --sessions-held interpreters; the others
+    are their records only, and answer by replay."""
     system.dispatcher()
-    w = [system.worker(), system.worker()]
+    w = [system.worker(sessions_held=4), system.worker(sessions_held=4)]
     ids = [system.submit({"kind": "session_open"}) for _ in range(100)]
     sids = [system.wait(j)["session"] for j in ids]
     jobs = [system.submit({"kind": "exec", "session": s, "code": f"v = {i}"})
@@ -177,6 +206,7 @@ def test_many_sessions_cost_the_workers_nothing_between_cells(system):
     h = cell(system, sids[57], "v")
     assert h["value"] == "57"
     for p in w:
+        assert len(children(p.pid)) <= 4 + 2, children(p.pid)  # + the pool's server
         rss = int(Path(f"/proc/{p.pid}/status").read_text().split("VmRSS:")[1].split()[0])
         assert rss < 64 * 1024, rss
 

@@ -269,6 +269,57 @@ TEST(kind_names)
 	CHECK(lr_job_kind_parse(&k, "Evaluate") == LR_EINVAL);
 }
 
+TEST(batch_items_round_trip)
+{
+	const char *text =
+	    "{\"kind\": \"batch\", \"limits\": {\"timeout_s\": 2}, \"static_checks\": false,"
+	    "\"criteria\": {\"min_pass_rate\": 0.5}, \"items\": ["
+	    "{\"id\": \"HumanEval/0\", \"code\": \"def f(x):\\n    return x\\n\","
+	    " \"tests\": [\"assert f(1) == 1\", \"assert f(2) == 2\"], \"entry_point\": \"f\"},"
+	    "{\"id\": \"io\", \"code\": \"print(input())\", \"criteria\": {\"min_pass_rate\": 1},"
+	    " \"tests\": {\"io\": [{\"stdin\": \"1\\n\", \"stdout\": \"1\\n\"}]}}]}";
+	lr_job_spec s, again;
+	lr_err e;
+	char *json, *json2;
+
+	CHECK(parse(&s, text, &e) == 0);
+	CHECK(s.kind == LR_KIND_BATCH && s.nitems == 2);
+	CHECK_STR(s.items[0].item_id, "HumanEval/0");
+	CHECK_STR(s.items[0].tests, "assert f(1) == 1\nassert f(2) == 2");
+	CHECK_STR(s.items[0].entry_point, "f");
+	/* The batch's limits, static checks and (without its own) criteria. */
+	CHECK(s.items[0].timeout_s == 2 && s.items[0].static_checks == 0);
+	CHECK(s.items[0].has_criteria && s.items[0].criteria.min_pass_rate == 0.5);
+	CHECK(s.items[1].io != NULL && s.items[1].criteria.min_pass_rate == 1);
+	json = lr_job_spec_to_json(&s);
+	CHECK(json != NULL);
+	CHECK(lr_job_spec_parse(&again, json, strlen(json), NULL, &e) == 0);
+	json2 = lr_job_spec_to_json(&again);
+	CHECK_STR(json2, json);
+	free(json);
+	free(json2);
+	lr_job_spec_free(&again);
+	lr_job_spec_free(&s);
+}
+
+TEST(batch_rejections_name_the_item)
+{
+	CHECK(rejects("{\"kind\": \"batch\", \"items\": []}", "field 'items' must not be empty"));
+	CHECK(rejects("{\"kind\": \"batch\", \"items\": [{\"id\": \"a\", \"code\": \"\"}, "
+	              "{\"id\": \"b\", \"code\": \"\", \"x\": 1}]}",
+	              "items[1] ('b'): unknown field"));
+	CHECK(rejects("{\"kind\": \"batch\", \"items\": [{\"id\": \"a\", \"code\": \"\"}, "
+	              "{\"id\": \"a\", \"code\": \"\"}]}",
+	              "items[0] and items[1] have the same id 'a'"));
+	CHECK(rejects("{\"kind\": \"batch\", \"items\": [{\"id\": \"a\\u0001\", \"code\": \"\"}]}",
+	              "items[0]: field 'id' must not contain control characters"));
+	pol.max_batch_items = 1;
+	CHECK(rejects("{\"kind\": \"batch\", \"items\": [{\"id\": \"a\", \"code\": \"\"}, "
+	              "{\"id\": \"b\", \"code\": \"\"}]}",
+	              "field 'items' has 2 items, over the operator's cap of 1"));
+	pol.max_batch_items = 1000;
+}
+
 int main(void)
 {
 	lr_job_policy_default(&pol);
@@ -280,5 +331,7 @@ int main(void)
 	RUN(later_kinds_validate_strictly);
 	RUN(model_allow_list);
 	RUN(kind_names);
+	RUN(batch_items_round_trip);
+	RUN(batch_rejections_name_the_item);
 	return check_summary();
 }

@@ -1,0 +1,41 @@
+/* session_held.h - the REPL sessions whose interpreter this worker keeps.
+ *
+ * A session's truth is its record on Redis (session_store.h); a held
+ * interpreter is a cache of it: a sandboxed python (sbx_held) that has run
+ * exactly the session's first `ncells` recorded cells. A cell of a held
+ * session whose record still has ncells cells runs in it at once; any other
+ * cell starts a fresh interpreter and replays the record first. At most
+ * wk_config.sessions_held are kept, the least recently used going first;
+ * one unused for its session's idle timeout is ended. Main thread only. */
+#ifndef LLMREPL_SESSION_HELD_H
+#define LLMREPL_SESSION_HELD_H
+
+#include "sbx.h"
+
+#include <stddef.h>
+
+typedef struct sh_entry {
+	char id[64];
+	sbx_held *h;
+	size_t ncells;     /* recorded cells it has run */
+	long long used_ms; /* last use (monotonic ms) */
+	long long idle_ms; /* the session's idle timeout */
+} sh_entry;
+
+/* The held interpreter of session id when it has run exactly ncells cells,
+ * else NULL (a held one that does not match is ended). */
+sh_entry *sh_find(const char *id, size_t ncells);
+/* Keep h for session id (ended first: a held one of the same session, and
+ * the least recently used when max are held). NULL when max is 0 (h is
+ * then ended) or out of memory. */
+sh_entry *sh_keep(const char *id, sbx_held *h, size_t ncells, long long idle_ms, long max);
+/* End the held interpreter of session id, if any. */
+void sh_drop(const char *id);
+/* End those unused for their idle timeout. */
+void sh_sweep(void);
+/* End all (the worker stops). */
+void sh_clear(void);
+/* How many are held (metrics, tests). */
+size_t sh_count(void);
+
+#endif
