@@ -262,11 +262,36 @@
 	"  redis.call('HSET', j.k, 'entry', e)\n" \
 	"  j.entry = e\n" \
 	"end\n" \
+	"-- A final job's events, compacted: trimmed to exactly events_max (appends\n" \
+	"-- trim only about, whole nodes), then rewritten (DUMP, RESTORE) so the\n" \
+	"-- last node holds what it has and not the space Redis set aside for more\n" \
+	"-- (up to stream-node-max-bytes, 4 KiB by default: most of a small job).\n" \
+	"-- Trimming inside a node only marks entries deleted, so a trimmed stream\n" \
+	"-- is first written again from what it keeps, same ids and counters.\n" \
+	"-- Readers see the same entries; later appends (callback events) grow it\n" \
+	"-- as needed. Before expire_all: RESTORE sets no TTL.\n" \
+	"local function compact_events(j)\n" \
+	"  local ev = j.k .. ':events'\n" \
+	"  if ktype(ev) ~= 'stream' then return end\n" \
+	"  if redis.call('XTRIM', ev, 'MAXLEN', I(j.n.events_max)) > 0 then\n" \
+	"    local info, at = redis.call('XINFO', 'STREAM', ev), {}\n" \
+	"    for i = 1, #info - 1, 2 do at[info[i]] = info[i + 1] end\n" \
+	"    local es = redis.call('XRANGE', ev, '-', '+')\n" \
+	"    redis.call('DEL', ev)\n" \
+	"    for _, e in ipairs(es) do redis.call('XADD', ev, e[1], unpack(e[2])) end\n" \
+	"    redis.call('XSETID', ev, at['last-generated-id'], 'ENTRIESADDED', at['entries-added'],\n" \
+	"      'MAXDELETEDID', at['max-deleted-entry-id'])\n" \
+	"  end\n" \
+	"  redis.call('RESTORE', ev, 0, redis.call('DUMP', ev), 'REPLACE')\n" \
+	"end\n" \
 	"-- A final job leaves every index and all its keys expire together. A\n" \
 	"-- callback_url in its (validated) spec puts it in the callback outbox. Its\n" \
 	"-- size joins FINISHED (member '<id> <bytes>', by when it ended), which\n" \
-	"-- retention by size trims oldest first.\n" \
+	"-- retention by size trims oldest first. MEMORY USAGE counts every field\n" \
+	"-- (SAMPLES 0): from its default sample of five, one big spec among 30\n" \
+	"-- small fields would count six times over.\n" \
 	"local function finalize(j)\n" \
+	"  compact_events(j)\n" \
 	"  drop_entry(j)\n" \
 	"  redis.call('ZREM', LEASES, j.id)\n" \
 	"  redis.call('ZREM', DELAYED, j.id)\n" \
@@ -283,7 +308,7 @@
 	"  end\n" \
 	"  local bytes = 0\n" \
 	"  for _, key in ipairs(expire_all(j, j.n.ttl)) do\n" \
-	"    bytes = bytes + (redis.call('MEMORY', 'USAGE', key) or 0)\n" \
+	"    bytes = bytes + (redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0') or 0)\n" \
 	"  end\n" \
 	"  redis.call('ZADD', FINISHED, I(NOW), j.id .. ' ' .. I(bytes))\n" \
 	"  redis.call('HINCRBY', STATS, 'finished_bytes', bytes)\n" \
