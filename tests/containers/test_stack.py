@@ -172,6 +172,22 @@ def test_worker_container_killed_mid_job(stack):
     assert "finished" in json.loads(h["result"])["stdout"]
 
 
+def test_loop_job_on_the_bundled_model(stack):
+    """A loop job through the stack: the workers ask the `model` service
+    (SmolLM2 on llama.cpp's server) for code and judge it in the sandbox."""
+    jid = stack.submit({
+        "kind": "loop", "max_iterations": 3, "entry_point": "is_even",
+        "prompt": "Write a Python function is_even(n) that returns True if n is even, "
+                  "else False.",
+        "tests": ["assert is_even(2)", "assert not is_even(3)", "assert is_even(0)"]})
+    h = stack.wait(jid, timeout=900)
+    assert h["state"] == "done", h
+    it = stack.job(jid + ":it:0")
+    assert int(it["tokens_prompt"]) > 0 and float(it["t_model_ms"]) > 0, it
+    assert h["stop_reason"] in ("passed", "max_iterations", "stuck_same_code",
+                                "stuck_same_failure", "no_code"), h
+
+
 def test_down_leaves_nothing(stack):
     """Last (pytest runs in file order): bring the stack down here."""
     stack.down()
