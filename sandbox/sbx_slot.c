@@ -16,6 +16,11 @@
 
 static atomic_uint slot_next;
 
+/* With a slot directory: the abstract socket held beside each file lock,
+ * indexed by the file's fd (stored + 1, so 0 means none). */
+#define SLOT_PAIRS 8192
+static atomic_int slot_pair[SLOT_PAIRS];
+
 /* Lock <dir>/uid-<uid>: the fd, or -1 (EADDRINUSE: held elsewhere). */
 static int slot_try_file(const char *dir, unsigned uid)
 {
@@ -38,17 +43,15 @@ static int slot_try_file(const char *dir, unsigned uid)
 	return -1;
 }
 
-/* Take the slot: the fd, or -1 (EADDRINUSE: held elsewhere). */
-int sbx_slot_try(unsigned uid)
+/* Bind the abstract socket that stands for uid's slot in this network
+ * namespace: the fd, or -1 (EADDRINUSE: held elsewhere). */
+static int slot_try_abstract(unsigned uid)
 {
-	const char *dir = getenv("LLMREPL_SANDBOX_SLOT_DIR");
 	struct sockaddr_un sa;
 	socklen_t len;
 	int fd;
 	int w;
 
-	if (dir != NULL && dir[0] != '\0')
-		return slot_try_file(dir, uid);
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
@@ -62,6 +65,37 @@ int sbx_slot_try(unsigned uid)
 	close(fd);
 	errno = w;
 	return -1;
+}
+
+/* Take the slot: the fd, or -1 (EADDRINUSE: held elsewhere). With a slot
+ * directory both locks are taken, the file's and the socket's, so processes
+ * with and without LLMREPL_SANDBOX_SLOT_DIR on one host never share a uid
+ * (nor remove each other's cgroups as leftovers). The file's fd is the
+ * handle; the socket's is remembered beside it and closed with it. */
+int sbx_slot_try(unsigned uid)
+{
+	const char *dir = getenv("LLMREPL_SANDBOX_SLOT_DIR");
+	int file, sock;
+
+	sock = slot_try_abstract(uid);
+	if (dir == NULL || dir[0] == '\0' || sock < 0)
+		return sock;
+	file = slot_try_file(dir, uid);
+	if (file < 0) {
+		int e = errno;
+
+		close(sock);
+		errno = e;
+		return -1;
+	}
+	if (file >= SLOT_PAIRS) {
+		close(file);
+		close(sock);
+		errno = EMFILE;
+		return -1;
+	}
+	atomic_store(&slot_pair[file], sock + 1);
+	return file;
 }
 
 int sbx_slot_acquire(unsigned base, unsigned *uid)
@@ -87,6 +121,13 @@ int sbx_slot_acquire(unsigned base, unsigned *uid)
 
 void sbx_slot_release(int fd)
 {
-	if (fd >= 0)
-		close(fd);
+	if (fd < 0)
+		return;
+	if (fd < SLOT_PAIRS) {
+		int sock = atomic_exchange(&slot_pair[fd], 0) - 1;
+
+		if (sock >= 0)
+			close(sock);
+	}
+	close(fd);
 }

@@ -81,3 +81,30 @@ def test_a_held_slot_is_skipped(tmp_path):
             p.communicate(timeout=30)
             seen.update(x for x in h if x != first[0])
         assert seen and first[0] not in seen
+
+
+def abstract_held(uid):
+    """Whether the abstract-socket lock of uid's slot is taken."""
+    import socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        s.bind(b"\0llmrepl-sbx-uid-%d" % uid)
+    except OSError:
+        return True
+    finally:
+        s.close()
+    return False
+
+
+def test_a_slot_directory_run_also_holds_the_socket_lock(tmp_path):
+    """Runs with and without a slot directory on one host never share a uid:
+    a run locking its slot's file holds the slot's socket as well, and a
+    slot whose socket is taken is skipped."""
+    proc = start(tmp_path, 3)
+    h = wait_held(tmp_path, 1)
+    try:
+        assert len(h) == 1, h
+        assert abstract_held(int(h[0].split("-", 1)[1]))
+    finally:
+        proc.communicate(timeout=30)
+    assert not abstract_held(int(h[0].split("-", 1)[1]))
