@@ -219,7 +219,19 @@ layers: $(LIBS)
 function-size:
 	$(PYTHON) tests/function_size.py --max 100 $(FUNCTION_SIZE_ARGS) $(LIBDIRS)
 
-# The deployment files cannot be run here (no container engine); lint them.
+# The container stack (docker-compose.yml): `make containers` prepares a
+# Debian host to run it with podman and no registry but Debian's
+# (deploy/containers.sh; idempotent); `make test-containers` brings it up with
+# three workers and drives it from the host (tests/containers; minutes the
+# first time, while the images build).
+.PHONY: containers test-containers
+containers:
+	@bash deploy/containers.sh
+test-containers: all
+	LLMREPL_TEST_CONTAINERS=1 LLMREPL_BUILD=$(abspath $(BUILD)) \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/containers $(PYTEST_ARGS)
+
+# Lint the deployment files.
 # Kubernetes manifests are checked offline against the schemas these packages
 # ship (deploy/check_k8s.py). The stamp names the package set.
 LINT_VENV := .venv-lint
@@ -230,8 +242,8 @@ $(LINT_STAMP):
 	touch $@
 lint-deploy: $(LINT_STAMP)
 	$(LINT_VENV)/bin/hadolint --config deploy/.hadolint.yaml deploy/Dockerfile.*
-	$(LINT_VENV)/bin/yamllint --strict docker-compose.yml .github/workflows deploy/k8s \
-	  deploy/prometheus.yml
+	$(LINT_VENV)/bin/yamllint --strict docker-compose.yml deploy/compose.*.yml \
+	  .github/workflows deploy/k8s deploy/prometheus.yml
 	$(LINT_VENV)/bin/python deploy/check_k8s.py deploy/k8s/*.yaml
 	$(PYTHON) -m pytest -q tests/deploy
 
@@ -328,4 +340,6 @@ help:
 	@echo "make bench      the benchmarks under bench/"
 	@echo "make model      the local model server (virtual environment in .venv)"
 	@echo "make llm-server PORT=8080   serve the default model on 127.0.0.1 (foreground)"
+	@echo "make containers  prepare this Debian host for docker-compose.yml (podman, base image)"
+	@echo "make test-containers   the compose stack with 3 workers, driven from the host"
 	@echo "make demo       the quick start: Redis, model, dispatcher, workers, one job"

@@ -289,6 +289,7 @@ def run(args, problems, latency_problems, stack, tmp):
         records.append(rec)
         if out:
             out.write(json.dumps(rec) + "\n")
+            out.flush()
         s, lp = rec["single"], rec["loop"]
         print(f"  {i + 1:3d}/{len(jobs)} {p['task_id']:<26} single-shot "
               f"{'pass' if s['passed'] else 'fail'}  loop {'pass' if lp['passed'] else 'fail'} "

@@ -66,16 +66,19 @@
 	"  local a, b = string.match(id or '', '^(%d+)%-(%d+)$')\n" \
 	"  return a ~= nil and #a <= 19 and #b <= 19\n" \
 	"end\n" \
-	"local KINDS = {evaluate = true, generate = true, refactor = true, loop = true}\n" \
+	"-- The kinds of job.h (lr_job_kind): change both together.\n" \
+	"local KIND_LIST = {'evaluate', 'generate', 'refactor', 'loop', 'session_open', 'exec',\n" \
+	"  'session_close', 'batch'}\n" \
+	"local KINDS = {}\n" \
+	"for _, kd in ipairs(KIND_LIST) do KINDS[kd] = true end\n" \
 	"local COUNTERS = {'queued', 'running', 'retry_wait', 'total:done', 'total:cancelled',\n" \
 	"  'total:rejected', 'total:dead', 'total:passed', 'total:failed', 'total:submitted',\n" \
 	"  'total:retries', 'total:reclaimed', 'total:stale_writes', 'total:evicted',\n" \
 	"  'total:callbacks_delivered', 'total:callbacks_failed', 'finished_bytes'}\n" \
 	"-- total:<final state>:<kind>, for the kinds there are (and 'none').\n" \
 	"for _, s in ipairs({'done', 'cancelled', 'rejected', 'dead'}) do\n" \
-	"  for _, kd in ipairs({'evaluate', 'generate', 'refactor', 'loop', 'none'}) do\n" \
-	"    COUNTERS[#COUNTERS + 1] = 'total:' .. s .. ':' .. kd\n" \
-	"  end\n" \
+	"  for _, kd in ipairs(KIND_LIST) do COUNTERS[#COUNTERS + 1] = 'total:' .. s .. ':' .. kd end\n" \
+	"  COUNTERS[#COUNTERS + 1] = 'total:' .. s .. ':none'\n" \
 	"end\n" \
 	"local function kind_of(j) return KINDS[j.kind or ''] and j.kind or 'none' end\n" \
 	"-- The shared keys a job's scripts may write: of their type, counters numbers.\n" \
@@ -197,7 +200,10 @@
 	"  if not LIVE[was] and not FINAL[was] then\n" \
 	"    if redis.call('ZSCORE', LEASES, id) then was = 'running'\n" \
 	"    elseif redis.call('ZSCORE', DELAYED, id) then was = 'retry_wait'\n" \
-	"    elseif valid_id(entry) then was = 'queued' end\n" \
+	"    elseif valid_id(entry) then was = 'queued'\n" \
+	"    elseif valid_id(j.entry) and #redis.call('XRANGE', JOBS, j.entry, j.entry) > 0 then\n" \
+	"      was = 'queued'\n" \
+	"    end\n" \
 	"  end\n" \
 	"  if LIVE[was] then redis.call('HINCRBY', STATS, was, -1) end\n" \
 	"  redis.call('ZREM', LEASES, id)\n" \
@@ -256,11 +262,36 @@
 	"  redis.call('HSET', j.k, 'entry', e)\n" \
 	"  j.entry = e\n" \
 	"end\n" \
+	"-- A final job's events, compacted: trimmed to exactly events_max (appends\n" \
+	"-- trim only about, whole nodes), then rewritten (DUMP, RESTORE) so the\n" \
+	"-- last node holds what it has and not the space Redis set aside for more\n" \
+	"-- (up to stream-node-max-bytes, 4 KiB by default: most of a small job).\n" \
+	"-- Trimming inside a node only marks entries deleted, so a trimmed stream\n" \
+	"-- is first written again from what it keeps, same ids and counters.\n" \
+	"-- Readers see the same entries; later appends (callback events) grow it\n" \
+	"-- as needed. Before expire_all: RESTORE sets no TTL.\n" \
+	"local function compact_events(j)\n" \
+	"  local ev = j.k .. ':events'\n" \
+	"  if ktype(ev) ~= 'stream' then return end\n" \
+	"  if redis.call('XTRIM', ev, 'MAXLEN', I(j.n.events_max)) > 0 then\n" \
+	"    local info, at = redis.call('XINFO', 'STREAM', ev), {}\n" \
+	"    for i = 1, #info - 1, 2 do at[info[i]] = info[i + 1] end\n" \
+	"    local es = redis.call('XRANGE', ev, '-', '+')\n" \
+	"    redis.call('DEL', ev)\n" \
+	"    for _, e in ipairs(es) do redis.call('XADD', ev, e[1], unpack(e[2])) end\n" \
+	"    redis.call('XSETID', ev, at['last-generated-id'], 'ENTRIESADDED', at['entries-added'],\n" \
+	"      'MAXDELETEDID', at['max-deleted-entry-id'])\n" \
+	"  end\n" \
+	"  redis.call('RESTORE', ev, 0, redis.call('DUMP', ev), 'REPLACE')\n" \
+	"end\n" \
 	"-- A final job leaves every index and all its keys expire together. A\n" \
 	"-- callback_url in its (validated) spec puts it in the callback outbox. Its\n" \
 	"-- size joins FINISHED (member '<id> <bytes>', by when it ended), which\n" \
-	"-- retention by size trims oldest first.\n" \
+	"-- retention by size trims oldest first. MEMORY USAGE counts every field\n" \
+	"-- (SAMPLES 0): from its default sample of five, one big spec among 30\n" \
+	"-- small fields would count six times over.\n" \
 	"local function finalize(j)\n" \
+	"  compact_events(j)\n" \
 	"  drop_entry(j)\n" \
 	"  redis.call('ZREM', LEASES, j.id)\n" \
 	"  redis.call('ZREM', DELAYED, j.id)\n" \
@@ -277,7 +308,7 @@
 	"  end\n" \
 	"  local bytes = 0\n" \
 	"  for _, key in ipairs(expire_all(j, j.n.ttl)) do\n" \
-	"    bytes = bytes + (redis.call('MEMORY', 'USAGE', key) or 0)\n" \
+	"    bytes = bytes + (redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0') or 0)\n" \
 	"  end\n" \
 	"  redis.call('ZADD', FINISHED, I(NOW), j.id .. ' ' .. I(bytes))\n" \
 	"  redis.call('HINCRBY', STATS, 'finished_bytes', bytes)\n" \
@@ -481,6 +512,13 @@ const lr_script lr_lua_claim = {"claim", LUA_PRELUDE
 	"end\n"
 	"local j = read_job(id)\n"
 	"if not j then return skip('gone') end\n"
+	"if buriable(j) and not j.hash and redis.call('TTL', j.k) ~= -1 then\n"
+	"  -- Buried already by the sweep, which could not tell it was queued.\n"
+	"  if (tonumber(redis.call('HGET', STATS, 'queued')) or 0) > 0 then\n"
+	"    redis.call('HINCRBY', STATS, 'queued', -1)\n"
+	"  end\n"
+	"  return skip('buried')\n"
+	"end\n"
 	"if buriable(j) then\n"
 	"  bury(j, j.broken, entry)\n"
 	"  return {'dead', j.broken}\n"
@@ -855,11 +893,12 @@ const lr_script lr_lua_repair = {"repair", LUA_PRELUDE
 	"  local id = string.sub(key, #head + 1)\n"
 	"  if string.sub(key, 1, #head) == head and valid_id(id) then\n"
 	"    local j = read_job(id)\n"
-	"    if buriable(j) then\n"
+	"    -- (A key that is not a hash is buried once: bury gives it an expiry.)\n"
+	"    if buriable(j) and (j.hash or redis.call('TTL', key) == -1) then\n"
 	"      bury(j, j.broken)\n"
 	"      fixed(id, 'buried: ' .. j.broken)\n"
 	"    elseif j and j.broken then\n"
-	"      if redis.call('TTL', key) == -1 then redis.call('EXPIRE', key, j.n.ttl) end\n"
+	"      if j.hash and redis.call('TTL', key) == -1 then redis.call('EXPIRE', key, j.n.ttl) end\n"
 	"    elseif j.state == 'queued' and (not j.entry or j.entry == '' or\n"
 	"        #redis.call('XRANGE', JOBS, j.entry, j.entry) == 0) then\n"
 	"      enqueue(j)\n"

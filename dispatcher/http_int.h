@@ -2,7 +2,7 @@
  * the reply helpers. Not for the rest of the dispatcher (see http.h).
  *
  * Calls between the files point one way:
- *   http_server -> http_routes -> http_seed, http_mcp -> http_jobs, http_sse,
+ *   http_server -> http_routes -> http_seed, http_session, http_mcp -> http_jobs, http_sse,
  *   http_git, http_openapi -> http_auth, http_pool, http_reply (the leaves). */
 #ifndef LLMREPL_HTTP_INT_H
 #define LLMREPL_HTTP_INT_H
@@ -72,6 +72,8 @@ enum MHD_Result http_problem(http_req *q, unsigned status, const char *fmt, ...)
 /* The problem for a failed Redis or job call: 503 (Redis away, with
  * Retry-After), 413, 404 or 500. */
 enum MHD_Result http_problem_err(http_req *q, const lr_err *err);
+/* 405 naming the allowed methods (and Allow). */
+enum MHD_Result http_not_allowed(http_req *q, const char *allow);
 /* The status for a failed Redis or job call (sets Retry-After for 503). */
 unsigned http_err_status(http_req *q, const lr_err *err);
 /* Add the extra headers in q to a response. */
@@ -157,6 +159,11 @@ enum MHD_Result http_mcp(http_req *q);
 
 /* ---- http_routes.c ---- */
 enum MHD_Result http_route(http_req *q);
+
+/* ---- http_session.c: REPL sessions ---- */
+
+/* /sessions (tail "") and /sessions/{id}[/exec] (tail after "/sessions/"). */
+enum MHD_Result http_sessions(http_req *q, const char *tail);
 /* The route a path belongs to, as a label: "/jobs/{id}/events", ... */
 const char *http_route_name(const char *url);
 

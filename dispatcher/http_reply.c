@@ -147,3 +147,10 @@ const char *http_header(http_req *q, const char *name)
 {
 	return MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, name);
 }
+
+enum MHD_Result http_not_allowed(http_req *q, const char *allow)
+{
+	q->allow = allow;
+	return http_problem(q, 405, "%s is not allowed on %s (allowed: %s)", q->method, q->url,
+	                    allow);
+}

@@ -14,13 +14,6 @@ static int is(const http_req *q, const char *method)
 	return strcmp(q->method, method) == 0;
 }
 
-static enum MHD_Result not_allowed(http_req *q, const char *allow)
-{
-	q->allow = allow;
-	return http_problem(q, 405, "%s is not allowed on %s (allowed: %s)", q->method, q->url,
-	                    allow);
-}
-
 static enum MHD_Result readyz(http_req *q)
 {
 	const http_config *c = &q->srv->cfg;
@@ -56,17 +49,17 @@ static enum MHD_Result job_routes(http_req *q, const char *tail)
 			return http_jobs_get(q, id);
 		if (is(q, "DELETE"))
 			return http_jobs_delete(q, id);
-		return not_allowed(q, "GET, DELETE");
+		return http_not_allowed(q, "GET, DELETE");
 	}
 	if (strcmp(slash, "/events") == 0)
-		return is(q, "GET") ? http_jobs_events(q, id) : not_allowed(q, "GET");
+		return is(q, "GET") ? http_jobs_events(q, id) : http_not_allowed(q, "GET");
 	if (strcmp(slash, "/history") == 0)
-		return is(q, "GET") ? http_jobs_history(q, id) : not_allowed(q, "GET");
+		return is(q, "GET") ? http_jobs_history(q, id) : http_not_allowed(q, "GET");
 	if (strcmp(slash, "/repository.tar.gz") == 0)
-		return is(q, "GET") ? http_jobs_repository(q, id) : not_allowed(q, "GET");
+		return is(q, "GET") ? http_jobs_repository(q, id) : http_not_allowed(q, "GET");
 	if (strncmp(slash, "/iterations/", 12) == 0)
 		return is(q, "GET") ? http_jobs_iteration(q, id, slash + 12)
-		                    : not_allowed(q, "GET");
+		                    : http_not_allowed(q, "GET");
 	return http_problem(q, 404, "no such path %.200s", q->url);
 }
 
@@ -101,6 +94,10 @@ const char *http_route_name(const char *url)
 			return fixed[i];
 	if (strncmp(url, "/docs/", 6) == 0)
 		return "/docs";
+	if (strcmp(url, "/sessions") == 0)
+		return "/sessions";
+	if (strncmp(url, "/sessions/", 10) == 0)
+		return strstr(url + 10, "/exec") ? "/sessions/{id}/exec" : "/sessions/{id}";
 	if (strncmp(url, "/jobs/", 6) != 0)
 		return "other";
 	slash = strchr(url + 6, '/');
@@ -126,11 +123,11 @@ enum MHD_Result http_route(http_req *q)
 	if (strcmp(u, "/readyz") == 0)
 		return readyz(q);
 	if (strcmp(u, "/metrics") == 0)
-		return is(q, "GET") ? metrics(q) : not_allowed(q, "GET");
+		return is(q, "GET") ? metrics(q) : http_not_allowed(q, "GET");
 	if (strcmp(u, "/openapi.json") == 0)
-		return is(q, "GET") ? http_openapi(q) : not_allowed(q, "GET");
+		return is(q, "GET") ? http_openapi(q) : http_not_allowed(q, "GET");
 	if (strcmp(u, "/docs") == 0 || strncmp(u, "/docs/", 6) == 0)
-		return is(q, "GET") ? http_docs(q, u + 5) : not_allowed(q, "GET");
+		return is(q, "GET") ? http_docs(q, u + 5) : http_not_allowed(q, "GET");
 	if (strcmp(u, "/") == 0) {
 		snprintf(q->location, sizeof(q->location), "/docs");
 		return http_send(q, 302, "text/plain", "see /docs\n", 10);
@@ -139,17 +136,22 @@ enum MHD_Result http_route(http_req *q)
 		return res;
 	for (size_t i = 0; seed_kinds[i]; i++)
 		if (u[0] == '/' && strcmp(u + 1, seed_kinds[i]) == 0)
-			return is(q, "POST") ? http_seed(q, seed_kinds[i]) : not_allowed(q, "POST");
+			return is(q, "POST") ? http_seed(q, seed_kinds[i])
+			                     : http_not_allowed(q, "POST");
 	if (strcmp(u, "/jobs") == 0 || strcmp(u, "/jobs/") == 0) {
 		if (is(q, "POST"))
 			return http_jobs_post(q);
 		if (is(q, "GET"))
 			return http_jobs_list(q);
-		return not_allowed(q, "GET, POST");
+		return http_not_allowed(q, "GET, POST");
 	}
 	if (strncmp(u, "/jobs/", 6) == 0)
 		return job_routes(q, u + 6);
+	if (strcmp(u, "/sessions") == 0 || strcmp(u, "/sessions/") == 0)
+		return http_sessions(q, "");
+	if (strncmp(u, "/sessions/", 10) == 0)
+		return http_sessions(q, u + 10);
 	if (strcmp(u, "/mcp") == 0)
-		return is(q, "POST") ? http_mcp(q) : not_allowed(q, "POST");
+		return is(q, "POST") ? http_mcp(q) : http_not_allowed(q, "POST");
 	return http_problem(q, 404, "no such path %.200s (see /openapi.json)", u);
 }

@@ -510,6 +510,28 @@ static int write_proc(const char *path, const char *val)
 	return 0;
 }
 
+/* In a container /proc/sys is read-only: set the sysctl through a procfs of
+ * this pid namespace's own, mounted over /proc in this mount namespace (made
+ * private first, so nothing propagates) and gone again at once. errno is the
+ * first write's (EROFS) when this does not work either. */
+static int set_memfd_noexec_fresh(void)
+{
+	int e = errno;
+	int rc;
+
+	if (e != EROFS || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+		errno = e;
+		return -1;
+	}
+	rc = write_proc("/proc/sys/vm/memfd_noexec", "2");
+	e = errno;
+	if (umount2("/proc", MNT_DETACH) < 0)
+		fail("umount2", "/proc");
+	errno = e;
+	return rc;
+}
+
 /* Settings the whole sandbox inherits, made while the child still has its
  * privileges and the host's /proc (this process is already pid 1 of the
  * new pid namespace, so the sysctl below is the namespace's own). */
@@ -523,7 +545,7 @@ static void harden(void)
 	/* memfd_create makes sealed non-executable files and MFD_EXEC is
 	 * refused: no executing a copied binary from memory (/work and /tmp
 	 * are noexec). Kernels before 6.3 have no such knob. */
-	if (write_proc("/proc/sys/vm/memfd_noexec", "2") < 0)
+	if (write_proc("/proc/sys/vm/memfd_noexec", "2") < 0 && set_memfd_noexec_fresh() < 0)
 		note('W', "vm.memfd_noexec not set: memfd files may be executable", NULL);
 	/* Speculative store bypass off for good (inherited, kept across exec).
 	 * ENXIO/EINVAL: nothing to control on this CPU or kernel. */

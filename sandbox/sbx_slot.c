@@ -1,25 +1,58 @@
-/* sbx_slot.c - host-wide uid slots held by abstract unix sockets. */
+/* sbx_slot.c - host-wide uid slots held by abstract unix sockets, or by
+ * flock()ed files in LLMREPL_SANDBOX_SLOT_DIR. */
 #include "sbx_slot.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 static atomic_uint slot_next;
 
-/* Bind the slot's socket: the fd, or -1 (EADDRINUSE: held elsewhere). */
-int sbx_slot_try(unsigned uid)
+/* With a slot directory: the abstract socket held beside each file lock,
+ * indexed by the file's fd (stored + 1, so 0 means none). */
+#define SLOT_PAIRS 8192
+static atomic_int slot_pair[SLOT_PAIRS];
+
+/* Lock <dir>/uid-<uid>: the fd, or -1 (EADDRINUSE: held elsewhere). */
+static int slot_try_file(const char *dir, unsigned uid)
+{
+	char path[4096];
+	int fd;
+	int e;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/uid-%u", dir, uid) >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return fd;
+	e = errno == EWOULDBLOCK ? EADDRINUSE : errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+/* Bind the abstract socket that stands for uid's slot in this network
+ * namespace: the fd, or -1 (EADDRINUSE: held elsewhere). */
+static int slot_try_abstract(unsigned uid)
 {
 	struct sockaddr_un sa;
 	socklen_t len;
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int fd;
 	int w;
 
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
 	memset(&sa, 0, sizeof(sa));
@@ -32,6 +65,37 @@ int sbx_slot_try(unsigned uid)
 	close(fd);
 	errno = w;
 	return -1;
+}
+
+/* Take the slot: the fd, or -1 (EADDRINUSE: held elsewhere). With a slot
+ * directory both locks are taken, the file's and the socket's, so processes
+ * with and without LLMREPL_SANDBOX_SLOT_DIR on one host never share a uid
+ * (nor remove each other's cgroups as leftovers). The file's fd is the
+ * handle; the socket's is remembered beside it and closed with it. */
+int sbx_slot_try(unsigned uid)
+{
+	const char *dir = getenv("LLMREPL_SANDBOX_SLOT_DIR");
+	int file, sock;
+
+	sock = slot_try_abstract(uid);
+	if (dir == NULL || dir[0] == '\0' || sock < 0)
+		return sock;
+	file = slot_try_file(dir, uid);
+	if (file < 0) {
+		int e = errno;
+
+		close(sock);
+		errno = e;
+		return -1;
+	}
+	if (file >= SLOT_PAIRS) {
+		close(file);
+		close(sock);
+		errno = EMFILE;
+		return -1;
+	}
+	atomic_store(&slot_pair[file], sock + 1);
+	return file;
 }
 
 int sbx_slot_acquire(unsigned base, unsigned *uid)
@@ -57,6 +121,13 @@ int sbx_slot_acquire(unsigned base, unsigned *uid)
 
 void sbx_slot_release(int fd)
 {
-	if (fd >= 0)
-		close(fd);
+	if (fd < 0)
+		return;
+	if (fd < SLOT_PAIRS) {
+		int sock = atomic_exchange(&slot_pair[fd], 0) - 1;
+
+		if (sock >= 0)
+			close(sock);
+	}
+	close(fd);
 }

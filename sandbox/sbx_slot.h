@@ -4,7 +4,11 @@
  * would share one process budget. Each run (or pool) holds a slot: uid
  * base+n, locked host-wide for as long as it is held by binding an abstract
  * unix socket named after it (released by the kernel when this process
- * dies, so a crash never leaks a slot). */
+ * dies, so a crash never leaks a slot). Abstract sockets are per network
+ * namespace: where sandboxes run in several network namespaces on one kernel
+ * (worker containers), LLMREPL_SANDBOX_SLOT_DIR names a directory they all
+ * share, and a slot is a flock() on <dir>/uid-<n> there instead (released
+ * on death just the same). */
 #ifndef LLMREPL_SBX_SLOT_H
 #define LLMREPL_SBX_SLOT_H
 

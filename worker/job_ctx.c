@@ -3,6 +3,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "result_trim.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -207,10 +208,50 @@ int lr_jobctx_iteration(lr_jobctx *c, long n, size_t nfields, const char *const 
 	return lr_jobctx_iteration_with(c, n, nfields, fields, values, lens, &x, err);
 }
 
+/* An iteration's (or batch item's) `report` as its hash keeps it:
+ * compacted like the job's result (result_trim.h) when over the cap; a
+ * loop's git history keeps it whole. *copy (malloc'd) and *at when it was. */
+static int iter_report(const lr_jobctx *c, size_t nfields, const char *const *fields,
+                       const char *const *values, const size_t *lens, size_t *at, char **copy)
+{
+	long kb = c->cfg && c->cfg->result_max_kb > 0 ? c->cfg->result_max_kb : 0;
+	size_t max = kb ? (size_t)kb * 1024 : (size_t)WK_RESULT_MAX_DEFAULT;
+
+	*copy = NULL;
+	for (size_t i = 0; i < nfields; i++) {
+		if (strcmp(fields[i], "report") != 0 || values[i] == NULL ||
+		    (lens ? lens[i] : strlen(values[i])) <= max)
+			continue;
+		*copy = lens ? strndup(values[i], lens[i]) : strdup(values[i]);
+		*at = i;
+		return *copy == NULL || wk_result_trim(copy, max, NULL) < 0 ? LR_ENOMEM : 0;
+	}
+	return 0;
+}
+
+/* The values and lengths with the compacted report in place (vals, lv
+ * malloc'd), or 0 to write them as they are. */
+static int with_report(size_t nfields, const char *const *values, const size_t *lens, size_t at,
+                       const char *report, const char ***vals, size_t **lv)
+{
+	*vals = calloc(nfields, sizeof(**vals));
+	*lv = calloc(nfields, sizeof(**lv));
+	if (*vals == NULL || *lv == NULL)
+		return 0;
+	for (size_t i = 0; i < nfields; i++) {
+		(*vals)[i] = i == at ? report : values[i];
+		(*lv)[i] = i == at ? strlen(report) : lens ? lens[i] : strlen(values[i]);
+	}
+	return 1;
+}
+
 int lr_jobctx_iteration_with(lr_jobctx *c, long n, size_t nfields, const char *const *fields,
                              const char *const *values, const size_t *lens,
                              const lr_jobctx_extra *x, lr_err *err)
 {
+	const char **vals = NULL;
+	size_t *lv = NULL, at = 0;
+	char *report = NULL;
 	lr_q_ops *ops;
 	int rc;
 
@@ -219,10 +260,15 @@ int lr_jobctx_iteration_with(lr_jobctx *c, long n, size_t nfields, const char *c
 	for (size_t i = 0; i < x->nset; i++)
 		if (field_ok(x->set_fields[i], err) < 0)
 			return LR_EINVAL;
+	if (iter_report(c, nfields, fields, values, lens, &at, &report) < 0)
+		log_warn("job %s: out of memory compacting the report of %ld; keeping it whole",
+		         c->job->id, n);
+	if (report != NULL && with_report(nfields, values, lens, at, report, &vals, &lv)) {
+		values = vals;
+		lens = lv;
+	}
 	ops = lr_q_ops_new();
-	if (ops == NULL)
-		return lr_err_set(err, LR_ENOMEM, "out of memory");
-	rc = lr_q_ops_iter(ops, n, nfields, fields, values, lens);
+	rc = ops ? lr_q_ops_iter(ops, n, nfields, fields, values, lens) : LR_ENOMEM;
 	if (rc == 0)
 		rc = lr_q_ops_event(ops, x->event, x->nev, x->ev_fields, x->ev_values, NULL);
 	if (rc == 0 && x->nset > 0)
@@ -232,6 +278,9 @@ int lr_jobctx_iteration_with(lr_jobctx *c, long n, size_t nfields, const char *c
 	else
 		lr_err_set(err, rc, "out of memory");
 	lr_q_ops_free(ops);
+	free(vals);
+	free(lv);
+	free(report);
 	return rc;
 }
 

@@ -1,6 +1,8 @@
 /* kind_batch.c - the `batch` kind: each item evaluated exactly as an evaluate
- * job is (wk_spec_eval: the same sandbox path, protections and verdict), one
- * after another on the worker's pool.
+ * job is (eval_run with the item's request: the same sandbox path,
+ * protections and verdict), --batch-slots items at once, each slot on a
+ * sandbox pool of its own (the first is the worker's; with one slot the items
+ * run one after another).
  *
  * Each finished item is one fenced write: iteration n (the item's index) with
  * its id, verdict and report, an `item` event, and the job's items_done and
@@ -9,8 +11,12 @@
  * cancelled job stops between items. */
 #include "kind_model.h"
 #include "kinds.h"
+#include "log.h"
+#include "worker.h"
 
 #include <json-c/json.h>
+#include <pthread.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,26 +141,252 @@ static int record(batch *b, size_t n, const eval_outcome *out, lr_err *err)
 	return lr_jobctx_iteration_with(b->ctx, (long)n, 7, f, v, NULL, &x, err);
 }
 
+/* Record item n's outcome and keep it (taking its strings). */
+static int keep(batch *b, size_t n, eval_outcome *out, lr_err *err)
+{
+	item_state *st = &b->st[n];
+	int rc = record(b, n, out, err);
+
+	if (rc == 0) {
+		st->done = 1;
+		st->passed = out->passed;
+		st->report = out->result_json;
+		st->summary = out->summary;
+		st->error = out->error;
+		out->result_json = out->summary = out->error = NULL;
+		b->done++;
+		b->passed += (size_t)st->passed;
+	}
+	return rc;
+}
+
 static int run_item(batch *b, size_t n, lr_err *err)
 {
 	const lr_job_spec *it = &b->s->items[n];
-	item_state *st = &b->st[n];
 	eval_outcome out = {0};
 	int rc = wk_spec_eval(&out, b->ctx, it, it->code, err);
 
 	if (rc == 0)
-		rc = record(b, n, &out, err);
-	if (rc == 0) {
-		st->done = 1;
-		st->passed = out.passed;
-		st->report = out.result_json;
-		st->summary = out.summary;
-		st->error = out.error;
-		out.result_json = out.summary = out.error = NULL;
-		b->done++;
-		b->passed += (size_t)st->passed;
-	}
+		rc = keep(b, n, &out, err);
 	eval_outcome_free(&out);
+	return rc;
+}
+
+static int run_sequential(batch *b, lr_err *err)
+{
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < b->s->nitems; i++) {
+		if (b->st[i].done)
+			continue;
+		/* Stop between items: cancelled, shutting down, or the lease lost. */
+		rc = lr_jobctx_check(b->ctx, err);
+		if (rc == 0)
+			rc = run_item(b, i, err);
+	}
+	return rc;
+}
+
+/* ---- several items at once ------------------------------------------------
+ * Slot threads each evaluate items on a sandbox pool of their own (the first
+ * on the worker's) through eval_run, the path wk_spec_eval takes; the main
+ * thread records each outcome as it comes back (the context and its Redis
+ * connection stay on the main thread) and stops the slots between items when
+ * the job is cancelled, the lease is lost or the worker stops. */
+
+typedef struct finished {
+	size_t n;
+	int rc;
+	eval_outcome out;
+	lr_err err;
+} finished;
+
+typedef struct par {
+	batch *b;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	size_t next; /* the next index a slot looks at */
+	int stop;    /* take no more items */
+	int running; /* slot threads not yet ended */
+	finished *q; /* outcomes not yet recorded */
+	size_t qn;
+	finished *got; /* the main thread's copy of q */
+} par;
+
+typedef struct slot {
+	par *p;
+	sbx_pool *pool;
+	int own; /* the pool was started for this job */
+	pthread_t th;
+} slot;
+
+static int slot_stop(void *ctx, lr_err *err)
+{
+	return lr_jobctx_should_stop(ctx) ? lr_err_set(err, LR_ECANCELED, "stopping") : 0;
+}
+
+/* The next item no earlier attempt recorded, or nitems when none is left. */
+static size_t take(par *p)
+{
+	const batch *b = p->b;
+	size_t n = b->s->nitems;
+
+	pthread_mutex_lock(&p->mu);
+	while (p->next < b->s->nitems && b->st[p->next].done)
+		p->next++;
+	if (!p->stop && !lr_jobctx_should_stop(b->ctx) && p->next < b->s->nitems)
+		n = p->next++;
+	pthread_mutex_unlock(&p->mu);
+	return n;
+}
+
+static void *slot_main(void *arg)
+{
+	slot *sl = arg;
+	par *p = sl->p;
+	size_t n;
+
+	while ((n = take(p)) < p->b->s->nitems) {
+		const lr_job_spec *it = &p->b->s->items[n];
+		finished d = {.n = n};
+		eval_request req;
+
+		eval_request_from_spec(&req, it, it->code);
+		req.stop = slot_stop;
+		req.stop_arg = p->b->ctx;
+		d.rc = eval_run(&d.out, sl->pool, lr_jobctx_sbx_config(p->b->ctx), &req, &d.err);
+		pthread_mutex_lock(&p->mu);
+		p->q[p->qn++] = d;
+		if (d.rc < 0)
+			p->stop = 1;
+		pthread_cond_signal(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+	}
+	pthread_mutex_lock(&p->mu);
+	p->running--;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* Record one outcome on the main thread; as wk_spec_eval, a cancelled or
+ * reclaimed job records nothing more. */
+static int settle(batch *b, finished *d, lr_err *err)
+{
+	int rc = d->rc;
+
+	if (rc < 0) {
+		*err = d->err;
+		return rc;
+	}
+	rc = lr_jobctx_check(b->ctx, err);
+	if (rc == LR_ESTALE || (rc == LR_ECANCELED && lr_jobctx_cancelled(b->ctx)))
+		return rc;
+	return keep(b, d->n, &d->out, err);
+}
+
+/* Wait for outcomes and record them until every slot has ended. */
+static int collect(par *p, lr_err *err)
+{
+	batch *b = p->b;
+	finished *got = p->got;
+	int rc = 0;
+
+	pthread_mutex_lock(&p->mu);
+	while (p->running > 0 || p->qn > 0) {
+		size_t k;
+
+		if (p->qn == 0) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 200 * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+		}
+		k = p->qn;
+		memcpy(got, p->q, k * sizeof(*got));
+		p->qn = 0;
+		pthread_mutex_unlock(&p->mu);
+		for (size_t i = 0; i < k; i++) {
+			if (rc == 0)
+				rc = settle(b, &got[i], err);
+			eval_outcome_free(&got[i].out);
+		}
+		if (rc == 0 && k == 0)
+			rc = lr_jobctx_check(b->ctx, err);
+		pthread_mutex_lock(&p->mu);
+		if (rc < 0)
+			p->stop = 1;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
+static int run_parallel(batch *b, long nslots, lr_err *err)
+{
+	par p = {.b = b};
+	slot *sl = calloc((size_t)nslots, sizeof(*sl));
+	long started = 0;
+	int rc;
+
+	p.q = calloc(b->s->nitems, sizeof(*p.q));
+	p.got = calloc(b->s->nitems, sizeof(*p.got));
+	if (sl == NULL || p.q == NULL || p.got == NULL) {
+		free(sl);
+		free(p.q);
+		free(p.got);
+		return lr_err_set(err, LR_ENOMEM, "out of memory");
+	}
+	pthread_mutex_init(&p.mu, NULL);
+	pthread_cond_init(&p.cv, NULL);
+	for (long i = 0; i < nslots; i++) {
+		char msg[256];
+
+		sl[i].p = &p;
+		sl[i].pool = lr_jobctx_pool(b->ctx);
+		if (i > 0 && sl[i].pool != NULL) {
+			/* A slot whose pool does not start is left out. */
+			if (sbx_pool_start(&sl[i].pool, lr_jobctx_sbx_config(b->ctx), msg,
+			                   sizeof(msg)) < 0) {
+				log_warn("batch: an extra sandbox pool did not start: %s", msg);
+				break;
+			}
+			sl[i].own = 1;
+		}
+		pthread_mutex_lock(&p.mu);
+		p.running++;
+		pthread_mutex_unlock(&p.mu);
+		if (pthread_create(&sl[i].th, NULL, slot_main, &sl[i]) != 0) {
+			pthread_mutex_lock(&p.mu);
+			p.running--;
+			pthread_mutex_unlock(&p.mu);
+			sbx_pool_free(sl[i].own ? sl[i].pool : NULL);
+			break;
+		}
+		started++;
+	}
+	rc = started > 0 ? collect(&p, err) : lr_err_set(err, LR_EUNAVAIL, "no batch slot started");
+	for (long i = 0; i < started; i++) {
+		pthread_join(sl[i].th, NULL);
+		if (sl[i].own)
+			sbx_pool_free(sl[i].pool);
+	}
+	pthread_cond_destroy(&p.cv);
+	pthread_mutex_destroy(&p.mu);
+	free(p.q);
+	free(p.got);
+	free(sl);
+	/* Items left undone because the worker is stopping: give the job back. */
+	if (rc == 0 && b->done < b->s->nitems) {
+		rc = lr_jobctx_check(b->ctx, err);
+		if (rc == 0)
+			rc = lr_err_set(err, LR_EINTERNAL, "batch: %zu items were not run",
+			                b->s->nitems - b->done);
+	}
 	return rc;
 }
 
@@ -262,13 +494,12 @@ int wk_kind_batch(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 	if (b.st == NULL)
 		return lr_err_set(err, LR_ENOMEM, "out of memory");
 	rc = start(&b, err);
-	for (size_t i = 0; rc == 0 && i < b.s->nitems; i++) {
-		if (b.st[i].done)
-			continue;
-		/* Stop between items: cancelled, shutting down, or the lease lost. */
-		rc = lr_jobctx_check(ctx, err);
-		if (rc == 0)
-			rc = run_item(&b, i, err);
+	if (rc == 0) {
+		const wk_config *cfg = lr_jobctx_config(ctx);
+		size_t left = b.s->nitems - b.done;
+		long slots = cfg->batch_slots < (long)left ? cfg->batch_slots : (long)left;
+
+		rc = slots > 1 ? run_parallel(&b, slots, err) : run_sequential(&b, err);
 	}
 	if (rc == 0)
 		rc = fill_result(&b, res, err);

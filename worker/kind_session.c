@@ -160,7 +160,7 @@ static int run_once(sbx_result *sr, lr_jobctx *ctx, const ss_session *ss, size_t
 	return 0;
 }
 
-/* The session's held interpreter when it has run exactly n cells, else a
+/* The session's held interpreter (it has run at most n cells), else a
  * fresh one (NULL when none can be held: the cell then runs once). */
 static sh_entry *held_for(lr_jobctx *ctx, const ss_session *ss, const char *id, size_t n)
 {

@@ -27,8 +27,13 @@ static lr_cfg_opt opts[] = {
                "longest wait for a job per read (kept below the command timeout)"),
     LR_OPT_DOUBLE("drain-s", &wc.drain_s, "30", 0, 86400,
                   "on SIGTERM, how long the running job may go on before it is released"),
+    LR_OPT_INT("result-max-kb", &wc.result_max_kb, "128", 4, 1048576,
+               "a job's result (its report as JSON) over this many KiB is compacted before "
+               "it is recorded: long lists and strings cut, failures kept first"),
     LR_OPT_BOOL("pool", &wc.pool, "true",
                 "run code on a pre-forked sandboxed interpreter (else a cold sandbox per run)"),
+    LR_OPT_INT("batch-slots", &wc.batch_slots, "2", 1, 64,
+               "batch jobs: items evaluated at once, each on a sandbox pool of its own"),
     LR_OPT_INT("sessions-held", &wc.sessions_held, "8", 0, 256,
                "REPL sessions whose sandboxed interpreter this worker keeps between cells "
                "(the least recently used goes first; its next cell replays the session)"),

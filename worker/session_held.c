@@ -34,7 +34,7 @@ sh_entry *sh_find(const char *id, size_t ncells)
 
 	if (i < 0)
 		return NULL;
-	if (held[i].ncells != ncells || !sbx_held_alive(held[i].h)) {
+	if (held[i].ncells > ncells || !sbx_held_alive(held[i].h)) {
 		end_at((size_t)i);
 		return NULL;
 	}

@@ -2,9 +2,10 @@
  *
  * A session's truth is its record on Redis (session_store.h); a held
  * interpreter is a cache of it: a sandboxed python (sbx_held) that has run
- * exactly the session's first `ncells` recorded cells. A cell of a held
- * session whose record still has ncells cells runs in it at once; any other
- * cell starts a fresh interpreter and replays the record first. At most
+ * exactly the session's first `ncells` recorded cells (the record only
+ * grows). A cell of a held session runs in it after the recorded cells it
+ * has not run yet (none when this worker ran the last one); a session held
+ * nowhere starts a fresh interpreter and replays the whole record first. At most
  * wk_config.sessions_held are kept, the least recently used going first;
  * one unused for its session's idle timeout is ended. Main thread only. */
 #ifndef LLMREPL_SESSION_HELD_H
@@ -22,8 +23,9 @@ typedef struct sh_entry {
 	long long idle_ms; /* the session's idle timeout */
 } sh_entry;
 
-/* The held interpreter of session id when it has run exactly ncells cells,
- * else NULL (a held one that does not match is ended). */
+/* The held interpreter of session id when it has run at most ncells cells
+ * (the caller replays the rest), else NULL (one that ran more, a cell the
+ * record does not have, or died, is ended). */
 sh_entry *sh_find(const char *id, size_t ncells);
 /* Keep h for session id (ended first: a held one of the same session, and
  * the least recently used when max are held). NULL when max is 0 (h is

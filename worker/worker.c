@@ -7,6 +7,7 @@
 #include "kinds.h"
 #include "log.h"
 #include "queue.h"
+#include "result_trim.h"
 #include "session_held.h"
 #include "wk_metrics.h"
 
@@ -92,13 +93,22 @@ static void record_failure(wk *w, const lr_q_job *job, lr_q_fail_mode mode, cons
 		         reason, err.msg);
 }
 
-static void record_result(wk *w, const lr_q_job *job, const lr_job_result *res)
+static void record_result(wk *w, const lr_q_job *job, lr_job_result *res)
 {
 	long long start = lr_now_ms();
+	size_t max = (size_t)(w->cfg->result_max_kb > 0 ? w->cfg->result_max_kb * 1024
+	                                                : WK_RESULT_MAX_DEFAULT);
 	int tries = 0;
 	lr_err err;
 	int rc;
 
+	lr_err_clear(&err);
+	rc = res->result_json ? wk_result_trim(&res->result_json, max, &err) : 0;
+	if (rc < 0)
+		log_warn("job %s: %s; recording it whole", job->id, err.msg);
+	else if (rc > 0)
+		log_info("job %s: result compacted to %zu bytes", job->id,
+		         strlen(res->result_json));
 	do {
 		lr_err_clear(&err);
 		rc = lr_q_finish(w->r, &w->cfg->keys, job->id, job->attempt, res->passed,

@@ -26,6 +26,8 @@ typedef struct wk_config {
 	long block_ms;                  /* longest wait for a job in one read */
 	double drain_s;                 /* on shutdown, how long the running job may still take */
 	int pool;                       /* run code on the pre-forked sandbox pool */
+	long result_max_kb;             /* a result over this is compacted (result_trim.h) */
+	long batch_slots;               /* batch jobs: items run at once (a pool each) */
 	long sessions_held;             /* REPL sessions whose interpreter this worker keeps
 	                                   between cells (0: replay every cell) */
 	sbx_config sbx;                 /* sandbox host settings */

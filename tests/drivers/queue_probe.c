@@ -16,7 +16,8 @@
  *   queue_probe URL PREFIX cancel ID
  *   queue_probe URL PREFIX heartbeat WORKER TTL_MS | unregister WORKER
  *
- * The policy comes from QP_TTL, QP_MAX_ATTEMPTS, QP_BACKOFF_MS (defaults
+ * QP_REPLY_MAX bounds a reply (bytes; default the client's). The policy
+ * comes from QP_TTL, QP_MAX_ATTEMPTS, QP_BACKOFF_MS (defaults
  * otherwise). Prints the outcome on stdout; on an error prints
  * "<code name>: <message>" on stderr and exits 1. */
 #include "queue.h"
@@ -75,6 +76,7 @@ int main(int argc, char **argv)
 	pol.max_attempts = env_long("QP_MAX_ATTEMPTS", pol.max_attempts);
 	pol.backoff_ms = env_long("QP_BACKOFF_MS", pol.backoff_ms);
 	o.url = argv[1];
+	o.reply_max = (size_t)env_long("QP_REPLY_MAX", 0);
 	if (lr_keys_init(&k, argv[2], &e) < 0 || lr_redis_open(&r, &o, &e) < 0) {
 		fprintf(stderr, "%s: %s\n", lr_err_name(e.code), e.msg);
 		return 1;

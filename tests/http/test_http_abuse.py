@@ -88,7 +88,7 @@ def test_slowloris_and_idle_connections_are_cut(hsys):
     def drip():
         t0 = time.time()
         try:
-            while not stop.is_set() and time.time() - t0 < 20:
+            while not stop.is_set() and time.time() - t0 < 30:
                 trickle.sendall(b" ")
                 time.sleep(0.5)
         except OSError:
@@ -105,10 +105,10 @@ def test_slowloris_and_idle_connections_are_cut(hsys):
         s.settimeout(10)
         assert s.recv(100) == b""  # closed by the server
         s.close()
-    assert time.time() - t0 < 8
+    assert time.time() - t0 < 15  # cut after 2 s idle (generous for a loaded machine)
     t.join(timeout=25)
     stop.set()
-    assert cut["trickle"] < 10, cut
+    assert cut["trickle"] < 20, cut  # the body may take at most 2 s, not 30
     assert api.get("/healthz").status == 200
 
 
@@ -223,6 +223,6 @@ def test_stopping_answers_waiting_requests(hsys):
     t.join(timeout=30)
     s.join(timeout=30)
     assert d.p.wait(timeout=30) == 0
-    assert time.time() - t0 < 5, time.time() - t0
+    assert time.time() - t0 < 15, time.time() - t0  # not the 120 s wait
     assert out["r"].status == 202 and out["r"].headers["location"] == f"/jobs/{jid}"
     assert [e[1] for e in ev["e"]][:1] == ["queued"]

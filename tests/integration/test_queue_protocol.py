@@ -263,3 +263,25 @@ def test_iterations_of_jobs_recorded_before_the_its_set_still_expire(redis_serve
     for n in (0, 1, 2, 3):
         assert 0 < r.ttl(f"{PREFIX}job:{mixed}:it:{n}") <= 50
     assert 0 < r.ttl(f"{PREFIX}job:{mixed}:its") <= 50
+
+
+def test_a_spec_over_the_reply_limit_is_dead_lettered_not_left_running(redis_server, r):
+    """The claim would hand back a spec bigger than the worker's reply limit:
+    refused inside Redis (the job dead-lettered with the sizes), rather than
+    claimed and then lost with the reply."""
+    q = Probe(redis_server)
+    small = Probe(redis_server, reply_max=1 << 20)
+    q("groups")
+    jid = queue_one(q, r)
+    r.hset(f"{PREFIX}job:{jid}", "spec", "x" * (2 << 20))
+    assert small("next", "w1", 5000) == "none"
+    h = job(r, jid)
+    assert h["state"] == "dead" and h["attempt"] == "0", {k: v[:80] for k, v in h.items()}
+    assert "its spec is 2097152 bytes, over the limit of 524288 bytes" in h["error"]
+    assert r.zcard(PREFIX + "leases") == 0 and r.xlen(PREFIX + "jobs") == 0
+    assert r.xpending(PREFIX + "jobs", "workers")["pending"] == 0
+    stats = r.hgetall(PREFIX + "stats")
+    assert stats["queued"] == "0" and stats.get("running", "0") == "0"
+    assert stats["total:dead"] == "1"
+    fine = queue_one(q, r)
+    assert small("next", "w1", 5000).split()[0] == fine

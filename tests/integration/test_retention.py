@@ -107,7 +107,7 @@ def test_maxmemory_redis_accepts_and_finishes_every_job(system):
     r = system.r
     r.config_set("maxmemory", 12 * MB)
     r.config_set("maxmemory-policy", "noeviction")
-    system.dispatcher("--max-finished-mb", "4")
+    system.dispatcher("--max-finished-mb", "2")
     system.worker()
     system.worker()
     n, batch = 2000, 50
@@ -122,10 +122,12 @@ def test_maxmemory_redis_accepts_and_finishes_every_job(system):
         ids += pipe.execute()  # raises if Redis refused a request (OOM)
     st = wait_done(system, n, timeout=300)
     assert st["total:submitted"] == str(n) and st.get("total:rejected") is None
-    assert st["total:done"] == str(n) and st["total:passed"] == str(n)
+    bad = [system.job(j) for j in ids[-300:]]
+    bad = [(h.get("error"), h.get("summary")) for h in bad if h.get("passed") == "0"]
+    assert st["total:done"] == str(n) and st["total:passed"] == str(n), bad[:3]
     assert int(st["total:evicted"]) > n // 2  # far more than fits was run
     # Retention runs on the dispatcher's timer: within a tick of the last job.
-    system.wait_for(lambda: int(system.stats()["finished_bytes"]) <= 4 * MB, timeout=10,
+    system.wait_for(lambda: int(system.stats()["finished_bytes"]) <= 2 * MB, timeout=10,
                     what="retention after the last job")
     assert r.info("memory")["used_memory"] < 12 * MB
     # The newest are readable.

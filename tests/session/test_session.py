@@ -171,6 +171,24 @@ def test_held_interpreter_keeps_live_state_and_a_new_worker_replays(system):
     assert h["value"] == "True" and h["replayed"] == "0", h
 
 
+def test_two_workers_catch_up_instead_of_replaying_everything(system):
+    """Cells of one session alternate between idle workers; each keeps its
+    interpreter and re-runs only the cells the other recorded meanwhile."""
+    system.dispatcher()
+    system.worker()
+    system.worker()
+    sid = open_session(system)
+    replayed, workers = 0, set()
+    for i in range(10):
+        h = cell(system, sid, f"v{i} = {i}\nsum(v for k, v in globals().items() "
+                              f"if k[:1] == 'v' and k[1:].isdigit())")
+        assert h["value"] == str(sum(range(i + 1))), h
+        replayed += int(h["replayed"])
+        workers.add(h["worker"])
+    # Each recorded cell is re-run at most once by the worker that did not run it.
+    assert replayed <= 10, replayed
+
+
 def test_infinite_loop_in_one_session_while_another_goes_on(system):
     system.dispatcher()
     system.worker()

@@ -293,6 +293,8 @@ TEST(batch_items_round_trip)
 	CHECK(s.items[1].io != NULL && s.items[1].criteria.min_pass_rate == 1);
 	json = lr_job_spec_to_json(&s);
 	CHECK(json != NULL);
+	if (json == NULL)
+		return;
 	CHECK(lr_job_spec_parse(&again, json, strlen(json), NULL, &e) == 0);
 	json2 = lr_job_spec_to_json(&again);
 	CHECK_STR(json2, json);

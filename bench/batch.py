@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""bench/batch: HumanEval's 164 canonical solutions as one `batch` job, submit
+to done, beside a bare `python3 -I -S` per problem run one after another, in
+the same run.
+
+Starts redis-server, a dispatcher and --workers workers on private loopback
+ports in a temporary directory, waits until the workers are registered (their
+sandbox pools started), then, --runs times (default 3) and alternating:
+
+  batch  one batch job of the 164 problems (code = prompt + canonical
+         solution, the problem's tests, its entry point; static checks off
+         unless --static), submitted with redis-cli and polled until done;
+         every item must pass;
+  bare   each problem as one program (code, tests, check(entry_point)) run
+         by /usr/bin/python3 -I -S, one after another: no sandbox, no judge,
+         no queue.
+
+Prints each run and the medians, and bare / batch as a ratio (above 1: the
+batch job is faster than the bare loop). The figures say nothing when the
+machine is busy with other work; say so beside them.
+
+    python3 bench/batch.py [--runs 3] [--workers 1] [--static]
+"""
+import argparse
+import gzip
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(os.environ.get("LLMREPL_DATASETS") or next(
+    (p for p in (ROOT.parent / "shared" / "datasets", ROOT.parent.parent / "shared" / "datasets")
+     if p.is_dir()), ROOT.parent / "shared" / "datasets"))
+PREFIX = "llmrepl:"
+PYTHON = "/usr/bin/python3"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cli(port, *args, stdin=None):
+    return subprocess.run(["redis-cli", "-p", str(port), *args], input=stdin,
+                          capture_output=True, text=True, check=True, timeout=60).stdout
+
+
+class Stack:
+    def __init__(self, tmp):
+        self.tmp = Path(tmp)
+        self.procs = []
+
+    def start(self, name, argv, env=None):
+        with open(self.tmp / f"{name}.log", "wb") as log:
+            p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                 start_new_session=True)
+        self.procs.append(p)
+        return p
+
+    def stop(self):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+
+
+def start(args, stack, tmp):
+    port = free_port()
+    (tmp / "redis").mkdir()
+    stack.start("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                          "--dir", str(tmp / "redis"), "--save", "", "--appendonly", "no"])
+    for _ in range(200):
+        try:
+            if cli(port, "PING").strip() == "PONG":
+                break
+        except subprocess.CalledProcessError:
+            pass
+        time.sleep(0.05)
+    env = dict(os.environ, LLMREPL_REDIS_URL=f"redis://127.0.0.1:{port}", LLMREPL_PREFIX=PREFIX,
+               LLMREPL_LOG_LEVEL="warn")
+    build = Path(args.build)
+    stack.start("dispatcher", [str(build / "llmrepl-dispatcher")], env)
+    for i in range(args.workers):
+        stack.start(f"worker{i}", [str(build / "llmrepl-worker"), "--name", f"bench{i}"], env)
+    deadline = time.time() + 120
+    while int(cli(port, "ZCARD", PREFIX + "workers").strip() or 0) < args.workers:
+        if time.time() > deadline:
+            sys.exit(f"the workers did not register; see {tmp}")
+        time.sleep(0.1)
+    return port
+
+
+def batch_once(port, spec):
+    t0 = time.perf_counter()
+    jid = cli(port, "-x", "XADD", PREFIX + "requests", "*", "spec", stdin=spec).strip()
+    key = PREFIX + "job:" + jid
+    while cli(port, "HGET", key, "state").strip() not in ("done", "rejected", "dead",
+                                                         "cancelled"):
+        time.sleep(0.01)
+    wall = time.perf_counter() - t0
+    h = cli(port, "HMGET", key, "state", "items_passed", "items_total", "error").split("\n")
+    if h[0] != "done" or h[1] != h[2]:
+        sys.exit(f"batch job {jid} did not pass every item: {h}")
+    return wall
+
+
+def bare_once(files):
+    t0 = time.perf_counter()
+    for f in files:
+        r = subprocess.run([PYTHON, "-I", "-S", str(f)], capture_output=True, timeout=60)
+        if r.returncode != 0:
+            sys.exit(f"{f} failed bare: {r.stderr[-500:]}")
+    return time.perf_counter() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--static", action="store_true", help="static checks on (off by default)")
+    ap.add_argument("--build", default=str(ROOT / "build"))
+    args = ap.parse_args()
+    with gzip.open(DATA / "HumanEval.jsonl.gz", "rt") as f:
+        probs = [json.loads(line) for line in f]
+    items = [{"id": p["task_id"], "code": p["prompt"] + p["canonical_solution"],
+              "tests": p["test"], "entry_point": p["entry_point"]} for p in probs]
+    spec = json.dumps({"kind": "batch", "items": items, "static_checks": args.static})
+    tmp = Path(tempfile.mkdtemp(prefix="llmrepl-bench-batch-"))
+    files = []
+    for i, p in enumerate(probs):
+        f = tmp / f"p{i}.py"
+        f.write_text(p["prompt"] + p["canonical_solution"] + "\n" + p["test"] +
+                     f"\ncheck({p['entry_point']})\n")
+        files.append(f)
+    stack = Stack(tmp)
+    try:
+        port = start(args, stack, tmp)
+        batch_once(port, spec)  # warm: the pools and the page cache
+        bare_once(files[:20])
+        rows = []
+        for r in range(args.runs):
+            b = bare_once(files)
+            j = batch_once(port, spec)
+            rows.append((b, j))
+            print(f"run {r + 1}: bare sequential {b:.2f} s, batch job {j:.2f} s, "
+                  f"ratio {b / j:.2f}x", flush=True)
+    finally:
+        stack.stop()
+    b = statistics.median(x[0] for x in rows)
+    j = statistics.median(x[1] for x in rows)
+    print(f"\n{len(items)} HumanEval canonical solutions, {args.workers} worker(s), static checks "
+          f"{'on' if args.static else 'off'}, {os.cpu_count()} CPUs, load "
+          f"{os.getloadavg()[0]:.1f}")
+    print(f"bare python3 -I -S per problem, sequential   median {b:.2f} s")
+    print(f"one batch job, submit to done                 median {j:.2f} s")
+    print(f"ratio (bare / batch)                          {b / j:.2f}x")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,218 @@
+/* http_session.c - REPL sessions over HTTP:
+ *
+ *   POST   /sessions              {"idle_timeout_s", "max_cells", "limits"}  -> 201 {"session",
+ * ...} POST   /sessions/{id}/exec    {"code"}  -> 200 {"stdout", "stderr", "value", "error", ...}
+ *   DELETE /sessions/{id}         -> 200 {"session", "closed": true}
+ *
+ * Each is a job (session_open, exec, session_close) submitted as the token's
+ * owner and waited for (?wait=SECONDS as for the seed's endpoints: when it
+ * runs out the answer is 202 with the job's Location). A session that does
+ * not exist (closed, idle too long, never opened) is 404. */
+#include "http_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static json_object *member(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+
+	return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+static const char *str_of(json_object *o, const char *key)
+{
+	json_object *v = member(o, key);
+
+	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+/* Submit body as a job of kind (for session: its id) and wait. *job is the
+ * final job, or NULL with the 202 answer in *out. */
+static int run(http_req *q, const char *kind, const char *session, json_object *body,
+               json_object **job, json_object **out, unsigned *status, lr_err *err)
+{
+	const http_config *c = &q->srv->cfg;
+	const char *w = http_arg(q, "wait");
+	double wait_s = c->wait_s;
+	char id[LR_JOB_ID_MAX + 1];
+	int existing = 0;
+	int rc;
+
+	*job = *out = NULL;
+	if (w != NULL) {
+		char *end = NULL;
+
+		wait_s = strtod(w, &end);
+		if (end == w || *end != '\0' || !(wait_s >= 0)) {
+			json_object_put(body);
+			*status = 400;
+			return lr_err_set(err, LR_EINVAL,
+			                  "wait must be a number of seconds, got '%.32s'", w);
+		}
+		if (wait_s > c->wait_max_s)
+			wait_s = c->wait_max_s;
+	}
+	if (member(body, "kind") || member(body, "session")) {
+		json_object_put(body);
+		*status = 400;
+		return lr_err_set(err, LR_EINVAL,
+		                  "fields 'kind' and 'session' are not accepted here: the path "
+		                  "says them");
+	}
+	json_object_object_add(body, "kind", json_object_new_string(kind));
+	if (session)
+		json_object_object_add(body, "session", json_object_new_string(session));
+	rc = http_submit(q, body, http_header(q, "Idempotency-Key"), id, &existing, status, err);
+	json_object_put(body);
+	if (rc < 0)
+		return rc;
+	snprintf(q->location, sizeof(q->location), "/jobs/%s", id);
+	rc = http_wait(q, id, wait_s, job, err);
+	if (rc < 0) {
+		*status = http_err_status(q, err);
+		return rc;
+	}
+	if (*job != NULL)
+		return 0;
+	*out = json_object_new_object();
+	if (*out == NULL)
+		return lr_err_set(err, LR_ENOMEM, "out of memory");
+	lr_json_set_str(*out, "job_id", id);
+	lr_json_set_str(*out, "status_url", q->location);
+	*status = 202;
+	return 0;
+}
+
+/* A final job that is not done, or a session that is gone: the problem. */
+static int failed(json_object *job, unsigned *status, lr_err *err)
+{
+	const char *state = str_of(job, "state");
+	const char *e = str_of(job, "error");
+
+	if (state && strcmp(state, "done") == 0) {
+		if (e && strstr(e, "does not exist")) {
+			*status = 404;
+			return lr_err_set(err, LR_ENOTFOUND, "%s", e);
+		}
+		return 0;
+	}
+	*status = state && strcmp(state, "rejected") == 0    ? 400
+	          : state && strcmp(state, "cancelled") == 0 ? 409
+	                                                     : 502;
+	return lr_err_set(err, LR_EINVAL, "job %s ended %s: %s", str_of(job, "id"),
+	                  state ? state : "?", e ? e : "no reason recorded");
+}
+
+static enum MHD_Result reply(http_req *q, json_object *job, json_object *out, unsigned status,
+                             int rc, const lr_err *err)
+{
+	json_object_put(job);
+	if (rc < 0) {
+		json_object_put(out);
+		return http_problem(q, status, "%s", err->msg);
+	}
+	return http_json(q, status, out);
+}
+
+static enum MHD_Result open_session(http_req *q)
+{
+	json_object *body = NULL, *job = NULL, *out = NULL;
+	unsigned status = 500;
+	lr_err err;
+	int rc;
+
+	lr_err_clear(&err);
+	if (http_body_object(q, &body, &status, &err) < 0)
+		return http_problem(q, status, "%s", err.msg);
+	rc = run(q, "session_open", NULL, body, &job, &out, &status, &err);
+	if (rc == 0 && job != NULL)
+		rc = failed(job, &status, &err);
+	if (rc == 0 && job != NULL) {
+		json_object *r = member(job, "result");
+
+		out = json_object_get(r);
+		if (out == NULL)
+			out = json_object_new_object();
+		lr_json_set_str(out, "job_id", str_of(job, "id"));
+		snprintf(q->location, sizeof(q->location), "/sessions/%s", str_of(job, "id"));
+		status = 201;
+	}
+	return reply(q, job, out, status, rc, &err);
+}
+
+static enum MHD_Result exec_cell(http_req *q, const char *id)
+{
+	json_object *body = NULL, *job = NULL, *out = NULL;
+	unsigned status = 500;
+	lr_err err;
+	int rc;
+
+	lr_err_clear(&err);
+	if (http_body_object(q, &body, &status, &err) < 0)
+		return http_problem(q, status, "%s", err.msg);
+	rc = run(q, "exec", id, body, &job, &out, &status, &err);
+	if (rc == 0 && job != NULL)
+		rc = failed(job, &status, &err);
+	if (rc == 0 && job != NULL) {
+		/* The report: stdout, stderr, value, error, traceback, cell,
+		 * replayed, timings. */
+		out = json_object_get(member(job, "result"));
+		if (out == NULL)
+			out = json_object_new_object();
+		json_object_object_add(out, "passed", json_object_get(member(job, "passed")));
+		lr_json_set_str(out, "job_id", str_of(job, "id"));
+		q->location[0] = '\0';
+		status = 200;
+	}
+	return reply(q, job, out, status, rc, &err);
+}
+
+static enum MHD_Result close_session(http_req *q, const char *id)
+{
+	json_object *job = NULL, *out = NULL;
+	unsigned status = 500;
+	lr_err err;
+	int rc;
+
+	lr_err_clear(&err);
+	rc = run(q, "session_close", id, json_object_new_object(), &job, &out, &status, &err);
+	if (rc == 0 && job != NULL)
+		rc = failed(job, &status, &err);
+	if (rc == 0 && job != NULL) {
+		out = json_object_new_object();
+		lr_json_set_str(out, "session", id);
+		json_object_object_add(out, "closed", json_object_new_boolean(1));
+		lr_json_set_str(out, "job_id", str_of(job, "id"));
+		q->location[0] = '\0';
+		status = 200;
+	}
+	return reply(q, job, out, status, rc, &err);
+}
+
+enum MHD_Result http_sessions(http_req *q, const char *tail)
+{
+	char id[LR_JOB_ID_MAX + 1];
+	const char *slash;
+	size_t n;
+
+	if (*tail == '\0')
+		return strcmp(q->method, "POST") == 0 ? open_session(q)
+		                                      : http_not_allowed(q, "POST");
+	slash = strchr(tail, '/');
+	n = slash ? (size_t)(slash - tail) : strlen(tail);
+	if (n == 0 || n > LR_JOB_ID_MAX)
+		return http_problem(q, 404, "no such session '%.48s'", tail);
+	memcpy(id, tail, n);
+	id[n] = '\0';
+	if (!lr_job_id_valid(id))
+		return http_problem(q, 404, "no such session '%.48s'", tail);
+	if (slash == NULL || slash[1] == '\0')
+		return strcmp(q->method, "DELETE") == 0 ? close_session(q, id)
+		                                        : http_not_allowed(q, "DELETE");
+	if (strcmp(slash, "/exec") == 0)
+		return strcmp(q->method, "POST") == 0 ? exec_cell(q, id)
+		                                      : http_not_allowed(q, "POST");
+	return http_problem(q, 404, "no such path %.200s", q->url);
+}

@@ -1,0 +1,37 @@
+/* Unit tests for common/queue_lua: what the scripts must agree on with C. */
+#include "check.h"
+#include "job.h"
+#include "queue_lua.h"
+
+#include <stdio.h>
+
+/* Every kind of job.h is in the scripts' list (the per-kind counters). */
+TEST(scripts_know_every_kind)
+{
+	for (int k = 0; k < LR_KIND_COUNT; k++) {
+		char quoted[64];
+
+		snprintf(quoted, sizeof(quoted), "'%s'", lr_job_kind_name((lr_job_kind)k));
+		CHECK_CONTAINS(lr_lua_claim.src, quoted);
+	}
+}
+
+/* Every script runs its body through the epilogue that turns a refusal
+ * into an error reply (nothing written before it). */
+TEST(every_script_has_the_epilogue)
+{
+	const lr_script *all[] = {
+	    &lr_lua_intake, &lr_lua_take,      &lr_lua_claim,   &lr_lua_renew,   &lr_lua_write,
+	    &lr_lua_finish, &lr_lua_fail,      &lr_lua_reclaim, &lr_lua_promote, &lr_lua_orphans,
+	    &lr_lua_cancel, &lr_lua_heartbeat, &lr_lua_gc,      &lr_lua_repair};
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		CHECK_CONTAINS(all[i]->src, "local ok, res = pcall(main)");
+}
+
+int main(void)
+{
+	RUN(scripts_know_every_kind);
+	RUN(every_script_has_the_epilogue);
+	return check_summary();
+}
