@@ -116,78 +116,53 @@ static enum MHD_Result reply(http_req *q, json_object *job, json_object *out, un
 	return http_json(q, status, out);
 }
 
-static enum MHD_Result open_session(http_req *q)
+/* The answer from a done job: the session (open), the cell's report (exec:
+ * stdout, stderr, value, error, traceback, cell, replayed, timings), or
+ * that it is closed. */
+static json_object *answer(http_req *q, const char *kind, const char *id, json_object *job,
+                           unsigned *status)
 {
-	json_object *body = NULL, *job = NULL, *out = NULL;
-	unsigned status = 500;
-	lr_err err;
-	int rc;
+	int open = strcmp(kind, "session_open") == 0;
+	json_object *out =
+	    strcmp(kind, "session_close") == 0 ? NULL : json_object_get(member(job, "result"));
 
-	lr_err_clear(&err);
-	if (http_body_object(q, &body, &status, &err) < 0)
-		return http_problem(q, status, "%s", err.msg);
-	rc = run(q, "session_open", NULL, body, &job, &out, &status, &err);
-	if (rc == 0 && job != NULL)
-		rc = failed(job, &status, &err);
-	if (rc == 0 && job != NULL) {
-		json_object *r = member(job, "result");
-
-		out = json_object_get(r);
-		if (out == NULL)
-			out = json_object_new_object();
-		lr_json_set_str(out, "job_id", str_of(job, "id"));
-		snprintf(q->location, sizeof(q->location), "/sessions/%s", str_of(job, "id"));
-		status = 201;
-	}
-	return reply(q, job, out, status, rc, &err);
-}
-
-static enum MHD_Result exec_cell(http_req *q, const char *id)
-{
-	json_object *body = NULL, *job = NULL, *out = NULL;
-	unsigned status = 500;
-	lr_err err;
-	int rc;
-
-	lr_err_clear(&err);
-	if (http_body_object(q, &body, &status, &err) < 0)
-		return http_problem(q, status, "%s", err.msg);
-	rc = run(q, "exec", id, body, &job, &out, &status, &err);
-	if (rc == 0 && job != NULL)
-		rc = failed(job, &status, &err);
-	if (rc == 0 && job != NULL) {
-		/* The report: stdout, stderr, value, error, traceback, cell,
-		 * replayed, timings. */
-		out = json_object_get(member(job, "result"));
-		if (out == NULL)
-			out = json_object_new_object();
-		json_object_object_add(out, "passed", json_object_get(member(job, "passed")));
-		lr_json_set_str(out, "job_id", str_of(job, "id"));
-		q->location[0] = '\0';
-		status = 200;
-	}
-	return reply(q, job, out, status, rc, &err);
-}
-
-static enum MHD_Result close_session(http_req *q, const char *id)
-{
-	json_object *job = NULL, *out = NULL;
-	unsigned status = 500;
-	lr_err err;
-	int rc;
-
-	lr_err_clear(&err);
-	rc = run(q, "session_close", id, json_object_new_object(), &job, &out, &status, &err);
-	if (rc == 0 && job != NULL)
-		rc = failed(job, &status, &err);
-	if (rc == 0 && job != NULL) {
+	if (out == NULL)
 		out = json_object_new_object();
+	if (out == NULL)
+		return NULL;
+	if (strcmp(kind, "exec") == 0)
+		json_object_object_add(out, "passed", json_object_get(member(job, "passed")));
+	if (strcmp(kind, "session_close") == 0) {
 		lr_json_set_str(out, "session", id);
 		json_object_object_add(out, "closed", json_object_new_boolean(1));
-		lr_json_set_str(out, "job_id", str_of(job, "id"));
-		q->location[0] = '\0';
-		status = 200;
 	}
+	lr_json_set_str(out, "job_id", str_of(job, "id"));
+	if (open)
+		snprintf(q->location, sizeof(q->location), "/sessions/%s", str_of(job, "id"));
+	else
+		q->location[0] = '\0'; /* the answer is here, not elsewhere */
+	*status = open ? 201 : 200;
+	return out;
+}
+
+/* A session_open, exec (with the request's body) or session_close job. */
+static enum MHD_Result session_job(http_req *q, const char *kind, const char *id)
+{
+	json_object *body = NULL, *job = NULL, *out = NULL;
+	unsigned status = 500;
+	lr_err err;
+	int rc;
+
+	lr_err_clear(&err);
+	if (strcmp(kind, "session_close") == 0)
+		body = json_object_new_object();
+	else if (http_body_object(q, &body, &status, &err) < 0)
+		return http_problem(q, status, "%s", err.msg);
+	rc = run(q, kind, id, body, &job, &out, &status, &err);
+	if (rc == 0 && job != NULL)
+		rc = failed(job, &status, &err);
+	if (rc == 0 && job != NULL && (out = answer(q, kind, id, job, &status)) == NULL)
+		rc = lr_err_set(&err, LR_ENOMEM, "out of memory");
 	return reply(q, job, out, status, rc, &err);
 }
 
@@ -198,7 +173,7 @@ enum MHD_Result http_sessions(http_req *q, const char *tail)
 	size_t n;
 
 	if (*tail == '\0')
-		return strcmp(q->method, "POST") == 0 ? open_session(q)
+		return strcmp(q->method, "POST") == 0 ? session_job(q, "session_open", NULL)
 		                                      : http_not_allowed(q, "POST");
 	slash = strchr(tail, '/');
 	n = slash ? (size_t)(slash - tail) : strlen(tail);
@@ -209,10 +184,10 @@ enum MHD_Result http_sessions(http_req *q, const char *tail)
 	if (!lr_job_id_valid(id))
 		return http_problem(q, 404, "no such session '%.48s'", tail);
 	if (slash == NULL || slash[1] == '\0')
-		return strcmp(q->method, "DELETE") == 0 ? close_session(q, id)
+		return strcmp(q->method, "DELETE") == 0 ? session_job(q, "session_close", id)
 		                                        : http_not_allowed(q, "DELETE");
 	if (strcmp(slash, "/exec") == 0)
-		return strcmp(q->method, "POST") == 0 ? exec_cell(q, id)
+		return strcmp(q->method, "POST") == 0 ? session_job(q, "exec", id)
 		                                      : http_not_allowed(q, "POST");
 	return http_problem(q, 404, "no such path %.200s", q->url);
 }

@@ -44,7 +44,9 @@ def test_generate_job_with_the_real_model(system, llama_server):
     result = json.loads(h["result"])
     assert int(h["completion_tokens"]) > 0
     assert result["model"]["usage_estimated"] and h["prompt_tokens"] == "-1"
-    assert result["evaluation"]["tests"] and result["code"] == h["code"]
+    # (greedy output can change with the server's prompt cache: say what came)
+    assert result["evaluation"]["tests"], (h["code"], result["evaluation"].get("error"))
+    assert result["code"] == h["code"]
     assert h["passed"] == "1", h.get("error")  # greedy SmolLM2 gets add() right
     assert h["tests_passed"] == h["tests_total"] == "2"
     events = system.events(jid)

@@ -322,6 +322,47 @@ TEST(batch_rejections_name_the_item)
 	pol.max_batch_items = 1000;
 }
 
+TEST(session_kinds)
+{
+	lr_job_spec s, again;
+	lr_err e;
+	char *json;
+
+	CHECK(parse(&s, "{\"kind\": \"session_open\"}", &e) == 0);
+	CHECK(s.kind == LR_KIND_SESSION_OPEN && s.idle_timeout_s == 600 && s.max_cells == 200);
+	lr_job_spec_free(&s);
+	CHECK(parse(&s,
+	            "{\"kind\": \"session_open\", \"idle_timeout_s\": 5, \"max_cells\": 3,"
+	            " \"limits\": {\"timeout_s\": 2}}",
+	            &e) == 0);
+	json = lr_job_spec_to_json(&s);
+	CHECK(json != NULL && strstr(json, "\"idle_timeout_s\":5") &&
+	      strstr(json, "\"max_cells\":3"));
+	CHECK(lr_job_spec_parse(&again, json, strlen(json), NULL, &e) == 0);
+	CHECK(again.idle_timeout_s == 5 && again.max_cells == 3 && again.timeout_s == 2);
+	lr_job_spec_free(&again);
+	free(json);
+	lr_job_spec_free(&s);
+	CHECK(parse(&s, "{\"kind\": \"exec\", \"session\": \"17-0\", \"code\": \"x\"}", &e) == 0);
+	CHECK(s.kind == LR_KIND_EXEC);
+	CHECK_STR(s.session, "17-0");
+	CHECK_STR(s.code, "x");
+	json = lr_job_spec_to_json(&s);
+	CHECK(json != NULL && strstr(json, "\"session\":\"17-0\""));
+	free(json);
+	lr_job_spec_free(&s);
+	CHECK(rejects("{\"kind\": \"exec\", \"code\": \"x\"}", "missing required field 'session'"));
+	CHECK(rejects("{\"kind\": \"exec\", \"session\": \"17-0\"}",
+	              "missing required field 'code'"));
+	CHECK(rejects("{\"kind\": \"exec\", \"session\": \"x\", \"code\": \"1\"}",
+	              "field 'session' must be a session id"));
+	CHECK(rejects("{\"kind\": \"session_close\", \"session\": \"1-0\", \"code\": \"1\"}",
+	              "unknown field 'code'"));
+	CHECK(rejects("{\"kind\": \"session_open\", \"max_cells\": 0}", "field 'max_cells'"));
+	CHECK(rejects("{\"kind\": \"session_open\", \"idle_timeout_s\": 1e9}",
+	              "field 'idle_timeout_s'"));
+}
+
 int main(void)
 {
 	lr_job_policy_default(&pol);
@@ -333,6 +374,7 @@ int main(void)
 	RUN(later_kinds_validate_strictly);
 	RUN(model_allow_list);
 	RUN(kind_names);
+	RUN(session_kinds);
 	RUN(batch_items_round_trip);
 	RUN(batch_rejections_name_the_item);
 	return check_summary();
