@@ -6,6 +6,12 @@
 # first and says what it did (or that nothing was needed).
 #
 #   deploy/containers.sh            (as root, or through sudo)
+#   deploy/containers.sh down [PROJECT]
+#       podman-compose down -v, then remove the project's network, which
+#       podman-compose 1.0 (Debian 12) leaves behind; PROJECT defaults to
+#       the directory's name, as podman-compose's does. Pass the same
+#       LLMREPL_WORKERS as to `up`: podman-compose 1.0 stops only the
+#       replicas the compose file names.
 #   LLMREPL_BASE_IMAGE=debian:bookworm-slim   the tag the Dockerfiles build FROM
 #   LLMREPL_DEBIAN_MIRROR=http://deb.debian.org/debian
 set -euo pipefail
@@ -17,6 +23,22 @@ SUDO=
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 
 say() { printf 'containers: %s\n' "$*"; }
+
+if [ "${1:-}" = down ]; then
+	here=$(cd "$(dirname "$0")/.." && pwd)
+	project=${2:-$(basename "$here")}
+	(cd "$here" && podman-compose -p "$project" down -v >/dev/null)
+	say "stopped and removed the containers and volumes of $project"
+	for net in $(podman network ls -q --filter "label=io.podman.compose.project=$project"); do
+		podman network rm "$net" >/dev/null && say "removed network $net"
+	done
+	left=$(podman ps -aq --filter "label=io.podman.compose.project=$project")
+	if [ -n "$left" ]; then
+		say "containers left (started with another LLMREPL_WORKERS?): $(echo $left)"
+		exit 1
+	fi
+	exit 0
+fi
 
 # 1. Packages. dnsname lets services find each other by name on podman's
 # default (CNI) network backend.
