@@ -255,6 +255,7 @@ int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 		}
 		down = 0;
 		sh_sweep();
+		lr_metric_set(wk_m.sessions_held, (double)sh_count(), NULL);
 		if (!got)
 			continue;
 		run_job(&w, &job);
