@@ -300,6 +300,7 @@ static int collect(par *p, lr_err *err)
 {
 	batch *b = p->b;
 	finished *got = p->got;
+	int draining = 0;
 	int rc = 0;
 
 	pthread_mutex_lock(&p->mu);
@@ -326,10 +327,17 @@ static int collect(par *p, lr_err *err)
 				rc = settle(b, &got[i], err);
 			eval_outcome_free(&got[i].out);
 		}
-		if (rc == 0 && k == 0)
-			rc = lr_jobctx_check(b->ctx, err);
+		if (rc == 0 && k == 0) {
+			int c = lr_jobctx_check(b->ctx, err);
+
+			/* A stopping worker still records the items in flight. */
+			if (c == LR_ECANCELED && !lr_jobctx_cancelled(b->ctx))
+				draining = 1;
+			else
+				rc = c;
+		}
 		pthread_mutex_lock(&p->mu);
-		if (rc < 0)
+		if (rc < 0 || draining)
 			p->stop = 1;
 	}
 	pthread_mutex_unlock(&p->mu);
