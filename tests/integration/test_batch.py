@@ -224,3 +224,25 @@ def test_client_submits_a_batch_from_jsonl(system, tmp_path):
     out = subprocess.run([binary("llmrepl"), "submit", "--batch", str(bad)],
                          capture_output=True, text=True, env=env, timeout=30)
     assert out.returncode == 2 and f"{bad}:2:" in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("slots", [1, 2])
+def test_a_stopping_worker_gives_the_rest_of_a_batch_back(system, slots):
+    system.dispatcher()
+    w1 = system.worker(**{"batch-slots": slots, "drain-s": 0})
+    n = 8
+    jid = system.submit(batch([{"id": f"s{i}", "code": "import time\ntime.sleep(0.5)\nx = 1\n",
+                                "tests": "assert x == 1"} for i in range(n)]))
+    system.wait_for(lambda: int(system.job(jid).get("items_done", "0")) >= 1, timeout=60,
+                    what="an item done")
+    w1.signal(signal.SIGTERM)
+    w1.p.wait(timeout=60)
+    types = [e["type"] for e in system.events(jid)]
+    assert "released" in types, types
+    done_before = int(system.job(jid)["items_done"])
+    system.worker(**{"batch-slots": slots})
+    h = system.wait(jid, timeout=120)
+    assert h["state"] == "done" and h["passed"] == "1" and h["items_passed"] == str(n), h
+    evs = item_events(system, jid)
+    assert sorted(int(e["n"]) for e in evs) == list(range(n)), evs
+    assert sum(e["attempt"] == "1" for e in evs) == done_before
