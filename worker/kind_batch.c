@@ -142,11 +142,20 @@ static int record(batch *b, size_t n, const eval_outcome *out, lr_err *err)
 	return lr_jobctx_iteration_with(b->ctx, (long)n, 7, f, v, NULL, &x, err);
 }
 
-/* Record item n's outcome and keep it (taking its strings). */
+/* Record item n's outcome and keep it (taking its strings). Its report is
+ * compacted to the worker's --result-max-kb first (result_trim.h), so the
+ * batch's result, which lists every item, is bounded by items x that. */
 static int keep(batch *b, size_t n, eval_outcome *out, lr_err *err)
 {
 	item_state *st = &b->st[n];
-	int rc = record(b, n, out, err);
+	long kb = lr_jobctx_config(b->ctx)->result_max_kb;
+	int rc;
+
+	if (out->result_json != NULL &&
+	    wk_result_trim(&out->result_json,
+	                   kb > 0 ? (size_t)kb * 1024 : (size_t)WK_RESULT_MAX_DEFAULT, NULL) < 0)
+		log_warn("batch item %zu: out of memory compacting its report", n);
+	rc = record(b, n, out, err);
 
 	if (rc == 0) {
 		st->done = 1;

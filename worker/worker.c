@@ -103,7 +103,10 @@ static void record_result(wk *w, const lr_q_job *job, lr_job_result *res)
 	int rc;
 
 	lr_err_clear(&err);
-	rc = res->result_json ? wk_result_trim(&res->result_json, max, &err) : 0;
+	/* A batch lists every item, each item's report compacted already. */
+	rc = res->result_json && strcmp(job->kind, "batch") != 0
+	         ? wk_result_trim(&res->result_json, max, &err)
+	         : 0;
 	if (rc < 0)
 		log_warn("job %s: %s; recording it whole", job->id, err.msg);
 	else if (rc > 0)

@@ -99,3 +99,25 @@ def test_small_job_record_is_small(system):
     sizes = [job_bytes(system, jid) for jid in ids]
     # Without compaction an events stream alone holds a 4 KiB node.
     assert max(sizes) < 4096, sizes
+
+
+def test_batch_keeps_every_item_with_compacted_reports(system):
+    system.dispatcher()
+    system.worker("--result-max-kb", "16")
+    tests = "\n".join(f"assert f({i}) == 'b' * 300" for i in range(1000))
+    code = "def f(i):\n    return 'a' * 300\n"
+    items = [{"id": f"big{i}", "code": code, "tests": tests} for i in range(2)]
+    items.append({"id": "ok", "code": "x = 1\n"})
+    jid = system.submit({"kind": "batch", "items": items, "static_checks": False})
+    h = system.wait(jid, timeout=180)
+    assert h["state"] == "done" and h["items_passed"] == "1", h
+    res = json.loads(h["result"])
+    assert [i["id"] for i in res["items"]] == ["big0", "big1", "ok"]
+    assert len(h["result"]) <= 3 * 16 * 1024 + 4096
+    for n, item in enumerate(res["items"][:2]):
+        assert item["passed"] is False and item["report"]["compacted"]["from_bytes"] > 16 * 1024
+        assert item["report"]["tests_total"] == 1000
+        it = system.r.hgetall(system.key("job", jid, "it", str(n)))
+        assert len(it["report"]) <= 16 * 1024
+        assert json.loads(it["report"])["verdict"] == "failed"
+    assert "compacted" not in res["items"][2]["report"]
