@@ -17,7 +17,7 @@ ports, then:
      and how many worker cores it can feed at the measured jobs/s per core.
 
     python3 bench/scale.py [--build build] [--quick] [--kinds-only]
-                           [--stream-node-max-bytes N]
+                           [--stream-node-max-bytes N] [--redis-config NAME=VALUE ...]
 """
 import argparse
 import json
@@ -197,12 +197,17 @@ def main():
                     help="Redis' stream-node-max-bytes (default 4096): what an events "
                          "stream preallocates")
     ap.add_argument("--kinds-only", action="store_true", help="skip the workers sweep")
+    ap.add_argument("--redis-config", action="append", default=[], metavar="NAME=VALUE",
+                    help="another redis-server setting, e.g. hash-max-listpack-value=1024")
     a = ap.parse_args()
     q = a.quick
     with tempfile.TemporaryDirectory() as tmp:
         extra = ()
         if a.stream_node_max_bytes:
             extra = ("--stream-node-max-bytes", str(a.stream_node_max_bytes))
+        for kv in a.redis_config:
+            name, _, value = kv.partition("=")
+            extra += ("--" + name, value)
         st = Stack(a.build, tmp, extra)
         try:
             kinds = [measure_kind(st, "evaluate", 100 if q else 1000),

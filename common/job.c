@@ -483,15 +483,9 @@ int lr_job_spec_parse(lr_job_spec *out, const char *text, size_t len, const lr_j
 	rc = lr_jobf_tests(&out->tests, &out->io, root, pol->max_text_bytes, pol->max_spec_bytes,
 	                   err);
 	if (rc == 0)
-		rc = lr_jobf_dup(&out->entry_point, root, "entry_point", 0, 1, NAME_MAX_LEN, err);
+		rc = lr_jobf_entry_point(&out->entry_point, root, err);
 	if (rc < 0)
 		goto cleanup;
-	if (out->entry_point != NULL && !lr_jobf_is_identifier(out->entry_point)) {
-		rc = lr_err_set(err, LR_EINVAL,
-		                "field 'entry_point' must be a Python identifier, got '%.64s'",
-		                out->entry_point);
-		goto cleanup;
-	}
 	if (out->kind == LR_KIND_GENERATE || out->kind == LR_KIND_REFACTOR ||
 	    out->kind == LR_KIND_LOOP) {
 		rc = get_model(out, root, pol, err);

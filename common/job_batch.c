@@ -59,13 +59,9 @@ static int parse_item(lr_job_spec *it, json_object *o, const lr_job_spec *s,
 		rc = lr_jobf_tests(&it->tests, &it->io, o, pol->max_text_bytes, pol->max_spec_bytes,
 		                   err);
 	if (rc == 0)
-		rc = lr_jobf_dup(&it->entry_point, o, "entry_point", 0, 1, LR_JOB_NAME_MAX, err);
+		rc = lr_jobf_entry_point(&it->entry_point, o, err);
 	if (rc < 0)
 		return rc;
-	if (it->entry_point != NULL && !lr_jobf_is_identifier(it->entry_point))
-		return lr_err_set(err, LR_EINVAL,
-		                  "field 'entry_point' must be a Python identifier, got '%.64s'",
-		                  it->entry_point);
 	it->kind = LR_KIND_EVALUATE;
 	it->timeout_s = s->timeout_s;
 	it->memory_mb = s->memory_mb;

@@ -86,7 +86,7 @@ int lr_jobf_tests(char **tests, lr_iotests **io, json_object *obj, size_t max, s
 	return *tests ? 0 : lr_err_set(err, LR_ENOMEM, "out of memory");
 }
 
-int lr_jobf_is_identifier(const char *s)
+static int is_identifier(const char *s)
 {
 	if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
 		return 0;
@@ -95,4 +95,15 @@ int lr_jobf_is_identifier(const char *s)
 		      (*s >= '0' && *s <= '9') || *s == '_'))
 			return 0;
 	return 1;
+}
+
+int lr_jobf_entry_point(char **dst, json_object *obj, lr_err *err)
+{
+	int rc = lr_jobf_dup(dst, obj, "entry_point", 0, 1, LR_JOB_NAME_MAX, err);
+
+	if (rc == 0 && *dst != NULL && !is_identifier(*dst))
+		return lr_err_set(err, LR_EINVAL,
+		                  "field 'entry_point' must be a Python identifier, got '%.64s'",
+		                  *dst);
+	return rc;
 }

@@ -1,5 +1,5 @@
 /* job_fields.h - reading the fields job specs share (code and other texts,
- * tests in every form, Python identifiers), for job.c and job_batch.c. */
+ * tests in every form, entry points), for job.c and job_batch.c. */
 #ifndef LLMREPL_JOB_FIELDS_H
 #define LLMREPL_JOB_FIELDS_H
 
@@ -22,6 +22,8 @@ int lr_jobf_dup(char **dst, json_object *obj, const char *key, int required, int
 int lr_jobf_tests(char **tests, lr_iotests **io, json_object *obj, size_t max, size_t max_io,
                   lr_err *err);
 
-int lr_jobf_is_identifier(const char *s);
+/* `entry_point`, when present: a Python identifier of at most LR_JOB_NAME_MAX
+ * bytes, copied to *dst. */
+int lr_jobf_entry_point(char **dst, json_object *obj, lr_err *err);
 
 #endif

@@ -56,7 +56,8 @@ cli() { redis-cli -p "$RPORT" "$@"; }
 say "starting redis-server on 127.0.0.1:$RPORT and the model ($MODEL) on 127.0.0.1:$MPORT"
 mkdir -p "$TMP/redis"
 redis-server --port "$RPORT" --bind 127.0.0.1 --dir "$TMP/redis" --save "" \
-	--appendonly yes --protected-mode yes --loglevel warning >"$TMP/redis.log" 2>&1 &
+	--appendonly yes --protected-mode yes --loglevel warning \
+	--hash-max-listpack-value 4096 >"$TMP/redis.log" 2>&1 &
 PIDS+=($!)
 SERVER_ARGS=$(.venv/bin/python deploy/model_path.py --server-args "$MODEL")
 # One core stays with the workers and the sandbox: llama.cpp's threads spin on

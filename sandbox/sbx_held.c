@@ -154,9 +154,10 @@ static int await_answer(sbx_held *h, sbx_result *res, double deadline)
 				h->caps[i].eof = 1;
 		if (!h->st.eof)
 			sbx_status_read(&h->st, h->c.st[0], res);
-		if (pf[n - 1].revents != 0 || h->caps[2].eof)
-			return frame_ready(&h->caps[2], &off, &len) ? 0
-			                                            : end_of(h, res, SBX_KILL_NONE);
+		/* Gone (or its answer fd closed): an answer it wrote first still counts. */
+		if ((pf[n - 1].revents != 0 || h->caps[2].eof) &&
+		    !frame_ready(&h->caps[2], &off, &len))
+			return end_of(h, res, SBX_KILL_NONE);
 	}
 	/* Output written before the answer is in the pipes already. */
 	drain(h);

@@ -28,16 +28,33 @@ typedef struct io_run {
 	unsigned isolation;
 } io_run;
 
+/* The run's process died before anything of the request ran: the sandbox's
+ * entry exits 125 when it cannot join the run's cgroups, before it reads the
+ * request, and leaves no answer and no output. (A program that exits 125
+ * itself has its answer written by the entry, or output, or is run twice
+ * and judged the same.) */
+static int never_started(const sbx_result *res)
+{
+	return res->end == SBX_END_EXITED && res->exit_code == 125 && res->answer == NULL &&
+	       res->out_len == 0 && res->err_len == 0;
+}
+
+/* One sandbox run; a run that never started is run once more. */
 static int sandbox(sbx_result *res, const io_run *r, const sbx_limits *lim, const char *text,
                    size_t len, lr_err *err)
 {
 	int rc;
 
-	memset(res, 0, sizeof(*res));
-	if (r->pool != NULL)
-		rc = sbx_pool_run(r->pool, res, lim, text, len);
-	else
-		rc = sbx_run(res, r->cfg, lim, text, len);
+	for (int tries = 0;; tries++) {
+		memset(res, 0, sizeof(*res));
+		if (r->pool != NULL)
+			rc = sbx_pool_run(r->pool, res, lim, text, len);
+		else
+			rc = sbx_run(res, r->cfg, lim, text, len);
+		if (rc < 0 || tries > 0 || !never_started(res))
+			break;
+		sbx_result_free(res);
+	}
 	if (rc < 0 || res->end == SBX_END_ERROR) {
 		rc = lr_err_set(err, LR_EUNAVAIL, "sandbox: %s",
 		                res->detail[0] ? res->detail : "the run could not be started");

@@ -12,6 +12,7 @@
 #include "kind_model.h"
 #include "kinds.h"
 #include "log.h"
+#include "result_trim.h"
 #include "worker.h"
 
 #include <json-c/json.h>
@@ -141,11 +142,20 @@ static int record(batch *b, size_t n, const eval_outcome *out, lr_err *err)
 	return lr_jobctx_iteration_with(b->ctx, (long)n, 7, f, v, NULL, &x, err);
 }
 
-/* Record item n's outcome and keep it (taking its strings). */
+/* Record item n's outcome and keep it (taking its strings). Its report is
+ * compacted to the worker's --result-max-kb first (result_trim.h), so the
+ * batch's result, which lists every item, is bounded by items x that. */
 static int keep(batch *b, size_t n, eval_outcome *out, lr_err *err)
 {
 	item_state *st = &b->st[n];
-	int rc = record(b, n, out, err);
+	long kb = lr_jobctx_config(b->ctx)->result_max_kb;
+	int rc;
+
+	if (out->result_json != NULL &&
+	    wk_result_trim(&out->result_json,
+	                   kb > 0 ? (size_t)kb * 1024 : (size_t)WK_RESULT_MAX_DEFAULT, NULL) < 0)
+		log_warn("batch item %zu: out of memory compacting its report", n);
+	rc = record(b, n, out, err);
 
 	if (rc == 0) {
 		st->done = 1;
@@ -290,6 +300,7 @@ static int collect(par *p, lr_err *err)
 {
 	batch *b = p->b;
 	finished *got = p->got;
+	int draining = 0;
 	int rc = 0;
 
 	pthread_mutex_lock(&p->mu);
@@ -316,10 +327,17 @@ static int collect(par *p, lr_err *err)
 				rc = settle(b, &got[i], err);
 			eval_outcome_free(&got[i].out);
 		}
-		if (rc == 0 && k == 0)
-			rc = lr_jobctx_check(b->ctx, err);
+		if (rc == 0 && k == 0) {
+			int c = lr_jobctx_check(b->ctx, err);
+
+			/* A stopping worker still records the items in flight. */
+			if (c == LR_ECANCELED && !lr_jobctx_cancelled(b->ctx))
+				draining = 1;
+			else
+				rc = c;
+		}
 		pthread_mutex_lock(&p->mu);
-		if (rc < 0)
+		if (rc < 0 || draining)
 			p->stop = 1;
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -390,10 +408,10 @@ static int run_parallel(batch *b, long nslots, lr_err *err)
 	return rc;
 }
 
-static json_object *item_json(const lr_job_spec *it, const item_state *st)
+static json_object *item_json(const lr_job_spec *it, const item_state *st, int full)
 {
 	json_object *o = json_object_new_object();
-	json_object *rep = st->report ? json_tokener_parse(st->report) : NULL;
+	json_object *rep = full && st->report ? json_tokener_parse(st->report) : NULL;
 
 	if (o == NULL) {
 		json_object_put(rep);
@@ -405,8 +423,46 @@ static json_object *item_json(const lr_job_spec *it, const item_state *st)
 	                       json_object_new_string(st->summary ? st->summary : ""));
 	json_object_object_add(o, "error",
 	                       st->error && *st->error ? json_object_new_string(st->error) : NULL);
-	json_object_object_add(o, "report", rep);
+	if (full)
+		json_object_object_add(o, "report", rep);
 	return o;
+}
+
+/* The result JSON (malloc'd): every item with its report when `full`, else
+ * without (the reports stay in the items' iterations). */
+static char *result_json(const batch *b, int full)
+{
+	const lr_job_spec *s = b->s;
+	json_object *root = json_object_new_object(), *arr = json_object_new_array();
+	char *out = NULL;
+	int rc = root && arr ? 0 : LR_ENOMEM;
+
+	for (size_t i = 0; rc == 0 && i < s->nitems; i++) {
+		json_object *o = item_json(&s->items[i], &b->st[i], full);
+
+		if (o == NULL || json_object_array_add(arr, o) < 0) {
+			json_object_put(o);
+			rc = LR_ENOMEM;
+		}
+	}
+	if (rc == 0) {
+		json_object_object_add(root, "items_total",
+		                       json_object_new_int64((int64_t)s->nitems));
+		json_object_object_add(root, "items_passed",
+		                       json_object_new_int64((int64_t)b->passed));
+		if (!full)
+			json_object_object_add(
+			    root, "reports",
+			    json_object_new_string(
+			        "over the result cap: each item's report is the "
+			        "field `report` of the job's iteration <index>"));
+		json_object_object_add(root, "items", arr);
+		arr = NULL;
+		out = strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
+	}
+	json_object_put(arr);
+	json_object_put(root);
+	return out;
 }
 
 /* res: passed when every item passed; result {items_total, items_passed,
@@ -414,35 +470,27 @@ static json_object *item_json(const lr_job_spec *it, const item_state *st)
 static int fill_result(batch *b, lr_job_result *res, lr_err *err)
 {
 	const lr_job_spec *s = b->s;
-	json_object *root = json_object_new_object(), *arr = json_object_new_array();
+	const wk_config *cfg = lr_jobctx_config(b->ctx);
+	size_t cap = cfg && cfg->result_max_kb > 0 ? (size_t)cfg->result_max_kb * 1024
+	                                           : (size_t)WK_RESULT_MAX_DEFAULT;
 	const item_state *first = NULL;
 	const char *first_id = NULL;
 	char line[600], num[32];
 	int rc = 0;
 
-	if (root == NULL || arr == NULL) {
-		json_object_put(root);
-		json_object_put(arr);
-		return lr_err_set(err, LR_ENOMEM, "out of memory");
-	}
-	for (size_t i = 0; i < s->nitems; i++) {
-		json_object *o = item_json(&s->items[i], &b->st[i]);
-
-		if (o == NULL || json_object_array_add(arr, o) < 0) {
-			json_object_put(o);
-			rc = LR_ENOMEM;
-		}
-		if (first == NULL && !b->st[i].passed) {
+	for (size_t i = 0; first == NULL && i < s->nitems; i++)
+		if (!b->st[i].passed) {
 			first = &b->st[i];
 			first_id = s->items[i].item_id;
 		}
-	}
-	json_object_object_add(root, "items_total", json_object_new_int64((int64_t)s->nitems));
-	json_object_object_add(root, "items_passed", json_object_new_int64((int64_t)b->passed));
-	json_object_object_add(root, "items", arr);
 	res->passed = b->passed == s->nitems;
-	res->result_json = strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
-	json_object_put(root);
+	/* Over the cap the worker would compact the result, items and all:
+	 * leave the reports out first, so that every item keeps its verdict. */
+	res->result_json = result_json(b, 1);
+	if (res->result_json != NULL && strlen(res->result_json) > cap) {
+		free(res->result_json);
+		res->result_json = result_json(b, 0);
+	}
 	snprintf(line, sizeof(line), "batch: %zu of %zu items passed", b->passed, s->nitems);
 	res->summary = strdup(line);
 	if (first != NULL) {

@@ -35,7 +35,11 @@ void wk_metrics_init(void)
 	wk_m.loop_iterations =
 	    lr_metric_histogram("llmrepl_loop_iterations", "Iterations a finished loop job took.",
 	                        NULL, iterations, sizeof(iterations) / sizeof(iterations[0]));
+	wk_m.sessions_held = lr_metric_gauge(
+	    "llmrepl_worker_sessions_held",
+	    "REPL sessions whose sandboxed interpreter this worker keeps between cells.", NULL);
 	lr_metric_set(wk_m.busy, 0, NULL);
+	lr_metric_set(wk_m.sessions_held, 0, NULL);
 	lr_metric_inc(wk_m.pool_restarts, 0, NULL);
 	llm_metrics_init();
 }

@@ -16,6 +16,7 @@ typedef struct wk_metrics {
 	lr_metric *sbx_runs;        /* llmrepl_sandbox_runs_total{end} */
 	lr_metric *pool_restarts;   /* llmrepl_sandbox_pool_restarts_total */
 	lr_metric *loop_iterations; /* llmrepl_loop_iterations */
+	lr_metric *sessions_held;   /* llmrepl_worker_sessions_held */
 } wk_metrics;
 
 extern wk_metrics wk_m;

@@ -103,7 +103,10 @@ static void record_result(wk *w, const lr_q_job *job, lr_job_result *res)
 	int rc;
 
 	lr_err_clear(&err);
-	rc = res->result_json ? wk_result_trim(&res->result_json, max, &err) : 0;
+	/* A batch lists every item, each item's report compacted already. */
+	rc = res->result_json && strcmp(job->kind, "batch") != 0
+	         ? wk_result_trim(&res->result_json, max, &err)
+	         : 0;
 	if (rc < 0)
 		log_warn("job %s: %s; recording it whole", job->id, err.msg);
 	else if (rc > 0)
@@ -255,6 +258,7 @@ int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 		}
 		down = 0;
 		sh_sweep();
+		lr_metric_set(wk_m.sessions_held, (double)sh_count(), NULL);
 		if (!got)
 			continue;
 		run_job(&w, &job);

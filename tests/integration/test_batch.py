@@ -61,6 +61,23 @@ def test_results_per_item(system):
     assert it["item"] == "sub" and it["passed"] == "0"
 
 
+def test_a_result_over_the_cap_keeps_every_item_and_leaves_reports_in_iterations(system):
+    system.dispatcher()
+    system.worker(**{"result-max-kb": 4})
+    n = 12
+    jid = system.submit(batch([{"id": f"i{i}", "code": f"x = {i}\nprint('y' * 300)\n",
+                                "tests": [f"assert x == {i}", "assert x >= 0"]}
+                               for i in range(n)]))
+    h = system.wait(jid, timeout=120)
+    assert h["state"] == "done" and h["passed"] == "1", h
+    result = json.loads(h["result"])
+    assert [i["id"] for i in result["items"]] == [f"i{i}" for i in range(n)]
+    assert all(i["passed"] and "report" not in i for i in result["items"])
+    assert "reports" in result and "compacted" not in result
+    report = json.loads(system.r.hget(system.key("job", jid, "it", "5"), "report"))
+    assert report["tests"] and "yyy" in report["stdout"]
+
+
 def test_all_items_passing_pass_the_job(system):
     system.dispatcher()
     system.worker()
@@ -176,7 +193,9 @@ def test_humaneval_canonical_solutions_as_one_batch(system, humaneval):
     jid = system.r.xadd(system.prefix + "requests", {"spec": json.dumps(batch(items))})
     h = system.wait(jid, timeout=600)
     assert h["state"] == "done", h
-    failed = [i["id"] for i in json.loads(h["result"])["items"] if not i["passed"]]
+    result = json.loads(h["result"])
+    assert [i["id"] for i in result["items"]] == [p["task_id"] for p in humaneval]
+    failed = [i["id"] for i in result["items"] if not i["passed"]]
     assert failed == [] and h["passed"] == "1", failed
     assert h["items_total"] == "164" and h["items_passed"] == "164"
     assert len(item_events(system, jid)) == 164
@@ -205,3 +224,25 @@ def test_client_submits_a_batch_from_jsonl(system, tmp_path):
     out = subprocess.run([binary("llmrepl"), "submit", "--batch", str(bad)],
                          capture_output=True, text=True, env=env, timeout=30)
     assert out.returncode == 2 and f"{bad}:2:" in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("slots", [1, 2])
+def test_a_stopping_worker_gives_the_rest_of_a_batch_back(system, slots):
+    system.dispatcher()
+    w1 = system.worker(**{"batch-slots": slots, "drain-s": 0})
+    n = 8
+    jid = system.submit(batch([{"id": f"s{i}", "code": "import time\ntime.sleep(0.5)\nx = 1\n",
+                                "tests": "assert x == 1"} for i in range(n)]))
+    system.wait_for(lambda: int(system.job(jid).get("items_done", "0")) >= 1, timeout=60,
+                    what="an item done")
+    w1.signal(signal.SIGTERM)
+    w1.p.wait(timeout=60)
+    types = [e["type"] for e in system.events(jid)]
+    assert "released" in types, types
+    done_before = int(system.job(jid)["items_done"])
+    system.worker(**{"batch-slots": slots})
+    h = system.wait(jid, timeout=120)
+    assert h["state"] == "done" and h["passed"] == "1" and h["items_passed"] == str(n), h
+    evs = item_events(system, jid)
+    assert sorted(int(e["n"]) for e in evs) == list(range(n)), evs
+    assert sum(e["attempt"] == "1" for e in evs) == done_before

@@ -99,3 +99,30 @@ def test_small_job_record_is_small(system):
     sizes = [job_bytes(system, jid) for jid in ids]
     # Without compaction an events stream alone holds a 4 KiB node.
     assert max(sizes) < 4096, sizes
+
+
+def test_batch_keeps_every_item_with_compacted_reports(system):
+    system.dispatcher()
+    system.worker("--result-max-kb", "16")
+    tests = "\n".join(f"assert f({i}) == 'b' * 300" for i in range(1000))
+    code = "def f(i):\n    return 'a' * 300\n"
+    items = [{"id": f"big{i}", "code": code, "tests": tests} for i in range(2)]
+    items.append({"id": "ok", "code": "x = 1\n"})
+    jid = system.submit({"kind": "batch", "items": items, "static_checks": False})
+    h = system.wait(jid, timeout=180)
+    assert h["state"] == "done" and h["items_passed"] == "1", h
+    res = json.loads(h["result"])
+    # Every item keeps its verdict; the reports are in the result while it fits
+    # the cap, and always in the items' iterations, each compacted alone.
+    assert [(i["id"], i["passed"]) for i in res["items"]] == [
+        ("big0", False), ("big1", False), ("ok", True)]
+    assert len(h["result"]) <= 16 * 1024
+    assert "report" not in res["items"][0] or "compacted" in res["items"][0]["report"]
+    for n in range(2):
+        it = system.r.hgetall(system.key("job", jid, "it", str(n)))
+        assert len(it["report"]) <= 16 * 1024
+        rep = json.loads(it["report"])
+        assert rep["verdict"] == "failed" and rep["tests_total"] == 1000
+        assert rep["compacted"]["from_bytes"] > 16 * 1024
+    rep = json.loads(system.r.hget(system.key("job", jid, "it", "2"), "report"))
+    assert rep["verdict"] == "passed" and "compacted" not in rep

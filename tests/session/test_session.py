@@ -116,6 +116,21 @@ def test_limits_each_with_a_clear_error(system):
     assert h["passed"] == "0" and "limit of 3 cells" in h["error"], h
 
 
+def test_output_and_process_limits(system):
+    system.dispatcher()
+    system.worker()
+    sid = open_session(system)
+    assert cell(system, sid, "x = 7")["passed"] == "1"
+    h = cell(system, sid, "print('y' * (3 << 20))")
+    assert h["passed"] == "0" and "more output than the limit" in h["error"], h
+    h = cell(system, sid, "import threading, time\n"
+                          "ts = [threading.Thread(target=time.sleep, args=(1,)) for _ in range(200)]\n"
+                          "for t in ts:\n    t.start()")
+    assert h["passed"] == "0" and "thread" in h["error"], h
+    h = cell(system, sid, "x")
+    assert h["passed"] == "1" and h["value"] == "7", h
+
+
 def test_spec_validation(system):
     system.dispatcher()
     for spec, needle in (({"kind": "exec", "code": "1"}, "session"),

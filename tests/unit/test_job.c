@@ -338,6 +338,8 @@ TEST(session_kinds)
 	json = lr_job_spec_to_json(&s);
 	CHECK(json != NULL && strstr(json, "\"idle_timeout_s\":5") &&
 	      strstr(json, "\"max_cells\":3"));
+	if (json == NULL)
+		return;
 	CHECK(lr_job_spec_parse(&again, json, strlen(json), NULL, &e) == 0);
 	CHECK(again.idle_timeout_s == 5 && again.max_cells == 3 && again.timeout_s == 2);
 	lr_job_spec_free(&again);
