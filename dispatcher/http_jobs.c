@@ -241,11 +241,29 @@ cleanup:
 
 /* ---- the job as JSON ----------------------------------------------------- */
 
-static const char *const int_fields[] = {
-    "attempt",      "failures",    "max_attempts", "submitted",     "created",
-    "updated",      "finished",    "started",      "iterations",    "spec_bytes",
-    "tests_passed", "tests_total", "ttl",          "backoff_ms",    "backoff_max_ms",
-    "events_max",   "retry_at",    "lease_until",  "final_attempt", NULL};
+static const char *const int_fields[] = {"attempt",
+                                         "failures",
+                                         "max_attempts",
+                                         "submitted",
+                                         "created",
+                                         "updated",
+                                         "finished",
+                                         "started",
+                                         "iterations",
+                                         "spec_bytes",
+                                         "tests_passed",
+                                         "tests_total",
+                                         "ttl",
+                                         "backoff_ms",
+                                         "backoff_max_ms",
+                                         "events_max",
+                                         "retry_at",
+                                         "lease_until",
+                                         "final_attempt",
+                                         "items_total",
+                                         "items_done",
+                                         "items_passed",
+                                         NULL};
 
 static int in_list(const char *s, const char *const *list)
 {

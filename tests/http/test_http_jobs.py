@@ -124,6 +124,17 @@ def test_cancel_a_running_job(api, hsys):
     assert r.status == 409 and "already final" in r.json()["error"]
 
 
+def test_post_jobs_takes_a_batch(api, hsys):
+    spec = {"kind": "batch", "static_checks": False,
+            "items": [{"id": "a", "code": "x = 1\n", "tests": "assert x == 1"},
+                      {"id": "b", "code": "x = 2\n", "tests": "assert x == 1"}]}
+    r = api.post("/jobs", spec)
+    assert r.status == 202
+    job = api.wait_job(r.json()["job_id"])
+    assert job["kind"] == "batch" and job["passed"] in (0, False) and job["items_passed"] == 1
+    assert [(i["id"], i["passed"]) for i in job["result"]["items"]] == [("a", True), ("b", False)]
+
+
 def test_list_jobs_pages_with_link(api, hsys):
     ids = {api.post("/jobs", evaluate(f"print({i})")).json()["job_id"] for i in range(7)}
     for jid in ids:
