@@ -127,21 +127,6 @@ void sbx_clone_failed(sbx_result *res, int err)
 
 /* ---- the cold run ------------------------------------------------------------ */
 
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
-static void set_nonblock(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl >= 0)
-		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-}
-
 static void kill_tree(int pidfd, sbx_cgroup *cg)
 {
 	/* SIGKILL to the namespace's pid 1 kills every process in it. */
@@ -163,7 +148,7 @@ static int supervise(sbx_cold *c, const sbx_limits *lim, const char *request, si
 	int gone = 0;
 
 	if (request_len == 0)
-		close_fd(&c->req[0]);
+		sbx_close_fd(&c->req[0]);
 	for (;;) {
 		struct pollfd pf[6];
 		int map[6];
@@ -225,7 +210,7 @@ static int supervise(sbx_cold *c, const sbx_limits *lim, const char *request, si
 					sent += (size_t)w;
 				if ((w < 0 && errno != EAGAIN && errno != EINTR) ||
 				    sent >= request_len)
-					close_fd(&c->req[0]);
+					sbx_close_fd(&c->req[0]);
 			}
 		}
 		if (!killed && (caps[0].over || caps[1].over || caps[2].over)) {
@@ -346,18 +331,18 @@ int sbx_cold_start(sbx_cold *c, sbx_result *res, const sbx_config *cfg, const sb
 		return -1;
 	}
 	c->iso = iso;
-	close_fd(&c->out[1]);
-	close_fd(&c->err[1]);
-	close_fd(&c->ans[1]);
-	close_fd(&c->st[1]);
-	close_fd(&c->alive[0]);
-	close_fd(&c->req[1]);
+	sbx_close_fd(&c->out[1]);
+	sbx_close_fd(&c->err[1]);
+	sbx_close_fd(&c->ans[1]);
+	sbx_close_fd(&c->st[1]);
+	sbx_close_fd(&c->alive[0]);
+	sbx_close_fd(&c->req[1]);
 	shutdown(c->req[0], SHUT_RD);
-	set_nonblock(c->out[0]);
-	set_nonblock(c->err[0]);
-	set_nonblock(c->ans[0]);
-	set_nonblock(c->st[0]);
-	set_nonblock(c->req[0]);
+	sbx_set_nonblock(c->out[0]);
+	sbx_set_nonblock(c->err[0]);
+	sbx_set_nonblock(c->ans[0]);
+	sbx_set_nonblock(c->st[0]);
+	sbx_set_nonblock(c->req[0]);
 	return 0;
 }
 
@@ -413,14 +398,14 @@ void sbx_cold_cleanup(sbx_cold *c)
 		c->pid = -1;
 	}
 	for (int i = 0; i < 2; i++) {
-		close_fd(&c->out[i]);
-		close_fd(&c->err[i]);
-		close_fd(&c->ans[i]);
-		close_fd(&c->st[i]);
-		close_fd(&c->alive[i]);
-		close_fd(&c->req[i]);
+		sbx_close_fd(&c->out[i]);
+		sbx_close_fd(&c->err[i]);
+		sbx_close_fd(&c->ans[i]);
+		sbx_close_fd(&c->st[i]);
+		sbx_close_fd(&c->alive[i]);
+		sbx_close_fd(&c->req[i]);
 	}
-	close_fd(&c->pidfd);
+	sbx_close_fd(&c->pidfd);
 	sbx_cgroup_destroy(&c->cg);
 	sbx_slot_release(c->slot_fd);
 	c->slot_fd = -1;

@@ -82,6 +82,10 @@ void sbx_cap_free(sbx_cap *c);
 
 double sbx_now(void); /* CLOCK_MONOTONIC seconds */
 
+/* Close *fd if open and mark it closed (-1); safe to repeat. */
+void sbx_close_fd(int *fd);
+void sbx_set_nonblock(int fd);
+
 enum { SBX_KILL_NONE = 0, SBX_KILL_TIMEOUT, SBX_KILL_OUTPUT };
 
 /* Decide res->end (and exit_code/signal) from what was observed. have_status:

@@ -61,21 +61,6 @@ struct sbx_pool {
 	int running;
 };
 
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
-static void set_nonblock(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl >= 0)
-		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-}
-
 static void server_stop(sbx_pool *p)
 {
 	if (p->pid > 0) {
@@ -87,9 +72,9 @@ static void server_stop(sbx_pool *p)
 	}
 	p->pid = -1;
 	p->running = 0;
-	close_fd(&p->pidfd);
-	close_fd(&p->ctl);
-	close_fd(&p->log);
+	sbx_close_fd(&p->pidfd);
+	sbx_close_fd(&p->ctl);
+	sbx_close_fd(&p->log);
 	sbx_cgroup_destroy(&p->run);
 	sbx_cgroup_destroy(&p->srv);
 	sbx_cgroup_destroy(&p->top);
@@ -266,16 +251,16 @@ static int server_start(sbx_pool *p, char *msg, size_t len)
 	}
 	if (server_clone(p, &lim, sp, lg, stp, alive, &scratch, msg, len) < 0)
 		goto cleanup;
-	close_fd(&sp[1]);
-	close_fd(&lg[1]);
-	close_fd(&stp[1]);
-	close_fd(&alive[0]);
+	sbx_close_fd(&sp[1]);
+	sbx_close_fd(&lg[1]);
+	sbx_close_fd(&stp[1]);
+	sbx_close_fd(&alive[0]);
 	p->ctl = sp[0];
 	sp[0] = -1;
 	p->log = lg[0];
 	lg[0] = -1;
-	set_nonblock(p->log);
-	set_nonblock(stp[0]);
+	sbx_set_nonblock(p->log);
+	sbx_set_nonblock(stp[0]);
 	if (server_wait_ready(p, stp[0], &scratch, msg, len) < 0)
 		goto cleanup;
 	if (scratch.detail[0]) /* warnings, e.g. no /proc */
@@ -284,14 +269,14 @@ static int server_start(sbx_pool *p, char *msg, size_t len)
 	p->running = 1;
 	rc = 0;
 cleanup:
-	close_fd(&sp[0]);
-	close_fd(&sp[1]);
-	close_fd(&lg[0]);
-	close_fd(&lg[1]);
-	close_fd(&stp[0]);
-	close_fd(&stp[1]);
-	close_fd(&alive[0]);
-	close_fd(&alive[1]);
+	sbx_close_fd(&sp[0]);
+	sbx_close_fd(&sp[1]);
+	sbx_close_fd(&lg[0]);
+	sbx_close_fd(&lg[1]);
+	sbx_close_fd(&stp[0]);
+	sbx_close_fd(&stp[1]);
+	sbx_close_fd(&alive[0]);
+	sbx_close_fd(&alive[1]);
 	if (rc < 0)
 		server_stop(p);
 	return rc;
@@ -377,10 +362,10 @@ typedef struct run_io {
 static void io_close(run_io *io)
 {
 	for (int i = 0; i < 2; i++) {
-		close_fd(&io->out[i]);
-		close_fd(&io->err[i]);
-		close_fd(&io->ans[i]);
-		close_fd(&io->req[i]);
+		sbx_close_fd(&io->out[i]);
+		sbx_close_fd(&io->err[i]);
+		sbx_close_fd(&io->ans[i]);
+		sbx_close_fd(&io->req[i]);
 	}
 }
 
@@ -433,7 +418,7 @@ static void req_write(run_io *io, const char *request, size_t request_len, size_
 	if (w > 0)
 		*sent += (size_t)w;
 	if ((w < 0 && errno != EAGAIN && errno != EINTR) || *sent >= request_len)
-		close_fd(&io->req[0]);
+		sbx_close_fd(&io->req[0]);
 }
 
 /* The server died or had to be killed: whatever is left of the run dies
@@ -462,7 +447,7 @@ static int supervise(sbx_pool *p, run_io *io, const sbx_limits *lim, const char 
 
 	snprintf(kill_msg, sizeof(kill_msg), "KILL %u", p->seq);
 	if (request_len == 0)
-		close_fd(&io->req[0]);
+		sbx_close_fd(&io->req[0]);
 	for (;;) {
 		struct pollfd pf[6];
 		int map[6];
@@ -612,15 +597,15 @@ static int run_send(sbx_pool *p, sbx_result *res, const sbx_limits *lim, run_io 
 		server_stop(p);
 		return -1;
 	}
-	close_fd(&io->out[1]);
-	close_fd(&io->err[1]);
-	close_fd(&io->ans[1]);
-	close_fd(&io->req[1]);
+	sbx_close_fd(&io->out[1]);
+	sbx_close_fd(&io->err[1]);
+	sbx_close_fd(&io->ans[1]);
+	sbx_close_fd(&io->req[1]);
 	shutdown(io->req[0], SHUT_RD);
-	set_nonblock(io->out[0]);
-	set_nonblock(io->err[0]);
-	set_nonblock(io->ans[0]);
-	set_nonblock(io->req[0]);
+	sbx_set_nonblock(io->out[0]);
+	sbx_set_nonblock(io->err[0]);
+	sbx_set_nonblock(io->ans[0]);
+	sbx_set_nonblock(io->req[0]);
 	return 0;
 }
 

@@ -103,6 +103,27 @@ static int put_exception(lr_buf *b, json_object *err)
 	return rc;
 }
 
+/* Code that raised: the call (if any), the exception and where. */
+static int put_raised(lr_buf *b, const char *call, json_object *err, const eval_judge_ctx *ctx)
+{
+	int rc;
+
+	if (call) {
+		rc = clip(b, call, VALUE_MAX);
+		if (rc == 0)
+			rc = puts_(b, " raised ");
+	} else {
+		rc = puts_(b, "raised ");
+	}
+	if (rc == 0)
+		rc = put_exception(b, err);
+	if (rc == 0)
+		rc = put_where(b, err);
+	if (rc == 0 && status_is(lr_json_str(err, "type"), "MemoryError"))
+		rc = printf_(b, " (out of memory: the limit is %ld MB)", ctx->memory_mb);
+	return rc;
+}
+
 /* The harness's own failure (the code did not load or run). */
 static int put_failure(lr_buf *b, const char *status, json_object *err, const eval_judge_ctx *ctx)
 {
@@ -134,13 +155,9 @@ static int put_failure(lr_buf *b, const char *status, json_object *err, const ev
 		return rc == 0 ? puts_(b, "\n") : rc;
 	}
 	if (status_is(status, "load_error")) {
-		rc = puts_(b, "Running the code raised ");
+		rc = puts_(b, "Running the code ");
 		if (rc == 0)
-			rc = put_exception(b, err);
-		if (rc == 0)
-			rc = put_where(b, err);
-		if (rc == 0 && status_is(lr_json_str(err, "type"), "MemoryError"))
-			rc = printf_(b, " (out of memory: the limit is %ld MB)", ctx->memory_mb);
+			rc = put_raised(b, NULL, err, ctx);
 		return rc == 0 ? puts_(b, "\n") : rc;
 	}
 	if (status_is(status, "load_timeout")) {
@@ -242,27 +259,6 @@ static int put_failed_assertion(lr_buf *b, json_object *a, json_object *err)
 		if (rc == 0)
 			rc = puts_(b, ")");
 	}
-	return rc;
-}
-
-/* A case that raised: the call, the exception and where. */
-static int put_raised(lr_buf *b, const char *call, json_object *err, const eval_judge_ctx *ctx)
-{
-	int rc;
-
-	if (call) {
-		rc = clip(b, call, VALUE_MAX);
-		if (rc == 0)
-			rc = puts_(b, " raised ");
-	} else {
-		rc = puts_(b, "raised ");
-	}
-	if (rc == 0)
-		rc = put_exception(b, err);
-	if (rc == 0)
-		rc = put_where(b, err);
-	if (rc == 0 && status_is(lr_json_str(err, "type"), "MemoryError"))
-		rc = printf_(b, " (out of memory: the limit is %ld MB)", ctx->memory_mb);
 	return rc;
 }
 
