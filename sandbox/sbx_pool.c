@@ -114,28 +114,13 @@ static void read_log(sbx_pool *p, char *msg, size_t len)
 	}
 }
 
-static int server_start(sbx_pool *p, char *msg, size_t len)
+/* The pool's cgroups: llmrepl-sbx-u<uid> with the server's (srv) and the
+ * run's (run) under it; notes what is missing in scratch. */
+static void pool_cgroups(sbx_pool *p, const sbx_limits *lim, sbx_result *scratch)
 {
-	sbx_limits lim;
-	sbx_plan *plan = NULL;
-	sbx_status st;
-	sbx_result scratch;
-	int sp[2] = {-1, -1}, lg[2] = {-1, -1}, stp[2] = {-1, -1}, alive[2] = {-1, -1};
 	char note[256];
-	double deadline;
-	int rc = -1;
 
-	memset(&st, 0, sizeof(st));
-	memset(&scratch, 0, sizeof(scratch));
-	sbx_limits_resolve(&lim, NULL);
-	p->file_size_mb = lim.file_size_mb;
-	p->iso = sbx_setup_isolation(p->s, &scratch);
-	/* The slot gives root its uid, and names the cgroups either way. */
-	p->slot_fd = sbx_slot_acquire(p->s->uid_base, &p->uid);
-	if (p->slot_fd < 0) {
-		snprintf(msg, len, "no free sandbox uid: %s", strerror(errno));
-		goto cleanup;
-	}
+	note[0] = '\0';
 	if (!(p->s->avoid & SBX_ISO_CGROUP)) {
 		/* The server: its imports and a spare between runs; trusted, so
 		 * only a generous ceiling. */
@@ -144,8 +129,8 @@ static int server_start(sbx_pool *p, char *msg, size_t len)
 		char name[48], sub[64];
 
 		/* +1 process: the candidate's worker (sbx_config.peer). */
-		p->cur = (sbx_cg_limits){lim.memory_mb * 1024LL * 1024LL,
-		                         lim.max_procs + (p->cfg.peer ? 1 : 0), lim.cpus};
+		p->cur = (sbx_cg_limits){lim->memory_mb * 1024LL * 1024LL,
+		                         lim->max_procs + (p->cfg.peer ? 1 : 0), lim->cpus};
 		snprintf(name, sizeof(name), "llmrepl-sbx-u%u", p->uid);
 		if (sbx_cgroup_create(&p->top, name, &none, 1, note, sizeof(note)) == 0) {
 			snprintf(sub, sizeof(sub), "%s/srv", name);
@@ -162,29 +147,26 @@ static int server_start(sbx_pool *p, char *msg, size_t len)
 			sbx_cgroup_destroy(&p->srv);
 			sbx_cgroup_destroy(&p->top);
 		}
-		sbx_detail_add(&scratch, note);
+		sbx_detail_add(scratch, note);
 	} else {
-		sbx_detail_add(&scratch, "cgroup disabled by configuration");
+		sbx_detail_add(scratch, "cgroup disabled by configuration");
 	}
-	if ((unsigned)p->s->require & ~p->iso) {
-		char need[160];
+}
 
-		sbx_isolation_str((unsigned)p->s->require & ~p->iso, need, sizeof(need));
-		snprintf(msg, len, "required protections unavailable: %s", need);
-		goto cleanup;
-	}
-	snprintf(p->note, sizeof(p->note), "%s", scratch.detail);
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0 ||
-	    pipe2(lg, O_CLOEXEC) < 0 || pipe2(stp, O_CLOEXEC) < 0 || pipe2(alive, O_CLOEXEC) < 0) {
-		snprintf(msg, len, "pipe: %s", strerror(errno));
-		goto cleanup;
-	}
-	plan = malloc(sizeof(*plan));
+/* Clone the server with its ends of the control socket (sp[1]), the log
+ * (lg[1]), the status pipe (stp[1]) and the alive pipe (alive[0]). -1 with
+ * msg. */
+static int server_clone(sbx_pool *p, const sbx_limits *lim, const int sp[2], const int lg[2],
+                        const int stp[2], const int alive[2], sbx_result *scratch, char *msg,
+                        size_t len)
+{
+	sbx_plan *plan = malloc(sizeof(*plan));
+
 	if (plan == NULL) {
 		snprintf(msg, len, "out of memory");
-		goto cleanup;
+		return -1;
 	}
-	sbx_plan_make(plan, p->s, &lim, p->uid, 1);
+	sbx_plan_make(plan, p->s, lim, p->uid, 1);
 	if (p->cfg.peer)
 		sbx_plan_peer(plan, p->s);
 	plan->fds[SBX_CFD_OUT - SBX_CFD_OUT] = lg[1];
@@ -198,11 +180,92 @@ static int server_start(sbx_pool *p, char *msg, size_t len)
 	}
 	sbx_plan_run_cgroups(plan);
 	p->pid = sbx_clone(plan, &p->pidfd);
+	free(plan);
 	if (p->pid < 0) {
-		sbx_clone_failed(&scratch, errno);
-		snprintf(msg, len, "%s", scratch.detail);
+		sbx_clone_failed(scratch, errno);
+		snprintf(msg, len, "%s", scratch->detail);
+		return -1;
+	}
+	return 0;
+}
+
+/* Until READY: a setup failure arrives on the status pipe (stfd), an early
+ * death closes the control socket. Warnings are left in scratch->detail. */
+static int server_wait_ready(sbx_pool *p, int stfd, sbx_result *scratch, char *msg, size_t len)
+{
+	sbx_status st;
+	double deadline = sbx_now() + POOL_START_TIMEOUT;
+
+	memset(&st, 0, sizeof(st));
+	scratch->detail[0] = '\0';
+	for (;;) {
+		struct pollfd pf[2] = {{p->ctl, POLLIN, 0}, {stfd, POLLIN, 0}};
+		double now = sbx_now();
+		char buf[512];
+		ssize_t n;
+
+		if (now >= deadline) {
+			snprintf(msg, len, "the pool's server did not start within %.0f s",
+			         POOL_START_TIMEOUT);
+			return -1;
+		}
+		if (poll(pf, st.eof ? 1 : 2, (int)ceil((deadline - now) * 1000)) < 0 &&
+		    errno != EINTR)
+			return -1;
+		if (!st.eof && pf[1].revents) {
+			sbx_status_read(&st, stfd, scratch);
+			if (st.failed) {
+				snprintf(msg, len, "%s", scratch->detail);
+				return -1;
+			}
+		}
+		if (pf[0].revents == 0)
+			continue;
+		n = recv(p->ctl, buf, sizeof(buf) - 1, 0);
+		if (n <= 0) {
+			snprintf(msg, len, "the pool's server died while starting");
+			read_log(p, msg, len);
+			return -1;
+		}
+		buf[n] = '\0';
+		if (strncmp(buf, "READY", 5) == 0)
+			return 0;
+	}
+}
+
+static int server_start(sbx_pool *p, char *msg, size_t len)
+{
+	sbx_limits lim;
+	sbx_result scratch;
+	int sp[2] = {-1, -1}, lg[2] = {-1, -1}, stp[2] = {-1, -1}, alive[2] = {-1, -1};
+	int rc = -1;
+
+	memset(&scratch, 0, sizeof(scratch));
+	sbx_limits_resolve(&lim, NULL);
+	p->file_size_mb = lim.file_size_mb;
+	p->iso = sbx_setup_isolation(p->s, &scratch);
+	/* The slot gives root its uid, and names the cgroups either way. */
+	p->slot_fd = sbx_slot_acquire(p->s->uid_base, &p->uid);
+	if (p->slot_fd < 0) {
+		snprintf(msg, len, "no free sandbox uid: %s", strerror(errno));
 		goto cleanup;
 	}
+	pool_cgroups(p, &lim, &scratch);
+	if ((unsigned)p->s->require & ~p->iso) {
+		char need[160];
+
+		sbx_isolation_str((unsigned)p->s->require & ~p->iso, need, sizeof(need));
+		snprintf(msg, len, "required protections unavailable: %s", need);
+		goto cleanup;
+	}
+	snprintf(p->note, sizeof(p->note), "%s", scratch.detail);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0 ||
+	    pipe2(lg, O_CLOEXEC) < 0 || pipe2(stp, O_CLOEXEC) < 0 || pipe2(alive, O_CLOEXEC) < 0) {
+		snprintf(msg, len, "pipe: %s", strerror(errno));
+		goto cleanup;
+	}
+	if (server_clone(p, &lim, sp, lg, stp, alive, &scratch, msg, len) < 0)
+		goto cleanup;
 	close_fd(&sp[1]);
 	close_fd(&lg[1]);
 	close_fd(&stp[1]);
@@ -213,44 +276,8 @@ static int server_start(sbx_pool *p, char *msg, size_t len)
 	lg[0] = -1;
 	set_nonblock(p->log);
 	set_nonblock(stp[0]);
-
-	/* Until READY: a setup failure arrives on the status pipe, an early
-	 * death closes the control socket. */
-	scratch.detail[0] = '\0';
-	deadline = sbx_now() + POOL_START_TIMEOUT;
-	for (;;) {
-		struct pollfd pf[2] = {{p->ctl, POLLIN, 0}, {stp[0], POLLIN, 0}};
-		double now = sbx_now();
-		char buf[512];
-		ssize_t n;
-
-		if (now >= deadline) {
-			snprintf(msg, len, "the pool's server did not start within %.0f s",
-			         POOL_START_TIMEOUT);
-			goto cleanup;
-		}
-		if (poll(pf, st.eof ? 1 : 2, (int)ceil((deadline - now) * 1000)) < 0 &&
-		    errno != EINTR)
-			goto cleanup;
-		if (!st.eof && pf[1].revents) {
-			sbx_status_read(&st, stp[0], &scratch);
-			if (st.failed) {
-				snprintf(msg, len, "%s", scratch.detail);
-				goto cleanup;
-			}
-		}
-		if (pf[0].revents == 0)
-			continue;
-		n = recv(p->ctl, buf, sizeof(buf) - 1, 0);
-		if (n <= 0) {
-			snprintf(msg, len, "the pool's server died while starting");
-			read_log(p, msg, len);
-			goto cleanup;
-		}
-		buf[n] = '\0';
-		if (strncmp(buf, "READY", 5) == 0)
-			break;
-	}
+	if (server_wait_ready(p, stp[0], &scratch, msg, len) < 0)
+		goto cleanup;
 	if (scratch.detail[0]) /* warnings, e.g. no /proc */
 		snprintf(p->note + strlen(p->note), sizeof(p->note) - strlen(p->note), "%s%s",
 		         p->note[0] ? "; " : "", scratch.detail);
@@ -265,7 +292,6 @@ cleanup:
 	close_fd(&stp[1]);
 	close_fd(&alive[0]);
 	close_fd(&alive[1]);
-	free(plan);
 	if (rc < 0)
 		server_stop(p);
 	return rc;
@@ -365,6 +391,63 @@ typedef struct done_msg {
 	long maxrss_kb;
 } done_msg;
 
+/* A message from the server on the control socket: DONE of this run, or
+ * GONE (it quit before the run started). *dead when the socket closed. */
+static void ctl_read(sbx_pool *p, done_msg *done, double *done_at, int *dead, int *gone)
+{
+	char buf[256];
+	unsigned id = 0;
+	long long ut = 0, stt = 0;
+	ssize_t r = recv(p->ctl, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (r <= 0) {
+		*dead = 1;
+		return;
+	}
+	buf[r] = '\0';
+	/* The server quit (after the previous run, before this one started):
+	 * nothing of this run happened. */
+	if (strncmp(buf, "GONE", 4) == 0) {
+		*gone = 1;
+		*dead = 1;
+		return;
+	}
+	if (sscanf(buf, "DONE %u %d %lld %lld %ld", &id, &done->status, &ut, &stt,
+	           &done->maxrss_kb) == 5 &&
+	    id == p->seq) {
+		done->have = 1;
+		done->cpu_s = (double)(ut + stt) / 1e6;
+		*done_at = sbx_now();
+	}
+}
+
+/* Write what the request socket takes; close it when all is sent or it
+ * failed. */
+static void req_write(run_io *io, const char *request, size_t request_len, size_t *sent)
+{
+	ssize_t w =
+	    send(io->req[0], request + *sent, request_len - *sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	if (w > 0)
+		*sent += (size_t)w;
+	if ((w < 0 && errno != EAGAIN && errno != EINTR) || *sent >= request_len)
+		close_fd(&io->req[0]);
+}
+
+/* The server died or had to be killed: whatever is left of the run dies
+ * with the server's namespace; read what it wrote before that. */
+static void kill_and_drain(sbx_pool *p, sbx_cap caps[3], const int fds[3])
+{
+	syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
+	sbx_cgroup_kill(&p->top);
+	for (int i = 0; i < 3; i++)
+		while (!caps[i].eof)
+			if (sbx_cap_read(&caps[i], fds[i]) < 0)
+				caps[i].eof = 1;
+}
+
 /* Returns SBX_KILL_*; *dead when the server died or had to be killed. */
 static int supervise(sbx_pool *p, run_io *io, const sbx_limits *lim, const char *request,
                      size_t request_len, sbx_cap caps[3], done_msg *done, int *dead, int *gone,
@@ -431,32 +514,9 @@ static int supervise(sbx_pool *p, run_io *io, const sbx_limits *lim, const char 
 				if (sbx_cap_read(&caps[map[k]], pf[k].fd) < 0)
 					caps[map[k]].eof = 1;
 			} else if (map[k] == 3) {
-				char buf[256];
-				unsigned id = 0;
-				long long ut = 0, stt = 0;
-				ssize_t r = recv(p->ctl, buf, sizeof(buf) - 1, MSG_DONTWAIT);
-
-				if (r < 0 && (errno == EAGAIN || errno == EINTR))
-					continue;
-				if (r <= 0) {
-					*dead = 1;
+				ctl_read(p, done, &done_at, dead, gone);
+				if (*dead)
 					break;
-				}
-				buf[r] = '\0';
-				/* The server quit (after the previous run, before this
-				 * one started): nothing of this run happened. */
-				if (strncmp(buf, "GONE", 4) == 0) {
-					*gone = 1;
-					*dead = 1;
-					break;
-				}
-				if (sscanf(buf, "DONE %u %d %lld %lld %ld", &id, &done->status, &ut,
-				           &stt, &done->maxrss_kb) == 5 &&
-				    id == p->seq) {
-					done->have = 1;
-					done->cpu_s = (double)(ut + stt) / 1e6;
-					done_at = sbx_now();
-				}
 			} else if (map[k] == 4) {
 				/* Gone after reporting the run: noticed by the next. */
 				if (!done->have) {
@@ -464,14 +524,7 @@ static int supervise(sbx_pool *p, run_io *io, const sbx_limits *lim, const char 
 					break;
 				}
 			} else if (map[k] == 5) {
-				ssize_t w = send(io->req[0], request + sent, request_len - sent,
-				                 MSG_NOSIGNAL | MSG_DONTWAIT);
-
-				if (w > 0)
-					sent += (size_t)w;
-				if ((w < 0 && errno != EAGAIN && errno != EINTR) ||
-				    sent >= request_len)
-					close_fd(&io->req[0]);
+				req_write(io, request, request_len, &sent);
 			}
 		}
 		if (*dead)
@@ -482,17 +535,93 @@ static int supervise(sbx_pool *p, run_io *io, const sbx_limits *lim, const char 
 			send(p->ctl, kill_msg, strlen(kill_msg), MSG_NOSIGNAL | MSG_DONTWAIT);
 		}
 	}
-	if (*dead) {
-		/* Whatever is left of the run dies with the server's namespace;
-		 * read what it wrote before that. */
-		syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
-		sbx_cgroup_kill(&p->top);
-		for (int i = 0; i < 3; i++)
-			while (!caps[i].eof)
-				if (sbx_cap_read(&caps[i], fds[i]) < 0)
-					caps[i].eof = 1;
-	}
+	if (*dead)
+		kill_and_drain(p, caps, fds);
 	return killed;
+}
+
+/* A live server whose run cgroup has this run's limits, its counters from
+ * zero. -1 with res->detail. */
+static int pool_prepare(sbx_pool *p, sbx_result *res, const sbx_limits *lim)
+{
+	char msg[512] = "";
+
+	if (server_dead(p)) {
+		server_stop(p);
+		if (server_start(p, msg, sizeof(msg)) < 0) {
+			snprintf(res->detail, sizeof(res->detail), "restarting the pool failed: %s",
+			         msg);
+			return -1;
+		}
+	}
+	/* The spare waits in the run's cgroup already: its limits for this
+	 * run, its counters from zero. */
+	if (p->run.version) {
+		sbx_cg_limits want = {lim->memory_mb * 1024LL * 1024LL,
+		                      lim->max_procs + (p->cfg.peer ? 1 : 0), lim->cpus};
+
+		if (want.mem_bytes != p->cur.mem_bytes || want.pids_max != p->cur.pids_max ||
+		    want.cpus != p->cur.cpus) {
+			/* A lower memory limit than what is still charged (the last
+			 * run's cache) may be refused: then fresh cgroups, a fresh
+			 * server. A run never goes with the wrong limits. */
+			if (sbx_cgroup_set_limits(&p->run, &want) < 0) {
+				server_stop(p);
+				if (server_start(p, msg, sizeof(msg)) < 0 || !p->run.version ||
+				    sbx_cgroup_set_limits(&p->run, &want) < 0) {
+					snprintf(res->detail, sizeof(res->detail),
+					         "cannot set the run's cgroup limits: %s",
+					         msg[0] ? msg : strerror(errno));
+					return -1;
+				}
+			}
+			p->cur = want;
+		}
+		p->peak_ok = sbx_cgroup_reset_peak(&p->run) == 0;
+		sbx_cgroup_reset_cpu(&p->run);
+	}
+	return 0;
+}
+
+/* Hand the server the run (RUN and the child's ends of its pipes); our ends
+ * stay in io, non-blocking. *t0 is when it was sent. -1 with res->detail. */
+static int run_send(sbx_pool *p, sbx_result *res, const sbx_limits *lim, run_io *io, double *t0)
+{
+	char text[128];
+	int sendfds[4];
+
+	if (pipe2(io->out, O_CLOEXEC) < 0 || pipe2(io->err, O_CLOEXEC) < 0 ||
+	    pipe2(io->ans, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, io->req) < 0) {
+		snprintf(res->detail, sizeof(res->detail), "pipe: %s", strerror(errno));
+		return -1;
+	}
+	p->seq++;
+	/* The server lowers its forked child's limits to these; +1 process
+	 * for the server itself, which shares the uid. */
+	snprintf(text, sizeof(text), "RUN %u %ld %ld %ld %ld %ld", p->seq, (long)ceil(lim->cpu_s),
+	         lim->memory_mb, lim->max_procs + 1, lim->file_size_mb, lim->max_files);
+	sendfds[0] = io->req[1];
+	sendfds[1] = io->ans[1];
+	sendfds[2] = io->out[1];
+	sendfds[3] = io->err[1];
+	*t0 = sbx_now();
+	if (send_run(p->ctl, text, sendfds) < 0) {
+		snprintf(res->detail, sizeof(res->detail), "the pool's server is gone: %s",
+		         strerror(errno));
+		server_stop(p);
+		return -1;
+	}
+	close_fd(&io->out[1]);
+	close_fd(&io->err[1]);
+	close_fd(&io->ans[1]);
+	close_fd(&io->req[1]);
+	shutdown(io->req[0], SHUT_RD);
+	set_nonblock(io->out[0]);
+	set_nonblock(io->err[0]);
+	set_nonblock(io->ans[0]);
+	set_nonblock(io->req[0]);
+	return 0;
 }
 
 static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, const char *request,
@@ -502,10 +631,7 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	run_io io;
 	sbx_cap caps[3];
 	done_msg done;
-	char msg[512] = "";
-	char text[128];
 	long oom_before;
-	int sendfds[4];
 	int killed;
 	int dead = 0;
 	int rc = 0;
@@ -522,74 +648,12 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	res->cg_cpu_s = -1;
 	res->cg_peak_kb = -1;
 
-	if (server_dead(p)) {
-		server_stop(p);
-		if (server_start(p, msg, sizeof(msg)) < 0) {
-			snprintf(res->detail, sizeof(res->detail), "restarting the pool failed: %s",
-			         msg);
-			goto cleanup;
-		}
-	}
-	/* The spare waits in the run's cgroup already: its limits for this
-	 * run, its counters from zero. */
-	if (p->run.version) {
-		sbx_cg_limits want = {lim.memory_mb * 1024LL * 1024LL,
-		                      lim.max_procs + (p->cfg.peer ? 1 : 0), lim.cpus};
-
-		if (want.mem_bytes != p->cur.mem_bytes || want.pids_max != p->cur.pids_max ||
-		    want.cpus != p->cur.cpus) {
-			/* A lower memory limit than what is still charged (the last
-			 * run's cache) may be refused: then fresh cgroups, a fresh
-			 * server. A run never goes with the wrong limits. */
-			if (sbx_cgroup_set_limits(&p->run, &want) < 0) {
-				server_stop(p);
-				if (server_start(p, msg, sizeof(msg)) < 0 || !p->run.version ||
-				    sbx_cgroup_set_limits(&p->run, &want) < 0) {
-					snprintf(res->detail, sizeof(res->detail),
-					         "cannot set the run's cgroup limits: %s",
-					         msg[0] ? msg : strerror(errno));
-					goto cleanup;
-				}
-			}
-			p->cur = want;
-		}
-		p->peak_ok = sbx_cgroup_reset_peak(&p->run) == 0;
-		sbx_cgroup_reset_cpu(&p->run);
-	}
+	if (pool_prepare(p, res, &lim) < 0)
+		goto cleanup;
 	oom_before = sbx_cgroup_oom_kills(&p->run);
 	sbx_detail_add(res, p->note);
-	if (pipe2(io.out, O_CLOEXEC) < 0 || pipe2(io.err, O_CLOEXEC) < 0 ||
-	    pipe2(io.ans, O_CLOEXEC) < 0 ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, io.req) < 0) {
-		snprintf(res->detail, sizeof(res->detail), "pipe: %s", strerror(errno));
+	if (run_send(p, res, &lim, &io, &t0) < 0)
 		goto cleanup;
-	}
-	p->seq++;
-	/* The server lowers its forked child's limits to these; +1 process
-	 * for the server itself, which shares the uid. */
-	snprintf(text, sizeof(text), "RUN %u %ld %ld %ld %ld %ld", p->seq, (long)ceil(lim.cpu_s),
-	         lim.memory_mb, lim.max_procs + 1, lim.file_size_mb, lim.max_files);
-	sendfds[0] = io.req[1];
-	sendfds[1] = io.ans[1];
-	sendfds[2] = io.out[1];
-	sendfds[3] = io.err[1];
-	t0 = sbx_now();
-	if (send_run(p->ctl, text, sendfds) < 0) {
-		snprintf(res->detail, sizeof(res->detail), "the pool's server is gone: %s",
-		         strerror(errno));
-		server_stop(p);
-		goto cleanup;
-	}
-	close_fd(&io.out[1]);
-	close_fd(&io.err[1]);
-	close_fd(&io.ans[1]);
-	close_fd(&io.req[1]);
-	shutdown(io.req[0], SHUT_RD);
-	set_nonblock(io.out[0]);
-	set_nonblock(io.err[0]);
-	set_nonblock(io.ans[0]);
-	set_nonblock(io.req[0]);
-
 	killed = supervise(p, &io, &lim, request, request_len, caps, &done, &dead, gone, t0);
 	res->wall_s = sbx_now() - t0;
 	res->cpu_s = done.cpu_s;

@@ -189,14 +189,112 @@ static int put_io_case(lr_buf *b, json_object *t)
 	return eval_io_case_text(b, &v) == LR_ENOMEM ? LR_ENOMEM : 0;
 }
 
+/* A failed assertion: the call and what it returned against what was
+ * expected, or the comparison that was false. */
+static int put_failed_assertion(lr_buf *b, json_object *a, json_object *err)
+{
+	const char *call = lr_json_str(a, "call"), *actual = lr_json_str(a, "actual");
+	const char *expected = lr_json_str(a, "expected");
+	int rc;
+
+	if (call && actual) {
+		rc = clip(b, call, VALUE_MAX);
+		if (rc == 0)
+			rc = puts_(b, " returned ");
+		if (rc == 0)
+			rc = clip(b, actual, VALUE_MAX);
+		if (rc == 0 && expected) {
+			rc = puts_(b, ", expected ");
+			if (rc == 0)
+				rc = clip(b, expected, VALUE_MAX);
+		} else if (rc == 0 && lr_json_str(a, "expr")) {
+			rc = puts_(b, "; the check `");
+			if (rc == 0)
+				rc = clip(b, lr_json_str(a, "expr"), LINE_MAX_);
+			if (rc == 0)
+				rc = puts_(b, "` is false");
+		}
+	} else if (expected && actual) {
+		rc = puts_(b, "expected ");
+		if (rc == 0)
+			rc = clip(b, expected, VALUE_MAX);
+		if (rc == 0)
+			rc = puts_(b, ", got ");
+		if (rc == 0)
+			rc = clip(b, actual, VALUE_MAX);
+	} else if (lr_json_str(a, "left") && lr_json_str(a, "right")) {
+		rc = puts_(b, "`");
+		if (rc == 0)
+			rc = clip(b, lr_json_str(a, "left"), VALUE_MAX);
+		if (rc == 0)
+			rc = printf_(b, " %s ", lr_json_str(a, "op") ? lr_json_str(a, "op") : "?");
+		if (rc == 0)
+			rc = clip(b, lr_json_str(a, "right"), VALUE_MAX);
+		if (rc == 0)
+			rc = puts_(b, "` is false");
+	} else {
+		rc = put_exception(b, err);
+	}
+	if (rc == 0 && lr_json_str(a, "message") && call) {
+		rc = puts_(b, " (");
+		if (rc == 0)
+			rc = clip(b, lr_json_str(a, "message"), LINE_MAX_);
+		if (rc == 0)
+			rc = puts_(b, ")");
+	}
+	return rc;
+}
+
+/* A case that raised: the call, the exception and where. */
+static int put_raised(lr_buf *b, const char *call, json_object *err, const eval_judge_ctx *ctx)
+{
+	int rc;
+
+	if (call) {
+		rc = clip(b, call, VALUE_MAX);
+		if (rc == 0)
+			rc = puts_(b, " raised ");
+	} else {
+		rc = puts_(b, "raised ");
+	}
+	if (rc == 0)
+		rc = put_exception(b, err);
+	if (rc == 0)
+		rc = put_where(b, err);
+	if (rc == 0 && status_is(lr_json_str(err, "type"), "MemoryError"))
+		rc = printf_(b, " (out of memory: the limit is %ld MB)", ctx->memory_mb);
+	return rc;
+}
+
+/* A case that ran out of time: the call, the message and where. */
+static int put_timed_out(lr_buf *b, const char *call, json_object *err)
+{
+	int rc = 0;
+
+	if (call) {
+		rc = clip(b, call, VALUE_MAX);
+		if (rc == 0)
+			rc = puts_(b, ": ");
+	}
+	if (rc == 0)
+		rc = clip(b,
+		          lr_json_str(err, "message") ? lr_json_str(err, "message")
+		                                      : "did not finish in time",
+		          LINE_MAX_);
+	if (rc == 0)
+		rc = put_where(b, err);
+	if (rc == 0)
+		rc = puts_(b, " (an endless loop, or too slow?)");
+	return rc;
+}
+
 /* What went wrong in one test case, on the lines after its name. */
 static int put_case_detail(lr_buf *b, json_object *t, const eval_judge_ctx *ctx)
 {
 	const char *st = lr_json_str(t, "status");
 	json_object *err = lr_json_obj(t, "error");
 	json_object *a = lr_json_obj(t, "assertion");
-	const char *call = lr_json_str(a, "call"), *actual = lr_json_str(a, "actual");
-	const char *expected = lr_json_str(a, "expected"), *out = lr_json_str(t, "stdout");
+	const char *call = lr_json_str(a, "call"), *out = lr_json_str(t, "stdout");
 	int rc;
 
 	if (lr_json_obj(t, "io") != NULL) /* an io case: input and output, not calls */
@@ -205,85 +303,15 @@ static int put_case_detail(lr_buf *b, json_object *t, const eval_judge_ctx *ctx)
 	if (rc < 0)
 		return rc;
 	if (status_is(st, "failed") && a != NULL) {
-		if (call && actual) {
-			rc = clip(b, call, VALUE_MAX);
-			if (rc == 0)
-				rc = puts_(b, " returned ");
-			if (rc == 0)
-				rc = clip(b, actual, VALUE_MAX);
-			if (rc == 0 && expected) {
-				rc = puts_(b, ", expected ");
-				if (rc == 0)
-					rc = clip(b, expected, VALUE_MAX);
-			} else if (rc == 0 && lr_json_str(a, "expr")) {
-				rc = puts_(b, "; the check `");
-				if (rc == 0)
-					rc = clip(b, lr_json_str(a, "expr"), LINE_MAX_);
-				if (rc == 0)
-					rc = puts_(b, "` is false");
-			}
-		} else if (expected && actual) {
-			rc = puts_(b, "expected ");
-			if (rc == 0)
-				rc = clip(b, expected, VALUE_MAX);
-			if (rc == 0)
-				rc = puts_(b, ", got ");
-			if (rc == 0)
-				rc = clip(b, actual, VALUE_MAX);
-		} else if (lr_json_str(a, "left") && lr_json_str(a, "right")) {
-			rc = puts_(b, "`");
-			if (rc == 0)
-				rc = clip(b, lr_json_str(a, "left"), VALUE_MAX);
-			if (rc == 0)
-				rc = printf_(b, " %s ",
-				             lr_json_str(a, "op") ? lr_json_str(a, "op") : "?");
-			if (rc == 0)
-				rc = clip(b, lr_json_str(a, "right"), VALUE_MAX);
-			if (rc == 0)
-				rc = puts_(b, "` is false");
-		} else {
-			rc = put_exception(b, err);
-		}
-		if (rc == 0 && lr_json_str(a, "message") && call) {
-			rc = puts_(b, " (");
-			if (rc == 0)
-				rc = clip(b, lr_json_str(a, "message"), LINE_MAX_);
-			if (rc == 0)
-				rc = puts_(b, ")");
-		}
+		rc = put_failed_assertion(b, a, err);
 	} else if (status_is(st, "failed")) {
 		rc = put_exception(b, err);
 		if (rc == 0)
 			rc = put_where(b, err);
 	} else if (status_is(st, "error")) {
-		if (call) {
-			rc = clip(b, call, VALUE_MAX);
-			if (rc == 0)
-				rc = puts_(b, " raised ");
-		} else {
-			rc = puts_(b, "raised ");
-		}
-		if (rc == 0)
-			rc = put_exception(b, err);
-		if (rc == 0)
-			rc = put_where(b, err);
-		if (rc == 0 && status_is(lr_json_str(err, "type"), "MemoryError"))
-			rc = printf_(b, " (out of memory: the limit is %ld MB)", ctx->memory_mb);
+		rc = put_raised(b, call, err, ctx);
 	} else if (status_is(st, "timeout")) {
-		if (call) {
-			rc = clip(b, call, VALUE_MAX);
-			if (rc == 0)
-				rc = puts_(b, ": ");
-		}
-		if (rc == 0)
-			rc = clip(b,
-			          lr_json_str(err, "message") ? lr_json_str(err, "message")
-			                                      : "did not finish in time",
-			          LINE_MAX_);
-		if (rc == 0)
-			rc = put_where(b, err);
-		if (rc == 0)
-			rc = puts_(b, " (an endless loop, or too slow?)");
+		rc = put_timed_out(b, call, err);
 	} else {
 		rc = clip(b, lr_json_str(err, "message") ? lr_json_str(err, "message") : st,
 		          LINE_MAX_);

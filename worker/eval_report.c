@@ -415,14 +415,58 @@ void eval_outcome_free(eval_outcome *o)
 	o->result_json = o->error = o->feedback = o->summary = NULL;
 }
 
+/* The report: the harness's answer, completed with the run, the criteria,
+ * the verdict and the texts. A new reference, or NULL when out of memory. */
+static json_object *report_json(const eval_facts *f, const sbx_result *run, json_object *viol,
+                                const lr_criteria *crit, const eval_judge_ctx *ctx,
+                                const eval_outcome *out, const lr_buf *fb, const lr_buf *sm,
+                                const lr_buf *er)
+{
+	size_t cap = ctx->output_max ? ctx->output_max : 65536;
+	json_object *root;
+
+	if (f->ans != NULL) {
+		root = json_object_get(f->ans);
+	} else {
+		root = json_object_new_object();
+		if (root == NULL || lr_json_set_int(root, "harness", 0) < 0 ||
+		    lr_json_set_str(root, "status",
+		                    run->end == SBX_END_EXITED ? "no_answer" : end_name(run->end)) <
+		        0 ||
+		    lr_json_set_int(root, "tests_total", 0) < 0 ||
+		    lr_json_set_int(root, "tests_passed", 0) < 0 ||
+		    lr_json_set_obj(root, "tests", json_object_new_array()) < 0)
+			goto oom;
+	}
+	if (lr_json_set_obj(root, "failure", f->failure ? json_object_get(f->failure) : NULL) < 0 ||
+	    lr_json_set_str(root, "error", er->len ? er->data : NULL) < 0 ||
+	    put_stream(root, "stdout", "stdout_truncated", run->out, run->out_len,
+	               run->out_truncated, cap) < 0 ||
+	    put_stream(root, "stderr", "stderr_truncated", run->err, run->err_len,
+	               run->err_truncated, cap) < 0 ||
+	    lr_json_set_obj(root, "run", run_json(run, ctx->retried)) < 0 ||
+	    lr_json_set_str(root, "integrity", f->split ? "split" : "in_process") < 0 ||
+	    lr_json_set_obj(root, "criteria", lr_criteria_to_json(crit)) < 0 ||
+	    lr_json_set_obj(root, "violations", json_object_get(viol)) < 0 ||
+	    lr_json_set_str(root, "verdict", out->passed ? "passed" : "failed") < 0 ||
+	    lr_json_set_bool(root, "passed", out->passed) < 0 ||
+	    lr_json_set_num(root, "score", round(out->score * 10000) / 10000) < 0 ||
+	    lr_json_set_str(root, "feedback", fb->data ? fb->data : "") < 0 ||
+	    lr_json_set_str(root, "summary", sm->data ? sm->data : "") < 0)
+		goto oom;
+	return root;
+oom:
+	json_object_put(root);
+	return NULL;
+}
+
 int eval_judge(eval_outcome *out, const sbx_result *run, const lr_criteria *crit,
                const eval_judge_ctx *ctx, lr_err *err)
 {
 	eval_facts f;
 	lr_criteria defaults;
-	json_object *root = NULL, *viol = NULL, *failure = NULL;
+	json_object *root = NULL, *viol = NULL;
 	lr_buf fb, sm, er;
-	size_t cap = ctx->output_max ? ctx->output_max : 65536;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -461,39 +505,8 @@ int eval_judge(eval_outcome *out, const sbx_result *run, const lr_criteria *crit
 	utf8_trim(&sm);
 	utf8_trim(&er);
 
-	/* The report: the harness's answer, completed. */
-	if (f.ans != NULL) {
-		root = json_object_get(f.ans);
-	} else {
-		root = json_object_new_object();
-		if (root == NULL || lr_json_set_int(root, "harness", 0) < 0 ||
-		    lr_json_set_str(root, "status",
-		                    run->end == SBX_END_EXITED ? "no_answer" : end_name(run->end)) <
-		        0 ||
-		    lr_json_set_int(root, "tests_total", 0) < 0 ||
-		    lr_json_set_int(root, "tests_passed", 0) < 0 ||
-		    lr_json_set_obj(root, "tests", json_object_new_array()) < 0)
-			goto oom;
-	}
-	if (f.failure != NULL)
-		failure = json_object_get(f.failure);
-	if (lr_json_set_obj(root, "failure", failure) < 0)
-		goto oom;
-	failure = NULL;
-	if (lr_json_set_str(root, "error", er.len ? er.data : NULL) < 0 ||
-	    put_stream(root, "stdout", "stdout_truncated", run->out, run->out_len,
-	               run->out_truncated, cap) < 0 ||
-	    put_stream(root, "stderr", "stderr_truncated", run->err, run->err_len,
-	               run->err_truncated, cap) < 0 ||
-	    lr_json_set_obj(root, "run", run_json(run, ctx->retried)) < 0 ||
-	    lr_json_set_str(root, "integrity", f.split ? "split" : "in_process") < 0 ||
-	    lr_json_set_obj(root, "criteria", lr_criteria_to_json(crit)) < 0 ||
-	    lr_json_set_obj(root, "violations", json_object_get(viol)) < 0 ||
-	    lr_json_set_str(root, "verdict", out->passed ? "passed" : "failed") < 0 ||
-	    lr_json_set_bool(root, "passed", out->passed) < 0 ||
-	    lr_json_set_num(root, "score", round(out->score * 10000) / 10000) < 0 ||
-	    lr_json_set_str(root, "feedback", fb.data ? fb.data : "") < 0 ||
-	    lr_json_set_str(root, "summary", sm.data ? sm.data : "") < 0)
+	root = report_json(&f, run, viol, crit, ctx, out, &fb, &sm, &er);
+	if (root == NULL)
 		goto oom;
 	out->result_json = lr_json_dump(root);
 	if (out->result_json == NULL)
@@ -511,7 +524,6 @@ oom:
 	memset(out, 0, sizeof(*out));
 	rc = lr_err_set(err, LR_ENOMEM, "out of memory while judging the evaluation");
 cleanup:
-	json_object_put(failure);
 	json_object_put(root);
 	json_object_put(viol);
 	eval_facts_free(&f);

@@ -1,0 +1,462 @@
+/* sbx_cold.c - the cold run, and the setups it and the pool share.
+ *
+ * A cold run: take a uid slot, make a cgroup, clone the child (see
+ * sbx_child.c), then supervise it: feed the request, capture stdout, stderr
+ * and the answer with caps, watch the wall clock, and when anything is over
+ * its limit kill the namespace's pid 1, which takes every process of the run
+ * with it. */
+#include "sbx.h"
+
+#include "sbx_cgroup.h"
+#include "sbx_host.h"
+#include "sbx_slot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- setups, cached per configuration ------------------------------------- */
+
+#define SETUP_CACHE 4
+
+static struct {
+	char python[SBX_PATH];
+	char py_dir[SBX_PATH];
+	unsigned uid_base, avoid;
+	int require;
+	sbx_setup *s;
+} setup_cache[SETUP_CACHE];
+static pthread_mutex_t setup_lock = PTHREAD_MUTEX_INITIALIZER;
+
+const sbx_setup *sbx_setup_get(const sbx_config *cfg, char *msg, size_t len)
+{
+	sbx_config d;
+	const sbx_setup *found = NULL;
+	sbx_setup *s;
+
+	sbx_config_default(&d);
+	if (cfg == NULL)
+		cfg = &d;
+	pthread_mutex_lock(&setup_lock);
+	for (int i = 0; i < SETUP_CACHE && found == NULL; i++) {
+		if (setup_cache[i].s == NULL)
+			continue;
+		if (strcmp(setup_cache[i].python, cfg->python ? cfg->python : "") == 0 &&
+		    strcmp(setup_cache[i].py_dir, cfg->py_dir ? cfg->py_dir : "") == 0 &&
+		    setup_cache[i].uid_base == cfg->uid_base &&
+		    setup_cache[i].avoid == cfg->avoid && setup_cache[i].require == cfg->require)
+			found = setup_cache[i].s;
+	}
+	if (found == NULL && (s = malloc(sizeof(*s))) != NULL) {
+		if (sbx_setup_init(s, cfg, msg, len) < 0) {
+			free(s);
+		} else {
+			int slot = 0;
+
+			for (int i = 0; i < SETUP_CACHE; i++)
+				if (setup_cache[i].s == NULL) {
+					slot = i;
+					break;
+				}
+			/* A full cache keeps the old entry alive (another thread may
+			 * use it) and simply stops caching the new one. */
+			if (setup_cache[slot].s == NULL) {
+				snprintf(setup_cache[slot].python, SBX_PATH, "%s",
+				         cfg->python ? cfg->python : "");
+				snprintf(setup_cache[slot].py_dir, SBX_PATH, "%s",
+				         cfg->py_dir ? cfg->py_dir : "");
+				setup_cache[slot].uid_base = cfg->uid_base;
+				setup_cache[slot].avoid = cfg->avoid;
+				setup_cache[slot].require = cfg->require;
+				setup_cache[slot].s = s;
+			}
+			found = s;
+		}
+	} else if (found == NULL) {
+		snprintf(msg, len, "out of memory");
+	}
+	pthread_mutex_unlock(&setup_lock);
+	return found;
+}
+
+unsigned sbx_setup_isolation(const sbx_setup *s, sbx_result *res)
+{
+	unsigned iso = SBX_ISO_PIDNS | SBX_ISO_NETNS | SBX_ISO_MNTNS | SBX_ISO_IPCNS |
+	               SBX_ISO_UTSNS | SBX_ISO_CAPS | SBX_ISO_NNP | SBX_ISO_RLIMITS | SBX_ISO_ROFS;
+	char text[200];
+
+	if (s->as_root) {
+		iso |= SBX_ISO_UID;
+	} else {
+		iso |= SBX_ISO_USERNS;
+		snprintf(text, sizeof(text),
+		         "not root: runs in a user namespace as the caller's uid %u, not a uid of "
+		         "its own",
+		         (unsigned)getuid());
+		sbx_detail_add(res, text);
+	}
+	if (s->filter && !(s->avoid & SBX_ISO_SECCOMP))
+		iso |= SBX_ISO_SECCOMP;
+	sbx_detail_add(res, s->note);
+	return iso;
+}
+
+void sbx_clone_failed(sbx_result *res, int err)
+{
+	char text[256];
+
+	snprintf(text, sizeof(text), "cannot create the sandbox's namespaces: %s%s", strerror(err),
+	         err == EPERM || err == ENOSPC || err == EINVAL
+	             ? " (in a container allow them: CAP_SYS_ADMIN and seccomp=unconfined, or "
+	               "--privileged; for an ordinary user, user namespaces must be enabled)"
+	             : "");
+	res->end = SBX_END_ERROR;
+	snprintf(res->detail, sizeof(res->detail), "%s", text);
+}
+
+/* ---- the cold run ------------------------------------------------------------ */
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static void kill_tree(int pidfd, sbx_cgroup *cg)
+{
+	/* SIGKILL to the namespace's pid 1 kills every process in it. */
+	syscall(SYS_pidfd_send_signal, pidfd, SIGCONT, NULL, 0);
+	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+	sbx_cgroup_kill(cg);
+}
+
+/* Feed the request and capture everything until pid 1 is gone and the
+ * pipes are closed. Returns SBX_KILL_*. */
+static int supervise(sbx_cold *c, const sbx_limits *lim, const char *request, size_t request_len,
+                     sbx_cap caps[3], sbx_status *st, sbx_result *res, double t0)
+{
+	const int fds[3] = {c->out[0], c->err[0], c->ans[0]};
+	double deadline = t0 + lim->timeout_s;
+	double kill_at = 0, gone_at = 0;
+	size_t sent = 0;
+	int killed = SBX_KILL_NONE;
+	int gone = 0;
+
+	if (request_len == 0)
+		close_fd(&c->req[0]);
+	for (;;) {
+		struct pollfd pf[6];
+		int map[6];
+		int n = 0;
+		double now = sbx_now();
+		double until;
+
+		if (!killed && !gone && now >= deadline) {
+			killed = SBX_KILL_TIMEOUT;
+			kill_at = now;
+			kill_tree(c->pidfd, &c->cg);
+		}
+		for (int i = 0; i < 3; i++)
+			if (!caps[i].eof) {
+				pf[n] = (struct pollfd){fds[i], POLLIN, 0};
+				map[n++] = i;
+			}
+		if (!st->eof) {
+			pf[n] = (struct pollfd){c->st[0], POLLIN, 0};
+			map[n++] = 3;
+		}
+		if (!gone) {
+			pf[n] = (struct pollfd){c->pidfd, POLLIN, 0};
+			map[n++] = 4;
+		}
+		if (c->req[0] >= 0) {
+			pf[n] = (struct pollfd){c->req[0], POLLOUT, 0};
+			map[n++] = 5;
+		}
+		if (gone && caps[0].eof && caps[1].eof && caps[2].eof && st->eof)
+			break;
+		/* After pid 1 is gone its namespace is empty and the pipes close
+		 * at once; the grace only guards against a copy of a pipe held
+		 * elsewhere. A killed child must be gone within seconds. */
+		until = gone ? gone_at + 1.0 : killed ? kill_at + 5.0 : deadline;
+		if (now >= until) {
+			if (gone || killed)
+				break;
+			continue;
+		}
+		if (poll(pf, (nfds_t)n, (int)ceil((until - now) * 1000)) < 0 && errno != EINTR)
+			break;
+		for (int k = 0; k < n; k++) {
+			if (pf[k].revents == 0)
+				continue;
+			if (map[k] < 3) {
+				if (sbx_cap_read(&caps[map[k]], pf[k].fd) < 0)
+					caps[map[k]].eof = 1;
+			} else if (map[k] == 3) {
+				sbx_status_read(st, c->st[0], res);
+			} else if (map[k] == 4) {
+				gone = 1;
+				gone_at = sbx_now();
+			} else if (map[k] == 5) {
+				ssize_t w = send(c->req[0], request + sent, request_len - sent,
+				                 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+				if (w > 0)
+					sent += (size_t)w;
+				if ((w < 0 && errno != EAGAIN && errno != EINTR) ||
+				    sent >= request_len)
+					close_fd(&c->req[0]);
+			}
+		}
+		if (!killed && (caps[0].over || caps[1].over || caps[2].over)) {
+			killed = SBX_KILL_OUTPUT;
+			kill_at = sbx_now();
+			kill_tree(c->pidfd, &c->cg);
+		}
+	}
+	if (!gone)
+		kill_tree(c->pidfd, &c->cg);
+	return killed;
+}
+
+static int take_outputs(sbx_result *res, sbx_cap caps[3])
+{
+	res->out_truncated = caps[0].over;
+	res->err_truncated = caps[1].over;
+	if (sbx_cap_take(&caps[0], &res->out, &res->out_len, caps[0].over) < 0 ||
+	    sbx_cap_take(&caps[1], &res->err, &res->err_len, caps[1].over) < 0)
+		return -1;
+	if (caps[2].len > 0 && sbx_cap_take(&caps[2], &res->answer, &res->answer_len, 0) < 0)
+		return -1;
+	return 0;
+}
+
+void sbx_cold_init(sbx_cold *c)
+{
+	memset(c, 0, sizeof(*c));
+	for (int i = 0; i < 2; i++)
+		c->out[i] = c->err[i] = c->ans[i] = c->st[i] = c->alive[i] = c->req[i] = -1;
+	c->pidfd = -1;
+	c->pid = -1;
+	c->slot_fd = -1;
+	sbx_cgroup_init(&c->cg);
+}
+
+void sbx_cold_kill(sbx_cold *c)
+{
+	kill_tree(c->pidfd, &c->cg);
+}
+
+int sbx_cold_start(sbx_cold *c, sbx_result *res, const sbx_config *cfg, const sbx_limits *lim)
+{
+	const sbx_setup *s;
+	char msg[256];
+	char note[256];
+	unsigned uid = 0;
+	unsigned iso;
+
+	res->end = SBX_END_ERROR;
+	s = sbx_setup_get(cfg, msg, sizeof(msg));
+	if (s == NULL) {
+		snprintf(res->detail, sizeof(res->detail), "%s", msg);
+		return -1;
+	}
+	iso = sbx_setup_isolation(s, res);
+	/* The slot gives root its uid, and names the cgroup either way. */
+	c->slot_fd = sbx_slot_acquire(s->uid_base, &uid);
+	if (c->slot_fd < 0) {
+		snprintf(res->detail, sizeof(res->detail), "no free sandbox uid in %u..%u: %s",
+		         s->uid_base, s->uid_base + SBX_SLOTS - 1, strerror(errno));
+		return -1;
+	}
+	if (!(s->avoid & SBX_ISO_CGROUP)) {
+		/* The whole run: every process, and the files in /work and /tmp
+		 * (tmpfs pages are charged to the cgroup of whoever wrote them).
+		 * +1 process: the init. */
+		sbx_cg_limits cl = {lim->memory_mb * 1024LL * 1024LL,
+		                    lim->max_procs + 1 + (cfg && cfg->peer ? 2 : 0), lim->cpus};
+		char name[48];
+
+		snprintf(name, sizeof(name), "llmrepl-sbx-u%u", uid);
+		if (sbx_cgroup_create(&c->cg, name, &cl, 0, note, sizeof(note)) == 0 &&
+		    c->cg.have_pids)
+			iso |= SBX_ISO_CGROUP;
+		sbx_detail_add(res, note);
+	} else {
+		sbx_detail_add(res, "cgroup disabled by configuration");
+	}
+	if ((unsigned)s->require & ~iso) {
+		char need[160];
+
+		sbx_isolation_str((unsigned)s->require & ~iso, need, sizeof(need));
+		snprintf(msg, sizeof(msg), "required protections unavailable: %s", need);
+		snprintf(res->detail, sizeof(res->detail), "%s", msg);
+		return -1;
+	}
+	if (pipe2(c->out, O_CLOEXEC) < 0 || pipe2(c->err, O_CLOEXEC) < 0 ||
+	    pipe2(c->ans, O_CLOEXEC) < 0 || pipe2(c->st, O_CLOEXEC) < 0 ||
+	    pipe2(c->alive, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c->req) < 0) {
+		snprintf(res->detail, sizeof(res->detail), "pipe: %s", strerror(errno));
+		return -1;
+	}
+	c->plan = malloc(sizeof(*c->plan));
+	if (c->plan == NULL) {
+		snprintf(res->detail, sizeof(res->detail), "out of memory");
+		return -1;
+	}
+	sbx_plan_make(c->plan, s, lim, uid, 0);
+	c->plan->fds[SBX_CFD_OUT - SBX_CFD_OUT] = c->out[1];
+	c->plan->fds[SBX_CFD_ERR - SBX_CFD_OUT] = c->err[1];
+	c->plan->fds[SBX_CFD_ANS - SBX_CFD_OUT] = c->ans[1];
+	c->plan->fds[SBX_CFD_REQ - SBX_CFD_OUT] = c->req[1];
+	c->plan->fds[SBX_CFD_STATUS - SBX_CFD_OUT] = c->st[1];
+	c->plan->fds[SBX_CFD_ALIVE - SBX_CFD_OUT] = c->alive[0];
+	for (int i = 0; i < SBX_CG_N; i++)
+		c->plan->fds[SBX_CFD_CG0 - SBX_CFD_OUT + i] = c->cg.procs_fd[i];
+	if (c->cg.version)
+		sbx_plan_gate(c->plan);
+	if (cfg != NULL && cfg->peer)
+		sbx_plan_peer(c->plan, s);
+
+	c->t0 = sbx_now();
+	c->pid = sbx_clone(c->plan, &c->pidfd);
+	if (c->pid < 0) {
+		sbx_clone_failed(res, errno);
+		return -1;
+	}
+	c->iso = iso;
+	close_fd(&c->out[1]);
+	close_fd(&c->err[1]);
+	close_fd(&c->ans[1]);
+	close_fd(&c->st[1]);
+	close_fd(&c->alive[0]);
+	close_fd(&c->req[1]);
+	shutdown(c->req[0], SHUT_RD);
+	set_nonblock(c->out[0]);
+	set_nonblock(c->err[0]);
+	set_nonblock(c->ans[0]);
+	set_nonblock(c->st[0]);
+	set_nonblock(c->req[0]);
+	return 0;
+}
+
+int sbx_cold_end(sbx_cold *c, sbx_result *res, const sbx_limits *lim, sbx_cap caps[3],
+                 sbx_status *st, int killed)
+{
+	struct rusage ru;
+	int wst = 0;
+
+	memset(&ru, 0, sizeof(ru));
+	while (wait4((pid_t)c->pid, &wst, 0, &ru) < 0 && errno == EINTR)
+		;
+	c->pid = -1;
+	res->wall_s = sbx_now() - c->t0;
+	/* init reaped python and any orphans: its children's time is theirs. */
+	res->cpu_s = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	             (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+	if (st->cpu_s > res->cpu_s)
+		res->cpu_s = st->cpu_s;
+	/* The cgroup counts from the move on (start-up pages stay with the
+	 * host's cgroup); python's own peak RSS covers the start-up. */
+	res->cg_peak_kb = sbx_cgroup_peak_kb(&c->cg);
+	res->cg_cpu_s = sbx_cgroup_cpu_s(&c->cg);
+	res->peak_kb = res->cg_peak_kb;
+	if (st->maxrss_kb > res->peak_kb)
+		res->peak_kb = st->maxrss_kb;
+	if (res->peak_kb <= 0)
+		res->peak_kb = ru.ru_maxrss;
+	if (take_outputs(res, caps) < 0) {
+		snprintf(res->detail, sizeof(res->detail), "out of memory");
+		return -1;
+	}
+	if (st->failed) {
+		res->end = SBX_END_ERROR;
+		return 0;
+	}
+	res->isolation = c->iso;
+	sbx_classify(res, lim, killed, st->have_status, st->status, sbx_cgroup_oom_kills(&c->cg));
+	if (res->end == SBX_END_ERROR)
+		sbx_detail_add(res, "the sandbox's init ended without a status");
+	/* After classifying, which judges a kill by the interpreter's own time:
+	 * what is reported is the whole tree's. */
+	if (res->cg_cpu_s > res->cpu_s)
+		res->cpu_s = res->cg_cpu_s;
+	return 0;
+}
+
+void sbx_cold_cleanup(sbx_cold *c)
+{
+	if (c->pid > 0) {
+		kill_tree(c->pidfd, &c->cg);
+		waitpid((pid_t)c->pid, NULL, 0);
+		c->pid = -1;
+	}
+	for (int i = 0; i < 2; i++) {
+		close_fd(&c->out[i]);
+		close_fd(&c->err[i]);
+		close_fd(&c->ans[i]);
+		close_fd(&c->st[i]);
+		close_fd(&c->alive[i]);
+		close_fd(&c->req[i]);
+	}
+	close_fd(&c->pidfd);
+	sbx_cgroup_destroy(&c->cg);
+	sbx_slot_release(c->slot_fd);
+	c->slot_fd = -1;
+	free(c->plan);
+	c->plan = NULL;
+}
+
+int sbx_run(sbx_result *res, const sbx_config *cfg, const sbx_limits *lim_in, const char *request,
+            size_t request_len)
+{
+	sbx_limits lim;
+	sbx_cold c;
+	sbx_cap caps[3];
+	sbx_status st;
+	int killed;
+	int rc = 0;
+
+	memset(res, 0, sizeof(*res));
+	res->cg_cpu_s = -1;
+	res->cg_peak_kb = -1;
+	memset(caps, 0, sizeof(caps));
+	memset(&st, 0, sizeof(st));
+	sbx_cold_init(&c);
+	sbx_limits_resolve(&lim, lim_in);
+	caps[0].max = caps[1].max = lim.output_max;
+	caps[2].max = lim.answer_max;
+	if (sbx_cold_start(&c, res, cfg, &lim) == 0) {
+		killed = supervise(&c, &lim, request, request_len, caps, &st, res, c.t0);
+		rc = sbx_cold_end(&c, res, &lim, caps, &st, killed);
+	}
+	sbx_cold_cleanup(&c);
+	for (int i = 0; i < 3; i++)
+		sbx_cap_free(&caps[i]);
+	if (res->out == NULL)
+		res->out = calloc(1, 1);
+	if (res->err == NULL)
+		res->err = calloc(1, 1);
+	return rc;
+}
