@@ -195,7 +195,7 @@ def test_down_leaves_nothing(stack):
 
 
 def test_sandbox_suites_pass_in_a_worker_container():
-    """The hostile and limit suites, in a container of the worker image with
+    """The basic, hostile and limit suites, in a container of the worker image with
     exactly the worker's rights (docker-compose.yml) under its entrypoint:
     every protection, cgroups included, as on the host."""
     sh("make", "containers")
@@ -207,6 +207,7 @@ def test_sandbox_suites_pass_in_a_worker_container():
            "-v", f"{root}:{root}:ro", "-w", root, "-e", "PYTHONDONTWRITEBYTECODE=1",
            "-e", f"LLMREPL_BUILD={os.environ.get('LLMREPL_BUILD', root + '/build')}",
            image, "python3", "-m", "pytest", "-q", "-p", "no:cacheprovider",
-           "tests/sandbox/test_sbx_hostile.py", "tests/sandbox/test_sbx_limits.py",
+           "tests/sandbox/test_sbx_basics.py", "tests/sandbox/test_sbx_hostile.py",
+           "tests/sandbox/test_sbx_limits.py",
            "tests/sandbox/test_sbx_slots.py", check=False, timeout=1200)
     assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-2000:]
