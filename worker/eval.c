@@ -221,6 +221,16 @@ static const char *needs_isolation(const sbx_result *res, char *why, size_t len)
 	return why;
 }
 
+/* Whether the run's entry gave up before it read the request: it exits 125
+ * with nothing written when it cannot join the run's cgroups (it never runs
+ * outside the run's limits). No code of the candidate's had run, so this is
+ * the sandbox's failure, not the code's: the job is tried again. */
+static int entry_gave_up(const sbx_result *res)
+{
+	return res->end == SBX_END_EXITED && res->exit_code == 125 && res->answer_len == 0 &&
+	       res->out_len == 0 && res->err_len == 0;
+}
+
 int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eval_request *req,
              lr_err *err)
 {
@@ -264,6 +274,10 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 		rc = run_once(&res, pool, cfg, &lim, req, budget, ctx.test_timeout_s, 1, err);
 		ctx.retried = retried;
 	}
+	if (rc == 0 && entry_gave_up(&res))
+		rc = lr_err_set(err, LR_EUNAVAIL,
+		                "sandbox: the run's entry exited 125 before reading its request "
+		                "(it could not join the run's cgroups)");
 	if (rc == 0)
 		lr_metric_observe(wk_m.eval, lr_now_s() - started_s, NULL);
 	if (rc == 0)
