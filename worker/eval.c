@@ -118,6 +118,14 @@ static char *build_request(const eval_request *req, const sbx_limits *lim, doubl
 	rc |= lr_json_set_bool(o, "split", split);
 	if (split)
 		rc |= lr_json_set_obj(o, "candidate_limits", candidate_limits(lim));
+	if (req->session_ncells > 0) {
+		json_object *cells = json_object_new_array();
+
+		for (size_t i = 0; cells && i < req->session_ncells; i++)
+			rc |= json_object_array_add(cells,
+			                            json_object_new_string(req->session_cells[i]));
+		rc |= lr_json_set_obj(o, "session_cells", cells);
+	}
 	if (rc == 0)
 		text = lr_json_dump(o);
 	json_object_put(o);
