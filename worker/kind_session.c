@@ -68,9 +68,8 @@ int wk_kind_session_open(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 
 	if (rep == NULL)
 		return lr_err_set(err, LR_ENOMEM, "out of memory");
-	rc =
-	    ss_open(lr_jobctx_redis(ctx), lr_jobctx_keys(ctx), id, (long)(s->idle_timeout_s * 1000),
-	            s->timeout_s, s->memory_mb, s->max_cells, err);
+	rc = ss_open(lr_jobctx_q(ctx), id, (long)(s->idle_timeout_s * 1000), s->timeout_s,
+	             s->memory_mb, s->max_cells, err);
 	if (rc == 0) {
 		rc |= lr_json_set_str(rep, "session", id);
 		rc |= lr_json_set_num(rep, "idle_timeout_s", s->idle_timeout_s);
@@ -93,7 +92,7 @@ int wk_kind_session_close(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 	const char *kv[2] = {"session", id};
 	char msg[256];
 	int existed = 0;
-	int rc = ss_close(lr_jobctx_redis(ctx), lr_jobctx_keys(ctx), id, &existed, err);
+	int rc = ss_close(lr_jobctx_q(ctx), id, &existed, err);
 
 	sh_drop(id);
 
@@ -352,7 +351,7 @@ int wk_kind_exec(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 	size_t n;
 	int replayed = 0;
 	int again = 0;
-	int rc = ss_load(lr_jobctx_redis(ctx), lr_jobctx_keys(ctx), s->session, &ss, err);
+	int rc = ss_load(lr_jobctx_q(ctx), s->session, &ss, err);
 
 	if (rc < 0)
 		return rc;
@@ -379,9 +378,9 @@ int wk_kind_exec(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 	}
 	if (rc == 0) {
 		judge_cell(&c, &sr, ans, &ss);
-		rc = ss_record(lr_jobctx_redis(ctx), lr_jobctx_keys(ctx), s->session, n,
-		               c.record && !again, s->code, lr_jobctx_id(ctx), cfg->name,
-		               lr_json_num(ans, "cell_s", 0), outcome, err);
+		rc = ss_record(lr_jobctx_q(ctx), s->session, n, c.record && !again, s->code,
+		               lr_jobctx_id(ctx), cfg->name, lr_json_num(ans, "cell_s", 0), outcome,
+		               err);
 	}
 	/* The held interpreter goes on only when it has run exactly the
 	 * recorded cells. */

@@ -97,7 +97,7 @@ static int backfill(gitstore *gs, const ss_session *ss, size_t n, size_t max_fil
 
 static int keep(lr_jobctx *ctx, const char *sid, long idle_ms, lr_err *err)
 {
-	const lr_keys *k = lr_jobctx_keys(ctx);
+	const lr_keys *k = lr_jobctx_q(ctx)->k;
 	char kj[LR_KEY_MAX], ke[LR_KEY_MAX], ko[LR_KEY_MAX], kr[LR_KEY_MAX], a[32];
 	const char *argv[5] = {kj, ke, ko, kr, a};
 	redisReply *rep = NULL;
@@ -108,7 +108,7 @@ static int keep(lr_jobctx *ctx, const char *sid, long idle_ms, lr_err *err)
 	lr_key_job_sub(k, ko, sid, GITSTORE_AUX_OBJECTS);
 	lr_key_job_sub(k, kr, sid, GITSTORE_AUX_REFS);
 	snprintf(a, sizeof(a), "%ld", idle_ms);
-	rc = lr_redis_eval(lr_jobctx_redis(ctx), &rep, &keep_lua, 4, 1, argv, NULL, err);
+	rc = lr_redis_eval(lr_jobctx_q(ctx)->r, &rep, &keep_lua, 4, 1, argv, NULL, err);
 	if (rep)
 		freeReplyObject(rep);
 	return rc;
@@ -127,7 +127,7 @@ int sg_commit_cell(lr_jobctx *ctx, const ss_session *ss, const char *sid, size_t
 	gitstore_opts_init(&o);
 	o.prefix = cfg->keys.prefix;
 	o.fence_job = lr_jobctx_id(ctx);
-	rc = gitstore_open(&gs, lr_jobctx_redis(ctx), sid, lr_jobctx_attempt(ctx), &o, err);
+	rc = gitstore_open(&gs, lr_jobctx_q(ctx)->r, sid, lr_jobctx_attempt(ctx), &o, err);
 	if (rc == 0)
 		rc = backfill(gs, ss, n, o.max_file, err);
 	if (rc == 0)
