@@ -19,8 +19,8 @@ static long pinned(lr_jobctx *ctx)
 	redisReply *rep = NULL;
 	long n = -1;
 
-	lr_key_job(lr_jobctx_keys(ctx), key, lr_jobctx_id(ctx));
-	if (lr_redis_cmd(lr_jobctx_redis(ctx), &rep, NULL, "HGET %s session_cells", key) == 0) {
+	lr_key_job(lr_jobctx_q(ctx)->k, key, lr_jobctx_id(ctx));
+	if (lr_redis_cmd(lr_jobctx_q(ctx)->r, &rep, NULL, "HGET %s session_cells", key) == 0) {
 		if (lr_reply_is_str(rep))
 			n = strtol(rep->str, NULL, 10);
 		freeReplyObject(rep);
@@ -39,7 +39,7 @@ int su_load(lr_jobctx *ctx, ss_session *ss, char *why, size_t len, lr_err *err)
 	why[0] = '\0';
 	if (id == NULL)
 		return 0;
-	rc = ss_load(lr_jobctx_redis(ctx), lr_jobctx_keys(ctx), id, ss, err);
+	rc = ss_load(lr_jobctx_q(ctx), id, ss, err);
 	if (rc < 0)
 		return rc;
 	if (!ss->exists) {
