@@ -54,6 +54,50 @@ for _p in ("/usr/local/lib/python3/dist-packages", "/usr/lib/python3/dist-packag
 sys.path.append("/sandbox")
 
 
+# ---- the timing trace (LLMREPL_SBX_TRACE=1; see sandbox/sbx_trace.h) -----------
+
+_TRACE = posix.environ.get(b"LLMREPL_SBX_TRACE") == b"1"
+_TRACE_FD = -1  # a cold run: the status pipe (fd 11); a pooled run: its spare socket
+_TRACE_TEXT = False  # "name=ns ..." (pool) instead of sbx_msg records (cold)
+_MARKS = []
+
+
+def _mark(name):
+    if _TRACE:
+        import time
+        _MARKS.append((name, time.monotonic_ns()))
+
+
+def _trace_words():
+    words = " ".join("%s=%d" % m for m in _MARKS)
+    del _MARKS[:]
+    return words
+
+
+def _trace_flush():
+    """Send the marks and close the channel, before any code of the run."""
+    global _TRACE_FD
+    fd, _TRACE_FD = _TRACE_FD, -1
+    if fd < 0:
+        return
+    try:
+        if _TRACE_TEXT:
+            posix.write(fd, _trace_words().encode())
+        else:
+            import _struct
+            posix.write(fd, b"".join(_struct.pack("=c3xii4xqqq160s", b"T", 0, 0, ns, 0, 0,
+                                                  name.encode()) for name, ns in _MARKS))
+    except OSError:
+        pass
+    try:
+        posix.close(fd)
+    except OSError:
+        pass
+
+
+_mark("py.start")
+
+
 # ---- JSON without the json package ---------------------------------------------
 
 class _Ctx:
@@ -307,9 +351,12 @@ def run_once():
     """Read a request, run it, answer. Returns the exit status."""
     try:
         req = read_request()
+        _mark("py.request")
+        _trace_flush()
         if not isinstance(req, dict):
             raise ValueError("the request is not a JSON object")
     except (ValueError, UnicodeDecodeError, KeyError, OSError) as e:
+        _trace_flush()
         write_answer(dumps({"ok": False, "error": {
             "type": "RequestError", "message": "bad request: %s" % e}}))
         return 2
@@ -528,11 +575,11 @@ def _child(fds, lim):
     os.dup2(err, 2)
     os.dup2(ans, ANS_FD)
     os.dup2(req, REQ_FD)
-    keep = []
+    keep = [_TRACE_FD] if _TRACE_FD >= 0 else []
     if _FACTORY:
         # The candidate factory's socket and the run's cgroups stay, for
         # llmrepl_judge.
-        keep = sorted([FACTORY_FD] + _CGROUP_HELD)
+        keep = sorted(keep + [FACTORY_FD] + _CGROUP_HELD)
         import llmrepl_judge
         llmrepl_judge.CGROUP_FDS = tuple(_CGROUP_HELD)
     lo = CTL_FD
@@ -541,6 +588,7 @@ def _child(fds, lim):
         lo = fd + 1
     os.closerange(lo, 1 << 16)
     set_limits(lim)
+    _mark("py.limits")
     status = 1
     try:
         status = run_once()
@@ -582,6 +630,14 @@ def _spare_main(sock):
             break
         except InterruptedError:
             continue
+    if _TRACE:
+        global _TRACE_FD, _TRACE_TEXT
+        del _MARKS[:]
+        _mark("py.recv")
+        import fcntl
+        fd = sock.detach()
+        _TRACE_FD, _TRACE_TEXT = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 64), True
+        os.close(fd)  # out of the way of the fds a run gets (1-4)
     words = msg.decode().split()
     if len(words) != 5 or len(fds) != 4:
         posix._exit(0)
@@ -662,11 +718,14 @@ def serve():
     ctl = socket.socket(fileno=CTL_FD)
     spare = _Spare(ctl)
     ctl.send(("READY " + "; ".join(notes)).encode())
+    after = ""  # the trace's durations of the wipe and fork after the last run
     while True:
         try:
             msg, fds, _flags, _addr = socket.recv_fds(ctl, 4096, 4)
         except InterruptedError:
             continue
+        del _MARKS[:]
+        _mark("s.recv")
         if not msg:
             _kill_all()
             posix._exit(0)  # the host is gone
@@ -686,8 +745,10 @@ def serve():
             pass  # it died just now: reported below like any other end
         for fd in fds:
             os.close(fd)
+        _mark("s.handoff")
         pid, pidfd = spare.pid, spare.pidfd
-        spare.sock.close()
+        if not _TRACE:
+            spare.sock.close()
         while True:
             try:
                 ready, _, _ = select.select([ctl, pidfd], [], [])
@@ -704,18 +765,36 @@ def serve():
                 break
         os.close(pidfd)
         _, status, ru = os.wait4(pid, 0)
+        _mark("s.reaped")
         clean = _factory_clean()
+        _mark("s.factory")
         peak = max(ru.ru_maxrss, _kill_all())
-        ctl.send(("DONE %s %d %d %d %d" % (
+        _mark("s.killall")
+        trace = ""
+        if _TRACE:
+            try:
+                trace = spare.sock.recv(4096, socket.MSG_DONTWAIT).decode()
+            except OSError:
+                pass
+            spare.sock.close()
+            trace = " T %s %s %s" % (_trace_words(), trace, after)
+        ctl.send(("DONE %s %d %d %d %d%s" % (
             run_id, status, int(ru.ru_utime * 1e6), int(ru.ru_stime * 1e6),
-            peak)).encode())
+            peak, trace)).encode())
+        if _TRACE:
+            import time
+            t = time.monotonic_ns()
         if not (clean and not _STUCK and _wipe("/work") and _wipe("/tmp")):
             # Something could not be removed: the host starts a fresh server
             # (and sends a run it may already have sent there).
             ctl.send(b"GONE")
             _kill_all()
             posix._exit(3)
+        if _TRACE:
+            t1 = time.monotonic_ns()
         spare = _Spare(ctl)
+        if _TRACE:
+            after = "+wipe=%d +fork=%d" % ((t1 - t) // 1000, (time.monotonic_ns() - t1) // 1000)
 
 
 SERVER_PATH = []
@@ -736,9 +815,13 @@ def main(args):
         import llmrepl_candidate
         llmrepl_candidate.factory_main(_wipe, set_limits)
         return
+    if _TRACE:
+        global _TRACE_FD
+        _TRACE_FD = 11  # the status pipe (see sbx_child.c python_fds)
     if args == ["--gated"]:
         # The init opens the gate once this process is in the run's cgroups.
         if posix.read(GATE_FD, 1) != b"g":
             posix._exit(125)
         posix.close(GATE_FD)
+        _mark("py.gate")
     finish(run_once())
