@@ -269,8 +269,11 @@ static const char *needs_isolation(const sbx_result *res, char *why, size_t len)
 
 /* Whether the run's entry gave up before it read the request: it exits 125
  * with nothing written when it cannot join the run's cgroups (it never runs
- * outside the run's limits). No code of the candidate's had run, so this is
- * the sandbox's failure, not the code's: the job is tried again. */
+ * outside the run's limits). The pool reports that as an error with the
+ * cgroup and the errno ("NOJOIN", after one more try on a fresh server);
+ * this catches an exit 125 that comes without that report. No code of the
+ * candidate's had run, so this is the sandbox's failure, not the code's:
+ * the job is tried again. */
 static int entry_gave_up(const sbx_result *res)
 {
 	return res->end == SBX_END_EXITED && res->exit_code == 125 && res->answer_len == 0 &&

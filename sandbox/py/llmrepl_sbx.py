@@ -559,6 +559,17 @@ def _child(fds, lim):
     finish(status)
 
 
+def _gave_up(sock, index, step, err):
+    """The spare could not join the run's cgroup number `index`: "NOJOIN"
+    to the server (which adds it to the run's DONE) and exit 125."""
+    import errno
+    try:
+        sock.send(("NOJOIN %d %s %s" % (index, step, errno.errorcode.get(err, err))).encode())
+    except OSError:
+        pass
+    posix._exit(125)
+
+
 def _spare_main(sock):
     """A forked child waiting to become the next run: everything that does
     not depend on the request (the fork itself, the interpreter's after-fork
@@ -568,17 +579,21 @@ def _spare_main(sock):
     import socket
     # Into the run's cgroups first (the host opened them: any process may be
     # moved through them), then nothing of the server's remains in reach.
-    for fd in RUN_CGROUP_FDS:
+    for i, fd in enumerate(RUN_CGROUP_FDS):
+        step = "join"
         try:
             os.write(fd, b"0")
             if _FACTORY:
                 # The candidate's workers join them too (through the judge,
                 # which runs no code of the candidate's).
                 import fcntl
+                step = "keep"
                 _CGROUP_HELD.append(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 64))
             os.close(fd)
-        except OSError:
-            posix._exit(125)  # never run outside the run's limits
+        except OSError as e:
+            # Never run outside the run's limits: tell the server which
+            # cgroup and why (it reports it with the run's end), then give up.
+            _gave_up(sock, i, step, e.errno)
     os.setsid()
     signal.signal(signal.SIGINT, signal.default_int_handler)
     os.chdir("/work")
@@ -589,6 +604,7 @@ def _spare_main(sock):
             break
         except InterruptedError:
             continue
+    sock.close()
     words = msg.decode().split()
     if len(words) != 5 or len(fds) != 4:
         posix._exit(0)
@@ -626,15 +642,41 @@ class _Spare:
         os.close(self.pidfd)
 
 
+def _spare_said(sock):
+    """" NOJOIN <cgroup> <step> <errno>" when the run's process was a spare
+    that could not join the run's cgroups (no code of the run's ran: it
+    never received more than the request's fds), else "". Only the spare
+    writes this socket, and it closes it before the request is read."""
+    import errno
+    for _ in range(2):
+        try:
+            msg = sock.recv(128, 0x40)  # MSG_DONTWAIT
+            break
+        except OSError as e:
+            # A spare that died with the run's fds unread leaves ECONNRESET
+            # pending ahead of what it sent.
+            if e.errno != errno.ECONNRESET:
+                return ""
+    else:
+        return ""
+    words = msg.decode("ascii", "replace").split()
+    if len(words) == 4 and words[0] == "NOJOIN":
+        return " " + " ".join(words)
+    return ""
+
+
 def serve():
     """Protocol on fd 5 (SOCK_SEQPACKET), one message per datagram:
       server -> host  "READY <notes>"
       host -> server  "RUN <id> <cpu_s> <memory_mb> <nproc> <fsize_mb> <nofile>"
                       with 4 fds: request, answer, stdout, stderr
       host -> server  "KILL <id>"  (timeout or output limit)
-      server -> host  "DONE <id> <wait status> <utime_us> <stime_us> <maxrss_kb>"
+      server -> host  "DONE <id> <wait status> <utime_us> <stime_us> <maxrss_kb>
+                      [NOJOIN <cgroup index> <step> <errno name>]"
                       once the run's process and every process it left are
-                      dead (the work dir and /tmp are wiped before the next)
+                      dead (the work dir and /tmp are wiped before the next);
+                      NOJOIN: the run's process could not join the run's
+                      cgroups and exited 125 without reading the request
     The server is pid 1: signals from the runs cannot reach it (it keeps no
     handlers), and it is not dumpable, so they cannot read or write its
     memory either. Between runs one forked child waits (a _Spare) so that a
@@ -694,7 +736,6 @@ def serve():
         for fd in fds:
             os.close(fd)
         pid, pidfd = spare.pid, spare.pidfd
-        spare.sock.close()
         while True:
             try:
                 ready, _, _ = select.select([ctl, pidfd], [], [])
@@ -711,11 +752,13 @@ def serve():
                 break
         os.close(pidfd)
         _, status, ru = os.wait4(pid, 0)
+        gave_up = _spare_said(spare.sock)
+        spare.sock.close()
         clean = _factory_clean()
         peak = max(ru.ru_maxrss, _kill_all())
-        ctl.send(("DONE %s %d %d %d %d" % (
+        ctl.send(("DONE %s %d %d %d %d%s" % (
             run_id, status, int(ru.ru_utime * 1e6), int(ru.ru_stime * 1e6),
-            peak)).encode())
+            peak, gave_up)).encode())
         if not (clean and not _STUCK and _wipe("/work") and _wipe("/tmp")):
             # Something could not be removed: the host starts a fresh server
             # (and sends a run it may already have sent there).
