@@ -328,7 +328,9 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 	/* The static checks in the static service when it answers (the run then
 	 * skips them), else in the judge as part of the run. */
 	local = *req;
-	if (req->static_checks &&
+	/* Code run after a session's cells is checked by the judge, which
+	 * knows the names they define. */
+	if (req->static_checks && req->session_ncells == 0 &&
 	    eval_static_run(req->code, fmin(STATIC_BUDGET_MAX_S, fmax(0.2, budget / 3)), &st,
 	                    &st_s) >= 0)
 		local.static_checks = 0;
