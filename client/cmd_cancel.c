@@ -13,21 +13,21 @@
 int cmd_cancel(cli *c, int argc, char **argv)
 {
 	lr_q_state prev = LR_QS_NONE;
-	lr_redis *r;
+	lr_q q = {NULL, &c->keys};
 	lr_err err;
 	int pending;
 	int rc;
 
 	if (argc != 2)
 		return cli_fail(LR_EXIT_USAGE, "usage: llmrepl cancel <id>");
-	r = cli_redis(c);
-	if (r == NULL)
+	q.r = cli_redis(c);
+	if (q.r == NULL)
 		return LR_EXIT_RUNTIME;
 	/* A request not yet taken by a dispatcher has no job to cancel yet:
 	 * give the dispatcher a moment to record it. */
 	for (int tries = 0;; tries++) {
 		lr_err_clear(&err);
-		rc = lr_q_cancel(r, &c->keys, argv[1], "llmrepl cancel", &prev, &err);
+		rc = lr_q_cancel(&q, argv[1], "llmrepl cancel", &prev, &err);
 		if (rc != LR_ENOTFOUND || tries >= 50)
 			break;
 		pending = cli_request_pending(c, argv[1]);
@@ -36,7 +36,7 @@ int cmd_cancel(cli *c, int argc, char **argv)
 		if (pending == 0) {
 			/* Recorded between the two looks, or gone: once more. */
 			lr_err_clear(&err);
-			rc = lr_q_cancel(r, &c->keys, argv[1], "llmrepl cancel", &prev, &err);
+			rc = lr_q_cancel(&q, argv[1], "llmrepl cancel", &prev, &err);
 			break;
 		}
 		lr_sleep_ms(100);

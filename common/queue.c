@@ -278,22 +278,21 @@ static int create_group(lr_redis *r, const lr_keys *k, const char *stream, const
 	return rc;
 }
 
-int lr_q_ensure_groups(lr_redis *r, const lr_keys *k, lr_err *err)
+int lr_q_ensure_groups(lr_q *q, lr_err *err)
 {
-	int rc = create_group(r, k, "jobs", LR_GROUP_WORKERS, err);
+	int rc = create_group(q->r, q->k, "jobs", LR_GROUP_WORKERS, err);
 
 	if (rc == 0)
-		rc = create_group(r, k, "requests", LR_GROUP_DISPATCHERS, err);
+		rc = create_group(q->r, q->k, "requests", LR_GROUP_DISPATCHERS, err);
 	if (rc == 0)
-		rc = create_group(r, k, "control", LR_GROUP_DISPATCHERS, err);
+		rc = create_group(q->r, q->k, "control", LR_GROUP_DISPATCHERS, err);
 	return rc;
 }
 
 /* ---- dispatcher ---------------------------------------------------------- */
 
-int lr_q_take(lr_redis *r, const lr_keys *k, const char *consumer, long count, size_t max_bytes,
-              const lr_q_policy *pol, const char *const *ids, size_t nids, lr_q_request **reqs,
-              size_t *nreqs, redisReply **keep, lr_err *err)
+int lr_q_take(lr_q *q, const char *consumer, long count, size_t max_bytes, const lr_q_policy *pol,
+              const char *const *ids, size_t nids, lr_q_taken *taken, lr_err *err)
 {
 	argv_list a = {0};
 	redisReply *rep = NULL;
@@ -302,17 +301,15 @@ int lr_q_take(lr_redis *r, const lr_keys *k, const char *consumer, long count, s
 	size_t n = 0;
 	int rc;
 
-	*reqs = NULL;
-	*nreqs = 0;
-	*keep = NULL;
-	al_str(&a, k->prefix);
+	memset(taken, 0, sizeof(*taken));
+	al_str(&a, q->k->prefix);
 	al_str(&a, consumer);
 	al_long(&a, count);
 	al_long(&a, (long)max_bytes);
 	al_policy(&a, pol);
 	for (size_t i = 0; i < nids; i++)
 		al_str(&a, ids[i]);
-	rc = run(r, &lr_lua_take, &a, &rep, err);
+	rc = run(q->r, &lr_lua_take, &a, &rep, err);
 	if (rc < 0)
 		goto cleanup;
 	/* {{id, spec, ...}, {rejected id, reason, ...}} */
@@ -346,9 +343,9 @@ int lr_q_take(lr_redis *r, const lr_keys *k, const char *consumer, long count, s
 		out[n].spec_len = spec->len;
 		n++;
 	}
-	*reqs = out;
-	*nreqs = n;
-	*keep = rep;
+	taken->reqs = out;
+	taken->n = n;
+	taken->keep = rep;
 	out = NULL;
 	rep = NULL;
 cleanup:
@@ -359,8 +356,17 @@ cleanup:
 	return rc;
 }
 
-int lr_q_intake(lr_redis *r, const lr_keys *k, const lr_q_record *rec, const lr_q_policy *pol,
-                int *recorded, lr_err *err)
+void lr_q_taken_free(lr_q_taken *t)
+{
+	if (t == NULL)
+		return;
+	free(t->reqs);
+	if (t->keep)
+		freeReplyObject(t->keep);
+	memset(t, 0, sizeof(*t));
+}
+
+int lr_q_intake(lr_q *q, const lr_q_record *rec, const lr_q_policy *pol, int *recorded, lr_err *err)
 {
 	argv_list a = {0};
 	redisReply *rep = NULL;
@@ -368,7 +374,7 @@ int lr_q_intake(lr_redis *r, const lr_keys *k, const lr_q_record *rec, const lr_
 
 	if (recorded)
 		*recorded = 0;
-	al_str(&a, k->prefix);
+	al_str(&a, q->k->prefix);
 	al_str(&a, rec->id);
 	al_str(&a, rec->queued ? "queued" : "rejected");
 	al_str(&a, rec->kind ? rec->kind : "");
@@ -377,7 +383,7 @@ int lr_q_intake(lr_redis *r, const lr_keys *k, const lr_q_record *rec, const lr_
 	al_str(&a, rec->notes ? rec->notes : "");
 	al_long(&a, (long)rec->spec_bytes);
 	al_policy(&a, pol);
-	rc = run(r, &lr_lua_intake, &a, &rep, err);
+	rc = run(q->r, &lr_lua_intake, &a, &rep, err);
 	if (rc == 0) {
 		if (!lr_reply_is_str(rep))
 			rc = lr_err_set(err, LR_EPROTO, "intake: unexpected reply from redis");
@@ -413,28 +419,28 @@ static int int_script(lr_redis *r, const lr_script *s, argv_list *a, long *n, lr
 	return rc;
 }
 
-int lr_q_reclaim(lr_redis *r, const lr_keys *k, long limit, long *n, lr_err *err)
+int lr_q_reclaim(lr_q *q, long limit, long *n, lr_err *err)
 {
 	argv_list a = {0};
 	char rnd[16];
 
 	snprintf(rnd, sizeof(rnd), "%.4f", jitter());
-	al_str(&a, k->prefix);
+	al_str(&a, q->k->prefix);
 	al_long(&a, limit);
 	al_str(&a, rnd);
-	return int_script(r, &lr_lua_reclaim, &a, n, err);
+	return int_script(q->r, &lr_lua_reclaim, &a, n, err);
 }
 
-int lr_q_promote(lr_redis *r, const lr_keys *k, long limit, long *n, lr_err *err)
+int lr_q_promote(lr_q *q, long limit, long *n, lr_err *err)
 {
 	argv_list a = {0};
 
-	al_str(&a, k->prefix);
+	al_str(&a, q->k->prefix);
 	al_long(&a, limit);
-	return int_script(r, &lr_lua_promote, &a, n, err);
+	return int_script(q->r, &lr_lua_promote, &a, n, err);
 }
 
-int lr_q_orphans(lr_redis *r, const lr_keys *k, long idle_ms, long limit, long *n, lr_err *err)
+int lr_q_orphans(lr_q *q, long idle_ms, long limit, long *n, lr_err *err)
 {
 	char key[LR_KEY_MAX];
 	redisReply *rep = NULL;
@@ -442,8 +448,8 @@ int lr_q_orphans(lr_redis *r, const lr_keys *k, long idle_ms, long limit, long *
 	int rc;
 
 	*n = 0;
-	rc = lr_redis_cmd(r, &rep, err, "XPENDING %s %s IDLE %ld - + %ld", lr_key(k, key, "jobs"),
-	                  LR_GROUP_WORKERS, idle_ms, limit);
+	rc = lr_redis_cmd(q->r, &rep, err, "XPENDING %s %s IDLE %ld - + %ld",
+	                  lr_key(q->k, key, "jobs"), LR_GROUP_WORKERS, idle_ms, limit);
 	if (rc < 0)
 		return rc;
 	if (rep->type != REDIS_REPLY_ARRAY) {
@@ -454,28 +460,28 @@ int lr_q_orphans(lr_redis *r, const lr_keys *k, long idle_ms, long limit, long *
 		freeReplyObject(rep);
 		return 0;
 	}
-	al_str(&a, k->prefix);
+	al_str(&a, q->k->prefix);
 	for (size_t i = 0; i < rep->elements; i++) {
 		const char *e = lr_reply_elem_str(rep->element[i], 0);
 
 		if (e != NULL)
 			al_str(&a, e);
 	}
-	rc = int_script(r, &lr_lua_orphans, &a, n, err);
+	rc = int_script(q->r, &lr_lua_orphans, &a, n, err);
 	freeReplyObject(rep);
 	return rc;
 }
 
-int lr_q_gc(lr_redis *r, const lr_keys *k, long consumer_idle_ms, long worker_gone_ms, lr_err *err)
+int lr_q_gc(lr_q *q, long consumer_idle_ms, long worker_gone_ms, lr_err *err)
 {
 	argv_list a = {0};
 	redisReply *rep = NULL;
 	int rc;
 
-	al_str(&a, k->prefix);
+	al_str(&a, q->k->prefix);
 	al_long(&a, consumer_idle_ms);
 	al_long(&a, worker_gone_ms);
-	rc = run(r, &lr_lua_gc, &a, &rep, err);
+	rc = run(q->r, &lr_lua_gc, &a, &rep, err);
 	if (rep)
 		freeReplyObject(rep);
 	al_free(&a);
@@ -489,8 +495,7 @@ static void log_pairs(const redisReply *list, const char *what)
 		         lr_reply_elem_str(list, i + 1));
 }
 
-int lr_q_repair(lr_redis *r, const lr_keys *k, unsigned long long *cursor, long count, long *fixed,
-                lr_err *err)
+int lr_q_repair(lr_q *q, unsigned long long *cursor, long count, long *fixed, lr_err *err)
 {
 	argv_list a = {0};
 	redisReply *rep = NULL;
@@ -499,7 +504,7 @@ int lr_q_repair(lr_redis *r, const lr_keys *k, unsigned long long *cursor, long 
 
 	if (fixed)
 		*fixed = 0;
-	al_str(&a, k->prefix);
+	al_str(&a, q->k->prefix);
 	al_long(&a, 0); /* placeholder: a cursor may not fit in a long */
 	al_long(&a, count);
 	if (!a.oom) {
@@ -508,7 +513,7 @@ int lr_q_repair(lr_redis *r, const lr_keys *k, unsigned long long *cursor, long 
 		snprintf(c, 24, "%llu", *cursor);
 		a.len[1] = strlen(c);
 	}
-	rc = run(r, &lr_lua_repair, &a, &rep, err);
+	rc = run(q->r, &lr_lua_repair, &a, &rep, err);
 	if (rc < 0)
 		goto cleanup;
 	next = lr_reply_elem_str(rep, 0);
@@ -529,8 +534,7 @@ cleanup:
 	return rc;
 }
 
-int lr_q_cancel(lr_redis *r, const lr_keys *k, const char *id, const char *by, lr_q_state *prev,
-                lr_err *err)
+int lr_q_cancel(lr_q *q, const char *id, const char *by, lr_q_state *prev, lr_err *err)
 {
 	argv_list a = {0};
 	redisReply *rep = NULL;
@@ -541,10 +545,10 @@ int lr_q_cancel(lr_redis *r, const lr_keys *k, const char *id, const char *by, l
 	if (!lr_job_id_valid(id))
 		return lr_err_set(err, LR_EINVAL, "'%.64s' is not a job id (like 1700000000000-0)",
 		                  id);
-	al_str(&a, k->prefix);
+	al_str(&a, q->k->prefix);
 	al_str(&a, id);
 	al_str(&a, by);
-	rc = run(r, &lr_lua_cancel, &a, &rep, err);
+	rc = run(q->r, &lr_lua_cancel, &a, &rep, err);
 	if (rc < 0)
 		goto cleanup;
 	tag = lr_reply_elem_str(rep, 0);
@@ -643,8 +647,8 @@ cleanup:
 	return rc;
 }
 
-int lr_q_next(lr_redis *r, const lr_keys *k, const char *worker, long block_ms, long lease_ms,
-              lr_q_job *job, int *got, lr_err *err)
+int lr_q_next(lr_q *q, const char *worker, long block_ms, long lease_ms, lr_q_job *job, int *got,
+              lr_err *err)
 {
 	char key[LR_KEY_MAX];
 	redisReply *rep = NULL;
@@ -654,9 +658,9 @@ int lr_q_next(lr_redis *r, const lr_keys *k, const char *worker, long block_ms, 
 	int rc;
 
 	*got = 0;
-	rc = lr_redis_cmd(r, &rep, err, "XREADGROUP GROUP %s %s COUNT 1 BLOCK %ld STREAMS %s >",
-	                  LR_GROUP_WORKERS, worker, lr_redis_block_ms(r, block_ms),
-	                  lr_key(k, key, "jobs"));
+	rc = lr_redis_cmd(q->r, &rep, err, "XREADGROUP GROUP %s %s COUNT 1 BLOCK %ld STREAMS %s >",
+	                  LR_GROUP_WORKERS, worker, lr_redis_block_ms(q->r, block_ms),
+	                  lr_key(q->k, key, "jobs"));
 	if (rc < 0)
 		return rc;
 	if (rep->type == REDIS_REPLY_NIL)
@@ -689,36 +693,36 @@ int lr_q_next(lr_redis *r, const lr_keys *k, const char *worker, long block_ms, 
 		/* Not ours (someone wrote to the work stream by hand): drop it. */
 		redisReply *ack = NULL;
 
-		rc = lr_redis_cmd(r, &ack, err, "XACK %s %s %s", key, LR_GROUP_WORKERS,
+		rc = lr_redis_cmd(q->r, &ack, err, "XACK %s %s %s", key, LR_GROUP_WORKERS,
 		                  e->element[0]->str);
 		if (ack)
 			freeReplyObject(ack);
 		if (rc == 0) {
-			rc = lr_redis_cmd(r, &ack, err, "XDEL %s %s", key, e->element[0]->str);
+			rc = lr_redis_cmd(q->r, &ack, err, "XDEL %s %s", key, e->element[0]->str);
 			if (ack)
 				freeReplyObject(ack);
 		}
 		goto cleanup;
 	}
-	rc = claim(r, k, job_id->str, e->element[0]->str, worker, lease_ms, job, got, err);
+	rc = claim(q->r, q->k, job_id->str, e->element[0]->str, worker, lease_ms, job, got, err);
 cleanup:
 	freeReplyObject(rep);
 	return rc;
 }
 
-int lr_q_renew(lr_redis *r, const lr_keys *k, const char *id, long attempt, const char *worker,
-               long lease_ms, lr_q_state *state, long *cur_attempt, lr_err *err)
+int lr_q_renew(lr_q *q, const char *id, long attempt, const char *worker, long lease_ms,
+               lr_q_state *state, long *cur_attempt, lr_err *err)
 {
 	argv_list a = {0};
 	redisReply *rep = NULL;
 	int rc;
 
-	al_str(&a, k->prefix);
+	al_str(&a, q->k->prefix);
 	al_str(&a, id);
 	al_long(&a, attempt);
 	al_str(&a, worker);
 	al_long(&a, lease_ms);
-	rc = run(r, &lr_lua_renew, &a, &rep, err);
+	rc = run(q->r, &lr_lua_renew, &a, &rep, err);
 	if (rc == 0)
 		rc = fenced_reply(rep, "lease renewal", id, attempt, LR_QS_RUNNING, state,
 		                  cur_attempt, err);
@@ -790,21 +794,21 @@ int lr_q_ops_aux(lr_q_ops *ops, const char *suffix)
 	return ops->a.oom ? LR_ENOMEM : 0;
 }
 
-int lr_q_write(lr_redis *r, const lr_keys *k, const char *id, long attempt, const lr_q_ops *ops,
-               lr_q_state *state, lr_err *err)
+int lr_q_write(lr_q *q, const char *id, long attempt, const lr_q_ops *ops, lr_q_state *state,
+               lr_err *err)
 {
 	argv_list a = {0};
 	redisReply *rep = NULL;
 	int rc;
 
-	al_str(&a, k->prefix);
+	al_str(&a, q->k->prefix);
 	al_str(&a, id);
 	al_long(&a, attempt);
 	for (size_t i = 0; i < ops->a.n; i++)
 		al_push(&a, ops->a.v[i], ops->a.len[i]);
 	if (ops->a.oom)
 		a.oom = 1;
-	rc = run(r, &lr_lua_write, &a, &rep, err);
+	rc = run(q->r, &lr_lua_write, &a, &rep, err);
 	if (rc == 0)
 		rc = fenced_reply(rep, "write", id, attempt, LR_QS_RUNNING, state, NULL, err);
 	if (rep)
@@ -813,27 +817,25 @@ int lr_q_write(lr_redis *r, const lr_keys *k, const char *id, long attempt, cons
 	return rc;
 }
 
-int lr_q_finish(lr_redis *r, const lr_keys *k, const char *id, long attempt, int passed,
-                const char *result, const char *error, const char *summary, size_t nextra,
-                const char *const *fields, const char *const *values, lr_q_state *state,
+int lr_q_finish(lr_q *q, const char *id, long attempt, const lr_q_result *res, lr_q_state *state,
                 lr_err *err)
 {
 	argv_list a = {0};
 	redisReply *rep = NULL;
 	int rc;
 
-	al_str(&a, k->prefix);
+	al_str(&a, q->k->prefix);
 	al_str(&a, id);
 	al_long(&a, attempt);
-	al_str(&a, passed ? "1" : "0");
-	al_str(&a, result ? result : "");
-	al_str(&a, error ? error : "");
-	al_str(&a, summary ? summary : "");
-	for (size_t i = 0; i < nextra; i++) {
-		al_str(&a, fields[i]);
-		al_str(&a, values[i]);
+	al_str(&a, res->passed ? "1" : "0");
+	al_str(&a, res->result ? res->result : "");
+	al_str(&a, res->error ? res->error : "");
+	al_str(&a, res->summary ? res->summary : "");
+	for (size_t i = 0; i < res->nextra; i++) {
+		al_str(&a, res->fields[i]);
+		al_str(&a, res->values[i]);
 	}
-	rc = run(r, &lr_lua_finish, &a, &rep, err);
+	rc = run(q->r, &lr_lua_finish, &a, &rep, err);
 	if (rc == 0)
 		rc = fenced_reply(rep, "finish", id, attempt, LR_QS_DONE, state, NULL, err);
 	if (rep)
@@ -842,8 +844,8 @@ int lr_q_finish(lr_redis *r, const lr_keys *k, const char *id, long attempt, int
 	return rc;
 }
 
-int lr_q_fail(lr_redis *r, const lr_keys *k, const char *id, long attempt, lr_q_fail_mode mode,
-              const char *reason, lr_q_state *outcome, lr_err *err)
+int lr_q_fail(lr_q *q, const char *id, long attempt, lr_q_fail_mode mode, const char *reason,
+              lr_q_state *outcome, lr_err *err)
 {
 	static const char *const modes[] = {"retry", "release", "dead"};
 	argv_list a = {0};
@@ -852,13 +854,13 @@ int lr_q_fail(lr_redis *r, const lr_keys *k, const char *id, long attempt, lr_q_
 	int rc;
 
 	snprintf(rnd, sizeof(rnd), "%.4f", jitter());
-	al_str(&a, k->prefix);
+	al_str(&a, q->k->prefix);
 	al_str(&a, id);
 	al_long(&a, attempt);
 	al_str(&a, modes[mode]);
 	al_str(&a, reason ? reason : "");
 	al_str(&a, rnd);
-	rc = run(r, &lr_lua_fail, &a, &rep, err);
+	rc = run(q->r, &lr_lua_fail, &a, &rep, err);
 	if (rc == 0)
 		rc = fenced_reply(rep, "fail", id, attempt, LR_QS_NONE, outcome, NULL, err);
 	if (rep)
@@ -867,51 +869,51 @@ int lr_q_fail(lr_redis *r, const lr_keys *k, const char *id, long attempt, lr_q_
 	return rc;
 }
 
-int lr_q_heartbeat(lr_redis *r, const lr_keys *k, const char *worker, long ttl_ms, size_t n,
-                   const char *const *fields, const char *const *values, lr_err *err)
+int lr_q_heartbeat(lr_q *q, const char *worker, long ttl_ms, size_t n, const char *const *fields,
+                   const char *const *values, lr_err *err)
 {
 	argv_list a = {0};
 	redisReply *rep = NULL;
 	int rc;
 
-	al_str(&a, k->prefix);
+	al_str(&a, q->k->prefix);
 	al_str(&a, worker);
 	al_long(&a, ttl_ms);
 	for (size_t i = 0; i < n; i++) {
 		al_str(&a, fields[i]);
 		al_str(&a, values[i]);
 	}
-	rc = run(r, &lr_lua_heartbeat, &a, &rep, err);
+	rc = run(q->r, &lr_lua_heartbeat, &a, &rep, err);
 	if (rep)
 		freeReplyObject(rep);
 	al_free(&a);
 	return rc;
 }
 
-int lr_q_unregister(lr_redis *r, const lr_keys *k, const char *worker, lr_err *err)
+int lr_q_unregister(lr_q *q, const char *worker, lr_err *err)
 {
 	char key[LR_KEY_MAX];
 	char wkey[LR_KEY_MAX];
 	redisReply *rep = NULL;
 	int rc;
 
-	rc = lr_redis_cmd(r, &rep, err, "ZREM %s %s", lr_key(k, key, "workers"), worker);
+	rc = lr_redis_cmd(q->r, &rep, err, "ZREM %s %s", lr_key(q->k, key, "workers"), worker);
 	if (rep)
 		freeReplyObject(rep);
 	if (rc == 0) {
-		rc = lr_redis_cmd(r, &rep, err, "DEL %s", lr_key_worker(k, wkey, worker));
+		rc = lr_redis_cmd(q->r, &rep, err, "DEL %s", lr_key_worker(q->k, wkey, worker));
 		if (rep)
 			freeReplyObject(rep);
 	}
 	/* Only a consumer with nothing pending may go: DELCONSUMER would
 	 * orphan its pending entries. */
 	if (rc == 0) {
-		rc = lr_redis_cmd(r, &rep, err, "XPENDING %s %s - + 1 %s", lr_key(k, key, "jobs"),
-		                  LR_GROUP_WORKERS, worker);
+		rc = lr_redis_cmd(q->r, &rep, err, "XPENDING %s %s - + 1 %s",
+		                  lr_key(q->k, key, "jobs"), LR_GROUP_WORKERS, worker);
 		if (rc == 0 && rep->type == REDIS_REPLY_ARRAY && rep->elements == 0) {
 			freeReplyObject(rep);
 			rep = NULL;
-			rc = lr_redis_cmd(r, &rep, err, "XGROUP DELCONSUMER %s %s %s", key,
+			rc = lr_redis_cmd(q->r, &rep, err, "XGROUP DELCONSUMER %s %s %s", key,
 			                  LR_GROUP_WORKERS, worker);
 		}
 		if (rep)
@@ -920,8 +922,8 @@ int lr_q_unregister(lr_redis *r, const lr_keys *k, const char *worker, lr_err *e
 	return rc;
 }
 
-int lr_q_retain(lr_redis *r, const lr_keys *k, long long max_bytes, long limit, long *evicted,
-                long *expired, long long *bytes, lr_err *err)
+int lr_q_retain(lr_q *q, long long max_bytes, long limit, long *evicted, long *expired,
+                long long *bytes, lr_err *err)
 {
 	argv_list a = {0};
 	redisReply *rep = NULL;
@@ -929,10 +931,10 @@ int lr_q_retain(lr_redis *r, const lr_keys *k, long long max_bytes, long limit, 
 
 	*evicted = *expired = 0;
 	*bytes = 0;
-	al_str(&a, k->prefix);
+	al_str(&a, q->k->prefix);
 	al_long(&a, (long)max_bytes);
 	al_long(&a, limit);
-	rc = run(r, &lr_lua_retain, &a, &rep, err);
+	rc = run(q->r, &lr_lua_retain, &a, &rep, err);
 	if (rc == 0) {
 		if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
 		    rep->element[0]->type != REDIS_REPLY_INTEGER ||
@@ -953,8 +955,8 @@ int lr_q_retain(lr_redis *r, const lr_keys *k, long long max_bytes, long limit, 
 
 /* ---- completion callbacks -------------------------------------------------- */
 
-int lr_q_cb_take(lr_redis *r, const lr_keys *k, long lease_ms, long limit, lr_q_callback **cbs,
-                 size_t *n, redisReply **keep, lr_err *err)
+int lr_q_cb_take(lr_q *q, long lease_ms, long limit, lr_q_callback **cbs, size_t *n,
+                 redisReply **keep, lr_err *err)
 {
 	argv_list a = {0};
 	redisReply *rep = NULL;
@@ -964,10 +966,10 @@ int lr_q_cb_take(lr_redis *r, const lr_keys *k, long lease_ms, long limit, lr_q_
 	*cbs = NULL;
 	*n = 0;
 	*keep = NULL;
-	al_str(&a, k->prefix);
+	al_str(&a, q->k->prefix);
 	al_long(&a, lease_ms);
 	al_long(&a, limit);
-	rc = run(r, &lr_lua_cb_take, &a, &rep, err);
+	rc = run(q->r, &lr_lua_cb_take, &a, &rep, err);
 	al_free(&a);
 	if (rc < 0)
 		return rc;
@@ -1008,21 +1010,21 @@ int lr_q_cb_take(lr_redis *r, const lr_keys *k, long lease_ms, long limit, lr_q_
 	return 0;
 }
 
-int lr_q_cb_report(lr_redis *r, const lr_keys *k, const char *id, long attempt, const char *outcome,
-                   const char *status, const char *detail, long retry_in_ms, lr_err *err)
+int lr_q_cb_report(lr_q *q, const char *id, long attempt, const char *outcome, const char *status,
+                   const char *detail, long retry_in_ms, lr_err *err)
 {
 	argv_list a = {0};
 	redisReply *rep = NULL;
 	int rc;
 
-	al_str(&a, k->prefix);
+	al_str(&a, q->k->prefix);
 	al_str(&a, id);
 	al_long(&a, attempt);
 	al_str(&a, outcome);
 	al_str(&a, status);
 	al_str(&a, detail ? detail : "");
 	al_long(&a, retry_in_ms);
-	rc = run(r, &lr_lua_cb_report, &a, &rep, err);
+	rc = run(q->r, &lr_lua_cb_report, &a, &rep, err);
 	if (rep)
 		freeReplyObject(rep);
 	al_free(&a);

@@ -12,8 +12,9 @@
  * nothing. A dispatcher reclaims jobs whose lease ran out (lr_q_reclaim),
  * which ends the old attempt: a stalled worker that wakes up is refused.
  *
- * All functions take the connection and the key layout; none keeps state, so
- * any number of dispatchers and workers may call them at once. */
+ * All functions take an lr_q: the connection and the key layout, borrowed.
+ * None keeps state, so any number of dispatchers and workers may call them at
+ * once. */
 #ifndef LLMREPL_QUEUE_H
 #define LLMREPL_QUEUE_H
 
@@ -22,6 +23,14 @@
 #include "redis.h"
 
 #include <stddef.h>
+
+/* A queue as one process sees it: a connection and the key layout, both
+ * borrowed (the handle owns nothing and needs no closing). Keep one beside
+ * the connection, or make one for a call: `&(lr_q){r, &keys}`. */
+typedef struct lr_q {
+	lr_redis *r;
+	const lr_keys *k;
+} lr_q;
 
 /* The states of a job (docs/protocol.md), with one table of names. */
 typedef enum {
@@ -56,7 +65,7 @@ void lr_q_policy_default(lr_q_policy *p);
 /* Create the consumer groups (and streams) if missing: `workers` on jobs,
  * `dispatchers` on requests and control. Safe to call any time, e.g. after a
  * NOGROUP error (a Redis restarted without persistence). */
-int lr_q_ensure_groups(lr_redis *r, const lr_keys *k, lr_err *err);
+int lr_q_ensure_groups(lr_q *q, lr_err *err);
 /* Does this error mean the groups are missing? */
 int lr_q_err_nogroup(const lr_err *err);
 
@@ -85,8 +94,7 @@ const char *lr_q_trouble_name(lr_q_trouble t);
  * a running one without its lease, a waiting one without its retry get them
  * back; a final one without an expiry gets it. *cursor is 0 after a whole
  * pass. *fixed (optional) = changes made; each one is logged. */
-int lr_q_repair(lr_redis *r, const lr_keys *k, unsigned long long *cursor, long count, long *fixed,
-                lr_err *err);
+int lr_q_repair(lr_q *q, unsigned long long *cursor, long count, long *fixed, lr_err *err);
 
 /* ---- dispatcher ---------------------------------------------------------- */
 
@@ -97,14 +105,21 @@ typedef struct lr_q_request {
 	size_t spec_len;
 } lr_q_request;
 
+/* Requests taken: reqs[0..n) point into keep. */
+typedef struct lr_q_taken {
+	lr_q_request *reqs;
+	size_t n;
+	redisReply *keep;
+} lr_q_taken;
+
 /* Take up to `count` new requests for `consumer` (or, with ids, the entries
  * it claimed from a stopped dispatcher). Requests that are not exactly one
  * field `spec`, or whose spec is over max_bytes, are rejected inside Redis
- * (and logged here), not returned. *reqs points into *keep (free it with
- * freeReplyObject). */
-int lr_q_take(lr_redis *r, const lr_keys *k, const char *consumer, long count, size_t max_bytes,
-              const lr_q_policy *pol, const char *const *ids, size_t nids, lr_q_request **reqs,
-              size_t *nreqs, redisReply **keep, lr_err *err);
+ * (and logged here; recorded under pol), not returned. Free *taken with
+ * lr_q_taken_free, also after an error. */
+int lr_q_take(lr_q *q, const char *consumer, long count, size_t max_bytes, const lr_q_policy *pol,
+              const char *const *ids, size_t nids, lr_q_taken *taken, lr_err *err);
+void lr_q_taken_free(lr_q_taken *t); /* accepts NULL */
 
 /* What intake records for one request. */
 typedef struct lr_q_record {
@@ -121,27 +136,27 @@ typedef struct lr_q_record {
 /* Record a request as a job, queued or rejected, then acknowledge and delete
  * the request. Idempotent: a job that exists is left alone (*recorded, when
  * given, is then 0). */
-int lr_q_intake(lr_redis *r, const lr_keys *k, const lr_q_record *rec, const lr_q_policy *pol,
-                int *recorded, lr_err *err);
+int lr_q_intake(lr_q *q, const lr_q_record *rec, const lr_q_policy *pol, int *recorded,
+                lr_err *err);
 
 /* Jobs whose lease expired: retry (with backoff) or dead. *n = reclaimed. */
-int lr_q_reclaim(lr_redis *r, const lr_keys *k, long limit, long *n, lr_err *err);
+int lr_q_reclaim(lr_q *q, long limit, long *n, lr_err *err);
 /* Jobs whose retry is due: queued again. */
-int lr_q_promote(lr_redis *r, const lr_keys *k, long limit, long *n, lr_err *err);
+int lr_q_promote(lr_q *q, long limit, long *n, lr_err *err);
 /* Work-stream entries pending for more than idle_ms: redeliver the jobs a
  * vanished consumer never claimed, drop leftovers. */
-int lr_q_orphans(lr_redis *r, const lr_keys *k, long idle_ms, long limit, long *n, lr_err *err);
+int lr_q_orphans(lr_q *q, long idle_ms, long limit, long *n, lr_err *err);
 /* Forget workers silent for worker_gone_ms and idle consumers with nothing
  * pending. */
-int lr_q_gc(lr_redis *r, const lr_keys *k, long consumer_idle_ms, long worker_gone_ms, lr_err *err);
+int lr_q_gc(lr_q *q, long consumer_idle_ms, long worker_gone_ms, lr_err *err);
 
 /* Retention by size. Every final job's keys are measured (MEMORY USAGE) as
  * it ends and listed in `P finished`, oldest first. This forgets finished
  * jobs, oldest first, while their bytes exceed max_bytes (0: no limit), and
  * drops entries whose keys already expired; never a queued or running job.
  * At most `limit` entries per call. *bytes = the finished bytes left. */
-int lr_q_retain(lr_redis *r, const lr_keys *k, long long max_bytes, long limit, long *evicted,
-                long *expired, long long *bytes, lr_err *err);
+int lr_q_retain(lr_q *q, long long max_bytes, long limit, long *evicted, long *expired,
+                long long *bytes, lr_err *err);
 
 /* ---- completion callbacks (the outbox `P callbacks`) ---- */
 
@@ -159,20 +174,19 @@ typedef struct lr_q_callback {
 
 /* Take up to `limit` due callbacks, moving each lease_ms ahead. *cbs points
  * into *keep (free it with freeReplyObject). */
-int lr_q_cb_take(lr_redis *r, const lr_keys *k, long lease_ms, long limit, lr_q_callback **cbs,
-                 size_t *n, redisReply **keep, lr_err *err);
+int lr_q_cb_take(lr_q *q, long lease_ms, long limit, lr_q_callback **cbs, size_t *n,
+                 redisReply **keep, lr_err *err);
 /* Record an attempt: outcome "delivered", "retry" (again in retry_in_ms) or
  * "failed"; status and detail go into the job's `callback` event. */
-int lr_q_cb_report(lr_redis *r, const lr_keys *k, const char *id, long attempt, const char *outcome,
-                   const char *status, const char *detail, long retry_in_ms, lr_err *err);
+int lr_q_cb_report(lr_q *q, const char *id, long attempt, const char *outcome, const char *status,
+                   const char *detail, long retry_in_ms, lr_err *err);
 
 /* Cancel a job that is not final yet: it becomes `cancelled` at once (a
  * running attempt's writes are refused from then on). *prev (optional) gets
  * the state it had, or for a final job its final state.
  * Returns 0 when cancelled, LR_ENOTFOUND, or LR_EINVAL when already final (or
  * its keys were broken: it is dead-lettered). */
-int lr_q_cancel(lr_redis *r, const lr_keys *k, const char *id, const char *by, lr_q_state *prev,
-                lr_err *err);
+int lr_q_cancel(lr_q *q, const char *id, const char *by, lr_q_state *prev, lr_err *err);
 
 /* ---- worker -------------------------------------------------------------- */
 
@@ -191,15 +205,15 @@ void lr_q_job_free(lr_q_job *j); /* frees the members; accepts NULL */
  * *job filled, or *got = 0 when nothing was claimable (timeout, an entry
  * whose job was cancelled, expired or superseded, or a job whose keys were
  * broken: it is dead-lettered with the reason and logged). */
-int lr_q_next(lr_redis *r, const lr_keys *k, const char *worker, long block_ms, long lease_ms,
-              lr_q_job *job, int *got, lr_err *err);
+int lr_q_next(lr_q *q, const char *worker, long block_ms, long lease_ms, lr_q_job *job, int *got,
+              lr_err *err);
 
 /* Extend the lease of a running attempt to now + lease_ms. LR_ESTALE when
  * the attempt is over; state and cur_attempt (both optional) then say what
  * the job is now (LR_QS_CANCELLED, LR_QS_RETRY_WAIT, LR_QS_NONE, ...; its
  * attempt). */
-int lr_q_renew(lr_redis *r, const lr_keys *k, const char *id, long attempt, const char *worker,
-               long lease_ms, lr_q_state *state, long *cur_attempt, lr_err *err);
+int lr_q_renew(lr_q *q, const char *id, long attempt, const char *worker, long lease_ms,
+               lr_q_state *state, long *cur_attempt, lr_err *err);
 
 /* A batch of fenced writes, applied all or nothing (see lr_q_write). */
 typedef struct lr_q_ops lr_q_ops;
@@ -221,15 +235,23 @@ int lr_q_ops_event(lr_q_ops *ops, const char *type, size_t n, const char *const 
 int lr_q_ops_aux(lr_q_ops *ops, const char *suffix);
 
 /* *state (optional): LR_QS_RUNNING, or the job's state when refused. */
-int lr_q_write(lr_redis *r, const lr_keys *k, const char *id, long attempt, const lr_q_ops *ops,
-               lr_q_state *state, lr_err *err);
+int lr_q_write(lr_q *q, const char *id, long attempt, const lr_q_ops *ops, lr_q_state *state,
+               lr_err *err);
 
-/* Finish a running attempt: state done with passed, the result JSON, the
- * error (NULL or "" for none) and a one-line summary, plus extra job fields.
- * Safe to repeat when a reply was lost. LR_ESTALE when refused. */
-int lr_q_finish(lr_redis *r, const lr_keys *k, const char *id, long attempt, int passed,
-                const char *result, const char *error, const char *summary, size_t nextra,
-                const char *const *fields, const char *const *values, lr_q_state *state,
+/* What a finished attempt records. */
+typedef struct lr_q_result {
+	int passed;
+	const char *result;  /* the result JSON */
+	const char *error;   /* NULL or "" for none */
+	const char *summary; /* one line, or NULL */
+	size_t nextra;       /* extra job fields: fields[i] = values[i] */
+	const char *const *fields;
+	const char *const *values;
+} lr_q_result;
+
+/* Finish a running attempt: state done with *res. Safe to repeat when a
+ * reply was lost. LR_ESTALE when refused. */
+int lr_q_finish(lr_q *q, const char *id, long attempt, const lr_q_result *res, lr_q_state *state,
                 lr_err *err);
 
 typedef enum {
@@ -241,14 +263,14 @@ typedef enum {
 /* End a running attempt without a result. *outcome (optional): where the job
  * went, LR_QS_RETRY_WAIT, LR_QS_QUEUED (released) or LR_QS_DEAD; when refused,
  * the state it is in. */
-int lr_q_fail(lr_redis *r, const lr_keys *k, const char *id, long attempt, lr_q_fail_mode mode,
-              const char *reason, lr_q_state *outcome, lr_err *err);
+int lr_q_fail(lr_q *q, const char *id, long attempt, lr_q_fail_mode mode, const char *reason,
+              lr_q_state *outcome, lr_err *err);
 
 /* Register the worker as alive for ttl_ms with descriptive fields. */
-int lr_q_heartbeat(lr_redis *r, const lr_keys *k, const char *worker, long ttl_ms, size_t n,
-                   const char *const *fields, const char *const *values, lr_err *err);
+int lr_q_heartbeat(lr_q *q, const char *worker, long ttl_ms, size_t n, const char *const *fields,
+                   const char *const *values, lr_err *err);
 /* Remove a stopping worker from the registry and the consumer group. */
-int lr_q_unregister(lr_redis *r, const lr_keys *k, const char *worker, lr_err *err);
+int lr_q_unregister(lr_q *q, const char *worker, lr_err *err);
 
 /* ---- everyone -------------------------------------------------------------- */
 

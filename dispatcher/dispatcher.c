@@ -17,7 +17,8 @@ int disp_open(disp **out, const disp_config *cfg, lr_err *err)
 	if (d == NULL)
 		return lr_err_set(err, LR_ENOMEM, "out of memory");
 	d->cfg = *cfg;
-	rc = lr_redis_open(&d->r, &cfg->redis, err);
+	d->q.k = &d->cfg.keys;
+	rc = lr_redis_open(&d->q.r, &cfg->redis, err);
 	if (rc < 0) {
 		free(d);
 		return rc;
@@ -30,7 +31,7 @@ void disp_close(disp *d)
 {
 	if (d == NULL)
 		return;
-	lr_redis_close(d->r);
+	lr_redis_close(d->q.r);
 	free(d);
 }
 
@@ -41,7 +42,7 @@ int disp_step(disp *d, lr_err *err)
 
 	rc = 0;
 	if (!d->groups_ok) {
-		rc = lr_q_ensure_groups(d->r, &d->cfg.keys, err);
+		rc = lr_q_ensure_groups(&d->q, err);
 		if (rc == 0)
 			rc = disp_recover_own(d, err);
 		d->groups_ok = rc == 0;

@@ -54,7 +54,7 @@ void disp_metrics_close(void); /* after the listener stopped */
 /* ---- internal, shared by intake.c and upkeep.c ---- */
 struct disp {
 	disp_config cfg;
-	lr_redis *r;
+	lr_q q; /* the connection (q.r) and cfg.keys */
 	long long next_upkeep_ms, next_orphans_ms, next_takeover_ms, next_gc_ms, next_repair_ms,
 	    next_retain_ms;
 	unsigned long long repair_cursor; /* where the sweep of job keys is */

@@ -539,7 +539,7 @@ enum MHD_Result http_jobs_delete(http_req *q, const char *id)
 	json_object_put(job);
 	if (http_redis(q, &r, &err) < 0)
 		return http_problem_err(q, &err);
-	rc = lr_q_cancel(r, &q->srv->cfg.keys, id, "cancelled over HTTP", &prev, &err);
+	rc = lr_q_cancel(&(lr_q){r, &q->srv->cfg.keys}, id, "cancelled over HTTP", &prev, &err);
 	if (rc == LR_EINVAL)
 		return http_problem(q, 409, "job %s is already final (%s)", id,
 		                    lr_q_state_name(prev));

@@ -63,7 +63,7 @@ int disp_idem_claim(disp *d, const char *id, const char *spec, size_t len, char 
 	argv[2] = id;
 	argv[3] = *stripped;
 	argv[4] = ttl;
-	rc = lr_redis_eval(d->r, &rep, &claim_lua, 0, 5, argv, NULL, err);
+	rc = lr_redis_eval(d->q.r, &rep, &claim_lua, 0, 5, argv, NULL, err);
 	if (rc == 0 && lr_reply_is_str(rep) && strcmp(rep->str, id) != 0)
 		snprintf(holder, LR_JOB_ID_MAX + 1, "%s", rep->str);
 cleanup:

@@ -26,7 +26,7 @@ int disp_intake_one(disp *d, const char *id, const char *spec, size_t len, lr_er
 		           d->cfg.job.max_spec_bytes);
 		rec.spec = NULL;
 		rec.error = why.msg;
-		rc = lr_q_intake(d->r, &d->cfg.keys, &rec, &d->cfg.queue, &recorded, err);
+		rc = lr_q_intake(&d->q, &rec, &d->cfg.queue, &recorded, err);
 		goto done;
 	}
 	rc = disp_idem_claim(d, id, spec, len, &stripped, holder, err);
@@ -37,7 +37,7 @@ int disp_intake_one(disp *d, const char *id, const char *spec, size_t len, lr_er
 		           "idempotency_key already names job %s: this request is its repeat",
 		           holder);
 		rec.error = why.msg;
-		rc = lr_q_intake(d->r, &d->cfg.keys, &rec, &d->cfg.queue, &recorded, err);
+		rc = lr_q_intake(&d->q, &rec, &d->cfg.queue, &recorded, err);
 		goto done;
 	}
 	if (stripped) { /* the key is not a field of the job */
@@ -53,7 +53,7 @@ int disp_intake_one(disp *d, const char *id, const char *spec, size_t len, lr_er
 		rec.spec = spec;
 		rec.spec_len = len;
 		rec.error = msg;
-		rc = lr_q_intake(d->r, &d->cfg.keys, &rec, &d->cfg.queue, &recorded, err);
+		rc = lr_q_intake(&d->q, &rec, &d->cfg.queue, &recorded, err);
 		goto done;
 	}
 	norm = lr_job_spec_to_json(&s);
@@ -67,7 +67,7 @@ int disp_intake_one(disp *d, const char *id, const char *spec, size_t len, lr_er
 	rec.spec = norm;
 	rec.spec_len = strlen(norm);
 	rec.notes = s.notes;
-	rc = lr_q_intake(d->r, &d->cfg.keys, &rec, &d->cfg.queue, &recorded, err);
+	rc = lr_q_intake(&d->q, &rec, &d->cfg.queue, &recorded, err);
 	lr_job_spec_free(&s);
 	free(norm);
 done:
@@ -90,11 +90,11 @@ static int ack_control(disp *d, const char *entry, lr_err *err)
 	int rc;
 
 	lr_key(&d->cfg.keys, key, "control");
-	rc = lr_redis_cmd(d->r, &rep, err, "XACK %s %s %s", key, LR_GROUP_DISPATCHERS, entry);
+	rc = lr_redis_cmd(d->q.r, &rep, err, "XACK %s %s %s", key, LR_GROUP_DISPATCHERS, entry);
 	if (rep)
 		freeReplyObject(rep);
 	if (rc == 0) {
-		rc = lr_redis_cmd(d->r, &rep, err, "XDEL %s %s", key, entry);
+		rc = lr_redis_cmd(d->q.r, &rep, err, "XDEL %s %s", key, entry);
 		if (rep)
 			freeReplyObject(rep);
 	}
@@ -119,8 +119,7 @@ static int control_one(disp *d, const redisReply *e, lr_err *err)
 
 		if (f != NULL && v != NULL && strcmp(f, "cancel") == 0) {
 			lr_err_clear(&why);
-			rc = lr_q_cancel(d->r, &d->cfg.keys, v, "request on the control stream",
-			                 NULL, &why);
+			rc = lr_q_cancel(&d->q, v, "request on the control stream", NULL, &why);
 			if (rc == LR_EIO) {
 				*err = why;
 				return rc; /* keep the entry pending; it is retried */
@@ -154,27 +153,25 @@ static int control_entries(disp *d, const redisReply *entries, lr_err *err)
 
 static int take(disp *d, const char *const *ids, size_t nids, long *n, lr_err *err)
 {
-	lr_q_request *reqs = NULL;
-	redisReply *keep = NULL;
-	size_t nreqs = 0;
+	lr_q_taken t;
 	int rc;
 
-	rc = lr_q_take(d->r, &d->cfg.keys, d->cfg.name, d->cfg.batch, d->cfg.job.max_spec_bytes,
-	               &d->cfg.queue, ids, nids, &reqs, &nreqs, &keep, err);
-	for (size_t i = 0; rc == 0 && i < nreqs; i++) {
-		rc = disp_intake_one(d, reqs[i].id, reqs[i].spec, reqs[i].spec_len, err);
+	rc = lr_q_take(&d->q, d->cfg.name, d->cfg.batch, d->cfg.job.max_spec_bytes, &d->cfg.queue,
+	               ids, nids, &t, err);
+	for (size_t i = 0; rc == 0 && i < t.n; i++) {
+		const lr_q_request *req = &t.reqs[i];
+
+		rc = disp_intake_one(d, req->id, req->spec, req->spec_len, err);
 		if (rc < 0 && rc != LR_EIO) {
 			/* One request must not hold up the others; it stays
 			 * pending and is retried by the takeover timer. */
-			log_error("job %s: %s", reqs[i].id, err->msg);
+			log_error("job %s: %s", req->id, err->msg);
 			rc = 0;
 		}
 	}
 	if (n)
-		*n += (long)nreqs;
-	free(reqs);
-	if (keep)
-		freeReplyObject(keep);
+		*n += (long)t.n;
+	lr_q_taken_free(&t);
 	return rc;
 }
 
@@ -190,8 +187,8 @@ static int wait_and_read(disp *d, long *n, lr_err *err)
 	lr_key(&d->cfg.keys, req, "requests");
 	lr_key(&d->cfg.keys, ctl, "control");
 	rc = lr_redis_cmd(
-	    d->r, &rep, err, "XREADGROUP GROUP %s %s COUNT 1 BLOCK %ld STREAMS %s %s > >",
-	    LR_GROUP_DISPATCHERS, d->cfg.name, lr_redis_block_ms(d->r, d->cfg.tick_ms), req, ctl);
+	    d->q.r, &rep, err, "XREADGROUP GROUP %s %s COUNT 1 BLOCK %ld STREAMS %s %s > >",
+	    LR_GROUP_DISPATCHERS, d->cfg.name, lr_redis_block_ms(d->q.r, d->cfg.tick_ms), req, ctl);
 	if (rc < 0 || rep->type == REDIS_REPLY_NIL)
 		goto cleanup;
 	if (rep->type != REDIS_REPLY_ARRAY) {
@@ -259,7 +256,7 @@ int disp_intake(disp *d, int may_block, long *n, lr_err *err)
 		lr_err why;
 
 		lr_err_clear(&why);
-		rc = lr_redis_wait_replicas(d->r, &why);
+		rc = lr_redis_wait_replicas(d->q.r, &why);
 		if (rc == LR_EIO) {
 			*err = why;
 			return rc;
@@ -278,7 +275,7 @@ static int xautoclaim(disp *d, const char *stream, int justid, redisReply **out,
 	char key[LR_KEY_MAX];
 
 	lr_key(&d->cfg.keys, key, stream);
-	return lr_redis_cmd(d->r, out, err,
+	return lr_redis_cmd(d->q.r, out, err,
 	                    justid ? "XAUTOCLAIM %s %s %s %ld 0-0 COUNT %ld JUSTID"
 	                           : "XAUTOCLAIM %s %s %s %ld 0-0 COUNT %ld",
 	                    key, LR_GROUP_DISPATCHERS, d->cfg.name, d->cfg.request_claim_ms,
@@ -332,7 +329,7 @@ int disp_recover_own(disp *d, lr_err *err)
 	size_t nids = 0;
 	int rc;
 
-	rc = lr_redis_cmd(d->r, &rep, err, "XPENDING %s %s - + %ld %s",
+	rc = lr_redis_cmd(d->q.r, &rep, err, "XPENDING %s %s - + %ld %s",
 	                  lr_key(&d->cfg.keys, key, "requests"), LR_GROUP_DISPATCHERS, d->cfg.batch,
 	                  d->cfg.name);
 	if (rc < 0)

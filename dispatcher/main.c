@@ -270,7 +270,7 @@ int main(int argc, char **argv)
 		disp_close(d);
 		return lr_main_usage(&cfg, "%s", err.msg);
 	}
-	log_info("dispatching for %s at %s as %s", dc.keys.prefix, lr_redis_where(d->r), dc.name);
+	log_info("dispatching for %s at %s as %s", dc.keys.prefix, lr_redis_where(d->q.r), dc.name);
 	if (http_listen != NULL && *http_listen) {
 		rc = start_http(&hs, &err);
 		if (rc < 0) {

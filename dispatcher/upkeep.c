@@ -10,12 +10,11 @@
 #define REPAIR_PAGE  200  /* ... SCAN pages of about 200 keys ... */
 #define REPAIR_PAGES 5    /* ... at most 5 of them */
 
-static int drain(int (*fn)(lr_redis *, const lr_keys *, long, long *, lr_err *), disp *d,
-                 const char *what, lr_err *err)
+static int drain(int (*fn)(lr_q *, long, long *, lr_err *), disp *d, const char *what, lr_err *err)
 {
 	for (int i = 0; i < SCAN_ROUNDS; i++) {
 		long n = 0;
-		int rc = fn(d->r, &d->cfg.keys, SCAN_LIMIT, &n, err);
+		int rc = fn(&d->q, SCAN_LIMIT, &n, err);
 
 		if (rc < 0)
 			return rc;
@@ -35,7 +34,7 @@ static long long at_least(long long ms, long long min)
 int disp_repair(disp *d, int pages, lr_err *err)
 {
 	for (int i = 0; i < pages; i++) {
-		int rc = lr_q_repair(d->r, &d->cfg.keys, &d->repair_cursor, REPAIR_PAGE, NULL, err);
+		int rc = lr_q_repair(&d->q, &d->repair_cursor, REPAIR_PAGE, NULL, err);
 
 		if (rc < 0)
 			return rc;
@@ -70,7 +69,7 @@ int disp_upkeep(disp *d, long long now, lr_err *err)
 	if (now >= d->next_orphans_ms) {
 		long n = 0;
 
-		rc = lr_q_orphans(d->r, &d->cfg.keys, d->cfg.lease_ms, SCAN_LIMIT, &n, err);
+		rc = lr_q_orphans(&d->q, d->cfg.lease_ms, SCAN_LIMIT, &n, err);
 		if (rc < 0)
 			return rc;
 		if (n > 0)
@@ -88,8 +87,7 @@ int disp_upkeep(disp *d, long long now, lr_err *err)
 			long evicted = 0, expired = 0;
 			long long bytes = 0;
 
-			rc = lr_q_retain(d->r, &d->cfg.keys,
-			                 (long long)(d->cfg.max_finished_mb * 1048576.0),
+			rc = lr_q_retain(&d->q, (long long)(d->cfg.max_finished_mb * 1048576.0),
 			                 SCAN_LIMIT, &evicted, &expired, &bytes, err);
 			if (rc < 0)
 				return rc;
@@ -104,8 +102,7 @@ int disp_upkeep(disp *d, long long now, lr_err *err)
 		d->next_retain_ms = now + at_least(d->cfg.tick_ms, 250);
 	}
 	if (now >= d->next_gc_ms) {
-		rc = lr_q_gc(d->r, &d->cfg.keys, d->cfg.consumer_idle_ms, d->cfg.worker_gone_ms,
-		             err);
+		rc = lr_q_gc(&d->q, d->cfg.consumer_idle_ms, d->cfg.worker_gone_ms, err);
 		if (rc < 0)
 			return rc;
 		d->next_gc_ms = now + at_least(d->cfg.consumer_idle_ms / 4, 1000);

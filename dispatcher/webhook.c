@@ -25,7 +25,7 @@ struct wh_sender {
 	wh_config cfg;
 	lr_keys keys;
 	lr_redis_opts ropts;
-	lr_redis *r;
+	lr_q q; /* its own connection, and keys */
 	wh_cidr allow[WH_ALLOW_MAX];
 	size_t nallow;
 	pthread_t thread;
@@ -280,8 +280,8 @@ static void deliver(wh_sender *s, const lr_q_callback *cb)
 	else
 		log_warn("job %s: callback attempt %ld: %s -> %s", cb->id, cb->attempt, why.msg,
 		         outcome);
-	rc = lr_q_cb_report(s->r, &s->keys, cb->id, cb->attempt, outcome, status,
-	                    rc == 0 ? "" : why.msg, delay, &err);
+	rc = lr_q_cb_report(&s->q, cb->id, cb->attempt, outcome, status, rc == 0 ? "" : why.msg,
+	                    delay, &err);
 	if (rc < 0)
 		log_warn("job %s: callback outcome not recorded: %s", cb->id, err.msg);
 }
@@ -301,7 +301,7 @@ static void *run(void *arg)
 		int rc;
 
 		lr_err_clear(&err);
-		rc = lr_q_cb_take(s->r, &s->keys, lease, TAKE_LIMIT, &cbs, &n, &keep, &err);
+		rc = lr_q_cb_take(&s->q, lease, TAKE_LIMIT, &cbs, &n, &keep, &err);
 		if (rc < 0) {
 			if (!down++)
 				log_warn("callbacks: %s; retrying", err.msg);
@@ -334,16 +334,17 @@ int wh_start(wh_sender **out, const lr_redis_opts *redis_opts, const lr_keys *ke
 		return lr_err_set(err, LR_ENOMEM, "out of memory");
 	s->cfg = *cfg;
 	s->keys = *keys;
+	s->q.k = &s->keys;
 	s->ropts = *redis_opts;
 	s->ropts.client_name = "llmrepl-callbacks";
 	s->ropts.wait_replicas = 0;
 	rc = wh_cidr_parse_list(s->allow, WH_ALLOW_MAX, &s->nallow, cfg->allow, err);
 	if (rc == 0)
-		rc = lr_redis_open(&s->r, &s->ropts, err);
+		rc = lr_redis_open(&s->q.r, &s->ropts, err);
 	if (rc == 0 && pthread_create(&s->thread, NULL, run, s) != 0)
 		rc = lr_err_set(err, LR_EIO, "cannot start the callback thread");
 	if (rc < 0) {
-		lr_redis_close(s->r);
+		lr_redis_close(s->q.r);
 		free(s);
 		return rc;
 	}
@@ -357,6 +358,6 @@ void wh_stop(wh_sender *s)
 		return;
 	atomic_store(&s->stop, 1);
 	pthread_join(s->thread, NULL);
-	lr_redis_close(s->r);
+	lr_redis_close(s->q.r);
 	free(s);
 }

@@ -66,7 +66,7 @@ static int check_open(const lr_redis *r, const char *job_id, long attempt,
 {
 	if (r == NULL)
 		return lr_err_set(err, LR_EINVAL, "git store: no Redis connection");
-	if (!job_id_valid(job_id))
+	if (!job_id_valid(job_id) || (opts->fence_job && !job_id_valid(opts->fence_job)))
 		return lr_err_set(err, LR_EINVAL, "git store: invalid job id");
 	if (attempt < 0)
 		return lr_err_set(err, LR_EINVAL, "git store: negative attempt %ld", attempt);
@@ -119,6 +119,10 @@ int gitstore_open(gitstore **out, lr_redis *r, const char *job_id, long attempt,
 	gs->key_job = dup_printf(opts->prefix, "job:", job_id);
 	gs->key_objects = dup_printf(gs->key_job ? gs->key_job : "", ":", GITSTORE_AUX_OBJECTS);
 	gs->key_refs = dup_printf(gs->key_job ? gs->key_job : "", ":", GITSTORE_AUX_REFS);
+	if (opts->fence_job != NULL && gs->key_job != NULL) { /* the keys above stay the job's */
+		free(gs->key_job);
+		gs->key_job = dup_printf(opts->prefix, "job:", opts->fence_job);
+	}
 	gs->key_stats = dup_printf(opts->prefix, "stats", "");
 	gs->author_name = dup_printf(opts->author_name, "", "");
 	gs->author_email = dup_printf(opts->author_email, "", "");
@@ -128,6 +132,7 @@ int gitstore_open(gitstore **out, lr_redis *r, const char *job_id, long attempt,
 		goto fail;
 	}
 	gs->opts.prefix = NULL; /* only the keys built above are used */
+	gs->opts.fence_job = NULL;
 	gs->opts.author_name = gs->author_name;
 	gs->opts.author_email = gs->author_email;
 

@@ -61,6 +61,9 @@ typedef struct gitstore_opts {
 	size_t max_object;        /* bytes of one stored object read back, default 4 MiB */
 	size_t max_history;       /* commits walked by log/lookup, default 10000 */
 	size_t max_objects;       /* objects listed by a full scan, default 1000000 */
+	const char *fence_job;    /* the job whose running attempt fences writes, when
+	                             not the store's own (a session's history is
+	                             written by its exec jobs); NULL: the store's job */
 } gitstore_opts;
 
 /* Fill `o` with the defaults above. */

@@ -16,7 +16,7 @@
 
 struct wk_hb {
 	const wk_config *cfg;
-	lr_redis *r;
+	lr_q q; /* its own connection, and cfg->keys */
 	pthread_t th;
 	int started;
 	pthread_mutex_t mu;
@@ -73,8 +73,8 @@ static void beat(wk_hb *hb)
 
 	lr_err_clear(&err);
 	if (active) {
-		rc = lr_q_renew(hb->r, &hb->cfg->keys, job, att, hb->cfg->name, hb->cfg->lease_ms,
-		                &state, &cur, &err);
+		rc = lr_q_renew(&hb->q, job, att, hb->cfg->name, hb->cfg->lease_ms, &state, &cur,
+		                &err);
 		pthread_mutex_lock(&hb->mu);
 		/* The main thread may have moved on to another job meanwhile. */
 		if (hb->active && hb->attempt == att && strcmp(hb->job, job) == 0) {
@@ -110,7 +110,7 @@ static void beat(wk_hb *hb)
 		                   attempt, done,     problem,   since};
 
 		lr_err_clear(&err);
-		if (lr_q_heartbeat(hb->r, &hb->cfg->keys, hb->cfg->name, ttl, 8, f, v, &err) < 0)
+		if (lr_q_heartbeat(&hb->q, hb->cfg->name, ttl, 8, f, v, &err) < 0)
 			log_debug("heartbeat: %s", err.msg);
 	}
 }
@@ -163,6 +163,7 @@ int wk_hb_start(wk_hb **out, const wk_config *cfg, const volatile sig_atomic_t *
 	if (hb == NULL)
 		return lr_err_set(err, LR_ENOMEM, "out of memory");
 	hb->cfg = cfg;
+	hb->q.k = &cfg->keys;
 	hb->stop = stop;
 	atomic_init(&hb->status, 0);
 	atomic_init(&hb->drain_end_ms, 0);
@@ -172,7 +173,7 @@ int wk_hb_start(wk_hb **out, const wk_config *cfg, const volatile sig_atomic_t *
 	snprintf(hb->since, sizeof(hb->since), "%ld", (long)time(NULL));
 	snprintf(name, sizeof(name), "%s:heartbeat", cfg->name);
 	ro.client_name = name;
-	rc = lr_redis_open(&hb->r, &ro, err);
+	rc = lr_redis_open(&hb->q.r, &ro, err);
 	if (rc < 0) {
 		free(hb);
 		return rc;
@@ -205,9 +206,9 @@ void wk_hb_stop(wk_hb *hb)
 		pthread_join(hb->th, NULL);
 	}
 	lr_err_clear(&err);
-	if (lr_q_unregister(hb->r, &hb->cfg->keys, hb->cfg->name, &err) < 0)
+	if (lr_q_unregister(&hb->q, hb->cfg->name, &err) < 0)
 		log_debug("unregister: %s", err.msg);
-	lr_redis_close(hb->r);
+	lr_redis_close(hb->q.r);
 	pthread_cond_destroy(&hb->cv);
 	pthread_mutex_destroy(&hb->mu);
 	free(hb);

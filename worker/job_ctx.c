@@ -115,14 +115,9 @@ const struct wk_config *lr_jobctx_config(const lr_jobctx *c)
 	return c->cfg;
 }
 
-lr_redis *lr_jobctx_redis(lr_jobctx *c)
+lr_q *lr_jobctx_q(lr_jobctx *c)
 {
-	return c->r;
-}
-
-const lr_keys *lr_jobctx_keys(const lr_jobctx *c)
-{
-	return &c->cfg->keys;
+	return c->q;
 }
 
 int lr_jobctx_should_stop(const lr_jobctx *c)
@@ -154,7 +149,7 @@ int wk_ctx_write(lr_jobctx *c, const lr_q_ops *ops, lr_err *err)
 	int rc;
 
 	for (int tries = 0;; tries++) {
-		rc = lr_q_write(c->r, &c->cfg->keys, c->job->id, c->job->attempt, ops, NULL, err);
+		rc = lr_q_write(c->q, c->job->id, c->job->attempt, ops, NULL, err);
 		lr_q_trouble t = lr_q_classify(rc, err);
 
 		/* Redis away, busy or refusing writes: try again while the lease

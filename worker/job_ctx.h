@@ -44,8 +44,7 @@
 
 #include "err.h"
 #include "job.h"
-#include "keys.h"
-#include "redis.h"
+#include "queue.h"
 #include "sbx.h"
 
 #include <stddef.h>
@@ -87,12 +86,12 @@ sbx_pool *lr_jobctx_pool(lr_jobctx *c);
 const sbx_config *lr_jobctx_sbx_config(const lr_jobctx *c);
 /* The worker's settings (worker/worker.h), e.g. the model server. */
 const struct wk_config *lr_jobctx_config(const lr_jobctx *c);
-/* The worker's main Redis connection and key layout, for modules that keep
- * their own fenced data (the git store): check the job hash's `attempt`
- * against lr_jobctx_attempt() in the same script that writes, and register
- * the keys with lr_jobctx_aux_key() so they expire with the job. */
-lr_redis *lr_jobctx_redis(lr_jobctx *c);
-const lr_keys *lr_jobctx_keys(const lr_jobctx *c);
+/* The worker's main Redis connection and key layout (q->r, q->k), for
+ * modules that keep their own fenced data (the git store): check the job
+ * hash's `attempt` against lr_jobctx_attempt() in the same script that
+ * writes, and register the keys with lr_jobctx_aux_key() so they expire with
+ * the job. */
+lr_q *lr_jobctx_q(lr_jobctx *c);
 
 /* ---- fenced writes --------------------------------------------------------- */
 

@@ -8,7 +8,7 @@
 
 struct lr_jobctx {
 	const wk_config *cfg;
-	lr_redis *r;
+	lr_q *q; /* the worker's main connection */
 	wk_hb *hb;
 	sbx_pool *pool;
 	const lr_q_job *job;

@@ -65,8 +65,8 @@ static int load_one(batch *b, long n, lr_err *err)
 	int rc;
 
 	snprintf(sub, sizeof(sub), "it:%ld", n);
-	lr_key_job_sub(lr_jobctx_keys(b->ctx), key, lr_jobctx_id(b->ctx), sub);
-	rc = lr_redis_cmd(lr_jobctx_redis(b->ctx), &rep, err,
+	lr_key_job_sub(lr_jobctx_q(b->ctx)->k, key, lr_jobctx_id(b->ctx), sub);
+	rc = lr_redis_cmd(lr_jobctx_q(b->ctx)->r, &rep, err,
 	                  "HMGET %s item passed report summary error", key);
 	if (rc < 0)
 		return rc;
@@ -92,8 +92,8 @@ static int load_done(batch *b, lr_err *err)
 	char key[LR_KEY_MAX];
 	int rc;
 
-	lr_key_job_sub(lr_jobctx_keys(b->ctx), key, lr_jobctx_id(b->ctx), "its");
-	rc = lr_redis_cmd(lr_jobctx_redis(b->ctx), &rep, err, "SMEMBERS %s", key);
+	lr_key_job_sub(lr_jobctx_q(b->ctx)->k, key, lr_jobctx_id(b->ctx), "its");
+	rc = lr_redis_cmd(lr_jobctx_q(b->ctx)->r, &rep, err, "SMEMBERS %s", key);
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements && rc == 0; i++) {

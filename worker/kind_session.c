@@ -10,6 +10,7 @@
 #include "json.h"
 #include "kinds.h"
 #include "log.h"
+#include "session_git.h"
 #include "session_held.h"
 #include "session_store.h"
 #include "wk_metrics.h"
@@ -67,9 +68,8 @@ int wk_kind_session_open(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 
 	if (rep == NULL)
 		return lr_err_set(err, LR_ENOMEM, "out of memory");
-	rc =
-	    ss_open(lr_jobctx_redis(ctx), lr_jobctx_keys(ctx), id, (long)(s->idle_timeout_s * 1000),
-	            s->timeout_s, s->memory_mb, s->max_cells, err);
+	rc = ss_open(lr_jobctx_q(ctx), id, (long)(s->idle_timeout_s * 1000), s->timeout_s,
+	             s->memory_mb, s->max_cells, err);
 	if (rc == 0) {
 		rc |= lr_json_set_str(rep, "session", id);
 		rc |= lr_json_set_num(rep, "idle_timeout_s", s->idle_timeout_s);
@@ -92,7 +92,7 @@ int wk_kind_session_close(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 	const char *kv[2] = {"session", id};
 	char msg[256];
 	int existed = 0;
-	int rc = ss_close(lr_jobctx_redis(ctx), lr_jobctx_keys(ctx), id, &existed, err);
+	int rc = ss_close(lr_jobctx_q(ctx), id, &existed, err);
 
 	sh_drop(id);
 
@@ -308,6 +308,31 @@ static int cell_report(lr_job_result *res, const sbx_result *sr, json_object *an
 	return rc == 0 ? fields(res, kv, 12, err) : rc;
 }
 
+/* The recorded cell's commit in the session's history. A failure other than
+ * the attempt's end only costs the commit (the next cell makes it). */
+static int commit_cell(lr_jobctx *ctx, lr_job_result *res, const ss_session *ss, size_t n,
+                       lr_err *err)
+{
+	const lr_job_spec *s = lr_jobctx_spec(ctx);
+	char oid[GITSTORE_OID_HEX + 1];
+	lr_err e;
+	int rc;
+
+	lr_err_clear(&e);
+	rc = sg_commit_cell(ctx, ss, s->session, n, s->code, res->result_json, res->summary, oid,
+	                    &e);
+	if (rc == LR_ESTALE || rc == LR_ECANCELED) {
+		*err = e;
+		return rc;
+	}
+	if (rc < 0)
+		log_warn("session %s: cell %zu is recorded but not committed: %s", s->session,
+		         n + 1, e.msg);
+	return lr_job_result_field(res, "commit", rc == 0 ? oid : "") < 0
+	           ? lr_err_set(err, LR_ENOMEM, "out of memory")
+	           : 0;
+}
+
 static int refuse(lr_job_result *res, const char *msg, lr_err *err)
 {
 	return verdict(res, 0, msg, msg, NULL, err);
@@ -326,7 +351,7 @@ int wk_kind_exec(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 	size_t n;
 	int replayed = 0;
 	int again = 0;
-	int rc = ss_load(lr_jobctx_redis(ctx), lr_jobctx_keys(ctx), s->session, &ss, err);
+	int rc = ss_load(lr_jobctx_q(ctx), s->session, &ss, err);
 
 	if (rc < 0)
 		return rc;
@@ -353,9 +378,9 @@ int wk_kind_exec(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 	}
 	if (rc == 0) {
 		judge_cell(&c, &sr, ans, &ss);
-		rc = ss_record(lr_jobctx_redis(ctx), lr_jobctx_keys(ctx), s->session, n,
-		               c.record && !again, s->code, lr_jobctx_id(ctx), cfg->name,
-		               lr_json_num(ans, "cell_s", 0), outcome, err);
+		rc = ss_record(lr_jobctx_q(ctx), s->session, n, c.record && !again, s->code,
+		               lr_jobctx_id(ctx), cfg->name, lr_json_num(ans, "cell_s", 0), outcome,
+		               err);
 	}
 	/* The held interpreter goes on only when it has run exactly the
 	 * recorded cells. */
@@ -374,6 +399,8 @@ int wk_kind_exec(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 		rc = refuse(res, msg, err);
 	} else if (rc == 0)
 		rc = cell_report(res, &sr, ans, &c, n, replayed, err);
+	if (rc == 0 && strcmp(outcome, "ok") == 0 && (c.record || again))
+		rc = commit_cell(ctx, res, &ss, n, err);
 	json_object_put(ans);
 	sbx_result_free(&sr);
 	ss_session_free(&ss);

@@ -56,20 +56,20 @@ void ss_session_free(ss_session *s)
 	memset(s, 0, sizeof(*s));
 }
 
-int ss_open(lr_redis *r, const lr_keys *k, const char *id, long idle_timeout_ms, double timeout_s,
-            long memory_mb, long max_cells, lr_err *err)
+int ss_open(lr_q *q, const char *id, long idle_timeout_ms, double timeout_s, long memory_mb,
+            long max_cells, lr_err *err)
 {
 	char sk[LR_KEY_MAX], ck[LR_KEY_MAX], a1[32], a2[32], a3[32], a4[32];
 	const char *argv[5] = {sk, a1, a2, a3, a4};
 	redisReply *rep = NULL;
 	int rc;
 
-	keys_of(k, id, sk, ck);
+	keys_of(q->k, id, sk, ck);
 	snprintf(a1, sizeof(a1), "%ld", idle_timeout_ms);
 	snprintf(a2, sizeof(a2), "%g", timeout_s);
 	snprintf(a3, sizeof(a3), "%ld", memory_mb);
 	snprintf(a4, sizeof(a4), "%ld", max_cells);
-	rc = lr_redis_eval(r, &rep, &open_lua, 1, 4, argv, NULL, err);
+	rc = lr_redis_eval(q->r, &rep, &open_lua, 1, 4, argv, NULL, err);
 	if (rep)
 		freeReplyObject(rep);
 	return rc;
@@ -127,15 +127,15 @@ static int load_cells(lr_redis *r, const char *ck, ss_session *s, lr_err *err)
 	return rc;
 }
 
-int ss_load(lr_redis *r, const lr_keys *k, const char *id, ss_session *s, lr_err *err)
+int ss_load(lr_q *q, const char *id, ss_session *s, lr_err *err)
 {
 	char sk[LR_KEY_MAX], ck[LR_KEY_MAX];
 	redisReply *rep = NULL;
 	int rc;
 
 	memset(s, 0, sizeof(*s));
-	keys_of(k, id, sk, ck);
-	rc = lr_redis_cmd(r, &rep, err, "HGETALL %s", sk);
+	keys_of(q->k, id, sk, ck);
+	rc = lr_redis_cmd(q->r, &rep, err, "HGETALL %s", sk);
 	if (rc < 0)
 		return rc;
 	if (rep->type != REDIS_REPLY_ARRAY) {
@@ -148,24 +148,24 @@ int ss_load(lr_redis *r, const lr_keys *k, const char *id, ss_session *s, lr_err
 	freeReplyObject(rep);
 	if (!s->exists)
 		return 0;
-	rc = load_cells(r, ck, s, err);
+	rc = load_cells(q->r, ck, s, err);
 	if (rc < 0)
 		ss_session_free(s);
 	return rc;
 }
 
-int ss_record(lr_redis *r, const lr_keys *k, const char *id, size_t n, int record, const char *code,
-              const char *job, const char *worker, double cell_s, char outcome[16], lr_err *err)
+int ss_record(lr_q *q, const char *id, size_t n, int record, const char *code, const char *job,
+              const char *worker, double cell_s, char outcome[16], lr_err *err)
 {
 	char sk[LR_KEY_MAX], ck[LR_KEY_MAX], nb[32], secs[32];
 	const char *argv[8] = {sk, ck, nb, record ? "1" : "0", code, job, worker, secs};
 	redisReply *rep = NULL;
 	int rc;
 
-	keys_of(k, id, sk, ck);
+	keys_of(q->k, id, sk, ck);
 	snprintf(nb, sizeof(nb), "%zu", n);
 	snprintf(secs, sizeof(secs), "%.6f", cell_s > 0 ? cell_s : 0);
-	rc = lr_redis_eval(r, &rep, &record_lua, 2, 6, argv, NULL, err);
+	rc = lr_redis_eval(q->r, &rep, &record_lua, 2, 6, argv, NULL, err);
 	if (rc == 0) {
 		if (lr_reply_is_str(rep))
 			snprintf(outcome, 16, "%s", rep->str);
@@ -177,14 +177,14 @@ int ss_record(lr_redis *r, const lr_keys *k, const char *id, size_t n, int recor
 	return rc;
 }
 
-int ss_close(lr_redis *r, const lr_keys *k, const char *id, int *existed, lr_err *err)
+int ss_close(lr_q *q, const char *id, int *existed, lr_err *err)
 {
 	char sk[LR_KEY_MAX], ck[LR_KEY_MAX];
 	redisReply *rep = NULL;
 	int rc = 0;
 
-	keys_of(k, id, sk, ck);
-	rc = lr_redis_cmd(r, &rep, err, "DEL %s %s", sk, ck);
+	keys_of(q->k, id, sk, ck);
+	rc = lr_redis_cmd(q->r, &rep, err, "DEL %s %s", sk, ck);
 	if (rc == 0)
 		*existed = rep->type == REDIS_REPLY_INTEGER && rep->integer > 0;
 	if (rep)

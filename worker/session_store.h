@@ -13,8 +13,7 @@
 #define LLMREPL_SESSION_STORE_H
 
 #include "err.h"
-#include "keys.h"
-#include "redis.h"
+#include "queue.h"
 
 #include <stddef.h>
 
@@ -34,19 +33,19 @@ typedef struct ss_session {
 void ss_session_free(ss_session *s);
 
 /* Create the session (nothing when it exists: a repeated open). */
-int ss_open(lr_redis *r, const lr_keys *k, const char *id, long idle_timeout_ms, double timeout_s,
-            long memory_mb, long max_cells, lr_err *err);
+int ss_open(lr_q *q, const char *id, long idle_timeout_ms, double timeout_s, long memory_mb,
+            long max_cells, lr_err *err);
 
 /* Read the record and its cells; s->exists = 0 when there is none. */
-int ss_load(lr_redis *r, const lr_keys *k, const char *id, ss_session *s, lr_err *err);
+int ss_load(lr_q *q, const char *id, ss_session *s, lr_err *err);
 
 /* Record a cell that ran on the first `n` cells (record = 0: only mark the
  * session used). *outcome: "ok", "gone" (closed or expired meanwhile) or
  * "conflict" (another cell was recorded since it was read). */
-int ss_record(lr_redis *r, const lr_keys *k, const char *id, size_t n, int record, const char *code,
-              const char *job, const char *worker, double cell_s, char outcome[16], lr_err *err);
+int ss_record(lr_q *q, const char *id, size_t n, int record, const char *code, const char *job,
+              const char *worker, double cell_s, char outcome[16], lr_err *err);
 
 /* Delete the session; *existed says whether there was one. */
-int ss_close(lr_redis *r, const lr_keys *k, const char *id, int *existed, lr_err *err);
+int ss_close(lr_q *q, const char *id, int *existed, lr_err *err);
 
 #endif

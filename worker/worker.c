@@ -28,7 +28,7 @@
 
 typedef struct wk {
 	const wk_config *cfg;
-	lr_redis *r;
+	lr_q q; /* the connection, and cfg->keys */
 	wk_hb *hb;
 	sbx_pool *pool;
 	const volatile sig_atomic_t *stop;
@@ -77,8 +77,7 @@ static void record_failure(wk *w, const lr_q_job *job, lr_q_fail_mode mode, cons
 
 	do {
 		lr_err_clear(&err);
-		rc = lr_q_fail(w->r, &w->cfg->keys, job->id, job->attempt, mode, reason, &outcome,
-		               &err);
+		rc = lr_q_fail(&w->q, job->id, job->attempt, mode, reason, &outcome, &err);
 	} while (again(w, rc, &err, &tries, start));
 	if (rc == 0) {
 		/* As the metrics name them: retry, released, dead. */
@@ -98,6 +97,7 @@ static void record_result(wk *w, const lr_q_job *job, lr_job_result *res)
 	long long start = lr_now_ms();
 	size_t max = (size_t)(w->cfg->result_max_kb > 0 ? w->cfg->result_max_kb * 1024
 	                                                : WK_RESULT_MAX_DEFAULT);
+	lr_q_result rec;
 	int tries = 0;
 	lr_err err;
 	int rc;
@@ -112,12 +112,16 @@ static void record_result(wk *w, const lr_q_job *job, lr_job_result *res)
 	else if (rc > 0)
 		log_info("job %s: result compacted to %zu bytes", job->id,
 		         strlen(res->result_json));
+	rec.passed = res->passed;
+	rec.result = res->result_json ? res->result_json : "{}";
+	rec.error = res->error;
+	rec.summary = res->summary;
+	rec.nextra = res->nextra;
+	rec.fields = (const char *const *)res->extra_names;
+	rec.values = (const char *const *)res->extra_values;
 	do {
 		lr_err_clear(&err);
-		rc = lr_q_finish(w->r, &w->cfg->keys, job->id, job->attempt, res->passed,
-		                 res->result_json ? res->result_json : "{}", res->error,
-		                 res->summary, res->nextra, (const char *const *)res->extra_names,
-		                 (const char *const *)res->extra_values, NULL, &err);
+		rc = lr_q_finish(&w->q, job->id, job->attempt, &rec, NULL, &err);
 	} while (again(w, rc, &err, &tries, start));
 	if (rc == 0) {
 		log_info("job %s attempt %ld: done, %s%s%s", job->id, job->attempt,
@@ -174,7 +178,7 @@ static void run_job(wk *w, const lr_q_job *job)
 		goto done;
 	}
 	ctx.cfg = w->cfg;
-	ctx.r = w->r;
+	ctx.q = &w->q;
 	ctx.hb = w->hb;
 	ctx.pool = w->pool;
 	ctx.job = job;
@@ -214,28 +218,29 @@ int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 	memset(&w, 0, sizeof(w));
 	memset(&trouble, 0, sizeof(trouble));
 	w.cfg = cfg;
+	w.q.k = &cfg->keys;
 	w.stop = stop;
 	if (cfg->pool && sbx_pool_start(&w.pool, &cfg->sbx, msg, sizeof(msg)) < 0)
 		return lr_err_set(err, LR_EUNAVAIL, "the sandbox pool did not start: %s", msg);
-	rc = lr_redis_open(&w.r, &cfg->redis, err);
+	rc = lr_redis_open(&w.q.r, &cfg->redis, err);
 	if (rc == 0)
 		rc = wk_hb_start(&w.hb, cfg, stop, err);
 	if (rc < 0)
 		goto cleanup;
 	log_info("worker %s taking jobs from %sjobs at %s (lease %ld ms)", cfg->name,
-	         cfg->keys.prefix, lr_redis_where(w.r), cfg->lease_ms);
+	         cfg->keys.prefix, lr_redis_where(w.q.r), cfg->lease_ms);
 	while (!*stop) {
 		lr_q_job job;
 		int got = 0;
 
 		rc = 0;
 		if (!groups_ok) {
-			rc = lr_q_ensure_groups(w.r, &cfg->keys, err);
+			rc = lr_q_ensure_groups(&w.q, err);
 			groups_ok = rc == 0;
 		}
 		if (rc == 0)
-			rc = lr_q_next(w.r, &cfg->keys, cfg->name, cfg->block_ms, cfg->lease_ms,
-			               &job, &got, err);
+			rc = lr_q_next(&w.q, cfg->name, cfg->block_ms, cfg->lease_ms, &job, &got,
+			               err);
 		if (rc < 0) {
 			/* Whatever went wrong, the worker keeps trying: it never
 			 * stops taking jobs while it runs, and says why it cannot. */
@@ -269,7 +274,7 @@ int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 cleanup:
 	sh_clear();
 	wk_hb_stop(w.hb);
-	lr_redis_close(w.r);
+	lr_redis_close(w.q.r);
 	sbx_pool_free(w.pool);
 	return rc;
 }

@@ -33,23 +33,18 @@ static long env_long(const char *name, long def)
 	return v ? strtol(v, NULL, 10) : def;
 }
 
-static int op_take(lr_redis *r, const lr_keys *k, const lr_q_policy *pol, int argc, char **argv,
-                   lr_err *e)
+static int op_take(lr_q *q, const lr_q_policy *pol, int argc, char **argv, lr_err *e)
 {
-	lr_q_request *reqs = NULL;
-	redisReply *keep = NULL;
-	size_t n = 0;
+	lr_q_taken t;
 	int rc;
 
 	if (argc < 3)
 		return lr_err_set(e, LR_EINVAL, "take CONSUMER COUNT MAX_BYTES [ID...]");
-	rc = lr_q_take(r, k, argv[0], strtol(argv[1], NULL, 10), (size_t)strtoul(argv[2], NULL, 10),
-	               pol, (const char *const *)argv + 3, (size_t)(argc - 3), &reqs, &n, &keep, e);
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		printf("%s\t%s\n", reqs[i].id, reqs[i].spec);
-	free(reqs);
-	if (keep)
-		freeReplyObject(keep);
+	rc = lr_q_take(q, argv[0], strtol(argv[1], NULL, 10), (size_t)strtoul(argv[2], NULL, 10),
+	               pol, (const char *const *)argv + 3, (size_t)(argc - 3), &t, e);
+	for (size_t i = 0; rc == 0 && i < t.n; i++)
+		printf("%s\t%s\n", t.reqs[i].id, t.reqs[i].spec);
+	lr_q_taken_free(&t);
 	return rc;
 }
 
@@ -58,6 +53,7 @@ int main(int argc, char **argv)
 	lr_redis_opts o = {0};
 	lr_redis *r = NULL;
 	lr_keys k;
+	lr_q q = {NULL, &k};
 	lr_q_policy pol;
 	lr_err e;
 	lr_q_state out = LR_QS_NONE;
@@ -81,27 +77,28 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", lr_err_name(e.code), e.msg);
 		return 1;
 	}
+	q.r = r;
 	op = argv[3];
 	a = argv + 4;
 	n = argc - 4;
 	if (strcmp(op, "groups") == 0) {
-		rc = lr_q_ensure_groups(r, &k, &e);
+		rc = lr_q_ensure_groups(&q, &e);
 	} else if (strcmp(op, "take") == 0) {
-		rc = op_take(r, &k, &pol, n, a, &e);
+		rc = op_take(&q, &pol, n, a, &e);
 	} else if (strcmp(op, "intake") == 0 && n == 5) {
 		lr_q_record rec = {
 		    a[0], strcmp(a[1], "queued") == 0, a[2], a[3], strlen(a[3]), strlen(a[3]), a[4],
 		    NULL};
 		int recorded = 0;
 
-		rc = lr_q_intake(r, &k, &rec, &pol, &recorded, &e);
+		rc = lr_q_intake(&q, &rec, &pol, &recorded, &e);
 		if (rc == 0)
 			printf("%s\n", !recorded ? "exists" : rec.queued ? "queued" : "rejected");
 	} else if (strcmp(op, "next") == 0 && n == 2) {
 		lr_q_job job;
 		int got = 0;
 
-		rc = lr_q_next(r, &k, a[0], 100, strtol(a[1], NULL, 10), &job, &got, &e);
+		rc = lr_q_next(&q, a[0], 100, strtol(a[1], NULL, 10), &job, &got, &e);
 		if (rc == 0 && got)
 			printf("%s %ld %s\n", job.id, job.attempt, job.kind);
 		else if (rc == 0)
@@ -109,7 +106,7 @@ int main(int argc, char **argv)
 		if (got)
 			lr_q_job_free(&job);
 	} else if (strcmp(op, "renew") == 0 && n == 4) {
-		rc = lr_q_renew(r, &k, a[0], strtol(a[1], NULL, 10), a[2], strtol(a[3], NULL, 10),
+		rc = lr_q_renew(&q, a[0], strtol(a[1], NULL, 10), a[2], strtol(a[3], NULL, 10),
 		                &out, NULL, &e);
 		if (rc == 0)
 			printf("ok\n");
@@ -128,13 +125,17 @@ int main(int argc, char **argv)
 			if (strcmp(a[5], "-") != 0)
 				lr_q_ops_aux(ops, a[5]);
 		}
-		rc = lr_q_write(r, &k, a[0], strtol(a[1], NULL, 10), ops, &out, &e);
+		rc = lr_q_write(&q, a[0], strtol(a[1], NULL, 10), ops, &out, &e);
 		lr_q_ops_free(ops);
 		if (rc == 0)
 			printf("ok\n");
 	} else if (strcmp(op, "finish") == 0 && n == 6) {
-		rc = lr_q_finish(r, &k, a[0], strtol(a[1], NULL, 10), strcmp(a[2], "1") == 0, a[3],
-		                 a[4], a[5], 0, NULL, NULL, &out, &e);
+		lr_q_result res = {.passed = strcmp(a[2], "1") == 0,
+		                   .result = a[3],
+		                   .error = a[4],
+		                   .summary = a[5]};
+
+		rc = lr_q_finish(&q, a[0], strtol(a[1], NULL, 10), &res, &out, &e);
 		if (rc == 0)
 			printf("%s\n", lr_q_state_name(out));
 	} else if (strcmp(op, "fail") == 0 && n == 4) {
@@ -142,7 +143,7 @@ int main(int argc, char **argv)
 		                   : strcmp(a[2], "dead") == 0  ? LR_Q_DEAD
 		                                                : LR_Q_RETRY;
 
-		rc = lr_q_fail(r, &k, a[0], strtol(a[1], NULL, 10), m, a[3], &out, &e);
+		rc = lr_q_fail(&q, a[0], strtol(a[1], NULL, 10), m, a[3], &out, &e);
 		if (rc == 0)
 			printf("%s\n", out == LR_QS_RETRY_WAIT ? "retry" : lr_q_state_name(out));
 	} else if (strcmp(op, "reclaim") == 0 || strcmp(op, "promote") == 0 ||
@@ -150,26 +151,26 @@ int main(int argc, char **argv)
 		long cnt = 0;
 
 		if (op[0] == 'r')
-			rc = lr_q_reclaim(r, &k, 100, &cnt, &e);
+			rc = lr_q_reclaim(&q, 100, &cnt, &e);
 		else if (op[0] == 'p')
-			rc = lr_q_promote(r, &k, 100, &cnt, &e);
+			rc = lr_q_promote(&q, 100, &cnt, &e);
 		else
-			rc = lr_q_orphans(r, &k, strtol(a[0], NULL, 10), 100, &cnt, &e);
+			rc = lr_q_orphans(&q, strtol(a[0], NULL, 10), 100, &cnt, &e);
 		if (rc == 0)
 			printf("%ld\n", cnt);
 	} else if (strcmp(op, "gc") == 0 && n == 2) {
-		rc = lr_q_gc(r, &k, strtol(a[0], NULL, 10), strtol(a[1], NULL, 10), &e);
+		rc = lr_q_gc(&q, strtol(a[0], NULL, 10), strtol(a[1], NULL, 10), &e);
 	} else if (strcmp(op, "cancel") == 0 && n == 1) {
-		rc = lr_q_cancel(r, &k, a[0], "probe", &out, &e);
+		rc = lr_q_cancel(&q, a[0], "probe", &out, &e);
 		if (rc == 0)
 			printf("cancelled %s\n", lr_q_state_name(out));
 	} else if (strcmp(op, "heartbeat") == 0 && n == 2) {
 		const char *f[1] = {"pid"};
 		const char *v[1] = {"1"};
 
-		rc = lr_q_heartbeat(r, &k, a[0], strtol(a[1], NULL, 10), 1, f, v, &e);
+		rc = lr_q_heartbeat(&q, a[0], strtol(a[1], NULL, 10), 1, f, v, &e);
 	} else if (strcmp(op, "unregister") == 0 && n == 1) {
-		rc = lr_q_unregister(r, &k, a[0], &e);
+		rc = lr_q_unregister(&q, a[0], &e);
 	} else {
 		fprintf(stderr, "unknown operation or wrong arguments\n");
 		lr_redis_close(r);

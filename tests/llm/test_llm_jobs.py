@@ -39,8 +39,8 @@ def test_generate_job_with_the_real_model(system, llama_server):
     assert h["state"] == "done", h
     assert "def add(" in h["code"]
     assert h["model"] == "smollm2"
-#llama - cpp - python's streams carry no usage: the pieces are counted and
-#the prompt's size is unknown (-1), and the result says so.
+    # llama-cpp-python's streams carry no usage: the pieces are counted and
+    # the prompt's size is unknown (-1), and the result says so.
     result = json.loads(h["result"])
     assert int(h["completion_tokens"]) > 0
     assert result["model"]["usage_estimated"] and h["prompt_tokens"] == "-1"
@@ -97,7 +97,7 @@ def test_wrong_model_name_for_the_worker(system, fake_llm):
     start(system, s.url, "typo-model")
     jid = system.submit(generate())
     h = system.wait(jid, timeout=120)
-#The worker's own model is missing: infrastructure, retried, then dead.
+    # The worker's own model is missing: infrastructure, retried, then dead.
     assert h["state"] == "dead", h
     assert "model 'typo-model' not found" in h["error"] and "it serves: served" in h["error"]
 
@@ -155,7 +155,7 @@ def test_refactor_with_the_real_model(system, llama_server):
     h = system.wait(jid, timeout=300)
     assert h["state"] == "done", h
     assert h["accepted"] in ("0", "1") and "refactored_code" in h
-#Whatever the tiny model wrote, the job's code is one that passes.
+    # Whatever the tiny model wrote, the job's code is one that passes.
     assert h["code"] == (h["refactored_code"] if h["accepted"] == "1" else ORIGINAL)
 
 

@@ -1,0 +1,28 @@
+/* session_git.h - a REPL session's git history: one commit per recorded cell.
+ *
+ * The history is the session_open job's (the session id is that job's id):
+ * `P job:<sid>:git:objects` and `P job:<sid>:git:refs`, so it is read as any
+ * job's history is (`llmrepl git log <sid>`, GET /jobs/<sid>/history).
+ * Cell N (1-based) is iteration N-1, a commit of `cell.py` (its code),
+ * `session.py` (the recorded cells up to it, while that fits the store's file
+ * cap) and `report.json` (the cell's report). Writes are fenced by the exec
+ * job's running attempt. A cell recorded by a worker that died before
+ * committing it is committed by the next cell (report.json then says
+ * `"backfilled": true`: its output was not kept). The keys, and the open
+ * job's record, expire after the job's retention from the session's last
+ * cell (at least its idle timeout). */
+#ifndef LLMREPL_SESSION_GIT_H
+#define LLMREPL_SESSION_GIT_H
+
+#include "gitstore.h"
+#include "job_ctx.h"
+#include "session_store.h"
+
+/* Commit cell n + 1 (the `code` recorded after ss's first n cells) with its
+ * report and summary, first committing any earlier recorded cell the history
+ * lacks. oid receives the commit's id. */
+int sg_commit_cell(lr_jobctx *ctx, const ss_session *ss, const char *sid, size_t n,
+                   const char *code, const char *report, const char *summary,
+                   char oid[GITSTORE_OID_HEX + 1], lr_err *err);
+
+#endif
