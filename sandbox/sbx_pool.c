@@ -59,6 +59,7 @@ struct sbx_pool {
 	char note[256];
 	unsigned seq;
 	int running;
+	sbx_trace tr; /* the current run's (LLMREPL_SBX_TRACE) */
 };
 
 static void server_stop(sbx_pool *p)
@@ -374,6 +375,9 @@ typedef struct done_msg {
 	int status;
 	double cpu_s;
 	long maxrss_kb;
+	/* "<cgroup> <step> <errno>": the run's process was a spare that could
+	 * not join the run's cgroups (no code ran); "" otherwise. */
+	char nojoin[64];
 } done_msg;
 
 /* A message from the server on the control socket: DONE of this run, or
@@ -402,9 +406,22 @@ static void ctl_read(sbx_pool *p, done_msg *done, double *done_at, int *dead, in
 	if (sscanf(buf, "DONE %u %d %lld %lld %ld", &id, &done->status, &ut, &stt,
 	           &done->maxrss_kb) == 5 &&
 	    id == p->seq) {
+		const char *nj = strstr(buf, " NOJOIN ");
+		const char *marks = strstr(buf, " T ");
+
 		done->have = 1;
 		done->cpu_s = (double)(ut + stt) / 1e6;
 		*done_at = sbx_now();
+		sbx_trace_mark(&p->tr, "h.done");
+		if (marks)
+			sbx_trace_words(&p->tr, marks + 3);
+		if (nj != NULL) {
+			char *end;
+
+			snprintf(done->nojoin, sizeof(done->nojoin), "%s", nj + 8);
+			if ((end = strstr(done->nojoin, " T ")) != NULL)
+				*end = '\0'; /* the trace's marks follow */
+		}
 	}
 }
 
@@ -498,6 +515,8 @@ static int supervise(sbx_pool *p, run_io *io, const sbx_limits *lim, const char 
 			if (map[k] < 3) {
 				if (sbx_cap_read(&caps[map[k]], pf[k].fd) < 0)
 					caps[map[k]].eof = 1;
+				if (map[k] == 2 && caps[2].eof)
+					sbx_trace_mark(&p->tr, "h.answer");
 			} else if (map[k] == 3) {
 				ctl_read(p, done, &done_at, dead, gone);
 				if (*dead)
@@ -609,6 +628,36 @@ static int run_send(sbx_pool *p, sbx_result *res, const sbx_limits *lim, run_io 
 	return 0;
 }
 
+/* The run's process could not join the run's cgroups ("<cgroup> <step>
+ * <errno>" from the server) and gave up before it read the request: not the
+ * code's end but the sandbox's failure. The cgroups may be gone (removed
+ * from outside, say): the server and its cgroups are made afresh, and the
+ * run is tried once more there (*gone). */
+static void nojoin(sbx_pool *p, sbx_result *res, const char *what, int *gone)
+{
+	char note[160];
+	unsigned idx = 0;
+	char step[16] = "", err[24] = "";
+	static const char *const names[] = {"memory", "pids", "cpu", "cpuacct"};
+	const char *name = "?";
+
+	if (sscanf(what, "%u %15s %23s", &idx, step, err) == 3) {
+		/* The server's --run-cgroup list: the run's cgroups in SBX_CG_*
+		 * order, those it has. */
+		for (unsigned c = 0, k = 0; c < SBX_CG_N; c++)
+			if (p->run.procs_fd[c] >= 0 && k++ == idx)
+				name = names[c];
+	}
+	snprintf(note, sizeof(note),
+	         "the run's process could not %s the run's %s cgroup (%s) and ran nothing: "
+	         "the pool's server and cgroups are made afresh",
+	         strcmp(step, "keep") == 0 ? "keep a handle on" : "join", name, err);
+	res->end = SBX_END_ERROR;
+	sbx_detail_add(res, note);
+	server_stop(p);
+	*gone = 1;
+}
+
 static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, const char *request,
                         size_t request_len, int *gone)
 {
@@ -633,13 +682,17 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	res->cg_cpu_s = -1;
 	res->cg_peak_kb = -1;
 
+	sbx_trace_begin(&p->tr, "pool");
 	if (pool_prepare(p, res, &lim) < 0)
 		goto cleanup;
 	oom_before = sbx_cgroup_oom_kills(&p->run);
 	sbx_detail_add(res, p->note);
+	sbx_trace_mark(&p->tr, "h.prepare");
 	if (run_send(p, res, &lim, &io, &t0) < 0)
 		goto cleanup;
+	sbx_trace_mark(&p->tr, "h.send");
 	killed = supervise(p, &io, &lim, request, request_len, caps, &done, &dead, gone, t0);
+	sbx_trace_mark(&p->tr, "h.outputs");
 	res->wall_s = sbx_now() - t0;
 	res->cpu_s = done.cpu_s;
 	res->peak_kb = done.maxrss_kb;
@@ -669,10 +722,14 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 		sbx_detail_add(res, killed ? "the pool's server did not report the killed run in "
 		                             "time: restarted"
 		                           : "the pool's server died during the run: restarted");
+	if (!dead && done.nojoin[0])
+		nojoin(p, res, done.nojoin, gone);
+	sbx_trace_mark(&p->tr, "h.measure");
 cleanup:
 	io_close(&io);
 	for (int i = 0; i < 3; i++)
 		sbx_cap_free(&caps[i]);
+	sbx_trace_end(&p->tr);
 	return rc;
 }
 
@@ -683,11 +740,17 @@ static int pool_run_locked(sbx_pool *p, sbx_result *res, const sbx_limits *lim, 
 	int rc = pool_attempt(p, res, lim, request, request_len, &gone);
 
 	if (gone) {
-		/* Once more on a fresh server: the first never saw the run. */
+		/* Once more on a fresh server: the first never saw the run (or
+		 * its process gave up before it read it). */
+		char first[sizeof(res->detail)];
+
+		snprintf(first, sizeof(first), "%s", res->end == SBX_END_ERROR ? res->detail : "");
 		sbx_result_free(res);
 		memset(res, 0, sizeof(*res));
 		gone = 0;
 		rc = pool_attempt(p, res, lim, request, request_len, &gone);
+		if (first[0])
+			sbx_detail_add(res, first);
 	}
 	return rc;
 }

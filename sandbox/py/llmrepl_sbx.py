@@ -20,6 +20,10 @@ by the host, ended by its close) becomes the code's stdin.
   {"mode": "repl"}, framed as for stdin
       a held interpreter: the rest of fd 4 carries cells, each answered
       with one frame on fd 3 (llmrepl_session.serve).
+  {"mode": "static"}, framed as for stdin
+      the static service: each frame of fd 4 is one code to analyse
+      (pyflakes, bandit, radon), answered with one frame on fd 3
+      (llmrepl_static.serve).
   {"mode": "io_prepare", ...} / {"mode": "io_check", ...}
       the io test form's judge steps (llmrepl_io): parse and static checks
       of a program, and a job's python checker on one case's output.
@@ -52,6 +56,51 @@ for _p in ("/usr/local/lib/python3/dist-packages", "/usr/lib/python3/dist-packag
     if _p not in sys.path:
         sys.path.append(_p)
 sys.path.append("/sandbox")
+
+
+# ---- the timing trace (LLMREPL_SBX_TRACE=1; see sandbox/sbx_trace.h) -----------
+
+_TRACE = posix.environ.get(b"LLMREPL_SBX_TRACE") == b"1"
+_TRACE_FD = -1  # a cold run: the status pipe (fd 11); a pooled run: its spare socket
+_TRACE_TEXT = False  # "name=ns ..." (pool) instead of sbx_msg records (cold)
+_MARKS = []
+_SPARE_TRACE = []  # the pool's server: the last run's marks, from its spare
+
+
+def _mark(name):
+    if _TRACE:
+        import time
+        _MARKS.append((name, time.monotonic_ns()))
+
+
+def _trace_words():
+    words = " ".join("%s=%d" % m for m in _MARKS)
+    del _MARKS[:]
+    return words
+
+
+def _trace_flush():
+    """Send the marks and close the channel, before any code of the run."""
+    global _TRACE_FD
+    fd, _TRACE_FD = _TRACE_FD, -1
+    if fd < 0:
+        return
+    try:
+        if _TRACE_TEXT:
+            posix.write(fd, ("TRACE " + _trace_words()).encode())
+        else:
+            import _struct
+            posix.write(fd, b"".join(_struct.pack("=c3xii4xqqq160s", b"T", 0, 0, ns, 0, 0,
+                                                  name.encode()) for name, ns in _MARKS))
+    except OSError:
+        pass
+    try:
+        posix.close(fd)
+    except OSError:
+        pass
+
+
+_mark("py.start")
 
 
 # ---- JSON without the json package ---------------------------------------------
@@ -307,9 +356,12 @@ def run_once():
     """Read a request, run it, answer. Returns the exit status."""
     try:
         req = read_request()
+        _mark("py.request")
+        _trace_flush()
         if not isinstance(req, dict):
             raise ValueError("the request is not a JSON object")
     except (ValueError, UnicodeDecodeError, KeyError, OSError) as e:
+        _trace_flush()
         write_answer(dumps({"ok": False, "error": {
             "type": "RequestError", "message": "bad request: %s" % e}}))
         return 2
@@ -324,6 +376,9 @@ def run_once():
     if mode == "repl":
         import llmrepl_session
         return llmrepl_session.serve(req, dumps, loads)
+    if mode == "static":
+        import llmrepl_static
+        return llmrepl_static.serve(dumps, loads)
     if mode in ("io_prepare", "io_check"):
         import llmrepl_io
         write_answer(dumps(llmrepl_io.handle(req)))
@@ -528,11 +583,11 @@ def _child(fds, lim):
     os.dup2(err, 2)
     os.dup2(ans, ANS_FD)
     os.dup2(req, REQ_FD)
-    keep = []
+    keep = [_TRACE_FD] if _TRACE_FD >= 0 else []
     if _FACTORY:
         # The candidate factory's socket and the run's cgroups stay, for
         # llmrepl_judge.
-        keep = sorted([FACTORY_FD] + _CGROUP_HELD)
+        keep = sorted(keep + [FACTORY_FD] + _CGROUP_HELD)
         import llmrepl_judge
         llmrepl_judge.CGROUP_FDS = tuple(_CGROUP_HELD)
     lo = CTL_FD
@@ -541,6 +596,7 @@ def _child(fds, lim):
         lo = fd + 1
     os.closerange(lo, 1 << 16)
     set_limits(lim)
+    _mark("py.limits")
     status = 1
     try:
         status = run_once()
@@ -552,6 +608,17 @@ def _child(fds, lim):
     finish(status)
 
 
+def _gave_up(sock, index, step, err):
+    """The spare could not join the run's cgroup number `index`: "NOJOIN"
+    to the server (which adds it to the run's DONE) and exit 125."""
+    import errno
+    try:
+        sock.send(("NOJOIN %d %s %s" % (index, step, errno.errorcode.get(err, err))).encode())
+    except OSError:
+        pass
+    posix._exit(125)
+
+
 def _spare_main(sock):
     """A forked child waiting to become the next run: everything that does
     not depend on the request (the fork itself, the interpreter's after-fork
@@ -561,17 +628,21 @@ def _spare_main(sock):
     import socket
     # Into the run's cgroups first (the host opened them: any process may be
     # moved through them), then nothing of the server's remains in reach.
-    for fd in RUN_CGROUP_FDS:
+    for i, fd in enumerate(RUN_CGROUP_FDS):
+        step = "join"
         try:
             os.write(fd, b"0")
             if _FACTORY:
                 # The candidate's workers join them too (through the judge,
                 # which runs no code of the candidate's).
                 import fcntl
+                step = "keep"
                 _CGROUP_HELD.append(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 64))
             os.close(fd)
-        except OSError:
-            posix._exit(125)  # never run outside the run's limits
+        except OSError as e:
+            # Never run outside the run's limits: tell the server which
+            # cgroup and why (it reports it with the run's end), then give up.
+            _gave_up(sock, i, step, e.errno)
     os.setsid()
     signal.signal(signal.SIGINT, signal.default_int_handler)
     os.chdir("/work")
@@ -582,6 +653,18 @@ def _spare_main(sock):
             break
         except InterruptedError:
             continue
+    if _TRACE:
+        # The socket carries this run's marks ("TRACE ...", _trace_flush)
+        # and is closed before the request is read, like it is otherwise.
+        global _TRACE_FD, _TRACE_TEXT
+        del _MARKS[:]
+        _mark("py.recv")
+        import fcntl
+        fd = sock.detach()
+        _TRACE_FD, _TRACE_TEXT = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 64), True
+        os.close(fd)  # out of the way of the fds a run gets (1-4)
+    else:
+        sock.close()
     words = msg.decode().split()
     if len(words) != 5 or len(fds) != 4:
         posix._exit(0)
@@ -619,15 +702,44 @@ class _Spare:
         os.close(self.pidfd)
 
 
+def _spare_said(sock):
+    """" NOJOIN <cgroup> <step> <errno>" when the run's process was a spare
+    that could not join the run's cgroups (no code of the run's ran: it
+    never received more than the request's fds), else "". With the trace on,
+    the run's process sends "TRACE <marks>" here (kept in _SPARE_TRACE). Only the spare
+    writes this socket, and it closes it before the request is read."""
+    import errno
+    for _ in range(2):
+        try:
+            msg = sock.recv(512, 0x40)  # MSG_DONTWAIT
+            break
+        except OSError as e:
+            # A spare that died with the run's fds unread leaves ECONNRESET
+            # pending ahead of what it sent.
+            if e.errno != errno.ECONNRESET:
+                return ""
+    else:
+        return ""
+    words = msg.decode("ascii", "replace").split()
+    if _TRACE and words[:1] == ["TRACE"]:
+        _SPARE_TRACE[:] = [" ".join(words[1:])]
+    if len(words) == 4 and words[0] == "NOJOIN":
+        return " " + " ".join(words)
+    return ""
+
+
 def serve():
     """Protocol on fd 5 (SOCK_SEQPACKET), one message per datagram:
       server -> host  "READY <notes>"
       host -> server  "RUN <id> <cpu_s> <memory_mb> <nproc> <fsize_mb> <nofile>"
                       with 4 fds: request, answer, stdout, stderr
       host -> server  "KILL <id>"  (timeout or output limit)
-      server -> host  "DONE <id> <wait status> <utime_us> <stime_us> <maxrss_kb>"
+      server -> host  "DONE <id> <wait status> <utime_us> <stime_us> <maxrss_kb>
+                      [NOJOIN <cgroup index> <step> <errno name>]"
                       once the run's process and every process it left are
-                      dead (the work dir and /tmp are wiped before the next)
+                      dead (the work dir and /tmp are wiped before the next);
+                      NOJOIN: the run's process could not join the run's
+                      cgroups and exited 125 without reading the request
     The server is pid 1: signals from the runs cannot reach it (it keeps no
     handlers), and it is not dumpable, so they cannot read or write its
     memory either. Between runs one forked child waits (a _Spare) so that a
@@ -662,11 +774,14 @@ def serve():
     ctl = socket.socket(fileno=CTL_FD)
     spare = _Spare(ctl)
     ctl.send(("READY " + "; ".join(notes)).encode())
+    after = ""  # the trace's durations of the wipe and fork after the last run
     while True:
         try:
             msg, fds, _flags, _addr = socket.recv_fds(ctl, 4096, 4)
         except InterruptedError:
             continue
+        del _MARKS[:]
+        _mark("s.recv")
         if not msg:
             _kill_all()
             posix._exit(0)  # the host is gone
@@ -686,8 +801,8 @@ def serve():
             pass  # it died just now: reported below like any other end
         for fd in fds:
             os.close(fd)
+        _mark("s.handoff")
         pid, pidfd = spare.pid, spare.pidfd
-        spare.sock.close()
         while True:
             try:
                 ready, _, _ = select.select([ctl, pidfd], [], [])
@@ -704,18 +819,34 @@ def serve():
                 break
         os.close(pidfd)
         _, status, ru = os.wait4(pid, 0)
+        _mark("s.reaped")
+        gave_up = _spare_said(spare.sock)
+        spare.sock.close()
         clean = _factory_clean()
+        _mark("s.factory")
         peak = max(ru.ru_maxrss, _kill_all())
-        ctl.send(("DONE %s %d %d %d %d" % (
+        _mark("s.killall")
+        trace = ""
+        if _TRACE:
+            trace = " T %s %s %s" % (_trace_words(), _SPARE_TRACE.pop() if _SPARE_TRACE else "",
+                                     after)
+        ctl.send(("DONE %s %d %d %d %d%s%s" % (
             run_id, status, int(ru.ru_utime * 1e6), int(ru.ru_stime * 1e6),
-            peak)).encode())
+            peak, gave_up, trace)).encode())
+        if _TRACE:
+            import time
+            t = time.monotonic_ns()
         if not (clean and not _STUCK and _wipe("/work") and _wipe("/tmp")):
             # Something could not be removed: the host starts a fresh server
             # (and sends a run it may already have sent there).
             ctl.send(b"GONE")
             _kill_all()
             posix._exit(3)
+        if _TRACE:
+            t1 = time.monotonic_ns()
         spare = _Spare(ctl)
+        if _TRACE:
+            after = "+wipe=%d +fork=%d" % ((t1 - t) // 1000, (time.monotonic_ns() - t1) // 1000)
 
 
 SERVER_PATH = []
@@ -736,9 +867,13 @@ def main(args):
         import llmrepl_candidate
         llmrepl_candidate.factory_main(_wipe, set_limits)
         return
+    if _TRACE:
+        global _TRACE_FD
+        _TRACE_FD = 11  # the status pipe (see sbx_child.c python_fds)
     if args == ["--gated"]:
         # The init opens the gate once this process is in the run's cgroups.
         if posix.read(GATE_FD, 1) != b"g":
             posix._exit(125)
         posix.close(GATE_FD)
+        _mark("py.gate")
     finish(run_once())
