@@ -94,7 +94,8 @@ def main():
     ap.add_argument("--venv", default=str(ROOT / ".venv"))
     ap.add_argument("--build", default=str(ROOT / "build"))
     ap.add_argument("--runs", type=int, default=10)
-    ap.add_argument("--threads", type=int, default=2, help="the server's threads")
+    ap.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2) - 1),
+                    help="the server's threads (default: one core left for the rest)")
     args = ap.parse_args()
 
     proc = None
