@@ -22,6 +22,7 @@ def _warm_imports():
     import json  # noqa: F401
     import traceback  # noqa: F401
     import os  # noqa: F401
+    import resource  # noqa: F401  (a shared object: set_limits in every run's process)
     notes = []
     for name in ("llmrepl_harness", "llmrepl_io", "pyflakes.api", "bandit", "radon.complexity",
                  "radon.metrics", "radon.raw"):

@@ -32,14 +32,14 @@ Pool server (--server): the pre-forked interpreter of sbx_pool, in
 llmrepl_pool (which a cold run never loads).
 
 A cold run is one interpreter start, so this module imports only builtin
-modules on that path: the _json accelerator instead of the json package
-(which pulls in re and enum, several milliseconds). It is imported (from its
+modules on that path: JSON is read and written by a small reader and writer
+of its own (and the _json accelerator for big documents), not by the json
+package (which pulls in re and enum, several milliseconds). It is imported (from its
 precompiled .pyc, which `make` writes) rather than run as a script, which
 Python would compile on every start.
 """
 import sys
 
-import _json
 import atexit
 import builtins
 import posix
@@ -102,6 +102,21 @@ _mark("py.start")
 
 
 # ---- JSON without the json package ---------------------------------------------
+#
+# Most requests and answers are small; for them a reader and writer in plain
+# Python are faster than loading the _json accelerator (a shared object:
+# ~0.3 ms of every cold run). Bigger ones go through _json, loaded then.
+
+SMALL_JSON = 16 << 10
+
+_WS = " \t\n\r"
+_ESC = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r",
+        "t": "\t"}
+_HEX = frozenset("0123456789abcdefABCDEF")
+_DIGITS = frozenset("0123456789")
+_CONST = {"true": True, "false": False, "null": None, "NaN": float("nan"),
+          "Infinity": float("inf"), "-Infinity": float("-inf")}
+
 
 class _Ctx:
     strict = True
@@ -113,27 +128,189 @@ class _Ctx:
 
     @staticmethod
     def parse_constant(name):
-        return {"NaN": float("nan"), "Infinity": float("inf"),
-                "-Infinity": float("-inf")}[name]
+        return _CONST[name]
 
 
-_scan = _json.make_scanner(_Ctx())
+_scan = []
+
+
+def _bad(i):
+    return ValueError("invalid JSON at offset %d" % i)
+
+
+def _skip(s, i):
+    n = len(s)
+    while i < n and s[i] in _WS:
+        i += 1
+    return i
+
+
+def _chunk(s, i, j, parts):
+    """s[i:j], a run of a string without escapes: no control characters."""
+    if j > i:
+        part = s[i:j]
+        if min(part) < " ":
+            raise _bad(i)
+        parts.append(part)
+
+
+def _hex4(s, i):
+    h = s[i:i + 4]
+    if len(h) != 4 or not _HEX.issuperset(h):
+        raise _bad(i)
+    return int(h, 16)
+
+
+def _string(s, i):
+    """The string starting after the quote at i - 1: (value, end)."""
+    parts = []
+    while True:
+        q = s.find('"', i)
+        if q < 0:
+            raise _bad(i)
+        b = s.find("\\", i, q)
+        if b < 0:
+            _chunk(s, i, q, parts)
+            return "".join(parts), q + 1
+        _chunk(s, i, b, parts)
+        e = s[b + 1:b + 2]
+        if e == "u":
+            code = _hex4(s, b + 2)
+            i = b + 6
+            if 0xD800 <= code < 0xDC00 and s[i:i + 2] == "\\u":
+                low = _hex4(s, i + 2)
+                if 0xDC00 <= low < 0xE000:
+                    code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                    i += 6
+            parts.append(chr(code))
+        elif e in _ESC:
+            parts.append(_ESC[e])
+            i = b + 2
+        else:
+            raise _bad(b)
+
+
+def _number(s, i):
+    j = i + (s[i:i + 1] == "-")
+    k = j
+    n = len(s)
+    while k < n and s[k] in _DIGITS:
+        k += 1
+    if k == j or (s[j] == "0" and k > j + 1):
+        raise _bad(i)
+    end = k
+    is_float = False
+    if s[k:k + 1] == ".":
+        k += 1
+        f = k
+        while k < n and s[k] in _DIGITS:
+            k += 1
+        if k == f:
+            raise _bad(i)
+        end, is_float = k, True
+    if s[k:k + 1] in ("e", "E"):
+        k += 1
+        if s[k:k + 1] in ("+", "-"):
+            k += 1
+        f = k
+        while k < n and s[k] in _DIGITS:
+            k += 1
+        if k == f:
+            raise _bad(i)
+        end, is_float = k, True
+    text = s[i:end]
+    return (float(text) if is_float else int(text)), end
+
+
+def _value(s, i):
+    c = s[i:i + 1]
+    if c == '"':
+        return _string(s, i + 1)
+    if c == "{":
+        obj = {}
+        i = _skip(s, i + 1)
+        if s[i:i + 1] == "}":
+            return obj, i + 1
+        while True:
+            if s[i:i + 1] != '"':
+                raise _bad(i)
+            key, i = _string(s, i + 1)
+            i = _skip(s, i)
+            if s[i:i + 1] != ":":
+                raise _bad(i)
+            obj[key], i = _value(s, _skip(s, i + 1))
+            i = _skip(s, i)
+            c = s[i:i + 1]
+            if c == "}":
+                return obj, i + 1
+            if c != ",":
+                raise _bad(i)
+            i = _skip(s, i + 1)
+    if c == "[":
+        arr = []
+        i = _skip(s, i + 1)
+        if s[i:i + 1] == "]":
+            return arr, i + 1
+        while True:
+            v, i = _value(s, i)
+            arr.append(v)
+            i = _skip(s, i)
+            c = s[i:i + 1]
+            if c == "]":
+                return arr, i + 1
+            if c != ",":
+                raise _bad(i)
+            i = _skip(s, i + 1)
+    for name in ("true", "false", "null", "NaN", "Infinity", "-Infinity"):
+        if s.startswith(name, i):
+            return _CONST[name], i + len(name)
+    if c == "-" or c in _DIGITS:
+        return _number(s, i)
+    raise _bad(i)
 
 
 def loads(text):
-    i = 0
-    n = len(text)
-    while i < n and text[i] in " \t\r\n":
-        i += 1
-    try:
-        value, end = _scan(text, i)
-    except StopIteration:
-        raise ValueError("no JSON document at offset %d" % i) from None
-    while end < n and text[end] in " \t\r\n":
-        end += 1
-    if end != n:
+    i = _skip(text, 0)
+    if len(text) <= SMALL_JSON:
+        value, end = _value(text, i)
+    else:
+        if not _scan:
+            import _json
+            _scan.append(_json.make_scanner(_Ctx()))
+        try:
+            value, end = _scan[0](text, i)
+        except StopIteration:
+            raise ValueError("no JSON document at offset %d" % i) from None
+    if _skip(text, end) != len(text):
         raise ValueError("extra data after the JSON document")
     return value
+
+
+_ASCII_ESC = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+              "\b": "\\b", "\f": "\\f"}
+
+
+def _encode_str(s):
+    """As json.dumps(s) (ensure_ascii) does."""
+    if s.isascii() and s.isprintable() and '"' not in s and "\\" not in s:
+        return '"' + s + '"'
+    if len(s) > SMALL_JSON:
+        import _json
+        return _json.encode_basestring_ascii(s)
+    out = []
+    for ch in s:
+        if " " <= ch < "\x7f" and ch != '"' and ch != "\\":
+            out.append(ch)
+        elif ch in _ASCII_ESC:
+            out.append(_ASCII_ESC[ch])
+        else:
+            o = ord(ch)
+            if o < 0x10000:
+                out.append("\\u%04x" % o)
+            else:
+                o -= 0x10000
+                out.append("\\u%04x\\u%04x" % (0xD800 | (o >> 10), 0xDC00 | (o & 0x3FF)))
+    return '"' + "".join(out) + '"'
 
 
 def dumps(obj):
@@ -144,7 +321,7 @@ def dumps(obj):
     if obj is False:
         return "false"
     if isinstance(obj, str):
-        return _json.encode_basestring_ascii(obj)
+        return _encode_str(obj)
     if isinstance(obj, int):
         return int.__repr__(obj)
     if isinstance(obj, float):
