@@ -97,6 +97,12 @@ static int put_task(lr_buf *b, const prompt_input *in)
 		rc = lr_buf_printf(b, "\n%s\n", PROGRAM);
 	else if (!rc && in->entry_point && *in->entry_point)
 		rc = lr_buf_printf(b, "\nThe function must be named `%.100s`.\n", in->entry_point);
+	if (!rc && in->session && *in->session) {
+		rc = lr_buf_puts(b, "\nThe code runs after these cells of the user's Python "
+		                    "session, in the same globals: the names they define exist "
+		                    "when it runs.\n\n");
+		rc = rc ? rc : put_text(b, in->session, PROMPT_MAX_SESSION, "python");
+	}
 	if (!rc && in->program && in->tests && *in->tests) {
 		rc = lr_buf_puts(b, "\nExamples of input and the output expected for it:\n\n");
 		rc = rc ? rc : put_text(b, in->tests, PROMPT_MAX_TESTS, "text");
@@ -206,6 +212,29 @@ int prompt_refactor(prompt *out, const prompt_input *in, lr_err *err)
 		              in->entry_point && *in->entry_point ? " (`" : "",
 		              in->entry_point && *in->entry_point ? in->entry_point : "",
 		              in->entry_point && *in->entry_point ? "`)" : "", ANSWER);
+	return finish(out, &user, rc, err);
+}
+
+int prompt_tests(prompt *out, const prompt_input *in, lr_err *err)
+{
+	lr_buf user;
+	const char *ep = in->entry_point && *in->entry_point ? in->entry_point : NULL;
+	int rc = start(out, &user, in, 1, 0, err);
+
+	if (rc)
+		return rc;
+	if (ep == NULL)
+		return lr_err_set(err, LR_EINVAL, "no function name to write tests for");
+	rc = lr_buf_puts(&user, task_is_code(in->task) ? "A Python function:\n\n" : "Task:\n");
+	rc = rc ? rc
+	        : put_text(&user, in->task, PROMPT_MAX_TASK,
+	                   task_is_code(in->task) ? "python" : NULL);
+	rc = rc ? rc
+	        : lr_buf_printf(&user,
+	                        "\nWrite 5 tests for `%.100s`. Reply with one ```python code block "
+	                        "of 5 lines, each of the form: assert %.100s(...) == expected. "
+	                        "Use simple inputs whose answer you are sure of. No explanation.\n",
+	                        ep, ep);
 	return finish(out, &user, rc, err);
 }
 

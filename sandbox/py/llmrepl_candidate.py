@@ -81,20 +81,24 @@ def factory_main(wipe, set_limits):
                 cgroups = [os.dup(fd) for fd in fds[3:]]
             if spare is None or not spare.go(msg, fds):
                 _Spare(sock, set_limits, ()).go(msg, fds)
-            spare = False
+            # No spare forked now: the run's end (CLEAN) or a restart
+            # (KILL) kills every process of this uid, a spare too.
+            spare = None
         elif words == ["KILL"]:
             _kill_all()
             sock.send(b"OK")
+            spare = True
         elif words == ["CLEAN"]:
             _kill_all()
             wipe("/work")
             wipe("/tmp")
             sock.send(b"OK")
+            spare = True
         for fd in fds:
             os.close(fd)
-        if spare is False or (spare is not None and not spare.alive()):
-            # From the first request on, the next worker waits forked ahead,
-            # off the next run's path.
+        if spare is True:
+            # From the first request on, the next worker waits forked ahead
+            # of the next request, off its path.
             spare = _Spare(sock, set_limits, cgroups)
 
 
@@ -196,11 +200,13 @@ def _kill_all():
         except OSError:
             pass
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            # Blocking: each wait ends with a death, and the next kill(-1)
+            # reaches whatever was forked meanwhile.
+            os.waitpid(-1, 0)
         except ChildProcessError:
             return
-        if pid == 0:
-            time.sleep(0.001)
+        except InterruptedError:
+            continue
 
 
 # ---- a worker --------------------------------------------------------------------
@@ -316,11 +322,12 @@ class Worker:
                 if obj is not None:
                     self.ids.pop(id(obj), None)
             return ["ok", ["n"], "", ""]
-        if kind == "load" and len(msg) == 5:
+        if kind == "load" and len(msg) in (5, 6):
             # One character past what the judge keeps, so that it sees the cut.
             if type(msg[4]) is int and 0 <= msg[4] <= OUT_MAX:
                 self.out.cap = self.err.cap = msg[4] + 1
-            return self.load(msg[1], msg[2], msg[3])
+            cells = msg[5] if len(msg) == 6 and type(msg[5]) is list else None
+            return self.load(msg[1], msg[2], msg[3], cells)
         if kind == "call" and len(msg) == 5:
             return self.guard(msg[4], lambda: self.call(msg))
         if kind == "op" and len(msg) == 6:
@@ -353,7 +360,7 @@ class Worker:
                 exc = ["e", ["Exception"], "an exception that could not be described", []]
             return ["raise", exc, self.out.take(), self.err.take()]
 
-    def load(self, code, module, timeout):
+    def load(self, code, module, timeout, cells=None):
         mod = types.ModuleType(module if isinstance(module, str) else "solution")
         ns = mod.__dict__
         ns["__file__"] = mod.__name__ + ".py"
@@ -362,6 +369,10 @@ class Worker:
         self.ns = ns
 
         def run():
+            if cells:
+                # A session's cells: on this side, in the code's globals.
+                import llmrepl_session
+                llmrepl_session.replay(cells, ns, StepTimeout)
             try:
                 exec(compile(code, "<solution>", "exec", dont_inherit=True), ns)
             except SystemExit as e:
