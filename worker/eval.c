@@ -4,6 +4,7 @@
 
 #include "eval_io.h"
 #include "eval_report.h"
+#include "eval_static.h"
 #include "json.h"
 #include "clock.h"
 #include "wk_metrics.h"
@@ -15,10 +16,11 @@
 
 /* Time the harness keeps for itself: starting (a cold interpreter imports
  * the static tools), writing its answer, and the sandbox tearing down. */
-#define MARGIN_MIN_S       0.25
-#define MARGIN_SHARE       0.10
-#define COLD_START_S       0.6
-#define TEST_TIMEOUT_MAX_S 3.0
+#define MARGIN_MIN_S        0.25
+#define MARGIN_SHARE        0.10
+#define COLD_START_S        0.6
+#define TEST_TIMEOUT_MAX_S  3.0
+#define STATIC_BUDGET_MAX_S 5.0 /* as the harness's own static_budget_s */
 
 void eval_request_default(eval_request *r)
 {
@@ -195,6 +197,50 @@ static int run_once(sbx_result *res, sbx_pool *pool, const sbx_config *cfg, cons
 	return 0;
 }
 
+/* The harness's statuses that come before its static checks (nothing was
+ * analysed, so nothing is added). */
+static int before_static(const char *status)
+{
+	static const char *const st[] = {"too_big", "empty", "syntax_error", "bad_tests",
+	                                 "bad_request"};
+
+	for (size_t i = 0; status != NULL && i < sizeof(st) / sizeof(st[0]); i++)
+		if (strcmp(status, st[i]) == 0)
+			return 1;
+	return status == NULL;
+}
+
+/* The static service's findings (st) into the answer as its `static`, in
+ * place of anything the answer says there: they never come from the run. An
+ * answer that does not parse is left for eval_judge to refuse. */
+static int put_static(sbx_result *res, json_object *st, double secs, lr_err *err)
+{
+	json_object *a = NULL, *m;
+	lr_err perr;
+	char *text;
+
+	lr_err_clear(&perr);
+	if (res->answer == NULL || lr_json_parse(&a, res->answer, res->answer_len, EVAL_ANSWER_MAX,
+	                                         EVAL_ANSWER_DEPTH, &perr) < 0)
+		return 0;
+	if (!json_object_is_type(a, json_type_object) || before_static(lr_json_str(a, "status"))) {
+		json_object_put(a);
+		return 0;
+	}
+	m = lr_json_member(a, "metrics", json_type_object);
+	if (lr_json_set_obj(a, "static", json_object_get(st)) < 0 ||
+	    (m != NULL && lr_json_set_num(m, "static_s", secs) < 0) ||
+	    (text = lr_json_dump(a)) == NULL) {
+		json_object_put(a);
+		return lr_err_set(err, LR_ENOMEM, "out of memory");
+	}
+	json_object_put(a);
+	free(res->answer);
+	res->answer = text;
+	res->answer_len = strlen(text);
+	return 0;
+}
+
 /* Why an in-process run must be repeated isolated, or NULL: it left no
  * usable answer (a crash, a step it could not stop, the memory limit's kill,
  * the time limit). An output flood repeats the same way isolated, so it
@@ -241,7 +287,9 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 	sbx_result res;
 	sbx_limits lim;
 	eval_judge_ctx ctx;
-	double budget, started_s;
+	eval_request local;
+	json_object *st = NULL;
+	double budget, started_s, st_s = 0;
 	size_t code_len, tests_len;
 	char why[128], retried[160];
 	const char *reason = NULL;
@@ -270,14 +318,24 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 		return judge_too_big(out, "tests", tests_len, req->criteria, &ctx, err);
 
 	started_s = lr_now_s();
-	rc = run_once(&res, pool, cfg, &lim, req, budget, ctx.test_timeout_s, req->isolate != 0,
+	/* The static checks in the static service when it answers (the run then
+	 * skips them), else in the judge as part of the run. */
+	local = *req;
+	if (req->static_checks &&
+	    eval_static_run(req->code, fmin(STATIC_BUDGET_MAX_S, fmax(0.2, budget / 3)), &st,
+	                    &st_s) >= 0)
+		local.static_checks = 0;
+	rc = run_once(&res, pool, cfg, &lim, &local, budget, ctx.test_timeout_s, req->isolate != 0,
 	              err);
 	if (rc == 0 && !req->isolate && (reason = needs_isolation(&res, why, sizeof(why)))) {
 		snprintf(retried, sizeof(retried), "%s", reason);
 		sbx_result_free(&res);
-		rc = run_once(&res, pool, cfg, &lim, req, budget, ctx.test_timeout_s, 1, err);
+		rc = run_once(&res, pool, cfg, &lim, &local, budget, ctx.test_timeout_s, 1, err);
 		ctx.retried = retried;
 	}
+	if (rc == 0 && st != NULL)
+		rc = put_static(&res, st, st_s, err);
+	json_object_put(st);
 	if (rc == 0 && entry_gave_up(&res))
 		rc = lr_err_set(err, LR_EUNAVAIL,
 		                "sandbox: the run's entry exited 125 before reading its request "

@@ -20,6 +20,10 @@ by the host, ended by its close) becomes the code's stdin.
   {"mode": "repl"}, framed as for stdin
       a held interpreter: the rest of fd 4 carries cells, each answered
       with one frame on fd 3 (llmrepl_session.serve).
+  {"mode": "static"}, framed as for stdin
+      the static service: each frame of fd 4 is one code to analyse
+      (pyflakes, bandit, radon), answered with one frame on fd 3
+      (llmrepl_static.serve).
   {"mode": "io_prepare", ...} / {"mode": "io_check", ...}
       the io test form's judge steps (llmrepl_io): parse and static checks
       of a program, and a job's python checker on one case's output.
@@ -324,6 +328,9 @@ def run_once():
     if mode == "repl":
         import llmrepl_session
         return llmrepl_session.serve(req, dumps, loads)
+    if mode == "static":
+        import llmrepl_static
+        return llmrepl_static.serve(dumps, loads)
     if mode in ("io_prepare", "io_check"):
         import llmrepl_io
         write_answer(dumps(llmrepl_io.handle(req)))

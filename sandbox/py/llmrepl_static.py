@@ -215,6 +215,136 @@ def run_all_within(code, tree, budget_s):
         signal.signal(signal.SIGALRM, old)
 
 
+# ---- the static service ---------------------------------------------------------
+#
+# A held sandboxed interpreter of its own (mode "static", started by the host:
+# worker/eval_static.c) that imports the tools once and analyses one code per
+# frame. It is no fork of anything that runs code, so its pages stay its own
+# (a forked judge pays a copy-on-write fault for every page the tools touch,
+# several times their own cost), and nothing of a candidate's can reach it.
+
+CACHE_ENTRIES = 4096  # analyses kept, least recently used dropped first
+CACHE_BYTES = 32 << 20  # ...and at most this many bytes of answers
+SETTINGS = "findings_max=%d;py2_only=%s" % (FINDINGS_MAX, ",".join(sorted(PY2_ONLY)))
+
+
+def versions():
+    """The analysers' versions (part of every cache key)."""
+    out = {}
+    for name in ("pyflakes", "bandit", "radon"):
+        try:
+            out[name] = str(__import__(name).__version__)
+        except Exception:  # noqa: BLE001 - a missing tool
+            out[name] = None
+    return out
+
+
+class Cache:
+    """Answers by the hash of the code, the analysers' versions and the
+    settings: an answer is only ever given for the very code it was made
+    from. Bounded by entries and bytes."""
+
+    def __init__(self, entries=CACHE_ENTRIES, size=CACHE_BYTES):
+        import collections
+        self.entries, self.size = entries, size
+        self.items = collections.OrderedDict()
+        self.bytes = 0
+        self.hits = self.misses = 0
+        self.salt = repr(sorted(versions().items())) + "\0" + SETTINGS + "\0"
+
+    def key(self, code):
+        import hashlib
+        return hashlib.sha256(self.salt.encode() + code.encode("utf-8", "surrogatepass")).digest()
+
+    def get(self, key):
+        v = self.items.get(key)
+        if v is None:
+            self.misses += 1
+            return None
+        self.items.move_to_end(key)
+        self.hits += 1
+        return v
+
+    def put(self, key, text):
+        if len(text) > self.size:
+            return
+        old = self.items.pop(key, None)
+        if old is not None:
+            self.bytes -= len(old)
+        self.items[key] = text
+        self.bytes += len(text)
+        while len(self.items) > self.entries or self.bytes > self.size:
+            _, v = self.items.popitem(last=False)
+            self.bytes -= len(v)
+
+
+def analyse(req, cache, dumps):
+    """One frame: {"code": str, "budget_s": float} -> the JSON text of
+    {"ok": true, "static": {...}, "cached": bool, "static_s": float}, or
+    {"ok": false, "error": why} when the code does not parse (the harness
+    then reports the syntax error, and no static checks)."""
+    code = req.get("code")
+    budget = req.get("budget_s")
+    if not isinstance(code, str):
+        return dumps({"ok": False, "error": "no code"})
+    if not isinstance(budget, (int, float)) or isinstance(budget, bool) or not 0 < budget <= 60:
+        budget = 5.0
+    t = time.perf_counter()
+    key = cache.key(code)
+    hit = cache.get(key)
+    if hit is not None:
+        return '{"ok": true, "cached": true, "static_s": %.6f, "static": %s}' % (
+            time.perf_counter() - t, hit)
+    try:
+        tree = ast.parse(code, "<solution>")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
+        return dumps({"ok": False, "error": "%s: %s" % (type(e).__name__, _clip(e))})
+    result = run_all_within(code, tree, budget)
+    text = dumps(result)
+    if "skipped" not in result:
+        cache.put(key, text)
+    return '{"ok": true, "cached": false, "static_s": %.6f, "static": %s}' % (
+        time.perf_counter() - t, text)
+
+
+def serve(dumps, loads):
+    """Mode "static" of a held interpreter: fd 0 carries frames "<n>\n" +
+    {"code", "budget_s"}; each is answered with one frame on fd 3."""
+    import gc
+    import posix
+    ctl = posix.dup(0)
+    devnull = posix.open("/dev/null", posix.O_RDONLY)
+    posix.dup2(devnull, 0)
+    posix.close(devnull)
+    cache = Cache()
+    gc.collect()
+    gc.freeze()
+    while True:
+        head = b""
+        while not head.endswith(b"\n"):
+            b = posix.read(ctl, 1)
+            if not b or len(head) > 20:
+                return 0
+            head += b
+        n = int(head)
+        data = []
+        while n > 0:
+            b = posix.read(ctl, min(n, 1 << 16))
+            if not b:
+                return 0
+            data.append(b)
+            n -= len(b)
+        try:
+            req = loads(b"".join(data).decode("utf-8", "surrogatepass"))
+            out = analyse(req if isinstance(req, dict) else {}, cache, dumps)
+        except (ValueError, UnicodeDecodeError) as e:
+            out = dumps({"ok": False, "error": "bad request: %s" % _clip(e)})
+        out = out.encode("utf-8", "surrogatepass")
+        out = b"%d\n" % len(out) + out
+        while out:
+            out = out[posix.write(3, out):]
+
+
 def _warm():
     sample = ("import subprocess\n"
               "def f(a, b=None):\n"

@@ -1,0 +1,156 @@
+/* eval_static.c - the static service (see eval_static.h): a held sandboxed
+ * interpreter in mode "static" (llmrepl_static.serve), one frame
+ * {"code", "budget_s"} per analysis. */
+#include "eval_static.h"
+
+#include "clock.h"
+#include "err.h"
+#include "json.h"
+#include "log.h"
+#include "sbx.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define START_REQUEST "{\"mode\":\"static\"}"
+#define START_S       10.0  /* the first call: the interpreter imports the tools */
+#define SLACK_S       1.0   /* past the analysis budget, for the frames */
+#define RETRY_S       60.0  /* after a failed start the judges analyse until then */
+#define LIFE_CPU_S    86400 /* RLIMIT_CPU over the service's life */
+#define MEMORY_MB     512
+#define ANSWER_MAX    (8u << 20)
+#define ANSWER_DEPTH  16
+
+static pthread_mutex_t svc_lock = PTHREAD_MUTEX_INITIALIZER;
+static sbx_held *svc;
+static int svc_calls;      /* calls answered by this interpreter */
+static double svc_down_to; /* no start before this time (lr_now_s) */
+
+static int enabled(void)
+{
+	const char *v = getenv("LLMREPL_STATIC_SERVICE");
+
+	return !(v != NULL && strcmp(v, "0") == 0);
+}
+
+static int svc_start(void)
+{
+	sbx_config sc;
+	sbx_limits lim;
+	char msg[256];
+
+	if (lr_now_s() < svc_down_to)
+		return -1;
+	sbx_config_default(&sc);
+	sc.peer = 0;
+	sbx_limits_default(&lim);
+	lim.memory_mb = MEMORY_MB;
+	lim.cpu_s = LIFE_CPU_S;
+	lim.answer_max = ANSWER_MAX;
+	if (sbx_held_start(&svc, &sc, &lim, START_REQUEST, strlen(START_REQUEST), msg,
+	                   sizeof(msg)) < 0) {
+		log_warn("static service: could not start (%s); judges run the tools", msg);
+		svc = NULL;
+		svc_down_to = lr_now_s() + RETRY_S;
+		return -1;
+	}
+	svc_calls = 0;
+	return 0;
+}
+
+static char *frame_for(const char *code, double budget_s)
+{
+	json_object *o = json_object_new_object();
+	char *text = NULL;
+
+	if (o != NULL && lr_json_set_str(o, "code", code) == 0 &&
+	    lr_json_set_num(o, "budget_s", budget_s) == 0)
+		text = lr_json_dump(o);
+	json_object_put(o);
+	return text;
+}
+
+/* The answer frame: 0 with *out (the static object), 1 when the code does
+ * not parse, -1 when the answer is not the service's shape. */
+static int take_answer(const sbx_result *res, json_object **out, double *secs)
+{
+	json_object *a = NULL, *st;
+	lr_err err;
+	int rc = -1;
+
+	lr_err_clear(&err);
+	if (res->answer == NULL ||
+	    lr_json_parse(&a, res->answer, res->answer_len, ANSWER_MAX, ANSWER_DEPTH, &err) < 0)
+		return -1;
+	if (!json_object_is_type(a, json_type_object))
+		goto done;
+	if (!lr_json_bool(a, "ok", 0)) {
+		rc = lr_json_str(a, "error") != NULL ? 1 : -1;
+		goto done;
+	}
+	st = lr_json_member(a, "static", json_type_object);
+	if (st == NULL)
+		goto done;
+	*out = json_object_get(st);
+	if (lr_json_set_bool(*out, "cached", lr_json_bool(a, "cached", 0)) < 0) {
+		json_object_put(*out);
+		*out = NULL;
+		goto done;
+	}
+	*secs = lr_json_num(a, "static_s", 0.0);
+	rc = 0;
+done:
+	json_object_put(a);
+	return rc;
+}
+
+int eval_static_run(const char *code, double budget_s, json_object **out, double *secs)
+{
+	sbx_result res;
+	char *frame;
+	int rc = -1;
+
+	*out = NULL;
+	*secs = 0;
+	if (!enabled() || code == NULL)
+		return -1;
+	frame = frame_for(code, budget_s);
+	if (frame == NULL)
+		return -1;
+	memset(&res, 0, sizeof(res));
+	pthread_mutex_lock(&svc_lock);
+	if (svc == NULL || !sbx_held_alive(svc)) {
+		sbx_held_free(svc);
+		svc = NULL;
+		if (svc_start() < 0)
+			goto unlock;
+	}
+	if (sbx_held_call(svc, &res, frame, strlen(frame),
+	                  budget_s + SLACK_S + (svc_calls == 0 ? START_S : 0)) == 0 &&
+	    res.end == SBX_END_EXITED)
+		rc = take_answer(&res, out, secs);
+	if (rc < 0) {
+		/* Late, dead or out of shape: a fresh interpreter next time. */
+		log_warn("static service: no usable answer (%s); the judge runs the tools",
+		         sbx_end_name(res.end));
+		sbx_held_free(svc);
+		svc = NULL;
+	} else {
+		svc_calls++;
+	}
+unlock:
+	pthread_mutex_unlock(&svc_lock);
+	sbx_result_free(&res);
+	free(frame);
+	return rc;
+}
+
+void eval_static_stop(void)
+{
+	pthread_mutex_lock(&svc_lock);
+	sbx_held_free(svc);
+	svc = NULL;
+	svc_down_to = 0;
+	pthread_mutex_unlock(&svc_lock);
+}

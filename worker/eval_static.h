@@ -1,0 +1,32 @@
+/* eval_static.h - the static service: pyflakes, bandit and radon over the
+ * code under test, in a held sandboxed interpreter of their own.
+ *
+ * One per process, shared by every evaluation (one call at a time), started
+ * on first use. The tools are imported there once and never forked from, so
+ * an analysis costs what the tools cost (in a forked judge, copy-on-write
+ * faults on the pages the tools touch cost several times that). It keeps a
+ * cache (llmrepl_static.Cache): an answer keyed by the SHA-256 of the
+ * analysers' versions, the settings and the code, so code seen before is not
+ * analysed again and no answer ever serves another code; at most 4,096
+ * answers and 32 MB, least recently used dropped first, gone with the
+ * process. Nothing of a candidate's runs there or can reach it: its findings
+ * are as far from the code under test as the host's own counters.
+ *
+ * LLMREPL_STATIC_SERVICE=0 in the environment turns it off: the judge then
+ * runs the tools itself, as it does when the service cannot start. */
+#ifndef LLMREPL_EVAL_STATIC_H
+#define LLMREPL_EVAL_STATIC_H
+
+#include <json-c/json.h>
+
+/* The findings of `code` as the harness's `static` object (with "cached":
+ * true when they came from the cache) in *out, and the service's time in
+ * *secs: 0. 1 when the code does not parse (the harness reports that, with
+ * no static checks). -1 when the service is off or unavailable: the caller
+ * lets the judge run the tools. */
+int eval_static_run(const char *code, double budget_s, json_object **out, double *secs);
+
+/* Ends the service (the next call starts another); for tests and exits. */
+void eval_static_stop(void);
+
+#endif
