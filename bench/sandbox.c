@@ -25,6 +25,10 @@ extern char **environ;
 
 static const char request[] = "{\"mode\": \"exec\", \"code\": \"pass\"}";
 
+/* --avoid: the configuration every run uses (NULL: the defaults). */
+static sbx_config config;
+static const sbx_config *cfg;
+
 static double now(void)
 {
 	struct timespec ts;
@@ -100,7 +104,7 @@ static void *work(void *arg)
 	char msg[256];
 	double end;
 
-	if (w->pooled && sbx_pool_start(&pool, NULL, msg, sizeof(msg)) < 0) {
+	if (w->pooled && sbx_pool_start(&pool, cfg, msg, sizeof(msg)) < 0) {
 		fprintf(stderr, "bench: pool: %s\n", msg);
 		w->failed = 1;
 		return NULL;
@@ -112,7 +116,7 @@ static void *work(void *arg)
 		if (pool)
 			sbx_pool_run(pool, &r, NULL, request, sizeof(request) - 1);
 		else
-			sbx_run(&r, NULL, NULL, request, sizeof(request) - 1);
+			sbx_run(&r, cfg, NULL, request, sizeof(request) - 1);
 		if (check(&r, pool ? "pool" : "cold") < 0)
 			w->failed = 1;
 		sbx_result_free(&r);
@@ -160,8 +164,18 @@ int main(int argc, char **argv)
 			n = (int)strtol(argv[++i], NULL, 10);
 		else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
 			seconds = strtod(argv[++i], NULL);
-		else {
-			fprintf(stderr, "usage: %s [--runs N] [--seconds S]\n", argv[0]);
+		else if (strcmp(argv[i], "--avoid") == 0 && i + 1 < argc) {
+			char bad[64];
+
+			sbx_config_default(&config);
+			if (sbx_isolation_parse(argv[++i], &config.avoid, bad, sizeof(bad)) < 0) {
+				fprintf(stderr, "bench: unknown protection %s\n", bad);
+				return 2;
+			}
+			cfg = &config;
+		} else {
+			fprintf(stderr, "usage: %s [--runs N] [--seconds S] [--avoid cgroup,seccomp]\n",
+			        argv[0]);
 			return 2;
 		}
 	}
@@ -178,7 +192,7 @@ int main(int argc, char **argv)
 		sbx_result r;
 
 		bare_once();
-		sbx_run(&r, NULL, NULL, request, sizeof(request) - 1);
+		sbx_run(&r, cfg, NULL, request, sizeof(request) - 1);
 		if (check(&r, "cold") < 0)
 			goto out;
 		sbx_isolation_str(r.isolation, iso, sizeof(iso));
@@ -202,14 +216,14 @@ int main(int argc, char **argv)
 		sbx_result r;
 		double t0 = now();
 
-		sbx_run(&r, NULL, NULL, request, sizeof(request) - 1);
+		sbx_run(&r, cfg, NULL, request, sizeof(request) - 1);
 		cold[i] = now() - t0;
 		if (check(&r, "cold") < 0)
 			goto out;
 		sbx_result_free(&r);
 	}
 	cold_cpu = (cpu_used(RUSAGE_CHILDREN) + cpu_used(RUSAGE_SELF) - cpu0) / n;
-	if (sbx_pool_start(&pool, NULL, msg, sizeof(msg)) < 0) {
+	if (sbx_pool_start(&pool, cfg, msg, sizeof(msg)) < 0) {
 		fprintf(stderr, "bench: pool: %s\n", msg);
 		goto out;
 	}

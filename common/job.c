@@ -26,12 +26,12 @@ static const char *const kind_names[LR_KIND_COUNT] = {
 #define SESSION_CELLS_MAX      10000
 
 /* Fields each kind accepts, besides kind, limits, criteria and static_checks. */
-static const char *const kind_fields[LR_KIND_COUNT][12] = {
-    {"code", "tests", "entry_point", "isolate", NULL},
-    {"prompt", "tests", "entry_point", "model", "temperature", "show_tests", NULL},
+static const char *const kind_fields[LR_KIND_COUNT][14] = {
+    {"code", "tests", "entry_point", "session", "isolate", NULL},
+    {"prompt", "tests", "entry_point", "model", "temperature", "show_tests", "session", NULL},
     {"code", "feedback", "tests", "entry_point", "model", "temperature", NULL},
     {"prompt", "tests", "entry_point", "max_iterations", "budget", "strategy", "n", "temperature",
-     "refactor", "model", "show_tests", NULL},
+     "refactor", "model", "show_tests", "session", NULL},
     {"idle_timeout_s", "max_cells", NULL},
     {"session", "code", NULL},
     {"session", NULL},
@@ -347,11 +347,11 @@ static int check_fields(json_object *obj, lr_job_kind kind, lr_err *err)
 	return 0;
 }
 
-static int get_session(lr_job_spec *out, json_object *root, lr_err *err)
+static int get_session(lr_job_spec *out, json_object *root, int required, lr_err *err)
 {
-	int rc = lr_jobf_dup(&out->session, root, "session", 1, 1, LR_JOB_ID_MAX, err);
+	int rc = lr_jobf_dup(&out->session, root, "session", required, 1, LR_JOB_ID_MAX, err);
 
-	if (rc == 0 && !lr_job_id_valid(out->session))
+	if (rc == 0 && out->session != NULL && !lr_job_id_valid(out->session))
 		rc = lr_err_set(err, LR_EINVAL,
 		                "field 'session' must be a session id (<ms>-<seq>), got '%.64s'",
 		                out->session);
@@ -394,9 +394,9 @@ static int get_texts(lr_job_spec *out, json_object *root, const lr_job_policy *p
 	case LR_KIND_EXEC:
 		rc = lr_jobf_dup(&out->code, root, "code", 1, 0, pol->max_text_bytes, err);
 		if (rc == 0)
-			rc = get_session(out, root, err);
+			rc = get_session(out, root, 1, err);
 		break;
-	case LR_KIND_SESSION_CLOSE: rc = get_session(out, root, err); break;
+	case LR_KIND_SESSION_CLOSE: rc = get_session(out, root, 1, err); break;
 	case LR_KIND_BATCH: rc = 0; break; /* items come last: they take the limits */
 	default: rc = lr_err_set(err, LR_EINTERNAL, "unhandled kind");
 	}
@@ -484,6 +484,13 @@ int lr_job_spec_parse(lr_job_spec *out, const char *text, size_t len, const lr_j
 	                   err);
 	if (rc == 0)
 		rc = lr_jobf_entry_point(&out->entry_point, root, err);
+	if (rc == 0 && (out->kind == LR_KIND_EVALUATE || out->kind == LR_KIND_GENERATE ||
+	                out->kind == LR_KIND_LOOP))
+		rc = get_session(out, root, 0, err); /* code tested on a session's state */
+	if (rc == 0 && out->session != NULL && out->io != NULL)
+		rc = lr_err_set(err, LR_EINVAL,
+		                "field 'session' cannot be used with io tests (the code is a "
+		                "whole program run once per case)");
 	if (rc < 0)
 		goto cleanup;
 	if (out->kind == LR_KIND_GENERATE || out->kind == LR_KIND_REFACTOR ||

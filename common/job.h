@@ -12,6 +12,10 @@
  *   exec      session, code                                 one cell in a session
  *   session_close  session                                  end a session
  *   batch     items: [{id, code, [tests], [entry_point], [criteria]}, ...]
+ *
+ * evaluate, generate and loop may name a REPL session ([session]): the code
+ * is then tested after the session's recorded cells, on the state they built
+ * (not with io tests). The session itself is not changed.
  *             many evaluations in one job (see job_batch.h)
  *
  * and, for every kind, [limits] {timeout_s, memory_mb}, [criteria] (see

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static void put(int fd, const void *p, size_t n)
@@ -64,6 +65,22 @@ static void note(char tag, const char *what, const char *arg)
 	}
 	put(SBX_CFD_STATUS, &m, sizeof(m));
 	errno = e;
+}
+
+/* A trace mark (sbx_trace.h): clock_gettime is the vDSO's, no locks. */
+static void mark(const sbx_plan *p, const char *what)
+{
+	struct timespec ts;
+	sbx_msg m;
+
+	if (!p->trace)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	memset(&m, 0, sizeof(m));
+	m.tag = 'T';
+	m.utime_us = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	append(m.what, 0, sizeof(m.what), what);
+	put(SBX_CFD_STATUS, &m, sizeof(m));
 }
 
 static void __attribute__((noreturn)) fail(const char *what, const char *arg)
@@ -315,6 +332,10 @@ static void python_fds(const sbx_plan *p)
 	/* The candidate factory's socket: fd 10 (SBX_CFD_OUT's copy is done with). */
 	if (p->peer && dup2(SBX_CFD_PEER, 10) < 0)
 		fail("dup2", NULL);
+	/* Tracing a cold run: the status pipe as fd 11 (SBX_CFD_ERR's copy is
+	 * done with), which python closes before it runs any code. */
+	if (p->trace && p->init && dup2(SBX_CFD_STATUS, 11) < 0)
+		fail("dup2", NULL);
 }
 
 static void __attribute__((noreturn)) exec_python(const sbx_plan *p)
@@ -454,9 +475,11 @@ static void __attribute__((noreturn)) run_init(const sbx_plan *p)
 	            CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)(uintptr_t)p);
 	if (pid < 0)
 		fail("fork", NULL);
+	mark(p, "c.exec");
 	if (p->gate) {
 		close(gate[0]);
 		join_cgroups(pid, gate[1]);
+		mark(p, "c.cgjoin");
 	}
 	close(SBX_CFD_OUT);
 	close(SBX_CFD_ERR);
@@ -476,6 +499,7 @@ static void __attribute__((noreturn)) run_init(const sbx_plan *p)
 		if (w == pid) {
 			sbx_msg m;
 
+			mark(p, "c.reaped");
 			memset(&m, 0, sizeof(m));
 			m.tag = 'S';
 			m.status = st;
@@ -560,7 +584,9 @@ void sbx_child_main(const sbx_plan *p)
 
 	move_fds(p);
 	reset_signals();
+	mark(p, "c.start");
 	harden();
+	mark(p, "c.harden");
 	/* The pool's server joins its cgroups first thing (once per pool); a
 	 * cold run's init moves python and itself later (join_cgroups). */
 	if (!p->gate) {
@@ -577,11 +603,13 @@ void sbx_child_main(const sbx_plan *p)
 	}
 	build_root(p);
 	close(SBX_CFD_PYDIR);
+	mark(p, "c.mounts");
 	if (sethostname("sandbox", 7) < 0)
 		fail("sethostname", NULL);
 	if (p->peer)
 		start_peer(p);
 	drop_privileges(p, p->uid, p->gid);
+	mark(p, "c.privs");
 	/* Cleared by the credential change above, so set only now; then make
 	 * sure the host did not die before it was set. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
@@ -603,8 +631,10 @@ void sbx_child_main(const sbx_plan *p)
 		fail("chdir", "/work");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		fail("PR_SET_NO_NEW_PRIVS", NULL);
+	mark(p, "c.limits");
 	if (p->filter && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, p->filter, 0, 0) < 0)
 		fail("load the seccomp filter", NULL);
+	mark(p, "c.seccomp");
 	if (p->init)
 		run_init(p);
 	exec_python(p);

@@ -9,6 +9,7 @@
 #define LLMREPL_SBX_CHILD_H
 
 #include <linux/filter.h>
+#include <stddef.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -101,6 +102,9 @@ typedef struct sbx_plan {
 	             (peer_argv) as peer_uid, joined to python's fd 10 by a
 	             socketpair (its own fd 3); it gets none of the other fds */
 	uid_t peer_uid;
+	int trace; /* send 'T' marks on the status pipe (sbx_trace.h); the
+	              interpreter gets its own copy as fd 11 until its request
+	              is read */
 	char *peer_argv[12];
 	char exe[SBX_PATH];
 	char *argv[12];
@@ -111,7 +115,8 @@ typedef struct sbx_plan {
 } sbx_plan;
 
 /* What the child writes on the status pipe: 'E' when setup failed (err is the
- * errno, what the step), 'S' once python ended (init mode only). */
+ * errno, what the step), 'S' once python ended (init mode only), 'T' a trace
+ * mark (utime_us holds its CLOCK_MONOTONIC time in ns, what its name). */
 typedef struct sbx_msg {
 	char tag;
 	int status;
@@ -121,6 +126,11 @@ typedef struct sbx_msg {
 	long maxrss_kb;
 	char what[160];
 } sbx_msg;
+
+/* llmrepl_sbx.py packs 'T' records itself, as "=c3xii4xqqq160s". */
+_Static_assert(sizeof(sbx_msg) == 200 && offsetof(sbx_msg, utime_us) == 16 &&
+                   offsetof(sbx_msg, what) == 40,
+               "sbx_msg layout");
 
 /* Run in the cloned child; never returns. */
 void sbx_child_main(const sbx_plan *p) __attribute__((noreturn));

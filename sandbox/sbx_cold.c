@@ -197,11 +197,14 @@ static int supervise(sbx_cold *c, const sbx_limits *lim, const char *request, si
 			if (map[k] < 3) {
 				if (sbx_cap_read(&caps[map[k]], pf[k].fd) < 0)
 					caps[map[k]].eof = 1;
+				if (map[k] == 2 && caps[2].eof)
+					sbx_trace_mark(&c->tr, "h.answer");
 			} else if (map[k] == 3) {
 				sbx_status_read(st, c->st[0], res);
 			} else if (map[k] == 4) {
 				gone = 1;
 				gone_at = sbx_now();
+				sbx_trace_mark(&c->tr, "h.gone");
 			} else if (map[k] == 5) {
 				ssize_t w = send(c->req[0], request + sent, request_len - sent,
 				                 MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -245,6 +248,7 @@ void sbx_cold_init(sbx_cold *c)
 	c->pid = -1;
 	c->slot_fd = -1;
 	sbx_cgroup_init(&c->cg);
+	sbx_trace_begin(&c->tr, "cold");
 }
 
 void sbx_cold_kill(sbx_cold *c)
@@ -267,8 +271,10 @@ int sbx_cold_start(sbx_cold *c, sbx_result *res, const sbx_config *cfg, const sb
 		return -1;
 	}
 	iso = sbx_setup_isolation(s, res);
+	sbx_trace_mark(&c->tr, "h.setup");
 	/* The slot gives root its uid, and names the cgroup either way. */
 	c->slot_fd = sbx_slot_acquire(s->uid_base, &uid);
+	sbx_trace_mark(&c->tr, "h.slot");
 	if (c->slot_fd < 0) {
 		snprintf(res->detail, sizeof(res->detail), "no free sandbox uid in %u..%u: %s",
 		         s->uid_base, s->uid_base + SBX_SLOTS - 1, strerror(errno));
@@ -290,6 +296,7 @@ int sbx_cold_start(sbx_cold *c, sbx_result *res, const sbx_config *cfg, const sb
 	} else {
 		sbx_detail_add(res, "cgroup disabled by configuration");
 	}
+	sbx_trace_mark(&c->tr, "h.cgroup");
 	if ((unsigned)s->require & ~iso) {
 		char need[160];
 
@@ -324,8 +331,10 @@ int sbx_cold_start(sbx_cold *c, sbx_result *res, const sbx_config *cfg, const sb
 	if (cfg != NULL && cfg->peer)
 		sbx_plan_peer(c->plan, s);
 
+	sbx_trace_mark(&c->tr, "h.plan");
 	c->t0 = sbx_now();
 	c->pid = sbx_clone(c->plan, &c->pidfd);
+	sbx_trace_mark(&c->tr, "h.clone");
 	if (c->pid < 0) {
 		sbx_clone_failed(res, errno);
 		return -1;
@@ -356,6 +365,7 @@ int sbx_cold_end(sbx_cold *c, sbx_result *res, const sbx_limits *lim, sbx_cap ca
 	while (wait4((pid_t)c->pid, &wst, 0, &ru) < 0 && errno == EINTR)
 		;
 	c->pid = -1;
+	sbx_trace_mark(&c->tr, "h.reaped");
 	res->wall_s = sbx_now() - c->t0;
 	/* init reaped python and any orphans: its children's time is theirs. */
 	res->cpu_s = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
@@ -371,6 +381,7 @@ int sbx_cold_end(sbx_cold *c, sbx_result *res, const sbx_limits *lim, sbx_cap ca
 		res->peak_kb = st->maxrss_kb;
 	if (res->peak_kb <= 0)
 		res->peak_kb = ru.ru_maxrss;
+	sbx_trace_mark(&c->tr, "h.measure");
 	if (take_outputs(res, caps) < 0) {
 		snprintf(res->detail, sizeof(res->detail), "out of memory");
 		return -1;
@@ -411,6 +422,8 @@ void sbx_cold_cleanup(sbx_cold *c)
 	c->slot_fd = -1;
 	free(c->plan);
 	c->plan = NULL;
+	sbx_trace_mark(&c->tr, "h.cleanup");
+	sbx_trace_end(&c->tr);
 }
 
 int sbx_run(sbx_result *res, const sbx_config *cfg, const sbx_limits *lim_in, const char *request,
@@ -429,6 +442,7 @@ int sbx_run(sbx_result *res, const sbx_config *cfg, const sbx_limits *lim_in, co
 	memset(caps, 0, sizeof(caps));
 	memset(&st, 0, sizeof(st));
 	sbx_cold_init(&c);
+	st.tr = &c.tr;
 	sbx_limits_resolve(&lim, lim_in);
 	caps[0].max = caps[1].max = lim.output_max;
 	caps[2].max = lim.answer_max;

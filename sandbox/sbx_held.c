@@ -194,6 +194,7 @@ int sbx_held_start(sbx_held **out, const sbx_config *cfg, const sbx_limits *lim,
 		return -1;
 	}
 	sbx_cold_init(&h->c);
+	h->c.tr.kind = "held";
 	sbx_limits_resolve(&h->lim, lim);
 	h->caps[0].max = h->caps[1].max = h->lim.output_max;
 	h->caps[2].max = h->lim.answer_max;

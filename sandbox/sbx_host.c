@@ -531,6 +531,9 @@ void sbx_plan_make(sbx_plan *p, const sbx_setup *s, const sbx_limits *lim, unsig
 	p->envp[e++] = stash(p, &at, "OPENBLAS_NUM_THREADS=1");
 	p->envp[e++] = stash(p, &at, "MKL_NUM_THREADS=1");
 	p->envp[e++] = stash(p, &at, "NUMEXPR_NUM_THREADS=1");
+	p->trace = sbx_trace_enabled();
+	if (p->trace)
+		p->envp[e++] = stash(p, &at, "LLMREPL_SBX_TRACE=1");
 	p->envp[e] = NULL;
 	p->strs_at = at;
 	for (int i = 0; i < SBX_NFDS; i++)
@@ -793,7 +796,10 @@ void sbx_status_read(sbx_status *st, int fd, sbx_result *res)
 			memmove(st->buf, st->buf + sizeof(m), st->len - sizeof(m));
 			st->len -= sizeof(m);
 			m.what[sizeof(m.what) - 1] = '\0';
-			if (m.tag == 'S') {
+			if (m.tag == 'T') {
+				if (st->tr)
+					sbx_trace_at(st->tr, m.what, strlen(m.what), m.utime_us);
+			} else if (m.tag == 'S') {
 				st->have_status = 1;
 				st->status = m.status;
 				st->cpu_s = (double)(m.utime_us + m.stime_us) / 1e6;

@@ -7,6 +7,7 @@
 #include "sbx.h"
 #include "sbx_cgroup.h"
 #include "sbx_child.h"
+#include "sbx_trace.h"
 
 #include <stddef.h>
 
@@ -105,6 +106,7 @@ typedef struct sbx_status {
 	double cpu_s;
 	long maxrss_kb;
 	int failed; /* an 'E' record arrived: setup or exec failed */
+	sbx_trace *tr; /* where 'T' records go (may be NULL) */
 } sbx_status;
 
 /* Read what is there; 'E' and 'W' records are described in res->detail. */
@@ -121,6 +123,7 @@ typedef struct sbx_cold {
 	sbx_plan *plan;
 	unsigned iso; /* SBX_ISO_* that apply */
 	double t0;    /* when it was cloned (sbx_now) */
+	sbx_trace tr; /* LLMREPL_SBX_TRACE: printed by sbx_cold_cleanup */
 } sbx_cold;
 
 void sbx_cold_init(sbx_cold *c);

@@ -59,6 +59,7 @@ struct sbx_pool {
 	char note[256];
 	unsigned seq;
 	int running;
+	sbx_trace tr; /* the current run's (LLMREPL_SBX_TRACE) */
 };
 
 static void server_stop(sbx_pool *p)
@@ -406,12 +407,21 @@ static void ctl_read(sbx_pool *p, done_msg *done, double *done_at, int *dead, in
 	           &done->maxrss_kb) == 5 &&
 	    id == p->seq) {
 		const char *nj = strstr(buf, " NOJOIN ");
+		const char *marks = strstr(buf, " T ");
 
 		done->have = 1;
 		done->cpu_s = (double)(ut + stt) / 1e6;
 		*done_at = sbx_now();
-		if (nj != NULL)
+		sbx_trace_mark(&p->tr, "h.done");
+		if (marks)
+			sbx_trace_words(&p->tr, marks + 3);
+		if (nj != NULL) {
+			char *end;
+
 			snprintf(done->nojoin, sizeof(done->nojoin), "%s", nj + 8);
+			if ((end = strstr(done->nojoin, " T ")) != NULL)
+				*end = '\0'; /* the trace's marks follow */
+		}
 	}
 }
 
@@ -505,6 +515,8 @@ static int supervise(sbx_pool *p, run_io *io, const sbx_limits *lim, const char 
 			if (map[k] < 3) {
 				if (sbx_cap_read(&caps[map[k]], pf[k].fd) < 0)
 					caps[map[k]].eof = 1;
+				if (map[k] == 2 && caps[2].eof)
+					sbx_trace_mark(&p->tr, "h.answer");
 			} else if (map[k] == 3) {
 				ctl_read(p, done, &done_at, dead, gone);
 				if (*dead)
@@ -670,13 +682,17 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	res->cg_cpu_s = -1;
 	res->cg_peak_kb = -1;
 
+	sbx_trace_begin(&p->tr, "pool");
 	if (pool_prepare(p, res, &lim) < 0)
 		goto cleanup;
 	oom_before = sbx_cgroup_oom_kills(&p->run);
 	sbx_detail_add(res, p->note);
+	sbx_trace_mark(&p->tr, "h.prepare");
 	if (run_send(p, res, &lim, &io, &t0) < 0)
 		goto cleanup;
+	sbx_trace_mark(&p->tr, "h.send");
 	killed = supervise(p, &io, &lim, request, request_len, caps, &done, &dead, gone, t0);
+	sbx_trace_mark(&p->tr, "h.outputs");
 	res->wall_s = sbx_now() - t0;
 	res->cpu_s = done.cpu_s;
 	res->peak_kb = done.maxrss_kb;
@@ -708,10 +724,12 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 		                           : "the pool's server died during the run: restarted");
 	if (!dead && done.nojoin[0])
 		nojoin(p, res, done.nojoin, gone);
+	sbx_trace_mark(&p->tr, "h.measure");
 cleanup:
 	io_close(&io);
 	for (int i = 0; i < 3; i++)
 		sbx_cap_free(&caps[i]);
+	sbx_trace_end(&p->tr);
 	return rc;
 }
 

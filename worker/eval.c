@@ -121,6 +121,14 @@ static char *build_request(const eval_request *req, const sbx_limits *lim, doubl
 	rc |= lr_json_set_bool(o, "split", split);
 	if (split)
 		rc |= lr_json_set_obj(o, "candidate_limits", candidate_limits(lim));
+	if (req->session_ncells > 0) {
+		json_object *cells = json_object_new_array();
+
+		for (size_t i = 0; cells && i < req->session_ncells; i++)
+			rc |= json_object_array_add(cells,
+			                            json_object_new_string(req->session_cells[i]));
+		rc |= lr_json_set_obj(o, "session_cells", cells);
+	}
 	if (rc == 0)
 		text = lr_json_dump(o);
 	json_object_put(o);
@@ -321,7 +329,9 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 	/* The static checks in the static service when it answers (the run then
 	 * skips them), else in the judge as part of the run. */
 	local = *req;
-	if (req->static_checks &&
+	/* Code run after a session's cells is checked by the judge, which
+	 * knows the names they define. */
+	if (req->static_checks && req->session_ncells == 0 &&
 	    eval_static_run(req->code, fmin(STATIC_BUDGET_MAX_S, fmax(0.2, budget / 3)), &st,
 	                    &st_s) >= 0)
 		local.static_checks = 0;

@@ -48,7 +48,10 @@ typedef struct eval_request {
 	const lr_iotests *io;   /* the io form: `code` is a whole program, run once per
 	                           case with the case's stdin under `limits`, its output
 	                           judged on the host (eval_io.c); `tests` is ignored */
-	eval_stop_fn stop;      /* NULL, or asked before each io case */
+	const char *const *session_cells; /* a REPL session's recorded cells, run first
+	                                     in the code's globals (session_use.h) */
+	size_t session_ncells;
+	eval_stop_fn stop; /* NULL, or asked before each io case */
 	void *stop_arg;
 } eval_request;
 

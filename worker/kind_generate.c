@@ -5,6 +5,7 @@
 #include "gen.h"
 #include "kind_model.h"
 #include "kinds.h"
+#include "session_use.h"
 
 #include "extract.h"
 
@@ -34,6 +35,7 @@ int wk_kind_generate(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 	} else if (s->show_tests) {
 		in.tests = s->tests;
 	}
+	in.session = su_current_prompt(ctx);
 	rc = gen_run(&g, ctx, GEN_GENERATE, &in, err);
 	if (rc < 0)
 		goto cleanup;

@@ -1,5 +1,6 @@
 /* kind_model.c - judging and recording for the model-based kinds. */
 #include "kind_model.h"
+#include "session_use.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -24,6 +25,8 @@ int wk_spec_eval(eval_outcome *out, lr_jobctx *ctx, const lr_job_spec *s, const 
 
 	memset(out, 0, sizeof(*out));
 	eval_request_from_spec(&req, s, code);
+	if (s == lr_jobctx_spec(ctx))
+		su_apply(&req, su_current(ctx));
 	req.stop = wk_eval_stop;
 	req.stop_arg = ctx;
 	rc = eval_run(out, lr_jobctx_pool(ctx), lr_jobctx_sbx_config(ctx), &req, err);

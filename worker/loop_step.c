@@ -3,6 +3,7 @@
  * and record it in the iteration hash with an event. */
 #include "kind_model.h"
 #include "loop.h"
+#include "session_use.h"
 
 #include "clock.h"
 #include "json.h"
@@ -42,6 +43,7 @@ static int evaluate(cand *c, loop_run *L, lr_err *err)
 	int rc;
 
 	eval_request_from_spec(&req, s, c->a.code);
+	su_apply(&req, su_current(L->ctx));
 	req.stop = wk_eval_stop;
 	req.stop_arg = L->ctx;
 	rc = eval_run(&out, lr_jobctx_pool(L->ctx), lr_jobctx_sbx_config(L->ctx), &req, err);
@@ -337,6 +339,7 @@ static int step_single(loop_run *L, const loop_next *nx, lr_err *err)
 	in.entry_point = L->entry_point;
 	in.tests = s->show_tests ? (s->io ? L->io_examples : s->tests) : NULL;
 	in.program = s->io != NULL;
+	in.session = su_current_prompt(L->ctx);
 	if (si.phase != LOOP_PHASE_GENERATE) {
 		rc = base_of(L, nx->base, &code, &feedback, &report, err);
 		if (rc < 0)
@@ -452,6 +455,7 @@ static int step_sample(loop_run *L, const loop_next *nx, lr_err *err)
 	in.entry_point = L->entry_point;
 	in.tests = s->show_tests ? (s->io ? L->io_examples : s->tests) : NULL;
 	in.program = s->io != NULL;
+	in.session = su_current_prompt(L->ctx);
 	rc = prompt_generate(&p, &in, err);
 	if (rc < 0)
 		goto cleanup;

@@ -97,6 +97,12 @@ static int put_task(lr_buf *b, const prompt_input *in)
 		rc = lr_buf_printf(b, "\n%s\n", PROGRAM);
 	else if (!rc && in->entry_point && *in->entry_point)
 		rc = lr_buf_printf(b, "\nThe function must be named `%.100s`.\n", in->entry_point);
+	if (!rc && in->session && *in->session) {
+		rc = lr_buf_puts(b, "\nThe code runs after these cells of the user's Python "
+		                    "session, in the same globals: the names they define exist "
+		                    "when it runs.\n\n");
+		rc = rc ? rc : put_text(b, in->session, PROMPT_MAX_SESSION, "python");
+	}
 	if (!rc && in->program && in->tests && *in->tests) {
 		rc = lr_buf_puts(b, "\nExamples of input and the output expected for it:\n\n");
 		rc = rc ? rc : put_text(b, in->tests, PROMPT_MAX_TESTS, "text");

@@ -25,6 +25,8 @@ typedef struct prompt_input {
 	const char *feedback;    /* repair: evaluation feedback; refactor: the review */
 	int program;             /* the code is a whole program that reads stdin and
 	                            writes stdout (the job has io tests) */
+	const char *session;     /* the cells of the REPL session the code runs after
+	                            (session_use.h), or NULL */
 } prompt_input;
 
 typedef struct prompt {
@@ -39,6 +41,7 @@ typedef struct prompt {
 #define PROMPT_MAX_CODE     (64u << 10)
 #define PROMPT_MAX_FEEDBACK (8u << 10)
 #define PROMPT_MAX_TESTS    (8u << 10)
+#define PROMPT_MAX_SESSION  (8u << 10)
 #define PROMPT_IO_EXAMPLES  2 /* io cases shown as examples (show_tests) */
 
 /* Each returns 0, LR_EINVAL (a required input is missing) or LR_ENOMEM, and

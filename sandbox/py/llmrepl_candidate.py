@@ -316,11 +316,12 @@ class Worker:
                 if obj is not None:
                     self.ids.pop(id(obj), None)
             return ["ok", ["n"], "", ""]
-        if kind == "load" and len(msg) == 5:
+        if kind == "load" and len(msg) in (5, 6):
             # One character past what the judge keeps, so that it sees the cut.
             if type(msg[4]) is int and 0 <= msg[4] <= OUT_MAX:
                 self.out.cap = self.err.cap = msg[4] + 1
-            return self.load(msg[1], msg[2], msg[3])
+            cells = msg[5] if len(msg) == 6 and type(msg[5]) is list else None
+            return self.load(msg[1], msg[2], msg[3], cells)
         if kind == "call" and len(msg) == 5:
             return self.guard(msg[4], lambda: self.call(msg))
         if kind == "op" and len(msg) == 6:
@@ -353,7 +354,7 @@ class Worker:
                 exc = ["e", ["Exception"], "an exception that could not be described", []]
             return ["raise", exc, self.out.take(), self.err.take()]
 
-    def load(self, code, module, timeout):
+    def load(self, code, module, timeout, cells=None):
         mod = types.ModuleType(module if isinstance(module, str) else "solution")
         ns = mod.__dict__
         ns["__file__"] = mod.__name__ + ".py"
@@ -362,6 +363,10 @@ class Worker:
         self.ns = ns
 
         def run():
+            if cells:
+                # A session's cells: on this side, in the code's globals.
+                import llmrepl_session
+                llmrepl_session.replay(cells, ns, StepTimeout)
             try:
                 exec(compile(code, "<solution>", "exec", dont_inherit=True), ns)
             except SystemExit as e:

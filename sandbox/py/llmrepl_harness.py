@@ -11,7 +11,11 @@ one JSON answer on its answer descriptor. Request (from the C side, worker/eval.
    "max_code_bytes": int, "module": "solution",
    "isolate": bool,         # each test's process can be killed (see below)
    "split": bool,           # run the code in the candidate factory's process
-   "candidate_limits": [cpu_s, memory_mb, procs, file_size_mb, files]}
+   "candidate_limits": [cpu_s, memory_mb, procs, file_size_mb, files],
+   "session_cells": [str, ...]|null}  # a REPL session's recorded cells: they run
+                            # first, in the code's globals (on the code's side of
+                            # a split), as the session ran them (output discarded,
+                            # errors ignored); the static checks know their names
 
 What happens, in order: the code and tests are checked (empty, too big, syntax
 errors) and planned (llmrepl_plan); the static tools run (llmrepl_static); the
@@ -50,6 +54,7 @@ import time
 import llmrepl_judge
 import llmrepl_plan
 import llmrepl_runner
+import llmrepl_session
 import llmrepl_static
 
 HARNESS_VERSION = 1
@@ -106,7 +111,12 @@ def _options(req):
          "isolate": _opt(req, "isolate", bool, False),
          "split": _opt(req, "split", bool, False),
          "candidate_limits": req.get("candidate_limits"),
+         "session_cells": req.get("session_cells") or None,
          "grace_s": GRACE_S}
+    cells = o["session_cells"]
+    if cells is not None and not (isinstance(cells, list) and all(
+            isinstance(c, str) for c in cells)):
+        raise BadRequest("request field 'session_cells' must be a list of strings")
     lim = o["candidate_limits"]
     if lim is not None and not (isinstance(lim, list) and len(lim) == 5 and all(
             type(x) is int and 0 < x < (1 << 31) for x in lim)):
@@ -257,6 +267,9 @@ def _evaluate(o, ans):
 
 
 def _static(code, tree, o):
+    cells = o.get("session_cells")
+    llmrepl_static.KNOWN_NAMES = frozenset(
+        llmrepl_session.defined_names(cells) if cells else ())
     budget = min(DEFAULTS["static_budget_s"], max(0.2, (o["deadline"] - time.monotonic()) / 3))
     return llmrepl_static.run_all_within(code, tree, budget)
 

@@ -190,8 +190,11 @@ class Remote:
                 self.kill()
 
     def _load_msg(self):
-        return ["load", self.opts["code"], self.opts["module"], self.timeout_fn(),
-                self.opts["max_output"]]
+        msg = ["load", self.opts["code"], self.opts["module"], self.timeout_fn(),
+               self.opts["max_output"]]
+        if self.opts.get("session_cells"):
+            msg.append(self.opts["session_cells"])
+        return msg
 
     def _request(self, msg, timeout, grace=GRACE_S):
         if self.sock is None:

@@ -558,6 +558,9 @@ class Runner:
                 if self.remote is not None:
                     ns.update(self.remote.load())
                 else:
+                    if self.opts.get("session_cells"):
+                        import llmrepl_session
+                        llmrepl_session.replay(self.opts["session_cells"], ns, StepTimeout)
                     exec(plan.solution_code, ns)
                 self.ok(k)
                 load_ok = True

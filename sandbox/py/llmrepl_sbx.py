@@ -58,6 +58,51 @@ for _p in ("/usr/local/lib/python3/dist-packages", "/usr/lib/python3/dist-packag
 sys.path.append("/sandbox")
 
 
+# ---- the timing trace (LLMREPL_SBX_TRACE=1; see sandbox/sbx_trace.h) -----------
+
+_TRACE = posix.environ.get(b"LLMREPL_SBX_TRACE") == b"1"
+_TRACE_FD = -1  # a cold run: the status pipe (fd 11); a pooled run: its spare socket
+_TRACE_TEXT = False  # "name=ns ..." (pool) instead of sbx_msg records (cold)
+_MARKS = []
+_SPARE_TRACE = []  # the pool's server: the last run's marks, from its spare
+
+
+def _mark(name):
+    if _TRACE:
+        import time
+        _MARKS.append((name, time.monotonic_ns()))
+
+
+def _trace_words():
+    words = " ".join("%s=%d" % m for m in _MARKS)
+    del _MARKS[:]
+    return words
+
+
+def _trace_flush():
+    """Send the marks and close the channel, before any code of the run."""
+    global _TRACE_FD
+    fd, _TRACE_FD = _TRACE_FD, -1
+    if fd < 0:
+        return
+    try:
+        if _TRACE_TEXT:
+            posix.write(fd, ("TRACE " + _trace_words()).encode())
+        else:
+            import _struct
+            posix.write(fd, b"".join(_struct.pack("=c3xii4xqqq160s", b"T", 0, 0, ns, 0, 0,
+                                                  name.encode()) for name, ns in _MARKS))
+    except OSError:
+        pass
+    try:
+        posix.close(fd)
+    except OSError:
+        pass
+
+
+_mark("py.start")
+
+
 # ---- JSON without the json package ---------------------------------------------
 
 class _Ctx:
@@ -311,9 +356,12 @@ def run_once():
     """Read a request, run it, answer. Returns the exit status."""
     try:
         req = read_request()
+        _mark("py.request")
+        _trace_flush()
         if not isinstance(req, dict):
             raise ValueError("the request is not a JSON object")
     except (ValueError, UnicodeDecodeError, KeyError, OSError) as e:
+        _trace_flush()
         write_answer(dumps({"ok": False, "error": {
             "type": "RequestError", "message": "bad request: %s" % e}}))
         return 2
@@ -535,11 +583,11 @@ def _child(fds, lim):
     os.dup2(err, 2)
     os.dup2(ans, ANS_FD)
     os.dup2(req, REQ_FD)
-    keep = []
+    keep = [_TRACE_FD] if _TRACE_FD >= 0 else []
     if _FACTORY:
         # The candidate factory's socket and the run's cgroups stay, for
         # llmrepl_judge.
-        keep = sorted([FACTORY_FD] + _CGROUP_HELD)
+        keep = sorted(keep + [FACTORY_FD] + _CGROUP_HELD)
         import llmrepl_judge
         llmrepl_judge.CGROUP_FDS = tuple(_CGROUP_HELD)
     lo = CTL_FD
@@ -548,6 +596,7 @@ def _child(fds, lim):
         lo = fd + 1
     os.closerange(lo, 1 << 16)
     set_limits(lim)
+    _mark("py.limits")
     status = 1
     try:
         status = run_once()
@@ -604,7 +653,18 @@ def _spare_main(sock):
             break
         except InterruptedError:
             continue
-    sock.close()
+    if _TRACE:
+        # The socket carries this run's marks ("TRACE ...", _trace_flush)
+        # and is closed before the request is read, like it is otherwise.
+        global _TRACE_FD, _TRACE_TEXT
+        del _MARKS[:]
+        _mark("py.recv")
+        import fcntl
+        fd = sock.detach()
+        _TRACE_FD, _TRACE_TEXT = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 64), True
+        os.close(fd)  # out of the way of the fds a run gets (1-4)
+    else:
+        sock.close()
     words = msg.decode().split()
     if len(words) != 5 or len(fds) != 4:
         posix._exit(0)
@@ -645,12 +705,13 @@ class _Spare:
 def _spare_said(sock):
     """" NOJOIN <cgroup> <step> <errno>" when the run's process was a spare
     that could not join the run's cgroups (no code of the run's ran: it
-    never received more than the request's fds), else "". Only the spare
+    never received more than the request's fds), else "". With the trace on,
+    the run's process sends "TRACE <marks>" here (kept in _SPARE_TRACE). Only the spare
     writes this socket, and it closes it before the request is read."""
     import errno
     for _ in range(2):
         try:
-            msg = sock.recv(128, 0x40)  # MSG_DONTWAIT
+            msg = sock.recv(512, 0x40)  # MSG_DONTWAIT
             break
         except OSError as e:
             # A spare that died with the run's fds unread leaves ECONNRESET
@@ -660,6 +721,8 @@ def _spare_said(sock):
     else:
         return ""
     words = msg.decode("ascii", "replace").split()
+    if _TRACE and words[:1] == ["TRACE"]:
+        _SPARE_TRACE[:] = [" ".join(words[1:])]
     if len(words) == 4 and words[0] == "NOJOIN":
         return " " + " ".join(words)
     return ""
@@ -711,11 +774,14 @@ def serve():
     ctl = socket.socket(fileno=CTL_FD)
     spare = _Spare(ctl)
     ctl.send(("READY " + "; ".join(notes)).encode())
+    after = ""  # the trace's durations of the wipe and fork after the last run
     while True:
         try:
             msg, fds, _flags, _addr = socket.recv_fds(ctl, 4096, 4)
         except InterruptedError:
             continue
+        del _MARKS[:]
+        _mark("s.recv")
         if not msg:
             _kill_all()
             posix._exit(0)  # the host is gone
@@ -735,6 +801,7 @@ def serve():
             pass  # it died just now: reported below like any other end
         for fd in fds:
             os.close(fd)
+        _mark("s.handoff")
         pid, pidfd = spare.pid, spare.pidfd
         while True:
             try:
@@ -752,20 +819,34 @@ def serve():
                 break
         os.close(pidfd)
         _, status, ru = os.wait4(pid, 0)
+        _mark("s.reaped")
         gave_up = _spare_said(spare.sock)
         spare.sock.close()
         clean = _factory_clean()
+        _mark("s.factory")
         peak = max(ru.ru_maxrss, _kill_all())
-        ctl.send(("DONE %s %d %d %d %d%s" % (
+        _mark("s.killall")
+        trace = ""
+        if _TRACE:
+            trace = " T %s %s %s" % (_trace_words(), _SPARE_TRACE.pop() if _SPARE_TRACE else "",
+                                     after)
+        ctl.send(("DONE %s %d %d %d %d%s%s" % (
             run_id, status, int(ru.ru_utime * 1e6), int(ru.ru_stime * 1e6),
-            peak, gave_up)).encode())
+            peak, gave_up, trace)).encode())
+        if _TRACE:
+            import time
+            t = time.monotonic_ns()
         if not (clean and not _STUCK and _wipe("/work") and _wipe("/tmp")):
             # Something could not be removed: the host starts a fresh server
             # (and sends a run it may already have sent there).
             ctl.send(b"GONE")
             _kill_all()
             posix._exit(3)
+        if _TRACE:
+            t1 = time.monotonic_ns()
         spare = _Spare(ctl)
+        if _TRACE:
+            after = "+wipe=%d +fork=%d" % ((t1 - t) // 1000, (time.monotonic_ns() - t1) // 1000)
 
 
 SERVER_PATH = []
@@ -786,9 +867,13 @@ def main(args):
         import llmrepl_candidate
         llmrepl_candidate.factory_main(_wipe, set_limits)
         return
+    if _TRACE:
+        global _TRACE_FD
+        _TRACE_FD = 11  # the status pipe (see sbx_child.c python_fds)
     if args == ["--gated"]:
         # The init opens the gate once this process is in the run's cgroups.
         if posix.read(GATE_FD, 1) != b"g":
             posix._exit(125)
         posix.close(GATE_FD)
+        _mark("py.gate")
     finish(run_once())

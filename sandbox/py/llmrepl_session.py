@@ -75,19 +75,53 @@ def _fresh_globals():
     return main.__dict__
 
 
-def _replay(cells, base, g):
+def _replay(cells, base, g, stop=()):
+    """Run cells in g as the session ran them (output discarded, errors
+    ignored); an exception of a `stop` class (a deadline's) goes on up."""
     real = sys.stdout, sys.stderr
     sys.stdout = sys.stderr = _Sink()
     errors = 0
-    for i, c in enumerate(cells):
-        try:
-            has, value = _run_cell(str(c), "<cell %d>" % (base + i + 1), g)
-            if has and value is not None:
-                g["_"] = value
-        except BaseException:
-            errors += 1
-    sys.stdout, sys.stderr = real
+    try:
+        for i, c in enumerate(cells):
+            try:
+                has, value = _run_cell(str(c), "<cell %d>" % (base + i + 1), g)
+                if has and value is not None:
+                    g["_"] = value
+            except stop:
+                raise
+            except BaseException:
+                errors += 1
+    finally:
+        sys.stdout, sys.stderr = real
     return errors
+
+
+def replay(cells, g, stop=()):
+    """An evaluation's session: the session's recorded cells run in the code's
+    globals g before the code (the names they define are the code's own).
+    Returns how many raised."""
+    return _replay(list(cells or ()), 0, g, stop) if cells else 0
+
+
+def defined_names(cells):
+    """Names the cells bind at their top level (for the static checks of code
+    that runs after them)."""
+    import ast
+    names = set()
+    for c in cells or ():
+        try:
+            tree = ast.parse(str(c))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+            elif isinstance(node, ast.alias):
+                names.add((node.asname or node.name).split(".")[0])
+    names.add("_")
+    return names
 
 
 def _cell(req, g):

@@ -71,10 +71,15 @@ def _clip(s, n=300):
     return s if len(s) <= n else s[: n - 3] + "..."
 
 
+# Names the code may use without defining them: those a session's cells,
+# which run before it, define (set per request by the harness).
+KNOWN_NAMES = frozenset()
+
+
 def run_pyflakes(tree, filename="<solution>"):
     if _PYFLAKES_ERR:
         return {"ran": False, "error": _PYFLAKES_ERR}
-    w = pyflakes.checker.Checker(tree, filename=filename)
+    w = pyflakes.checker.Checker(tree, filename=filename, builtins=KNOWN_NAMES)
     msgs = sorted(w.messages, key=lambda m: (m.lineno, getattr(m, "col", 0)))
     findings = []
     errors = warnings = 0

@@ -50,3 +50,18 @@ def test_session_with_curl(api):
                "Content-Type: application/json", "-d", json.dumps({"code": "6 * 7"}))
     assert out["value"] == "42", out
     assert curl("-X", "DELETE", f"{api.base}/sessions/{sid}")["closed"] is True
+
+
+def test_code_on_a_sessions_state_and_its_history_over_http(api):
+    sid = api.post("/sessions", {}).json()["session"]
+    api.post(f"/sessions/{sid}/exec", {"code": "rate = 3"})
+    api.post(f"/sessions/{sid}/exec", {"code": "def cost(n):\n    return n * rate"})
+    r = api.post("/evaluate", {"code": "def bill():\n    return cost(2) + 1\n",
+                               "tests": ["assert bill() == 7"], "session": sid})
+    assert r.status == 200 and r.json()["success"] is True, r.json()
+    r = api.post("/evaluate", {"code": "x = 1\n", "session": "1700000000000-0"})
+    assert r.json()["success"] is False and "does not exist" in r.json()["error"], r.json()
+    # One commit per cell in the session's history, read as the open job's.
+    h = api.get(f"/jobs/{sid}/history").json()
+    assert [c["iteration"] for c in h["commits"]] == [1, 0], h
+    assert h["commits"][0]["subject"] == "cell 2: ok", h
