@@ -285,10 +285,12 @@ PORT ?= 8080
 model:
 	@bash deploy/model.sh $(MODEL_VENV)
 
+# One llama.cpp thread per core left to the workers: its threads spin on each other,
+# and on a busy machine two of them on two cores are several times slower than one.
 llm-server: model
 	$(MODEL_VENV)/bin/python -m llama_cpp.server \
 	  $$($(MODEL_VENV)/bin/python deploy/model_path.py --server-args $(LLM_MODEL)) \
-	  --host 127.0.0.1 --port $(PORT) --n_ctx 4096 --n_threads 2 --verbose false
+	  --host 127.0.0.1 --port $(PORT) --n_ctx 4096 --n_threads $$(( $$(nproc) > 1 ? $$(nproc) - 1 : 1 )) --verbose false
 
 bench: bench-llm
 bench-llm: all model

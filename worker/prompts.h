@@ -1,8 +1,9 @@
 /* prompts.h - every prompt the worker sends to a model, in one place.
  *
- * Three kinds: generate (a task -> code), repair (the task, the last code and
- * the evaluation's feedback -> fixed code) and refactor (code and review
- * feedback -> the same behaviour, better code). They are short and literal
+ * Four kinds: generate (a task -> code), repair (the task, the last code and
+ * the evaluation's feedback -> fixed code), refactor (code and review
+ * feedback -> the same behaviour, better code) and tests (a task -> assert
+ * lines that rank candidates when the job has no tests). They are short and literal
  * so that 135M-parameter models follow them as well as large ones do: one
  * instruction per line, the code in a fence, and the answer format (one
  * ```python block, complete code, no prose) stated last, where small models
@@ -49,6 +50,9 @@ typedef struct prompt {
 int prompt_generate(prompt *out, const prompt_input *in, lr_err *err);
 int prompt_repair(prompt *out, const prompt_input *in, lr_err *err);
 int prompt_refactor(prompt *out, const prompt_input *in, lr_err *err);
+/* Tests from the task alone (a job without tests, strategy auto): a few
+ * assert lines that call the entry point. They only rank candidates. */
+int prompt_tests(prompt *out, const prompt_input *in, lr_err *err);
 void prompt_free(prompt *p);
 
 #endif

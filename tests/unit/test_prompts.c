@@ -132,6 +132,27 @@ TEST(complete_code_for_a_code_task)
 	free(out);
 }
 
+TEST(tests_prompt)
+{
+	prompt p;
+	lr_err e;
+	prompt_input in = {.task = "Write a function add(a, b) that adds.", .entry_point = "add"};
+
+	CHECK(prompt_tests(&p, &in, &e) == 0);
+	CHECK_CONTAINS(p.user, "Task:\nWrite a function add");
+	CHECK_CONTAINS(p.user, "Write 5 tests for `add`");
+	CHECK_CONTAINS(p.user, "assert add(...) == expected");
+	prompt_free(&p);
+	in.task = HE_TASK;
+	in.entry_point = "has_close";
+	CHECK(prompt_tests(&p, &in, &e) == 0);
+	CHECK_CONTAINS(p.user, "```python\nfrom typing");
+	prompt_free(&p);
+	in.entry_point = NULL;
+	CHECK(prompt_tests(&p, &in, &e) == LR_EINVAL);
+	prompt_free(&p);
+}
+
 int main(void)
 {
 	RUN(generate_prompt);
@@ -139,5 +160,6 @@ int main(void)
 	RUN(code_cannot_break_the_fence);
 	RUN(inputs_are_capped);
 	RUN(complete_code_for_a_code_task);
+	RUN(tests_prompt);
 	return check_summary();
 }
