@@ -121,7 +121,13 @@ def main():
     ap.add_argument("--tasks", choices=["humaneval", "prose"], default="humaneval")
     ap.add_argument("--subset", choices=["eighth", "quarter", "all"], default="quarter")
     ap.add_argument("--limit", type=int, default=0, help="the first N problems instead")
+    ap.add_argument("--order", choices=["natural", "stride"], default="natural",
+                    help="stride: every eighth problem first, then the next eighth, ..., so "
+                         "that a run stopped early has covered the whole set evenly")
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--model-servers", type=int, default=1,
+                    help="model servers (one llama.cpp thread each unless --model-threads); "
+                         "worker i asks server i %% N")
     ap.add_argument("--strategy", choices=["auto", "repair", "sample"], default="auto")
     ap.add_argument("--n", type=int, default=4, help="candidates per sample round")
     ap.add_argument("--max-iterations", type=int, default=4)
@@ -135,14 +141,22 @@ def main():
     ap.add_argument("--venv", default=str(ROOT / ".venv"))
     ap.add_argument("--model", default="smollm2")
     ap.add_argument("--url", default=None, help="use this model server instead")
-    ap.add_argument("--model-threads", type=int, default=max(1, (os.cpu_count() or 2) - 1),
-                    help="llama.cpp threads (default: one core left for the workers)")
+    ap.add_argument("--model-threads", type=int, default=0,
+                    help="llama.cpp threads per server (default: the cores left for the "
+                         "workers, shared among the servers, at least 1)")
     ap.add_argument("--build", default=str(ROOT / "build"))
     ap.add_argument("--out", default=None, help="write every job's record here (JSON lines)")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the records already in --out and run only the other problems")
+    ap.add_argument("--report-every", type=int, default=10, metavar="K",
+                    help="print the figures so far every K problems (0: only at the end)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = ap.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)
     if args.show_tests is None:
         args.show_tests = args.tasks == "prose"
+    if args.model_threads <= 0:
+        args.model_threads = max(1, ((os.cpu_count() or 2) - 1) // max(1, args.model_servers))
 
     with gzip.open(DATA / "HumanEval.jsonl.gz", "rt") as f:
         humaneval = [json.loads(line) for line in f]
@@ -156,6 +170,8 @@ def main():
         problems = problems[:args.limit]
     elif args.tasks == "humaneval" and args.subset != "all":
         problems = problems[::4 if args.subset == "quarter" else 8]
+    if args.order == "stride":
+        problems = [p for k in range(8) for p in problems[k::8]]
 
     # SIGTERM (a CI timeout) unwinds like ^C, so everything started is stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -185,29 +201,33 @@ def start_stack(args, stack, tmp):
         except subprocess.CalledProcessError:
             pass
         time.sleep(0.05)
-    url, model = args.url, args.model
-    if url is None:
+    urls, model = [args.url] if args.url else [], args.model
+    if not urls:
         py = str(Path(args.venv) / "bin" / "python")
         served = subprocess.run([py, str(ROOT / "deploy" / "model_path.py"), "--server-args",
                                  model], capture_output=True, text=True,
                                 check=True).stdout.split()
-        mport = free_port()
-        mp = stack.start("model", [py, "-m", "llama_cpp.server", *served,
-                                   "--host", "127.0.0.1", "--port",
-                                   str(mport), "--n_ctx", "4096", "--n_threads",
-                                   str(args.model_threads),
-                                   "--verbose", "false"])
-        url = f"http://127.0.0.1:{mport}/v1"
-        if not wait_http(url + "/models", mp, 180):
-            sys.exit(f"the model server did not start; see {tmp}/model.log")
+        procs = []
+        for k in range(max(1, args.model_servers)):
+            mport = free_port()
+            procs.append(stack.start(f"model{k}", [py, "-m", "llama_cpp.server", *served,
+                                                   "--host", "127.0.0.1", "--port",
+                                                   str(mport), "--n_ctx", "4096", "--n_threads",
+                                                   str(args.model_threads),
+                                                   "--verbose", "false"]))
+            urls.append(f"http://127.0.0.1:{mport}/v1")
+        for k, (u, mp) in enumerate(zip(urls, procs)):
+            if not wait_http(u + "/models", mp, 180):
+                sys.exit(f"the model server did not start; see {tmp}/model{k}.log")
     env = dict(os.environ)
     env.update({"LLMREPL_REDIS_URL": f"redis://127.0.0.1:{rport}", "LLMREPL_PREFIX": PREFIX,
-                "LLMREPL_LLM_URL": url, "LLMREPL_MODEL": model,
+                "LLMREPL_LLM_URL": urls[0], "LLMREPL_MODEL": model,
                 "LLMREPL_LLM_MAX_TOKENS": str(args.max_tokens), "LLMREPL_LOG_LEVEL": "warn"})
     stack.start("dispatcher", [str(build / "llmrepl-dispatcher")], env)
     for i in range(args.workers):
-        stack.start(f"worker{i}", [str(build / "llmrepl-worker"), "--name", f"bench{i}"], env)
-    return rport, url, model
+        stack.start(f"worker{i}", [str(build / "llmrepl-worker"), "--name", f"bench{i}"],
+                    dict(env, LLMREPL_LLM_URL=urls[i % len(urls)]))
+    return rport, " ".join(urls), model
 
 
 def submit(port, spec):
@@ -255,6 +275,16 @@ def run(args, problems, latency_problems, stack, tmp):
           f"max_iterations {args.max_iterations}; budget {args.budget_tokens} tokens a job; "
           f"tests {'shown to' if args.show_tests else 'kept from'} the model\n", flush=True)
     lat = latency_phase(rport, latency_problems) if latency_problems else []
+    if lat:
+        report([], lat, 0, args)
+    records = []
+    if args.resume and args.out and Path(args.out).is_file():
+        with open(args.out) as f:
+            records = [json.loads(line) for line in f if line.strip()]
+        done = {r["task"] for r in records}
+        problems = [p for p in problems if p["task_id"] not in done]
+        print(f"(resumed: {len(records)} problems already in {args.out}, {len(problems)} to go)",
+              flush=True)
     t0 = time.time()
     jobs = []
     common = {"budget": {"tokens": args.budget_tokens}, "show_tests": args.show_tests}
@@ -267,8 +297,7 @@ def run(args, problems, latency_problems, stack, tmp):
         if args.strategy != "repair":
             spec["n"] = args.n
         jobs.append((p, single, submit(rport, spec)))
-    records = []
-    out = open(args.out, "w") if args.out else None
+    out = open(args.out, "a" if args.resume else "w") if args.out else None
     for i, (p, sid, lid) in enumerate(jobs):
         rec = {"task": p["task_id"]}
         for name, jid in (("single", sid), ("loop", lid)):
@@ -295,6 +324,10 @@ def run(args, problems, latency_problems, stack, tmp):
               f"{'pass' if s['passed'] else 'fail'}  loop {'pass' if lp['passed'] else 'fail'} "
               f"({lp['iterations']} it, {lp['model_calls']} calls, {lp['wall_s']:.1f} s, "
               f"{lp['stop_reason']})", flush=True)
+        if args.report_every and (i + 1) % args.report_every == 0 and i + 1 < len(jobs):
+            print(f"\n  -- so far, {len(records)} problems --", end="")
+            report(records, [], time.time() - t0, args)
+            print(flush=True)
     report(records, lat, time.time() - t0, args)
 
 

@@ -27,6 +27,7 @@ void loop_run_free(loop_run *L)
 	}
 	free(L->recs);
 	free(L->its);
+	free(L->gen_tests);
 	loop_store_close(L);
 	loop_model_close(L);
 	memset(L, 0, sizeof(*L));

@@ -6,6 +6,8 @@
  *   loop_step.c    one iteration: ask the model, evaluate, commit, record
  *   loop_model.c   one model call: prompt, budget-clamped timeout, code
  *                  extraction, token accounting, error classes
+ *   loop_gentests.c  tests the model writes for a job without tests, which
+ *                  rank sample candidates (never decide `passed`)
  *   loop_store.c   the job's git history: its own Redis connection, resume
  *                  from the committed iterations, commit, tag, deploy
  *
@@ -54,6 +56,8 @@ typedef struct loop_run {
 	const char *entry_point; /* the job's, or the name its tests call; NULL: unknown */
 	char entry_guess[128];
 	char *io_examples; /* io tests: the first cases, shown as examples; else NULL */
+	char *gen_tests;   /* a job without tests: the model's assert lines, or NULL */
+	int gen_asked;     /* this attempt asked for them */
 
 	/* the history, on its own connection */
 	lr_redis *r;
@@ -114,6 +118,19 @@ void loop_model_close(loop_run *L);
 int loop_ask(loop_answer *out, loop_run *L, const prompt *p, double temperature, long seed,
              int refactor, lr_err *err);
 void loop_answer_free(loop_answer *a);
+
+/* ---- loop_gentests.c ------------------------------------------------------- */
+
+/* Does this job rank its candidates by tests the model writes? (strategy
+ * auto, no tests of its own, not a program, a known entry point, n > 1) */
+int loop_gentests_wanted(const loop_run *L);
+/* Ask the model for them (once an attempt): L->gen_tests, NULL when the
+ * reply had no usable assert line. Adds the call's tokens and time. Returns
+ * what loop_ask returns. */
+int loop_gentests_ask(loop_run *L, long *tokens, double *t_model_ms, lr_err *err);
+/* Run `code` against L->gen_tests: *mask has bit k set when test k passed. */
+int loop_gentests_run(loop_run *L, const char *code, uint64_t *mask, double *t_eval_ms,
+                      lr_err *err);
 
 /* ---- loop_store.c ---------------------------------------------------------- */
 

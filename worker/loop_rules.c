@@ -217,11 +217,27 @@ int loop_compare(const loop_iter *a, const loop_iter *b)
 		return a->passed ? 1 : -1;
 	if (a->has_code != b->has_code)
 		return a->has_code ? 1 : -1;
+	if (a->agreement != b->agreement)
+		return a->agreement > b->agreement ? 1 : -1;
 	if (a->score != b->score)
 		return a->score > b->score ? 1 : -1;
 	if (a->tests_passed != b->tests_passed)
 		return a->tests_passed > b->tests_passed ? 1 : -1;
 	return 0;
+}
+
+void loop_agreement(long *score, const uint64_t *mask, const int *has, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		long same = 0;
+
+		score[i] = 0;
+		if (!has[i] || mask[i] == 0)
+			continue;
+		for (size_t j = 0; j < n; j++)
+			same += has[j] && mask[j] == mask[i];
+		score[i] = same * __builtin_popcountll(mask[i]);
+	}
 }
 
 long loop_best(const loop_iter *its, size_t n)

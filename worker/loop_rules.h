@@ -84,6 +84,8 @@ typedef struct loop_iter {
 	uint64_t code_hash;    /* loop_code_hash() of the code; 0 without code */
 	uint64_t failure_hash; /* loop_failure_hash() of the report; 0 when passed */
 	int rejected;          /* a refactor that was not kept (it failed, or changed nothing) */
+	long agreement;        /* sample candidates of a job without tests: the
+	                          generated tests' dual agreement (loop_agreement) */
 } loop_iter;
 
 /* What the job allows. */
@@ -128,9 +130,20 @@ void loop_decide(loop_next *out, const loop_iter *its, size_t n, const loop_budg
                  double elapsed_s);
 
 /* Ranking. A ranks above b when it passed and b did not; else when it has
- * code and b has none; else by score, then by tests passed. Returns 1 when
- * a ranks strictly above b, -1 strictly below, 0 when they tie. */
+ * code and b has none; else by agreement, then by score, then by tests
+ * passed. Returns 1 when a ranks strictly above b, -1 strictly below, 0 when
+ * they tie. Agreement only ever orders candidates the job's own criteria
+ * judged alike: it never makes one pass. */
 int loop_compare(const loop_iter *a, const loop_iter *b);
+
+/* CodeT's dual agreement, for a job without tests whose candidates were run
+ * against tests the model wrote (loop_gentests.c): mask[i] has bit k set
+ * when candidate i passed generated test k; has[i] is 0 for a candidate
+ * without code (its score is 0). Candidates that pass exactly the same tests
+ * form a group; each one scores (the group's size) x (the tests it passes),
+ * so a behaviour many samples agree on beats one sample that happens to pass
+ * one more (possibly wrong) generated test. */
+void loop_agreement(long *score, const uint64_t *mask, const int *has, size_t n);
 
 /* The best of n candidates (the earliest among equals), -1 when n is 0. */
 long loop_best(const loop_iter *its, size_t n);

@@ -102,6 +102,7 @@ typedef struct step_info {
 	long tokens_prompt, tokens_completion;
 	double t_model_ms, t_eval_ms;
 	json_object *candidates;
+	const char *gen_tests; /* the generated tests that ranked the candidates */
 	int refactor_kept;
 	const char *refactor_reason;
 	long long t_start;
@@ -188,6 +189,8 @@ static int write_hash(loop_run *L, long n, const cand *c, const step_info *si, c
 	NUM("usage_dropped", "%d", c->a.usage_dropped);
 	if (cands)
 		STR("candidates", cands);
+	if (si->gen_tests)
+		STR("generated_tests", si->gen_tests);
 	if (si->phase == LOOP_PHASE_REFACTOR) {
 		STR("refactor", si->refactor_kept ? "kept" : "rejected");
 		STR("refactor_reason", si->refactor_reason);
@@ -400,7 +403,7 @@ cleanup:
 	return rc;
 }
 
-static json_object *candidate_json(const cand *c, int i, int chosen)
+static json_object *candidate_json(const cand *c, int i, int chosen, const uint64_t *gen)
 {
 	json_object *o = json_object_new_object();
 	size_t len = c->a.code ? strlen(c->a.code) : 0;
@@ -417,6 +420,10 @@ static json_object *candidate_json(const cand *c, int i, int chosen)
 	rc |= lr_json_set_int(o, "tests_total", c->it.tests_total);
 	rc |= lr_json_set_str(o, "summary", c->summary);
 	rc |= lr_json_set_int(o, "tokens", c->a.tokens_prompt + c->a.tokens_completion);
+	if (gen != NULL) {
+		rc |= lr_json_set_int(o, "generated_tests_passed", __builtin_popcountll(*gen));
+		rc |= lr_json_set_int(o, "agreement", c->it.agreement);
+	}
 	rc |= lr_json_set_strn(o, "code", c->a.code,
 	                       len > LOOP_CANDIDATE_CODE_MAX ? LOOP_CANDIDATE_CODE_MAX : len);
 	if (rc != 0) {
@@ -434,6 +441,10 @@ static int step_sample(loop_run *L, const loop_next *nx, lr_err *err)
 	long n = s->n > 0 ? s->n : 1;
 	cand *cs = calloc((size_t)n, sizeof(*cs));
 	loop_iter *its = calloc((size_t)n, sizeof(*its));
+	uint64_t *masks = calloc((size_t)n, sizeof(*masks));
+	int *has = calloc((size_t)n, sizeof(*has));
+	long *agree = calloc((size_t)n, sizeof(*agree));
+	int gen = loop_gentests_wanted(L);
 	json_object *arr = json_object_new_array();
 	prompt_input in;
 	prompt p;
@@ -447,7 +458,8 @@ static int step_sample(loop_run *L, const loop_next *nx, lr_err *err)
 	si.t_start = lr_now_ms();
 	si.phase = LOOP_PHASE_SAMPLE;
 	si.base = -1;
-	if (cs == NULL || its == NULL || arr == NULL) {
+	if (cs == NULL || its == NULL || arr == NULL || masks == NULL || has == NULL ||
+	    agree == NULL) {
 		rc = lr_err_set(err, LR_ENOMEM, "out of memory");
 		goto cleanup;
 	}
@@ -459,6 +471,20 @@ static int step_sample(loop_run *L, const loop_next *nx, lr_err *err)
 	rc = prompt_generate(&p, &in, err);
 	if (rc < 0)
 		goto cleanup;
+	if (gen && !L->gen_asked) {
+		long tokens = 0;
+
+		progress(L, "iteration %zu: asking the model for tests to rank candidates by",
+		         L->n);
+		rc = loop_gentests_ask(L, &tokens, &si.t_model_ms, err);
+		si.tokens_prompt += tokens; /* counted once, as the round's */
+		if (rc < 0) {
+			rc = model_stop(L, rc, err);
+			goto cleanup;
+		}
+	}
+	gen = gen && L->gen_tests != NULL;
+	si.gen_tests = gen ? L->gen_tests : NULL;
 	for (long i = 0; i < n; i++) {
 		long tokens = L->tokens_total + si.tokens_prompt + si.tokens_completion;
 
@@ -485,17 +511,28 @@ static int step_sample(loop_run *L, const loop_next *nx, lr_err *err)
 			goto cleanup;
 		}
 		got++;
-		its[i] = cs[i].it;
 		si.tokens_prompt += cs[i].a.tokens_prompt;
 		si.tokens_completion += cs[i].a.tokens_completion;
 		si.t_model_ms += cs[i].a.t_model_ms;
 		si.t_eval_ms += cs[i].t_eval_ms;
-		if (cs[i].it.passed)
+		if (gen && cs[i].a.code != NULL) {
+			has[i] = 1;
+			rc = loop_gentests_run(L, cs[i].a.code, &masks[i], &si.t_eval_ms, err);
+			if (rc < 0)
+				goto cleanup;
+		}
+		if (cs[i].it.passed && !gen)
 			break; /* nothing ranks above a pass */
+	}
+	if (gen)
+		loop_agreement(agree, masks, has, (size_t)got);
+	for (long i = 0; i < got; i++) {
+		cs[i].it.agreement = agree[i];
+		its[i] = cs[i].it;
 	}
 	best = loop_best(its, (size_t)got);
 	for (long i = 0; i < got; i++) {
-		json_object *o = candidate_json(&cs[i], (int)i, i == best);
+		json_object *o = candidate_json(&cs[i], (int)i, i == best, gen ? &masks[i] : NULL);
 
 		if (o == NULL || json_object_array_add(arr, o) < 0) {
 			json_object_put(o);
@@ -510,6 +547,9 @@ cleanup:
 		cand_free(&cs[i]);
 	free(cs);
 	free(its);
+	free(masks);
+	free(has);
+	free(agree);
 	json_object_put(arr);
 	prompt_free(&p);
 	return rc;

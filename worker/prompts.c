@@ -215,6 +215,36 @@ int prompt_refactor(prompt *out, const prompt_input *in, lr_err *err)
 	return finish(out, &user, rc, err);
 }
 
+int prompt_tests(prompt *out, const prompt_input *in, lr_err *err)
+{
+	lr_buf user;
+	const char *ep = in->entry_point && *in->entry_point ? in->entry_point : NULL;
+	int rc = start(out, &user, in, 1, 0, err);
+
+	if (rc)
+		return rc;
+	if (ep == NULL)
+		return lr_err_set(err, LR_EINVAL, "no function name to write tests for");
+	rc = lr_buf_puts(&user, task_is_code(in->task) ? "A Python function:\n\n" : "Task:\n");
+	rc = rc ? rc
+	        : put_text(&user, in->task, PROMPT_MAX_TASK,
+	                   task_is_code(in->task) ? "python" : NULL);
+	rc = rc ? rc
+	        : lr_buf_printf(&user,
+	                        "\nWrite 5 tests for `%.100s`. Reply with one ```python code block "
+	                        "of 5 lines, each of the form: assert %.100s(...) == expected. "
+	                        "Use simple inputs whose answer you are sure of. No explanation.\n",
+	                        ep, ep);
+	return finish(out, &user, rc, err);
+}
+
+long prompt_reply_tokens(const prompt *p, long configured)
+{
+	long bound = PROMPT_REPLY_BASE + (long)(p->user ? strlen(p->user) : 0) / 3;
+
+	return configured > 0 && configured < bound ? configured : bound;
+}
+
 void prompt_free(prompt *p)
 {
 	if (!p)

@@ -1,8 +1,9 @@
 /* prompts.h - every prompt the worker sends to a model, in one place.
  *
- * Three kinds: generate (a task -> code), repair (the task, the last code and
- * the evaluation's feedback -> fixed code) and refactor (code and review
- * feedback -> the same behaviour, better code). They are short and literal
+ * Four kinds: generate (a task -> code), repair (the task, the last code and
+ * the evaluation's feedback -> fixed code), refactor (code and review
+ * feedback -> the same behaviour, better code) and tests (a task -> assert
+ * lines that rank candidates when the job has no tests). They are short and literal
  * so that 135M-parameter models follow them as well as large ones do: one
  * instruction per line, the code in a fence, and the answer format (one
  * ```python block, complete code, no prose) stated last, where small models
@@ -49,6 +50,17 @@ typedef struct prompt {
 int prompt_generate(prompt *out, const prompt_input *in, lr_err *err);
 int prompt_repair(prompt *out, const prompt_input *in, lr_err *err);
 int prompt_refactor(prompt *out, const prompt_input *in, lr_err *err);
+/* Tests from the task alone (a job without tests, strategy auto): a few
+ * assert lines that call the entry point. They only rank candidates. */
+int prompt_tests(prompt *out, const prompt_input *in, lr_err *err);
+/* The most tokens a reply to `p` needs: it restates at most what the prompt
+ * shows (task, code, tests; about three bytes a token) and adds a body:
+ * PROMPT_REPLY_BASE + the user message's bytes / 3. Bounded by `configured`
+ * (the worker's setting; <= 0: no setting). A reply that runs away (small
+ * models repeat themselves until the limit) then costs the time a right
+ * answer to this task could need, not the worker's whole limit. */
+#define PROMPT_REPLY_BASE 192
+long prompt_reply_tokens(const prompt *p, long configured);
 void prompt_free(prompt *p);
 
 #endif

@@ -81,20 +81,24 @@ def factory_main(wipe, set_limits):
                 cgroups = [os.dup(fd) for fd in fds[3:]]
             if spare is None or not spare.go(msg, fds):
                 _Spare(sock, set_limits, ()).go(msg, fds)
-            spare = False
+            # No spare forked now: the run's end (CLEAN) or a restart
+            # (KILL) kills every process of this uid, a spare too.
+            spare = None
         elif words == ["KILL"]:
             _kill_all()
             sock.send(b"OK")
+            spare = True
         elif words == ["CLEAN"]:
             _kill_all()
             wipe("/work")
             wipe("/tmp")
             sock.send(b"OK")
+            spare = True
         for fd in fds:
             os.close(fd)
-        if spare is False or (spare is not None and not spare.alive()):
-            # From the first request on, the next worker waits forked ahead,
-            # off the next run's path.
+        if spare is True:
+            # From the first request on, the next worker waits forked ahead
+            # of the next request, off its path.
             spare = _Spare(sock, set_limits, cgroups)
 
 
@@ -196,11 +200,13 @@ def _kill_all():
         except OSError:
             pass
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            # Blocking: each wait ends with a death, and the next kill(-1)
+            # reaches whatever was forked meanwhile.
+            os.waitpid(-1, 0)
         except ChildProcessError:
             return
-        if pid == 0:
-            time.sleep(0.001)
+        except InterruptedError:
+            continue
 
 
 # ---- a worker --------------------------------------------------------------------

@@ -223,6 +223,11 @@ def _evaluate(o, ans):
         ans["error"] = {"type": "Empty", "message": "the code has no statements "
                         "(only comments or blank lines)"}
         return
+    if o["split"] and llmrepl_judge.available():
+        # The candidate's worker starts and loads the code while the tests
+        # are parsed and planned here (and the static checks run, when the
+        # host left them to the judge).
+        o["remote"] = _prestart(o)
     tests = o["tests"]
     tests_tree = None
     if tests is not None:
@@ -370,10 +375,7 @@ def _run_here(plan, o, ans, side, split=False):
     crash or a hang costs the step (the candidate is restarted)."""
     remote = None
     if split:
-        # The worker starts and loads the code while the static checks run.
-        rem = llmrepl_judge.Remote(o, lambda: max(0.001, o["deadline"] - time.monotonic()),
-                                   tuple(o["candidate_limits"] or ()) or None)
-        rem.prestart()
+        rem = o.pop("remote", None) or _prestart(o)
 
         def remote(runner):
             rem.timeout_fn = runner.remaining
@@ -406,6 +408,13 @@ def _run_here(plan, o, ans, side, split=False):
     if split:
         ans["integrity"] = "split"
     _assemble(plan, o, ans, results, True)
+
+
+def _prestart(o):
+    rem = llmrepl_judge.Remote(o, lambda: max(0.001, o["deadline"] - time.monotonic()),
+                               tuple(o["candidate_limits"] or ()) or None)
+    rem.prestart()
+    return rem
 
 
 def _streams(ans, o, out, err, dropped):

@@ -406,3 +406,82 @@ def test_auto_never_stops_for_being_stuck(loop):
     its = s.iterations(jid)
     assert len(its) == 4
     assert h["code"] == ADD_DOUBLE  # 2 of 4 tests, the best
+
+
+GEN_TESTS = "Write 5 tests for `add`"  # in the prompt asking for tests
+ADD_PLUS = "def add(a, b):\n    return a + b + (a == 0)\n"  # passes the wrong test too
+ADD_OK2 = "def add(a, b):\n    return b + a\n"
+
+
+def test_auto_without_tests_ranks_by_the_model_tests_agreement(loop):
+    # No tests in the job: the model writes some (one of them wrong), every
+    # candidate runs against them, and the behaviour two candidates agree on
+    # (2 x 2 tests) beats the one candidate that passes all three (1 x 3).
+    s, fake = loop(rules((GEN_TESTS, fenced("assert add(1, 2) == 3\nassert add(2, 2) == 4\n"
+                                            "assert add(0, 0) == 1\n")),
+                         default=[fenced(ADD_SUB), fenced(ADD_PLUS), fenced(ADD_OK),
+                                  fenced(ADD_OK2)]))
+    jid = s.submit_loop(prompt=ADD_TASK, entry_point="add", n=4)
+    h = s.wait(jid, timeout=60)
+    assert h["passed"] == "1" and h["stop_reason"] == "passed", h
+    assert h["code"] == ADD_OK
+    it = s.iteration(jid, 0)
+    assert it["phase"] == "sample" and "assert add(0, 0) == 1" in it["generated_tests"]
+    cands = json.loads(it["candidates"])
+    assert [c["generated_tests_passed"] for c in cands] == [0, 3, 2, 2]
+    assert [c["agreement"] for c in cands] == [0, 3, 4, 4]
+    assert [c["chosen"] for c in cands] == [False, False, True, False]
+    assert all(c["passed"] for c in cands)  # the job's criteria: each runs cleanly
+    assert it["tests_total"] == "0"  # the generated tests are not the job's
+    reqs = fake.requests()
+    assert GEN_TESTS in reqs[0]["user"] and len(reqs) == 5
+
+
+def test_generated_tests_never_decide_passed(loop):
+    # The generated tests rank, the job's criteria (here: no lint) decide.
+    # Two candidates pass every generated test but have an unused import:
+    # the clean one that fails them all is chosen, and it is what passes.
+    lint = "import os\n\n"
+    tests = (GEN_TESTS, fenced("assert add(1, 2) == 3\nassert add(2, 2) == 4\n"))
+    s, _ = loop(rules(tests, default=[fenced(lint + ADD_OK), fenced(lint + ADD_OK2),
+                                      fenced(ADD_SUB)]))
+    jid = s.submit_loop(prompt=ADD_TASK, entry_point="add", n=3, max_iterations=1,
+                        criteria={"max_lint": 0})
+    h = s.wait(jid, timeout=60)
+    assert h["passed"] == "1" and h["code"] == ADD_SUB, h
+    cands = json.loads(s.iteration(jid, 0)["candidates"])
+    assert [c["generated_tests_passed"] for c in cands] == [2, 2, 0]
+    assert [c["passed"] for c in cands] == [False, False, True]
+    assert [c["chosen"] for c in cands] == [False, False, True]
+
+
+def test_passing_every_generated_test_is_not_passing(loop):
+    # Only candidates that pass every generated test and fail the job's
+    # criteria: the job does not pass.
+    lint = "import os\n\n"
+    tests = (GEN_TESTS, fenced("assert add(1, 2) == 3\nassert add(2, 2) == 4\n"))
+    s, _ = loop(rules(tests, default=[fenced(lint + ADD_OK), fenced(lint + ADD_OK2)]))
+    jid = s.submit_loop(prompt=ADD_TASK, entry_point="add", n=2, max_iterations=1,
+                        criteria={"max_lint": 0})
+    h = s.wait(jid, timeout=60)
+    assert h["passed"] == "0" and h["stop_reason"] == "max_iterations", h
+    cands = json.loads(s.iteration(jid, 0)["candidates"])
+    assert [c["generated_tests_passed"] for c in cands] == [2, 2]
+    assert not any(c["passed"] for c in cands)
+
+
+def test_reply_tokens_bounded_by_the_prompt(loop):
+    # The worker allows 1024 tokens a reply; a call asks for what an answer
+    # to its prompt could need (192 + the prompt's bytes / 3), a repair more
+    # than a generate (it shows the code); the job's own max_tokens wins.
+    s, fake = loop(rules((REPAIR, fenced(ADD_OK)), default=fenced(ADD_SUB)),
+                   **{"llm-max-tokens": "1024"})
+    jid = add_job(s)
+    assert s.wait(jid, timeout=60)["passed"] == "1"
+    reqs = fake.requests()
+    assert [r["max_tokens"] for r in reqs] == [192 + len(r["user"].encode()) // 3
+                                               for r in reqs]
+    assert reqs[0]["max_tokens"] < reqs[1]["max_tokens"] < 1024
+    jid = add_job(s, model={"max_tokens": 50})
+    assert s.wait(jid, timeout=60)["state"] == "done"
+    assert {r["max_tokens"] for r in fake.requests()[2:]} == {50}

@@ -5,23 +5,12 @@ warm, and any other worker can answer one by replaying the recorded cells."""
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from conftest import binary
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
-from jobsys import System  # noqa: E402
-
-
-@pytest.fixture
-def system(redis_server, tmp_path):
-    s = System(redis_server, tmp_path)
-    yield s
-    s.stop_all()
 
 
 def open_session(system, **fields):

@@ -242,6 +242,35 @@ TEST(test_ranking)
 	CHECK(loop_best(its, 0) == -1 && loop_final(its, 0) == -1);
 }
 
+TEST(test_agreement)
+{
+	/* Generated tests t0..t2; t2 is wrong. A and B behave alike (t0, t1),
+	 * C passes all three alone, D passes nothing, E has no code. */
+	uint64_t mask[5] = {0x3, 0x3, 0x7, 0x0, 0x7};
+	int has[5] = {1, 1, 1, 1, 0};
+	long score[5];
+	loop_iter its[5];
+
+	loop_agreement(score, mask, has, 5);
+	CHECK(score[0] == 4 && score[1] == 4); /* 2 alike x 2 tests */
+	CHECK(score[2] == 3);                  /* 1 x 3: agreement beats one more test */
+	CHECK(score[3] == 0 && score[4] == 0);
+	for (int i = 0; i < 5; i++) {
+		its[i] = failing(LOOP_PHASE_SAMPLE, (uint64_t)i + 1, 0, 0);
+		its[i].passed = 1; /* the job's own criteria: ran cleanly */
+		its[i].agreement = score[i];
+	}
+	CHECK(loop_best(its, 5) == 0);
+	/* Agreement only orders what the criteria judged alike: a candidate
+	 * that failed them never ranks above one that passed. */
+	its[1].passed = 0;
+	its[1].agreement = 100;
+	CHECK(loop_compare(&its[1], &its[3]) == -1);
+	CHECK(loop_best(its, 5) == 0);
+	its[0].passed = 0;
+	CHECK(loop_best(its, 5) == 2);
+}
+
 TEST(test_code_hash)
 {
 	uint64_t h = loop_code_hash("def f():\n    return 1\n");
@@ -383,6 +412,7 @@ int main(void)
 	RUN(test_budgets);
 	RUN(test_refactor);
 	RUN(test_ranking);
+	RUN(test_agreement);
 	RUN(test_auto);
 	RUN(test_code_hash);
 	RUN(test_failure_hash);
