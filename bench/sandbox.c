@@ -174,7 +174,8 @@ int main(int argc, char **argv)
 			}
 			cfg = &config;
 		} else {
-			fprintf(stderr, "usage: %s [--runs N] [--seconds S] [--avoid cgroup,seccomp]\n",
+			fprintf(stderr,
+			        "usage: %s [--runs N] [--seconds S] [--avoid cgroup,seccomp]\n",
 			        argv[0]);
 			return 2;
 		}
