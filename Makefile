@@ -327,6 +327,12 @@ bench-humaneval: all model
 	$(PYTHON) bench/humaneval.py --venv $(MODEL_VENV) --build $(BUILD) --model $(LLM_MODEL) \
 	  $(BENCH_HUMANEVAL_ARGS)
 
+# Every bench program on an older build beside this tree's, in the same run
+# (bench/parity.py; PARITY_BASE=<commit>, PARITY_ARGS=--only queue,sandbox ...).
+.PHONY: bench-parity
+bench-parity:
+	$(PYTHON) bench/parity.py $(if $(PARITY_BASE),--base $(PARITY_BASE)) $(PARITY_ARGS)
+
 clean:
 	rm -rf build build-asan build-ubsan build-asan-ubsan build-fuzz
 
@@ -341,6 +347,7 @@ help:
 	@echo "make valgrind   unit tests under valgrind"
 	@echo "make fuzz       libFuzzer targets into build-fuzz/fuzz (fuzz-run: each for FUZZ_SECONDS)"
 	@echo "make bench      the benchmarks under bench/"
+	@echo "make bench-parity [PARITY_BASE=rev]   each of them on an older build and this one, side by side"
 	@echo "make model      the local model server (virtual environment in .venv)"
 	@echo "make llm-server PORT=8080   serve the default model on 127.0.0.1 (foreground)"
 	@echo "make containers  prepare this Debian host for docker-compose.yml (podman, base image)"

@@ -26,8 +26,6 @@ import gzip
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,18 +33,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchlib import free_port, stop_all, wait_redis
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("LLMREPL_DATASETS") or next(
     (p for p in (ROOT.parent / "shared" / "datasets", ROOT.parent.parent / "shared" / "datasets")
      if p.is_dir()), ROOT.parent / "shared" / "datasets"))
 PREFIX = "llmrepl:"
 PYTHON = "/usr/bin/python3"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cli(port, *args, stdin=None):
@@ -67,14 +61,7 @@ class Stack:
         return p
 
     def stop(self):
-        for p in reversed(self.procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+        stop_all(self.procs)
 
 
 def start(args, stack, tmp):
@@ -82,13 +69,7 @@ def start(args, stack, tmp):
     (tmp / "redis").mkdir()
     stack.start("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
                           "--dir", str(tmp / "redis"), "--save", "", "--appendonly", "no"])
-    for _ in range(200):
-        try:
-            if cli(port, "PING").strip() == "PONG":
-                break
-        except subprocess.CalledProcessError:
-            pass
-        time.sleep(0.05)
+    wait_redis(port)
     env = dict(os.environ, LLMREPL_REDIS_URL=f"redis://127.0.0.1:{port}", LLMREPL_PREFIX=PREFIX,
                LLMREPL_LOG_LEVEL="warn")
     build = Path(args.build)

@@ -34,15 +34,11 @@ from pathlib import Path
 
 import redis
 
+from benchlib import free_port, redis_server, stop_all
+
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = {"kind": "evaluate", "code": "print(1)\n", "static_checks": False}
 FINAL = {"done", "cancelled", "rejected", "dead"}
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_port(port, timeout=15):
@@ -148,11 +144,8 @@ def main():
     build = Path(a.build)
     tmp = tempfile.mkdtemp(prefix="bench-http-")
     rport, hport = free_port(), free_port()
-    procs = [subprocess.Popen(["redis-server", "--port", str(rport), "--bind", "127.0.0.1",
-                               "--save", "", "--appendonly", "no", "--dir", tmp],
-                              stdout=subprocess.DEVNULL)]
+    procs = [redis_server(rport, tmp)]
     try:
-        time.sleep(0.3)
         env = dict(os.environ, LLMREPL_REDIS_URL=f"redis://127.0.0.1:{rport}",
                    LLMREPL_LOG_LEVEL="warn")
         log = open(Path(tmp) / "procs.log", "ab")
@@ -178,13 +171,7 @@ def main():
         print(f"throughput, {a.clients} clients for {a.seconds:g} s each (jobs/s):")
         print(f"  redis {jr:6.1f}   http {jh:6.1f}   ({(jh / jr - 1) * 100:+.1f} %)")
     finally:
-        for p in reversed(procs):
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs)
 
 
 if __name__ == "__main__":

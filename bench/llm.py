@@ -29,16 +29,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+from benchlib import free_port, redis_server, stop_all
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("LLMREPL_DATASETS", ROOT.parent / "shared" / "datasets"))
 TARGET_S = 5.0
-
-
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(venv, model, threads):
@@ -196,20 +191,12 @@ def run_jobs(build, url, model, problems):
     b = Path(build)
     tmp = tempfile.mkdtemp(prefix="bench-llm-")
     port = free_port()
-    procs = [subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                               "--dir", tmp, "--save", "", "--appendonly", "no"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    procs = [redis_server(port, tmp)]
     env = dict(os.environ, LLMREPL_REDIS_URL=f"redis://127.0.0.1:{port}", LLMREPL_LLM_URL=url,
                LLMREPL_MODEL=model, LLMREPL_LOG_LEVEL="warn")
     lat, model_s, passed = [], [], 0
     try:
         r = redis.Redis(port=port, decode_responses=True)
-        for _ in range(100):
-            try:
-                r.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
         log = open(Path(tmp) / "procs.log", "w")
         for name in ("llmrepl-dispatcher", "llmrepl-worker"):
             procs.append(subprocess.Popen([str(b / name)], env=env, stdout=log, stderr=log))
@@ -231,12 +218,7 @@ def run_jobs(build, url, model, problems):
             passed += h.get("passed") == "1"
             model_s.append(json.loads(h["result"])["model"]["latency_ms"] / 1e3)
     finally:
-        for pr in reversed(procs):
-            pr.terminate()
-            try:
-                pr.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                pr.kill()
+        stop_all(procs)
         subprocess.run(["rm", "-rf", tmp])
     return lat, model_s, passed
 

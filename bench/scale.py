@@ -22,7 +22,6 @@ ports, then:
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,14 +30,10 @@ from pathlib import Path
 
 import redis
 
+from benchlib import free_port, redis_server, stop_all
+
 ROOT = Path(__file__).resolve().parent.parent
 FINAL = {"done", "cancelled", "rejected", "dead"}
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Stack:
@@ -47,18 +42,8 @@ class Stack:
         self.tmp = Path(tmp)
         self.port = free_port()
         self.procs = []
-        self.redis = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.tmp), "--loglevel", "warning",
-             *redis_args],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.redis = redis_server(self.port, self.tmp, "--loglevel", "warning", *redis_args)
         self.r = redis.Redis(port=self.port, decode_responses=True)
-        for _ in range(100):
-            try:
-                self.r.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
         fake = subprocess.Popen(
             [sys.executable, str(ROOT / "tests/fixtures/fake_llm.py"), "--script", "ok",
              "--model", "fake", "--log", str(self.tmp / "fake.log")],
@@ -84,13 +69,7 @@ class Stack:
         return out
 
     def stop(self, procs):
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs)
 
     def close(self):
         self.stop(self.procs)

@@ -20,7 +20,6 @@ and the sandbox alone (build/bench/session: held call, replay, pool, cold).
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -29,13 +28,9 @@ from pathlib import Path
 
 import redis
 
+from benchlib import free_port, redis_server, stop_all
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_final(r, jid, timeout=60):
@@ -73,20 +68,12 @@ def show(name, v):
 
 def run_system(build, tmp, held, runs):
     port = free_port()
-    rs = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                           "--save", "", "--appendonly", "no", "--dir", tmp],
-                          stdout=subprocess.DEVNULL)
+    rs = redis_server(port, tmp)
     env = dict(os.environ, LLMREPL_REDIS_URL=f"redis://127.0.0.1:{port}",
                LLMREPL_LOG_LEVEL="warn")
     procs = [rs]
     try:
         r = redis.Redis(port=port, decode_responses=True)
-        for _ in range(100):
-            try:
-                r.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
         procs.append(subprocess.Popen([str(build / "llmrepl-dispatcher"), "--name", "d1"],
                                       env=env, stdout=subprocess.DEVNULL))
         procs.append(subprocess.Popen([str(build / "llmrepl-worker"), "--name", "w1",
@@ -107,9 +94,7 @@ def run_system(build, tmp, held, runs):
         # Each cell is recorded: max_cells (200) bounds a session.
         return cells, evals
     finally:
-        for p in procs[::-1]:
-            p.terminate()
-            p.wait()
+        stop_all(procs)
 
 
 def main():

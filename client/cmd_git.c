@@ -17,26 +17,22 @@ static int git_exit(const lr_err *err)
 }
 
 /* Open job `id`'s history read-only on the client's connection; an exit
- * code (the error printed) when that fails. */
+ * code (the error printed) when the id is not one or that fails. */
 static int open_store(gitstore **gs, cli *c, const char *id, lr_err *err)
 {
-	lr_redis *r = cli_redis(c);
 	gitstore_opts o;
+	lr_redis *r;
 
+	if (!lr_job_id_valid(id))
+		return cli_fail(LR_EXIT_USAGE, "'%.64s' is not a job id (like 1700000000000-0)",
+		                id);
+	r = cli_redis(c);
 	if (r == NULL)
 		return LR_EXIT_RUNTIME;
 	gitstore_opts_init(&o);
 	o.prefix = c->keys.prefix;
 	if (gitstore_open(gs, r, id, 0, &o, err) < 0)
 		return git_exit(err);
-	return 0;
-}
-
-static int check_id(const char *id)
-{
-	if (!lr_job_id_valid(id))
-		return cli_fail(LR_EXIT_USAGE, "'%.64s' is not a job id (like 1700000000000-0)",
-		                id);
 	return 0;
 }
 
@@ -120,9 +116,6 @@ int cmd_log(cli *c, int argc, char **argv)
 
 	if (argc != 2)
 		return cli_fail(LR_EXIT_USAGE, "usage: llmrepl log <id>");
-	ret = check_id(argv[1]);
-	if (ret != 0)
-		return ret;
 	lr_err_clear(&err);
 	ret = open_store(&gs, c, argv[1], &err);
 	if (ret == 0)
@@ -139,9 +132,6 @@ int cmd_export(cli *c, int argc, char **argv)
 
 	if (argc != 3)
 		return cli_fail(LR_EXIT_USAGE, "usage: llmrepl export <id> <dir>");
-	ret = check_id(argv[1]);
-	if (ret != 0)
-		return ret;
 	lr_err_clear(&err);
 	ret = open_store(&gs, c, argv[1], &err);
 	if (ret == 0 && gitstore_export(gs, argv[2], &err) < 0)

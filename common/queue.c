@@ -138,6 +138,14 @@ static void al_policy(argv_list *a, const lr_q_policy *p)
 	al_long(a, p->events_max);
 }
 
+/* The arguments every script about one attempt of a job starts with. */
+static void al_attempt(argv_list *a, const lr_q *q, const char *id, long attempt)
+{
+	al_str(a, q->k->prefix);
+	al_str(a, id);
+	al_long(a, attempt);
+}
+
 static int run(lr_redis *r, const lr_script *s, argv_list *a, redisReply **out, lr_err *err)
 {
 	if (a->oom)
@@ -145,6 +153,16 @@ static int run(lr_redis *r, const lr_script *s, argv_list *a, redisReply **out, 
 	if (a->n > 100000)
 		return lr_err_set(err, LR_ETOOBIG, "script %s: too many arguments", s->name);
 	return lr_redis_eval(r, out, s, 0, (int)a->n, a->v, a->len, err);
+}
+
+/* The end of a call: the reply (may be NULL) and the arguments freed, rc
+ * passed on. */
+static int done(redisReply *rep, argv_list *a, int rc)
+{
+	if (rep)
+		freeReplyObject(rep);
+	al_free(a);
+	return rc;
 }
 
 /* A random fraction for jitter; quality does not matter. */
@@ -350,10 +368,7 @@ int lr_q_take(lr_q *q, const char *consumer, long count, size_t max_bytes, const
 	rep = NULL;
 cleanup:
 	free(out);
-	if (rep)
-		freeReplyObject(rep);
-	al_free(&a);
-	return rc;
+	return done(rep, &a, rc);
 }
 
 void lr_q_taken_free(lr_q_taken *t)
@@ -390,10 +405,7 @@ int lr_q_intake(lr_q *q, const lr_q_record *rec, const lr_q_policy *pol, int *re
 		else if (recorded)
 			*recorded = strcmp(rep->str, "exists") != 0;
 	}
-	if (rep)
-		freeReplyObject(rep);
-	al_free(&a);
-	return rc;
+	return done(rep, &a, rc);
 }
 
 /* Upkeep scripts answer {n, buried job, reason, ...}: the count, and the
@@ -413,10 +425,7 @@ static int int_script(lr_redis *r, const lr_script *s, argv_list *a, long *n, lr
 		         lr_reply_elem_str(rep, i + 1));
 	if (n)
 		*n = (long)v;
-	if (rep)
-		freeReplyObject(rep);
-	al_free(a);
-	return rc;
+	return done(rep, a, rc);
 }
 
 int lr_q_reclaim(lr_q *q, long limit, long *n, lr_err *err)
@@ -482,10 +491,7 @@ int lr_q_gc(lr_q *q, long consumer_idle_ms, long worker_gone_ms, lr_err *err)
 	al_long(&a, consumer_idle_ms);
 	al_long(&a, worker_gone_ms);
 	rc = run(q->r, &lr_lua_gc, &a, &rep, err);
-	if (rep)
-		freeReplyObject(rep);
-	al_free(&a);
-	return rc;
+	return done(rep, &a, rc);
 }
 
 static void log_pairs(const redisReply *list, const char *what)
@@ -528,10 +534,7 @@ int lr_q_repair(lr_q *q, unsigned long long *cursor, long count, long *fixed, lr
 	if (fixed)
 		*fixed = (long)(rep->element[1]->elements + rep->element[2]->elements) / 2;
 cleanup:
-	if (rep)
-		freeReplyObject(rep);
-	al_free(&a);
-	return rc;
+	return done(rep, &a, rc);
 }
 
 int lr_q_cancel(lr_q *q, const char *id, const char *by, lr_q_state *prev, lr_err *err)
@@ -568,10 +571,7 @@ int lr_q_cancel(lr_q *q, const char *id, const char *by, lr_q_state *prev, lr_er
 		set_state(prev, lr_q_state_parse(lr_reply_elem_str(rep, 1)));
 	}
 cleanup:
-	if (rep)
-		freeReplyObject(rep);
-	al_free(&a);
-	return rc;
+	return done(rep, &a, rc);
 }
 
 /* ---- worker -------------------------------------------------------------- */
@@ -641,10 +641,7 @@ static int claim(lr_redis *r, const lr_keys *k, const char *id, const char *entr
 	job->spec_len = rep->element[2]->len;
 	*got = 1;
 cleanup:
-	if (rep)
-		freeReplyObject(rep);
-	al_free(&a);
-	return rc;
+	return done(rep, &a, rc);
 }
 
 int lr_q_next(lr_q *q, const char *worker, long block_ms, long lease_ms, lr_q_job *job, int *got,
@@ -717,19 +714,14 @@ int lr_q_renew(lr_q *q, const char *id, long attempt, const char *worker, long l
 	redisReply *rep = NULL;
 	int rc;
 
-	al_str(&a, q->k->prefix);
-	al_str(&a, id);
-	al_long(&a, attempt);
+	al_attempt(&a, q, id, attempt);
 	al_str(&a, worker);
 	al_long(&a, lease_ms);
 	rc = run(q->r, &lr_lua_renew, &a, &rep, err);
 	if (rc == 0)
 		rc = fenced_reply(rep, "lease renewal", id, attempt, LR_QS_RUNNING, state,
 		                  cur_attempt, err);
-	if (rep)
-		freeReplyObject(rep);
-	al_free(&a);
-	return rc;
+	return done(rep, &a, rc);
 }
 
 struct lr_q_ops {
@@ -801,9 +793,7 @@ int lr_q_write(lr_q *q, const char *id, long attempt, const lr_q_ops *ops, lr_q_
 	redisReply *rep = NULL;
 	int rc;
 
-	al_str(&a, q->k->prefix);
-	al_str(&a, id);
-	al_long(&a, attempt);
+	al_attempt(&a, q, id, attempt);
 	for (size_t i = 0; i < ops->a.n; i++)
 		al_push(&a, ops->a.v[i], ops->a.len[i]);
 	if (ops->a.oom)
@@ -811,10 +801,7 @@ int lr_q_write(lr_q *q, const char *id, long attempt, const lr_q_ops *ops, lr_q_
 	rc = run(q->r, &lr_lua_write, &a, &rep, err);
 	if (rc == 0)
 		rc = fenced_reply(rep, "write", id, attempt, LR_QS_RUNNING, state, NULL, err);
-	if (rep)
-		freeReplyObject(rep);
-	al_free(&a);
-	return rc;
+	return done(rep, &a, rc);
 }
 
 int lr_q_finish(lr_q *q, const char *id, long attempt, const lr_q_result *res, lr_q_state *state,
@@ -824,9 +811,7 @@ int lr_q_finish(lr_q *q, const char *id, long attempt, const lr_q_result *res, l
 	redisReply *rep = NULL;
 	int rc;
 
-	al_str(&a, q->k->prefix);
-	al_str(&a, id);
-	al_long(&a, attempt);
+	al_attempt(&a, q, id, attempt);
 	al_str(&a, res->passed ? "1" : "0");
 	al_str(&a, res->result ? res->result : "");
 	al_str(&a, res->error ? res->error : "");
@@ -838,10 +823,7 @@ int lr_q_finish(lr_q *q, const char *id, long attempt, const lr_q_result *res, l
 	rc = run(q->r, &lr_lua_finish, &a, &rep, err);
 	if (rc == 0)
 		rc = fenced_reply(rep, "finish", id, attempt, LR_QS_DONE, state, NULL, err);
-	if (rep)
-		freeReplyObject(rep);
-	al_free(&a);
-	return rc;
+	return done(rep, &a, rc);
 }
 
 int lr_q_fail(lr_q *q, const char *id, long attempt, lr_q_fail_mode mode, const char *reason,
@@ -854,19 +836,14 @@ int lr_q_fail(lr_q *q, const char *id, long attempt, lr_q_fail_mode mode, const 
 	int rc;
 
 	snprintf(rnd, sizeof(rnd), "%.4f", jitter());
-	al_str(&a, q->k->prefix);
-	al_str(&a, id);
-	al_long(&a, attempt);
+	al_attempt(&a, q, id, attempt);
 	al_str(&a, modes[mode]);
 	al_str(&a, reason ? reason : "");
 	al_str(&a, rnd);
 	rc = run(q->r, &lr_lua_fail, &a, &rep, err);
 	if (rc == 0)
 		rc = fenced_reply(rep, "fail", id, attempt, LR_QS_NONE, outcome, NULL, err);
-	if (rep)
-		freeReplyObject(rep);
-	al_free(&a);
-	return rc;
+	return done(rep, &a, rc);
 }
 
 int lr_q_heartbeat(lr_q *q, const char *worker, long ttl_ms, size_t n, const char *const *fields,
@@ -884,10 +861,7 @@ int lr_q_heartbeat(lr_q *q, const char *worker, long ttl_ms, size_t n, const cha
 		al_str(&a, values[i]);
 	}
 	rc = run(q->r, &lr_lua_heartbeat, &a, &rep, err);
-	if (rep)
-		freeReplyObject(rep);
-	al_free(&a);
-	return rc;
+	return done(rep, &a, rc);
 }
 
 int lr_q_unregister(lr_q *q, const char *worker, lr_err *err)
@@ -947,10 +921,7 @@ int lr_q_retain(lr_q *q, long long max_bytes, long limit, long *evicted, long *e
 			*bytes = rep->element[2]->integer;
 		}
 	}
-	if (rep)
-		freeReplyObject(rep);
-	al_free(&a);
-	return rc;
+	return done(rep, &a, rc);
 }
 
 /* ---- completion callbacks -------------------------------------------------- */
@@ -1017,16 +988,11 @@ int lr_q_cb_report(lr_q *q, const char *id, long attempt, const char *outcome, c
 	redisReply *rep = NULL;
 	int rc;
 
-	al_str(&a, q->k->prefix);
-	al_str(&a, id);
-	al_long(&a, attempt);
+	al_attempt(&a, q, id, attempt);
 	al_str(&a, outcome);
 	al_str(&a, status);
 	al_str(&a, detail ? detail : "");
 	al_long(&a, retry_in_ms);
 	rc = run(q->r, &lr_lua_cb_report, &a, &rep, err);
-	if (rep)
-		freeReplyObject(rep);
-	al_free(&a);
-	return rc;
+	return done(rep, &a, rc);
 }

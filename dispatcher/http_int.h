@@ -112,6 +112,15 @@ int http_submit(http_req *q, json_object *spec, const char *idem_key, char id[LR
 /* Wait until the job is final or wait_s passes. *job gets the job hash as
  * JSON (NULL when it did not end in time). */
 int http_wait(http_req *q, const char *id, double wait_s, json_object **job, lr_err *err);
+/* ?wait=<seconds> (capped at --http-wait-max-s), or --http-wait-s when not
+ * given; LR_EINVAL when it is not a number of seconds. */
+int http_wait_arg(http_req *q, double *wait_s, lr_err *err);
+/* Submit spec (consumed; an Idempotency-Key header applies) and wait up to
+ * wait_s: *job is then the final job, or NULL while it runs, with *pending
+ * the 202 answer ({job_id, status_url}). q->location names the job either
+ * way. On failure *status and err say why. */
+int http_submit_wait(http_req *q, json_object *spec, double wait_s, json_object **job,
+                     json_object **pending, unsigned *status, lr_err *err);
 /* The job hash as JSON (`spec` and `result` parsed), or for a request
  * not yet taken {"id", "state": "submitted"}. LR_ENOTFOUND when neither
  * exists or another owner's. */

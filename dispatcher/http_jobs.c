@@ -472,12 +472,59 @@ int http_wait(http_req *q, const char *id, double wait_s, json_object **job, lr_
 	}
 }
 
-/* ---- the endpoints ----------------------------------------------------------- */
-
 static void set_location(http_req *q, const char *id)
 {
 	snprintf(q->location, sizeof(q->location), "/jobs/%s", id);
 }
+
+int http_wait_arg(http_req *q, double *wait_s, lr_err *err)
+{
+	const http_config *c = &q->srv->cfg;
+	const char *w = http_arg(q, "wait");
+	char *end = NULL;
+
+	*wait_s = c->wait_s;
+	if (w == NULL)
+		return 0;
+	*wait_s = strtod(w, &end);
+	if (end == w || *end != '\0' || !(*wait_s >= 0))
+		return lr_err_set(err, LR_EINVAL, "wait must be a number of seconds, got '%.32s'",
+		                  w);
+	if (*wait_s > c->wait_max_s)
+		*wait_s = c->wait_max_s;
+	return 0;
+}
+
+int http_submit_wait(http_req *q, json_object *spec, double wait_s, json_object **job,
+                     json_object **pending, unsigned *status, lr_err *err)
+{
+	char id[LR_JOB_ID_MAX + 1];
+	int existing = 0;
+	int rc;
+
+	*job = *pending = NULL;
+	rc = http_submit(q, spec, http_header(q, "Idempotency-Key"), id, &existing, status, err);
+	json_object_put(spec);
+	if (rc < 0)
+		return rc;
+	set_location(q, id);
+	rc = http_wait(q, id, wait_s, job, err);
+	if (rc < 0) {
+		*status = http_err_status(q, err);
+		return rc;
+	}
+	if (*job != NULL)
+		return 0;
+	*pending = json_object_new_object();
+	if (*pending == NULL)
+		return lr_err_set(err, LR_ENOMEM, "out of memory");
+	lr_json_set_str(*pending, "job_id", id);
+	lr_json_set_str(*pending, "status_url", q->location);
+	*status = 202;
+	return 0;
+}
+
+/* ---- the endpoints ----------------------------------------------------------- */
 
 enum MHD_Result http_jobs_post(http_req *q)
 {

@@ -75,8 +75,6 @@ int http_seed_run(http_req *q, const char *kind, json_object *body, double wait_
                   json_object **out, int *pending, unsigned *status, lr_err *err)
 {
 	json_object *job = NULL;
-	char id[LR_JOB_ID_MAX + 1];
-	int existing = 0;
 	int rc;
 
 	*out = NULL;
@@ -89,25 +87,10 @@ int http_seed_run(http_req *q, const char *kind, json_object *body, double wait_
 		                  "the kind");
 	}
 	json_object_object_add(body, "kind", json_object_new_string(kind));
-	rc = http_submit(q, body, http_header(q, "Idempotency-Key"), id, &existing, status, err);
-	json_object_put(body);
-	if (rc < 0)
+	rc = http_submit_wait(q, body, wait_s, &job, out, status, err);
+	if (rc < 0 || job == NULL) {
+		*pending = rc == 0;
 		return rc;
-	snprintf(q->location, sizeof(q->location), "/jobs/%s", id);
-	rc = http_wait(q, id, wait_s, &job, err);
-	if (rc < 0) {
-		*status = http_err_status(q, err);
-		return rc;
-	}
-	if (job == NULL) {
-		*out = json_object_new_object();
-		if (*out == NULL)
-			return lr_err_set(err, LR_ENOMEM, "out of memory");
-		lr_json_set_str(*out, "job_id", id);
-		lr_json_set_str(*out, "status_url", q->location);
-		*pending = 1;
-		*status = 202;
-		return 0;
 	}
 	rc = answer(kind, job, out, status, err);
 	json_object_put(job);
@@ -118,25 +101,15 @@ int http_seed_run(http_req *q, const char *kind, json_object *body, double wait_
 
 enum MHD_Result http_seed(http_req *q, const char *kind)
 {
-	const http_config *c = &q->srv->cfg;
-	const char *w = http_arg(q, "wait");
 	json_object *body = NULL, *out = NULL;
-	double wait_s = c->wait_s;
+	double wait_s;
 	unsigned status = 500;
 	int pending = 0;
 	lr_err err;
 
 	lr_err_clear(&err);
-	if (w != NULL) {
-		char *end = NULL;
-
-		wait_s = strtod(w, &end);
-		if (end == w || *end != '\0' || !(wait_s >= 0))
-			return http_problem(q, 400, "wait must be a number of seconds, got '%.32s'",
-			                    w);
-		if (wait_s > c->wait_max_s)
-			wait_s = c->wait_max_s;
-	}
+	if (http_wait_arg(q, &wait_s, &err) < 0)
+		return http_problem(q, 400, "%s", err.msg);
 	if (http_body_object(q, &body, &status, &err) < 0)
 		return http_problem(q, status, "%s", err.msg);
 	if (http_seed_run(q, kind, body, wait_s, &out, &pending, &status, &err) < 0)

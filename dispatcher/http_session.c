@@ -33,26 +33,13 @@ static const char *str_of(json_object *o, const char *key)
 static int run(http_req *q, const char *kind, const char *session, json_object *body,
                json_object **job, json_object **out, unsigned *status, lr_err *err)
 {
-	const http_config *c = &q->srv->cfg;
-	const char *w = http_arg(q, "wait");
-	double wait_s = c->wait_s;
-	char id[LR_JOB_ID_MAX + 1];
-	int existing = 0;
-	int rc;
+	double wait_s;
 
 	*job = *out = NULL;
-	if (w != NULL) {
-		char *end = NULL;
-
-		wait_s = strtod(w, &end);
-		if (end == w || *end != '\0' || !(wait_s >= 0)) {
-			json_object_put(body);
-			*status = 400;
-			return lr_err_set(err, LR_EINVAL,
-			                  "wait must be a number of seconds, got '%.32s'", w);
-		}
-		if (wait_s > c->wait_max_s)
-			wait_s = c->wait_max_s;
+	if (http_wait_arg(q, &wait_s, err) < 0) {
+		json_object_put(body);
+		*status = 400;
+		return LR_EINVAL;
 	}
 	if (member(body, "kind") || member(body, "session")) {
 		json_object_put(body);
@@ -64,25 +51,7 @@ static int run(http_req *q, const char *kind, const char *session, json_object *
 	json_object_object_add(body, "kind", json_object_new_string(kind));
 	if (session)
 		json_object_object_add(body, "session", json_object_new_string(session));
-	rc = http_submit(q, body, http_header(q, "Idempotency-Key"), id, &existing, status, err);
-	json_object_put(body);
-	if (rc < 0)
-		return rc;
-	snprintf(q->location, sizeof(q->location), "/jobs/%s", id);
-	rc = http_wait(q, id, wait_s, job, err);
-	if (rc < 0) {
-		*status = http_err_status(q, err);
-		return rc;
-	}
-	if (*job != NULL)
-		return 0;
-	*out = json_object_new_object();
-	if (*out == NULL)
-		return lr_err_set(err, LR_ENOMEM, "out of memory");
-	lr_json_set_str(*out, "job_id", id);
-	lr_json_set_str(*out, "status_url", q->location);
-	*status = 202;
-	return 0;
+	return http_submit_wait(q, body, wait_s, job, out, status, err);
 }
 
 /* A final job that is not done, or a session that is gone: the problem. */

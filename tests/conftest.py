@@ -119,7 +119,19 @@ def have(cmd):
     return shutil.which(cmd) is not None
 
 
-# The model suites' fixtures (fake_llm, llama_server) live in tests/llm/llmtools.py.
+# The model suites' fixtures (fake_llm, llama_server) live in tests/llm/llmtools.py,
+# the job system's helpers (System, evaluate, ...) in tests/integration/jobsys.py.
 import sys  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent / "llm"))
+sys.path.insert(0, str(Path(__file__).resolve().parent / "integration"))
 from llmtools import fake_llm, llama_server  # noqa: E402,F401
+
+
+@pytest.fixture
+def system(request, redis_server, tmp_path):
+    """Dispatchers and workers on the private Redis, all stopped after the
+    test. A suite sets SYSTEM = {"prefix": ..., <setting>: ...} for its own."""
+    from jobsys import System
+    s = System(redis_server, tmp_path, **getattr(request.module, "SYSTEM", {}))
+    yield s
+    s.stop_all()

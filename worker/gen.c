@@ -122,7 +122,8 @@ static int chat(llm_reply *r, gen_result *out, llm_client *c, lr_jobctx *ctx, co
 	llm_request_init(&req);
 	req.messages = p->msgs;
 	req.nmessages = p->nmsgs;
-	req.max_tokens = s->max_tokens > 0 ? s->max_tokens : wc->llm.max_tokens;
+	req.max_tokens =
+	    s->max_tokens > 0 ? s->max_tokens : prompt_reply_tokens(p, wc->llm.max_tokens);
 	req.temperature = s->has_temperature ? s->temperature : wc->llm.temperature;
 	req.stream = wc->llm.stream;
 	req.stop_at_code = 1;

@@ -162,6 +162,18 @@ int wk_ctx_write(lr_jobctx *c, const lr_q_ops *ops, lr_err *err)
 	}
 }
 
+/* Write ops built with rc (0, or what building them returned), then free
+ * them. */
+static int send_ops(lr_jobctx *c, lr_q_ops *ops, int rc, lr_err *err)
+{
+	if (rc == 0)
+		rc = wk_ctx_write(c, ops, err);
+	else
+		lr_err_set(err, rc, "out of memory");
+	lr_q_ops_free(ops);
+	return rc;
+}
+
 int lr_jobctx_setn(lr_jobctx *c, size_t n, const char *const *fields, const char *const *values,
                    const size_t *lens, lr_err *err)
 {
@@ -172,15 +184,8 @@ int lr_jobctx_setn(lr_jobctx *c, size_t n, const char *const *fields, const char
 		if (field_ok(fields[i], err) < 0)
 			return LR_EINVAL;
 	ops = lr_q_ops_new();
-	if (ops == NULL)
-		return lr_err_set(err, LR_ENOMEM, "out of memory");
-	rc = lr_q_ops_set(ops, n, fields, values, lens);
-	if (rc == 0)
-		rc = wk_ctx_write(c, ops, err);
-	else
-		lr_err_set(err, rc, "out of memory");
-	lr_q_ops_free(ops);
-	return rc;
+	rc = ops ? lr_q_ops_set(ops, n, fields, values, lens) : LR_ENOMEM;
+	return send_ops(c, ops, rc, err);
 }
 
 int lr_jobctx_set(lr_jobctx *c, const char *field, const char *value, lr_err *err)
@@ -268,11 +273,7 @@ int lr_jobctx_iteration_with(lr_jobctx *c, long n, size_t nfields, const char *c
 		rc = lr_q_ops_event(ops, x->event, x->nev, x->ev_fields, x->ev_values, NULL);
 	if (rc == 0 && x->nset > 0)
 		rc = lr_q_ops_set(ops, x->nset, x->set_fields, x->set_values, NULL);
-	if (rc == 0)
-		rc = wk_ctx_write(c, ops, err);
-	else
-		lr_err_set(err, rc, "out of memory");
-	lr_q_ops_free(ops);
+	rc = send_ops(c, ops, rc, err);
 	free(vals);
 	free(lv);
 	free(report);
@@ -289,15 +290,8 @@ int lr_jobctx_event(lr_jobctx *c, const char *type, const char *msg, lr_err *err
 	if (type == NULL || *type == '\0' || strlen(type) > 32)
 		return lr_err_set(err, LR_EINVAL, "event types are 1..32 characters");
 	ops = lr_q_ops_new();
-	if (ops == NULL)
-		return lr_err_set(err, LR_ENOMEM, "out of memory");
-	rc = lr_q_ops_event(ops, type, 1, ef, ev, NULL);
-	if (rc == 0)
-		rc = wk_ctx_write(c, ops, err);
-	else
-		lr_err_set(err, rc, "out of memory");
-	lr_q_ops_free(ops);
-	return rc;
+	rc = ops ? lr_q_ops_event(ops, type, 1, ef, ev, NULL) : LR_ENOMEM;
+	return send_ops(c, ops, rc, err);
 }
 
 int lr_jobctx_aux_key(lr_jobctx *c, const char *suffix, lr_err *err)
@@ -312,13 +306,6 @@ int lr_jobctx_aux_key(lr_jobctx *c, const char *suffix, lr_err *err)
 		return lr_err_set(err, LR_EINVAL,
 		                  "auxiliary key suffixes are 1..64 of [A-Za-z0-9:_-]");
 	ops = lr_q_ops_new();
-	if (ops == NULL)
-		return lr_err_set(err, LR_ENOMEM, "out of memory");
-	rc = lr_q_ops_aux(ops, suffix);
-	if (rc == 0)
-		rc = wk_ctx_write(c, ops, err);
-	else
-		lr_err_set(err, rc, "out of memory");
-	lr_q_ops_free(ops);
-	return rc;
+	rc = ops ? lr_q_ops_aux(ops, suffix) : LR_ENOMEM;
+	return send_ops(c, ops, rc, err);
 }

@@ -235,7 +235,8 @@ int loop_ask(loop_answer *out, loop_run *L, const prompt *p, double temperature,
 	req.messages = p->msgs;
 	req.nmessages = p->nmsgs;
 	req.temperature = temperature;
-	req.max_tokens = L->max_tokens;
+	req.max_tokens =
+	    L->spec->max_tokens > 0 ? L->max_tokens : prompt_reply_tokens(p, L->max_tokens);
 	req.seed = seed;
 	req.stop_at_code = 1;
 	pr.L = L;

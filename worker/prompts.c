@@ -238,6 +238,13 @@ int prompt_tests(prompt *out, const prompt_input *in, lr_err *err)
 	return finish(out, &user, rc, err);
 }
 
+long prompt_reply_tokens(const prompt *p, long configured)
+{
+	long bound = PROMPT_REPLY_BASE + (long)(p->user ? strlen(p->user) : 0) / 3;
+
+	return configured > 0 && configured < bound ? configured : bound;
+}
+
 void prompt_free(prompt *p)
 {
 	if (!p)

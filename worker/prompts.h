@@ -53,6 +53,14 @@ int prompt_refactor(prompt *out, const prompt_input *in, lr_err *err);
 /* Tests from the task alone (a job without tests, strategy auto): a few
  * assert lines that call the entry point. They only rank candidates. */
 int prompt_tests(prompt *out, const prompt_input *in, lr_err *err);
+/* The most tokens a reply to `p` needs: it restates at most what the prompt
+ * shows (task, code, tests; about three bytes a token) and adds a body:
+ * PROMPT_REPLY_BASE + the user message's bytes / 3. Bounded by `configured`
+ * (the worker's setting; <= 0: no setting). A reply that runs away (small
+ * models repeat themselves until the limit) then costs the time a right
+ * answer to this task could need, not the worker's whole limit. */
+#define PROMPT_REPLY_BASE 192
+long prompt_reply_tokens(const prompt *p, long configured);
 void prompt_free(prompt *p);
 
 #endif

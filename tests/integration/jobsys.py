@@ -15,6 +15,17 @@ from conftest import binary
 FINAL = {"done", "cancelled", "rejected", "dead"}
 
 
+def wait_until(cond, timeout=30, what="condition"):
+    """cond()'s first true value, asked every 20 ms; AssertionError after timeout."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def no_core():
     # Workers that abort on purpose must not litter the machine with cores.
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -110,6 +121,11 @@ class System:
             env["LLMREPL_" + k.upper().replace("-", "_")] = str(v)
         return env
 
+    def llmrepl(self, *args, timeout=120):
+        """The client, llmrepl ARGS, against this system: its CompletedProcess."""
+        return subprocess.run([binary("llmrepl"), *args], capture_output=True, text=True,
+                              env=self.env(), timeout=timeout)
+
     def _start(self, kind, args, settings):
         self.count += 1
         name = f"{kind}{self.count}"
@@ -167,13 +183,7 @@ class System:
         raise AssertionError(f"job {jid} not in {states} after {timeout}s: {self.job(jid)}")
 
     def wait_for(self, cond, timeout=30, what="condition"):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            v = cond()
-            if v:
-                return v
-            time.sleep(0.02)
-        raise AssertionError(f"timed out waiting for {what}")
+        return wait_until(cond, timeout, what)
 
     def stats(self):
         return self.r.hgetall(self.prefix + "stats")

@@ -11,14 +11,6 @@ import subprocess
 import pytest
 
 from conftest import binary
-from jobsys import System
-
-
-@pytest.fixture
-def system(redis_server, tmp_path):
-    s = System(redis_server, tmp_path)
-    yield s
-    s.stop_all()
 
 
 def batch(items, **fields):

@@ -2,24 +2,8 @@
 reason, the operator's caps, cancelling queued jobs, taking over a stopped
 dispatcher's requests, several dispatchers without double work."""
 import json
-import subprocess
 
-import pytest
-
-from conftest import binary
-from jobsys import System, evaluate
-
-
-@pytest.fixture
-def system(redis_server, tmp_path):
-    s = System(redis_server, tmp_path)
-    yield s
-    s.stop_all()
-
-
-def client(system, *args, timeout=60):
-    return subprocess.run([binary("llmrepl"), *args], capture_output=True, text=True,
-                          env=system.env(), timeout=timeout)
+from jobsys import evaluate
 
 
 BAD = [
@@ -85,7 +69,7 @@ def test_cancel_queued_jobs_with_the_client_and_the_control_stream(system):
     b = system.submit(evaluate("x = 2"))
     system.wait(a, states={"queued"})
     system.wait(b, states={"queued"})
-    out = client(system, "cancel", a)
+    out = system.llmrepl("cancel", a)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == f"job {a}: cancelled (was queued)"
     system.redis.cli("XADD", system.prefix + "control", "*", "cancel", b)
@@ -95,9 +79,9 @@ def test_cancel_queued_jobs_with_the_client_and_the_control_stream(system):
     for jid in (a, b):
         assert [e["type"] for e in system.events(jid)] == ["queued", "cancelled"]
         assert system.r.ttl(system.key("job", jid)) > 0
-    out = client(system, "cancel", a)
+    out = system.llmrepl("cancel", a)
     assert out.returncode == 1 and "already cancelled" in out.stderr
-    out = client(system, "cancel", "1-1")
+    out = system.llmrepl("cancel", "1-1")
     assert out.returncode == 2 and "no job 1-1" in out.stderr
     assert system.r.xlen(system.prefix + "jobs") == 0
     assert system.r.xlen(system.prefix + "control") == 0
@@ -138,24 +122,24 @@ def test_two_dispatchers_record_each_request_once(system):
 
 
 def test_client_status_of_queued_rejected_and_unknown_jobs(system):
-    out = client(system, "submit", "--code", "x = 1", "--json")
+    out = system.llmrepl("submit", "--code", "x = 1", "--json")
     assert out.returncode == 0, out.stderr
     jid = json.loads(out.stdout)["id"]
     # No dispatcher yet: the request waits.
-    out = client(system, "status", jid)
+    out = system.llmrepl("status", jid)
     assert out.returncode == 0 and "submitted (not yet taken by a dispatcher)" in out.stdout
     system.dispatcher()
     system.wait(jid, states={"queued"})
-    out = client(system, "status", jid, "--json")
+    out = system.llmrepl("status", jid, "--json")
     job = json.loads(out.stdout)
     assert job["state"] == "queued" and job["spec"]["limits"]["timeout_s"] == 10.0
-    bad = client(system, "submit", "--kind", "evaluate", "--prompt", "x").stdout.strip()
+    bad = system.llmrepl("submit", "--kind", "evaluate", "--prompt", "x").stdout.strip()
     h = system.wait(bad)
-    out = client(system, "status", bad)
+    out = system.llmrepl("status", bad)
     assert "rejected" in out.stdout and "unknown field 'prompt' for kind 'evaluate'" in out.stdout
-    out = client(system, "wait", bad)
+    out = system.llmrepl("wait", bad)
     assert out.returncode == 1
-    out = client(system, "status", "nope")
+    out = system.llmrepl("status", "nope")
     assert out.returncode == 2 and "not a job id" in out.stderr
-    out = client(system, "frobnicate")
+    out = system.llmrepl("frobnicate")
     assert out.returncode == 2 and "unknown command" in out.stderr

@@ -2,18 +2,8 @@
 mid-job, a job that kills every worker it touches, Redis restarting."""
 import json
 import signal
-import time
 
-import pytest
-
-from jobsys import System, evaluate
-
-
-@pytest.fixture
-def system(redis_server, tmp_path):
-    s = System(redis_server, tmp_path)
-    yield s
-    s.stop_all()
+from jobsys import evaluate
 
 
 def finals(system, jid):

@@ -4,24 +4,9 @@ shutdown, and the llmrepl client."""
 import json
 import signal
 import subprocess
-import time
-
-import pytest
 
 from conftest import binary
-from jobsys import System, evaluate
-
-
-@pytest.fixture
-def system(redis_server, tmp_path):
-    s = System(redis_server, tmp_path)
-    yield s
-    s.stop_all()
-
-
-def client(system, *args, timeout=60):
-    return subprocess.run([binary("llmrepl"), *args], capture_output=True, text=True,
-                          env=system.env(), timeout=timeout)
+from jobsys import evaluate
 
 
 def test_submit_with_redis_cli_and_poll_to_done(system):
@@ -61,7 +46,7 @@ def test_cancel_a_running_job(system):
     w = system.worker()
     c = system.submit(evaluate("import time\ntime.sleep(2)\n"))
     system.wait(c, states={"running"})
-    out = client(system, "cancel", c)
+    out = system.llmrepl("cancel", c)
     assert out.returncode == 0 and "was running" in out.stdout
     assert system.job(c)["state"] == "cancelled"
     # The worker learns it through its lease; its late result is refused and
@@ -93,16 +78,16 @@ def test_sigterm_finishes_the_running_job_then_exits(system):
 def test_client_submit_wait_status_events(system):
     system.dispatcher()
     system.worker()
-    out = client(system, "submit", "--code", "def f():\n    return 1\n", "--tests",
+    out = system.llmrepl("submit", "--code", "def f():\n    return 1\n", "--tests",
                  "assert f() == 1", "--wait", "--json")
     assert out.returncode == 0, out.stderr
     job = json.loads(out.stdout)
     assert job["state"] == "done" and job["passed"] == "1"
     assert isinstance(job["result"], dict) and isinstance(job["spec"], dict)
     jid = job["id"]
-    out = client(system, "status", jid)
+    out = system.llmrepl("status", jid)
     assert out.returncode == 0 and f"job {jid}: done, passed" in out.stdout
-    out = client(system, "events", jid, "--json")
+    out = system.llmrepl("events", jid, "--json")
     types = [json.loads(line)["type"] for line in out.stdout.splitlines()]
     assert types == ["queued", "running", "done"]
     spec = '{"kind": "evaluate", "code": "assert 1 == 2", "static_checks": false}'
@@ -110,13 +95,13 @@ def test_client_submit_wait_status_events(system):
                          capture_output=True, text=True, env=system.env(), timeout=60)
     assert out.returncode == 1 and "done, not passed" in out.stdout
     # wait: 4 on timeout, 2 for no such job.
-    slow = client(system, "submit", "--code", "import time\ntime.sleep(3)\n").stdout.strip()
-    out = client(system, "wait", slow, "--timeout", "0.5")
+    slow = system.llmrepl("submit", "--code", "import time\ntime.sleep(3)\n").stdout.strip()
+    out = system.llmrepl("wait", slow, "--timeout", "0.5")
     assert out.returncode == 4 and "timed out" in out.stderr
-    out = client(system, "wait", "1-1")
+    out = system.llmrepl("wait", "1-1")
     assert out.returncode == 2 and "no job 1-1" in out.stderr
-    out = client(system, "events", slow, "--follow", "--timeout", "30")
+    out = system.llmrepl("events", slow, "--follow", "--timeout", "30")
     assert out.returncode == 0 and out.stdout.splitlines()[-1].split()[1] == "done"
-    out = client(system, "stats", "--json")
+    out = system.llmrepl("stats", "--json")
     stats = json.loads(out.stdout)
     assert stats["total:done"] >= 3 and len(stats["workers"]) == 1

@@ -2,18 +2,9 @@
 and afterwards nothing of them stays in Redis."""
 import time
 
-import pytest
-
-from jobsys import System, evaluate
-
 N = 1000
 
-
-@pytest.fixture
-def system(redis_server, tmp_path):
-    s = System(redis_server, tmp_path, prefix="scale:", **{"ttl-s": 5})
-    yield s
-    s.stop_all()
+SYSTEM = {"prefix": "scale:", "ttl-s": 5}  # the system fixture's (tests/conftest.py)
 
 
 def test_thousand_jobs_four_workers_each_exactly_once_then_memory_is_freed(system):

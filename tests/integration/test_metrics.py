@@ -10,14 +10,9 @@ import urllib.request
 import pytest
 
 from conftest import free_port, have
-from jobsys import System, evaluate
+from jobsys import evaluate
 
-
-@pytest.fixture
-def system(redis_server, tmp_path):
-    s = System(redis_server, tmp_path, prefix="m:")
-    yield s
-    s.stop_all()
+SYSTEM = {"prefix": "m:"}  # the system fixture's (tests/conftest.py)
 
 
 def scrape(port):

@@ -9,16 +9,9 @@ import time
 import pytest
 
 from conftest import binary
-from jobsys import System, evaluate
+from jobsys import evaluate
 
 QUICK = evaluate("print('ok')\n", tests=["assert True"])
-
-
-@pytest.fixture
-def system(redis_server, tmp_path):
-    s = System(redis_server, tmp_path)
-    yield s
-    s.stop_all()
 
 
 def cli(system, *args):

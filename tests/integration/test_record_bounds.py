@@ -4,24 +4,10 @@ summary and first failures kept), the events stream is trimmed to exactly
 events_max and holds no preallocated node, and every reader (llmrepl
 status/wait, XRANGE, the finished index) still works."""
 import json
-import subprocess
 
-import pytest
+from jobsys import evaluate
 
-from conftest import binary
-from jobsys import System, evaluate
-
-
-@pytest.fixture
-def system(redis_server, tmp_path):
-    s = System(redis_server, tmp_path, prefix="rb:")
-    yield s
-    s.stop_all()
-
-
-def client(system, *args, timeout=60):
-    return subprocess.run([binary("llmrepl"), *args], capture_output=True, text=True,
-                          env=system.env(), timeout=timeout)
+SYSTEM = {"prefix": "rb:"}  # the system fixture's (tests/conftest.py)
 
 
 def job_bytes(system, jid):
@@ -54,11 +40,11 @@ def test_huge_report_is_compacted_and_readable(system):
     # The spec (86 KB of tests) and the compacted result are most of it.
     assert job_bytes(system, jid) < 86_000 + 48 * 1024
     # Readers: status (text and JSON) and wait.
-    out = client(system, "status", jid)
+    out = system.llmrepl("status", jid)
     assert out.returncode == 0 and "done" in out.stdout and "compacted" in out.stdout, out
-    out = client(system, "status", jid, "--json")
+    out = system.llmrepl("status", jid, "--json")
     assert json.loads(out.stdout)["result"]["tests_total"] == 3000
-    out = client(system, "wait", jid, "--timeout", "5")
+    out = system.llmrepl("wait", jid, "--timeout", "5")
     assert out.returncode == 1, out
     assert [e["type"] for e in system.events(jid)] == ["queued", "running", "done"]
 
@@ -86,7 +72,7 @@ def test_events_trimmed_exactly_and_compacted(system):
     # Later appends (callback events do this) still work on the compacted stream.
     system.r.xadd(ev, {"type": "callback", "state": "done"})
     assert [e["type"] for e in system.events(jid)][-3:] == ["running", "done", "callback"]
-    out = client(system, "wait", jid, "--timeout", "5")
+    out = system.llmrepl("wait", jid, "--timeout", "5")
     assert out.returncode == 0, out
 
 

@@ -5,18 +5,9 @@ below what a day of jobs would need, every job is still accepted and
 finished."""
 import time
 
-import pytest
-
-from jobsys import System
-
 MB = 1 << 20
 
-
-@pytest.fixture
-def system(redis_server, tmp_path):
-    s = System(redis_server, tmp_path, prefix="ret:")
-    yield s
-    s.stop_all()
+SYSTEM = {"prefix": "ret:"}  # the system fixture's (tests/conftest.py)
 
 
 def spec(i, extra=""):

@@ -8,23 +8,13 @@ import json
 import random
 import time
 
-import pytest
 import redis
-
-from jobsys import System, evaluate
 
 VALID = {"kind": "evaluate", "code": "x = 1\n", "tests": ["assert x == 1"],
          "static_checks": False}
 FIELDS = {"kind": "evaluate", "code": "x", "tests": ["assert 1"], "entry_point": "f",
           "limits": {"timeout_s": 5, "memory_mb": 64}, "criteria": {"max_security": "low"},
           "static_checks": True}
-
-
-@pytest.fixture
-def system(redis_server, tmp_path):
-    s = System(redis_server, tmp_path)
-    yield s
-    s.stop_all()
 
 
 def dumps(o):

@@ -12,14 +12,11 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
-
 from conftest import free_port
-from jobsys import System, evaluate
+from jobsys import evaluate
 from test_metrics import sample, scrape
 
 SECRET = "s3cr3t-key"
-
 
 class Receiver:
     """An HTTP server on 127.0.0.1 answering from a script of replies:
@@ -74,12 +71,7 @@ class Receiver:
         self.server.shutdown()
         self.server.server_close()
 
-
-@pytest.fixture
-def system(redis_server, tmp_path):
-    s = System(redis_server, tmp_path, prefix="cb:")
-    yield s
-    s.stop_all()
+SYSTEM = {"prefix": "cb:"}  # the system fixture's (tests/conftest.py)
 
 
 def callback_events(system, jid):

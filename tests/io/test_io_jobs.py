@@ -2,32 +2,13 @@
 spec submitted with redis-cli and with `llmrepl submit --io-tests`, a spec
 the dispatcher refuses, and a cancelled job that stops between cases."""
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-import pytest
-
-from conftest import binary
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
-from jobsys import System  # noqa: E402
 
 ADD = "a, b = map(int, input().split())\nprint(a + b)\n"
 CASES = [{"stdin": "1 2\n", "stdout": "3\n"}, {"stdin": "10 -3\n", "stdout": "7\n"}]
-
-
-@pytest.fixture
-def system(redis_server, tmp_path):
-    s = System(redis_server, tmp_path)
-    yield s
-    s.stop_all()
-
-
-def client(system, *args, timeout=120):
-    return subprocess.run([binary("llmrepl"), *args], capture_output=True, text=True,
-                          env=system.env(), timeout=timeout)
 
 
 def test_evaluate_job_with_io_tests(system):
@@ -69,14 +50,14 @@ def test_client_submit_io_tests_from_a_file(system, tmp_path):
     cases.write_text(json.dumps({"io": CASES, "checker": "lines"}))
     prog = tmp_path / "prog.py"
     prog.write_text(ADD)
-    out = client(system, "submit", "--code-file", str(prog), "--io-tests", str(cases),
+    out = system.llmrepl("submit", "--code-file", str(prog), "--io-tests", str(cases),
                  "--wait", "--json")
     assert out.returncode == 0, out.stdout + out.stderr
     job = json.loads(out.stdout)
     assert job["passed"] in ("1", 1, True), job
     # a file that is not io cases is named before anything is submitted
     cases.write_text('{"io": [{"stdin": 1}]}')
-    out = client(system, "submit", "--code-file", str(prog), "--io-tests", str(cases))
+    out = system.llmrepl("submit", "--code-file", str(prog), "--io-tests", str(cases))
     assert out.returncode == 2 and "tests.io[0].stdin" in out.stderr, out.stderr
 
 
@@ -88,7 +69,7 @@ def test_cancelled_job_stops_between_cases(system):
                          "tests": {"io": CASES * 20}})  # 40 cases, 20 s or more
     system.wait(jid, states={"running"})
     time.sleep(1.5)
-    out = client(system, "cancel", jid)
+    out = system.llmrepl("cancel", jid)
     assert out.returncode == 0, out.stderr
     t0 = time.monotonic()
     nxt = system.submit({"kind": "evaluate", "code": ADD, "tests": {"io": CASES}})

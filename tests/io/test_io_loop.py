@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "loop"))
-from looptools import LoopSystem, check_history, fenced, rules  # noqa: E402
+from looptools import check_history, fenced, model_loop_system, rules  # noqa: E402
 from test_loop_flow import loop  # noqa: E402,F401 - the scripted-model fixture
 
 TASK = "Read two integers a and b from one line and print their sum."
@@ -50,10 +50,7 @@ STOPS = {"passed", "max_iterations", "stuck_same_code", "stuck_same_failure", "n
 
 @pytest.fixture
 def model_system(redis_server, tmp_path, llama_server):
-    s = LoopSystem(redis_server, tmp_path, **{"lease-ms": 10000})
-    s.dispatcher()
-    s.loop_worker(llama_server.url, llama_server.model,
-                  **{"llm-max-tokens": 256, "llm-timeout-ms": 300000, "llm-retries": 0})
+    s = model_loop_system(redis_server, tmp_path, llama_server)
     yield s
     s.stop_all()
 

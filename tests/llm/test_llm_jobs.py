@@ -3,24 +3,11 @@ worker -> model server -> sandbox -> the job's record, with the real small
 model for the happy path and real failures (and the scripted server) for the
 error paths. Every failure ends in a precise error in the job hash."""
 import json
-import sys
-from pathlib import Path
 
-import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
-from jobsys import System  # noqa: E402
-from llmtools import free_port  # noqa: E402
+from llmtools import free_port
 
 ADD_PROMPT = "Write a Python function add(a, b) that returns the sum of a and b."
 ADD_TESTS = "assert add(2, 3) == 5\nassert add(-1, 1) == 0\n"
-
-
-@pytest.fixture
-def system(redis_server, tmp_path):
-    s = System(redis_server, tmp_path)
-    yield s
-    s.stop_all()
 
 
 def start(system, url, model, **settings):

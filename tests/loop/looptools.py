@@ -7,14 +7,13 @@ import hashlib
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
 from conftest import binary  # noqa: E402
-from jobsys import System  # noqa: E402
+from jobsys import System, wait_until  # noqa: E402,F401 (wait_until: the suites import it here)
 
 # Programs the scripted model answers with.
 ADD_TESTS = "assert add(1, 2) == 3\nassert add(0, 0) == 0\nassert add(-1, 5) == 4\n" \
@@ -164,6 +163,16 @@ class GitHistory:
         return [oid for oid in self.objects if self.obj(oid)[0] == "commit"]
 
 
+def model_loop_system(redis_server, tmp_path, llama_server):
+    """A LoopSystem with a dispatcher and one loop worker on the bundled real
+    model, with room for its slow answers (stop_all() it when done)."""
+    s = LoopSystem(redis_server, tmp_path, **{"lease-ms": 10000})
+    s.dispatcher()
+    s.loop_worker(llama_server.url, llama_server.model,
+                  **{"llm-max-tokens": 256, "llm-timeout-ms": 300000, "llm-retries": 0})
+    return s
+
+
 def check_history(s, jid):
     """The invariants of every loop job's history: one commit per iteration,
     in order, each matching its iteration hash; returns (history, iterations)."""
@@ -185,11 +194,3 @@ def check_history(s, jid):
     return hist, its
 
 
-def wait_until(cond, timeout=30, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")

@@ -468,3 +468,20 @@ def test_passing_every_generated_test_is_not_passing(loop):
     cands = json.loads(s.iteration(jid, 0)["candidates"])
     assert [c["generated_tests_passed"] for c in cands] == [2, 2]
     assert not any(c["passed"] for c in cands)
+
+
+def test_reply_tokens_bounded_by_the_prompt(loop):
+    # The worker allows 1024 tokens a reply; a call asks for what an answer
+    # to its prompt could need (192 + the prompt's bytes / 3), a repair more
+    # than a generate (it shows the code); the job's own max_tokens wins.
+    s, fake = loop(rules((REPAIR, fenced(ADD_OK)), default=fenced(ADD_SUB)),
+                   **{"llm-max-tokens": "1024"})
+    jid = add_job(s)
+    assert s.wait(jid, timeout=60)["passed"] == "1"
+    reqs = fake.requests()
+    assert [r["max_tokens"] for r in reqs] == [192 + len(r["user"].encode()) // 3
+                                               for r in reqs]
+    assert reqs[0]["max_tokens"] < reqs[1]["max_tokens"] < 1024
+    jid = add_job(s, model={"max_tokens": 50})
+    assert s.wait(jid, timeout=60)["state"] == "done"
+    assert {r["max_tokens"] for r in fake.requests()[2:]} == {50}

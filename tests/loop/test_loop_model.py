@@ -8,17 +8,14 @@ import subprocess
 
 import pytest
 
-from looptools import LoopSystem, check_history
+from looptools import check_history, model_loop_system
 
 STOPS = {"max_iterations", "stuck_same_code", "stuck_same_failure", "no_code", "budget_tokens"}
 
 
 @pytest.fixture
 def system(redis_server, tmp_path, llama_server):
-    s = LoopSystem(redis_server, tmp_path, **{"lease-ms": 10000})
-    s.dispatcher()
-    s.loop_worker(llama_server.url, llama_server.model,
-                  **{"llm-max-tokens": 256, "llm-timeout-ms": 300000, "llm-retries": 0})
+    s = model_loop_system(redis_server, tmp_path, llama_server)
     yield s
     s.stop_all()
 

@@ -5,23 +5,12 @@ replays the recorded cells first, so any worker answers any cell."""
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from conftest import binary
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
-from jobsys import System  # noqa: E402
-
-
-@pytest.fixture
-def system(redis_server, tmp_path):
-    s = System(redis_server, tmp_path)
-    yield s
-    s.stop_all()
 
 
 def open_session(system, **fields):

@@ -4,6 +4,7 @@
 #include "prompts.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static const char HE_TASK[] = "from typing import List\n\n\ndef has_close(xs: List[float]) -> "
                               "bool:\n    \"\"\"Any two closer than 0.5?\"\"\"\n";
@@ -153,6 +154,22 @@ TEST(tests_prompt)
 	prompt_free(&p);
 }
 
+TEST(reply_tokens_bounded_by_the_prompt)
+{
+	prompt p;
+	lr_err e;
+	prompt_input in = {.task = HE_TASK, .entry_point = "has_close"};
+	long bound;
+
+	CHECK(prompt_generate(&p, &in, &e) == 0);
+	bound = PROMPT_REPLY_BASE + (long)strlen(p.user) / 3;
+	CHECK(prompt_reply_tokens(&p, 0) == bound);
+	CHECK(prompt_reply_tokens(&p, 100000) == bound);
+	CHECK(prompt_reply_tokens(&p, 64) == 64); /* the worker's setting is lower */
+	CHECK(bound < 1024);
+	prompt_free(&p);
+}
+
 int main(void)
 {
 	RUN(generate_prompt);
@@ -161,5 +178,6 @@ int main(void)
 	RUN(inputs_are_capped);
 	RUN(complete_code_for_a_code_task);
 	RUN(tests_prompt);
+	RUN(reply_tokens_bounded_by_the_prompt);
 	return check_summary();
 }
