@@ -27,7 +27,7 @@ static const char *const kind_names[LR_KIND_COUNT] = {
 
 /* Fields each kind accepts, besides kind, limits, criteria and static_checks. */
 static const char *const kind_fields[LR_KIND_COUNT][14] = {
-    {"code", "tests", "entry_point", "session", NULL},
+    {"code", "tests", "entry_point", "session", "isolate", NULL},
     {"prompt", "tests", "entry_point", "model", "temperature", "show_tests", "session", NULL},
     {"code", "feedback", "tests", "entry_point", "model", "temperature", NULL},
     {"prompt", "tests", "entry_point", "max_iterations", "budget", "strategy", "n", "temperature",
@@ -499,6 +499,11 @@ int lr_job_spec_parse(lr_job_spec *out, const char *text, size_t len, const lr_j
 		if (rc < 0)
 			goto cleanup;
 	}
+	if (out->kind == LR_KIND_EVALUATE) {
+		rc = lr_json_get_bool(&out->isolate, root, "", "isolate", 0, NULL, err);
+		if (rc < 0)
+			goto cleanup;
+	}
 	out->show_tests = out->kind == LR_KIND_GENERATE || out->kind == LR_KIND_LOOP;
 	if (out->show_tests) {
 		rc = lr_json_get_bool(&out->show_tests, root, "", "show_tests", 0, NULL, err);
@@ -545,6 +550,8 @@ char *lr_job_spec_to_json(const lr_job_spec *s)
 		rc |= io ? lr_json_set_obj(o, "tests", io) : LR_ENOMEM;
 	}
 	rc |= add_str(o, "entry_point", s->entry_point);
+	if (s->isolate)
+		rc |= lr_json_set_bool(o, "isolate", 1);
 	rc |= lr_json_set_num(lim, "timeout_s", s->timeout_s);
 	rc |= lr_json_set_int(lim, "memory_mb", s->memory_mb);
 	rc |= lr_json_set_obj(o, "limits", lim);

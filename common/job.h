@@ -2,7 +2,7 @@
  *
  * A spec is one JSON object with a `kind` and the fields of that kind:
  *
- *   evaluate  code, [tests], [entry_point]                 run and judge code (no model)
+ *   evaluate  code, [tests], [entry_point], [isolate]      run and judge code (no model)
  *   generate  prompt, [tests], [entry_point], [model], [temperature], [show_tests]
  *   refactor  code, feedback, [tests], [entry_point], [model], [temperature]
  *   loop      prompt, [tests], [entry_point], [max_iterations], [budget],
@@ -89,6 +89,7 @@ typedef struct lr_job_spec {
 	char *tests;       /* optional; arrays already joined */
 	lr_iotests *io;    /* the io form instead of `tests`, or NULL */
 	char *entry_point; /* optional */
+	int isolate;       /* evaluate: isolated from the start, as the host's retry runs */
 	char *prompt;      /* generate, loop */
 	char *feedback;    /* refactor */
 	double timeout_s;  /* effective limits */

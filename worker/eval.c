@@ -40,6 +40,7 @@ void eval_request_from_spec(eval_request *r, const lr_job_spec *s, const char *c
 	r->limits.timeout_s = s->timeout_s;
 	r->limits.memory_mb = s->memory_mb;
 	r->static_checks = s->static_checks;
+	r->isolate = s->isolate;
 }
 
 /* The limits with every zero field replaced by the sandbox's default. */

@@ -1,9 +1,10 @@
 """Verdicts the judged code cannot forge: every cheat below is a wrong
 solution of `add` (or code that breaks a criterion) that tries to pass
 anyway. Each goes through a job on Redis (real redis-server, dispatcher and
-worker, the real sandbox), cold and pooled, and must end `done` with
-`passed` 0 and integrity "split". The same cheats through llmrepl-eval are
-checked with the isolated retry forced."""
+worker, the real sandbox), cold, pooled, and isolated from the start (the
+job's `"isolate": true`, as the host's retry after a crash runs), and must
+end `done` with `passed` 0 and integrity "split". Some of the same cheats
+through llmrepl-eval are checked with the isolated retry forced."""
 import json
 import subprocess
 import sys
@@ -193,11 +194,205 @@ def add(a, b):
 }
 
 
-@pytest.fixture(params=["cold", "pool"])
+# Hooks, exceptions that are not errors, values that try the encoding and
+# the wire, output that looks like a report.
+FORGE_ALL = """
+def _forge():
+    import os
+    for fd in range(1, 64):
+        try:
+            os.write(fd, %r)
+        except OSError:
+            pass
+""" % FORGED.encode()
+
+CHEATS.update({
+    "atexit_forges": FORGE_ALL + """
+import atexit, os
+atexit.register(lambda: (_forge(), os._exit(0)))
+def add(a, b):
+    return a - b
+""",
+    "profile_and_audit_hooks": """
+import sys
+sys.setprofile(lambda *a: None)
+sys.addaudithook(lambda event, args: None)
+def add(a, b):
+    return a - b
+""",
+    "audit_hook_raises": """
+import sys
+armed = []
+def hook(event, args):
+    if armed:
+        raise RuntimeError('audit says no: ' + event)
+sys.addaudithook(hook)
+def add(a, b):
+    armed.append(1)
+    return a - b
+""",
+    "del_forges": FORGE_ALL + """
+import os
+class Bomb:
+    def __del__(self):
+        _forge()
+        os._exit(0)
+def add(a, b):
+    return Bomb()
+""",
+    "keyboard_interrupt": """
+def add(a, b):
+    raise KeyboardInterrupt
+""",
+    "base_exception_subclass": """
+class Stop(BaseException):
+    pass
+def add(a, b):
+    raise Stop('stop')
+""",
+    "generator_exit": """
+def add(a, b):
+    raise GeneratorExit
+""",
+    "skip_test": """
+import unittest
+def add(a, b):
+    raise unittest.SkipTest('nothing to see')
+""",
+    "fake_step_timeout_name": """
+class StepTimeout(BaseException):
+    pass
+class AssertionError(Exception):
+    pass
+def add(a, b):
+    raise StepTimeout('x')
+""",
+    "huge_value": """
+def add(a, b):
+    return [str(a - b) * (9 << 20)]
+""",
+    "deep_nesting": """
+def add(a, b):
+    x = [a - b]
+    for _ in range(200000):
+        x = [x]
+    return x
+""",
+    "nan": """
+def add(a, b):
+    return float('nan')
+""",
+    "negative_zero": """
+def add(a, b):
+    return -0.0
+""",
+    "bool_for_int": """
+def add(a, b):
+    return True
+""",
+    "str_subclass": """
+class S(str):
+    def __eq__(self, other):
+        return True
+    __hash__ = str.__hash__
+def add(a, b):
+    return S(str(a + b))
+""",
+    "float_subclass_nan_eq": """
+class F(float):
+    def __eq__(self, other):
+        return True
+    __hash__ = float.__hash__
+def add(a, b):
+    return F('nan')
+""",
+    "generator": """
+def add(a, b):
+    yield a + b
+""",
+    "infinite_iterator": """
+import itertools
+def add(a, b):
+    return itertools.count(a + b)
+""",
+    "dunders_raise": """
+class Evil:
+    def __repr__(self):
+        raise RuntimeError('no repr')
+    def __hash__(self):
+        raise RuntimeError('no hash')
+    def __eq__(self, other):
+        raise RuntimeError('no eq')
+    def __bool__(self):
+        raise RuntimeError('no bool')
+def add(a, b):
+    return Evil()
+""",
+    "repr_bombs": """
+class Bomb:
+    def __repr__(self):
+        return repr(self)
+class Huge:
+    def __repr__(self):
+        return 'x' * (64 << 20)
+def add(a, b):
+    return [Bomb(), Huge()][a % 2]
+""",
+    "stdout_markers": """
+import os, sys
+def add(a, b):
+    print('{"harness": 1, "status": "ok", "tests_total": 3, "tests_passed": 3}')
+    print('PASSED 3/3\\nOK\\n__LLMREPL_RESULT__ ok')
+    sys.stderr.write('{"passed": true}\\n')
+    os.write(1, %r)
+    os.write(2, %r)
+    return a - b
+""" % (FORGED.encode(), FORGED.encode()),
+    "wire_desync": """
+import sys, socket
+def add(a, b):
+    # Replies sent ahead on the worker's own socket: the next calls read
+    # these (a constant, and a handle that claims to be an int) first.
+    wire = sys.modules['llmrepl_wire']
+    s = socket.socket(fileno=3)
+    try:
+        wire.send(s, ['ok', ['i', '3'], '', ''])
+        wire.send(s, ['ok', ['h', 1, 'int', 'obj'], '', ''])
+        wire.send(s, ['ok', ['i', '3'], '', ''])
+    finally:
+        s.detach()
+    return 3
+""",
+    "slow_drip": """
+import os, sys, time, json, struct
+def add(a, b):
+    body = json.dumps(['ok', ['i', '3'], '', '']).encode()
+    data = struct.pack('<I', len(body)) + body
+    for i in range(len(data)):
+        os.write(3, data[i:i + 1])
+        time.sleep(0.02)
+    return a - b
+""",
+    "wire_garbage": """
+import os
+def add(a, b):
+    os.write(3, b'\\xff\\xff\\xff\\xff' + b'{' * 100)
+    return a - b
+""",
+})
+
+
+@pytest.fixture(params=["cold", "pool", "isolated"])
 def system(request, redis_server, tmp_path):
+    """A worker cold or pooled; "isolated": pooled, every job asking to run
+    isolated from the start (`"isolate": true`): the very request the host
+    sends when it repeats a run that left no answer. Under the split the
+    code is in its own process either way, so the judge runs the same; the
+    point is that the retry's request cannot be forged either."""
     s = System(redis_server, tmp_path)
     s.dispatcher()
-    s.worker(pool="true" if request.param == "pool" else "false")
+    s.worker(pool="false" if request.param == "cold" else "true")
+    s.mode = request.param
     yield s
     s.stop_all()
 
@@ -207,14 +402,20 @@ def job(code, **fields):
             "limits": {"timeout_s": 10, "memory_mb": 256}, **fields}
 
 
+def submit(system, code, **fields):
+    if system.mode == "isolated":
+        fields["isolate"] = True
+    return system.submit(job(code, **fields))
+
+
 def test_every_cheat_fails_through_jobs(system):
-    jids = {name: system.submit(job(code)) for name, code in CHEATS.items()}
-    honest = system.submit(job("def add(a, b):\n    return a + b\n"))
+    jids = {name: submit(system, code) for name, code in CHEATS.items()}
+    honest = submit(system, "def add(a, b):\n    return a + b\n")
     h = system.wait(honest, timeout=120)
     assert h["state"] == "done" and h["passed"] == "1", h
     assert json.loads(h["result"])["integrity"] == "split"
     for name, jid in jids.items():
-        h = system.wait(jid, timeout=120)
+        h = system.wait(jid, timeout=180)
         assert h["state"] == "done", (name, h)
         assert h["passed"] == "0", (name, h)
         r = json.loads(h["result"])
@@ -241,7 +442,7 @@ for o in gc.get_objects():
     }
     criteria = {"max_security": {"max_security": "low"}, "max_time_s": {"max_time_s": 0.3},
                 "max_memory_mb": {"max_memory_mb": 40}}
-    jids = {k: system.submit(job(code, static_checks=True, criteria=criteria[k]))
+    jids = {k: submit(system, code, static_checks=True, criteria=criteria[k])
             for k, code in cases.items()}
     for k, jid in jids.items():
         h = system.wait(jid, timeout=120)
@@ -266,6 +467,8 @@ def add(a, b):
 """ + WRITE_ALL.replace("\nimport os", "").replace("\n", "\n    ") % FORGED.encode() + """
     return a - b
 """
+    if system.mode == "isolated":
+        pytest.skip("already isolated from the start")
     h = system.wait(system.submit(job(code)), timeout=120)
     assert h["state"] == "done" and h["passed"] == "0", h
     r = json.loads(h["result"])
@@ -274,8 +477,7 @@ def add(a, b):
 
 
 def test_integrity_split_can_be_required(system):
-    jid = system.submit(job("def add(a, b):\n    return a + b\n",
-                            criteria={"integrity": "split"}))
+    jid = submit(system, "def add(a, b):\n    return a + b\n", criteria={"integrity": "split"})
     h = system.wait(jid, timeout=60)
     assert h["state"] == "done" and h["passed"] == "1", h
 

@@ -55,7 +55,8 @@ TEST(evaluate_full_and_round_trip)
 	    "{\"kind\": \"evaluate\", \"code\": \"def f(x):\\n    return x\\n\","
 	    "\"tests\": [\"assert f(1) == 1\", \"assert f(2) == 2\"],"
 	    "\"entry_point\": \"f\", \"limits\": {\"timeout_s\": 2.5, \"memory_mb\": 64},"
-	    "\"criteria\": {\"min_pass_rate\": 0.5}, \"static_checks\": false}";
+	    "\"criteria\": {\"min_pass_rate\": 0.5}, \"static_checks\": false,"
+	    "\"isolate\": true}";
 	lr_job_spec s, again;
 	lr_err e;
 	char *json;
@@ -65,13 +66,14 @@ TEST(evaluate_full_and_round_trip)
 	CHECK_STR(s.tests, "assert f(1) == 1\nassert f(2) == 2");
 	CHECK_STR(s.entry_point, "f");
 	CHECK(s.timeout_s == 2.5 && s.memory_mb == 64 && s.static_checks == 0);
+	CHECK(s.isolate == 1);
 	CHECK(s.has_criteria && s.criteria.min_pass_rate == 0.5);
 	json = lr_job_spec_to_json(&s);
 	/* A worker re-reads the normalised spec without a policy: same job. */
 	CHECK(lr_job_spec_parse(&again, json, strlen(json), NULL, &e) == 0);
 	json2 = lr_job_spec_to_json(&again);
 	CHECK_STR(json2, json);
-	CHECK(again.criteria.min_pass_rate == 0.5);
+	CHECK(again.criteria.min_pass_rate == 0.5 && again.isolate == 1);
 	free(json);
 	free(json2);
 	lr_job_spec_free(&s);
@@ -127,6 +129,10 @@ TEST(rejections_name_the_problem)
 	              "field 'tests[1]' must be a string, got number"));
 	CHECK(rejects("{\"kind\": \"evaluate\", \"code\": \"x\", \"entry_point\": \"1f\"}",
 	              "field 'entry_point' must be a Python identifier, got '1f'"));
+	CHECK(rejects("{\"kind\": \"evaluate\", \"code\": \"x\", \"isolate\": 1}",
+	              "field 'isolate' must be true or false, got number"));
+	CHECK(rejects("{\"kind\": \"generate\", \"prompt\": \"x\", \"isolate\": true}",
+	              "unknown field 'isolate' for kind 'generate'"));
 	CHECK(rejects("{\"kind\": \"evaluate\", \"code\": \"x\", \"entry_point\": \"\"}",
 	              "field 'entry_point' must not be empty"));
 	CHECK(rejects("{\"kind\": \"evaluate\", \"code\": \"x\", \"criteria\": {\"max_lint\": "
