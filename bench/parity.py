@@ -19,10 +19,12 @@ the programs' own defaults).
 Figures are paired by line: a line's text with its numbers taken out is its
 key (the n-th line of a key with the n-th), so a program may print what it
 likes. Each number is the median over the rounds. A number that differs is
-printed old->new(ratio); a line with no number is not shown. At the end of
-each program: how many figures moved by more than --noise (default 0.10)
-either way; on a shared or busy machine, noise is larger than that, say so
-beside the figures.
+printed old->new(ratio); a line with no number is not shown, a line only one
+build prints is shown as such. At the end of each program: how many figures
+moved by more than --noise (default 0.10) either way with the rounds of the
+two builds apart (no round of one within the range of the other's); on a
+shared or busy machine noise is larger than that, say so beside the figures.
+Each run's output is kept in --dir as <program>.<old|new>.<round>.txt.
 
     python3 bench/parity.py [--base REV] [--rounds 2] [--only queue,sandbox]
                             [--dir build-parity] [--noise 0.10] [--full] [--list]
@@ -130,8 +132,9 @@ def figures(text):
     return out
 
 
-def medians(runs):
-    """key -> (template, [median of each number]) over the runs that have it."""
+def rounds(runs):
+    """key -> (template, [[value of each round] per number]) over the runs
+    that all have the line, with as many numbers."""
     got = {}
     for text in runs:
         for key, line, nums in figures(text):
@@ -139,7 +142,7 @@ def medians(runs):
     out = {}
     for key, (line, all_nums) in got.items():
         if len(all_nums) == len(runs) and len({len(n) for n in all_nums}) == 1:
-            out[key] = (line, [statistics.median(col) for col in zip(*all_nums)])
+            out[key] = (line, [list(col) for col in zip(*all_nums)])
     return out
 
 
@@ -153,23 +156,32 @@ def pair_text(text, o, n):
     return f"{fmt(o)}->{fmt(n)}({n / o:.2f})" if o else f"{fmt(o)}->{fmt(n)}"
 
 
+def apart(ov, nv):
+    """The rounds of the two builds do not overlap (with one round: always)."""
+    return min(nv) > max(ov) or max(nv) < min(ov)
+
+
 def compare(name, old_runs, new_runs, noise):
-    old, new = medians(old_runs), medians(new_runs)
+    old, new = rounds(old_runs), rounds(new_runs)
     moved, paired = [], 0
     print(f"\n== {name}")
-    for key, (line, nv) in new.items():
+    for key, (line, ncols) in new.items():
         if key not in old:
             continue
-        pairs = iter(zip(old[key][1], nv))
-        print("  " + NUMBER.sub(lambda m: pair_text(m.group(0), *next(pairs)), line.strip()))
-        for o, n in zip(old[key][1], nv):
+        meds = [(statistics.median(o), statistics.median(n)) for o, n in zip(old[key][1], ncols)]
+        it = iter(meds)
+        print("  " + NUMBER.sub(lambda m: pair_text(m.group(0), *next(it)), line.strip()))
+        for (o, n), ov, nv in zip(meds, old[key][1], ncols):
             paired += 1
-            if o and abs(n / o - 1) > noise:
+            if o and abs(n / o - 1) > noise and apart(ov, nv):
                 moved.append(f"{fmt(o)}->{fmt(n)}")
-    only = len(set(new) - set(old)) + len(set(old) - set(new))
-    print(f"  -- {paired} figures paired, {len(moved)} moved by more than {noise:.0%}"
-          + (f": {', '.join(moved)}" if moved else "")
-          + (f"; {only} lines in one build only" if only else ""))
+    for label, mine, other, runs in (("old", old, new, old_runs), ("new", new, old, new_runs)):
+        for key, _, _ in figures(runs[0]):
+            if key not in other:
+                line = next(ln for k, ln, _ in figures(runs[0]) if k == key)
+                print(f"  {label} only: {line.strip()}")
+    print(f"  -- {paired} figures paired; {len(moved)} moved by more than {noise:.0%} with "
+          f"the rounds of the two builds apart" + (f": {', '.join(moved)}" if moved else ""))
 
 
 def main():
@@ -213,8 +225,11 @@ def main():
         for name, kind in both.items():
             args = [] if a.full else QUICK.get(name, [])
             for i, tree in order:
-                print(f"round {r + 1}: {name} on {'old' if i == 0 else 'new'}", flush=True)
-                results[name][i].append(run_one(tree, name, kind, args, log))
+                which = "old" if i == 0 else "new"
+                print(f"round {r + 1}: {name} on {which}", flush=True)
+                out = run_one(tree, name, kind, args, log)
+                (where / f"{name}.{which}.{r + 1}.txt").write_text(out)
+                results[name][i].append(out)
     print(f"\nold -> new (new / old), medians of {a.rounds} round(s); stderr in {log}")
     for name in both:
         compare(name, *results[name], a.noise)
