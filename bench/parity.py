@@ -26,7 +26,7 @@ two builds apart (no round of one within the range of the other's); on a
 shared or busy machine noise is larger than that, say so beside the figures.
 Each run's output is kept in --dir as <program>.<old|new>.<round>.txt.
 
-    python3 bench/parity.py [--base REV] [--rounds 2] [--only queue,sandbox]
+    python3 bench/parity.py [--base REV] [--rounds 2] [--only queue,sandbox] [--saved]
                             [--dir build-parity] [--noise 0.10] [--full] [--list]
 """
 import argparse
@@ -134,14 +134,14 @@ def figures(text):
 
 def rounds(runs):
     """key -> (template, [[value of each round] per number]) over the runs
-    that all have the line, with as many numbers."""
+    that have the line (a run that failed has fewer), with as many numbers."""
     got = {}
     for text in runs:
         for key, line, nums in figures(text):
             got.setdefault(key, (line, []))[1].append(nums)
     out = {}
     for key, (line, all_nums) in got.items():
-        if len(all_nums) == len(runs) and len({len(n) for n in all_nums}) == 1:
+        if len({len(n) for n in all_nums}) == 1:
             out[key] = (line, [list(col) for col in zip(*all_nums)])
     return out
 
@@ -175,13 +175,22 @@ def compare(name, old_runs, new_runs, noise):
             paired += 1
             if o and abs(n / o - 1) > noise and apart(ov, nv):
                 moved.append(f"{fmt(o)}->{fmt(n)}")
-    for label, mine, other, runs in (("old", old, new, old_runs), ("new", new, old, new_runs)):
-        for key, _, _ in figures(runs[0]):
+    for label, other, runs in (("old", new, old_runs), ("new", old, new_runs)):
+        text = next((t for t in runs if t.strip()), "")
+        for key, line, _ in figures(text):
             if key not in other:
-                line = next(ln for k, ln, _ in figures(runs[0]) if k == key)
                 print(f"  {label} only: {line.strip()}")
     print(f"  -- {paired} figures paired; {len(moved)} moved by more than {noise:.0%} with "
           f"the rounds of the two builds apart" + (f": {', '.join(moved)}" if moved else ""))
+
+
+def saved(where, names, noise):
+    print(f"\nold -> new (new / old), medians of the rounds kept in {where}")
+    for name in names:
+        runs = ([f.read_text() for f in sorted(where.glob(f"{name}.{w}.*.txt"))]
+                for w in ("old", "new"))
+        compare(name, *runs, noise)
+    return 0
 
 
 def main():
@@ -193,12 +202,17 @@ def main():
     ap.add_argument("--noise", type=float, default=0.10)
     ap.add_argument("--full", action="store_true", help="the programs' own default sizes")
     ap.add_argument("--list", action="store_true", help="what would run, and exit")
+    ap.add_argument("--saved", action="store_true",
+                    help="compare the outputs a run kept in --dir again, running nothing")
     a = ap.parse_args()
 
     where = Path(a.dir).resolve()
+    wanted = [n for n in a.only.split(",") if n]
+    if a.saved:
+        return saved(where, wanted or sorted({f.name.split(".old.")[0]
+                                              for f in where.glob("*.old.*.txt")}), a.noise)
     old_tree, sha = base_tree(a.base, where)
     old_p, new_p = programs(old_tree), programs(ROOT)
-    wanted = [n for n in a.only.split(",") if n]
     both = {n: k for n, k in new_p.items() if old_p.get(n) == k
             and (n in wanted if wanted else Path(n).stem not in MODEL)}
     head = sh(["git", "rev-parse", "--short", "HEAD"], ROOT, capture_output=True,
