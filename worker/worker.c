@@ -2,6 +2,7 @@
 #include "worker.h"
 
 #include "clock.h"
+#include "eval_static.h"
 #include "heartbeat.h"
 #include "job_ctx_int.h"
 #include "kinds.h"
@@ -293,6 +294,8 @@ cleanup:
 	sh_clear();
 	wk_hb_stop(w.hb);
 	lr_redis_close(w.q.r);
+	wk_kind_batch_stop();
+	eval_static_stop();
 	sbx_pool_free(w.pool);
 	return rc;
 }

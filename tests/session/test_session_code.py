@@ -9,16 +9,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "loop"))
-import redis  # noqa: E402
 from looptools import GitHistory, fenced, rules  # noqa: E402
 
 SETUP = "data = [3, 1, 2]\ndef scale(x):\n    return 10 * x\nprint('loaded')"
-
-
-
-def git(system, jid):
-    """The job's (or session's) history, read straight from its Redis hashes."""
-    return GitHistory(redis.Redis(port=system.redis.port), system.prefix, jid)
 
 
 def open_session(system, *cells):
@@ -46,7 +39,7 @@ def test_evaluate_on_a_sessions_state_leaves_the_session_alone(system, split):
     system.dispatcher()
     system.worker(split=split)
     sid = open_session(system, SETUP, "data.append(5)")
-    heads = git(system, sid).refs
+    heads = GitHistory(system.raw, "llmrepl:", sid).refs
     code = "def top():\n    data.sort()\n    data.append(99)\n    return scale(data[0])\n"
     h = evaluate(system, code, "assert top() == 10\nassert scale(2) == 20",
                  session=sid)
@@ -61,7 +54,7 @@ def test_evaluate_on_a_sessions_state_leaves_the_session_alone(system, split):
     # The session is as it was: its state, its record, its history.
     assert cell(system, sid, "data")["value"] == "[3, 1, 2, 5]"
     assert system.r.hget(system.key("session", sid), "cells") == "3"
-    g = git(system, sid)
+    g = GitHistory(system.raw, "llmrepl:", sid)
     assert len(g.history()) == 3 and heads != g.refs  # only the cell above added one
     # Without the session the same code knows none of it.
     h = evaluate(system, code, "assert top() == 10")
@@ -122,7 +115,7 @@ def test_loop_generates_code_for_the_sessions_state(system, fake_llm, tmp_path):
     prompt = fake.requests()[0]["user"]
     assert "# cell 1\ndata = [3, 1, 2]" in prompt, prompt
     # The loop's own history is the loop job's; the session's has its one cell.
-    assert len(git(system, jid).history()) == 1
-    assert len(git(system, sid).history()) == 1
+    assert len(GitHistory(system.raw, "llmrepl:", jid).history()) == 1
+    assert len(GitHistory(system.raw, "llmrepl:", sid).history()) == 1
     assert system.r.hget(system.key("session", sid), "cells") == "1"
     assert cell(system, sid, "'total' in globals()")["value"] == "False"

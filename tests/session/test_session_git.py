@@ -9,13 +9,7 @@ from pathlib import Path
 from conftest import binary
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "loop"))
-import redis  # noqa: E402
 from looptools import GitHistory  # noqa: E402
-
-
-def git(system, jid):
-    """The job's (or session's) history, read straight from its Redis hashes."""
-    return GitHistory(redis.Redis(port=system.redis.port), system.prefix, jid)
 
 
 def open_session(system, **fields):
@@ -38,7 +32,7 @@ def test_one_commit_per_recorded_cell(system, tmp_path):
             cell(system, sid, "1 / 0")]
     stopped = cell(system, sid, "while True: pass")  # not part of the session: no commit
     assert stopped["passed"] == "0" and "commit" not in stopped, stopped
-    g = git(system, sid)
+    g = GitHistory(system.raw, "llmrepl:", sid)
     hist = g.history()
     assert [c["iteration"] for c in hist] == [0, 1, 2]
     assert [c["oid"] for c in hist] == [j["commit"] for j in jobs]
@@ -78,7 +72,7 @@ def test_a_cell_recorded_but_not_committed_is_committed_by_the_next(system):
     system.r.hset(system.key("session", sid), "cells", 2)
     h = cell(system, sid, "a + b")
     assert h["value"] == "3" and h["cell"] == "3", h
-    g = git(system, sid)
+    g = GitHistory(system.raw, "llmrepl:", sid)
     hist = g.history()
     assert [c["iteration"] for c in hist] == [0, 1, 2]
     f = g.files(hist[1]["oid"])
