@@ -306,3 +306,30 @@ def test_callbacks_are_bounded():
     st = [(t["status"], (t.get("error") or {}).get("message", "")) for t in r["tests"]]
     assert st[0][0] != "passed" and st[1][0] != "passed" and st[2][0] == "passed", st
     assert st[1][0] != "error" or "nested more than 32 deep" in st[1][1], st
+
+
+SUBCLASS_CODE = '''
+class Shape:
+    def area(self):
+        return 0
+    def describe(self):
+        return "%s of area %s" % (type(self).__name__, self.area())
+'''
+
+SUBCLASS_TESTS = '''
+class Square(Shape):
+    def area(self):
+        return 4
+assert Square().describe() == "Square of area 4"
+'''
+
+
+def test_tests_that_subclass_the_codes_classes_run_in_process_and_say_why():
+    r = evaluate(SUBCLASS_CODE, SUBCLASS_TESTS, "--pool")
+    assert r["passed"] and r["integrity"] == "in_process", r
+    assert any("derives from the code's class Shape" in n for n in r["notes"]), r["notes"]
+    p = subprocess.run([binary("llmrepl-eval"), "--json", "--tests-text", SUBCLASS_TESTS,
+                        "--criteria", '{"integrity": "split"}', "-"],
+                       input=SUBCLASS_CODE, capture_output=True, text=True, timeout=60)
+    r = json.loads(p.stdout)
+    assert r["passed"] is False and r["violations"][0]["criterion"] == "integrity", r
