@@ -601,6 +601,24 @@ void sbx_cgroup_kill(sbx_cgroup *cg)
 		(void)write_at(cg->dir[SBX_CG_MEM], "cgroup.kill", "1");
 }
 
+int sbx_cgroup_empty(const sbx_cgroup *cg)
+{
+	char buf[8];
+
+	return cg->version != 0 && read_at(cg->dir[SBX_CG_MEM], "cgroup.procs", buf, sizeof(buf)) == 0;
+}
+
+long sbx_cgroup_usage_kb(const sbx_cgroup *cg)
+{
+	long long v = -1;
+
+	if (cg->version == 1)
+		v = read_num(cg->dir[SBX_CG_MEM], "memory.usage_in_bytes");
+	else if (cg->version == 2)
+		v = read_num(cg->dir[SBX_CG_MEM], "memory.current");
+	return v < 0 ? -1 : (long)(v / 1024);
+}
+
 void sbx_cgroup_destroy(sbx_cgroup *cg)
 {
 	for (int c = 0; c < SBX_CG_N; c++) {

@@ -51,6 +51,12 @@ void sbx_cgroup_reset_cpu(sbx_cgroup *cg);
 long sbx_cgroup_oom_kills(const sbx_cgroup *cg); /* count so far, 0 if unknown */
 void sbx_cgroup_kill(sbx_cgroup *cg);            /* v2 cgroup.kill; no-op otherwise */
 
+/* For a cgroup kept across runs: whether no process is in it (the memory
+ * hierarchy's cgroup.procs is empty), and the memory charged to it now (kB,
+ * -1 unknown). */
+int sbx_cgroup_empty(const sbx_cgroup *cg);
+long sbx_cgroup_usage_kb(const sbx_cgroup *cg);
+
 /* Remove the cgroup (after every process in it is gone, and after the ones
  * below it); accepts an unused one. */
 void sbx_cgroup_destroy(sbx_cgroup *cg);

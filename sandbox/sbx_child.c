@@ -584,6 +584,13 @@ void sbx_child_main(const sbx_plan *p)
 
 	move_fds(p);
 	reset_signals();
+	/* A network namespace kept for the uid slot (sbx_plan_netns): empty,
+	 * and no process of an earlier run of the slot is left in it. */
+	if (p->fds[SBX_CFD_NETNS - SBX_CFD_OUT] >= 0) {
+		if (setns(SBX_CFD_NETNS, CLONE_NEWNET) < 0)
+			fail("join the network namespace", NULL);
+		close(SBX_CFD_NETNS);
+	}
 	mark(p, "c.start");
 	harden();
 	mark(p, "c.harden");

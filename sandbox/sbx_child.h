@@ -32,6 +32,7 @@ enum {
 	SBX_CFD_RCG1,
 	SBX_CFD_RCG2,
 	SBX_CFD_RCG3,
+	SBX_CFD_NETNS, /* an empty network namespace to join instead of a new one */
 	SBX_CFD_END,
 	SBX_NFDS = SBX_CFD_END - SBX_CFD_OUT,
 	/* Made inside the child, past the host's: the gate (END, END + 1), the

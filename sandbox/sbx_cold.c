@@ -125,6 +125,125 @@ void sbx_clone_failed(sbx_result *res, int err)
 	snprintf(res->detail, sizeof(res->detail), "%s", text);
 }
 
+/* ---- ready slots ----------------------------------------------------------- */
+
+/* A uid slot with its cgroup and (as root) an empty network namespace, kept
+ * from one run to the next instead of made and removed for each: a run
+ * takes one, and gives it back when nothing of the run is left in it. The
+ * slot stays held meanwhile, so no other process can take its uid or remove
+ * its cgroup as a leftover; when this process dies the kernel releases the
+ * slot and the next discovery sweep removes the cgroup. */
+typedef struct sbx_ready {
+	unsigned uid_base;
+	int with_cg;
+	int slot_fd;
+	unsigned uid;
+	sbx_cgroup cg;
+	sbx_cg_limits cur; /* its limits now */
+	char note[256];    /* what creating the cgroup said */
+	int netns_fd;      /* -1: a new network namespace per run */
+} sbx_ready;
+
+#define READY_MAX 8
+/* Memory still charged after a run (page cache the run read first) above
+ * which the cgroup is replaced rather than kept. */
+#define READY_KEEP_KB (8 * 1024)
+
+static sbx_ready *ready_free[READY_MAX];
+static int nready;
+static pthread_mutex_t ready_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void ready_destroy(sbx_ready *r)
+{
+	if (r == NULL)
+		return;
+	sbx_cgroup_destroy(&r->cg);
+	sbx_slot_release(r->slot_fd);
+	if (r->netns_fd >= 0)
+		close(r->netns_fd);
+	free(r);
+}
+
+static int limits_differ(const sbx_cg_limits *a, const sbx_cg_limits *b)
+{
+	return a->mem_bytes != b->mem_bytes || a->pids_max != b->pids_max || a->cpus != b->cpus;
+}
+
+/* A kept one with the same base and cgroup choice, its limits set to cl;
+ * else a new one. NULL with errno when no uid slot is free. */
+static sbx_ready *ready_take(const sbx_setup *s, int with_cg, const sbx_cg_limits *cl)
+{
+	sbx_ready *r = NULL;
+	char name[48];
+
+	pthread_mutex_lock(&ready_lock);
+	for (int i = nready - 1; i >= 0; i--)
+		if (ready_free[i]->uid_base == s->uid_base && ready_free[i]->with_cg == with_cg) {
+			r = ready_free[i];
+			ready_free[i] = ready_free[--nready];
+			break;
+		}
+	pthread_mutex_unlock(&ready_lock);
+	if (r != NULL && r->cg.version && limits_differ(&r->cur, cl)) {
+		/* A lower memory limit than what is still charged may be refused:
+		 * then a fresh one. A run never goes with the wrong limits. */
+		if (sbx_cgroup_set_limits(&r->cg, cl) == 0) {
+			r->cur = *cl;
+		} else {
+			ready_destroy(r);
+			r = NULL;
+		}
+	}
+	if (r != NULL)
+		return r;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	r->uid_base = s->uid_base;
+	r->with_cg = with_cg;
+	r->netns_fd = -1;
+	sbx_cgroup_init(&r->cg);
+	r->slot_fd = sbx_slot_acquire(s->uid_base, &r->uid);
+	if (r->slot_fd < 0) {
+		int e = errno;
+
+		free(r);
+		errno = e;
+		return NULL;
+	}
+	if (with_cg) {
+		snprintf(name, sizeof(name), "llmrepl-sbx-u%u", r->uid);
+		(void)sbx_cgroup_create(&r->cg, name, cl, 0, r->note, sizeof(r->note));
+		r->cur = *cl;
+	}
+	if (s->as_root)
+		r->netns_fd = sbx_netns_new();
+	return r;
+}
+
+/* After a run (every process of it reaped): kept for the next when its
+ * cgroup is empty and holds little memory, else removed. A cgroup v2 is
+ * not kept: its memory.peak cannot be reset for the next run. */
+static void ready_give(sbx_ready *r)
+{
+	if (r == NULL)
+		return;
+	if (r->with_cg && (r->cg.version != 1 || !sbx_cgroup_empty(&r->cg) ||
+	                   sbx_cgroup_usage_kb(&r->cg) > READY_KEEP_KB)) {
+		ready_destroy(r);
+		return;
+	}
+	pthread_mutex_lock(&ready_lock);
+	if (nready < READY_MAX) {
+		ready_free[nready++] = r;
+		r = NULL;
+	}
+	pthread_mutex_unlock(&ready_lock);
+	ready_destroy(r);
+}
+
 /* ---- the cold run ------------------------------------------------------------ */
 
 static void kill_tree(int pidfd, sbx_cgroup *cg)
@@ -246,7 +365,7 @@ void sbx_cold_init(sbx_cold *c)
 		c->out[i] = c->err[i] = c->ans[i] = c->st[i] = c->alive[i] = c->req[i] = -1;
 	c->pidfd = -1;
 	c->pid = -1;
-	c->slot_fd = -1;
+	c->rs = NULL;
 	sbx_cgroup_init(&c->cg);
 	sbx_trace_begin(&c->tr, "cold");
 }
@@ -260,7 +379,7 @@ int sbx_cold_start(sbx_cold *c, sbx_result *res, const sbx_config *cfg, const sb
 {
 	const sbx_setup *s;
 	char msg[256];
-	char note[256];
+	sbx_cg_limits cl;
 	unsigned uid = 0;
 	unsigned iso;
 
@@ -272,27 +391,30 @@ int sbx_cold_start(sbx_cold *c, sbx_result *res, const sbx_config *cfg, const sb
 	}
 	iso = sbx_setup_isolation(s, res);
 	sbx_trace_mark(&c->tr, "h.setup");
-	/* The slot gives root its uid, and names the cgroup either way. */
-	c->slot_fd = sbx_slot_acquire(s->uid_base, &uid);
-	sbx_trace_mark(&c->tr, "h.slot");
-	if (c->slot_fd < 0) {
+	/* The slot gives root its uid, and names the cgroup either way. The
+	 * cgroup is the whole run's: every process, and the files in /work and
+	 * /tmp (tmpfs pages are charged to the cgroup of whoever wrote them).
+	 * +1 process: the init. */
+	cl = (sbx_cg_limits){lim->memory_mb * 1024LL * 1024LL,
+	                     lim->max_procs + 1 + (cfg && cfg->peer ? 2 : 0), lim->cpus};
+	c->rs = ready_take(s, !(s->avoid & SBX_ISO_CGROUP), &cl);
+	if (c->rs == NULL) {
 		snprintf(res->detail, sizeof(res->detail), "no free sandbox uid in %u..%u: %s",
 		         s->uid_base, s->uid_base + SBX_SLOTS - 1, strerror(errno));
 		return -1;
 	}
-	if (!(s->avoid & SBX_ISO_CGROUP)) {
-		/* The whole run: every process, and the files in /work and /tmp
-		 * (tmpfs pages are charged to the cgroup of whoever wrote them).
-		 * +1 process: the init. */
-		sbx_cg_limits cl = {lim->memory_mb * 1024LL * 1024LL,
-		                    lim->max_procs + 1 + (cfg && cfg->peer ? 2 : 0), lim->cpus};
-		char name[48];
-
-		snprintf(name, sizeof(name), "llmrepl-sbx-u%u", uid);
-		if (sbx_cgroup_create(&c->cg, name, &cl, 0, note, sizeof(note)) == 0 &&
-		    c->cg.have_pids)
+	uid = c->rs->uid;
+	if (c->rs->with_cg) {
+		if (c->rs->cg.version && c->rs->cg.have_pids)
 			iso |= SBX_ISO_CGROUP;
-		sbx_detail_add(res, note);
+		sbx_detail_add(res, c->rs->note);
+		/* Its counters from zero for this run. */
+		if (c->rs->cg.version) {
+			(void)sbx_cgroup_reset_peak(&c->rs->cg);
+			sbx_cgroup_reset_cpu(&c->rs->cg);
+		}
+		c->cg = c->rs->cg;
+		c->oom_base = sbx_cgroup_oom_kills(&c->cg);
 	} else {
 		sbx_detail_add(res, "cgroup disabled by configuration");
 	}
@@ -330,6 +452,7 @@ int sbx_cold_start(sbx_cold *c, sbx_result *res, const sbx_config *cfg, const sb
 		sbx_plan_gate(c->plan);
 	if (cfg != NULL && cfg->peer)
 		sbx_plan_peer(c->plan, s);
+	sbx_plan_netns(c->plan, c->rs->netns_fd);
 
 	sbx_trace_mark(&c->tr, "h.plan");
 	c->t0 = sbx_now();
@@ -391,7 +514,8 @@ int sbx_cold_end(sbx_cold *c, sbx_result *res, const sbx_limits *lim, sbx_cap ca
 		return 0;
 	}
 	res->isolation = c->iso;
-	sbx_classify(res, lim, killed, st->have_status, st->status, sbx_cgroup_oom_kills(&c->cg));
+	sbx_classify(res, lim, killed, st->have_status, st->status,
+	             sbx_cgroup_oom_kills(&c->cg) - c->oom_base);
 	if (res->end == SBX_END_ERROR)
 		sbx_detail_add(res, "the sandbox's init ended without a status");
 	/* After classifying, which judges a kill by the interpreter's own time:
@@ -417,9 +541,11 @@ void sbx_cold_cleanup(sbx_cold *c)
 		sbx_close_fd(&c->req[i]);
 	}
 	sbx_close_fd(&c->pidfd);
-	sbx_cgroup_destroy(&c->cg);
-	sbx_slot_release(c->slot_fd);
-	c->slot_fd = -1;
+	/* Every process of the run is reaped (the init above, and with it its
+	 * namespace): the slot and its cgroup can serve the next run. */
+	sbx_cgroup_init(&c->cg);
+	ready_give(c->rs);
+	c->rs = NULL;
 	free(c->plan);
 	c->plan = NULL;
 	sbx_trace_mark(&c->tr, "h.cleanup");

@@ -600,6 +600,50 @@ void sbx_plan_peer(sbx_plan *p, const sbx_setup *s)
 	}
 }
 
+void sbx_plan_netns(sbx_plan *p, int fd)
+{
+	if (fd < 0 || p->userns)
+		return;
+	p->clone_flags &= ~(unsigned long)CLONE_NEWNET;
+	p->fds[SBX_CFD_NETNS - SBX_CFD_OUT] = fd;
+}
+
+int sbx_netns_new(void)
+{
+	char path[64];
+	int hold[2];
+	long pid;
+	int fd, e;
+
+	if (pipe2(hold, O_CLOEXEC) < 0)
+		return -1;
+	/* A child in a new network namespace, alive (blocked reading the pipe)
+	 * until the namespace is opened; system calls only, as in sbx_clone. */
+	pid = syscall(SYS_clone, CLONE_NEWNET | SIGCHLD, NULL, NULL, NULL, 0);
+	if (pid == 0) {
+		char b;
+
+		close(hold[1]);
+		while (read(hold[0], &b, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	e = errno;
+	fd = -1;
+	if (pid > 0) {
+		snprintf(path, sizeof(path), "/proc/%ld/ns/net", pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		e = errno;
+	}
+	close(hold[0]);
+	close(hold[1]);
+	if (pid > 0)
+		while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	errno = e;
+	return fd;
+}
+
 long sbx_clone(const sbx_plan *p, int *pidfd)
 {
 	int fd = -1;

@@ -60,6 +60,14 @@ void sbx_plan_peer(sbx_plan *p, const sbx_setup *s);
  * (set in fds[SBX_CFD_RCG*] first). */
 void sbx_plan_run_cgroups(sbx_plan *p);
 
+/* Join the empty network namespace fd (kept per uid slot) instead of
+ * creating one: root only (a user namespace's child could not join it). */
+void sbx_plan_netns(sbx_plan *p, int fd);
+
+/* A new, empty network namespace held by the returned fd (O_CLOEXEC), or -1
+ * with errno. */
+int sbx_netns_new(void);
+
 /* Clone the child. Returns its pid and a pidfd, or -1 with errno. */
 long sbx_clone(const sbx_plan *p, int *pidfd);
 
@@ -105,7 +113,7 @@ typedef struct sbx_status {
 	int status;
 	double cpu_s;
 	long maxrss_kb;
-	int failed; /* an 'E' record arrived: setup or exec failed */
+	int failed;    /* an 'E' record arrived: setup or exec failed */
 	sbx_trace *tr; /* where 'T' records go (may be NULL) */
 } sbx_status;
 
@@ -118,8 +126,9 @@ typedef struct sbx_cold {
 	int out[2], err[2], ans[2], st[2], alive[2], req[2];
 	int pidfd;
 	long pid;
-	int slot_fd;
-	sbx_cgroup cg;
+	struct sbx_ready *rs; /* the uid slot, its cgroup and network namespace */
+	sbx_cgroup cg;        /* rs's cgroup (not owned: rs keeps it) */
+	long oom_base;        /* its OOM kills before this run */
 	sbx_plan *plan;
 	unsigned iso; /* SBX_ISO_* that apply */
 	double t0;    /* when it was cloned (sbx_now) */

@@ -2,6 +2,7 @@
 #include "worker.h"
 
 #include "clock.h"
+#include "eval_static.h"
 #include "heartbeat.h"
 #include "job_ctx_int.h"
 #include "kinds.h"
@@ -32,6 +33,7 @@ typedef struct wk {
 	wk_hb *hb;
 	sbx_pool *pool;
 	const volatile sig_atomic_t *stop;
+	long sessions_noted; /* the record's `sessions` as last written */
 } wk;
 
 /* Whether to try recording an outcome again: Redis was away, busy or
@@ -206,6 +208,22 @@ done:
 	wk_hb_idle(w->hb);
 }
 
+/* The sessions held, in the worker's record as soon as they change: the
+ * claim routes cells by it (a worker at its limit gets no new session). */
+static void note_sessions(wk *w)
+{
+	long n = (long)sh_count();
+	char v[24];
+
+	lr_metric_set(wk_m.sessions_held, (double)n, NULL);
+	if (n == w->sessions_noted)
+		return;
+	wk_hb_sessions(w->hb, n);
+	snprintf(v, sizeof(v), "%ld", n);
+	if (lr_q_worker_note(&w->q, w->cfg->name, "sessions", v, NULL) == 0)
+		w->sessions_noted = n;
+}
+
 int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 {
 	wk w;
@@ -263,11 +281,12 @@ int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 		}
 		down = 0;
 		sh_sweep();
-		lr_metric_set(wk_m.sessions_held, (double)sh_count(), NULL);
+		note_sessions(&w);
 		if (!got)
 			continue;
 		run_job(&w, &job);
 		lr_q_job_free(&job);
+		note_sessions(&w);
 	}
 	rc = 0;
 	log_info("worker %s stopping", cfg->name);
@@ -275,6 +294,8 @@ cleanup:
 	sh_clear();
 	wk_hb_stop(w.hb);
 	lr_redis_close(w.q.r);
+	wk_kind_batch_stop();
+	eval_static_stop();
 	sbx_pool_free(w.pool);
 	return rc;
 }

@@ -1,0 +1,467 @@
+"""llmrepl_pool.py - the pool's server (sbx_pool): llmrepl_entry.py --server.
+
+It is pid 1 of the sandbox's namespaces, imports what runs will need, then
+forks one child per request received on the control socket (fd 5); see
+serve(). Kept apart from llmrepl_sbx, whose code every cold run loads: a
+cold run never reads this module. The candidate factory (--factory) takes
+its _wipe and set_limits.
+"""
+import sys
+
+import posix
+
+import llmrepl_sbx as sbx
+from llmrepl_sbx import ANS_FD, CTL_FD, REQ_FD, _mark
+
+_SPARE_TRACE = []  # the last run's trace marks, from its spare (LLMREPL_SBX_TRACE)
+
+
+def _warm_imports():
+    """Everything a run is likely to import, imported once here so that a
+    forked run finds it in memory."""
+    import json  # noqa: F401
+    import traceback  # noqa: F401
+    import os  # noqa: F401
+    import resource  # noqa: F401  (a shared object: set_limits in every run's process)
+    notes = []
+    for name in ("llmrepl_harness", "llmrepl_io", "pyflakes.api", "bandit", "radon.complexity",
+                 "radon.metrics", "radon.raw"):
+        try:
+            __import__(name)
+        except Exception as e:  # a missing optional tool only costs speed
+            notes.append("%s: %s" % (name, type(e).__name__))
+    return notes
+
+
+def _wipe(path):
+    """Remove everything below path; True when it is empty afterwards.
+
+    Every process of the run is dead, so nothing races this. Directories
+    are walked through fds (no path-length limit, no link followed), and
+    ones left without permissions are given them back (same uid). A tree
+    too deep for our fds is not cleaned: the caller then gives up the whole
+    server, whose tmpfs dies with it."""
+    import os
+    import stat
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        # /work is ours (open to the candidate factory's uid when there is
+        # one); /tmp (root's, 1777) is not.
+        os.chmod(path, 0o777 if _FACTORY or path != "/work" else 0o700)
+    except OSError:
+        pass
+    try:
+        stack = [(os.open(path, flags), None)]
+    except OSError:
+        return False
+    try:
+        while stack:
+            fd = stack[-1][0]
+            sub = None
+            with os.scandir(fd) as entries:
+                for e in entries:
+                    if stat.S_ISDIR(os.lstat(e.name, dir_fd=fd).st_mode):
+                        os.chmod(e.name, 0o700, dir_fd=fd)
+                        sub = (os.open(e.name, flags, dir_fd=fd), e.name)
+                        break
+                    os.unlink(e.name, dir_fd=fd)
+            if sub is not None:
+                stack.append(sub)
+                continue
+            fd, name = stack.pop()
+            os.close(fd)
+            if stack:
+                os.rmdir(name, dir_fd=stack[-1][0])
+    except OSError:
+        for fd, _ in stack:
+            os.close(fd)
+        return False
+    return not os.listdir(path)
+
+
+FACTORY_FD = 10
+_STUCK = False  # _kill_all could not clear the namespace: the server must go
+_CGROUP_HELD = []  # the run's cgroup fds a judge keeps for the candidate's workers
+_FACTORY = set()  # pids of the candidate factory (another uid; see llmrepl_candidate)
+
+
+def _children():
+    try:
+        with open("/proc/1/task/1/children", "rb") as f:
+            return {int(w) for w in f.read().split()}
+    except (OSError, ValueError):
+        return None
+
+
+def _kill_all():
+    """Kill every process of the namespace but this one (pid 1) and the
+    candidate factory, and reap them all, including orphans of orphans.
+    Returns the largest peak memory (kB) of those reaped: the candidate's
+    workers are orphans (see llmrepl_candidate), so this is the kernel's
+    figure for the code's processes."""
+    import os
+    import signal
+    import time
+    if os.getpid() != 1:
+        # kill(-1) is only ever meant for the sandbox's own namespace.
+        raise SystemExit("llmrepl_sbx: refusing kill(-1) outside the sandbox")
+    peak = 0
+    stuck = None
+    while True:
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            pid, _, ru = os.wait4(-1, os.WNOHANG if _FACTORY else 0)
+        except ChildProcessError:
+            return peak
+        except InterruptedError:
+            continue
+        if pid == 0:
+            left = _children()
+            if left is None or left <= _FACTORY:
+                return peak
+            if stuck is None:
+                stuck = time.monotonic() + 2.0
+            elif time.monotonic() > stuck:
+                # Children this process cannot kill (the candidate's uid)
+                # that the factory did not: give up this server.
+                global _STUCK
+                _STUCK = True
+                return peak
+            time.sleep(0.0005)
+            continue
+        peak = max(peak, ru.ru_maxrss)
+        if pid in _FACTORY:
+            _FACTORY.discard(pid)  # it died (killed by a run): runs go on without it
+
+
+def _factory_clean():
+    """Between runs: the factory kills what the code left under its uid and
+    empties /work and /tmp of its files. False when the factory is gone."""
+    import socket
+    if not _FACTORY:
+        return True
+    try:
+        s = socket.socket(fileno=posix.dup(FACTORY_FD))
+    except OSError:
+        return False
+    try:
+        s.settimeout(5)
+        s.send(b"CLEAN")
+        return s.recv(16) == b"OK"
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def set_limits(lim):
+    """A run's rlimits (cpu_s, memory_mb, nproc, fsize_mb, nofile) on this
+    forked process; the address space counts from what it already maps."""
+    import resource
+    cpu, mem_mb, nproc, fsize_mb, nofile = lim
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            vm = int(f.read().split()[0]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        vm = 64 << 20
+    for res, soft, hard in (
+            (resource.RLIMIT_CPU, cpu, cpu + 1),
+            (resource.RLIMIT_AS, vm + (mem_mb << 20), vm + (mem_mb << 20)),
+            (resource.RLIMIT_NPROC, nproc, nproc),
+            (resource.RLIMIT_FSIZE, fsize_mb << 20, fsize_mb << 20),
+            (resource.RLIMIT_NOFILE, nofile, nofile)):
+        # Never above what this process may have (a cold run's candidate
+        # factory already has the run's limits).
+        cur = resource.getrlimit(res)[1]
+        if cur != resource.RLIM_INFINITY:
+            soft, hard = min(soft, cur), min(hard, cur)
+        resource.setrlimit(res, (soft, hard))
+
+
+def _child(fds, lim):
+    import os
+    import fcntl
+    # Out of the way of 1-4 first: the received fds may have any numbers.
+    req, ans, out, err = (fcntl.fcntl(fd, fcntl.F_DUPFD, 16) for fd in fds)
+    os.dup2(out, 1)
+    os.dup2(err, 2)
+    os.dup2(ans, ANS_FD)
+    os.dup2(req, REQ_FD)
+    keep = [sbx._TRACE_FD] if sbx._TRACE_FD >= 0 else []
+    if _FACTORY:
+        # The candidate factory's socket and the run's cgroups stay, for
+        # llmrepl_judge.
+        keep = sorted(keep + [FACTORY_FD] + _CGROUP_HELD)
+        import llmrepl_judge
+        llmrepl_judge.CGROUP_FDS = tuple(_CGROUP_HELD)
+    lo = CTL_FD
+    for fd in keep:
+        os.closerange(lo, fd)
+        lo = fd + 1
+    os.closerange(lo, 1 << 16)
+    set_limits(lim)
+    _mark("py.limits")
+    status = 1
+    try:
+        status = sbx.run_once()
+    except BaseException:
+        try:
+            sys.__excepthook__(*sys.exc_info())
+        except BaseException:
+            pass
+    sbx.finish(status)
+
+
+def _gave_up(sock, index, step, err):
+    """The spare could not join the run's cgroup number `index`: "NOJOIN"
+    to the server (which adds it to the run's DONE) and exit 125."""
+    import errno
+    try:
+        sock.send(("NOJOIN %d %s %s" % (index, step, errno.errorcode.get(err, err))).encode())
+    except OSError:
+        pass
+    posix._exit(125)
+
+
+def _spare_main(sock):
+    """A forked child waiting to become the next run: everything that does
+    not depend on the request (the fork itself, the interpreter's after-fork
+    work, a session of its own) is done before the request arrives."""
+    import os
+    import signal
+    import socket
+    # Into the run's cgroups first (the host opened them: any process may be
+    # moved through them), then nothing of the server's remains in reach.
+    for i, fd in enumerate(RUN_CGROUP_FDS):
+        step = "join"
+        try:
+            os.write(fd, b"0")
+            if _FACTORY:
+                # The candidate's workers join them too (through the judge,
+                # which runs no code of the candidate's).
+                import fcntl
+                step = "keep"
+                _CGROUP_HELD.append(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 64))
+            os.close(fd)
+        except OSError as e:
+            # Never run outside the run's limits: tell the server which
+            # cgroup and why (it reports it with the run's end), then give up.
+            _gave_up(sock, i, step, e.errno)
+    os.setsid()
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    os.chdir("/work")
+    sys.path[:] = SERVER_PATH
+    while True:
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(sock, 4096, 4)
+            break
+        except InterruptedError:
+            continue
+    if sbx._TRACE:
+        # The socket carries this run's marks ("TRACE ...", _trace_flush)
+        # and is closed before the request is read, like it is otherwise.
+        del sbx._MARKS[:]
+        _mark("py.recv")
+        import fcntl
+        fd = sock.detach()
+        sbx._TRACE_FD, sbx._TRACE_TEXT = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 64), True
+        os.close(fd)  # out of the way of the fds a run gets (1-4)
+    else:
+        sock.close()
+    words = msg.decode().split()
+    if len(words) != 5 or len(fds) != 4:
+        posix._exit(0)
+    _child(fds, tuple(int(w) for w in words))
+
+
+class _Spare:
+    """The next run's process, forked ahead of time (after the previous run
+    and everything it left were gone)."""
+
+    def __init__(self, ctl):
+        import os
+        import socket
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                mine.close()
+                ctl.close()
+                _spare_main(theirs)
+            finally:
+                posix._exit(1)
+        theirs.close()
+        self.pid = pid
+        self.sock = mine
+        self.pidfd = os.pidfd_open(pid)
+
+    def alive(self):
+        import select
+        return not select.select([self.pidfd], [], [], 0)[0]
+
+    def discard(self):
+        import os
+        self.sock.close()
+        os.close(self.pidfd)
+
+
+def _spare_said(sock):
+    """" NOJOIN <cgroup> <step> <errno>" when the run's process was a spare
+    that could not join the run's cgroups (no code of the run's ran: it
+    never received more than the request's fds), else "". With the trace on,
+    the run's process sends "TRACE <marks>" here (kept in _SPARE_TRACE). Only the spare
+    writes this socket, and it closes it before the request is read."""
+    import errno
+    for _ in range(2):
+        try:
+            msg = sock.recv(512, 0x40)  # MSG_DONTWAIT
+            break
+        except OSError as e:
+            # A spare that died with the run's fds unread leaves ECONNRESET
+            # pending ahead of what it sent.
+            if e.errno != errno.ECONNRESET:
+                return ""
+    else:
+        return ""
+    words = msg.decode("ascii", "replace").split()
+    if sbx._TRACE and words[:1] == ["TRACE"]:
+        _SPARE_TRACE[:] = [" ".join(words[1:])]
+    if len(words) == 4 and words[0] == "NOJOIN":
+        return " " + " ".join(words)
+    return ""
+
+
+def serve():
+    """Protocol on fd 5 (SOCK_SEQPACKET), one message per datagram:
+      server -> host  "READY <notes>"
+      host -> server  "RUN <id> <cpu_s> <memory_mb> <nproc> <fsize_mb> <nofile>"
+                      with 4 fds: request, answer, stdout, stderr
+      host -> server  "KILL <id>"  (timeout or output limit)
+      server -> host  "DONE <id> <wait status> <utime_us> <stime_us> <maxrss_kb>
+                      [NOJOIN <cgroup index> <step> <errno name>]"
+                      once the run's process and every process it left are
+                      dead (the work dir and /tmp are wiped before the next);
+                      NOJOIN: the run's process could not join the run's
+                      cgroups and exited 125 without reading the request
+    The server is pid 1: signals from the runs cannot reach it (it keeps no
+    handlers), and it is not dumpable, so they cannot read or write its
+    memory either. Between runs one forked child waits (a _Spare) so that a
+    run does not wait for a fork."""
+    import ctypes
+    import os
+    import select
+    import signal
+    import socket
+
+    ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        os.fstat(FACTORY_FD)
+    except OSError:
+        pass
+    else:
+        # Started by the sandbox before this process: its only child now.
+        _FACTORY.update(_children() or ())
+    notes = _warm_imports()
+    global SERVER_PATH
+    SERVER_PATH = list(sys.path)
+    # Everything imported so far lives as long as the server: keep the
+    # collector away from it, so that a forked run does not write to (and
+    # so copy) every page of it when it collects.
+    import gc
+    gc.collect()
+    gc.freeze()
+    # What the imports left (some tools make ~/.cache) is no run's business.
+    _wipe("/work")
+    _wipe("/tmp")
+    ctl = socket.socket(fileno=CTL_FD)
+    spare = _Spare(ctl)
+    ctl.send(("READY " + "; ".join(notes)).encode())
+    after = ""  # the trace's durations of the wipe and fork after the last run
+    while True:
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(ctl, 4096, 4)
+        except InterruptedError:
+            continue
+        del sbx._MARKS[:]
+        _mark("s.recv")
+        if not msg:
+            _kill_all()
+            posix._exit(0)  # the host is gone
+        words = msg.decode().split()
+        if len(words) != 7 or words[0] != "RUN" or len(fds) != 4:
+            for fd in fds:
+                os.close(fd)
+            continue
+        run_id = words[1]
+        if not spare.alive():
+            _, _status, _ru = os.wait4(spare.pid, 0)
+            spare.discard()
+            spare = _Spare(ctl)
+        try:
+            socket.send_fds(spare.sock, [" ".join(words[2:]).encode()], fds)
+        except OSError:
+            pass  # it died just now: reported below like any other end
+        for fd in fds:
+            os.close(fd)
+        _mark("s.handoff")
+        pid, pidfd = spare.pid, spare.pidfd
+        while True:
+            try:
+                ready, _, _ = select.select([ctl, pidfd], [], [])
+            except InterruptedError:
+                continue
+            if ctl in ready:
+                m = ctl.recv(4096)
+                if not m:
+                    _kill_all()
+                    posix._exit(0)
+                if m.decode().split() == ["KILL", run_id]:
+                    os.kill(-1, signal.SIGKILL)
+            if pidfd in ready:
+                break
+        os.close(pidfd)
+        _, status, ru = os.wait4(pid, 0)
+        _mark("s.reaped")
+        gave_up = _spare_said(spare.sock)
+        spare.sock.close()
+        clean = _factory_clean()
+        _mark("s.factory")
+        peak = max(ru.ru_maxrss, _kill_all())
+        _mark("s.killall")
+        trace = ""
+        if sbx._TRACE:
+            trace = " T %s %s %s" % (sbx._trace_words(), _SPARE_TRACE.pop() if _SPARE_TRACE else "",
+                                     after)
+        ctl.send(("DONE %s %d %d %d %d%s%s" % (
+            run_id, status, int(ru.ru_utime * 1e6), int(ru.ru_stime * 1e6),
+            peak, gave_up, trace)).encode())
+        if sbx._TRACE:
+            import time
+            t = time.monotonic_ns()
+        if not (clean and not _STUCK and _wipe("/work") and _wipe("/tmp")):
+            # Something could not be removed: the host starts a fresh server
+            # (and sends a run it may already have sent there).
+            ctl.send(b"GONE")
+            _kill_all()
+            posix._exit(3)
+        if sbx._TRACE:
+            t1 = time.monotonic_ns()
+        spare = _Spare(ctl)
+        if sbx._TRACE:
+            after = "+wipe=%d +fork=%d" % ((t1 - t) // 1000, (time.monotonic_ns() - t1) // 1000)
+
+
+SERVER_PATH = []
+RUN_CGROUP_FDS = ()  # --run-cgroup=6,7: cgroup.procs of the run's cgroups
+
+
+def main(args):
+    global RUN_CGROUP_FDS
+    for a in args:
+        if a.startswith("--run-cgroup="):
+            RUN_CGROUP_FDS = tuple(int(w) for w in a.split("=", 1)[1].split(","))
+    serve()
