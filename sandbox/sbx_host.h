@@ -113,7 +113,7 @@ typedef struct sbx_status {
 	int status;
 	double cpu_s;
 	long maxrss_kb;
-	int failed; /* an 'E' record arrived: setup or exec failed */
+	int failed;    /* an 'E' record arrived: setup or exec failed */
 	sbx_trace *tr; /* where 'T' records go (may be NULL) */
 } sbx_status;
 

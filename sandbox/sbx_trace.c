@@ -72,8 +72,9 @@ void sbx_trace_words(sbx_trace *t, const char *words)
 			end = p + strlen(p);
 		eq = memchr(p, '=', (size_t)(end - p));
 		if (eq != NULL && eq > p + 1 && *p == '+' && t->nafter < 8) {
-			size_t len = (size_t)(eq - p - 1) < SBX_TRACE_NAME - 1 ? (size_t)(eq - p - 1)
-			                                                        : SBX_TRACE_NAME - 1;
+			size_t len = (size_t)(eq - p - 1) < SBX_TRACE_NAME - 1
+			                 ? (size_t)(eq - p - 1)
+			                 : SBX_TRACE_NAME - 1;
 
 			memcpy(t->after[t->nafter].name, p + 1, len);
 			t->after[t->nafter].name[len] = '\0';

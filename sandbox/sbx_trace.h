@@ -35,12 +35,12 @@ typedef struct sbx_trace {
 	                             previous run's answer (the pool's wipe) */
 } sbx_trace;
 
-int sbx_trace_enabled(void); /* LLMREPL_SBX_TRACE=1, read once */
+int sbx_trace_enabled(void);  /* LLMREPL_SBX_TRACE=1, read once */
 long long sbx_trace_ns(void); /* CLOCK_MONOTONIC in ns */
 
 /* Start a trace (kind: "cold", "pool", "held"); a no-op when tracing is off. */
 void sbx_trace_begin(sbx_trace *t, const char *kind);
-void sbx_trace_mark(sbx_trace *t, const char *name);                   /* now */
+void sbx_trace_mark(sbx_trace *t, const char *name);                         /* now */
 void sbx_trace_at(sbx_trace *t, const char *name, size_t len, long long ns); /* a given time */
 /* "name=ns name=ns ..." (as the pool's server sends them); "+name=us" is a
  * duration of work done between the previous run and this one. */
