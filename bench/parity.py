@@ -11,8 +11,8 @@ so that a change in the machine's load falls on both alike.
 
 A program runs when both trees have it: bench/<name>.c as built
 (build/bench/<name>), bench/<name>.py as that tree's own script with
-`--build <that tree>/build`. The ones that need the model server (llm,
-humaneval, llm_humaneval) run only when --only names them (then --venv). By
+`--build <that tree>/build`. The ones that need the model (llm.py,
+humaneval.py) run only when --only names them. By
 default each gets arguments that keep a round to a minute or two (--full:
 the programs' own defaults).
 
@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # The tree before the layout and layering work (model/ and gitstore/ out of
 # common/, one Redis client, one start-up, the queue handle).
 DEFAULT_BASE = "c75b9ca"
-MODEL = {"llm", "humaneval", "llm_humaneval"}
+MODEL = {"llm", "humaneval"}
 QUICK = {
     "queue": ["--jobs", "150", "--runs", "150"],
     "sandbox": ["--runs", "100", "--seconds", "3"],
@@ -76,13 +76,14 @@ def base_tree(rev, where):
 
 
 def programs(tree):
-    """{name: kind} of the bench programs a tree has: 'c' or 'py'."""
+    """{name: kind} of the bench programs a tree has: 'c' or 'py' (a script
+    that takes --build; not the tools that read other programs' output)."""
     out = {}
     for f in sorted((tree / "bench").iterdir()):
         if f.suffix == ".c":
             out[f.stem] = "c"
         elif (f.suffix == ".py" and f.name != "parity.py"
-              and "__main__" in f.read_text(errors="replace")):
+              and '"--build"' in f.read_text(errors="replace")):
             out[f.name] = "py"
     return out
 

@@ -644,40 +644,18 @@ cleanup:
 	return done(rep, &a, rc);
 }
 
-int lr_q_next(lr_q *q, const char *worker, long block_ms, long lease_ms, lr_q_job *job, int *got,
-              lr_err *err)
+/* Claim the job of one work-stream entry (an element of an XREADGROUP
+ * reply); an entry that is not ours is dropped. */
+static int take_entry(lr_q *q, const char *key, const redisReply *e, const char *worker,
+                      long lease_ms, lr_q_job *job, int *got, lr_err *err)
 {
-	char key[LR_KEY_MAX];
-	redisReply *rep = NULL;
-	const redisReply *entries;
-	const redisReply *e;
 	const redisReply *job_id;
+	redisReply *ack = NULL;
 	int rc;
 
-	*got = 0;
-	rc = lr_redis_cmd(q->r, &rep, err, "XREADGROUP GROUP %s %s COUNT 1 BLOCK %ld STREAMS %s >",
-	                  LR_GROUP_WORKERS, worker, lr_redis_block_ms(q->r, block_ms),
-	                  lr_key(q->k, key, "jobs"));
-	if (rc < 0)
-		return rc;
-	if (rep->type == REDIS_REPLY_NIL)
-		goto cleanup;
-	/* [[stream, [[entry, [field, value, ...]]]]] */
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 1 ||
-	    rep->element[0]->type != REDIS_REPLY_ARRAY || rep->element[0]->elements != 2 ||
-	    rep->element[0]->element[1]->type != REDIS_REPLY_ARRAY) {
-		rc = lr_err_set(err, LR_EPROTO, "XREADGROUP: unexpected reply");
-		goto cleanup;
-	}
-	entries = rep->element[0]->element[1];
-	if (entries->elements == 0)
-		goto cleanup;
-	e = entries->element[0];
 	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || !lr_reply_is_str(e->element[0]) ||
-	    e->element[0]->len > LR_JOB_ID_MAX) {
-		rc = lr_err_set(err, LR_EPROTO, "XREADGROUP: unexpected entry");
-		goto cleanup;
-	}
+	    e->element[0]->len > LR_JOB_ID_MAX)
+		return lr_err_set(err, LR_EPROTO, "XREADGROUP: unexpected entry");
 	/* Ours have exactly one field, `job`, byte for byte. */
 	job_id = e->element[1]->type == REDIS_REPLY_ARRAY && e->element[1]->elements == 2 &&
 	                 e->element[1]->element[0]->type == REDIS_REPLY_STRING &&
@@ -685,24 +663,145 @@ int lr_q_next(lr_q *q, const char *worker, long block_ms, long lease_ms, lr_q_jo
 	                 memcmp(e->element[1]->element[0]->str, "job", 3) == 0
 	             ? e->element[1]->element[1]
 	             : NULL;
-	if (!lr_reply_is_str(job_id) || strlen(job_id->str) != job_id->len ||
-	    !lr_job_id_valid(job_id->str)) {
-		/* Not ours (someone wrote to the work stream by hand): drop it. */
-		redisReply *ack = NULL;
-
-		rc = lr_redis_cmd(q->r, &ack, err, "XACK %s %s %s", key, LR_GROUP_WORKERS,
-		                  e->element[0]->str);
+	if (lr_reply_is_str(job_id) && strlen(job_id->str) == job_id->len &&
+	    lr_job_id_valid(job_id->str))
+		return claim(q->r, q->k, job_id->str, e->element[0]->str, worker, lease_ms, job,
+		             got, err);
+	/* Not ours (someone wrote to the work stream by hand, or a deleted
+	 * entry left pending): drop it. */
+	rc = lr_redis_cmd(q->r, &ack, err, "XACK %s %s %s", key, LR_GROUP_WORKERS,
+	                  e->element[0]->str);
+	if (ack)
+		freeReplyObject(ack);
+	if (rc == 0) {
+		rc = lr_redis_cmd(q->r, &ack, err, "XDEL %s %s", key, e->element[0]->str);
 		if (ack)
 			freeReplyObject(ack);
-		if (rc == 0) {
-			rc = lr_redis_cmd(q->r, &ack, err, "XDEL %s %s", key, e->element[0]->str);
-			if (ack)
-				freeReplyObject(ack);
-		}
-		goto cleanup;
 	}
-	rc = claim(q->r, q->k, job_id->str, e->element[0]->str, worker, lease_ms, job, got, err);
-cleanup:
+	return rc;
+}
+
+/* The entries of stream `name` in an XREADGROUP reply, or NULL. */
+static const redisReply *entries_of(const redisReply *rep, const char *name)
+{
+	for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
+		const redisReply *s = rep->element[i];
+
+		if (s->type == REDIS_REPLY_ARRAY && s->elements == 2 &&
+		    lr_reply_is_str(s->element[0]) && strcmp(s->element[0]->str, name) == 0 &&
+		    s->element[1]->type == REDIS_REPLY_ARRAY)
+			return s->element[1];
+	}
+	return NULL;
+}
+
+static int check_reply(const redisReply *rep, lr_err *err)
+{
+	if (rep->type == REDIS_REPLY_NIL)
+		return 0;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 || rep->elements > 2)
+		return lr_err_set(err, LR_EPROTO, "XREADGROUP: unexpected reply");
+	return 0;
+}
+
+/* A job routed to this worker (left in its pending list by another
+ * worker's claim, see lr_lua_claim): claim the oldest. */
+static int next_routed(lr_q *q, const char *key, const char *worker, long lease_ms, lr_q_job *job,
+                       int *got, lr_err *err)
+{
+	redisReply *rep = NULL;
+	const redisReply *es;
+	int rc = lr_redis_cmd(q->r, &rep, err, "XREADGROUP GROUP %s %s COUNT 1 STREAMS %s 0",
+	                      LR_GROUP_WORKERS, worker, key);
+
+	if (rc < 0)
+		return rc;
+	rc = check_reply(rep, err);
+	es = rc == 0 ? entries_of(rep, key) : NULL;
+	if (es != NULL && es->elements > 0)
+		rc = take_entry(q, key, es->element[0], worker, lease_ms, job, got, err);
+	freeReplyObject(rep);
+	return rc;
+}
+
+/* The worker's wake stream: routed jobs are announced there. */
+static int ensure_wake(lr_q *q, const char *wake, lr_err *err)
+{
+	redisReply *rep = NULL;
+	int rc =
+	    lr_redis_cmd(q->r, &rep, err, "XGROUP CREATE %s %s $ MKSTREAM", wake, LR_GROUP_WORKERS);
+
+	if (rep)
+		freeReplyObject(rep);
+	if (rc < 0 && strstr(err->msg, "BUSYGROUP") != NULL) {
+		lr_err_clear(err);
+		rc = 0;
+	}
+	return rc;
+}
+
+static int ack_wake(lr_q *q, const char *wake, const redisReply *es, lr_err *err)
+{
+	for (size_t i = 0; es != NULL && i < es->elements; i++) {
+		const redisReply *e = es->element[i];
+		redisReply *rep = NULL;
+		int rc;
+
+		if (e->type != REDIS_REPLY_ARRAY || e->elements < 1 ||
+		    !lr_reply_is_str(e->element[0]))
+			continue;
+		rc = lr_redis_cmd(q->r, &rep, err, "XACK %s %s %s", wake, LR_GROUP_WORKERS,
+		                  e->element[0]->str);
+		if (rep)
+			freeReplyObject(rep);
+		rep = NULL;
+		if (rc == 0)
+			rc = lr_redis_cmd(q->r, &rep, err, "XDEL %s %s", wake, e->element[0]->str);
+		if (rep)
+			freeReplyObject(rep);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int lr_q_next(lr_q *q, const char *worker, long block_ms, long lease_ms, lr_q_job *job, int *got,
+              lr_err *err)
+{
+	char key[LR_KEY_MAX], wake[LR_KEY_MAX], name[LR_KEY_MAX];
+	redisReply *rep = NULL;
+	const redisReply *es;
+	int rc;
+
+	*got = 0;
+	lr_key(q->k, key, "jobs");
+	snprintf(name, sizeof(name), "wake:%s", worker);
+	lr_key(q->k, wake, name);
+	rc = next_routed(q, key, worker, lease_ms, job, got, err);
+	if (rc < 0 || *got)
+		return rc;
+	for (int tries = 0;; tries++) {
+		rc = lr_redis_cmd(
+		    q->r, &rep, err, "XREADGROUP GROUP %s %s COUNT 1 BLOCK %ld STREAMS %s %s > >",
+		    LR_GROUP_WORKERS, worker, lr_redis_block_ms(q->r, block_ms), key, wake);
+		if (rc < 0 && tries == 0 && lr_q_err_nogroup(err) && strstr(err->msg, wake)) {
+			rc = ensure_wake(q, wake, err);
+			if (rc == 0)
+				continue;
+		}
+		break;
+	}
+	if (rc < 0)
+		return rc;
+	rc = check_reply(rep, err);
+	if (rc == 0 && (es = entries_of(rep, key)) != NULL && es->elements > 0)
+		rc = take_entry(q, key, es->element[0], worker, lease_ms, job, got, err);
+	es = rc == 0 ? entries_of(rep, wake) : NULL;
+	if (es != NULL && es->elements > 0) {
+		rc = ack_wake(q, wake, es, err);
+		if (rc == 0 && !*got)
+			rc = next_routed(q, key, worker, lease_ms, job, got, err);
+	}
 	freeReplyObject(rep);
 	return rc;
 }
@@ -864,6 +963,27 @@ int lr_q_heartbeat(lr_q *q, const char *worker, long ttl_ms, size_t n, const cha
 	return done(rep, &a, rc);
 }
 
+/* KEYS: the worker's record. ARGV: field, value. Only a record that exists
+ * (the heartbeat makes it, with its expiry). */
+static const lr_script worker_note_lua = {
+    "worker_note", "if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return 0 end\n"
+                   "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
+                   "return 1\n"};
+
+int lr_q_worker_note(lr_q *q, const char *worker, const char *field, const char *value, lr_err *err)
+{
+	char key[LR_KEY_MAX];
+	const char *argv[3] = {key, field, value};
+	redisReply *rep = NULL;
+	int rc;
+
+	lr_key_worker(q->k, key, worker);
+	rc = lr_redis_eval(q->r, &rep, &worker_note_lua, 1, 2, argv, NULL, err);
+	if (rep)
+		freeReplyObject(rep);
+	return rc;
+}
+
 int lr_q_unregister(lr_q *q, const char *worker, lr_err *err)
 {
 	char key[LR_KEY_MAX];
@@ -876,6 +996,14 @@ int lr_q_unregister(lr_q *q, const char *worker, lr_err *err)
 		freeReplyObject(rep);
 	if (rc == 0) {
 		rc = lr_redis_cmd(q->r, &rep, err, "DEL %s", lr_key_worker(q->k, wkey, worker));
+		if (rep)
+			freeReplyObject(rep);
+	}
+	if (rc == 0) { /* its wake stream (routed jobs stay pending, for the orphan sweep) */
+		char name[LR_KEY_MAX];
+
+		snprintf(name, sizeof(name), "wake:%s", worker);
+		rc = lr_redis_cmd(q->r, &rep, err, "DEL %s", lr_key(q->k, wkey, name));
 		if (rep)
 			freeReplyObject(rep);
 	}

@@ -269,6 +269,10 @@ int lr_q_fail(lr_q *q, const char *id, long attempt, lr_q_fail_mode mode, const 
 /* Register the worker as alive for ttl_ms with descriptive fields. */
 int lr_q_heartbeat(lr_q *q, const char *worker, long ttl_ms, size_t n, const char *const *fields,
                    const char *const *values, lr_err *err);
+/* Set one field of the worker's record now, if the record exists (what
+ * must not wait for the next heartbeat, e.g. `sessions`). */
+int lr_q_worker_note(lr_q *q, const char *worker, const char *field, const char *value,
+                     lr_err *err);
 /* Remove a stopping worker from the registry and the consumer group. */
 int lr_q_unregister(lr_q *q, const char *worker, lr_err *err);
 

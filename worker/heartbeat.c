@@ -29,6 +29,7 @@ struct wk_hb {
 	long jobs_done;
 	long long last_ok_ms; /* last renewal that Redis accepted */
 	char problem[256];    /* why the worker cannot make progress, or "" */
+	long sessions;        /* REPL sessions held */
 	char problem_since[24];
 	/* Read by any thread. */
 	atomic_int status;
@@ -53,6 +54,7 @@ static void beat(wk_hb *hb)
 	char done[24];
 	char problem[256];
 	char since[24];
+	char sessions[24], smax[24];
 	lr_q_state state = LR_QS_NONE;
 	long ttl = period_ms(hb->cfg) * 3;
 	int active;
@@ -68,6 +70,7 @@ static void beat(wk_hb *hb)
 	snprintf(done, sizeof(done), "%ld", hb->jobs_done);
 	memcpy(problem, hb->problem, sizeof(problem));
 	memcpy(since, hb->problem_since, sizeof(since));
+	snprintf(sessions, sizeof(sessions), "%ld", hb->sessions);
 	pthread_mutex_unlock(&hb->mu);
 	snprintf(attempt, sizeof(attempt), "%ld", active ? att : 0L);
 
@@ -104,13 +107,14 @@ static void beat(wk_hb *hb)
 		pthread_mutex_unlock(&hb->mu);
 	}
 	{
-		const char *f[] = {"pid",     "host", "since",   "job",
-		                   "attempt", "jobs", "problem", "problem_since"};
-		const char *v[] = {hb->pid, hb->host, hb->since, active ? job : "",
-		                   attempt, done,     problem,   since};
+		const char *f[] = {"pid",  "host",    "since",         "job",      "attempt",
+		                   "jobs", "problem", "problem_since", "sessions", "sessions_max"};
+		const char *v[] = {hb->pid, hb->host, hb->since, active ? job : "", attempt,
+		                   done,    problem,  since,     sessions,          smax};
 
+		snprintf(smax, sizeof(smax), "%ld", hb->cfg->sessions_held);
 		lr_err_clear(&err);
-		if (lr_q_heartbeat(&hb->q, hb->cfg->name, ttl, 8, f, v, &err) < 0)
+		if (lr_q_heartbeat(&hb->q, hb->cfg->name, ttl, 10, f, v, &err) < 0)
 			log_debug("heartbeat: %s", err.msg);
 	}
 }
@@ -247,6 +251,13 @@ void wk_hb_problem(wk_hb *hb, const char *problem)
 			         (long)time(NULL));
 		snprintf(hb->problem, sizeof(hb->problem), "%s", problem);
 	}
+	pthread_mutex_unlock(&hb->mu);
+}
+
+void wk_hb_sessions(wk_hb *hb, long n)
+{
+	pthread_mutex_lock(&hb->mu);
+	hb->sessions = n;
 	pthread_mutex_unlock(&hb->mu);
 }
 

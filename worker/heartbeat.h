@@ -27,6 +27,9 @@ void wk_hb_idle(wk_hb *hb);
  * can again: the record's `problem` field (and `problem_since`, seconds since
  * the epoch), which `llmrepl stats` shows. */
 void wk_hb_problem(wk_hb *hb, const char *problem);
+/* The REPL sessions the worker holds: the record's `sessions` (beside
+ * `sessions_max`, its --sessions-held), which routes cells (lr_lua_claim). */
+void wk_hb_sessions(wk_hb *hb, long n);
 /* 0 while the lease holds; LR_ECANCELED when the job was cancelled;
  * LR_ESTALE when the lease was lost. Any thread. */
 int wk_hb_status(const wk_hb *hb);

@@ -1,8 +1,9 @@
 /* kind_batch.c - the `batch` kind: each item evaluated exactly as an evaluate
  * job is (eval_run with the item's request: the same sandbox path,
  * protections and verdict), --batch-slots items at once, each slot on a
- * sandbox pool of its own (the first is the worker's; with one slot the items
- * run one after another).
+ * sandbox pool of its own (the first is the worker's, the others are started
+ * by the first batch and kept for later ones; with one slot the items run
+ * one after another).
  *
  * Each finished item is one fenced write: iteration n (the item's index) with
  * its id, verdict and report, an `item` event, and the job's items_done and
@@ -226,9 +227,23 @@ typedef struct par {
 typedef struct slot {
 	par *p;
 	sbx_pool *pool;
-	int own; /* the pool was started for this job */
 	pthread_t th;
 } slot;
+
+/* The extra slots' pools (slot i > 0 uses kept[i]), started by the first
+ * batch that needs them and kept for later batches: a pool's start (its
+ * interpreter importing the harness and the tools) is not paid per job.
+ * Only the worker's job thread touches them. */
+#define KEPT_MAX 64
+static sbx_pool *kept[KEPT_MAX];
+
+void wk_kind_batch_stop(void)
+{
+	for (int i = 0; i < KEPT_MAX; i++) {
+		sbx_pool_free(kept[i]);
+		kept[i] = NULL;
+	}
+}
 
 static int slot_stop(void *ctx, lr_err *err)
 {
@@ -361,19 +376,23 @@ static int run_parallel(batch *b, long nslots, lr_err *err)
 	}
 	pthread_mutex_init(&p.mu, NULL);
 	pthread_cond_init(&p.cv, NULL);
-	for (long i = 0; i < nslots; i++) {
-		char msg[256];
-
+	for (long i = 0; i < nslots && i < KEPT_MAX; i++) {
 		sl[i].p = &p;
 		sl[i].pool = lr_jobctx_pool(b->ctx);
 		if (i > 0 && sl[i].pool != NULL) {
-			/* A slot whose pool does not start is left out. */
-			if (sbx_pool_start(&sl[i].pool, lr_jobctx_sbx_config(b->ctx), msg,
+			char msg[256];
+
+			/* Started on this thread, the job's, which lives as long as
+			 * the worker: a pool's server dies with the thread that
+			 * started it. A slot whose pool does not start is left out. */
+			if (kept[i] == NULL &&
+			    sbx_pool_start(&kept[i], lr_jobctx_sbx_config(b->ctx), msg,
 			                   sizeof(msg)) < 0) {
 				log_warn("batch: an extra sandbox pool did not start: %s", msg);
+				kept[i] = NULL;
 				break;
 			}
-			sl[i].own = 1;
+			sl[i].pool = kept[i];
 		}
 		pthread_mutex_lock(&p.mu);
 		p.running++;
@@ -382,17 +401,13 @@ static int run_parallel(batch *b, long nslots, lr_err *err)
 			pthread_mutex_lock(&p.mu);
 			p.running--;
 			pthread_mutex_unlock(&p.mu);
-			sbx_pool_free(sl[i].own ? sl[i].pool : NULL);
 			break;
 		}
 		started++;
 	}
 	rc = started > 0 ? collect(&p, err) : lr_err_set(err, LR_EUNAVAIL, "no batch slot started");
-	for (long i = 0; i < started; i++) {
+	for (long i = 0; i < started; i++)
 		pthread_join(sl[i].th, NULL);
-		if (sl[i].own)
-			sbx_pool_free(sl[i].pool);
-	}
 	pthread_cond_destroy(&p.cv);
 	pthread_mutex_destroy(&p.mu);
 	free(p.q);

@@ -160,6 +160,44 @@ static int run_once(sbx_result *sr, lr_jobctx *ctx, const ss_session *ss, size_t
 	return 0;
 }
 
+/* At the limit: end the interpreters this worker keeps of sessions another
+ * worker has since taken over (their record names it) or that are gone:
+ * copies nobody will send a cell to, not sessions this worker holds. */
+static void drop_taken_over(lr_jobctx *ctx)
+{
+	const char *me = lr_jobctx_config(ctx)->name;
+	lr_q *q = lr_jobctx_q(ctx);
+
+	sh_sweep();
+	for (size_t i = sh_count(); i-- > 0;) {
+		char key[LR_KEY_MAX], name[LR_KEY_MAX];
+		const char *id = sh_id_at(i);
+		redisReply *rep = NULL;
+		int other = 0;
+
+		snprintf(name, sizeof(name), "session:%s", id);
+		if (lr_redis_cmd(q->r, &rep, NULL, "HGET %s worker", lr_key(q->k, key, name)) < 0)
+			return;
+		other = !lr_reply_is_str(rep) || strcmp(rep->str, me) != 0;
+		freeReplyObject(rep);
+		if (other)
+			sh_drop(id);
+	}
+}
+
+/* Would this cell need one more held interpreter than the worker may keep?
+ * (A cell reaches a worker at its limit only when no live worker has room:
+ * the claim routes it to one that has.) */
+static int worker_full(lr_jobctx *ctx, const char *id, size_t n)
+{
+	const wk_config *cfg = lr_jobctx_config(ctx);
+
+	if (cfg->sessions_held <= 0 || sh_find(id, n) != NULL || !sh_full(cfg->sessions_held))
+		return 0;
+	drop_taken_over(ctx);
+	return sh_full(cfg->sessions_held);
+}
+
 /* The session's held interpreter (it has run at most n cells), else a
  * fresh one (NULL when none can be held: the cell then runs once). */
 static sh_entry *held_for(lr_jobctx *ctx, const ss_session *ss, const char *id, size_t n)
@@ -364,9 +402,17 @@ int wk_kind_exec(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 	 * before it and records nothing new. */
 	again = ss.ncells > 0 && strcmp(ss.last_job, lr_jobctx_id(ctx)) == 0;
 	n = again ? ss.ncells - 1 : ss.ncells;
-	if (!again && (long)n >= ss.max_cells) {
-		snprintf(msg, sizeof(msg), "session %s has reached its limit of %ld cells",
-		         s->session, ss.max_cells);
+	if ((!again && (long)n >= ss.max_cells) || worker_full(ctx, s->session, n)) {
+		if (!again && (long)n >= ss.max_cells)
+			snprintf(msg, sizeof(msg), "session %s has reached its limit of %ld cells",
+			         s->session, ss.max_cells);
+		else
+			snprintf(
+			    msg, sizeof(msg),
+			    "worker %s holds its limit of %ld sessions (--sessions-held) and no "
+			    "other worker has room: close a session, let one end by its idle "
+			    "timeout, or add workers (session %s is unchanged)",
+			    cfg->name, cfg->sessions_held, s->session);
 		ss_session_free(&ss);
 		return refuse(res, msg, err);
 	}

@@ -43,4 +43,8 @@ int wk_kind_session_close(lr_jobctx *ctx, lr_job_result *res, lr_err *err);
  * items not yet done (worker/kind_batch.c). */
 int wk_kind_batch(lr_jobctx *ctx, lr_job_result *res, lr_err *err);
 
+/* The extra slots' sandbox pools are kept from one batch job to the next (a
+ * worker runs one job at a time); this stops them (at the worker's end). */
+void wk_kind_batch_stop(void);
+
 #endif

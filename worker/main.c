@@ -34,9 +34,11 @@ static lr_cfg_opt opts[] = {
                 "run code on a pre-forked sandboxed interpreter (else a cold sandbox per run)"),
     LR_OPT_INT("batch-slots", &wc.batch_slots, "2", 1, 64,
                "batch jobs: items evaluated at once, each on a sandbox pool of its own"),
-    LR_OPT_INT("sessions-held", &wc.sessions_held, "8", 0, 256,
-               "REPL sessions whose sandboxed interpreter this worker keeps between cells "
-               "(the least recently used goes first; its next cell replays the session)"),
+    LR_OPT_INT("sessions-held", &wc.sessions_held, "32", 0, 256,
+               "REPL sessions this worker holds, each a sandboxed interpreter kept between "
+               "cells: its limit of sessions (a cell needing one more goes to a worker "
+               "with room, else it is refused with an error); 0: none held, every cell "
+               "replays its session"),
     LR_OPT_STR("python", &python, "/usr/bin/python3", "the interpreter run in the sandbox"),
     LR_OPT_STR("sandbox-py", &sandbox_py, NULL,
                "directory of the sandbox's Python entry (default: found beside the binary)"),

@@ -15,6 +15,7 @@
  * code is a whole program run once per case with the case's stdin. */
 #include "clock.h"
 #include "eval.h"
+#include "eval_static.h"
 #include "json.h"
 #include "log.h"
 #include "startup.h"
@@ -471,6 +472,7 @@ int main(int argc, char **argv)
 		lr_cfg_usage(&cfg, stderr);
 		rc = LR_EXIT_USAGE;
 	}
+	eval_static_stop();
 	lr_cfg_free(&cfg);
 	return rc;
 }

@@ -49,15 +49,9 @@ sh_entry *sh_keep(const char *id, sbx_held *h, size_t ncells, long long idle_ms,
 	sh_drop(id);
 	if (max > HELD_MAX)
 		max = HELD_MAX;
-	while (nheld > 0 && (long)nheld >= max) {
-		size_t lru = 0;
-
-		for (size_t i = 1; i < nheld; i++)
-			if (held[i].used_ms < held[lru].used_ms)
-				lru = i;
-		end_at(lru);
-	}
-	if (max <= 0 || strlen(id) >= sizeof(held[0].id)) {
+	/* Never another session's interpreter ended for room: at the limit the
+	 * caller refuses the cell (sh_full). */
+	if ((long)nheld >= max || strlen(id) >= sizeof(held[0].id)) {
 		sbx_held_free(h);
 		return NULL;
 	}
@@ -96,4 +90,14 @@ void sh_clear(void)
 size_t sh_count(void)
 {
 	return nheld;
+}
+
+int sh_full(long max)
+{
+	return (long)nheld >= (max > HELD_MAX ? HELD_MAX : max);
+}
+
+const char *sh_id_at(size_t i)
+{
+	return i < nheld ? held[i].id : NULL;
 }

@@ -6,8 +6,10 @@
  * grows). A cell of a held session runs in it after the recorded cells it
  * has not run yet (none when this worker ran the last one); a session held
  * nowhere starts a fresh interpreter and replays the whole record first. At most
- * wk_config.sessions_held are kept, the least recently used going first;
- * one unused for its session's idle timeout is ended. Main thread only. */
+ * wk_config.sessions_held are kept: that is the worker's limit of sessions,
+ * and no held session is ended to make room for another (the cell that
+ * would need one more is refused, kind_session.c); one unused for its
+ * session's idle timeout is ended. Main thread only. */
 #ifndef LLMREPL_SESSION_HELD_H
 #define LLMREPL_SESSION_HELD_H
 
@@ -27,9 +29,8 @@ typedef struct sh_entry {
  * (the caller replays the rest), else NULL (one that ran more, a cell the
  * record does not have, or died, is ended). */
 sh_entry *sh_find(const char *id, size_t ncells);
-/* Keep h for session id (ended first: a held one of the same session, and
- * the least recently used when max are held). NULL when max is 0 (h is
- * then ended) or out of memory. */
+/* Keep h for session id (a held one of the same session is ended first).
+ * NULL when max are held already (h is then ended). */
 sh_entry *sh_keep(const char *id, sbx_held *h, size_t ncells, long long idle_ms, long max);
 /* End the held interpreter of session id, if any. */
 void sh_drop(const char *id);
@@ -37,7 +38,11 @@ void sh_drop(const char *id);
 void sh_sweep(void);
 /* End all (the worker stops). */
 void sh_clear(void);
-/* How many are held (metrics, tests). */
+/* How many are held (metrics, the worker's record). */
 size_t sh_count(void);
+/* Are max held? */
+int sh_full(long max);
+/* The session id of the i-th held interpreter (0 .. sh_count() - 1). */
+const char *sh_id_at(size_t i);
 
 #endif

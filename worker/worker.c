@@ -2,6 +2,7 @@
 #include "worker.h"
 
 #include "clock.h"
+#include "eval_static.h"
 #include "heartbeat.h"
 #include "job_ctx_int.h"
 #include "kinds.h"
@@ -32,6 +33,7 @@ typedef struct wk {
 	wk_hb *hb;
 	sbx_pool *pool;
 	const volatile sig_atomic_t *stop;
+	long sessions_noted; /* the record's `sessions` as last written */
 } wk;
 
 /* Whether to try recording an outcome again: Redis was away, busy or
@@ -90,6 +92,22 @@ static void record_failure(wk *w, const lr_q_job *job, lr_q_fail_mode mode, cons
 	} else
 		log_warn("job %s attempt %ld: could not record '%s': %s", job->id, job->attempt,
 		         reason, err.msg);
+}
+
+/* The sessions held, in the worker's record as soon as they change: the
+ * claim routes cells by it (a worker at its limit gets no new session). */
+static void note_sessions(wk *w)
+{
+	long n = (long)sh_count();
+	char v[24];
+
+	lr_metric_set(wk_m.sessions_held, (double)n, NULL);
+	if (n == w->sessions_noted)
+		return;
+	wk_hb_sessions(w->hb, n);
+	snprintf(v, sizeof(v), "%ld", n);
+	if (lr_q_worker_note(&w->q, w->cfg->name, "sessions", v, NULL) == 0)
+		w->sessions_noted = n;
 }
 
 static void record_result(wk *w, const lr_q_job *job, lr_job_result *res)
@@ -184,6 +202,7 @@ static void run_job(wk *w, const lr_q_job *job)
 	ctx.job = job;
 	ctx.stop = w->stop;
 	rc = kind->run(&ctx, &res, &err);
+	note_sessions(w); /* before the outcome: whoever reads it sees the room it left */
 	lr_metric_observe1(wk_m.run, lr_now_s() - run_from, job->kind);
 	if (rc == 0) {
 		record_result(w, job, &res);
@@ -263,11 +282,12 @@ int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 		}
 		down = 0;
 		sh_sweep();
-		lr_metric_set(wk_m.sessions_held, (double)sh_count(), NULL);
+		note_sessions(&w);
 		if (!got)
 			continue;
 		run_job(&w, &job);
 		lr_q_job_free(&job);
+		note_sessions(&w);
 	}
 	rc = 0;
 	log_info("worker %s stopping", cfg->name);
@@ -275,6 +295,8 @@ cleanup:
 	sh_clear();
 	wk_hb_stop(w.hb);
 	lr_redis_close(w.q.r);
+	wk_kind_batch_stop();
+	eval_static_stop();
 	sbx_pool_free(w.pool);
 	return rc;
 }

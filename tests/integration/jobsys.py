@@ -10,6 +10,8 @@ import threading
 import time
 from pathlib import Path
 
+import redis
+
 from conftest import binary
 
 FINAL = {"done", "cancelled", "rejected", "dead"}
@@ -107,6 +109,7 @@ class System:
     def __init__(self, redis_server, tmp_path, prefix="llmrepl:", **settings):
         self.redis = redis_server
         self.r = redis_server.client()
+        self.raw = redis.Redis(host="127.0.0.1", port=redis_server.port)  # bytes: git objects
         self.dir = Path(tmp_path)
         self.prefix = prefix
         self.settings = {"lease-ms": 1000, "backoff-ms": 100, **settings}

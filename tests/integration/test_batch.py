@@ -4,6 +4,7 @@ a worker killed mid-batch and the job resumed elsewhere running only the items
 not done, cancellation between items, specs refused with reasons naming the
 item, and HumanEval's 164 canonical solutions as one batch."""
 import json
+import os
 import signal
 import subprocess
 
@@ -238,3 +239,47 @@ def test_a_stopping_worker_gives_the_rest_of_a_batch_back(system, slots):
     evs = item_events(system, jid)
     assert sorted(int(e["n"]) for e in evs) == list(range(n)), evs
     assert sum(e["attempt"] == "1" for e in evs) == done_before
+
+
+def _servers_of(pid):
+    """Host pids of the sandbox pool servers under process pid (not the
+    forks a server keeps ready for its next run)."""
+    kids = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                cmd = f.read().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        kids.setdefault(ppid, []).append((int(d), cmd))
+    out, todo = set(), [pid]
+    while todo:
+        for child, cmd in kids.get(todo.pop(), []):
+            if b"--server" in cmd:
+                out.add(child)
+            else:
+                todo.append(child)
+    return out
+
+
+def test_two_slots_share_a_batch_and_keep_their_pools_for_the_next(system):
+    # The worker evaluates a batch on two slots: its own pool and one it
+    # starts for the second slot, kept for the next batch job (no start per
+    # job) and stopped with the worker.
+    system.dispatcher()
+    w = system.worker(**{"batch-slots": 2})
+    items = [{"id": f"i{i}", "code": f"x = {i}\n", "tests": f"assert x == {i}"}
+             for i in range(6)]
+    h = system.wait(system.submit(batch(items)), timeout=120)
+    assert h["state"] == "done" and h["items_passed"] == "6", h
+    first = _servers_of(w.p.pid)
+    assert len(first) == 2, first
+    h = system.wait(system.submit(batch(items)), timeout=120)
+    assert h["state"] == "done" and h["items_passed"] == "6", h
+    assert _servers_of(w.p.pid) == first
+    w.stop()
+    assert all(not os.path.exists("/proc/%d" % p) for p in first)

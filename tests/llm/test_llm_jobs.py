@@ -111,23 +111,24 @@ def test_reply_over_the_size_cap(system, fake_llm):
 ORIGINAL = "def add(a, b):\n    s = 0\n    s = s + a\n    s = s + b\n    return s\n"
 
 
-def test_refactor_accepted_when_the_tests_still_pass(system, fake_llm):
-    s = fake_llm(extra=["--reply", "```python\ndef add(a, b):\n    return a + b\n```"])
+def refactor_to(system, fake_llm, code):
+    """A refactor of ORIGINAL that the scripted model answers with `code`."""
+    s = fake_llm(extra=["--reply", f"```python\n{code}```"])
     start(system, s.url, "fake")
     jid = system.submit({"kind": "refactor", "code": ORIGINAL, "feedback": "too many steps",
                          "tests": ADD_TESTS, "static_checks": False})
-    h = system.wait(jid, timeout=120)
+    return system.wait(jid, timeout=120)
+
+
+def test_refactor_accepted_when_the_tests_still_pass(system, fake_llm):
+    h = refactor_to(system, fake_llm, "def add(a, b):\n    return a + b\n")
     assert h["state"] == "done" and h["passed"] == "1", h
     assert h["accepted"] == "1"
     assert h["code"] == h["refactored_code"] == "def add(a, b):\n    return a + b\n"
 
 
 def test_refactor_refused_when_a_test_fails(system, fake_llm):
-    s = fake_llm(extra=["--reply", "```python\ndef add(a, b):\n    return a - b\n```"])
-    start(system, s.url, "fake")
-    jid = system.submit({"kind": "refactor", "code": ORIGINAL, "feedback": "too many steps",
-                         "tests": ADD_TESTS, "static_checks": False})
-    h = system.wait(jid, timeout=120)
+    h = refactor_to(system, fake_llm, "def add(a, b):\n    return a - b\n")
     assert h["state"] == "done" and h["passed"] == "0", h
     assert h["accepted"] == "0"
     assert h["code"] == ORIGINAL  # the job answers with the code that works

@@ -9,8 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import redis
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
 from conftest import binary  # noqa: E402
 from jobsys import System, wait_until  # noqa: E402,F401 (wait_until: the suites import it here)
@@ -51,10 +49,6 @@ def rules(*pairs, default=None):
 
 class LoopSystem(System):
     """The job system with loop-aware helpers."""
-
-    def __init__(self, redis_server, tmp_path, **settings):
-        super().__init__(redis_server, tmp_path, **settings)
-        self.raw = redis.Redis(host="127.0.0.1", port=redis_server.port)
 
     def loop_worker(self, model_url, model, **settings):
         base = {"llm-url": model_url, "model": model, "llm-stream": "false"}

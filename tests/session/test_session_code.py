@@ -8,20 +8,10 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "loop"))
-from jobsys import System  # noqa: E402
 from looptools import GitHistory, fenced, rules  # noqa: E402
 
 SETUP = "data = [3, 1, 2]\ndef scale(x):\n    return 10 * x\nprint('loaded')"
-
-
-@pytest.fixture
-def system(redis_server, tmp_path):
-    s = System(redis_server, tmp_path)
-    s.raw = __import__("redis").Redis(port=redis_server.port)
-    yield s
-    s.stop_all()
 
 
 def open_session(system, *cells):

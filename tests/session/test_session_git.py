@@ -2,27 +2,14 @@
 job's history (read here straight from its Redis hashes, and with the client
 and real git)."""
 import json
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from conftest import binary
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "loop"))
-from jobsys import System  # noqa: E402
 from looptools import GitHistory  # noqa: E402
-
-
-@pytest.fixture
-def system(redis_server, tmp_path):
-    s = System(redis_server, tmp_path)
-    s.raw = __import__("redis").Redis(port=redis_server.port)
-    yield s
-    s.stop_all()
 
 
 def open_session(system, **fields):
