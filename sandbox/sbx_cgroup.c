@@ -605,7 +605,8 @@ int sbx_cgroup_empty(const sbx_cgroup *cg)
 {
 	char buf[8];
 
-	return cg->version != 0 && read_at(cg->dir[SBX_CG_MEM], "cgroup.procs", buf, sizeof(buf)) == 0;
+	return cg->version != 0 &&
+	       read_at(cg->dir[SBX_CG_MEM], "cgroup.procs", buf, sizeof(buf)) == 0;
 }
 
 long sbx_cgroup_usage_kb(const sbx_cgroup *cg)
