@@ -4,7 +4,8 @@
  *   throughput  evaluate jobs per second through the whole path (redis-cli
  *               style XADD -> dispatcher -> worker -> sandbox -> result)
  *               with 1, 2 and 4 workers, beside eval_run() called directly
- *               on 1, 2 and 4 threads (each its own pre-forked pool)
+ *               on 1, 2 and 4 threads (each its own pre-forked pool, with
+ *               the workers' settings: eval_sandbox_config)
  *   latency     submit-to-done p50/p95 of a trivial job (one worker, one job
  *               at a time, the submitter blocked on the job's events stream)
  *               beside the same evaluation called directly
@@ -328,7 +329,10 @@ static void *direct_thread(void *p)
 	eval_request req;
 	int up;
 
+	/* The workers' settings (the judge/candidate split unless
+	 * LLMREPL_SPLIT=0): the same evaluation on both sides. */
 	sbx_config_default(&cfg);
+	eval_sandbox_config(&cfg);
 	up = sbx_pool_start(&pool, &cfg, msg, sizeof(msg)) == 0;
 	if (!up)
 		fprintf(stderr, "bench/queue: pool: %s\n", msg);
@@ -421,6 +425,7 @@ static void latency(int runs, double *ql, double *dl)
 	if (r == NULL)
 		die("cannot connect to redis");
 	sbx_config_default(&cfg);
+	eval_sandbox_config(&cfg);
 	if (sbx_pool_start(&pool, &cfg, msg, sizeof(msg)) < 0)
 		die(msg);
 	fill_request(&req, "x = 1", NULL);

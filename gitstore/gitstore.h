@@ -80,6 +80,11 @@ int gitstore_open(gitstore **out, struct lr_redis *r, const char *job_id, long a
 /* Accepts NULL. */
 void gitstore_free(gitstore *gs);
 
+/* Keep libgit2 initialised for the life of the process (a process that opens
+ * a store per small commit would otherwise set it up and tear it down each
+ * time). Idempotent; main thread. */
+int gitstore_keep_library(lr_err *err);
+
 /* One file of an iteration. The name is a plain file name: 1 to
  * GITSTORE_NAME_MAX bytes of [A-Za-z0-9._-], not starting with '.' or '-'.
  * The data may hold any bytes, at most max_file of them. */

@@ -194,6 +194,10 @@ static sbx_ready *ready_take(const sbx_setup *s, int with_cg, const sbx_cg_limit
 			r = NULL;
 		}
 	}
+	/* The network namespace is made on a slot's second run: a process that
+	 * runs once (the CLI) spares the extra child. */
+	if (r != NULL && r->netns_fd < 0 && s->as_root)
+		r->netns_fd = sbx_netns_new();
 	if (r != NULL)
 		return r;
 	r = calloc(1, sizeof(*r));
@@ -218,8 +222,6 @@ static sbx_ready *ready_take(const sbx_setup *s, int with_cg, const sbx_cg_limit
 		(void)sbx_cgroup_create(&r->cg, name, cl, 0, r->note, sizeof(r->note));
 		r->cur = *cl;
 	}
-	if (s->as_root)
-		r->netns_fd = sbx_netns_new();
 	return r;
 }
 

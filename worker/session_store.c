@@ -89,6 +89,8 @@ static void take_field(ss_session *s, const char *f, const char *v)
 		s->max_cells = strtol(v, NULL, 10);
 	else if (strcmp(f, "replay_s") == 0)
 		s->replay_s = strtod(v, NULL);
+	else if (strcmp(f, "git_cells") == 0)
+		s->git_cells = (size_t)strtoul(v, NULL, 10);
 	else if (strcmp(f, "last_job") == 0)
 		snprintf(s->last_job, sizeof(s->last_job), "%s", v);
 }

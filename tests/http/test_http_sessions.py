@@ -65,3 +65,5 @@ def test_code_on_a_sessions_state_and_its_history_over_http(api):
     h = api.get(f"/jobs/{sid}/history").json()
     assert [c["iteration"] for c in h["commits"]] == [1, 0], h
     assert h["commits"][0]["subject"] == "cell 2: ok", h
+    assert api.get(f"/sessions/{sid}/history").json() == h
+    assert api.get("/sessions/1700000000000-0/history").status == 404

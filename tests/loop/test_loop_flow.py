@@ -372,7 +372,7 @@ def test_auto_first_round_is_greedy_then_sampled(loop):
     assert its[0]["phase"] == "sample"
     assert [c["chosen"] for c in json.loads(its[0]["candidates"])] == [False, False, True]
     reqs = fake.requests()
-    assert [(r["temperature"], r["seed"]) for r in reqs] == [(0, 1), (0.7, 2), (0.7, 3)]
+    assert [(r["temperature"], r["seed"]) for r in reqs] == [(0, 1), (0.4, 2), (0.4, 3)]
 
 
 def test_auto_stuck_repair_samples_afresh_hotter(loop):
@@ -390,7 +390,7 @@ def test_auto_stuck_repair_samples_afresh_hotter(loop):
     reqs = fake.requests()
     assert [r["seed"] for r in reqs] == [1, 2, None, 2001, 2002]
     temps = [r["temperature"] for r in reqs]
-    assert temps[:3] == [0, 0.7, 0] and all(abs(t - 0.9) < 1e-9 for t in temps[3:])
+    assert temps[:3] == [0, 0.4, 0] and all(abs(t - 0.6) < 1e-9 for t in temps[3:])
     assert REPAIR not in reqs[3]["user"]  # the original prompt, not a repair
 
 
