@@ -840,15 +840,15 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	             sbx_cgroup_oom_kills(&p->run) - oom_before);
 	if (res->cg_cpu_s > res->cpu_s)
 		res->cpu_s = res->cg_cpu_s;
-	if (dead)
+	if (done.nojoin[0]) {
+		/* The server quits once it has said so: its end is no news. */
+		nojoin(p, res, done.nojoin, gone);
+	} else if (dead) {
 		server_stop(p);
-	if (dead)
 		sbx_detail_add(res, killed ? "the pool's server did not report the killed run in "
 		                             "time: restarted"
 		                           : "the pool's server died during the run: restarted");
-	if (!dead && done.nojoin[0]) {
-		nojoin(p, res, done.nojoin, gone);
-	} else if (!dead && (send_failed || done.idle)) {
+	} else if (send_failed || done.idle) {
 		/* The spare ended before it had the run, and not for want of its
 		 * cgroups: nothing of the run happened; once more, on a fresh
 		 * server. */

@@ -479,6 +479,16 @@ SERVER_PATH = []
 RUN_CGROUP_FDS = ()  # --run-cgroup=6,7: cgroup.procs of the run's cgroups
 
 
+def entry(args):
+    """--server ARGS (the pool's server) or --factory (the candidate factory
+    of the judge/candidate split), chosen by llmrepl_entry.py."""
+    if args == ["--factory"]:
+        import llmrepl_candidate
+        llmrepl_candidate.factory_main(_wipe, set_limits)
+    else:
+        main(args[1:])
+
+
 def main(args):
     global RUN_CGROUP_FDS
     for a in args:

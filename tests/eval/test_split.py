@@ -333,3 +333,37 @@ def test_tests_that_subclass_the_codes_classes_run_in_process_and_say_why():
                        input=SUBCLASS_CODE, capture_output=True, text=True, timeout=60)
     r = json.loads(p.stdout)
     assert r["passed"] is False and r["violations"][0]["criterion"] == "integrity", r
+
+
+def test_a_callback_gives_the_code_nothing_of_the_judge():
+    # What a lambda of the tests' carries in process (its globals, code,
+    # closure: the expected values) does not exist on the code's side; an
+    # always-equal object sent to it arrives as a handle, unequal to data.
+    code = '''
+class Anything:
+    def __eq__(self, other):
+        return True
+    __hash__ = object.__hash__
+
+def peek(f):
+    found = []
+    for attr in ("__globals__", "__code__", "__closure__", "__self__", "__defaults__",
+                 "__wrapped__", "__dict__"):
+        try:
+            found.append((attr, repr(getattr(f, attr))[:50]))
+        except Exception:
+            pass
+    return found
+
+def fool(check):
+    return check(Anything())
+'''
+    tests = '''
+secret = 12345
+assert peek(lambda x: x == secret) == []
+assert fool(lambda got: got == secret) is False
+'''
+    for mode in ([], ["--pool"]):
+        r = evaluate(code, tests, *mode)
+        assert r["integrity"] == "split" and r["passed"], (mode, r["feedback"], r["run"],
+                                                           r["stderr"][-500:])
