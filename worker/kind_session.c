@@ -1,12 +1,16 @@
 /* kind_session.c - REPL sessions: session_open, exec and session_close.
  *
  * A session is its record on Redis (session_store.h): its limits and the
- * code of its cells. An exec runs in a fresh sandbox run that replays the
- * recorded cells (their output discarded) and then runs the new cell
- * (sandbox/py/llmrepl_session.py); the cell is recorded only when that
- * sandbox run ended normally, in order: a cell that read a session another
- * cell changed meanwhile is run again. No worker holds a session, so any
- * worker answers any cell and a worker that dies loses nothing. */
+ * code of its cells. An exec runs in the session's held interpreter on this
+ * worker (session_held.h), catching up on cells recorded elsewhere, or in a
+ * fresh one that replays the recorded cells first (their output discarded;
+ * sandbox/py/llmrepl_session.py); the cell is recorded only when it ran to
+ * its end, in order: a cell that read a session another cell changed
+ * meanwhile is run again. The claim routes a session's cells to the worker
+ * holding it (common/queue_lua.c), at most --sessions-held per worker (a
+ * cell needing one more is refused here); the record is the truth, so a
+ * worker that dies loses nothing. Each recorded cell is a commit in the
+ * session's history (session_git.h). */
 #include "json.h"
 #include "kinds.h"
 #include "log.h"
