@@ -64,6 +64,8 @@ typedef struct gitstore_opts {
 	const char *fence_job;    /* the job whose running attempt fences writes, when
 	                             not the store's own (a session's history is
 	                             written by its exec jobs); NULL: the store's job */
+	int fence_done;           /* 1: writes are also allowed once that attempt has
+	                             finished the job as `done` (fence_lua.h) */
 } gitstore_opts;
 
 /* Fill `o` with the defaults above. */

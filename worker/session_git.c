@@ -10,10 +10,11 @@
 #include <string.h>
 
 /* KEYS: the open job's hash, its events, the git objects and refs, the
- * session. ARGV: the session's idle timeout (ms), the cells now committed.
- * Each of the first four keys lives at least the job's retention (its `ttl`,
- * seconds) from now, and at least the idle timeout; the session notes how
- * many cells its history has. */
+ * session, the exec job's hash. ARGV: the session's idle timeout (ms), the
+ * cells now committed, the exec attempt, the cell's commit. Each of the first
+ * four keys lives at least the job's retention (its `ttl`, seconds) from now,
+ * and at least the idle timeout; the session notes how many cells its
+ * history has; the exec job, when this attempt finished it, gets `commit`. */
 static const lr_script keep_lua = {
     "session_git_keep",
     "local ms = (tonumber(redis.call('HGET', KEYS[1], 'ttl')) or 0) * 1000\n"
@@ -27,6 +28,10 @@ static const lr_script keep_lua = {
     "if redis.call('TYPE', KEYS[5])['ok'] == 'hash' and\n"
     "   (tonumber(redis.call('HGET', KEYS[5], 'git_cells')) or 0) < tonumber(ARGV[2]) then\n"
     "  redis.call('HSET', KEYS[5], 'git_cells', ARGV[2])\n"
+    "end\n"
+    "local h = redis.call('HMGET', KEYS[6], 'state', 'attempt')\n"
+    "if h[1] == 'done' and h[2] == ARGV[3] then\n"
+    "  redis.call('HSET', KEYS[6], 'commit', ARGV[4])\n"
     "end\n"
     "return 0\n"};
 
@@ -106,12 +111,13 @@ static int backfill(gitstore *gs, const ss_session *ss, size_t n, size_t max_fil
 	return rc;
 }
 
-static int keep(lr_jobctx *ctx, const char *sid, long idle_ms, size_t ncommitted, lr_err *err)
+static int keep(lr_jobctx *ctx, const char *sid, long idle_ms, size_t ncommitted, const char *oid,
+                lr_err *err)
 {
 	const lr_keys *k = lr_jobctx_q(ctx)->k;
 	char kj[LR_KEY_MAX], ke[LR_KEY_MAX], ko[LR_KEY_MAX], kr[LR_KEY_MAX], ks[LR_KEY_MAX];
-	char a[32], b[32], name[LR_KEY_MAX];
-	const char *argv[7] = {kj, ke, ko, kr, ks, a, b};
+	char kx[LR_KEY_MAX], a[32], b[32], c[32], name[LR_KEY_MAX];
+	const char *argv[10] = {kj, ke, ko, kr, ks, kx, a, b, c, oid};
 	redisReply *rep = NULL;
 	int rc;
 
@@ -121,9 +127,11 @@ static int keep(lr_jobctx *ctx, const char *sid, long idle_ms, size_t ncommitted
 	lr_key_job_sub(k, kr, sid, GITSTORE_AUX_REFS);
 	snprintf(name, sizeof(name), "session:%s", sid);
 	lr_key(k, ks, name);
+	lr_key_job(k, kx, lr_jobctx_id(ctx));
 	snprintf(a, sizeof(a), "%ld", idle_ms);
 	snprintf(b, sizeof(b), "%zu", ncommitted);
-	rc = lr_redis_eval(lr_jobctx_q(ctx)->r, &rep, &keep_lua, 5, 2, argv, NULL, err);
+	snprintf(c, sizeof(c), "%ld", lr_jobctx_attempt(ctx));
+	rc = lr_redis_eval(lr_jobctx_q(ctx)->r, &rep, &keep_lua, 6, 4, argv, NULL, err);
 	if (rep)
 		freeReplyObject(rep);
 	return rc;
@@ -145,6 +153,7 @@ int sg_commit_cell(lr_jobctx *ctx, const ss_session *ss, const char *sid, size_t
 	gitstore_opts_init(&o);
 	o.prefix = cfg->keys.prefix;
 	o.fence_job = lr_jobctx_id(ctx);
+	o.fence_done = 1; /* the commit follows the exec job's answer */
 	rc = gitstore_open(&gs, lr_jobctx_q(ctx)->r, sid, lr_jobctx_attempt(ctx), &o, err);
 	if (rc == 0)
 		rc = backfill(gs, ss, n, o.max_file, err);
@@ -152,6 +161,6 @@ int sg_commit_cell(lr_jobctx *ctx, const ss_session *ss, const char *sid, size_t
 		rc = commit_one(gs, ss, n, code, report, summary, o.max_file, oid, err);
 	gitstore_free(gs);
 	if (rc == 0)
-		rc = keep(ctx, sid, ss->idle_timeout_ms, n + 1, err);
+		rc = keep(ctx, sid, ss->idle_timeout_ms, n + 1, oid, err);
 	return rc;
 }

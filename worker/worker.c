@@ -110,7 +110,7 @@ static void note_sessions(wk *w)
 		w->sessions_noted = n;
 }
 
-static void record_result(wk *w, const lr_q_job *job, lr_job_result *res)
+static int record_result(wk *w, const lr_q_job *job, lr_job_result *res)
 {
 	long long start = lr_now_ms();
 	size_t max = (size_t)(w->cfg->result_max_kb > 0 ? w->cfg->result_max_kb * 1024
@@ -149,6 +149,7 @@ static void record_result(wk *w, const lr_q_job *job, lr_job_result *res)
 	} else
 		log_warn("job %s attempt %ld: result not recorded: %s", job->id, job->attempt,
 		         err.msg);
+	return rc;
 }
 
 static void run_job(wk *w, const lr_q_job *job)
@@ -205,7 +206,8 @@ static void run_job(wk *w, const lr_q_job *job)
 	note_sessions(w); /* before the outcome: whoever reads it sees the room it left */
 	lr_metric_observe1(wk_m.run, lr_now_s() - run_from, job->kind);
 	if (rc == 0) {
-		record_result(w, job, &res);
+		if (record_result(w, job, &res) == 0 && res.after != NULL)
+			res.after(&ctx, &res, res.after_arg); /* after the answer */
 	} else if (rc == LR_ECANCELED) {
 		if (wk_hb_status(w->hb) == LR_ECANCELED) {
 			log_info("job %s: cancelled", job->id);
