@@ -66,6 +66,10 @@ typedef struct gitstore_opts {
 	                             written by its exec jobs); NULL: the store's job */
 	int fence_done;           /* 1: writes are also allowed once that attempt has
 	                             finished the job as `done` (fence_lua.h) */
+	int blind_writes;         /* 1: a commit sends all its new objects without
+	                             asking which the store has (the commit keeps
+	                             those already stored): for histories whose files
+	                             change each commit (a session's) */
 } gitstore_opts;
 
 /* Fill `o` with the defaults above. */

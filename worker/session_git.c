@@ -153,7 +153,8 @@ int sg_commit_cell(lr_jobctx *ctx, const ss_session *ss, const char *sid, size_t
 	gitstore_opts_init(&o);
 	o.prefix = cfg->keys.prefix;
 	o.fence_job = lr_jobctx_id(ctx);
-	o.fence_done = 1; /* the commit follows the exec job's answer */
+	o.fence_done = 1;   /* the commit follows the exec job's answer */
+	o.blind_writes = 1; /* session.py and report.json are new each cell */
 	rc = gitstore_open(&gs, lr_jobctx_q(ctx)->r, sid, lr_jobctx_attempt(ctx), &o, err);
 	if (rc == 0)
 		rc = backfill(gs, ss, n, o.max_file, err);
