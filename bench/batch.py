@@ -11,12 +11,15 @@ sandbox pools started), then, --runs times (default 3) and alternating:
          solution, the problem's tests, its entry point; static checks off
          unless --static), submitted with redis-cli and polled until done;
          every item must pass;
+  jobs   the same 164 problems as 164 evaluate jobs, submitted at once with
+         redis-cli and polled until the last is final: the whole system
+         (queue, dispatcher, --workers workers) one job per problem;
   bare   each problem as one program (code, tests, check(entry_point)) run
          by /usr/bin/python3 -I -S, one after another: no sandbox, no judge,
          no queue.
 
-Prints each run and the medians, and bare / batch as a ratio (above 1: the
-batch job is faster than the bare loop). The figures say nothing when the
+Prints each run and the medians, and bare / batch and bare / jobs as ratios
+(above 1: llm-repl is faster than the bare loop). The figures say nothing when the
 machine is busy with other work; say so beside them.
 
     python3 bench/batch.py [--runs 3] [--workers 1] [--static]
@@ -98,6 +101,27 @@ def batch_once(port, spec):
     return wall
 
 
+def jobs_once(port, specs):
+    """Every problem as an evaluate job of its own, all submitted at once
+    (redis-cli, one XADD each), until the last is final."""
+    t0 = time.perf_counter()
+    text = "".join("XADD %srequests * spec %s\n" % (PREFIX, json.dumps(json.dumps(s)))
+                   for s in specs)
+    ids = cli(port, stdin=text).split()
+    keys = [PREFIX + "job:" + j for j in ids]
+    while True:
+        states = cli(port, stdin="".join("HGET %s state\n" % k for k in keys)).split()
+        if len(states) == len(keys) and all(x in ("done", "rejected", "dead", "cancelled")
+                                            for x in states):
+            break
+        time.sleep(0.01)
+    wall = time.perf_counter() - t0
+    passed = cli(port, stdin="".join("HGET %s passed\n" % k for k in keys)).split()
+    if states.count("done") != len(keys) or passed.count("1") != len(keys):
+        sys.exit("evaluate jobs did not all pass: %s" % list(zip(states, passed))[:5])
+    return wall
+
+
 def bare_once(files):
     t0 = time.perf_counter()
     for f in files:
@@ -119,6 +143,8 @@ def main():
     items = [{"id": p["task_id"], "code": p["prompt"] + p["canonical_solution"],
               "tests": p["test"], "entry_point": p["entry_point"]} for p in probs]
     spec = json.dumps({"kind": "batch", "items": items, "static_checks": args.static})
+    singles = [{"kind": "evaluate", "code": i["code"], "tests": i["tests"],
+                "entry_point": i["entry_point"], "static_checks": args.static} for i in items]
     tmp = Path(tempfile.mkdtemp(prefix="llmrepl-bench-batch-"))
     files = []
     for i, p in enumerate(probs):
@@ -130,18 +156,22 @@ def main():
     try:
         port = start(args, stack, tmp)
         batch_once(port, spec)  # warm: the pools and the page cache
+        jobs_once(port, singles[:20])
         bare_once(files[:20])
         rows = []
         for r in range(args.runs):
             b = bare_once(files)
             j = batch_once(port, spec)
-            rows.append((b, j))
-            print(f"run {r + 1}: bare sequential {b:.2f} s, batch job {j:.2f} s, "
-                  f"ratio {b / j:.2f}x", flush=True)
+            e = jobs_once(port, singles)
+            rows.append((b, j, e))
+            print(f"run {r + 1}: bare sequential {b:.2f} s, batch job {j:.2f} s "
+                  f"({b / j:.2f}x), {len(singles)} evaluate jobs {e:.2f} s ({b / e:.2f}x)",
+                  flush=True)
     finally:
         stack.stop()
     b = statistics.median(x[0] for x in rows)
     j = statistics.median(x[1] for x in rows)
+    e = statistics.median(x[2] for x in rows)
     print(f"\n{len(items)} HumanEval canonical solutions, {args.workers} worker(s), static checks "
           f"{'on' if args.static else 'off'}, {os.cpu_count()} CPUs, load "
           f"{os.getloadavg()[0]:.1f}")
@@ -150,6 +180,10 @@ def main():
     print(f"ratio (bare / batch) of the medians           {b / j:.2f}x")
     print(f"median of the runs' ratios                    "
           f"{statistics.median(x[0] / x[1] for x in rows):.2f}x")
+    print(f"{len(singles)} evaluate jobs, submit to all done     median {e:.2f} s")
+    print(f"ratio (bare / evaluate jobs) of the medians   {b / e:.2f}x")
+    print(f"median of the runs' ratios                    "
+          f"{statistics.median(x[0] / x[2] for x in rows):.2f}x")
     shutil.rmtree(tmp, ignore_errors=True)
 
 

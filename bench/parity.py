@@ -19,12 +19,14 @@ the programs' own defaults).
 Figures are paired by line: a line's text with its numbers taken out is its
 key (the n-th line of a key with the n-th), so a program may print what it
 likes. Each number is the median over the rounds. A number that differs is
-printed old->new(ratio); a line with no number is not shown. At the end of
-each program: how many figures moved by more than --noise (default 0.10)
-either way; on a shared or busy machine, noise is larger than that, say so
-beside the figures.
+printed old->new(ratio); a line with no number is not shown, a line only one
+build prints is shown as such. At the end of each program: how many figures
+moved by more than --noise (default 0.10) either way with the rounds of the
+two builds apart (no round of one within the range of the other's); on a
+shared or busy machine noise is larger than that, say so beside the figures.
+Each run's output is kept in --dir as <program>.<old|new>.<round>.txt.
 
-    python3 bench/parity.py [--base REV] [--rounds 2] [--only queue,sandbox]
+    python3 bench/parity.py [--base REV] [--rounds 2] [--only queue,sandbox] [--saved]
                             [--dir build-parity] [--noise 0.10] [--full] [--list]
 """
 import argparse
@@ -130,16 +132,17 @@ def figures(text):
     return out
 
 
-def medians(runs):
-    """key -> (template, [median of each number]) over the runs that have it."""
+def rounds(runs):
+    """key -> (template, [[value of each round] per number]) over the runs
+    that have the line (a run that failed has fewer), with as many numbers."""
     got = {}
     for text in runs:
         for key, line, nums in figures(text):
             got.setdefault(key, (line, []))[1].append(nums)
     out = {}
     for key, (line, all_nums) in got.items():
-        if len(all_nums) == len(runs) and len({len(n) for n in all_nums}) == 1:
-            out[key] = (line, [statistics.median(col) for col in zip(*all_nums)])
+        if len({len(n) for n in all_nums}) == 1:
+            out[key] = (line, [list(col) for col in zip(*all_nums)])
     return out
 
 
@@ -153,23 +156,41 @@ def pair_text(text, o, n):
     return f"{fmt(o)}->{fmt(n)}({n / o:.2f})" if o else f"{fmt(o)}->{fmt(n)}"
 
 
+def apart(ov, nv):
+    """The rounds of the two builds do not overlap (with one round: always)."""
+    return min(nv) > max(ov) or max(nv) < min(ov)
+
+
 def compare(name, old_runs, new_runs, noise):
-    old, new = medians(old_runs), medians(new_runs)
+    old, new = rounds(old_runs), rounds(new_runs)
     moved, paired = [], 0
     print(f"\n== {name}")
-    for key, (line, nv) in new.items():
+    for key, (line, ncols) in new.items():
         if key not in old:
             continue
-        pairs = iter(zip(old[key][1], nv))
-        print("  " + NUMBER.sub(lambda m: pair_text(m.group(0), *next(pairs)), line.strip()))
-        for o, n in zip(old[key][1], nv):
+        meds = [(statistics.median(o), statistics.median(n)) for o, n in zip(old[key][1], ncols)]
+        it = iter(meds)
+        print("  " + NUMBER.sub(lambda m: pair_text(m.group(0), *next(it)), line.strip()))
+        for (o, n), ov, nv in zip(meds, old[key][1], ncols):
             paired += 1
-            if o and abs(n / o - 1) > noise:
+            if o and abs(n / o - 1) > noise and apart(ov, nv):
                 moved.append(f"{fmt(o)}->{fmt(n)}")
-    only = len(set(new) - set(old)) + len(set(old) - set(new))
-    print(f"  -- {paired} figures paired, {len(moved)} moved by more than {noise:.0%}"
-          + (f": {', '.join(moved)}" if moved else "")
-          + (f"; {only} lines in one build only" if only else ""))
+    for label, other, runs in (("old", new, old_runs), ("new", old, new_runs)):
+        text = next((t for t in runs if t.strip()), "")
+        for key, line, _ in figures(text):
+            if key not in other:
+                print(f"  {label} only: {line.strip()}")
+    print(f"  -- {paired} figures paired; {len(moved)} moved by more than {noise:.0%} with "
+          f"the rounds of the two builds apart" + (f": {', '.join(moved)}" if moved else ""))
+
+
+def saved(where, names, noise):
+    print(f"\nold -> new (new / old), medians of the rounds kept in {where}")
+    for name in names:
+        runs = ([f.read_text() for f in sorted(where.glob(f"{name}.{w}.*.txt"))]
+                for w in ("old", "new"))
+        compare(name, *runs, noise)
+    return 0
 
 
 def main():
@@ -181,12 +202,17 @@ def main():
     ap.add_argument("--noise", type=float, default=0.10)
     ap.add_argument("--full", action="store_true", help="the programs' own default sizes")
     ap.add_argument("--list", action="store_true", help="what would run, and exit")
+    ap.add_argument("--saved", action="store_true",
+                    help="compare the outputs a run kept in --dir again, running nothing")
     a = ap.parse_args()
 
     where = Path(a.dir).resolve()
+    wanted = [n for n in a.only.split(",") if n]
+    if a.saved:
+        return saved(where, wanted or sorted({f.name.split(".old.")[0]
+                                              for f in where.glob("*.old.*.txt")}), a.noise)
     old_tree, sha = base_tree(a.base, where)
     old_p, new_p = programs(old_tree), programs(ROOT)
-    wanted = [n for n in a.only.split(",") if n]
     both = {n: k for n, k in new_p.items() if old_p.get(n) == k
             and (n in wanted if wanted else Path(n).stem not in MODEL)}
     head = sh(["git", "rev-parse", "--short", "HEAD"], ROOT, capture_output=True,
@@ -213,8 +239,11 @@ def main():
         for name, kind in both.items():
             args = [] if a.full else QUICK.get(name, [])
             for i, tree in order:
-                print(f"round {r + 1}: {name} on {'old' if i == 0 else 'new'}", flush=True)
-                results[name][i].append(run_one(tree, name, kind, args, log))
+                which = "old" if i == 0 else "new"
+                print(f"round {r + 1}: {name} on {which}", flush=True)
+                out = run_one(tree, name, kind, args, log)
+                (where / f"{name}.{which}.{r + 1}.txt").write_text(out)
+                results[name][i].append(out)
     print(f"\nold -> new (new / old), medians of {a.rounds} round(s); stderr in {log}")
     for name in both:
         compare(name, *results[name], a.noise)

@@ -97,7 +97,9 @@ const char *http_route_name(const char *url)
 	if (strcmp(url, "/sessions") == 0)
 		return "/sessions";
 	if (strncmp(url, "/sessions/", 10) == 0)
-		return strstr(url + 10, "/exec") ? "/sessions/{id}/exec" : "/sessions/{id}";
+		return strstr(url + 10, "/exec")      ? "/sessions/{id}/exec"
+		       : strstr(url + 10, "/history") ? "/sessions/{id}/history"
+		                                      : "/sessions/{id}";
 	if (strncmp(url, "/jobs/", 6) != 0)
 		return "other";
 	slash = strchr(url + 6, '/');

@@ -158,5 +158,8 @@ enum MHD_Result http_sessions(http_req *q, const char *tail)
 	if (strcmp(slash, "/exec") == 0)
 		return strcmp(q->method, "POST") == 0 ? session_job(q, "exec", id)
 		                                      : http_not_allowed(q, "POST");
+	if (strcmp(slash, "/history") == 0) /* one commit per cell: the open job's history */
+		return strcmp(q->method, "GET") == 0 ? http_jobs_history(q, id)
+		                                     : http_not_allowed(q, "GET");
 	return http_problem(q, 404, "no such path %.200s", q->url);
 }

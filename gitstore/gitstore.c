@@ -87,6 +87,18 @@ static int check_open(const lr_redis *r, const char *job_id, long attempt,
 	return 0;
 }
 
+int gitstore_keep_library(lr_err *err)
+{
+	static int kept;
+
+	if (kept)
+		return 0;
+	if (git_libgit2_init() < 0)
+		return lr_err_set(err, LR_EINTERNAL, "libgit2 initialisation failed");
+	kept = 1;
+	return 0;
+}
+
 int gitstore_open(gitstore **out, lr_redis *r, const char *job_id, long attempt,
                   const gitstore_opts *opts, lr_err *err)
 {

@@ -64,6 +64,12 @@ typedef struct gitstore_opts {
 	const char *fence_job;    /* the job whose running attempt fences writes, when
 	                             not the store's own (a session's history is
 	                             written by its exec jobs); NULL: the store's job */
+	int fence_done;           /* 1: writes are also allowed once that attempt has
+	                             finished the job as `done` (fence_lua.h) */
+	int blind_writes;         /* 1: a commit sends all its new objects without
+	                             asking which the store has (the commit keeps
+	                             those already stored): for histories whose files
+	                             change each commit (a session's) */
 } gitstore_opts;
 
 /* Fill `o` with the defaults above. */
@@ -79,6 +85,11 @@ int gitstore_open(gitstore **out, struct lr_redis *r, const char *job_id, long a
 
 /* Accepts NULL. */
 void gitstore_free(gitstore *gs);
+
+/* Keep libgit2 initialised for the life of the process (a process that opens
+ * a store per small commit would otherwise set it up and tear it down each
+ * time). Idempotent; main thread. */
+int gitstore_keep_library(lr_err *err);
 
 /* One file of an iteration. The name is a plain file name: 1 to
  * GITSTORE_NAME_MAX bytes of [A-Za-z0-9._-], not starting with '.' or '-'.

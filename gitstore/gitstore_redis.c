@@ -255,7 +255,8 @@ int gsr_cas(char cur[GS_REF_VALUE_MAX + 1], gitstore *gs, const char *ref, const
 		rc = lr_err_set(err, LR_ENOMEM, "out of memory");
 		goto cleanup;
 	}
-	snprintf(attempt, sizeof(attempt), "%ld", gs->attempt);
+	snprintf(attempt, sizeof(attempt), "%ld%s", gs->attempt,
+	         gs->opts.fence_done ? "/done" : "");
 	argv[0] = gs->key_job;
 	argv[1] = gs->key_objects;
 	argv[2] = gs->key_refs;
@@ -303,8 +304,10 @@ int gsr_fence(gitstore *gs, lr_err *err)
 	if (rc < 0)
 		return rc;
 	snprintf(mine, sizeof(mine), "%ld", gs->attempt);
-	if (vals[0] == NULL || strcmp(vals[0], "running") != 0 || vals[1] == NULL ||
-	    strcmp(vals[1], mine) != 0)
+	if (vals[0] == NULL ||
+	    (strcmp(vals[0], "running") != 0 &&
+	     !(gs->opts.fence_done && strcmp(vals[0], "done") == 0)) ||
+	    vals[1] == NULL || strcmp(vals[1], mine) != 0)
 		rc = stale(gs, vals[0], vals[1], err);
 	free(vals[0]);
 	free(vals[1]);

@@ -535,15 +535,19 @@ static long long read_key(int dir, const char *file, const char *key)
 	return -1;
 }
 
-long sbx_cgroup_peak_kb(const sbx_cgroup *cg)
+/* A memory figure in kB: the v1 file's or the v2 file's; -1 unknown. */
+static long mem_kb(const sbx_cgroup *cg, const char *v1, const char *v2)
 {
 	long long v = -1;
 
-	if (cg->version == 1)
-		v = read_num(cg->dir[SBX_CG_MEM], "memory.max_usage_in_bytes");
-	else if (cg->version == 2)
-		v = read_num(cg->dir[SBX_CG_MEM], "memory.peak");
+	if (cg->version == 1 || cg->version == 2)
+		v = read_num(cg->dir[SBX_CG_MEM], cg->version == 1 ? v1 : v2);
 	return v < 0 ? -1 : (long)(v / 1024);
+}
+
+long sbx_cgroup_peak_kb(const sbx_cgroup *cg)
+{
+	return mem_kb(cg, "memory.max_usage_in_bytes", "memory.peak");
 }
 
 int sbx_cgroup_reset_peak(sbx_cgroup *cg)
@@ -605,18 +609,13 @@ int sbx_cgroup_empty(const sbx_cgroup *cg)
 {
 	char buf[8];
 
-	return cg->version != 0 && read_at(cg->dir[SBX_CG_MEM], "cgroup.procs", buf, sizeof(buf)) == 0;
+	return cg->version != 0 &&
+	       read_at(cg->dir[SBX_CG_MEM], "cgroup.procs", buf, sizeof(buf)) == 0;
 }
 
 long sbx_cgroup_usage_kb(const sbx_cgroup *cg)
 {
-	long long v = -1;
-
-	if (cg->version == 1)
-		v = read_num(cg->dir[SBX_CG_MEM], "memory.usage_in_bytes");
-	else if (cg->version == 2)
-		v = read_num(cg->dir[SBX_CG_MEM], "memory.current");
-	return v < 0 ? -1 : (long)(v / 1024);
+	return mem_kb(cg, "memory.usage_in_bytes", "memory.current");
 }
 
 void sbx_cgroup_destroy(sbx_cgroup *cg)

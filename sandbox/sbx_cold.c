@@ -194,6 +194,10 @@ static sbx_ready *ready_take(const sbx_setup *s, int with_cg, const sbx_cg_limit
 			r = NULL;
 		}
 	}
+	/* The network namespace is made on a slot's second run: a process that
+	 * runs once (the CLI) spares the extra child. */
+	if (r != NULL && r->netns_fd < 0 && s->as_root)
+		r->netns_fd = sbx_netns_new();
 	if (r != NULL)
 		return r;
 	r = calloc(1, sizeof(*r));
@@ -218,8 +222,6 @@ static sbx_ready *ready_take(const sbx_setup *s, int with_cg, const sbx_cg_limit
 		(void)sbx_cgroup_create(&r->cg, name, cl, 0, r->note, sizeof(r->note));
 		r->cur = *cl;
 	}
-	if (s->as_root)
-		r->netns_fd = sbx_netns_new();
 	return r;
 }
 
@@ -375,6 +377,25 @@ void sbx_cold_kill(sbx_cold *c)
 	kill_tree(c->pidfd, &c->cg);
 }
 
+/* The run's ends of its pipes, its cgroups, the gate, the peer and the
+ * slot's network namespace, in the plan the child follows. */
+static void cold_wire_plan(sbx_cold *c, const sbx_config *cfg, const sbx_setup *s)
+{
+	c->plan->fds[SBX_CFD_OUT - SBX_CFD_OUT] = c->out[1];
+	c->plan->fds[SBX_CFD_ERR - SBX_CFD_OUT] = c->err[1];
+	c->plan->fds[SBX_CFD_ANS - SBX_CFD_OUT] = c->ans[1];
+	c->plan->fds[SBX_CFD_REQ - SBX_CFD_OUT] = c->req[1];
+	c->plan->fds[SBX_CFD_STATUS - SBX_CFD_OUT] = c->st[1];
+	c->plan->fds[SBX_CFD_ALIVE - SBX_CFD_OUT] = c->alive[0];
+	for (int i = 0; i < SBX_CG_N; i++)
+		c->plan->fds[SBX_CFD_CG0 - SBX_CFD_OUT + i] = c->cg.procs_fd[i];
+	if (c->cg.version)
+		sbx_plan_gate(c->plan);
+	if (cfg != NULL && cfg->peer)
+		sbx_plan_peer(c->plan, s);
+	sbx_plan_netns(c->plan, c->rs->netns_fd);
+}
+
 int sbx_cold_start(sbx_cold *c, sbx_result *res, const sbx_config *cfg, const sbx_limits *lim)
 {
 	const sbx_setup *s;
@@ -440,19 +461,7 @@ int sbx_cold_start(sbx_cold *c, sbx_result *res, const sbx_config *cfg, const sb
 		return -1;
 	}
 	sbx_plan_make(c->plan, s, lim, uid, 0);
-	c->plan->fds[SBX_CFD_OUT - SBX_CFD_OUT] = c->out[1];
-	c->plan->fds[SBX_CFD_ERR - SBX_CFD_OUT] = c->err[1];
-	c->plan->fds[SBX_CFD_ANS - SBX_CFD_OUT] = c->ans[1];
-	c->plan->fds[SBX_CFD_REQ - SBX_CFD_OUT] = c->req[1];
-	c->plan->fds[SBX_CFD_STATUS - SBX_CFD_OUT] = c->st[1];
-	c->plan->fds[SBX_CFD_ALIVE - SBX_CFD_OUT] = c->alive[0];
-	for (int i = 0; i < SBX_CG_N; i++)
-		c->plan->fds[SBX_CFD_CG0 - SBX_CFD_OUT + i] = c->cg.procs_fd[i];
-	if (c->cg.version)
-		sbx_plan_gate(c->plan);
-	if (cfg != NULL && cfg->peer)
-		sbx_plan_peer(c->plan, s);
-	sbx_plan_netns(c->plan, c->rs->netns_fd);
+	cold_wire_plan(c, cfg, s);
 
 	sbx_trace_mark(&c->tr, "h.plan");
 	c->t0 = sbx_now();

@@ -438,9 +438,42 @@ static void add_rl(sbx_plan *p, int res, rlim_t soft, rlim_t hard)
 	p->nrl++;
 }
 
-void sbx_plan_make(sbx_plan *p, const sbx_setup *s, const sbx_limits *lim, unsigned uid, int server)
+/* The run's rlimits: ceilings for a long-lived server, the job's limits for
+ * a run. */
+static void plan_rlimits(sbx_plan *p, const sbx_limits *lim, int server)
 {
 	const rlim_t mb = 1024 * 1024;
+
+	p->nrl = 0;
+	p->as_bytes = 0;
+	add_rl(p, RLIMIT_CORE, 0, 0);
+	add_rl(p, RLIMIT_MEMLOCK, 0, 0);
+	add_rl(p, RLIMIT_MSGQUEUE, 0, 0);
+	add_rl(p, RLIMIT_STACK, 8 * mb, 8 * mb);
+	add_rl(p, RLIMIT_NICE, 0, 0);
+	add_rl(p, RLIMIT_RTPRIO, 0, 0);
+	if (server) {
+		/* The server lives long and forks every run, which lowers these
+		 * for itself: only ceilings here. */
+		add_rl(p, RLIMIT_NOFILE, 4096, 4096);
+		add_rl(p, RLIMIT_NPROC, 4096, 4096);
+	} else {
+		rlim_t cpu = (rlim_t)ceil(lim->cpu_s);
+
+		/* SIGXCPU at the limit, SIGKILL a second later for code that
+		 * ignores it. */
+		add_rl(p, RLIMIT_CPU, cpu, cpu + 1);
+		p->as_bytes = (rlim_t)lim->memory_mb * mb;
+		/* +1: the namespace's init counts too. */
+		add_rl(p, RLIMIT_NPROC, (rlim_t)lim->max_procs + 1, (rlim_t)lim->max_procs + 1);
+		add_rl(p, RLIMIT_FSIZE, (rlim_t)lim->file_size_mb * mb,
+		       (rlim_t)lim->file_size_mb * mb);
+		add_rl(p, RLIMIT_NOFILE, (rlim_t)lim->max_files, (rlim_t)lim->max_files);
+	}
+}
+
+void sbx_plan_make(sbx_plan *p, const sbx_setup *s, const sbx_limits *lim, unsigned uid, int server)
+{
 	size_t at = 0;
 	int a = 0;
 	int e = 0;
@@ -479,32 +512,7 @@ void sbx_plan_make(sbx_plan *p, const sbx_setup *s, const sbx_limits *lim, unsig
 	snprintf(text, sizeof(text), "root:x:0:\nsandbox:x:%u:\n", (unsigned)p->gid);
 	add_mount(p, SBX_M_FILE, text, "/etc/group", 0);
 
-	p->nrl = 0;
-	p->as_bytes = 0;
-	add_rl(p, RLIMIT_CORE, 0, 0);
-	add_rl(p, RLIMIT_MEMLOCK, 0, 0);
-	add_rl(p, RLIMIT_MSGQUEUE, 0, 0);
-	add_rl(p, RLIMIT_STACK, 8 * mb, 8 * mb);
-	add_rl(p, RLIMIT_NICE, 0, 0);
-	add_rl(p, RLIMIT_RTPRIO, 0, 0);
-	if (server) {
-		/* The server lives long and forks every run, which lowers these
-		 * for itself: only ceilings here. */
-		add_rl(p, RLIMIT_NOFILE, 4096, 4096);
-		add_rl(p, RLIMIT_NPROC, 4096, 4096);
-	} else {
-		rlim_t cpu = (rlim_t)ceil(lim->cpu_s);
-
-		/* SIGXCPU at the limit, SIGKILL a second later for code that
-		 * ignores it. */
-		add_rl(p, RLIMIT_CPU, cpu, cpu + 1);
-		p->as_bytes = (rlim_t)lim->memory_mb * mb;
-		/* +1: the namespace's init counts too. */
-		add_rl(p, RLIMIT_NPROC, (rlim_t)lim->max_procs + 1, (rlim_t)lim->max_procs + 1);
-		add_rl(p, RLIMIT_FSIZE, (rlim_t)lim->file_size_mb * mb,
-		       (rlim_t)lim->file_size_mb * mb);
-		add_rl(p, RLIMIT_NOFILE, (rlim_t)lim->max_files, (rlim_t)lim->max_files);
-	}
+	plan_rlimits(p, lim, server);
 	p->filter = (s->avoid & SBX_ISO_SECCOMP) ? NULL : s->filter;
 	p->init = !server;
 	snprintf(p->exe, sizeof(p->exe), "%s", s->python);

@@ -35,6 +35,7 @@
 #define POOL_START_TIMEOUT 60.0 /* imports of the harness and its linters */
 #define POOL_KILL_GRACE    2.0  /* how long a killed run may take to be reported */
 #define POOL_SERVER_MB     1024 /* the server's own memory ceiling */
+#define POOL_SPARE_TIMEOUT 10.0 /* the next spare's fork after a run */
 
 struct sbx_pool {
 	pthread_mutex_t lock;
@@ -57,7 +58,9 @@ struct sbx_pool {
 	long file_size_mb; /* what /work and /tmp were sized for */
 	unsigned iso;
 	char note[256];
-	unsigned seq;
+	unsigned seq; /* the run under way: the number of the spare it went to */
+	int spare_fd; /* the socket of the spare waiting for the next run, or -1 */
+	unsigned spare_n;
 	int running;
 	sbx_trace tr; /* the current run's (LLMREPL_SBX_TRACE) */
 };
@@ -76,6 +79,7 @@ static void server_stop(sbx_pool *p)
 	sbx_close_fd(&p->pidfd);
 	sbx_close_fd(&p->ctl);
 	sbx_close_fd(&p->log);
+	sbx_close_fd(&p->spare_fd);
 	sbx_cgroup_destroy(&p->run);
 	sbx_cgroup_destroy(&p->srv);
 	sbx_cgroup_destroy(&p->top);
@@ -175,6 +179,44 @@ static int server_clone(sbx_pool *p, const sbx_limits *lim, const int sp[2], con
 	return 0;
 }
 
+/* One message from the server (up to len - 1 bytes, NUL-terminated), or
+ * <= 0 as recv returns (flags: MSG_DONTWAIT). "SPARE <n>" comes with the
+ * socket of the spare forked for the next run, which is kept as the one to
+ * send it to; any other fd is closed. */
+static ssize_t ctl_msg(sbx_pool *p, char *buf, size_t len, int flags)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = {buf, len - 1};
+	struct msghdr mh;
+	struct cmsghdr *cm;
+	int fd = -1;
+	ssize_t n;
+
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = u.buf;
+	mh.msg_controllen = sizeof(u.buf);
+	n = recvmsg(p->ctl, &mh, flags | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return n;
+	buf[n] = '\0';
+	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	if (fd >= 0 && sscanf(buf, "SPARE %u", &p->spare_n) == 1) {
+		sbx_close_fd(&p->spare_fd);
+		p->spare_fd = fd;
+	} else if (fd >= 0) {
+		close(fd);
+	}
+	return n;
+}
+
 /* Until READY: a setup failure arrives on the status pipe (stfd), an early
  * death closes the control socket. Warnings are left in scratch->detail. */
 static int server_wait_ready(sbx_pool *p, int stfd, sbx_result *scratch, char *msg, size_t len)
@@ -207,14 +249,13 @@ static int server_wait_ready(sbx_pool *p, int stfd, sbx_result *scratch, char *m
 		}
 		if (pf[0].revents == 0)
 			continue;
-		n = recv(p->ctl, buf, sizeof(buf) - 1, 0);
+		n = ctl_msg(p, buf, sizeof(buf), 0);
 		if (n <= 0) {
 			snprintf(msg, len, "the pool's server died while starting");
 			read_log(p, msg, len);
 			return -1;
 		}
-		buf[n] = '\0';
-		if (strncmp(buf, "READY", 5) == 0)
+		if (strncmp(buf, "READY", 5) == 0 && p->spare_fd >= 0)
 			return 0;
 	}
 }
@@ -307,7 +348,7 @@ int sbx_pool_start(sbx_pool **out, const sbx_config *cfg, char *msg, size_t len)
 	p->cfg.python = p->python;
 	p->cfg.py_dir = p->py_dir;
 	p->pid = -1;
-	p->pidfd = p->ctl = p->log = p->slot_fd = -1;
+	p->pidfd = p->ctl = p->log = p->slot_fd = p->spare_fd = -1;
 	sbx_cgroup_init(&p->top);
 	sbx_cgroup_init(&p->srv);
 	sbx_cgroup_init(&p->run);
@@ -378,16 +419,17 @@ typedef struct done_msg {
 	/* "<cgroup> <step> <errno>": the run's process was a spare that could
 	 * not join the run's cgroups (no code ran); "" otherwise. */
 	char nojoin[64];
+	int idle; /* the spare ended without having the run */
 } done_msg;
 
 /* A message from the server on the control socket: DONE of this run, or
  * GONE (it quit before the run started). *dead when the socket closed. */
 static void ctl_read(sbx_pool *p, done_msg *done, double *done_at, int *dead, int *gone)
 {
-	char buf[256];
+	char buf[1024];
 	unsigned id = 0;
 	long long ut = 0, stt = 0;
-	ssize_t r = recv(p->ctl, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	ssize_t r = ctl_msg(p, buf, sizeof(buf), MSG_DONTWAIT);
 
 	if (r < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -395,7 +437,6 @@ static void ctl_read(sbx_pool *p, done_msg *done, double *done_at, int *dead, in
 		*dead = 1;
 		return;
 	}
-	buf[r] = '\0';
 	/* The server quit (after the previous run, before this one started):
 	 * nothing of this run happened. */
 	if (strncmp(buf, "GONE", 4) == 0) {
@@ -408,6 +449,7 @@ static void ctl_read(sbx_pool *p, done_msg *done, double *done_at, int *dead, in
 	    id == p->seq) {
 		const char *nj = strstr(buf, " NOJOIN ");
 		const char *marks = strstr(buf, " T ");
+		const char *idle = strstr(buf, " IDLE");
 
 		done->have = 1;
 		done->cpu_s = (double)(ut + stt) / 1e6;
@@ -415,6 +457,7 @@ static void ctl_read(sbx_pool *p, done_msg *done, double *done_at, int *dead, in
 		sbx_trace_mark(&p->tr, "h.done");
 		if (marks)
 			sbx_trace_words(&p->tr, marks + 3);
+		done->idle = idle != NULL && (marks == NULL || idle < marks);
 		if (nj != NULL) {
 			char *end;
 
@@ -544,13 +587,69 @@ static int supervise(sbx_pool *p, run_io *io, const sbx_limits *lim, const char 
 	return killed;
 }
 
-/* A live server whose run cgroup has this run's limits, its counters from
- * zero. -1 with res->detail. */
-static int pool_prepare(sbx_pool *p, sbx_result *res, const sbx_limits *lim)
+/* The spare for this run: the last one the server offered, after what it
+ * said meanwhile. A DONE of that spare's number is one that ended unused
+ * (killed from outside): then the server is asked for the next ("FORK"),
+ * unless it could not join the run's cgroups (NOJOIN, copied to nojoin: the
+ * server quits). Returns 0 with p->spare_fd set; -1 when the server quit
+ * (GONE, or its end); -2 when none was offered within budget_s; -3 NOJOIN. */
+static int spare_wait(sbx_pool *p, double budget_s, char *nojoin, size_t njlen)
+{
+	double deadline = sbx_now() + budget_s;
+
+	for (;;) {
+		struct pollfd pf[2] = {{p->ctl, POLLIN, 0}, {p->pidfd, POLLIN, 0}};
+		char buf[1024];
+		const char *nj;
+		unsigned n;
+		ssize_t r = ctl_msg(p, buf, sizeof(buf), MSG_DONTWAIT);
+		double now;
+
+		if (r > 0) {
+			if (strncmp(buf, "GONE", 4) == 0)
+				return -1;
+			if (sscanf(buf, "DONE %u", &n) == 1 && n == p->spare_n) {
+				char *end;
+
+				sbx_close_fd(&p->spare_fd);
+				if ((nj = strstr(buf, " NOJOIN ")) != NULL) {
+					snprintf(nojoin, njlen, "%s", nj + 8);
+					if ((end = strstr(nojoin, " T ")) != NULL)
+						*end = '\0';
+					return -3;
+				}
+				if (send(p->ctl, "FORK", 4, MSG_NOSIGNAL) < 0)
+					return -1;
+			}
+			continue;
+		}
+		if (r == 0 || (errno != EAGAIN && errno != EINTR))
+			return -1;
+		if (p->spare_fd >= 0)
+			return 0;
+		now = sbx_now();
+		if (now >= deadline)
+			return -2;
+		if (poll(pf, 2, (int)ceil((deadline - now) * 1000)) < 0 && errno != EINTR)
+			return -1;
+		if (pf[1].revents && !(pf[0].revents & POLLIN))
+			return -1;
+	}
+}
+
+/* A live server with a spare for the run, whose run cgroup has this run's
+ * limits, its counters from zero. -1 with res->detail; -2 when no spare
+ * came within the run's timeout; -3 when the spare could not join the run's
+ * cgroups (nojoin says how). */
+static int pool_prepare(sbx_pool *p, sbx_result *res, const sbx_limits *lim, char *nojoin,
+                        size_t njlen)
 {
 	char msg[512] = "";
+	int sw = 0;
 
-	if (server_dead(p)) {
+	if (!server_dead(p) && (sw = spare_wait(p, lim->timeout_s, nojoin, njlen)) < -1)
+		return sw;
+	if (server_dead(p) || sw < 0) {
 		server_stop(p);
 		if (server_start(p, msg, sizeof(msg)) < 0) {
 			snprintf(res->detail, sizeof(res->detail), "restarting the pool failed: %s",
@@ -587,9 +686,11 @@ static int pool_prepare(sbx_pool *p, sbx_result *res, const sbx_limits *lim)
 	return 0;
 }
 
-/* Hand the server the run (RUN and the child's ends of its pipes); our ends
- * stay in io, non-blocking. *t0 is when it was sent. -1 with res->detail. */
-static int run_send(sbx_pool *p, sbx_result *res, const sbx_limits *lim, run_io *io, double *t0)
+/* Hand the spare the run (its limits and the child's ends of its pipes); our
+ * ends stay in io, non-blocking. *t0 is when it was sent. -1 with
+ * res->detail. */
+static int run_send(sbx_pool *p, sbx_result *res, const sbx_limits *lim, run_io *io, double *t0,
+                    int *send_failed)
 {
 	char text[128];
 	int sendfds[4];
@@ -600,22 +701,27 @@ static int run_send(sbx_pool *p, sbx_result *res, const sbx_limits *lim, run_io 
 		snprintf(res->detail, sizeof(res->detail), "pipe: %s", strerror(errno));
 		return -1;
 	}
-	p->seq++;
-	/* The server lowers its forked child's limits to these; +1 process
-	 * for the server itself, which shares the uid. */
-	snprintf(text, sizeof(text), "RUN %u %ld %ld %ld %ld %ld", p->seq, (long)ceil(lim->cpu_s),
-	         lim->memory_mb, lim->max_procs + 1, lim->file_size_mb, lim->max_files);
+	/* Straight to the spare (no hop through the server, which learns of
+	 * the run's end from the spare's exit). The spare lowers its limits to
+	 * these; +1 process for the server itself, which shares the uid. */
+	p->seq = p->spare_n;
+	snprintf(text, sizeof(text), "%ld %ld %ld %ld %ld", (long)ceil(lim->cpu_s), lim->memory_mb,
+	         lim->max_procs + 1, lim->file_size_mb, lim->max_files);
 	sendfds[0] = io->req[1];
 	sendfds[1] = io->ans[1];
 	sendfds[2] = io->out[1];
 	sendfds[3] = io->err[1];
 	*t0 = sbx_now();
-	if (send_run(p->ctl, text, sendfds) < 0) {
-		snprintf(res->detail, sizeof(res->detail), "the pool's server is gone: %s",
-		         strerror(errno));
-		server_stop(p);
-		return -1;
+	/* A spare that died before it got this (it could not join the run's
+	 * cgroups) is reported by the server like any run's end. */
+	*send_failed = send_run(p->spare_fd, text, sendfds) < 0;
+	if (*send_failed) {
+		char note[96];
+
+		snprintf(note, sizeof(note), "the spare did not take the run: %s", strerror(errno));
+		sbx_detail_add(res, note);
 	}
+	sbx_close_fd(&p->spare_fd);
 	sbx_close_fd(&io->out[1]);
 	sbx_close_fd(&io->err[1]);
 	sbx_close_fd(&io->ans[1]);
@@ -668,6 +774,8 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	long oom_before;
 	int killed;
 	int dead = 0;
+	int send_failed = 0;
+	int pr;
 	int rc = 0;
 	double t0;
 
@@ -683,12 +791,28 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	res->cg_peak_kb = -1;
 
 	sbx_trace_begin(&p->tr, "pool");
-	if (pool_prepare(p, res, &lim) < 0)
+	pr = pool_prepare(p, res, &lim, done.nojoin, sizeof(done.nojoin));
+	if (pr == -2) {
+		/* The server offers no process (stopped, say): the run's time is
+		 * up before it could start. */
+		res->end = SBX_END_TIMEOUT;
+		res->signal = SIGKILL;
+		res->isolation = p->iso;
+		sbx_detail_add(res, "the pool's server offered no process for the run in time: "
+		                    "restarted");
+		server_stop(p);
+		goto cleanup;
+	}
+	if (pr == -3) {
+		nojoin(p, res, done.nojoin, gone);
+		goto cleanup;
+	}
+	if (pr < 0)
 		goto cleanup;
 	oom_before = sbx_cgroup_oom_kills(&p->run);
 	sbx_detail_add(res, p->note);
 	sbx_trace_mark(&p->tr, "h.prepare");
-	if (run_send(p, res, &lim, &io, &t0) < 0)
+	if (run_send(p, res, &lim, &io, &t0, &send_failed) < 0)
 		goto cleanup;
 	sbx_trace_mark(&p->tr, "h.send");
 	killed = supervise(p, &io, &lim, request, request_len, caps, &done, &dead, gone, t0);
@@ -716,14 +840,23 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	             sbx_cgroup_oom_kills(&p->run) - oom_before);
 	if (res->cg_cpu_s > res->cpu_s)
 		res->cpu_s = res->cg_cpu_s;
-	if (dead)
+	if (done.nojoin[0]) {
+		/* The server quits once it has said so: its end is no news. */
+		nojoin(p, res, done.nojoin, gone);
+	} else if (dead) {
 		server_stop(p);
-	if (dead)
 		sbx_detail_add(res, killed ? "the pool's server did not report the killed run in "
 		                             "time: restarted"
 		                           : "the pool's server died during the run: restarted");
-	if (!dead && done.nojoin[0])
-		nojoin(p, res, done.nojoin, gone);
+	} else if (send_failed || done.idle) {
+		/* The spare ended before it had the run, and not for want of its
+		 * cgroups: nothing of the run happened; once more, on a fresh
+		 * server. */
+		res->end = SBX_END_ERROR;
+		sbx_detail_add(res, "the pool's spare ended before it had the run: restarted");
+		server_stop(p);
+		*gone = 1;
+	}
 	sbx_trace_mark(&p->tr, "h.measure");
 cleanup:
 	io_close(&io);

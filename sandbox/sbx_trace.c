@@ -62,7 +62,9 @@ void sbx_trace_words(sbx_trace *t, const char *words)
 {
 	const char *p = words;
 
-	while (t->on && p && *p) {
+	if (p == NULL)
+		return;
+	while (t->on && *p) {
 		const char *eq, *end;
 
 		while (*p == ' ')

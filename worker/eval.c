@@ -332,7 +332,7 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 	/* Code run after a session's cells is checked by the judge, which
 	 * knows the names they define. */
 	if (req->static_checks && req->session_ncells == 0 &&
-	    eval_static_run(req->code, fmin(STATIC_BUDGET_MAX_S, fmax(0.2, budget / 3)), &st,
+	    eval_static_run(cfg, req->code, fmin(STATIC_BUDGET_MAX_S, fmax(0.2, budget / 3)), &st,
 	                    &st_s) >= 0)
 		local.static_checks = 0;
 	rc = run_once(&res, pool, cfg, &lim, &local, budget, ctx.test_timeout_s, req->isolate != 0,

@@ -7,7 +7,6 @@
 #include "err.h"
 #include "json.h"
 #include "log.h"
-#include "sbx.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -34,7 +33,7 @@ static int enabled(void)
 	return !(v != NULL && strcmp(v, "0") == 0);
 }
 
-static int svc_start(void)
+static int svc_start(const sbx_config *cfg)
 {
 	sbx_config sc;
 	sbx_limits lim;
@@ -42,7 +41,10 @@ static int svc_start(void)
 
 	if (lr_now_s() < svc_down_to)
 		return -1;
-	sbx_config_default(&sc);
+	if (cfg != NULL)
+		sc = *cfg;
+	else
+		sbx_config_default(&sc);
 	sc.peer = 0;
 	sbx_limits_default(&lim);
 	lim.memory_mb = MEMORY_MB;
@@ -105,7 +107,8 @@ done:
 	return rc;
 }
 
-int eval_static_run(const char *code, double budget_s, json_object **out, double *secs)
+int eval_static_run(const sbx_config *cfg, const char *code, double budget_s, json_object **out,
+                    double *secs)
 {
 	sbx_result res;
 	char *frame;
@@ -123,7 +126,7 @@ int eval_static_run(const char *code, double budget_s, json_object **out, double
 	if (svc == NULL || !sbx_held_alive(svc)) {
 		sbx_held_free(svc);
 		svc = NULL;
-		if (svc_start() < 0)
+		if (svc_start(cfg) < 0)
 			goto unlock;
 	}
 	if (sbx_held_call(svc, &res, frame, strlen(frame),

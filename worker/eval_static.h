@@ -17,14 +17,18 @@
 #ifndef LLMREPL_EVAL_STATIC_H
 #define LLMREPL_EVAL_STATIC_H
 
+#include "sbx.h"
+
 #include <json-c/json.h>
 
 /* The findings of `code` as the harness's `static` object (with "cached":
  * true when they came from the cache) in *out, and the service's time in
  * *secs: 0. 1 when the code does not parse (the harness reports that, with
  * no static checks). -1 when the service is off or unavailable: the caller
- * lets the judge run the tools. */
-int eval_static_run(const char *code, double budget_s, json_object **out, double *secs);
+ * lets the judge run the tools. cfg (NULL: the defaults) is the sandbox's
+ * settings the service starts with, without the candidate factory. */
+int eval_static_run(const sbx_config *cfg, const char *code, double budget_s, json_object **out,
+                    double *secs);
 
 /* Ends the service (the next call starts another); for tests and exits. */
 void eval_static_stop(void);

@@ -70,6 +70,8 @@ void lr_job_result_free(lr_job_result *res)
 {
 	if (res == NULL)
 		return;
+	if (res->after_free != NULL)
+		res->after_free(res->after_arg);
 	free(res->result_json);
 	free(res->error);
 	free(res->summary);

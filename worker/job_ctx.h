@@ -64,6 +64,14 @@ typedef struct lr_job_result {
 	size_t nextra;
 	char *extra_names[16];
 	char *extra_values[16];
+	/* Work that follows the answer: once the job is finished as done with
+	 * this result, the worker calls after(ctx, res, after_arg) (its writes
+	 * fenced on the attempt having finished the job: fence_lua.h); then, and
+	 * in every case, after_free(after_arg) when set. Neither may be slow to
+	 * start: the next job waits. */
+	void (*after)(lr_jobctx *ctx, const struct lr_job_result *res, void *arg);
+	void (*after_free)(void *arg);
+	void *after_arg;
 } lr_job_result;
 
 /* Add or replace an extra field (copied). Reserved fields (see

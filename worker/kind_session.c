@@ -1,12 +1,16 @@
 /* kind_session.c - REPL sessions: session_open, exec and session_close.
  *
  * A session is its record on Redis (session_store.h): its limits and the
- * code of its cells. An exec runs in a fresh sandbox run that replays the
- * recorded cells (their output discarded) and then runs the new cell
- * (sandbox/py/llmrepl_session.py); the cell is recorded only when that
- * sandbox run ended normally, in order: a cell that read a session another
- * cell changed meanwhile is run again. No worker holds a session, so any
- * worker answers any cell and a worker that dies loses nothing. */
+ * code of its cells. An exec runs in the session's held interpreter on this
+ * worker (session_held.h), catching up on cells recorded elsewhere, or in a
+ * fresh one that replays the recorded cells first (their output discarded;
+ * sandbox/py/llmrepl_session.py); the cell is recorded only when it ran to
+ * its end, in order: a cell that read a session another cell changed
+ * meanwhile is run again. The claim routes a session's cells to the worker
+ * holding it (common/queue_lua.c), at most --sessions-held per worker (a
+ * cell needing one more is refused here); the record is the truth, so a
+ * worker that dies loses nothing. Each recorded cell is a commit in the
+ * session's history (session_git.h). */
 #include "json.h"
 #include "kinds.h"
 #include "log.h"
@@ -346,29 +350,53 @@ static int cell_report(lr_job_result *res, const sbx_result *sr, json_object *an
 	return rc == 0 ? fields(res, kv, 12, err) : rc;
 }
 
-/* The recorded cell's commit in the session's history. A failure other than
- * the attempt's end only costs the commit (the next cell makes it). */
-static int commit_cell(lr_jobctx *ctx, lr_job_result *res, const ss_session *ss, size_t n,
-                       lr_err *err)
+/* The recorded cell's commit in the session's history, made after the
+ * answer: the worker finishes the exec job first and then calls
+ * commit_after, which commits the cell and sets the job's `commit` field
+ * (fenced on this attempt having finished the job). A worker that dies or
+ * fails in between only costs the commit: the next cell makes it
+ * (session_git.h). */
+typedef struct pending_commit {
+	ss_session ss; /* as the cell was run on */
+	size_t n;      /* the cell's index */
+} pending_commit;
+
+static void pending_free(void *arg)
+{
+	pending_commit *p = arg;
+
+	ss_session_free(&p->ss);
+	free(p);
+}
+
+static void commit_after(lr_jobctx *ctx, const lr_job_result *res, void *arg)
 {
 	const lr_job_spec *s = lr_jobctx_spec(ctx);
+	pending_commit *p = arg;
 	char oid[GITSTORE_OID_HEX + 1];
 	lr_err e;
-	int rc;
 
 	lr_err_clear(&e);
-	rc = sg_commit_cell(ctx, ss, s->session, n, s->code, res->result_json, res->summary, oid,
-	                    &e);
-	if (rc == LR_ESTALE || rc == LR_ECANCELED) {
-		*err = e;
-		return rc;
-	}
-	if (rc < 0)
+	if (sg_commit_cell(ctx, &p->ss, s->session, p->n, s->code,
+	                   res->result_json ? res->result_json : "{}", res->summary, oid, &e) < 0)
 		log_warn("session %s: cell %zu is recorded but not committed: %s", s->session,
-		         n + 1, e.msg);
-	return lr_job_result_field(res, "commit", rc == 0 ? oid : "") < 0
-	           ? lr_err_set(err, LR_ENOMEM, "out of memory")
-	           : 0;
+		         p->n + 1, e.msg);
+}
+
+/* Hand ss (emptied) and the cell to the commit made after the answer. */
+static int defer_commit(lr_job_result *res, ss_session *ss, size_t n, lr_err *err)
+{
+	pending_commit *p = malloc(sizeof(*p));
+
+	if (p == NULL)
+		return lr_err_set(err, LR_ENOMEM, "out of memory");
+	p->ss = *ss;
+	p->n = n;
+	memset(ss, 0, sizeof(*ss));
+	res->after = commit_after;
+	res->after_free = pending_free;
+	res->after_arg = p;
+	return 0;
 }
 
 static int refuse(lr_job_result *res, const char *msg, lr_err *err)
@@ -446,7 +474,7 @@ int wk_kind_exec(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 	} else if (rc == 0)
 		rc = cell_report(res, &sr, ans, &c, n, replayed, err);
 	if (rc == 0 && strcmp(outcome, "ok") == 0 && (c.record || again))
-		rc = commit_cell(ctx, res, &ss, n, err);
+		rc = defer_commit(res, &ss, n, err);
 	json_object_put(ans);
 	sbx_result_free(&sr);
 	ss_session_free(&ss);

@@ -9,17 +9,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* KEYS: the open job's hash, its events, the git objects and refs. ARGV: the
- * session's idle timeout (ms). Each key lives at least the job's retention
- * (its `ttl`, seconds) from now, and at least the idle timeout. */
+/* KEYS: the open job's hash, its events, the git objects and refs, the
+ * session, the exec job's hash. ARGV: the session's idle timeout (ms), the
+ * cells now committed, the exec attempt, the cell's commit. Each of the first
+ * four keys lives at least the job's retention (its `ttl`, seconds) from now,
+ * and at least the idle timeout; the session notes how many cells its
+ * history has; the exec job, when this attempt finished it, gets `commit`. */
 static const lr_script keep_lua = {
     "session_git_keep",
     "local ms = (tonumber(redis.call('HGET', KEYS[1], 'ttl')) or 0) * 1000\n"
     "if ms < tonumber(ARGV[1]) then ms = tonumber(ARGV[1]) end\n"
-    "for _, k in ipairs(KEYS) do\n"
+    "for i = 1, 4 do\n"
+    "  local k = KEYS[i]\n"
     "  local t = redis.call('PTTL', k)\n"
     "  if t >= 0 and t < ms then redis.call('PEXPIRE', k, ms) end\n"
-    "  if t == -1 and k ~= KEYS[1] and k ~= KEYS[2] then redis.call('PEXPIRE', k, ms) end\n"
+    "  if t == -1 and i > 2 then redis.call('PEXPIRE', k, ms) end\n"
+    "end\n"
+    "if redis.call('TYPE', KEYS[5])['ok'] == 'hash' and\n"
+    "   (tonumber(redis.call('HGET', KEYS[5], 'git_cells')) or 0) < tonumber(ARGV[2]) then\n"
+    "  redis.call('HSET', KEYS[5], 'git_cells', ARGV[2])\n"
+    "end\n"
+    "local h = redis.call('HMGET', KEYS[6], 'state', 'attempt')\n"
+    "if h[1] == 'done' and h[2] == ARGV[3] then\n"
+    "  redis.call('HSET', KEYS[6], 'commit', ARGV[4])\n"
     "end\n"
     "return 0\n"};
 
@@ -78,7 +90,11 @@ static int backfill(gitstore *gs, const ss_session *ss, size_t n, size_t max_fil
 	gitstore_entry head;
 	char oid[GITSTORE_OID_HEX + 1], rep[96], sum[96];
 	long from = 0;
-	int rc = gitstore_head(&head, gs, err);
+	int rc;
+
+	if (ss->git_cells >= n) /* as the session says: nothing is missing */
+		return 0;
+	rc = gitstore_head(&head, gs, err);
 
 	if (rc == 0) {
 		from = head.iteration + 1;
@@ -95,11 +111,13 @@ static int backfill(gitstore *gs, const ss_session *ss, size_t n, size_t max_fil
 	return rc;
 }
 
-static int keep(lr_jobctx *ctx, const char *sid, long idle_ms, lr_err *err)
+static int keep(lr_jobctx *ctx, const char *sid, long idle_ms, size_t ncommitted, const char *oid,
+                lr_err *err)
 {
 	const lr_keys *k = lr_jobctx_q(ctx)->k;
-	char kj[LR_KEY_MAX], ke[LR_KEY_MAX], ko[LR_KEY_MAX], kr[LR_KEY_MAX], a[32];
-	const char *argv[5] = {kj, ke, ko, kr, a};
+	char kj[LR_KEY_MAX], ke[LR_KEY_MAX], ko[LR_KEY_MAX], kr[LR_KEY_MAX], ks[LR_KEY_MAX];
+	char kx[LR_KEY_MAX], a[32], b[32], c[32], name[LR_KEY_MAX];
+	const char *argv[10] = {kj, ke, ko, kr, ks, kx, a, b, c, oid};
 	redisReply *rep = NULL;
 	int rc;
 
@@ -107,8 +125,13 @@ static int keep(lr_jobctx *ctx, const char *sid, long idle_ms, lr_err *err)
 	lr_key_job_sub(k, ke, sid, "events");
 	lr_key_job_sub(k, ko, sid, GITSTORE_AUX_OBJECTS);
 	lr_key_job_sub(k, kr, sid, GITSTORE_AUX_REFS);
+	snprintf(name, sizeof(name), "session:%s", sid);
+	lr_key(k, ks, name);
+	lr_key_job(k, kx, lr_jobctx_id(ctx));
 	snprintf(a, sizeof(a), "%ld", idle_ms);
-	rc = lr_redis_eval(lr_jobctx_q(ctx)->r, &rep, &keep_lua, 4, 1, argv, NULL, err);
+	snprintf(b, sizeof(b), "%zu", ncommitted);
+	snprintf(c, sizeof(c), "%ld", lr_jobctx_attempt(ctx));
+	rc = lr_redis_eval(lr_jobctx_q(ctx)->r, &rep, &keep_lua, 6, 4, argv, NULL, err);
 	if (rep)
 		freeReplyObject(rep);
 	return rc;
@@ -124,9 +147,14 @@ int sg_commit_cell(lr_jobctx *ctx, const ss_session *ss, const char *sid, size_t
 	int rc;
 
 	oid[0] = '\0';
+	rc = gitstore_keep_library(err); /* a commit per cell: set up once */
+	if (rc < 0)
+		return rc;
 	gitstore_opts_init(&o);
 	o.prefix = cfg->keys.prefix;
 	o.fence_job = lr_jobctx_id(ctx);
+	o.fence_done = 1;   /* the commit follows the exec job's answer */
+	o.blind_writes = 1; /* session.py and report.json are new each cell */
 	rc = gitstore_open(&gs, lr_jobctx_q(ctx)->r, sid, lr_jobctx_attempt(ctx), &o, err);
 	if (rc == 0)
 		rc = backfill(gs, ss, n, o.max_file, err);
@@ -134,6 +162,6 @@ int sg_commit_cell(lr_jobctx *ctx, const ss_session *ss, const char *sid, size_t
 		rc = commit_one(gs, ss, n, code, report, summary, o.max_file, oid, err);
 	gitstore_free(gs);
 	if (rc == 0)
-		rc = keep(ctx, sid, ss->idle_timeout_ms, err);
+		rc = keep(ctx, sid, ss->idle_timeout_ms, n + 1, oid, err);
 	return rc;
 }

@@ -5,8 +5,10 @@
  * job's history is (`llmrepl git log <sid>`, GET /jobs/<sid>/history).
  * Cell N (1-based) is iteration N-1, a commit of `cell.py` (its code),
  * `session.py` (the recorded cells up to it, while that fits the store's file
- * cap) and `report.json` (the cell's report). Writes are fenced by the exec
- * job's running attempt. A cell recorded by a worker that died before
+ * cap) and `report.json` (the cell's report). The commit follows the
+ * answer: the exec job is finished as done first, then its cell is committed
+ * and the job's `commit` field set. Writes are fenced by the exec job's
+ * attempt, running or having finished the job. A cell recorded by a worker that died before
  * committing it is committed by the next cell (report.json then says
  * `"backfilled": true`: its output was not kept). The keys, and the open
  * job's record, expire after the job's retention from the session's last
@@ -20,7 +22,8 @@
 
 /* Commit cell n + 1 (the `code` recorded after ss's first n cells) with its
  * report and summary, first committing any earlier recorded cell the history
- * lacks. oid receives the commit's id. */
+ * lacks; the exec job (ctx's), once its attempt has finished it as done,
+ * gets `commit`. oid receives the commit's id. */
 int sg_commit_cell(lr_jobctx *ctx, const ss_session *ss, const char *sid, size_t n,
                    const char *code, const char *report, const char *summary,
                    char oid[GITSTORE_OID_HEX + 1], lr_err *err);

@@ -89,21 +89,21 @@ static void take_field(ss_session *s, const char *f, const char *v)
 		s->max_cells = strtol(v, NULL, 10);
 	else if (strcmp(f, "replay_s") == 0)
 		s->replay_s = strtod(v, NULL);
+	else if (strcmp(f, "git_cells") == 0)
+		s->git_cells = (size_t)strtoul(v, NULL, 10);
 	else if (strcmp(f, "last_job") == 0)
 		snprintf(s->last_job, sizeof(s->last_job), "%s", v);
 }
 
-static int load_cells(lr_redis *r, const char *ck, ss_session *s, lr_err *err)
-{
-	redisReply *rep = NULL;
-	int rc = lr_redis_cmd(r, &rep, err, "LRANGE %s 0 -1", ck);
+/* KEYS: the session, its cells. The record and its cells in one round trip. */
+static const lr_script load_lua = {
+    "session_load",
+    "return {redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}\n"};
 
-	if (rc < 0)
-		return rc;
-	if (rep->type != REDIS_REPLY_ARRAY) {
-		freeReplyObject(rep);
-		return lr_err_set(err, LR_EPROTO, "session cells: unexpected reply");
-	}
+static int load_cells(const redisReply *rep, ss_session *s, lr_err *err)
+{
+	int rc = 0;
+
 	s->cells = calloc(rep->elements + 1, sizeof(*s->cells));
 	s->lens = calloc(rep->elements + 1, sizeof(*s->lens));
 	if (s->cells == NULL || s->lens == NULL)
@@ -123,32 +123,35 @@ static int load_cells(lr_redis *r, const char *ck, ss_session *s, lr_err *err)
 		s->lens[i] = e->len;
 		s->ncells = i + 1;
 	}
-	freeReplyObject(rep);
 	return rc;
 }
 
 int ss_load(lr_q *q, const char *id, ss_session *s, lr_err *err)
 {
 	char sk[LR_KEY_MAX], ck[LR_KEY_MAX];
+	const char *argv[2] = {sk, ck};
 	redisReply *rep = NULL;
+	const redisReply *h, *c;
 	int rc;
 
 	memset(s, 0, sizeof(*s));
 	keys_of(q->k, id, sk, ck);
-	rc = lr_redis_cmd(q->r, &rep, err, "HGETALL %s", sk);
+	rc = lr_redis_eval(q->r, &rep, &load_lua, 2, 0, argv, NULL, err);
 	if (rc < 0)
 		return rc;
-	if (rep->type != REDIS_REPLY_ARRAY) {
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+	    rep->element[0]->type != REDIS_REPLY_ARRAY ||
+	    rep->element[1]->type != REDIS_REPLY_ARRAY) {
 		freeReplyObject(rep);
 		return lr_err_set(err, LR_EPROTO, "session: unexpected reply");
 	}
-	for (size_t i = 0; i + 1 < rep->elements; i += 2)
-		if (lr_reply_is_str(rep->element[i]) && lr_reply_is_str(rep->element[i + 1]))
-			take_field(s, rep->element[i]->str, rep->element[i + 1]->str);
+	h = rep->element[0];
+	c = rep->element[1];
+	for (size_t i = 0; i + 1 < h->elements; i += 2)
+		if (lr_reply_is_str(h->element[i]) && lr_reply_is_str(h->element[i + 1]))
+			take_field(s, h->element[i]->str, h->element[i + 1]->str);
+	rc = s->exists ? load_cells(c, s, err) : 0;
 	freeReplyObject(rep);
-	if (!s->exists)
-		return 0;
-	rc = load_cells(q->r, ck, s, err);
 	if (rc < 0)
 		ss_session_free(s);
 	return rc;

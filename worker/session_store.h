@@ -4,7 +4,9 @@
  *                          idle_timeout_ms, timeout_s, memory_mb, max_cells,
  *                          cells (how many are recorded), replay_s (their
  *                          summed run time), last_job (the exec job that
- *                          recorded the last cell), worker (that ran it)
+ *                          recorded the last cell), worker (that ran it:
+ *                          the worker holding the session), git_cells (cells
+ *                          committed to its history)
  *   P session:<id>:cells   list: the code of each recorded cell, in order
  *
  * Both keys expire idle_timeout_ms after the session was last used, so an
@@ -25,6 +27,7 @@ typedef struct ss_session {
 	long max_cells;
 	double replay_s;
 	char last_job[LR_JOB_ID_MAX + 1];
+	size_t git_cells; /* cells committed to its history (session_git.c) */
 	size_t ncells;
 	char **cells; /* ncells codes (owned) */
 	size_t *lens;

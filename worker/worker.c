@@ -94,7 +94,23 @@ static void record_failure(wk *w, const lr_q_job *job, lr_q_fail_mode mode, cons
 		         reason, err.msg);
 }
 
-static void record_result(wk *w, const lr_q_job *job, lr_job_result *res)
+/* The sessions held, in the worker's record as soon as they change: the
+ * claim routes cells by it (a worker at its limit gets no new session). */
+static void note_sessions(wk *w)
+{
+	long n = (long)sh_count();
+	char v[24];
+
+	lr_metric_set(wk_m.sessions_held, (double)n, NULL);
+	if (n == w->sessions_noted)
+		return;
+	wk_hb_sessions(w->hb, n);
+	snprintf(v, sizeof(v), "%ld", n);
+	if (lr_q_worker_note(&w->q, w->cfg->name, "sessions", v, NULL) == 0)
+		w->sessions_noted = n;
+}
+
+static int record_result(wk *w, const lr_q_job *job, lr_job_result *res)
 {
 	long long start = lr_now_ms();
 	size_t max = (size_t)(w->cfg->result_max_kb > 0 ? w->cfg->result_max_kb * 1024
@@ -133,6 +149,7 @@ static void record_result(wk *w, const lr_q_job *job, lr_job_result *res)
 	} else
 		log_warn("job %s attempt %ld: result not recorded: %s", job->id, job->attempt,
 		         err.msg);
+	return rc;
 }
 
 static void run_job(wk *w, const lr_q_job *job)
@@ -186,9 +203,11 @@ static void run_job(wk *w, const lr_q_job *job)
 	ctx.job = job;
 	ctx.stop = w->stop;
 	rc = kind->run(&ctx, &res, &err);
+	note_sessions(w); /* before the outcome: whoever reads it sees the room it left */
 	lr_metric_observe1(wk_m.run, lr_now_s() - run_from, job->kind);
 	if (rc == 0) {
-		record_result(w, job, &res);
+		if (record_result(w, job, &res) == 0 && res.after != NULL)
+			res.after(&ctx, &res, res.after_arg); /* after the answer */
 	} else if (rc == LR_ECANCELED) {
 		if (wk_hb_status(w->hb) == LR_ECANCELED) {
 			log_info("job %s: cancelled", job->id);
@@ -206,22 +225,6 @@ done:
 	lr_job_result_free(&res);
 	lr_job_spec_free(&ctx.spec);
 	wk_hb_idle(w->hb);
-}
-
-/* The sessions held, in the worker's record as soon as they change: the
- * claim routes cells by it (a worker at its limit gets no new session). */
-static void note_sessions(wk *w)
-{
-	long n = (long)sh_count();
-	char v[24];
-
-	lr_metric_set(wk_m.sessions_held, (double)n, NULL);
-	if (n == w->sessions_noted)
-		return;
-	wk_hb_sessions(w->hb, n);
-	snprintf(v, sizeof(v), "%ld", n);
-	if (lr_q_worker_note(&w->q, w->cfg->name, "sessions", v, NULL) == 0)
-		w->sessions_noted = n;
 }
 
 int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)

@@ -28,8 +28,9 @@ typedef struct wk_config {
 	int pool;                       /* run code on the pre-forked sandbox pool */
 	long result_max_kb;             /* a result over this is compacted (result_trim.h) */
 	long batch_slots;               /* batch jobs: items run at once (a pool each) */
-	long sessions_held;             /* REPL sessions whose interpreter this worker keeps
-	                                   between cells (0: replay every cell) */
+	long sessions_held;             /* REPL sessions this worker may hold, each an
+	                                   interpreter kept between cells: its limit
+	                                   (0: none held, replay every cell) */
 	sbx_config sbx;                 /* sandbox host settings */
 	const char *fault_abort_marker; /* testing: abort() on a job whose spec holds this */
 	/* Settings of model-based kinds go below (model server, model, ...). */

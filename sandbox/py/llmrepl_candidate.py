@@ -251,11 +251,47 @@ for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "neg", "
     _OPS[_name] = (lambda n: lambda o, *a: getattr(o, "__%s__" % n)(*a))(_name)
 
 
+class _Callback:
+    """A callable of the tests' (a "callback" handle): calling it asks the
+    judge to run it on the arguments, sent as data (or handles of this
+    process's objects); what comes back is data too."""
+
+    __slots__ = ("_w", "_cid", "__name__")
+
+    def __init__(self, worker, cid, name):
+        self._w = worker
+        self._cid = cid
+        self.__name__ = name
+
+    def __call__(self, *args, **kwargs):
+        return self._w.callback(self._cid, args, kwargs)
+
+    def __repr__(self):
+        return "<function %s of the tests>" % self.__name__
+
+
+def _raised(names, message, frames=()):
+    """An exception the tests' callable raised, for the code to catch: the
+    first builtin Exception class along its names, else RemoteException."""
+    import builtins
+    for n in names:
+        c = getattr(builtins, n, None)
+        if isinstance(c, type) and issubclass(c, Exception):
+            try:
+                return c(message)
+            except Exception:  # noqa: BLE001 - constructors with other arguments
+                break
+    return wire.RemoteException(names, message)
+
+
 class Worker:
     """Serves one judge: ["load", code, module], ["call", target, args,
     kwargs, timeout_s], ["op", handle id, op, args, timeout_s], ["free", ids].
     Answers ["ok", value, stdout, stderr] or ["raise", exception, stdout,
-    stderr] (a load answers its globals as {name: value} or ["mod", name])."""
+    stderr] (a load answers its globals as {name: value} or ["mod", name]).
+    While the code calls a callable of the tests' it sends ["cb", id, args,
+    kwargs] and serves the judge's requests until ["cbok", value] or
+    ["cbraise", exception] comes back."""
 
     def __init__(self, sock):
         self.sock = sock
@@ -277,6 +313,8 @@ class Worker:
         return i
 
     def lookup(self, i, name, kind):
+        if kind == "callback":
+            return _Callback(self, i, name)
         try:
             return self.ns[name] if kind == "global" else self.objs[i]
         except KeyError:
@@ -305,6 +343,8 @@ class Worker:
             except (EOFError, OSError, wire.WireError):
                 return
             reply = self.one(msg)
+            if reply is None:
+                continue
             try:
                 wire.send(self.sock, reply)
             except (OSError, wire.WireError, ValueError):
@@ -314,8 +354,27 @@ class Worker:
                 except (OSError, wire.WireError, ValueError):
                     return
 
+    def callback(self, cid, args, kwargs):
+        msg = ["cb", cid, [self.enc(x) for x in args],
+               [[str(k), self.enc(v)] for k, v in kwargs.items()]]
+        wire.send(self.sock, msg)
+        while True:
+            m = wire.recv(self.sock)
+            if type(m) is not list or not m:
+                raise wire.WireError("malformed message")
+            if m[0] == "cbok" and len(m) == 2:
+                return self.dec(m[1])
+            if m[0] == "cbraise" and len(m) == 2:
+                raise wire.Decoder(self.lookup, _raised).dec(m[1])
+            # The tests' callable calls the code again: served here.
+            reply = self.one(m)
+            if reply is not None:
+                wire.send(self.sock, reply)
+
     def one(self, msg):
         kind = msg[0]
+        if kind in ("cbok", "cbraise"):
+            return None  # the answer to a callback given up on (a timeout)
         if kind == "free":
             for i in msg[1] if type(msg[1]) is list else ():
                 obj = self.objs.pop(i, None)
@@ -335,6 +394,12 @@ class Worker:
         return ["raise", ["e", ["ProtocolError", "Exception"], "unknown request"], "", ""]
 
     def guard(self, timeout, fn):
+        if self.deadline is not None:
+            # A request within a callback: the outer call's timer stands.
+            try:
+                return ["ok", self.enc(fn()), "", ""]
+            except BaseException as e:  # noqa: BLE001 - the code's own failure
+                return ["raise", self._exc(e), "", ""]
         try:
             timeout = float(timeout)
         except (TypeError, ValueError):
@@ -353,12 +418,15 @@ class Worker:
         except BaseException as e:  # noqa: BLE001 - the code's own failure
             signal.setitimer(signal.ITIMER_REAL, 0)
             self.deadline = None
-            try:
-                exc = wire.Encoder(self.handle).enc_exc(e)
-                exc.append(_frames(e))
-            except BaseException:  # noqa: BLE001
-                exc = ["e", ["Exception"], "an exception that could not be described", []]
-            return ["raise", exc, self.out.take(), self.err.take()]
+            return ["raise", self._exc(e), self.out.take(), self.err.take()]
+
+    def _exc(self, e):
+        try:
+            exc = wire.Encoder(self.handle).enc_exc(e)
+            exc.append(_frames(e))
+        except BaseException:  # noqa: BLE001
+            exc = ["e", ["Exception"], "an exception that could not be described", []]
+        return exc
 
     def load(self, code, module, timeout, cells=None):
         mod = types.ModuleType(module if isinstance(module, str) else "solution")

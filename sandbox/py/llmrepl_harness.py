@@ -158,6 +158,29 @@ def _parse(source, file):
                       "message": "the %s is nested too deeply to parse" % file}
 
 
+def _unsplittable(tree, tests):
+    """Why these tests cannot run apart from the code, or None: a class of
+    the tests' that derives from a class the code defines needs the code's
+    class object in the judge's process (a proxy cannot be a base class)."""
+    if not tests or "class" not in tests:
+        return None
+    mine = {n.name for n in tree.body if isinstance(n, ast.ClassDef)}
+    if not mine:
+        return None
+    try:
+        tests_tree = ast.parse(tests)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    for node in ast.walk(tests_tree):
+        if isinstance(node, ast.ClassDef):
+            for b in node.bases:
+                if isinstance(b, ast.Name) and b.id in mine:
+                    return ("the tests' class %s derives from the code's class %s, which only "
+                            "works in the code's own process: the tests ran there "
+                            "(integrity in_process)" % (node.name, b.id))
+    return None
+
+
 def _base(o):
     code = o["code"]
     return {"harness": HARNESS_VERSION, "status": "ok", "error": None, "forms": [],
@@ -223,6 +246,13 @@ def _evaluate(o, ans):
         ans["error"] = {"type": "Empty", "message": "the code has no statements "
                         "(only comments or blank lines)"}
         return
+    if o["split"] and llmrepl_judge.available():
+        why = _unsplittable(tree, o["tests"])
+        if why is not None:
+            # Said in the report (integrity in_process, and why); a job that
+            # requires "split" fails on it.
+            o["split"] = False
+            ans["notes"].append(why)
     if o["split"] and llmrepl_judge.available():
         # The candidate's worker starts and loads the code while the tests
         # are parsed and planned here (and the static checks run, when the

@@ -26,12 +26,19 @@ import llmrepl_wire as wire
 FACTORY_FD = 10
 CGROUP_FDS = ()  # the pool's run cgroups, which each worker joins (set by the entry)
 GRACE_S = 0.5
+CALLBACKS_MAX = 100000  # calls back from the code within one call of it
+CALLBACK_DEPTH_MAX = 32  # callbacks that call the code that calls back...
+CALLABLES_MAX = 10000  # the judge's callables handed to the code per worker
 
 
 class CandidateCrashed(BaseException):
     """The candidate's process ended (or broke the protocol) during a call."""
 
     llmrepl_status = "crashed"
+
+
+class CallbackLimit(wire.WireError):
+    """The code called the tests' callables back more often than allowed."""
 
 
 def available():
@@ -135,6 +142,10 @@ class Remote:
         self.pending = False  # a load sent by prestart() awaits its answer
         self.waiting = False  # in a call (Runner.on_alarm lets the grace run)
         self.sent_at = None  # when (perf_counter): the code's load time counts from then
+        self.callables = {}  # id -> a callable of the judge's handed to the code
+        self.callable_ids = {}  # id(callable) -> id
+        self.cb_depth = 0  # nested requests (a callback calling the code again)
+        self.cb_count = 0  # callbacks within the outermost request
 
     # ---- the worker's life -------------------------------------------------------
     def _start(self):
@@ -216,6 +227,11 @@ class Remote:
             if msg is not None:
                 wire.send(self.sock, msg)
             reply = wire.recv(self.sock)
+            while type(reply) is list and reply and reply[0] == "cb":
+                # The code calls a callable of the tests': run here, on data.
+                wire.send(self.sock, self._callback(reply))
+                self.waiting = True
+                reply = wire.recv(self.sock)
         except llmrepl_runner.StepTimeout:
             self.kill()
             raise
@@ -223,6 +239,9 @@ class Remote:
             self.kill()
             raise llmrepl_runner.StepTimeout("did not finish within its time limit and did "
                                              "not stop when interrupted") from None
+        except CallbackLimit as e:
+            self.kill()
+            raise CandidateCrashed("the code %s" % e) from None
         except (OSError, EOFError, wire.WireError) as e:
             self.kill()
             raise CandidateCrashed("the code's process ended during the call (%s)"
@@ -231,6 +250,52 @@ class Remote:
             self.waiting = False
         self.calls += 1
         return reply
+
+    def _callback(self, msg):
+        """["cb", id, args, kwargs] from the code: the judge's own callable
+        on the decoded values (data, or handles of the code's objects),
+        answered ["cbok", value] or ["cbraise", exception]. Bounded in count
+        per outermost call and in nesting; a malformed request is a crash."""
+        if len(msg) != 4 or type(msg[1]) is not int or msg[1] not in self.callables \
+                or type(msg[2]) is not list or type(msg[3]) is not list:
+            raise wire.WireError("malformed callback")
+        self.cb_count += 1
+        if self.cb_count > CALLBACKS_MAX:
+            raise CallbackLimit("called back more than %d times in one call" % CALLBACKS_MAX)
+        gen = self.gen
+        dec = wire.Decoder(lambda i, n, k: self._handle(gen, i, n, k), _exception)
+        args = [dec.dec(a) for a in msg[2]]
+        kwargs = {}
+        for kv in msg[3]:
+            if type(kv) is not list or len(kv) != 2 or type(kv[0]) is not str:
+                raise wire.WireError("malformed callback")
+            kwargs[kv[0]] = dec.dec(kv[1])
+        fn = self.callables[msg[1]]
+        self.waiting = False  # the tests' own code runs: the step's timer applies
+        try:
+            if self.cb_depth >= CALLBACK_DEPTH_MAX:
+                raise RecursionError("callbacks nested more than %d deep" % CALLBACK_DEPTH_MAX)
+            value = fn(*args, **kwargs)
+            return ["cbok", self.encode(value)]
+        except (llmrepl_runner.StepTimeout, CandidateCrashed):
+            raise
+        except BaseException as e:  # noqa: BLE001 - the tests' callable raised: the code sees it
+            return ["cbraise", wire.Encoder(lambda o: 0).enc_exc(e)]
+
+    def _handle(self, gen, i, name, kind):
+        if kind == "callback":
+            raise wire.WireError("a callback handle from the code")
+        return Handle(self, gen, i, name, kind)
+
+    def _callable_id(self, fn):
+        i = self.callable_ids.get(id(fn))
+        if i is None or self.callables.get(i) is not fn:
+            if len(self.callables) >= CALLABLES_MAX:
+                raise TypeError("more than %d callables passed to the code" % CALLABLES_MAX)
+            i = len(self.callables) + 1
+            self.callables[i] = fn
+            self.callable_ids[id(fn)] = i
+        return i
 
     def _answer(self, reply):
         if len(reply) != 4 or reply[0] not in ("ok", "raise") or type(reply[2]) is not str \
@@ -244,7 +309,7 @@ class Remote:
             sys.stderr.write(reply[3])
         gen = self.gen
         try:
-            value = wire.Decoder(lambda i, name, kind: Handle(self, gen, i, name, kind),
+            value = wire.Decoder(lambda i, name, kind: self._handle(gen, i, name, kind),
                                  _exception).dec(reply[1])
         except wire.WireError as e:
             self.kill()
@@ -294,7 +359,7 @@ class Remote:
                 out[name] = remote_class(g) if v[3] == "class" else g
                 continue
             try:
-                out[name] = wire.Decoder(lambda i, n, k: Handle(self, gen, i, n, k),
+                out[name] = wire.Decoder(lambda i, n, k: self._handle(gen, i, n, k),
                                          _exception).dec(v)
             except wire.WireError:
                 continue
@@ -311,26 +376,67 @@ class Remote:
             if isinstance(obj, Handle) and obj._r is self and obj._gen == self.gen:
                 return obj._hid
             raise TypeError("a %s cannot be passed to the code under test (only plain "
-                            "data and the code's own objects can)" % type(obj).__name__)
+                            "data, callables and the code's own objects can)"
+                            % type(obj).__name__)
 
-        enc = wire.Encoder(handle)
+        enc = _Encoder(handle, self)
         v = enc.enc(x)
         if v[0] == "h" and v[1] == 0:
             v[2] = x._llmrepl_g._name if isinstance(x, _RemoteClass) else x._name
             v[3] = "global"
         return v
 
+    def _outer(self, send):
+        """A request from the tests (not from a callback): its own count of
+        callbacks. The callables handed to a worker die with it."""
+        if self.cb_depth == 0:
+            self.cb_count = 0
+        if self.sock is None:
+            self.callables.clear()
+            self.callable_ids.clear()
+        self.cb_depth += 1
+        try:
+            return send()
+        finally:
+            self.cb_depth -= 1
+
     def call(self, target, args, kwargs):
+        return self._outer(lambda: self._call(target, args, kwargs))
+
+    def op(self, target, name, args=(), kwargs=None):
+        return self._outer(lambda: self._op(target, name, args, kwargs))
+
+    def _call(self, target, args, kwargs):
         a = [self.encode(x) for x in args]
         kw = [[str(k), self.encode(v)] for k, v in kwargs.items()]
         t = self.timeout_fn()
         return self._answer(self._request(["call", target, a, kw, t], t))
 
-    def op(self, target, name, args=(), kwargs=None):
+    def _op(self, target, name, args=(), kwargs=None):
         a = [self.encode(x) for x in args]
         kw = [[str(k), self.encode(v)] for k, v in (kwargs or {}).items()]
         t = self.timeout_fn()
         return self._answer(self._request(["op", target, name, a, kw, t], t))
+
+
+class _Encoder(wire.Encoder):
+    """The judge's values for the code: a callable of the judge's (a
+    function, a lambda, a bound method, a builtin, a class of the tests')
+    crosses as a "callback" handle; the code calls it back through the
+    socket and gets data back (Remote._callback)."""
+
+    def __init__(self, handle, remote):
+        super().__init__(handle)
+        self.remote = remote
+
+    def enc_handle(self, x):
+        if callable(x) and not isinstance(x, (_Proxy, _RemoteClass)):
+            name = getattr(x, "__name__", None)
+            if not isinstance(name, str):
+                name = type(x).__name__
+            return ["h", self.remote._callable_id(x), wire._clip(name, wire.NAME_MAX),
+                    "callback"]
+        return super().enc_handle(x)
 
 
 class _Proxy:

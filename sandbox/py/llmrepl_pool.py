@@ -260,6 +260,10 @@ def _spare_main(sock):
             break
         except InterruptedError:
             continue
+    try:
+        sock.send(b"RUN")  # the server then forks the next spare without being asked
+    except OSError:
+        pass
     if sbx._TRACE:
         # The socket carries this run's marks ("TRACE ...", _trace_flush)
         # and is closed before the request is read, like it is otherwise.
@@ -279,9 +283,10 @@ def _spare_main(sock):
 
 class _Spare:
     """The next run's process, forked ahead of time (after the previous run
-    and everything it left were gone)."""
+    and everything it left were gone), offered to the host as spare n: the
+    host sends the run straight to it, on a copy of this socket."""
 
-    def __init__(self, ctl):
+    def __init__(self, ctl, n):
         import os
         import socket
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -295,57 +300,83 @@ class _Spare:
                 posix._exit(1)
         theirs.close()
         self.pid = pid
+        self.n = n
         self.sock = mine
         self.pidfd = os.pidfd_open(pid)
-
-    def alive(self):
-        import select
-        return not select.select([self.pidfd], [], [], 0)[0]
-
-    def discard(self):
-        import os
-        self.sock.close()
-        os.close(self.pidfd)
+        socket.send_fds(ctl, [b"SPARE %d" % n], [mine.fileno()])
 
 
 def _spare_said(sock):
-    """" NOJOIN <cgroup> <step> <errno>" when the run's process was a spare
-    that could not join the run's cgroups (no code of the run's ran: it
-    never received more than the request's fds), else "". With the trace on,
-    the run's process sends "TRACE <marks>" here (kept in _SPARE_TRACE). Only the spare
-    writes this socket, and it closes it before the request is read."""
+    """What the spare said on its socket before it ended: (had_run, gave_up).
+    had_run: it received a run ("RUN", sent as soon as it had one). gave_up:
+    " NOJOIN <cgroup> <step> <errno>" when it could not join the run's cgroups
+    (no code of the run's ran: it never received more than the request's
+    fds), else "". With the trace on, the run's process sends "TRACE <marks>"
+    here too (kept in _SPARE_TRACE). Only the spare writes this socket, and
+    it closes it before the request is read."""
     import errno
-    for _ in range(2):
+    had_run, gave_up = False, ""
+    for _ in range(8):
         try:
             msg = sock.recv(512, 0x40)  # MSG_DONTWAIT
-            break
         except OSError as e:
             # A spare that died with the run's fds unread leaves ECONNRESET
             # pending ahead of what it sent.
-            if e.errno != errno.ECONNRESET:
-                return ""
-    else:
-        return ""
-    words = msg.decode("ascii", "replace").split()
-    if sbx._TRACE and words[:1] == ["TRACE"]:
-        _SPARE_TRACE[:] = [" ".join(words[1:])]
-    if len(words) == 4 and words[0] == "NOJOIN":
-        return " " + " ".join(words)
-    return ""
+            if e.errno == errno.ECONNRESET:
+                continue
+            break
+        if not msg:
+            break
+        words = msg.decode("ascii", "replace").split()
+        if words == ["RUN"]:
+            had_run = True
+        elif sbx._TRACE and words[:1] == ["TRACE"]:
+            _SPARE_TRACE[:] = [" ".join(words[1:])]
+        elif len(words) == 4 and words[0] == "NOJOIN":
+            gave_up = " " + " ".join(words)
+    return had_run, gave_up
+
+
+def _ctl_recv(ctl):
+    """The host's next message on the control socket, as words; the server
+    ends when the host is gone."""
+    import os
+    import socket
+    while True:
+        try:
+            m, fds, _flags, _addr = socket.recv_fds(ctl, 4096, 4)
+            break
+        except InterruptedError:
+            continue
+    for fd in fds:
+        os.close(fd)
+    if not m:
+        _kill_all()
+        posix._exit(0)  # the host is gone
+    return m.decode("ascii", "replace").split()
 
 
 def serve():
     """Protocol on fd 5 (SOCK_SEQPACKET), one message per datagram:
+      server -> host  "SPARE <n>" with 1 fd: the socket of spare number n,
+                      forked for the next run (first before READY, then after
+                      each DONE)
       server -> host  "READY <notes>"
-      host -> server  "RUN <id> <cpu_s> <memory_mb> <nproc> <fsize_mb> <nofile>"
-                      with 4 fds: request, answer, stdout, stderr
-      host -> server  "KILL <id>"  (timeout or output limit)
-      server -> host  "DONE <id> <wait status> <utime_us> <stime_us> <maxrss_kb>
-                      [NOJOIN <cgroup index> <step> <errno name>]"
-                      once the run's process and every process it left are
-                      dead (the work dir and /tmp are wiped before the next);
-                      NOJOIN: the run's process could not join the run's
-                      cgroups and exited 125 without reading the request
+      host -> spare   "<cpu_s> <memory_mb> <nproc> <fsize_mb> <nofile>" with 4
+                      fds: request, answer, stdout, stderr (on the spare's
+                      socket: the run needs no hop through the server)
+      host -> server  "KILL <n>"  (timeout or output limit)
+      server -> host  "DONE <n> <wait status> <utime_us> <stime_us> <maxrss_kb>
+                      [NOJOIN <cgroup index> <step> <errno name>] [IDLE]"
+                      once spare n's process and every process it left are
+                      dead (the work dir and /tmp are wiped before the next
+                      spare); NOJOIN: it could not join the run's cgroups and
+                      exited 125 without reading a request, and the server
+                      quits after saying so (the host makes fresh cgroups);
+                      IDLE: it ended without a run, and the next spare waits
+                      for the host's "FORK"
+      host -> server  "FORK"  fork the next spare (after an IDLE)
+      server -> host  "GONE"  it could not clean up after a run and quits
     The server is pid 1: signals from the runs cannot reach it (it keeps no
     handlers), and it is not dumpable, so they cannot read or write its
     memory either. Between runs one forked child waits (a _Spare) so that a
@@ -378,85 +409,84 @@ def serve():
     _wipe("/work")
     _wipe("/tmp")
     ctl = socket.socket(fileno=CTL_FD)
-    spare = _Spare(ctl)
+    n = 1
+    spare = _Spare(ctl, n)
     ctl.send(("READY " + "; ".join(notes)).encode())
     after = ""  # the trace's durations of the wipe and fork after the last run
     while True:
-        try:
-            msg, fds, _flags, _addr = socket.recv_fds(ctl, 4096, 4)
-        except InterruptedError:
+        if spare is None:
+            # The last spare ended without a run (killed from outside): the
+            # next is forked when the host asks for it, not behind its back.
+            if _ctl_recv(ctl) == ["FORK"]:
+                n += 1
+                spare = _Spare(ctl, n)
             continue
-        del sbx._MARKS[:]
-        _mark("s.recv")
-        if not msg:
-            _kill_all()
-            posix._exit(0)  # the host is gone
-        words = msg.decode().split()
-        if len(words) != 7 or words[0] != "RUN" or len(fds) != 4:
-            for fd in fds:
-                os.close(fd)
-            continue
-        run_id = words[1]
-        if not spare.alive():
-            _, _status, _ru = os.wait4(spare.pid, 0)
-            spare.discard()
-            spare = _Spare(ctl)
-        try:
-            socket.send_fds(spare.sock, [" ".join(words[2:]).encode()], fds)
-        except OSError:
-            pass  # it died just now: reported below like any other end
-        for fd in fds:
-            os.close(fd)
-        _mark("s.handoff")
+        run_id = str(spare.n)
         pid, pidfd = spare.pid, spare.pidfd
         while True:
             try:
                 ready, _, _ = select.select([ctl, pidfd], [], [])
             except InterruptedError:
                 continue
-            if ctl in ready:
-                m = ctl.recv(4096)
-                if not m:
-                    _kill_all()
-                    posix._exit(0)
-                if m.decode().split() == ["KILL", run_id]:
-                    os.kill(-1, signal.SIGKILL)
+            if ctl in ready and _ctl_recv(ctl) == ["KILL", run_id]:
+                os.kill(-1, signal.SIGKILL)
             if pidfd in ready:
                 break
         os.close(pidfd)
         _, status, ru = os.wait4(pid, 0)
+        del sbx._MARKS[:]
         _mark("s.reaped")
-        gave_up = _spare_said(spare.sock)
+        had_run, gave_up = _spare_said(spare.sock)
         spare.sock.close()
-        clean = _factory_clean()
-        _mark("s.factory")
-        peak = max(ru.ru_maxrss, _kill_all())
-        _mark("s.killall")
+        clean, peak = True, ru.ru_maxrss
+        if had_run:
+            # A spare that never had a run left nothing to clean up.
+            clean = _factory_clean()
+            _mark("s.factory")
+            peak = max(peak, _kill_all())
+            _mark("s.killall")
         trace = ""
         if sbx._TRACE:
             trace = " T %s %s %s" % (sbx._trace_words(), _SPARE_TRACE.pop() if _SPARE_TRACE else "",
                                      after)
-        ctl.send(("DONE %s %d %d %d %d%s%s" % (
+        ctl.send(("DONE %s %d %d %d %d%s%s%s" % (
             run_id, status, int(ru.ru_utime * 1e6), int(ru.ru_stime * 1e6),
-            peak, gave_up, trace)).encode())
+            peak, gave_up, "" if had_run else " IDLE", trace)).encode())
+        if gave_up:
+            # This server's run cgroups are of no use: the host makes fresh
+            # ones with a fresh server.
+            _kill_all()
+            posix._exit(3)
         if sbx._TRACE:
             import time
             t = time.monotonic_ns()
-        if not (clean and not _STUCK and _wipe("/work") and _wipe("/tmp")):
-            # Something could not be removed: the host starts a fresh server
-            # (and sends a run it may already have sent there).
+        if had_run and not (clean and not _STUCK and _wipe("/work") and _wipe("/tmp")):
+            # Something could not be removed: the host starts a fresh server.
             ctl.send(b"GONE")
             _kill_all()
             posix._exit(3)
         if sbx._TRACE:
             t1 = time.monotonic_ns()
-        spare = _Spare(ctl)
+        spare = None
+        if had_run:
+            n += 1
+            spare = _Spare(ctl, n)
         if sbx._TRACE:
             after = "+wipe=%d +fork=%d" % ((t1 - t) // 1000, (time.monotonic_ns() - t1) // 1000)
 
 
 SERVER_PATH = []
 RUN_CGROUP_FDS = ()  # --run-cgroup=6,7: cgroup.procs of the run's cgroups
+
+
+def entry(args):
+    """--server ARGS (the pool's server) or --factory (the candidate factory
+    of the judge/candidate split), chosen by llmrepl_entry.py."""
+    if args == ["--factory"]:
+        import llmrepl_candidate
+        llmrepl_candidate.factory_main(_wipe, set_limits)
+    else:
+        main(args[1:])
 
 
 def main(args):

@@ -28,8 +28,8 @@ by the host, ended by its close) becomes the code's stdin.
       the io test form's judge steps (llmrepl_io): parse and static checks
       of a program, and a job's python checker on one case's output.
 
-Pool server (--server): the pre-forked interpreter of sbx_pool, in
-llmrepl_pool (which a cold run never loads).
+Pool server (--server) and candidate factory (--factory): in llmrepl_pool,
+which a cold run never loads (llmrepl_entry.py chooses).
 
 A cold run is one interpreter start, so this module imports only builtin
 modules on that path: JSON is read and written by a small reader and writer
@@ -587,15 +587,6 @@ GATE_FD = 5
 
 
 def main(args):
-    if args[:1] == ["--server"]:
-        import llmrepl_pool
-        llmrepl_pool.main(args[1:])
-        return
-    if args == ["--factory"]:
-        import llmrepl_candidate
-        import llmrepl_pool
-        llmrepl_candidate.factory_main(llmrepl_pool._wipe, llmrepl_pool.set_limits)
-        return
     if _TRACE:
         global _TRACE_FD
         _TRACE_FD = 11  # the status pipe (see sbx_child.c python_fds)

@@ -223,7 +223,7 @@ class Decoder:
                           and len(f) == 2 and type(f[0]) is int and type(f[1]) is str]
             return self.exc(names or ["Exception"], v[2][:MESSAGE_MAX], frames)
         if tag == "h" and n == 4 and type(v[1]) is int and type(v[2]) is str \
-                and v[3] in ("class", "callable", "object", "global"):
+                and v[3] in ("class", "callable", "object", "global", "callback"):
             return self.handle(v[1], v[2][:NAME_MAX], v[3])
         raise WireError("unknown or malformed value %r" % (tag[:10],))
 

@@ -217,3 +217,153 @@ def probe():
     for mode in ([], ["--pool"]):
         r = evaluate(code, "assert probe() == []\n", *mode)
         assert r["integrity"] == "split" and r["passed"], r["feedback"]
+
+
+CALLBACK_CODE = '''
+def apply(f, xs):
+    return [f(x) for x in xs]
+
+def sorted_by(xs, key=None, reverse=False):
+    return sorted(xs, key=key, reverse=reverse)
+
+def compose(f, g):
+    return lambda x: f(g(x))
+
+def retry(f, n):
+    for i in range(n):
+        try:
+            return f(i)
+        except ValueError:
+            continue
+    return None
+
+def nested(f, x):
+    return f(lambda y: y * 10, x)
+
+def call_back_with_mine(f):
+    class Box:
+        def __init__(self, v):
+            self.v = v
+    return f(Box(7))
+
+def keep(f):
+    global KEPT
+    KEPT = f
+    return "kept"
+
+def use_kept(x):
+    return KEPT(x)
+
+def storm(f, n):
+    return sum(f(i) for i in range(n))
+
+def deep(f, n):
+    return f(n)
+'''
+
+CALLBACK_TESTS = '''
+assert apply(lambda x: x * 2, [1, 2]) == [2, 4]
+assert apply(str.upper, ["a", "b"]) == ["A", "B"]
+assert apply(len, [[1], [], "abc"]) == [1, 0, 3]
+assert sorted_by([3, 1, 2], key=lambda x: -x) == [3, 2, 1]
+assert sorted_by(["bb", "a", "ccc"], key=len, reverse=True) == ["ccc", "bb", "a"]
+assert compose(lambda x: x + 1, lambda x: x * 2)(5) == 11
+def picky(i):
+    if i < 2:
+        raise ValueError("not yet")
+    return i
+assert retry(picky, 5) == 2
+assert nested(lambda g, x: g(x) + 1, 4) == 41
+assert call_back_with_mine(lambda box: box.v + 1) == 8
+assert keep(lambda x: x - 1) == "kept" and use_kept(10) == 9
+def boom(x):
+    raise KeyError("judge side")
+try:
+    apply(boom, [1])
+    raise AssertionError("no error")
+except KeyError as e:
+    assert "judge side" in str(e)
+'''
+
+
+@pytest.mark.parametrize("mode", [[], ["--pool"]])
+def test_callables_passed_to_the_code_are_called_back(mode):
+    r = evaluate(CALLBACK_CODE, CALLBACK_TESTS, *mode)
+    assert r["integrity"] == "split", r
+    assert r["passed"], r["feedback"]
+    assert r["tests_total"] == 11, r
+
+
+def test_callbacks_are_bounded():
+    # A million calls back, and a callback that calls the code that calls it
+    # back without end: each a failing case of its own, not a hung judge.
+    tests = ("assert storm(lambda i: 1, 10 ** 6) == 10 ** 6\n"
+             "def down(n):\n    return deep(down, n + 1)\n"
+             "assert deep(down, 0) == 0\n"
+             "assert storm(lambda i: i, 10) == 45\n")
+    r = evaluate(CALLBACK_CODE, tests, "--pool")
+    assert r["integrity"] == "split", r
+    st = [(t["status"], (t.get("error") or {}).get("message", "")) for t in r["tests"]]
+    assert st[0][0] != "passed" and st[1][0] != "passed" and st[2][0] == "passed", st
+    assert st[1][0] != "error" or "nested more than 32 deep" in st[1][1], st
+
+
+SUBCLASS_CODE = '''
+class Shape:
+    def area(self):
+        return 0
+    def describe(self):
+        return "%s of area %s" % (type(self).__name__, self.area())
+'''
+
+SUBCLASS_TESTS = '''
+class Square(Shape):
+    def area(self):
+        return 4
+assert Square().describe() == "Square of area 4"
+'''
+
+
+def test_tests_that_subclass_the_codes_classes_run_in_process_and_say_why():
+    r = evaluate(SUBCLASS_CODE, SUBCLASS_TESTS, "--pool")
+    assert r["passed"] and r["integrity"] == "in_process", r
+    assert any("derives from the code's class Shape" in n for n in r["notes"]), r["notes"]
+    p = subprocess.run([binary("llmrepl-eval"), "--json", "--tests-text", SUBCLASS_TESTS,
+                        "--criteria", '{"integrity": "split"}', "-"],
+                       input=SUBCLASS_CODE, capture_output=True, text=True, timeout=60)
+    r = json.loads(p.stdout)
+    assert r["passed"] is False and r["violations"][0]["criterion"] == "integrity", r
+
+
+def test_a_callback_gives_the_code_nothing_of_the_judge():
+    # What a lambda of the tests' carries in process (its globals, code,
+    # closure: the expected values) does not exist on the code's side; an
+    # always-equal object sent to it arrives as a handle, unequal to data.
+    code = '''
+class Anything:
+    def __eq__(self, other):
+        return True
+    __hash__ = object.__hash__
+
+def peek(f):
+    found = []
+    for attr in ("__globals__", "__code__", "__closure__", "__self__", "__defaults__",
+                 "__wrapped__", "__dict__"):
+        try:
+            found.append((attr, repr(getattr(f, attr))[:50]))
+        except Exception:
+            pass
+    return found
+
+def fool(check):
+    return check(Anything())
+'''
+    tests = '''
+secret = 12345
+assert peek(lambda x: x == secret) == []
+assert fool(lambda got: got == secret) is False
+'''
+    for mode in ([], ["--pool"]):
+        r = evaluate(code, tests, *mode)
+        assert r["integrity"] == "split" and r["passed"], (mode, r["feedback"], r["run"],
+                                                           r["stderr"][-500:])

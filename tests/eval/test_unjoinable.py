@@ -102,18 +102,21 @@ def test_a_removed_run_cgroup_makes_a_fresh_server_not_a_verdict(system):
     if run is None:
         pytest.skip("the pool runs without cgroups here")
     # The spare waiting in the run cgroup (and the candidate's worker forked
-    # ahead) go, and so does the cgroup: the server forks the next spare,
-    # whose join now fails (ENODEV).
-    for pid in procs(run):
-        os.kill(pid, signal.SIGKILL)
+    # ahead, which its factory replaces) go, and so does the cgroup: the
+    # server forks the next spare, whose join now fails (ENODEV).
     deadline = time.monotonic() + 10
     while True:
+        for pid in procs(run):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         try:
             os.rmdir(run)
             break
         except OSError:
             assert time.monotonic() < deadline, procs(run)
-            time.sleep(0.02)
+            time.sleep(0.01)
     jid = system.submit(job(FORGE))
     h = system.wait(jid, timeout=60)
     # The spare gave up before it read the request; the run went to a fresh

@@ -129,3 +129,14 @@ def test_framing_over_a_socket():
             wire.recv(b)
     finally:
         b.close()
+
+
+def test_callback_handles_only_from_the_judge():
+    # The candidate decodes a "callback" handle into a proxy of the tests'
+    # callable; the judge refuses one coming from the candidate.
+    import llmrepl_judge
+    v = ["h", 3, "f", "callback"]
+    assert wire.Decoder(lambda i, n, k: (i, n, k), None).dec(v) == (3, "f", "callback")
+    r = llmrepl_judge.Remote.__new__(llmrepl_judge.Remote)
+    with pytest.raises(wire.WireError):
+        r._handle(0, 3, "f", "callback")

@@ -61,7 +61,10 @@ def test_code_on_a_sessions_state_and_its_history_over_http(api):
     assert r.status == 200 and r.json()["success"] is True, r.json()
     r = api.post("/evaluate", {"code": "x = 1\n", "session": "1700000000000-0"})
     assert r.json()["success"] is False and "does not exist" in r.json()["error"], r.json()
-    # One commit per cell in the session's history, read as the open job's.
+    # One commit per cell in the session's history, read as the open job's
+    # (each made right after its cell's answer, before the worker's next job).
     h = api.get(f"/jobs/{sid}/history").json()
     assert [c["iteration"] for c in h["commits"]] == [1, 0], h
     assert h["commits"][0]["subject"] == "cell 2: ok", h
+    assert api.get(f"/sessions/{sid}/history").json() == h
+    assert api.get("/sessions/1700000000000-0/history").status == 404

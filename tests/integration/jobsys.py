@@ -109,12 +109,20 @@ class System:
     def __init__(self, redis_server, tmp_path, prefix="llmrepl:", **settings):
         self.redis = redis_server
         self.r = redis_server.client()
-        self.raw = redis.Redis(host="127.0.0.1", port=redis_server.port)  # bytes: git objects
+        self._raw = None
         self.dir = Path(tmp_path)
         self.prefix = prefix
         self.settings = {"lease-ms": 1000, "backoff-ms": 100, **settings}
         self.procs = []
         self.count = 0
+
+    @property
+    def raw(self):
+        """A client with bytes replies (git objects), made on first use: a
+        replicated server (test_failover) has no single port."""
+        if self._raw is None:
+            self._raw = redis.Redis(host="127.0.0.1", port=self.redis.port)
+        return self._raw
 
     def env(self, **settings):
         env = dict(os.environ)

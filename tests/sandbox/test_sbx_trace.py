@@ -32,7 +32,7 @@ def test_trace_line_per_run_and_no_channel_for_the_code(tmp_path, pool):
         assert words[1] == ("pool" if pool else "cold")
         names = [w.partition("=")[0] for w in words[2:]]
         assert names[0] == "total"
-        want = ["h.send", "s.recv", "py.recv", "py.request", "s.reaped"] if pool else \
+        want = ["h.send", "py.recv", "py.request", "s.reaped"] if pool else \
             ["h.clone", "c.mounts", "c.seccomp", "c.exec", "py.start", "py.request",
              "c.reaped"]
         assert set(want) <= set(names), names

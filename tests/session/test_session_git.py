@@ -19,9 +19,18 @@ def open_session(system, **fields):
 
 
 def cell(system, sid, code):
-    h = system.wait(system.submit({"kind": "exec", "session": sid, "code": code}))
+    jid = system.submit({"kind": "exec", "session": sid, "code": code})
+    h = system.wait(jid)
     assert h["state"] == "done", h
+    h["_id"] = jid
     return h
+
+
+def committed(system, h):
+    """The cell's commit: made right after its answer (the job is done first,
+    then the worker commits the cell and sets the job's `commit`)."""
+    return system.wait_for(lambda: system.job(h["_id"]).get("commit"),
+                           what=f"the commit of job {h['_id']}")
 
 
 def test_one_commit_per_recorded_cell(system, tmp_path):
@@ -32,10 +41,11 @@ def test_one_commit_per_recorded_cell(system, tmp_path):
             cell(system, sid, "1 / 0")]
     stopped = cell(system, sid, "while True: pass")  # not part of the session: no commit
     assert stopped["passed"] == "0" and "commit" not in stopped, stopped
+    oids = [committed(system, j) for j in jobs]
     g = GitHistory(system.raw, "llmrepl:", sid)
     hist = g.history()
     assert [c["iteration"] for c in hist] == [0, 1, 2]
-    assert [c["oid"] for c in hist] == [j["commit"] for j in jobs]
+    assert [c["oid"] for c in hist] == oids
     assert hist[1]["subject"] == "cell 2: 42"
     assert hist[2]["subject"].startswith("cell 3: ZeroDivisionError")
     f = g.files(hist[1]["oid"])
@@ -66,15 +76,16 @@ def test_a_cell_recorded_but_not_committed_is_committed_by_the_next(system):
     system.dispatcher()
     system.worker()
     sid = open_session(system)
-    assert cell(system, sid, "a = 1")["commit"]
+    assert committed(system, cell(system, sid, "a = 1"))
     # A cell recorded by hand, as a worker that died after recording leaves it.
     system.r.rpush(system.key("session", sid, "cells"), "b = 2")
     system.r.hset(system.key("session", sid), "cells", 2)
     h = cell(system, sid, "a + b")
     assert h["value"] == "3" and h["cell"] == "3", h
+    oid = committed(system, h)
     g = GitHistory(system.raw, "llmrepl:", sid)
     hist = g.history()
     assert [c["iteration"] for c in hist] == [0, 1, 2]
     f = g.files(hist[1]["oid"])
     assert f["cell.py"] == b"b = 2" and json.loads(f["report.json"])["backfilled"] is True
-    assert hist[2]["oid"] == h["commit"]
+    assert hist[2]["oid"] == oid

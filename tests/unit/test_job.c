@@ -371,6 +371,42 @@ TEST(session_kinds)
 	              "field 'idle_timeout_s'"));
 }
 
+/* evaluate, generate and loop may name a session to test code on its state. */
+TEST(code_on_a_session)
+{
+	static const char *const ok[] = {
+	    "{\"kind\": \"evaluate\", \"code\": \"f()\", \"session\": \"17-0\"}",
+	    "{\"kind\": \"generate\", \"prompt\": \"p\", \"session\": \"17-0\"}",
+	    "{\"kind\": \"loop\", \"prompt\": \"p\", \"session\": \"17-0\"}"};
+	lr_job_spec s, again;
+	lr_err e;
+	char *json;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		CHECK(parse(&s, ok[i], &e) == 0);
+		CHECK_STR(s.session, "17-0");
+		json = lr_job_spec_to_json(&s);
+		CHECK(json != NULL && lr_job_spec_parse(&again, json, strlen(json), NULL, &e) == 0);
+		if (json != NULL)
+			CHECK_STR(again.session, "17-0");
+		lr_job_spec_free(&again);
+		free(json);
+		lr_job_spec_free(&s);
+	}
+	CHECK(parse(&s, "{\"kind\": \"evaluate\", \"code\": \"1\"}", &e) == 0);
+	CHECK(s.session == NULL);
+	lr_job_spec_free(&s);
+	CHECK(rejects("{\"kind\": \"evaluate\", \"code\": \"1\", \"session\": \"x\"}",
+	              "field 'session' must be a session id"));
+	CHECK(rejects("{\"kind\": \"refactor\", \"code\": \"1\", \"feedback\": \"f\", "
+	              "\"session\": \"1-0\"}",
+	              "unknown field 'session'"));
+	CHECK(rejects("{\"kind\": \"evaluate\", \"code\": \"1\", \"session\": \"1-0\", "
+	              "\"tests\": {\"io\": [{\"stdin\": \"\", \"stdout\": \"\"}]}}",
+	              "field 'session' cannot be used with io tests (the code is a whole program "
+	              "run once per case)"));
+}
+
 int main(void)
 {
 	lr_job_policy_default(&pol);
@@ -383,6 +419,7 @@ int main(void)
 	RUN(model_allow_list);
 	RUN(kind_names);
 	RUN(session_kinds);
+	RUN(code_on_a_session);
 	RUN(batch_items_round_trip);
 	RUN(batch_rejections_name_the_item);
 	return check_summary();
