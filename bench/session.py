@@ -14,6 +14,9 @@ Each figure is the time from XADD of the request to the job hash being final
             false}: the same code judged afresh (a pooled run)
 
 and the sandbox alone (build/bench/session: held call, replay, pool, cold).
+Cells go one after another, so each one's time also holds whatever of the
+previous cell's commit (made after its answer, before the worker reads its
+next job) was not hidden behind the dispatcher's intake of the next.
 
     python3 bench/session.py [--build build] [--runs 200]
 """
