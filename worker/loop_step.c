@@ -433,6 +433,51 @@ static json_object *candidate_json(const cand *c, int i, int chosen, const uint6
 	return o;
 }
 
+/* The sampling round's prompt: the task, the entry point, the tests when
+ * shown, and the session's cells when the job names one. */
+static int sample_prompt(loop_run *L, prompt *p, lr_err *err)
+{
+	const lr_job_spec *s = L->spec;
+	prompt_input in;
+
+	memset(&in, 0, sizeof(in));
+	in.task = s->prompt;
+	in.entry_point = L->entry_point;
+	in.tests = s->show_tests ? (s->io ? L->io_examples : s->tests) : NULL;
+	in.program = s->io != NULL;
+	in.session = su_current_prompt(L->ctx);
+	return prompt_generate(p, &in, err);
+}
+
+/* Asks the model once for tests to rank candidates by; their tokens count as
+ * the round's. */
+static int sample_ask_tests(loop_run *L, step_info *si, lr_err *err)
+{
+	long tokens = 0;
+	int rc;
+
+	progress(L, "iteration %zu: asking the model for tests to rank candidates by", L->n);
+	rc = loop_gentests_ask(L, &tokens, &si->t_model_ms, err);
+	si->tokens_prompt += tokens;
+	return rc;
+}
+
+/* The round's candidates as the iteration's `candidates` array. */
+static int candidates_add(json_object *arr, const cand *cs, long got, long best,
+                          const uint64_t *masks, lr_err *err)
+{
+	for (long i = 0; i < got; i++) {
+		json_object *o =
+		    candidate_json(&cs[i], (int)i, i == best, masks ? &masks[i] : NULL);
+
+		if (o == NULL || json_object_array_add(arr, o) < 0) {
+			json_object_put(o);
+			return lr_err_set(err, LR_ENOMEM, "out of memory");
+		}
+	}
+	return 0;
+}
+
 static int step_sample(loop_run *L, const loop_next *nx, lr_err *err)
 {
 	const lr_job_spec *s = L->spec;
@@ -446,38 +491,22 @@ static int step_sample(loop_run *L, const loop_next *nx, lr_err *err)
 	long *agree = calloc((size_t)n, sizeof(*agree));
 	int gen = loop_gentests_wanted(L);
 	json_object *arr = json_object_new_array();
-	prompt_input in;
 	prompt p;
-	step_info si;
+	step_info si = {.t_start = lr_now_ms(), .phase = LOOP_PHASE_SAMPLE, .base = -1};
 	long got = 0, best;
 	int rc = 0;
 
-	memset(&in, 0, sizeof(in));
 	memset(&p, 0, sizeof(p));
-	memset(&si, 0, sizeof(si));
-	si.t_start = lr_now_ms();
-	si.phase = LOOP_PHASE_SAMPLE;
-	si.base = -1;
 	if (cs == NULL || its == NULL || arr == NULL || masks == NULL || has == NULL ||
 	    agree == NULL) {
 		rc = lr_err_set(err, LR_ENOMEM, "out of memory");
 		goto cleanup;
 	}
-	in.task = s->prompt;
-	in.entry_point = L->entry_point;
-	in.tests = s->show_tests ? (s->io ? L->io_examples : s->tests) : NULL;
-	in.program = s->io != NULL;
-	in.session = su_current_prompt(L->ctx);
-	rc = prompt_generate(&p, &in, err);
+	rc = sample_prompt(L, &p, err);
 	if (rc < 0)
 		goto cleanup;
 	if (gen && !L->gen_asked) {
-		long tokens = 0;
-
-		progress(L, "iteration %zu: asking the model for tests to rank candidates by",
-		         L->n);
-		rc = loop_gentests_ask(L, &tokens, &si.t_model_ms, err);
-		si.tokens_prompt += tokens; /* counted once, as the round's */
+		rc = sample_ask_tests(L, &si, err);
 		if (rc < 0) {
 			rc = model_stop(L, rc, err);
 			goto cleanup;
@@ -531,15 +560,9 @@ static int step_sample(loop_run *L, const loop_next *nx, lr_err *err)
 		its[i] = cs[i].it;
 	}
 	best = loop_best(its, (size_t)got);
-	for (long i = 0; i < got; i++) {
-		json_object *o = candidate_json(&cs[i], (int)i, i == best, gen ? &masks[i] : NULL);
-
-		if (o == NULL || json_object_array_add(arr, o) < 0) {
-			json_object_put(o);
-			rc = lr_err_set(err, LR_ENOMEM, "out of memory");
-			goto cleanup;
-		}
-	}
+	rc = candidates_add(arr, cs, got, best, gen ? masks : NULL, err);
+	if (rc < 0)
+		goto cleanup;
 	si.candidates = arr;
 	rc = record(L, &cs[best], &si, err);
 cleanup:
