@@ -316,10 +316,7 @@ static int supervise(sbx_cold *c, const sbx_limits *lim, const char *request, si
 			if (pf[k].revents == 0)
 				continue;
 			if (map[k] < 3) {
-				if (sbx_cap_read(&caps[map[k]], pf[k].fd) < 0)
-					caps[map[k]].eof = 1;
-				if (map[k] == 2 && caps[2].eof)
-					sbx_trace_mark(&c->tr, "h.answer");
+				sbx_caps_ready(caps, map[k], pf[k].fd, &c->tr);
 			} else if (map[k] == 3) {
 				sbx_status_read(st, c->st[0], res);
 			} else if (map[k] == 4) {

@@ -669,6 +669,14 @@ long sbx_clone(const sbx_plan *p, int *pidfd)
 
 /* ---- capture ---------------------------------------------------------------- */
 
+void sbx_caps_ready(sbx_cap caps[3], int which, int fd, sbx_trace *tr)
+{
+	if (sbx_cap_read(&caps[which], fd) < 0)
+		caps[which].eof = 1;
+	if (which == 2 && caps[2].eof)
+		sbx_trace_mark(tr, "h.answer");
+}
+
 int sbx_cap_read(sbx_cap *c, int fd)
 {
 	char buf[65536];

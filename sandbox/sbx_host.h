@@ -84,6 +84,10 @@ typedef struct sbx_cap {
 /* Read what is available from a non-blocking fd. Returns -1 on allocation
  * failure, else 0 (eof and over tell the rest). */
 int sbx_cap_read(sbx_cap *c, int fd);
+/* One of a run's three captures (stdout, stderr, the answer) is readable:
+ * read it, taking an allocation failure as its end, and mark the trace when
+ * the answer (caps[2]) has ended. */
+void sbx_caps_ready(sbx_cap caps[3], int which, int fd, sbx_trace *tr);
 /* Move the bytes into *out (NUL-terminated, with the truncation mark when
  * cut); returns -1 on allocation failure. */
 int sbx_cap_take(sbx_cap *c, char **out, size_t *len, int mark);

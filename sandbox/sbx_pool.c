@@ -556,10 +556,7 @@ static int supervise(sbx_pool *p, run_io *io, const sbx_limits *lim, const char 
 			if (pf[k].revents == 0)
 				continue;
 			if (map[k] < 3) {
-				if (sbx_cap_read(&caps[map[k]], pf[k].fd) < 0)
-					caps[map[k]].eof = 1;
-				if (map[k] == 2 && caps[2].eof)
-					sbx_trace_mark(&p->tr, "h.answer");
+				sbx_caps_ready(caps, map[k], pf[k].fd, &p->tr);
 			} else if (map[k] == 3) {
 				ctl_read(p, done, &done_at, dead, gone);
 				if (*dead)

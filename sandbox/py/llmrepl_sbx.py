@@ -190,36 +190,34 @@ def _string(s, i):
             raise _bad(b)
 
 
-def _number(s, i):
-    j = i + (s[i:i + 1] == "-")
-    k = j
-    n = len(s)
+def _digits(s, k, n, at):
+    """The end of the run of digits at k; a JSON number at `at` needs one."""
+    f = k
     while k < n and s[k] in _DIGITS:
         k += 1
-    if k == j or (s[j] == "0" and k > j + 1):
+    if k == f:
+        raise _bad(at)
+    return k
+
+
+def _number(s, i):
+    j = i + (s[i:i + 1] == "-")
+    n = len(s)
+    k = _digits(s, j, n, i)
+    if s[j] == "0" and k > j + 1:
         raise _bad(i)
-    end = k
     is_float = False
     if s[k:k + 1] == ".":
-        k += 1
-        f = k
-        while k < n and s[k] in _DIGITS:
-            k += 1
-        if k == f:
-            raise _bad(i)
-        end, is_float = k, True
+        k = _digits(s, k + 1, n, i)
+        is_float = True
     if s[k:k + 1] in ("e", "E"):
         k += 1
         if s[k:k + 1] in ("+", "-"):
             k += 1
-        f = k
-        while k < n and s[k] in _DIGITS:
-            k += 1
-        if k == f:
-            raise _bad(i)
-        end, is_float = k, True
-    text = s[i:end]
-    return (float(text) if is_float else int(text)), end
+        k = _digits(s, k, n, i)
+        is_float = True
+    text = s[i:k]
+    return (float(text) if is_float else int(text)), k
 
 
 def _value(s, i):
