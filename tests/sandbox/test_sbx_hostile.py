@@ -351,7 +351,7 @@ def test_host_killed_mid_run_leaves_nothing(run):
     assert processes_matching("sleep " + marker), "the run did not start"
     sleeper = processes_matching("sleep " + marker)[0].split()[0]
     # The run's cgroups: named after its uid slot (not the host's pid).
-    left = [d for d in glob.glob("/sys/fs/cgroup/*/**/llmrepl-sbx-u*", recursive=True)
+    left = [d for d in glob.glob("/sys/fs/cgroup/*/**/llmrepl-sbx-*", recursive=True)
             if sleeper in open(os.path.join(d, "cgroup.procs")).read().split()]
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
