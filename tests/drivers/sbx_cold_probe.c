@@ -12,8 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char request[] =
-    "{\"mode\": \"exec\", \"code\": \"import os\\nprint(os.getuid())\"}";
+static const char request[] = "{\"mode\": \"exec\", \"code\": \"import os\\nprint(os.getuid())\"}";
 
 static int one(void)
 {
