@@ -23,6 +23,34 @@ static const char PROGRAM_ANSWER[] = "Reply with one ```python code block that c
                                      "that reads the input and prints the answer. No "
                                      "explanation, no example runs.";
 
+/* The worked example before a generate prompt for a function: a task of the
+ * same form (code or prose, with tests when the job shows its own) and the
+ * answer wanted, the function with a body and without the docstring again. */
+static const char EXAMPLE_CODE[] = "def clamp(x: int, low: int, high: int) -> int:\n"
+                                   "    \"\"\" Return x limited to the range from low to high.\n"
+                                   "    >>> clamp(5, 0, 3)\n"
+                                   "    3\n"
+                                   "    \"\"\"\n";
+static const char EXAMPLE_PROSE[] = "Write a Python function clamp(x, low, high) that returns x "
+                                    "limited to the range from low to high.";
+static const char EXAMPLE_TESTS[] = "assert clamp(5, 0, 3) == 3\nassert clamp(-1, 0, 3) == 0\n";
+static const char EXAMPLE_ANSWER_CODE[] = "```python\n"
+                                          "def clamp(x: int, low: int, high: int) -> int:\n"
+                                          "    if x < low:\n"
+                                          "        return low\n"
+                                          "    if x > high:\n"
+                                          "        return high\n"
+                                          "    return x\n"
+                                          "```";
+static const char EXAMPLE_ANSWER_PROSE[] = "```python\n"
+                                           "def clamp(x, low, high):\n"
+                                           "    if x < low:\n"
+                                           "        return low\n"
+                                           "    if x > high:\n"
+                                           "        return high\n"
+                                           "    return x\n"
+                                           "```";
+
 static const char *answer_for(const prompt_input *in)
 {
 	return in->program ? PROGRAM_ANSWER : ANSWER;
@@ -130,12 +158,33 @@ static int finish(prompt *out, lr_buf *user, int rc, lr_err *err)
 		prompt_free(out);
 		return lr_err_set(err, LR_ENOMEM, "out of memory building a prompt");
 	}
-	out->msgs[0].role = "system";
-	out->msgs[0].content = out->system;
-	out->msgs[1].role = "user";
-	out->msgs[1].content = out->user;
-	out->nmsgs = 2;
+	out->nmsgs = 0;
+	out->msgs[out->nmsgs++] = (llm_message){"system", out->system};
+	if (out->example) {
+		out->msgs[out->nmsgs++] = (llm_message){"user", out->example};
+		out->msgs[out->nmsgs++] = (llm_message){"assistant", out->example_answer};
+	}
+	out->msgs[out->nmsgs++] = (llm_message){"user", out->user};
 	return 0;
+}
+
+/* The worked example's question, in the form of the job's own. */
+static int put_example(prompt *out, const prompt_input *in)
+{
+	int code = task_is_code(in->task);
+	prompt_input ex = {.task = code ? EXAMPLE_CODE : EXAMPLE_PROSE,
+	                   .entry_point = "clamp",
+	                   .tests = in->tests && *in->tests ? EXAMPLE_TESTS : NULL};
+	lr_buf b;
+	int rc;
+
+	lr_buf_init(&b, 0);
+	rc = put_task(&b, &ex);
+	rc = rc ? rc : lr_buf_printf(&b, "\n%s\n", ANSWER);
+	out->example = rc ? NULL : lr_buf_steal(&b);
+	out->example_answer = code ? EXAMPLE_ANSWER_CODE : EXAMPLE_ANSWER_PROSE;
+	lr_buf_free(&b);
+	return rc || !out->example ? LR_ENOMEM : 0;
 }
 
 static int start(prompt *out, lr_buf *user, const prompt_input *in, int need_task, int need_code,
@@ -157,7 +206,10 @@ int prompt_generate(prompt *out, const prompt_input *in, lr_err *err)
 
 	if (rc)
 		return rc;
-	rc = put_task(&user, in);
+	/* An io program has no function to show by example. */
+	if (!in->program)
+		rc = put_example(out, in);
+	rc = rc ? rc : put_task(&user, in);
 	rc = rc ? rc : lr_buf_printf(&user, "\n%s\n", answer_for(in));
 	return finish(out, &user, rc, err);
 }
@@ -251,5 +303,6 @@ void prompt_free(prompt *p)
 		return;
 	free(p->system);
 	free(p->user);
+	free(p->example);
 	memset(p, 0, sizeof(*p));
 }

@@ -7,8 +7,11 @@
  * so that 135M-parameter models follow them as well as large ones do: one
  * instruction per line, the code in a fence, and the answer format (one
  * ```python block, complete code, no prose) stated last, where small models
- * look. Inputs are capped (a note marks what was cut) and fenced with a fence
- * longer than any backtick run inside them, so code cannot break out. */
+ * look. A generate prompt for a function comes after one worked example (a
+ * question of the same form and its answer: the function with its body and
+ * no restated docstring), which halves what the small model writes. Inputs are capped (a note marks
+ * what was cut) and fenced with a fence longer than any backtick run inside them, so code cannot
+ * break out. */
 #ifndef LLMREPL_PROMPTS_H
 #define LLMREPL_PROMPTS_H
 
@@ -31,10 +34,13 @@ typedef struct prompt_input {
 } prompt_input;
 
 typedef struct prompt {
-	char *system; /* owned */
-	char *user;   /* owned */
-	llm_message msgs[2];
-	size_t nmsgs; /* msgs point into system/user; valid until prompt_free */
+	char *system;               /* owned */
+	char *user;                 /* owned */
+	char *example;              /* owned: the worked example's question (generate), or NULL */
+	const char *example_answer; /* its answer (static) */
+	llm_message msgs[4];
+	size_t nmsgs; /* system, [example question, its answer,] user; they point into
+	                 the strings above (and a static answer) until prompt_free */
 } prompt;
 
 /* Caps on what goes into a prompt, in bytes. */

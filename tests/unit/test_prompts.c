@@ -16,10 +16,21 @@ TEST(generate_prompt)
 	prompt_input in = {.task = HE_TASK, .entry_point = "has_close"};
 
 	CHECK(prompt_generate(&p, &in, &e) == 0);
-	CHECK(p.nmsgs == 2);
+	/* One worked example of the same form first: its question, its answer
+	 * (the function with a body, no docstring restated). */
+	CHECK(p.nmsgs == 4);
 	CHECK_STR(p.msgs[0].role, "system");
 	CHECK_STR(p.msgs[1].role, "user");
-	CHECK(p.msgs[1].content == p.user);
+	CHECK_CONTAINS(p.msgs[1].content,
+	               "Complete this Python function:\n\n```python\ndef clamp(");
+	CHECK(strstr(p.msgs[1].content, "It must pass") == NULL);
+	CHECK_STR(p.msgs[2].role, "assistant");
+	CHECK_CONTAINS(p.msgs[2].content,
+	               "```python\ndef clamp(x: int, low: int, high: int) -> int:\n"
+	               "    if x < low:");
+	CHECK(strstr(p.msgs[2].content, "\"\"\"") == NULL);
+	CHECK_STR(p.msgs[3].role, "user");
+	CHECK(p.msgs[3].content == p.user);
 	CHECK_CONTAINS(p.user, "Complete this Python function:\n\n```python\nfrom typing");
 	CHECK_CONTAINS(p.user, "`has_close`");
 	CHECK_CONTAINS(p.user, "one ```python code block");
@@ -32,7 +43,18 @@ TEST(generate_prompt)
 	CHECK(prompt_generate(&p, &in, &e) == 0);
 	CHECK_CONTAINS(p.user, "Task:\nWrite a function");
 	CHECK_CONTAINS(p.user, "It must pass these tests:\n\n```python\nassert rev");
+	CHECK(p.nmsgs == 4);
+	CHECK_CONTAINS(p.msgs[1].content, "Task:\nWrite a Python function clamp(x, low, high)");
+	CHECK_CONTAINS(p.msgs[1].content, "It must pass these tests:\n\n```python\nassert clamp(");
+	CHECK_CONTAINS(p.msgs[2].content, "def clamp(x, low, high):\n");
 	prompt_free(&p);
+
+	/* A whole program: no function to show by example. */
+	in.program = 1;
+	CHECK(prompt_generate(&p, &in, &e) == 0);
+	CHECK(p.nmsgs == 2 && p.msgs[1].content == p.user && p.example == NULL);
+	prompt_free(&p);
+	in.program = 0;
 
 	in.task = "";
 	CHECK(prompt_generate(&p, &in, &e) == LR_EINVAL);
