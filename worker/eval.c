@@ -291,14 +291,14 @@ static int entry_gave_up(const sbx_result *res)
 
 /* The run, and the isolated retry when the in-process run left no usable
  * answer (ctx->retried says why). */
-static int run_judged(sbx_result *res, sbx_pool *pool, const sbx_config *cfg,
-                      const sbx_limits *lim, const eval_request *req, double budget,
-                      eval_judge_ctx *ctx, char *retried, size_t retried_len, lr_err *err)
+static int run_judged(sbx_result *res, sbx_pool *pool, const sbx_config *cfg, const sbx_limits *lim,
+                      const eval_request *req, double budget, eval_judge_ctx *ctx, char *retried,
+                      size_t retried_len, lr_err *err)
 {
 	char why[128];
 	const char *reason;
-	int rc = run_once(res, pool, cfg, lim, req, budget, ctx->test_timeout_s, req->isolate != 0,
-	                  err);
+	int rc =
+	    run_once(res, pool, cfg, lim, req, budget, ctx->test_timeout_s, req->isolate != 0, err);
 
 	ctx->retried = NULL;
 	if (rc == 0 && !req->isolate && (reason = needs_isolation(res, why, sizeof(why)))) {
@@ -367,8 +367,8 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 		 * again with the tools in the judge. */
 		sbx_result_free(&res);
 		local.static_checks = req->static_checks;
-		rc = run_judged(&res, pool, cfg, &lim, &local, budget, &ctx, retried, sizeof(retried),
-		                err);
+		rc = run_judged(&res, pool, cfg, &lim, &local, budget, &ctx, retried,
+		                sizeof(retried), err);
 	}
 	if (rc == 0 && st != NULL)
 		rc = put_static(&res, st, st_s, err);
