@@ -95,25 +95,19 @@ def factory_main(wipe, set_limits):
             sock.send(b"OK")
             spare = True
             clean = False
-        elif words == ["END"]:
-            # The judge has closed its worker: clean up now, off the run's
-            # way to its DONE. Only the spare forked next exists after this
-            # and runs nothing before a NEW, so the server's CLEAN that
+        elif words == ["END"] or words == ["CLEAN"]:
+            # END: the judge has closed its worker, so clean up now, off the
+            # run's way to its DONE. Only the spare forked next exists after
+            # that and it runs nothing before a NEW: the server's CLEAN that
             # follows has nothing left to do.
             if not clean:
                 _kill_all()
                 wipe("/work")
                 wipe("/tmp")
                 spare = True
-                clean = True
-        elif words == ["CLEAN"]:
+            clean = words == ["END"]
             if not clean:
-                _kill_all()
-                wipe("/work")
-                wipe("/tmp")
-                spare = True
-            sock.send(b"OK")
-            clean = False
+                sock.send(b"OK")
         for fd in fds:
             os.close(fd)
         if spare is True:
