@@ -506,8 +506,12 @@ static int supervise(sbx_pool *p, run_io *io, const sbx_limits *lim, const char 
 	char kill_msg[32];
 
 	snprintf(kill_msg, sizeof(kill_msg), "KILL %u", p->seq);
+	/* Most requests fit the socket's buffer: written now, not after a
+	 * wake-up of the loop below. */
 	if (request_len == 0)
 		sbx_close_fd(&io->req[0]);
+	else
+		req_write(io, request, request_len, &sent);
 	for (;;) {
 		struct pollfd pf[6];
 		int map[6];
