@@ -255,6 +255,9 @@ def _spare_main(sock):
     import socket
     # Into the run's cgroups first (the host opened them: any process may be
     # moved through them), then nothing of the server's remains in reach.
+    if sbx._TRACE:
+        import time
+        t = time.monotonic_ns()
     for i, fd in enumerate(RUN_CGROUP_FDS):
         step = "join"
         try:
@@ -270,6 +273,8 @@ def _spare_main(sock):
             # Never run outside the run's limits: tell the server which
             # cgroup and why (it reports it with the run's end), then give up.
             _gave_up(sock, i, step, e.errno)
+    if sbx._TRACE:
+        joined = ("+join", (time.monotonic_ns() - t) // 1000)
     os.setsid()
     signal.signal(signal.SIGINT, signal.default_int_handler)
     os.chdir("/work")
@@ -288,7 +293,7 @@ def _spare_main(sock):
     if sbx._TRACE:
         # The socket carries this run's marks ("TRACE ...", _trace_flush)
         # and is closed before the request is read, like it is otherwise.
-        del sbx._MARKS[:]
+        sbx._MARKS[:] = [joined]
         _mark("py.recv")
         import fcntl
         fd = sock.detach()
