@@ -260,10 +260,13 @@ static void remove_tree(int base, const char *name, int wait)
 }
 
 /* Remove the cgroups of runs whose creator died without removing them
- * (killed mid-run): those of uid slots nobody holds now (held while we look,
- * so no new run can take the name meanwhile), and those named after a dead
- * pid (older versions). rmdir only removes an empty cgroup, so nothing live
- * is touched. */
+ * (killed mid-run): those of this scope's uid slots nobody holds now (held
+ * while we look, so no new run can take the name meanwhile), and those named
+ * after a dead pid (older versions). Names of another scope (another
+ * network namespace or slot directory, whose holders our locks do not see)
+ * and the older llmrepl-sbx-u<uid> (whose scope is unknown) are left alone.
+ * rmdir only removes an empty cgroup, so nothing with a process in it is
+ * touched. */
 static void sweep(int base)
 {
 	DIR *d;
@@ -282,7 +285,7 @@ static void sweep(int base)
 		unsigned n = 0;
 		char tail;
 
-		if (sscanf(e->d_name, "llmrepl-sbx-u%u%c", &n, &tail) == 1) {
+		if (sbx_slot_cgroup_parse(e->d_name, &n)) {
 			int lock = sbx_slot_try(n);
 
 			if (lock >= 0) {

@@ -6,8 +6,8 @@
  * directories it created itself, through directory fds.
  *
  * Names carry the run's uid slot, not the host's pid (the run can read its
- * own cgroup's name): llmrepl-sbx-u<uid>, and for a pool .../srv (the
- * server) and .../run (the current run). */
+ * own cgroup's name): llmrepl-sbx-<scope>-u<uid> (sbx_slot_cgroup_name), and
+ * for a pool .../srv (the server) and .../run (the current run). */
 #ifndef LLMREPL_SBX_CGROUP_H
 #define LLMREPL_SBX_CGROUP_H
 

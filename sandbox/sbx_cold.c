@@ -131,8 +131,9 @@ void sbx_clone_failed(sbx_result *res, int err)
  * from one run to the next instead of made and removed for each: a run
  * takes one, and gives it back when nothing of the run is left in it. The
  * slot stays held meanwhile, so no other process can take its uid or remove
- * its cgroup as a leftover; when this process dies the kernel releases the
- * slot and the next discovery sweep removes the cgroup. */
+ * its cgroup as a leftover. At exit they are removed; when this process is
+ * killed the kernel releases the slot and the next discovery sweep of the
+ * same scope (sbx_slot_cgroup_name) removes the cgroup. */
 typedef struct sbx_ready {
 	unsigned uid_base;
 	int with_cg;
@@ -152,6 +153,8 @@ typedef struct sbx_ready {
 static sbx_ready *ready_free[READY_MAX];
 static int nready;
 static pthread_mutex_t ready_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t ready_exit_once = PTHREAD_ONCE_INIT;
+static pid_t ready_owner;
 
 static void ready_destroy(sbx_ready *r)
 {
@@ -218,11 +221,31 @@ static sbx_ready *ready_take(const sbx_setup *s, int with_cg, const sbx_cg_limit
 		return NULL;
 	}
 	if (with_cg) {
-		snprintf(name, sizeof(name), "llmrepl-sbx-u%u", r->uid);
+		sbx_slot_cgroup_name(r->uid, name, sizeof(name));
 		(void)sbx_cgroup_create(&r->cg, name, cl, 0, r->note, sizeof(r->note));
 		r->cur = *cl;
 	}
 	return r;
+}
+
+/* At exit the kept ones go: their cgroups are removed here rather than left
+ * for the next holder of the slot's scope, which a process in a network
+ * namespace of its own would never have. A forked child that exits leaves
+ * its parent's alone. */
+static void ready_drain(void)
+{
+	if (getpid() != ready_owner)
+		return;
+	pthread_mutex_lock(&ready_lock);
+	while (nready > 0)
+		ready_destroy(ready_free[--nready]);
+	pthread_mutex_unlock(&ready_lock);
+}
+
+static void ready_at_exit(void)
+{
+	ready_owner = getpid();
+	(void)atexit(ready_drain);
 }
 
 /* After a run (every process of it reaped): kept for the next when its
@@ -237,6 +260,7 @@ static void ready_give(sbx_ready *r)
 		ready_destroy(r);
 		return;
 	}
+	pthread_once(&ready_exit_once, ready_at_exit);
 	pthread_mutex_lock(&ready_lock);
 	if (nready < READY_MAX) {
 		ready_free[nready++] = r;

@@ -49,7 +49,7 @@ struct sbx_pool {
 	int log;
 	int slot_fd;
 	unsigned uid;
-	/* llmrepl-sbx-u<uid>, with the server in .../srv and each run's
+	/* llmrepl-sbx-<scope>-u<uid>, with the server in .../srv and each run's
 	 * process tree in .../run: a run's limits, OOM kills and counters are
 	 * its own, and the server is in no cgroup a run can fill. */
 	sbx_cgroup top, srv, run;
@@ -127,7 +127,7 @@ static void run_cgroup_by_thread(sbx_cgroup *run)
 	}
 }
 
-/* The pool's cgroups: llmrepl-sbx-u<uid> with the server's (srv) and the
+/* The pool's cgroups: llmrepl-sbx-<scope>-u<uid> with the server's (srv) and the
  * run's (run) under it; notes what is missing in scratch. */
 static void pool_cgroups(sbx_pool *p, const sbx_limits *lim, sbx_result *scratch)
 {
@@ -144,7 +144,7 @@ static void pool_cgroups(sbx_pool *p, const sbx_limits *lim, sbx_result *scratch
 		/* +1 process: the candidate's worker (sbx_config.peer). */
 		p->cur = (sbx_cg_limits){lim->memory_mb * 1024LL * 1024LL,
 		                         lim->max_procs + (p->cfg.peer ? 1 : 0), lim->cpus};
-		snprintf(name, sizeof(name), "llmrepl-sbx-u%u", p->uid);
+		sbx_slot_cgroup_name(p->uid, name, sizeof(name));
 		if (sbx_cgroup_create(&p->top, name, &none, 1, note, sizeof(note)) == 0) {
 			snprintf(sub, sizeof(sub), "%s/srv", name);
 			if (sbx_cgroup_create(&p->srv, sub, &srv, 0, note, sizeof(note)) == 0) {

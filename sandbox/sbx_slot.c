@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -11,10 +12,17 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 static atomic_uint slot_next;
+
+/* The scope of this process's slot locks, as 16 hex digits (see
+ * sbx_slot_cgroup_name). */
+static char slot_scope[17];
+static pthread_once_t scope_once = PTHREAD_ONCE_INIT;
 
 /* With a slot directory: the abstract socket held beside each file lock,
  * indexed by the file's fd (stored + 1, so 0 means none). */
@@ -130,4 +138,51 @@ void sbx_slot_release(int fd)
 			close(sock);
 	}
 	close(fd);
+}
+
+/* A bijection of 64-bit values (splitmix64's finalizer): the name shows no
+ * inode or device number, and distinct scopes keep distinct names. */
+static unsigned long long mix64(unsigned long long z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Where the locks live: the slot directory (its file locks are what every
+ * holder of its slots shares), else the network namespace (its abstract
+ * sockets). Identified by device and inode, which no two live directories
+ * or namespaces share; the device fills the upper 32 bits and the inode the
+ * lower (inode numbers above 2^32 are mixed in rather than kept apart). */
+static void scope_init(void)
+{
+	const char *dir = getenv("LLMREPL_SANDBOX_SLOT_DIR");
+	struct stat st;
+	unsigned long long id = 0;
+
+	if ((dir != NULL && dir[0] != '\0' && stat(dir, &st) == 0) ||
+	    stat("/proc/self/ns/net", &st) == 0) {
+		unsigned long long dev = ((unsigned long long)major(st.st_dev) << 20) ^
+		                         (unsigned long long)minor(st.st_dev);
+
+		id = (dev << 32) ^ (unsigned long long)st.st_ino;
+	}
+	snprintf(slot_scope, sizeof(slot_scope), "%016llx", mix64(id));
+}
+
+void sbx_slot_cgroup_name(unsigned uid, char *buf, size_t len)
+{
+	pthread_once(&scope_once, scope_init);
+	snprintf(buf, len, "llmrepl-sbx-%s-u%u", slot_scope, uid);
+}
+
+int sbx_slot_cgroup_parse(const char *name, unsigned *uid)
+{
+	char scope[17];
+	char tail;
+
+	pthread_once(&scope_once, scope_init);
+	if (sscanf(name, "llmrepl-sbx-%16[0-9a-f]-u%u%c", scope, uid, &tail) != 2)
+		return 0;
+	return strcmp(scope, slot_scope) == 0;
 }

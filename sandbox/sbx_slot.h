@@ -12,6 +12,8 @@
 #ifndef LLMREPL_SBX_SLOT_H
 #define LLMREPL_SBX_SLOT_H
 
+#include <stddef.h>
+
 #define SBX_SLOTS 1000
 
 /* Returns the lock fd (>= 0) and stores the uid, or -1 when all are taken. */
@@ -20,5 +22,17 @@ void sbx_slot_release(int fd); /* accepts -1 */
 
 /* Take one given slot: the lock fd, or -1 (errno EADDRINUSE when held). */
 int sbx_slot_try(unsigned uid);
+
+/* The name of the cgroups of uid's slot: llmrepl-sbx-<scope>-u<uid>, where
+ * scope (16 hex digits) stands for where this process locks its slots: the
+ * slot directory, or else its network namespace. Processes that lock slots
+ * in different places can hold the same uid at once; their cgroups (which
+ * may share a parent, such as the root of the pids hierarchy) never share a
+ * name, and none takes the other's for a leftover. */
+void sbx_slot_cgroup_name(unsigned uid, char *buf, size_t len);
+
+/* Whether `name` is a cgroup name of this process's scope: 1 and the uid,
+ * else 0. */
+int sbx_slot_cgroup_parse(const char *name, unsigned *uid);
 
 #endif

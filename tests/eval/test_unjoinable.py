@@ -77,7 +77,7 @@ def pool_run_cgroup(root, worker_pid):
     """The run cgroup of the worker's pool: its server is in srv."""
     for name in os.listdir(root):
         top = os.path.join(root, name)
-        if name.startswith("llmrepl-sbx-u") and any(
+        if name.startswith("llmrepl-sbx-") and any(
                 descends(p, worker_pid) for p in procs(os.path.join(top, "srv"))):
             return os.path.join(top, "run")
     return None

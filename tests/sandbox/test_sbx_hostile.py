@@ -339,6 +339,16 @@ def test_concurrent_runs_are_separate(run):
     assert outs == ["['a'] 1\n", "['b'] 1\n"], results
 
 
+def cgroup_procs(d):
+    """The pids in a cgroup; none when it went meanwhile (other sandboxes'
+    cgroups come and go while the test looks)."""
+    try:
+        with open(os.path.join(d, "cgroup.procs")) as f:
+            return f.read().split()
+    except OSError:
+        return []
+
+
 def test_host_killed_mid_run_leaves_nothing(run):
     """The process running the sandbox dies (SIGKILL): the sandbox dies with
     it, and the cgroup it could not remove is removed by the next run."""
@@ -351,8 +361,8 @@ def test_host_killed_mid_run_leaves_nothing(run):
     assert processes_matching("sleep " + marker), "the run did not start"
     sleeper = processes_matching("sleep " + marker)[0].split()[0]
     # The run's cgroups: named after its uid slot (not the host's pid).
-    left = [d for d in glob.glob("/sys/fs/cgroup/*/**/llmrepl-sbx-u*", recursive=True)
-            if sleeper in open(os.path.join(d, "cgroup.procs")).read().split()]
+    left = [d for d in glob.glob("/sys/fs/cgroup/*/**/llmrepl-sbx-*", recursive=True)
+            if sleeper in cgroup_procs(d)]
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     deadline = time.time() + 5

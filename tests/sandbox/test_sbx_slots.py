@@ -108,3 +108,51 @@ def test_a_slot_directory_run_also_holds_the_socket_lock(tmp_path):
     finally:
         proc.communicate(timeout=30)
     assert not abstract_held(int(h[0].split("-", 1)[1]))
+
+
+def cgroup_dirs(prefix="llmrepl-sbx-"):
+    """The sandbox's cgroups in every mounted hierarchy, at any depth."""
+    import glob
+    return {d for d in glob.glob("/sys/fs/cgroup/**/%s*" % prefix, recursive=True)
+            if os.path.isdir(d)}
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None,
+                    reason="needs root to unshare a network namespace")
+@pytest.mark.parametrize("slot_dir", [False, True], ids=["abstract", "slot-dir"])
+def test_another_scope_leaves_a_ready_cgroup_alone(tmp_path, slot_dir):
+    """A process keeps its uid slot's cgroup ready (empty) between two cold
+    runs. A sandbox in another network namespace, whose slot locks do not
+    see this process's, starts meanwhile and sweeps leftovers: it must not
+    take the ready cgroup for one and remove it, or the next run could not
+    join it."""
+    env = dict(os.environ)
+    if slot_dir:
+        (tmp_path / "a").mkdir()
+        env["LLMREPL_SANDBOX_SLOT_DIR"] = str(tmp_path / "a")
+    before = cgroup_dirs()
+    probe = subprocess.Popen([binary("tests/drivers/sbx_cold_probe")], env=env,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        first = probe.stdout.readline()
+        assert first.startswith("exited 0 "), (first, probe.stderr.read())
+        if "cgroup" not in first.split("|")[0]:
+            pytest.skip("runs go without cgroups here")
+        uid = first.split()[2]
+        mine = {d for d in cgroup_dirs() - before if d.endswith("-u" + uid)}
+        other_env = dict(os.environ)
+        if slot_dir:
+            (tmp_path / "b").mkdir()
+            other_env["LLMREPL_SANDBOX_SLOT_DIR"] = str(tmp_path / "b")
+        other = subprocess.run(["unshare", "--net", binary("llmrepl-sandbox"), "-c", "pass"],
+                               env=other_env, capture_output=True, timeout=60)
+        assert other.returncode == 0, other.stderr.decode()
+        assert mine and all(os.path.isdir(d) for d in mine), mine
+        out, err = probe.communicate("next\n", timeout=60)
+    finally:
+        if probe.poll() is None:
+            probe.kill()
+            probe.wait()
+    assert out.startswith("exited 0 ") and "could not join" not in out, (out, err)
+    assert probe.returncode == 0, (out, err)
