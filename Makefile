@@ -217,7 +217,7 @@ format-check:
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	  --std=c11 --inline-suppr --suppress=missingIncludeSystem \
-	  -D_GNU_SOURCE $(ALL_INCS) $(LIBDIRS) tests/unit \
+	  -D_GNU_SOURCE -DSBX_POLICY_BPF='"$(SBX_BPF)"' $(ALL_INCS) $(LIBDIRS) tests/unit \
 	  $(wildcard tests/drivers)
 
 check: format-check lint layers function-size test
