@@ -143,6 +143,8 @@ def main():
     ap.add_argument("--budget-tokens", type=int, default=12000,
                     help="the token budget of every job, single-shot and loop alike")
     ap.add_argument("--max-tokens", type=int, default=400)
+    ap.add_argument("--latency-only", action="store_true",
+                    help="only the generate-job latency (phase 1), no pass@1 runs")
     ap.add_argument("--latency", type=int, default=10, metavar="N",
                     help="generate jobs timed on the first N HumanEval prompts (0: none)")
     ap.add_argument("--show-tests", dest="show_tests", action="store_true", default=None)
@@ -175,7 +177,9 @@ def main():
         problems = prose()
     else:
         problems = humaneval
-    if args.limit:
+    if args.latency_only:
+        problems = []
+    elif args.limit:
         problems = problems[:args.limit]
     elif args.tasks == "humaneval" and args.subset != "all":
         problems = problems[::4 if args.subset == "quarter" else 8]
@@ -255,6 +259,7 @@ def latency_phase(port, problems):
         res = json.loads(h.get("result") or "{}").get("model") or {}
         out.append({"wall_s": wall, "model_s": (res.get("latency_ms") or 0) / 1000,
                     "tokens": res.get("completion_tokens"), "early_stop": res.get("early_stop"),
+                    "stopped_at": res.get("stopped_at"), "ttft_s": (res.get("ttft_ms") or 0) / 1000,
                     "passed": h.get("passed") == "1", "code": bool(h.get("code"))})
     return out
 
@@ -365,16 +370,19 @@ def report(records, lat, wall, args):
     if lat:
         ws = [x["wall_s"] for x in lat]
         ms = [x["model_s"] for x in lat]
-        print(f"\ngenerate jobs, one at a time ({len(lat)} HumanEval prompts)   job, submit "
-              f"to done   model call alone   target")
+        print(f"\ngenerate jobs, one at a time ({len(lat)} HumanEval prompts, load average "
+              f"{os.getloadavg()[0]:.2f})   job, submit to done   model call alone   target")
         print(f"  p50                                         {pct(ws, 50):7.2f} s        "
               f"{pct(ms, 50):7.2f} s      {TARGET_S:.1f} s")
         print(f"  p95                                         {pct(ws, 95):7.2f} s        "
               f"{pct(ms, 95):7.2f} s      {TARGET_S:.1f} s")
         toks = [x["tokens"] or 0 for x in lat]
-        print(f"  completion tokens (mean) {statistics.mean(toks):.0f}, "
-              f"{sum(bool(x['early_stop']) for x in lat)} of {len(lat)} stopped at the end "
-              f"of their code block, {sum(x['code'] for x in lat)} with code, "
+        ttft = [x["ttft_s"] for x in lat]
+        print(f"  time to first token p50 / p95 {pct(ttft, 50):.2f} s / {pct(ttft, 95):.2f} s; "
+              f"completion tokens mean {statistics.mean(toks):.0f}, max {max(toks)}")
+        print(f"  {sum(x['stopped_at'] == 'fence' for x in lat)} of {len(lat)} stopped at the "
+              f"end of their code block, {sum(x['stopped_at'] == 'usage' for x in lat)} where "
+              f"their example usage began; {sum(x['code'] for x in lat)} with code, "
               f"{sum(x['passed'] for x in lat)} passed")
     if not n:
         return

@@ -43,7 +43,9 @@ typedef struct attempt {
 	double parse_ms; /* time spent parsing inside the callback */
 	llm_token_fn user_fn;
 	void *user_arg;
-	int stop_at_code; /* watch `fence`, stop once a code block closed */
+	int stop_at_code;       /* watch `fence`, stop once a code block closed */
+	int stop_at_usage;      /* or once example usage began after the code */
+	const char *stop_entry; /* after this function's definition */
 	llm_fence fence;
 	int enough; /* stopped reading on purpose: the code block is complete */
 } attempt;
@@ -222,6 +224,8 @@ static void reply_reset(llm_reply *r)
 	llm_reply_free(r);
 	r->prompt_tokens = r->completion_tokens = -1;
 	r->usage_estimated = 0;
+	r->early_stop = 0;
+	r->stopped_at = NULL;
 	r->ttft_ms = -1;
 	r->latency_ms = 0;
 	r->http_status = 0;
@@ -522,6 +526,8 @@ static int perform(llm_client *c, attempt *a, const char *url, const char *body,
 		a->sse = NULL;
 		a->sniffed = a->toobig = a->failed = a->enough = 0;
 		llm_fence_init(&a->fence);
+		if (a->stop_at_usage)
+			llm_fence_usage(&a->fence, a->stop_entry);
 		lr_err_clear(&a->perr);
 		a->ttft_ms = -1;
 		a->stream = stream;
@@ -611,6 +617,8 @@ int llm_chat(llm_reply *out, llm_client *c, const llm_request *req, lr_err *err)
 	a.user_fn = req->on_token;
 	a.user_arg = req->on_token_arg;
 	a.stop_at_code = req->stream && req->stop_at_code;
+	a.stop_at_usage = a.stop_at_code && req->stop_at_usage;
+	a.stop_entry = req->stop_entry;
 	if (req->nmessages == 0) {
 		out->failure = LLM_INTERNAL;
 		rc = lr_err_set(err, LR_EINVAL, "a chat request needs at least one message");
@@ -634,6 +642,11 @@ int llm_chat(llm_reply *out, llm_client *c, const llm_request *req, lr_err *err)
 		rc = llm_sse_finish(a.sse, out, &a.perr);
 		if (rc == 0 && a.enough) {
 			out->early_stop = 1;
+			out->stopped_at = a.fence.usage_stop ? "usage" : "fence";
+			/* The usage's first piece came in already: the reply ends before it. */
+			if (a.fence.usage_stop && out->content &&
+			    a.fence.cut < strlen(out->content))
+				out->content[a.fence.cut] = '\0';
 			if (!out->finish_reason && !(out->finish_reason = strdup("stop")))
 				rc = a.perr.code = LR_ENOMEM;
 		}

@@ -59,13 +59,20 @@ typedef int (*llm_token_fn)(void *arg, const char *text, size_t len);
 typedef struct llm_request {
 	const llm_message *messages;
 	size_t nmessages;
-	double temperature; /* < 0: the server's default */
-	long max_tokens;    /* <= 0: the server's default */
-	long seed;          /* < 0: none */
-	int stream;         /* 1: server-sent events, on_token per piece */
-	int stop_at_code;   /* streaming: stop reading (and close the request) once a
-	                       fenced Python block that defines a function or class
-	                       has closed; the reply is what came until then */
+	double temperature;     /* < 0: the server's default */
+	long max_tokens;        /* <= 0: the server's default */
+	long seed;              /* < 0: none */
+	int stream;             /* 1: server-sent events, on_token per piece */
+	int stop_at_code;       /* streaming: stop reading (and close the request) once a
+	                           fenced Python block that defines a function or class
+	                           has closed; the reply is what came until then */
+	int stop_at_usage;      /* with stop_at_code: also stop once the code (fenced or
+	                           bare) holds a complete definition of stop_entry and
+	                           the model goes on with top-level example usage
+	                           (llm_usage); the reply ends before that usage. Only
+	                           for code whose usage is dropped anyway (extract_trim) */
+	const char *stop_entry; /* the function stop_at_usage waits for; NULL: any
+	                           def or class */
 	llm_token_fn on_token;
 	void *on_token_arg;
 } llm_request;
@@ -93,11 +100,13 @@ typedef enum {
 const char *llm_failure_name(llm_failure f);
 
 typedef struct llm_reply {
-	char *content;       /* the assistant's text (owned; NULL on failure) */
-	char *finish_reason; /* "stop", "length", ... or NULL (owned) */
-	int early_stop;      /* stop_at_code ended the reading; finish_reason "stop" */
-	char *model;         /* the model the server says answered (owned), or NULL */
-	long prompt_tokens;  /* -1 when the server did not say */
+	char *content;          /* the assistant's text (owned; NULL on failure) */
+	char *finish_reason;    /* "stop", "length", ... or NULL (owned) */
+	int early_stop;         /* stop_at_code ended the reading; finish_reason "stop" */
+	const char *stopped_at; /* why: "fence" (the code block closed) or "usage"
+	                           (example usage began after the code); else NULL */
+	char *model;            /* the model the server says answered (owned), or NULL */
+	long prompt_tokens;     /* -1 when the server did not say */
 	long completion_tokens;
 	int usage_estimated; /* 1: streamed without usage; completion_tokens counts pieces */
 	double latency_ms;   /* request sent to reply complete, last attempt */
@@ -178,23 +187,68 @@ int llm_sse_done(const llm_sse *s);     /* 1 once "data: [DONE]" was seen */
 int llm_sse_finished(const llm_sse *s); /* 1 once a choice had a finish_reason */
 void llm_sse_free(llm_sse *s);
 
+/* Watches the code lines of a streamed reply for the example usage a model
+ * writes after the code (stop_at_usage): a line at the code's top level that
+ * starts a call (print(...) too), assert, if, for, while, a >>> prompt or an
+ * assignment from a call of the code's own functions, once the code holds
+ * the entry point with its body and defines, imports or has as builtins
+ * every name it calls (so a helper defined after the usage is waited for).
+ * extract_trim() drops every such statement, with the column-0 comments
+ * just before it, from code meant for tests: the reply cut there yields the
+ * same extract. Lines are given with their indentation. */
+typedef struct llm_usage {
+	int on, off;       /* watching; given up (a line left of the code's margin) */
+	char entry[64];    /* "": any def or class */
+	size_t base;       /* the indentation of the code's first line */
+	int started;       /* a code line was seen */
+	int depth;         /* open brackets at the start of the next line */
+	char tq;           /* an open triple quote's character, or 0 */
+	int entry_def;     /* the last top-level statement defines the entry */
+	int entry_done;    /* the entry point's definition has a body */
+	int pending;       /* comment lines at the top level since the last code */
+	size_t cut;        /* where the first of them starts */
+	int full;          /* a name list overflowed: never stop */
+	char defined[768]; /* " a b " names bound anywhere in the code */
+	char called[768];  /* names called, not as attributes */
+	char tops[256];    /* top-level def and class names */
+} llm_usage;
+
+void llm_usage_init(llm_usage *u, const char *entry);
+/* The next line of code (n bytes, no newline), starting at reply offset `at`;
+ * complete 0 for the start of a line still streaming. Returns 1 when the
+ * line begins example usage, with *cut the reply offset to end at. */
+int llm_usage_line(llm_usage *u, const char *p, size_t n, size_t at, int complete, size_t *cut);
+
 /* Watches streamed text for the end of a fenced Python block that defines a
  * function or class (stop_at_code). The closing fence counts as soon as it
- * is complete on its line. */
+ * is complete on its line. With `usage.on` (llm_fence_usage) the lines of
+ * the first Python block, or of code before any fence, also go to the usage
+ * watcher. */
 typedef struct llm_fence {
-	char line[128]; /* the current line (longer lines are code, never fences) */
+	char line[512]; /* the current line (longer lines are code, never fences) */
 	size_t n;
-	int over;    /* the current line was longer than `line` */
-	int open;    /* inside a fenced block */
-	char ch;     /* its fence character */
-	size_t len;  /* and length */
-	int python;  /* untagged or tagged py* */
-	int defines; /* a def or class line inside it */
-	int closed;  /* such a block has closed */
+	int over;       /* the current line was longer than `line` */
+	int open;       /* inside a fenced block */
+	char ch;        /* its fence character */
+	size_t len;     /* and length */
+	int python;     /* untagged or tagged py* */
+	int defines;    /* a def or class line inside it */
+	int closed;     /* such a block has closed */
+	size_t pos;     /* bytes fed */
+	size_t at;      /* offset of the current line */
+	int fences;     /* fenced blocks opened */
+	int pyblocks;   /* of them Python */
+	int bare;       /* code before any fence */
+	int usage_stop; /* usage began: the reply ends at `cut` */
+	size_t cut;
+	llm_usage usage;
 } llm_fence;
 
 void llm_fence_init(llm_fence *f);
-/* Feed the next piece; returns 1 once a defining Python block has closed. */
+/* Watch for usage too, after a definition of `entry` (NULL: any). */
+void llm_fence_usage(llm_fence *f, const char *entry);
+/* Feed the next piece; returns 1 once a defining Python block has closed,
+ * 2 once usage began (then the reply ends at f->cut). */
 int llm_fence_feed(llm_fence *f, const char *text, size_t len);
 
 /* Copy `url` into `dst` with any user:password@ replaced by "***@". */

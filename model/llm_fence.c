@@ -9,6 +9,11 @@ void llm_fence_init(llm_fence *f)
 	memset(f, 0, sizeof(*f));
 }
 
+void llm_fence_usage(llm_fence *f, const char *entry)
+{
+	llm_usage_init(&f->usage, entry);
+}
+
 static size_t lead(const char *p, size_t n)
 {
 	size_t i = 0;
@@ -79,6 +84,30 @@ static void body_line(llm_fence *f, const char *p, size_t n)
 		f->defines = 1;
 }
 
+/* Code at column 0 before any fence: a reply that is bare code. */
+static int starts_code(const char *p, size_t n)
+{
+	return (n >= 4 && memcmp(p, "def ", 4) == 0) || (n >= 6 && memcmp(p, "class ", 6) == 0) ||
+	       (n >= 7 && memcmp(p, "import ", 7) == 0) || (n >= 5 && memcmp(p, "from ", 5) == 0) ||
+	       (n >= 10 && memcmp(p, "async def ", 10) == 0) || (n >= 1 && p[0] == '@');
+}
+
+/* A line of code for the usage watcher: of the first Python block, or of
+ * bare code. Complete lines only when `complete`. */
+static void code_line(llm_fence *f, const char *p, size_t n, int complete)
+{
+	size_t cut = 0;
+
+	if (!f->usage.on || !(f->bare || (f->open && f->python && f->pyblocks == 1)))
+		return;
+	if (f->over)
+		f->usage.off = 1; /* a line too long to judge */
+	if (llm_usage_line(&f->usage, p, n, f->at, complete, &cut)) {
+		f->usage_stop = 1;
+		f->cut = cut;
+	}
+}
+
 /* A complete line (without its newline). */
 static void line(llm_fence *f, const char *p, size_t n)
 {
@@ -86,6 +115,15 @@ static void line(llm_fence *f, const char *p, size_t n)
 		n--;
 	if (!f->open) {
 		opens(f, p, n);
+		if (f->open) {
+			f->fences++;
+			f->pyblocks += f->python;
+			if (f->bare) /* code, then a fence: leave the judging to extraction */
+				f->bare = 0, f->usage.off = 1;
+			return;
+		}
+		if (!f->fences && (f->bare || starts_code(p, n)))
+			f->bare = 1, code_line(f, p, n, 1);
 		return;
 	}
 	if (closes(f, p, n)) {
@@ -95,15 +133,18 @@ static void line(llm_fence *f, const char *p, size_t n)
 		return;
 	}
 	body_line(f, p, n);
+	code_line(f, p, n, 1);
 }
 
 int llm_fence_feed(llm_fence *f, const char *text, size_t len)
 {
-	for (size_t i = 0; i < len && !f->closed; i++) {
+	for (size_t i = 0; i < len && !f->closed && !f->usage_stop; i++) {
+		f->pos++;
 		if (text[i] == '\n') {
 			line(f, f->line, f->n);
 			f->n = 0;
 			f->over = 0;
+			f->at = f->pos;
 			continue;
 		}
 		if (f->n < sizeof(f->line))
@@ -116,5 +157,8 @@ int llm_fence_feed(llm_fence *f, const char *text, size_t len)
 	if (!f->closed && f->open && f->python && f->defines && !f->over && f->n &&
 	    closes(f, f->line, f->n))
 		f->closed = 1;
-	return f->closed;
+	/* Usage is known from the start of its line: `print(` is enough. */
+	if (!f->closed && !f->usage_stop && f->n && !f->over)
+		code_line(f, f->line, f->n, 0);
+	return f->usage_stop ? 2 : f->closed;
 }

@@ -111,7 +111,7 @@ static int set_error(gen_result *out, const char *msg, lr_err *err)
 /* One chat call on the job's settings (the worker's where the job gives
  * none), with progress events; the reply's figures go to out. */
 static int chat(llm_reply *r, gen_result *out, llm_client *c, lr_jobctx *ctx, const prompt *p,
-                lr_err *e)
+                const char *usage_entry, int usage, lr_err *e)
 {
 	const lr_job_spec *s = lr_jobctx_spec(ctx);
 	const wk_config *wc = lr_jobctx_config(ctx);
@@ -127,6 +127,8 @@ static int chat(llm_reply *r, gen_result *out, llm_client *c, lr_jobctx *ctx, co
 	req.temperature = s->has_temperature ? s->temperature : wc->llm.temperature;
 	req.stream = wc->llm.stream;
 	req.stop_at_code = 1;
+	req.stop_at_usage = usage;
+	req.stop_entry = usage_entry;
 	req.on_token = on_token;
 	req.on_token_arg = &pr;
 	pr.last_ms = 1e3 * lr_now_s();
@@ -161,7 +163,9 @@ static int code_of(gen_result *out, gen_step step, const prompt_input *in, const
 		rc = lr_err_set(err, rc, "%s", e.msg);
 		goto cleanup;
 	}
-	out->truncated = x.truncated;
+	/* A reply cut where its usage began has an open fence, and nothing
+	 * missing. */
+	out->truncated = x.truncated && !(out->stopped_at && !strcmp(out->stopped_at, "usage"));
 	if (step != GEN_REFACTOR && s->tests && *s->tests) {
 		/* Code meant for tests: example usage in it only gets in the way. */
 		char *t = NULL;
@@ -218,7 +222,10 @@ int gen_run(gen_result *out, lr_jobctx *ctx, gen_step step, const prompt_input *
 		rc = lr_err_set(err, rc, "%s", e.msg);
 		goto cleanup;
 	}
-	rc = chat(&r, out, c, ctx, &p, &e);
+	/* Code meant for tests loses its example usage (code_of): the reading
+	 * may stop where that usage begins. */
+	rc = chat(&r, out, c, ctx, &p, in->entry_point,
+	          step != GEN_REFACTOR && !in->program && s->tests && *s->tests, &e);
 	if (rc == LR_ECANCELED || rc == LR_ESTALE) {
 		rc = rc == LR_ESTALE ? lr_err_set(err, LR_ESTALE, "the job's lease was lost")
 		                     : lr_jobctx_check(ctx, err);
@@ -239,6 +246,7 @@ int gen_run(gen_result *out, lr_jobctx *ctx, gen_step step, const prompt_input *
 	out->reply = r.content;
 	r.content = NULL;
 	out->early_stop = r.early_stop;
+	out->stopped_at = r.stopped_at;
 	rc = code_of(out, step, in, s, err);
 cleanup:
 	llm_reply_free(&r);
@@ -262,6 +270,8 @@ char *gen_result_json(const gen_result *r)
 	json_object_object_add(o, "attempts", json_object_new_int(r->attempts));
 	json_object_object_add(o, "truncated", json_object_new_boolean(r->truncated));
 	json_object_object_add(o, "early_stop", json_object_new_boolean(r->early_stop));
+	json_object_object_add(o, "stopped_at",
+	                       r->stopped_at ? json_object_new_string(r->stopped_at) : NULL);
 	json_object_object_add(o, "usage_dropped", json_object_new_int(r->dropped));
 	json_object_object_add(o, "no_code", r->error ? json_object_new_string(r->error) : NULL);
 	s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));

@@ -39,9 +39,11 @@ typedef struct gen_result {
 	double latency_ms;
 	double ttft_ms;
 	int attempts;
-	int truncated;  /* the code's fence was never closed (token limit) */
-	int early_stop; /* the reply was cut when its code block closed */
-	int dropped;    /* top-level usage statements dropped (extract_trim) */
+	int truncated;          /* the code's fence was never closed (token limit) */
+	int early_stop;         /* the reply was cut when its code was complete */
+	const char *stopped_at; /* "fence": its code block closed; "usage": example
+	                           usage began after the code (static); or NULL */
+	int dropped;            /* top-level usage statements dropped (extract_trim) */
 	llm_failure failure;
 } gen_result;
 

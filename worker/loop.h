@@ -89,12 +89,13 @@ int loop_push_iter(loop_run *L, const loop_iter *it, const char *commit, char *s
 
 /* One model answer. */
 typedef struct loop_answer {
-	char *code;          /* the complete program, or NULL when the reply had none */
-	char *reply;         /* the reply as sent */
-	char *why_no_code;   /* when code is NULL */
-	const char *extract; /* "fenced", "unfenced", "none" */
-	int usage_dropped;   /* top-level usage statements dropped (extract_trim) */
-	int early_stop;      /* the reply was cut when its code block closed */
+	char *code;             /* the complete program, or NULL when the reply had none */
+	char *reply;            /* the reply as sent */
+	char *why_no_code;      /* when code is NULL */
+	const char *extract;    /* "fenced", "unfenced", "none" */
+	int usage_dropped;      /* top-level usage statements dropped (extract_trim) */
+	int early_stop;         /* the reply was cut when its code was complete */
+	const char *stopped_at; /* then why: "fence" or "usage" (llm_reply), static */
 	long tokens_prompt;
 	long tokens_completion;
 	double t_model_ms;

@@ -239,6 +239,10 @@ int loop_ask(loop_answer *out, loop_run *L, const prompt *p, double temperature,
 	    L->spec->max_tokens > 0 ? L->max_tokens : prompt_reply_tokens(p, L->max_tokens);
 	req.seed = seed;
 	req.stop_at_code = 1;
+	/* Code meant for the job's tests loses its example usage (take_code):
+	 * the reading may stop where that usage begins. */
+	req.stop_at_usage = !refactor && !L->spec->io && L->spec->tests && *L->spec->tests;
+	req.stop_entry = L->entry_point;
 	pr.L = L;
 	pr.pieces = 0;
 	pr.last_ms = lr_now_ms();
@@ -265,6 +269,7 @@ int loop_ask(loop_answer *out, loop_run *L, const prompt *p, double temperature,
 	out->model = rep.model;
 	out->finish_reason = rep.finish_reason;
 	out->early_stop = rep.early_stop;
+	out->stopped_at = rep.stopped_at;
 	rep.content = rep.model = rep.finish_reason = NULL;
 	if (out->reply == NULL && (out->reply = strdup("")) == NULL) {
 		rc = lr_err_set(err, LR_ENOMEM, "out of memory");

@@ -105,6 +105,8 @@ static json_object *meta_json(const loop_meta *m)
 		rc |= lr_json_set_int(o, "usage_dropped", m->usage_dropped);
 	if (m->early_stop)
 		rc |= lr_json_set_bool(o, "early_stop", 1);
+	if (m->stopped_at)
+		rc |= lr_json_set_str(o, "stopped_at", m->stopped_at);
 	if (m->candidates != NULL)
 		rc |= lr_json_set_obj(o, "candidates", json_object_get(m->candidates));
 	if (m->phase == LOOP_PHASE_REFACTOR) {

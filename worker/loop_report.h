@@ -11,7 +11,8 @@
  *            "tokens_total": 1210, "elapsed_s": 7.4,
  *            "timings_ms": {"model": 2210.5, "eval": 61.2},
  *            "model": "smollm2", "finish_reason": "stop", "extract": "fenced",
- *            "usage_dropped": 2, "early_stop": true,   (when so)
+ *            "usage_dropped": 2, "early_stop": true,
+ *            "stopped_at": "usage",                     (when so)
  *            "candidates": [...],                        (sample)
  *            "refactor": {"kept": false, "reason": "..."}} (refactor)
  *
@@ -52,7 +53,9 @@ typedef struct loop_meta {
 	const char *finish_reason;
 	const char *extract;     /* "fenced", "unfenced" or "none" */
 	int usage_dropped;       /* top-level usage statements dropped from the code */
-	int early_stop;          /* the reply was cut when its code block closed */
+	int early_stop;          /* the reply was cut when its code was complete */
+	const char *stopped_at;  /* "fence" (its block closed) or "usage" (example usage
+	                            began after the code), or NULL */
 	json_object *candidates; /* sample: the candidates (borrowed), or NULL */
 	int refactor_kept;       /* refactor: 1 kept, 0 rejected */
 	const char *refactor_reason;

@@ -236,6 +236,7 @@ static int record(loop_run *L, cand *c, const step_info *si, lr_err *err)
 	m.extract = c->a.extract;
 	m.usage_dropped = c->a.usage_dropped;
 	m.early_stop = c->a.early_stop;
+	m.stopped_at = c->a.stopped_at;
 	m.candidates = si->candidates;
 	m.refactor_kept = si->refactor_kept;
 	m.refactor_reason = si->refactor_reason;

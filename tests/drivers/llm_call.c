@@ -61,8 +61,8 @@ int main(int argc, char **argv)
 	llm_settings ls;
 	char *mode = NULL, *entry = NULL, *system = NULL;
 	long repeat = 1, seed = -1;
-	int print_tokens = 0, stop_at_code = 0;
-	lr_cfg_opt opts[LLM_CFG_NOPTS + 7];
+	int print_tokens = 0, stop_at_code = 0, stop_at_usage = 0;
+	lr_cfg_opt opts[LLM_CFG_NOPTS + 8];
 	lr_cfg cfg = {
 	    "llm_call", "[OPTIONS] PROMPT|-",          "Call a model server once or N times.", NULL,
 	    opts,       sizeof(opts) / sizeof(opts[0])};
@@ -109,6 +109,16 @@ int main(int argc, char **argv)
 	                                       0,
 	                                       0,
 	                                       "stop reading once the code block closed",
+	                                       0,
+	                                       0};
+	opts[LLM_CFG_NOPTS + 7] = (lr_cfg_opt){"stop-at-usage",
+	                                       LR_CFG_BOOL,
+	                                       &stop_at_usage,
+	                                       "false",
+	                                       0,
+	                                       0,
+	                                       "with --stop-at-code: also once example usage "
+	                                       "began after --entry-point's definition",
 	                                       0,
 	                                       0};
 	lr_err_clear(&err);
@@ -165,6 +175,8 @@ int main(int argc, char **argv)
 		req.seed = seed;
 		req.stream = ls.stream;
 		req.stop_at_code = stop_at_code;
+		req.stop_at_usage = stop_at_usage;
+		req.stop_entry = entry;
 		req.on_token = on_token;
 		req.on_token_arg = &pc;
 		if (strcmp(mode, "generate") == 0) {
@@ -196,6 +208,7 @@ int main(int argc, char **argv)
 		put_str(o, "content", r.content);
 		put_str(o, "finish_reason", r.finish_reason);
 		json_object_object_add(o, "early_stop", json_object_new_boolean(r.early_stop));
+		put_str(o, "stopped_at", r.stopped_at);
 		put_str(o, "model", r.model);
 		json_object_object_add(o, "prompt_tokens", json_object_new_int64(r.prompt_tokens));
 		json_object_object_add(o, "completion_tokens",

@@ -208,6 +208,32 @@ def test_stop_at_code_ends_the_stream_when_the_block_closes(fake_llm):
     assert early.r["latency_ms"] < full.r["latency_ms"] - 800
 
 
+# The function, a helper after it, then example usage a job with tests drops.
+USAGE_REPLY = ("```python\ndef f(x):\n    return helper(x)\n\ndef helper(x):\n    return x + 1\n"
+               "\n# Example usage:\nprint(f(1))\nprint(f(2))\nprint(f(3))\nprint(f(4))\n"
+               "print(f(5))\n```\nThis prints 2 to 6.")
+
+
+def test_stop_at_usage_ends_the_stream_where_usage_begins(fake_llm):
+    # 4 bytes every 0.2 s: the usage after `print(` (about 56 bytes to the
+    # closing fence) would take 2.8 s more to arrive.
+    s = fake_llm("slow", extra=["--reply", USAGE_REPLY])
+    fence = llm_call(s.url, "fake", "--llm-stream", "--stop-at-code", "--entry-point", "f")
+    usage = llm_call(s.url, "fake", "--llm-stream", "--stop-at-code", "--stop-at-usage",
+                     "--entry-point", "f")
+    assert fence.r["ok"] and usage.r["ok"]
+    assert fence.r["stopped_at"] == "fence" and fence.r["early_stop"]
+    assert usage.r["stopped_at"] == "usage" and usage.r["early_stop"]
+    assert usage.r["finish_reason"] == "stop"
+    # The reply ends before the usage's comment; the helper after the
+    # function is kept.
+    assert usage.r["content"].endswith("return x + 1\n\n")
+    assert "def helper(x)" in usage.r["extract"]["code"]
+    assert usage.r["extract"]["code"] == ("def f(x):\n    return helper(x)\n\ndef helper(x):\n"
+                                          "    return x + 1\n")
+    assert usage.r["latency_ms"] < fence.r["latency_ms"] - 1500
+
+
 def test_connection_closed_without_reply(fake_llm):
     s = fake_llm("close,ok")
     c = llm_call(s.url, "fake", "--no-llm-stream")

@@ -108,6 +108,34 @@ def test_reply_over_the_size_cap(system, fake_llm):
     assert "cap of 65536 bytes" in h["error"]
 
 
+# The function, a helper after it, then example usage (streamed slowly).
+USAGE_REPLY = ("```python\ndef f(x):\n    return helper(x)\n\ndef helper(x):\n    return x + 1\n"
+               "\n# Example usage:\nprint(f(1))\nprint(f(2))\nprint(f(3))\nprint(f(4))\n"
+               "print(f(5))\n```\nThis prints 2 to 6.")
+
+
+def test_generate_stops_reading_where_the_usage_begins(system, fake_llm):
+    s = fake_llm("slow", extra=["--reply", USAGE_REPLY])
+    start(system, s.url, "fake")
+    # With tests the usage would be dropped: the reading stops where it begins,
+    # and the helper defined after the function is kept.
+    jid = system.submit(generate(prompt="Write f(x) that returns x + 1.",
+                                 tests="assert f(1) == 2\nassert helper(2) == 3\n",
+                                 entry_point="f"))
+    h = system.wait(jid, timeout=120)
+    model = json.loads(h["result"])["model"]
+    assert h["state"] == "done" and h["passed"] == "1", h
+    assert model["stopped_at"] == "usage" and model["early_stop"]
+    assert not model["truncated"]
+    assert h["code"] == "def f(x):\n    return helper(x)\n\ndef helper(x):\n    return x + 1\n"
+    # Without tests the usage is part of the code: read to the closing fence.
+    jid = system.submit(generate(prompt="Write f(x) that returns x + 1.", entry_point="f"))
+    h2 = system.wait(jid, timeout=120)
+    model2 = json.loads(h2["result"])["model"]
+    assert model2["stopped_at"] == "fence" and "print(f(5))" in h2["code"]
+    assert int(h2["completion_tokens"]) > int(h["completion_tokens"]) + 10
+
+
 ORIGINAL = "def add(a, b):\n    s = 0\n    s = s + a\n    s = s + b\n    return s\n"
 
 

@@ -1,6 +1,7 @@
 /* Unit tests for model/llm: reply and SSE parsing, URL redaction, settings.
  * The transport is tested against real servers by tests/llm/. */
 #include "check.h"
+#include "extract.h"
 #include "llm.h"
 
 #include <stdlib.h>
@@ -282,6 +283,114 @@ TEST(fence_watch)
 	CHECK(fence_at("````\ndef f():\n```\n    pass\n````\n", 1) > 0);
 }
 
+/* What a job with tests keeps of a reply: extracted, then trimmed. */
+static char *kept(const char *reply, size_t n, const char *entry)
+{
+	extract_result x;
+	char *t = NULL;
+	int dropped = 0;
+	lr_err e;
+
+	if (extract_code(&x, reply, n, entry, &e) || extract_trim(&t, x.code, &dropped, &e))
+		t = NULL;
+	extract_result_free(&x);
+	return t;
+}
+
+/* Feed `reply` with the usage watcher on, `step` bytes at a time: the offset
+ * the reply is cut at when usage began, else -1. */
+static long usage_cut(const char *reply, const char *entry, size_t step)
+{
+	llm_fence f;
+	size_t n = strlen(reply);
+
+	llm_fence_init(&f);
+	llm_fence_usage(&f, entry);
+	for (size_t i = 0; i < n; i += step) {
+		int r = llm_fence_feed(&f, reply + i, i + step > n ? n - i : step);
+
+		if (r == 2) {
+			CHECK(f.cut <= i + step);
+			return (long)f.cut;
+		}
+		if (r)
+			return -1;
+	}
+	return -1;
+}
+
+/* Cut where usage begins (`at`, or -1 for never), for every split, with
+ * the same code kept as from the whole reply. */
+static void usage_case(const char *reply, const char *entry, const char *at)
+{
+	long want = at ? (long)(strstr(reply, at) - reply) : -1;
+	char *whole = kept(reply, strlen(reply), entry);
+
+	for (size_t step = 1; step < 9; step++) {
+		long cut = usage_cut(reply, entry, step);
+		char *part;
+
+		if (cut != want)
+			fprintf(stderr, "step %zu: cut %ld, want %ld in:\n%s\n", step, cut, want,
+			        reply);
+		CHECK(cut == want);
+		if (cut < 0)
+			continue;
+		part = kept(reply, (size_t)cut, entry);
+		CHECK_STR(part, whole);
+		free(part);
+	}
+	free(whole);
+}
+
+TEST(usage_watch)
+{
+	/* After the function: a comment, then prints and a call. */
+	usage_case("```python\nfrom typing import List\n\ndef f(xs: List[int]) -> int:\n"
+	           "    return sum(xs)\n\n\n# Example usage:\nprint(f([1, 2]))\n```\n",
+	           "f", "# Example usage:");
+	usage_case("```python\ndef f(x):\n    return x\n\nassert f(1) == 1\n```\n", "f", "assert");
+	usage_case("```python\ndef f(x):\n    return x\n\nif __name__ == \"__main__\":\n"
+	           "    main()\n```\n",
+	           "f", "if __name__");
+	usage_case("```python\ndef f(x):\n    return x\nresult = f(3)\nprint(result)\n```", "f",
+	           "result = f(3)");
+	usage_case("```python\ndef f(x):\n    return x\n\nf(2)\n```", "f", "f(2)");
+	/* Bare code, no fence. */
+	usage_case("def f(x):\n    return x * 2\n\nprint(f(2))\nThis prints 4.\n", "f",
+	           "print(f(2))");
+	/* A helper the function calls, defined after it: waited for, and the
+	 * usage between them does not stop the reading. */
+	usage_case("```python\ndef f(x):\n    return helper(x)\n\ndef helper(x):\n"
+	           "    return x + 1\n\nprint(f(1))\n```\n",
+	           "f", "print(f(1))");
+	usage_case("```python\ndef f(x):\n    return helper(x)\n\nprint(f(1))\n\n"
+	           "def helper(x):\n    return x + 1\n\nprint(helper(2))\n```\n",
+	           "f", "print(helper(2))");
+	/* Not before the entry point is complete; not inside its docstring or
+	 * a bracket; not for a helper's usage before the entry point. */
+	usage_case("```python\ndef g(x):\n    return x\n\nprint(g(1))\n\ndef f(x):\n"
+	           "    return g(x)\n```\n",
+	           "f", NULL);
+	usage_case("```python\ndef f(x):\n    \"\"\"Doc.\nprint(f(1))\n\"\"\"\n"
+	           "    return x\n```\n",
+	           "f", NULL);
+	usage_case("```python\ndef f(x):\n    return [\nprint(x)]\n```\n", "f", NULL);
+	/* Definitions, imports and constants after the function are code. */
+	usage_case("```python\ndef f(x):\n    return x + K\n\nK = 3\nimport os\n"
+	           "class A:\n    pass\n```\n",
+	           "f", NULL);
+	/* A parameter called as a function is a name the code does not
+	 * define: keep reading (extraction judges). */
+	usage_case("```python\ndef f(x, key):\n    return key(x)\n\nprint(f(1, abs))\n```\n", "f",
+	           "print(f(1, abs))");
+	usage_case("```python\ndef f(x):\n    return cmp(x)\n\nprint(f(1))\n```\n", "f", NULL);
+	/* Another language's block, or code a fence follows: not judged. */
+	usage_case("```bash\ndef f():\nprint(1)\n```\n", "f", NULL);
+	/* A one-line definition is complete. */
+	usage_case("```python\ndef f(x): return x\nprint(f(1))\n```\n", "f", "print(f(1))");
+}
+
 int main(void)
 {
 	RUN(reply_parsed);
@@ -294,6 +403,7 @@ int main(void)
 	RUN(client_config_checked);
 	RUN(settings_table);
 	RUN(fence_watch);
+	RUN(usage_watch);
 	llm_reply_free(&rep);
 	return check_summary();
 }
