@@ -6,6 +6,7 @@ serve(). Kept apart from llmrepl_sbx, whose code every cold run loads: a
 cold run never reads this module. The candidate factory (--factory) takes
 its _wipe and set_limits.
 """
+import os as _os
 import sys
 
 import posix
@@ -40,45 +41,51 @@ def _wipe(path):
     are walked through fds (no path-length limit, no link followed), and
     ones left without permissions are given them back (same uid). A tree
     too deep for our fds is not cleaned: the caller then gives up the whole
-    server, whose tmpfs dies with it."""
-    import os
-    import stat
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    server, whose tmpfs dies with it. An entry's kind comes from the
+    directory listing itself (tmpfs fills it in): no stat per entry."""
     try:
         # /work is ours (open to the candidate factory's uid when there is
         # one); /tmp (root's, 1777) is not.
-        os.chmod(path, 0o777 if _FACTORY or path != "/work" else 0o700)
+        _os.chmod(path, 0o777 if _FACTORY or path != "/work" else 0o700)
     except OSError:
         pass
     try:
-        stack = [(os.open(path, flags), None)]
+        stack = [(_os.open(path, _DIR_FLAGS), None)]
     except OSError:
         return False
     try:
         while stack:
             fd = stack[-1][0]
             sub = None
-            with os.scandir(fd) as entries:
+            with _os.scandir(fd) as entries:
                 for e in entries:
-                    if stat.S_ISDIR(os.lstat(e.name, dir_fd=fd).st_mode):
-                        os.chmod(e.name, 0o700, dir_fd=fd)
-                        sub = (os.open(e.name, flags, dir_fd=fd), e.name)
+                    if e.is_dir(follow_symlinks=False):
+                        _os.chmod(e.name, 0o700, dir_fd=fd)
+                        sub = (_os.open(e.name, _DIR_FLAGS, dir_fd=fd), e.name)
                         break
-                    os.unlink(e.name, dir_fd=fd)
+                    _os.unlink(e.name, dir_fd=fd)
             if sub is not None:
                 stack.append(sub)
                 continue
             fd, name = stack.pop()
-            os.close(fd)
             if stack:
-                os.rmdir(name, dir_fd=stack[-1][0])
+                _os.close(fd)
+                _os.rmdir(name, dir_fd=stack[-1][0])
+                continue
+            # The top: one more listing, through the same fd, to be sure.
+            try:
+                with _os.scandir(fd) as entries:
+                    return next(entries, None) is None
+            finally:
+                _os.close(fd)
     except OSError:
         for fd, _ in stack:
-            os.close(fd)
+            _os.close(fd)
         return False
-    return not os.listdir(path)
+    return False
 
 
+_DIR_FLAGS = _os.O_RDONLY | _os.O_DIRECTORY | _os.O_NOFOLLOW | _os.O_CLOEXEC
 FACTORY_FD = 10
 _STUCK = False  # _kill_all could not clear the namespace: the server must go
 _CGROUP_HELD = []  # the run's cgroup fds a judge keeps for the candidate's workers
@@ -157,31 +164,44 @@ def _factory_clean():
         s.close()
 
 
-def set_limits(lim):
-    """A run's rlimits (cpu_s, memory_mb, nproc, fsize_mb, nofile) on this
-    forked process; the address space counts from what it already maps."""
+_LIMITS = None  # resource.RLIMIT_* in the order of a run's limits (set_limits)
+
+
+def limits_ahead():
+    """What set_limits needs to know of this process (its address space now
+    and its hard limits), read ahead of the run: a spare reads it while it
+    waits, so that only the setrlimit calls are left for the run's path."""
     import resource
-    cpu, mem_mb, nproc, fsize_mb, nofile = lim
+    global _LIMITS
+    if _LIMITS is None:
+        _LIMITS = (resource.RLIMIT_CPU, resource.RLIMIT_AS, resource.RLIMIT_NPROC,
+                   resource.RLIMIT_FSIZE, resource.RLIMIT_NOFILE)
     try:
         with open("/proc/self/statm", "rb") as f:
             vm = int(f.read().split()[0]) * resource.getpagesize()
     except (OSError, ValueError, IndexError):
         vm = 64 << 20
-    for res, soft, hard in (
-            (resource.RLIMIT_CPU, cpu, cpu + 1),
-            (resource.RLIMIT_AS, vm + (mem_mb << 20), vm + (mem_mb << 20)),
-            (resource.RLIMIT_NPROC, nproc, nproc),
-            (resource.RLIMIT_FSIZE, fsize_mb << 20, fsize_mb << 20),
-            (resource.RLIMIT_NOFILE, nofile, nofile)):
+    return vm, tuple(resource.getrlimit(res)[1] for res in _LIMITS)
+
+
+def set_limits(lim, ahead=None):
+    """A run's rlimits (cpu_s, memory_mb, nproc, fsize_mb, nofile) on this
+    forked process; the address space counts from what it already maps
+    (ahead: limits_ahead(), read earlier)."""
+    import resource
+    cpu, mem_mb, nproc, fsize_mb, nofile = lim
+    vm, hards = ahead or limits_ahead()
+    for res, cur, soft, hard in zip(_LIMITS, hards,
+                                    (cpu, vm + (mem_mb << 20), nproc, fsize_mb << 20, nofile),
+                                    (cpu + 1, vm + (mem_mb << 20), nproc, fsize_mb << 20, nofile)):
         # Never above what this process may have (a cold run's candidate
         # factory already has the run's limits).
-        cur = resource.getrlimit(res)[1]
         if cur != resource.RLIM_INFINITY:
             soft, hard = min(soft, cur), min(hard, cur)
         resource.setrlimit(res, (soft, hard))
 
 
-def _child(fds, lim):
+def _child(fds, lim, ahead):
     import os
     import fcntl
     # Out of the way of 1-4 first: the received fds may have any numbers.
@@ -202,7 +222,7 @@ def _child(fds, lim):
         os.closerange(lo, fd)
         lo = fd + 1
     os.closerange(lo, 1 << 16)
-    set_limits(lim)
+    set_limits(lim, ahead)
     _mark("py.limits")
     status = 1
     try:
@@ -235,6 +255,9 @@ def _spare_main(sock):
     import socket
     # Into the run's cgroups first (the host opened them: any process may be
     # moved through them), then nothing of the server's remains in reach.
+    if sbx._TRACE:
+        import time
+        t = time.monotonic_ns()
     for i, fd in enumerate(RUN_CGROUP_FDS):
         step = "join"
         try:
@@ -250,10 +273,13 @@ def _spare_main(sock):
             # Never run outside the run's limits: tell the server which
             # cgroup and why (it reports it with the run's end), then give up.
             _gave_up(sock, i, step, e.errno)
+    if sbx._TRACE:
+        joined = ("+join", (time.monotonic_ns() - t) // 1000)
     os.setsid()
     signal.signal(signal.SIGINT, signal.default_int_handler)
     os.chdir("/work")
     sys.path[:] = SERVER_PATH
+    ahead = limits_ahead()
     while True:
         try:
             msg, fds, _flags, _addr = socket.recv_fds(sock, 4096, 4)
@@ -267,7 +293,7 @@ def _spare_main(sock):
     if sbx._TRACE:
         # The socket carries this run's marks ("TRACE ...", _trace_flush)
         # and is closed before the request is read, like it is otherwise.
-        del sbx._MARKS[:]
+        sbx._MARKS[:] = [joined]
         _mark("py.recv")
         import fcntl
         fd = sock.detach()
@@ -278,13 +304,15 @@ def _spare_main(sock):
     words = msg.decode().split()
     if len(words) != 5 or len(fds) != 4:
         posix._exit(0)
-    _child(fds, tuple(int(w) for w in words))
+    _child(fds, tuple(int(w) for w in words), ahead)
 
 
 class _Spare:
     """The next run's process, forked ahead of time (after the previous run
-    and everything it left were gone), offered to the host as spare n: the
-    host sends the run straight to it, on a copy of this socket."""
+    and everything it left were gone), offered to the host as spare n
+    (offer(), once /work and /tmp are wiped): the host sends the run straight
+    to it, on a copy of this socket. Forked before the wipe, it joins the
+    run's cgroups while the server wipes."""
 
     def __init__(self, ctl, n):
         import os
@@ -303,7 +331,10 @@ class _Spare:
         self.n = n
         self.sock = mine
         self.pidfd = os.pidfd_open(pid)
-        socket.send_fds(ctl, [b"SPARE %d" % n], [mine.fileno()])
+
+    def offer(self, ctl):
+        import socket
+        socket.send_fds(ctl, [b"SPARE %d" % self.n], [self.sock.fileno()])
 
 
 def _spare_said(sock):
@@ -411,6 +442,7 @@ def serve():
     ctl = socket.socket(fileno=CTL_FD)
     n = 1
     spare = _Spare(ctl, n)
+    spare.offer(ctl)
     ctl.send(("READY " + "; ".join(notes)).encode())
     after = ""  # the trace's durations of the wipe and fork after the last run
     while True:
@@ -420,6 +452,7 @@ def serve():
             if _ctl_recv(ctl) == ["FORK"]:
                 n += 1
                 spare = _Spare(ctl, n)
+                spare.offer(ctl)
             continue
         run_id = str(spare.n)
         pid, pidfd = spare.pid, spare.pidfd
@@ -457,22 +490,35 @@ def serve():
             # ones with a fresh server.
             _kill_all()
             posix._exit(3)
+        if had_run and not (clean and not _STUCK):
+            # Something of the run is left: the host starts a fresh server.
+            _gone(ctl)
         if sbx._TRACE:
             import time
             t = time.monotonic_ns()
-        if had_run and not (clean and not _STUCK and _wipe("/work") and _wipe("/tmp")):
-            # Something could not be removed: the host starts a fresh server.
-            ctl.send(b"GONE")
-            _kill_all()
-            posix._exit(3)
-        if sbx._TRACE:
-            t1 = time.monotonic_ns()
         spare = None
         if had_run:
+            # The next run's process first: its after-fork work and its move
+            # into the run's cgroups overlap the wipe.
             n += 1
             spare = _Spare(ctl, n)
         if sbx._TRACE:
-            after = "+wipe=%d +fork=%d" % ((t1 - t) // 1000, (time.monotonic_ns() - t1) // 1000)
+            t1 = time.monotonic_ns()
+        if had_run and not (_wipe("/work") and _wipe("/tmp")):
+            # Something could not be removed (the spare dies with the rest).
+            _gone(ctl)
+        if spare is not None:
+            spare.offer(ctl)
+        if sbx._TRACE:
+            after = "+fork=%d +wipe=%d" % ((t1 - t) // 1000, (time.monotonic_ns() - t1) // 1000)
+
+
+def _gone(ctl):
+    """The server cannot make a clean place for the next run: "GONE" to the
+    host, which starts a fresh server; every process of the namespace dies."""
+    ctl.send(b"GONE")
+    _kill_all()
+    posix._exit(3)
 
 
 SERVER_PATH = []
