@@ -34,22 +34,16 @@ static const char EXAMPLE_CODE[] = "def clamp(x: int, low: int, high: int) -> in
 static const char EXAMPLE_PROSE[] = "Write a Python function clamp(x, low, high) that returns x "
                                     "limited to the range from low to high.";
 static const char EXAMPLE_TESTS[] = "assert clamp(5, 0, 3) == 3\nassert clamp(-1, 0, 3) == 0\n";
-static const char EXAMPLE_ANSWER_CODE[] = "```python\n"
-                                          "def clamp(x: int, low: int, high: int) -> int:\n"
-                                          "    if x < low:\n"
-                                          "        return low\n"
-                                          "    if x > high:\n"
-                                          "        return high\n"
-                                          "    return x\n"
-                                          "```";
-static const char EXAMPLE_ANSWER_PROSE[] = "```python\n"
-                                           "def clamp(x, low, high):\n"
-                                           "    if x < low:\n"
-                                           "        return low\n"
-                                           "    if x > high:\n"
-                                           "        return high\n"
-                                           "    return x\n"
-                                           "```";
+#define EXAMPLE_BODY                                                                               \
+	"    if x < low:\n"                                                                        \
+	"        return low\n"                                                                     \
+	"    if x > high:\n"                                                                       \
+	"        return high\n"                                                                    \
+	"    return x\n"                                                                           \
+	"```"
+static const char EXAMPLE_ANSWER_CODE[] =
+    "```python\ndef clamp(x: int, low: int, high: int) -> int:\n" EXAMPLE_BODY;
+static const char EXAMPLE_ANSWER_PROSE[] = "```python\ndef clamp(x, low, high):\n" EXAMPLE_BODY;
 
 static const char *answer_for(const prompt_input *in)
 {
