@@ -9,7 +9,8 @@ the worker runs them in order while the judge compares: the same calls, in
 the same order, with the same values, as one by one.
 
 calls() returns the calls of the leading asserts of check's body that are
-each exactly that: one call of the parameter with literal arguments, and
+each exactly that (an assert of the same kind with no call at all, such as
+HumanEval's `assert True, "..."`, is passed over): one call of the parameter with literal arguments, and
 otherwise only literals, operators, comparisons and a few builtins that the
 code does not redefine (anything else could be one of the code's names,
 that is, a proxy whose use would come between two calls). The first
@@ -63,7 +64,9 @@ def _one(stmt, param, safe):
         elif isinstance(n, (ast.Lambda, ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom,
                             ast.Starred, ast.Attribute, ast.Subscript, ast.comprehension)):
             return None
-    if call is None or any(isinstance(n, ast.Name) and n.id == param and n is not call.func
+    if call is None:
+        return ()  # nothing of the code's: the row goes on past it
+    if any(isinstance(n, ast.Name) and n.id == param and n is not call.func
                            for n in ast.walk(stmt)):
         return None
     if not all(_literal(a) for a in call.args) or \
@@ -91,6 +94,8 @@ def calls(check_fn, code_tree, source_len):
         one = _one(stmt, param, safe)
         if one is None or len(row) >= ROW_MAX:
             break
+        if not one:
+            continue
         size += len(repr(one))
         if size > ARGS_MAX:
             break
