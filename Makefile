@@ -96,7 +96,8 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 # Test drivers: small programs the pytest suites run against real servers.
 DRIVER_SRCS := $(wildcard tests/drivers/*.c)
 DRIVER_BINS := $(patsubst tests/drivers/%.c,$(BUILD)/tests/drivers/%,$(DRIVER_SRCS))
-ALL_C := $(wildcard $(addsuffix /*.c,$(LIBDIRS)) tests/unit/*.c tests/drivers/*.c tests/fuzz/*.c bench/*.c)
+ALL_C := $(wildcard $(addsuffix /*.c,$(LIBDIRS)) sandbox/gen/*.c tests/unit/*.c tests/drivers/*.c \
+	tests/fuzz/*.c bench/*.c)
 ALL_H := $(wildcard $(addsuffix /*.h,$(LIBDIRS)) tests/unit/*.h)
 
 .PHONY: layers bench-llm lint-deploy all test unit pytest check format format-check lint valgrind fuzz clean help bench model llm-server demo
@@ -123,6 +124,21 @@ $(BUILD)/obj/dispatcher/http_openapi.o: dispatcher/http_openapi.json
 
 # Tests build argv arrays from string literals.
 $(BUILD)/obj/tests/%.o: CFLAGS += -Wno-discarded-qualifiers
+
+# The seccomp filter is compiled to BPF at build time by libseccomp
+# (sandbox/gen/sbx_policy_gen.c) and embedded in the library (.incbin in
+# sandbox/sbx_policy.c): no process compiles it, and only this generator
+# links libseccomp. (Linked without libFuzzer's main in the fuzz build.)
+SBX_BPF := $(BUILD)/gen/sbx_policy.bpf
+$(BUILD)/gen/sbx_policy_gen: $(BUILD)/obj/sandbox/gen/sbx_policy_gen.o
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(subst -fsanitize=fuzzer$(comma),-fsanitize=,$(LDFLAGS)) -o $@ $< $(LDLIBS)
+$(SBX_BPF): $(BUILD)/gen/sbx_policy_gen
+	@echo "  GEN     $@"
+	$(Q)$< $@
+$(BUILD)/obj/sandbox/sbx_policy.o: $(SBX_BPF)
+$(BUILD)/obj/sandbox/sbx_policy.o: CPPFLAGS += -DSBX_POLICY_BPF='"$(SBX_BPF)"'
 
 define lib_rule
 $(BUILD)/lib$(1).a: $(patsubst %.c,$(BUILD)/obj/%.o,$(call lib_srcs,$(1)))
@@ -201,7 +217,7 @@ format-check:
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	  --std=c11 --inline-suppr --suppress=missingIncludeSystem \
-	  -D_GNU_SOURCE $(ALL_INCS) $(LIBDIRS) tests/unit \
+	  -D_GNU_SOURCE -DSBX_POLICY_BPF='"$(SBX_BPF)"' $(ALL_INCS) $(LIBDIRS) tests/unit \
 	  $(wildcard tests/drivers)
 
 check: format-check lint layers function-size test

@@ -87,18 +87,56 @@ static int csv_has(const char *csv, const char *word)
 	return 0;
 }
 
+/* /proc/self/mountinfo and /proc/self/cgroup, read once for the whole
+ * discovery (NULL: unreadable). */
+static char *mountinfo_text, *cgroup_text;
+
+static char *read_text(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *text = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (f == NULL)
+		return NULL;
+	n = getdelim(&text, &cap, '\0', f);
+	fclose(f);
+	if (n < 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* Copy the line at *p into line (cut at len - 1) and step past it; 0 at the
+ * end of the text. */
+static int next_line(const char **p, char *line, size_t len)
+{
+	const char *nl;
+	size_t n;
+
+	if (*p == NULL || **p == '\0')
+		return 0;
+	nl = strchr(*p, '\n');
+	n = nl ? (size_t)(nl - *p) + 1 : strlen(*p);
+	snprintf(line, len, "%.*s", (int)(n < len ? n : len - 1), *p);
+	*p += n;
+	return 1;
+}
+
 /* Find the mount point of a hierarchy in mountinfo: fstype "cgroup" with
  * `want` among its super options (v1), or fstype "cgroup2" (want NULL).
  * Writes the mount point and the mount's root. */
 static int find_mount(const char *want, char *mnt, size_t mlen, char *root, size_t rlen)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "re");
+	const char *p = mountinfo_text;
 	char line[4096];
 	int found = -1;
 
-	if (f == NULL)
+	if (p == NULL)
 		return -1;
-	while (found < 0 && fgets(line, sizeof(line), f) != NULL) {
+	while (found < 0 && next_line(&p, line, sizeof(line))) {
 		char r[1024], m[1024], fstype[64], src[256], opts[1024];
 		char *dash = strstr(line, " - ");
 
@@ -112,7 +150,6 @@ static int find_mount(const char *want, char *mnt, size_t mlen, char *root, size
 		snprintf(root, rlen, "%s", r);
 		found = 0;
 	}
-	fclose(f);
 	return found;
 }
 
@@ -120,13 +157,13 @@ static int find_mount(const char *want, char *mnt, size_t mlen, char *root, size
  * Lines look like "4:memory:/path" or "0::/path". */
 static int own_path(const char *want, char *out, size_t len)
 {
-	FILE *f = fopen("/proc/self/cgroup", "re");
+	const char *p = cgroup_text;
 	char line[4096];
 	int found = -1;
 
-	if (f == NULL)
+	if (p == NULL)
 		return -1;
-	while (found < 0 && fgets(line, sizeof(line), f) != NULL) {
+	while (found < 0 && next_line(&p, line, sizeof(line))) {
 		char *c1 = strchr(line, ':');
 		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 		char *nl = strchr(line, '\n');
@@ -142,7 +179,6 @@ static int own_path(const char *want, char *out, size_t len)
 		snprintf(out, len, "%s", c2 + 1);
 		found = 0;
 	}
-	fclose(f);
 	return found;
 }
 
@@ -328,7 +364,7 @@ static void discover_v1(void)
 			sweep(cgd.base[c]);
 }
 
-static void discover(void)
+static void discover_in(void)
 {
 	char buf[512];
 	char why1[200] = "", why2[200] = "";
@@ -369,6 +405,16 @@ static void discover(void)
 		return;
 	}
 	snprintf(cgd.why, sizeof(cgd.why), "%s; %s", why1, why2);
+}
+
+static void discover(void)
+{
+	mountinfo_text = read_text("/proc/self/mountinfo");
+	cgroup_text = read_text("/proc/self/cgroup");
+	discover_in();
+	free(mountinfo_text);
+	free(cgroup_text);
+	mountinfo_text = cgroup_text = NULL;
 }
 
 void sbx_cgroup_init(sbx_cgroup *cg)

@@ -1,7 +1,7 @@
 /* sbx_policy.h - the sandbox's seccomp filter as a ready BPF program.
  *
- * Built once per process with libseccomp (the parent must not allocate after
- * clone, so the child only loads the finished program). */
+ * Compiled at build time (sandbox/gen/sbx_policy_gen.c) and embedded in the
+ * library; the child loads the finished program. */
 #ifndef LLMREPL_SBX_POLICY_H
 #define LLMREPL_SBX_POLICY_H
 

@@ -289,6 +289,27 @@ static int entry_gave_up(const sbx_result *res)
 	       res->out_len == 0 && res->err_len == 0;
 }
 
+/* The run, and the isolated retry when the in-process run left no usable
+ * answer (ctx->retried says why). */
+static int run_judged(sbx_result *res, sbx_pool *pool, const sbx_config *cfg, const sbx_limits *lim,
+                      const eval_request *req, double budget, eval_judge_ctx *ctx, char *retried,
+                      size_t retried_len, lr_err *err)
+{
+	char why[128];
+	const char *reason;
+	int rc =
+	    run_once(res, pool, cfg, lim, req, budget, ctx->test_timeout_s, req->isolate != 0, err);
+
+	ctx->retried = NULL;
+	if (rc == 0 && !req->isolate && (reason = needs_isolation(res, why, sizeof(why)))) {
+		snprintf(retried, retried_len, "%s", reason);
+		sbx_result_free(res);
+		rc = run_once(res, pool, cfg, lim, req, budget, ctx->test_timeout_s, 1, err);
+		ctx->retried = retried;
+	}
+	return rc;
+}
+
 int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eval_request *req,
              lr_err *err)
 {
@@ -296,11 +317,11 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 	sbx_limits lim;
 	eval_judge_ctx ctx;
 	eval_request local;
+	eval_static_job sj;
 	json_object *st = NULL;
-	double budget, started_s, st_s = 0;
+	double budget, started_s, st_s = 0, st_budget;
 	size_t code_len, tests_len;
-	char why[128], retried[160];
-	const char *reason = NULL;
+	char retried[160];
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -327,21 +348,27 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 
 	started_s = lr_now_s();
 	/* The static checks in the static service when it answers (the run then
-	 * skips them), else in the judge as part of the run. */
+	 * skips them), else in the judge as part of the run. Once the service
+	 * has answered in this process, it analyses while the sandbox runs (the
+	 * two take the machine's two cores instead of one after the other); its
+	 * first call, which starts it, comes before the run. */
 	local = *req;
+	memset(&sj, 0, sizeof(sj));
+	st_budget = fmin(STATIC_BUDGET_MAX_S, fmax(0.2, budget / 3));
 	/* Code run after a session's cells is checked by the judge, which
 	 * knows the names they define. */
 	if (req->static_checks && req->session_ncells == 0 &&
-	    eval_static_run(cfg, req->code, fmin(STATIC_BUDGET_MAX_S, fmax(0.2, budget / 3)), &st,
-	                    &st_s) >= 0)
+	    (eval_static_begin(&sj, req->code, st_budget) == 0 ||
+	     eval_static_run(cfg, req->code, st_budget, &st, &st_s) >= 0))
 		local.static_checks = 0;
-	rc = run_once(&res, pool, cfg, &lim, &local, budget, ctx.test_timeout_s, req->isolate != 0,
-	              err);
-	if (rc == 0 && !req->isolate && (reason = needs_isolation(&res, why, sizeof(why)))) {
-		snprintf(retried, sizeof(retried), "%s", reason);
+	rc = run_judged(&res, pool, cfg, &lim, &local, budget, &ctx, retried, sizeof(retried), err);
+	if (sj.started && eval_static_end(&sj, &st, &st_s) < 0 && rc == 0) {
+		/* The service failed during the run, which skipped the tools: run
+		 * again with the tools in the judge. */
 		sbx_result_free(&res);
-		rc = run_once(&res, pool, cfg, &lim, &local, budget, ctx.test_timeout_s, 1, err);
-		ctx.retried = retried;
+		local.static_checks = req->static_checks;
+		rc = run_judged(&res, pool, cfg, &lim, &local, budget, &ctx, retried,
+		                sizeof(retried), err);
 	}
 	if (rc == 0 && st != NULL)
 		rc = put_static(&res, st, st_s, err);

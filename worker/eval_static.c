@@ -107,8 +107,10 @@ done:
 	return rc;
 }
 
-int eval_static_run(const sbx_config *cfg, const char *code, double budget_s, json_object **out,
-                    double *secs)
+/* may_start: start the service when there is none (only on a thread that
+ * outlives it: the held interpreter dies with the thread that started it). */
+static int static_call(const sbx_config *cfg, const char *code, double budget_s, int may_start,
+                       json_object **out, double *secs)
 {
 	sbx_result res;
 	char *frame;
@@ -126,7 +128,7 @@ int eval_static_run(const sbx_config *cfg, const char *code, double budget_s, js
 	if (svc == NULL || !sbx_held_alive(svc)) {
 		sbx_held_free(svc);
 		svc = NULL;
-		if (svc_start(cfg) < 0)
+		if (!may_start || svc_start(cfg) < 0)
 			goto unlock;
 	}
 	if (sbx_held_call(svc, &res, frame, strlen(frame),
@@ -147,6 +149,55 @@ unlock:
 	sbx_result_free(&res);
 	free(frame);
 	return rc;
+}
+
+int eval_static_run(const sbx_config *cfg, const char *code, double budget_s, json_object **out,
+                    double *secs)
+{
+	return static_call(cfg, code, budget_s, 1, out, secs);
+}
+
+static void *job_main(void *arg)
+{
+	eval_static_job *j = arg;
+
+	j->rc = static_call(NULL, j->code, j->budget_s, 0, &j->out, &j->secs);
+	return NULL;
+}
+
+int eval_static_begin(eval_static_job *j, const char *code, double budget_s)
+{
+	int up;
+
+	memset(j, 0, sizeof(*j));
+	j->rc = -1;
+	if (!enabled() || code == NULL)
+		return -1;
+	pthread_mutex_lock(&svc_lock);
+	up = svc != NULL && svc_calls > 0;
+	pthread_mutex_unlock(&svc_lock);
+	if (!up)
+		return -1;
+	j->code = code;
+	j->budget_s = budget_s;
+	if (pthread_create(&j->thread, NULL, job_main, j) != 0)
+		return -1;
+	j->started = 1;
+	return 0;
+}
+
+int eval_static_end(eval_static_job *j, json_object **out, double *secs)
+{
+	*out = NULL;
+	*secs = 0;
+	if (!j->started)
+		return -1;
+	pthread_join(j->thread, NULL);
+	j->started = 0;
+	*out = j->out;
+	*secs = j->secs;
+	j->out = NULL;
+	return j->rc;
 }
 
 void eval_static_stop(void)

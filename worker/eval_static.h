@@ -20,6 +20,7 @@
 #include "sbx.h"
 
 #include <json-c/json.h>
+#include <pthread.h>
 
 /* The findings of `code` as the harness's `static` object (with "cached":
  * true when they came from the cache) in *out, and the service's time in
@@ -29,6 +30,26 @@
  * settings the service starts with, without the candidate factory. */
 int eval_static_run(const sbx_config *cfg, const char *code, double budget_s, json_object **out,
                     double *secs);
+
+/* The same analysis beside a sandbox run: eval_static_begin asks the
+ * service on a thread of its own and returns 0, or -1 when the service is
+ * off or has not answered yet in this process (the first call starts it,
+ * which only eval_static_run does: the held interpreter dies with the thread
+ * that started it). eval_static_end waits for the answer and returns what
+ * eval_static_run would have; -1 then means the service failed meanwhile
+ * (it is restarted by the next eval_static_run). `code` must stay valid
+ * until eval_static_end. */
+typedef struct eval_static_job {
+	pthread_t thread;
+	int started;
+	const char *code;
+	double budget_s, secs;
+	json_object *out;
+	int rc;
+} eval_static_job;
+
+int eval_static_begin(eval_static_job *j, const char *code, double budget_s);
+int eval_static_end(eval_static_job *j, json_object **out, double *secs);
 
 /* Ends the service (the next call starts another); for tests and exits. */
 void eval_static_stop(void);

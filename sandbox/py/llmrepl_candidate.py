@@ -13,6 +13,10 @@ Factory protocol (one datagram each):
   judge -> factory  "KILL"   every process of this uid but the factory dies
   server -> factory "CLEAN"  KILL, then /work and /tmp are emptied of what
                     this uid made (pool: between runs)
+  judge -> factory  "END"    (pool) the judge is done with the code: the
+                    same as CLEAN, now, while the judge writes its answer
+                    and exits, and without an answer; a CLEAN with no NEW
+                    since is then answered at once
   factory -> asker  "OK"     after KILL and CLEAN
 
 A worker runs the code and answers calls over its socket in the encoding of
@@ -62,6 +66,7 @@ def factory_main(wipe, set_limits):
     # forked before that would stay outside them.
     spare = None
     cgroups = []
+    clean = False  # nothing of the candidate's since the last END's clean-up
     while True:
         try:
             msg, fds, _flags, _addr = socket.recv_fds(sock, 4096, 7)
@@ -84,16 +89,25 @@ def factory_main(wipe, set_limits):
             # No spare forked now: the run's end (CLEAN) or a restart
             # (KILL) kills every process of this uid, a spare too.
             spare = None
+            clean = False
         elif words == ["KILL"]:
             _kill_all()
             sock.send(b"OK")
             spare = True
-        elif words == ["CLEAN"]:
-            _kill_all()
-            wipe("/work")
-            wipe("/tmp")
-            sock.send(b"OK")
-            spare = True
+            clean = False
+        elif words == ["END"] or words == ["CLEAN"]:
+            # END: the judge has closed its worker, so clean up now, off the
+            # run's way to its DONE. Only the spare forked next exists after
+            # that and it runs nothing before a NEW: the server's CLEAN that
+            # follows has nothing left to do.
+            if not clean:
+                _kill_all()
+                wipe("/work")
+                wipe("/tmp")
+                spare = True
+            clean = words == ["END"]
+            if not clean:
+                sock.send(b"OK")
         for fd in fds:
             os.close(fd)
         if spare is True:

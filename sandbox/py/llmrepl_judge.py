@@ -181,10 +181,17 @@ class Remote:
     def close(self):
         """The worker ends when its socket closes; whatever it left running
         is killed by the sandbox after the run (the pool's CLEAN, or the
-        cold run's end)."""
+        cold run's end). In the pool the factory is told now ("END"), so
+        that it cleans up and forks the next run's worker while this
+        process writes its answer and exits, not after."""
         if self.sock is not None:
             self.sock.close()
             self.sock = None
+        if CGROUP_FDS and self.dead is None:
+            try:
+                self.ctl.send(b"END", socket.MSG_DONTWAIT)
+            except OSError:
+                pass
         self.ctl.close()
 
     def prestart(self):
