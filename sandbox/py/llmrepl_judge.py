@@ -145,6 +145,7 @@ class Remote:
         self.callables = {}  # id -> a callable of the judge's handed to the code
         self.callable_ids = {}  # id(callable) -> id
         self.cb_depth = 0  # nested requests (a callback calling the code again)
+        self.ahead = []  # calls sent ahead whose answers are still to be taken, in order
         self.cb_count = 0  # callbacks within the outermost request
 
     # ---- the worker's life -------------------------------------------------------
@@ -165,6 +166,7 @@ class Remote:
         self.gen += 1
 
     def kill(self):
+        self.ahead = []
         if self.sock is not None:
             self.sock.close()
             self.sock = None
@@ -215,6 +217,7 @@ class Remote:
         return msg
 
     def _request(self, msg, timeout, grace=GRACE_S):
+        ahead = msg is not None and bool(self.ahead) and self._take_ahead(msg)
         if self.sock is None:
             self._start()
             if self.names is not None:
@@ -231,9 +234,12 @@ class Remote:
         try:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
-            if msg is not None:
-                wire.send(self.sock, msg)
-            reply = wire.recv(self.sock)
+            if ahead:
+                reply = self._ahead_reply()
+            else:
+                if msg is not None:
+                    wire.send(self.sock, msg)
+                reply = wire.recv(self.sock)
             while type(reply) is list and reply and reply[0] == "cb":
                 # The code calls a callable of the tests': run here, on data.
                 wire.send(self.sock, self._callback(reply))
@@ -293,6 +299,49 @@ class Remote:
         if kind == "callback":
             raise wire.WireError("a callback handle from the code")
         return Handle(self, gen, i, name, kind)
+
+    # ---- calls sent ahead (llmrepl_ahead) ------------------------------------------
+    def send_ahead(self, fn, name, row, timeout):
+        """Send the row of calls check() is about to make of the code's
+        function `name` (fn, its proxy), each [args, kwargs] of literals,
+        so that the worker runs them one after another while the tests
+        compare. Each is then taken, in order, by the call the tests make
+        (_request); a call that is not the next one sent kills the worker
+        (the tests went another way: a fresh worker, as after a crash)."""
+        if type(fn) is not Global or fn._name != name or fn._r is not self or \
+                self.sock is None or self.pending or self.ahead or self.cb_depth:
+            return
+        t = max(0.001, timeout)
+        try:
+            batch = [[name, [self.encode(x) for x in args],
+                      [[str(k), self.encode(v)] for k, v in kwargs.items()], t]
+                     for args, kwargs in row]
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
+                                 struct.pack("ll", 1, 0))
+            wire.send(self.sock, ["calls", batch])
+        except (OSError, wire.WireError, ValueError):
+            self.kill()
+            return
+        self.ahead = [b[:3] for b in batch]
+
+    def _take_ahead(self, msg):
+        """True when msg is the next call sent ahead (its answer is coming)."""
+        head = self.ahead.pop(0)
+        if msg[0] == "call" and len(msg) == 5 and head == msg[1:4]:
+            return True
+        self.kill()
+        return False
+
+    def _ahead_reply(self):
+        """The answer to a call sent ahead: the worker's answer with a fifth
+        element, true when the row stopped there (the call's value made a
+        handle, which the tests may use before the next call: the rest go
+        one by one)."""
+        reply = wire.recv(self.sock)
+        if type(reply) is list and len(reply) == 5:
+            if reply.pop() is not False:
+                self.ahead = []
+        return reply
 
     def _callable_id(self, fn):
         i = self.callable_ids.get(id(fn))

@@ -19,6 +19,7 @@ comparison and the arguments and result of the call to the code under test.
 import ast
 import doctest
 
+import llmrepl_ahead
 import llmrepl_textplan
 from llmrepl_planbase import OPS as _OPS
 from llmrepl_planbase import SITE_LIMIT, PlanError
@@ -299,6 +300,8 @@ class Plan:
         self.entry_inferred = False
         self.check_step = None
         self.check_calls_itself = False
+        self.check_ahead = []  # check()'s calls the judge may send ahead (llmrepl_ahead)
+        self.check_line = None
         self.test_funcs = []  # (step, name)
         self.unittests = []  # (step, class, method)
         self.doctests = []  # (DocTest, [steps])
@@ -452,6 +455,8 @@ def _plan_tests(plan, tree, text, code_tree):
             for s in plan.steps:
                 if s["kind"] == "check_assert":
                     s["parent"] = plan.check_step
+            plan.check_ahead = llmrepl_ahead.calls(check_fn, code_tree, len(text))
+            plan.check_line = check_fn.lineno
     for fn in tests_fns:
         plan.test_funcs.append((plan.add_step("test", fn.name, fn.lineno, "tests", True),
                                 fn.name))

@@ -633,6 +633,13 @@ class Runner:
             check = (tns or {}).get("check")
             if not callable(check):
                 raise EntryPointError("the tests' check() was not defined")
+            if plan.check_ahead and self.remote is not None and not self.skip \
+                    and not self.failed and getattr(getattr(check, "__code__", None),
+                                                    "co_firstlineno", None) == plan.check_line:
+                # check() as planned, on the code's own function: its calls
+                # go to the candidate at once (llmrepl_ahead).
+                self.remote.send_ahead(fn, name, plan.check_ahead,
+                                       min(self.test_timeout, self.deadline - time.monotonic()))
             check(fn)
 
         self._guard(plan.check_step, call)
