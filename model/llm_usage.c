@@ -72,19 +72,27 @@ static const char *const BUILTINS[] = {
     "type",       "vars",         "zip",      "__import__", "StopIteration", "NotImplemented",
     NULL};
 
-/* A name in a " a b c " list; *full when it did not fit. */
-static void add_name(char *list, size_t cap, int *full, const char *p, size_t k)
-{
-	size_t n = strlen(list);
-	char w[80];
+/* Names longer than this are never listed (nor looked up). */
+#define NAME_CAP 77
 
-	if (k == 0 || k + 2 >= sizeof(w))
-		return;
+/* Is the name [p, p+k) (0 < k <= NAME_CAP) in a " a b c " list? */
+static int listed(const char *list, const char *p, size_t k)
+{
+	char w[NAME_CAP + 3];
+
 	w[0] = ' ';
 	memcpy(w + 1, p, k);
 	w[k + 1] = ' ';
 	w[k + 2] = '\0';
-	if (strstr(list, w))
+	return strstr(list, w) != NULL;
+}
+
+/* A name in a " a b c " list; *full when it did not fit. */
+static void add_name(char *list, size_t cap, int *full, const char *p, size_t k)
+{
+	size_t n = strlen(list);
+
+	if (k == 0 || k > NAME_CAP || listed(list, p, k))
 		return;
 	if (n + k + 2 > cap) {
 		*full = 1;
@@ -97,17 +105,11 @@ static void add_name(char *list, size_t cap, int *full, const char *p, size_t k)
 
 static int known(const llm_usage *u, const char *p, size_t k)
 {
-	char w[80];
-
 	if (in_list(BUILTINS, p, k) || (k > 5 && memcmp(p + k - 5, "Error", 5) == 0) ||
 	    (k > 9 && memcmp(p + k - 9, "Exception", 9) == 0) ||
-	    (k > 7 && memcmp(p + k - 7, "Warning", 7) == 0) || k + 2 >= sizeof(w))
+	    (k > 7 && memcmp(p + k - 7, "Warning", 7) == 0) || k > NAME_CAP)
 		return 1;
-	w[0] = ' ';
-	memcpy(w + 1, p, k);
-	w[k + 1] = ' ';
-	w[k + 2] = '\0';
-	return strstr(u->defined, w) != NULL;
+	return listed(u->defined, p, k);
 }
 
 static void defines(llm_usage *u, const char *p, size_t k)
@@ -267,17 +269,12 @@ static int usage_start(const llm_usage *u, const char *p, size_t n)
 		;
 	{
 		const char *s = q;
-		char w[80];
 
 		while (q < end && ident_char(*q))
 			q++;
-		if (q >= end || *q != '(' || q == s || (size_t)(q - s) + 3 > sizeof(w))
+		if (q >= end || *q != '(' || q == s || (size_t)(q - s) > NAME_CAP)
 			return 0;
-		w[0] = ' ';
-		memcpy(w + 1, s, (size_t)(q - s));
-		w[q - s + 1] = ' ';
-		w[q - s + 2] = '\0';
-		return strstr(u->tops, w) != NULL;
+		return listed(u->tops, s, (size_t)(q - s));
 	}
 }
 
