@@ -236,9 +236,9 @@ static int judge_item(eval_outcome *out, lr_err *err, gitem *it, const gframe *f
 	r.cg_peak_kb = grp->cg_peak_kb;
 	r.isolation = grp->isolation | SBX_ISO_GROUPED;
 	snprintf(r.detail, sizeof(r.detail),
-	         "evaluation %zu of %zu in one sandbox run; peak_kb is the run's, an upper "
-	         "bound of this one's; cpu_s is the judge's only",
-	         f->k + 1, n);
+	         "evaluation %zu of %zu in one sandbox run: peak_kb is the run's (an upper "
+	         "bound), cpu_s the judge's only%s%.120s",
+	         f->k + 1, n, grp->detail[0] ? "; " : "", grp->detail);
 	r.answer = copy(f->ans, f->alen);
 	r.answer_len = f->alen;
 	r.out = copy(f->out, f->olen);
