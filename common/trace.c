@@ -60,8 +60,8 @@ void lr_trace_end(const char *what)
 
 	if (!cur.on)
 		return;
-	at = (size_t)snprintf(line, sizeof(line), "job-trace %s total=%lld",
-	                      what ? what : cur.what, (lr_now_ns() - cur.t0_ns) / 1000);
+	at = (size_t)snprintf(line, sizeof(line), "job-trace %s total=%lld", what ? what : cur.what,
+	                      (lr_now_ns() - cur.t0_ns) / 1000);
 	for (int i = 0; i < cur.n && at < sizeof(line); i++) {
 		at += (size_t)snprintf(line + at, sizeof(line) - at, " %s=%lld", cur.name[i],
 		                       (cur.ns[i] - prev) / 1000);
