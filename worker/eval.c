@@ -8,6 +8,7 @@
 #include "eval_static.h"
 #include "json.h"
 #include "clock.h"
+#include "trace.h"
 #include "wk_metrics.h"
 
 #include <math.h>
@@ -203,10 +204,12 @@ static int run_once(sbx_result *res, sbx_pool *pool, const sbx_config *cfg, cons
 	memset(res, 0, sizeof(*res));
 	if (request == NULL)
 		return lr_err_set(err, LR_ENOMEM, "out of memory");
+	lr_trace_mark("e.request");
 	if (pool != NULL)
 		rc = sbx_pool_run(pool, res, lim, request, strlen(request));
 	else
 		rc = sbx_run(res, cfg, lim, request, strlen(request));
+	lr_trace_mark("e.run");
 	free(request);
 	if (rc == 0)
 		wk_metrics_sandbox(res);
@@ -384,6 +387,7 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 	    (eval_static_begin(&sj, req->code, st_budget) == 0 ||
 	     eval_static_run(cfg, req->code, st_budget, &st, &st_s) >= 0))
 		local.static_checks = 0;
+	lr_trace_mark("e.static");
 	rc = run_judged(&res, pool, cfg, &lim, &local, budget, &ctx, retried, sizeof(retried), err);
 	if (sj.started && eval_static_end(&sj, &st, &st_s) < 0 && rc == 0) {
 		/* The service failed during the run, which skipped the tools: run
@@ -402,8 +406,10 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 		                "(it could not join the run's cgroups)");
 	if (rc == 0)
 		lr_metric_observe(wk_m.eval, lr_now_s() - started_s, NULL);
+	lr_trace_mark("e.after");
 	if (rc == 0)
 		rc = eval_judge(out, &res, req->criteria, &ctx, err);
+	lr_trace_mark("e.judge");
 	sbx_result_free(&res);
 	return rc;
 }
