@@ -22,7 +22,13 @@ Prints each run and the medians, and bare / batch and bare / jobs as ratios
 (above 1: llm-repl is faster than the bare loop). The figures say nothing when the
 machine is busy with other work; say so beside them.
 
-    python3 bench/batch.py [--runs 3] [--workers 1] [--static]
+--share-compare starts two systems side by side, each with --workers workers,
+one with batch sharing off (each batch on its owner's slots alone) and one with
+it on (idle workers take items of a running batch), and times, per run, the
+bare loop and one batch job on each (no evaluate jobs): on / off is the gain
+of sharing in the same run.
+
+    python3 bench/batch.py [--runs 3] [--workers 1] [--static] [--share-compare]
 """
 import argparse
 import gzip
@@ -67,18 +73,20 @@ class Stack:
         stop_all(self.procs)
 
 
-def start(args, stack, tmp):
+def start(args, stack, tmp, share=True, tag=""):
     port = free_port()
-    (tmp / "redis").mkdir()
-    stack.start("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                          "--dir", str(tmp / "redis"), "--save", "", "--appendonly", "no"])
+    (tmp / f"redis{tag}").mkdir()
+    stack.start(f"redis{tag}", ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                                "--dir", str(tmp / f"redis{tag}"), "--save", "",
+                                "--appendonly", "no"])
     wait_redis(port)
     env = dict(os.environ, LLMREPL_REDIS_URL=f"redis://127.0.0.1:{port}", LLMREPL_PREFIX=PREFIX,
-               LLMREPL_LOG_LEVEL="warn")
+               LLMREPL_LOG_LEVEL="warn", LLMREPL_BATCH_SHARE="true" if share else "false")
     build = Path(args.build)
-    stack.start("dispatcher", [str(build / "llmrepl-dispatcher")], env)
+    stack.start(f"dispatcher{tag}", [str(build / "llmrepl-dispatcher")], env)
     for i in range(args.workers):
-        stack.start(f"worker{i}", [str(build / "llmrepl-worker"), "--name", f"bench{i}"], env)
+        stack.start(f"worker{tag}{i}", [str(build / "llmrepl-worker"), "--name", f"bench{i}"],
+                    env)
     deadline = time.time() + 120
     while int(cli(port, "ZCARD", PREFIX + "workers").strip() or 0) < args.workers:
         if time.time() > deadline:
@@ -131,12 +139,41 @@ def bare_once(files):
     return time.perf_counter() - t0
 
 
+def share_compare(args, spec, files, stack, tmp):
+    """Sharing off and on, side by side in the same run."""
+    off = start(args, stack, tmp, share=False, tag="-off")
+    on = start(args, stack, tmp, share=True, tag="-on")
+    batch_once(off, spec)  # warm: the pools and the page cache
+    batch_once(on, spec)
+    bare_once(files[:20])
+    rows = []
+    for r in range(args.runs):
+        b = bare_once(files)
+        x = batch_once(off, spec)
+        y = batch_once(on, spec)
+        rows.append((b, x, y))
+        print(f"run {r + 1}: bare sequential {b:.2f} s, batch sharing off {x:.2f} s "
+              f"({b / x:.2f}x), on {y:.2f} s ({b / y:.2f}x); on/off {x / y:.2f}x", flush=True)
+    b, x, y = (statistics.median(v[i] for v in rows) for i in range(3))
+    print(f"\n{len(files)} HumanEval canonical solutions, {args.workers} workers per system, "
+          f"static checks {'on' if args.static else 'off'}, {os.cpu_count()} CPUs, load "
+          f"{os.getloadavg()[0]:.1f}")
+    print(f"bare python3 -I -S per problem, sequential   median {b:.2f} s")
+    print(f"one batch job, sharing off                    median {x:.2f} s ({b / x:.2f}x bare)")
+    print(f"one batch job, sharing on                     median {y:.2f} s ({b / y:.2f}x bare)")
+    print(f"gain of sharing (off / on) of the medians     {x / y:.2f}x")
+    print(f"median of the runs' gains                     "
+          f"{statistics.median(v[1] / v[2] for v in rows):.2f}x")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--static", action="store_true", help="static checks on (off by default)")
     ap.add_argument("--build", default=str(ROOT / "build"))
+    ap.add_argument("--share-compare", action="store_true",
+                    help="batch sharing off and on side by side (see above)")
     args = ap.parse_args()
     with gzip.open(DATA / "HumanEval.jsonl.gz", "rt") as f:
         probs = [json.loads(line) for line in f]
@@ -153,6 +190,13 @@ def main():
                      f"\ncheck({p['entry_point']})\n")
         files.append(f)
     stack = Stack(tmp)
+    if args.share_compare:
+        try:
+            share_compare(args, spec, files, stack, tmp)
+        finally:
+            stack.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
     try:
         port = start(args, stack, tmp)
         batch_once(port, spec)  # warm: the pools and the page cache

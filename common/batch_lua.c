@@ -22,7 +22,7 @@
 	"local function noted(j)\n" \
 	"  if #why == 0 then return '' end\n" \
 	"  local msg = table.concat(why, '; ')\n" \
-	"  emit(j, 'batch_data', {'reason', msg})\n" \
+	"  emit(j, 'batch_data', {'msg', msg})\n" \
 	"  return msg\n" \
 	"end\n" \
 	"-- A key of the job that must be of type want: one of another type goes.\n" \

@@ -127,7 +127,10 @@ static int h_tick(void *arg, const size_t *held, size_t nheld, lr_err *err)
 
 	if (*h->stop >= 2 || h->over)
 		return lr_err_set(err, LR_ECANCELED, "stopping");
-	if (nheld == 0 || lr_now_ms() - h->renewed_ms < h->claim_ms / 3)
+	/* The claims extended every third of their length, and at least every
+	 * second: a cancelled batch is noticed by the refusal. */
+	if (nheld == 0 ||
+	    lr_now_ms() - h->renewed_ms < (h->claim_ms < 3000 ? h->claim_ms / 3 : 1000))
 		return 0;
 	return claim(h, held, nheld, 0, &c, err) == LR_ESTALE ? LR_ESTALE : 0;
 }

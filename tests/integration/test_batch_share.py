@@ -172,7 +172,7 @@ def test_tampered_claims_are_put_right_with_a_reason(system):
     system.worker(**{"batch-slots": 1})
     system.wait(jid, timeout=120)
     assert_every_item_once(system, jid, n)
-    reasons = " ".join(e.get("reason", "") for e in system.events(jid)
+    reasons = " ".join(e.get("msg", "") for e in system.events(jid)
                        if e["type"] == "batch_data")
     assert "'abc' is not an index" in reasons and "'99999' is not an index" in reasons, reasons
     assert "item 0 is recorded already" in reasons, reasons
@@ -202,7 +202,7 @@ def test_a_broken_batches_key_leaves_the_owner_alone(system):
     system.wait(jid, timeout=120)
     h, _ = assert_every_item_once(system, jid, n)
     assert set(ran_by(system, jid, n).values()) == {h["worker"]}
-    reasons = " ".join(e.get("reason", "") for e in system.events(jid)
+    reasons = " ".join(e.get("msg", "") for e in system.events(jid)
                        if e["type"] == "batch_data")
     assert "no other worker helps" in reasons, reasons
 
