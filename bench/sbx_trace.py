@@ -5,6 +5,7 @@
     python3 bench/sbx_trace.py trace.txt
 
 Reads "sbx-trace <kind> total=<us> <phase>=<us> ..." lines (sandbox/sbx_trace.h)
+and the queue's "job-trace <what> ..." lines (LLMREPL_JOB_TRACE=1, common/trace.h)
 and prints, per kind, each phase's median and the runs it appeared in, in the
 order phases usually happen."""
 import statistics
@@ -17,7 +18,7 @@ def main(paths):
         f = sys.stdin if path == "-" else open(path)
         for line in f:
             words = line.split()
-            if len(words) < 3 or words[0] != "sbx-trace":
+            if len(words) < 3 or words[0] not in ("sbx-trace", "job-trace"):
                 continue
             phases = kinds.setdefault(words[1], {})
             for pos, w in enumerate(words[2:]):

@@ -4,6 +4,7 @@
 
 #include "log.h"
 #include "queue_lua.h"
+#include "trace.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -778,6 +779,7 @@ int lr_q_next(lr_q *q, const char *worker, long block_ms, long lease_ms, lr_q_jo
 	snprintf(name, sizeof(name), "wake:%s", worker);
 	lr_key(q->k, wake, name);
 	rc = next_routed(q, key, worker, lease_ms, job, got, err);
+	lr_trace_mark("q.routed");
 	if (rc < 0 || *got)
 		return rc;
 	for (int tries = 0;; tries++) {
@@ -791,11 +793,13 @@ int lr_q_next(lr_q *q, const char *worker, long block_ms, long lease_ms, lr_q_jo
 		}
 		break;
 	}
+	lr_trace_mark("q.read");
 	if (rc < 0)
 		return rc;
 	rc = check_reply(rep, err);
 	if (rc == 0 && (es = entries_of(rep, key)) != NULL && es->elements > 0)
 		rc = take_entry(q, key, es->element[0], worker, lease_ms, job, got, err);
+	lr_trace_mark("q.claim");
 	es = rc == 0 ? entries_of(rep, wake) : NULL;
 	if (es != NULL && es->elements > 0) {
 		rc = ack_wake(q, wake, es, err);

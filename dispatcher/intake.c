@@ -3,6 +3,7 @@
 #include "dispatcher.h"
 
 #include "log.h"
+#include "trace.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@ int disp_intake_one(disp *d, const char *id, const char *spec, size_t len, lr_er
 	int rc;
 
 	lr_err_clear(&why);
+	lr_trace_begin("intake");
 	if (!lr_job_id_valid(id))
 		return lr_err_set(err, LR_EPROTO, "request id '%.48s' is not a stream id", id);
 	if (len > d->cfg.job.max_spec_bytes) {
@@ -30,6 +32,7 @@ int disp_intake_one(disp *d, const char *id, const char *spec, size_t len, lr_er
 		goto done;
 	}
 	rc = disp_idem_claim(d, id, spec, len, &stripped, holder, err);
+	lr_trace_mark("d.idem");
 	if (rc < 0)
 		return rc;
 	if (holder[0]) {
@@ -56,7 +59,9 @@ int disp_intake_one(disp *d, const char *id, const char *spec, size_t len, lr_er
 		rc = lr_q_intake(&d->q, &rec, &d->cfg.queue, &recorded, err);
 		goto done;
 	}
+	lr_trace_mark("d.parse");
 	norm = lr_job_spec_to_json(&s);
+	lr_trace_mark("d.norm");
 	if (norm == NULL) {
 		lr_job_spec_free(&s);
 		free(stripped);
@@ -68,8 +73,10 @@ int disp_intake_one(disp *d, const char *id, const char *spec, size_t len, lr_er
 	rec.spec_len = strlen(norm);
 	rec.notes = s.notes;
 	rc = lr_q_intake(&d->q, &rec, &d->cfg.queue, &recorded, err);
+	lr_trace_mark("d.intake");
 	lr_job_spec_free(&s);
 	free(norm);
+	lr_trace_end(NULL);
 done:
 	free(stripped);
 	if (rc < 0)
@@ -156,8 +163,11 @@ static int take(disp *d, const char *const *ids, size_t nids, long *n, lr_err *e
 	lr_q_taken t;
 	int rc;
 
+	lr_trace_begin("take");
 	rc = lr_q_take(&d->q, d->cfg.name, d->cfg.batch, d->cfg.job.max_spec_bytes, &d->cfg.queue,
 	               ids, nids, &t, err);
+	if (rc == 0 && t.n > 0)
+		lr_trace_end(NULL);
 	for (size_t i = 0; rc == 0 && i < t.n; i++) {
 		const lr_q_request *req = &t.reqs[i];
 

@@ -44,9 +44,9 @@ const char *sbx_end_name(sbx_end e)
 }
 
 /* The protections' names, in the order of the SBX_ISO_* bits. */
-static const char *const iso_names[] = {"userns", "pidns",   "netns", "mntns", "ipcns",
-                                        "utsns",  "uid",     "caps",  "nnp",   "rlimits",
-                                        "cgroup", "seccomp", "rofs"};
+static const char *const iso_names[] = {"userns", "pidns",   "netns", "mntns",  "ipcns",
+                                        "utsns",  "uid",     "caps",  "nnp",    "rlimits",
+                                        "cgroup", "seccomp", "rofs",  "grouped"};
 #define ISO_NAMES (sizeof(iso_names) / sizeof(iso_names[0]))
 
 void sbx_isolation_str(unsigned iso, char *buf, size_t len)

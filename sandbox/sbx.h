@@ -79,6 +79,9 @@ enum {
 	SBX_ISO_CGROUP = 1u << 10, /* cgroup memory and pids limits */
 	SBX_ISO_SECCOMP = 1u << 11,
 	SBX_ISO_ROFS = 1u << 12, /* minimal read-only filesystem view */
+	/* Not a protection: set by a caller that ran several requests in one run
+	 * (worker/eval_group.c), so a result says it shared its run. */
+	SBX_ISO_GROUPED = 1u << 13,
 };
 
 typedef struct sbx_result {

@@ -172,12 +172,57 @@ static int limits_differ(const sbx_cg_limits *a, const sbx_cg_limits *b)
 	return a->mem_bytes != b->mem_bytes || a->pids_max != b->pids_max || a->cpus != b->cpus;
 }
 
+/* A new one: a uid slot and (with_cg) its cgroup. NULL with errno when no
+ * uid slot is free. */
+static sbx_ready *ready_new(const sbx_setup *s, int with_cg, const sbx_cg_limits *cl)
+{
+	sbx_ready *r;
+	char name[48];
+
+	r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	r->uid_base = s->uid_base;
+	r->with_cg = with_cg;
+	r->netns_fd = -1;
+	sbx_cgroup_init(&r->cg);
+	/* With cgroups, a slot whose cgroup an earlier process left ready
+	 * first: its cgroup is taken over (checked, its limits set again)
+	 * instead of made. A slot whose cgroup name is taken by a cgroup that
+	 * cannot serve nor be removed (a process in it) is given up for
+	 * another. */
+	r->slot_fd =
+	    with_cg ? sbx_cgroup_ready_slot(s->uid_base, s->uid_base + SBX_SLOTS, &r->uid) : -1;
+	for (int tries = 0;; tries++) {
+		if (r->slot_fd < 0)
+			r->slot_fd = sbx_slot_acquire(s->uid_base, &r->uid);
+		if (r->slot_fd < 0) {
+			int e = errno;
+
+			free(r);
+			errno = e;
+			return NULL;
+		}
+		if (!with_cg)
+			break;
+		sbx_slot_cgroup_name(r->uid, name, sizeof(name));
+		r->cur = *cl;
+		if (sbx_cgroup_create(&r->cg, name, cl, 0, r->note, sizeof(r->note)) != -2 ||
+		    tries == 3)
+			break;
+		sbx_slot_release(r->slot_fd);
+		r->slot_fd = -1;
+	}
+	return r;
+}
+
 /* A kept one with the same base and cgroup choice, its limits set to cl;
  * else a new one. NULL with errno when no uid slot is free. */
 static sbx_ready *ready_take(const sbx_setup *s, int with_cg, const sbx_cg_limits *cl)
 {
 	sbx_ready *r = NULL;
-	char name[48];
 
 	pthread_mutex_lock(&ready_lock);
 	for (int i = nready - 1; i >= 0; i--)
@@ -203,42 +248,29 @@ static sbx_ready *ready_take(const sbx_setup *s, int with_cg, const sbx_cg_limit
 		r->netns_fd = sbx_netns_new();
 	if (r != NULL)
 		return r;
-	r = calloc(1, sizeof(*r));
-	if (r == NULL) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	r->uid_base = s->uid_base;
-	r->with_cg = with_cg;
-	r->netns_fd = -1;
-	sbx_cgroup_init(&r->cg);
-	r->slot_fd = sbx_slot_acquire(s->uid_base, &r->uid);
-	if (r->slot_fd < 0) {
-		int e = errno;
-
-		free(r);
-		errno = e;
-		return NULL;
-	}
-	if (with_cg) {
-		sbx_slot_cgroup_name(r->uid, name, sizeof(name));
-		(void)sbx_cgroup_create(&r->cg, name, cl, 0, r->note, sizeof(r->note));
-		r->cur = *cl;
-	}
-	return r;
+	return ready_new(s, with_cg, cl);
 }
 
-/* At exit the kept ones go: their cgroups are removed here rather than left
- * for the next holder of the slot's scope, which a process in a network
- * namespace of its own would never have. A forked child that exits leaves
- * its parent's alone. */
+/* At exit the kept ones go. Their cgroups (v1) stay for the next process
+ * of the slot's scope (sbx_cgroup_leave) when the scope outlives this
+ * process; one made for it alone (a network namespace of its own) would
+ * have no later process, so there they are removed. A forked child that
+ * exits leaves its parent's alone. */
 static void ready_drain(void)
 {
+	int leave;
+
 	if (getpid() != ready_owner)
 		return;
+	leave = sbx_slot_scope_durable();
 	pthread_mutex_lock(&ready_lock);
-	while (nready > 0)
-		ready_destroy(ready_free[--nready]);
+	while (nready > 0) {
+		sbx_ready *r = ready_free[--nready];
+
+		if (leave && r->cg.version == 1)
+			sbx_cgroup_leave(&r->cg);
+		ready_destroy(r);
+	}
 	pthread_mutex_unlock(&ready_lock);
 }
 

@@ -2,11 +2,13 @@
  * judge the answer (eval_report.c). */
 #include "eval.h"
 
+#include "eval_int.h"
 #include "eval_io.h"
 #include "eval_report.h"
 #include "eval_static.h"
 #include "json.h"
 #include "clock.h"
+#include "trace.h"
 #include "wk_metrics.h"
 
 #include <math.h>
@@ -95,12 +97,11 @@ static json_object *candidate_limits(const sbx_limits *lim)
 	return a;
 }
 
-static char *build_request(const eval_request *req, const sbx_limits *lim, double budget,
-                           double test_timeout, int isolate, int split)
+json_object *eval_request_json(const eval_request *req, const sbx_limits *lim, double budget,
+                               double test_timeout, int isolate, int split)
 {
 	json_object *o = json_object_new_object();
 	const char *doctests = req->doctests > 0 ? "always" : req->doctests < 0 ? "never" : "auto";
-	char *text = NULL;
 	int rc;
 
 	if (o == NULL)
@@ -129,8 +130,19 @@ static char *build_request(const eval_request *req, const sbx_limits *lim, doubl
 			                            json_object_new_string(req->session_cells[i]));
 		rc |= lr_json_set_obj(o, "session_cells", cells);
 	}
-	if (rc == 0)
-		text = lr_json_dump(o);
+	if (rc != 0) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+static char *build_request(const eval_request *req, const sbx_limits *lim, double budget,
+                           double test_timeout, int isolate, int split)
+{
+	json_object *o = eval_request_json(req, lim, budget, test_timeout, isolate, split);
+	char *text = o ? lr_json_dump(o) : NULL;
+
 	json_object_put(o);
 	return text;
 }
@@ -192,10 +204,12 @@ static int run_once(sbx_result *res, sbx_pool *pool, const sbx_config *cfg, cons
 	memset(res, 0, sizeof(*res));
 	if (request == NULL)
 		return lr_err_set(err, LR_ENOMEM, "out of memory");
+	lr_trace_mark("e.request");
 	if (pool != NULL)
 		rc = sbx_pool_run(pool, res, lim, request, strlen(request));
 	else
 		rc = sbx_run(res, cfg, lim, request, strlen(request));
+	lr_trace_mark("e.run");
 	free(request);
 	if (rc == 0)
 		wk_metrics_sandbox(res);
@@ -221,7 +235,7 @@ static int before_static(const char *status)
 /* The static service's findings (st) into the answer as its `static`, in
  * place of anything the answer says there: they never come from the run. An
  * answer that does not parse is left for eval_judge to refuse. */
-static int put_static(sbx_result *res, json_object *st, double secs, lr_err *err)
+int eval_put_static(sbx_result *res, json_object *st, double secs, lr_err *err)
 {
 	json_object *a = NULL, *m;
 	lr_err perr;
@@ -310,6 +324,25 @@ static int run_judged(sbx_result *res, sbx_pool *pool, const sbx_config *cfg, co
 	return rc;
 }
 
+void eval_prepare(sbx_limits *lim, eval_judge_ctx *ctx, double *budget, const eval_request *req,
+                  const sbx_config *cfg, int cold)
+{
+	effective_limits(lim, &req->limits);
+	*budget = budget_for(lim->timeout_s, cold);
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->timeout_s = lim->timeout_s;
+	ctx->memory_mb = lim->memory_mb;
+	ctx->output_max = lim->output_max;
+	ctx->split = cfg != NULL && cfg->peer;
+	ctx->test_timeout_s = req->test_timeout_s > 0 ? fmin(req->test_timeout_s, *budget)
+	                                              : fmin(TEST_TIMEOUT_MAX_S, *budget / 2);
+}
+
+double eval_static_budget(double budget)
+{
+	return fmin(STATIC_BUDGET_MAX_S, fmax(0.2, budget / 3));
+}
+
 int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eval_request *req,
              lr_err *err)
 {
@@ -331,14 +364,7 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 	effective_limits(&lim, &req->limits);
 	if (req->io != NULL)
 		return eval_io_run(out, pool, cfg, req, &lim, err);
-	budget = budget_for(lim.timeout_s, pool == NULL);
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.timeout_s = lim.timeout_s;
-	ctx.memory_mb = lim.memory_mb;
-	ctx.output_max = lim.output_max;
-	ctx.split = cfg != NULL && cfg->peer;
-	ctx.test_timeout_s = req->test_timeout_s > 0 ? fmin(req->test_timeout_s, budget)
-	                                             : fmin(TEST_TIMEOUT_MAX_S, budget / 2);
+	eval_prepare(&lim, &ctx, &budget, req, cfg, pool == NULL);
 	code_len = strlen(req->code);
 	tests_len = req->tests ? strlen(req->tests) : 0;
 	if (code_len > EVAL_CODE_MAX)
@@ -354,13 +380,14 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 	 * first call, which starts it, comes before the run. */
 	local = *req;
 	memset(&sj, 0, sizeof(sj));
-	st_budget = fmin(STATIC_BUDGET_MAX_S, fmax(0.2, budget / 3));
+	st_budget = eval_static_budget(budget);
 	/* Code run after a session's cells is checked by the judge, which
 	 * knows the names they define. */
 	if (req->static_checks && req->session_ncells == 0 &&
 	    (eval_static_begin(&sj, req->code, st_budget) == 0 ||
 	     eval_static_run(cfg, req->code, st_budget, &st, &st_s) >= 0))
 		local.static_checks = 0;
+	lr_trace_mark("e.static");
 	rc = run_judged(&res, pool, cfg, &lim, &local, budget, &ctx, retried, sizeof(retried), err);
 	if (sj.started && eval_static_end(&sj, &st, &st_s) < 0 && rc == 0) {
 		/* The service failed during the run, which skipped the tools: run
@@ -371,7 +398,7 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 		                sizeof(retried), err);
 	}
 	if (rc == 0 && st != NULL)
-		rc = put_static(&res, st, st_s, err);
+		rc = eval_put_static(&res, st, st_s, err);
 	json_object_put(st);
 	if (rc == 0 && entry_gave_up(&res))
 		rc = lr_err_set(err, LR_EUNAVAIL,
@@ -379,8 +406,10 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 		                "(it could not join the run's cgroups)");
 	if (rc == 0)
 		lr_metric_observe(wk_m.eval, lr_now_s() - started_s, NULL);
+	lr_trace_mark("e.after");
 	if (rc == 0)
 		rc = eval_judge(out, &res, req->criteria, &ctx, err);
+	lr_trace_mark("e.judge");
 	sbx_result_free(&res);
 	return rc;
 }

@@ -357,8 +357,25 @@ static int put_stream(json_object *root, const char *key, const char *tkey, cons
 	return rc;
 }
 
-static json_object *run_json(const sbx_result *run, const char *retried)
+/* How a grouped evaluation shared its run (eval_group.c). */
+static json_object *group_json(const eval_judge_ctx *ctx)
 {
+	json_object *g = json_object_new_object();
+
+	if (g == NULL || lr_json_set_int(g, "size", (long)ctx->group_size) < 0 ||
+	    lr_json_set_int(g, "index", (long)ctx->group_index) < 0 ||
+	    lr_json_set_str(g, "peak_kb", "the group's run: an upper bound of this evaluation's") <
+	        0) {
+		json_object_put(g);
+		return NULL;
+	}
+	return g;
+}
+
+static json_object *run_json(const sbx_result *run, const eval_judge_ctx *ctx)
+{
+	const char *retried = ctx->retried;
+
 	json_object *o = json_object_new_object();
 	int rc;
 
@@ -373,6 +390,8 @@ static json_object *run_json(const sbx_result *run, const char *retried)
 	rc |= lr_json_set_int(o, "isolation", (long)run->isolation);
 	rc |= lr_json_set_str(o, "detail", run->detail);
 	rc |= lr_json_set_str(o, "retried_isolated", retried);
+	if (ctx->group_size > 0)
+		rc |= lr_json_set_obj(o, "group", group_json(ctx));
 	if (rc != 0) {
 		json_object_put(o);
 		return NULL;
@@ -444,7 +463,7 @@ static json_object *report_json(const eval_facts *f, const sbx_result *run, json
 	               run->out_truncated, cap) < 0 ||
 	    put_stream(root, "stderr", "stderr_truncated", run->err, run->err_len,
 	               run->err_truncated, cap) < 0 ||
-	    lr_json_set_obj(root, "run", run_json(run, ctx->retried)) < 0 ||
+	    lr_json_set_obj(root, "run", run_json(run, ctx)) < 0 ||
 	    lr_json_set_str(root, "integrity", f->split ? "split" : "in_process") < 0 ||
 	    lr_json_set_obj(root, "criteria", lr_criteria_to_json(crit)) < 0 ||
 	    lr_json_set_obj(root, "violations", json_object_get(viol)) < 0 ||

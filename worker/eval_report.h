@@ -31,6 +31,9 @@ typedef struct eval_judge_ctx {
 	const char *retried;   /* why the run was repeated isolated, or NULL */
 	int split;             /* the sandbox ran a judge apart from the code (its report
 	                          cannot be written by the code) */
+	size_t group_size;     /* > 0: one of this many evaluations in one sandbox run
+	                          (eval_group.c); the run's peak memory is the group's */
+	size_t group_index;
 } eval_judge_ctx;
 
 /* The facts the verdict, score and feedback are made of. Pointers borrow

@@ -157,11 +157,16 @@ int eval_static_run(const sbx_config *cfg, const char *code, double budget_s, js
 	return static_call(cfg, code, budget_s, 1, out, secs);
 }
 
+int eval_static_ask(const char *code, double budget_s, json_object **out, double *secs)
+{
+	return static_call(NULL, code, budget_s, 0, out, secs);
+}
+
 static void *job_main(void *arg)
 {
 	eval_static_job *j = arg;
 
-	j->rc = static_call(NULL, j->code, j->budget_s, 0, &j->out, &j->secs);
+	j->rc = eval_static_ask(j->code, j->budget_s, &j->out, &j->secs);
 	return NULL;
 }
 

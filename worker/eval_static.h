@@ -31,6 +31,10 @@
 int eval_static_run(const sbx_config *cfg, const char *code, double budget_s, json_object **out,
                     double *secs);
 
+/* The same as eval_static_run, but never starts the service (for threads
+ * that may end before it should): -1 when none is running. */
+int eval_static_ask(const char *code, double budget_s, json_object **out, double *secs);
+
 /* The same analysis beside a sandbox run: eval_static_begin asks the
  * service on a thread of its own and returns 0, or -1 when the service is
  * off or has not answered yet in this process (the first call starts it,

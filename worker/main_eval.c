@@ -3,18 +3,20 @@
  *   llmrepl-eval [--tests FILE] [--entry-point NAME] [--criteria JSON]
  *                [--timeout S] [--memory MB] [--no-static] [--json] CODEFILE
  *   llmrepl-eval --io-tests FILE [...] PROGRAMFILE
- *   llmrepl-eval --batch FILE.jsonl [--jobs N] [--json]
+ *   llmrepl-eval --batch FILE.jsonl [--jobs N] [--group N] [--json]
  *
  * One file: prints the summary and the feedback (or, with --json, the whole
  * report) and exits 0 when the code passed, 1 when it did not, 2 on a usage
  * error, 3 when the sandbox could not run. A batch reads one JSON object per
  * line ({"id", "code", "tests", "entry_point", "criteria"}) and prints one
  * result line per input line, in order, running them on pre-forked sandboxes
- * (one per job thread). With --io-tests (a JSON file of io cases, see
- * common/iotests.h; in a batch line, "tests" as an {"io": [...]} object) the
- * code is a whole program run once per case with the case's stdin. */
+ * (one per job thread), up to --group consecutive lines that can share a run
+ * as one sandbox run (eval_group.h; the rest one run each). With --io-tests (a JSON file of io
+ * cases, see common/iotests.h; in a batch line, "tests" as an {"io": [...]} object) the code is a
+ * whole program run once per case with the case's stdin. */
 #include "clock.h"
 #include "eval.h"
+#include "eval_group.h"
 #include "eval_static.h"
 #include "json.h"
 #include "log.h"
@@ -37,7 +39,7 @@
 static char *opt_tests, *opt_io_tests, *opt_tests_text, *opt_entry, *opt_criteria, *opt_batch,
     *opt_doctests, *opt_log;
 static double opt_timeout, opt_test_timeout;
-static long opt_memory, opt_jobs;
+static long opt_memory, opt_jobs, opt_group;
 static int opt_static, opt_json, opt_pool, opt_isolate;
 
 static lr_cfg_opt opts[] = {
@@ -65,6 +67,8 @@ static lr_cfg_opt opts[] = {
     LR_OPT_BOOL("pool", &opt_pool, "0", "run on a pre-forked sandbox (batches always do)"),
     LR_OPT_STR("batch", &opt_batch, NULL, "evaluate each JSON line of this file"),
     {LR_ROW_INT("jobs", &opt_jobs, "1", 1, JOBS_MAX, "batch evaluations at once"), .shortopt = 'j'},
+    LR_OPT_INT("group", &opt_group, "16", 1, EVAL_GROUP_MAX,
+               "batch evaluations per sandbox run (1: one run each)"),
     LR_OPT_LOG_LEVEL(&opt_log, "warn"),
 };
 
@@ -284,69 +288,128 @@ typedef struct batch_item {
 typedef struct batch {
 	batch_item *items;
 	size_t n;
-	size_t next; /* guarded by lock */
+	size_t next;  /* guarded by lock */
+	size_t group; /* items taken at once (--group) */
 	pthread_mutex_t lock;
 	sbx_config sc;
 } batch;
 
-static void batch_eval(batch_item *it, sbx_pool *pool, const sbx_config *sc)
-{
+/* One line's request; it->status and res say why when it cannot be built. */
+typedef struct batch_prep {
 	eval_request req;
-	eval_outcome out = {0};
 	lr_criteria crit;
-	lr_err err;
-	json_object *res = json_object_new_object(), *id, *report = NULL, *tv;
 	lr_iotests io;
-	double t0;
+	json_object *res; /* the output line being built */
+	int ok;
+} batch_prep;
+
+static void batch_prepare(batch_item *it, batch_prep *p)
+{
+	lr_err err;
+	json_object *id, *tv;
 	int rc = 0;
 
 	lr_err_clear(&err);
-	memset(&io, 0, sizeof(io));
-	base_request(&req);
-	req.code = lr_json_str(it->in, "code");
-	req.tests = lr_json_str(it->in, "tests");
+	memset(&p->io, 0, sizeof(p->io));
+	p->res = json_object_new_object();
+	base_request(&p->req);
+	p->req.code = lr_json_str(it->in, "code");
+	p->req.tests = lr_json_str(it->in, "tests");
 	if (json_object_object_get_ex(it->in, "tests", &tv) &&
 	    json_object_is_type(tv, json_type_object)) {
-		rc = lr_iotests_from_json(&io, tv, "tests", 0, BATCH_LINE_MAX, &err);
-		req.io = &io;
+		rc = lr_iotests_from_json(&p->io, tv, "tests", 0, BATCH_LINE_MAX, &err);
+		p->req.io = &p->io;
 	}
-	req.entry_point = lr_json_str(it->in, "entry_point");
-	lr_criteria_default(&crit);
-	req.criteria = &crit;
+	p->req.entry_point = lr_json_str(it->in, "entry_point");
+	lr_criteria_default(&p->crit);
+	p->req.criteria = &p->crit;
 	if (json_object_object_get_ex(it->in, "id", &id))
-		json_object_object_add(res, "id", json_object_get(id));
+		json_object_object_add(p->res, "id", json_object_get(id));
 	if (rc == 0)
-		rc = lr_criteria_from_json(&crit, json_object_object_get(it->in, "criteria"), &err);
-	if (rc == 0 && req.code == NULL)
+		rc = lr_criteria_from_json(&p->crit, json_object_object_get(it->in, "criteria"),
+		                           &err);
+	if (rc == 0 && p->req.code == NULL)
 		rc = lr_err_set(&err, LR_EINVAL, "no \"code\" string");
-	if (rc < 0) {
+	p->ok = rc == 0;
+	if (!p->ok) {
 		it->status = LR_EXIT_USAGE;
-		lr_json_set_str(res, "error", err.msg);
-		goto done;
+		lr_json_set_str(p->res, "error", err.msg);
 	}
-	t0 = lr_now_s();
-	rc = eval_run(&out, pool, sc, &req, &err);
-	lr_json_set_num(res, "wall_s", lr_now_s() - t0);
+}
+
+/* The output line from the outcome (when p->ok). wall_s: the evaluation's,
+ * or its group's when it ran in one (grouped > 1 of them). */
+static void batch_finish(batch_item *it, batch_prep *p, int rc, eval_outcome *out,
+                         const lr_err *err, double wall_s, size_t grouped)
+{
+	json_object *res = p->res, *report = NULL;
+	lr_err perr;
+
+	if (!p->ok || out == NULL)
+		goto done;
+	lr_json_set_num(res, "wall_s", wall_s);
+	if (grouped > 1)
+		lr_json_set_int(res, "group", (long)grouped);
 	if (rc < 0) {
 		it->status = LR_EXIT_RUNTIME;
-		lr_json_set_str(res, "error", err.msg);
+		lr_json_set_str(res, "error", err->msg);
 		goto done;
 	}
-	it->status = out.passed ? LR_EXIT_OK : LR_EXIT_FAIL;
-	lr_json_set_bool(res, "passed", out.passed);
-	lr_json_set_num(res, "score", out.score);
-	lr_json_set_int(res, "tests_total", out.tests_total);
-	lr_json_set_int(res, "tests_passed", out.tests_passed);
-	lr_json_set_str(res, "summary", out.summary);
-	lr_json_set_str(res, "error", out.error);
+	it->status = out->passed ? LR_EXIT_OK : LR_EXIT_FAIL;
+	lr_json_set_bool(res, "passed", out->passed);
+	lr_json_set_num(res, "score", out->score);
+	lr_json_set_int(res, "tests_total", out->tests_total);
+	lr_json_set_int(res, "tests_passed", out->tests_passed);
+	lr_json_set_str(res, "summary", out->summary);
+	lr_json_set_str(res, "error", out->error);
 	if (opt_json &&
-	    lr_json_parse(&report, out.result_json, strlen(out.result_json), 0, 64, &err) == 0)
+	    lr_json_parse(&report, out->result_json, strlen(out->result_json), 0, 64, &perr) == 0)
 		lr_json_set_obj(res, "report", report);
 done:
 	it->result = lr_json_dump(res);
 	json_object_put(res);
-	eval_outcome_free(&out);
-	lr_iotests_free(&io);
+	p->res = NULL;
+	eval_outcome_free(out);
+	lr_iotests_free(&p->io);
+}
+
+/* Items [first, first + n) of the batch: one eval_run each, or (--group)
+ * the ones that can share a sandbox run as one group. */
+static void batch_chunk(batch *b, size_t first, size_t n, sbx_pool *pool)
+{
+	batch_prep prep[EVAL_GROUP_MAX];
+	eval_request reqs[EVAL_GROUP_MAX];
+	eval_outcome outs[EVAL_GROUP_MAX];
+	lr_err errs[EVAL_GROUP_MAX];
+	int rcs[EVAL_GROUP_MAX];
+	size_t at[EVAL_GROUP_MAX], m = 0, grouped = 0;
+	double t0;
+
+	for (size_t i = 0; i < n; i++) {
+		batch_prepare(&b->items[first + i], &prep[i]);
+		if (prep[i].ok) {
+			reqs[m] = prep[i].req;
+			at[m++] = i;
+		}
+	}
+	t0 = lr_now_s();
+	if (m == 1) {
+		lr_err_clear(&errs[0]);
+		rcs[0] = eval_run(&outs[0], pool, &b->sc, &reqs[0], &errs[0]);
+	} else if (m > 1) {
+		eval_run_group(outs, rcs, errs, pool, &b->sc, reqs, m, &grouped);
+	}
+	for (size_t j = 0, i = 0; i < n; i++) {
+		eval_outcome none = {0};
+		lr_err no_err;
+		int got = j < m && at[j] == i;
+
+		lr_err_clear(&no_err);
+		batch_finish(&b->items[first + i], &prep[i], got ? rcs[j] : 0,
+		             got ? &outs[j] : &none, got ? &errs[j] : &no_err, lr_now_s() - t0,
+		             grouped);
+		j += got;
+	}
 }
 
 static void *batch_worker(void *arg)
@@ -360,20 +423,24 @@ static void *batch_worker(void *arg)
 		pool = NULL;
 	}
 	for (;;) {
-		size_t i;
+		size_t i, n;
 
 		pthread_mutex_lock(&b->lock);
-		i = b->next++;
+		i = b->next;
+		n = i < b->n ? b->n - i : 0;
+		if (n > b->group)
+			n = b->group;
+		b->next += n;
 		pthread_mutex_unlock(&b->lock);
-		if (i >= b->n)
+		if (n == 0)
 			break;
-		if (pool == NULL) {
-			b->items[i].status = LR_EXIT_RUNTIME;
-			b->items[i].result =
+		for (size_t k = 0; pool == NULL && k < n; k++) {
+			b->items[i + k].status = LR_EXIT_RUNTIME;
+			b->items[i + k].result =
 			    strdup("{\"error\":\"the sandbox pool did not start\"}");
-			continue;
 		}
-		batch_eval(&b->items[i], pool, &b->sc);
+		if (pool != NULL)
+			batch_chunk(b, i, n, pool);
 	}
 	sbx_pool_free(pool);
 	return NULL;
@@ -393,6 +460,7 @@ static int run_batch(const char *path)
 	pthread_mutex_init(&b.lock, NULL);
 	sbx_config_default(&b.sc);
 	eval_sandbox_config(&b.sc);
+	b.group = (size_t)opt_group;
 	if (read_file(&text, path, &err) < 0) {
 		fprintf(stderr, "llmrepl-eval: %s\n", err.msg);
 		rc = LR_EXIT_USAGE;
@@ -431,6 +499,9 @@ static int run_batch(const char *path)
 	}
 	if ((size_t)jobs > b.n)
 		jobs = b.n ? (long)b.n : 1;
+	/* Every job thread gets work: groups no bigger than an even share. */
+	if (b.group > 1 && b.n / (size_t)jobs < b.group)
+		b.group = b.n / (size_t)jobs > 1 ? b.n / (size_t)jobs : 1;
 	for (long t = 0; t < jobs; t++)
 		pthread_create(&threads[t], NULL, batch_worker, &b);
 	for (long t = 0; t < jobs; t++)

@@ -10,6 +10,7 @@
 #include "queue.h"
 #include "result_trim.h"
 #include "session_held.h"
+#include "trace.h"
 #include "wk_metrics.h"
 
 #include <stdlib.h>
@@ -125,6 +126,7 @@ static int record_result(wk *w, const lr_q_job *job, lr_job_result *res)
 	rc = res->result_json && strcmp(job->kind, "batch") != 0
 	         ? wk_result_trim(&res->result_json, max, &err)
 	         : 0;
+	lr_trace_mark("w.trim");
 	if (rc < 0)
 		log_warn("job %s: %s; recording it whole", job->id, err.msg);
 	else if (rc > 0)
@@ -141,6 +143,7 @@ static int record_result(wk *w, const lr_q_job *job, lr_job_result *res)
 		lr_err_clear(&err);
 		rc = lr_q_finish(&w->q, job->id, job->attempt, &rec, NULL, &err);
 	} while (again(w, rc, &err, &tries, start));
+	lr_trace_mark("w.finish");
 	if (rc == 0) {
 		log_info("job %s attempt %ld: done, %s%s%s", job->id, job->attempt,
 		         res->passed ? "passed" : "not passed", res->summary ? ": " : "",
@@ -177,6 +180,7 @@ static void run_job(wk *w, const lr_q_job *job)
 		          job->id);
 		abort();
 	}
+	lr_trace_mark("w.start");
 	if (lr_job_spec_parse(&ctx.spec, job->spec, job->spec_len, NULL, &err) < 0) {
 		char reason[LR_ERR_MSG_MAX];
 
@@ -202,12 +206,15 @@ static void run_job(wk *w, const lr_q_job *job)
 	ctx.pool = w->pool;
 	ctx.job = job;
 	ctx.stop = w->stop;
+	lr_trace_mark("w.parse");
 	rc = kind->run(&ctx, &res, &err);
+	lr_trace_mark("w.run");
 	note_sessions(w); /* before the outcome: whoever reads it sees the room it left */
 	lr_metric_observe1(wk_m.run, lr_now_s() - run_from, job->kind);
 	if (rc == 0) {
 		if (record_result(w, job, &res) == 0 && res.after != NULL)
 			res.after(&ctx, &res, res.after_arg); /* after the answer */
+		lr_trace_mark("w.after");
 	} else if (rc == LR_ECANCELED) {
 		if (wk_hb_status(w->hb) == LR_ECANCELED) {
 			log_info("job %s: cancelled", job->id);
@@ -225,6 +232,7 @@ done:
 	lr_job_result_free(&res);
 	lr_job_spec_free(&ctx.spec);
 	wk_hb_idle(w->hb);
+	lr_trace_end(job->kind);
 }
 
 int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
@@ -255,6 +263,7 @@ int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 		int got = 0;
 
 		rc = 0;
+		lr_trace_begin("job");
 		if (!groups_ok) {
 			rc = lr_q_ensure_groups(&w.q, err);
 			groups_ok = rc == 0;

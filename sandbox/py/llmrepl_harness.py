@@ -11,6 +11,7 @@ one JSON answer on its answer descriptor. Request (from the C side, worker/eval.
    "max_code_bytes": int, "module": "solution",
    "isolate": bool,         # each test's process can be killed (see below)
    "split": bool,           # run the code in the candidate factory's process
+   "group": bool,           # one item of a group (llmrepl_group): never in process
    "candidate_limits": [cpu_s, memory_mb, procs, file_size_mb, files],
    "session_cells": [str, ...]|null}  # a REPL session's recorded cells: they run
                             # first, in the code's globals (on the code's side of
@@ -110,6 +111,7 @@ def _options(req):
          "module": _opt(req, "module", str, "solution"),
          "isolate": _opt(req, "isolate", bool, False),
          "split": _opt(req, "split", bool, False),
+         "group": _opt(req, "group", bool, False),
          "candidate_limits": req.get("candidate_limits"),
          "session_cells": req.get("session_cells") or None,
          "grace_s": GRACE_S}
@@ -253,6 +255,12 @@ def _evaluate(o, ans):
             # requires "split" fails on it.
             o["split"] = False
             ans["notes"].append(why)
+    if o["group"] and not (o["split"] and llmrepl_judge.available()):
+        # One of several evaluations in one run (llmrepl_group): the code
+        # would run in the judge's own process, which is never done there.
+        # Nothing has run; the host evaluates it alone.
+        ans["status"] = "ungroupable"
+        return
     if o["split"] and llmrepl_judge.available():
         # The candidate's worker starts and loads the code while the tests
         # are parsed and planned here (and the static checks run, when the

@@ -25,7 +25,7 @@ def _warm_imports():
     import os  # noqa: F401
     import resource  # noqa: F401  (a shared object: set_limits in every run's process)
     notes = []
-    for name in ("llmrepl_harness", "llmrepl_io", "pyflakes.api", "bandit", "radon.complexity",
+    for name in ("llmrepl_harness", "llmrepl_group", "llmrepl_io", "pyflakes.api", "bandit", "radon.complexity",
                  "radon.metrics", "radon.raw"):
         try:
             __import__(name)

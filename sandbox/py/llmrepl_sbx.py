@@ -14,6 +14,9 @@ by the host, ended by its close) becomes the code's stdin.
       host reports as the memory limit.
   {"mode": "evaluate", ...}
       answer = llmrepl_harness.evaluate(request), written as JSON.
+  {"mode": "evaluate_group", "items": [...], ...}
+      several evaluations, one forked child each, framed answers
+      (llmrepl_group).
   {"mode": "session", "cells": [...], "code": "...", ...}
       one cell of a REPL session, the earlier cells replayed first
       (llmrepl_session).
@@ -543,6 +546,9 @@ def run_once():
         return run_exec(req)
     if mode == "evaluate":
         return run_evaluate(req)
+    if mode == "evaluate_group":
+        import llmrepl_group
+        return llmrepl_group.run(req, write_answer, finish)
     if mode == "session":
         import llmrepl_session
         return llmrepl_session.run(req, dumps, write_answer)

@@ -1,0 +1,249 @@
+"""llmrepl_group - several evaluations in one sandbox run (worker/eval_group.c).
+
+Request: {"mode": "evaluate_group", "items": [request, ...], "answer_max": n}
+where each item is the request of one evaluation (llmrepl_harness) plus
+"deadline_s" (the wall-clock limit an ungrouped run of it would have),
+"output_max" (bytes of its own stdout and stderr) and "answer_max" (bytes of
+its answer).
+
+This process (the pool's spare: the harness imported, no item seen) forks a
+child per item, one after another. The child is what a single run is: it
+evaluates its item with the harness and writes the answer on its fd 3 (a pipe
+to this process), its fds 1 and 2 are pipes too (what the candidate's worker
+writes straight to them lands there). This process enforces the item's
+deadline (it kills the child), caps the three streams, and after the child
+has ended asks the candidate factory to CLEAN: every process of the
+candidate's uid is killed and /work and /tmp are wiped before the next item,
+and the factory's answer proves it is alive (a factory the code killed ends
+the group). Each item that ended properly is framed on the run's answer fd:
+
+  "ITEM <k> <exit status> <wall_us> <cpu_us> <answer bytes> <stdout bytes>
+   <stderr bytes>\\n" + answer + stdout + stderr
+
+An item that ends otherwise (killed at its deadline, a signal, a stream over
+its cap, no clean-up) gets no frame: the host runs it again alone. Only this
+process writes to the answer fd; the children's fd 3 is their own pipe, and
+the candidate never holds either.
+
+A child evaluates only a split item: one whose tests would run in the code's
+own process (the harness's _unsplittable, or no factory) is not evaluated
+here at all (the harness answers "ungroupable" before any code runs, and the
+child writes nothing), so no code under test ever runs in a process that
+shares this one's uid and memory layout.
+"""
+import gc
+import os
+import select
+import signal
+import socket
+import time
+
+ANS_FD = 3
+FACTORY_FD = 10
+CLEAN_S = 5.0
+DRAIN_S = 2.0  # after the clean-up, for the streams' last bytes
+UNGROUPABLE = "ungroupable"
+
+
+_ENTRY = {}  # the entry's write_answer and finish (llmrepl_sbx), given to run()
+
+
+def run(req, write_answer, finish):
+    """Evaluate every item; frames on the answer fd. Returns the exit status."""
+    _ENTRY.update(write_answer=write_answer, finish=finish)
+    items = req.get("items")
+    if not isinstance(items, list):
+        write_answer("")
+        return 2
+    budget = req.get("answer_max")
+    budget = budget if type(budget) is int and budget > 0 else 64 << 20
+    gc.disable()
+    for k, item in enumerate(items):
+        if not isinstance(item, dict):
+            break
+        frame, factory_ok = _item(k, item)
+        if frame is not None:
+            if len(frame) > budget:
+                break
+            budget -= len(frame)
+            if not _write(frame):
+                break
+        if not factory_ok:
+            break  # the code killed or stopped the factory: the rest go alone
+    try:
+        os.close(ANS_FD)
+    except OSError:
+        pass
+    return 0
+
+
+def _write(data):
+    try:
+        while data:
+            data = data[os.write(ANS_FD, data):]
+        return True
+    except OSError:
+        return False
+
+
+def _num(item, key, default):
+    v = item.get(key)
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 else default
+
+
+def _item(k, item):
+    """One item: (frame or None, whether the factory answered its CLEAN)."""
+    deadline_s = _num(item, "deadline_s", 10.0)
+    caps = (int(_num(item, "answer_max", 8 << 20)), int(_num(item, "output_max", 1 << 20)),
+            int(_num(item, "output_max", 1 << 20)))
+    pipes = []
+    try:
+        for _ in range(3):
+            pipes.append(os.pipe())
+    except OSError:
+        for r, w in pipes:
+            os.close(r)
+            os.close(w)
+        return None, _clean()
+    t0 = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        _child(item, pipes)  # never returns
+    for _, w in pipes:
+        os.close(w)
+    bufs = [[], [], []]
+    sizes = [0, 0, 0]
+    fds = [r for r, _ in pipes]
+    ok = _collect(pid, fds, bufs, sizes, caps, t0 + deadline_s)
+    wall = time.monotonic() - t0
+    factory_ok = _clean()
+    if ok and not _drain(fds, bufs, sizes, caps, min(t0 + deadline_s, time.monotonic() + DRAIN_S)):
+        ok = None
+    for fd in fds:
+        os.close(fd)
+    if not ok or not factory_ok:
+        return None, factory_ok
+    ru, status = ok
+    if not os.WIFEXITED(status):
+        return None, factory_ok
+    parts = [b"".join(b) for b in bufs]
+    if not parts[0]:
+        return None, factory_ok  # ungroupable, or the child ended before answering
+    head = "ITEM %d %d %d %d %d %d %d\n" % (
+        k, os.WEXITSTATUS(status), int(wall * 1e6), int((ru.ru_utime + ru.ru_stime) * 1e6),
+        len(parts[0]), len(parts[1]), len(parts[2]))
+    return head.encode() + parts[0] + parts[1] + parts[2], factory_ok
+
+
+def _child(item, pipes):
+    """A single run of the item: the harness on a fresh fork of the warm judge."""
+    try:
+        for i, (r, w) in enumerate(pipes):
+            os.close(r)
+            os.dup2(w, (ANS_FD, 1, 2)[i])
+            os.close(w)
+        gc.enable()
+        status = _evaluate(item)
+    except BaseException:  # noqa: BLE001 - no answer: the host runs it alone
+        status = 1
+    _ENTRY["finish"](status)
+
+
+def _evaluate(item):
+    import json
+    import llmrepl_harness
+    item["group"] = True
+    answer = llmrepl_harness.evaluate(item)
+    if isinstance(answer, dict) and answer.get("status") == UNGROUPABLE:
+        os.close(ANS_FD)
+        return 0
+    _ENTRY["write_answer"](answer if isinstance(answer, str) else json.dumps(answer, default=str))
+    return 0
+
+
+def _collect(pid, fds, bufs, sizes, caps, deadline):
+    """Read the child's streams until it has ended: (rusage, status), or
+    None when it overran its deadline or a stream its cap (it is killed)."""
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+    live = set(fds)
+    over = False
+    while fds[0] in live and not over:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        for fd, _ in poller.poll(max(1, int(min(left, 1.0) * 1000))):
+            if not _read(fd, fds, bufs, sizes, caps):
+                live.discard(fd)
+                poller.unregister(fd)
+            if sizes[fds.index(fd)] > caps[fds.index(fd)]:
+                over = True
+    while not over:
+        # The answer is closed: the child is exiting (its atexit work), while
+        # the candidate's worker may still write to the streams.
+        got = os.wait4(pid, os.WNOHANG)
+        if got[0] == pid:
+            return got[2], got[1]
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        for fd, _ in poller.poll(max(1, int(min(left, 0.002) * 1000))):
+            if fd in live and not _read(fd, fds, bufs, sizes, caps):
+                live.discard(fd)
+                poller.unregister(fd)
+        over = any(s > c for s, c in zip(sizes, caps))
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    os.waitpid(pid, 0)
+    return None
+
+
+def _read(fd, fds, bufs, sizes, caps):
+    """False at the end of the stream."""
+    i = fds.index(fd)
+    try:
+        data = os.read(fd, 1 << 16)
+    except OSError:
+        return False
+    if not data:
+        return False
+    if sizes[i] <= caps[i]:
+        bufs[i].append(data)
+    sizes[i] += len(data)
+    return True
+
+
+def _drain(fds, bufs, sizes, caps, deadline):
+    """The streams to their ends (the factory's clean-up killed every holder).
+    False when one stays open past the deadline or went over its cap."""
+    live = list(fds[1:])
+    while live:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        ready, _, _ = select.select(live, [], [], left)
+        for fd in ready:
+            if not _read(fd, fds, bufs, sizes, caps):
+                live.remove(fd)
+    return all(s <= c for s, c in zip(sizes, caps))
+
+
+def _clean():
+    """The factory kills every process of the candidate's uid and wipes /work
+    and /tmp (at once when the judge's END did it already). True when it
+    answered: it is alive and the next item starts clean."""
+    try:
+        s = socket.socket(fileno=os.dup(FACTORY_FD))
+    except OSError:
+        return False
+    try:
+        s.settimeout(CLEAN_S)
+        s.send(b"CLEAN")
+        return s.recv(16) == b"OK"
+    except OSError:
+        return False
+    finally:
+        s.close()
