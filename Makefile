@@ -153,6 +153,13 @@ $(call main_bin,$(1)): $(BUILD)/obj/$(1:.c=.o) $(LINK_LIBS)
 	$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$< $(LINK_LIBS) $$(LDLIBS)
 endef
 $(foreach m,$(MAIN_SRCS),$(eval $(call bin_rule,$(m))))
+# llmrepl-sandbox is one process per run from shells and scripts: linked
+# static-pie (no dynamic loader, no shared objects to map: ~0.3 ms less per
+# process), but in the sanitizer builds, whose runtimes need the loader.
+ifeq ($(SANITIZER),)
+$(BUILD)/llmrepl-sandbox: LDFLAGS := $(filter-out -pie,$(LDFLAGS)) -static-pie
+$(BUILD)/llmrepl-sandbox: LDLIBS := $(shell pkg-config --libs json-c) -lm
+endif
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LINK_LIBS)
 	@mkdir -p $(dir $@)

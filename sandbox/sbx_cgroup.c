@@ -8,6 +8,7 @@
  * or let us enable. */
 #include "sbx_cgroup.h"
 
+#include "sbx_netns.h"
 #include "sbx_slot.h"
 
 #include <dirent.h>
@@ -295,19 +296,42 @@ static void remove_tree(int base, const char *name, int wait)
 	}
 }
 
-/* Remove the cgroups of runs whose creator died without removing them
- * (killed mid-run): those of this scope's uid slots nobody holds now (held
- * while we look, so no new run can take the name meanwhile), and those named
- * after a dead pid (older versions). Names of another scope (another
- * network namespace or slot directory, whose holders our locks do not see)
- * and the older llmrepl-sbx-u<uid> (whose scope is unknown) are left alone.
- * rmdir only removes an empty cgroup, so nothing with a process in it is
- * touched. */
-static void sweep(int base)
+/* Remove a cgroup name (and a pool's two below it) in every hierarchy. */
+static void remove_everywhere(const char *name)
+{
+	for (int c = 0; c < SBX_CG_N; c++)
+		if (cgd.base[c] >= 0 && cgd.alias[c] == c)
+			remove_tree(cgd.base[c], name, 0);
+}
+
+/* The cgroups of this scope's uid slots that nobody holds now: left ready
+ * by an earlier process (sbx_cgroup_leave) or by a creator killed mid-run.
+ * The first whose slot is in range is taken for this process (the slot's
+ * lock kept, see sbx_cgroup_ready_slot; the cgroup is checked when it is
+ * opened), up to SBX_CG_SPARE more are left for the processes after us,
+ * and the rest are removed with the network namespace kept for their
+ * slot (sbx_netns.h) (held while we look, so no new run can take the
+ * name meanwhile). Names named after a dead pid (older versions) go too.
+ * Names of another scope (another network namespace or slot directory,
+ * whose holders our locks do not see) and the older llmrepl-sbx-u<uid>
+ * (whose scope is unknown) are left alone. rmdir only removes an empty
+ * cgroup, so nothing with a process in it is touched. Only the memory
+ * hierarchy (v1; the one hierarchy on v2) is listed: a name is made there
+ * first and removed there first, and the other hierarchies' copy of a name
+ * goes with it (a copy left alone by a creator killed between two mkdirs
+ * is reused or removed with its slot's next cgroup). */
+#define SBX_CG_SPARE 8
+
+static struct {
+	int fd;
+	unsigned uid;
+} cg_ready = {-1, 0};
+
+static void sweep(int base, unsigned lo, unsigned hi)
 {
 	DIR *d;
 	struct dirent *e;
-	int fd;
+	int fd, spare = 0;
 
 	if (base < 0 || (fd = dup(base)) < 0)
 		return;
@@ -324,10 +348,18 @@ static void sweep(int base)
 		if (sbx_slot_cgroup_parse(e->d_name, &n)) {
 			int lock = sbx_slot_try(n);
 
-			if (lock >= 0) {
-				remove_tree(base, e->d_name, 0);
-				sbx_slot_release(lock);
+			if (lock < 0)
+				continue;
+			if (cgd.version == 1 && cg_ready.fd < 0 && n >= lo && n < hi) {
+				cg_ready.fd = lock;
+				cg_ready.uid = n;
+				continue;
 			}
+			if (cgd.version != 1 || ++spare > SBX_CG_SPARE) {
+				remove_everywhere(e->d_name);
+				sbx_netns_drop(n);
+			}
+			sbx_slot_release(lock);
 		} else if (sscanf(e->d_name, "llmrepl-sbx-%d-%u%c", &pid, &n, &tail) == 2 &&
 		           pid > 0 && pid != (int)getpid() && kill(pid, 0) < 0 && errno == ESRCH) {
 			(void)unlinkat(base, e->d_name, AT_REMOVEDIR);
@@ -359,9 +391,6 @@ static void discover_v1(void)
 			snprintf(cgd.why, sizeof(cgd.why), "pids cgroup unavailable: %s", why);
 	}
 	cgd.memsw = faccessat(cgd.base[SBX_CG_MEM], "memory.memsw.limit_in_bytes", F_OK, 0) == 0;
-	for (int c = 0; c < SBX_CG_N; c++)
-		if (cgd.alias[c] == c)
-			sweep(cgd.base[c]);
 }
 
 static void discover_in(void)
@@ -401,11 +430,14 @@ static void discover_in(void)
 			cgd.base[c] = fd;
 			cgd.alias[c] = SBX_CG_MEM;
 		}
-		sweep(fd);
 		return;
 	}
 	snprintf(cgd.why, sizeof(cgd.why), "%s; %s", why1, why2);
 }
+
+/* The uid range whose kept cgroup this process may take (set before the
+ * discovery by sbx_cgroup_ready_slot; none otherwise). */
+static unsigned ready_lo, ready_hi;
 
 static void discover(void)
 {
@@ -415,6 +447,28 @@ static void discover(void)
 	free(mountinfo_text);
 	free(cgroup_text);
 	mountinfo_text = cgroup_text = NULL;
+	if (cgd.version != 0)
+		sweep(cgd.base[SBX_CG_MEM], ready_lo, ready_hi);
+}
+
+int sbx_cgroup_ready_slot(unsigned lo, unsigned hi, unsigned *uid)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	int fd;
+
+	pthread_mutex_lock(&lock);
+	if (ready_hi == 0) {
+		ready_lo = lo;
+		ready_hi = hi;
+	}
+	pthread_mutex_unlock(&lock);
+	pthread_once(&cg_once, discover);
+	pthread_mutex_lock(&lock);
+	fd = cg_ready.fd;
+	*uid = cg_ready.uid;
+	cg_ready.fd = -1;
+	pthread_mutex_unlock(&lock);
+	return fd;
 }
 
 void sbx_cgroup_init(sbx_cgroup *cg)
@@ -424,17 +478,53 @@ void sbx_cgroup_init(sbx_cgroup *cg)
 		cg->dir[c] = cg->procs_fd[c] = -1;
 }
 
-static int make_dir(int base, const char *name, char *note, size_t len)
+/* Memory still charged to a kept cgroup (page cache an earlier run read
+ * first) above which it is made afresh instead. */
+#define REUSE_MAX_BYTES (8LL << 20)
+
+static long long read_num(int dir, const char *name);
+
+/* Whether the cgroup at dir can serve a run as it is: no cgroup below it
+ * (a pool's srv and run), no process in it, and (memory) little charged. */
+static int reusable(int dir, int memory)
+{
+	struct stat st;
+	char buf[8];
+	long long used;
+
+	if (fstat(dir, &st) < 0 || st.st_nlink != 2 ||
+	    read_at(dir, "cgroup.procs", buf, sizeof(buf)) != 0)
+		return 0;
+	used = memory ? read_num(dir, "memory.usage_in_bytes") : 0;
+	return used >= 0 && used <= REUSE_MAX_BYTES;
+}
+
+/* Make the cgroup `name` under base, or take the one there: *reused says
+ * which. One found with a process or a cgroup in it is not used: it is
+ * removed once its last processes are gone (a killed creator's run may
+ * still be dying) and made again; -2 when it cannot be (a process stays
+ * in it). */
+static int make_dir(int base, const char *name, int memory, int *reused, char *note, size_t len)
 {
 	int fd;
+	int top = strchr(name, '/') == NULL;
 
 	if (mkdirat(base, name, 0755) < 0) {
-		/* A leftover of a killed creator of this slot: remove it. */
-		if (errno == EEXIST && strchr(name, '/') == NULL)
+		if (errno == EEXIST && top) {
+			fd = openat(base, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+			if (fd >= 0 && cgd.version == 1 && reusable(fd, memory)) {
+				*reused = 1;
+				return fd;
+			}
+			if (fd >= 0)
+				close(fd);
 			remove_tree(base, name, 1);
+		}
 		if (mkdirat(base, name, 0755) < 0) {
+			int busy = errno == EEXIST && top;
+
 			snprintf(note, len, "cannot create cgroup %s: %s", name, strerror(errno));
-			return -1;
+			return busy ? -2 : -1;
 		}
 	}
 	fd = openat(base, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
@@ -505,10 +595,36 @@ int sbx_cgroup_set_limits(sbx_cgroup *cg, const sbx_cg_limits *l)
 	return rc ? -1 : 0;
 }
 
+/* A cgroup taken over from an earlier process (v1): whatever it was left
+ * with is set again, so a run never goes with another's settings. What l
+ * leaves open (0) is made unlimited; the CPU period is the one quotas are
+ * computed for; the OOM killer is on. */
+static int reset_limits(sbx_cgroup *cg, const sbx_cg_limits *l)
+{
+	int rc = 0;
+
+	if (l->mem_bytes <= 0) {
+		if (cgd.memsw)
+			rc |= write_at(cg->dir[SBX_CG_MEM], "memory.memsw.limit_in_bytes", "-1");
+		rc |= write_at(cg->dir[SBX_CG_MEM], "memory.limit_in_bytes", "-1");
+	}
+	rc |= write_at(cg->dir[SBX_CG_MEM], "memory.oom_control", "0");
+	if (cg->have_pids && l->pids_max <= 0)
+		rc |= write_at(cg->dir[SBX_CG_PIDS], "pids.max", "max");
+	if (cg->have_cpu) {
+		rc |= write_at(cg->dir[SBX_CG_CPU], "cpu.cfs_period_us", "100000");
+		if (l->cpus <= 0)
+			rc |= write_at(cg->dir[SBX_CG_CPU], "cpu.cfs_quota_us", "-1");
+	}
+	return rc ? -1 : 0;
+}
+
 int sbx_cgroup_create(sbx_cgroup *cg, const char *name, const sbx_cg_limits *l, int parent_of,
                       char *note, size_t len)
 {
 	pthread_once(&cg_once, discover);
+	int reused = 0, busy = 0;
+
 	sbx_cgroup_init(cg);
 	note[0] = '\0';
 	if (cgd.version == 0) {
@@ -524,9 +640,10 @@ int sbx_cgroup_create(sbx_cgroup *cg, const char *name, const sbx_cg_limits *l, 
 			cg->dir[c] = cg->dir[cgd.alias[c]];
 			continue;
 		}
-		cg->dir[c] = make_dir(cgd.base[c], name, note, len);
+		cg->dir[c] = make_dir(cgd.base[c], name, c == SBX_CG_MEM, &reused, note, len);
 		if (cg->dir[c] < 0) {
-			if (c == SBX_CG_MEM)
+			busy = cg->dir[c] == -2;
+			if (c == SBX_CG_MEM || busy)
 				goto fail;
 			note[0] = '\0';
 			continue;
@@ -549,7 +666,7 @@ int sbx_cgroup_create(sbx_cgroup *cg, const char *name, const sbx_cg_limits *l, 
 		         "cpu controller unavailable: CPU not limited for the run as a whole");
 	if (parent_of && cg->version == 2)
 		(void)enable_controllers(cg->dir[SBX_CG_MEM]);
-	if (sbx_cgroup_set_limits(cg, l) < 0) {
+	if ((reused && reset_limits(cg, l) < 0) || sbx_cgroup_set_limits(cg, l) < 0) {
 		snprintf(note, len, "cannot set cgroup limits: %s", strerror(errno));
 		goto fail;
 	}
@@ -558,7 +675,7 @@ fail:
 	if (note[0] == '\0')
 		snprintf(note, len, "cgroup setup failed: %s", strerror(errno));
 	sbx_cgroup_destroy(cg);
-	return -1;
+	return busy ? -2 : -1;
 }
 
 static long long read_num(int dir, const char *name)
@@ -665,6 +782,17 @@ int sbx_cgroup_empty(const sbx_cgroup *cg)
 long sbx_cgroup_usage_kb(const sbx_cgroup *cg)
 {
 	return mem_kb(cg, "memory.usage_in_bytes", "memory.current");
+}
+
+void sbx_cgroup_leave(sbx_cgroup *cg)
+{
+	for (int c = 0; c < SBX_CG_N; c++) {
+		if (cg->procs_fd[c] >= 0)
+			close(cg->procs_fd[c]);
+		if (cg->own[c] && cg->dir[c] >= 0)
+			close(cg->dir[c]);
+	}
+	sbx_cgroup_init(cg);
 }
 
 void sbx_cgroup_destroy(sbx_cgroup *cg)

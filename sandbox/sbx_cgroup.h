@@ -37,9 +37,12 @@ void sbx_cgroup_init(sbx_cgroup *cg);
 
 /* Create the cgroup `name` (relative to our own; "a/b" for one below an
  * existing "a") with the limits. Returns 0 on success, -1 when cgroups are
- * unavailable (note says why; cg stays usable as "none"). A leftover of the
- * same name (its creator was killed) is removed first. `parent_of`: enable
- * the controllers for cgroups below it (v2). */
+ * unavailable (note says why; cg stays usable as "none"). `parent_of`: enable
+ * the controllers for cgroups below it (v2). A cgroup of that name left by
+ * an earlier process (kept ready, or by a killed creator) is taken over
+ * when it is empty (v1, see sbx_cgroup_leave), else removed and made again;
+ * -2 when it cannot be removed (a process stays in it: the caller takes
+ * another uid slot, whose name is another). */
 int sbx_cgroup_create(sbx_cgroup *cg, const char *name, const sbx_cg_limits *l, int parent_of,
                       char *note, size_t len);
 
@@ -60,5 +63,17 @@ long sbx_cgroup_usage_kb(const sbx_cgroup *cg);
 /* Remove the cgroup (after every process in it is gone, and after the ones
  * below it); accepts an unused one. */
 void sbx_cgroup_destroy(sbx_cgroup *cg);
+
+/* Leave an empty cgroup in place for a later process of this scope (v1):
+ * only its fds are closed. That process takes it with its slot (below),
+ * checks it (no process, no cgroup below, little memory charged) and sets
+ * every limit again; one that fails the check is made afresh. */
+void sbx_cgroup_leave(sbx_cgroup *cg);
+
+/* A uid slot in [lo, hi) of this process's scope whose cgroup an earlier
+ * process left (found by the discovery's sweep, which runs now if it has
+ * not): its lock fd and uid, or -1. The cgroup is checked when
+ * sbx_cgroup_create opens it. Once per process. */
+int sbx_cgroup_ready_slot(unsigned lo, unsigned hi, unsigned *uid);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "sbx_cgroup.h"
 #include "sbx_host.h"
+#include "sbx_netns.h"
 #include "sbx_slot.h"
 
 #include <errno.h>
@@ -143,6 +144,7 @@ typedef struct sbx_ready {
 	sbx_cg_limits cur; /* its limits now */
 	char note[256];    /* what creating the cgroup said */
 	int netns_fd;      /* -1: a new network namespace per run */
+	int netns_made;    /* netns_fd is this process's (not one kept for the slot) */
 } sbx_ready;
 
 #define READY_MAX 8
@@ -172,12 +174,61 @@ static int limits_differ(const sbx_cg_limits *a, const sbx_cg_limits *b)
 	return a->mem_bytes != b->mem_bytes || a->pids_max != b->pids_max || a->cpus != b->cpus;
 }
 
+/* A new one: a uid slot and (with_cg) its cgroup. NULL with errno when no
+ * uid slot is free. */
+static sbx_ready *ready_new(const sbx_setup *s, int with_cg, const sbx_cg_limits *cl)
+{
+	sbx_ready *r;
+	char name[48];
+
+	r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	r->uid_base = s->uid_base;
+	r->with_cg = with_cg;
+	r->netns_fd = -1;
+	sbx_cgroup_init(&r->cg);
+	/* With cgroups, a slot whose cgroup an earlier process left ready
+	 * first: its cgroup is taken over (checked, its limits set again)
+	 * instead of made. A slot whose cgroup name is taken by a cgroup that
+	 * cannot serve nor be removed (a process in it) is given up for
+	 * another. */
+	r->slot_fd =
+	    with_cg ? sbx_cgroup_ready_slot(s->uid_base, s->uid_base + SBX_SLOTS, &r->uid) : -1;
+	for (int tries = 0;; tries++) {
+		if (r->slot_fd < 0)
+			r->slot_fd = sbx_slot_acquire(s->uid_base, &r->uid);
+		if (r->slot_fd < 0) {
+			int e = errno;
+
+			free(r);
+			errno = e;
+			return NULL;
+		}
+		if (!with_cg)
+			break;
+		sbx_slot_cgroup_name(r->uid, name, sizeof(name));
+		r->cur = *cl;
+		if (sbx_cgroup_create(&r->cg, name, cl, 0, r->note, sizeof(r->note)) != -2 ||
+		    tries == 3)
+			break;
+		sbx_slot_release(r->slot_fd);
+		r->slot_fd = -1;
+	}
+	/* As root, in a scope that outlives this process: the network
+	 * namespace an earlier process kept for the slot, if it is empty. */
+	if (s->as_root && sbx_slot_scope_durable())
+		r->netns_fd = sbx_netns_kept(r->uid);
+	return r;
+}
+
 /* A kept one with the same base and cgroup choice, its limits set to cl;
  * else a new one. NULL with errno when no uid slot is free. */
 static sbx_ready *ready_take(const sbx_setup *s, int with_cg, const sbx_cg_limits *cl)
 {
 	sbx_ready *r = NULL;
-	char name[48];
 
 	pthread_mutex_lock(&ready_lock);
 	for (int i = nready - 1; i >= 0; i--)
@@ -197,48 +248,38 @@ static sbx_ready *ready_take(const sbx_setup *s, int with_cg, const sbx_cg_limit
 			r = NULL;
 		}
 	}
-	/* The network namespace is made on a slot's second run: a process that
-	 * runs once (the CLI) spares the extra child. */
+	/* The slot's network namespace is the one its first run made
+	 * (cold_keep_netns); made apart only when that could not be opened. */
 	if (r != NULL && r->netns_fd < 0 && s->as_root)
 		r->netns_fd = sbx_netns_new();
 	if (r != NULL)
 		return r;
-	r = calloc(1, sizeof(*r));
-	if (r == NULL) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	r->uid_base = s->uid_base;
-	r->with_cg = with_cg;
-	r->netns_fd = -1;
-	sbx_cgroup_init(&r->cg);
-	r->slot_fd = sbx_slot_acquire(s->uid_base, &r->uid);
-	if (r->slot_fd < 0) {
-		int e = errno;
-
-		free(r);
-		errno = e;
-		return NULL;
-	}
-	if (with_cg) {
-		sbx_slot_cgroup_name(r->uid, name, sizeof(name));
-		(void)sbx_cgroup_create(&r->cg, name, cl, 0, r->note, sizeof(r->note));
-		r->cur = *cl;
-	}
-	return r;
+	return ready_new(s, with_cg, cl);
 }
 
-/* At exit the kept ones go: their cgroups are removed here rather than left
- * for the next holder of the slot's scope, which a process in a network
- * namespace of its own would never have. A forked child that exits leaves
- * its parent's alone. */
+/* At exit the kept ones go. Their cgroups (v1) stay for the next process
+ * of the slot's scope (sbx_cgroup_leave) when the scope outlives this
+ * process; one made for it alone (a network namespace of its own) would
+ * have no later process, so there they are removed. A forked child that
+ * exits leaves its parent's alone. */
 static void ready_drain(void)
 {
+	int leave;
+
 	if (getpid() != ready_owner)
 		return;
+	leave = sbx_slot_scope_durable();
 	pthread_mutex_lock(&ready_lock);
-	while (nready > 0)
-		ready_destroy(ready_free[--nready]);
+	while (nready > 0) {
+		sbx_ready *r = ready_free[--nready];
+
+		if (leave && r->cg.version == 1) {
+			sbx_cgroup_leave(&r->cg);
+			if (r->netns_made && r->netns_fd >= 0)
+				(void)sbx_netns_keep(r->uid, r->netns_fd);
+		}
+		ready_destroy(r);
+	}
 	pthread_mutex_unlock(&ready_lock);
 }
 
@@ -417,6 +458,22 @@ static void cold_wire_plan(sbx_cold *c, const sbx_config *cfg, const sbx_setup *
 	sbx_plan_netns(c->plan, c->rs->netns_fd);
 }
 
+/* A run that made a network namespace (as root, none kept for its slot):
+ * the slot keeps it for its next runs, as it would one made apart, with no
+ * extra child to make it. Opened while the init (not yet reaped, so its
+ * pid is still ours) is alive; once every process of the run is gone it
+ * is as empty as a new one: nothing in a run can configure it. */
+static void cold_keep_netns(sbx_cold *c, const sbx_setup *s)
+{
+	char path[48];
+
+	if (!s->as_root || c->rs->netns_fd >= 0 || !(c->plan->clone_flags & CLONE_NEWNET))
+		return;
+	snprintf(path, sizeof(path), "/proc/%ld/ns/net", c->pid);
+	c->rs->netns_fd = open(path, O_RDONLY | O_CLOEXEC);
+	c->rs->netns_made = c->rs->netns_fd >= 0;
+}
+
 int sbx_cold_start(sbx_cold *c, sbx_result *res, const sbx_config *cfg, const sbx_limits *lim)
 {
 	const sbx_setup *s;
@@ -492,6 +549,7 @@ int sbx_cold_start(sbx_cold *c, sbx_result *res, const sbx_config *cfg, const sb
 		sbx_clone_failed(res, errno);
 		return -1;
 	}
+	cold_keep_netns(c, s);
 	c->iso = iso;
 	sbx_close_fd(&c->out[1]);
 	sbx_close_fd(&c->err[1]);

@@ -22,6 +22,8 @@ static atomic_uint slot_next;
 /* The scope of this process's slot locks, as 16 hex digits (see
  * sbx_slot_cgroup_name). */
 static char slot_scope[17];
+static int scope_durable;
+#define NET_INIT_INO 0xEFFFFFF9U /* PROC_NET_INIT_INO */
 static pthread_once_t scope_once = PTHREAD_ONCE_INIT;
 
 /* With a slot directory: the abstract socket held beside each file lock,
@@ -157,11 +159,22 @@ static unsigned long long mix64(unsigned long long z)
 static void scope_init(void)
 {
 	const char *dir = getenv("LLMREPL_SANDBOX_SLOT_DIR");
-	struct stat st;
+	struct stat st, init;
 	unsigned long long id = 0;
 
-	if ((dir != NULL && dir[0] != '\0' && stat(dir, &st) == 0) ||
-	    stat("/proc/self/ns/net", &st) == 0) {
+	if (dir != NULL && dir[0] != '\0' && stat(dir, &st) == 0) {
+		scope_durable = 1;
+	} else if (stat("/proc/self/ns/net", &st) == 0) {
+		/* The initial namespace: its fixed inode number (kernels since
+		 * 6.x), else pid 1's namespace where that can be read. */
+		scope_durable = st.st_ino == NET_INIT_INO ||
+		                (stat("/proc/1/ns/net", &init) == 0 && init.st_ino == st.st_ino &&
+		                 init.st_dev == st.st_dev);
+	} else {
+		st.st_dev = 0;
+		st.st_ino = 0;
+	}
+	if (st.st_ino != 0) {
 		unsigned long long dev = ((unsigned long long)major(st.st_dev) << 20) ^
 		                         (unsigned long long)minor(st.st_dev);
 
@@ -174,6 +187,12 @@ void sbx_slot_cgroup_name(unsigned uid, char *buf, size_t len)
 {
 	pthread_once(&scope_once, scope_init);
 	snprintf(buf, len, "llmrepl-sbx-%s-u%u", slot_scope, uid);
+}
+
+int sbx_slot_scope_durable(void)
+{
+	pthread_once(&scope_once, scope_init);
+	return scope_durable;
 }
 
 int sbx_slot_cgroup_parse(const char *name, unsigned *uid)

@@ -15,7 +15,11 @@ deadline (it kills the child), caps the three streams, and after the child
 has ended asks the candidate factory to CLEAN: every process of the
 candidate's uid is killed and /work and /tmp are wiped before the next item,
 and the factory's answer proves it is alive (a factory the code killed ends
-the group). Each item that ended properly is framed on the run's answer fd:
+the group). Then it does what the pool's server does after a run on its own
+uid's side (the item's tests run in the child and may leave processes or
+files): every other process of this uid is killed, /work and /tmp emptied.
+Only then are the pipes read to their ends. Each item that ended properly is
+framed on the run's answer fd:
 
   "ITEM <k> <exit status> <wall_us> <cpu_us> <answer bytes> <stdout bytes>
    <stderr bytes>\\n" + answer + stdout + stderr
@@ -36,6 +40,7 @@ import os
 import select
 import signal
 import socket
+import sys
 import time
 
 ANS_FD = 3
@@ -116,7 +121,7 @@ def _item(k, item):
     fds = [r for r, _ in pipes]
     ok = _collect(pid, fds, bufs, sizes, caps, t0 + deadline_s)
     wall = time.monotonic() - t0
-    factory_ok = _clean()
+    factory_ok = _clean() and _sweep()
     if ok and not _drain(fds, bufs, sizes, caps, min(t0 + deadline_s, time.monotonic() + DRAIN_S)):
         ok = None
     for fd in fds:
@@ -163,36 +168,38 @@ def _evaluate(item):
 
 def _collect(pid, fds, bufs, sizes, caps, deadline):
     """Read the child's streams until it has ended: (rusage, status), or
-    None when it overran its deadline or a stream its cap (it is killed)."""
+    None when it overran its deadline or a stream its cap (it is killed).
+    What is still in the pipes then (a process it left may hold them) is
+    read after the clean-up (_drain)."""
     poller = select.poll()
     for fd in fds:
         poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
     live = set(fds)
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        pidfd = -1
+    else:
+        poller.register(pidfd, select.POLLIN)
     over = False
-    while fds[0] in live and not over:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            break
-        for fd, _ in poller.poll(max(1, int(min(left, 1.0) * 1000))):
-            if not _read(fd, fds, bufs, sizes, caps):
-                live.discard(fd)
-                poller.unregister(fd)
-            if sizes[fds.index(fd)] > caps[fds.index(fd)]:
-                over = True
-    while not over:
-        # The answer is closed: the child is exiting (its atexit work), while
-        # the candidate's worker may still write to the streams.
-        got = os.wait4(pid, os.WNOHANG)
-        if got[0] == pid:
-            return got[2], got[1]
-        left = deadline - time.monotonic()
-        if left <= 0:
-            break
-        for fd, _ in poller.poll(max(1, int(min(left, 0.002) * 1000))):
-            if fd in live and not _read(fd, fds, bufs, sizes, caps):
-                live.discard(fd)
-                poller.unregister(fd)
-        over = any(s > c for s, c in zip(sizes, caps))
+    try:
+        while not over:
+            got = os.wait4(pid, os.WNOHANG)
+            if got[0] == pid:
+                return got[2], got[1]
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            # With the pidfd a child's end wakes the poll; without, poll often.
+            wait = min(left, 1.0 if pidfd >= 0 or fds[0] in live else 0.002)
+            for fd, _ in poller.poll(max(1, int(wait * 1000))):
+                if fd in live and not _read(fd, fds, bufs, sizes, caps):
+                    live.discard(fd)
+                    poller.unregister(fd)
+            over = any(s > c for s, c in zip(sizes, caps))
+    finally:
+        if pidfd >= 0:
+            os.close(pidfd)
     try:
         os.kill(pid, signal.SIGKILL)
     except OSError:
@@ -219,7 +226,7 @@ def _read(fd, fds, bufs, sizes, caps):
 def _drain(fds, bufs, sizes, caps, deadline):
     """The streams to their ends (the factory's clean-up killed every holder).
     False when one stays open past the deadline or went over its cap."""
-    live = list(fds[1:])
+    live = list(fds)
     while live:
         left = deadline - time.monotonic()
         if left <= 0:
@@ -229,6 +236,24 @@ def _drain(fds, bufs, sizes, caps, deadline):
             if not _read(fd, fds, bufs, sizes, caps):
                 live.remove(fd)
     return all(s <= c for s, c in zip(sizes, caps))
+
+
+def _sweep():
+    """What the item's tests left on the judge's side (they run in the
+    child, as this uid): every other process of this uid is killed, as the
+    pool's server does after a run (kill(-1) spares pid 1, the server, and
+    cannot reach the factory's uid), and /work and /tmp are emptied of this
+    uid's files. Only inside a sandbox, as its unprivileged uid: outside,
+    kill(-1) would reach every process of the user. True when clean."""
+    if os.geteuid() == 0 or os.getppid() != 1:
+        return False
+    for _ in range(2):
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            break
+    wipe = getattr(sys.modules.get("llmrepl_pool"), "_wipe", None)
+    return wipe is None or (wipe("/work") and wipe("/tmp"))
 
 
 def _clean():

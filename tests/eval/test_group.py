@@ -100,10 +100,26 @@ def test_nothing_of_an_item_reaches_the_next(tmp_path):
             "    seen = [p for p in ('/work/flag', '/tmp/flag', '/work/d', '/tmp/late')\n"
             "            if os.path.exists(p)]\n"
             "    return x + 1 if not seen and not os.listdir('/work') else seen\n")
-    jobs = [_job(0, litter), _job(1, look), _job(2, litter), _job(3, look)]
+    # The tests run in the judge: item 4's leave files and a process of the
+    # judge's uid behind too.
+    judge_litter = ("import os, time\n"
+                    "open('/work/jflag', 'w').write('x')\nos.mkdir('/tmp/jd', 0o700)\n"
+                    "if os.fork() == 0:\n"
+                    "    os.setsid()\n"
+                    "    while True:\n"
+                    "        time.sleep(0.02)\n"
+                    "        try:\n"
+                    "            open('/work/jlate', 'w').write('x')\n"
+                    "        except OSError:\n"
+                    "            pass\n"
+                    "assert f(1) == 2\n")
+    look_judge = look.replace("'/tmp/late')", "'/tmp/late', '/work/jflag', '/tmp/jd', "
+                                              "'/work/jlate')")
+    jobs = [_job(0, litter), _job(1, look), _job(2, litter), _job(3, look),
+            _job(4, OK, judge_litter), _job(5, look_judge)]
     alone, grouped = _both(tmp_path, jobs)
-    assert [o["passed"] for o in grouped] == [True] * 4, [o["summary"] for o in grouped]
-    assert all(_grouped(o) for o in grouped)
+    assert [o["passed"] for o in grouped] == [True] * 6, [o["summary"] for o in grouped]
+    assert [_grouped(o) for o in grouped] == [True] * 6
 
 
 def test_a_crashing_or_hanging_judge_child_costs_only_its_item(tmp_path):
