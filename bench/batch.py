@@ -30,7 +30,14 @@ machine is busy with other work; say so beside them.
 The client is one connection speaking RESP itself (bench/benchlib.py): no
 process per poll and no polling interval in the figures.
 
+--share-compare starts two systems side by side, each with --workers workers,
+one with batch sharing off (each batch on its owner's slots alone) and one with
+it on (idle workers take items of a running batch), and times, per run, the
+bare loop and one batch job on each (no evaluate jobs): off / on is the gain
+of sharing in the same run.
+
     python3 bench/batch.py [--runs 3] [--workers 1] [--static] [--trace FILE]
+                           [--share-compare]
 """
 import argparse
 import gzip
@@ -101,20 +108,22 @@ class Stack:
         stop_all(self.procs)
 
 
-def start(args, stack, tmp):
+def start(args, stack, tmp, share=True, tag=""):
     port = free_port()
-    (tmp / "redis").mkdir()
-    stack.start("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                          "--dir", str(tmp / "redis"), "--save", "", "--appendonly", "no"])
+    (tmp / f"redis{tag}").mkdir()
+    stack.start(f"redis{tag}", ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                                "--dir", str(tmp / f"redis{tag}"), "--save", "",
+                                "--appendonly", "no"])
     wait_redis(port)
     env = dict(os.environ, LLMREPL_REDIS_URL=f"redis://127.0.0.1:{port}", LLMREPL_PREFIX=PREFIX,
-               LLMREPL_LOG_LEVEL="warn")
+               LLMREPL_LOG_LEVEL="warn", LLMREPL_BATCH_SHARE="true" if share else "false")
     if args.trace:
         env.update(LLMREPL_JOB_TRACE="1", LLMREPL_SBX_TRACE="1")
     build = Path(args.build)
-    stack.start("dispatcher", [str(build / "llmrepl-dispatcher")], env)
+    stack.start(f"dispatcher{tag}", [str(build / "llmrepl-dispatcher")], env)
     for i in range(args.workers):
-        stack.start(f"worker{i}", [str(build / "llmrepl-worker"), "--name", f"bench{i}"], env)
+        stack.start(f"worker{tag}{i}", [str(build / "llmrepl-worker"), "--name", f"bench{i}"],
+                    env)
     deadline = time.time() + 120
     r = Resp(port)
     while r.call("ZCARD", PREFIX + "workers") < args.workers:
@@ -187,6 +196,33 @@ def bare_once(files, cpu=None):
     return time.perf_counter() - t0
 
 
+def share_compare(args, spec, files, stack, tmp):
+    """Batch sharing off and on, side by side in the same run."""
+    off = start(args, stack, tmp, share=False, tag="-off")
+    on = start(args, stack, tmp, share=True, tag="-on")
+    batch_once(off, spec)  # warm: the pools and the page cache
+    batch_once(on, spec)
+    bare_once(files[:20])
+    rows = []
+    for r in range(args.runs):
+        b = bare_once(files)
+        x = batch_once(off, spec)
+        y = batch_once(on, spec)
+        rows.append((b, x, y))
+        print(f"run {r + 1}: bare sequential {b:.2f} s, batch sharing off {x:.2f} s "
+              f"({b / x:.2f}x), on {y:.2f} s ({b / y:.2f}x); off/on {x / y:.2f}x", flush=True)
+    b, x, y = (statistics.median(v[i] for v in rows) for i in range(3))
+    print(f"\n{len(files)} HumanEval canonical solutions, {args.workers} worker(s) per system, "
+          f"static checks {'on' if args.static else 'off'}, {os.cpu_count()} CPUs, load "
+          f"{os.getloadavg()[0]:.1f}")
+    print(f"bare python3 -I -S per problem, sequential   median {b:.2f} s")
+    print(f"one batch job, sharing off                    median {x:.2f} s ({b / x:.2f}x bare)")
+    print(f"one batch job, sharing on                     median {y:.2f} s ({b / y:.2f}x bare)")
+    print(f"gain of sharing (off / on) of the medians     {x / y:.2f}x")
+    print(f"median of the runs' gains                     "
+          f"{statistics.median(v[1] / v[2] for v in rows):.2f}x")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3)
@@ -196,6 +232,8 @@ def main():
     ap.add_argument("--trace", metavar="FILE",
                     help="run the dispatcher and workers with LLMREPL_JOB_TRACE=1 and "
                     "LLMREPL_SBX_TRACE=1 and write their logs to FILE (for bench/sbx_trace.py)")
+    ap.add_argument("--share-compare", action="store_true",
+                    help="batch sharing off and on side by side (see above)")
     args = ap.parse_args()
     with gzip.open(DATA / "HumanEval.jsonl.gz", "rt") as f:
         probs = [json.loads(line) for line in f]
@@ -212,6 +250,13 @@ def main():
                      f"\ncheck({p['entry_point']})\n")
         files.append(f)
     stack = Stack(tmp)
+    if args.share_compare:
+        try:
+            share_compare(args, spec, files, stack, tmp)
+        finally:
+            stack.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
     stats = ""
     try:
         conn = start(args, stack, tmp)
