@@ -10,6 +10,7 @@
  * items_passed. A later attempt (the worker died, the job was released) reads
  * the iterations already written and runs only the items without one. A
  * cancelled job stops between items. */
+#include "eval_group.h"
 #include "kind_model.h"
 #include "kinds.h"
 #include "log.h"
@@ -227,6 +228,7 @@ typedef struct par {
 typedef struct slot {
 	par *p;
 	sbx_pool *pool;
+	size_t group; /* items taken at once */
 	pthread_t th;
 } slot;
 
@@ -250,40 +252,55 @@ static int slot_stop(void *ctx, lr_err *err)
 	return lr_jobctx_should_stop(ctx) ? lr_err_set(err, LR_ECANCELED, "stopping") : 0;
 }
 
-/* The next item no earlier attempt recorded, or nitems when none is left. */
-static size_t take(par *p)
+/* Up to max items no earlier attempt recorded, in ns; how many (0: none
+ * is left). */
+static size_t take(par *p, size_t *ns, size_t max)
 {
 	const batch *b = p->b;
-	size_t n = b->s->nitems;
+	size_t k = 0;
 
 	pthread_mutex_lock(&p->mu);
-	while (p->next < b->s->nitems && b->st[p->next].done)
-		p->next++;
-	if (!p->stop && !lr_jobctx_should_stop(b->ctx) && p->next < b->s->nitems)
-		n = p->next++;
+	while (k < max && !p->stop && !lr_jobctx_should_stop(b->ctx)) {
+		while (p->next < b->s->nitems && b->st[p->next].done)
+			p->next++;
+		if (p->next >= b->s->nitems)
+			break;
+		ns[k++] = p->next++;
+	}
 	pthread_mutex_unlock(&p->mu);
-	return n;
+	return k;
 }
 
+/* A slot's items at once: each as eval_run would evaluate it, several in
+ * one sandbox run when they can share one (eval_group.h). */
 static void *slot_main(void *arg)
 {
 	slot *sl = arg;
 	par *p = sl->p;
-	size_t n;
+	eval_request reqs[EVAL_GROUP_MAX];
+	finished d[EVAL_GROUP_MAX];
+	eval_outcome outs[EVAL_GROUP_MAX];
+	lr_err errs[EVAL_GROUP_MAX];
+	int rcs[EVAL_GROUP_MAX];
+	size_t ns[EVAL_GROUP_MAX], k;
 
-	while ((n = take(p)) < p->b->s->nitems) {
-		const lr_job_spec *it = &p->b->s->items[n];
-		finished d = {.n = n};
-		eval_request req;
+	while ((k = take(p, ns, sl->group)) > 0) {
+		for (size_t i = 0; i < k; i++) {
+			const lr_job_spec *it = &p->b->s->items[ns[i]];
 
-		eval_request_from_spec(&req, it, it->code);
-		req.stop = slot_stop;
-		req.stop_arg = p->b->ctx;
-		d.rc = eval_run(&d.out, sl->pool, lr_jobctx_sbx_config(p->b->ctx), &req, &d.err);
+			eval_request_from_spec(&reqs[i], it, it->code);
+			reqs[i].stop = slot_stop;
+			reqs[i].stop_arg = p->b->ctx;
+		}
+		eval_run_group(outs, rcs, errs, sl->pool, lr_jobctx_sbx_config(p->b->ctx), reqs, k,
+		               NULL);
 		pthread_mutex_lock(&p->mu);
-		p->q[p->qn++] = d;
-		if (d.rc < 0)
-			p->stop = 1;
+		for (size_t i = 0; i < k; i++) {
+			d[i] = (finished){.n = ns[i], .rc = rcs[i], .out = outs[i], .err = errs[i]};
+			p->q[p->qn++] = d[i];
+			if (rcs[i] < 0)
+				p->stop = 1;
+		}
 		pthread_cond_signal(&p->cv);
 		pthread_mutex_unlock(&p->mu);
 	}
@@ -359,6 +376,21 @@ static int collect(par *p, lr_err *err)
 	return rc;
 }
 
+/* Items a slot takes at once: --batch-group, but no more than half an
+ * even share of what is left, so that every slot gets work and reports
+ * progress (and a stopping worker gives work back) more than once. */
+static size_t group_size(const batch *b, long nslots)
+{
+	size_t left = b->s->nitems - b->done;
+	size_t share = left / (size_t)(nslots > 0 ? nslots : 1) / 2;
+	long g = lr_jobctx_config(b->ctx)->batch_group;
+	size_t want = g > 1 ? (size_t)g : 1;
+
+	if (want > EVAL_GROUP_MAX)
+		want = EVAL_GROUP_MAX;
+	return want < share ? want : (share > 1 ? share : 1);
+}
+
 static int run_parallel(batch *b, long nslots, lr_err *err)
 {
 	par p = {.b = b};
@@ -378,6 +410,7 @@ static int run_parallel(batch *b, long nslots, lr_err *err)
 	pthread_cond_init(&p.cv, NULL);
 	for (long i = 0; i < nslots && i < KEPT_MAX; i++) {
 		sl[i].p = &p;
+		sl[i].group = group_size(b, nslots);
 		sl[i].pool = lr_jobctx_pool(b->ctx);
 		if (i > 0 && sl[i].pool != NULL) {
 			char msg[256];
