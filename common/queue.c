@@ -783,9 +783,15 @@ int lr_q_next(lr_q *q, const char *worker, long block_ms, long lease_ms, lr_q_jo
 	if (rc < 0 || *got)
 		return rc;
 	for (int tries = 0;; tries++) {
-		rc = lr_redis_cmd(
-		    q->r, &rep, err, "XREADGROUP GROUP %s %s COUNT 1 BLOCK %ld STREAMS %s %s > >",
-		    LR_GROUP_WORKERS, worker, lr_redis_block_ms(q->r, block_ms), key, wake);
+		if (block_ms < 0)
+			rc = lr_redis_cmd(q->r, &rep, err,
+			                  "XREADGROUP GROUP %s %s COUNT 1 STREAMS %s %s > >",
+			                  LR_GROUP_WORKERS, worker, key, wake);
+		else
+			rc = lr_redis_cmd(
+			    q->r, &rep, err,
+			    "XREADGROUP GROUP %s %s COUNT 1 BLOCK %ld STREAMS %s %s > >",
+			    LR_GROUP_WORKERS, worker, lr_redis_block_ms(q->r, block_ms), key, wake);
 		if (rc < 0 && tries == 0 && lr_q_err_nogroup(err) && strstr(err->msg, wake)) {
 			rc = ensure_wake(q, wake, err);
 			if (rc == 0)

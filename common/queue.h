@@ -201,7 +201,7 @@ typedef struct lr_q_job {
 
 void lr_q_job_free(lr_q_job *j); /* frees the members; accepts NULL */
 
-/* Wait up to block_ms for a job and claim it. Returns 0 with *got = 1 and
+/* Wait up to block_ms (< 0: do not wait) for a job and claim it. Returns 0 with *got = 1 and
  * *job filled, or *got = 0 when nothing was claimable (timeout, an entry
  * whose job was cancelled, expired or superseded, or a job whose keys were
  * broken: it is dead-lettered with the reason and logged). */

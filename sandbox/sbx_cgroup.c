@@ -8,6 +8,7 @@
  * or let us enable. */
 #include "sbx_cgroup.h"
 
+#include "sbx_netns.h"
 #include "sbx_slot.h"
 
 #include <dirent.h>
@@ -308,7 +309,8 @@ static void remove_everywhere(const char *name)
  * The first whose slot is in range is taken for this process (the slot's
  * lock kept, see sbx_cgroup_ready_slot; the cgroup is checked when it is
  * opened), up to SBX_CG_SPARE more are left for the processes after us,
- * and the rest are removed (held while we look, so no new run can take the
+ * and the rest are removed with the network namespace kept for their
+ * slot (sbx_netns.h) (held while we look, so no new run can take the
  * name meanwhile). Names named after a dead pid (older versions) go too.
  * Names of another scope (another network namespace or slot directory,
  * whose holders our locks do not see) and the older llmrepl-sbx-u<uid>
@@ -353,8 +355,10 @@ static void sweep(int base, unsigned lo, unsigned hi)
 				cg_ready.uid = n;
 				continue;
 			}
-			if (cgd.version != 1 || ++spare > SBX_CG_SPARE)
+			if (cgd.version != 1 || ++spare > SBX_CG_SPARE) {
 				remove_everywhere(e->d_name);
+				sbx_netns_drop(n);
+			}
 			sbx_slot_release(lock);
 		} else if (sscanf(e->d_name, "llmrepl-sbx-%d-%u%c", &pid, &n, &tail) == 2 &&
 		           pid > 0 && pid != (int)getpid() && kill(pid, 0) < 0 && errno == ESRCH) {

@@ -269,7 +269,10 @@ static void build_root(const sbx_plan *p)
 		fail("remount / read-only", NULL);
 }
 
-static void drop_privileges(const sbx_plan *p, uid_t uid, gid_t gid)
+/* ruid: the real uid, uid the effective and saved one (the pool's server
+ * with two lanes holds both lanes' uids, as exec leaves them: the saved uid
+ * becomes the effective one; everything else has one uid). */
+static void drop_privileges(const sbx_plan *p, uid_t ruid, uid_t uid, gid_t gid)
 {
 	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
 	struct __user_cap_data_struct data[2];
@@ -283,7 +286,7 @@ static void drop_privileges(const sbx_plan *p, uid_t uid, gid_t gid)
 		fail("setgroups", NULL);
 	if (syscall(SYS_setresgid, gid, gid, gid) < 0)
 		fail("setresgid", NULL);
-	if (syscall(SYS_setresuid, uid, uid, uid) < 0)
+	if (syscall(SYS_setresuid, ruid, uid, uid) < 0)
 		fail("setresuid", NULL);
 	memset(data, 0, sizeof(data));
 	if (syscall(SYS_capset, &hdr, data) < 0)
@@ -409,7 +412,7 @@ static int peer_main(void *arg)
 	if (nul < 0 || dup2(nul, 0) < 0 || dup2(SBX_CFD_OUT, 1) < 0 || dup2(SBX_CFD_ERR, 2) < 0 ||
 	    dup2(SBX_CFD_PEER + 1, 3) < 0)
 		fail("peer fds", NULL);
-	drop_privileges(p, p->peer_uid, (gid_t)p->peer_uid);
+	drop_privileges(p, p->peer_uid, p->peer_uid, (gid_t)p->peer_uid);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		fail("PR_SET_PDEATHSIG", NULL);
 	set_limits(p);
@@ -615,7 +618,7 @@ void sbx_child_main(const sbx_plan *p)
 		fail("sethostname", NULL);
 	if (p->peer)
 		start_peer(p);
-	drop_privileges(p, p->uid, p->gid);
+	drop_privileges(p, p->uid_lane ? p->uid_lane : p->uid, p->uid, p->gid);
 	mark(p, "c.privs");
 	/* Cleared by the credential change above, so set only now; then make
 	 * sure the host did not die before it was set. */

@@ -78,6 +78,9 @@ typedef struct sbx_plan {
 	unsigned long clone_flags;
 	uid_t uid; /* ids inside */
 	gid_t gid;
+	uid_t uid_lane; /* the pool's server with two lanes: the second lane's uid,
+	                   its real one, uid the effective (0: none; see
+	                   sbx_pool.c and llmrepl_pool._lanes_init) */
 	char uid_map[64];
 	char gid_map[64];
 	char root[SBX_PATH];   /* where the new root tmpfs is mounted before pivot_root */

@@ -9,6 +9,7 @@
 
 #include "sbx_cgroup.h"
 #include "sbx_host.h"
+#include "sbx_netns.h"
 #include "sbx_slot.h"
 
 #include <errno.h>
@@ -143,6 +144,7 @@ typedef struct sbx_ready {
 	sbx_cg_limits cur; /* its limits now */
 	char note[256];    /* what creating the cgroup said */
 	int netns_fd;      /* -1: a new network namespace per run */
+	int netns_made;    /* netns_fd is this process's (not one kept for the slot) */
 } sbx_ready;
 
 #define READY_MAX 8
@@ -215,6 +217,10 @@ static sbx_ready *ready_new(const sbx_setup *s, int with_cg, const sbx_cg_limits
 		sbx_slot_release(r->slot_fd);
 		r->slot_fd = -1;
 	}
+	/* As root, in a scope that outlives this process: the network
+	 * namespace an earlier process kept for the slot, if it is empty. */
+	if (s->as_root && sbx_slot_scope_durable())
+		r->netns_fd = sbx_netns_kept(r->uid);
 	return r;
 }
 
@@ -242,8 +248,8 @@ static sbx_ready *ready_take(const sbx_setup *s, int with_cg, const sbx_cg_limit
 			r = NULL;
 		}
 	}
-	/* The network namespace is made on a slot's second run: a process that
-	 * runs once (the CLI) spares the extra child. */
+	/* The slot's network namespace is the one its first run made
+	 * (cold_keep_netns); made apart only when that could not be opened. */
 	if (r != NULL && r->netns_fd < 0 && s->as_root)
 		r->netns_fd = sbx_netns_new();
 	if (r != NULL)
@@ -267,8 +273,11 @@ static void ready_drain(void)
 	while (nready > 0) {
 		sbx_ready *r = ready_free[--nready];
 
-		if (leave && r->cg.version == 1)
+		if (leave && r->cg.version == 1) {
 			sbx_cgroup_leave(&r->cg);
+			if (r->netns_made && r->netns_fd >= 0)
+				(void)sbx_netns_keep(r->uid, r->netns_fd);
+		}
 		ready_destroy(r);
 	}
 	pthread_mutex_unlock(&ready_lock);
@@ -449,6 +458,22 @@ static void cold_wire_plan(sbx_cold *c, const sbx_config *cfg, const sbx_setup *
 	sbx_plan_netns(c->plan, c->rs->netns_fd);
 }
 
+/* A run that made a network namespace (as root, none kept for its slot):
+ * the slot keeps it for its next runs, as it would one made apart, with no
+ * extra child to make it. Opened while the init (not yet reaped, so its
+ * pid is still ours) is alive; once every process of the run is gone it
+ * is as empty as a new one: nothing in a run can configure it. */
+static void cold_keep_netns(sbx_cold *c, const sbx_setup *s)
+{
+	char path[48];
+
+	if (!s->as_root || c->rs->netns_fd >= 0 || !(c->plan->clone_flags & CLONE_NEWNET))
+		return;
+	snprintf(path, sizeof(path), "/proc/%ld/ns/net", c->pid);
+	c->rs->netns_fd = open(path, O_RDONLY | O_CLOEXEC);
+	c->rs->netns_made = c->rs->netns_fd >= 0;
+}
+
 int sbx_cold_start(sbx_cold *c, sbx_result *res, const sbx_config *cfg, const sbx_limits *lim)
 {
 	const sbx_setup *s;
@@ -524,6 +549,7 @@ int sbx_cold_start(sbx_cold *c, sbx_result *res, const sbx_config *cfg, const sb
 		sbx_clone_failed(res, errno);
 		return -1;
 	}
+	cold_keep_netns(c, s);
 	c->iso = iso;
 	sbx_close_fd(&c->out[1]);
 	sbx_close_fd(&c->err[1]);

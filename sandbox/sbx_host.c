@@ -608,6 +608,32 @@ void sbx_plan_peer(sbx_plan *p, const sbx_setup *s)
 	}
 }
 
+void sbx_plan_lanes(sbx_plan *p, unsigned lane_uid)
+{
+	if (p->userns)
+		return;
+	p->uid_lane = (uid_t)lane_uid;
+	for (int i = 0; i < p->nmounts; i++) {
+		sbx_mount *m = &p->mounts[i];
+		size_t n = strlen(m->dst);
+		char *mode = strstr(m->src, ",mode=0700,");
+
+		/* A lane's runs keep the slot's gid: the group opens /work to
+		 * both (a factory's has it open to all already). */
+		if (m->kind == SBX_M_TMPFS && n >= 5 && strcmp(m->dst + n - 5, "/work") == 0 &&
+		    mode != NULL)
+			memcpy(mode, ",mode=0770,", 11);
+		if (m->kind == SBX_M_FILE && n >= 11 &&
+		    strcmp(m->dst + n - 11, "/etc/passwd") == 0) {
+			size_t have = strlen(m->src);
+
+			snprintf(m->src + have, sizeof(m->src) - have,
+			         "sandbox:x:%u:%u:sandbox:/work:/usr/sbin/nologin\n", lane_uid,
+			         (unsigned)p->gid);
+		}
+	}
+}
+
 void sbx_plan_netns(sbx_plan *p, int fd)
 {
 	if (fd < 0 || p->userns)

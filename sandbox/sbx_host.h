@@ -56,6 +56,12 @@ void sbx_plan_gate(sbx_plan *p);
  * under the same uid (noted in detail). */
 void sbx_plan_peer(sbx_plan *p, const sbx_setup *s);
 
+/* The pool's server with two lanes (root only): lane_uid, the second lane's
+ * uid, becomes its real uid, the slot's its effective and saved one; /work
+ * is opened to the slot's group (both lanes' runs) and /etc/passwd names
+ * lane_uid too. After sbx_plan_peer. */
+void sbx_plan_lanes(sbx_plan *p, unsigned lane_uid);
+
 /* The pool's server: tell it which of its fds (6..9) are the run's cgroups
  * (set in fds[SBX_CFD_RCG*] first). */
 void sbx_plan_run_cgroups(sbx_plan *p);

@@ -36,6 +36,8 @@
 #define POOL_KILL_GRACE    2.0  /* how long a killed run may take to be reported */
 #define POOL_SERVER_MB     1024 /* the server's own memory ceiling */
 #define POOL_SPARE_TIMEOUT 10.0 /* the next spare's fork after a run */
+/* The second lane's uid: the slot's + this (factories have + SBX_SLOTS). */
+#define POOL_LANE_UID (2 * SBX_SLOTS)
 
 struct sbx_pool {
 	pthread_mutex_t lock;
@@ -52,9 +54,17 @@ struct sbx_pool {
 	/* llmrepl-sbx-<scope>-u<uid>, with the server in .../srv and each run's
 	 * process tree in .../run: a run's limits, OOM kills and counters are
 	 * its own, and the server is in no cgroup a run can fill. */
-	sbx_cgroup top, srv, run;
-	sbx_cg_limits cur; /* the run cgroup's limits now */
+	sbx_cgroup top, srv, run[2];
+	sbx_cg_limits cur; /* the run cgroups' limits now */
 	int peak_ok;       /* the run cgroup's peak was reset for this run */
+	/* Two lanes (as root): runs alternate between lane 0, under the slot's
+	 * uid in the run cgroups run[0] (.../run), and lane 1, under uid +
+	 * POOL_LANE_UID in run[1] (.../run1); spare n is in lane (n - 1) % 2.
+	 * The next run's spare waits in the other lane while a run goes on,
+	 * its fork and cgroup move done, under a uid the run cannot signal,
+	 * renice or pin (see llmrepl_pool._reach). */
+	int lanes;
+	unsigned nojoin_n; /* the spare a NOJOIN came from, outside a run */
 	long file_size_mb; /* what /work and /tmp were sized for */
 	unsigned iso;
 	char note[256];
@@ -80,7 +90,8 @@ static void server_stop(sbx_pool *p)
 	sbx_close_fd(&p->ctl);
 	sbx_close_fd(&p->log);
 	sbx_close_fd(&p->spare_fd);
-	sbx_cgroup_destroy(&p->run);
+	sbx_cgroup_destroy(&p->run[0]);
+	sbx_cgroup_destroy(&p->run[1]);
 	sbx_cgroup_destroy(&p->srv);
 	sbx_cgroup_destroy(&p->top);
 	sbx_slot_release(p->slot_fd);
@@ -128,15 +139,17 @@ static void run_cgroup_by_thread(sbx_cgroup *run)
 }
 
 /* The pool's cgroups: llmrepl-sbx-<scope>-u<uid> with the server's (srv) and the
- * run's (run) under it; notes what is missing in scratch. */
+ * run's (run; with lanes run1 too) under it; notes what is missing in
+ * scratch. Sets p->lanes: as root, and with both run cgroups or none. */
 static void pool_cgroups(sbx_pool *p, const sbx_limits *lim, sbx_result *scratch)
 {
 	char note[256];
 
 	note[0] = '\0';
+	p->lanes = p->s->as_root;
 	if (!(p->s->avoid & SBX_ISO_CGROUP)) {
-		/* The server: its imports and a spare between runs; trusted, so
-		 * only a generous ceiling. */
+		/* The server: its imports and the spares between runs; trusted,
+		 * so only a generous ceiling. */
 		const sbx_cg_limits none = {0, 0, 0};
 		const sbx_cg_limits srv = {POOL_SERVER_MB * 1024LL * 1024LL, 8, 0};
 		char name[48], sub[64];
@@ -149,15 +162,25 @@ static void pool_cgroups(sbx_pool *p, const sbx_limits *lim, sbx_result *scratch
 			snprintf(sub, sizeof(sub), "%s/srv", name);
 			if (sbx_cgroup_create(&p->srv, sub, &srv, 0, note, sizeof(note)) == 0) {
 				snprintf(sub, sizeof(sub), "%s/run", name);
-				(void)sbx_cgroup_create(&p->run, sub, &p->cur, 0, note,
+				(void)sbx_cgroup_create(&p->run[0], sub, &p->cur, 0, note,
 				                        sizeof(note));
+				snprintf(sub, sizeof(sub), "%s/run1", name);
+				if (p->lanes && p->run[0].version &&
+				    (sbx_cgroup_create(&p->run[1], sub, &p->cur, 0, note,
+				                       sizeof(note)) < 0 ||
+				     !p->run[1].have_pids))
+					p->lanes = 0;
 			}
 		}
-		if (p->run.version && p->run.have_pids) {
-			run_cgroup_by_thread(&p->run);
+		if (!p->lanes)
+			sbx_cgroup_destroy(&p->run[1]);
+		if (p->run[0].version && p->run[0].have_pids) {
+			run_cgroup_by_thread(&p->run[0]);
+			run_cgroup_by_thread(&p->run[1]);
 			p->iso |= SBX_ISO_CGROUP;
 		} else {
-			sbx_cgroup_destroy(&p->run);
+			sbx_cgroup_destroy(&p->run[1]);
+			sbx_cgroup_destroy(&p->run[0]);
 			sbx_cgroup_destroy(&p->srv);
 			sbx_cgroup_destroy(&p->top);
 		}
@@ -165,6 +188,12 @@ static void pool_cgroups(sbx_pool *p, const sbx_limits *lim, sbx_result *scratch
 	} else {
 		sbx_detail_add(scratch, "cgroup disabled by configuration");
 	}
+}
+
+/* The lane of spare n (0 without lanes). */
+static int lane_of(const sbx_pool *p, unsigned n)
+{
+	return p->lanes ? (int)((n - 1) % 2) : 0;
 }
 
 /* Clone the server with its ends of the control socket (sp[1]), the log
@@ -190,9 +219,11 @@ static int server_clone(sbx_pool *p, const sbx_limits *lim, const int sp[2], con
 	plan->fds[SBX_CFD_ALIVE - SBX_CFD_OUT] = alive[0];
 	for (int i = 0; i < SBX_CG_N; i++) {
 		plan->fds[SBX_CFD_CG0 - SBX_CFD_OUT + i] = p->srv.procs_fd[i];
-		plan->fds[SBX_CFD_RCG0 - SBX_CFD_OUT + i] = p->run.procs_fd[i];
+		plan->fds[SBX_CFD_RCG0 - SBX_CFD_OUT + i] = p->run[0].procs_fd[i];
 	}
 	sbx_plan_run_cgroups(plan);
+	if (p->lanes)
+		sbx_plan_lanes(plan, p->uid + POOL_LANE_UID);
 	p->pid = sbx_clone(plan, &p->pidfd);
 	free(plan);
 	if (p->pid < 0) {
@@ -284,6 +315,46 @@ static int server_wait_ready(sbx_pool *p, int stfd, sbx_result *scratch, char *m
 	}
 }
 
+/* One datagram: text with n (up to 4) fds. */
+static int send_fds(int sock, const char *text, const int *fds, int n)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = {(void *)(uintptr_t)text, strlen(text)};
+	struct msghdr mh;
+	struct cmsghdr *c;
+
+	memset(&mh, 0, sizeof(mh));
+	memset(&u, 0, sizeof(u));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (n > 0) {
+		mh.msg_control = u.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)n);
+	}
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+/* The second lane's run cgroups, in SBX_CG_* order as the first lane's go
+ * (--run-cgroup): "LANE", the server's first message. */
+static int send_lane(sbx_pool *p)
+{
+	int fds[SBX_CG_N];
+	int n = 0;
+
+	for (int c = 0; c < SBX_CG_N; c++)
+		if (p->run[1].procs_fd[c] >= 0)
+			fds[n++] = p->run[1].procs_fd[c];
+	return send_fds(p->ctl, "LANE", fds, n);
+}
+
 static int server_start(sbx_pool *p, char *msg, size_t len)
 {
 	sbx_limits lim;
@@ -327,6 +398,10 @@ static int server_start(sbx_pool *p, char *msg, size_t len)
 	lg[0] = -1;
 	sbx_set_nonblock(p->log);
 	sbx_set_nonblock(stp[0]);
+	if (p->lanes && send_lane(p) < 0) {
+		snprintf(msg, len, "the pool's server: %s", strerror(errno));
+		goto cleanup;
+	}
 	if (server_wait_ready(p, stp[0], &scratch, msg, len) < 0)
 		goto cleanup;
 	if (scratch.detail[0]) /* warnings, e.g. no /proc */
@@ -375,7 +450,8 @@ int sbx_pool_start(sbx_pool **out, const sbx_config *cfg, char *msg, size_t len)
 	p->pidfd = p->ctl = p->log = p->slot_fd = p->spare_fd = -1;
 	sbx_cgroup_init(&p->top);
 	sbx_cgroup_init(&p->srv);
-	sbx_cgroup_init(&p->run);
+	sbx_cgroup_init(&p->run[0]);
+	sbx_cgroup_init(&p->run[1]);
 	pthread_mutex_init(&p->lock, NULL);
 	p->s = sbx_setup_get(&p->cfg, msg, len);
 	if (p->s == NULL || server_start(p, msg, len) < 0) {
@@ -395,30 +471,6 @@ void sbx_pool_free(sbx_pool *p)
 	free(p->python);
 	free(p->py_dir);
 	free(p);
-}
-
-static int send_run(int ctl, const char *text, const int fds[4])
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = {(void *)(uintptr_t)text, strlen(text)};
-	struct msghdr mh;
-	struct cmsghdr *c;
-
-	memset(&mh, 0, sizeof(mh));
-	memset(&u, 0, sizeof(u));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = u.buf;
-	mh.msg_controllen = sizeof(u.buf);
-	c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int) * 4);
-	memcpy(CMSG_DATA(c), fds, sizeof(int) * 4);
-	return sendmsg(ctl, &mh, MSG_NOSIGNAL) < 0 ? -1 : 0;
 }
 
 typedef struct run_io {
@@ -633,14 +685,19 @@ static int spare_wait(sbx_pool *p, double budget_s, char *nojoin, size_t njlen)
 		if (r > 0) {
 			if (strncmp(buf, "GONE", 4) == 0)
 				return -1;
-			if (sscanf(buf, "DONE %u", &n) == 1 && n == p->spare_n) {
+			/* Any spare's end but the last run's (whose DONE
+			 * supervise read): the one offered, or (with lanes) the
+			 * one forked ahead, unused. */
+			if (sscanf(buf, "DONE %u", &n) == 1 && n != p->seq) {
 				char *end;
 
-				sbx_close_fd(&p->spare_fd);
+				if (n == p->spare_n)
+					sbx_close_fd(&p->spare_fd);
 				if ((nj = strstr(buf, " NOJOIN ")) != NULL) {
 					snprintf(nojoin, njlen, "%s", nj + 8);
 					if ((end = strstr(nojoin, " T ")) != NULL)
 						*end = '\0';
+					p->nojoin_n = n;
 					return -3;
 				}
 				if (send(p->ctl, "FORK", 4, MSG_NOSIGNAL) < 0)
@@ -660,6 +717,15 @@ static int spare_wait(sbx_pool *p, double budget_s, char *nojoin, size_t njlen)
 		if (pf[1].revents && !(pf[0].revents & POLLIN))
 			return -1;
 	}
+}
+
+/* Both lanes' run cgroups (the one without lanes) to these limits. */
+static int lanes_set_limits(sbx_pool *p, const sbx_cg_limits *want)
+{
+	for (int l = 0; l < (p->lanes ? 2 : 1); l++)
+		if (p->run[l].version && sbx_cgroup_set_limits(&p->run[l], want) < 0)
+			return -1;
+	return 0;
 }
 
 /* A live server with a spare for the run, whose run cgroup has this run's
@@ -682,21 +748,23 @@ static int pool_prepare(sbx_pool *p, sbx_result *res, const sbx_limits *lim, cha
 			return -1;
 		}
 	}
-	/* The spare waits in the run's cgroup already: its limits for this
-	 * run, its counters from zero. */
-	if (p->run.version) {
+	/* The spare waits in its lane's run cgroup already: its limits for
+	 * this run, its counters from zero. Both lanes get a new job's limits
+	 * at once (no run goes on now): the one ahead is as ready as this. */
+	if (p->run[0].version) {
 		sbx_cg_limits want = {lim->memory_mb * 1024LL * 1024LL,
 		                      lim->max_procs + (p->cfg.peer ? 1 : 0), lim->cpus};
+		int l;
 
 		if (want.mem_bytes != p->cur.mem_bytes || want.pids_max != p->cur.pids_max ||
 		    want.cpus != p->cur.cpus) {
 			/* A lower memory limit than what is still charged (the last
 			 * run's cache) may be refused: then fresh cgroups, a fresh
 			 * server. A run never goes with the wrong limits. */
-			if (sbx_cgroup_set_limits(&p->run, &want) < 0) {
+			if (lanes_set_limits(p, &want) < 0) {
 				server_stop(p);
-				if (server_start(p, msg, sizeof(msg)) < 0 || !p->run.version ||
-				    sbx_cgroup_set_limits(&p->run, &want) < 0) {
+				if (server_start(p, msg, sizeof(msg)) < 0 || !p->run[0].version ||
+				    lanes_set_limits(p, &want) < 0) {
 					snprintf(res->detail, sizeof(res->detail),
 					         "cannot set the run's cgroup limits: %s",
 					         msg[0] ? msg : strerror(errno));
@@ -705,8 +773,9 @@ static int pool_prepare(sbx_pool *p, sbx_result *res, const sbx_limits *lim, cha
 			}
 			p->cur = want;
 		}
-		p->peak_ok = sbx_cgroup_reset_peak(&p->run) == 0;
-		sbx_cgroup_reset_cpu(&p->run);
+		l = lane_of(p, p->spare_n);
+		p->peak_ok = sbx_cgroup_reset_peak(&p->run[l]) == 0;
+		sbx_cgroup_reset_cpu(&p->run[l]);
 	}
 	return 0;
 }
@@ -728,10 +797,11 @@ static int run_send(sbx_pool *p, sbx_result *res, const sbx_limits *lim, run_io 
 	}
 	/* Straight to the spare (no hop through the server, which learns of
 	 * the run's end from the spare's exit). The spare lowers its limits to
-	 * these; +1 process for the server itself, which shares the uid. */
+	 * these; +1 process for the server itself where it shares the run's
+	 * uid (with lanes its real uid is the other lane's during a run). */
 	p->seq = p->spare_n;
 	snprintf(text, sizeof(text), "%ld %ld %ld %ld %ld", (long)ceil(lim->cpu_s), lim->memory_mb,
-	         lim->max_procs + 1, lim->file_size_mb, lim->max_files);
+	         lim->max_procs + (p->lanes ? 0 : 1), lim->file_size_mb, lim->max_files);
 	sendfds[0] = io->req[1];
 	sendfds[1] = io->ans[1];
 	sendfds[2] = io->out[1];
@@ -739,7 +809,7 @@ static int run_send(sbx_pool *p, sbx_result *res, const sbx_limits *lim, run_io 
 	*t0 = sbx_now();
 	/* A spare that died before it got this (it could not join the run's
 	 * cgroups) is reported by the server like any run's end. */
-	*send_failed = send_run(p->spare_fd, text, sendfds) < 0;
+	*send_failed = send_fds(p->spare_fd, text, sendfds, 4) < 0;
 	if (*send_failed) {
 		char note[96];
 
@@ -764,7 +834,7 @@ static int run_send(sbx_pool *p, sbx_result *res, const sbx_limits *lim, run_io 
  * code's end but the sandbox's failure. The cgroups may be gone (removed
  * from outside, say): the server and its cgroups are made afresh, and the
  * run is tried once more there (*gone). */
-static void nojoin(sbx_pool *p, sbx_result *res, const char *what, int *gone)
+static void nojoin(sbx_pool *p, sbx_result *res, const char *what, unsigned spare, int *gone)
 {
 	char note[160];
 	unsigned idx = 0;
@@ -776,7 +846,7 @@ static void nojoin(sbx_pool *p, sbx_result *res, const char *what, int *gone)
 		/* The server's --run-cgroup list: the run's cgroups in SBX_CG_*
 		 * order, those it has. */
 		for (unsigned c = 0, k = 0; c < SBX_CG_N; c++)
-			if (p->run.procs_fd[c] >= 0 && k++ == idx)
+			if (p->run[lane_of(p, spare)].procs_fd[c] >= 0 && k++ == idx)
 				name = names[c];
 	}
 	snprintf(note, sizeof(note),
@@ -796,12 +866,10 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	run_io io;
 	sbx_cap caps[3];
 	done_msg done;
+	sbx_cgroup *run;
 	long oom_before;
-	int killed;
-	int dead = 0;
-	int send_failed = 0;
-	int pr;
-	int rc = 0;
+	int killed, pr;
+	int dead = 0, send_failed = 0, rc = 0;
 	double t0;
 
 	memset(caps, 0, sizeof(caps));
@@ -829,12 +897,13 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 		goto cleanup;
 	}
 	if (pr == -3) {
-		nojoin(p, res, done.nojoin, gone);
+		nojoin(p, res, done.nojoin, p->nojoin_n, gone);
 		goto cleanup;
 	}
 	if (pr < 0)
 		goto cleanup;
-	oom_before = sbx_cgroup_oom_kills(&p->run);
+	run = &p->run[lane_of(p, p->spare_n)];
+	oom_before = sbx_cgroup_oom_kills(run);
 	sbx_detail_add(res, p->note);
 	sbx_trace_mark(&p->tr, "h.prepare");
 	if (run_send(p, res, &lim, &io, &t0, &send_failed) < 0)
@@ -845,9 +914,9 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	res->wall_s = sbx_now() - t0;
 	res->cpu_s = done.cpu_s;
 	res->peak_kb = done.maxrss_kb;
-	if (p->run.version) {
-		res->cg_cpu_s = sbx_cgroup_cpu_s(&p->run);
-		res->cg_peak_kb = p->peak_ok ? sbx_cgroup_peak_kb(&p->run) : -1;
+	if (run->version) {
+		res->cg_cpu_s = sbx_cgroup_cpu_s(run);
+		res->cg_peak_kb = p->peak_ok ? sbx_cgroup_peak_kb(run) : -1;
 		if (res->cg_peak_kb > res->peak_kb)
 			res->peak_kb = res->cg_peak_kb;
 	}
@@ -862,12 +931,12 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	}
 	res->isolation = p->iso;
 	sbx_classify(res, &lim, killed, done.have, done.status,
-	             sbx_cgroup_oom_kills(&p->run) - oom_before);
+	             sbx_cgroup_oom_kills(run) - oom_before);
 	if (res->cg_cpu_s > res->cpu_s)
 		res->cpu_s = res->cg_cpu_s;
 	if (done.nojoin[0]) {
 		/* The server quits once it has said so: its end is no news. */
-		nojoin(p, res, done.nojoin, gone);
+		nojoin(p, res, done.nojoin, p->seq, gone);
 	} else if (dead) {
 		server_stop(p);
 		sbx_detail_add(res, killed ? "the pool's server did not report the killed run in "

@@ -1,6 +1,8 @@
 /* worker.c - the worker's loop: claim, run the kind's handler, record. */
 #include "worker.h"
 
+#include "batch_help.h"
+#include "batch_run.h"
 #include "clock.h"
 #include "eval_static.h"
 #include "heartbeat.h"
@@ -35,6 +37,7 @@ typedef struct wk {
 	sbx_pool *pool;
 	const volatile sig_atomic_t *stop;
 	long sessions_noted; /* the record's `sessions` as last written */
+	int look;            /* read the work stream without waiting, then help */
 } wk;
 
 /* Whether to try recording an outcome again: Redis was away, busy or
@@ -235,6 +238,19 @@ done:
 	lr_trace_end(job->kind);
 }
 
+/* A round of help with another worker's batch: the items claimed (0 when
+ * there was nothing to help with). */
+static size_t help(wk *w)
+{
+	size_t n = 0;
+	lr_err err;
+
+	lr_err_clear(&err);
+	if (wk_batch_help(&w->q, w->cfg, w->pool, w->stop, &n, &err) < 0)
+		log_warn("helping with a batch: %s", err.msg);
+	return n;
+}
+
 int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 {
 	wk w;
@@ -268,9 +284,11 @@ int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 			rc = lr_q_ensure_groups(&w.q, err);
 			groups_ok = rc == 0;
 		}
+		/* After a job or a round of help, look for the next job without
+		 * waiting: when none waits, help with an open batch (batch_help.h). */
 		if (rc == 0)
-			rc = lr_q_next(&w.q, cfg->name, cfg->block_ms, cfg->lease_ms, &job, &got,
-			               err);
+			rc = lr_q_next(&w.q, cfg->name, w.look ? -1 : cfg->block_ms, cfg->lease_ms,
+			               &job, &got, err);
 		if (rc < 0) {
 			/* Whatever went wrong, the worker keeps trying: it never
 			 * stops taking jobs while it runs, and says why it cannot. */
@@ -294,11 +312,14 @@ int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 		down = 0;
 		sh_sweep();
 		note_sessions(&w);
-		if (!got)
+		if (!got) {
+			w.look = cfg->batch_share && help(&w) > 0;
 			continue;
+		}
 		run_job(&w, &job);
 		lr_q_job_free(&job);
 		note_sessions(&w);
+		w.look = cfg->batch_share;
 	}
 	rc = 0;
 	log_info("worker %s stopping", cfg->name);
@@ -306,7 +327,8 @@ cleanup:
 	sh_clear();
 	wk_hb_stop(w.hb);
 	lr_redis_close(w.q.r);
-	wk_kind_batch_stop();
+	wk_batch_help_free();
+	br_stop();
 	eval_static_stop();
 	sbx_pool_free(w.pool);
 	return rc;

@@ -67,6 +67,8 @@ def factory_main(wipe, set_limits):
     spare = None
     cgroups = []
     clean = False  # nothing of the candidate's since the last END's clean-up
+    lanes = {}  # the run cgroups seen, by their files' identity (a pool's lanes)
+    last = None
     while True:
         try:
             msg, fds, _flags, _addr = socket.recv_fds(sock, 4096, 7)
@@ -79,11 +81,17 @@ def factory_main(wipe, set_limits):
             os._exit(0)
         words = msg.decode("ascii", "replace").split()
         if words and words[0] == "NEW" and len(words) == 6 and len(fds) >= 3:
-            if not cgroups and len(fds) > 3:
-                # The pool's run cgroups stay the same from run to run:
-                # kept, so that the next spare joins them while it waits
-                # (a move costs an RCU grace period, ~10 ms on cgroup v1).
-                cgroups = [os.dup(fd) for fd in fds[3:]]
+            if len(fds) > 3:
+                # The pool's run cgroups stay the same from run to run (or
+                # alternate between its two lanes): kept, so that the next
+                # spare joins them while it waits (a move can cost an RCU
+                # grace period, ~10 ms on cgroup v1); it moves again if the
+                # run's are others (_spare_main).
+                last = _cgroups_key(fds[3:])
+                if last not in lanes and len(lanes) < 2:
+                    lanes[last] = [os.dup(fd) for fd in fds[3:]]
+                # The next run's: the other lane's when there are two.
+                cgroups = next((v for k, v in lanes.items() if k != last), lanes.get(last, []))
             if spare is None or not spare.go(msg, fds):
                 _Spare(sock, set_limits, ()).go(msg, fds)
             # No spare forked now: the run's end (CLEAN) or a restart
@@ -130,9 +138,10 @@ class _Spare:
                 os.setsid()
                 for fd in cgroups:
                     os.write(fd, b"0")
+                joined = _cgroups_key(cgroups) if cgroups else None
                 for fd in cgroups:
                     os.close(fd)
-                _spare_main(theirs, set_limits, bool(cgroups))
+                _spare_main(theirs, set_limits, joined)
             except BaseException:  # noqa: BLE001 - the judge sees the socket close
                 try:
                     sys.__excepthook__(*sys.exc_info())
@@ -159,6 +168,15 @@ class _Spare:
             self.sock.close()
 
 
+def _cgroups_key(fds):
+    """The identity of the cgroup files fds are open on."""
+    key = []
+    for fd in fds:
+        st = os.fstat(fd)
+        key.append((st.st_dev, st.st_ino))
+    return tuple(key)
+
+
 def _spare_main(sock, set_limits, joined):
     while True:
         try:
@@ -170,11 +188,12 @@ def _spare_main(sock, set_limits, joined):
     if len(fds) < 3:
         return
     lim = tuple(int(w) for w in msg.decode("ascii").split()[1:6])
-    # Into the run's cgroups first (unless joined ahead): never run outside
-    # the run's limits.
-    for fd in fds[3:]:
-        if not joined:
+    # Into the run's cgroups first (unless joined ahead to these very ones):
+    # never run outside the run's limits.
+    if joined != _cgroups_key(fds[3:]):
+        for fd in fds[3:]:
             os.write(fd, b"0")
+    for fd in fds[3:]:
         os.close(fd)
     s, out, err = fds[:3]
     os.dup2(out, 1)

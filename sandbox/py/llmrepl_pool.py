@@ -45,8 +45,9 @@ def _wipe(path):
     directory listing itself (tmpfs fills it in): no stat per entry."""
     try:
         # /work is ours (open to the candidate factory's uid when there is
-        # one); /tmp (root's, 1777) is not.
-        _os.chmod(path, 0o777 if _FACTORY or path != "/work" else 0o700)
+        # one, to the slot's group, both lanes' runs, with lanes: only the
+        # first lane's uid may chmod it); /tmp (root's, 1777) is not.
+        _os.chmod(path, 0o777 if _FACTORY or path != "/work" else 0o770 if _LANES else 0o700)
     except OSError:
         pass
     try:
@@ -100,34 +101,53 @@ def _children():
         return None
 
 
-def _kill_all():
-    """Kill every process of the namespace but this one (pid 1) and the
-    candidate factory, and reap them all, including orphans of orphans.
-    Returns the largest peak memory (kB) of those reaped: the candidate's
-    workers are orphans (see llmrepl_candidate), so this is the kernel's
-    figure for the code's processes."""
+def _kill_all(lane=None, keep=()):
+    """Kill every process of the namespace but this one (pid 1), the
+    candidate factory and `keep` (the spare forked ahead in the other lane),
+    and reap them all, including orphans of orphans. With lanes, `lane` is
+    the lane whose processes die: the server takes its uid as its real and
+    effective one (_reach), and kill(-1) then reaches nothing of the other
+    lane's. Returns the largest peak memory (kB) of those reaped: the
+    candidate's workers are orphans (see llmrepl_candidate), so this is the
+    kernel's figure for the code's processes."""
     import os
-    import signal
-    import time
     if os.getpid() != 1:
         # kill(-1) is only ever meant for the sandbox's own namespace.
         raise SystemExit("llmrepl_sbx: refusing kill(-1) outside the sandbox")
+    if lane is not None and _LANES:
+        _reach(lane)
+    return _reap_all(frozenset(_FACTORY) | frozenset(keep))
+
+
+_REAPED = {}  # pid of a kept process that _reap_all reaped anyway: (status, rusage)
+
+
+def _reap_all(keep):
+    import os
+    import signal
+    import time
     peak = 0
     stuck = None
     while True:
         try:
             os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            # Not one process (not even an unreaped one) it may signal:
+            # nothing of the runs is left (the factory's uid it cannot
+            # signal: that is what the children are looked at for).
+            if not _FACTORY:
+                return peak
         except OSError:
             pass
         try:
-            pid, _, ru = os.wait4(-1, os.WNOHANG if _FACTORY else 0)
+            pid, status, ru = os.wait4(-1, os.WNOHANG if keep else 0)
         except ChildProcessError:
             return peak
         except InterruptedError:
             continue
         if pid == 0:
             left = _children()
-            if left is None or left <= _FACTORY:
+            if left is None or left <= keep:
                 return peak
             if stuck is None:
                 stuck = time.monotonic() + 2.0
@@ -138,6 +158,10 @@ def _kill_all():
                 _STUCK = True
                 return peak
             time.sleep(0.0005)
+            continue
+        if pid in keep and pid not in _FACTORY:
+            _REAPED[pid] = (status, ru)  # the spare ahead died: its end is reported
+            keep = keep - {pid}
             continue
         peak = max(peak, ru.ru_maxrss)
         if pid in _FACTORY:
@@ -246,19 +270,28 @@ def _gave_up(sock, index, step, err):
     posix._exit(125)
 
 
-def _spare_main(sock):
+def _spare_main(sock, lane):
     """A forked child waiting to become the next run: everything that does
     not depend on the request (the fork itself, the interpreter's after-fork
     work, a session of its own) is done before the request arrives."""
     import os
     import signal
     import socket
-    # Into the run's cgroups first (the host opened them: any process may be
+    if _LANES:
+        # First its lane's uid alone. Until then it has the server's ids,
+        # the other lane's uid among them as the saved one: a run under way
+        # there may signal it (nothing else: see _reach), which the server
+        # finds out before it offers this spare (_Spare.ready).
+        uid = _LANES[lane]
+        os.setresuid(uid, uid, uid)
+        for fd in _LANE_CGROUPS[1 - lane]:
+            os.close(fd)  # the other lane's: never within a run's reach
+    # Into the run's cgroups (the host opened them: any process may be
     # moved through them), then nothing of the server's remains in reach.
     if sbx._TRACE:
         import time
         t = time.monotonic_ns()
-    for i, fd in enumerate(RUN_CGROUP_FDS):
+    for i, fd in enumerate(_LANE_CGROUPS[lane]):
         step = "join"
         try:
             os.write(fd, b"0")
@@ -275,6 +308,8 @@ def _spare_main(sock):
             _gave_up(sock, i, step, e.errno)
     if sbx._TRACE:
         joined = ("+join", (time.monotonic_ns() - t) // 1000)
+    if _LANES:
+        sock.send(b"UP")  # out of the other lane's reach, in its cgroups
     os.setsid()
     signal.signal(signal.SIGINT, signal.default_int_handler)
     os.chdir("/work")
@@ -283,9 +318,17 @@ def _spare_main(sock):
     while True:
         try:
             msg, fds, _flags, _addr = socket.recv_fds(sock, 4096, 4)
-            break
         except InterruptedError:
             continue
+        if msg != b"PING" or fds:
+            break
+        # The server asks once the run of the other lane and all it left
+        # are dead: a signal that run sent is delivered by now (a stop
+        # before this answer), and its nice, CPUs and rlimits are the
+        # server's as it started, or it gives up.
+        if _sched() != _BASE:
+            posix._exit(1)
+        sock.send(b"PONG")
     try:
         sock.send(b"RUN")  # the server then forks the next spare without being asked
     except OSError:
@@ -323,10 +366,12 @@ class _Spare:
             try:
                 mine.close()
                 ctl.close()
-                _spare_main(theirs)
+                _spare_main(theirs, _lane(n))
             finally:
                 posix._exit(1)
         theirs.close()
+        self.is_up = False
+        self.overlapped = False  # forked while a run could go on
         self.pid = pid
         self.n = n
         self.sock = mine
@@ -335,6 +380,79 @@ class _Spare:
     def offer(self, ctl):
         import socket
         socket.send_fds(ctl, [b"SPARE %d" % self.n], [self.sock.fileno()])
+
+    def said(self, word, wait_s):
+        """Whether it says `word` (UP, PONG) within wait_s, alive and not
+        stopped; anything else it said stays for _spare_said."""
+        import os
+        import select
+        import time
+        deadline = time.monotonic() + wait_s
+        while self.pid not in _REAPED:
+            try:
+                if self.sock.recv(16, 0x42) == word:  # MSG_PEEK | MSG_DONTWAIT
+                    self.sock.recv(16)
+                    return True
+                return False  # NOJOIN, or its end
+            except BlockingIOError:
+                pass
+            except OSError:
+                return False
+            left = deadline - time.monotonic()
+            # (Only a stop is reported: no WEXITED.)
+            if left <= 0 or os.waitid(os.P_PID, self.pid,
+                                      os.WSTOPPED | os.WNOHANG | os.WNOWAIT) is not None:
+                return False
+            try:
+                r, _, _ = select.select([self.sock, self.pidfd], [], [], min(left, 0.005))
+            except InterruptedError:
+                continue
+            if self.pidfd in r and self.sock not in r:
+                return False
+        return False
+
+    def up(self, wait_s):
+        """Whether it is out of the other lane's reach (it said UP)."""
+        if not self.is_up:
+            self.is_up = self.said(b"UP", wait_s)
+        return self.is_up
+
+    def ping(self):
+        """Once the run of the other lane and all it left are dead."""
+        try:
+            self.sock.send(b"PING")
+        except OSError:
+            pass
+
+    def ready(self):
+        """Alive; and if forked while a run went on (ahead, in the other
+        lane), after ping(): not stopped, its nice, CPUs and rlimits
+        unchanged (it answered PONG)."""
+        if not self.overlapped:
+            import select
+            return self.pid not in _REAPED and not select.select([self.pidfd], [], [], 0)[0]
+        return self.up(2.0) and self.said(b"PONG", 2.0)
+
+    def kill(self):
+        """SIGKILL to it (alive but not ready: stopped, say); no run is under way."""
+        import os
+        import signal
+        if self.pid in _REAPED:
+            return
+        _reach(_lane(self.n))
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+    def reap(self):
+        """(wait status, rusage) of its end."""
+        import os
+        os.close(self.pidfd)
+        if self.pid in _REAPED:
+            return _REAPED.pop(self.pid)
+        _, status, ru = os.wait4(self.pid, 0)
+        return status, ru
 
 
 def _spare_said(sock):
@@ -368,17 +486,22 @@ def _spare_said(sock):
     return had_run, gave_up
 
 
+def _recv_fds(sock):
+    """One datagram and the (up to 4) fds that came with it."""
+    import socket
+    while True:
+        try:
+            m, fds, _flags, _addr = socket.recv_fds(sock, 4096, 4)
+            return m, fds
+        except InterruptedError:
+            continue
+
+
 def _ctl_recv(ctl):
     """The host's next message on the control socket, as words; the server
     ends when the host is gone."""
     import os
-    import socket
-    while True:
-        try:
-            m, fds, _flags, _addr = socket.recv_fds(ctl, 4096, 4)
-            break
-        except InterruptedError:
-            continue
+    m, fds = _recv_fds(ctl)
     for fd in fds:
         os.close(fd)
     if not m:
@@ -389,9 +512,12 @@ def _ctl_recv(ctl):
 
 def serve():
     """Protocol on fd 5 (SOCK_SEQPACKET), one message per datagram:
+      host -> server  "LANE" with up to 4 fds: the second lane's run cgroups
+                      (first of all, only when the server has a uid of its
+                      own: see _lanes_init)
       server -> host  "SPARE <n>" with 1 fd: the socket of spare number n,
                       forked for the next run (first before READY, then after
-                      each DONE)
+                      each DONE; with lanes, spare n is in lane (n - 1) % 2)
       server -> host  "READY <notes>"
       host -> spare   "<cpu_s> <memory_mb> <nproc> <fsize_mb> <nofile>" with 4
                       fds: request, answer, stdout, stderr (on the spare's
@@ -404,22 +530,26 @@ def serve():
                       spare); NOJOIN: it could not join the run's cgroups and
                       exited 125 without reading a request, and the server
                       quits after saying so (the host makes fresh cgroups);
-                      IDLE: it ended without a run, and the next spare waits
-                      for the host's "FORK"
-      host -> server  "FORK"  fork the next spare (after an IDLE)
+                      IDLE: it ended without a run (also a spare forked
+                      ahead, never offered), and the next spare waits for the
+                      host's "FORK"
+      host -> server  "FORK"  offer the next spare (after an IDLE)
       server -> host  "GONE"  it could not clean up after a run and quits
     The server is pid 1: signals from the runs cannot reach it (it keeps no
     handlers), and it is not dumpable, so they cannot read or write its
     memory either. Between runs one forked child waits (a _Spare) so that a
-    run does not wait for a fork."""
+    run does not wait for a fork; with lanes a second one waits in the other
+    lane during a run, so that the next run does not wait for the fork and
+    the cgroup move after this one either."""
     import ctypes
     import os
-    import select
     import signal
     import socket
 
     ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ctl = socket.socket(fileno=CTL_FD)
+    _lanes_init(ctl)
     try:
         os.fstat(FACTORY_FD)
     except OSError:
@@ -439,34 +569,20 @@ def serve():
     # What the imports left (some tools make ~/.cache) is no run's business.
     _wipe("/work")
     _wipe("/tmp")
-    ctl = socket.socket(fileno=CTL_FD)
-    n = 1
-    spare = _Spare(ctl, n)
-    spare.offer(ctl)
+    global _BASE
+    _BASE = _sched()
+    spare, ahead, n = _next_spare(ctl, None, 0)
     ctl.send(("READY " + "; ".join(notes)).encode())
     after = ""  # the trace's durations of the wipe and fork after the last run
     while True:
         if spare is None:
             # The last spare ended without a run (killed from outside): the
-            # next is forked when the host asks for it, not behind its back.
+            # next is offered when the host asks for it, not behind its back.
+            _wait([ctl], ahead)
             if _ctl_recv(ctl) == ["FORK"]:
-                n += 1
-                spare = _Spare(ctl, n)
-                spare.offer(ctl)
+                spare, ahead, n = _next_spare(ctl, ahead, n)
             continue
-        run_id = str(spare.n)
-        pid, pidfd = spare.pid, spare.pidfd
-        while True:
-            try:
-                ready, _, _ = select.select([ctl, pidfd], [], [])
-            except InterruptedError:
-                continue
-            if ctl in ready and _ctl_recv(ctl) == ["KILL", run_id]:
-                os.kill(-1, signal.SIGKILL)
-            if pidfd in ready:
-                break
-        os.close(pidfd)
-        _, status, ru = os.wait4(pid, 0)
+        status, ru = _run_end(ctl, spare, ahead)
         del sbx._MARKS[:]
         _mark("s.reaped")
         had_run, gave_up = _spare_said(spare.sock)
@@ -476,41 +592,199 @@ def serve():
             # A spare that never had a run left nothing to clean up.
             clean = _factory_clean()
             _mark("s.factory")
-            peak = max(peak, _kill_all())
+            if ahead is not None:
+                # Still forking (not yet its lane's uid alone), kill(-1)
+                # would take it with the run.
+                ahead.up(0.05)
+            peak = max(peak, _kill_all(_lane(spare.n), (ahead.pid,) if ahead else ()))
             _mark("s.killall")
+            # To kill them the server had the run's uid as its real and
+            # effective one: a renice or fewer CPUs meanwhile (or a run
+            # sharing its uid, without lanes) and it is no place to fork the
+            # next from.
+            clean = clean and _sched() == _BASE
+            if ahead is not None:
+                ahead.ping()
+        elif ahead is not None:
+            ahead.overlapped = False  # nothing ran beside it
         trace = ""
         if sbx._TRACE:
             trace = " T %s %s %s" % (sbx._trace_words(), _SPARE_TRACE.pop() if _SPARE_TRACE else "",
                                      after)
-        ctl.send(("DONE %s %d %d %d %d%s%s%s" % (
-            run_id, status, int(ru.ru_utime * 1e6), int(ru.ru_stime * 1e6),
+        ctl.send(("DONE %d %d %d %d %d%s%s%s" % (
+            spare.n, status, int(ru.ru_utime * 1e6), int(ru.ru_stime * 1e6),
             peak, gave_up, "" if had_run else " IDLE", trace)).encode())
         if gave_up:
             # This server's run cgroups are of no use: the host makes fresh
             # ones with a fresh server.
             _kill_all()
             posix._exit(3)
-        if had_run and not (clean and not _STUCK):
+        spare = None
+        if not had_run:
+            continue
+        if not clean or _STUCK:
             # Something of the run is left: the host starts a fresh server.
             _gone(ctl)
         if sbx._TRACE:
             import time
             t = time.monotonic_ns()
-        spare = None
-        if had_run:
+        if ahead is None:
             # The next run's process first: its after-fork work and its move
             # into the run's cgroups overlap the wipe.
             n += 1
-            spare = _Spare(ctl, n)
+            ahead = _Spare(ctl, n)
         if sbx._TRACE:
             t1 = time.monotonic_ns()
-        if had_run and not (_wipe("/work") and _wipe("/tmp")):
+        if not (_wipe("/work") and _wipe("/tmp")):
             # Something could not be removed (the spare dies with the rest).
             _gone(ctl)
-        if spare is not None:
-            spare.offer(ctl)
         if sbx._TRACE:
-            after = "+fork=%d +wipe=%d" % ((t1 - t) // 1000, (time.monotonic_ns() - t1) // 1000)
+            t2 = time.monotonic_ns()
+        spare, ahead, n = _next_spare(ctl, ahead, n)
+        if sbx._TRACE:
+            # fork: the next spare's (before the wipe), or the one ahead's
+            # in the other lane (after the offer).
+            after = "+fork=%d +wipe=%d" % ((t1 - t + time.monotonic_ns() - t2) // 1000,
+                                           (t2 - t1) // 1000)
+
+
+def _run_end(ctl, spare, ahead):
+    """Wait for the end of spare's process (killing the run on the host's
+    "KILL <n>"); its (wait status, rusage)."""
+    while True:
+        ready = _wait([ctl, spare.pidfd], ahead)
+        if ctl in ready and _ctl_recv(ctl) == ["KILL", str(spare.n)]:
+            _kill_run(_lane(spare.n))
+        if spare.pidfd in ready:
+            return spare.reap()
+
+
+def _wait(fds, ahead):
+    """select() on fds; a spare ahead that ends meanwhile (killed from
+    outside, say) is reaped at once, its end kept for _next_spare."""
+    import os
+    import select
+    while True:
+        watch = list(fds)
+        if ahead is not None and ahead.pid not in _REAPED:
+            watch.append(ahead.pidfd)
+        try:
+            ready, _, _ = select.select(watch, [], [])
+        except InterruptedError:
+            continue
+        if ahead is not None and ahead.pidfd in ready:
+            _, status, ru = os.wait4(ahead.pid, 0)
+            _REAPED[ahead.pid] = (status, ru)
+        ready = [fd for fd in ready if fd in fds]
+        if ready:
+            return ready
+
+
+def _kill_run(lane):
+    """SIGKILL to every process of the run under way in `lane` (not to the
+    spare ahead in the other)."""
+    import os
+    import signal
+    if _LANES:
+        _reach(lane)
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except OSError:
+        pass
+    if _LANES:
+        _reach(1 - lane)
+
+
+def _next_spare(ctl, ahead, n):
+    """Offer the next spare: `ahead` (forked earlier) if it is still alive,
+    else a fresh fork; with lanes, fork the one after it into the other
+    lane at once, so that it is ready, joined to its cgroups, by the end of
+    the run it overlaps. Returns (offered, ahead, the last spare number);
+    offered is None when `ahead` ended unused (reported to the host, which
+    answers "FORK")."""
+    if _LANES and ahead is not None and not ahead.ready():
+        ahead.kill()
+        status, ru = ahead.reap()
+        _, gave_up = _spare_said(ahead.sock)
+        ahead.sock.close()
+        ctl.send(("DONE %d %d %d %d %d%s IDLE" % (
+            ahead.n, status, int(ru.ru_utime * 1e6), int(ru.ru_stime * 1e6), ru.ru_maxrss,
+            gave_up)).encode())
+        if gave_up:
+            _kill_all()
+            posix._exit(3)
+        return None, None, n
+    if ahead is None:
+        n += 1
+        ahead = _Spare(ctl, n)
+    if _LANES:
+        _reach(1 - _lane(ahead.n))
+    ahead.offer(ctl)
+    if not _LANES:
+        return ahead, None, n
+    nxt = _Spare(ctl, n + 1)
+    nxt.overlapped = True  # the run offered may start before it is its lane's uid alone
+    return ahead, nxt, n + 1
+
+
+_LANES = ()  # the two lanes' uids, when the server has both (run as root)
+_LANE_CGROUPS = []  # per lane: the cgroup.procs (or tasks) fds of its run cgroups
+_BASE = None  # the server's _sched() as it started
+
+
+def _lane(n):
+    """The lane of spare n."""
+    return (n - 1) % 2 if _LANES else 0
+
+
+def _reach(lane):
+    """The server's (real, effective, saved) uids with `lane`'s uid as the
+    real and effective one and the other lane's as the saved one: it may
+    signal the processes of `lane` (kill(-1) reaches them, never a process
+    of the other lane, whose ids are all that lane's uid), and only they may
+    renice it or narrow its CPUs (setpriority and sched_setaffinity want the
+    caller's effective uid to be the target's real or effective one;
+    prlimit of another process the seccomp filter refuses). A run in lane L
+    only goes on while the server is _reach(1 - L): its signals to pid 1
+    are dropped (pid 1 of its namespace, no handlers), nothing else of it
+    reaches the server. Each is a permutation of the two uids the sandbox
+    gave it: no privilege needed, none kept."""
+    import os
+    os.setresuid(_LANES[lane], _LANES[lane], _LANES[1 - lane])
+
+
+def _sched():
+    """This process's nice, CPUs and rlimits: what a process that reaches
+    it could change."""
+    import os
+    import resource
+    return (os.getpriority(os.PRIO_PROCESS, 0), os.sched_getaffinity(0),
+            tuple(resource.getrlimit(r) for r in (
+                resource.RLIMIT_CPU, resource.RLIMIT_AS, resource.RLIMIT_NPROC,
+                resource.RLIMIT_FSIZE, resource.RLIMIT_NOFILE, resource.RLIMIT_NICE)))
+
+
+def _lanes_init(ctl):
+    """Two lanes when the sandbox gave the server two uids (as root: the
+    second lane's as its real uid, the slot's as its effective one, which
+    exec made the saved one too): runs alternate between them, each with its
+    own uid and run cgroups (the second lane's fds come from the host as
+    "LANE" with up to 4 fds, before anything else), and the next run's spare
+    waits in the other lane while a run goes on, out of its reach (see
+    _reach). Before the first spare: _reach(1)."""
+    import os
+    global _LANES
+    _LANE_CGROUPS[:] = [RUN_CGROUP_FDS]
+    ruid, euid, _ = os.getresuid()
+    if ruid == euid:
+        return
+    _LANES = (euid, ruid)
+    _reach(1)
+    # Done before anything else (the wipe opens /work to both lanes).
+    m, fds = _recv_fds(ctl)
+    if m != b"LANE":
+        raise SystemExit("llmrepl_pool: expected the second lane's cgroups")
+    _LANE_CGROUPS.append(tuple(fds))
 
 
 def _gone(ctl):

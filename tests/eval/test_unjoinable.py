@@ -73,14 +73,25 @@ def procs(path):
         return []
 
 
-def pool_run_cgroup(root, worker_pid):
-    """The run cgroup of the worker's pool: its server is in srv."""
+def ppid(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def pool_run_cgroups(root, worker_pid):
+    """The run cgroups of the worker's pool (its server is in srv): run, and
+    run1 where runs alternate between two lanes; and the server's pid."""
     for name in os.listdir(root):
         top = os.path.join(root, name)
-        if name.startswith("llmrepl-sbx-") and any(
-                descends(p, worker_pid) for p in procs(os.path.join(top, "srv"))):
-            return os.path.join(top, "run")
-    return None
+        srv = procs(os.path.join(top, "srv"))
+        if name.startswith("llmrepl-sbx-") and any(descends(p, worker_pid) for p in srv):
+            server = next((p for p in srv if ppid(p) not in srv), None)
+            return [os.path.join(top, lane) for lane in ("run", "run1")
+                    if os.path.isdir(os.path.join(top, lane))], server
+    return [], None
 
 
 @pytest.fixture
@@ -98,25 +109,35 @@ def test_a_removed_run_cgroup_makes_a_fresh_server_not_a_verdict(system):
     w = system.worker(pool="true")
     h = system.wait(system.submit(job(HONEST)), timeout=60)
     assert h["state"] == "done" and h["passed"] == "1", h
-    run = pool_run_cgroup(root, w.pid)
-    if run is None:
+    runs, server = pool_run_cgroups(root, w.pid)
+    if not runs:
         pytest.skip("the pool runs without cgroups here")
-    # The spare waiting in the run cgroup (and the candidate's worker forked
-    # ahead, which its factory replaces) go, and so does the cgroup: the
-    # server forks the next spare, whose join now fails (ENODEV).
+    # The spares waiting in the run cgroups (and the candidate's worker
+    # forked ahead, which its factory replaces) go, and so do the cgroups:
+    # the server forks the next spare, whose join now fails (ENODEV).
     deadline = time.monotonic() + 10
-    while True:
-        for pid in procs(run):
+    spares = set()
+    for run in runs:
+        while True:
+            for pid in procs(run):
+                if ppid(pid) == server:
+                    spares.add(pid)
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        try:
-            os.rmdir(run)
-            break
-        except OSError:
-            assert time.monotonic() < deadline, procs(run)
-            time.sleep(0.01)
+                os.rmdir(run)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, procs(run)
+                time.sleep(0.01)
+    # Until the server has reaped its spares (and so reported their end):
+    # else the run may go to a spare already dead, which costs a fresh
+    # server with fresh cgroups instead of the failed join looked for here.
+    while any(os.path.exists("/proc/%d" % pid) for pid in spares):
+        assert time.monotonic() < deadline, spares
+        time.sleep(0.01)
     jid = system.submit(job(FORGE))
     h = system.wait(jid, timeout=60)
     # The spare gave up before it read the request; the run went to a fresh

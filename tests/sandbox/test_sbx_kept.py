@@ -152,3 +152,89 @@ def test_a_kept_cgroup_gets_the_runs_own_limits(scope):
     r = scope("b = bytearray(200 << 20)\nb[::4096] = b'x' * len(b[::4096])\n",
               "--memory", "64")
     assert r["end"] == "memory", r
+
+
+# The network namespace kept for the slot beside its cgroup (as root):
+# bound at /run/llmrepl-sbx/netns-<uid>, joined by the slot's next holder
+# only when it is empty (one interface, the loopback, down; no socket).
+NETNS = ("import os\n"
+         "print(os.getuid())\n"
+         "print(os.stat('/proc/self/ns/net').st_ino)\n")
+PROBE = ("import os, socket\n"
+         "c = socket.socket(socket.AF_UNIX)\n"
+         "try:\n"
+         "    c.connect('\\0llmrepl-kept-probe')\n"
+         "    print('connected')\n"
+         "except OSError as e:\n"
+         "    print(type(e).__name__)\n"
+         "print(os.getuid())\n"
+         "print(os.stat('/proc/self/ns/net').st_ino)\n")
+
+
+def netns_run(scope, code=NETNS):
+    r = scope(code)
+    assert r["end"] == "exited", r
+    return r["stdout"].split()
+
+
+def kept_netns(scope):
+    uid, _ = first_run(scope)
+    path = "/run/llmrepl-sbx/netns-%s" % uid
+    if not os.path.exists(path):
+        pytest.skip("no network namespace kept here")
+    return uid, path
+
+
+def test_the_next_process_joins_the_kept_network_namespace(scope):
+    uid, path = kept_netns(scope)
+    assert netns_run(scope)[0] == uid
+    first = netns_run(scope)
+    second = netns_run(scope)
+    assert first[0] == second[0] == uid, (first, second)
+    assert first[1] == second[1] == str(os.stat(path).st_ino), (first, second)
+    assert first[1] != str(os.stat("/proc/self/ns/net").st_ino)
+
+
+def test_a_kept_network_namespace_with_the_loopback_up_is_not_used(scope):
+    uid, path = kept_netns(scope)
+    ino = os.stat(path).st_ino
+    subprocess.run(["nsenter", "--net=" + path, "ip", "link", "set", "lo", "up"], check=True)
+    out = netns_run(scope)
+    assert out[0] == uid and out[1] != str(ino), (out, ino)
+    # Replaced: the next process finds the new one (the loopback down).
+    assert os.stat(path).st_ino != ino
+    assert netns_run(scope)[1] == str(os.stat(path).st_ino)
+
+
+def test_a_kept_network_namespace_with_a_socket_in_it_is_not_used(scope):
+    uid, path = kept_netns(scope)
+    ino = os.stat(path).st_ino
+    listener = subprocess.Popen(
+        ["nsenter", "--net=" + path, "/usr/bin/python3", "-c",
+         "import socket, time\n"
+         "s = socket.socket(socket.AF_UNIX)\n"
+         "s.bind('\\0llmrepl-kept-probe')\n"
+         "s.listen(1)\n"
+         "print('ready', flush=True)\n"
+         "time.sleep(60)\n"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert listener.stdout.readline().strip() == "ready"
+        out = netns_run(scope, PROBE)
+        assert out[0] == "ConnectionRefusedError", out
+        assert out[1] == uid and out[2] != str(ino), (out, ino)
+    finally:
+        listener.kill()
+        listener.wait()
+
+
+def test_the_hosts_network_namespace_bound_there_is_not_used(scope):
+    uid, path = kept_netns(scope)
+    subprocess.run(["umount", "-l", path], check=True)
+    subprocess.run(["mount", "--bind", "/proc/self/ns/net", path], check=True)
+    host = str(os.stat("/proc/self/ns/net").st_ino)
+    try:
+        out = netns_run(scope)
+        assert out[0] == uid and out[1] != host, (out, host)
+    finally:
+        if str(os.stat(path).st_ino) == host:
+            subprocess.run(["umount", "-l", path])

@@ -1,5 +1,6 @@
 """The pre-forked pool: every run starts clean, misbehaving runs do not break
 it, and a server that dies or hangs is replaced."""
+import os
 import subprocess
 import uuid
 
@@ -79,6 +80,68 @@ def test_misbehaving_runs_do_not_break_the_pool(run_many):
     assert all(r["pool"] for r in rs)
     # The same server all along: none of them needed a restart.
     assert not any("restarted" in r["detail"] for r in rs)
+
+
+def test_a_run_cannot_reach_the_process_waiting_for_the_next(run_many):
+    # While a run goes on, the next run's process waits, forked ahead (as
+    # root: in the other lane, under that lane's uid). No run renices it,
+    # pins it to fewer CPUs or lowers its rlimits (nor the server's, which
+    # every later run is forked from); a stop or a kill sent while it is
+    # still being forked is found out before it gets a run. The runs after
+    # a hostile one run as usual.
+    hostile = (
+        "import os, resource, signal\n"
+        "me = os.getpid()\n"
+        "seen = set()\n"
+        "def scan():\n"
+        "    pids = []\n"
+        "    for pid in range(1, 500):\n"
+        "        try:\n"
+        "            os.kill(pid, 0)\n"
+        "        except ProcessLookupError:\n"
+        "            continue\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "        if pid != me:\n"
+        "            pids.append(pid)\n"
+        "    seen.update(pids)\n"
+        "    return pids\n"
+        "hit = set()\n"
+        "def try_(what, act):\n"
+        "    try:\n"
+        "        act()\n"
+        "        hit.add(what)\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "for _ in range(20):\n"
+        "    pids = scan()\n"
+        "    for pid in pids:\n"
+        "        try_(('nice', pid), lambda: os.setpriority(os.PRIO_PROCESS, pid, 19))\n"
+        "        try_(('pgrp', pid), lambda: os.setpriority(os.PRIO_PGRP, pid, 19))\n"
+        "        try_(('cpus', pid), lambda: os.sched_setaffinity(pid, {0}))\n"
+        "        try_(('rlimit', pid),\n"
+        "             lambda: resource.prlimit(pid, resource.RLIMIT_NOFILE, (3, 3)))\n"
+        "        if pid != 1:\n"
+        "            try_(('stop', pid), lambda: os.kill(pid, signal.SIGSTOP))\n"
+        "    for uid in (os.getuid() + 2000, os.getuid() - 2000):\n"
+        "        try_(('user', uid), lambda: os.setpriority(os.PRIO_USER, uid, 19))\n"
+        "for pid in pids:\n"
+        "    try_(('kill', pid), lambda: os.kill(pid, signal.SIGKILL))\n"
+        "print(sorted(w for w in hit if w[0] not in ('stop', 'kill')), len(seen))\n")
+    check = ("import os, resource\n"
+             "print(os.getpriority(os.PRIO_PROCESS, 0), sorted(os.sched_getaffinity(0)),"
+             " resource.getrlimit(resource.RLIMIT_NOFILE)[0] > 3)\n")
+    rs = run_many([hostile, check, hostile, check, check, hostile, check])
+    for r in rs:
+        assert r["end"] == "exited", r
+    want = "%d %s True\n" % (os.getpriority(os.PRIO_PROCESS, 0), sorted(os.sched_getaffinity(0)))
+    assert [rs[i]["stdout"] for i in (1, 3, 4, 6)] == [want] * 4, rs
+    if os.geteuid() == 0:
+        # Two lanes: the server (pid 1) and the process waiting in the other
+        # lane are there, and nothing of theirs changed.
+        for r in (rs[0], rs[2], rs[5]):
+            reached, seen = r["stdout"].split("] ")
+            assert reached == "[" and int(seen) >= 2, r["stdout"]
 
 
 def test_runs_are_fast_and_each_gets_its_own_process(run_many):

@@ -1,4 +1,5 @@
 /* Unit tests for common/queue_lua: what the scripts must agree on with C. */
+#include "batch_lua.h"
 #include "check.h"
 #include "job.h"
 #include "queue_lua.h"
@@ -21,9 +22,10 @@ TEST(scripts_know_every_kind)
 TEST(every_script_has_the_epilogue)
 {
 	const lr_script *all[] = {
-	    &lr_lua_intake, &lr_lua_take,      &lr_lua_claim,   &lr_lua_renew,   &lr_lua_write,
-	    &lr_lua_finish, &lr_lua_fail,      &lr_lua_reclaim, &lr_lua_promote, &lr_lua_orphans,
-	    &lr_lua_cancel, &lr_lua_heartbeat, &lr_lua_gc,      &lr_lua_repair};
+	    &lr_lua_intake,   &lr_lua_take,      &lr_lua_claim,   &lr_lua_renew,   &lr_lua_write,
+	    &lr_lua_finish,   &lr_lua_fail,      &lr_lua_reclaim, &lr_lua_promote, &lr_lua_orphans,
+	    &lr_lua_cancel,   &lr_lua_heartbeat, &lr_lua_gc,      &lr_lua_repair,  &lr_lua_bq_open,
+	    &lr_lua_bq_claim, &lr_lua_bq_record, &lr_lua_bq_find};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		CHECK_CONTAINS(all[i]->src, "local ok, res = pcall(main)");

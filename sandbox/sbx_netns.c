@@ -1,0 +1,179 @@
+/* sbx_netns.c - an empty network namespace kept for a uid slot between
+ * processes: bound where the slot's next holder finds it, checked before
+ * it is used. */
+#include "sbx_netns.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_arp.h>
+#include <linux/magic.h>
+#include <linux/netlink.h>
+#include <linux/nsfs.h>
+#include <linux/rtnetlink.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#define RUN_DIR "/run/llmrepl-sbx"
+
+/* Where uid's namespace is kept: RUN_DIR (made, root's alone, when `make`
+ * is set). Not the slot directory: that is shared by containers and may be
+ * a temporary one, whose removal a mount in it would block; each mount
+ * namespace (a container's) keeps its own. */
+static int netns_path(unsigned uid, int make, char *buf, size_t len)
+{
+	struct stat st;
+
+	if (make && mkdir(RUN_DIR, 0700) < 0 && errno != EEXIST)
+		return -1;
+	if (make && (lstat(RUN_DIR, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	             (st.st_mode & 077) != 0)) {
+		errno = EPERM;
+		return -1;
+	}
+	snprintf(buf, len, "%s/netns-%u", RUN_DIR, uid);
+	return 0;
+}
+
+/* One interface, the loopback, down: from a link dump on a netlink socket
+ * of the namespace. */
+static int links_ok(int nl)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+	} req;
+	size_t cap = 32768;
+	char *buf = malloc(cap);
+	int links = 0, ok = -1;
+
+	memset(&req, 0, sizeof(req));
+	req.nh.nlmsg_len = sizeof(req);
+	req.nh.nlmsg_type = RTM_GETLINK;
+	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	req.nh.nlmsg_seq = 1;
+	req.ifi.ifi_family = AF_UNSPEC;
+	if (buf == NULL || send(nl, &req, sizeof(req), 0) != (ssize_t)sizeof(req)) {
+		free(buf);
+		return 0;
+	}
+	while (ok < 0) {
+		ssize_t n = recv(nl, buf, cap, 0);
+		int left = (int)n;
+
+		if (n <= 0)
+			break;
+		for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; ok < 0 && NLMSG_OK(nh, left);
+		     nh = NLMSG_NEXT(nh, left)) {
+			const struct ifinfomsg *ifi = NLMSG_DATA(nh);
+
+			if (nh->nlmsg_type == NLMSG_DONE)
+				ok = links == 1;
+			else if (nh->nlmsg_type != RTM_NEWLINK)
+				ok = 0;
+			else if (++links > 1 || ifi->ifi_type != ARPHRD_LOOPBACK ||
+			         (ifi->ifi_flags & IFF_UP))
+				ok = 0;
+		}
+	}
+	free(buf);
+	return ok > 0;
+}
+
+/* No unix socket in the namespace: /proc/net/unix, opened from inside it,
+ * has its header line only. */
+static int no_sockets(int fd)
+{
+	char buf[512];
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	char *nl;
+
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	nl = strchr(buf, '\n');
+	return nl != NULL && nl[1] == '\0';
+}
+
+int sbx_netns_empty(int fd)
+{
+	struct statfs sf;
+	struct stat st, own;
+	int self, nl = -1, unix_fd = -1, ok;
+
+	if (fstatfs(fd, &sf) < 0 || sf.f_type != NSFS_MAGIC ||
+	    ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET || fstat(fd, &st) < 0)
+		return 0;
+	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self < 0 || fstat(self, &own) < 0 || own.st_ino == st.st_ino) {
+		if (self >= 0)
+			close(self);
+		return 0;
+	}
+	/* A socket of the namespace and its socket list, made from inside it
+	 * by this thread alone, which goes straight back. */
+	if (setns(fd, CLONE_NEWNET) == 0) {
+		nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+		unix_fd = open("/proc/thread-self/net/unix", O_RDONLY | O_CLOEXEC);
+		if (setns(self, CLONE_NEWNET) < 0)
+			abort(); /* this thread would stay in the wrong namespace */
+	}
+	close(self);
+	ok = nl >= 0 && unix_fd >= 0 && links_ok(nl) && no_sockets(unix_fd);
+	if (nl >= 0)
+		close(nl);
+	if (unix_fd >= 0)
+		close(unix_fd);
+	return ok;
+}
+
+int sbx_netns_kept(unsigned uid)
+{
+	char path[64];
+	int fd;
+
+	if (netns_path(uid, 0, path, sizeof(path)) < 0)
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	if (sbx_netns_empty(fd))
+		return fd;
+	close(fd);
+	sbx_netns_drop(uid);
+	return -1;
+}
+
+int sbx_netns_keep(unsigned uid, int fd)
+{
+	char path[64], src[48];
+	int t;
+
+	if (netns_path(uid, 1, path, sizeof(path)) < 0)
+		return -1;
+	(void)umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW);
+	t = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (t < 0)
+		return -1;
+	close(t);
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+	return mount(src, path, NULL, MS_BIND, NULL);
+}
+
+void sbx_netns_drop(unsigned uid)
+{
+	char path[64];
+
+	if (netns_path(uid, 0, path, sizeof(path)) < 0)
+		return;
+	(void)umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW);
+	(void)unlink(path);
+}
