@@ -113,6 +113,31 @@ def test_the_owner_killed_resumes_and_old_helpers_are_refused(system):
     assert f"resuming: {first} of {n} items already done" in progress
 
 
+def test_a_helpers_record_for_an_attempt_that_ended_is_refused(system):
+    # The helper runs a long item; meanwhile the owner dies and its lease
+    # runs out, so the helper's record comes for an attempt that is over:
+    # refused by the fence, and the item is run again by the next attempt.
+    system.dispatcher()
+    owner = system.worker(**{"batch-slots": 1})
+    n = 4
+    jid = system.submit(batch(sleepy(n, 3), limits={"timeout_s": 10}))
+    assert running_owner(system, jid) == owner.name
+    helper = system.worker(**{"batch-slots": 1})
+    claims = system.key("job", jid, "claims")
+    held = system.wait_for(lambda: [k for k, v in system.r.hgetall(claims).items()
+                                    if v == helper.name], timeout=60,
+                           what="the helper holding an item")
+    owner.signal(signal.SIGKILL)
+    owner.p.wait()
+    system.wait(jid, timeout=120)
+    h, evs = assert_every_item_once(system, jid, n)
+    assert h["attempt"] == "2", h
+    assert [e["attempt"] for e in evs if e["n"] == held[0]] == ["2"], (held, evs)
+    assert int(system.stats().get("total:stale_writes", "0")) >= 1
+    # Refused (its claims' extension or its record), the helper stopped.
+    assert "refused" in helper.log() and "stops helping" in helper.log(), helper.log()[-2000:]
+
+
 def test_cancel_stops_the_owner_and_its_helpers(system):
     system.dispatcher()
     ws = [system.worker(**{"batch-slots": 1}) for _ in range(3)]
