@@ -103,102 +103,112 @@ const lr_script lr_lua_take = {"take", LUA_PRELUDE
 	"return {out, rejected}\n"
 	LUA_EPILOGUE};
 
+/* The claim of one job: the claim script and a finish that takes the next
+ * job share it. */
+#define LUA_CLAIM \
+	"-- Claim job `id` for `worker` from its work-stream entry `entry` (a valid\n" \
+	"-- stream id; the shared keys checked). Returns {'ok', attempt, spec, kind},\n" \
+	"-- {'skip', why} (the entry is then acknowledged and deleted), {'routed', to}\n" \
+	"-- (passed to the worker holding the job's session) or {'dead', reason} (the\n" \
+	"-- job's keys were broken: it was buried). Never refuses: it writes.\n" \
+	"local function claim_job(id, entry, worker, lease_ms, spec_max)\n" \
+	"local function skip(why)\n" \
+	"  ack_entry(entry)\n" \
+	"  return {'skip', why}\n" \
+	"end\n" \
+	"local j = read_job(id)\n" \
+	"if not j then return skip('gone') end\n" \
+	"if buriable(j) and not j.hash and redis.call('TTL', j.k) ~= -1 then\n" \
+	"  -- Buried already by the sweep, which could not tell it was queued.\n" \
+	"  if (tonumber(redis.call('HGET', STATS, 'queued')) or 0) > 0 then\n" \
+	"    redis.call('HINCRBY', STATS, 'queued', -1)\n" \
+	"  end\n" \
+	"  return skip('buried')\n" \
+	"end\n" \
+	"if buriable(j) then\n" \
+	"  bury(j, j.broken, entry)\n" \
+	"  return {'dead', j.broken}\n" \
+	"end\n" \
+	"if j.entry ~= entry then return skip('superseded') end\n" \
+	"if j.state ~= 'queued' then return skip(j.state) end\n" \
+	"-- Session affinity (docs/architecture.md, REPL sessions): a cell (or the\n" \
+	"-- session's close) goes to the\n" \
+	"-- worker holding its session (the session's `worker`) while that worker is\n" \
+	"-- alive (its record exists) and idle, or when this one cannot hold another\n" \
+	"-- session; a worker at its limit passes a session nobody holds to the live\n" \
+	"-- worker with the most room. The entry moves to that worker's pending list\n" \
+	"-- (XCLAIM) and a wake entry tells it; a job is routed once at most.\n" \
+	"local function live(w)\n" \
+	"  local k = P .. 'worker:' .. w\n" \
+	"  if w == '' or ktype(k) ~= 'hash' then return nil end\n" \
+	"  local v = redis.call('HMGET', k, 'job', 'sessions', 'sessions_max')\n" \
+	"  local busy = false\n" \
+	"  if v[1] and valid_id(v[1]) and ktype(jkey(v[1])) == 'hash' then\n" \
+	"    local s = redis.call('HMGET', jkey(v[1]), 'state', 'worker')\n" \
+	"    busy = s[1] == 'running' and s[2] == w\n" \
+	"  end\n" \
+	"  return {busy = busy, n = tonumber(v[2]) or 0, max = tonumber(v[3]) or 0}\n" \
+	"end\n" \
+	"local function route_to(me)\n" \
+	"  if (j.kind ~= 'exec' and j.kind ~= 'session_close') or\n" \
+	"     redis.call('HEXISTS', j.k, 'routed') == 1 then return nil end\n" \
+	"  local ok, spec = pcall(cjson.decode, redis.call('HGET', j.k, 'spec') or '')\n" \
+	"  if not ok or type(spec) ~= 'table' or type(spec.session) ~= 'string' then return nil end\n" \
+	"  local sk = P .. 'session:' .. spec.session\n" \
+	"  if ktype(sk) ~= 'hash' then return nil end\n" \
+	"  local holder = redis.call('HGET', sk, 'worker') or ''\n" \
+	"  if holder == me then return nil end\n" \
+	"  local h, mine = live(holder), live(me)\n" \
+	"  local full = mine and mine.max > 0 and mine.n >= mine.max\n" \
+	"  if h and (not h.busy or full) then return holder end\n" \
+	"  if not full then return nil end\n" \
+	"  local best, room = nil, 0\n" \
+	"  for _, w in ipairs(redis.call('ZRANGE', WORKERS, 0, 255)) do\n" \
+	"    local r = w ~= me and live(w)\n" \
+	"    if r and r.max > 0 and r.max - r.n > room then best, room = w, r.max - r.n end\n" \
+	"  end\n" \
+	"  return best\n" \
+	"end\n" \
+	"local to = route_to(worker)\n" \
+	"if to then\n" \
+	"  redis.call('XCLAIM', JOBS, 'workers', to, '0', entry, 'JUSTID')\n" \
+	"  redis.call('HSET', j.k, 'routed', to)\n" \
+	"  local wk = P .. 'wake:' .. to\n" \
+	"  if ktype(wk) == 'stream' then\n" \
+	"    redis.call('XADD', wk, 'MAXLEN', '~', '64', '*', 'job', id)\n" \
+	"  end\n" \
+	"  emit(j, 'routed', {'worker', to})\n" \
+	"  return {'routed', to}\n" \
+	"end\n" \
+	"local why = nil\n" \
+	"local len = redis.call('HSTRLEN', j.k, 'spec')\n" \
+	"if len == 0 then why = \"job \" .. id .. \": it has no field 'spec'\"\n" \
+	"elseif len > spec_max then\n" \
+	"  why = 'job ' .. id .. ': its spec is ' .. len .. ' bytes, over the limit of ' .. spec_max .. ' bytes'\n" \
+	"elseif not j.kind or #j.kind > 31 or not string.match(j.kind, '^[a-z_]+$') then\n" \
+	"  why = \"job \" .. id .. \": field 'kind' is \" .. show(j.kind or '(missing)') .. ', not a job kind'\n" \
+	"end\n" \
+	"if why then\n" \
+	"  bury(j, why, entry)\n" \
+	"  return {'dead', why}\n" \
+	"end\n" \
+	"j.n.attempt = redis.call('HINCRBY', j.k, 'attempt', 1)\n" \
+	"local lease = NOW + lease_ms\n" \
+	"redis.call('HSET', j.k, 'worker', worker, 'lease_until', I(lease), 'started', I(NOW))\n" \
+	"redis.call('ZADD', LEASES, I(lease), id)\n" \
+	"set_state(j, 'running')\n" \
+	"emit(j, 'running', {'worker', worker})\n" \
+	"return {'ok', j.n.attempt, redis.call('HGET', j.k, 'spec'), j.kind}\n" \
+	"end\n"
+
 const lr_script lr_lua_claim = {"claim", LUA_PRELUDE
-	"-- ARGV: P, id, entry, worker, lease_ms, spec_max. Returns {'ok', attempt, spec,\n"
-	"-- kind}, {'skip', why} (the entry is then acknowledged and deleted) or\n"
-	"-- {'dead', reason} (the job's keys were broken: it was buried).\n"
-	"local id, entry = ARGV[2], ARGV[3]\n"
+	LUA_CLAIM
+	"-- ARGV: P, id, entry, worker, lease_ms, spec_max: claim_job's.\n"
 	"local lease_ms = arg_int(5, 1, 1e9, 'lease_ms')\n"
 	"local spec_max = arg_int(6, 1, 1e12, 'spec_max')\n"
-	"if not valid_id(entry) then bad('entry ' .. show(entry) .. ' is not a stream entry id') end\n"
+	"if not valid_id(ARGV[3]) then bad('entry ' .. show(ARGV[3]) .. ' is not a stream entry id') end\n"
 	"check_globals()\n"
-	"local function skip(why)\n"
-	"  ack_entry(entry)\n"
-	"  return {'skip', why}\n"
-	"end\n"
-	"local j = read_job(id)\n"
-	"if not j then return skip('gone') end\n"
-	"if buriable(j) and not j.hash and redis.call('TTL', j.k) ~= -1 then\n"
-	"  -- Buried already by the sweep, which could not tell it was queued.\n"
-	"  if (tonumber(redis.call('HGET', STATS, 'queued')) or 0) > 0 then\n"
-	"    redis.call('HINCRBY', STATS, 'queued', -1)\n"
-	"  end\n"
-	"  return skip('buried')\n"
-	"end\n"
-	"if buriable(j) then\n"
-	"  bury(j, j.broken, entry)\n"
-	"  return {'dead', j.broken}\n"
-	"end\n"
-	"if j.entry ~= entry then return skip('superseded') end\n"
-	"if j.state ~= 'queued' then return skip(j.state) end\n"
-	"-- Session affinity (docs/architecture.md, REPL sessions): a cell (or the\n"
-	"-- session's close) goes to the\n"
-	"-- worker holding its session (the session's `worker`) while that worker is\n"
-	"-- alive (its record exists) and idle, or when this one cannot hold another\n"
-	"-- session; a worker at its limit passes a session nobody holds to the live\n"
-	"-- worker with the most room. The entry moves to that worker's pending list\n"
-	"-- (XCLAIM) and a wake entry tells it; a job is routed once at most.\n"
-	"local function live(w)\n"
-	"  local k = P .. 'worker:' .. w\n"
-	"  if w == '' or ktype(k) ~= 'hash' then return nil end\n"
-	"  local v = redis.call('HMGET', k, 'job', 'sessions', 'sessions_max')\n"
-	"  local busy = false\n"
-	"  if v[1] and valid_id(v[1]) and ktype(jkey(v[1])) == 'hash' then\n"
-	"    local s = redis.call('HMGET', jkey(v[1]), 'state', 'worker')\n"
-	"    busy = s[1] == 'running' and s[2] == w\n"
-	"  end\n"
-	"  return {busy = busy, n = tonumber(v[2]) or 0, max = tonumber(v[3]) or 0}\n"
-	"end\n"
-	"local function route_to(me)\n"
-	"  if (j.kind ~= 'exec' and j.kind ~= 'session_close') or\n"
-	"     redis.call('HEXISTS', j.k, 'routed') == 1 then return nil end\n"
-	"  local ok, spec = pcall(cjson.decode, redis.call('HGET', j.k, 'spec') or '')\n"
-	"  if not ok or type(spec) ~= 'table' or type(spec.session) ~= 'string' then return nil end\n"
-	"  local sk = P .. 'session:' .. spec.session\n"
-	"  if ktype(sk) ~= 'hash' then return nil end\n"
-	"  local holder = redis.call('HGET', sk, 'worker') or ''\n"
-	"  if holder == me then return nil end\n"
-	"  local h, mine = live(holder), live(me)\n"
-	"  local full = mine and mine.max > 0 and mine.n >= mine.max\n"
-	"  if h and (not h.busy or full) then return holder end\n"
-	"  if not full then return nil end\n"
-	"  local best, room = nil, 0\n"
-	"  for _, w in ipairs(redis.call('ZRANGE', WORKERS, 0, 255)) do\n"
-	"    local r = w ~= me and live(w)\n"
-	"    if r and r.max > 0 and r.max - r.n > room then best, room = w, r.max - r.n end\n"
-	"  end\n"
-	"  return best\n"
-	"end\n"
-	"local to = route_to(ARGV[4])\n"
-	"if to then\n"
-	"  redis.call('XCLAIM', JOBS, 'workers', to, '0', entry, 'JUSTID')\n"
-	"  redis.call('HSET', j.k, 'routed', to)\n"
-	"  local wk = P .. 'wake:' .. to\n"
-	"  if ktype(wk) == 'stream' then\n"
-	"    redis.call('XADD', wk, 'MAXLEN', '~', '64', '*', 'job', id)\n"
-	"  end\n"
-	"  emit(j, 'routed', {'worker', to})\n"
-	"  return {'routed', to}\n"
-	"end\n"
-	"local why = nil\n"
-	"local len = redis.call('HSTRLEN', j.k, 'spec')\n"
-	"if len == 0 then why = \"job \" .. id .. \": it has no field 'spec'\"\n"
-	"elseif len > spec_max then\n"
-	"  why = 'job ' .. id .. ': its spec is ' .. len .. ' bytes, over the limit of ' .. spec_max .. ' bytes'\n"
-	"elseif not j.kind or #j.kind > 31 or not string.match(j.kind, '^[a-z_]+$') then\n"
-	"  why = \"job \" .. id .. \": field 'kind' is \" .. show(j.kind or '(missing)') .. ', not a job kind'\n"
-	"end\n"
-	"if why then\n"
-	"  bury(j, why, entry)\n"
-	"  return {'dead', why}\n"
-	"end\n"
-	"j.n.attempt = redis.call('HINCRBY', j.k, 'attempt', 1)\n"
-	"local lease = NOW + lease_ms\n"
-	"redis.call('HSET', j.k, 'worker', ARGV[4], 'lease_until', I(lease), 'started', I(NOW))\n"
-	"redis.call('ZADD', LEASES, I(lease), id)\n"
-	"set_state(j, 'running')\n"
-	"emit(j, 'running', {'worker', ARGV[4]})\n"
-	"return {'ok', j.n.attempt, redis.call('HGET', j.k, 'spec'), j.kind}\n"
+	"return claim_job(ARGV[2], ARGV[3], ARGV[4], lease_ms, spec_max)\n"
 	LUA_EPILOGUE};
 
 const lr_script lr_lua_renew = {"renew", LUA_PRELUDE
@@ -311,29 +321,81 @@ const lr_script lr_lua_write = {"write", LUA_PRELUDE
 	"return {'ok'}\n"
 	LUA_EPILOGUE};
 
+/* The finish of an attempt, and the next job's claim: the finish script and
+ * the finish that takes the next job share them. */
+#define LUA_FINISH \
+	"-- Finish an attempt: ARGV[2..7] are id, attempt, passed (1|0), result,\n" \
+	"-- error, summary; field/value pairs for the job hash run from ARGV[extra] to\n" \
+	"-- the end. {'ok'}, {'already'} (this attempt finished it before; the reply\n" \
+	"-- was lost) or {'stale', state, attempt[, why]}. Checks before it writes.\n" \
+	"local function finish_job(extra)\n" \
+	"  local id = ARGV[2]\n" \
+	"  if ARGV[4] ~= '1' and ARGV[4] ~= '0' then bad('passed must be 1 or 0') end\n" \
+	"  if (#ARGV - extra + 1) % 2 ~= 0 then bad('extra fields come in pairs') end\n" \
+	"  check_globals()\n" \
+	"  local j = read_job(id)\n" \
+	"  if j and j.state == 'done' and j.final_attempt == ARGV[3] then return {'already'} end\n" \
+	"  local st = fence(id, j, ARGV[3])\n" \
+	"  if st then return st end\n" \
+	"  local a = {'HSET', j.k, 'passed', ARGV[4], 'result', ARGV[5], 'summary', ARGV[7]}\n" \
+	"  for x = extra, #ARGV do a[#a + 1] = ARGV[x] end\n" \
+	"  redis.call(unpack(a))\n" \
+	"  if ARGV[6] ~= '' then redis.call('HSET', j.k, 'error', ARGV[6])\n" \
+	"  else redis.call('HDEL', j.k, 'error') end\n" \
+	"  redis.call('HINCRBY', STATS, ARGV[4] == '1' and 'total:passed' or 'total:failed', 1)\n" \
+	"  set_state(j, 'done')\n" \
+	"  redis.call('HSET', j.k, 'final_attempt', ARGV[3])\n" \
+	"  emit(j, 'done', {'passed', ARGV[4], 'summary', ARGV[7]})\n" \
+	"  finalize(j)\n" \
+	"  return {'ok'}\n" \
+	"end\n" \
+	"-- The next job for `worker`, as its blocking read and the claim would find\n" \
+	"-- it, without waiting: an entry routed to it (left in its pending list) first,\n" \
+	"-- then a new one. Entries that are not a job's, or whose claim skips them or\n" \
+	"-- routes them on, are passed over (a few at most). {'ok', attempt, spec, kind,\n" \
+	"-- id, entry}, {'dead', reason, id} or {'none'}.\n" \
+	"local function take_next(worker, lease_ms, spec_max)\n" \
+	"  for _, from in ipairs({'0', '>'}) do\n" \
+	"    for _ = 1, 8 do\n" \
+	"      local rep = redis.call('XREADGROUP', 'GROUP', 'workers', worker, 'COUNT', '1',\n" \
+	"        'STREAMS', JOBS, from)\n" \
+	"      local e = rep and rep[1] and rep[1][2][1]\n" \
+	"      if not e then break end\n" \
+	"      local f = e[2]\n" \
+	"      local id = type(f) == 'table' and #f == 2 and f[1] == 'job' and f[2]\n" \
+	"      if not id or not valid_id(id) or #id > 48 then\n" \
+	"        ack_entry(e[1])\n" \
+	"      else\n" \
+	"        local r = claim_job(id, e[1], worker, lease_ms, spec_max)\n" \
+	"        if r[1] == 'ok' then return {'ok', r[2], r[3], r[4], id, e[1]} end\n" \
+	"        if r[1] == 'dead' then return {'dead', r[2], id} end\n" \
+	"      end\n" \
+	"    end\n" \
+	"  end\n" \
+	"  return {'none'}\n" \
+	"end\n"
+
 const lr_script lr_lua_finish = {"finish", LUA_PRELUDE
+	LUA_FINISH
 	"-- ARGV: P, id, attempt, passed (1|0), result, error, summary, then field/value\n"
-	"-- pairs for the job hash. {'ok'}, {'already'} (this attempt finished it\n"
-	"-- before; the reply was lost) or {'stale', state, attempt[, why]}.\n"
-	"local id = ARGV[2]\n"
-	"if ARGV[4] ~= '1' and ARGV[4] ~= '0' then bad('passed must be 1 or 0') end\n"
-	"if (#ARGV - 7) % 2 ~= 0 then bad('extra fields come in pairs') end\n"
-	"check_globals()\n"
-	"local j = read_job(id)\n"
-	"if j and j.state == 'done' and j.final_attempt == ARGV[3] then return {'already'} end\n"
-	"local st = fence(id, j, ARGV[3])\n"
-	"if st then return st end\n"
-	"local a = {'HSET', j.k, 'passed', ARGV[4], 'result', ARGV[5], 'summary', ARGV[7]}\n"
-	"for x = 8, #ARGV do a[#a + 1] = ARGV[x] end\n"
-	"redis.call(unpack(a))\n"
-	"if ARGV[6] ~= '' then redis.call('HSET', j.k, 'error', ARGV[6])\n"
-	"else redis.call('HDEL', j.k, 'error') end\n"
-	"redis.call('HINCRBY', STATS, ARGV[4] == '1' and 'total:passed' or 'total:failed', 1)\n"
-	"set_state(j, 'done')\n"
-	"redis.call('HSET', j.k, 'final_attempt', ARGV[3])\n"
-	"emit(j, 'done', {'passed', ARGV[4], 'summary', ARGV[7]})\n"
-	"finalize(j)\n"
-	"return {'ok'}\n"
+	"-- pairs for the job hash: finish_job's.\n"
+	"return finish_job(8)\n"
+	LUA_EPILOGUE};
+
+const lr_script lr_lua_finish_next = {"finish_next", LUA_PRELUDE
+	LUA_CLAIM
+	LUA_FINISH
+	"-- ARGV: P, id, attempt, passed, result, error, summary (as finish), worker,\n"
+	"-- lease_ms, spec_max (as claim), then the field/value pairs. The attempt's\n"
+	"-- finish, then the next job claimed for the worker in the same call (after a\n"
+	"-- refused finish too: the worker is free either way): {finish's reply,\n"
+	"-- take_next's}. A refusal (bad data) comes before anything is written.\n"
+	"local worker = ARGV[8]\n"
+	"if #worker == 0 then bad('worker must be named') end\n"
+	"local lease_ms = arg_int(9, 1, 1e9, 'lease_ms')\n"
+	"local spec_max = arg_int(10, 1, 1e12, 'spec_max')\n"
+	"local fin = finish_job(11)\n"
+	"return {fin, take_next(worker, lease_ms, spec_max)}\n"
 	LUA_EPILOGUE};
 
 const lr_script lr_lua_fail = {"fail", LUA_PRELUDE

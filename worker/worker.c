@@ -37,7 +37,9 @@ typedef struct wk {
 	sbx_pool *pool;
 	const volatile sig_atomic_t *stop;
 	long sessions_noted; /* the record's `sessions` as last written */
-	int look;            /* read the work stream without waiting, then help */
+	lr_q_job next;       /* claimed by the last finish (lr_q_finish_next) */
+	int has_next;
+	int look; /* read the work stream without waiting, then help */
 } wk;
 
 /* Whether to try recording an outcome again: Redis was away, busy or
@@ -114,7 +116,10 @@ static void note_sessions(wk *w)
 		w->sessions_noted = n;
 }
 
-static int record_result(wk *w, const lr_q_job *job, lr_job_result *res)
+/* The result recorded; with take_next the finish claims the next job too
+ * (w->next), in the same round trip. A retry after a lost reply finishes
+ * only: one lost claim at most, as with the claim's own lost reply. */
+static int record_result(wk *w, const lr_q_job *job, lr_job_result *res, int take_next)
 {
 	long long start = lr_now_ms();
 	size_t max = (size_t)(w->cfg->result_max_kb > 0 ? w->cfg->result_max_kb * 1024
@@ -144,7 +149,12 @@ static int record_result(wk *w, const lr_q_job *job, lr_job_result *res)
 	rec.values = (const char *const *)res->extra_values;
 	do {
 		lr_err_clear(&err);
-		rc = lr_q_finish(&w->q, job->id, job->attempt, &rec, NULL, &err);
+		if (take_next && tries == 0)
+			rc =
+			    lr_q_finish_next(&w->q, job->id, job->attempt, &rec, NULL, w->cfg->name,
+			                     w->cfg->lease_ms, &w->next, &w->has_next, &err);
+		else
+			rc = lr_q_finish(&w->q, job->id, job->attempt, &rec, NULL, &err);
 	} while (again(w, rc, &err, &tries, start));
 	lr_trace_mark("w.finish");
 	if (rc == 0) {
@@ -215,7 +225,12 @@ static void run_job(wk *w, const lr_q_job *job)
 	note_sessions(w); /* before the outcome: whoever reads it sees the room it left */
 	lr_metric_observe1(wk_m.run, lr_now_s() - run_from, job->kind);
 	if (rc == 0) {
-		if (record_result(w, job, &res) == 0 && res.after != NULL)
+		/* The finish takes the next job along, unless work follows the
+		 * answer (the next job's lease would run meanwhile) or the worker
+		 * is stopping. */
+		int take_next = res.after == NULL && !*w->stop;
+
+		if (record_result(w, job, &res, take_next) == 0 && res.after != NULL)
 			res.after(&ctx, &res, res.after_arg); /* after the answer */
 		lr_trace_mark("w.after");
 	} else if (rc == LR_ECANCELED) {
@@ -280,13 +295,17 @@ int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 
 		rc = 0;
 		lr_trace_begin("job");
-		if (!groups_ok) {
+		if (w.has_next) { /* claimed by the last job's finish */
+			job = w.next;
+			w.has_next = 0;
+			got = 1;
+		} else if (!groups_ok) {
 			rc = lr_q_ensure_groups(&w.q, err);
 			groups_ok = rc == 0;
 		}
 		/* After a job or a round of help, look for the next job without
 		 * waiting: when none waits, help with an open batch (batch_help.h). */
-		if (rc == 0)
+		if (rc == 0 && !got)
 			rc = lr_q_next(&w.q, cfg->name, w.look ? -1 : cfg->block_ms, cfg->lease_ms,
 			               &job, &got, err);
 		if (rc < 0) {
@@ -320,6 +339,10 @@ int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 		lr_q_job_free(&job);
 		note_sessions(&w);
 		w.look = cfg->batch_share;
+	}
+	if (w.has_next) { /* claimed by the last finish as the stop came */
+		record_failure(&w, &w.next, LR_Q_RELEASE, "released: the worker shut down");
+		lr_q_job_free(&w.next);
 	}
 	rc = 0;
 	log_info("worker %s stopping", cfg->name);
