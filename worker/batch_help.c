@@ -180,7 +180,8 @@ int wk_batch_help(lr_q *q, const wk_config *cfg, sbx_pool *pool, const volatile 
 	h.s = &last.spec;
 	h.claim_ms = wk_bs_claim_ms(cfg);
 	lr_err_clear(&e2);
-	rc = br_run(h.s->items, h.s->nitems, cfg->batch_slots, pool, &cfg->sbx, &hooks, &e2);
+	rc = br_run(h.s->items, h.s->nitems, cfg->batch_slots, (size_t)cfg->batch_group, pool,
+	            &cfg->sbx, &hooks, &e2);
 	*helped = h.claimed;
 	if (rc < 0 && rc != LR_ESTALE && rc != LR_ECANCELED) {
 		*err = e2;

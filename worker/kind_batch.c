@@ -277,8 +277,8 @@ static int run_items(batch *b, lr_err *err)
 
 	if (left == 0)
 		return 0;
-	rc = br_run(b->s->items, b->s->nitems, slots, lr_jobctx_pool(b->ctx),
-	            lr_jobctx_sbx_config(b->ctx), &h, err);
+	rc = br_run(b->s->items, b->s->nitems, slots, (size_t)cfg->batch_group,
+	            lr_jobctx_pool(b->ctx), lr_jobctx_sbx_config(b->ctx), &h, err);
 	if (rc == 0 && b->share)
 		rc = load_done(b, err);
 	/* Items left undone because the worker is stopping: give the job back. */
