@@ -24,6 +24,9 @@ void wk_batch_help_free(void)
 	memset(&last, 0, sizeof(last));
 }
 
+/* Items claimed per slot and round (grouped runs take several at once). */
+#define HELP_PER_SLOT 4
+
 typedef struct helper {
 	lr_q *q;
 	const wk_config *cfg;
@@ -97,7 +100,8 @@ static int h_feed(void *arg, const size_t *held, size_t nheld, size_t *idx, size
 {
 	helper *h = arg;
 	lr_bq_claimed c;
-	size_t k = (size_t)h->cfg->batch_slots;
+	/* A few items per slot: a job that comes waits for one round at most. */
+	size_t k = (size_t)h->cfg->batch_slots * HELP_PER_SLOT;
 	int rc = 0;
 
 	*n = 0;

@@ -182,9 +182,11 @@ def test_a_plain_job_is_served_before_a_big_batch_ends(system):
     assert_every_item_once(system, jid, n)
 
 
+# One item per run in these two: items are claimed one at a time, so the
+# tampering meets items nobody has claimed yet.
 def test_tampered_claims_are_put_right_with_a_reason(system):
     system.dispatcher()
-    system.worker(**{"batch-slots": 1})
+    system.worker(**{"batch-slots": 1, "batch-group": 1})
     n = 12
     jid = system.submit(batch(sleepy(n)))
     system.wait_for(lambda: int(system.job(jid).get("items_done", "0")) >= 2, timeout=60,
@@ -194,7 +196,7 @@ def test_tampered_claims_are_put_right_with_a_reason(system):
     # back, a claim someone else "holds".
     system.r.zadd(todo, {"abc": 0, "99999": 1, "0": 2})
     system.r.hset(system.key("job", jid, "claims"), mapping={"7": "nobody", "x": "y"})
-    system.worker(**{"batch-slots": 1})
+    system.worker(**{"batch-slots": 1, "batch-group": 1})
     system.wait(jid, timeout=120)
     assert_every_item_once(system, jid, n)
     reasons = " ".join(e.get("msg", "") for e in system.events(jid)
@@ -205,7 +207,7 @@ def test_tampered_claims_are_put_right_with_a_reason(system):
 
 def test_a_lost_todo_list_is_run_by_the_owner(system):
     system.dispatcher()
-    system.worker(**{"batch-slots": 1})
+    system.worker(**{"batch-slots": 1, "batch-group": 1})
     n = 10
     jid = system.submit(batch(sleepy(n)))
     system.wait_for(lambda: int(system.job(jid).get("items_done", "0")) >= 2, timeout=60,
