@@ -36,8 +36,12 @@ it on (idle workers take items of a running batch), and times, per run, the
 bare loop and one batch job on each (no evaluate jobs): off / on is the gain
 of sharing in the same run.
 
+--group-compare N does the same with grouping: the workers of one system
+evaluate each item in a sandbox run of its own (--batch-group 1), the other's
+up to N items per run (--batch-group N, worker/eval_group.c).
+
     python3 bench/batch.py [--runs 3] [--workers 1] [--static] [--trace FILE]
-                           [--share-compare]
+                           [--share-compare | --group-compare N]
 """
 import argparse
 import gzip
@@ -108,7 +112,7 @@ class Stack:
         stop_all(self.procs)
 
 
-def start(args, stack, tmp, share=True, tag=""):
+def start(args, stack, tmp, share=True, tag="", extra=None):
     port = free_port()
     (tmp / f"redis{tag}").mkdir()
     stack.start(f"redis{tag}", ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
@@ -116,7 +120,8 @@ def start(args, stack, tmp, share=True, tag=""):
                                 "--appendonly", "no"])
     wait_redis(port)
     env = dict(os.environ, LLMREPL_REDIS_URL=f"redis://127.0.0.1:{port}", LLMREPL_PREFIX=PREFIX,
-               LLMREPL_LOG_LEVEL="warn", LLMREPL_BATCH_SHARE="true" if share else "false")
+               LLMREPL_LOG_LEVEL="warn", LLMREPL_BATCH_SHARE="true" if share else "false",
+               **(extra or {}))
     if args.trace:
         env.update(LLMREPL_JOB_TRACE="1", LLMREPL_SBX_TRACE="1")
     build = Path(args.build)
@@ -196,29 +201,30 @@ def bare_once(files, cpu=None):
     return time.perf_counter() - t0
 
 
-def share_compare(args, spec, files, stack, tmp):
-    """Batch sharing off and on, side by side in the same run."""
-    off = start(args, stack, tmp, share=False, tag="-off")
-    on = start(args, stack, tmp, share=True, tag="-on")
-    batch_once(off, spec)  # warm: the pools and the page cache
-    batch_once(on, spec)
+def side_by_side(args, spec, files, stack, tmp, what, off, on):
+    """Two systems side by side in the same run, `what` off and on (off and
+    on: the keyword arguments of start for each)."""
+    sys_off = start(args, stack, tmp, tag="-off", **off)
+    sys_on = start(args, stack, tmp, tag="-on", **on)
+    batch_once(sys_off, spec)  # warm: the pools and the page cache
+    batch_once(sys_on, spec)
     bare_once(files[:20])
     rows = []
     for r in range(args.runs):
         b = bare_once(files)
-        x = batch_once(off, spec)
-        y = batch_once(on, spec)
+        x = batch_once(sys_off, spec)
+        y = batch_once(sys_on, spec)
         rows.append((b, x, y))
-        print(f"run {r + 1}: bare sequential {b:.2f} s, batch sharing off {x:.2f} s "
+        print(f"run {r + 1}: bare sequential {b:.2f} s, batch {what} off {x:.2f} s "
               f"({b / x:.2f}x), on {y:.2f} s ({b / y:.2f}x); off/on {x / y:.2f}x", flush=True)
     b, x, y = (statistics.median(v[i] for v in rows) for i in range(3))
     print(f"\n{len(files)} HumanEval canonical solutions, {args.workers} worker(s) per system, "
           f"static checks {'on' if args.static else 'off'}, {os.cpu_count()} CPUs, load "
           f"{os.getloadavg()[0]:.1f}")
     print(f"bare python3 -I -S per problem, sequential   median {b:.2f} s")
-    print(f"one batch job, sharing off                    median {x:.2f} s ({b / x:.2f}x bare)")
-    print(f"one batch job, sharing on                     median {y:.2f} s ({b / y:.2f}x bare)")
-    print(f"gain of sharing (off / on) of the medians     {x / y:.2f}x")
+    print(f"{'one batch job, %s off' % what:<45}median {x:.2f} s ({b / x:.2f}x bare)")
+    print(f"{'one batch job, %s on' % what:<45}median {y:.2f} s ({b / y:.2f}x bare)")
+    print(f"{'gain of %s (off / on) of the medians' % what:<46}{x / y:.2f}x")
     print(f"median of the runs' gains                     "
           f"{statistics.median(v[1] / v[2] for v in rows):.2f}x")
 
@@ -234,6 +240,9 @@ def main():
                     "LLMREPL_SBX_TRACE=1 and write their logs to FILE (for bench/sbx_trace.py)")
     ap.add_argument("--share-compare", action="store_true",
                     help="batch sharing off and on side by side (see above)")
+    ap.add_argument("--group-compare", type=int, metavar="N", default=0,
+                    help="grouping off (--batch-group 1) and on (--batch-group N) side by "
+                    "side (see above)")
     args = ap.parse_args()
     with gzip.open(DATA / "HumanEval.jsonl.gz", "rt") as f:
         probs = [json.loads(line) for line in f]
@@ -250,9 +259,15 @@ def main():
                      f"\ncheck({p['entry_point']})\n")
         files.append(f)
     stack = Stack(tmp)
-    if args.share_compare:
+    if args.share_compare or args.group_compare:
         try:
-            share_compare(args, spec, files, stack, tmp)
+            if args.share_compare:
+                side_by_side(args, spec, files, stack, tmp, "sharing", {"share": False},
+                             {"share": True})
+            else:
+                side_by_side(args, spec, files, stack, tmp, "grouping",
+                             {"extra": {"LLMREPL_BATCH_GROUP": "1"}},
+                             {"extra": {"LLMREPL_BATCH_GROUP": str(args.group_compare)}})
         finally:
             stack.stop()
         shutil.rmtree(tmp, ignore_errors=True)

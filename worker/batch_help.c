@@ -24,6 +24,9 @@ void wk_batch_help_free(void)
 	memset(&last, 0, sizeof(last));
 }
 
+/* Items claimed per slot and round (grouped runs take several at once). */
+#define HELP_PER_SLOT 4
+
 typedef struct helper {
 	lr_q *q;
 	const wk_config *cfg;
@@ -66,14 +69,24 @@ static int spec_of(lr_q *q, const char *id, lr_err *err)
 	return 0;
 }
 
+/* The attempt helped is over (cancelled, reclaimed, finished): the fence
+ * refused a write. The evaluations under way stop. */
+static int over(helper *h, int rc, const lr_err *err)
+{
+	if (rc == LR_ESTALE && !h->over) {
+		h->over = 1;
+		log_info("batch job %s: %s; this worker stops helping", h->id, err->msg);
+	}
+	return rc;
+}
+
 static int claim(helper *h, const size_t *held, size_t nheld, size_t k, lr_bq_claimed *c,
                  lr_err *err)
 {
 	int rc = lr_bq_claim(h->q, h->id, h->attempt, h->cfg->name, h->s->nitems, h->claim_ms, held,
 	                     nheld, k, c, err);
 
-	if (rc == LR_ESTALE)
-		h->over = 1;
+	over(h, rc, err);
 	if (rc == 0) {
 		h->renewed_ms = lr_now_ms();
 		wk_bs_fixed(h->id, c->fixed);
@@ -87,7 +100,8 @@ static int h_feed(void *arg, const size_t *held, size_t nheld, size_t *idx, size
 {
 	helper *h = arg;
 	lr_bq_claimed c;
-	size_t k = (size_t)h->cfg->batch_slots;
+	/* A few items per slot: a job that comes waits for one round at most. */
+	size_t k = (size_t)h->cfg->batch_slots * HELP_PER_SLOT;
 	int rc = 0;
 
 	*n = 0;
@@ -110,11 +124,9 @@ static int h_settle(void *arg, size_t n, eval_outcome *out, lr_err *err)
 	int rc =
 	    wk_bs_record(h->q, h->cfg, h->id, h->attempt, n, &h->s->items[n], out, &already, err);
 
-	if (rc == LR_ESTALE) {
-		h->over = 1;
-		log_info("batch job %s: %s; this worker stops helping", h->id, err->msg);
+	wk_bs_count("helper", rc, already);
+	if (over(h, rc, err) == LR_ESTALE)
 		return rc;
-	}
 	if (rc < 0) /* the claim runs out and another worker runs the item */
 		log_warn("batch job %s item %zu: not recorded: %s", h->id, n, err->msg);
 	return 0;
@@ -173,7 +185,8 @@ int wk_batch_help(lr_q *q, const wk_config *cfg, sbx_pool *pool, const volatile 
 	h.s = &last.spec;
 	h.claim_ms = wk_bs_claim_ms(cfg);
 	lr_err_clear(&e2);
-	rc = br_run(h.s->items, h.s->nitems, cfg->batch_slots, pool, &cfg->sbx, &hooks, &e2);
+	rc = br_run(h.s->items, h.s->nitems, cfg->batch_slots, (size_t)cfg->batch_group, pool,
+	            &cfg->sbx, &hooks, &e2);
 	*helped = h.claimed;
 	if (rc < 0 && rc != LR_ESTALE && rc != LR_ECANCELED) {
 		*err = e2;

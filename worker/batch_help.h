@@ -2,7 +2,7 @@
  *
  * When the worker's read of the work stream finds nothing waiting, it looks
  * for an open batch (P batches) run by another worker with an item nobody
- * holds, claims a few of its items (one per --batch-slots slot), evaluates
+ * holds, claims a few of its items (up to four per --batch-slots slot), evaluates
  * them on its slots exactly as the owner would (batch_run.h) and records
  * each under the job's current attempt (batch_share.h). Then it goes back to
  * the work stream before claiming more: a job that waits is never kept

@@ -1,6 +1,7 @@
 /* batch_run.c - a batch's items on slot threads (see batch_run.h). */
 #include "batch_run.h"
 
+#include "eval_group.h"
 #include "log.h"
 
 #include <pthread.h>
@@ -24,6 +25,7 @@ typedef struct par {
 	pthread_cond_t work; /* slots wait for items */
 	pthread_cond_t done; /* the main thread waits for outcomes */
 	size_t cap;          /* items handed out and not settled, at most */
+	size_t group;        /* items a slot takes at once (one sandbox run) */
 	size_t *ready;       /* handed out, not started: ready[0..nready) */
 	size_t nready;
 	size_t *held; /* handed out, not settled (the main thread's) */
@@ -64,40 +66,53 @@ static int slot_stop(void *arg, lr_err *err)
 	return p->h->stop(p->h->arg) ? lr_err_set(err, LR_ECANCELED, "stopping") : 0;
 }
 
-/* The next item to run, or 0 when the slot should end. */
-static int take(par *p, size_t *n)
+/* The next items to run, in ns: up to p->group, and no more than an even
+ * share of those ready among the slots (at least one); 0 when the slot
+ * should end. */
+static size_t take(par *p, size_t *ns)
 {
-	int got = 0;
+	size_t k = 0;
 
 	pthread_mutex_lock(&p->mu);
 	while (!p->stop && p->nready == 0 && !p->ended && !p->h->stop(p->h->arg))
 		pthread_cond_wait(&p->work, &p->mu);
 	if (!p->stop && p->nready > 0 && !p->h->stop(p->h->arg)) {
-		*n = p->ready[0];
-		memmove(p->ready, p->ready + 1, --p->nready * sizeof(*p->ready));
-		got = 1;
+		size_t share = p->nready / (size_t)(p->running > 1 ? p->running : 1);
+
+		k = share < 1 ? 1 : share < p->group ? share : p->group;
+		memcpy(ns, p->ready, k * sizeof(*ns));
+		p->nready -= k;
+		memmove(p->ready, p->ready + k, p->nready * sizeof(*p->ready));
 	}
 	pthread_mutex_unlock(&p->mu);
-	return got;
+	return k;
 }
 
+/* A slot's items: each as eval_run evaluates it, several in one sandbox run
+ * when they can share one (eval_group.h). */
 static void *slot_main(void *arg)
 {
 	slot *sl = arg;
 	par *p = sl->p;
-	size_t n;
+	eval_request reqs[EVAL_GROUP_MAX];
+	eval_outcome outs[EVAL_GROUP_MAX];
+	lr_err errs[EVAL_GROUP_MAX];
+	int rcs[EVAL_GROUP_MAX];
+	size_t ns[EVAL_GROUP_MAX], k;
 
-	while (take(p, &n)) {
-		const lr_job_spec *it = &p->items[n];
-		finished d = {.n = n};
-		eval_request req;
+	while ((k = take(p, ns)) > 0) {
+		for (size_t i = 0; i < k; i++) {
+			const lr_job_spec *it = &p->items[ns[i]];
 
-		eval_request_from_spec(&req, it, it->code);
-		req.stop = slot_stop;
-		req.stop_arg = p;
-		d.rc = eval_run(&d.out, sl->pool, p->sc, &req, &d.err);
+			eval_request_from_spec(&reqs[i], it, it->code);
+			reqs[i].stop = slot_stop;
+			reqs[i].stop_arg = p;
+		}
+		eval_run_group(outs, rcs, errs, sl->pool, p->sc, reqs, k, NULL);
 		pthread_mutex_lock(&p->mu);
-		p->q[p->qn++] = d;
+		for (size_t i = 0; i < k; i++)
+			p->q[p->qn++] =
+			    (finished){.n = ns[i], .rc = rcs[i], .out = outs[i], .err = errs[i]};
 		pthread_cond_signal(&p->done);
 		pthread_mutex_unlock(&p->mu);
 	}
@@ -244,7 +259,7 @@ static long start_slots(par *p, slot *sl, long nslots, sbx_pool *own)
 	return started;
 }
 
-int br_run(const lr_job_spec *items, size_t nitems, long nslots, sbx_pool *own,
+int br_run(const lr_job_spec *items, size_t nitems, long nslots, size_t group, sbx_pool *own,
            const sbx_config *sc, const br_hooks *h, lr_err *err)
 {
 	par p = {.items = items, .nitems = nitems, .sc = sc, .h = h};
@@ -254,7 +269,12 @@ int br_run(const lr_job_spec *items, size_t nitems, long nslots, sbx_pool *own,
 
 	if (nslots < 1)
 		nslots = 1;
-	p.cap = 2 * (size_t)nslots;
+	/* No more than half an even share of the batch per group, so that each
+	 * slot gets work and reports progress more than once. */
+	if (group > nitems / (size_t)nslots / 2)
+		group = nitems / (size_t)nslots / 2;
+	p.group = group < 1 ? 1 : group > EVAL_GROUP_MAX ? EVAL_GROUP_MAX : group;
+	p.cap = (p.group + 1) * (size_t)nslots;
 	sl = calloc((size_t)nslots, sizeof(*sl));
 	p.ready = calloc(p.cap, sizeof(*p.ready));
 	p.held = calloc(p.cap, sizeof(*p.held));

@@ -160,6 +160,7 @@ static int b_settle(void *arg, size_t n, eval_outcome *out, lr_err *err)
 	if (rc == LR_ESTALE || (rc == LR_ECANCELED && lr_jobctx_cancelled(b->ctx)))
 		return rc;
 	rc = record_once(b, n, out, &already, err);
+	wk_bs_count("owner", rc, already);
 	if (rc == 0 && !already && !st->done) {
 		st->done = 1;
 		st->passed = out->passed;
@@ -277,8 +278,8 @@ static int run_items(batch *b, lr_err *err)
 
 	if (left == 0)
 		return 0;
-	rc = br_run(b->s->items, b->s->nitems, slots, lr_jobctx_pool(b->ctx),
-	            lr_jobctx_sbx_config(b->ctx), &h, err);
+	rc = br_run(b->s->items, b->s->nitems, slots, (size_t)cfg->batch_group,
+	            lr_jobctx_pool(b->ctx), lr_jobctx_sbx_config(b->ctx), &h, err);
 	if (rc == 0 && b->share)
 		rc = load_done(b, err);
 	/* Items left undone because the worker is stopping: give the job back. */

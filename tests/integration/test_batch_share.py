@@ -6,10 +6,12 @@ mid-item costing only a rerun of its items, the owner killed and the job
 resumed, a cancel stopping every worker, plain jobs served first, tampered
 keys put right with a reason, and the knob that turns sharing off."""
 import json
+import re
 import signal
 import subprocess
+import urllib.request
 
-from conftest import binary
+from conftest import binary, free_port
 
 
 def batch(items, **fields):
@@ -50,9 +52,20 @@ def running_owner(system, jid):
     return h["worker"]
 
 
+def recorded_items(port):
+    """The worker's llmrepl_worker_batch_items_total{outcome="recorded"} by role."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    return {m.group(1): float(m.group(2)) for m in re.finditer(
+        r'^llmrepl_worker_batch_items_total\{role="(\w+)",outcome="recorded"\} (\S+)$', text,
+        re.M)}
+
+
 def test_three_workers_share_a_batch_each_item_once(system):
     system.dispatcher()
-    ws = [system.worker(**{"batch-slots": 1}) for _ in range(3)]
+    ports = [free_port() for _ in range(3)]
+    ws = [system.worker("--metrics-listen", f"127.0.0.1:{p}", **{"batch-slots": 1})
+          for p in ports]
     n = 24
     jid = system.submit(batch(sleepy(n)))
     h = system.wait(jid, timeout=120)
@@ -66,6 +79,10 @@ def test_three_workers_share_a_batch_each_item_once(system):
     # Closed: nothing left to claim, not listed as open.
     assert system.r.zscore(system.prefix + "batches", jid) is None
     assert system.r.zcard(system.key("job", jid, "todo")) == 0
+    # Each worker counted what it recorded, as owner or helper: n in all.
+    counts = [recorded_items(p) for p in ports]
+    assert sum(sum(c.values()) for c in counts) == n, counts
+    assert sum(c.get("helper", 0) for c in counts) > 0, counts
 
 
 def test_a_helper_killed_mid_item_costs_only_a_rerun_of_its_items(system):
@@ -113,6 +130,31 @@ def test_the_owner_killed_resumes_and_old_helpers_are_refused(system):
     assert f"resuming: {first} of {n} items already done" in progress
 
 
+def test_a_helpers_record_for_an_attempt_that_ended_is_refused(system):
+    # The helper runs a long item; meanwhile the owner dies and its lease
+    # runs out, so the helper's record comes for an attempt that is over:
+    # refused by the fence, and the item is run again by the next attempt.
+    system.dispatcher()
+    owner = system.worker(**{"batch-slots": 1})
+    n = 4
+    jid = system.submit(batch(sleepy(n, 3), limits={"timeout_s": 10}))
+    assert running_owner(system, jid) == owner.name
+    helper = system.worker(**{"batch-slots": 1})
+    claims = system.key("job", jid, "claims")
+    held = system.wait_for(lambda: [k for k, v in system.r.hgetall(claims).items()
+                                    if v == helper.name], timeout=60,
+                           what="the helper holding an item")
+    owner.signal(signal.SIGKILL)
+    owner.p.wait()
+    system.wait(jid, timeout=120)
+    h, evs = assert_every_item_once(system, jid, n)
+    assert h["attempt"] == "2", h
+    assert [e["attempt"] for e in evs if e["n"] == held[0]] == ["2"], (held, evs)
+    assert int(system.stats().get("total:stale_writes", "0")) >= 1
+    # Refused (its claims' extension or its record), the helper stopped.
+    assert "refused" in helper.log() and "stops helping" in helper.log(), helper.log()[-2000:]
+
+
 def test_cancel_stops_the_owner_and_its_helpers(system):
     system.dispatcher()
     ws = [system.worker(**{"batch-slots": 1}) for _ in range(3)]
@@ -157,9 +199,11 @@ def test_a_plain_job_is_served_before_a_big_batch_ends(system):
     assert_every_item_once(system, jid, n)
 
 
+# One item per run in these two: items are claimed one at a time, so the
+# tampering meets items nobody has claimed yet.
 def test_tampered_claims_are_put_right_with_a_reason(system):
     system.dispatcher()
-    system.worker(**{"batch-slots": 1})
+    system.worker(**{"batch-slots": 1, "batch-group": 1})
     n = 12
     jid = system.submit(batch(sleepy(n)))
     system.wait_for(lambda: int(system.job(jid).get("items_done", "0")) >= 2, timeout=60,
@@ -169,7 +213,7 @@ def test_tampered_claims_are_put_right_with_a_reason(system):
     # back, a claim someone else "holds".
     system.r.zadd(todo, {"abc": 0, "99999": 1, "0": 2})
     system.r.hset(system.key("job", jid, "claims"), mapping={"7": "nobody", "x": "y"})
-    system.worker(**{"batch-slots": 1})
+    system.worker(**{"batch-slots": 1, "batch-group": 1})
     system.wait(jid, timeout=120)
     assert_every_item_once(system, jid, n)
     reasons = " ".join(e.get("msg", "") for e in system.events(jid)
@@ -180,7 +224,7 @@ def test_tampered_claims_are_put_right_with_a_reason(system):
 
 def test_a_lost_todo_list_is_run_by_the_owner(system):
     system.dispatcher()
-    system.worker(**{"batch-slots": 1})
+    system.worker(**{"batch-slots": 1, "batch-group": 1})
     n = 10
     jid = system.submit(batch(sleepy(n)))
     system.wait_for(lambda: int(system.job(jid).get("items_done", "0")) >= 2, timeout=60,
