@@ -598,11 +598,6 @@ def serve():
                 ahead.up(0.05)
             peak = max(peak, _kill_all(_lane(spare.n), (ahead.pid,) if ahead else ()))
             _mark("s.killall")
-            # To kill them the server had the run's uid as its real and
-            # effective one: a renice or fewer CPUs meanwhile (or a run
-            # sharing its uid, without lanes) and it is no place to fork the
-            # next from.
-            clean = clean and _sched() == _BASE
             if ahead is not None:
                 ahead.ping()
         elif ahead is not None:
@@ -622,7 +617,11 @@ def serve():
         spare = None
         if not had_run:
             continue
-        if not clean or _STUCK:
+        # To kill the run's processes the server had the run's uid as its
+        # real and effective one: a renice or fewer CPUs meanwhile (or a run
+        # sharing its uid, without lanes) and it is no place to fork the
+        # next from.
+        if not clean or _STUCK or _sched() != _BASE:
             # Something of the run is left: the host starts a fresh server.
             _gone(ctl)
         if sbx._TRACE:
