@@ -30,7 +30,18 @@ machine is busy with other work; say so beside them.
 The client is one connection speaking RESP itself (bench/benchlib.py): no
 process per poll and no polling interval in the figures.
 
+--share-compare starts two systems side by side, each with --workers workers,
+one with batch sharing off (each batch on its owner's slots alone) and one with
+it on (idle workers take items of a running batch), and times, per run, the
+bare loop and one batch job on each (no evaluate jobs): off / on is the gain
+of sharing in the same run.
+
+--group-compare N does the same with grouping: the workers of one system
+evaluate each item in a sandbox run of its own (--batch-group 1), the other's
+up to N items per run (--batch-group N, worker/eval_group.c).
+
     python3 bench/batch.py [--runs 3] [--workers 1] [--static] [--trace FILE]
+                           [--share-compare | --group-compare N]
 """
 import argparse
 import gzip
@@ -101,20 +112,23 @@ class Stack:
         stop_all(self.procs)
 
 
-def start(args, stack, tmp):
+def start(args, stack, tmp, share=True, tag="", extra=None):
     port = free_port()
-    (tmp / "redis").mkdir()
-    stack.start("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                          "--dir", str(tmp / "redis"), "--save", "", "--appendonly", "no"])
+    (tmp / f"redis{tag}").mkdir()
+    stack.start(f"redis{tag}", ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                                "--dir", str(tmp / f"redis{tag}"), "--save", "",
+                                "--appendonly", "no"])
     wait_redis(port)
     env = dict(os.environ, LLMREPL_REDIS_URL=f"redis://127.0.0.1:{port}", LLMREPL_PREFIX=PREFIX,
-               LLMREPL_LOG_LEVEL="warn")
+               LLMREPL_LOG_LEVEL="warn", LLMREPL_BATCH_SHARE="true" if share else "false",
+               **(extra or {}))
     if args.trace:
         env.update(LLMREPL_JOB_TRACE="1", LLMREPL_SBX_TRACE="1")
     build = Path(args.build)
-    stack.start("dispatcher", [str(build / "llmrepl-dispatcher")], env)
+    stack.start(f"dispatcher{tag}", [str(build / "llmrepl-dispatcher")], env)
     for i in range(args.workers):
-        stack.start(f"worker{i}", [str(build / "llmrepl-worker"), "--name", f"bench{i}"], env)
+        stack.start(f"worker{tag}{i}", [str(build / "llmrepl-worker"), "--name", f"bench{i}"],
+                    env)
     deadline = time.time() + 120
     r = Resp(port)
     while r.call("ZCARD", PREFIX + "workers") < args.workers:
@@ -187,6 +201,36 @@ def bare_once(files, cpu=None):
     return time.perf_counter() - t0
 
 
+def side_by_side(args, spec, files, stack, tmp, what, off, on):
+    """Two systems side by side in the same run, `what` off and on (off and
+    on: the keyword arguments of start for each)."""
+    sys_off = start(args, stack, tmp, tag="-off", **off)
+    sys_on = start(args, stack, tmp, tag="-on", **on)
+    batch_once(sys_off, spec)  # warm: the pools and the page cache
+    batch_once(sys_on, spec)
+    bare_once(files[:20])
+    rows = []
+    for r in range(args.runs):
+        b = bare_once(files)
+        x = batch_once(sys_off, spec)
+        y = batch_once(sys_on, spec)
+        rows.append((b, x, y))
+        print(f"run {r + 1}: bare sequential {b:.2f} s, batch {what} off {x:.2f} s "
+              f"({b / x:.2f}x), on {y:.2f} s ({b / y:.2f}x); off/on {x / y:.2f}x", flush=True)
+    b, x, y = (statistics.median(v[i] for v in rows) for i in range(3))
+    print(f"\n{len(files)} HumanEval canonical solutions, {args.workers} worker(s) per system, "
+          f"static checks {'on' if args.static else 'off'}, {os.cpu_count()} CPUs, load "
+          f"{os.getloadavg()[0]:.1f}")
+    print(f"bare python3 -I -S per problem, sequential   median {b:.2f} s")
+    print(f"one batch job, {what} off{' ' * (24 - len(what))}median {x:.2f} s "
+          f"({b / x:.2f}x bare)")
+    print(f"one batch job, {what} on{' ' * (25 - len(what))}median {y:.2f} s "
+          f"({b / y:.2f}x bare)")
+    print(f"gain of {what} (off / on) of the medians{' ' * max(1, 15 - len(what))}{x / y:.2f}x")
+    print(f"median of the runs' gains                     "
+          f"{statistics.median(v[1] / v[2] for v in rows):.2f}x")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3)
@@ -196,6 +240,11 @@ def main():
     ap.add_argument("--trace", metavar="FILE",
                     help="run the dispatcher and workers with LLMREPL_JOB_TRACE=1 and "
                     "LLMREPL_SBX_TRACE=1 and write their logs to FILE (for bench/sbx_trace.py)")
+    ap.add_argument("--share-compare", action="store_true",
+                    help="batch sharing off and on side by side (see above)")
+    ap.add_argument("--group-compare", type=int, metavar="N", default=0,
+                    help="grouping off (--batch-group 1) and on (--batch-group N) side by "
+                    "side (see above)")
     args = ap.parse_args()
     with gzip.open(DATA / "HumanEval.jsonl.gz", "rt") as f:
         probs = [json.loads(line) for line in f]
@@ -212,6 +261,19 @@ def main():
                      f"\ncheck({p['entry_point']})\n")
         files.append(f)
     stack = Stack(tmp)
+    if args.share_compare or args.group_compare:
+        try:
+            if args.share_compare:
+                side_by_side(args, spec, files, stack, tmp, "sharing", {"share": False},
+                             {"share": True})
+            else:
+                side_by_side(args, spec, files, stack, tmp, "grouping",
+                             {"extra": {"LLMREPL_BATCH_GROUP": "1"}},
+                             {"extra": {"LLMREPL_BATCH_GROUP": str(args.group_compare)}})
+        finally:
+            stack.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
     stats = ""
     try:
         conn = start(args, stack, tmp)

@@ -10,9 +10,12 @@
  *   P job:<id>            hash    the job's record (state, spec, attempt, result, ...)
  *   P job:<id>:events     stream  progress events, capped
  *   P job:<id>:it:<n>     hash    iteration n of a model-based job
+ *   P job:<id>:todo       zset    a batch's items not recorded: index -> index, or claim expiry
+ *   P job:<id>:claims     hash    a batch's claimed items: index -> worker
  *   P job:<id>:<aux>      any     auxiliary keys a job kind registered (git store)
  *   P leases              zset    running job -> lease expiry (ms, Redis clock)
  *   P delayed             zset    job waiting to retry -> due time (ms)
+ *   P batches             zset    open batch jobs (shared with idle workers) -> opened (ms)
  *   P finished            zset    "<id> <bytes>" of each final job -> when it ended (ms);
  *                                 retention by size forgets the oldest first
  *   P dead                stream  dead letters, capped
@@ -20,8 +23,8 @@
  *   P worker:<name>       hash    what that worker is doing; expires when it stops
  *   P stats               hash    counters (see docs/protocol.md)
  *
- * The Lua scripts in common/queue_lua.c build the same names from the same
- * prefix; change both together. */
+ * The Lua scripts in common/queue_lua.c and common/batch_lua.c build the
+ * same names from the same prefix; change them together. */
 #ifndef LLMREPL_KEYS_H
 #define LLMREPL_KEYS_H
 

@@ -594,13 +594,35 @@ static size_t spec_max(const lr_redis *r)
 	return m > (2u << 20) ? m - (1u << 20) : m / 2;
 }
 
+/* A claimed job from its reply {'ok', attempt, spec, kind, ...} into *job. */
+static int claimed(const redisReply *rep, const char *id, const char *entry, lr_q_job *job,
+                   int *got, lr_err *err)
+{
+	long long attempt = 0;
+
+	if (rep->elements < 4 || lr_reply_int(&attempt, rep->element[1], err) < 0 ||
+	    rep->element[2]->type != REDIS_REPLY_STRING || lr_reply_elem_str(rep, 3) == NULL)
+		return lr_err_set(err, LR_EPROTO, "claim: unexpected reply from redis");
+	memset(job, 0, sizeof(*job));
+	snprintf(job->id, sizeof(job->id), "%s", id);
+	snprintf(job->entry, sizeof(job->entry), "%s", entry);
+	snprintf(job->kind, sizeof(job->kind), "%s", rep->element[3]->str);
+	job->attempt = (long)attempt;
+	job->spec = malloc(rep->element[2]->len + 1);
+	if (job->spec == NULL)
+		return lr_err_set(err, LR_ENOMEM, "out of memory");
+	memcpy(job->spec, rep->element[2]->str, rep->element[2]->len + 1);
+	job->spec_len = rep->element[2]->len;
+	*got = 1;
+	return 0;
+}
+
 static int claim(lr_redis *r, const lr_keys *k, const char *id, const char *entry,
                  const char *worker, long lease_ms, lr_q_job *job, int *got, lr_err *err)
 {
 	argv_list a = {0};
 	redisReply *rep = NULL;
 	const char *tag;
-	long long attempt = 0;
 	int rc;
 
 	al_str(&a, k->prefix);
@@ -621,26 +643,11 @@ static int claim(lr_redis *r, const lr_keys *k, const char *id, const char *entr
 		log_warn("%s dead-lettered: %s", id, lr_reply_elem_str(rep, 1));
 		goto cleanup;
 	}
-	if (strcmp(tag, "ok") != 0)
-		goto cleanup; /* skipped: cancelled, expired or superseded */
-	if (rep->elements != 4 || lr_reply_int(&attempt, rep->element[1], err) < 0 ||
-	    rep->element[2]->type != REDIS_REPLY_STRING || lr_reply_elem_str(rep, 3) == NULL) {
+	if (strcmp(tag, "ok") == 0 && rep->elements == 4)
+		rc = claimed(rep, id, entry, job, got, err);
+	else if (strcmp(tag, "ok") == 0)
 		rc = lr_err_set(err, LR_EPROTO, "claim: unexpected reply from redis");
-		goto cleanup;
-	}
-	memset(job, 0, sizeof(*job));
-	snprintf(job->id, sizeof(job->id), "%s", id);
-	snprintf(job->entry, sizeof(job->entry), "%s", entry);
-	snprintf(job->kind, sizeof(job->kind), "%s", rep->element[3]->str);
-	job->attempt = (long)attempt;
-	job->spec = malloc(rep->element[2]->len + 1);
-	if (job->spec == NULL) {
-		rc = lr_err_set(err, LR_ENOMEM, "out of memory");
-		goto cleanup;
-	}
-	memcpy(job->spec, rep->element[2]->str, rep->element[2]->len + 1);
-	job->spec_len = rep->element[2]->len;
-	*got = 1;
+	/* else skipped: cancelled, expired, superseded or routed */
 cleanup:
 	return done(rep, &a, rc);
 }
@@ -783,9 +790,15 @@ int lr_q_next(lr_q *q, const char *worker, long block_ms, long lease_ms, lr_q_jo
 	if (rc < 0 || *got)
 		return rc;
 	for (int tries = 0;; tries++) {
-		rc = lr_redis_cmd(
-		    q->r, &rep, err, "XREADGROUP GROUP %s %s COUNT 1 BLOCK %ld STREAMS %s %s > >",
-		    LR_GROUP_WORKERS, worker, lr_redis_block_ms(q->r, block_ms), key, wake);
+		if (block_ms < 0)
+			rc = lr_redis_cmd(q->r, &rep, err,
+			                  "XREADGROUP GROUP %s %s COUNT 1 STREAMS %s %s > >",
+			                  LR_GROUP_WORKERS, worker, key, wake);
+		else
+			rc = lr_redis_cmd(
+			    q->r, &rep, err,
+			    "XREADGROUP GROUP %s %s COUNT 1 BLOCK %ld STREAMS %s %s > >",
+			    LR_GROUP_WORKERS, worker, lr_redis_block_ms(q->r, block_ms), key, wake);
 		if (rc < 0 && tries == 0 && lr_q_err_nogroup(err) && strstr(err->msg, wake)) {
 			rc = ensure_wake(q, wake, err);
 			if (rc == 0)
@@ -926,6 +939,68 @@ int lr_q_finish(lr_q *q, const char *id, long attempt, const lr_q_result *res, l
 	rc = run(q->r, &lr_lua_finish, &a, &rep, err);
 	if (rc == 0)
 		rc = fenced_reply(rep, "finish", id, attempt, LR_QS_DONE, state, NULL, err);
+	return done(rep, &a, rc);
+}
+
+/* take_next's reply: {'ok', attempt, spec, kind, id, entry}, {'dead', reason,
+ * id} or {'none'}. */
+static int next_reply(const redisReply *rep, lr_q_job *job, int *got, lr_err *err)
+{
+	const char *tag = lr_reply_elem_str(rep, 0);
+	const char *id, *entry;
+
+	if (tag == NULL)
+		return lr_err_set(err, LR_EPROTO, "finish: unexpected reply from redis");
+	if (strcmp(tag, "dead") == 0) {
+		id = lr_reply_elem_str(rep, 2);
+		log_warn("%s dead-lettered: %s", id ? id : "a job", lr_reply_elem_str(rep, 1));
+		return 0;
+	}
+	if (strcmp(tag, "ok") != 0)
+		return 0;
+	id = rep->elements == 6 ? lr_reply_elem_str(rep, 4) : NULL;
+	entry = id ? lr_reply_elem_str(rep, 5) : NULL;
+	if (entry == NULL || !lr_job_id_valid(id) || !lr_job_id_valid(entry))
+		return lr_err_set(err, LR_EPROTO, "finish: unexpected reply from redis");
+	return claimed(rep, id, entry, job, got, err);
+}
+
+int lr_q_finish_next(lr_q *q, const char *id, long attempt, const lr_q_result *res,
+                     lr_q_state *state, const char *worker, long lease_ms, lr_q_job *next, int *got,
+                     lr_err *err)
+{
+	argv_list a = {0};
+	redisReply *rep = NULL;
+	lr_err nerr;
+	int rc, nrc;
+
+	*got = 0;
+	al_attempt(&a, q, id, attempt);
+	al_str(&a, res->passed ? "1" : "0");
+	al_str(&a, res->result ? res->result : "");
+	al_str(&a, res->error ? res->error : "");
+	al_str(&a, res->summary ? res->summary : "");
+	al_str(&a, worker);
+	al_long(&a, lease_ms);
+	al_long(&a, (long)spec_max(q->r));
+	for (size_t i = 0; i < res->nextra; i++) {
+		al_str(&a, res->fields[i]);
+		al_str(&a, res->values[i]);
+	}
+	rc = run(q->r, &lr_lua_finish_next, &a, &rep, err);
+	if (rc < 0)
+		return done(rep, &a, rc);
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+	    rep->element[0]->type != REDIS_REPLY_ARRAY ||
+	    rep->element[1]->type != REDIS_REPLY_ARRAY)
+		return done(rep, &a,
+		            lr_err_set(err, LR_EPROTO, "finish: unexpected reply from redis"));
+	/* The next job is the worker's whatever became of the finish. */
+	lr_err_clear(&nerr);
+	nrc = next_reply(rep->element[1], next, got, &nerr);
+	if (nrc < 0)
+		log_warn("the next job's claim: %s", nerr.msg);
+	rc = fenced_reply(rep->element[0], "finish", id, attempt, LR_QS_DONE, state, NULL, err);
 	return done(rep, &a, rc);
 }
 

@@ -201,7 +201,7 @@ typedef struct lr_q_job {
 
 void lr_q_job_free(lr_q_job *j); /* frees the members; accepts NULL */
 
-/* Wait up to block_ms for a job and claim it. Returns 0 with *got = 1 and
+/* Wait up to block_ms (< 0: do not wait) for a job and claim it. Returns 0 with *got = 1 and
  * *job filled, or *got = 0 when nothing was claimable (timeout, an entry
  * whose job was cancelled, expired or superseded, or a job whose keys were
  * broken: it is dead-lettered with the reason and logged). */
@@ -253,6 +253,17 @@ typedef struct lr_q_result {
  * reply was lost. LR_ESTALE when refused. */
 int lr_q_finish(lr_q *q, const char *id, long attempt, const lr_q_result *res, lr_q_state *state,
                 lr_err *err);
+/* lr_q_finish, and in the same call (one round trip, one script) the next
+ * job claimed for `worker` as lr_q_next would claim it without waiting: one
+ * routed to it first, then a new one. Returns the finish's outcome as
+ * lr_q_finish does; *got = 1 with *next filled when a job was claimed, which
+ * can happen even when the finish was refused (LR_ESTALE): the worker must
+ * then run or release it. An error before the reply (connection, busy, data)
+ * claims nothing new, but a lost reply may have claimed one: retry with
+ * lr_q_finish, and that job's lease runs out as after a lost claim reply. */
+int lr_q_finish_next(lr_q *q, const char *id, long attempt, const lr_q_result *res,
+                     lr_q_state *state, const char *worker, long lease_ms, lr_q_job *next, int *got,
+                     lr_err *err);
 
 typedef enum {
 	LR_Q_RETRY,   /* the attempt failed (infrastructure): retry with backoff, or dead */

@@ -11,6 +11,7 @@ extern const lr_script lr_lua_claim;
 extern const lr_script lr_lua_renew;
 extern const lr_script lr_lua_write;
 extern const lr_script lr_lua_finish;
+extern const lr_script lr_lua_finish_next;
 extern const lr_script lr_lua_fail;
 extern const lr_script lr_lua_reclaim;
 extern const lr_script lr_lua_promote;

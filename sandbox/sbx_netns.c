@@ -3,6 +3,8 @@
  * it is used. */
 #include "sbx_netns.h"
 
+#include "sbx_slot.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if.h>
@@ -24,13 +26,14 @@
 
 #define RUN_DIR "/run/llmrepl-sbx"
 
-/* Where uid's namespace is kept: RUN_DIR (made, root's alone, when `make`
- * is set). Not the slot directory: that is shared by containers and may be
- * a temporary one, whose removal a mount in it would block; each mount
- * namespace (a container's) keeps its own. */
+/* Where uid's namespace is kept: RUN_DIR/<the slot's cgroup name>, the
+ * scope in the name (made, root's alone, when `make` is set). Not the slot
+ * directory: that is shared by containers; each mount namespace (a
+ * container's) keeps its own. */
 static int netns_path(unsigned uid, int make, char *buf, size_t len)
 {
 	struct stat st;
+	char name[48];
 
 	if (make && mkdir(RUN_DIR, 0700) < 0 && errno != EEXIST)
 		return -1;
@@ -39,7 +42,8 @@ static int netns_path(unsigned uid, int make, char *buf, size_t len)
 		errno = EPERM;
 		return -1;
 	}
-	snprintf(buf, len, "%s/netns-%u", RUN_DIR, uid);
+	sbx_slot_cgroup_name(uid, name, sizeof(name));
+	snprintf(buf, len, "%s/%s", RUN_DIR, name);
 	return 0;
 }
 
@@ -137,7 +141,7 @@ int sbx_netns_empty(int fd)
 
 int sbx_netns_kept(unsigned uid)
 {
-	char path[64];
+	char path[96];
 	int fd;
 
 	if (netns_path(uid, 0, path, sizeof(path)) < 0)
@@ -154,7 +158,7 @@ int sbx_netns_kept(unsigned uid)
 
 int sbx_netns_keep(unsigned uid, int fd)
 {
-	char path[64], src[48];
+	char path[96], src[48];
 	int t;
 
 	if (netns_path(uid, 1, path, sizeof(path)) < 0)
@@ -170,7 +174,7 @@ int sbx_netns_keep(unsigned uid, int fd)
 
 void sbx_netns_drop(unsigned uid)
 {
-	char path[64];
+	char path[96];
 
 	if (netns_path(uid, 0, path, sizeof(path)) < 0)
 		return;

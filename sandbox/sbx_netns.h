@@ -2,7 +2,8 @@
  * processes (as root, in a scope that outlives them; see sbx_slot.h).
  *
  * A process that ends binds the namespace its slot's runs used at
- * /run/llmrepl-sbx/netns-<uid> (in its mount namespace); the next holder of the slot opens it there
+ * /run/llmrepl-sbx/llmrepl-sbx-<scope>-u<uid> (in its mount namespace;
+ * named as the slot's cgroup, sbx_slot_cgroup_name); the next holder of the slot opens it there
  * and uses it only when it is a network namespace other than its own with one interface, the
  * loopback, down, and no socket in it. Anything else is unmounted and the run gets a new namespace.
  */

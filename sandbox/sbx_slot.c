@@ -162,8 +162,10 @@ static void scope_init(void)
 	struct stat st, init;
 	unsigned long long id = 0;
 
+	const char *keep = getenv("LLMREPL_SANDBOX_KEEP");
+
 	if (dir != NULL && dir[0] != '\0' && stat(dir, &st) == 0) {
-		scope_durable = 1;
+		scope_durable = 0;
 	} else if (stat("/proc/self/ns/net", &st) == 0) {
 		/* The initial namespace: its fixed inode number (kernels since
 		 * 6.x), else pid 1's namespace where that can be read. */
@@ -180,6 +182,8 @@ static void scope_init(void)
 
 		id = (dev << 32) ^ (unsigned long long)st.st_ino;
 	}
+	if (keep != NULL && (strcmp(keep, "0") == 0 || strcmp(keep, "1") == 0))
+		scope_durable = keep[0] == '1';
 	snprintf(slot_scope, sizeof(slot_scope), "%016llx", mix64(id));
 }
 

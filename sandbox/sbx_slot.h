@@ -31,10 +31,12 @@ int sbx_slot_try(unsigned uid);
  * name, and none takes the other's for a leftover. */
 void sbx_slot_cgroup_name(unsigned uid, char *buf, size_t len);
 
-/* Whether this process's scope outlives it: a slot directory, or the
- * network namespace of pid 1 (not one made for this process alone, such as
- * `unshare --net`), so that a later process of the scope will find what it
- * leaves (sbx_cgroup_leave). */
+/* Whether this process leaves state for later processes of its scope
+ * (sbx_cgroup_leave, sbx_netns_keep): in the initial network namespace
+ * without a slot directory (not in one made for this process alone, such
+ * as `unshare --net`, which no later process shares, nor with a slot
+ * directory, which may be a temporary one); LLMREPL_SANDBOX_KEEP=1 says
+ * yes (a slot directory that outlives its processes), =0 no. */
 int sbx_slot_scope_durable(void);
 
 /* Whether `name` is a cgroup name of this process's scope: 1 and the uid,

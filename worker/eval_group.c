@@ -85,24 +85,29 @@ static void *static_main(void *arg)
 	return NULL;
 }
 
-/* As eval_run: the first item's analysis here (which starts the service when
- * none runs), the others on a thread while the group runs. 1 when the
- * service answers (the items' requests then skip the tools). */
+/* As eval_run: every item's analysis on a thread while the group runs, once
+ * the service has answered in this process; before that the first item's
+ * here (which starts the service). 1 when the service answers (the items'
+ * requests then skip the tools). */
 static int static_begin(gstatic *g, const sbx_config *cfg)
 {
 	gitem *first = &g->items[0];
+	int up = eval_static_up();
 
 	for (size_t i = 0; i < g->n; i++)
 		g->items[i].st_rc = -1;
 	if (!first->req->static_checks)
 		return 0;
-	first->st_rc = eval_static_run(cfg, first->req->code, eval_static_budget(first->budget),
-	                               &first->st, &first->st_s);
-	if (first->st_rc < 0)
-		return 0;
-	for (size_t i = 1; i < g->n; i++)
+	if (!up) {
+		first->st_rc =
+		    eval_static_run(cfg, first->req->code, eval_static_budget(first->budget),
+		                    &first->st, &first->st_s);
+		if (first->st_rc < 0)
+			return 0;
+	}
+	for (size_t i = up ? 0 : 1; i < g->n; i++)
 		g->items[i].st_rc = -2;
-	if (g->n > 1 && pthread_create(&g->thread, NULL, static_main, g) == 0)
+	if (pthread_create(&g->thread, NULL, static_main, g) == 0)
 		g->started = 1;
 	else
 		static_main(g);

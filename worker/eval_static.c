@@ -170,18 +170,23 @@ static void *job_main(void *arg)
 	return NULL;
 }
 
-int eval_static_begin(eval_static_job *j, const char *code, double budget_s)
+int eval_static_up(void)
 {
 	int up;
 
-	memset(j, 0, sizeof(*j));
-	j->rc = -1;
-	if (!enabled() || code == NULL)
-		return -1;
+	if (!enabled())
+		return 0;
 	pthread_mutex_lock(&svc_lock);
 	up = svc != NULL && svc_calls > 0;
 	pthread_mutex_unlock(&svc_lock);
-	if (!up)
+	return up;
+}
+
+int eval_static_begin(eval_static_job *j, const char *code, double budget_s)
+{
+	memset(j, 0, sizeof(*j));
+	j->rc = -1;
+	if (code == NULL || !eval_static_up())
 		return -1;
 	j->code = code;
 	j->budget_s = budget_s;

@@ -31,6 +31,10 @@
 int eval_static_run(const sbx_config *cfg, const char *code, double budget_s, json_object **out,
                     double *secs);
 
+/* Whether the service is on and has answered in this process (then
+ * eval_static_begin and eval_static_ask reach it). */
+int eval_static_up(void);
+
 /* The same as eval_static_run, but never starts the service (for threads
  * that may end before it should): -1 when none is running. */
 int eval_static_ask(const char *code, double budget_s, json_object **out, double *secs);

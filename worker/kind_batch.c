@@ -1,24 +1,25 @@
 /* kind_batch.c - the `batch` kind: each item evaluated exactly as an evaluate
  * job is (eval_run with the item's request: the same sandbox path,
  * protections and verdict), --batch-slots items at once, each slot on a
- * sandbox pool of its own (the first is the worker's, the others are started
- * by the first batch and kept for later ones; with one slot the items run
- * one after another).
+ * sandbox pool of its own (batch_run.h). With --batch-share (the default)
+ * idle workers help: the items are claimed a few at a time through Redis by
+ * this worker and by them (batch_q.h, batch_help.h).
  *
- * Each finished item is one fenced write: iteration n (the item's index) with
- * its id, verdict and report, an `item` event, and the job's items_done and
- * items_passed. A later attempt (the worker died, the job was released) reads
- * the iterations already written and runs only the items without one. A
- * cancelled job stops between items. */
-#include "kind_model.h"
+ * Each finished item is one fenced write, once: iteration n (the item's
+ * index) with its id, verdict, report and the worker that ran it, an `item`
+ * event, and the job's items_done and items_passed. A later attempt (the
+ * worker died, the job was released) reads the iterations already written
+ * and runs only the items without one. A cancelled job stops between
+ * items, its helpers too. */
+#include "batch_run.h"
+#include "batch_share.h"
+#include "clock.h"
 #include "kinds.h"
 #include "log.h"
 #include "result_trim.h"
 #include "worker.h"
 
 #include <json-c/json.h>
-#include <pthread.h>
-#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,10 @@ typedef struct batch {
 	const lr_job_spec *s;
 	item_state *st;
 	size_t done, passed;
+	size_t next;          /* the batch's own list: the next index to look at */
+	int share;            /* items claimed through Redis, shared with helpers */
+	long claim_ms;        /* a claim's length */
+	long long renewed_ms; /* when the claims were last extended */
 } batch;
 
 static void batch_free(batch *b)
@@ -110,55 +115,52 @@ static int load_done(batch *b, lr_err *err)
 	return rc;
 }
 
-/* One fenced write: the item's iteration, its event, the running counts. */
-static int record(batch *b, size_t n, const eval_outcome *out, lr_err *err)
-{
-	static const char *const f[] = {"item",  "passed",       "report",     "summary",
-	                                "error", "tests_passed", "tests_total"};
-	static const char *const ef[] = {"n", "id", "passed", "summary"};
-	static const char *const sf[] = {"items_done", "items_passed"};
-	const lr_job_spec *it = &b->s->items[n];
-	char num[24], tp[24], tt[24], done[24], passed[24];
-	const char *v[7], *ev[4], *sv[2];
-	lr_jobctx_extra x = {"item", 4, ef, ev, 2, sf, sv};
+/* ---- running the items ----------------------------------------------------
+ * On slot threads (batch_run.h); the hooks below run on the main thread. The
+ * items to run come from the batch's own list (sharing off), or from claims
+ * in Redis shared with idle workers that help (batch_q.h): then the owner
+ * claims a few at a time like any helper, and once nothing is left to
+ * claim waits for the items others hold (an expired claim, its holder gone,
+ * is claimed again), reads back what they recorded and assembles the result. */
 
-	snprintf(num, sizeof(num), "%zu", n);
-	snprintf(tp, sizeof(tp), "%d", out->tests_passed);
-	snprintf(tt, sizeof(tt), "%d", out->tests_total);
-	snprintf(done, sizeof(done), "%zu", b->done + 1);
-	snprintf(passed, sizeof(passed), "%zu", b->passed + (out->passed ? 1 : 0));
-	v[0] = it->item_id;
-	v[1] = out->passed ? "1" : "0";
-	v[2] = out->result_json ? out->result_json : "{}";
-	v[3] = out->summary ? out->summary : "";
-	v[4] = out->error ? out->error : "";
-	v[5] = tp;
-	v[6] = tt;
-	ev[0] = num;
-	ev[1] = it->item_id;
-	ev[2] = v[1];
-	ev[3] = v[3];
-	sv[0] = done;
-	sv[1] = passed;
-	return lr_jobctx_iteration_with(b->ctx, (long)n, 7, f, v, NULL, &x, err);
-}
-
-/* Record item n's outcome and keep it (taking its strings). Its report is
- * compacted to the worker's --result-max-kb first (result_trim.h), so the
- * batch's result, which lists every item, is bounded by items x that. */
-static int keep(batch *b, size_t n, eval_outcome *out, lr_err *err)
+static int record_once(batch *b, size_t n, eval_outcome *out, int *already, lr_err *err)
 {
-	item_state *st = &b->st[n];
-	long kb = lr_jobctx_config(b->ctx)->result_max_kb;
+	lr_jobctx *ctx = b->ctx;
 	int rc;
 
-	if (out->result_json != NULL &&
-	    wk_result_trim(&out->result_json,
-	                   kb > 0 ? (size_t)kb * 1024 : (size_t)WK_RESULT_MAX_DEFAULT, NULL) < 0)
-		log_warn("batch item %zu: out of memory compacting its report", n);
-	rc = record(b, n, out, err);
+	/* Redis away, busy or refusing writes: try again while the attempt may
+	 * still be ours (as the context's own writes do). */
+	for (int tries = 0;; tries++) {
+		lr_q_trouble t;
+		int c;
 
-	if (rc == 0) {
+		rc = wk_bs_record(lr_jobctx_q(ctx), lr_jobctx_config(ctx), lr_jobctx_id(ctx),
+		                  lr_jobctx_attempt(ctx), n, &b->s->items[n], out, already, err);
+		t = lr_q_classify(rc, err);
+		if (t != LR_Q_CONN && t != LR_Q_BUSY && t != LR_Q_OOM)
+			return rc;
+		c = lr_jobctx_check(ctx, NULL);
+		if (c == LR_ESTALE || (c == LR_ECANCELED && lr_jobctx_cancelled(ctx)))
+			return rc;
+		log_warn("job %s: %s; retrying the item's record", lr_jobctx_id(ctx), err->msg);
+		lr_sleep_ms(lr_backoff_ms(tries, 50, 1000));
+	}
+}
+
+/* Record item n's outcome once and keep it (taking its strings); as
+ * wk_spec_eval, a cancelled or reclaimed job records nothing more. An item
+ * another worker recorded first is read back at the end. */
+static int b_settle(void *arg, size_t n, eval_outcome *out, lr_err *err)
+{
+	batch *b = arg;
+	item_state *st = &b->st[n];
+	int already = 0;
+	int rc = lr_jobctx_check(b->ctx, err);
+
+	if (rc == LR_ESTALE || (rc == LR_ECANCELED && lr_jobctx_cancelled(b->ctx)))
+		return rc;
+	rc = record_once(b, n, out, &already, err);
+	if (rc == 0 && !already && !st->done) {
 		st->done = 1;
 		st->passed = out->passed;
 		st->report = out->result_json;
@@ -171,248 +173,114 @@ static int keep(batch *b, size_t n, eval_outcome *out, lr_err *err)
 	return rc;
 }
 
-static int run_item(batch *b, size_t n, lr_err *err)
+/* The next items of the batch's own list not done and not handed out. */
+static void feed_local(batch *b, size_t *idx, size_t max, size_t *n, int *end)
 {
-	const lr_job_spec *it = &b->s->items[n];
-	eval_outcome out = {0};
-	int rc = wk_spec_eval(&out, b->ctx, it, it->code, err);
-
-	if (rc == 0)
-		rc = keep(b, n, &out, err);
-	eval_outcome_free(&out);
-	return rc;
-}
-
-static int run_sequential(batch *b, lr_err *err)
-{
-	int rc = 0;
-
-	for (size_t i = 0; rc == 0 && i < b->s->nitems; i++) {
-		if (b->st[i].done)
-			continue;
-		/* Stop between items: cancelled, shutting down, or the lease lost. */
-		rc = lr_jobctx_check(b->ctx, err);
-		if (rc == 0)
-			rc = run_item(b, i, err);
+	while (*n < max && b->next < b->s->nitems) {
+		if (!b->st[b->next].done)
+			idx[(*n)++] = b->next;
+		b->next++;
 	}
-	return rc;
+	*end = b->next >= b->s->nitems;
 }
 
-/* ---- several items at once ------------------------------------------------
- * Slot threads each evaluate items on a sandbox pool of their own (the first
- * on the worker's) through eval_run, the path wk_spec_eval takes; the main
- * thread records each outcome as it comes back (the context and its Redis
- * connection stay on the main thread) and stops the slots between items when
- * the job is cancelled, the lease is lost or the worker stops. */
-
-typedef struct finished {
-	size_t n;
-	int rc;
-	eval_outcome out;
-	lr_err err;
-} finished;
-
-typedef struct par {
-	batch *b;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	size_t next; /* the next index a slot looks at */
-	int stop;    /* take no more items */
-	int running; /* slot threads not yet ended */
-	finished *q; /* outcomes not yet recorded */
-	size_t qn;
-	finished *got; /* the main thread's copy of q */
-} par;
-
-typedef struct slot {
-	par *p;
-	sbx_pool *pool;
-	pthread_t th;
-} slot;
-
-/* The extra slots' pools (slot i > 0 uses kept[i]), started by the first
- * batch that needs them and kept for later batches: a pool's start (its
- * interpreter importing the harness and the tools) is not paid per job.
- * Only the worker's job thread touches them. */
-#define KEPT_MAX 64
-static sbx_pool *kept[KEPT_MAX];
-
-void wk_kind_batch_stop(void)
+/* Items the todo list does not have (a hand on the keys took them out) and
+ * nobody recorded: this worker runs them from its own list. */
+static int orphans(batch *b, lr_err *err)
 {
-	for (int i = 0; i < KEPT_MAX; i++) {
-		sbx_pool_free(kept[i]);
-		kept[i] = NULL;
-	}
+	char msg[160];
+
+	snprintf(msg, sizeof(msg),
+	         "%zu items were neither recorded nor in the todo list; this worker runs them",
+	         b->s->nitems - b->done);
+	log_warn("job %s: %s", lr_jobctx_id(b->ctx), msg);
+	b->share = 0;
+	b->next = 0;
+	return lr_jobctx_event(b->ctx, "batch_data", msg, err);
 }
 
-static int slot_stop(void *ctx, lr_err *err)
+static int b_feed(void *arg, const size_t *held, size_t nheld, size_t *idx, size_t max, size_t *n,
+                  int *end, lr_err *err)
 {
-	return lr_jobctx_should_stop(ctx) ? lr_err_set(err, LR_ECANCELED, "stopping") : 0;
-}
-
-/* The next item no earlier attempt recorded, or nitems when none is left. */
-static size_t take(par *p)
-{
-	const batch *b = p->b;
-	size_t n = b->s->nitems;
-
-	pthread_mutex_lock(&p->mu);
-	while (p->next < b->s->nitems && b->st[p->next].done)
-		p->next++;
-	if (!p->stop && !lr_jobctx_should_stop(b->ctx) && p->next < b->s->nitems)
-		n = p->next++;
-	pthread_mutex_unlock(&p->mu);
-	return n;
-}
-
-static void *slot_main(void *arg)
-{
-	slot *sl = arg;
-	par *p = sl->p;
-	size_t n;
-
-	while ((n = take(p)) < p->b->s->nitems) {
-		const lr_job_spec *it = &p->b->s->items[n];
-		finished d = {.n = n};
-		eval_request req;
-
-		eval_request_from_spec(&req, it, it->code);
-		req.stop = slot_stop;
-		req.stop_arg = p->b->ctx;
-		d.rc = eval_run(&d.out, sl->pool, lr_jobctx_sbx_config(p->b->ctx), &req, &d.err);
-		pthread_mutex_lock(&p->mu);
-		p->q[p->qn++] = d;
-		if (d.rc < 0)
-			p->stop = 1;
-		pthread_cond_signal(&p->cv);
-		pthread_mutex_unlock(&p->mu);
-	}
-	pthread_mutex_lock(&p->mu);
-	p->running--;
-	pthread_cond_signal(&p->cv);
-	pthread_mutex_unlock(&p->mu);
-	return NULL;
-}
-
-/* Record one outcome on the main thread; as wk_spec_eval, a cancelled or
- * reclaimed job records nothing more. */
-static int settle(batch *b, finished *d, lr_err *err)
-{
-	int rc = d->rc;
-
-	if (rc < 0) {
-		*err = d->err;
-		return rc;
-	}
-	rc = lr_jobctx_check(b->ctx, err);
-	if (rc == LR_ESTALE || (rc == LR_ECANCELED && lr_jobctx_cancelled(b->ctx)))
-		return rc;
-	return keep(b, d->n, &d->out, err);
-}
-
-/* Wait for outcomes and record them until every slot has ended. */
-static int collect(par *p, lr_err *err)
-{
-	batch *b = p->b;
-	finished *got = p->got;
-	int draining = 0;
-	int rc = 0;
-
-	pthread_mutex_lock(&p->mu);
-	while (p->running > 0 || p->qn > 0) {
-		size_t k;
-
-		if (p->qn == 0) {
-			struct timespec ts;
-
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 200 * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
-			pthread_cond_timedwait(&p->cv, &p->mu, &ts);
-		}
-		k = p->qn;
-		memcpy(got, p->q, k * sizeof(*got));
-		p->qn = 0;
-		pthread_mutex_unlock(&p->mu);
-		for (size_t i = 0; i < k; i++) {
-			if (rc == 0)
-				rc = settle(b, &got[i], err);
-			eval_outcome_free(&got[i].out);
-		}
-		if (rc == 0 && k == 0) {
-			int c = lr_jobctx_check(b->ctx, err);
-
-			/* A stopping worker still records the items in flight. */
-			if (c == LR_ECANCELED && !lr_jobctx_cancelled(b->ctx))
-				draining = 1;
-			else
-				rc = c;
-		}
-		pthread_mutex_lock(&p->mu);
-		if (rc < 0 || draining)
-			p->stop = 1;
-	}
-	pthread_mutex_unlock(&p->mu);
-	return rc;
-}
-
-static int run_parallel(batch *b, long nslots, lr_err *err)
-{
-	par p = {.b = b};
-	slot *sl = calloc((size_t)nslots, sizeof(*sl));
-	long started = 0;
+	batch *b = arg;
+	lr_jobctx *ctx = b->ctx;
+	lr_bq_claimed c;
 	int rc;
 
-	p.q = calloc(b->s->nitems, sizeof(*p.q));
-	p.got = calloc(b->s->nitems, sizeof(*p.got));
-	if (sl == NULL || p.q == NULL || p.got == NULL) {
-		free(sl);
-		free(p.q);
-		free(p.got);
-		return lr_err_set(err, LR_ENOMEM, "out of memory");
+	*n = 0;
+	*end = 0;
+	if (!b->share) {
+		feed_local(b, idx, max, n, end);
+		return 0;
 	}
-	pthread_mutex_init(&p.mu, NULL);
-	pthread_cond_init(&p.cv, NULL);
-	for (long i = 0; i < nslots && i < KEPT_MAX; i++) {
-		sl[i].p = &p;
-		sl[i].pool = lr_jobctx_pool(b->ctx);
-		if (i > 0 && sl[i].pool != NULL) {
-			char msg[256];
+	rc = lr_bq_claim(lr_jobctx_q(ctx), lr_jobctx_id(ctx), lr_jobctx_attempt(ctx),
+	                 lr_jobctx_config(ctx)->name, b->s->nitems, b->claim_ms, held, nheld, max,
+	                 &c, err);
+	if (rc < 0)
+		return rc;
+	b->renewed_ms = lr_now_ms();
+	wk_bs_fixed(lr_jobctx_id(ctx), c.fixed);
+	for (size_t i = 0; i < c.n && i < max; i++)
+		idx[(*n)++] = c.idx[i];
+	if (*n > 0 || nheld > 0 || c.left > 0)
+		return 0; /* running, or others hold the rest */
+	/* Nothing left to claim and nothing running here: read back what the
+	 * others recorded. */
+	rc = load_done(b, err);
+	if (rc == 0 && b->done < b->s->nitems)
+		rc = orphans(b, err);
+	if (rc == 0 && b->done < b->s->nitems)
+		feed_local(b, idx, max, n, end);
+	*end = b->done >= b->s->nitems || *end;
+	return rc;
+}
 
-			/* Started on this thread, the job's, which lives as long as
-			 * the worker: a pool's server dies with the thread that
-			 * started it. A slot whose pool does not start is left out. */
-			if (kept[i] == NULL &&
-			    sbx_pool_start(&kept[i], lr_jobctx_sbx_config(b->ctx), msg,
-			                   sizeof(msg)) < 0) {
-				log_warn("batch: an extra sandbox pool did not start: %s", msg);
-				kept[i] = NULL;
-				break;
-			}
-			sl[i].pool = kept[i];
-		}
-		pthread_mutex_lock(&p.mu);
-		p.running++;
-		pthread_mutex_unlock(&p.mu);
-		if (pthread_create(&sl[i].th, NULL, slot_main, &sl[i]) != 0) {
-			pthread_mutex_lock(&p.mu);
-			p.running--;
-			pthread_mutex_unlock(&p.mu);
-			break;
-		}
-		started++;
+/* Between outcomes: cancelled or reclaimed ends the run; a stopping worker
+ * records the items in flight and takes no more; the claims on the items
+ * handed out are extended every third of their length. */
+static int b_tick(void *arg, const size_t *held, size_t nheld, lr_err *err)
+{
+	batch *b = arg;
+	lr_jobctx *ctx = b->ctx;
+	lr_bq_claimed c;
+	int rc = lr_jobctx_check(ctx, err);
+
+	if (rc == LR_ECANCELED && !lr_jobctx_cancelled(ctx))
+		return 1;
+	if (rc < 0 || !b->share || lr_now_ms() - b->renewed_ms < b->claim_ms / 3)
+		return rc;
+	rc = lr_bq_claim(lr_jobctx_q(ctx), lr_jobctx_id(ctx), lr_jobctx_attempt(ctx),
+	                 lr_jobctx_config(ctx)->name, b->s->nitems, b->claim_ms, held, nheld, 0, &c,
+	                 err);
+	if (rc == 0) {
+		b->renewed_ms = lr_now_ms();
+		wk_bs_fixed(lr_jobctx_id(ctx), c.fixed);
 	}
-	rc = started > 0 ? collect(&p, err) : lr_err_set(err, LR_EUNAVAIL, "no batch slot started");
-	for (long i = 0; i < started; i++)
-		pthread_join(sl[i].th, NULL);
-	pthread_cond_destroy(&p.cv);
-	pthread_mutex_destroy(&p.mu);
-	free(p.q);
-	free(p.got);
-	free(sl);
+	/* Redis away for a moment: the claims last a while yet. */
+	return rc == LR_ESTALE ? rc : 0;
+}
+
+static int b_stop(void *arg)
+{
+	const batch *b = arg;
+
+	return lr_jobctx_should_stop(b->ctx);
+}
+
+static int run_items(batch *b, lr_err *err)
+{
+	const wk_config *cfg = lr_jobctx_config(b->ctx);
+	size_t left = b->s->nitems - b->done;
+	long slots = cfg->batch_slots < (long)left ? cfg->batch_slots : (long)left;
+	br_hooks h = {b, b_feed, b_settle, b_tick, b_stop};
+	int rc;
+
+	if (left == 0)
+		return 0;
+	rc = br_run(b->s->items, b->s->nitems, slots, (size_t)cfg->batch_group,
+	            lr_jobctx_pool(b->ctx), lr_jobctx_sbx_config(b->ctx), &h, err);
+	if (rc == 0 && b->share)
+		rc = load_done(b, err);
 	/* Items left undone because the worker is stopping: give the job back. */
 	if (rc == 0 && b->done < b->s->nitems) {
 		rc = lr_jobctx_check(b->ctx, err);
@@ -531,15 +399,43 @@ static int fill_result(batch *b, lr_job_result *res, lr_err *err)
 	return 0;
 }
 
+/* Open the attempt: the items not done wait to be claimed (by this worker
+ * and, with --batch-share, by idle ones), the counts are set. */
+static int open_items(batch *b, lr_err *err)
+{
+	lr_jobctx *ctx = b->ctx;
+	size_t *todo = malloc((b->s->nitems ? b->s->nitems : 1) * sizeof(*todo));
+	size_t ntodo = 0;
+	char fixed[400] = "";
+	int opened = 0;
+	int rc;
+
+	if (todo == NULL)
+		return lr_err_set(err, LR_ENOMEM, "out of memory");
+	for (size_t i = 0; i < b->s->nitems; i++)
+		if (!b->st[i].done)
+			todo[ntodo++] = i;
+	rc = lr_jobctx_aux_key(ctx, "todo", err);
+	if (rc == 0)
+		rc = lr_jobctx_aux_key(ctx, "claims", err);
+	if (rc == 0)
+		rc = lr_bq_open(lr_jobctx_q(ctx), lr_jobctx_id(ctx), lr_jobctx_attempt(ctx),
+		                b->s->nitems, b->done, b->passed, b->share, todo, ntodo, &opened,
+		                fixed, sizeof(fixed), err);
+	free(todo);
+	wk_bs_fixed(lr_jobctx_id(ctx), fixed);
+	b->share = b->share && opened;
+	return rc;
+}
+
 static int start(batch *b, lr_err *err)
 {
-	char num[24], msg[128];
+	char msg[128];
 	int rc;
 
 	rc = load_done(b, err);
-	snprintf(num, sizeof(num), "%zu", b->s->nitems);
 	if (rc == 0)
-		rc = lr_jobctx_set(b->ctx, "items_total", num, err);
+		rc = open_items(b, err);
 	if (rc == 0 && b->done > 0) {
 		snprintf(msg, sizeof(msg), "resuming: %zu of %zu items already done", b->done,
 		         b->s->nitems);
@@ -550,20 +446,19 @@ static int start(batch *b, lr_err *err)
 
 int wk_kind_batch(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 {
-	batch b = {ctx, lr_jobctx_spec(ctx), NULL, 0, 0};
+	const wk_config *cfg = lr_jobctx_config(ctx);
+	batch b = {.ctx = ctx,
+	           .s = lr_jobctx_spec(ctx),
+	           .share = cfg->batch_share != 0,
+	           .claim_ms = wk_bs_claim_ms(cfg)};
 	int rc;
 
 	b.st = calloc(b.s->nitems ? b.s->nitems : 1, sizeof(*b.st));
 	if (b.st == NULL)
 		return lr_err_set(err, LR_ENOMEM, "out of memory");
 	rc = start(&b, err);
-	if (rc == 0) {
-		const wk_config *cfg = lr_jobctx_config(ctx);
-		size_t left = b.s->nitems - b.done;
-		long slots = cfg->batch_slots < (long)left ? cfg->batch_slots : (long)left;
-
-		rc = slots > 1 ? run_parallel(&b, slots, err) : run_sequential(&b, err);
-	}
+	if (rc == 0)
+		rc = run_items(&b, err);
 	if (rc == 0)
 		rc = fill_result(&b, res, err);
 	batch_free(&b);

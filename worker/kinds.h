@@ -38,13 +38,10 @@ int wk_kind_session_open(lr_jobctx *ctx, lr_job_result *res, lr_err *err);
 int wk_kind_exec(lr_jobctx *ctx, lr_job_result *res, lr_err *err);
 int wk_kind_session_close(lr_jobctx *ctx, lr_job_result *res, lr_err *err);
 
-/* batch: evaluate each item like an evaluate job, --batch-slots at once;
- * each finished item is recorded at once, so a later attempt runs only the
- * items not yet done (worker/kind_batch.c). */
+/* batch: evaluate each item like an evaluate job, --batch-slots at once,
+ * idle workers helping (--batch-share); each finished item is recorded at
+ * once, so a later attempt runs only the items not yet done
+ * (worker/kind_batch.c). */
 int wk_kind_batch(lr_jobctx *ctx, lr_job_result *res, lr_err *err);
-
-/* The extra slots' sandbox pools are kept from one batch job to the next (a
- * worker runs one job at a time); this stops them (at the worker's end). */
-void wk_kind_batch_stop(void);
 
 #endif

@@ -34,6 +34,13 @@ static lr_cfg_opt opts[] = {
                 "run code on a pre-forked sandboxed interpreter (else a cold sandbox per run)"),
     LR_OPT_INT("batch-slots", &wc.batch_slots, "2", 1, 64,
                "batch jobs: items evaluated at once, each on a sandbox pool of its own"),
+    LR_OPT_INT("batch-group", &wc.batch_group, "16", 1, 64,
+               "batch jobs: items a slot evaluates in one sandbox run (each in a fresh "
+               "fork of the judge with a fresh candidate; 1: one run each)"),
+    LR_OPT_BOOL("batch-share", &wc.batch_share, "true",
+                "batch jobs: this worker's batches are shared with idle workers, and when no "
+                "job waits for it, it takes a few items at a time of another worker's "
+                "batch (false: a batch runs on its owner's slots alone)"),
     LR_OPT_INT("sessions-held", &wc.sessions_held, "32", 0, 256,
                "REPL sessions this worker holds, each a sandboxed interpreter kept between "
                "cells: its limit of sessions (a cell needing one more goes to a worker "

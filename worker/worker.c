@@ -1,6 +1,8 @@
 /* worker.c - the worker's loop: claim, run the kind's handler, record. */
 #include "worker.h"
 
+#include "batch_help.h"
+#include "batch_run.h"
 #include "clock.h"
 #include "eval_static.h"
 #include "heartbeat.h"
@@ -35,6 +37,9 @@ typedef struct wk {
 	sbx_pool *pool;
 	const volatile sig_atomic_t *stop;
 	long sessions_noted; /* the record's `sessions` as last written */
+	lr_q_job next;       /* claimed by the last finish (lr_q_finish_next) */
+	int has_next;
+	int look; /* read the work stream without waiting, then help */
 } wk;
 
 /* Whether to try recording an outcome again: Redis was away, busy or
@@ -111,7 +116,10 @@ static void note_sessions(wk *w)
 		w->sessions_noted = n;
 }
 
-static int record_result(wk *w, const lr_q_job *job, lr_job_result *res)
+/* The result recorded; with take_next the finish claims the next job too
+ * (w->next), in the same round trip. A retry after a lost reply finishes
+ * only: one lost claim at most, as with the claim's own lost reply. */
+static int record_result(wk *w, const lr_q_job *job, lr_job_result *res, int take_next)
 {
 	long long start = lr_now_ms();
 	size_t max = (size_t)(w->cfg->result_max_kb > 0 ? w->cfg->result_max_kb * 1024
@@ -141,7 +149,12 @@ static int record_result(wk *w, const lr_q_job *job, lr_job_result *res)
 	rec.values = (const char *const *)res->extra_values;
 	do {
 		lr_err_clear(&err);
-		rc = lr_q_finish(&w->q, job->id, job->attempt, &rec, NULL, &err);
+		if (take_next && tries == 0)
+			rc =
+			    lr_q_finish_next(&w->q, job->id, job->attempt, &rec, NULL, w->cfg->name,
+			                     w->cfg->lease_ms, &w->next, &w->has_next, &err);
+		else
+			rc = lr_q_finish(&w->q, job->id, job->attempt, &rec, NULL, &err);
 	} while (again(w, rc, &err, &tries, start));
 	lr_trace_mark("w.finish");
 	if (rc == 0) {
@@ -212,7 +225,12 @@ static void run_job(wk *w, const lr_q_job *job)
 	note_sessions(w); /* before the outcome: whoever reads it sees the room it left */
 	lr_metric_observe1(wk_m.run, lr_now_s() - run_from, job->kind);
 	if (rc == 0) {
-		if (record_result(w, job, &res) == 0 && res.after != NULL)
+		/* The finish takes the next job along, unless work follows the
+		 * answer (the next job's lease would run meanwhile) or the worker
+		 * is stopping. */
+		int take_next = res.after == NULL && !*w->stop;
+
+		if (record_result(w, job, &res, take_next) == 0 && res.after != NULL)
 			res.after(&ctx, &res, res.after_arg); /* after the answer */
 		lr_trace_mark("w.after");
 	} else if (rc == LR_ECANCELED) {
@@ -233,6 +251,19 @@ done:
 	lr_job_spec_free(&ctx.spec);
 	wk_hb_idle(w->hb);
 	lr_trace_end(job->kind);
+}
+
+/* A round of help with another worker's batch: the items claimed (0 when
+ * there was nothing to help with). */
+static size_t help(wk *w)
+{
+	size_t n = 0;
+	lr_err err;
+
+	lr_err_clear(&err);
+	if (wk_batch_help(&w->q, w->cfg, w->pool, w->stop, &n, &err) < 0)
+		log_warn("helping with a batch: %s", err.msg);
+	return n;
 }
 
 int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
@@ -264,13 +295,19 @@ int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 
 		rc = 0;
 		lr_trace_begin("job");
-		if (!groups_ok) {
+		if (w.has_next) { /* claimed by the last job's finish */
+			job = w.next;
+			w.has_next = 0;
+			got = 1;
+		} else if (!groups_ok) {
 			rc = lr_q_ensure_groups(&w.q, err);
 			groups_ok = rc == 0;
 		}
-		if (rc == 0)
-			rc = lr_q_next(&w.q, cfg->name, cfg->block_ms, cfg->lease_ms, &job, &got,
-			               err);
+		/* After a job or a round of help, look for the next job without
+		 * waiting: when none waits, help with an open batch (batch_help.h). */
+		if (rc == 0 && !got)
+			rc = lr_q_next(&w.q, cfg->name, w.look ? -1 : cfg->block_ms, cfg->lease_ms,
+			               &job, &got, err);
 		if (rc < 0) {
 			/* Whatever went wrong, the worker keeps trying: it never
 			 * stops taking jobs while it runs, and says why it cannot. */
@@ -294,11 +331,18 @@ int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 		down = 0;
 		sh_sweep();
 		note_sessions(&w);
-		if (!got)
+		if (!got) {
+			w.look = cfg->batch_share && help(&w) > 0;
 			continue;
+		}
 		run_job(&w, &job);
 		lr_q_job_free(&job);
 		note_sessions(&w);
+		w.look = cfg->batch_share;
+	}
+	if (w.has_next) { /* claimed by the last finish as the stop came */
+		record_failure(&w, &w.next, LR_Q_RELEASE, "released: the worker shut down");
+		lr_q_job_free(&w.next);
 	}
 	rc = 0;
 	log_info("worker %s stopping", cfg->name);
@@ -306,7 +350,8 @@ cleanup:
 	sh_clear();
 	wk_hb_stop(w.hb);
 	lr_redis_close(w.q.r);
-	wk_kind_batch_stop();
+	wk_batch_help_free();
+	br_stop();
 	eval_static_stop();
 	sbx_pool_free(w.pool);
 	return rc;

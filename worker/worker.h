@@ -28,6 +28,9 @@ typedef struct wk_config {
 	int pool;                       /* run code on the pre-forked sandbox pool */
 	long result_max_kb;             /* a result over this is compacted (result_trim.h) */
 	long batch_slots;               /* batch jobs: items run at once (a pool each) */
+	long batch_group;               /* batch jobs: items per sandbox run (eval_group.h) */
+	int batch_share;                /* batch jobs: share items with idle workers, and
+	                                   help with theirs when idle */
 	long sessions_held;             /* REPL sessions this worker may hold, each an
 	                                   interpreter kept between cells: its limit
 	                                   (0: none held, replay every cell) */

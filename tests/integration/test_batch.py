@@ -283,3 +283,38 @@ def test_two_slots_share_a_batch_and_keep_their_pools_for_the_next(system):
     assert _servers_of(w.p.pid) == first
     w.stop()
     assert all(not os.path.exists("/proc/%d" % p) for p in first)
+
+
+def test_grouped_items_have_the_verdicts_of_single_runs(system):
+    # A slot evaluates several items in one sandbox run (--batch-group,
+    # worker/eval_group.c); each item's verdict and counts are those of a
+    # run of its own (--batch-group 1), and its report says it was grouped.
+    system.dispatcher()
+    ok = "def f(x):\n    return x + 1\n"
+    items = [{"id": "ok%d" % i, "code": ok, "tests": "assert f(%d) == %d" % (i, i + 1)}
+             for i in range(6)]
+    items += [
+        {"id": "wrong", "code": "def f(x):\n    return x\n", "tests": "assert f(1) == 2"},
+        {"id": "raises", "code": "def f(x):\n    raise KeyError(x)\n", "tests": "assert f(1)"},
+        {"id": "killed", "code": "import os\nos.kill(os.getpid(), 9)\n", "tests": "assert 1"},
+        {"id": "syntax", "code": "def f(:\n", "tests": "assert f(1) == 2"},
+        {"id": "judge_exit", "code": ok, "tests": "import os\nos._exit(0)\n"},
+        {"id": "ok_last", "code": ok, "tests": "assert f(0) == 1"},
+    ]
+    results = []
+    for group in ("1", "16"):
+        w = system.worker(**{"batch-slots": 2, "batch-group": group})
+        jid = system.submit(batch(items))
+        h = system.wait(jid, timeout=120)
+        assert h["state"] == "done", h
+        results.append(json.loads(h["result"])["items"])
+        w.signal(signal.SIGTERM)
+        w.p.wait(timeout=60)
+    alone, grouped = results
+    assert [(i["id"], i["passed"], i["report"]["tests_total"], i["report"]["tests_passed"])
+            for i in grouped] == [(i["id"], i["passed"], i["report"]["tests_total"],
+                                   i["report"]["tests_passed"]) for i in alone]
+    assert [i["passed"] for i in grouped] == [True] * 6 + [False] * 5 + [True]
+    assert not any("group" in i["report"]["run"] for i in alone)
+    was = {i["id"]: "group" in i["report"]["run"] for i in grouped}
+    assert was["ok0"] and was["wrong"] and not was["judge_exit"], was

@@ -18,9 +18,23 @@ UID = "import os\nprint(os.getuid())\n"
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="uid slots and cgroups need root")
 
 
-def dirs(uid):
+def scope_of(slot_dir):
+    """The scope in the names of a slot directory's cgroups (sbx_slot.c)."""
+    st = os.stat(slot_dir)
+    m = (1 << 64) - 1
+    dev = (os.major(st.st_dev) << 20) ^ os.minor(st.st_dev)
+    z = ((dev << 32) ^ st.st_ino) & m
+    z = ((z ^ (z >> 30)) * 0xbf58476d1ce4e5b9) & m
+    z = ((z ^ (z >> 27)) * 0x94d049bb133111eb) & m
+    return "%016x" % (z ^ (z >> 31))
+
+
+NAME = "llmrepl-sbx-%s-u%s"
+
+
+def dirs(uid, scope="*"):
     """The cgroups named after uid's slot, in every hierarchy."""
-    return sorted(d for d in glob.glob("/sys/fs/cgroup/*/**/llmrepl-sbx-*-u%s" % uid,
+    return sorted(d for d in glob.glob("/sys/fs/cgroup/*/**/" + NAME % (scope, uid),
                                        recursive=True) if os.path.isdir(d))
 
 
@@ -46,29 +60,34 @@ def hierarchy(paths, name):
 
 @pytest.fixture
 def scope(tmp_path):
-    """A private scope: its own slot directory. Whatever its processes left
-    is removed afterwards."""
+    """A private scope: its own slot directory, whose state is kept between
+    processes (LLMREPL_SANDBOX_KEEP=1). What its processes kept is removed
+    afterwards."""
     slots = tmp_path / "slots"
     slots.mkdir()
-    env = dict(os.environ, LLMREPL_SANDBOX_SLOT_DIR=str(slots))
+    env = dict(os.environ, LLMREPL_SANDBOX_SLOT_DIR=str(slots), LLMREPL_SANDBOX_KEEP="1")
+    name = scope_of(slots)
     seen = set()
 
     def run(code, *extra):
-        proc, results = cli(flags(timeout=20, extra=extra), env=env, files=[write_code(code)])
-        assert proc.returncode in (0, 1), proc.stderr.decode()
-        r = results[0]
-        if r["end"] == "exited" and r["stdout"].strip().isdigit():
-            seen.add(r["stdout"].strip())
-        return r
-
-    def write_code(code):
         path = tmp_path / ("c%d.py" % len(list(tmp_path.glob("c*.py"))))
         path.write_text(code)
-        return str(path)
+        proc, results = cli(flags(timeout=20, extra=extra), env=env, files=[str(path)])
+        assert proc.returncode in (0, 1), proc.stderr.decode()
+        r = results[0]
+        for word in r["stdout"].split():
+            if word.isdigit():
+                seen.add(word)
+        return r
 
+    run.name = name
     yield run
     for uid in seen:
-        for d in sorted(dirs(uid), key=len, reverse=True):
+        ns = "/run/llmrepl-sbx/" + NAME % (name, uid)
+        if os.path.exists(ns):
+            subprocess.run(["umount", "-l", ns], capture_output=True)
+            os.unlink(ns)
+        for d in sorted(dirs(uid, name), key=len, reverse=True):
             if not procs(d):
                 try:
                     os.rmdir(d)
@@ -82,7 +101,7 @@ def first_run(scope):
     if "cgroup" not in r["isolation"] or "uid" not in r["isolation"]:
         pytest.skip("runs go without cgroups or uid slots here")
     uid = r["stdout"].strip()
-    kept = dirs(uid)
+    kept = dirs(uid, scope.name)
     if not kept:
         pytest.skip("cgroups are not kept between processes here (cgroup v2, or a scope "
                     "of its own)")
@@ -94,7 +113,7 @@ def test_the_next_process_takes_over_the_kept_cgroup(scope):
     assert all(procs(d) == [] for d in kept), kept
     r = scope(UID)
     assert r["end"] == "exited" and r["stdout"].strip() == uid, (uid, r)
-    assert dirs(uid) == kept
+    assert dirs(uid, scope.name) == kept
 
 
 def test_a_kept_cgroup_with_a_process_in_it_is_not_used(scope):
@@ -155,7 +174,7 @@ def test_a_kept_cgroup_gets_the_runs_own_limits(scope):
 
 
 # The network namespace kept for the slot beside its cgroup (as root):
-# bound at /run/llmrepl-sbx/netns-<uid>, joined by the slot's next holder
+# bound at /run/llmrepl-sbx/llmrepl-sbx-<scope>-u<uid>, joined by the slot's next holder
 # only when it is empty (one interface, the loopback, down; no socket).
 NETNS = ("import os\n"
          "print(os.getuid())\n"
@@ -179,7 +198,7 @@ def netns_run(scope, code=NETNS):
 
 def kept_netns(scope):
     uid, _ = first_run(scope)
-    path = "/run/llmrepl-sbx/netns-%s" % uid
+    path = "/run/llmrepl-sbx/" + NAME % (scope.name, uid)
     if not os.path.exists(path):
         pytest.skip("no network namespace kept here")
     return uid, path
@@ -238,3 +257,17 @@ def test_the_hosts_network_namespace_bound_there_is_not_used(scope):
     finally:
         if str(os.stat(path).st_ino) == host:
             subprocess.run(["umount", "-l", path])
+
+
+def test_a_slot_directory_keeps_nothing_unless_asked(tmp_path):
+    """A slot directory may be a temporary one: without
+    LLMREPL_SANDBOX_KEEP=1 its processes remove what they made."""
+    slots = tmp_path / "slots"
+    slots.mkdir()
+    env = dict(os.environ, LLMREPL_SANDBOX_SLOT_DIR=str(slots))
+    proc, results = cli(flags() + ["-c", UID], env=env)
+    r = results[0]
+    assert r["end"] == "exited", r
+    uid = r["stdout"].strip()
+    assert dirs(uid, scope_of(slots)) == []
+    assert not os.path.exists("/run/llmrepl-sbx/" + NAME % (scope_of(slots), uid))
