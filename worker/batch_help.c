@@ -124,6 +124,7 @@ static int h_settle(void *arg, size_t n, eval_outcome *out, lr_err *err)
 	int rc =
 	    wk_bs_record(h->q, h->cfg, h->id, h->attempt, n, &h->s->items[n], out, &already, err);
 
+	wk_bs_count("helper", rc, already);
 	if (over(h, rc, err) == LR_ESTALE)
 		return rc;
 	if (rc < 0) /* the claim runs out and another worker runs the item */

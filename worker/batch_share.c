@@ -3,10 +3,26 @@
 
 #include "log.h"
 #include "result_trim.h"
+#include "wk_metrics.h"
+
+/* A claim's length at most: a helper that died holds its items no longer. */
+#define CLAIM_MAX_MS 10000
+
+void wk_bs_count(const char *role, int rc, int already)
+{
+	const char *v[2] = {role, rc == LR_ESTALE ? "refused"
+	                          : rc < 0        ? "failed"
+	                          : already       ? "already"
+	                                          : "recorded"};
+
+	lr_metric_inc(wk_m.batch_items, 1, v);
+}
 
 long wk_bs_claim_ms(const wk_config *cfg)
 {
-	return cfg->lease_ms > 0 ? cfg->lease_ms : 30000;
+	long ms = cfg->lease_ms > 0 ? cfg->lease_ms : 30000;
+
+	return ms < CLAIM_MAX_MS ? ms : CLAIM_MAX_MS;
 }
 
 void wk_bs_fixed(const char *id, const char *fixed)

@@ -9,7 +9,8 @@
 #include "job.h"
 #include "worker.h"
 
-/* A claim lasts the worker's lease and is extended every third of it. */
+/* A claim lasts the worker's lease, 10 s at most, and is extended every
+ * third of that (a helper's at least every second). */
 long wk_bs_claim_ms(const wk_config *cfg);
 
 /* Record item n (it) of job id's attempt as run by this worker: its report
@@ -19,6 +20,9 @@ long wk_bs_claim_ms(const wk_config *cfg);
  * another worker: this outcome is dropped and logged). */
 int wk_bs_record(lr_q *q, const wk_config *cfg, const char *id, long attempt, size_t n,
                  const lr_job_spec *it, eval_outcome *out, int *already, lr_err *err);
+/* Count a record's outcome (llmrepl_worker_batch_items_total): role "owner"
+ * or "helper", rc and already as wk_bs_record gave them. */
+void wk_bs_count(const char *role, int rc, int already);
 
 /* Log what a script put right in the batch's keys (also in its events). */
 void wk_bs_fixed(const char *id, const char *fixed);

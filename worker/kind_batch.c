@@ -160,6 +160,7 @@ static int b_settle(void *arg, size_t n, eval_outcome *out, lr_err *err)
 	if (rc == LR_ESTALE || (rc == LR_ECANCELED && lr_jobctx_cancelled(b->ctx)))
 		return rc;
 	rc = record_once(b, n, out, &already, err);
+	wk_bs_count("owner", rc, already);
 	if (rc == 0 && !already && !st->done) {
 		st->done = 1;
 		st->passed = out->passed;

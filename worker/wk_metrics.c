@@ -38,6 +38,12 @@ void wk_metrics_init(void)
 	wk_m.sessions_held = lr_metric_gauge(
 	    "llmrepl_worker_sessions_held",
 	    "REPL sessions whose sandboxed interpreter this worker keeps between cells.", NULL);
+	wk_m.batch_items = lr_metric_counter(
+	    "llmrepl_worker_batch_items_total",
+	    "Batch items this worker ran, as the batch's owner or helping another worker "
+	    "(role), by outcome: recorded, already (another worker recorded it first), "
+	    "refused (the attempt was over) or failed.",
+	    "role,outcome");
 	lr_metric_set(wk_m.busy, 0, NULL);
 	lr_metric_set(wk_m.sessions_held, 0, NULL);
 	lr_metric_inc(wk_m.pool_restarts, 0, NULL);

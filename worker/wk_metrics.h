@@ -17,6 +17,7 @@ typedef struct wk_metrics {
 	lr_metric *pool_restarts;   /* llmrepl_sandbox_pool_restarts_total */
 	lr_metric *loop_iterations; /* llmrepl_loop_iterations */
 	lr_metric *sessions_held;   /* llmrepl_worker_sessions_held */
+	lr_metric *batch_items;     /* llmrepl_worker_batch_items_total{role,outcome} */
 } wk_metrics;
 
 extern wk_metrics wk_m;

@@ -6,10 +6,12 @@ mid-item costing only a rerun of its items, the owner killed and the job
 resumed, a cancel stopping every worker, plain jobs served first, tampered
 keys put right with a reason, and the knob that turns sharing off."""
 import json
+import re
 import signal
 import subprocess
+import urllib.request
 
-from conftest import binary
+from conftest import binary, free_port
 
 
 def batch(items, **fields):
@@ -50,9 +52,20 @@ def running_owner(system, jid):
     return h["worker"]
 
 
+def recorded_items(port):
+    """The worker's llmrepl_worker_batch_items_total{outcome="recorded"} by role."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    return {m.group(1): float(m.group(2)) for m in re.finditer(
+        r'^llmrepl_worker_batch_items_total\{role="(\w+)",outcome="recorded"\} (\S+)$', text,
+        re.M)}
+
+
 def test_three_workers_share_a_batch_each_item_once(system):
     system.dispatcher()
-    ws = [system.worker(**{"batch-slots": 1}) for _ in range(3)]
+    ports = [free_port() for _ in range(3)]
+    ws = [system.worker("--metrics-listen", f"127.0.0.1:{p}", **{"batch-slots": 1})
+          for p in ports]
     n = 24
     jid = system.submit(batch(sleepy(n)))
     h = system.wait(jid, timeout=120)
@@ -66,6 +79,10 @@ def test_three_workers_share_a_batch_each_item_once(system):
     # Closed: nothing left to claim, not listed as open.
     assert system.r.zscore(system.prefix + "batches", jid) is None
     assert system.r.zcard(system.key("job", jid, "todo")) == 0
+    # Each worker counted what it recorded, as owner or helper: n in all.
+    counts = [recorded_items(p) for p in ports]
+    assert sum(sum(c.values()) for c in counts) == n, counts
+    assert sum(c.get("helper", 0) for c in counts) > 0, counts
 
 
 def test_a_helper_killed_mid_item_costs_only_a_rerun_of_its_items(system):
