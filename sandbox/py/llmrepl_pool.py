@@ -513,8 +513,12 @@ def _ctl_recv(ctl):
 def serve():
     """Protocol on fd 5 (SOCK_SEQPACKET), one message per datagram:
       host -> server  "LANE" with up to 4 fds: the second lane's run cgroups
-                      (first of all, only when the server has a uid of its
-                      own: see _lanes_init)
+                      (first of all, only when the sandbox gave the server
+                      two uids: see _lanes_init)
+      spare -> server "UP" (with lanes) on its socket: it has its lane's uid
+                      alone and is in its lane's run cgroups
+      server -> spare "PING", spare -> server "PONG": once the run beside
+                      which it was forked is dead (see _Spare.ready)
       server -> host  "SPARE <n>" with 1 fd: the socket of spare number n,
                       forked for the next run (first before READY, then after
                       each DONE; with lanes, spare n is in lane (n - 1) % 2)
