@@ -222,11 +222,9 @@ def side_by_side(args, spec, files, stack, tmp, what, off, on):
           f"static checks {'on' if args.static else 'off'}, {os.cpu_count()} CPUs, load "
           f"{os.getloadavg()[0]:.1f}")
     print(f"bare python3 -I -S per problem, sequential   median {b:.2f} s")
-    print(f"one batch job, {what} off{' ' * (24 - len(what))}median {x:.2f} s "
-          f"({b / x:.2f}x bare)")
-    print(f"one batch job, {what} on{' ' * (25 - len(what))}median {y:.2f} s "
-          f"({b / y:.2f}x bare)")
-    print(f"gain of {what} (off / on) of the medians{' ' * max(1, 15 - len(what))}{x / y:.2f}x")
+    print(f"{'one batch job, %s off' % what:<45}median {x:.2f} s ({b / x:.2f}x bare)")
+    print(f"{'one batch job, %s on' % what:<45}median {y:.2f} s ({b / y:.2f}x bare)")
+    print(f"{'gain of %s (off / on) of the medians' % what:<46}{x / y:.2f}x")
     print(f"median of the runs' gains                     "
           f"{statistics.median(v[1] / v[2] for v in rows):.2f}x")
 
