@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -454,6 +455,29 @@ static void start_peer(const sbx_plan *p)
 /* The stack python's process uses between clone and execve. */
 static char python_stack[64 * 1024] __attribute__((aligned(16)));
 
+/* After python's end: kill whatever it left (everything in the namespace
+ * but this init runs under the run's uid) and reap it, then say so ('A',
+ * with the CPU time of every process reaped). The host then has the whole
+ * run and need not wait for this process's own exit, the namespaces'
+ * teardown. Not with a peer, whose processes run under a uid of their own:
+ * they go with the namespace, when this init exits. */
+static void end_the_rest(void)
+{
+	struct rusage ru;
+	sbx_msg m;
+
+	(void)kill(-1, SIGKILL);
+	while (wait4(-1, NULL, 0, NULL) >= 0 || errno == EINTR)
+		;
+	if (errno != ECHILD || getrusage(RUSAGE_CHILDREN, &ru) < 0)
+		return;
+	memset(&m, 0, sizeof(m));
+	m.tag = 'A';
+	m.utime_us = (long long)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec;
+	m.stime_us = (long long)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
+	put(SBX_CFD_STATUS, &m, sizeof(m));
+}
+
 /* pid 1 of the namespace: run python, reap whatever gets orphaned, report
  * python's end, exit (which kills everything left in the namespace). */
 static void __attribute__((noreturn)) run_init(const sbx_plan *p)
@@ -513,6 +537,8 @@ static void __attribute__((noreturn)) run_init(const sbx_plan *p)
 			break;
 		}
 	}
+	if (peer_pid < 0)
+		end_the_rest();
 	_exit(0);
 }
 

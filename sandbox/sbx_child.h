@@ -119,8 +119,10 @@ typedef struct sbx_plan {
 } sbx_plan;
 
 /* What the child writes on the status pipe: 'E' when setup failed (err is the
- * errno, what the step), 'S' once python ended (init mode only), 'T' a trace
- * mark (utime_us holds its CLOCK_MONOTONIC time in ns, what its name). */
+ * errno, what the step), 'S' once python ended (init mode only), 'A' after
+ * it once every other process of the run is gone too (utime_us, stime_us:
+ * the CPU time of them all), 'T' a trace mark (utime_us holds its
+ * CLOCK_MONOTONIC time in ns, what its name). */
 typedef struct sbx_msg {
 	char tag;
 	int status;

@@ -145,6 +145,8 @@ typedef struct sbx_ready {
 	char note[256];    /* what creating the cgroup said */
 	int netns_fd;      /* -1: a new network namespace per run */
 	int netns_made;    /* netns_fd is this process's (not one kept for the slot) */
+	long init_pid;     /* the last run's init, still on its way out; -1 */
+	int init_fd;       /* its pidfd; -1 */
 } sbx_ready;
 
 #define READY_MAX 8
@@ -158,10 +160,33 @@ static pthread_mutex_t ready_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t ready_exit_once = PTHREAD_ONCE_INIT;
 static pid_t ready_owner;
 
+/* A slot can be given back before its run's init is reaped: nothing of
+ * the run is left but that init on its way out (sbx_run returns as soon as
+ * the init says so, not after the namespaces' teardown). Reap it now. */
+static void ready_settle(sbx_ready *r)
+{
+	if (r->init_pid <= 0)
+		return;
+	while (waitpid((pid_t)r->init_pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	r->init_pid = -1;
+	sbx_close_fd(&r->init_fd);
+}
+
+/* Whether a settled slot can serve the next run: its cgroup holds no
+ * process and little memory (page cache the run read first). A cgroup v2
+ * does not: its memory.peak cannot be reset for the next run. */
+static int ready_fits(const sbx_ready *r)
+{
+	return !r->with_cg || (r->cg.version == 1 && sbx_cgroup_empty(&r->cg) &&
+	                       sbx_cgroup_usage_kb(&r->cg) <= READY_KEEP_KB);
+}
+
 static void ready_destroy(sbx_ready *r)
 {
 	if (r == NULL)
 		return;
+	ready_settle(r);
 	sbx_cgroup_destroy(&r->cg);
 	sbx_slot_release(r->slot_fd);
 	if (r->netns_fd >= 0)
@@ -189,6 +214,8 @@ static sbx_ready *ready_new(const sbx_setup *s, int with_cg, const sbx_cg_limits
 	r->uid_base = s->uid_base;
 	r->with_cg = with_cg;
 	r->netns_fd = -1;
+	r->init_pid = -1;
+	r->init_fd = -1;
 	sbx_cgroup_init(&r->cg);
 	/* With cgroups, a slot whose cgroup an earlier process left ready
 	 * first: its cgroup is taken over (checked, its limits set again)
@@ -238,6 +265,13 @@ static sbx_ready *ready_take(const sbx_setup *s, int with_cg, const sbx_cg_limit
 			break;
 		}
 	pthread_mutex_unlock(&ready_lock);
+	if (r != NULL && r->init_pid > 0) {
+		ready_settle(r);
+		if (!ready_fits(r)) {
+			ready_destroy(r);
+			r = NULL;
+		}
+	}
 	if (r != NULL && r->cg.version && limits_differ(&r->cur, cl)) {
 		/* A lower memory limit than what is still charged may be refused:
 		 * then a fresh one. A run never goes with the wrong limits. */
@@ -273,7 +307,8 @@ static void ready_drain(void)
 	while (nready > 0) {
 		sbx_ready *r = ready_free[--nready];
 
-		if (leave && r->cg.version == 1) {
+		ready_settle(r);
+		if (leave && r->cg.version == 1 && ready_fits(r)) {
 			sbx_cgroup_leave(&r->cg);
 			if (r->netns_made && r->netns_fd >= 0)
 				(void)sbx_netns_keep(r->uid, r->netns_fd);
@@ -296,8 +331,8 @@ static void ready_give(sbx_ready *r)
 {
 	if (r == NULL)
 		return;
-	if (r->with_cg && (r->cg.version != 1 || !sbx_cgroup_empty(&r->cg) ||
-	                   sbx_cgroup_usage_kb(&r->cg) > READY_KEEP_KB)) {
+	/* One whose init is still on its way out is checked when taken. */
+	if (r->init_pid <= 0 && !ready_fits(r)) {
 		ready_destroy(r);
 		return;
 	}
@@ -366,6 +401,13 @@ static int supervise(sbx_cold *c, const sbx_limits *lim, const char *request, si
 		}
 		if (gone && caps[0].eof && caps[1].eof && caps[2].eof && st->eof)
 			break;
+		/* Nothing of the run left but the init on its way out (which
+		 * the slot reaps later, see ready_settle). */
+		if (!killed && !gone && st->all_gone && caps[0].eof && caps[1].eof && caps[2].eof) {
+			c->early = 1;
+			sbx_trace_mark(&c->tr, "h.last");
+			break;
+		}
 		/* After pid 1 is gone its namespace is empty and the pipes close
 		 * at once; the grace only guards against a copy of a pipe held
 		 * elsewhere. A killed child must be gone within seconds. */
@@ -405,7 +447,7 @@ static int supervise(sbx_cold *c, const sbx_limits *lim, const char *request, si
 			kill_tree(c->pidfd, &c->cg);
 		}
 	}
-	if (!gone)
+	if (!gone && !c->early)
 		kill_tree(c->pidfd, &c->cg);
 	return killed;
 }
@@ -573,14 +615,23 @@ int sbx_cold_end(sbx_cold *c, sbx_result *res, const sbx_limits *lim, sbx_cap ca
 	int wst = 0;
 
 	memset(&ru, 0, sizeof(ru));
-	while (wait4((pid_t)c->pid, &wst, 0, &ru) < 0 && errno == EINTR)
-		;
+	if (c->early) {
+		/* The init reaped python and any orphans, and reported their
+		 * time; the slot reaps the init itself (ready_settle). */
+		c->rs->init_pid = c->pid;
+		c->rs->init_fd = c->pidfd;
+		c->pidfd = -1;
+		res->cpu_s = st->tree_cpu_s;
+	} else {
+		while (wait4((pid_t)c->pid, &wst, 0, &ru) < 0 && errno == EINTR)
+			;
+		sbx_trace_mark(&c->tr, "h.reaped");
+		/* init reaped python and any orphans: its children's time is theirs. */
+		res->cpu_s = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+		             (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+	}
 	c->pid = -1;
-	sbx_trace_mark(&c->tr, "h.reaped");
 	res->wall_s = sbx_now() - c->t0;
-	/* init reaped python and any orphans: its children's time is theirs. */
-	res->cpu_s = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-	             (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 	if (st->cpu_s > res->cpu_s)
 		res->cpu_s = st->cpu_s;
 	/* The cgroup counts from the move on (start-up pages stay with the

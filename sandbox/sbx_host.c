@@ -890,6 +890,9 @@ void sbx_status_read(sbx_status *st, int fd, sbx_result *res)
 				st->status = m.status;
 				st->cpu_s = (double)(m.utime_us + m.stime_us) / 1e6;
 				st->maxrss_kb = m.maxrss_kb;
+			} else if (m.tag == 'A') {
+				st->all_gone = 1;
+				st->tree_cpu_s = (double)(m.utime_us + m.stime_us) / 1e6;
 			} else if (m.tag == 'E' || m.tag == 'W') {
 				if (m.tag == 'E') {
 					if (st->failed)

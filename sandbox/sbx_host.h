@@ -123,8 +123,10 @@ typedef struct sbx_status {
 	int status;
 	double cpu_s;
 	long maxrss_kb;
-	int failed;    /* an 'E' record arrived: setup or exec failed */
-	sbx_trace *tr; /* where 'T' records go (may be NULL) */
+	int all_gone;      /* an 'A' record arrived: nothing of the run is left but the init */
+	double tree_cpu_s; /* its CPU time of every process of the run */
+	int failed;        /* an 'E' record arrived: setup or exec failed */
+	sbx_trace *tr;     /* where 'T' records go (may be NULL) */
 } sbx_status;
 
 /* Read what is there; 'E' and 'W' records are described in res->detail. */
@@ -142,6 +144,7 @@ typedef struct sbx_cold {
 	sbx_plan *plan;
 	unsigned iso; /* SBX_ISO_* that apply */
 	double t0;    /* when it was cloned (sbx_now) */
+	int early;    /* supervise ended on the init's 'A': the init is not waited for */
 	sbx_trace tr; /* LLMREPL_SBX_TRACE: printed by sbx_cold_cleanup */
 } sbx_cold;
 

@@ -513,8 +513,12 @@ def _ctl_recv(ctl):
 def serve():
     """Protocol on fd 5 (SOCK_SEQPACKET), one message per datagram:
       host -> server  "LANE" with up to 4 fds: the second lane's run cgroups
-                      (first of all, only when the server has a uid of its
-                      own: see _lanes_init)
+                      (first of all, only when the sandbox gave the server
+                      two uids: see _lanes_init)
+      spare -> server "UP" (with lanes) on its socket: it has its lane's uid
+                      alone and is in its lane's run cgroups
+      server -> spare "PING", spare -> server "PONG": once the run beside
+                      which it was forked is dead (see _Spare.ready)
       server -> host  "SPARE <n>" with 1 fd: the socket of spare number n,
                       forked for the next run (first before READY, then after
                       each DONE; with lanes, spare n is in lane (n - 1) % 2)
@@ -598,11 +602,6 @@ def serve():
                 ahead.up(0.05)
             peak = max(peak, _kill_all(_lane(spare.n), (ahead.pid,) if ahead else ()))
             _mark("s.killall")
-            # To kill them the server had the run's uid as its real and
-            # effective one: a renice or fewer CPUs meanwhile (or a run
-            # sharing its uid, without lanes) and it is no place to fork the
-            # next from.
-            clean = clean and _sched() == _BASE
             if ahead is not None:
                 ahead.ping()
         elif ahead is not None:
@@ -622,7 +621,11 @@ def serve():
         spare = None
         if not had_run:
             continue
-        if not clean or _STUCK:
+        # To kill the run's processes the server had the run's uid as its
+        # real and effective one: a renice or fewer CPUs meanwhile (or a run
+        # sharing its uid, without lanes) and it is no place to fork the
+        # next from.
+        if not clean or _STUCK or _sched() != _BASE:
             # Something of the run is left: the host starts a fresh server.
             _gone(ctl)
         if sbx._TRACE:
