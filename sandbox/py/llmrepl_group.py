@@ -102,16 +102,17 @@ def _item(k, item):
     caps = (int(_num(item, "answer_max", 8 << 20)), int(_num(item, "output_max", 1 << 20)),
             int(_num(item, "output_max", 1 << 20)))
     pipes = []
+    t0 = time.monotonic()
     try:
         for _ in range(3):
             pipes.append(os.pipe())
+        pid = os.fork()
     except OSError:
+        # No process or descriptor left for it: the rest go alone.
         for r, w in pipes:
             os.close(r)
             os.close(w)
-        return None, _clean()
-    t0 = time.monotonic()
-    pid = os.fork()
+        return None, False
     if pid == 0:
         _child(item, pipes)  # never returns
     for _, w in pipes:
