@@ -653,7 +653,12 @@ int sbx_cgroup_create(sbx_cgroup *cg, const char *name, const sbx_cg_limits *l, 
 		}
 		cg->dir[c] = make_dir(cgd.base[c], name, c == SBX_CG_MEM, &reused, note, len);
 		if (cg->dir[c] < 0) {
-			busy = cg->dir[c] == -2;
+			/* v1: a pids cgroup there already, or its parent gone,
+			 * is another's leftover in the way (or removing it). */
+			int e = errno;
+
+			busy =
+			    cg->dir[c] == -2 || (c == SBX_CG_PIDS && (e == EEXIST || e == ENOENT));
 			if (c == SBX_CG_MEM || busy)
 				goto fail;
 			note[0] = '\0';
@@ -670,6 +675,12 @@ int sbx_cgroup_create(sbx_cgroup *cg, const char *name, const sbx_cg_limits *l, 
 	               faccessat(cg->dir[SBX_CG_CPU],
 	                         cg->version == 1 ? "cpu.cfs_quota_us" : "cpu.max", F_OK, 0) == 0 &&
 	               cg->dir[SBX_CG_ACCT] >= 0;
+	if (!cg->have_pids && cgd.version == 1 && cg->dir[SBX_CG_PIDS] >= 0) {
+		/* Made, yet without pids.max: removed from under us. */
+		snprintf(note, len, "cgroup %s removed while it was made", name);
+		busy = 1;
+		goto fail;
+	}
 	if (!cg->have_pids)
 		snprintf(note, len, "%s", cgd.why[0] ? cgd.why : "pids controller unavailable");
 	else if (!cg->have_cpu)

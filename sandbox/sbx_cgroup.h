@@ -42,7 +42,8 @@ void sbx_cgroup_init(sbx_cgroup *cg);
  * an earlier process (kept ready, or by a killed creator) is taken over
  * when it is empty (v1, see sbx_cgroup_leave), else removed and made again;
  * -2 when it cannot be removed (a process stays in it: the caller takes
- * another uid slot, whose name is another). */
+ * another uid slot, whose name is another), or when its pids cgroup (v1) is
+ * in the way or removed while it is made. */
 int sbx_cgroup_create(sbx_cgroup *cg, const char *name, const sbx_cg_limits *l, int parent_of,
                       char *note, size_t len);
 

@@ -36,6 +36,9 @@
 #define POOL_KILL_GRACE    2.0  /* how long a killed run may take to be reported */
 #define POOL_SERVER_MB     1024 /* the server's own memory ceiling */
 #define POOL_SPARE_TIMEOUT 10.0 /* the next spare's fork after a run */
+/* Slots tried for one whose cgroup no other process still holds. */
+#define POOL_SLOT_TRIES 4
+
 /* The second lane's uid: the slot's + this (factories have + SBX_SLOTS). */
 #define POOL_LANE_UID (2 * SBX_SLOTS)
 
@@ -140,10 +143,13 @@ static void run_cgroup_by_thread(sbx_cgroup *run)
 
 /* The pool's cgroups: llmrepl-sbx-<scope>-u<uid> with the server's (srv) and the
  * run's (run; with lanes run1 too) under it; notes what is missing in
- * scratch. Sets p->lanes: as root, and with both run cgroups or none. */
-static void pool_cgroups(sbx_pool *p, const sbx_limits *lim, sbx_result *scratch)
+ * scratch. Sets p->lanes: as root, and with both run cgroups or none. -2
+ * (nothing noted) when the slot's cgroup is held by another's leftovers (a
+ * process still in it): the caller takes another slot. */
+static int pool_cgroups(sbx_pool *p, const sbx_limits *lim, sbx_result *scratch)
 {
 	char note[256];
+	int busy = 0;
 
 	note[0] = '\0';
 	p->lanes = p->s->as_root;
@@ -158,12 +164,13 @@ static void pool_cgroups(sbx_pool *p, const sbx_limits *lim, sbx_result *scratch
 		p->cur = (sbx_cg_limits){lim->memory_mb * 1024LL * 1024LL,
 		                         lim->max_procs + (p->cfg.peer ? 1 : 0), lim->cpus};
 		sbx_slot_cgroup_name(p->uid, name, sizeof(name));
-		if (sbx_cgroup_create(&p->top, name, &none, 1, note, sizeof(note)) == 0) {
+		busy = sbx_cgroup_create(&p->top, name, &none, 1, note, sizeof(note)) == -2;
+		if (p->top.version) {
 			snprintf(sub, sizeof(sub), "%s/srv", name);
 			if (sbx_cgroup_create(&p->srv, sub, &srv, 0, note, sizeof(note)) == 0) {
 				snprintf(sub, sizeof(sub), "%s/run", name);
-				(void)sbx_cgroup_create(&p->run[0], sub, &p->cur, 0, note,
-				                        sizeof(note));
+				busy = sbx_cgroup_create(&p->run[0], sub, &p->cur, 0, note,
+				                         sizeof(note)) == -2;
 				snprintf(sub, sizeof(sub), "%s/run1", name);
 				if (p->lanes && p->run[0].version &&
 				    (sbx_cgroup_create(&p->run[1], sub, &p->cur, 0, note,
@@ -183,11 +190,14 @@ static void pool_cgroups(sbx_pool *p, const sbx_limits *lim, sbx_result *scratch
 			sbx_cgroup_destroy(&p->run[0]);
 			sbx_cgroup_destroy(&p->srv);
 			sbx_cgroup_destroy(&p->top);
+			if (busy)
+				return -2;
 		}
 		sbx_detail_add(scratch, note);
 	} else {
 		sbx_detail_add(scratch, "cgroup disabled by configuration");
 	}
+	return 0;
 }
 
 /* The lane of spare n (0 without lanes). */
@@ -355,6 +365,39 @@ static int send_lane(sbx_pool *p)
 	return send_fds(p->ctl, "LANE", fds, n);
 }
 
+/* Take a uid slot and its cgroups. A slot whose cgroup is still held by
+ * another's leftovers (a host killed, its processes still dying) is given
+ * up for another, as a cold run's is (sbx_cold.c), so the run does not go
+ * without cgroups for it; the slots given up stay locked until one serves,
+ * so none is tried twice. After POOL_SLOT_TRIES the run goes without,
+ * noted. -1 with msg when no slot is free. */
+static int pool_slot(sbx_pool *p, const sbx_limits *lim, sbx_result *scratch, char *msg, size_t len)
+{
+	int given_up[POOL_SLOT_TRIES];
+	int n = 0, rc = 0;
+
+	for (;;) {
+		p->slot_fd = sbx_slot_acquire(p->s->uid_base, &p->uid);
+		if (p->slot_fd < 0) {
+			snprintf(msg, len, "no free sandbox uid: %s", strerror(errno));
+			rc = -1;
+			break;
+		}
+		if (pool_cgroups(p, lim, scratch) == 0)
+			break;
+		if (n + 1 == POOL_SLOT_TRIES) {
+			sbx_detail_add(scratch, "every slot tried had a cgroup another process "
+			                        "still held: cgroups not used");
+			break;
+		}
+		given_up[n++] = p->slot_fd;
+		p->slot_fd = -1;
+	}
+	while (n > 0)
+		sbx_slot_release(given_up[--n]);
+	return rc;
+}
+
 static int server_start(sbx_pool *p, char *msg, size_t len)
 {
 	sbx_limits lim;
@@ -367,12 +410,12 @@ static int server_start(sbx_pool *p, char *msg, size_t len)
 	p->file_size_mb = lim.file_size_mb;
 	p->iso = sbx_setup_isolation(p->s, &scratch);
 	/* The slot gives root its uid, and names the cgroups either way. */
-	p->slot_fd = sbx_slot_acquire(p->s->uid_base, &p->uid);
-	if (p->slot_fd < 0) {
-		snprintf(msg, len, "no free sandbox uid: %s", strerror(errno));
+	/* A slot whose cgroup is still held by another's leftovers (a host
+	 * killed, its processes still dying) is given up for another, as a
+	 * cold run's is (sbx_cold.c), so the run never goes without cgroups
+	 * for it; after POOL_SLOT_TRIES the run goes without, noted. */
+	if (pool_slot(p, &lim, &scratch, msg, len) < 0)
 		goto cleanup;
-	}
-	pool_cgroups(p, &lim, &scratch);
 	if ((unsigned)p->s->require & ~p->iso) {
 		char need[160];
 

@@ -2,6 +2,7 @@
 lets sandboxes in separate network namespaces (worker containers on one host),
 where the abstract-socket locks do not meet, still take a uid each."""
 import fcntl
+import json
 import os
 import shutil
 import subprocess
@@ -156,3 +157,84 @@ def test_another_scope_leaves_a_ready_cgroup_alone(tmp_path, slot_dir):
             probe.wait()
     assert out.startswith("exited 0 ") and "could not join" not in out, (out, err)
     assert probe.returncode == 0, (out, err)
+
+
+def slot_scope(slot_dir):
+    """The scope hex of a slot directory's cgroup names (sbx_slot.c's
+    scope_init: device and inode, mixed by splitmix64's finalizer)."""
+    st = os.stat(slot_dir)
+    dev = (os.major(st.st_dev) << 20) ^ os.minor(st.st_dev)
+    z = ((dev << 32) ^ st.st_ino) & (2**64 - 1)
+    z = ((z ^ (z >> 30)) * 0xbf58476d1ce4e5b9) & (2**64 - 1)
+    z = ((z ^ (z >> 27)) * 0x94d049bb133111eb) & (2**64 - 1)
+    return "%016x" % (z ^ (z >> 31))
+
+
+def own_memory_cgroup():
+    """This process's cgroup v1 memory directory, or None."""
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, ctl, path = line.rstrip("\n").split(":", 2)
+            if "memory" in ctl.split(","):
+                d = "/sys/fs/cgroup/memory" + path.rstrip("/")
+                return d if os.path.isdir(d) else None
+    return None
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or own_memory_cgroup() is None,
+                    reason="needs root and a cgroup v1 memory hierarchy")
+@pytest.mark.parametrize("pool", [False, True], ids=["cold", "pool"])
+def test_a_slot_whose_cgroup_another_still_holds_is_given_up(tmp_path, pool):
+    """Another process's leftover (its host killed, its processes not yet
+    gone) still fills the cgroup of a free uid slot. A run that takes that
+    slot must give it up for another, pool as cold, and run with cgroups:
+    never without them because of another's leftovers. Every slot but two is
+    held here; the busy one comes first from wherever the scan starts, except
+    from the other."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1100:
+        pytest.skip("too few file descriptors to hold the slots")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1100), hard))
+    slots = tmp_path / "slots"
+    slots.mkdir()
+    busy, free = 60500, 60501
+    held_files = []
+    leftover = os.path.join(own_memory_cgroup(),
+                            "llmrepl-sbx-%s-u%d" % (slot_scope(slots), busy))
+    sleeper = None
+    try:
+        for uid in range(60000, 61000):
+            if uid in (busy, free):
+                continue
+            f = open(slots / ("uid-%d" % uid), "w")
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held_files.append(f)
+        os.mkdir(leftover)
+        sleeper = subprocess.Popen(["sleep", "600"])
+        with open(os.path.join(leftover, "cgroup.procs"), "w") as f:
+            f.write(str(sleeper.pid))
+        env = dict(os.environ, LLMREPL_SANDBOX_SLOT_DIR=str(slots))
+        cmd = [binary("llmrepl-sandbox"), "--json", "--timeout", "30"]
+        if pool:
+            cmd.append("--pool")
+        for _ in range(3):
+            out = subprocess.run(cmd + ["-c", "pass"], env=env, capture_output=True,
+                                 timeout=120)
+            r = json.loads(out.stdout.decode().splitlines()[0])
+            assert r["end"] == "exited", r
+            assert "cgroup" in r["isolation"], r
+    finally:
+        if sleeper is not None:
+            sleeper.kill()
+            sleeper.wait()
+        for f in held_files:
+            f.close()
+        for _ in range(100):
+            try:
+                os.rmdir(leftover)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.05)
