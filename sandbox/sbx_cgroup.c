@@ -279,24 +279,35 @@ static void remove_dir(int base, const char *name)
 	}
 }
 
-/* Remove a cgroup and the two a pool makes below it; only empty ones go.
- * wait: its last processes may still be dying (their host was killed just
- * now): give them the time remove_dir gives. */
-static void remove_tree(int base, const char *name, int wait)
+static void remove_one(int dir, const char *name, int wait)
 {
-	static const char *const subs[] = {"/run", "/srv", ""};
-	char path[96];
-
-	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
-		snprintf(path, sizeof(path), "%s%s", name, subs[i]);
-		if (wait)
-			remove_dir(base, path);
-		else
-			(void)unlinkat(base, path, AT_REMOVEDIR);
-	}
+	if (wait)
+		remove_dir(dir, name);
+	else
+		(void)unlinkat(dir, name, AT_REMOVEDIR);
 }
 
-/* Remove a cgroup name (and a pool's two below it) in every hierarchy. */
+/* Remove a cgroup and those a pool makes below it (srv, run, run1: one
+ * level, any name); only empty ones go. wait: its last processes may still
+ * be dying (their host was killed just now): give them the time remove_dir
+ * gives. */
+static void remove_tree(int base, const char *name, int wait)
+{
+	int fd = openat(base, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+
+	if (d == NULL && fd >= 0)
+		close(fd);
+	while (d != NULL && (e = readdir(d)) != NULL)
+		if (e->d_type == DT_DIR && e->d_name[0] != '.')
+			remove_one(dirfd(d), e->d_name, wait);
+	if (d != NULL)
+		closedir(d);
+	remove_one(base, name, wait);
+}
+
+/* Remove a cgroup name (and what a pool made below it) in every hierarchy. */
 static void remove_everywhere(const char *name)
 {
 	for (int c = 0; c < SBX_CG_N; c++)

@@ -130,13 +130,17 @@ def test_a_kept_cgroup_with_a_process_in_it_is_not_used(scope):
         sleeper.wait()
 
 
-def test_a_kept_cgroup_with_one_below_it_is_made_afresh(scope):
+@pytest.mark.parametrize("below", ["run", "run1", "other"])
+def test_a_kept_cgroup_with_one_below_it_is_made_afresh(scope, below):
+    """A cgroup below the kept one (a pool's srv, run, run1; any name) makes
+    it unfit as it is: the empty ones are removed and the cgroup made again
+    for the same slot."""
     uid, kept = first_run(scope)
-    os.mkdir(os.path.join(hierarchy(kept, "memory")[0], "run"))
+    os.mkdir(os.path.join(hierarchy(kept, "memory")[0], below))
     r = scope(UID)
     assert r["end"] == "exited" and "cgroup" in r["isolation"], r
-    if r["stdout"].strip() == uid:
-        assert not os.path.exists(os.path.join(hierarchy(kept, "memory")[0], "run"))
+    assert r["stdout"].strip() == uid, r
+    assert not os.path.exists(os.path.join(hierarchy(kept, "memory")[0], below))
 
 
 def test_a_kept_cgroup_gets_the_runs_own_limits(scope):
