@@ -31,14 +31,6 @@ typedef struct gitem {
 	int answered; /* judged from the group's answer */
 } gitem;
 
-typedef struct gframe {
-	size_t k;
-	long exit_code;
-	double wall_s, cpu_s;
-	const char *ans, *out, *err;
-	size_t alen, olen, elen;
-} gframe;
-
 int eval_group_fits(const eval_request *r)
 {
 	return r != NULL && r->code != NULL && r->io == NULL && r->session_ncells == 0 &&
@@ -175,8 +167,7 @@ static long long take_num(const char **p, const char *end, char stop)
 	return v;
 }
 
-/* The next frame: 1, 0 at the end, -1 when what follows is not a frame. */
-static int next_frame(const char **pp, const char *end, gframe *f)
+int eval_group_next_frame(const char **pp, const char *end, eval_group_frame *f)
 {
 	const char *p = *pp;
 	long long v[7];
@@ -221,7 +212,7 @@ static char *copy(const char *s, size_t len)
 
 /* One item's answer judged as eval_run judges a run's: 0, or -1 when it
  * must be evaluated alone. */
-static int judge_item(eval_outcome *out, lr_err *err, gitem *it, const gframe *f,
+static int judge_item(eval_outcome *out, lr_err *err, gitem *it, const eval_group_frame *f,
                       const sbx_result *grp, size_t n)
 {
 	sbx_result r;
@@ -266,10 +257,10 @@ static void take_frames(eval_outcome *outs, lr_err *errs, gitem *items, size_t n
                         const sbx_result *res)
 {
 	const char *p = res->answer, *end = res->answer + res->answer_len;
-	gframe f;
+	eval_group_frame f;
 	long long last = -1;
 
-	while (p != NULL && next_frame(&p, end, &f) == 1) {
+	while (p != NULL && eval_group_next_frame(&p, end, &f) == 1) {
 		gitem *it;
 
 		if (f.k >= n || (long long)f.k <= last)

@@ -35,4 +35,20 @@ int eval_group_compatible(const eval_request *a, const eval_request *b);
 void eval_run_group(eval_outcome *outs, int *rcs, lr_err *errs, sbx_pool *pool,
                     const sbx_config *cfg, const eval_request *reqs, size_t n, size_t *grouped);
 
+/* One item's answer on the group's answer descriptor (llmrepl_group.py):
+ * "ITEM <k> <exit status> <wall_us> <cpu_us> <answer bytes> <stdout bytes>
+ * <stderr bytes>\n" and the bytes. Pointers into the run's answer. */
+typedef struct eval_group_frame {
+	size_t k;
+	long exit_code;
+	double wall_s, cpu_s;
+	const char *ans, *out, *err;
+	size_t alen, olen, elen;
+} eval_group_frame;
+
+/* The frame at *pp (moved past it): 1; 0 at end; -1 when what follows is
+ * not a whole frame (plain decimals, single spaces, a header of at most 160
+ * bytes, lengths within what is left). */
+int eval_group_next_frame(const char **pp, const char *end, eval_group_frame *f);
+
 #endif
