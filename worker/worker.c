@@ -226,9 +226,12 @@ static void run_job(wk *w, const lr_q_job *job)
 	lr_metric_observe1(wk_m.run, lr_now_s() - run_from, job->kind);
 	if (rc == 0) {
 		/* The finish takes the next job along, unless work follows the
-		 * answer (the next job's lease would run meanwhile) or the worker
-		 * is stopping. */
-		int take_next = res.after == NULL && !*w->stop;
+		 * answer (the next job's lease would run meanwhile), the worker
+		 * is stopping, or it holds sessions: a cell's claim routes by
+		 * the holders' records, which the claim inside a finish would
+		 * read before this worker's next read could take what was
+		 * routed to it. */
+		int take_next = res.after == NULL && !*w->stop && sh_count() == 0;
 
 		if (record_result(w, job, &res, take_next) == 0 && res.after != NULL)
 			res.after(&ctx, &res, res.after_arg); /* after the answer */
