@@ -5,6 +5,7 @@
 
 #include "sbx_slot.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if.h>
@@ -24,7 +25,8 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#define RUN_DIR "/run/llmrepl-sbx"
+#define RUN_DIR  "/run/llmrepl-sbx"
+#define KEEP_MAX 32
 
 /* Where uid's namespace is kept: RUN_DIR/<the slot's cgroup name>, the
  * scope in the name (made, root's alone, when `make` is set). Not the slot
@@ -156,12 +158,38 @@ int sbx_netns_kept(unsigned uid)
 	return -1;
 }
 
+/* How many namespaces this scope keeps (their names start like uid's
+ * slot's cgroup name up to its uid). */
+static int kept_count(unsigned uid)
+{
+	char name[48];
+	char *u;
+	DIR *d;
+	struct dirent *e;
+	int n = 0;
+
+	sbx_slot_cgroup_name(uid, name, sizeof(name));
+	u = strrchr(name, 'u');
+	if (u == NULL || (d = opendir(RUN_DIR)) == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, name, (size_t)(u - name)) == 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
 int sbx_netns_keep(unsigned uid, int fd)
 {
 	char path[96], src[48];
 	int t;
 
 	if (netns_path(uid, 1, path, sizeof(path)) < 0)
+		return -1;
+	/* At most KEEP_MAX per scope: each holds a namespace's memory, and one
+	 * whose slot's cgroup went without it (removed by a process that
+	 * kept no namespaces) would otherwise stay for good. */
+	if (access(path, F_OK) < 0 && kept_count(uid) >= KEEP_MAX)
 		return -1;
 	(void)umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW);
 	t = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);

@@ -19,7 +19,7 @@ int sbx_netns_kept(unsigned uid);
 int sbx_netns_empty(int fd);
 
 /* Keep the namespace at fd for the slot's next holder (replacing what was
- * kept); -1 when it cannot be bound there. */
+ * kept); -1 when it cannot be bound there, or the scope keeps 32 already. */
 int sbx_netns_keep(unsigned uid, int fd);
 
 /* Remove what is kept for uid's slot. */
