@@ -104,6 +104,7 @@ int eval_facts_read(eval_facts *f, const sbx_result *run, int split)
 	}
 	f->time_s = run->wall_s;
 	f->peak_mb = (double)run->peak_kb / 1024.0;
+	f->mem_unmeasured = split && !(run->isolation & SBX_ISO_CGROUP);
 	if (f->ans == NULL)
 		return 0;
 	/* Split only when both say so: the host ran a judge apart from the code,
@@ -286,7 +287,14 @@ int eval_violations(json_object *v, const eval_facts *f, const lr_criteria *c,
 	if (rc == 0 && c->max_time_s > 0 && f->ran && f->time_s > c->max_time_s)
 		rc = violation(v, "max_time_s", "the code ran for %.3f s; at most %.3g s allowed",
 		               f->time_s, c->max_time_s);
-	if (rc == 0 && c->max_memory_mb > 0 && f->ran && f->peak_mb > c->max_memory_mb)
+	/* Unmeasured is not within the limit: the code's own figures are not
+	 * taken for it. */
+	if (rc == 0 && c->max_memory_mb > 0 && f->ran && f->mem_unmeasured)
+		rc = violation(v, "max_memory_mb",
+		               "the code's memory was not measured: the run had no cgroup of its "
+		               "own, and the code ran apart from the judge, whose memory alone "
+		               "the host counted (see run.detail)");
+	else if (rc == 0 && c->max_memory_mb > 0 && f->ran && f->peak_mb > c->max_memory_mb)
 		rc = violation(v, "max_memory_mb",
 		               "the code used %.1f MB at its peak; at most %.4g "
 		               "MB allowed",

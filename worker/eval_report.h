@@ -56,9 +56,11 @@ typedef struct eval_facts {
 	long max_complexity;
 	const char *max_complexity_fn;
 	long max_complexity_line;
-	double mi;      /* maintainability index, -1 when unknown */
-	double time_s;  /* how long the code ran: load and tests */
-	double peak_mb; /* its peak memory */
+	double mi;          /* maintainability index, -1 when unknown */
+	double time_s;      /* how long the code ran: load and tests */
+	double peak_mb;     /* its peak memory */
+	int mem_unmeasured; /* the code ran apart from the judge in a run without a
+	                       cgroup of its own: only the judge's memory counted */
 } eval_facts;
 
 /* Read the answer and the run into facts. Never fails on bad input (that is

@@ -214,6 +214,41 @@ TEST(test_integrity_criterion)
 	eval_outcome_free(&out);
 }
 
+TEST(test_unmeasured_memory_is_not_within_a_limit)
+{
+	static const char *const ans =
+	    "{\"harness\": 1, \"status\": \"ok\", \"tests_total\": 0, \"tests_passed\": 0, "
+	    "\"integrity\": \"split\", \"metrics\": {\"peak_memory_kb\": 1}}";
+	sbx_result run;
+	eval_judge_ctx ctx = {5.0, 128, 1000, 1.0, NULL, 1, 0, 0};
+	lr_criteria c;
+	eval_outcome out;
+	lr_err err;
+
+	memset(&run, 0, sizeof(run));
+	run.answer = (char *)ans;
+	run.answer_len = strlen(ans);
+	run.peak_kb = 10 * 1024; /* the judge's own */
+	lr_criteria_default(&c);
+	c.max_memory_mb = 100;
+	/* Split, no cgroup: the code's memory was nowhere counted. */
+	CHECK(eval_judge(&out, &run, &c, &ctx, &err) == 0);
+	CHECK(out.passed == 0);
+	CHECK_CONTAINS(out.error, "memory was not measured");
+	eval_outcome_free(&out);
+	/* The run's cgroup counted the whole tree. */
+	run.isolation = SBX_ISO_CGROUP;
+	CHECK(eval_judge(&out, &run, &c, &ctx, &err) == 0);
+	CHECK(out.passed == 1);
+	eval_outcome_free(&out);
+	/* In process, the run's own peak is the code's too. */
+	run.isolation = 0;
+	ctx.split = 0;
+	CHECK(eval_judge(&out, &run, &c, &ctx, &err) == 0);
+	CHECK(out.passed == 1);
+	eval_outcome_free(&out);
+}
+
 int main(void)
 {
 	RUN(test_untrusted_reads);
@@ -224,5 +259,6 @@ int main(void)
 	RUN(test_score_order);
 	RUN(test_nonsense_reports_are_refused);
 	RUN(test_integrity_criterion);
+	RUN(test_unmeasured_memory_is_not_within_a_limit);
 	return check_summary();
 }
