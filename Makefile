@@ -156,9 +156,11 @@ $(foreach m,$(MAIN_SRCS),$(eval $(call bin_rule,$(m))))
 # llmrepl-sandbox is one process per run from shells and scripts: linked
 # static-pie (no dynamic loader, no shared objects to map: ~0.3 ms less per
 # process), but in the sanitizer builds, whose runtimes need the loader.
+# `private`: the prerequisites it builds (the seccomp generator, which links
+# libseccomp) keep their own flags.
 ifeq ($(SANITIZER),)
-$(BUILD)/llmrepl-sandbox: LDFLAGS := $(filter-out -pie,$(LDFLAGS)) -static-pie
-$(BUILD)/llmrepl-sandbox: LDLIBS := $(shell pkg-config --libs json-c) -lm
+$(BUILD)/llmrepl-sandbox: private LDFLAGS := $(filter-out -pie,$(LDFLAGS)) -static-pie
+$(BUILD)/llmrepl-sandbox: private LDLIBS := $(shell pkg-config --libs json-c) -lm
 endif
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LINK_LIBS)
