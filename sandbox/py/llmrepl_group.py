@@ -39,12 +39,12 @@ import gc
 import os
 import select
 import signal
-import socket
 import sys
 import time
 
+import llmrepl_judge
+
 ANS_FD = 3
-FACTORY_FD = 10
 CLEAN_S = 5.0
 DRAIN_S = 2.0  # after the clean-up, for the streams' last bytes
 UNGROUPABLE = "ungroupable"
@@ -261,15 +261,4 @@ def _clean():
     """The factory kills every process of the candidate's uid and wipes /work
     and /tmp (at once when the judge's END did it already). True when it
     answered: it is alive and the next item starts clean."""
-    try:
-        s = socket.socket(fileno=os.dup(FACTORY_FD))
-    except OSError:
-        return False
-    try:
-        s.settimeout(CLEAN_S)
-        s.send(b"CLEAN")
-        return s.recv(16) == b"OK"
-    except OSError:
-        return False
-    finally:
-        s.close()
+    return llmrepl_judge.factory_clean(CLEAN_S)
