@@ -33,6 +33,10 @@ typedef struct par {
 	int stop;    /* take no more items */
 	int ended;   /* no more will come */
 	int running; /* slot threads not yet ended */
+	/* A slot that would take fewer than a group asks (asked++) and waits
+	 * until the main thread has settled what came back before the ask and
+	 * fed again (fed = the asks it answered). */
+	unsigned long asked, fed;
 	finished *q; /* outcomes not yet settled */
 	size_t qn;
 	finished *got; /* the main thread's copy of q */
@@ -66,9 +70,20 @@ static int slot_stop(void *arg, lr_err *err)
 	return p->h->stop(p->h->arg) ? lr_err_set(err, LR_ECANCELED, "stopping") : 0;
 }
 
-/* The next items to run, in ns: up to p->group, and no more than an even
- * share of those ready among the slots (at least one); 0 when the slot
- * should end. */
+/* Items a slot takes now: an even share of those ready, rounded up, and
+ * no more than a group. */
+static size_t share(const par *p)
+{
+	size_t n = (size_t)(p->running > 1 ? p->running : 1);
+	size_t k = (p->nready + n - 1) / n;
+
+	return k < p->group ? k : p->group;
+}
+
+/* The next items to run, in ns: share() of those ready; 0 when the slot
+ * should end. A slot that would take less than a group while more items
+ * may come first has the main thread settle and feed (a short chunk runs
+ * alone or in a small group, which costs a sandbox run per few items). */
 static size_t take(par *p, size_t *ns)
 {
 	size_t k = 0;
@@ -76,10 +91,15 @@ static size_t take(par *p, size_t *ns)
 	pthread_mutex_lock(&p->mu);
 	while (!p->stop && p->nready == 0 && !p->ended && !p->h->stop(p->h->arg))
 		pthread_cond_wait(&p->work, &p->mu);
-	if (!p->stop && p->nready > 0 && !p->h->stop(p->h->arg)) {
-		size_t share = p->nready / (size_t)(p->running > 1 ? p->running : 1);
+	if (!p->stop && !p->ended && share(p) < p->group) {
+		unsigned long ask = ++p->asked;
 
-		k = share < 1 ? 1 : share < p->group ? share : p->group;
+		pthread_cond_signal(&p->done);
+		while (!p->stop && p->fed < ask && !p->h->stop(p->h->arg))
+			pthread_cond_wait(&p->work, &p->mu);
+	}
+	if (!p->stop && p->nready > 0 && !p->h->stop(p->h->arg)) {
+		k = share(p);
 		memcpy(ns, p->ready, k * sizeof(*ns));
 		p->nready -= k;
 		memmove(p->ready, p->ready + k, p->nready * sizeof(*p->ready));
@@ -132,25 +152,27 @@ static void forget(par *p, size_t n)
 		}
 }
 
-/* Ask for more items while there is room; hand them to the slots. */
-static int refill(par *p, lr_err *err)
+/* Ask for more items while there is room; hand them to the slots. The
+ * slots' asks up to seen are answered by this feed. */
+static int refill(par *p, unsigned long seen, lr_err *err)
 {
 	size_t room = p->cap - p->nheld, n = 0;
 	size_t *more = p->held + p->nheld;
-	int end = 0, rc;
+	int end = 0, rc = 0;
 
-	if (p->ended || p->stop || room == 0)
-		return 0;
-	rc = p->h->feed(p->h->arg, p->held, p->nheld, more, room, &n, &end, err);
+	if (!p->ended && !p->stop && room > 0)
+		rc = p->h->feed(p->h->arg, p->held, p->nheld, more, room, &n, &end, err);
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&p->mu);
+	if (seen > p->fed)
+		p->fed = seen;
 	for (size_t i = 0; i < n && i < room; i++)
 		if (more[i] < p->nitems) {
 			p->ready[p->nready++] = more[i];
 			p->held[p->nheld++] = more[i];
 		}
-	p->ended = end;
+	p->ended = p->ended || end;
 	pthread_cond_broadcast(&p->work);
 	pthread_mutex_unlock(&p->mu);
 	return 0;
@@ -181,15 +203,17 @@ static void halt(par *p)
  * and nothing is left to settle. */
 static int collect(par *p, lr_err *err)
 {
-	int rc = refill(p, err);
+	int rc = refill(p, 0, err);
 
 	while (rc == 0) {
 		size_t k;
 		int alive, t;
+		unsigned long seen;
 
 		pthread_mutex_lock(&p->mu);
-		if (p->qn == 0 && p->running > 0)
+		if (p->qn == 0 && p->running > 0 && p->asked == p->fed)
 			wait_done(p);
+		seen = p->asked; /* asked after queueing what they ran */
 		k = p->qn;
 		memcpy(p->got, p->q, k * sizeof(*p->got));
 		p->qn = 0;
@@ -212,7 +236,7 @@ static int collect(par *p, lr_err *err)
 		else if (t > 0)
 			halt(p);
 		else
-			rc = refill(p, err);
+			rc = refill(p, seen, err);
 	}
 	return rc;
 }
@@ -269,10 +293,11 @@ int br_run(const lr_job_spec *items, size_t nitems, long nslots, size_t group, s
 
 	if (nslots < 1)
 		nslots = 1;
-	/* No more than half an even share of the batch per group, so that each
-	 * slot gets work and reports progress more than once. */
-	if (group > nitems / (size_t)nslots / 2)
-		group = nitems / (size_t)nslots / 2;
+	/* No more than a third of an even share of the batch per group: each
+	 * slot reports progress at least three times, and a worker that stops
+	 * gives back what is not in its slots' runs (a run ends whole). */
+	if (group > nitems / (size_t)nslots / 3)
+		group = nitems / (size_t)nslots / 3;
 	p.group = group < 1 ? 1 : group > EVAL_GROUP_MAX ? EVAL_GROUP_MAX : group;
 	p.cap = (p.group + 1) * (size_t)nslots;
 	sl = calloc((size_t)nslots, sizeof(*sl));

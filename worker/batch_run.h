@@ -35,8 +35,8 @@ typedef struct br_hooks {
 
 /* Run items through up to nslots slot threads until feed says the end and
  * every item handed out is settled, or a hook ends the run (its code is
- * returned). A slot takes up to `group` items at once (no more than half an
- * even share of nitems) and evaluates them with eval_run_group: several in
+ * returned). A slot takes up to `group` items at once (no more than a third
+ * of an even share of nitems) and evaluates them with eval_run_group: several in
  * one sandbox run when they can share it, each with the verdict of a run
  * of its own. */
 int br_run(const lr_job_spec *items, size_t nitems, long nslots, size_t group, sbx_pool *own,
