@@ -591,8 +591,6 @@ def serve():
                 ahead.up(0.05)
             peak = max(peak, _kill_all(_lane(spare.n), (ahead.pid,) if ahead else ()))
             _mark("s.killall")
-            if ahead is not None:
-                ahead.ping()
         elif ahead is not None:
             ahead.overlapped = False  # nothing ran beside it
         trace = ""
@@ -610,6 +608,10 @@ def serve():
         spare = None
         if not had_run:
             continue
+        if ahead is not None:
+            # After DONE: the host has the run's end while the spare ahead
+            # checks itself (the run and all it left are dead either way).
+            ahead.ping()
         # To kill the run's processes the server had the run's uid as its
         # real and effective one: a renice or fewer CPUs meanwhile (or a run
         # sharing its uid, without lanes) and it is no place to fork the
