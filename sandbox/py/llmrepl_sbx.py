@@ -578,6 +578,28 @@ def _threads_to_join(threading):
         return True
 
 
+# The logging handlers a pool's server had when it took logging.shutdown out
+# of atexit (see llmrepl_pool._logging_at_exit); None: it is in atexit.
+SERVER_LOGGING = None
+
+
+def _logging_shutdown():
+    """logging.shutdown(), as atexit would run it last (it was registered
+    when the server imported logging, before anything of the run), unless
+    the run left the server's handlers as they were: then it would only
+    flush and close those, whose stream is sys.stderr (flushed here anyway),
+    and in a forked run that costs ~0.1 ms of the server's pages copied."""
+    logging = sys.modules.get("logging")
+    try:
+        now = logging._handlerList
+        if len(now) == len(SERVER_LOGGING) and all(
+                a is b for a, b in zip(now, SERVER_LOGGING)):
+            return
+        logging.shutdown()
+    except BaseException:
+        pass
+
+
 def finish(status):
     """Exit as the interpreter would (threads joined, atexit run, streams
     flushed) without tearing down every module."""
@@ -591,6 +613,8 @@ def finish(status):
         atexit._run_exitfuncs()
     except BaseException:
         pass
+    if SERVER_LOGGING is not None:
+        _logging_shutdown()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
