@@ -97,7 +97,7 @@ struct sbx_pool {
 	unsigned spare_n;
 	int running;
 	sbx_trace tr; /* the current run's (LLMREPL_SBX_TRACE) */
-	/* Made while the run before went on (lanes_ahead): the next run's
+	/* Made while the run before went on (run_ahead): the next run's
 	 * pipes (next_io.out[0] >= 0), and, for spare ahead_n (0: none), its
 	 * lane's counters reset and its OOM count read. */
 	run_io next_io;
@@ -649,6 +649,30 @@ static void kill_and_drain(sbx_pool *p, sbx_cap caps[3], const int fds[3])
 				caps[i].eof = 1;
 }
 
+/* While a run goes on (its process on the other CPU), what the next needs
+ * that does not wait for its end: its pipes, and with lanes the counters
+ * of the other lane, whose runs are all over, reset for the spare that
+ * waits there (its peak and CPU then count from here, like its process's
+ * own rusage counts from its fork). pool_prepare uses them if that spare
+ * is the one offered next. */
+static void run_ahead(sbx_pool *p)
+{
+	sbx_cgroup *next;
+
+	if (p->next_io.out[0] < 0 &&
+	    (pipe2(p->next_io.out, O_CLOEXEC) < 0 || pipe2(p->next_io.err, O_CLOEXEC) < 0 ||
+	     pipe2(p->next_io.ans, O_CLOEXEC) < 0 ||
+	     socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p->next_io.req) < 0))
+		io_close(&p->next_io);
+	if (!p->lanes || !p->run[0].version)
+		return;
+	next = &p->run[lane_of(p, p->seq + 1)];
+	p->ahead_peak_ok = sbx_cgroup_reset_peak(next) == 0;
+	sbx_cgroup_reset_cpu(next);
+	p->ahead_oom = sbx_cgroup_oom_kills(next);
+	p->ahead_n = p->seq + 1;
+}
+
 /* Returns SBX_KILL_*; *dead when the server died or had to be killed. */
 static int supervise(sbx_pool *p, run_io *io, const sbx_limits *lim, const char *request,
                      size_t request_len, sbx_cap caps[3], done_msg *done, int *dead, int *gone,
@@ -668,6 +692,7 @@ static int supervise(sbx_pool *p, run_io *io, const sbx_limits *lim, const char 
 		sbx_close_fd(&io->req[0]);
 	else
 		req_write(io, request, request_len, &sent);
+	run_ahead(p);
 	for (;;) {
 		struct pollfd pf[6];
 		int map[6];
@@ -868,30 +893,6 @@ static int pool_prepare(sbx_pool *p, sbx_result *res, const sbx_limits *lim, cha
 	return 0;
 }
 
-/* While a run goes on (its process on the other CPU), what the next needs
- * that does not wait for its end: its pipes, and with lanes the counters
- * of the other lane, whose runs are all over, reset for the spare that
- * waits there (its peak and CPU then count from here, like its process's
- * own rusage counts from its fork). pool_prepare uses them if that spare
- * is the one offered next. */
-static void run_ahead(sbx_pool *p)
-{
-	sbx_cgroup *next;
-
-	if (p->next_io.out[0] < 0 &&
-	    (pipe2(p->next_io.out, O_CLOEXEC) < 0 || pipe2(p->next_io.err, O_CLOEXEC) < 0 ||
-	     pipe2(p->next_io.ans, O_CLOEXEC) < 0 ||
-	     socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p->next_io.req) < 0))
-		io_close(&p->next_io);
-	if (!p->lanes || !p->run[0].version)
-		return;
-	next = &p->run[lane_of(p, p->seq + 1)];
-	p->ahead_peak_ok = sbx_cgroup_reset_peak(next) == 0;
-	sbx_cgroup_reset_cpu(next);
-	p->ahead_oom = sbx_cgroup_oom_kills(next);
-	p->ahead_n = p->seq + 1;
-}
-
 /* Hand the spare the run (its limits and the child's ends of its pipes); our
  * ends stay in io, non-blocking. *t0 is when it was sent. -1 with
  * res->detail. */
@@ -1023,7 +1024,6 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	if (run_send(p, res, &lim, &io, &t0, &send_failed) < 0)
 		goto cleanup;
 	sbx_trace_mark(&p->tr, "h.send");
-	run_ahead(p);
 	killed = supervise(p, &io, &lim, request, request_len, caps, &done, &dead, gone, t0);
 	sbx_trace_mark(&p->tr, "h.outputs");
 	res->wall_s = sbx_now() - t0;

@@ -647,12 +647,18 @@ def serve():
             # A spare that never had a run left nothing to clean up.
             clean = _factory_clean()
             _mark("s.factory")
-            if not _lane_empty(_lane(spare.n)):
+            lane = _lane(spare.n)
+            if _lane_empty(lane):
+                # Nothing to kill; the run's uid, as after a sweep, for the
+                # wipe of what it left (a dir of its own closed to all, a
+                # file in the sticky /tmp).
+                _reach(lane)
+            else:
                 if ahead is not None:
                     # Still forking (not yet its lane's uid alone), kill(-1)
                     # would take it with the run.
                     ahead.up(0.05)
-                peak = max(peak, _kill_all(_lane(spare.n), (ahead.pid,) if ahead else ()))
+                peak = max(peak, _kill_all(lane, (ahead.pid,) if ahead else ()))
             _mark("s.killall")
         elif ahead is not None:
             ahead.overlapped = False  # nothing ran beside it
