@@ -38,6 +38,8 @@ else:
 try:
     import radon.complexity as _rcc
     import radon.metrics as _rmetrics
+    import radon.raw as _rraw
+    from radon.visitors import ComplexityVisitor as _RComplexity
     from radon.visitors import Function as _RFunction
 except Exception as e:  # noqa: BLE001
     _rcc = None
@@ -158,7 +160,8 @@ def _nosec_lines(data):
 def run_radon(code, tree):
     if _RADON_ERR:
         return {"ran": False, "error": _RADON_ERR}
-    blocks = _rcc.cc_visit_ast(tree)
+    cc = _RComplexity.from_ast(tree)  # what cc_visit_ast(tree) visits
+    blocks = cc.blocks
     funcs = []
 
     def add(b, prefix=""):
@@ -173,7 +176,7 @@ def run_radon(code, tree):
             add(b)
     funcs.sort(key=lambda f: f["line"])
     worst = max(funcs, key=lambda f: f["complexity"]) if funcs else None
-    mi = _rmetrics.mi_visit(code, True)
+    mi = _mi(code, tree, cc)
     mi = round(float(mi), 2) if mi == mi else None  # NaN guard
     out = {"ran": True, "functions": funcs[:FINDINGS_MAX], "truncated": len(funcs) > FINDINGS_MAX,
            "max_complexity": worst["complexity"] if worst else 0,
@@ -181,6 +184,17 @@ def run_radon(code, tree):
            "max_complexity_line": worst["line"] if worst else None,
            "mi": mi, "mi_rank": _rmetrics.mi_rank(mi) if mi is not None else None}
     return out
+
+
+def _mi(code, tree, cc):
+    """radon's mi_visit(code, True) on the tree already parsed and the
+    complexity already visited (mi_visit parses the code again and visits it
+    twice more): the same mi_parameters, the same mi_compute. Neither
+    visitor changes the tree."""
+    raw = _rraw.analyze(code)
+    comments = (raw.comments + raw.multi) / float(raw.sloc) * 100 if raw.sloc != 0 else 0
+    return _rmetrics.mi_compute(_rmetrics.h_visit_ast(tree).total.volume, cc.total_complexity,
+                                raw.lloc, comments)
 
 
 def run_all(code, tree):
