@@ -188,7 +188,8 @@ const lr_script lr_lua_bq_record = {"batch record", LUA_PRELUDE BATCH_PRELUDE
 
 const lr_script lr_lua_bq_find = {"batch find", LUA_PRELUDE BATCH_PRELUDE
 	"-- ARGV: P, worker, limit. The first open batch (oldest first) that another\n"
-	"-- worker runs and that has an item nobody holds: {'ok', id, attempt}, or\n"
+	"-- worker runs and that has an item nobody holds: {'ok', id, attempt, the\n"
+	"-- worker running it}, or\n"
 	"-- {'none', open batches}. Entries that are not running batch jobs go.\n"
 	"local limit = arg_int(3, 1, 1000, 'limit')\n"
 	"if ktype(BATCHES) ~= 'zset' then return {'none', 0} end\n"
@@ -198,7 +199,7 @@ const lr_script lr_lua_bq_find = {"batch find", LUA_PRELUDE BATCH_PRELUDE
 	"    redis.call('ZREM', BATCHES, id)\n"
 	"  elseif j.worker ~= ARGV[2] and ktype(j.k .. ':todo') == 'zset' and\n"
 	"      #redis.call('ZRANGEBYSCORE', j.k .. ':todo', '-inf', I(NOW), 'LIMIT', 0, 1) > 0 then\n"
-	"    return {'ok', id, j.attempt}\n"
+	"    return {'ok', id, j.attempt, j.worker}\n"
 	"  end\n"
 	"end\n"
 	"return {'none', redis.call('ZCARD', BATCHES)}\n"

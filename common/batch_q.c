@@ -198,8 +198,8 @@ int lr_bq_record(lr_q *q, const char *id, long attempt, const lr_bq_item *it, in
 	return rc;
 }
 
-int lr_bq_find(lr_q *q, const char *worker, char id[LR_JOB_ID_MAX + 1], long *attempt, int *found,
-               lr_err *err)
+int lr_bq_find(lr_q *q, const char *worker, char id[LR_JOB_ID_MAX + 1], long *attempt, char *owner,
+               size_t ownersz, int *found, lr_err *err)
 {
 	redisReply *rep = NULL;
 	args a;
@@ -220,6 +220,8 @@ int lr_bq_find(lr_q *q, const char *worker, char id[LR_JOB_ID_MAX + 1], long *at
 		if (jid != NULL && lr_job_id_valid(jid) && elem_int(rep, 2) > 0) {
 			snprintf(id, LR_JOB_ID_MAX + 1, "%s", jid);
 			*attempt = (long)elem_int(rep, 2);
+			snprintf(owner, ownersz, "%s",
+			         lr_reply_elem_str(rep, 3) ? lr_reply_elem_str(rep, 3) : "");
 			*found = 1;
 		}
 	}

@@ -62,8 +62,9 @@ int lr_bq_record(lr_q *q, const char *id, long attempt, const lr_bq_item *it, in
                  char *by, size_t bysz, lr_err *err);
 
 /* The oldest open batch another worker runs with an item nobody holds:
- * *found = 1 with its id and attempt, else 0. */
-int lr_bq_find(lr_q *q, const char *worker, char id[LR_JOB_ID_MAX + 1], long *attempt, int *found,
-               lr_err *err);
+ * *found = 1 with its id, attempt and the worker running it (owner, cut to
+ * ownersz), else 0. */
+int lr_bq_find(lr_q *q, const char *worker, char id[LR_JOB_ID_MAX + 1], long *attempt, char *owner,
+               size_t ownersz, int *found, lr_err *err);
 
 #endif

@@ -7,8 +7,8 @@
 #define SCAN_LIMIT   100
 #define SCAN_ROUNDS  10   /* per timer tick, so one busy timer cannot starve intake */
 #define REPAIR_MS    2000 /* a repair round every 2 s: the shared keys, and ... */
-#define REPAIR_PAGE  200  /* ... SCAN pages of about 200 keys ... */
-#define REPAIR_PAGES 5    /* ... at most 5 of them */
+#define REPAIR_PAGE  100  /* ... SCAN pages of about 100 keys, each one script call */
+#define REPAIR_PAGES 10   /* ... at most 10 of them: other clients go between pages */
 
 static int drain(int (*fn)(lr_q *, long, long *, lr_err *), disp *d, const char *what, lr_err *err)
 {

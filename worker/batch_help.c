@@ -5,6 +5,7 @@
 #include "batch_share.h"
 #include "clock.h"
 #include "log.h"
+#include "wk_metrics.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -154,10 +155,11 @@ static int h_stop(void *arg)
 	return h->over || *h->stop >= 2;
 }
 
-int wk_batch_help(lr_q *q, const wk_config *cfg, sbx_pool *pool, const volatile sig_atomic_t *stop,
-                  size_t *helped, lr_err *err)
+int wk_batch_help(lr_q *q, const wk_config *cfg, sbx_pool *pool, wk_hb *hb,
+                  const volatile sig_atomic_t *stop, size_t *helped, lr_err *err)
 {
 	char id[LR_JOB_ID_MAX + 1];
+	char owner[128];
 	long attempt = 0;
 	int found = 0;
 	helper h;
@@ -166,7 +168,7 @@ int wk_batch_help(lr_q *q, const wk_config *cfg, sbx_pool *pool, const volatile 
 	int rc;
 
 	*helped = 0;
-	rc = lr_bq_find(q, cfg->name, id, &attempt, &found, err);
+	rc = lr_bq_find(q, cfg->name, id, &attempt, owner, sizeof(owner), &found, err);
 	if (rc < 0 || !found)
 		return rc;
 	rc = spec_of(q, id, err);
@@ -185,8 +187,13 @@ int wk_batch_help(lr_q *q, const wk_config *cfg, sbx_pool *pool, const volatile 
 	h.s = &last.spec;
 	h.claim_ms = wk_bs_claim_ms(cfg);
 	lr_err_clear(&e2);
+	/* Busy meanwhile: the presence record names the job and its owner. */
+	wk_hb_helping(hb, h.id, attempt, *owner ? owner : "?");
+	lr_metric_set(wk_m.busy, 1, NULL);
 	rc = br_run(h.s->items, h.s->nitems, cfg->batch_slots, (size_t)cfg->batch_group, pool,
 	            &cfg->sbx, &hooks, &e2);
+	lr_metric_set(wk_m.busy, 0, NULL);
+	wk_hb_helping(hb, NULL, 0, NULL);
 	*helped = h.claimed;
 	if (rc < 0 && rc != LR_ESTALE && rc != LR_ECANCELED) {
 		*err = e2;

@@ -8,10 +8,13 @@
  * the work stream before claiming more: a job that waits is never kept
  * waiting longer than those few items. Its claims are extended while they
  * run; a cancelled batch, or one whose attempt ended, refuses them, and the
- * helper stops its evaluations. */
+ * helper stops its evaluations. While it evaluates them its presence record
+ * (heartbeat.h) names the job, its attempt and the worker it helps, and
+ * llmrepl_worker_busy is 1. */
 #ifndef LLMREPL_BATCH_HELP_H
 #define LLMREPL_BATCH_HELP_H
 
+#include "heartbeat.h"
 #include "queue.h"
 #include "sbx.h"
 #include "worker.h"
@@ -21,8 +24,8 @@
 /* One round: *helped = the items this worker claimed (0: nothing to help
  * with).
  * Returns <0 only for trouble with Redis (err says what). */
-int wk_batch_help(lr_q *q, const wk_config *cfg, sbx_pool *pool, const volatile sig_atomic_t *stop,
-                  size_t *helped, lr_err *err);
+int wk_batch_help(lr_q *q, const wk_config *cfg, sbx_pool *pool, wk_hb *hb,
+                  const volatile sig_atomic_t *stop, size_t *helped, lr_err *err);
 
 /* Forget the batch spec kept between rounds (at the worker's end). */
 void wk_batch_help_free(void);

@@ -30,6 +30,10 @@ struct wk_hb {
 	long long last_ok_ms; /* last renewal that Redis accepted */
 	char problem[256];    /* why the worker cannot make progress, or "" */
 	long sessions;        /* REPL sessions held */
+	/* Another worker's batch job this one helps with (no job of its own). */
+	char help_job[LR_JOB_ID_MAX + 1];
+	long help_attempt;
+	char help_owner[128];
 	char problem_since[24];
 	/* Read by any thread. */
 	atomic_int status;
@@ -55,6 +59,7 @@ static void beat(wk_hb *hb)
 	char problem[256];
 	char since[24];
 	char sessions[24], smax[24];
+	char owner[128];
 	lr_q_state state = LR_QS_NONE;
 	long ttl = period_ms(hb->cfg) * 3;
 	int active;
@@ -67,12 +72,18 @@ static void beat(wk_hb *hb)
 	active = hb->active;
 	memcpy(job, hb->job, sizeof(job));
 	att = hb->attempt;
+	owner[0] = '\0';
+	if (!active && hb->help_job[0] != '\0') { /* shown, not renewed: not its lease */
+		memcpy(job, hb->help_job, sizeof(job));
+		att = hb->help_attempt;
+		memcpy(owner, hb->help_owner, sizeof(owner));
+	}
 	snprintf(done, sizeof(done), "%ld", hb->jobs_done);
 	memcpy(problem, hb->problem, sizeof(problem));
 	memcpy(since, hb->problem_since, sizeof(since));
 	snprintf(sessions, sizeof(sessions), "%ld", hb->sessions);
 	pthread_mutex_unlock(&hb->mu);
-	snprintf(attempt, sizeof(attempt), "%ld", active ? att : 0L);
+	snprintf(attempt, sizeof(attempt), "%ld", active || owner[0] ? att : 0L);
 
 	lr_err_clear(&err);
 	if (active) {
@@ -107,14 +118,16 @@ static void beat(wk_hb *hb)
 		pthread_mutex_unlock(&hb->mu);
 	}
 	{
-		const char *f[] = {"pid",  "host",    "since",         "job",      "attempt",
-		                   "jobs", "problem", "problem_since", "sessions", "sessions_max"};
-		const char *v[] = {hb->pid, hb->host, hb->since, active ? job : "", attempt,
-		                   done,    problem,  since,     sessions,          smax};
+		const char *f[] = {"pid",     "host",     "since",       "job",
+		                   "attempt", "jobs",     "problem",     "problem_since",
+		                   "helping", "sessions", "sessions_max"};
+		const char *v[] = {hb->pid, hb->host, hb->since, active || owner[0] ? job : "",
+		                   attempt, done,     problem,   since,
+		                   owner,   sessions, smax};
 
 		snprintf(smax, sizeof(smax), "%ld", hb->cfg->sessions_held);
 		lr_err_clear(&err);
-		if (lr_q_heartbeat(&hb->q, hb->cfg->name, ttl, 10, f, v, &err) < 0)
+		if (lr_q_heartbeat(&hb->q, hb->cfg->name, ttl, 11, f, v, &err) < 0)
 			log_debug("heartbeat: %s", err.msg);
 	}
 }
@@ -236,6 +249,19 @@ void wk_hb_idle(wk_hb *hb)
 	hb->job[0] = '\0';
 	hb->jobs_done++;
 	atomic_store(&hb->status, 0);
+	pthread_mutex_unlock(&hb->mu);
+}
+
+void wk_hb_helping(wk_hb *hb, const char *id, long attempt, const char *owner)
+{
+	pthread_mutex_lock(&hb->mu);
+	hb->help_job[0] = '\0';
+	hb->help_owner[0] = '\0';
+	if (id != NULL && owner != NULL && *owner) {
+		snprintf(hb->help_job, sizeof(hb->help_job), "%s", id);
+		snprintf(hb->help_owner, sizeof(hb->help_owner), "%s", owner);
+		hb->help_attempt = attempt;
+	}
 	pthread_mutex_unlock(&hb->mu);
 }
 

@@ -23,6 +23,11 @@ void wk_hb_stop(wk_hb *hb);
 void wk_hb_job(wk_hb *hb, const char *id, long attempt);
 /* Stop renewing (the job was finished or given back); counts it as done. */
 void wk_hb_idle(wk_hb *hb);
+/* Helping with another worker's batch job (batch_help.h), id's attempt,
+ * run by owner: while the worker has no job of its own its record shows
+ * that job in `job` and `attempt` and the owner in `helping` (the lease is
+ * the owner's: not renewed here). id NULL: helping no more. */
+void wk_hb_helping(wk_hb *hb, const char *id, long attempt, const char *owner);
 /* Why the worker cannot make progress (it keeps trying), or NULL when it
  * can again: the record's `problem` field (and `problem_since`, seconds since
  * the epoch), which `llmrepl stats` shows. */

@@ -264,7 +264,7 @@ static size_t help(wk *w)
 	lr_err err;
 
 	lr_err_clear(&err);
-	if (wk_batch_help(&w->q, w->cfg, w->pool, w->stop, &n, &err) < 0)
+	if (wk_batch_help(&w->q, w->cfg, w->pool, w->hb, w->stop, &n, &err) < 0)
 		log_warn("helping with a batch: %s", err.msg);
 	return n;
 }

@@ -15,6 +15,7 @@
  *   queue_probe URL PREFIX reclaim | promote | orphans IDLE_MS | gc IDLE_MS GONE_MS
  *   queue_probe URL PREFIX cancel ID
  *   queue_probe URL PREFIX heartbeat WORKER TTL_MS | unregister WORKER
+ *   queue_probe URL PREFIX repair COUNT              a whole pass: "calls fixed"
  *
  * QP_REPLY_MAX bounds a reply (bytes; default the client's). The policy
  * comes from QP_TTL, QP_MAX_ATTEMPTS, QP_BACKOFF_MS (defaults
@@ -169,6 +170,17 @@ int main(int argc, char **argv)
 		const char *v[1] = {"1"};
 
 		rc = lr_q_heartbeat(&q, a[0], strtol(a[1], NULL, 10), 1, f, v, &e);
+	} else if (strcmp(op, "repair") == 0 && n == 1) {
+		unsigned long long cursor = 0;
+		long calls = 0, fixed = 0, f = 0;
+
+		do {
+			rc = lr_q_repair(&q, &cursor, strtol(a[0], NULL, 10), &f, &e);
+			calls++;
+			fixed += f;
+		} while (rc == 0 && cursor != 0);
+		if (rc == 0)
+			printf("%ld %ld\n", calls, fixed);
 	} else if (strcmp(op, "unregister") == 0 && n == 1) {
 		rc = lr_q_unregister(&q, a[0], &e);
 	} else {

@@ -52,6 +52,17 @@ def running_owner(system, jid):
     return h["worker"]
 
 
+def owner_then_helper(system, n, secs):
+    """A batch of n items of secs each running on one worker (one slot), then
+    a second worker (one slot) to help: (owner, helper, job id)."""
+    system.dispatcher()
+    owner = system.worker(**{"batch-slots": 1})
+    jid = system.submit(batch(sleepy(n, secs), limits={"timeout_s": 10}))
+    assert running_owner(system, jid) == owner.name
+    helper = system.worker(**{"batch-slots": 1})
+    return owner, helper, jid
+
+
 def recorded_items(port):
     """The worker's llmrepl_worker_batch_items_total{outcome="recorded"} by role."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
@@ -83,6 +94,31 @@ def test_three_workers_share_a_batch_each_item_once(system):
     counts = [recorded_items(p) for p in ports]
     assert sum(sum(c.values()) for c in counts) == n, counts
     assert sum(c.get("helper", 0) for c in counts) > 0, counts
+
+
+def test_a_helpers_presence_record_names_the_batch_it_helps_with(system):
+    # Its record (P worker:<name>) says it is busy: the batch job and attempt
+    # in `job` and `attempt`, the worker it helps in `helping`; all cleared
+    # when it has nothing left to help with.
+    n = 6
+    owner, helper, jid = owner_then_helper(system, n, 2)
+    rec = system.key("worker", helper.name)
+    claims = system.key("job", jid, "claims")
+    system.wait_for(lambda: helper.name in system.r.hvals(claims), timeout=60,
+                    what="the helper holding items")
+    system.wait_for(lambda: system.r.hget(rec, "helping") == owner.name, timeout=30,
+                    what=f"the helper's record saying it helps: {system.r.hgetall(rec)}")
+    h = system.r.hgetall(rec)
+    assert h["job"] == jid and h["attempt"] == "1", h
+    # The owner's record names its own job and helps no one.
+    o = system.r.hgetall(system.key("worker", owner.name))
+    assert o["job"] == jid and o.get("helping", "") == "", o
+    system.wait(jid, timeout=120)
+    assert_every_item_once(system, jid, n)
+    system.wait_for(lambda: system.r.hget(rec, "helping") == "" and
+                    system.r.hget(rec, "job") == "", timeout=30,
+                    what=f"the helper idle again: {system.r.hgetall(rec)}")
+    assert system.r.hget(rec, "attempt") == "0"
 
 
 def test_a_helper_killed_mid_item_costs_only_a_rerun_of_its_items(system):
@@ -134,12 +170,8 @@ def test_a_helpers_record_for_an_attempt_that_ended_is_refused(system):
     # The helper runs a long item; meanwhile the owner dies and its lease
     # runs out, so the helper's record comes for an attempt that is over:
     # refused by the fence, and the item is run again by the next attempt.
-    system.dispatcher()
-    owner = system.worker(**{"batch-slots": 1})
     n = 4
-    jid = system.submit(batch(sleepy(n, 3), limits={"timeout_s": 10}))
-    assert running_owner(system, jid) == owner.name
-    helper = system.worker(**{"batch-slots": 1})
+    owner, helper, jid = owner_then_helper(system, n, 3)
     claims = system.key("job", jid, "claims")
     held = system.wait_for(lambda: [k for k, v in system.r.hgetall(claims).items()
                                     if v == helper.name], timeout=60,
