@@ -41,12 +41,19 @@ def _bound(code_tree):
     return names
 
 
+_NOT = object()
+
+
 def _literal(node):
+    """The literal's value, or _NOT."""
     try:
-        ast.literal_eval(node)
+        return ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return False
-    return True
+        return _NOT
+
+
+_BARRED = (ast.Lambda, ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom, ast.Starred,
+           ast.Attribute, ast.Subscript, ast.comprehension)
 
 
 def _one(stmt, param, safe):
@@ -54,26 +61,33 @@ def _one(stmt, param, safe):
     if not isinstance(stmt, ast.Assert):
         return None
     call = None
+    uses = 0  # names `param` read, the call's own function among them
     for n in ast.walk(stmt):
-        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == param:
-            if call is not None:
+        if isinstance(n, ast.Name):
+            if n.id == param:
+                uses += 1
+            elif n.id not in safe:
                 return None
-            call = n
-        elif isinstance(n, ast.Name) and n.id != param and n.id not in safe:
-            return None
-        elif isinstance(n, (ast.Lambda, ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom,
-                            ast.Starred, ast.Attribute, ast.Subscript, ast.comprehension)):
+        elif isinstance(n, ast.Call):
+            if isinstance(n.func, ast.Name) and n.func.id == param:
+                if call is not None:
+                    return None
+                call = n
+        elif isinstance(n, _BARRED):
             return None
     if call is None:
         return ()  # nothing of the code's: the row goes on past it
-    if any(isinstance(n, ast.Name) and n.id == param and n is not call.func
-                           for n in ast.walk(stmt)):
+    if uses != 1:
         return None
-    if not all(_literal(a) for a in call.args) or \
-            not all(k.arg is not None and _literal(k.value) for k in call.keywords):
+    args = tuple(_literal(a) for a in call.args)
+    kwargs = {}
+    for k in call.keywords:
+        if k.arg is None:
+            return None
+        kwargs[k.arg] = _literal(k.value)
+    if _NOT in args or _NOT in kwargs.values():
         return None
-    return (tuple(ast.literal_eval(a) for a in call.args),
-            {k.arg: ast.literal_eval(k.value) for k in call.keywords})
+    return args, kwargs
 
 
 def calls(check_fn, code_tree, source_len):
