@@ -19,6 +19,8 @@ call at a time, after the row's answers are all in.
 """
 import ast
 
+from llmrepl_planbase import walk
+
 ROW_MAX = 256  # calls sent ahead at once
 ARGS_MAX = 32 << 10  # characters of the row's arguments' source
 SAFE = frozenset(("abs", "round", "len", "sorted", "set", "list", "tuple", "str", "int",
@@ -29,7 +31,7 @@ SAFE = frozenset(("abs", "round", "len", "sorted", "set", "list", "tuple", "str"
 def _bound(code_tree):
     """Every name the code binds anywhere (its module's globals among them)."""
     names = set()
-    for n in ast.walk(code_tree):
+    for n in walk(code_tree):
         if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
             names.add(n.id)
         elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -41,19 +43,15 @@ def _bound(code_tree):
     return names
 
 
-_NOT = object()
+_NOT_LITERAL = object()
 
 
 def _literal(node):
-    """The literal's value, or _NOT."""
+    """The literal's value, or _NOT_LITERAL."""
     try:
         return ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return _NOT
-
-
-_BARRED = (ast.Lambda, ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom, ast.Starred,
-           ast.Attribute, ast.Subscript, ast.comprehension)
+        return _NOT_LITERAL
 
 
 def _one(stmt, param, safe):
@@ -61,31 +59,27 @@ def _one(stmt, param, safe):
     if not isinstance(stmt, ast.Assert):
         return None
     call = None
-    uses = 0  # names `param` read, the call's own function among them
-    for n in ast.walk(stmt):
-        if isinstance(n, ast.Name):
-            if n.id == param:
-                uses += 1
-            elif n.id not in safe:
+    nodes = walk(stmt)
+    for n in nodes:
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == param:
+            if call is not None:
                 return None
-        elif isinstance(n, ast.Call):
-            if isinstance(n.func, ast.Name) and n.func.id == param:
-                if call is not None:
-                    return None
-                call = n
-        elif isinstance(n, _BARRED):
+            call = n
+        elif isinstance(n, ast.Name) and n.id != param and n.id not in safe:
+            return None
+        elif isinstance(n, (ast.Lambda, ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom,
+                            ast.Starred, ast.Attribute, ast.Subscript, ast.comprehension)):
             return None
     if call is None:
         return ()  # nothing of the code's: the row goes on past it
-    if uses != 1:
+    if any(isinstance(n, ast.Name) and n.id == param and n is not call.func
+                           for n in nodes):
+        return None
+    if any(k.arg is None for k in call.keywords):
         return None
     args = tuple(_literal(a) for a in call.args)
-    kwargs = {}
-    for k in call.keywords:
-        if k.arg is None:
-            return None
-        kwargs[k.arg] = _literal(k.value)
-    if _NOT in args or _NOT in kwargs.values():
+    kwargs = {k.arg: _literal(k.value) for k in call.keywords}
+    if any(v is _NOT_LITERAL for v in args) or any(v is _NOT_LITERAL for v in kwargs.values()):
         return None
     return args, kwargs
 
