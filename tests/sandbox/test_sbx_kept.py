@@ -275,3 +275,20 @@ def test_a_slot_directory_keeps_nothing_unless_asked(tmp_path):
     uid = r["stdout"].strip()
     assert dirs(uid, scope_of(slots)) == []
     assert not os.path.exists("/run/llmrepl-sbx/" + NAME % (scope_of(slots), uid))
+
+
+def test_what_an_older_build_kept_goes(scope):
+    """An older build kept namespaces as /run/llmrepl-sbx/netns-<uid> (no scope in
+    the name): nothing looks for them, and each cold run's copy of the host's mount
+    table carried them. A process that keeps a namespace removes them."""
+    os.makedirs("/run/llmrepl-sbx", mode=0o700, exist_ok=True)
+    path = "/run/llmrepl-sbx/netns-%d" % (70000 + os.getpid() % 10000)
+    open(path, "w").close()
+    subprocess.run(["unshare", "--net=" + path, "true"], check=True)
+    try:
+        kept_netns(scope)
+        assert not os.path.exists(path)
+    finally:
+        if os.path.exists(path):
+            subprocess.run(["umount", "-l", path], capture_output=True)
+            os.unlink(path)
