@@ -8,6 +8,7 @@ import glob
 import os
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -65,7 +66,8 @@ def scope(tmp_path):
     afterwards."""
     slots = tmp_path / "slots"
     slots.mkdir()
-    env = dict(os.environ, LLMREPL_SANDBOX_SLOT_DIR=str(slots), LLMREPL_SANDBOX_KEEP="1")
+    env = dict(os.environ, LLMREPL_SANDBOX_SLOT_DIR=str(slots), LLMREPL_SANDBOX_KEEP="1",
+               LLMREPL_SBX_TRACE="1")
     name = scope_of(slots)
     seen = set()
 
@@ -75,6 +77,8 @@ def scope(tmp_path):
         proc, results = cli(flags(timeout=20, extra=extra), env=env, files=[str(path)])
         assert proc.returncode in (0, 1), proc.stderr.decode()
         r = results[0]
+        r["trace"] = [line for line in proc.stderr.decode().splitlines()
+                      if line.startswith("sbx-trace cold")]
         for word in r["stdout"].split():
             if word.isdigit():
                 seen.add(word)
@@ -82,6 +86,9 @@ def scope(tmp_path):
 
     run.name = name
     yield run
+    for path in glob.glob("/run/llmrepl-sbx/tmpl-%s-*" % name):
+        subprocess.run(["umount", "-l", path], capture_output=True)
+        os.unlink(path)
     for uid in seen:
         ns = "/run/llmrepl-sbx/" + NAME % (name, uid)
         if os.path.exists(ns):
@@ -292,3 +299,26 @@ def test_what_an_older_build_kept_goes(scope):
         if os.path.exists(path):
             subprocess.run(["umount", "-l", path], capture_output=True)
             os.unlink(path)
+
+
+def test_the_next_process_copies_the_mount_template_the_first_bound(scope):
+    """A scope that outlives its processes shares its mount template: bound at
+    /run/llmrepl-sbx/tmpl-<scope>-<key>-<second> by the process that built it,
+    copied by the next (ten seconds at most after it was built)."""
+    began = time.monotonic()
+    first = scope(UID)
+    assert first["end"] == "exited", first
+    if "uid" not in first["isolation"]:
+        pytest.skip("not root here")
+    bound = glob.glob("/run/llmrepl-sbx/tmpl-%s-*" % scope.name)
+    assert len(bound) == 1, bound
+    assert "h.tbuild=" in first["trace"][0] and "c.template=" in first["trace"][0], first
+    ino = os.stat(bound[0]).st_ino
+    second = scope(UID)
+    assert second["end"] == "exited" and second["stdout"] == first["stdout"], second
+    assert "c.template=" in second["trace"][0], second
+    if time.monotonic() - began < 9:
+        # Not built again: the first process's, as it was bound.
+        assert "h.template=" in second["trace"][0], second
+        assert glob.glob("/run/llmrepl-sbx/tmpl-%s-*" % scope.name) == bound
+        assert os.stat(bound[0]).st_ino == ino
