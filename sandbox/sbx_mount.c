@@ -349,16 +349,35 @@ static int run_dir(int make)
 	return 0;
 }
 
-static void shared_prefix(const sbx_setup *s, char *buf, size_t len)
+/* What a template of s was built from, as far as a stat can tell: the
+ * entry's directory (its path, and when it or its __pycache__ last changed:
+ * `make` replaces the .pyc files there). A template whose key differs is
+ * not used. Changes under /usr are left to the template's age. */
+static unsigned long long template_key(const sbx_setup *s)
 {
-	char name[48], scope[17] = "";
 	unsigned long long h = 1469598103934665603ULL;
+	char cache[SBX_PATH + 16];
+	struct stat st;
 
 	for (const char *c = s->py_dir; *c; c++)
 		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+	snprintf(cache, sizeof(cache), "%s/__pycache__", s->py_dir);
+	if (stat(s->py_dir, &st) == 0)
+		h = (h ^ (unsigned long long)st.st_mtim.tv_sec) * 1099511628211ULL ^
+		    (unsigned long long)st.st_mtim.tv_nsec;
+	if (stat(cache, &st) == 0)
+		h = (h ^ (unsigned long long)st.st_mtim.tv_sec) * 1099511628211ULL ^
+		    (unsigned long long)st.st_mtim.tv_nsec;
+	return h * 1099511628211ULL;
+}
+
+static void shared_prefix(unsigned long long key, char *buf, size_t len)
+{
+	char name[48], scope[17] = "";
+
 	sbx_slot_cgroup_name(0, name, sizeof(name));
 	(void)sscanf(name, "llmrepl-sbx-%16[0-9a-f]-", scope);
-	snprintf(buf, len, "tmpl-%s-%016llx-", scope, h);
+	snprintf(buf, len, "tmpl-%s-%016llx-", scope, key);
 }
 
 static int is_mntns(int fd)
@@ -378,10 +397,12 @@ static void shared_drop(const char *name)
 	(void)unlink(path);
 }
 
-/* The newest template bound for prefix that is young enough: an fd, and
- * *built its second; -1 when none. Older ones of prefix are removed. */
+/* The newest template bound for prefix (tmpl-<scope>-<key>-) that is young
+ * enough: an fd, and *built its second; -1 when none. The scope's older
+ * ones, whatever their key, are removed. */
 static int shared_find(const char *prefix, double now, double *built)
 {
+	const size_t scope_len = strlen("tmpl-") + 16 + 1;
 	size_t plen = strlen(prefix);
 	char path[160];
 	struct dirent *e;
@@ -389,18 +410,19 @@ static int shared_find(const char *prefix, double now, double *built)
 	DIR *d;
 	int fd;
 
-	if (run_dir(0) < 0 || (d = opendir(RUN_DIR)) == NULL)
+	if (plen <= scope_len || run_dir(0) < 0 || (d = opendir(RUN_DIR)) == NULL)
 		return -1;
 	while ((e = readdir(d)) != NULL) {
+		unsigned long long key;
 		long t;
 		char tail;
 
-		if (strncmp(e->d_name, prefix, plen) != 0 ||
-		    sscanf(e->d_name + plen, "%ld%c", &t, &tail) != 1)
+		if (strncmp(e->d_name, prefix, scope_len) != 0 ||
+		    sscanf(e->d_name + scope_len, "%16llx-%ld%c", &key, &t, &tail) != 2)
 			continue;
 		if ((double)t < now - TEMPLATE_AGE_S || (double)t > now + 1)
 			shared_drop(e->d_name);
-		else if (t > best)
+		else if (strncmp(e->d_name, prefix, plen) == 0 && t > best)
 			best = t;
 	}
 	closedir(d);
@@ -441,19 +463,21 @@ static struct {
 	const sbx_setup *s;
 	int fd; /* -1: none could be had */
 	double built;
+	unsigned long long key; /* template_key when it was built */
 } templates[TEMPLATES];
 static int ntemplates;
 static pthread_mutex_t template_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* A fresh template for s: one bound by another process of the scope
  * (shared), else one built here (and bound for the others). */
-static int template_fresh(const sbx_setup *s, int shared, double now, double *built, int *made)
+static int template_fresh(const sbx_setup *s, unsigned long long key, int shared, double now,
+                          double *built, int *made)
 {
 	char prefix[64];
 	int fd = -1;
 
 	if (shared) {
-		shared_prefix(s, prefix, sizeof(prefix));
+		shared_prefix(key, prefix, sizeof(prefix));
 		fd = shared_find(prefix, now, built);
 	}
 	if (fd < 0) {
@@ -486,10 +510,14 @@ int sbx_mount_template(const sbx_setup *s, int shared, int *made)
 		ntemplates++;
 	}
 	if (i < ntemplates) {
-		if (now - templates[i].built > TEMPLATE_AGE_S) {
+		unsigned long long key = template_key(s);
+
+		if (now - templates[i].built > TEMPLATE_AGE_S || key != templates[i].key) {
 			if (templates[i].fd >= 0)
 				close(templates[i].fd);
-			templates[i].fd = template_fresh(s, shared, now, &templates[i].built, made);
+			templates[i].key = key;
+			templates[i].fd =
+			    template_fresh(s, key, shared, now, &templates[i].built, made);
 		}
 		/* A copy for this run: the one kept may be replaced meanwhile. */
 		if (templates[i].fd >= 0)

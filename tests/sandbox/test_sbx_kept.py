@@ -6,12 +6,14 @@ with its own limits. Each test has a scope of its own (a slot directory), so
 other sandboxes on the host neither take nor leave what it looks at."""
 import glob
 import os
+import shutil
 import signal
 import subprocess
 import time
 
 import pytest
 
+from conftest import ROOT
 from sbxkit import cli, flags
 
 UID = "import os\nprint(os.getuid())\n"
@@ -322,3 +324,23 @@ def test_the_next_process_copies_the_mount_template_the_first_bound(scope):
         assert "h.template=" in second["trace"][0], second
         assert glob.glob("/run/llmrepl-sbx/tmpl-%s-*" % scope.name) == bound
         assert os.stat(bound[0]).st_ino == ino
+
+
+def test_a_template_of_an_entry_changed_since_is_not_copied(scope, tmp_path):
+    """`make` replaces the entry's .pyc files in its __pycache__: a template built
+    before that (whose overlay may still show the old files) is not used."""
+    py = tmp_path / "py"
+    shutil.copytree(ROOT / "sandbox" / "py", py)
+    first = scope(UID, "--py-dir", str(py))
+    assert first["end"] == "exited", first
+    if "uid" not in first["isolation"]:
+        pytest.skip("not root here")
+    assert "h.tbuild=" in first["trace"][0], first
+    again = scope(UID, "--py-dir", str(py))
+    if "h.tbuild=" in again["trace"][0]:
+        pytest.skip("the first template was ten seconds old already")
+    st = os.stat(py / "__pycache__")
+    os.utime(py / "__pycache__", ns=(st.st_atime_ns, st.st_mtime_ns + 1000))
+    changed = scope(UID, "--py-dir", str(py))
+    assert changed["end"] == "exited", changed
+    assert "h.tbuild=" in changed["trace"][0], changed
