@@ -8,6 +8,7 @@ the same either way, and nothing a run does may reach the template or the next
 run. (Templates shared between processes: test_sbx_kept.py.)"""
 import os
 import re
+import time
 
 import pytest
 
@@ -72,8 +73,10 @@ def test_runs_from_the_template_see_and_may_do_what_the_first_run_does(tmp_path)
     slots = tmp_path / "slots"
     slots.mkdir()
     env = dict(os.environ, LLMREPL_SBX_TRACE="1", LLMREPL_SANDBOX_SLOT_DIR=str(slots))
+    began = time.monotonic()
     proc, results = cli(flags(), [str(view), str(meddle), str(view), str(meddle), str(view)],
                         env=env)
+    took = time.monotonic() - began
     assert proc.returncode == 0, proc.stderr.decode()
     assert len(results) == 5, proc.stderr.decode()
     traces = [line for line in proc.stderr.decode().splitlines()
@@ -83,7 +86,10 @@ def test_runs_from_the_template_see_and_may_do_what_the_first_run_does(tmp_path)
     # later one copied it.
     assert "c.template=" not in traces[0]
     assert all("c.template=" in t for t in traces[1:]), traces
-    assert "h.tbuild=" in traces[1] and all("h.template=" in t for t in traces[2:]), traces
+    assert "h.tbuild=" in traces[1], traces
+    if took < 9:
+        # Not built again within its ten seconds.
+        assert all("h.template=" in t for t in traces[2:]), traces
     for r in results:
         assert r["end"] == "exited" and r["exit_code"] == 0, r
         assert "seccomp" in r["isolation"] and "mntns" in r["isolation"], r
