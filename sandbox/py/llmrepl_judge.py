@@ -342,6 +342,25 @@ class Remote:
             return
         self.ahead = [b[:3] for b in batch]
 
+    def send_early(self, name, row, timeout):
+        """The row right behind the code's load, before the tests are
+        planned (llmrepl_ahead.early): taken by check()'s calls as
+        send_ahead's would be (send_ahead then sends nothing)."""
+        if self.sock is None or not self.pending or self.ahead or self.cb_depth or \
+                self.dead is not None:
+            return
+        try:
+            batch = [[name, [self.encode(x) for x in args],
+                      [[str(k), self.encode(v)] for k, v in kwargs.items()], max(0.001, timeout)]
+                     for args, kwargs in row]
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
+                                 struct.pack("ll", 1, 0))
+            wire.send(self.sock, ["calls", batch])
+        except (OSError, wire.WireError, ValueError):
+            self.kill()
+            return
+        self.ahead = [b[:3] for b in batch]
+
     def _take_ahead(self, msg):
         """True when msg is the next call sent ahead (its answer is coming)."""
         head = self.ahead.pop(0)
