@@ -89,6 +89,27 @@ def test_threads_work(run, mode):
     assert r["end"] == "exited" and r["stdout"] == str(list(range(8))) + "\n", r["stderr"]
 
 
+def test_the_end_joins_threads_runs_atexit_and_shuts_logging_down(run, mode):
+    # As the interpreter's own exit: threads joined, then the atexit
+    # functions last-registered first, logging's shutdown (registered when
+    # logging was imported: before the code's own, in the pool by the
+    # server) last, flushing a buffered handler.
+    code = ("import atexit, logging, logging.handlers, sys, threading\n"
+            "log = logging.getLogger('t')\n"
+            "log.propagate = False\n"
+            "log.addHandler(logging.handlers.MemoryHandler(\n"
+            "    100, target=logging.StreamHandler(sys.stdout)))\n"
+            "log.warning('buffered')\n"
+            "atexit.register(print, 'atexit')\n"
+            "go = threading.Event()\n"
+            "threading.Thread(target=lambda: (go.wait(), print('thread'))).start()\n"
+            "print('main')\n"
+            "go.set()\n")
+    r = run(code, pool=mode)
+    assert r["end"] == "exited", r
+    assert r["stdout"] == "main\nthread\natexit\nbuffered\n", r
+
+
 def test_subprocess_of_python_works(run, mode):
     code = ("import subprocess, sys\n"
             "p = subprocess.run([sys.executable, '-c', 'print(6*7)'], capture_output=True,"
