@@ -268,7 +268,7 @@ def _evaluate(o, ans):
         # host left them to the judge).
         o["remote"] = _prestart(o)
     tests = o["tests"]
-    tests_tree = None
+    tests_tree = row = None
     if tests is not None:
         if len(tests.encode("utf-8", "replace")) > o["max_code_bytes"]:
             ans["status"] = "bad_tests"
@@ -283,10 +283,10 @@ def _evaluate(o, ans):
                 err["message"] = "the tests do not parse: " + err["message"]
                 ans["error"] = err
                 return
-            _send_early(o, tree, tests_tree, tests)
+            row = _send_early(o, tree, tests_tree, tests)
     try:
         plan = llmrepl_plan.build(tree, code, tests, o["entry_point"], o["doctests"],
-                                  tests_tree)
+                                  tests_tree, row)
     except llmrepl_plan.PlanError as e:
         ans["status"] = "bad_tests"
         ans["error"] = {"type": "BadTests", "file": "tests", "message": str(e)}
@@ -314,17 +314,19 @@ def _evaluate(o, ans):
 def _send_early(o, tree, tests_tree, tests):
     """check()'s row of calls to the worker right behind the code, when the
     tests cannot reach the code before check() (llmrepl_ahead.early): the
-    worker runs it while this process plans the tests."""
+    worker runs it while this process plans the tests. Returns the row (the
+    plan's own, found once), or None."""
     rem = o.get("remote")
     if rem is None or not o["entry_point"] or o["session_cells"]:
-        return
+        return None
     try:
         row = llmrepl_ahead.early(tests_tree, tree, o["module"], len(tests))
     except (RecursionError, MemoryError):
-        return
+        return None
     if row:
         rem.send_early(o["entry_point"], row, min(o["test_timeout_s"],
                                                   o["deadline"] - time.monotonic()))
+    return row
 
 
 def _static(code, tree, o):

@@ -329,18 +329,7 @@ class Remote:
         if type(fn) is not Global or fn._name != name or fn._r is not self or \
                 self.sock is None or self.pending or self.ahead or self.cb_depth:
             return
-        t = max(0.001, timeout)
-        try:
-            batch = [[name, [self.encode(x) for x in args],
-                      [[str(k), self.encode(v)] for k, v in kwargs.items()], t]
-                     for args, kwargs in row]
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
-                                 struct.pack("ll", 1, 0))
-            wire.send(self.sock, ["calls", batch])
-        except (OSError, wire.WireError, ValueError):
-            self.kill()
-            return
-        self.ahead = [b[:3] for b in batch]
+        self._send_row(name, row, timeout)
 
     def send_early(self, name, row, timeout):
         """The row right behind the code's load, before the tests are
@@ -349,9 +338,13 @@ class Remote:
         if self.sock is None or not self.pending or self.ahead or self.cb_depth or \
                 self.dead is not None:
             return
+        self._send_row(name, row, timeout)
+
+    def _send_row(self, name, row, timeout):
+        t = max(0.001, timeout)
         try:
             batch = [[name, [self.encode(x) for x in args],
-                      [[str(k), self.encode(v)] for k, v in kwargs.items()], max(0.001, timeout)]
+                      [[str(k), self.encode(v)] for k, v in kwargs.items()], t]
                      for args, kwargs in row]
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
                                  struct.pack("ll", 1, 0))
