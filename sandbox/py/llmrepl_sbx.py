@@ -567,7 +567,7 @@ def run_once():
     return 2
 
 
-def _threads_to_join(threading):
+def threads_to_join(threading):
     """Whether threading._shutdown() has anything to do: a thread to join
     or a threading atexit function. Without, it would only mark the main
     thread stopped, and in a forked run it touches (and so copies) pages of
@@ -583,19 +583,22 @@ def _threads_to_join(threading):
 SERVER_LOGGING = None
 
 
+def logging_changed():
+    """Whether the logging handlers are other than the server's."""
+    now = sys.modules["logging"]._handlerList
+    return len(now) != len(SERVER_LOGGING) or not all(
+        a is b for a, b in zip(now, SERVER_LOGGING))
+
+
 def _logging_shutdown():
     """logging.shutdown(), as atexit would run it last (it was registered
     when the server imported logging, before anything of the run), unless
     the run left the server's handlers as they were: then it would only
     flush and close those, whose stream is sys.stderr (flushed here anyway),
     and in a forked run that costs ~0.1 ms of the server's pages copied."""
-    logging = sys.modules.get("logging")
     try:
-        now = logging._handlerList
-        if len(now) == len(SERVER_LOGGING) and all(
-                a is b for a, b in zip(now, SERVER_LOGGING)):
-            return
-        logging.shutdown()
+        if logging_changed():
+            sys.modules["logging"].shutdown()
     except BaseException:
         pass
 
@@ -604,7 +607,7 @@ def finish(status):
     """Exit as the interpreter would (threads joined, atexit run, streams
     flushed) without tearing down every module."""
     threading = sys.modules.get("threading")
-    if threading is not None and _threads_to_join(threading):
+    if threading is not None and threads_to_join(threading):
         try:
             threading._shutdown()
         except BaseException:
