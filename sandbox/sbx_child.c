@@ -6,6 +6,7 @@
  * with threads that do not exist in this process). Every failure is reported
  * on the status pipe as an sbx_msg naming the step, then the child exits. */
 #include "sbx_child.h"
+#include "sbx_mount.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,47 +27,11 @@
 #include <time.h>
 #include <unistd.h>
 
-static void put(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n > 0) {
-		ssize_t w = write(fd, c, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		c += w;
-		n -= (size_t)w;
-	}
-}
-
-static size_t append(char *dst, size_t at, size_t cap, const char *s)
-{
-	while (*s && at + 1 < cap)
-		dst[at++] = *s++;
-	dst[at] = '\0';
-	return at;
-}
-
-static void note(char tag, const char *what, const char *arg)
-{
-	sbx_msg m;
-	size_t n;
-	int e = errno;
-
-	memset(&m, 0, sizeof(m));
-	m.tag = tag;
-	m.err = e;
-	n = append(m.what, 0, sizeof(m.what), what);
-	if (arg) {
-		n = append(m.what, n, sizeof(m.what), " ");
-		append(m.what, n, sizeof(m.what), arg);
-	}
-	put(SBX_CFD_STATUS, &m, sizeof(m));
-	errno = e;
-}
+/* What the child says on its status pipe (sbx_cmsg.c). */
+#define put    sbx_child_put
+#define append sbx_child_append
+#define note   sbx_child_note
+#define fail   sbx_child_fail
 
 /* A trace mark (sbx_trace.h): clock_gettime is the vDSO's, no locks. */
 static void mark(const sbx_plan *p, const char *what)
@@ -82,12 +47,6 @@ static void mark(const sbx_plan *p, const char *what)
 	m.utime_us = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 	append(m.what, 0, sizeof(m.what), what);
 	put(SBX_CFD_STATUS, &m, sizeof(m));
-}
-
-static void __attribute__((noreturn)) fail(const char *what, const char *arg)
-{
-	note('E', what, arg);
-	_exit(127);
 }
 
 /* Move the fds we keep to SBX_CFD_*, close everything else. */
@@ -132,142 +91,6 @@ static void write_file(const char *path, const char *s)
 	if (write(fd, s, n) != (ssize_t)n)
 		fail("write", path);
 	close(fd);
-}
-
-static void make_dir(const char *path)
-{
-	if (mkdir(path, 0755) < 0 && errno != EEXIST)
-		fail("mkdir", path);
-}
-
-/* A read-only overlay of m->src: two lower layers (overlayfs wants two
- * without an upper one), the second the still empty /proc of the new root,
- * named relative to it (the cwd): mountinfo then shows "overlay" with
- * lowerdir=<src>:proc, nothing of the host's device or paths. */
-static void overlay(const sbx_mount *m)
-{
-	char opts[SBX_PATH + 32];
-	size_t n;
-
-	make_dir(m->dst);
-	n = append(opts, 0, sizeof(opts), "lowerdir=");
-	n = append(opts, n, sizeof(opts), m->src);
-	append(opts, n, sizeof(opts), ":proc");
-	if (mount("overlay", m->dst, "overlay", m->flags, opts) == 0)
-		return;
-	note('W', "overlay unavailable, bound instead (mountinfo shows host paths)", m->dst);
-	if (mount(m->src, m->dst, NULL, MS_BIND, NULL) < 0)
-		fail("bind mount", m->dst);
-	if (mount(NULL, m->dst, NULL, MS_BIND | MS_REMOUNT | m->flags, NULL) < 0)
-		fail("remount", m->dst);
-}
-
-static void do_mount(const sbx_mount *m)
-{
-	static const char *const proc_opts[] = {"hidepid=invisible,subset=pid", "hidepid=2", NULL};
-	int fd;
-
-	switch (m->kind) {
-	case SBX_M_DIR: make_dir(m->dst); break;
-	case SBX_M_SYMLINK:
-		if (symlink(m->src, m->dst) < 0)
-			fail("symlink", m->dst);
-		break;
-	case SBX_M_FILE:
-		fd = open(m->dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		if (fd < 0)
-			fail("create", m->dst);
-		if (m->data)
-			put(fd, m->data, m->data_len);
-		else
-			put(fd, m->src, strlen(m->src));
-		close(fd);
-		break;
-	case SBX_M_OVERLAY: overlay(m); break;
-	case SBX_M_BIND:
-		if (m->is_file) {
-			fd = open(m->dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-			if (fd < 0)
-				fail("create", m->dst);
-			close(fd);
-		} else {
-			make_dir(m->dst);
-		}
-		if (mount(m->src, m->dst, NULL, MS_BIND, NULL) < 0)
-			fail("bind mount", m->dst);
-		/* The flags of a bind only change on a remount. */
-		if (mount(NULL, m->dst, NULL, MS_BIND | MS_REMOUNT | m->flags, NULL) < 0)
-			fail("remount", m->dst);
-		break;
-	case SBX_M_NODE:
-		/* chmod after mknod: the umask would narrow the mode. */
-		if (mknod(m->dst, S_IFCHR | 0600, (dev_t)m->dev) < 0 || chmod(m->dst, m->mode) < 0)
-			fail("mknod", m->dst);
-		break;
-	case SBX_M_RDONLY:
-		if (mount(NULL, m->dst, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | m->flags, NULL) <
-		    0)
-			fail("remount read-only", m->dst);
-		break;
-	case SBX_M_TMPFS:
-		make_dir(m->dst);
-		if (mount("tmpfs", m->dst, "tmpfs", m->flags, m->src) < 0)
-			fail("mount tmpfs", m->dst);
-		break;
-	case SBX_M_PROC:
-		make_dir(m->dst);
-		/* hidepid hides processes we may not trace (the pool's server);
-		 * subset=pid hides the system-wide files. Older kernels lack
-		 * them; a container may refuse a new procfs altogether, and
-		 * Python runs without one. */
-		for (int i = 0; i < 3; i++) {
-			if (mount("proc", m->dst, "proc", m->flags, proc_opts[i]) == 0)
-				return;
-			if (errno != EINVAL)
-				break;
-		}
-		note('W', "no /proc in the sandbox: mount proc failed", NULL);
-		break;
-	}
-}
-
-static void build_root(const sbx_plan *p)
-{
-	int fd;
-
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		fail("make mounts private", NULL);
-	/* A bind source must be a mount of this namespace: open the entry's
-	 * directory here (not in the host) and bind it through
-	 * /proc/self/fd, which works even if the root tmpfs covers its path. */
-	fd = open(p->py_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		fail("open", p->py_dir);
-	if (dup3(fd, SBX_CFD_PYDIR, O_CLOEXEC) < 0)
-		fail("dup3", p->py_dir);
-	close(fd);
-	if (mount("tmpfs", p->root, "tmpfs", MS_NOSUID | MS_NODEV,
-	          "size=1m,nr_inodes=512,mode=755") < 0)
-		fail("mount root tmpfs", p->root);
-	/* The overlays name their empty layer relative to the new root. */
-	if (chdir(p->root) < 0)
-		fail("chdir", p->root);
-	make_dir("proc");
-	for (int i = 0; i < p->nmounts; i++)
-		do_mount(&p->mounts[i]);
-	if (chdir(p->root) < 0)
-		fail("chdir", p->root);
-	/* pivot_root(".", ".") stacks the old root on the new one; detaching
-	 * it leaves only the new root visible. */
-	if (syscall(SYS_pivot_root, ".", ".") < 0)
-		fail("pivot_root", NULL);
-	if (umount2(".", MNT_DETACH) < 0)
-		fail("detach old root", NULL);
-	if (chdir("/") < 0)
-		fail("chdir /", NULL);
-	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) <
-	    0)
-		fail("remount / read-only", NULL);
 }
 
 /* ruid: the real uid, uid the effective and saved one (the pool's server
@@ -587,9 +410,14 @@ static int set_memfd_noexec_fresh(void)
 
 /* Settings the whole sandbox inherits, made while the child still has its
  * privileges and the host's /proc (this process is already pid 1 of the
- * new pid namespace, so the sysctl below is the namespace's own). */
-static void harden(void)
+ * new pid namespace, so the sysctl below is the namespace's own). Still in
+ * the host's mount namespace (own_mnt 0: a run that joins the mount
+ * template), nothing is mounted: 1 then says the sysctl is left for
+ * memfd_noexec_later, in the run's own mount namespace. */
+static int harden(int own_mnt)
 {
+	int later = 0;
+
 	/* The OOM killer's first choice, wherever memory runs out; written with
 	 * CAP_SYS_RESOURCE it is also the floor, so nothing in the sandbox can
 	 * make itself a lesser choice again. */
@@ -598,18 +426,32 @@ static void harden(void)
 	/* memfd_create makes sealed non-executable files and MFD_EXEC is
 	 * refused: no executing a copied binary from memory (/work and /tmp
 	 * are noexec). Kernels before 6.3 have no such knob. */
-	if (write_proc("/proc/sys/vm/memfd_noexec", "2") < 0 && set_memfd_noexec_fresh() < 0)
-		note('W', "vm.memfd_noexec not set: memfd files may be executable", NULL);
+	if (write_proc("/proc/sys/vm/memfd_noexec", "2") < 0) {
+		if (!own_mnt && errno == EROFS)
+			later = 1;
+		else if (set_memfd_noexec_fresh() < 0)
+			note('W', "vm.memfd_noexec not set: memfd files may be executable", NULL);
+	}
 	/* Speculative store bypass off for good (inherited, kept across exec).
 	 * ENXIO/EINVAL: nothing to control on this CPU or kernel. */
 	if (prctl(PR_SET_SPECULATION_CTRL, PR_SPEC_STORE_BYPASS, PR_SPEC_FORCE_DISABLE, 0, 0) < 0 &&
 	    errno != ENXIO && errno != EINVAL && errno != ENODEV)
 		note('W', "speculative store bypass mitigation not set", NULL);
+	return later;
+}
+
+static void memfd_noexec_later(void)
+{
+	errno = EROFS;
+	if (set_memfd_noexec_fresh() < 0)
+		note('W', "vm.memfd_noexec not set: memfd files may be executable", NULL);
 }
 
 void sbx_child_main(const sbx_plan *p)
 {
 	struct pollfd alive;
+	int template = p->fds[SBX_CFD_MNTNS - SBX_CFD_OUT] >= 0;
+	int later;
 
 	move_fds(p);
 	reset_signals();
@@ -621,7 +463,7 @@ void sbx_child_main(const sbx_plan *p)
 		close(SBX_CFD_NETNS);
 	}
 	mark(p, "c.start");
-	harden();
+	later = harden(!template);
 	mark(p, "c.harden");
 	/* The pool's server joins its cgroups first thing (once per pool); a
 	 * cold run's init moves python and itself later (join_cgroups). */
@@ -637,8 +479,18 @@ void sbx_child_main(const sbx_plan *p)
 		write_file("/proc/self/uid_map", p->uid_map);
 		write_file("/proc/self/gid_map", p->gid_map);
 	}
-	build_root(p);
-	close(SBX_CFD_PYDIR);
+	/* The root: a copy of the setup's mount template (sbx_plan_mntns), or
+	 * built here in the copy of the host's namespace the clone made. */
+	if (template) {
+		sbx_mount_enter_template();
+		mark(p, "c.template");
+		if (later)
+			memfd_noexec_later();
+	} else {
+		sbx_mount_root(p);
+		close(SBX_CFD_PYDIR);
+	}
+	sbx_mount_run(p);
 	mark(p, "c.mounts");
 	if (sethostname("sandbox", 7) < 0)
 		fail("sethostname", NULL);

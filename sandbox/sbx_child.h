@@ -33,6 +33,8 @@ enum {
 	SBX_CFD_RCG2,
 	SBX_CFD_RCG3,
 	SBX_CFD_NETNS, /* an empty network namespace to join instead of a new one */
+	SBX_CFD_MNTNS, /* the setup's mount template, copied instead of building
+	                  the root (sbx_mount.h) */
 	SBX_CFD_END,
 	SBX_NFDS = SBX_CFD_END - SBX_CFD_OUT,
 	/* Made inside the child, past the host's: the gate (END, END + 1), the
@@ -69,6 +71,9 @@ typedef struct sbx_mount {
 	unsigned mode;          /* SBX_M_NODE: permissions */
 	const char *data;       /* SBX_M_FILE: content instead of src, data_len bytes */
 	size_t data_len;
+	int per_run; /* made for each run in its own root (sbx_mount_run): /etc's
+	                files, /work, /tmp, /proc; the rest is the root a mount
+	                template carries (sbx_mount_root) */
 } sbx_mount;
 
 #define SBX_MAX_RLIMITS 16
@@ -137,6 +142,15 @@ typedef struct sbx_msg {
 _Static_assert(sizeof(sbx_msg) == 200 && offsetof(sbx_msg, utime_us) == 16 &&
                    offsetof(sbx_msg, what) == 40,
                "sbx_msg layout");
+
+/* The status pipe (sbx_cmsg.c; in the child only): write all of n bytes to
+ * fd; append s to dst at at (NUL-terminated, cut at cap), returning the new
+ * end; a record naming a step ('W' a warning, errno kept); report the step
+ * that failed ('E') and exit 127. */
+void sbx_child_put(int fd, const void *p, size_t n);
+size_t sbx_child_append(char *dst, size_t at, size_t cap, const char *s);
+void sbx_child_note(char tag, const char *what, const char *arg);
+void sbx_child_fail(const char *what, const char *arg) __attribute__((noreturn));
 
 /* Run in the cloned child; never returns. */
 void sbx_child_main(const sbx_plan *p) __attribute__((noreturn));

@@ -9,6 +9,7 @@
 
 #include "sbx_cgroup.h"
 #include "sbx_host.h"
+#include "sbx_mount.h"
 #include "sbx_netns.h"
 #include "sbx_slot.h"
 
@@ -18,6 +19,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,6 +360,9 @@ static void ready_give(sbx_ready *r)
 
 /* ---- the cold run ------------------------------------------------------------ */
 
+/* Cold runs this process has started (sbx_cold_start). */
+static atomic_uint cold_starts;
+
 static void kill_tree(int pidfd, sbx_cgroup *cg)
 {
 	/* SIGKILL to the namespace's pid 1 kills every process in it. */
@@ -592,11 +597,17 @@ int sbx_cold_start(sbx_cold *c, sbx_result *res, const sbx_config *cfg, const sb
 	}
 	sbx_plan_make(c->plan, s, lim, uid, 0);
 	cold_wire_plan(c, cfg, s);
+	/* A process's first cold run builds its root itself (a process that
+	 * makes one run, the CLI, would only pay for a template); from the
+	 * second on, each copies the setup's template. */
+	if (s->as_root && atomic_fetch_add(&cold_starts, 1) > 0)
+		sbx_plan_mntns(c->plan, sbx_mount_template(s));
 
 	sbx_trace_mark(&c->tr, "h.plan");
 	c->t0 = sbx_now();
 	c->pid = sbx_clone(c->plan, &c->pidfd);
 	sbx_trace_mark(&c->tr, "h.clone");
+	sbx_close_fd(&c->plan->fds[SBX_CFD_MNTNS - SBX_CFD_OUT]);
 	if (c->pid < 0) {
 		sbx_clone_failed(res, errno);
 		return -1;

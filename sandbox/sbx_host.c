@@ -142,6 +142,16 @@ static sbx_mount *add_mount(sbx_plan *p, int kind, const char *src, const char *
 	return m;
 }
 
+/* One of a run's own mounts (sbx_mount.per_run), made in its root. */
+static void add_run_mount(sbx_plan *p, int kind, const char *src, const char *dst,
+                          unsigned long flags)
+{
+	sbx_mount *m = add_mount(p, kind, src, dst, flags);
+
+	if (m)
+		m->per_run = 1;
+}
+
 static void add_bind(sbx_plan *p, const char *src, const char *dst, int is_file,
                      unsigned long extra)
 {
@@ -194,6 +204,7 @@ static void add_ld_cache(sbx_plan *p)
 	if (m) {
 		m->data = ld_cache;
 		m->data_len = ld_cache_len;
+		m->per_run = 1;
 	}
 }
 
@@ -276,13 +287,19 @@ static void layout(sbx_plan *p, int as_root)
 			add_overlay(p, top[i], top[i], mount_flags_of(top[i]) | ro);
 		}
 	}
+	/* /etc: a small tmpfs of each run's own (its passwd names the run's
+	 * uid), read-only once its files are written (sbx_plan_make). */
 	add_mount(p, SBX_M_DIR, NULL, "/etc", 0);
+	add_mount(p, SBX_M_DIR, NULL, "/work", 0);
+	add_mount(p, SBX_M_DIR, NULL, "/tmp", 0);
+	add_run_mount(p, SBX_M_TMPFS, "size=1m,nr_inodes=16,mode=755", "/etc",
+	              MS_NOSUID | MS_NODEV | MS_NOEXEC);
 	add_ld_cache(p);
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", SBX_CFD_PYDIR);
 	add_overlay(p, path, SBX_PY_INSIDE, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
 	layout_dev(p, as_root);
 	/* Last: the overlays above use the empty /proc as a layer. */
-	add_mount(p, SBX_M_PROC, NULL, "/proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY);
+	add_run_mount(p, SBX_M_PROC, NULL, "/proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY);
 }
 
 static int read_last_cap(void)
@@ -501,16 +518,17 @@ void sbx_plan_make(sbx_plan *p, const sbx_setup *s, const sbx_limits *lim, unsig
 	 * disk, is what stops a single file at the limit. */
 	snprintf(opts, sizeof(opts), "size=%ldm,nr_inodes=8192,mode=0700,uid=%u,gid=%u",
 	         lim->file_size_mb + 1, (unsigned)p->uid, (unsigned)p->gid);
-	add_mount(p, SBX_M_TMPFS, opts, "/work", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+	add_run_mount(p, SBX_M_TMPFS, opts, "/work", MS_NOSUID | MS_NODEV | MS_NOEXEC);
 	snprintf(opts, sizeof(opts), "size=%ldm,nr_inodes=8192,mode=1777", lim->file_size_mb + 1);
-	add_mount(p, SBX_M_TMPFS, opts, "/tmp", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+	add_run_mount(p, SBX_M_TMPFS, opts, "/tmp", MS_NOSUID | MS_NODEV | MS_NOEXEC);
 	snprintf(
 	    text, sizeof(text),
 	    "root:x:0:0::/:/usr/sbin/nologin\nsandbox:x:%u:%u:sandbox:/work:/usr/sbin/nologin\n",
 	    (unsigned)p->uid, (unsigned)p->gid);
-	add_mount(p, SBX_M_FILE, text, "/etc/passwd", 0);
+	add_run_mount(p, SBX_M_FILE, text, "/etc/passwd", 0);
 	snprintf(text, sizeof(text), "root:x:0:\nsandbox:x:%u:\n", (unsigned)p->gid);
-	add_mount(p, SBX_M_FILE, text, "/etc/group", 0);
+	add_run_mount(p, SBX_M_FILE, text, "/etc/group", 0);
+	add_run_mount(p, SBX_M_RDONLY, NULL, "/etc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
 
 	plan_rlimits(p, lim, server);
 	p->filter = (s->avoid & SBX_ISO_SECCOMP) ? NULL : s->filter;

@@ -42,6 +42,27 @@
 /* The second lane's uid: the slot's + this (factories have + SBX_SLOTS). */
 #define POOL_LANE_UID (2 * SBX_SLOTS)
 
+/* A run's pipes: the host's ends [0], the run's [1]; req is a socket. */
+typedef struct run_io {
+	int out[2], err[2], ans[2], req[2];
+} run_io;
+
+static void io_init(run_io *io)
+{
+	for (int i = 0; i < 2; i++)
+		io->out[i] = io->err[i] = io->ans[i] = io->req[i] = -1;
+}
+
+static void io_close(run_io *io)
+{
+	for (int i = 0; i < 2; i++) {
+		sbx_close_fd(&io->out[i]);
+		sbx_close_fd(&io->err[i]);
+		sbx_close_fd(&io->ans[i]);
+		sbx_close_fd(&io->req[i]);
+	}
+}
+
 struct sbx_pool {
 	pthread_mutex_t lock;
 	sbx_config cfg;
@@ -76,6 +97,14 @@ struct sbx_pool {
 	unsigned spare_n;
 	int running;
 	sbx_trace tr; /* the current run's (LLMREPL_SBX_TRACE) */
+	/* Made while the run before went on (run_ahead): the next run's
+	 * pipes (next_io.out[0] >= 0), and, for spare ahead_n (0: none), its
+	 * lane's counters reset and its OOM count read. */
+	run_io next_io;
+	unsigned ahead_n;
+	int ahead_peak_ok;
+	long ahead_oom;
+	long oom_before; /* the run cgroup's OOM kills before this run */
 };
 
 static void server_stop(sbx_pool *p)
@@ -89,6 +118,7 @@ static void server_stop(sbx_pool *p)
 	}
 	p->pid = -1;
 	p->running = 0;
+	p->ahead_n = 0; /* fresh cgroups, spares from 1 */
 	sbx_close_fd(&p->pidfd);
 	sbx_close_fd(&p->ctl);
 	sbx_close_fd(&p->log);
@@ -325,11 +355,11 @@ static int server_wait_ready(sbx_pool *p, int stfd, sbx_result *scratch, char *m
 	}
 }
 
-/* One datagram: text with n (up to 4) fds. */
+/* One datagram: text with n (up to 6) fds. */
 static int send_fds(int sock, const char *text, const int *fds, int n)
 {
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
+		char buf[CMSG_SPACE(sizeof(int) * 6)];
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = {(void *)(uintptr_t)text, strlen(text)};
@@ -353,16 +383,35 @@ static int send_fds(int sock, const char *text, const int *fds, int n)
 }
 
 /* The second lane's run cgroups, in SBX_CG_* order as the first lane's go
- * (--run-cgroup): "LANE", the server's first message. */
+ * (--run-cgroup), then each lane's pids.current (read-only) where both
+ * have one: "LANE <cgroups> <counts>", the server's first message. After a
+ * run the server reads its lane's count: none left (the run's process
+ * reaped, and nothing it started exists, not even unreaped) and it reports
+ * the run without a sweep for what it left. */
 static int send_lane(sbx_pool *p)
 {
-	int fds[SBX_CG_N];
-	int n = 0;
+	int fds[SBX_CG_N + 2];
+	int n = 0, k, rc;
+	char text[32];
 
 	for (int c = 0; c < SBX_CG_N; c++)
 		if (p->run[1].procs_fd[c] >= 0)
 			fds[n++] = p->run[1].procs_fd[c];
-	return send_fds(p->ctl, "LANE", fds, n);
+	k = n;
+	for (int l = 0; l < 2; l++)
+		if (p->run[l].dir[SBX_CG_PIDS] >= 0 && p->run[l].have_pids)
+			fds[n++] = openat(p->run[l].dir[SBX_CG_PIDS], "pids.current",
+			                  O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (n - k != 2 || fds[k] < 0 || fds[k + 1] < 0) {
+		while (n > k)
+			if (fds[--n] >= 0)
+				close(fds[n]);
+	}
+	snprintf(text, sizeof(text), "LANE %d %d", k, n - k);
+	rc = send_fds(p->ctl, text, fds, n);
+	while (n > k)
+		close(fds[--n]);
+	return rc;
 }
 
 /* Take a uid slot and its cgroups. A slot whose cgroup is still held by
@@ -491,6 +540,7 @@ int sbx_pool_start(sbx_pool **out, const sbx_config *cfg, char *msg, size_t len)
 	p->cfg.py_dir = p->py_dir;
 	p->pid = -1;
 	p->pidfd = p->ctl = p->log = p->slot_fd = p->spare_fd = -1;
+	io_init(&p->next_io);
 	sbx_cgroup_init(&p->top);
 	sbx_cgroup_init(&p->srv);
 	sbx_cgroup_init(&p->run[0]);
@@ -510,24 +560,11 @@ void sbx_pool_free(sbx_pool *p)
 	if (p == NULL)
 		return;
 	server_stop(p);
+	io_close(&p->next_io);
 	pthread_mutex_destroy(&p->lock);
 	free(p->python);
 	free(p->py_dir);
 	free(p);
-}
-
-typedef struct run_io {
-	int out[2], err[2], ans[2], req[2];
-} run_io;
-
-static void io_close(run_io *io)
-{
-	for (int i = 0; i < 2; i++) {
-		sbx_close_fd(&io->out[i]);
-		sbx_close_fd(&io->err[i]);
-		sbx_close_fd(&io->ans[i]);
-		sbx_close_fd(&io->req[i]);
-	}
 }
 
 typedef struct done_msg {
@@ -612,6 +649,30 @@ static void kill_and_drain(sbx_pool *p, sbx_cap caps[3], const int fds[3])
 				caps[i].eof = 1;
 }
 
+/* While a run goes on (its process on the other CPU), what the next needs
+ * that does not wait for its end: its pipes, and with lanes the counters
+ * of the other lane, whose runs are all over, reset for the spare that
+ * waits there (its peak and CPU then count from here, like its process's
+ * own rusage counts from its fork). pool_prepare uses them if that spare
+ * is the one offered next. */
+static void run_ahead(sbx_pool *p)
+{
+	sbx_cgroup *next;
+
+	if (p->next_io.out[0] < 0 &&
+	    (pipe2(p->next_io.out, O_CLOEXEC) < 0 || pipe2(p->next_io.err, O_CLOEXEC) < 0 ||
+	     pipe2(p->next_io.ans, O_CLOEXEC) < 0 ||
+	     socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p->next_io.req) < 0))
+		io_close(&p->next_io);
+	if (!p->lanes || !p->run[0].version)
+		return;
+	next = &p->run[lane_of(p, p->seq + 1)];
+	p->ahead_peak_ok = sbx_cgroup_reset_peak(next) == 0;
+	sbx_cgroup_reset_cpu(next);
+	p->ahead_oom = sbx_cgroup_oom_kills(next);
+	p->ahead_n = p->seq + 1;
+}
+
 /* Returns SBX_KILL_*; *dead when the server died or had to be killed. */
 static int supervise(sbx_pool *p, run_io *io, const sbx_limits *lim, const char *request,
                      size_t request_len, sbx_cap caps[3], done_msg *done, int *dead, int *gone,
@@ -631,6 +692,7 @@ static int supervise(sbx_pool *p, run_io *io, const sbx_limits *lim, const char 
 		sbx_close_fd(&io->req[0]);
 	else
 		req_write(io, request, request_len, &sent);
+	run_ahead(p);
 	for (;;) {
 		struct pollfd pf[6];
 		int map[6];
@@ -794,6 +856,7 @@ static int pool_prepare(sbx_pool *p, sbx_result *res, const sbx_limits *lim, cha
 	/* The spare waits in its lane's run cgroup already: its limits for
 	 * this run, its counters from zero. Both lanes get a new job's limits
 	 * at once (no run goes on now): the one ahead is as ready as this. */
+	p->oom_before = 0;
 	if (p->run[0].version) {
 		sbx_cg_limits want = {lim->memory_mb * 1024LL * 1024LL,
 		                      lim->max_procs + (p->cfg.peer ? 1 : 0), lim->cpus};
@@ -817,8 +880,15 @@ static int pool_prepare(sbx_pool *p, sbx_result *res, const sbx_limits *lim, cha
 			p->cur = want;
 		}
 		l = lane_of(p, p->spare_n);
-		p->peak_ok = sbx_cgroup_reset_peak(&p->run[l]) == 0;
-		sbx_cgroup_reset_cpu(&p->run[l]);
+		if (p->ahead_n != 0 && p->ahead_n == p->spare_n) {
+			p->peak_ok = p->ahead_peak_ok;
+			p->oom_before = p->ahead_oom;
+		} else {
+			p->peak_ok = sbx_cgroup_reset_peak(&p->run[l]) == 0;
+			sbx_cgroup_reset_cpu(&p->run[l]);
+			p->oom_before = sbx_cgroup_oom_kills(&p->run[l]);
+		}
+		p->ahead_n = 0;
 	}
 	return 0;
 }
@@ -832,9 +902,12 @@ static int run_send(sbx_pool *p, sbx_result *res, const sbx_limits *lim, run_io 
 	char text[128];
 	int sendfds[4];
 
-	if (pipe2(io->out, O_CLOEXEC) < 0 || pipe2(io->err, O_CLOEXEC) < 0 ||
-	    pipe2(io->ans, O_CLOEXEC) < 0 ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, io->req) < 0) {
+	if (p->next_io.out[0] >= 0) {
+		*io = p->next_io;
+		io_init(&p->next_io);
+	} else if (pipe2(io->out, O_CLOEXEC) < 0 || pipe2(io->err, O_CLOEXEC) < 0 ||
+	           pipe2(io->ans, O_CLOEXEC) < 0 ||
+	           socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, io->req) < 0) {
 		snprintf(res->detail, sizeof(res->detail), "pipe: %s", strerror(errno));
 		return -1;
 	}
@@ -845,10 +918,12 @@ static int run_send(sbx_pool *p, sbx_result *res, const sbx_limits *lim, run_io 
 	p->seq = p->spare_n;
 	snprintf(text, sizeof(text), "%ld %ld %ld %ld %ld", (long)ceil(lim->cpu_s), lim->memory_mb,
 	         lim->max_procs + (p->lanes ? 0 : 1), lim->file_size_mb, lim->max_files);
-	sendfds[0] = io->req[1];
-	sendfds[1] = io->ans[1];
-	sendfds[2] = io->out[1];
-	sendfds[3] = io->err[1];
+	/* In the order of the fds they become in the run (1-4; see
+	 * llmrepl_pool._RUN_FDS). */
+	sendfds[0] = io->out[1];
+	sendfds[1] = io->err[1];
+	sendfds[2] = io->ans[1];
+	sendfds[3] = io->req[1];
 	*t0 = sbx_now();
 	/* A spare that died before it got this (it could not join the run's
 	 * cgroups) is reported by the server like any run's end. */
@@ -910,15 +985,13 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	sbx_cap caps[3];
 	done_msg done;
 	sbx_cgroup *run;
-	long oom_before;
 	int killed, pr;
 	int dead = 0, send_failed = 0, rc = 0;
 	double t0;
 
 	memset(caps, 0, sizeof(caps));
 	memset(&done, 0, sizeof(done));
-	for (int i = 0; i < 2; i++)
-		io.out[i] = io.err[i] = io.ans[i] = io.req[i] = -1;
+	io_init(&io);
 	sbx_limits_resolve(&lim, lim_in);
 	caps[0].max = caps[1].max = lim.output_max;
 	caps[2].max = lim.answer_max;
@@ -946,7 +1019,6 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	if (pr < 0)
 		goto cleanup;
 	run = &p->run[lane_of(p, p->spare_n)];
-	oom_before = sbx_cgroup_oom_kills(run);
 	sbx_detail_add(res, p->note);
 	sbx_trace_mark(&p->tr, "h.prepare");
 	if (run_send(p, res, &lim, &io, &t0, &send_failed) < 0)
@@ -974,7 +1046,7 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	}
 	res->isolation = p->iso;
 	sbx_classify(res, &lim, killed, done.have, done.status,
-	             sbx_cgroup_oom_kills(run) - oom_before);
+	             sbx_cgroup_oom_kills(run) - p->oom_before);
 	if (res->cg_cpu_s > res->cpu_s)
 		res->cpu_s = res->cg_cpu_s;
 	if (done.nojoin[0]) {

@@ -7,6 +7,7 @@
 #include "eval_static.h"
 #include "json.h"
 #include "log.h"
+#include "sbx_trace.h"
 #include "wk_metrics.h"
 
 #include <pthread.h>
@@ -278,6 +279,26 @@ static void take_frames(eval_outcome *outs, lr_err *errs, gitem *items, size_t n
 	}
 }
 
+/* With LLMREPL_SBX_TRACE=1 the judge's side ends the run's stderr with one
+ * "sbx-trace item ..." line per item (llmrepl_group._trace_write): passed on
+ * to this process's stderr, beside the pool's own trace lines. */
+static void trace_items(const sbx_result *res)
+{
+	const char *p = res->err, *end;
+
+	if (p == NULL || !sbx_trace_enabled())
+		return;
+	end = p + res->err_len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = (size_t)((nl != NULL ? nl : end) - p);
+
+		if (len > 15 && memcmp(p, "sbx-trace item ", 15) == 0)
+			fprintf(stderr, "%.*s\n", (int)len, p);
+		p += len + 1;
+	}
+}
+
 /* ---- the group ---------------------------------------------------------------- */
 
 static void run_grouped(eval_outcome *outs, lr_err *errs, gitem *items, size_t n, sbx_pool *pool,
@@ -301,8 +322,10 @@ static void run_grouped(eval_outcome *outs, lr_err *errs, gitem *items, size_t n
 	rc = text == NULL ? -1 : sbx_pool_run(pool, &res, &glim, text, strlen(text));
 	free(text);
 	static_end(&gs);
-	if (rc == 0)
+	if (rc == 0) {
 		wk_metrics_sandbox(&res);
+		trace_items(&res);
+	}
 	/* A limit the whole run hit may have come from any item (an OOM kill
 	 * of a process an item started and the item survived): then nothing
 	 * of the run counts, and every item goes alone. */

@@ -19,6 +19,8 @@ call at a time, after the row's answers are all in.
 """
 import ast
 
+from llmrepl_planbase import walk
+
 ROW_MAX = 256  # calls sent ahead at once
 ARGS_MAX = 32 << 10  # characters of the row's arguments' source
 SAFE = frozenset(("abs", "round", "len", "sorted", "set", "list", "tuple", "str", "int",
@@ -29,7 +31,7 @@ SAFE = frozenset(("abs", "round", "len", "sorted", "set", "list", "tuple", "str"
 def _bound(code_tree):
     """Every name the code binds anywhere (its module's globals among them)."""
     names = set()
-    for n in ast.walk(code_tree):
+    for n in walk(code_tree):
         if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
             names.add(n.id)
         elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -41,12 +43,15 @@ def _bound(code_tree):
     return names
 
 
+_NOT_LITERAL = object()
+
+
 def _literal(node):
+    """The literal's value, or _NOT_LITERAL."""
     try:
-        ast.literal_eval(node)
+        return ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return False
-    return True
+        return _NOT_LITERAL
 
 
 def _one(stmt, param, safe):
@@ -54,7 +59,8 @@ def _one(stmt, param, safe):
     if not isinstance(stmt, ast.Assert):
         return None
     call = None
-    for n in ast.walk(stmt):
+    nodes = walk(stmt)
+    for n in nodes:
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == param:
             if call is not None:
                 return None
@@ -67,13 +73,15 @@ def _one(stmt, param, safe):
     if call is None:
         return ()  # nothing of the code's: the row goes on past it
     if any(isinstance(n, ast.Name) and n.id == param and n is not call.func
-                           for n in ast.walk(stmt)):
+                           for n in nodes):
         return None
-    if not all(_literal(a) for a in call.args) or \
-            not all(k.arg is not None and _literal(k.value) for k in call.keywords):
+    if any(k.arg is None for k in call.keywords):
         return None
-    return (tuple(ast.literal_eval(a) for a in call.args),
-            {k.arg: ast.literal_eval(k.value) for k in call.keywords})
+    args = tuple(_literal(a) for a in call.args)
+    kwargs = {k.arg: _literal(k.value) for k in call.keywords}
+    if any(v is _NOT_LITERAL for v in args) or any(v is _NOT_LITERAL for v in kwargs.values()):
+        return None
+    return args, kwargs
 
 
 def calls(check_fn, code_tree, source_len):

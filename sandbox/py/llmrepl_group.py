@@ -34,6 +34,10 @@ own process (the harness's _unsplittable, or no factory) is not evaluated
 here at all (the harness answers "ungroupable" before any code runs, and the
 child writes nothing), so no code under test ever runs in a process that
 shares this one's uid and memory layout.
+
+With LLMREPL_SBX_TRACE=1 each item's child also gets a fourth pipe for its
+trace marks (written once it has answered), and this process ends the run's
+stderr with one "sbx-trace item ..." line per item (_trace_write).
 """
 import gc
 import os
@@ -51,6 +55,12 @@ UNGROUPABLE = "ungroupable"
 
 
 _ENTRY = {}  # the entry's write_answer and finish (llmrepl_sbx), given to run()
+_TRACES = []  # LLMREPL_SBX_TRACE: per item, its marks (name, ns) from both sides
+
+
+def _tracing():
+    sbx = sys.modules.get("llmrepl_sbx")
+    return sbx is not None and sbx._TRACE
 
 
 def run(req, write_answer, finish):
@@ -79,7 +89,28 @@ def run(req, write_answer, finish):
         os.close(ANS_FD)
     except OSError:
         pass
+    _trace_write()
     return 0
+
+
+def _trace_write():
+    """With the trace on, one "sbx-trace item" line per item on this
+    process's stderr (the run's: only this process holds it), each phase the
+    time from the mark before, the judge's child's and this process's marks
+    in the order they happened (one clock)."""
+    lines = []
+    for marks in _TRACES:
+        times = [m for m in marks if m[0][0] != "="]
+        words = ["total=%d" % ((times[-1][1] - times[0][1]) // 1000)]
+        words += ["%s=%d" % (m[0], (m[1] - p[1]) // 1000) for p, m in zip(times, times[1:])]
+        words += ["%s=%d" % (m[0][1:], m[1]) for m in marks if m[0][0] == "="]
+        lines.append("sbx-trace item " + " ".join(words) + "\n")
+    del _TRACES[:]
+    if lines:
+        try:
+            os.write(2, "".join(lines).encode())
+        except OSError:
+            pass
 
 
 def _write(data):
@@ -101,10 +132,11 @@ def _item(k, item):
     deadline_s = _num(item, "deadline_s", 10.0)
     caps = (int(_num(item, "answer_max", 8 << 20)), int(_num(item, "output_max", 1 << 20)),
             int(_num(item, "output_max", 1 << 20)))
+    marks = [("start", time.monotonic_ns())] if _tracing() else None
     pipes = []
     t0 = time.monotonic()
     try:
-        for _ in range(3):
+        for _ in range(4 if marks is not None else 3):
             pipes.append(os.pipe())
         pid = os.fork()
     except OSError:
@@ -117,16 +149,25 @@ def _item(k, item):
         _child(item, pipes)  # never returns
     for _, w in pipes:
         os.close(w)
+    tr = pipes.pop()[0] if marks is not None else -1
+    _mark(marks, "fork")
     bufs = [[], [], []]
     sizes = [0, 0, 0]
     fds = [r for r, _ in pipes]
     ok = _collect(pid, fds, bufs, sizes, caps, t0 + deadline_s)
     wall = time.monotonic() - t0
-    factory_ok = _clean() and _sweep()
+    _mark(marks, "g.reaped")
+    factory_ok = _clean()
+    _mark(marks, "g.clean")
+    factory_ok = factory_ok and _sweep()
+    _mark(marks, "g.sweep")
     if ok and not _drain(fds, bufs, sizes, caps, min(t0 + deadline_s, time.monotonic() + DRAIN_S)):
         ok = None
     for fd in fds:
         os.close(fd)
+    if marks is not None:
+        _mark(marks, "g.drain")
+        _trace_take(tr, marks, ok[0] if ok else None)
     if not ok or not factory_ok:
         return None, factory_ok
     ru, status = ok
@@ -143,6 +184,14 @@ def _item(k, item):
 
 def _child(item, pipes):
     """A single run of the item: the harness on a fresh fork of the warm judge."""
+    tw = -1
+    if len(pipes) == 4:
+        # The trace's marks: written at the end, on a pipe of their own.
+        sbx = sys.modules["llmrepl_sbx"]
+        del sbx._MARKS[:]
+        sbx._mark("c.start")
+        r, tw = pipes.pop()
+        os.close(r)
     try:
         for i, (r, w) in enumerate(pipes):
             os.close(r)
@@ -152,7 +201,44 @@ def _child(item, pipes):
         status = _evaluate(item)
     except BaseException:  # noqa: BLE001 - no answer: the host runs it alone
         status = 1
+    if tw >= 0:
+        sbx._mark("c.answer")
+        try:
+            os.write(tw, sbx._trace_words().encode())
+        except OSError:
+            pass
+        os.close(tw)
     _ENTRY["finish"](status)
+
+
+def _mark(marks, name):
+    if marks is not None:
+        marks.append((name, time.monotonic_ns()))
+
+
+def _trace_take(fd, marks, ru):
+    """The child's marks ("name=ns ..."), read once it has ended; its CPU
+    (us) and page faults after them."""
+    data = b""
+    os.set_blocking(fd, False)  # written before the child's end; nobody else holds it
+    try:
+        while True:
+            b = os.read(fd, 1 << 16)
+            if not b:
+                break
+            data += b
+    except OSError:
+        pass
+    os.close(fd)
+    for w in data.decode("ascii", "replace").split():
+        name, _, ns = w.partition("=")
+        if ns.isdigit():
+            marks.append((name, int(ns)))
+    marks.sort(key=lambda m: m[1])
+    if ru is not None:
+        marks.append(("=cpu.judge", int((ru.ru_utime + ru.ru_stime) * 1e6)))
+        marks.append(("=flt.judge", ru.ru_minflt))
+    _TRACES.append(marks)
 
 
 def _evaluate(item):

@@ -76,6 +76,23 @@ class BadRequest(Exception):
     pass
 
 
+def mark(name):
+    """A trace mark (LLMREPL_SBX_TRACE; a grouped item's marks are reported
+    by llmrepl_group), else nothing."""
+    sbx = sys.modules.get("llmrepl_sbx")
+    if sbx is not None and sbx._TRACE:
+        sbx._mark(name)
+
+
+def _split(o):
+    """Whether the code runs in the candidate's process: asked for, and the
+    sandbox started a factory (looked at once per evaluation, before any
+    test runs)."""
+    if "factory" not in o:
+        o["factory"] = llmrepl_judge.available()
+    return o["split"] and o["factory"]
+
+
 def _opt(req, key, kind, default):
     v = req.get(key, default)
     if v is None:
@@ -248,24 +265,25 @@ def _evaluate(o, ans):
         ans["error"] = {"type": "Empty", "message": "the code has no statements "
                         "(only comments or blank lines)"}
         return
-    if o["split"] and llmrepl_judge.available():
+    if _split(o):
         why = _unsplittable(tree, o["tests"])
         if why is not None:
             # Said in the report (integrity in_process, and why); a job that
             # requires "split" fails on it.
             o["split"] = False
             ans["notes"].append(why)
-    if o["group"] and not (o["split"] and llmrepl_judge.available()):
+    if o["group"] and not _split(o):
         # One of several evaluations in one run (llmrepl_group): the code
         # would run in the judge's own process, which is never done there.
         # Nothing has run; the host evaluates it alone.
         ans["status"] = "ungroupable"
         return
-    if o["split"] and llmrepl_judge.available():
+    if _split(o):
         # The candidate's worker starts and loads the code while the tests
         # are parsed and planned here (and the static checks run, when the
         # host left them to the judge).
         o["remote"] = _prestart(o)
+        mark("h.prestart")
     tests = o["tests"]
     tests_tree = None
     if tests is not None:
@@ -295,6 +313,7 @@ def _evaluate(o, ans):
                         "message": "the tests could not be prepared: %s" %
                         llmrepl_runner.clean(e, 300)}
         return
+    mark("h.plan")
     ans["forms"] = plan.forms
     ans["entry_point"] = plan.entry_point
     if plan.entry_inferred:
@@ -340,7 +359,7 @@ def _supervise(plan, o, ans, side=None):
     end = None
     restarts = 0
     t_run = time.perf_counter()
-    if o["split"] and llmrepl_judge.available():
+    if _split(o):
         _run_here(plan, o, ans, side, split=True)
         return
     if not o["isolate"]:
@@ -427,6 +446,7 @@ def _run_here(plan, o, ans, side, split=False):
     for rec in llmrepl_runner.run_inline(plan, o, set(), hard_exit=None if split else HARD_EXIT,
                                          remote=remote):
         _take(ch, rec, results, out, err)
+    mark("h.tests")
     left = [th for th in threading.enumerate() if th not in before and th.is_alive()]
     if left:
         # Threads the code started and left running: the process ends without
@@ -446,6 +466,7 @@ def _run_here(plan, o, ans, side, split=False):
     if split:
         ans["integrity"] = "split"
     _assemble(plan, o, ans, results, True)
+    mark("h.assemble")
 
 
 def _prestart(o):

@@ -18,6 +18,7 @@ import builtins
 import os
 import socket
 import struct
+import sys
 import time
 
 import llmrepl_runner
@@ -71,6 +72,12 @@ def factory_clean(timeout):
         return False
     finally:
         s.close()
+
+
+def _mark(name):
+    sbx = sys.modules.get("llmrepl_sbx")
+    if sbx is not None and sbx._TRACE:
+        sbx._mark(name)
 
 
 _EXC_CACHE = {}
@@ -213,6 +220,7 @@ class Remote:
             except OSError:
                 pass
         self.ctl.close()
+        _mark("j.end")
 
     def prestart(self):
         """Start the worker and send it the code now (load() takes the
@@ -400,6 +408,7 @@ class Remote:
             reply = self._request(None, self.timeout_fn())  # sent by prestart()
         else:
             reply = self._request(self._load_msg(), self.timeout_fn())
+        _mark("j.loaded")
         if reply[0] == "ok" and (type(reply[1]) is not list or len(reply[1]) != 2
                                  or reply[1][0] != "names" or type(reply[1][1]) is not dict):
             self.kill()

@@ -34,6 +34,61 @@ def _warm_imports():
     return notes
 
 
+def _logging_at_exit():
+    """When the imports brought logging in, its atexit shutdown is left to
+    llmrepl_sbx.finish, which runs it after the run's own atexit functions
+    (as atexit would: it was registered first) when the run changed the
+    handlers the server has now, and skips it otherwise."""
+    import atexit
+    logging = sys.modules.get("logging")
+    if logging is None or not isinstance(getattr(logging, "_handlerList", None), list):
+        return
+    atexit.unregister(logging.shutdown)
+    sbx.SERVER_LOGGING = tuple(logging._handlerList)
+
+
+_AT_FORK = []  # (function, its code): at-fork hooks the server's own forks skip
+
+
+def _skip_at_fork():
+    """threading's and logging's os.fork() hooks reset, in the child, the
+    locks and thread list another thread might have held or left at the
+    fork. The server has no other thread (checked here; it starts none), so
+    in its forks they change nothing, and they cost each spare ~140 pages of
+    the server's copied (~0.4 ms of its CPU). They are no-ops in the server
+    and given back to each spare first thing (_restore_at_fork), so that a
+    run's own forks have them."""
+    import threading
+    try:
+        # (Locks of threads that ended; the main thread's own is the one
+        # left, which the child's hook drops too: _restore_at_fork.)
+        threading._maintain_shutdown_locks()
+        if (len(_os.listdir("/proc/self/task")) != 1 or threading.active_count() != 1 or
+                threading._shutdown_locks - {threading.main_thread()._tstate_lock}):
+            return
+    except (OSError, AttributeError):
+        return
+    noop = (lambda *args, **kwargs: None).__code__
+    logging = sys.modules.get("logging")
+    hooks = [getattr(threading, "_after_fork", None)] + [
+        getattr(logging, name, None) for name in (
+            "_acquireLock", "_releaseLock", "_after_at_fork_child_reinit_locks")]
+    for f in hooks:
+        if getattr(f, "__code__", None) is not None and not f.__code__.co_freevars:
+            _AT_FORK.append((f, f.__code__))
+    for f, _ in _AT_FORK:
+        f.__code__ = noop
+
+
+def _restore_at_fork():
+    """In a spare, first: the hooks back, and what threading's would have
+    left that differs (the locks exit waits for: none of the server's)."""
+    if _AT_FORK:
+        for f, code in _AT_FORK:
+            f.__code__ = code
+        sys.modules["threading"]._shutdown_locks = set()
+
+
 def _wipe(path):
     """Remove everything below path; True when it is empty afterwards.
 
@@ -91,6 +146,19 @@ FACTORY_FD = 10
 _STUCK = False  # _kill_all could not clear the namespace: the server must go
 _CGROUP_HELD = []  # the run's cgroup fds a judge keeps for the candidate's workers
 _FACTORY = set()  # pids of the candidate factory (another uid; see llmrepl_candidate)
+
+
+def _lane_empty(lane):
+    """Whether nothing of the last run in `lane` exists any more, not even
+    unreaped: its pids cgroup counts no process (every process a run starts
+    is in it and cannot leave it; the spare ahead is in the other lane's).
+    False when that count is unknown (no cgroups, no lanes)."""
+    if not _LANE_PIDS:
+        return False
+    try:
+        return _os.pread(_LANE_PIDS[lane], 32, 0).strip() == b"0"
+    except OSError:
+        return False
 
 
 def _children():
@@ -190,8 +258,13 @@ def limits_ahead():
         _LIMITS = (resource.RLIMIT_CPU, resource.RLIMIT_AS, resource.RLIMIT_NPROC,
                    resource.RLIMIT_FSIZE, resource.RLIMIT_NOFILE)
     try:
-        with open("/proc/self/statm", "rb") as f:
-            vm = int(f.read().split()[0]) * resource.getpagesize()
+        # (os rather than open(): less of the server's code to run, and so
+        # fewer of its pages copied, in a fork.)
+        fd = _os.open("/proc/self/statm", _os.O_RDONLY | _os.O_CLOEXEC)
+        try:
+            vm = int(_os.read(fd, 128).split()[0]) * resource.getpagesize()
+        finally:
+            _os.close(fd)
     except (OSError, ValueError, IndexError):
         vm = 64 << 20
     return vm, tuple(resource.getrlimit(res)[1] for res in _LIMITS)
@@ -216,13 +289,15 @@ def set_limits(lim, ahead=None):
 
 def _child(fds, lim, ahead):
     import os
-    import fcntl
-    # Out of the way of 1-4 first: the received fds may have any numbers.
-    req, ans, out, err = (fcntl.fcntl(fd, fcntl.F_DUPFD, 16) for fd in fds)
-    os.dup2(out, 1)
-    os.dup2(err, 2)
-    os.dup2(ans, ANS_FD)
-    os.dup2(req, REQ_FD)
+    if fds != _RUN_FDS:
+        # (The spare left 1-4 free for them, so this is not expected.)
+        import fcntl
+        # Out of the way of 1-4 first: the received fds may have any numbers.
+        out, err, ans, req = (fcntl.fcntl(fd, fcntl.F_DUPFD, 16) for fd in fds)
+        os.dup2(out, 1)
+        os.dup2(err, 2)
+        os.dup2(ans, ANS_FD)
+        os.dup2(req, REQ_FD)
     keep = [sbx._TRACE_FD] if sbx._TRACE_FD >= 0 else []
     if _FACTORY:
         # The candidate factory's socket and the run's cgroups stay, for
@@ -248,6 +323,25 @@ def _child(fds, lim, ahead):
     sbx.finish(status)
 
 
+# Where a run's stdout, stderr, answer and request go, in the order the host
+# sends them: received as the lowest free fds, they land there in a spare
+# that left these free (_free_run_fds).
+_RUN_FDS = [1, 2, ANS_FD, REQ_FD]
+
+
+def _free_run_fds(sock):
+    """Close 1-4 (the server's log, as stdout and stderr) so that the run's
+    fds land there as they arrive; the spare's socket moves above them.
+    Last before the wait: any fd opened after this would take their place."""
+    import os
+    import fcntl
+    import socket
+    if sock.fileno() <= _RUN_FDS[-1]:
+        sock = socket.socket(fileno=fcntl.fcntl(sock.detach(), fcntl.F_DUPFD_CLOEXEC, 16))
+    os.closerange(_RUN_FDS[0], _RUN_FDS[-1] + 1)
+    return sock
+
+
 def _gave_up(sock, index, step, err):
     """The spare could not join the run's cgroup number `index`: "NOJOIN"
     to the server (which adds it to the run's DONE) and exit 125."""
@@ -259,12 +353,27 @@ def _gave_up(sock, index, step, err):
     posix._exit(125)
 
 
+def _rehearse():
+    """What every run does first with the server's objects, done once by
+    the spare before it waits: the first write to a page shared with the
+    server copies it (a fault, ~3 us here), which the run's path would pay
+    for otherwise. Nothing of it stays for the run to see."""
+    sbx.loads('{"mode": "exec", "code": "pass"}')
+    sbx.dumps({"ok": True, "exit": 0})
+    compile("pass", "/work/main.py", "exec", dont_inherit=True)
+    # What sbx.finish looks at before it decides what to run.
+    if "threading" in sys.modules:
+        sbx.threads_to_join(sys.modules["threading"])
+    if sbx.SERVER_LOGGING is not None:
+        sbx.logging_changed()
+
+
 def _spare_main(sock, lane):
     """A forked child waiting to become the next run: everything that does
     not depend on the request (the fork itself, the interpreter's after-fork
     work, a session of its own) is done before the request arrives."""
     import os
-    import signal
+    import _signal
     import socket
     if _LANES:
         # First its lane's uid alone. Until then it has the server's ids,
@@ -300,10 +409,14 @@ def _spare_main(sock, lane):
     if _LANES:
         sock.send(b"UP")  # out of the other lane's reach, in its cgroups
     os.setsid()
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    # (_signal's own: signal.signal would convert to enums, code of the
+    # server's a fork pays for in copied pages.)
+    _signal.signal(_signal.SIGINT, _signal.default_int_handler)
     os.chdir("/work")
     sys.path[:] = SERVER_PATH
     ahead = limits_ahead()
+    _rehearse()
+    sock = _free_run_fds(sock)
     while True:
         try:
             msg, fds, _flags, _addr = socket.recv_fds(sock, 4096, 4)
@@ -353,6 +466,7 @@ class _Spare:
         pid = os.fork()
         if pid == 0:
             try:
+                _restore_at_fork()
                 mine.close()
                 ctl.close()
                 _spare_main(theirs, _lane(n))
@@ -476,11 +590,11 @@ def _spare_said(sock):
 
 
 def _recv_fds(sock):
-    """One datagram and the (up to 4) fds that came with it."""
+    """One datagram and the (up to 6) fds that came with it."""
     import socket
     while True:
         try:
-            m, fds, _flags, _addr = socket.recv_fds(sock, 4096, 4)
+            m, fds, _flags, _addr = socket.recv_fds(sock, 4096, 6)
             return m, fds
         except InterruptedError:
             continue
@@ -501,9 +615,10 @@ def _ctl_recv(ctl):
 
 def serve():
     """Protocol on fd 5 (SOCK_SEQPACKET), one message per datagram:
-      host -> server  "LANE" with up to 4 fds: the second lane's run cgroups
+      host -> server  "LANE <c> <p>" with c + p fds: the second lane's c run
+                      cgroups, then p (0 or 2) pids.current, each lane's
                       (first of all, only when the sandbox gave the server
-                      two uids: see _lanes_init)
+                      two uids: see _lanes_init; see _lane_empty)
       spare -> server "UP" (with lanes) on its socket: it has its lane's uid
                       alone and is in its lane's run cgroups
       server -> spare "PING", spare -> server "PONG": once the run beside
@@ -513,8 +628,9 @@ def serve():
                       each DONE; with lanes, spare n is in lane (n - 1) % 2)
       server -> host  "READY <notes>"
       host -> spare   "<cpu_s> <memory_mb> <nproc> <fsize_mb> <nofile>" with 4
-                      fds: request, answer, stdout, stderr (on the spare's
-                      socket: the run needs no hop through the server)
+                      fds: stdout, stderr, answer, request (on the spare's
+                      socket: the run needs no hop through the server; they
+                      arrive as fds 1-4, which the spare keeps free)
       host -> server  "KILL <n>"  (timeout or output limit)
       server -> host  "DONE <n> <wait status> <utime_us> <stime_us> <maxrss_kb>
                       [NOJOIN <cgroup index> <step> <errno name>] [IDLE]"
@@ -551,6 +667,8 @@ def serve():
         # Started by the sandbox before this process: its only child now.
         _FACTORY.update(_children() or ())
     notes = _warm_imports()
+    _logging_at_exit()
+    _skip_at_fork()
     global SERVER_PATH
     SERVER_PATH = list(sys.path)
     # Everything imported so far lives as long as the server: keep the
@@ -585,14 +703,19 @@ def serve():
             # A spare that never had a run left nothing to clean up.
             clean = _factory_clean()
             _mark("s.factory")
-            if ahead is not None:
-                # Still forking (not yet its lane's uid alone), kill(-1)
-                # would take it with the run.
-                ahead.up(0.05)
-            peak = max(peak, _kill_all(_lane(spare.n), (ahead.pid,) if ahead else ()))
+            lane = _lane(spare.n)
+            if _lane_empty(lane):
+                # Nothing to kill; the run's uid, as after a sweep, for the
+                # wipe of what it left (a dir of its own closed to all, a
+                # file in the sticky /tmp).
+                _reach(lane)
+            else:
+                if ahead is not None:
+                    # Still forking (not yet its lane's uid alone), kill(-1)
+                    # would take it with the run.
+                    ahead.up(0.05)
+                peak = max(peak, _kill_all(lane, (ahead.pid,) if ahead else ()))
             _mark("s.killall")
-            if ahead is not None:
-                ahead.ping()
         elif ahead is not None:
             ahead.overlapped = False  # nothing ran beside it
         trace = ""
@@ -610,6 +733,10 @@ def serve():
         spare = None
         if not had_run:
             continue
+        if ahead is not None:
+            # After DONE: the host has the run's end while the spare ahead
+            # checks itself (the run and all it left are dead either way).
+            ahead.ping()
         # To kill the run's processes the server had the run's uid as its
         # real and effective one: a renice or fewer CPUs meanwhile (or a run
         # sharing its uid, without lanes) and it is no place to fork the
@@ -721,6 +848,7 @@ def _next_spare(ctl, ahead, n):
 
 _LANES = ()  # the two lanes' uids, when the server has both (run as root)
 _LANE_CGROUPS = []  # per lane: the cgroup.procs (or tasks) fds of its run cgroups
+_LANE_PIDS = []  # per lane: its run pids cgroup's pids.current (read-only), or none
 _BASE = None  # the server's _sched() as it started
 
 
@@ -774,9 +902,12 @@ def _lanes_init(ctl):
     _reach(1)
     # Done before anything else (the wipe opens /work to both lanes).
     m, fds = _recv_fds(ctl)
-    if m != b"LANE":
+    words = m.split()
+    if words[:1] != [b"LANE"] or len(words) != 3 or int(words[1]) + int(words[2]) != len(fds):
         raise SystemExit("llmrepl_pool: expected the second lane's cgroups")
-    _LANE_CGROUPS.append(tuple(fds))
+    cgroups = int(words[1])
+    _LANE_CGROUPS.append(tuple(fds[:cgroups]))
+    _LANE_PIDS[:] = fds[cgroups:]
 
 
 def _gone(ctl):

@@ -152,14 +152,14 @@ class _Writer:
             soft, in_class = None, False
         elif isinstance(n, ast.ClassDef):
             soft, in_class = None, True
-        for child in ast.iter_child_nodes(n):
+        for child in base.children(n):
             self.node(child, soft, in_class)
 
     # ---- one assert ---------------------------------------------------------------
     def assert_(self, node, soft):
         plan, t = self.plan, node.test
         for sub in (t, node.msg):
-            if sub is not None and any(isinstance(x, _NO_LAMBDA) for x in ast.walk(sub)):
+            if sub is not None and any(isinstance(x, _NO_LAMBDA) for x in base.walk(sub)):
                 raise _Fallback()
         if len(plan.sites) >= base.SITE_LIMIT:
             raise base.PlanError("the tests have more than %d assert statements"
@@ -225,7 +225,7 @@ class _Writer:
                     self.edits.append((a, a, (H + ".call(").encode()))
                     self.edits.append((p, p + 1, b", " if (x.args or x.keywords) else b""))
                     n += 1
-            todo.extend(ast.iter_child_nodes(x))
+            todo.extend(base.children(x))
         return n
 
     def _is_target(self, func):

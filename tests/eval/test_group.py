@@ -208,3 +208,32 @@ def test_forged_frames_from_the_candidate_change_nothing(tmp_path):
     assert [o["passed"] for o in grouped][1:] == [False, True]
     assert all(_grouped(o) for o in grouped)
     assert grouped[1]["tests_passed"] == 0
+
+
+def test_the_trace_gives_each_item_its_phases_and_changes_no_verdict(tmp_path):
+    """LLMREPL_SBX_TRACE=1: one "sbx-trace item" line per grouped item on
+    the caller's stderr, the judge's child's and the group's marks in order,
+    then the child's CPU and page faults; the verdicts are those without it."""
+    import os
+    jobs = [_job(0, OK), _job(1, WRONG), _job(2, OK, "assert f(1) == 2\nassert f(3) == 4\n")]
+    f = tmp_path / "batch.jsonl"
+    f.write_text("".join(json.dumps(j) + "\n" for j in jobs))
+    plain = _batch(tmp_path, jobs, "--group", "3")
+    p = subprocess.run([binary("llmrepl-eval"), "--batch", str(f), "--json", "--group", "3"],
+                       capture_output=True, text=True, timeout=900,
+                       env=dict(os.environ, LLMREPL_SBX_TRACE="1"))
+    assert p.returncode in (0, 1), p.stderr
+    traced = [json.loads(line) for line in p.stdout.splitlines()]
+    assert [_verdict(o) for o in traced] == [_verdict(o) for o in plain]
+    assert all(_grouped(o) for o in traced)
+    lines = [ln.split() for ln in p.stderr.splitlines() if ln.startswith("sbx-trace item ")]
+    assert len(lines) == len(jobs)
+    for words in lines:
+        names = [w.partition("=")[0] for w in words[2:]]
+        assert all(w.partition("=")[2].isdigit() for w in words[2:])
+        assert names[0] == "total" and names[-2:] == ["cpu.judge", "flt.judge"]
+        for phase in ("fork", "c.start", "h.prestart", "h.plan", "j.loaded", "j.end",
+                      "c.answer", "g.reaped", "g.clean", "g.sweep", "g.drain"):
+            assert phase in names
+        # The judge's child's marks come between the fork and its reaping.
+        assert names.index("c.start") < names.index("c.answer") < names.index("g.reaped")

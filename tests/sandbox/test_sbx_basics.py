@@ -89,6 +89,51 @@ def test_threads_work(run, mode):
     assert r["end"] == "exited" and r["stdout"] == str(list(range(8))) + "\n", r["stderr"]
 
 
+def test_the_end_joins_threads_runs_atexit_and_shuts_logging_down(run, mode):
+    # As the interpreter's own exit: threads joined, then the atexit
+    # functions last-registered first, logging's shutdown (registered when
+    # logging was imported: before the code's own, in the pool by the
+    # server) last, flushing a buffered handler.
+    code = ("import atexit, logging, logging.handlers, sys, threading\n"
+            "log = logging.getLogger('t')\n"
+            "log.propagate = False\n"
+            "log.addHandler(logging.handlers.MemoryHandler(\n"
+            "    100, target=logging.StreamHandler(sys.stdout)))\n"
+            "log.warning('buffered')\n"
+            "atexit.register(print, 'atexit')\n"
+            "go = threading.Event()\n"
+            "threading.Thread(target=lambda: (go.wait(), print('thread'))).start()\n"
+            "print('main')\n"
+            "go.set()\n")
+    r = run(code, pool=mode)
+    assert r["end"] == "exited", r
+    assert r["stdout"] == "main\nthread\natexit\nbuffered\n", r
+
+
+def test_a_fork_of_the_code_has_the_interpreter_s_fork_hooks(run, mode):
+    # threading's and logging's os.fork() hooks run in the code's own forks
+    # (the pool's server skips them in its forks and gives them back): the
+    # child knows only its own thread, and a new thread of its can log.
+    code = ("import logging, os, sys, threading\n"
+            "logging.basicConfig(stream=sys.stdout, format='%(message)s')\n"
+            "go = threading.Event()\n"
+            "t = threading.Thread(target=go.wait)\n"
+            "t.start()\n"
+            "pid = os.fork()\n"
+            "if pid == 0:\n"
+            "    print(len(threading.enumerate()), flush=True)\n"
+            "    c = threading.Thread(target=logging.warning, args=('child',))\n"
+            "    c.start(); c.join()\n"
+            "    sys.stdout.flush()\n"
+            "    os._exit(0)\n"
+            "os.waitpid(pid, 0)\n"
+            "print('parent', len(threading.enumerate()))\n"
+            "go.set()\n")
+    r = run(code, pool=mode)
+    assert r["end"] == "exited", r
+    assert r["stdout"] == "1\nchild\nparent 2\n", r
+
+
 def test_subprocess_of_python_works(run, mode):
     code = ("import subprocess, sys\n"
             "p = subprocess.run([sys.executable, '-c', 'print(6*7)'], capture_output=True,"

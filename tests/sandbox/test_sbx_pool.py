@@ -42,6 +42,27 @@ def test_nothing_of_a_run_survives_into_the_next(run_many):
     assert processes_matching(marker) == []
 
 
+def test_what_a_run_leaves_behind_is_wiped_by_the_same_server(run_many):
+    # Files and directories (some closed to everyone) but no process: the
+    # server removes them with the run's uid, in either lane, and serves on.
+    # id(sys) is an address in the server's memory, the same in every run
+    # forked from one server (a fresh server's is elsewhere).
+    dirty = ("import os, sys\n"
+             "os.makedirs('/work/d/e'); open('/work/d/e/f', 'w').close()\n"
+             "os.chmod('/work/d/e', 0); os.chmod('/work/d', 0o500)\n"
+             "open('/tmp/t', 'w').close(); os.mkdir('/tmp/d')\n"
+             "open('/tmp/d/f', 'w').close(); os.chmod('/tmp/d', 0)\n"
+             "print(id(sys))\n")
+    clean = ("import os, sys\n"
+             "print(sorted(os.listdir('/work')), os.listdir('/tmp'))\n"
+             "print(id(sys))\n")
+    rs = run_many([dirty, clean, dirty, dirty, clean, clean])
+    assert all(r["end"] == "exited" for r in rs), rs
+    for r in (rs[1], rs[4], rs[5]):
+        assert r["stdout"].splitlines()[0] == "['main.py'] []", r["stdout"]
+    assert len({r["stdout"].splitlines()[-1] for r in rs}) == 1, [r["stdout"] for r in rs]
+
+
 def test_a_tree_too_deep_to_wipe_costs_a_fresh_server(run_many):
     deep = ("import os\n"
             "os.chdir('/tmp')\n"

@@ -1,0 +1,365 @@
+/* sbx_mount.c - the sandbox's root, built per run or carried by a template
+ * (see sbx_mount.h). The child's part runs after a raw clone() of a possibly
+ * multi-threaded host: system calls only, as in sbx_child.c. */
+#include "sbx_mount.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- in the child ------------------------------------------------------------ */
+
+static void make_dir(const char *path)
+{
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		sbx_child_fail("mkdir", path);
+}
+
+/* A read-only overlay of m->src: two lower layers (overlayfs wants two
+ * without an upper one), the second the still empty /proc of the new root,
+ * named relative to it (the cwd): mountinfo then shows "overlay" with
+ * lowerdir=<src>:proc, nothing of the host's device or paths. */
+static void overlay(const sbx_mount *m)
+{
+	char opts[SBX_PATH + 32];
+	size_t n;
+
+	make_dir(m->dst);
+	n = sbx_child_append(opts, 0, sizeof(opts), "lowerdir=");
+	n = sbx_child_append(opts, n, sizeof(opts), m->src);
+	sbx_child_append(opts, n, sizeof(opts), ":proc");
+	if (mount("overlay", m->dst, "overlay", m->flags, opts) == 0)
+		return;
+	sbx_child_note('W', "overlay unavailable, bound instead (mountinfo shows host paths)",
+	               m->dst);
+	if (mount(m->src, m->dst, NULL, MS_BIND, NULL) < 0)
+		sbx_child_fail("bind mount", m->dst);
+	if (mount(NULL, m->dst, NULL, MS_BIND | MS_REMOUNT | m->flags, NULL) < 0)
+		sbx_child_fail("remount", m->dst);
+}
+
+static void write_new_file(const sbx_mount *m, const char *dst)
+{
+	int fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		sbx_child_fail("create", dst);
+	if (m->data)
+		sbx_child_put(fd, m->data, m->data_len);
+	else
+		sbx_child_put(fd, m->src, strlen(m->src));
+	close(fd);
+}
+
+static void bind(const sbx_mount *m)
+{
+	int fd;
+
+	if (m->is_file) {
+		fd = open(m->dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0)
+			sbx_child_fail("create", m->dst);
+		close(fd);
+	} else {
+		make_dir(m->dst);
+	}
+	if (mount(m->src, m->dst, NULL, MS_BIND, NULL) < 0)
+		sbx_child_fail("bind mount", m->dst);
+	/* The flags of a bind only change on a remount. */
+	if (mount(NULL, m->dst, NULL, MS_BIND | MS_REMOUNT | m->flags, NULL) < 0)
+		sbx_child_fail("remount", m->dst);
+}
+
+static void proc(const sbx_mount *m, const char *dst)
+{
+	static const char *const proc_opts[] = {"hidepid=invisible,subset=pid", "hidepid=2", NULL};
+
+	/* hidepid hides processes we may not trace (the pool's server);
+	 * subset=pid hides the system-wide files. Older kernels lack them; a
+	 * container may refuse a new procfs altogether, and Python runs
+	 * without one. */
+	for (int i = 0; i < 3; i++) {
+		if (mount("proc", dst, "proc", m->flags, proc_opts[i]) == 0)
+			return;
+		if (errno != EINVAL)
+			break;
+	}
+	sbx_child_note('W', "no /proc in the sandbox: mount proc failed", NULL);
+}
+
+/* One entry of the shared root, at m->dst under the new root's mount point. */
+static void root_mount(const sbx_mount *m)
+{
+	switch (m->kind) {
+	case SBX_M_DIR: make_dir(m->dst); break;
+	case SBX_M_SYMLINK:
+		if (symlink(m->src, m->dst) < 0)
+			sbx_child_fail("symlink", m->dst);
+		break;
+	case SBX_M_FILE: write_new_file(m, m->dst); break;
+	case SBX_M_OVERLAY: overlay(m); break;
+	case SBX_M_BIND: bind(m); break;
+	case SBX_M_NODE:
+		/* chmod after mknod: the umask would narrow the mode. */
+		if (mknod(m->dst, S_IFCHR | 0600, (dev_t)m->dev) < 0 || chmod(m->dst, m->mode) < 0)
+			sbx_child_fail("mknod", m->dst);
+		break;
+	case SBX_M_RDONLY:
+		if (mount(NULL, m->dst, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | m->flags, NULL) <
+		    0)
+			sbx_child_fail("remount read-only", m->dst);
+		break;
+	case SBX_M_TMPFS:
+		make_dir(m->dst);
+		if (mount("tmpfs", m->dst, "tmpfs", m->flags, m->src) < 0)
+			sbx_child_fail("mount tmpfs", m->dst);
+		break;
+	case SBX_M_PROC: break;
+	}
+}
+
+void sbx_mount_root(const sbx_plan *p)
+{
+	int fd;
+
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		sbx_child_fail("make mounts private", NULL);
+	/* A bind source must be a mount of this namespace: open the entry's
+	 * directory here (not in the host) and bind it through
+	 * /proc/self/fd, which works even if the root tmpfs covers its path. */
+	fd = open(p->py_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		sbx_child_fail("open", p->py_dir);
+	if (dup3(fd, SBX_CFD_PYDIR, O_CLOEXEC) < 0)
+		sbx_child_fail("dup3", p->py_dir);
+	close(fd);
+	if (mount("tmpfs", p->root, "tmpfs", MS_NOSUID | MS_NODEV,
+	          "size=1m,nr_inodes=512,mode=755") < 0)
+		sbx_child_fail("mount root tmpfs", p->root);
+	/* The overlays name their empty layer relative to the new root. */
+	if (chdir(p->root) < 0)
+		sbx_child_fail("chdir", p->root);
+	make_dir("proc");
+	/* The run's own mounts go on mount points made here (SBX_M_DIR). */
+	for (int i = 0; i < p->nmounts; i++)
+		if (!p->mounts[i].per_run)
+			root_mount(&p->mounts[i]);
+	if (chdir(p->root) < 0)
+		sbx_child_fail("chdir", p->root);
+	/* pivot_root(".", ".") stacks the old root on the new one; detaching
+	 * it leaves only the new root visible. */
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		sbx_child_fail("pivot_root", NULL);
+	if (umount2(".", MNT_DETACH) < 0)
+		sbx_child_fail("detach old root", NULL);
+	if (chdir("/") < 0)
+		sbx_child_fail("chdir /", NULL);
+	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) <
+	    0)
+		sbx_child_fail("remount / read-only", NULL);
+}
+
+void sbx_mount_enter_template(void)
+{
+	/* setns makes the template's root this process's root and cwd; the
+	 * copy is private (the template's mounts are), so nothing mounted in
+	 * it reaches the template or another run's copy. */
+	if (setns(SBX_CFD_MNTNS, CLONE_NEWNS) < 0)
+		sbx_child_fail("join the mount template", NULL);
+	close(SBX_CFD_MNTNS);
+	if (unshare(CLONE_NEWNS) < 0)
+		sbx_child_fail("copy the mount template", NULL);
+}
+
+/* One of the run's own mounts at dst, its path in the new root. */
+static void run_mount(const sbx_mount *m, const char *dst)
+{
+	switch (m->kind) {
+	case SBX_M_FILE: write_new_file(m, dst); break;
+	case SBX_M_RDONLY:
+		if (mount(NULL, dst, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | m->flags, NULL) < 0)
+			sbx_child_fail("remount read-only", dst);
+		break;
+	case SBX_M_TMPFS:
+		if (mount("tmpfs", dst, "tmpfs", m->flags, m->src) < 0)
+			sbx_child_fail("mount tmpfs", dst);
+		break;
+	case SBX_M_PROC: proc(m, dst); break;
+	default: sbx_child_fail("a run's own mount of this kind", dst);
+	}
+}
+
+void sbx_mount_run(const sbx_plan *p)
+{
+	size_t under = strlen(p->root);
+
+	/* /proc last, as when the root was built in one go. */
+	for (int last = 0; last < 2; last++)
+		for (int i = 0; i < p->nmounts; i++) {
+			const sbx_mount *m = &p->mounts[i];
+
+			if (m->per_run && (m->kind == SBX_M_PROC) == last)
+				run_mount(m, m->dst + under);
+		}
+	if (chdir("/") < 0)
+		sbx_child_fail("chdir /", NULL);
+}
+
+/* ---- in the host --------------------------------------------------------------- */
+
+/* The builder: a child in a copy of the host's mount namespace that builds
+ * the shared root there, says 'R' on its status pipe, and holds the
+ * namespace until the host has opened it (the hold pipe closes). */
+static void __attribute__((noreturn)) builder(const sbx_plan *p, int st, int hold)
+{
+	sigset_t all;
+	sbx_msg m;
+	char b;
+	int s, h;
+
+	/* A copy of the host: none of its signal handlers may run here. */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	s = fcntl(st, F_DUPFD_CLOEXEC, 64);
+	h = fcntl(hold, F_DUPFD_CLOEXEC, 64);
+	if (s < 0 || h < 0 || dup3(s, SBX_CFD_STATUS, O_CLOEXEC) < 0 ||
+	    dup3(h, SBX_CFD_ALIVE, O_CLOEXEC) < 0)
+		_exit(127);
+	close_range(0, SBX_CFD_STATUS - 1, 0);
+	close_range(SBX_CFD_ALIVE + 1, ~0U, 0);
+	sbx_mount_root(p);
+	memset(&m, 0, sizeof(m));
+	m.tag = 'R';
+	sbx_child_put(SBX_CFD_STATUS, &m, sizeof(m));
+	while (read(SBX_CFD_ALIVE, &b, 1) < 0 && errno == EINTR)
+		;
+	_exit(0);
+}
+
+/* The builder's first record: 'R' when the root is built and nothing was
+ * noted on the way, else anything but. */
+static char builder_said(int fd)
+{
+	struct pollfd pf = {fd, POLLIN, 0};
+	sbx_msg m;
+	ssize_t n;
+
+	memset(&m, 0, sizeof(m));
+	while ((n = poll(&pf, 1, 5000)) < 0 && errno == EINTR)
+		;
+	if (n != 1)
+		return 0;
+	while ((n = read(fd, &m, sizeof(m))) < 0 && errno == EINTR)
+		;
+	return n == (ssize_t)sizeof(m) ? m.tag : 0;
+}
+
+static void close_pair(int fds[2], int i)
+{
+	if (fds[i] >= 0)
+		close(fds[i]);
+	fds[i] = -1;
+}
+
+static int template_build(const sbx_setup *s)
+{
+	sbx_plan *p = malloc(sizeof(*p));
+	int st[2] = {-1, -1}, hold[2] = {-1, -1};
+	char path[48];
+	long pid = -1;
+	int fd = -1;
+
+	if (p == NULL)
+		return -1;
+	*p = s->base;
+	snprintf(p->py_dir, sizeof(p->py_dir), "%s", s->py_dir);
+	if (pipe2(st, O_CLOEXEC) == 0 && pipe2(hold, O_CLOEXEC) == 0)
+		pid = syscall(SYS_clone, CLONE_NEWNS | SIGCHLD, NULL, NULL, NULL, 0);
+	if (pid == 0)
+		builder(p, st[1], hold[0]);
+	close_pair(st, 1);
+	close_pair(hold, 0);
+	if (pid > 0 && builder_said(st[0]) == 'R') {
+		snprintf(path, sizeof(path), "/proc/%ld/ns/mnt", pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (pid > 0 && fd < 0)
+		kill((pid_t)pid, SIGKILL);
+	close_pair(hold, 1);
+	close_pair(st, 0);
+	if (pid > 0)
+		while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	free(p);
+	return fd;
+}
+
+#define TEMPLATES 4
+/* How long a template serves before the next run builds a fresh one: its
+ * overlays are views of /usr and the entry's directory taken when it was
+ * built (see docs/architecture.md, Risks). */
+#define TEMPLATE_AGE_S 10.0
+
+static struct {
+	const sbx_setup *s;
+	int fd; /* -1: its builder failed */
+	double built;
+} templates[TEMPLATES];
+static int ntemplates;
+static pthread_mutex_t template_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int sbx_mount_template(const sbx_setup *s)
+{
+	struct timespec ts;
+	double now;
+	int fd = -1;
+	int i;
+
+	if (!s->as_root)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	pthread_mutex_lock(&template_lock);
+	for (i = 0; i < ntemplates && templates[i].s != s; i++)
+		;
+	if (i == ntemplates && ntemplates < TEMPLATES) {
+		templates[i].s = s;
+		templates[i].fd = -1;
+		templates[i].built = now - 2 * TEMPLATE_AGE_S;
+		ntemplates++;
+	}
+	if (i < ntemplates) {
+		if (now - templates[i].built > TEMPLATE_AGE_S) {
+			if (templates[i].fd >= 0)
+				close(templates[i].fd);
+			templates[i].fd = template_build(s);
+			templates[i].built = now;
+		}
+		/* A copy for this run: the one kept may be replaced meanwhile. */
+		if (templates[i].fd >= 0)
+			fd = fcntl(templates[i].fd, F_DUPFD_CLOEXEC, 0);
+	}
+	pthread_mutex_unlock(&template_lock);
+	return fd;
+}
+
+void sbx_plan_mntns(sbx_plan *p, int fd)
+{
+	if (fd < 0 || p->userns)
+		return;
+	p->clone_flags &= ~(unsigned long)CLONE_NEWNS;
+	p->fds[SBX_CFD_MNTNS - SBX_CFD_OUT] = fd;
+}
