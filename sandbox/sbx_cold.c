@@ -531,6 +531,20 @@ static void cold_keep_netns(sbx_cold *c, const sbx_setup *s)
 	c->rs->netns_made = c->rs->netns_fd >= 0;
 }
 
+/* Each run copies the setup's mount template, which the processes of a
+ * durable scope share; elsewhere a process's first cold run builds its root
+ * itself (a process that makes one run would only pay for a template no
+ * other process can use). */
+static void cold_template(sbx_cold *c, const sbx_setup *s)
+{
+	int made;
+
+	if (!s->as_root || (atomic_fetch_add(&cold_starts, 1) == 0 && !sbx_slot_scope_durable()))
+		return;
+	sbx_plan_mntns(c->plan, sbx_mount_template(s, sbx_slot_scope_durable(), &made));
+	sbx_trace_mark(&c->tr, made ? "h.tbuild" : "h.template");
+}
+
 int sbx_cold_start(sbx_cold *c, sbx_result *res, const sbx_config *cfg, const sbx_limits *lim)
 {
 	const sbx_setup *s;
@@ -597,12 +611,7 @@ int sbx_cold_start(sbx_cold *c, sbx_result *res, const sbx_config *cfg, const sb
 	}
 	sbx_plan_make(c->plan, s, lim, uid, 0);
 	cold_wire_plan(c, cfg, s);
-	/* A process's first cold run builds its root itself (a process that
-	 * makes one run, the CLI, would only pay for a template); from the
-	 * second on, each copies the setup's template. */
-	if (s->as_root && atomic_fetch_add(&cold_starts, 1) > 0)
-		sbx_plan_mntns(c->plan, sbx_mount_template(s));
-
+	cold_template(c, s);
 	sbx_trace_mark(&c->tr, "h.plan");
 	c->t0 = sbx_now();
 	c->pid = sbx_clone(c->plan, &c->pidfd);

@@ -3,8 +3,13 @@
  * multi-threaded host: system calls only, as in sbx_child.c. */
 #include "sbx_mount.h"
 
+#include "sbx_slot.h"
+
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <linux/nsfs.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -12,10 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -220,6 +226,11 @@ void sbx_mount_run(const sbx_plan *p)
 
 /* ---- in the host --------------------------------------------------------------- */
 
+/* How long a template serves before a fresh one is built: its overlays are
+ * views of /usr and the entry's directory taken when it was built (see
+ * docs/architecture.md, Risks). */
+#define TEMPLATE_AGE_S 10.0
+
 /* The builder: a child in a copy of the host's mount namespace that builds
  * the shared root there, says 'R' on its status pipe, and holds the
  * namespace until the host has opened it (the hold pipe closes). */
@@ -307,31 +318,188 @@ static int template_build(const sbx_setup *s)
 	return fd;
 }
 
+/* ---- templates shared between processes ------------------------------------- */
+
+/* In a scope that outlives its processes (sbx_slot_scope_durable), a
+ * template is bound where the scope's next process finds it, as the slots'
+ * network namespaces are (sbx_netns.c): RUN_DIR/tmpl-<scope>-<key>-<s>,
+ * key standing for the entry's directory, s the CLOCK_MONOTONIC second it
+ * was built in. A copy of a mount namespace leaves such binds out, so they
+ * cost the runs' namespaces nothing. */
+#define RUN_DIR "/run/llmrepl-sbx"
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* RUN_DIR, root's alone (made when make is set); -1 when it is not. */
+static int run_dir(int make)
+{
+	struct stat st;
+
+	if (make && mkdir(RUN_DIR, 0700) < 0 && errno != EEXIST)
+		return -1;
+	if (lstat(RUN_DIR, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 077) != 0)
+		return -1;
+	return 0;
+}
+
+/* What a template of s was built from, as far as a stat can tell: the
+ * entry's directory (its path, and when it or its __pycache__ last changed:
+ * `make` replaces the .pyc files there). A template whose key differs is
+ * not used. Changes under /usr are left to the template's age. */
+static unsigned long long template_key(const sbx_setup *s)
+{
+	unsigned long long h = 1469598103934665603ULL;
+	char cache[SBX_PATH + 16];
+	struct stat st;
+
+	for (const char *c = s->py_dir; *c; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+	snprintf(cache, sizeof(cache), "%s/__pycache__", s->py_dir);
+	if (stat(s->py_dir, &st) == 0)
+		h = (h ^ (unsigned long long)st.st_mtim.tv_sec) * 1099511628211ULL ^
+		    (unsigned long long)st.st_mtim.tv_nsec;
+	if (stat(cache, &st) == 0)
+		h = (h ^ (unsigned long long)st.st_mtim.tv_sec) * 1099511628211ULL ^
+		    (unsigned long long)st.st_mtim.tv_nsec;
+	return h * 1099511628211ULL;
+}
+
+static void shared_prefix(unsigned long long key, char *buf, size_t len)
+{
+	char name[48], scope[17] = "";
+
+	sbx_slot_cgroup_name(0, name, sizeof(name));
+	(void)sscanf(name, "llmrepl-sbx-%16[0-9a-f]-", scope);
+	snprintf(buf, len, "tmpl-%s-%016llx-", scope, key);
+}
+
+static int is_mntns(int fd)
+{
+	struct statfs sf;
+
+	return fstatfs(fd, &sf) == 0 && sf.f_type == NSFS_MAGIC &&
+	       ioctl(fd, NS_GET_NSTYPE) == CLONE_NEWNS;
+}
+
+static void shared_drop(const char *name)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/%s", RUN_DIR, name);
+	(void)umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW);
+	(void)unlink(path);
+}
+
+/* The newest template bound for prefix (tmpl-<scope>-<key>-) that is young
+ * enough: an fd, and *built its second; -1 when none. The scope's older
+ * ones, whatever their key, are removed. */
+static int shared_find(const char *prefix, double now, double *built)
+{
+	const size_t scope_len = strlen("tmpl-") + 16 + 1;
+	size_t plen = strlen(prefix);
+	char path[160];
+	struct dirent *e;
+	long best = -1;
+	DIR *d;
+	int fd;
+
+	if (plen <= scope_len || run_dir(0) < 0 || (d = opendir(RUN_DIR)) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		unsigned long long key;
+		long t;
+		char tail;
+
+		if (strncmp(e->d_name, prefix, scope_len) != 0 ||
+		    sscanf(e->d_name + scope_len, "%16llx-%ld%c", &key, &t, &tail) != 2)
+			continue;
+		if ((double)t < now - TEMPLATE_AGE_S || (double)t > now + 1)
+			shared_drop(e->d_name);
+		else if (strncmp(e->d_name, prefix, plen) == 0 && t > best)
+			best = t;
+	}
+	closedir(d);
+	if (best < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s%ld", RUN_DIR, prefix, best);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0 && !is_mntns(fd)) {
+		close(fd);
+		fd = -1;
+	}
+	*built = (double)best;
+	return fd;
+}
+
+static void shared_publish(const char *prefix, int fd, double built)
+{
+	char path[160], src[40];
+	int t;
+
+	if (run_dir(1) < 0)
+		return;
+	snprintf(path, sizeof(path), "%s/%s%ld", RUN_DIR, prefix, (long)built);
+	t = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (t < 0)
+		return;
+	close(t);
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+	if (mount(src, path, NULL, MS_BIND, NULL) < 0)
+		(void)unlink(path);
+}
+
+/* ---- the templates of this process --------------------------------------------- */
+
 #define TEMPLATES 4
-/* How long a template serves before the next run builds a fresh one: its
- * overlays are views of /usr and the entry's directory taken when it was
- * built (see docs/architecture.md, Risks). */
-#define TEMPLATE_AGE_S 10.0
 
 static struct {
 	const sbx_setup *s;
-	int fd; /* -1: its builder failed */
+	int fd; /* -1: none could be had */
 	double built;
+	unsigned long long key; /* template_key when it was built */
 } templates[TEMPLATES];
 static int ntemplates;
 static pthread_mutex_t template_lock = PTHREAD_MUTEX_INITIALIZER;
 
-int sbx_mount_template(const sbx_setup *s)
+/* A fresh template for s: one bound by another process of the scope
+ * (shared), else one built here (and bound for the others). */
+static int template_fresh(const sbx_setup *s, unsigned long long key, int shared, double now,
+                          double *built, int *made)
 {
-	struct timespec ts;
+	char prefix[64];
+	int fd = -1;
+
+	if (shared) {
+		shared_prefix(key, prefix, sizeof(prefix));
+		fd = shared_find(prefix, now, built);
+	}
+	if (fd < 0) {
+		fd = template_build(s);
+		*made = 1;
+		*built = (double)(long)now;
+		if (fd >= 0 && shared)
+			shared_publish(prefix, fd, *built);
+	}
+	return fd;
+}
+
+int sbx_mount_template(const sbx_setup *s, int shared, int *made)
+{
 	double now;
 	int fd = -1;
 	int i;
 
+	*made = 0;
 	if (!s->as_root)
 		return -1;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	now = mono_now();
 	pthread_mutex_lock(&template_lock);
 	for (i = 0; i < ntemplates && templates[i].s != s; i++)
 		;
@@ -342,11 +510,14 @@ int sbx_mount_template(const sbx_setup *s)
 		ntemplates++;
 	}
 	if (i < ntemplates) {
-		if (now - templates[i].built > TEMPLATE_AGE_S) {
+		unsigned long long key = template_key(s);
+
+		if (now - templates[i].built > TEMPLATE_AGE_S || key != templates[i].key) {
 			if (templates[i].fd >= 0)
 				close(templates[i].fd);
-			templates[i].fd = template_build(s);
-			templates[i].built = now;
+			templates[i].key = key;
+			templates[i].fd =
+			    template_fresh(s, key, shared, now, &templates[i].built, made);
 		}
 		/* A copy for this run: the one kept may be replaced meanwhile. */
 		if (templates[i].fd >= 0)

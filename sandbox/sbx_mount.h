@@ -8,7 +8,8 @@
  * built in the child's copy of the host's mount namespace and pivoted to
  * (sbx_mount_root); or, from a process's second cold run on (as root), it is
  * built once in a mount namespace held by the host, the template, which each
- * run's child joins and copies (sbx_mount_enter_template): no copy of the
+ * run's child joins and copies (sbx_mount_enter_template; shared between
+ * the processes of a durable scope, so the CLI's one run gets it too): no copy of the
  * host's whole mount table per run, no root to build, no pivot, no old root
  * to detach. Then the run's own mounts go on top either way
  * (sbx_mount_run). The two give the same tree. Internal to the library. */
@@ -29,12 +30,15 @@ void sbx_mount_run(const sbx_plan *p);
 
 /* ---- in the host ------------------------------------------------------------ */
 
-/* The mount template of setup s (root only), built on first use and again
- * when it is ten seconds old: an fd (O_CLOEXEC) of its mount namespace, the
- * caller's to close once the child is cloned, or -1 when it cannot be had
- * (a user namespace, a builder's failure or a warning: the run then builds
- * its root itself, and says so as before). */
-int sbx_mount_template(const sbx_setup *s);
+/* The mount template of setup s (root only): an fd (O_CLOEXEC) of its mount
+ * namespace, the caller's to close once the child is cloned, or -1 when it
+ * cannot be had (a user namespace, a builder's failure or a warning: the
+ * run then builds its root itself, and says so as before). Built on first
+ * use and again when ten seconds old; with shared (a scope that outlives
+ * its processes), one that another process of the scope bound in the last
+ * ten seconds is taken instead, and one built here is bound for the
+ * others. *made: whether this call built one. */
+int sbx_mount_template(const sbx_setup *s, int shared, int *made);
 /* Let the child copy the template fd instead of the host's namespace. */
 void sbx_plan_mntns(sbx_plan *p, int fd);
 

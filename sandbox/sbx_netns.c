@@ -158,8 +158,24 @@ int sbx_netns_kept(unsigned uid)
 	return -1;
 }
 
+/* A name an older build kept a namespace under (netns-<uid>, no scope):
+ * no process looks for it any more, and every mount namespace a cold run
+ * copies from the host's carries it. */
+static void drop_older(const char *name)
+{
+	char path[96];
+	unsigned uid;
+	char tail;
+
+	if (sscanf(name, "netns-%u%c", &uid, &tail) != 1)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", RUN_DIR, name);
+	(void)umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW);
+	(void)unlink(path);
+}
+
 /* How many namespaces this scope keeps (their names start like uid's
- * slot's cgroup name up to its uid). */
+ * slot's cgroup name up to its uid); what an older build kept goes. */
 static int kept_count(unsigned uid)
 {
 	char name[48];
@@ -172,9 +188,12 @@ static int kept_count(unsigned uid)
 	u = strrchr(name, 'u');
 	if (u == NULL || (d = opendir(RUN_DIR)) == NULL)
 		return 0;
-	while ((e = readdir(d)) != NULL)
+	while ((e = readdir(d)) != NULL) {
 		if (strncmp(e->d_name, name, (size_t)(u - name)) == 0)
 			n++;
+		else
+			drop_older(e->d_name);
+	}
 	closedir(d);
 	return n;
 }

@@ -232,15 +232,18 @@ static int before_static(const char *status)
 	return status == NULL;
 }
 
-/* The static service's findings (st) into the answer as its `static`, in
- * place of anything the answer says there: they never come from the run. An
- * answer that does not parse is left for eval_judge to refuse. */
-int eval_put_static(sbx_result *res, json_object *st, double secs, lr_err *err)
+/* The answer parsed, with the static service's findings (st) as its
+ * `static`, in place of anything the answer says there: they never come
+ * from the run. *ans is a new reference, or NULL when the answer does not
+ * parse or stopped before its static checks (left for eval_judge to read or
+ * refuse as it is). */
+static int static_into(const sbx_result *res, json_object *st, double secs, json_object **ans,
+                       lr_err *err)
 {
 	json_object *a = NULL, *m;
 	lr_err perr;
-	char *text;
 
+	*ans = NULL;
 	lr_err_clear(&perr);
 	if (res->answer == NULL || lr_json_parse(&a, res->answer, res->answer_len, EVAL_ANSWER_MAX,
 	                                         EVAL_ANSWER_DEPTH, &perr) < 0)
@@ -251,12 +254,27 @@ int eval_put_static(sbx_result *res, json_object *st, double secs, lr_err *err)
 	}
 	m = lr_json_member(a, "metrics", json_type_object);
 	if (lr_json_set_obj(a, "static", json_object_get(st)) < 0 ||
-	    (m != NULL && lr_json_set_num(m, "static_s", secs) < 0) ||
-	    (text = lr_json_dump(a)) == NULL) {
+	    (m != NULL && lr_json_set_num(m, "static_s", secs) < 0)) {
 		json_object_put(a);
 		return lr_err_set(err, LR_ENOMEM, "out of memory");
 	}
+	*ans = a;
+	return 0;
+}
+
+/* The same, written back into the answer's text (eval_group.c). */
+int eval_put_static(sbx_result *res, json_object *st, double secs, lr_err *err)
+{
+	json_object *a;
+	char *text;
+	int rc = static_into(res, st, secs, &a, err);
+
+	if (rc < 0 || a == NULL)
+		return rc;
+	text = lr_json_dump(a);
 	json_object_put(a);
+	if (text == NULL)
+		return lr_err_set(err, LR_ENOMEM, "out of memory");
 	free(res->answer);
 	res->answer = text;
 	res->answer_len = strlen(text);
@@ -351,7 +369,7 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 	eval_judge_ctx ctx;
 	eval_request local;
 	eval_static_job sj;
-	json_object *st = NULL;
+	json_object *st = NULL, *ans = NULL;
 	double budget, started_s, st_s = 0, st_budget;
 	size_t code_len, tests_len;
 	char retried[160];
@@ -397,8 +415,10 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 		rc = run_judged(&res, pool, cfg, &lim, &local, budget, &ctx, retried,
 		                sizeof(retried), err);
 	}
+	/* Parsed once: the findings go into the parsed answer, which the
+	 * judging reads as it is (not written out and parsed again). */
 	if (rc == 0 && st != NULL)
-		rc = eval_put_static(&res, st, st_s, err);
+		rc = static_into(&res, st, st_s, &ans, err);
 	json_object_put(st);
 	if (rc == 0 && entry_gave_up(&res))
 		rc = lr_err_set(err, LR_EUNAVAIL,
@@ -407,9 +427,11 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 	if (rc == 0)
 		lr_metric_observe(wk_m.eval, lr_now_s() - started_s, NULL);
 	lr_trace_mark("e.after");
+	ctx.answer = ans;
 	if (rc == 0)
 		rc = eval_judge(out, &res, req->criteria, &ctx, err);
 	lr_trace_mark("e.judge");
+	json_object_put(ans);
 	sbx_result_free(&res);
 	return rc;
 }

@@ -71,16 +71,21 @@ static void read_static(eval_facts *f)
 	}
 }
 
-int eval_facts_read(eval_facts *f, const sbx_result *run, int split)
+/* pre: the answer already parsed (a borrowed reference), or NULL. */
+static int facts_read(eval_facts *f, const sbx_result *run, int split, json_object *pre)
 {
 	json_object *m;
 	lr_err perr;
 	char why[160];
+	int read = 0; /* an answer was read: pre, or the text parsed */
 
 	memset(f, 0, sizeof(*f));
 	f->mi = -1;
 	f->sandbox_failed = run->end != SBX_END_EXITED;
-	if (run->answer == NULL) {
+	if (pre != NULL) {
+		f->ans = json_object_get(pre);
+		read = 1;
+	} else if (run->answer == NULL) {
 		snprintf(f->answer_problem, sizeof(f->answer_problem),
 		         "the evaluation harness wrote no answer");
 	} else if (lr_json_parse(&f->ans, run->answer, run->answer_len, EVAL_ANSWER_MAX,
@@ -89,6 +94,11 @@ int eval_facts_read(eval_facts *f, const sbx_result *run, int split)
 			return LR_ENOMEM;
 		snprintf(f->answer_problem, sizeof(f->answer_problem),
 		         "the evaluation harness's answer is unusable: %.150s", perr.msg);
+	} else {
+		read = 1;
+	}
+	if (!read) {
+		/* answer_problem says why */
 	} else if (!json_object_is_type(f->ans, json_type_object) ||
 	           lr_json_int(f->ans, "harness", 0) < 1 || lr_json_str(f->ans, "status") == NULL) {
 		json_object_put(f->ans);
@@ -133,6 +143,11 @@ int eval_facts_read(eval_facts *f, const sbx_result *run, int split)
 			f->peak_mb = fmax(f->peak_mb, lr_json_num(m, "peak_memory_kb", 0) / 1024.0);
 	}
 	return 0;
+}
+
+int eval_facts_read(eval_facts *f, const sbx_result *run, int split)
+{
+	return facts_read(f, run, split, NULL);
 }
 
 void eval_facts_free(eval_facts *f)
@@ -504,7 +519,7 @@ int eval_judge(eval_outcome *out, const sbx_result *run, const lr_criteria *crit
 		lr_criteria_default(&defaults);
 		crit = &defaults;
 	}
-	rc = eval_facts_read(&f, run, ctx->split);
+	rc = facts_read(&f, run, ctx->split, ctx->answer);
 	if (rc < 0)
 		goto oom;
 	if (f.invalid && ctx->split) {

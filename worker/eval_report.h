@@ -34,6 +34,9 @@ typedef struct eval_judge_ctx {
 	size_t group_size;     /* > 0: one of this many evaluations in one sandbox run
 	                          (eval_group.c); the run's peak memory is the group's */
 	size_t group_index;
+	/* The run's answer already parsed (eval.c: with the static service's
+	 * findings in it; borrowed), or NULL: eval_judge parses the run's. */
+	json_object *answer;
 } eval_judge_ctx;
 
 /* The facts the verdict, score and feedback are made of. Pointers borrow

@@ -13,7 +13,9 @@
  * (one per job thread), up to --group consecutive lines that can share a run
  * as one sandbox run (eval_group.h; the rest one run each). With --io-tests (a JSON file of io
  * cases, see common/iotests.h; in a batch line, "tests" as an {"io": [...]} object) the code is a
- * whole program run once per case with the case's stdin. */
+ * whole program run once per case with the case's stdin. With LLMREPL_JOB_TRACE=1
+ * a batch prints eval_run's phases of each evaluation run alone to stderr
+ * ("job-trace eval ...", common/trace.h). */
 #include "clock.h"
 #include "eval.h"
 #include "eval_group.h"
@@ -21,6 +23,7 @@
 #include "json.h"
 #include "log.h"
 #include "startup.h"
+#include "trace.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -395,7 +398,9 @@ static void batch_chunk(batch *b, size_t first, size_t n, sbx_pool *pool)
 	t0 = lr_now_s();
 	if (m == 1) {
 		lr_err_clear(&errs[0]);
+		lr_trace_begin("eval"); /* LLMREPL_JOB_TRACE=1: eval_run's phases */
 		rcs[0] = eval_run(&outs[0], pool, &b->sc, &reqs[0], &errs[0]);
+		lr_trace_end(NULL);
 	} else if (m > 1) {
 		eval_run_group(outs, rcs, errs, pool, &b->sc, reqs, m, &grouped);
 	}

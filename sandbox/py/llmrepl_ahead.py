@@ -109,3 +109,55 @@ def calls(check_fn, code_tree, source_len):
             break
         row.append(one)
     return row if len(row) >= 2 else []
+
+
+def _inert(stmt, check_fn, module):
+    """Whether running this top-level statement of the tests can reach the
+    code: a literal assigned to plain names, an import of something other
+    than the code's module, a docstring, `pass`, check() itself or another
+    function defined without decorators, defaults or annotations (defining
+    one runs nothing of it)."""
+    if stmt is check_fn:
+        return True
+    if isinstance(stmt, ast.Assign):
+        return all(isinstance(t, ast.Name) and t.id != "check" for t in stmt.targets) \
+            and _literal(stmt.value) is not _NOT_LITERAL
+    if isinstance(stmt, ast.Import):
+        return all(a.name.split(".")[0] != module for a in stmt.names)
+    if isinstance(stmt, ast.ImportFrom):
+        return stmt.level == 0 and (stmt.module or "").split(".")[0] != module \
+            and all(a.name != "check" and a.asname != "check" for a in stmt.names)
+    if isinstance(stmt, ast.Expr):
+        return isinstance(stmt.value, ast.Constant)
+    if isinstance(stmt, ast.Pass):
+        return True
+    if isinstance(stmt, ast.FunctionDef):
+        a = stmt.args
+        return stmt.name != "check" and not stmt.name.startswith("test") and \
+            not stmt.decorator_list and stmt.returns is None and not a.defaults and \
+            not any(d is not None for d in a.kw_defaults) and \
+            all(x.annotation is None for x in a.posonlyargs + a.args + a.kwonlyargs +
+                [v for v in (a.vararg, a.kwarg) if v is not None])
+    return False
+
+
+def early(tests_tree, code_tree, module, source_len):
+    """The row of calls check() will make, to send right behind the code,
+    before the tests are planned: only when running the tests up to
+    check(candidate) cannot reach the code (every top-level statement is
+    inert, see _inert) and check is the runner's to call (defined once, by a
+    def without decorators, defaults or annotations, and not called by the
+    tests themselves). Then check()'s calls are the first calls of the code
+    the tests make, so the row is what send_ahead would send at check(), a
+    moment earlier: the worker runs it while the judge plans. [] otherwise."""
+    checks = [n for n in tests_tree.body if isinstance(n, ast.FunctionDef) and n.name == "check"]
+    if len(checks) != 1 or not checks[0].args.args:
+        return []
+    check_fn = checks[0]
+    a = check_fn.args
+    if check_fn.returns is not None or any(x.annotation is not None for x in a.args):
+        return []
+    if not all(_inert(s, check_fn, module) for s in tests_tree.body):
+        return []
+    return calls(check_fn, code_tree, source_len)
+

@@ -52,6 +52,7 @@ import sys
 import threading
 import time
 
+import llmrepl_ahead
 import llmrepl_judge
 import llmrepl_plan
 import llmrepl_runner
@@ -285,7 +286,7 @@ def _evaluate(o, ans):
         o["remote"] = _prestart(o)
         mark("h.prestart")
     tests = o["tests"]
-    tests_tree = None
+    tests_tree = row = None
     if tests is not None:
         if len(tests.encode("utf-8", "replace")) > o["max_code_bytes"]:
             ans["status"] = "bad_tests"
@@ -300,9 +301,10 @@ def _evaluate(o, ans):
                 err["message"] = "the tests do not parse: " + err["message"]
                 ans["error"] = err
                 return
+            row = _send_early(o, tree, tests_tree, tests)
     try:
         plan = llmrepl_plan.build(tree, code, tests, o["entry_point"], o["doctests"],
-                                  tests_tree)
+                                  tests_tree, row)
     except llmrepl_plan.PlanError as e:
         ans["status"] = "bad_tests"
         ans["error"] = {"type": "BadTests", "file": "tests", "message": str(e)}
@@ -326,6 +328,24 @@ def _evaluate(o, ans):
             ans["static"] = _static(code, tree, o)
             ans["metrics"]["static_s"] = round(time.perf_counter() - t, 6)
     _supervise(plan, o, ans, side)
+
+
+def _send_early(o, tree, tests_tree, tests):
+    """check()'s row of calls to the worker right behind the code, when the
+    tests cannot reach the code before check() (llmrepl_ahead.early): the
+    worker runs it while this process plans the tests. Returns the row (the
+    plan's own, found once), or None."""
+    rem = o.get("remote")
+    if rem is None or not o["entry_point"] or o["session_cells"]:
+        return None
+    try:
+        row = llmrepl_ahead.early(tests_tree, tree, o["module"], len(tests))
+    except (RecursionError, MemoryError):
+        return None
+    if row:
+        rem.send_early(o["entry_point"], row, min(o["test_timeout_s"],
+                                                  o["deadline"] - time.monotonic()))
+    return row
 
 
 def _static(code, tree, o):

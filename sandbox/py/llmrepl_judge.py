@@ -337,6 +337,18 @@ class Remote:
         if type(fn) is not Global or fn._name != name or fn._r is not self or \
                 self.sock is None or self.pending or self.ahead or self.cb_depth:
             return
+        self._send_row(name, row, timeout)
+
+    def send_early(self, name, row, timeout):
+        """The row right behind the code's load, before the tests are
+        planned (llmrepl_ahead.early): taken by check()'s calls as
+        send_ahead's would be (send_ahead then sends nothing)."""
+        if self.sock is None or not self.pending or self.ahead or self.cb_depth or \
+                self.dead is not None:
+            return
+        self._send_row(name, row, timeout)
+
+    def _send_row(self, name, row, timeout):
         t = max(0.001, timeout)
         try:
             batch = [[name, [self.encode(x) for x in args],

@@ -355,9 +355,11 @@ def is_transcript(tests):
     return False
 
 
-def build(code_tree, code, tests, entry_point, doctests="auto", tests_tree=None):
+def build(code_tree, code, tests, entry_point, doctests="auto", tests_tree=None, row=None):
     """Build the plan. code_tree is the parsed code; tests_tree the parsed tests
-    (None when there are none or they are a doctest transcript)."""
+    (None when there are none or they are a doctest transcript); row, when
+    given, check()'s calls to send ahead as llmrepl_ahead.early found them
+    (the same as planning finds)."""
     plan = Plan()
     plan.targets = set(top_level_names(code_tree)) | {TARGET_CANDIDATE}
     if entry_point:
@@ -372,7 +374,7 @@ def build(code_tree, code, tests, entry_point, doctests="auto", tests_tree=None)
         plan.forms.append("doctest")
         _doctests_from(None, tests, "tests", "<tests>", plan, transcript=tests)
     elif tests_tree is not None:
-        _plan_tests(plan, tests_tree, tests, code_tree)
+        _plan_tests(plan, tests_tree, tests, code_tree, row)
     if doctests == "always" or (doctests == "auto" and tests is None):
         before = len(plan.doctests)
         _doctests_from(code_tree, code, "module", "<solution>", plan)
@@ -414,7 +416,7 @@ def _rewrite_ast(plan, tree, source, check_fn):
         plan.tests_code = compile(tree, "<tests>", "exec", dont_inherit=True)
 
 
-def _plan_tests(plan, tree, text, code_tree):
+def _plan_tests(plan, tree, text, code_tree, row=None):
     source = Source(text)
     check_fn = None
     for node in tree.body:
@@ -455,7 +457,8 @@ def _plan_tests(plan, tree, text, code_tree):
             for s in plan.steps:
                 if s["kind"] == "check_assert":
                     s["parent"] = plan.check_step
-            plan.check_ahead = llmrepl_ahead.calls(check_fn, code_tree, len(text))
+            plan.check_ahead = row if row else llmrepl_ahead.calls(check_fn, code_tree,
+                                                                   len(text))
             plan.check_line = check_fn.lineno
     for fn in tests_fns:
         plan.test_funcs.append((plan.add_step("test", fn.name, fn.lineno, "tests", True),

@@ -6,11 +6,14 @@ with its own limits. Each test has a scope of its own (a slot directory), so
 other sandboxes on the host neither take nor leave what it looks at."""
 import glob
 import os
+import shutil
 import signal
 import subprocess
+import time
 
 import pytest
 
+from conftest import ROOT
 from sbxkit import cli, flags
 
 UID = "import os\nprint(os.getuid())\n"
@@ -65,7 +68,8 @@ def scope(tmp_path):
     afterwards."""
     slots = tmp_path / "slots"
     slots.mkdir()
-    env = dict(os.environ, LLMREPL_SANDBOX_SLOT_DIR=str(slots), LLMREPL_SANDBOX_KEEP="1")
+    env = dict(os.environ, LLMREPL_SANDBOX_SLOT_DIR=str(slots), LLMREPL_SANDBOX_KEEP="1",
+               LLMREPL_SBX_TRACE="1")
     name = scope_of(slots)
     seen = set()
 
@@ -75,6 +79,8 @@ def scope(tmp_path):
         proc, results = cli(flags(timeout=20, extra=extra), env=env, files=[str(path)])
         assert proc.returncode in (0, 1), proc.stderr.decode()
         r = results[0]
+        r["trace"] = [line for line in proc.stderr.decode().splitlines()
+                      if line.startswith("sbx-trace cold")]
         for word in r["stdout"].split():
             if word.isdigit():
                 seen.add(word)
@@ -82,6 +88,9 @@ def scope(tmp_path):
 
     run.name = name
     yield run
+    for path in glob.glob("/run/llmrepl-sbx/tmpl-%s-*" % name):
+        subprocess.run(["umount", "-l", path], capture_output=True)
+        os.unlink(path)
     for uid in seen:
         ns = "/run/llmrepl-sbx/" + NAME % (name, uid)
         if os.path.exists(ns):
@@ -275,3 +284,63 @@ def test_a_slot_directory_keeps_nothing_unless_asked(tmp_path):
     uid = r["stdout"].strip()
     assert dirs(uid, scope_of(slots)) == []
     assert not os.path.exists("/run/llmrepl-sbx/" + NAME % (scope_of(slots), uid))
+
+
+def test_what_an_older_build_kept_goes(scope):
+    """An older build kept namespaces as /run/llmrepl-sbx/netns-<uid> (no scope in
+    the name): nothing looks for them, and each cold run's copy of the host's mount
+    table carried them. A process that keeps a namespace removes them."""
+    os.makedirs("/run/llmrepl-sbx", mode=0o700, exist_ok=True)
+    path = "/run/llmrepl-sbx/netns-%d" % (70000 + os.getpid() % 10000)
+    open(path, "w").close()
+    subprocess.run(["unshare", "--net=" + path, "true"], check=True)
+    try:
+        kept_netns(scope)
+        assert not os.path.exists(path)
+    finally:
+        if os.path.exists(path):
+            subprocess.run(["umount", "-l", path], capture_output=True)
+            os.unlink(path)
+
+
+def test_the_next_process_copies_the_mount_template_the_first_bound(scope):
+    """A scope that outlives its processes shares its mount template: bound at
+    /run/llmrepl-sbx/tmpl-<scope>-<key>-<second> by the process that built it,
+    copied by the next (ten seconds at most after it was built)."""
+    began = time.monotonic()
+    first = scope(UID)
+    assert first["end"] == "exited", first
+    if "uid" not in first["isolation"]:
+        pytest.skip("not root here")
+    bound = glob.glob("/run/llmrepl-sbx/tmpl-%s-*" % scope.name)
+    assert len(bound) == 1, bound
+    assert "h.tbuild=" in first["trace"][0] and "c.template=" in first["trace"][0], first
+    ino = os.stat(bound[0]).st_ino
+    second = scope(UID)
+    assert second["end"] == "exited" and second["stdout"] == first["stdout"], second
+    assert "c.template=" in second["trace"][0], second
+    if time.monotonic() - began < 9:
+        # Not built again: the first process's, as it was bound.
+        assert "h.template=" in second["trace"][0], second
+        assert glob.glob("/run/llmrepl-sbx/tmpl-%s-*" % scope.name) == bound
+        assert os.stat(bound[0]).st_ino == ino
+
+
+def test_a_template_of_an_entry_changed_since_is_not_copied(scope, tmp_path):
+    """`make` replaces the entry's .pyc files in its __pycache__: a template built
+    before that (whose overlay may still show the old files) is not used."""
+    py = tmp_path / "py"
+    shutil.copytree(ROOT / "sandbox" / "py", py)
+    first = scope(UID, "--py-dir", str(py))
+    assert first["end"] == "exited", first
+    if "uid" not in first["isolation"]:
+        pytest.skip("not root here")
+    assert "h.tbuild=" in first["trace"][0], first
+    again = scope(UID, "--py-dir", str(py))
+    if "h.tbuild=" in again["trace"][0]:
+        pytest.skip("the first template was ten seconds old already")
+    st = os.stat(py / "__pycache__")
+    os.utime(py / "__pycache__", ns=(st.st_atime_ns, st.st_mtime_ns + 1000))
+    changed = scope(UID, "--py-dir", str(py))
+    assert changed["end"] == "exited", changed
+    assert "h.tbuild=" in changed["trace"][0], changed

@@ -1,11 +1,14 @@
-"""The mount template: a process's first cold run builds its root in a copy of
-the host's mount namespace; its later runs (as root) copy a template of that
-root instead (sandbox/sbx_mount.c). Several FILEs to one llmrepl-sandbox
-process (no --pool) are several cold runs in one process, so the later ones
-here go through the template. What a run sees and may do must be the same
-either way, and nothing a run does may reach the template or the next run."""
+"""The mount template: as root, cold runs copy a template of the sandbox's root
+instead of building it (sandbox/sbx_mount.c); in a scope that keeps nothing
+between processes (a slot directory of its own) a process's first cold run
+still builds its root itself. Several FILEs to one llmrepl-sandbox process (no
+--pool) are several cold runs in one process, so here the first builds its root
+and the later ones go through the template. What a run sees and may do must be
+the same either way, and nothing a run does may reach the template or the next
+run. (Templates shared between processes: test_sbx_kept.py.)"""
 import os
 import re
+import time
 
 import pytest
 
@@ -67,17 +70,26 @@ def test_runs_from_the_template_see_and_may_do_what_the_first_run_does(tmp_path)
     view.write_text(VIEW)
     meddle = tmp_path / "meddle.py"
     meddle.write_text(MEDDLE)
-    env = dict(os.environ, LLMREPL_SBX_TRACE="1")
+    slots = tmp_path / "slots"
+    slots.mkdir()
+    env = dict(os.environ, LLMREPL_SBX_TRACE="1", LLMREPL_SANDBOX_SLOT_DIR=str(slots))
+    began = time.monotonic()
     proc, results = cli(flags(), [str(view), str(meddle), str(view), str(meddle), str(view)],
                         env=env)
+    took = time.monotonic() - began
     assert proc.returncode == 0, proc.stderr.decode()
     assert len(results) == 5, proc.stderr.decode()
     traces = [line for line in proc.stderr.decode().splitlines()
               if line.startswith("sbx-trace cold")]
     assert len(traces) == 5, proc.stderr.decode()
-    # The first run built its root; every later one copied the template.
+    # The first run built its root; the second built the template, and every
+    # later one copied it.
     assert "c.template=" not in traces[0]
     assert all("c.template=" in t for t in traces[1:]), traces
+    assert "h.tbuild=" in traces[1], traces
+    if took < 9:
+        # Not built again within its ten seconds.
+        assert all("h.template=" in t for t in traces[2:]), traces
     for r in results:
         assert r["end"] == "exited" and r["exit_code"] == 0, r
         assert "seccomp" in r["isolation"] and "mntns" in r["isolation"], r
