@@ -17,7 +17,10 @@ PYTHON ?= /usr/bin/python3
 BUILD ?= build
 SANITIZER ?=
 comma := ,
-PKGS := hiredis libseccomp libcurl json-c libgit2 libmicrohttpd libcrypto zlib
+PKGS := hiredis libcurl json-c libgit2 libmicrohttpd libcrypto zlib
+# Only the seccomp filter's generator (below) uses libseccomp.
+SECCOMP_CFLAGS := $(shell pkg-config --cflags libseccomp)
+SECCOMP_LIBS := $(shell pkg-config --libs libseccomp)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wcast-align -Wwrite-strings -Wvla -Wnull-dereference -Wundef \
@@ -58,8 +61,9 @@ endif
 LIBDIRS := common model gitstore sandbox worker dispatcher client
 
 # The layers: which directories' headers the sources of each directory see.
-# sandbox needs only libc and libseccomp; its binary (sandbox/main*.c) also
-# reads the configuration and logs like the other binaries, so main*.c of a
+# sandbox needs only libc (its seccomp filter is compiled at build time); its
+# binary (sandbox/main*.c) also reads the configuration and logs like the other
+# binaries, so main*.c of a
 # directory may see the extra layer MAIN_LAYER_<dir>. Tests and benchmarks see all.
 LAYER_common := common
 LAYER_sandbox := sandbox
@@ -130,10 +134,12 @@ $(BUILD)/obj/tests/%.o: CFLAGS += -Wno-discarded-qualifiers
 # sandbox/sbx_policy.c): no process compiles it, and only this generator
 # links libseccomp. (Linked without libFuzzer's main in the fuzz build.)
 SBX_BPF := $(BUILD)/gen/sbx_policy.bpf
+$(BUILD)/obj/sandbox/gen/sbx_policy_gen.o: CPPFLAGS += $(SECCOMP_CFLAGS)
 $(BUILD)/gen/sbx_policy_gen: $(BUILD)/obj/sandbox/gen/sbx_policy_gen.o
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(subst -fsanitize=fuzzer$(comma),-fsanitize=,$(LDFLAGS)) -o $@ $< $(LDLIBS)
+	$(Q)$(CC) $(subst -fsanitize=fuzzer$(comma),-fsanitize=,$(LDFLAGS)) -o $@ $< $(SECCOMP_LIBS) \
+	  $(LDLIBS)
 $(SBX_BPF): $(BUILD)/gen/sbx_policy_gen
 	@echo "  GEN     $@"
 	$(Q)$< $@

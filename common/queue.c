@@ -1042,22 +1042,43 @@ int lr_q_heartbeat(lr_q *q, const char *worker, long ttl_ms, size_t n, const cha
 	return done(rep, &a, rc);
 }
 
-/* KEYS: the worker's record. ARGV: field, value. Only a record that exists
- * (the heartbeat makes it, with its expiry). */
+/* KEYS: the worker's record. ARGV: field, value, stamp (0: none). Only a
+ * record that exists (the heartbeat makes it, with its expiry); with a
+ * stamp, only over an older one. */
 static const lr_script worker_note_lua = {
-    "worker_note", "if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return 0 end\n"
-                   "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
-                   "return 1\n"};
+    "worker_note",
+    "if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return 0 end\n"
+    "if ARGV[3] == '0' then\n"
+    "  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
+    "  return 1\n"
+    "end\n"
+    "local old = tonumber(redis.call('HGET', KEYS[1], ARGV[1] .. '_at') or '') or 0\n"
+    "if (tonumber(ARGV[3]) or 0) < old then return 0 end\n"
+    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], ARGV[1] .. '_at', ARGV[3])\n"
+    "return 1\n"};
 
-int lr_q_worker_note(lr_q *q, const char *worker, const char *field, const char *value, lr_err *err)
+long long lr_q_stamp(long long *last)
 {
-	char key[LR_KEY_MAX];
-	const char *argv[3] = {key, field, value};
+	struct timespec ts;
+	long long us;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	us = (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	*last = us > *last ? us : *last + 1;
+	return *last;
+}
+
+int lr_q_worker_note(lr_q *q, const char *worker, const char *field, const char *value,
+                     long long at, lr_err *err)
+{
+	char key[LR_KEY_MAX], stamp[24];
+	const char *argv[4] = {key, field, value, stamp};
 	redisReply *rep = NULL;
 	int rc;
 
+	snprintf(stamp, sizeof(stamp), "%lld", at > 0 ? at : 0LL);
 	lr_key_worker(q->k, key, worker);
-	rc = lr_redis_eval(q->r, &rep, &worker_note_lua, 1, 2, argv, NULL, err);
+	rc = lr_redis_eval(q->r, &rep, &worker_note_lua, 1, 3, argv, NULL, err);
 	if (rep)
 		freeReplyObject(rep);
 	return rc;

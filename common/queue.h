@@ -281,9 +281,16 @@ int lr_q_fail(lr_q *q, const char *id, long attempt, lr_q_fail_mode mode, const 
 int lr_q_heartbeat(lr_q *q, const char *worker, long ttl_ms, size_t n, const char *const *fields,
                    const char *const *values, lr_err *err);
 /* Set one field of the worker's record now, if the record exists (what
- * must not wait for the next heartbeat, e.g. `sessions`). */
+ * must not wait for the next heartbeat, e.g. `sessions`). at > 0: when the
+ * value was taken (lr_q_stamp()); it is written, with <field>_at, only when
+ * no later one is there (the heartbeat thread writes the field too, from
+ * its own connection: without the stamps a beat that read the value before
+ * this note could land after it and put the older value back). */
 int lr_q_worker_note(lr_q *q, const char *worker, const char *field, const char *value,
-                     lr_err *err);
+                     long long at, lr_err *err);
+/* A stamp for a value written from two connections: microseconds of the
+ * wall clock, and always more than *last (updated). */
+long long lr_q_stamp(long long *last);
 /* Remove a stopping worker from the registry and the consumer group. */
 int lr_q_unregister(lr_q *q, const char *worker, lr_err *err);
 

@@ -649,12 +649,14 @@ static void kill_and_drain(sbx_pool *p, sbx_cap caps[3], const int fds[3])
 				caps[i].eof = 1;
 }
 
-/* While a run goes on (its process on the other CPU), what the next needs
- * that does not wait for its end: its pipes, and with lanes the counters
- * of the other lane, whose runs are all over, reset for the spare that
- * waits there (its peak and CPU then count from here, like its process's
- * own rusage counts from its fork). pool_prepare uses them if that spare
- * is the one offered next. */
+/* What the next run needs that does not wait for the server's offer, done
+ * while the server wipes and offers (back to back, the host would wait for
+ * that): its pipes, and with lanes the counters of the lane the next spare
+ * waits in (spare seq + 1; all runs there are over) reset, its OOM count
+ * read (the spare's own work after this then counts towards its run, as its
+ * rusage does anyway). pool_prepare skips them if that spare is the one
+ * offered. (Done during the run instead, it delayed the run's end: the host,
+ * the run and the server's fork of the next spare share two CPUs then.) */
 static void run_ahead(sbx_pool *p)
 {
 	sbx_cgroup *next;
@@ -692,7 +694,6 @@ static int supervise(sbx_pool *p, run_io *io, const sbx_limits *lim, const char 
 		sbx_close_fd(&io->req[0]);
 	else
 		req_write(io, request, request_len, &sent);
-	run_ahead(p);
 	for (;;) {
 		struct pollfd pf[6];
 		int map[6];
@@ -843,6 +844,8 @@ static int pool_prepare(sbx_pool *p, sbx_result *res, const sbx_limits *lim, cha
 	char msg[512] = "";
 	int sw = 0;
 
+	if (!server_dead(p))
+		run_ahead(p);
 	if (!server_dead(p) && (sw = spare_wait(p, lim->timeout_s, nojoin, njlen)) < -1)
 		return sw;
 	if (server_dead(p) || sw < 0) {

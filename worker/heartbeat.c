@@ -27,9 +27,10 @@ struct wk_hb {
 	char job[LR_JOB_ID_MAX + 1];
 	long attempt;
 	long jobs_done;
-	long long last_ok_ms; /* last renewal that Redis accepted */
-	char problem[256];    /* why the worker cannot make progress, or "" */
-	long sessions;        /* REPL sessions held */
+	long long last_ok_ms;  /* last renewal that Redis accepted */
+	char problem[256];     /* why the worker cannot make progress, or "" */
+	long sessions;         /* REPL sessions held ... */
+	long long sessions_at; /* ... counted then (lr_q_stamp) */
 	/* Another worker's batch job this one helps with (no job of its own). */
 	char help_job[LR_JOB_ID_MAX + 1];
 	long help_attempt;
@@ -51,6 +52,34 @@ static long period_ms(const wk_config *cfg)
 	return p < 10 ? 10 : p;
 }
 
+/* Testing (--fault-beat-hold FILE): while FILE exists a beat waits after
+ * reading what it will write, with FILE.held there to say so until its
+ * write has returned; a test can then change the worker's state in
+ * between, as a slow beat would. Returns whether it waited. */
+static int fault_hold(const char *file)
+{
+	char held[4096];
+	FILE *f;
+
+	if (file == NULL || *file == '\0' || access(file, F_OK) != 0)
+		return 0;
+	snprintf(held, sizeof(held), "%s.held", file);
+	f = fopen(held, "w");
+	if (f != NULL)
+		fclose(f);
+	while (access(file, F_OK) == 0)
+		lr_sleep_ms(10);
+	return 1;
+}
+
+static void fault_release(const char *file)
+{
+	char held[4096];
+
+	snprintf(held, sizeof(held), "%s.held", file);
+	unlink(held);
+}
+
 static void beat(wk_hb *hb)
 {
 	char job[LR_JOB_ID_MAX + 1];
@@ -58,8 +87,9 @@ static void beat(wk_hb *hb)
 	char done[24];
 	char problem[256];
 	char since[24];
-	char sessions[24], smax[24];
+	char sessions[24], smax[24], sessions_at[24];
 	char owner[128];
+	int held;
 	lr_q_state state = LR_QS_NONE;
 	long ttl = period_ms(hb->cfg) * 3;
 	int active;
@@ -82,7 +112,9 @@ static void beat(wk_hb *hb)
 	memcpy(problem, hb->problem, sizeof(problem));
 	memcpy(since, hb->problem_since, sizeof(since));
 	snprintf(sessions, sizeof(sessions), "%ld", hb->sessions);
+	snprintf(sessions_at, sizeof(sessions_at), "%lld", hb->sessions_at);
 	pthread_mutex_unlock(&hb->mu);
+	held = fault_hold(hb->cfg->fault_beat_hold);
 	snprintf(attempt, sizeof(attempt), "%ld", active || owner[0] ? att : 0L);
 
 	lr_err_clear(&err);
@@ -120,16 +152,18 @@ static void beat(wk_hb *hb)
 	{
 		const char *f[] = {"pid",     "host",     "since",       "job",
 		                   "attempt", "jobs",     "problem",     "problem_since",
-		                   "helping", "sessions", "sessions_max"};
-		const char *v[] = {hb->pid, hb->host, hb->since, active || owner[0] ? job : "",
-		                   attempt, done,     problem,   since,
-		                   owner,   sessions, smax};
+		                   "helping", "sessions", "sessions_at", "sessions_max"};
+		const char *v[] = {hb->pid, hb->host, hb->since,   active || owner[0] ? job : "",
+		                   attempt, done,     problem,     since,
+		                   owner,   sessions, sessions_at, smax};
 
 		snprintf(smax, sizeof(smax), "%ld", hb->cfg->sessions_held);
 		lr_err_clear(&err);
-		if (lr_q_heartbeat(&hb->q, hb->cfg->name, ttl, 11, f, v, &err) < 0)
+		if (lr_q_heartbeat(&hb->q, hb->cfg->name, ttl, 12, f, v, &err) < 0)
 			log_debug("heartbeat: %s", err.msg);
 	}
+	if (held)
+		fault_release(hb->cfg->fault_beat_hold);
 }
 
 static void *hb_main(void *arg)
@@ -188,6 +222,8 @@ int wk_hb_start(wk_hb **out, const wk_config *cfg, const volatile sig_atomic_t *
 	if (gethostname(hb->host, sizeof(hb->host) - 1) < 0)
 		snprintf(hb->host, sizeof(hb->host), "?");
 	snprintf(hb->since, sizeof(hb->since), "%ld", (long)time(NULL));
+	/* Later than any count a previous worker of this name left. */
+	lr_q_stamp(&hb->sessions_at);
 	snprintf(name, sizeof(name), "%s:heartbeat", cfg->name);
 	ro.client_name = name;
 	rc = lr_redis_open(&hb->q.r, &ro, err);
@@ -280,11 +316,15 @@ void wk_hb_problem(wk_hb *hb, const char *problem)
 	pthread_mutex_unlock(&hb->mu);
 }
 
-void wk_hb_sessions(wk_hb *hb, long n)
+long long wk_hb_sessions(wk_hb *hb, long n)
 {
+	long long at;
+
 	pthread_mutex_lock(&hb->mu);
 	hb->sessions = n;
+	at = lr_q_stamp(&hb->sessions_at);
 	pthread_mutex_unlock(&hb->mu);
+	return at;
 }
 
 int wk_hb_status(const wk_hb *hb)

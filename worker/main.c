@@ -55,6 +55,9 @@ static lr_cfg_opt opts[] = {
     LR_OPT_STR("fault-abort-marker", &wc.fault_abort_marker, NULL,
                "testing only: abort() the worker on claiming a job whose spec contains this "
                "text, to rehearse poison jobs (a job that always kills its worker ends dead)"),
+    LR_OPT_STR("fault-beat-hold", &wc.fault_beat_hold, NULL,
+               "testing only: while this file exists the heartbeat waits after reading what it "
+               "will write (FILE.held says so), to rehearse a slow beat"),
     LR_OPT_STR("push-url", &wc.push_url, NULL,
                "deploy loop jobs whose criteria passed: push the accepted commit to "
                "refs/heads/llmrepl/<id> of this repository (a path, file:// or a URL that "
@@ -120,6 +123,9 @@ int main(int argc, char **argv)
 	if (wc.fault_abort_marker && *wc.fault_abort_marker)
 		log_warn("fault injection is on: a job containing '%s' aborts this worker",
 		         wc.fault_abort_marker);
+	if (wc.fault_beat_hold && *wc.fault_beat_hold)
+		log_warn("fault injection is on: the heartbeat waits while %s exists",
+		         wc.fault_beat_hold);
 
 	lr_err_clear(&err);
 	wk_metrics_init();

@@ -110,9 +110,9 @@ static void note_sessions(wk *w)
 	lr_metric_set(wk_m.sessions_held, (double)n, NULL);
 	if (n == w->sessions_noted)
 		return;
-	wk_hb_sessions(w->hb, n);
 	snprintf(v, sizeof(v), "%ld", n);
-	if (lr_q_worker_note(&w->q, w->cfg->name, "sessions", v, NULL) == 0)
+	if (lr_q_worker_note(&w->q, w->cfg->name, "sessions", v, wk_hb_sessions(w->hb, n), NULL) ==
+	    0)
 		w->sessions_noted = n;
 }
 
@@ -226,12 +226,10 @@ static void run_job(wk *w, const lr_q_job *job)
 	lr_metric_observe1(wk_m.run, lr_now_s() - run_from, job->kind);
 	if (rc == 0) {
 		/* The finish takes the next job along, unless work follows the
-		 * answer (the next job's lease would run meanwhile), the worker
-		 * is stopping, or it holds sessions: a cell's claim routes by
-		 * the holders' records, which the claim inside a finish would
-		 * read before this worker's next read could take what was
-		 * routed to it. */
-		int take_next = res.after == NULL && !*w->stop && sh_count() == 0;
+		 * answer (the next job's lease would run meanwhile) or the worker
+		 * is stopping. (Its claim routes cells by the sessions this
+		 * worker noted just above: note_sessions.) */
+		int take_next = res.after == NULL && !*w->stop;
 
 		if (record_result(w, job, &res, take_next) == 0 && res.after != NULL)
 			res.after(&ctx, &res, res.after_arg); /* after the answer */

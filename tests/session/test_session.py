@@ -278,6 +278,29 @@ def test_many_sessions_on_two_workers_memory_bounded(system):
     assert h["passed"] == "1" and h["value"] == "100", h
 
 
+def test_a_slow_beat_does_not_put_an_older_session_count_back(system, tmp_path):
+    """The worker's record holds `sessions`, which routes cells: the main
+    thread writes the count as it changes, the heartbeat thread with every
+    beat. A beat that read the count before a cell added a session and wrote
+    after that cell's note must not put the older count back: the worker
+    would look as if it had room it has not, and claim a cell it must
+    refuse (so it was in test_many_sessions_on_two_workers_memory_bounded)."""
+    hold = tmp_path / "beat-hold"
+    held = tmp_path / "beat-hold.held"
+    system.dispatcher()
+    w = system.worker(sessions_held=2, lease_ms=15000, fault_beat_hold=str(hold))
+    rec = system.key("worker", w.name)
+    system.wait_for(lambda: system.r.hget(rec, "sessions") == "0", what="registered")
+    sid = open_session(system)
+    hold.touch()
+    system.wait_for(held.exists, timeout=30, what="a beat waiting with the count it read")
+    assert cell(system, sid, "x = 1")["passed"] == "1"
+    assert system.r.hget(rec, "sessions") == "1"  # the cell's note
+    hold.unlink()
+    system.wait_for(lambda: not held.exists(), what="the waiting beat written")
+    assert system.r.hget(rec, "sessions") == "1", system.r.hgetall(rec)
+
+
 def test_sessions_per_worker_limit(system):
     system.dispatcher()
     system.worker(sessions_held=2)
