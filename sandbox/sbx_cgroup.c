@@ -70,6 +70,21 @@ static int write_at(int dir, const char *name, const char *val)
 	return n == (ssize_t)len ? 0 : -1;
 }
 
+/* Write val unless the file holds it already (a cgroup taken over from an
+ * earlier process mostly does: a CPU bandwidth write walks the scheduler's
+ * run queues, a read does not). */
+static int ensure_at(int dir, const char *name, const char *val)
+{
+	char buf[64];
+	ssize_t n = read_at(dir, name, buf, sizeof(buf));
+
+	while (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	if (n > 0 && strcmp(buf, val) == 0)
+		return 0;
+	return write_at(dir, name, val);
+}
+
 /* Is `word` one of the items of a comma-separated list? */
 static int csv_has(const char *csv, const char *word)
 {
@@ -94,19 +109,35 @@ static char *mountinfo_text, *cgroup_text;
 
 static char *read_text(const char *path)
 {
-	FILE *f = fopen(path, "re");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t cap = 16 * 1024, len = 0;
 	char *text = NULL;
-	size_t cap = 0;
-	ssize_t n;
+	ssize_t n = 1;
 
-	if (f == NULL)
+	if (fd < 0)
 		return NULL;
-	n = getdelim(&text, &cap, '\0', f);
-	fclose(f);
+	/* In large reads: procfs says 1 kB blocks, and stdio would read that
+	 * (a mountinfo is tens of kB with a few overlays or kept namespaces). */
+	while (n > 0) {
+		char *t = len + 1 >= cap || text == NULL ? realloc(text, cap *= 2) : text;
+
+		if (t == NULL) {
+			free(text);
+			close(fd);
+			return NULL;
+		}
+		text = t;
+		while ((n = read(fd, text + len, cap - len - 1)) < 0 && errno == EINTR)
+			;
+		if (n > 0)
+			len += (size_t)n;
+	}
+	close(fd);
 	if (n < 0) {
 		free(text);
 		return NULL;
 	}
+	text[len] = '\0';
 	return text;
 }
 
@@ -141,7 +172,9 @@ static int find_mount(const char *want, char *mnt, size_t mlen, char *root, size
 		char r[1024], m[1024], fstype[64], src[256], opts[1024];
 		char *dash = strstr(line, " - ");
 
-		if (dash == NULL || sscanf(line, "%*s %*s %*s %1023s %1023s", r, m) != 2 ||
+		/* Most lines are of other file systems: skip them unparsed. */
+		if (dash == NULL || strncmp(dash + 3, "cgroup", 6) != 0 ||
+		    sscanf(line, "%*s %*s %*s %1023s %1023s", r, m) != 2 ||
 		    sscanf(dash + 3, "%63s %255s %1023s", fstype, src, opts) != 3)
 			continue;
 		if (want == NULL ? strcmp(fstype, "cgroup2") != 0
@@ -565,6 +598,10 @@ static int set_memory(sbx_cgroup *cg, long long bytes)
 
 		if (read_at(dir, "memory.limit_in_bytes", buf, sizeof(buf)) > 0)
 			cur = strtoll(buf, NULL, 10);
+		if (cur == bytes && (!cgd.memsw || (read_at(dir, "memory.memsw.limit_in_bytes", buf,
+		                                            sizeof(buf)) > 0 &&
+		                                    strtoll(buf, NULL, 10) == bytes)))
+			return 0;
 		if (cgd.memsw && cur >= 0 && bytes > cur) {
 			rc |= write_at(dir, "memory.memsw.limit_in_bytes", v);
 			rc |= write_at(dir, "memory.limit_in_bytes", v);
@@ -588,7 +625,7 @@ int sbx_cgroup_set_limits(sbx_cgroup *cg, const sbx_cg_limits *l)
 		rc |= set_memory(cg, l->mem_bytes);
 	if (cg->have_pids && l->pids_max > 0) {
 		snprintf(v, sizeof(v), "%ld", l->pids_max);
-		rc |= write_at(cg->dir[SBX_CG_PIDS], "pids.max", v);
+		rc |= ensure_at(cg->dir[SBX_CG_PIDS], "pids.max", v);
 	}
 	if (cg->have_cpu && l->cpus > 0) {
 		long quota = (long)(l->cpus * CPU_PERIOD_US);
@@ -597,7 +634,7 @@ int sbx_cgroup_set_limits(sbx_cgroup *cg, const sbx_cg_limits *l)
 			quota = 1000;
 		if (cg->version == 1) {
 			snprintf(v, sizeof(v), "%ld", quota);
-			rc |= write_at(cg->dir[SBX_CG_CPU], "cpu.cfs_quota_us", v);
+			rc |= ensure_at(cg->dir[SBX_CG_CPU], "cpu.cfs_quota_us", v);
 		} else {
 			snprintf(v, sizeof(v), "%ld %d", quota, CPU_PERIOD_US);
 			rc |= write_at(cg->dir[SBX_CG_CPU], "cpu.max", v);
@@ -623,7 +660,7 @@ static int reset_limits(sbx_cgroup *cg, const sbx_cg_limits *l)
 	if (cg->have_pids && l->pids_max <= 0)
 		rc |= write_at(cg->dir[SBX_CG_PIDS], "pids.max", "max");
 	if (cg->have_cpu) {
-		rc |= write_at(cg->dir[SBX_CG_CPU], "cpu.cfs_period_us", "100000");
+		rc |= ensure_at(cg->dir[SBX_CG_CPU], "cpu.cfs_period_us", "100000");
 		if (l->cpus <= 0)
 			rc |= write_at(cg->dir[SBX_CG_CPU], "cpu.cfs_quota_us", "-1");
 	}

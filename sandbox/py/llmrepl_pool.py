@@ -353,6 +353,16 @@ def _gave_up(sock, index, step, err):
     posix._exit(125)
 
 
+def _pending(sock):
+    """Whether a message waits on the spare's socket."""
+    try:
+        return bool(sock.recv(1, 0x42))  # MSG_PEEK | MSG_DONTWAIT
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True  # its end: the recv tells
+
+
 def _rehearse():
     """What every run does first with the server's objects, done once by
     the spare before it waits: the first write to a page shared with the
@@ -414,10 +424,15 @@ def _spare_main(sock, lane):
     _signal.signal(_signal.SIGINT, _signal.default_int_handler)
     os.chdir("/work")
     sys.path[:] = SERVER_PATH
-    ahead = limits_ahead()
-    _rehearse()
     sock = _free_run_fds(sock)
+    ahead = None
     while True:
+        if ahead is None and not _pending(sock):
+            # Nothing asked yet: the work that can wait for a PING (back
+            # to back, the server's offer waits for the PONG, and the run
+            # for the offer; any fd these open is closed again at once).
+            ahead = limits_ahead()
+            _rehearse()
         try:
             msg, fds, _flags, _addr = socket.recv_fds(sock, 4096, 4)
         except InterruptedError:
