@@ -305,6 +305,10 @@ def _evaluate(o, ans):
     try:
         plan = llmrepl_plan.build(tree, code, tests, o["entry_point"], o["doctests"],
                                   tests_tree, row)
+    except llmrepl_plan.CodeError as e:
+        ans["status"] = "syntax_error"
+        ans["error"] = _syntax_error(e.error, "solution")
+        return
     except llmrepl_plan.PlanError as e:
         ans["status"] = "bad_tests"
         ans["error"] = {"type": "BadTests", "file": "tests", "message": str(e)}

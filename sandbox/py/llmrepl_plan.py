@@ -23,6 +23,14 @@ import llmrepl_ahead
 import llmrepl_textplan
 from llmrepl_planbase import OPS as _OPS
 from llmrepl_planbase import SITE_LIMIT, PlanError
+
+
+class CodeError(Exception):
+    """The code parses but does not compile; .error is its SyntaxError."""
+
+    def __init__(self, error):
+        super().__init__(str(error))
+        self.error = error
 from llmrepl_planbase import contains_soft as _contains_soft
 from llmrepl_planbase import short as _short
 from llmrepl_planbase import src as _src
@@ -367,7 +375,12 @@ def build(code_tree, code, tests, entry_point, doctests="auto", tests_tree=None,
     plan.load_step = plan.add_step("load", "run the code", 1, "solution", counted=False,
                                    container=True)
     # From the text: compiling the AST objects back is several times slower.
-    plan.solution_code = compile(code, "<solution>", "exec", dont_inherit=True)
+    # What parses and still does not compile ("return" outside a function,
+    # "nonlocal" at module level) is the code's error, not the tests'.
+    try:
+        plan.solution_code = compile(code, "<solution>", "exec", dont_inherit=True)
+    except SyntaxError as e:
+        raise CodeError(e) from None
     plan.entry_point = entry_point or None
 
     if tests is not None and tests_tree is None and is_transcript(tests):

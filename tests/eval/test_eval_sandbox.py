@@ -167,6 +167,10 @@ def test_syntax_error_and_empty_code(tmp_path):
     assert r["feedback"].startswith("The code does not parse: SyntaxError at line 1")
     r = report(tmp_path, "# nothing\n")
     assert r["status"] == "empty" and not r["passed"]
+    # Parses, does not compile: the code's error in the sandboxed run too.
+    r = report(tmp_path, "x = 1\nreturn x\n", tests="assert True\n")
+    assert r["status"] == "syntax_error" and r["failure"]["line"] == 2, r
+    assert r["feedback"].startswith("The code does not parse: SyntaxError at line 2"), r
 
 
 def test_code_over_the_size_limit_is_not_run(tmp_path):

@@ -20,6 +20,18 @@ def test_indentation_error(harness):
     assert ans["error"]["line"] == 2
 
 
+def test_code_that_parses_but_does_not_compile_is_the_codes_error(harness):
+    # "return" outside a function parses (ast.parse) and fails only at
+    # compile; it is the code's syntax error, never blamed on the tests.
+    for code, line in (("x = 1\nreturn x\n", 2), ("nonlocal y\n", 1),
+                       ("def f():\n    return 1\nyield 2\n", 3)):
+        ans = harness(code, "assert True\n")
+        assert ans["status"] == "syntax_error", (code, ans)
+        e = ans["error"]
+        assert (e["type"], e["file"], e["line"]) == ("SyntaxError", "solution", line), e
+        assert ans["tests"] == []
+
+
 def test_empty_and_comment_only_code(harness):
     for code in ("", "   \n\n", "# nothing here\n"):
         ans = harness(code, "assert True\n")
