@@ -399,11 +399,14 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 	local = *req;
 	memset(&sj, 0, sizeof(sj));
 	st_budget = eval_static_budget(budget);
-	/* Code run after a session's cells is checked by the judge, which
-	 * knows the names they define. */
-	if (req->static_checks && req->session_ncells == 0 &&
-	    (eval_static_begin(&sj, req->code, st_budget) == 0 ||
-	     eval_static_run(cfg, req->code, st_budget, &st, &st_s) >= 0))
+	/* Code run after a session's cells is checked with their names known,
+	 * before the run. */
+	if (req->static_checks &&
+	    (req->session_ncells > 0
+	         ? eval_static_run_cells(cfg, req->code, req->session_cells, req->session_ncells,
+	                                 st_budget, &st, &st_s) >= 0
+	         : (eval_static_begin(&sj, req->code, st_budget) == 0 ||
+	            eval_static_run(cfg, req->code, st_budget, &st, &st_s) >= 0)))
 		local.static_checks = 0;
 	lr_trace_mark("e.static");
 	rc = run_judged(&res, pool, cfg, &lim, &local, budget, &ctx, retried, sizeof(retried), err);

@@ -3,6 +3,7 @@
 #include "eval_io.h"
 
 #include "eval_report.h"
+#include "eval_static.h"
 #include "json.h"
 
 #include <math.h>
@@ -13,6 +14,7 @@
 
 #define PREPARE_TIMEOUT_S 30.0 /* a cold start importing the static tools */
 #define STDIN_MAGIC       "LLMREPL-STDIN "
+#define STATIC_BUDGET_S   5.0 /* llmrepl_io.STATIC_BUDGET_S */
 
 typedef struct io_run {
 	const eval_request *req;
@@ -92,22 +94,43 @@ static json_object *error_obj(const char *type, const char *msg)
 
 /* ---- step 1: is it a program at all, and the static tools ---------------- */
 
+/* The static service's findings into the prepared answer, where the
+ * sandbox would have put its own: only when the code is runnable. */
+static int put_static(json_object *prep, json_object *st, double secs)
+{
+	const char *status = lr_json_str(prep, "status");
+	json_object *m = lr_json_member(prep, "metrics", json_type_object);
+
+	if (st == NULL || status == NULL || strcmp(status, "ok") != 0)
+		return 0;
+	if (lr_json_set_obj(prep, "static", json_object_get(st)) < 0 ||
+	    (m != NULL && lr_json_set_num(m, "static_s", secs) < 0))
+		return -1;
+	return 0;
+}
+
 static int prepare(io_run *r, json_object **prep, lr_err *err)
 {
-	json_object *q = json_object_new_object();
+	json_object *q = json_object_new_object(), *st = NULL;
 	sbx_limits lim;
 	sbx_result res;
 	char *text = NULL;
 	lr_err perr;
-	int rc = LR_ENOMEM;
+	double st_s = 0;
+	int rc = LR_ENOMEM, tools = r->req->static_checks != 0;
 
 	*prep = NULL;
+	/* The static checks in the static service when it answers, else in the
+	 * sandbox's prepare step (which then imports the tools). */
+	if (tools && strlen(r->req->code) <= EVAL_CODE_MAX &&
+	    eval_static_run(r->cfg, r->req->code, STATIC_BUDGET_S, &st, &st_s) >= 0)
+		tools = 0;
 	if (q == NULL || lr_json_set_str(q, "mode", "io_prepare") ||
-	    lr_json_set_str(q, "code", r->req->code) ||
-	    lr_json_set_bool(q, "static", r->req->static_checks != 0) ||
+	    lr_json_set_str(q, "code", r->req->code) || lr_json_set_bool(q, "static", tools) ||
 	    lr_json_set_int(q, "max_code_bytes", (long)EVAL_CODE_MAX) ||
 	    (text = lr_json_dump(q)) == NULL) {
 		json_object_put(q);
+		json_object_put(st);
 		return lr_err_set(err, LR_ENOMEM, "out of memory");
 	}
 	json_object_put(q);
@@ -116,8 +139,10 @@ static int prepare(io_run *r, json_object **prep, lr_err *err)
 	lim.memory_mb = r->lim.memory_mb > lim.memory_mb ? r->lim.memory_mb : lim.memory_mb;
 	rc = sandbox(&res, r, &lim, text, strlen(text), err);
 	free(text);
-	if (rc < 0)
+	if (rc < 0) {
+		json_object_put(st);
 		return rc;
+	}
 	/* Nothing of the code ran here: an answer that does not parse is the
 	 * sandbox's own trouble, and the cases still say what the code does. */
 	if (res.end == SBX_END_EXITED && res.answer != NULL &&
@@ -128,7 +153,9 @@ static int prepare(io_run *r, json_object **prep, lr_err *err)
 		*prep = NULL;
 	}
 	sbx_result_free(&res);
-	return 0;
+	rc = put_static(*prep, st, st_s) < 0 ? lr_err_set(err, LR_ENOMEM, "out of memory") : 0;
+	json_object_put(st);
+	return rc;
 }
 
 /* ---- step 2: one case ------------------------------------------------------ */

@@ -61,13 +61,28 @@ static int svc_start(const sbx_config *cfg)
 	return 0;
 }
 
-static char *frame_for(const char *code, double budget_s)
-{
-	json_object *o = json_object_new_object();
-	char *text = NULL;
+/* A session's code goes with its cells (the names they define are no
+ * undefined names). */
+typedef struct static_src {
+	const char *code;
+	const char *const *cells;
+	size_t ncells;
+} static_src;
 
-	if (o != NULL && lr_json_set_str(o, "code", code) == 0 &&
-	    lr_json_set_num(o, "budget_s", budget_s) == 0)
+static char *frame_for(const static_src *src, double budget_s)
+{
+	json_object *o = json_object_new_object(), *cells = NULL;
+	char *text = NULL;
+	int rc = o == NULL || lr_json_set_str(o, "code", src->code) < 0 ||
+	         lr_json_set_num(o, "budget_s", budget_s) < 0;
+
+	if (rc == 0 && src->ncells > 0) {
+		cells = json_object_new_array();
+		rc = cells == NULL || lr_json_set_obj(o, "cells", cells) < 0;
+		for (size_t i = 0; rc == 0 && i < src->ncells; i++)
+			rc = json_object_array_add(cells, json_object_new_string(src->cells[i])) < 0;
+	}
+	if (rc == 0)
 		text = lr_json_dump(o);
 	json_object_put(o);
 	return text;
@@ -109,8 +124,8 @@ done:
 
 /* may_start: start the service when there is none (only on a thread that
  * outlives it: the held interpreter dies with the thread that started it). */
-static int static_call(const sbx_config *cfg, const char *code, double budget_s, int may_start,
-                       json_object **out, double *secs)
+static int static_call(const sbx_config *cfg, const static_src *src, double budget_s,
+                       int may_start, json_object **out, double *secs)
 {
 	sbx_result res;
 	char *frame;
@@ -118,9 +133,9 @@ static int static_call(const sbx_config *cfg, const char *code, double budget_s,
 
 	*out = NULL;
 	*secs = 0;
-	if (!enabled() || code == NULL)
+	if (!enabled() || src->code == NULL)
 		return -1;
-	frame = frame_for(code, budget_s);
+	frame = frame_for(src, budget_s);
 	if (frame == NULL)
 		return -1;
 	memset(&res, 0, sizeof(res));
@@ -154,12 +169,24 @@ unlock:
 int eval_static_run(const sbx_config *cfg, const char *code, double budget_s, json_object **out,
                     double *secs)
 {
-	return static_call(cfg, code, budget_s, 1, out, secs);
+	static_src src = {code, NULL, 0};
+
+	return static_call(cfg, &src, budget_s, 1, out, secs);
+}
+
+int eval_static_run_cells(const sbx_config *cfg, const char *code, const char *const *cells,
+                          size_t ncells, double budget_s, json_object **out, double *secs)
+{
+	static_src src = {code, cells, ncells};
+
+	return static_call(cfg, &src, budget_s, 1, out, secs);
 }
 
 int eval_static_ask(const char *code, double budget_s, json_object **out, double *secs)
 {
-	return static_call(NULL, code, budget_s, 0, out, secs);
+	static_src src = {code, NULL, 0};
+
+	return static_call(NULL, &src, budget_s, 0, out, secs);
 }
 
 static void *job_main(void *arg)

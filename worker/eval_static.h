@@ -13,7 +13,8 @@
  * are as far from the code under test as the host's own counters.
  *
  * LLMREPL_STATIC_SERVICE=0 in the environment turns it off: the judge then
- * runs the tools itself, as it does when the service cannot start. */
+ * runs the tools itself (importing them first: the pool's server does not
+ * hold them), as it does when the service cannot start. */
 #ifndef LLMREPL_EVAL_STATIC_H
 #define LLMREPL_EVAL_STATIC_H
 
@@ -30,6 +31,11 @@
  * settings the service starts with, without the candidate factory. */
 int eval_static_run(const sbx_config *cfg, const char *code, double budget_s, json_object **out,
                     double *secs);
+
+/* The same for code that runs after a session's cells: the names they
+ * define are known to the checks (as the judge's own checks know them). */
+int eval_static_run_cells(const sbx_config *cfg, const char *code, const char *const *cells,
+                          size_t ncells, double budget_s, json_object **out, double *secs);
 
 /* Whether the service is on and has answered in this process (then
  * eval_static_begin and eval_static_ask reach it). */

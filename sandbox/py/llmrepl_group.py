@@ -72,6 +72,11 @@ def run(req, write_answer, finish):
         return 2
     budget = req.get("answer_max")
     budget = budget if type(budget) is int and budget > 0 else 64 << 20
+    if any(isinstance(item, dict) and item.get("static") for item in items):
+        # The static service is not in use: the items' judges run the tools,
+        # imported here once for all of them (the pool's server has not).
+        import llmrepl_static
+        llmrepl_static.load()
     gc.disable()
     for k, item in enumerate(items):
         if not isinstance(item, dict):

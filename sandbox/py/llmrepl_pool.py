@@ -25,8 +25,10 @@ def _warm_imports():
     import os  # noqa: F401
     import resource  # noqa: F401  (a shared object: set_limits in every run's process)
     notes = []
-    for name in ("llmrepl_harness", "llmrepl_group", "llmrepl_io", "pyflakes.api", "bandit", "radon.complexity",
-                 "radon.metrics", "radon.raw"):
+    # Not the static tools (pyflakes, bandit, radon): the static service runs
+    # them beside the run, and a judge that runs them itself imports them
+    # (llmrepl_static.load); here their heap would be every fork's to copy.
+    for name in ("llmrepl_harness", "llmrepl_group", "llmrepl_io"):
         try:
             __import__(name)
         except Exception as e:  # a missing optional tool only costs speed

@@ -3,8 +3,10 @@
 Pure analysis (nothing of the code runs), done by the harness's supervising
 process inside the same sandbox. Each tool's findings carry their line; a tool
 that fails or is missing is reported as such and the others still run.
-Imports and one warm-up happen at import time, so that a pre-forked
-interpreter pays them once and every request starts warm.
+The tools are imported on first use (load()): the static service
+(serve(), a held interpreter of its own) imports and warms them once at its
+start; a judge that runs the checks itself (the service off or failed)
+imports them then.
 """
 import ast
 import io
@@ -15,37 +17,52 @@ FINDINGS_MAX = 200
 # which is true of Python 2's input() and not of Python 3's.
 PY2_ONLY = frozenset({"B322"})
 
-try:
-    import pyflakes.checker
-except Exception as e:  # noqa: BLE001 - reported per request
-    pyflakes = None
-    _PYFLAKES_ERR = "%s: %s" % (type(e).__name__, e)
-else:
-    _PYFLAKES_ERR = None
+# The tools are imported by load(), not with this module: the pool's server
+# imports this module (through the harness) for the rare run that analyses
+# the code itself, and forks every run from it; the tools' ~18 MB of heap
+# there would cost each run copy-on-write faults and page-table teardown.
+pyflakes = None
+_bvisitor = _rcc = None
+_PYFLAKES_ERR = _BANDIT_ERR = _RADON_ERR = None
+_LOADED = False
 
-try:
-    from bandit.core import config as _bconfig
-    from bandit.core import meta_ast as _bmeta
-    from bandit.core import metrics as _bmetrics
-    from bandit.core import node_visitor as _bvisitor
-    from bandit.core import test_set as _btestset
-except Exception as e:  # noqa: BLE001
-    _bvisitor = None
-    _BANDIT_ERR = "%s: %s" % (type(e).__name__, e)
-else:
-    _BANDIT_ERR = None
 
-try:
-    import radon.complexity as _rcc
-    import radon.metrics as _rmetrics
-    import radon.raw as _rraw
-    from radon.visitors import ComplexityVisitor as _RComplexity
-    from radon.visitors import Function as _RFunction
-except Exception as e:  # noqa: BLE001
-    _rcc = None
-    _RADON_ERR = "%s: %s" % (type(e).__name__, e)
-else:
-    _RADON_ERR = None
+def load(warm=False):
+    """Import the three tools (once per process); `warm` then runs them over
+    a sample, so that a process that serves many analyses pays its first-use
+    costs before the first. A missing tool is reported per request."""
+    global _LOADED
+    if _LOADED:
+        return
+    _LOADED = True
+    _load_pyflakes()
+    _load_bandit()
+    _load_radon()
+    if warm:
+        _warm()
+
+
+def _load_pyflakes():
+    global pyflakes, _PYFLAKES_ERR
+    try:
+        import pyflakes.checker
+    except Exception as e:  # noqa: BLE001 - reported per request
+        pyflakes = None
+        _PYFLAKES_ERR = "%s: %s" % (type(e).__name__, e)
+
+
+def _load_radon():
+    global _rcc, _rmetrics, _rraw, _RComplexity, _RFunction, _RADON_ERR
+    try:
+        import radon.complexity as _rcc
+        import radon.metrics as _rmetrics
+        import radon.raw as _rraw
+        from radon.visitors import ComplexityVisitor as _RComplexity
+        from radon.visitors import Function as _RFunction
+    except Exception as e:  # noqa: BLE001
+        _rcc = None
+        _RADON_ERR = "%s: %s" % (type(e).__name__, e)
+
 
 # pyflakes messages that mean the code is wrong (it will fail when the line
 # runs, or cannot mean what it says); everything else is a warning.
@@ -79,6 +96,7 @@ KNOWN_NAMES = frozenset()
 
 
 def run_pyflakes(tree, filename="<solution>"):
+    load()
     if _PYFLAKES_ERR:
         return {"ran": False, "error": _PYFLAKES_ERR}
     w = pyflakes.checker.Checker(tree, filename=filename, builtins=KNOWN_NAMES)
@@ -99,7 +117,24 @@ def run_pyflakes(tree, filename="<solution>"):
             "truncated": len(msgs) > len(findings)}
 
 
-if _bvisitor is not None:
+def _load_bandit():
+    global _bconfig, _bmeta, _bmetrics, _bvisitor, _btestset, _BANDIT_ERR
+    try:
+        from bandit.core import config as _bconfig
+        from bandit.core import meta_ast as _bmeta
+        from bandit.core import metrics as _bmetrics
+        from bandit.core import node_visitor as _bvisitor
+        from bandit.core import test_set as _btestset
+    except Exception as e:  # noqa: BLE001
+        _bvisitor = None
+        _BANDIT_ERR = "%s: %s" % (type(e).__name__, e)
+        return
+    _bandit_setup()
+
+
+def _bandit_setup():
+    global _Visitor, _BCONF, _BTESTS
+
     class _Visitor(_bvisitor.BanditNodeVisitor):
         """Bandit 1.6 knows string literals as ast.Str; Python 3.8+ parses
         them as ast.Constant. Route those to the string checks (hardcoded
@@ -152,6 +187,7 @@ if _bvisitor is not None:
 
 
 def run_bandit(code, tree):
+    load()
     if _BANDIT_ERR:
         return {"ran": False, "error": _BANDIT_ERR}
     data = code.encode("utf-8", "replace")
@@ -192,6 +228,7 @@ def _nosec_lines(data):
 
 
 def run_radon(code, tree):
+    load()
     if _RADON_ERR:
         return {"ran": False, "error": _RADON_ERR}
     cc = _RComplexity.from_ast(tree)  # what cc_visit_ast(tree) visits
@@ -254,6 +291,8 @@ def run_all_within(code, tree, budget_s):
     other use for SIGALRM."""
     import signal
 
+    load()  # before the deadline: an import cut short would leave the tools half there
+
     def expire(signum, frame):
         raise TimeoutError("the static checks took longer than %.3g s" % budget_s)
 
@@ -305,9 +344,13 @@ class Cache:
         self.hits = self.misses = 0
         self.salt = repr(sorted(versions().items())) + "\0" + SETTINGS + "\0"
 
-    def key(self, code):
+    def key(self, code, known=frozenset()):
+        """known: the names a session's cells define (they change the
+        findings, so they are part of the key)."""
         import hashlib
-        return hashlib.sha256(self.salt.encode() + code.encode("utf-8", "surrogatepass")).digest()
+        names = "\0".join(sorted(known)) + "\1" if known else ""
+        return hashlib.sha256((self.salt + names).encode("utf-8", "surrogatepass") +
+                              code.encode("utf-8", "surrogatepass")).digest()
 
     def get(self, key):
         v = self.items.get(key)
@@ -331,8 +374,18 @@ class Cache:
             self.bytes -= len(v)
 
 
+def _known_names(cells):
+    """The names a session's cells define (what the judge's own checks are
+    given: llmrepl_harness._static)."""
+    if not isinstance(cells, list) or not cells:
+        return frozenset()
+    import llmrepl_session
+    return frozenset(llmrepl_session.defined_names([c for c in cells if isinstance(c, str)]))
+
+
 def analyse(req, cache, dumps):
-    """One frame: {"code": str, "budget_s": float} -> the JSON text of
+    """One frame: {"code": str, "budget_s": float, "cells"?: [str]} (cells:
+    the session's, run before the code) -> the JSON text of
     {"ok": true, "static": {...}, "cached": bool, "static_s": float}, or
     {"ok": false, "error": why} when the code does not parse (the harness
     then reports the syntax error, and no static checks)."""
@@ -343,7 +396,9 @@ def analyse(req, cache, dumps):
     if not isinstance(budget, (int, float)) or isinstance(budget, bool) or not 0 < budget <= 60:
         budget = 5.0
     t = time.perf_counter()
-    key = cache.key(code)
+    global KNOWN_NAMES
+    KNOWN_NAMES = _known_names(req.get("cells"))
+    key = cache.key(code, KNOWN_NAMES)
     hit = cache.get(key)
     if hit is not None:
         return '{"ok": true, "cached": true, "static_s": %.6f, "static": %s}' % (
@@ -369,6 +424,7 @@ def serve(dumps, loads):
     devnull = posix.open("/dev/null", posix.O_RDONLY)
     posix.dup2(devnull, 0)
     posix.close(devnull)
+    load(warm=True)
     cache = Cache()
     gc.collect()
     gc.freeze()
@@ -410,6 +466,3 @@ def _warm():
         run_all(sample, ast.parse(sample))
     except Exception:  # noqa: BLE001 - warm-up only
         pass
-
-
-_warm()

@@ -1,6 +1,7 @@
 """Helpers for the io test suites: run build/llmrepl-eval on a program with
 io cases and return its JSON report."""
 import json
+import os
 import subprocess
 
 from conftest import binary
@@ -18,7 +19,7 @@ def io_file(tmp_path, cases, checker=None, stop_on_failure=None, name="cases.jso
 
 
 def evaluate(tmp_path, code, cases, *args, checker=None, stop_on_failure=None, pool=True,
-             timeout=300):
+             timeout=300, env=None):
     """The report of llmrepl-eval --json --io-tests on `code`."""
     prog = tmp_path / "prog.py"
     prog.write_text(code)
@@ -26,7 +27,8 @@ def evaluate(tmp_path, code, cases, *args, checker=None, stop_on_failure=None, p
     argv = [binary("llmrepl-eval"), "--json", "--io-tests", str(spec), *args]
     if pool:
         argv.append("--pool")
-    proc = subprocess.run(argv + [str(prog)], capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(argv + [str(prog)], capture_output=True, text=True, timeout=timeout,
+                          env=None if env is None else dict(os.environ, **env))
     assert proc.returncode in (0, 1), proc.stderr
     rep = json.loads(proc.stdout)
     assert rep["passed"] == (proc.returncode == 0)

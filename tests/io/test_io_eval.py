@@ -208,6 +208,26 @@ def test_syntax_error_runs_no_case(tmp_path):
     assert rep["status"] == "empty" and not rep["passed"]
 
 
+def _findings(static):
+    return {t: {k: v for k, v in static[t].items() if k != "duration_s"}
+            for t in ("pyflakes", "bandit", "radon")}
+
+
+def test_static_checks_come_from_the_service_as_the_sandbox_would_give_them(tmp_path):
+    """The static service analyses the program (its answers carry "cached");
+    with it off the sandbox's prepare step does, with the same findings."""
+    code = "import os\nimport subprocess\nsubprocess.call(input(), shell=True)\nprint(3)\n"
+    served = evaluate(tmp_path, code, [("x\n", "3\n")])
+    judged = evaluate(tmp_path, code, [("x\n", "3\n")], env={"LLMREPL_STATIC_SERVICE": "0"})
+    assert served["static"]["cached"] is False and "cached" not in judged["static"]
+    assert served["static"]["bandit"]["max_severity"] == "high"
+    assert served["static"]["pyflakes"]["warnings"] == 1  # os imported, unused
+    assert _findings(served["static"]) == _findings(judged["static"])
+    assert served["passed"] == judged["passed"] and served["score"] == judged["score"]
+    bad = evaluate(tmp_path, "print(\n", [("", "")])
+    assert bad["status"] == "syntax_error" and bad["static"] is None
+
+
 def test_stop_on_failure(tmp_path):
     cases = [("1 1\n", "2\n"), ("1 2\n", "4\n"), ("2 2\n", "4\n")]
     rep = evaluate(tmp_path, ADD, cases, stop_on_failure=True)

@@ -61,6 +61,37 @@ def test_evaluate_on_a_sessions_state_leaves_the_session_alone(system, split):
     assert h["passed"] == "0" and "NameError" in json.dumps(h["report"]), h
 
 
+def _findings(static):
+    return {t: {k: v for k, v in static[t].items() if k != "duration_s"}
+            for t in ("pyflakes", "bandit", "radon")}
+
+
+def _undefined(rep):
+    return [f["message"] for f in rep["static"]["pyflakes"]["findings"]
+            if f["code"] == "UndefinedName"]
+
+
+def test_static_checks_after_cells_from_the_service_and_from_the_judge(system):
+    """The static service knows the names a session's cells define, as the
+    judge's own checks do (the service off); its cache keeps code checked
+    with a session's names apart from the same code checked without."""
+    system.dispatcher()
+    first = system.worker()
+    sid = open_session(system, SETUP, "import os as o2")
+    code = "def top():\n    return scale(data[0]) + len(o2.sep) + missing\n"
+    served = [evaluate(system, code, "assert top", session=sid)["report"] for _ in range(2)]
+    alone = evaluate(system, code, "assert True")["report"]
+    assert [r["static"]["cached"] for r in served + [alone]] == [False, True, False]
+    assert _undefined(served[0]) == ["undefined name 'missing'"], served[0]["static"]
+    assert sorted(_undefined(alone)) == ["undefined name 'data'", "undefined name 'missing'",
+                                         "undefined name 'o2'", "undefined name 'scale'"]
+    first.stop()
+    system.worker(static_service="0")
+    judged = evaluate(system, code, "assert top", session=sid)["report"]
+    assert "cached" not in judged["static"]
+    assert _findings(judged["static"]) == _findings(served[0]["static"])
+
+
 def test_the_sessions_names_are_on_the_codes_side_of_the_verdict(system):
     """A session whose cells try to forge the verdict only change the code's
     process: the judge's checks still fail wrong code."""
