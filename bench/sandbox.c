@@ -7,7 +7,8 @@
  *   CLI        build/llmrepl-sandbox -c pass, spawned and waited for
  *   pool       sbx_pool_run() of the same request through a pre-forked pool
  * each as p50/p95 over --runs runs (the first three in turn, run by run) and
- * CPU per run, then runs per second with 1 and 2 concurrent callers (each
+ * CPU per run (the pool's: the run's process, and the whole pool's from
+ * its server's /proc counters), then runs per second with 1 and 2 concurrent callers (each
  * caller its own pool) for --seconds each.
  * Targets: cold within 1.2x the baseline (p50 and CPU), the CLI under 1 ms
  * over sbx_run, pool p50 under 1.5 ms and p95 under 3 ms. */
@@ -50,6 +51,30 @@ static double cpu_used(int who)
 	getrusage(who, &ru);
 	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
 	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* CPU seconds of the pool's server and its reaped children (its runs and
+ * spares) from /proc; -1 when unknown. */
+static double server_cpu(sbx_pool *pool)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long t[4];
+	long pid = sbx_pool_server_pid(pool);
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if (pid <= 0 || (f = fopen(path, "r")) == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (p == NULL ||
+	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu", &t[0],
+	           &t[1], &t[2], &t[3]) != 4)
+		return -1;
+	return (double)(t[0] + t[1] + t[2] + t[3]) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static int cmp(const void *a, const void *b)
@@ -206,7 +231,8 @@ int main(int argc, char **argv)
 	int n = 100;
 	double seconds = 3;
 	double *bare, *cold, *cli, *pooled;
-	double bare_cpu = 0, cold_cpu = 0, host_cpu = 0, cli_cpu = 0;
+	double bare_cpu = 0, cold_cpu = 0, host_cpu = 0, cli_cpu = 0, pool_cpu = 0;
+	double server_cpu0 = -1, server_cpu1 = -1;
 	sbx_pool *pool = NULL;
 	char msg[256];
 	char iso[256];
@@ -306,15 +332,21 @@ int main(int argc, char **argv)
 		sbx_result r;
 		double t0 = now();
 
+		if (i == 0)
+			server_cpu0 = server_cpu(pool);
 		sbx_pool_run(pool, &r, NULL, request, sizeof(request) - 1);
-		if (i >= 0)
+		if (i >= 0) {
 			pooled[i] = now() - t0;
+			pool_cpu += r.cpu_s;
+		}
 		if (check(&r, "pool") < 0)
 			goto out;
 		sbx_result_free(&r);
 	}
+	server_cpu1 = server_cpu(pool);
 	sbx_pool_free(pool);
 	pool = NULL;
+	pool_cpu /= n;
 
 	printf("sandbox bench: %d runs each; isolation: %s\n", n, iso);
 	b50 = pct(bare, n, 0.5);
@@ -332,9 +364,15 @@ int main(int argc, char **argv)
 	       "%+.2f ms over sbx_run)\n",
 	       "CLI: llmrepl-sandbox -c pass", ms(l50), l50 / b50, ms(pct(cli, n, 0.95)),
 	       pct(cli, n, 0.95) / b95, ms(cli_cpu), cli_cpu / bare_cpu, ms(cli_cpu - cold_cpu));
-	printf("%-36s p50 %6.2f ms (%.2fx)  p95 %6.2f ms (%.2fx)  best %.2f ms\n",
+	printf("%-36s p50 %6.2f ms (%.2fx)  p95 %6.2f ms (%.2fx)  CPU %5.2f ms (%.2fx; the "
+	       "run's process)  best %.2f ms\n",
 	       "pre-forked run (sbx_pool_run)", ms(p50), p50 / b50, ms(pct(pooled, n, 0.95)),
-	       pct(pooled, n, 0.95) / b95, ms(pooled[0]));
+	       pct(pooled, n, 0.95) / b95, ms(pool_cpu), pool_cpu / bare_cpu, ms(pooled[0]));
+	if (server_cpu0 >= 0 && server_cpu1 >= 0)
+		printf("%-36s CPU %5.2f ms per run (%.2fx; the server, its forks and the runs, "
+		       "from /proc at 1/%ld s)\n",
+		       "pre-forked run, the whole pool", ms((server_cpu1 - server_cpu0) / n),
+		       (server_cpu1 - server_cpu0) / n / bare_cpu, sysconf(_SC_CLK_TCK));
 	printf("%-36s cold %+.2f ms, CLI %+.2f ms at p50\n", "over the bare interpreter",
 	       ms(c50 - b50), ms(l50 - b50));
 	for (int callers = 1; callers <= 2; callers++) {

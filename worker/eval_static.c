@@ -80,7 +80,8 @@ static char *frame_for(const static_src *src, double budget_s)
 		cells = json_object_new_array();
 		rc = cells == NULL || lr_json_set_obj(o, "cells", cells) < 0;
 		for (size_t i = 0; rc == 0 && i < src->ncells; i++)
-			rc = json_object_array_add(cells, json_object_new_string(src->cells[i])) < 0;
+			rc =
+			    json_object_array_add(cells, json_object_new_string(src->cells[i])) < 0;
 	}
 	if (rc == 0)
 		text = lr_json_dump(o);
@@ -124,8 +125,8 @@ done:
 
 /* may_start: start the service when there is none (only on a thread that
  * outlives it: the held interpreter dies with the thread that started it). */
-static int static_call(const sbx_config *cfg, const static_src *src, double budget_s,
-                       int may_start, json_object **out, double *secs)
+static int static_call(const sbx_config *cfg, const static_src *src, double budget_s, int may_start,
+                       json_object **out, double *secs)
 {
 	sbx_result res;
 	char *frame;
