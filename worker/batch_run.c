@@ -87,22 +87,28 @@ static size_t share(const par *p)
 static size_t take(par *p, size_t *ns)
 {
 	size_t k = 0;
+	int fed_since = 0; /* asked for a feed during this call */
 
 	pthread_mutex_lock(&p->mu);
-	while (!p->stop && p->nready == 0 && !p->ended && !p->h->stop(p->h->arg))
-		pthread_cond_wait(&p->work, &p->mu);
-	if (!p->stop && !p->ended && share(p) < p->group) {
-		unsigned long ask = ++p->asked;
-
-		pthread_cond_signal(&p->done);
-		while (!p->stop && p->fed < ask && !p->h->stop(p->h->arg))
+	for (;;) {
+		while (!p->stop && p->nready == 0 && !p->ended && !p->h->stop(p->h->arg))
 			pthread_cond_wait(&p->work, &p->mu);
-	}
-	if (!p->stop && p->nready > 0 && !p->h->stop(p->h->arg)) {
+		if (p->stop || p->nready == 0 || p->h->stop(p->h->arg))
+			break; /* stopping, or ended with nothing left */
+		if (!fed_since && !p->ended && share(p) < p->group) {
+			unsigned long ask = ++p->asked;
+
+			fed_since = 1;
+			pthread_cond_signal(&p->done);
+			while (!p->stop && p->fed < ask && !p->h->stop(p->h->arg))
+				pthread_cond_wait(&p->work, &p->mu);
+			continue; /* another slot may have taken what was ready */
+		}
 		k = share(p);
 		memcpy(ns, p->ready, k * sizeof(*ns));
 		p->nready -= k;
 		memmove(p->ready, p->ready + k, p->nready * sizeof(*p->ready));
+		break;
 	}
 	pthread_mutex_unlock(&p->mu);
 	return k;

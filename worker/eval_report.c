@@ -114,13 +114,14 @@ static int facts_read(eval_facts *f, const sbx_result *run, int split, json_obje
 	}
 	f->time_s = run->wall_s;
 	f->peak_mb = (double)run->peak_kb / 1024.0;
-	f->mem_unmeasured = split && !(run->isolation & SBX_ISO_CGROUP);
 	if (f->ans == NULL)
 		return 0;
 	/* Split only when both say so: the host ran a judge apart from the code,
 	 * and the judge kept the tests out of the code's process. */
 	f->split = split && lr_json_str(f->ans, "integrity") != NULL &&
 	           strcmp(lr_json_str(f->ans, "integrity"), "split") == 0;
+	/* Code in the judge's own process is in the judge's figures. */
+	f->mem_unmeasured = f->split && !(run->isolation & SBX_ISO_CGROUP);
 	f->status = lr_json_str(f->ans, "status");
 	f->failure = lr_json_obj(f->ans, "error");
 	f->ran = !f->sandbox_failed && (status_is(f, "ok") || status_is(f, "tests_failed"));

@@ -23,6 +23,11 @@ import llmrepl_ahead
 import llmrepl_textplan
 from llmrepl_planbase import OPS as _OPS
 from llmrepl_planbase import SITE_LIMIT, PlanError
+from llmrepl_planbase import contains_soft as _contains_soft
+from llmrepl_planbase import short as _short
+from llmrepl_planbase import src as _src
+
+STEP_LIMIT = 5000  # cases and setup statements in one tests text
 
 
 class CodeError(Exception):
@@ -31,11 +36,7 @@ class CodeError(Exception):
     def __init__(self, error):
         super().__init__(str(error))
         self.error = error
-from llmrepl_planbase import contains_soft as _contains_soft
-from llmrepl_planbase import short as _short
-from llmrepl_planbase import src as _src
 
-STEP_LIMIT = 5000  # cases and setup statements in one tests text
 
 TARGET_CANDIDATE = "candidate"
 H = "_llmrepl_"  # the harness object visible to the rewritten tests

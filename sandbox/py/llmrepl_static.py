@@ -125,11 +125,10 @@ def _load_bandit():
         from bandit.core import metrics as _bmetrics
         from bandit.core import node_visitor as _bvisitor
         from bandit.core import test_set as _btestset
-    except Exception as e:  # noqa: BLE001
+        _bandit_setup()
+    except Exception as e:  # noqa: BLE001 - reported per request, as a missing tool
         _bvisitor = None
         _BANDIT_ERR = "%s: %s" % (type(e).__name__, e)
-        return
-    _bandit_setup()
 
 
 def _bandit_setup():

@@ -219,6 +219,9 @@ TEST(test_unmeasured_memory_is_not_within_a_limit)
 	static const char *const ans =
 	    "{\"harness\": 1, \"status\": \"ok\", \"tests_total\": 0, \"tests_passed\": 0, "
 	    "\"integrity\": \"split\", \"metrics\": {\"peak_memory_kb\": 1}}";
+	static const char *const in_process =
+	    "{\"harness\": 1, \"status\": \"ok\", \"tests_total\": 0, \"tests_passed\": 0, "
+	    "\"integrity\": \"in_process\", \"metrics\": {\"peak_memory_kb\": 1}}";
 	sbx_result run;
 	eval_judge_ctx ctx = {5.0, 128, 1000, 1.0, NULL, 1, 0, 0, NULL};
 	lr_criteria c;
@@ -244,6 +247,14 @@ TEST(test_unmeasured_memory_is_not_within_a_limit)
 	/* In process, the run's own peak is the code's too. */
 	run.isolation = 0;
 	ctx.split = 0;
+	CHECK(eval_judge(&out, &run, &c, &ctx, &err) == 0);
+	CHECK(out.passed == 1);
+	eval_outcome_free(&out);
+	/* The host ran a judge apart, and the judge ran the code in its own
+	 * process (no candidate worker): the judge's peak is the code's. */
+	ctx.split = 1;
+	run.answer = (char *)in_process;
+	run.answer_len = strlen(in_process);
 	CHECK(eval_judge(&out, &run, &c, &ctx, &err) == 0);
 	CHECK(out.passed == 1);
 	eval_outcome_free(&out);
