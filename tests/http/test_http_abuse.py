@@ -159,9 +159,12 @@ def test_connection_cap(hsys):
 
 def test_redis_down_is_503_and_recovers(hsys):
     hsys.http_dispatcher()
-    hsys.worker()
+    w = hsys.worker()
     api = hsys.api()
     assert api.get("/readyz").status == 200
+    # The worker is up (its presence record written) before Redis goes: a
+    # worker that cannot reach Redis at its start exits.
+    hsys.wait_for(lambda: hsys.r.exists(hsys.key("worker", w.name)), what="the worker up")
     hsys.redis.stop()
     r = api.post("/jobs", evaluate("print(1)"))
     assert r.status == 503 and r.headers["retry-after"] == "1", r
