@@ -191,7 +191,19 @@ class System:
             if h.get("state") in states:
                 return h
             time.sleep(0.02)
-        raise AssertionError(f"job {jid} not in {states} after {timeout}s: {self.job(jid)}")
+        raise AssertionError(f"job {jid} not in {states} after {timeout}s: {self.job(jid)}"
+                             f"{self.ended()}")
+
+    def ended(self):
+        """What the processes that ended on their own said last (for a
+        failure's message: a job left queued because its only worker died)."""
+        out = ""
+        for p in self.procs:
+            proc = getattr(p, "proc", p)
+            if proc.p.poll() is not None:
+                out += f"\n{proc.name} ended with status {proc.p.returncode}; its log ends:\n" \
+                       f"{proc.log()[-3000:]}"
+        return out
 
     def wait_for(self, cond, timeout=30, what="condition"):
         return wait_until(cond, timeout, what)
