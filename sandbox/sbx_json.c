@@ -323,7 +323,8 @@ static int string(jdoc *d, uint32_t *off, uint32_t *len)
 	for (;;) {
 		size_t start = d->i;
 
-		while (d->i < d->n && d->s[d->i] != '"' && d->s[d->i] != '\\' && d->s[d->i] && !high)
+		while (d->i < d->n && d->s[d->i] != '"' && d->s[d->i] != '\\' && d->s[d->i] &&
+		       !high)
 			d->i++;
 		put(d, d->s + start, d->i - start);
 		if (d->i >= d->n || d->s[d->i] == '\0')
@@ -584,8 +585,8 @@ static void write_int(sbx_jbuf *b, const char *s, size_t n)
 	int k;
 
 	if (n >= sizeof(num)) { /* only more digits: clamped either way */
-		k = snprintf(t, sizeof(t), "%s", s[0] == '-' ? "-9223372036854775808"
-		                                              : "18446744073709551615");
+		k = snprintf(t, sizeof(t), "%s",
+		             s[0] == '-' ? "-9223372036854775808" : "18446744073709551615");
 	} else {
 		memcpy(num, s, n);
 		num[n] = '\0';

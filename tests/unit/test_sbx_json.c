@@ -63,8 +63,9 @@ static int same_doc(const char *s, size_t n, int must)
 	else
 		ok = b.len == strlen(want) && memcmp(b.s, want, b.len) == 0;
 	if (!ok && mismatches++ < 5)
-		fprintf(stderr, "input  (%zu) %.*s\njson-c %s\nours   %s\n", n, (int)(n > 300 ? 300 : n),
-		        s, want ? want : "(refused)", rc < 0 ? "(refused)" : b.s);
+		fprintf(stderr, "input  (%zu) %.*s\njson-c %s\nours   %s\n", n,
+		        (int)(n > 300 ? 300 : n), s, want ? want : "(refused)",
+		        rc < 0 ? "(refused)" : b.s);
 	if (want != NULL && rc < 0 && !must) {
 		lr_err e;
 
@@ -98,9 +99,9 @@ TEST(documents_as_json_c_writes_them)
 	SAME(" [ ] ");
 	SAME("{\"a\" : [1, -0, 0.50, 1e10, 1E-3, -2.5e+3, true, false, null, \"x\"] }");
 	SAME("\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00\\u0001\\u007f\"");
-	SAME("{\"a\":1,\"b\":2,\"a\":3}");            /* first place, last value */
-	SAME("{\"a\\u0000x\":1,\"a\\u0000y\":2}");    /* a key ends at its NUL */
-	SAME("[\"a\\u0000b\"]");                        /* a string does not */
+	SAME("{\"a\":1,\"b\":2,\"a\":3}");         /* first place, last value */
+	SAME("{\"a\\u0000x\":1,\"a\\u0000y\":2}"); /* a key ends at its NUL */
+	SAME("[\"a\\u0000b\"]");                   /* a string does not */
 	SAME("[9223372036854775807, 9223372036854775808, 18446744073709551616]");
 	SAME("[-9223372036854775808, -9223372036854775809, -99999999999999999999999]");
 	SAME("[1e400, -1e-400, 0.1000000000000000000000001]");
@@ -119,9 +120,9 @@ TEST(what_json_c_returns_no_object_for_is_refused)
 {
 	REFUSED("");
 	REFUSED("   ");
-	REFUSED("1");      /* the input might go on */
+	REFUSED("1"); /* the input might go on */
 	REFUSED("true");
-	REFUSED("null ");  /* no object */
+	REFUSED("null "); /* no object */
 	REFUSED("{\"a\":");
 	REFUSED("[1,]x");
 	REFUSED("\"abc");
@@ -223,11 +224,20 @@ static void gstring(gbuf *g, int key)
 
 static void gnumber(gbuf *g)
 {
-	static const char *fixed[] = {"0", "-0", "9223372036854775807", "9223372036854775808",
-	                              "18446744073709551615", "18446744073709551616",
-	                              "-9223372036854775808", "-9223372036854775809",
-	                              "123456789012345678901234567890", "1e400", "-0.0",
-	                              "2.2250738585072014e-308", "4.9e-324", "1E+2"};
+	static const char *fixed[] = {"0",
+	                              "-0",
+	                              "9223372036854775807",
+	                              "9223372036854775808",
+	                              "18446744073709551615",
+	                              "18446744073709551616",
+	                              "-9223372036854775808",
+	                              "-9223372036854775809",
+	                              "123456789012345678901234567890",
+	                              "1e400",
+	                              "-0.0",
+	                              "2.2250738585072014e-308",
+	                              "4.9e-324",
+	                              "1E+2"};
 	char t[64];
 
 	switch (pick(4)) {
@@ -237,13 +247,17 @@ static void gnumber(gbuf *g)
 		adds(g, t);
 		return;
 	case 2:
-		snprintf(t, sizeof(t), "%s%u.%0*u", pick(2) ? "-" : "", pick(1000), (int)pick(5) + 1,
-		         pick(100000));
+		snprintf(t, sizeof(t), "%s%u.%0*u", pick(2) ? "-" : "", pick(1000),
+		         (int)pick(5) + 1, pick(100000));
 		adds(g, t);
 		return;
 	default:
-		snprintf(t, sizeof(t), "%s%u%se%s%u", pick(2) ? "-" : "", pick(10), pick(2) ? ".5" : "",
-		         pick(3) == 0 ? "+" : pick(2) ? "-" : "", pick(400));
+		snprintf(t, sizeof(t), "%s%u%se%s%u", pick(2) ? "-" : "", pick(10),
+		         pick(2) ? ".5" : "",
+		         pick(3) == 0 ? "+"
+		         : pick(2)    ? "-"
+		                      : "",
+		         pick(400));
 		adds(g, t);
 	}
 }
@@ -453,8 +467,9 @@ static int same_number(double v, long long i)
 
 TEST(numbers_match_json_c)
 {
-	static const double fixed[] = {0.0, -0.0, 1.0, 3.0, 1e22, 1e23, 0.1, 1.0 / 3, 123456789.0,
-	                               1e-7, 5e-324, 1.7976931348623157e308};
+	static const double fixed[] = {0.0,         -0.0, 1.0,    3.0,
+	                               1e22,        1e23, 0.1,    1.0 / 3,
+	                               123456789.0, 1e-7, 5e-324, 1.7976931348623157e308};
 	int bad = 0;
 
 	CHECK(same_number(NAN, 0));
