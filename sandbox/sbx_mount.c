@@ -24,7 +24,6 @@
 #include <sys/syscall.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 /* ---- in the child ------------------------------------------------------------ */
@@ -279,13 +278,6 @@ static char builder_said(int fd)
 	return n == (ssize_t)sizeof(m) ? m.tag : 0;
 }
 
-static void close_pair(int fds[2], int i)
-{
-	if (fds[i] >= 0)
-		close(fds[i]);
-	fds[i] = -1;
-}
-
 static int template_build(const sbx_setup *s)
 {
 	sbx_plan *p = malloc(sizeof(*p));
@@ -302,16 +294,16 @@ static int template_build(const sbx_setup *s)
 		pid = syscall(SYS_clone, CLONE_NEWNS | SIGCHLD, NULL, NULL, NULL, 0);
 	if (pid == 0)
 		builder(p, st[1], hold[0]);
-	close_pair(st, 1);
-	close_pair(hold, 0);
+	sbx_close_fd(&st[1]);
+	sbx_close_fd(&hold[0]);
 	if (pid > 0 && builder_said(st[0]) == 'R') {
 		snprintf(path, sizeof(path), "/proc/%ld/ns/mnt", pid);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 	}
 	if (pid > 0 && fd < 0)
 		kill((pid_t)pid, SIGKILL);
-	close_pair(hold, 1);
-	close_pair(st, 0);
+	sbx_close_fd(&hold[1]);
+	sbx_close_fd(&st[0]);
 	if (pid > 0)
 		while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR)
 			;
@@ -327,14 +319,6 @@ static int template_build(const sbx_setup *s)
  * key standing for the entry's directory, s the CLOCK_MONOTONIC second it
  * was built in. A copy of a mount namespace leaves such binds out, so they
  * cost the runs' namespaces nothing. */
-
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* What a template of s was built from, as far as a stat can tell: the
  * entry's directory (its path, and when it or its __pycache__ last changed:
@@ -469,7 +453,7 @@ int sbx_mount_template(const sbx_setup *s, int shared, int *made)
 	*made = 0;
 	if (!s->as_root)
 		return -1;
-	now = mono_now();
+	now = sbx_now();
 	pthread_mutex_lock(&template_lock);
 	for (i = 0; i < ntemplates && templates[i].s != s; i++)
 		;
