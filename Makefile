@@ -225,7 +225,7 @@ $(SBX_CLI): private LDLIBS := -lm
 $(SBX_CLI): private LD_NOTE := $(if $(MUSL_GCC), (glibc static-pie; musl not usable: \
 	no $(MUSL_LIBDIR)/rcrt1.o), (glibc static-pie; no musl-gcc))
 else
-$(SBX_CLI): private LD_NOTE := (glibc, dynamic: the sanitizer's runtime needs the loader)
+$(SBX_CLI): private LD_NOTE := $(space)(glibc, dynamic: the sanitizer's runtime needs the loader)
 endif
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LINK_LIBS)
