@@ -166,7 +166,7 @@ $(foreach m,$(MAIN_SRCS),$(eval $(call bin_rule,$(m))))
 # libseccomp) keep their own flags.
 ifeq ($(SANITIZER),)
 $(BUILD)/llmrepl-sandbox: private LDFLAGS := $(filter-out -pie,$(LDFLAGS)) -static-pie
-$(BUILD)/llmrepl-sandbox: private LDLIBS := $(shell pkg-config --libs json-c) -lm
+$(BUILD)/llmrepl-sandbox: private LDLIBS := -lm
 endif
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LINK_LIBS)

@@ -7,6 +7,7 @@
  * on the status pipe as an sbx_msg naming the step, then the child exits. */
 #include "sbx_child.h"
 #include "sbx_mount.h"
+#include "sbx_trace.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +25,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 /* What the child says on its status pipe (sbx_cmsg.c). */
@@ -33,18 +33,17 @@
 #define note   sbx_child_note
 #define fail   sbx_child_fail
 
-/* A trace mark (sbx_trace.h): clock_gettime is the vDSO's, no locks. */
+/* A trace mark (sbx_trace.h): sbx_trace_ns is clock_gettime, the vDSO's,
+ * no locks. */
 static void mark(const sbx_plan *p, const char *what)
 {
-	struct timespec ts;
 	sbx_msg m;
 
 	if (!p->trace)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	memset(&m, 0, sizeof(m));
 	m.tag = 'T';
-	m.utime_us = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	m.utime_us = sbx_trace_ns();
 	append(m.what, 0, sizeof(m.what), what);
 	put(SBX_CFD_STATUS, &m, sizeof(m));
 }

@@ -52,6 +52,7 @@ import sys
 import time
 
 import llmrepl_gitem as gi
+import llmrepl_judge
 import llmrepl_warm
 
 ANS_FD = 3
@@ -59,11 +60,6 @@ UNGROUPABLE = "ungroupable"
 
 
 _ENTRY = {}  # the entry's write_answer and finish (llmrepl_sbx), given to run()
-
-
-def _tracing():
-    sbx = sys.modules.get("llmrepl_sbx")
-    return sbx is not None and sbx._TRACE
 
 
 def run(req, write_answer, finish):
@@ -151,7 +147,7 @@ def _warm_item(k, item, items, judge):
     None, whether the factory answered, the judge to go on with or None,
     whether the item must have a judge of its own instead)."""
     deadline_s, caps = _limits(item)
-    marks = [("start", time.monotonic_ns())] if _tracing() else None
+    marks = [("start", time.monotonic_ns())] if llmrepl_judge.tracing() else None
     if judge is None:
         judge = llmrepl_warm.Judge(items, marks is not None)
         try:
@@ -212,7 +208,7 @@ def _num(item, key, default):
 def _item(k, item):
     """One item: (frame or None, whether the factory answered its CLEAN)."""
     deadline_s, caps = _limits(item)
-    marks = [("start", time.monotonic_ns())] if _tracing() else None
+    marks = [("start", time.monotonic_ns())] if llmrepl_judge.tracing() else None
     pipes = []
     t0 = time.monotonic()
     try:
