@@ -10,16 +10,19 @@
 #include "err.h"
 #include "log.h"
 #include "sbx.h"
+#include "sbx_json.h"
 #include "startup.h"
 
 #include <errno.h>
-#include <json-c/json.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define INPUT_MAX (64L << 20)
+/* A string literal into a JSON buffer. */
+#define LIT(b, s) sbx_json_raw((b), (s), sizeof(s) - 1)
 
 static double opt_timeout, opt_cpu, opt_cpus;
 static long opt_memory, opt_procs, opt_file_size, opt_files, opt_output_max;
@@ -116,104 +119,101 @@ static int read_file(const char *path, char **out, size_t *len, lr_err *err)
 
 static char *exec_request(const char *code, size_t len)
 {
-	json_object *o = json_object_new_object();
-	char *s;
+	sbx_jbuf b = {0};
 
-	json_object_object_add(o, "mode", json_object_new_string("exec"));
-	json_object_object_add(o, "code", json_object_new_string_len(code, (int)len));
-	s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-	                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
-	return s;
+	LIT(&b, "{\"mode\":\"exec\",\"code\":");
+	sbx_json_str(&b, code, len);
+	LIT(&b, "}");
+	if (b.failed)
+		sbx_jbuf_free(&b);
+	return b.s;
 }
 
-/* The captured streams are bytes; JSON wants UTF-8: replace what is not. */
-static json_object *utf8_string(const char *s, size_t n)
+static void field(sbx_jbuf *b, const char *name)
 {
-	char *d = malloc(n * 3 + 1);
-	size_t o = 0;
-	json_object *j;
-
-	if (d == NULL)
-		return json_object_new_string("");
-	for (size_t i = 0; i < n;) {
-		unsigned char c = (unsigned char)s[i];
-		size_t len = c < 0x80         ? 1
-		             : (c >> 5) == 6  ? 2
-		             : (c >> 4) == 14 ? 3
-		             : (c >> 3) == 30 ? 4
-		                              : 0;
-		size_t k = 1;
-
-		if (len > 1 && i + len <= n)
-			for (; k < len && ((unsigned char)s[i + k] >> 6) == 2; k++)
-				;
-		if (len == 0 || i + len > n || k < len || c == 0) {
-			memcpy(d + o, "\xef\xbf\xbd", 3); /* U+FFFD */
-			o += 3;
-			i++;
-			continue;
-		}
-		memcpy(d + o, s + i, len);
-		o += len;
-		i += len;
-	}
-	j = json_object_new_string_len(d, (int)o);
-	free(d);
-	return j;
+	LIT(b, ",\"");
+	sbx_json_raw(b, name, strlen(name));
+	LIT(b, "\":");
 }
 
-static void print_json(const sbx_result *r, int pooled)
+static void field_double(sbx_jbuf *b, const char *name, double v, int known)
 {
-	json_object *o = json_object_new_object();
-	json_object *iso = json_object_new_array();
+	field(b, name);
+	if (known)
+		sbx_json_double(b, v);
+	else
+		LIT(b, "null");
+}
+
+static void field_int(sbx_jbuf *b, const char *name, long long v, int known)
+{
+	field(b, name);
+	if (known)
+		sbx_json_int(b, v);
+	else
+		LIT(b, "null");
+}
+
+static void field_bool(sbx_jbuf *b, const char *name, int v)
+{
+	field(b, name);
+	if (v)
+		LIT(b, "true");
+	else
+		LIT(b, "false");
+}
+
+/* One run as one line of JSON (the same bytes json-c wrote, see sbx_json.h).
+ * -1 when out of memory. */
+static int print_json(const sbx_result *r, int pooled)
+{
+	sbx_jbuf b = {0};
 	char names[256];
-	char *save = names;
+	const char *end = sbx_end_name(r->end);
 
+	LIT(&b, "{\"end\":");
+	sbx_json_str(&b, end, strlen(end));
+	field_int(&b, "exit_code", r->exit_code, 1);
+	field_int(&b, "signal", r->signal, 1);
+	field_double(&b, "wall_s", r->wall_s, 1);
+	field_double(&b, "cpu_s", r->cpu_s, 1);
+	field_int(&b, "peak_kb", r->peak_kb, 1);
+	field_double(&b, "cg_cpu_s", r->cg_cpu_s, r->cg_cpu_s >= 0);
+	field_int(&b, "cg_peak_kb", r->cg_peak_kb, r->cg_peak_kb >= 0);
+	field_int(&b, "oom_kills", r->oom_kills, 1);
+	field(&b, "stdout");
+	sbx_json_text(&b, r->out, r->out_len);
+	field_bool(&b, "stdout_truncated", r->out_truncated);
+	field(&b, "stderr");
+	sbx_json_text(&b, r->err, r->err_len);
+	field_bool(&b, "stderr_truncated", r->err_truncated);
+	field(&b, "answer");
+	if (r->answer == NULL)
+		LIT(&b, "null");
+	else if (sbx_json_doc(&b, r->answer, r->answer_len, 64) < 0)
+		sbx_json_text(&b, r->answer, r->answer_len);
+	field(&b, "isolation");
 	sbx_isolation_str(r->isolation, names, sizeof(names));
-	while (save && *save) {
-		char *comma = strchr(save, ',');
+	LIT(&b, "[");
+	for (const char *s = names; *s;) {
+		size_t k = strcspn(s, ",");
 
-		if (comma)
-			*comma = '\0';
-		json_object_array_add(iso, json_object_new_string(save));
-		save = comma ? comma + 1 : NULL;
+		if (s != names)
+			LIT(&b, ",");
+		sbx_json_str(&b, s, k);
+		s += k + (s[k] == ',');
 	}
-	json_object_object_add(o, "end", json_object_new_string(sbx_end_name(r->end)));
-	json_object_object_add(o, "exit_code", json_object_new_int(r->exit_code));
-	json_object_object_add(o, "signal", json_object_new_int(r->signal));
-	json_object_object_add(o, "wall_s", json_object_new_double(r->wall_s));
-	json_object_object_add(o, "cpu_s", json_object_new_double(r->cpu_s));
-	json_object_object_add(o, "peak_kb", json_object_new_int64(r->peak_kb));
-	json_object_object_add(o, "cg_cpu_s",
-	                       r->cg_cpu_s >= 0 ? json_object_new_double(r->cg_cpu_s) : NULL);
-	json_object_object_add(o, "cg_peak_kb",
-	                       r->cg_peak_kb >= 0 ? json_object_new_int64(r->cg_peak_kb) : NULL);
-	json_object_object_add(o, "oom_kills", json_object_new_int64(r->oom_kills));
-	json_object_object_add(o, "stdout", utf8_string(r->out, r->out_len));
-	json_object_object_add(o, "stdout_truncated", json_object_new_boolean(r->out_truncated));
-	json_object_object_add(o, "stderr", utf8_string(r->err, r->err_len));
-	json_object_object_add(o, "stderr_truncated", json_object_new_boolean(r->err_truncated));
-	if (r->answer) {
-		json_tokener *tok = json_tokener_new_ex(64);
-		json_object *a =
-		    tok ? json_tokener_parse_ex(tok, r->answer, (int)r->answer_len) : NULL;
+	LIT(&b, "]");
+	field(&b, "detail");
+	sbx_json_str(&b, r->detail, strlen(r->detail));
+	field_bool(&b, "pool", pooled);
+	LIT(&b, "}\n");
+	int failed = b.failed;
 
-		if (a == NULL || json_tokener_get_error(tok) != json_tokener_success) {
-			json_object_put(a);
-			a = utf8_string(r->answer, r->answer_len);
-		}
-		json_object_object_add(o, "answer", a);
-		json_tokener_free(tok);
-	} else {
-		json_object_object_add(o, "answer", NULL);
-	}
-	json_object_object_add(o, "isolation", iso);
-	json_object_object_add(o, "detail", json_object_new_string(r->detail));
-	json_object_object_add(o, "pool", json_object_new_boolean(pooled));
-	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-	                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
+	if (!failed)
+		fwrite(b.s, 1, b.len, stdout);
+	sbx_jbuf_free(&b);
+	return failed ? -1 : 0;
 }
 
 /* Write the code's bytes to a terminal with every control character shown,
@@ -243,13 +243,34 @@ static void write_shown(FILE *f, const char *s, size_t n)
 	}
 }
 
+/* A signal's description in the words glibc's strsignal uses, whichever libc
+ * this is linked with (musl says "Arithmetic exception" for SIGFPE, "RT35"
+ * for a real-time signal: the same signal reads the same either way). */
+static const char *signal_text(int sig, char *buf, size_t len)
+{
+	if (sig == SIGFPE)
+		return "Floating point exception";
+	if (sig == SIGCHLD)
+		return "Child exited";
+	if (sig >= 34 && sig <= 64)
+		snprintf(buf, len, "Real-time signal %d", sig - 34);
+	else if (sig <= 0 || sig >= 32)
+		snprintf(buf, len, "Unknown signal %d", sig);
+	else
+		return strsignal(sig);
+	return buf;
+}
+
 static void print_plain(const sbx_result *r)
 {
+	char sig[32];
+
 	write_shown(stdout, r->out, r->out_len);
 	fflush(stdout);
 	write_shown(stderr, r->err, r->err_len);
 	if (r->end == SBX_END_SIGNALED)
-		fprintf(stderr, "llmrepl-sandbox: signaled (%s)\n", strsignal(r->signal));
+		fprintf(stderr, "llmrepl-sandbox: signaled (%s)\n",
+		        signal_text(r->signal, sig, sizeof(sig)));
 	else if (r->end != SBX_END_EXITED)
 		fprintf(stderr, "llmrepl-sandbox: %s\n", sbx_end_name(r->end));
 	if (r->detail[0] && (r->end == SBX_END_ERROR || lr_log_level_current >= LR_LOG_INFO))
@@ -305,9 +326,12 @@ static int run_one(sbx_pool *pool, const sbx_config *cfg, const sbx_limits *lim,
 		sbx_result_free(&r);
 		return -LR_EXIT_RUNTIME;
 	}
-	if (opt_json)
-		print_json(&r, pool != NULL);
-	else
+	if (opt_json && print_json(&r, pool != NULL) < 0) {
+		fprintf(stderr, "llmrepl-sandbox: out of memory\n");
+		sbx_result_free(&r);
+		return -LR_EXIT_RUNTIME;
+	}
+	if (!opt_json)
 		print_plain(&r);
 	fflush(stdout);
 	s = run_status(&r);

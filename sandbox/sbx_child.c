@@ -7,6 +7,7 @@
  * on the status pipe as an sbx_msg naming the step, then the child exits. */
 #include "sbx_child.h"
 #include "sbx_mount.h"
+#include "sbx_trace.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +25,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 /* What the child says on its status pipe (sbx_cmsg.c). */
@@ -33,18 +33,17 @@
 #define note   sbx_child_note
 #define fail   sbx_child_fail
 
-/* A trace mark (sbx_trace.h): clock_gettime is the vDSO's, no locks. */
+/* A trace mark (sbx_trace.h): sbx_trace_ns is clock_gettime, the vDSO's,
+ * no locks. */
 static void mark(const sbx_plan *p, const char *what)
 {
-	struct timespec ts;
 	sbx_msg m;
 
 	if (!p->trace)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	memset(&m, 0, sizeof(m));
 	m.tag = 'T';
-	m.utime_us = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	m.utime_us = sbx_trace_ns();
 	append(m.what, 0, sizeof(m.what), what);
 	put(SBX_CFD_STATUS, &m, sizeof(m));
 }
@@ -67,8 +66,8 @@ static void move_fds(const sbx_plan *p)
 			close(SBX_CFD_OUT + i);
 		}
 	}
-	close_range(0, SBX_CFD_OUT - 1, 0);
-	close_range(SBX_CFD_END, ~0U, 0);
+	syscall(SYS_close_range, 0, SBX_CFD_OUT - 1, 0);
+	syscall(SYS_close_range, SBX_CFD_END, ~0U, 0);
 }
 
 static void reset_signals(void)
@@ -120,7 +119,7 @@ static void drop_privileges(const sbx_plan *p, uid_t ruid, uid_t uid, gid_t gid)
 static void set_limits(const sbx_plan *p)
 {
 	for (int i = 0; i < p->nrl; i++)
-		if (setrlimit((__rlimit_resource_t)p->rl[i].res, &p->rl[i].lim) < 0)
+		if (setrlimit(p->rl[i].res, &p->rl[i].lim) < 0)
 			fail("setrlimit", NULL);
 }
 
@@ -248,7 +247,7 @@ static int peer_main(void *arg)
 		fail("peer no_new_privs", NULL);
 	if (p->filter && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, p->filter, 0, 0) < 0)
 		fail("load the seccomp filter", NULL);
-	close_range(4, ~0U, 0);
+	syscall(SYS_close_range, 4, ~0U, 0);
 	if (p->as_bytes) {
 		struct rlimit as = {p->as_bytes, p->as_bytes};
 

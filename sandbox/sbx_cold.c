@@ -201,17 +201,23 @@ static int limits_differ(const sbx_cg_limits *a, const sbx_cg_limits *b)
 	return a->mem_bytes != b->mem_bytes || a->pids_max != b->pids_max || a->cpus != b->cpus;
 }
 
-/* Slots tried for one whose cgroup no other process still holds. */
-#define COLD_SLOT_TRIES 4
+/* Whether r's cgroup cannot be had for uid's slot: its name is taken by a
+ * cgroup that cannot serve nor be removed (a process in it). */
+static int ready_busy(void *arg, unsigned uid)
+{
+	sbx_ready *r = arg;
+	char name[48];
+
+	sbx_slot_cgroup_name(uid, name, sizeof(name));
+	return sbx_cgroup_create(&r->cg, name, &r->cur, 0, r->note, sizeof(r->note)) == -2;
+}
 
 /* A new one: a uid slot and (with_cg) its cgroup. NULL with errno when no
  * uid slot is free. */
 static sbx_ready *ready_new(const sbx_setup *s, int with_cg, const sbx_cg_limits *cl)
 {
 	sbx_ready *r;
-	char name[48];
-	int given_up[COLD_SLOT_TRIES];
-	int tries;
+	int first, all_busy;
 
 	r = calloc(1, sizeof(*r));
 	if (r == NULL) {
@@ -223,39 +229,22 @@ static sbx_ready *ready_new(const sbx_setup *s, int with_cg, const sbx_cg_limits
 	r->netns_fd = -1;
 	r->init_pid = -1;
 	r->init_fd = -1;
+	r->cur = *cl;
 	sbx_cgroup_init(&r->cg);
 	/* With cgroups, a slot whose cgroup an earlier process left ready
 	 * first: its cgroup is taken over (checked, its limits set again)
-	 * instead of made. A slot whose cgroup name is taken by a cgroup that
-	 * cannot serve nor be removed (a process in it) is given up for
-	 * another; the slots given up stay locked until one serves, so none is
-	 * tried twice. */
+	 * instead of made. A slot whose cgroup is busy is given up for
+	 * another (sbx_slot_take). */
+	first = with_cg ? sbx_cgroup_ready_slot(s->uid_base, s->uid_base + SBX_SLOTS, &r->uid) : -1;
 	r->slot_fd =
-	    with_cg ? sbx_cgroup_ready_slot(s->uid_base, s->uid_base + SBX_SLOTS, &r->uid) : -1;
-	for (tries = 0;; tries++) {
-		if (r->slot_fd < 0)
-			r->slot_fd = sbx_slot_acquire(s->uid_base, &r->uid);
-		if (r->slot_fd < 0) {
-			int e = errno;
+	    sbx_slot_take(s->uid_base, first, &r->uid, with_cg ? ready_busy : NULL, r, &all_busy);
+	if (r->slot_fd < 0) {
+		int e = errno;
 
-			while (tries > 0)
-				sbx_slot_release(given_up[--tries]);
-			free(r);
-			errno = e;
-			return NULL;
-		}
-		if (!with_cg)
-			break;
-		sbx_slot_cgroup_name(r->uid, name, sizeof(name));
-		r->cur = *cl;
-		if (sbx_cgroup_create(&r->cg, name, cl, 0, r->note, sizeof(r->note)) != -2 ||
-		    tries == COLD_SLOT_TRIES - 1)
-			break;
-		given_up[tries] = r->slot_fd;
-		r->slot_fd = -1;
+		free(r);
+		errno = e;
+		return NULL;
 	}
-	while (tries > 0)
-		sbx_slot_release(given_up[--tries]);
 	/* As root, in a scope that outlives this process: the network
 	 * namespace an earlier process kept for the slot, if it is empty. */
 	if (s->as_root && sbx_slot_scope_durable())

@@ -5,6 +5,7 @@
 #define LLMREPL_SBX_HOST_H
 
 #include "sbx.h"
+#include "sbx_base.h"
 #include "sbx_cgroup.h"
 #include "sbx_child.h"
 #include "sbx_trace.h"
@@ -98,12 +99,6 @@ void sbx_caps_ready(sbx_cap caps[3], int which, int fd, sbx_trace *tr);
  * cut); returns -1 on allocation failure. */
 int sbx_cap_take(sbx_cap *c, char **out, size_t *len, int mark);
 void sbx_cap_free(sbx_cap *c);
-
-double sbx_now(void); /* CLOCK_MONOTONIC seconds */
-
-/* Close *fd if open and mark it closed (-1); safe to repeat. */
-void sbx_close_fd(int *fd);
-void sbx_set_nonblock(int fd);
 
 enum { SBX_KILL_NONE = 0, SBX_KILL_TIMEOUT, SBX_KILL_OUTPUT };
 

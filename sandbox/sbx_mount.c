@@ -3,6 +3,7 @@
  * multi-threaded host: system calls only, as in sbx_child.c. */
 #include "sbx_mount.h"
 
+#include "sbx_rundir.h"
 #include "sbx_slot.h"
 
 #include <dirent.h>
@@ -23,7 +24,6 @@
 #include <sys/syscall.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 /* ---- in the child ------------------------------------------------------------ */
@@ -249,8 +249,8 @@ static void __attribute__((noreturn)) builder(const sbx_plan *p, int st, int hol
 	if (s < 0 || h < 0 || dup3(s, SBX_CFD_STATUS, O_CLOEXEC) < 0 ||
 	    dup3(h, SBX_CFD_ALIVE, O_CLOEXEC) < 0)
 		_exit(127);
-	close_range(0, SBX_CFD_STATUS - 1, 0);
-	close_range(SBX_CFD_ALIVE + 1, ~0U, 0);
+	syscall(SYS_close_range, 0, SBX_CFD_STATUS - 1, 0);
+	syscall(SYS_close_range, SBX_CFD_ALIVE + 1, ~0U, 0);
 	sbx_mount_root(p);
 	memset(&m, 0, sizeof(m));
 	m.tag = 'R';
@@ -278,13 +278,6 @@ static char builder_said(int fd)
 	return n == (ssize_t)sizeof(m) ? m.tag : 0;
 }
 
-static void close_pair(int fds[2], int i)
-{
-	if (fds[i] >= 0)
-		close(fds[i]);
-	fds[i] = -1;
-}
-
 static int template_build(const sbx_setup *s)
 {
 	sbx_plan *p = malloc(sizeof(*p));
@@ -301,16 +294,16 @@ static int template_build(const sbx_setup *s)
 		pid = syscall(SYS_clone, CLONE_NEWNS | SIGCHLD, NULL, NULL, NULL, 0);
 	if (pid == 0)
 		builder(p, st[1], hold[0]);
-	close_pair(st, 1);
-	close_pair(hold, 0);
+	sbx_close_fd(&st[1]);
+	sbx_close_fd(&hold[0]);
 	if (pid > 0 && builder_said(st[0]) == 'R') {
 		snprintf(path, sizeof(path), "/proc/%ld/ns/mnt", pid);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 	}
 	if (pid > 0 && fd < 0)
 		kill((pid_t)pid, SIGKILL);
-	close_pair(hold, 1);
-	close_pair(st, 0);
+	sbx_close_fd(&hold[1]);
+	sbx_close_fd(&st[0]);
 	if (pid > 0)
 		while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR)
 			;
@@ -322,32 +315,10 @@ static int template_build(const sbx_setup *s)
 
 /* In a scope that outlives its processes (sbx_slot_scope_durable), a
  * template is bound where the scope's next process finds it, as the slots'
- * network namespaces are (sbx_netns.c): RUN_DIR/tmpl-<scope>-<key>-<s>,
+ * network namespaces are (sbx_netns.c): SBX_RUN_DIR/tmpl-<scope>-<key>-<s>,
  * key standing for the entry's directory, s the CLOCK_MONOTONIC second it
  * was built in. A copy of a mount namespace leaves such binds out, so they
  * cost the runs' namespaces nothing. */
-#define RUN_DIR "/run/llmrepl-sbx"
-
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* RUN_DIR, root's alone (made when make is set); -1 when it is not. */
-static int run_dir(int make)
-{
-	struct stat st;
-
-	if (make && mkdir(RUN_DIR, 0700) < 0 && errno != EEXIST)
-		return -1;
-	if (lstat(RUN_DIR, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & 077) != 0)
-		return -1;
-	return 0;
-}
 
 /* What a template of s was built from, as far as a stat can tell: the
  * entry's directory (its path, and when it or its __pycache__ last changed:
@@ -388,15 +359,6 @@ static int is_mntns(int fd)
 	       ioctl(fd, NS_GET_NSTYPE) == CLONE_NEWNS;
 }
 
-static void shared_drop(const char *name)
-{
-	char path[160];
-
-	snprintf(path, sizeof(path), "%s/%s", RUN_DIR, name);
-	(void)umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW);
-	(void)unlink(path);
-}
-
 /* The newest template bound for prefix (tmpl-<scope>-<key>-) that is young
  * enough: an fd, and *built its second; -1 when none. The scope's older
  * ones, whatever their key, are removed. */
@@ -404,13 +366,13 @@ static int shared_find(const char *prefix, double now, double *built)
 {
 	const size_t scope_len = strlen("tmpl-") + 16 + 1;
 	size_t plen = strlen(prefix);
-	char path[160];
+	char name[96], path[160];
 	struct dirent *e;
 	long best = -1;
 	DIR *d;
 	int fd;
 
-	if (plen <= scope_len || run_dir(0) < 0 || (d = opendir(RUN_DIR)) == NULL)
+	if (plen <= scope_len || sbx_rundir_check(0) < 0 || (d = opendir(SBX_RUN_DIR)) == NULL)
 		return -1;
 	while ((e = readdir(d)) != NULL) {
 		unsigned long long key;
@@ -421,14 +383,15 @@ static int shared_find(const char *prefix, double now, double *built)
 		    sscanf(e->d_name + scope_len, "%16llx-%ld%c", &key, &t, &tail) != 2)
 			continue;
 		if ((double)t < now - TEMPLATE_AGE_S || (double)t > now + 1)
-			shared_drop(e->d_name);
+			sbx_rundir_drop(e->d_name);
 		else if (strncmp(e->d_name, prefix, plen) == 0 && t > best)
 			best = t;
 	}
 	closedir(d);
 	if (best < 0)
 		return -1;
-	snprintf(path, sizeof(path), "%s/%s%ld", RUN_DIR, prefix, best);
+	snprintf(name, sizeof(name), "%s%ld", prefix, best);
+	sbx_rundir_path(name, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd >= 0 && !is_mntns(fd)) {
 		close(fd);
@@ -440,19 +403,10 @@ static int shared_find(const char *prefix, double now, double *built)
 
 static void shared_publish(const char *prefix, int fd, double built)
 {
-	char path[160], src[40];
-	int t;
+	char name[96];
 
-	if (run_dir(1) < 0)
-		return;
-	snprintf(path, sizeof(path), "%s/%s%ld", RUN_DIR, prefix, (long)built);
-	t = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (t < 0)
-		return;
-	close(t);
-	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
-	if (mount(src, path, NULL, MS_BIND, NULL) < 0)
-		(void)unlink(path);
+	snprintf(name, sizeof(name), "%s%ld", prefix, (long)built);
+	(void)sbx_rundir_bind(name, fd, 0);
 }
 
 /* ---- the templates of this process --------------------------------------------- */
@@ -499,7 +453,7 @@ int sbx_mount_template(const sbx_setup *s, int shared, int *made)
 	*made = 0;
 	if (!s->as_root)
 		return -1;
-	now = mono_now();
+	now = sbx_now();
 	pthread_mutex_lock(&template_lock);
 	for (i = 0; i < ntemplates && templates[i].s != s; i++)
 		;

@@ -3,10 +3,10 @@
  * it is used. */
 #include "sbx_netns.h"
 
+#include "sbx_rundir.h"
 #include "sbx_slot.h"
 
 #include <dirent.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_arp.h>
@@ -19,35 +19,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#define RUN_DIR  "/run/llmrepl-sbx"
-#define KEEP_MAX 32
-
-/* Where uid's namespace is kept: RUN_DIR/<the slot's cgroup name>, the
- * scope in the name (made, root's alone, when `make` is set). Not the slot
- * directory: that is shared by containers; each mount namespace (a
- * container's) keeps its own. */
-static int netns_path(unsigned uid, int make, char *buf, size_t len)
-{
-	struct stat st;
-	char name[48];
-
-	if (make && mkdir(RUN_DIR, 0700) < 0 && errno != EEXIST)
-		return -1;
-	if (make && (lstat(RUN_DIR, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-	             (st.st_mode & 077) != 0)) {
-		errno = EPERM;
-		return -1;
-	}
-	sbx_slot_cgroup_name(uid, name, sizeof(name));
-	snprintf(buf, len, "%s/%s", RUN_DIR, name);
-	return 0;
-}
+/* uid's namespace is kept as SBX_RUN_DIR/<the slot's cgroup name>, the
+ * scope in the name. Not the slot directory: that is shared by containers;
+ * each mount namespace (a container's) keeps its own. */
+#define KEEP_MAX 32 /* kept per scope */
 
 /* One interface, the loopback, down: from a link dump on a netlink socket
  * of the namespace. */
@@ -143,11 +123,11 @@ int sbx_netns_empty(int fd)
 
 int sbx_netns_kept(unsigned uid)
 {
-	char path[96];
+	char name[48], path[96];
 	int fd;
 
-	if (netns_path(uid, 0, path, sizeof(path)) < 0)
-		return -1;
+	sbx_slot_cgroup_name(uid, name, sizeof(name));
+	sbx_rundir_path(name, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -1;
@@ -163,15 +143,11 @@ int sbx_netns_kept(unsigned uid)
  * copies from the host's carries it. */
 static void drop_older(const char *name)
 {
-	char path[96];
 	unsigned uid;
 	char tail;
 
-	if (sscanf(name, "netns-%u%c", &uid, &tail) != 1)
-		return;
-	snprintf(path, sizeof(path), "%s/%s", RUN_DIR, name);
-	(void)umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW);
-	(void)unlink(path);
+	if (sscanf(name, "netns-%u%c", &uid, &tail) == 1)
+		sbx_rundir_drop(name);
 }
 
 /* How many namespaces this scope keeps (their names start like uid's
@@ -186,7 +162,7 @@ static int kept_count(unsigned uid)
 
 	sbx_slot_cgroup_name(uid, name, sizeof(name));
 	u = strrchr(name, 'u');
-	if (u == NULL || (d = opendir(RUN_DIR)) == NULL)
+	if (u == NULL || (d = opendir(SBX_RUN_DIR)) == NULL)
 		return 0;
 	while ((e = readdir(d)) != NULL) {
 		if (strncmp(e->d_name, name, (size_t)(u - name)) == 0)
@@ -200,31 +176,24 @@ static int kept_count(unsigned uid)
 
 int sbx_netns_keep(unsigned uid, int fd)
 {
-	char path[96], src[48];
-	int t;
+	char name[48], path[96];
 
-	if (netns_path(uid, 1, path, sizeof(path)) < 0)
+	if (sbx_rundir_check(1) < 0)
 		return -1;
+	sbx_slot_cgroup_name(uid, name, sizeof(name));
+	sbx_rundir_path(name, path, sizeof(path));
 	/* At most KEEP_MAX per scope: each holds a namespace's memory, and one
 	 * whose slot's cgroup went without it (removed by a process that
 	 * kept no namespaces) would otherwise stay for good. */
 	if (access(path, F_OK) < 0 && kept_count(uid) >= KEEP_MAX)
 		return -1;
-	(void)umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW);
-	t = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (t < 0)
-		return -1;
-	close(t);
-	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
-	return mount(src, path, NULL, MS_BIND, NULL);
+	return sbx_rundir_bind(name, fd, 1);
 }
 
 void sbx_netns_drop(unsigned uid)
 {
-	char path[96];
+	char name[48];
 
-	if (netns_path(uid, 0, path, sizeof(path)) < 0)
-		return;
-	(void)umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW);
-	(void)unlink(path);
+	sbx_slot_cgroup_name(uid, name, sizeof(name));
+	sbx_rundir_drop(name);
 }

@@ -36,8 +36,6 @@
 #define POOL_KILL_GRACE    2.0  /* how long a killed run may take to be reported */
 #define POOL_SERVER_MB     1024 /* the server's own memory ceiling */
 #define POOL_SPARE_TIMEOUT 10.0 /* the next spare's fork after a run */
-/* Slots tried for one whose cgroup no other process still holds. */
-#define POOL_SLOT_TRIES 4
 
 /* The second lane's uid: the slot's + this (factories have + SBX_SLOTS). */
 #define POOL_LANE_UID (2 * SBX_SLOTS)
@@ -374,6 +372,8 @@ static int send_fds(int sock, const char *text, const int *fds, int n)
 		mh.msg_control = u.buf;
 		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
 		c = CMSG_FIRSTHDR(&mh);
+		if (c == NULL)
+			return -1;
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
 		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
@@ -414,37 +414,40 @@ static int send_lane(sbx_pool *p)
 	return rc;
 }
 
+/* What pool_slot asks of each slot it takes (sbx_slot_take). */
+typedef struct pool_try {
+	sbx_pool *p;
+	const sbx_limits *lim;
+	sbx_result *scratch;
+} pool_try;
+
+static int pool_busy(void *arg, unsigned uid)
+{
+	pool_try *t = arg;
+
+	t->p->uid = uid;
+	return pool_cgroups(t->p, t->lim, t->scratch) == -2;
+}
+
 /* Take a uid slot and its cgroups. A slot whose cgroup is still held by
  * another's leftovers (a host killed, its processes still dying) is given
- * up for another, as a cold run's is (sbx_cold.c), so the run does not go
- * without cgroups for it; the slots given up stay locked until one serves,
- * so none is tried twice. After POOL_SLOT_TRIES the run goes without,
+ * up for another, as a cold run's is (sbx_slot_take), so the run does not
+ * go without cgroups for it. After SBX_SLOT_TRIES the run goes without,
  * noted. -1 with msg when no slot is free. */
 static int pool_slot(sbx_pool *p, const sbx_limits *lim, sbx_result *scratch, char *msg, size_t len)
 {
-	int given_up[POOL_SLOT_TRIES];
-	int n = 0, rc = 0;
+	pool_try t = {p, lim, scratch};
+	int all_busy;
 
-	for (;;) {
-		p->slot_fd = sbx_slot_acquire(p->s->uid_base, &p->uid);
-		if (p->slot_fd < 0) {
-			snprintf(msg, len, "no free sandbox uid: %s", strerror(errno));
-			rc = -1;
-			break;
-		}
-		if (pool_cgroups(p, lim, scratch) == 0)
-			break;
-		if (n + 1 == POOL_SLOT_TRIES) {
-			sbx_detail_add(scratch, "every slot tried had a cgroup another process "
-			                        "still held: cgroups not used");
-			break;
-		}
-		given_up[n++] = p->slot_fd;
-		p->slot_fd = -1;
+	p->slot_fd = sbx_slot_take(p->s->uid_base, -1, &p->uid, pool_busy, &t, &all_busy);
+	if (p->slot_fd < 0) {
+		snprintf(msg, len, "no free sandbox uid: %s", strerror(errno));
+		return -1;
 	}
-	while (n > 0)
-		sbx_slot_release(given_up[--n]);
-	return rc;
+	if (all_busy)
+		sbx_detail_add(scratch, "every slot tried had a cgroup another process "
+		                        "still held: cgroups not used");
+	return 0;
 }
 
 static int server_start(sbx_pool *p, char *msg, size_t len)
@@ -459,10 +462,6 @@ static int server_start(sbx_pool *p, char *msg, size_t len)
 	p->file_size_mb = lim.file_size_mb;
 	p->iso = sbx_setup_isolation(p->s, &scratch);
 	/* The slot gives root its uid, and names the cgroups either way. */
-	/* A slot whose cgroup is still held by another's leftovers (a host
-	 * killed, its processes still dying) is given up for another, as a
-	 * cold run's is (sbx_cold.c), so the run never goes without cgroups
-	 * for it; after POOL_SLOT_TRIES the run goes without, noted. */
 	if (pool_slot(p, &lim, &scratch, msg, len) < 0)
 		goto cleanup;
 	if ((unsigned)p->s->require & ~p->iso) {

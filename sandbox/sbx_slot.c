@@ -129,6 +129,32 @@ int sbx_slot_acquire(unsigned base, unsigned *uid)
 	return -1;
 }
 
+int sbx_slot_take(unsigned base, int first, unsigned *uid, int (*busy)(void *arg, unsigned uid),
+                  void *arg, int *all_busy)
+{
+	int given_up[SBX_SLOT_TRIES];
+	int fd = first, n = 0, e;
+
+	*all_busy = 0;
+	for (;;) {
+		if (fd < 0 && (fd = sbx_slot_acquire(base, uid)) < 0)
+			break;
+		if (busy == NULL || !busy(arg, *uid))
+			break;
+		if (n + 1 == SBX_SLOT_TRIES) {
+			*all_busy = 1;
+			break;
+		}
+		given_up[n++] = fd;
+		fd = -1;
+	}
+	e = errno;
+	while (n > 0)
+		sbx_slot_release(given_up[--n]);
+	errno = e;
+	return fd;
+}
+
 void sbx_slot_release(int fd)
 {
 	if (fd < 0)

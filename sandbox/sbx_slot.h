@@ -20,6 +20,20 @@
 int sbx_slot_acquire(unsigned base, unsigned *uid);
 void sbx_slot_release(int fd); /* accepts -1 */
 
+/* Slots tried for one that serves (sbx_slot_take). */
+#define SBX_SLOT_TRIES 4
+
+/* A slot that serves: busy(arg, uid), asked of each slot taken (NULL: any
+ * serves), says whether it cannot (its cgroup still held by another's
+ * leftovers, say). A busy slot is given up for another; the slots given up
+ * stay locked until one serves, so none is tried twice. After
+ * SBX_SLOT_TRIES slots the last is kept all the same, *all_busy set.
+ * first: a slot already held to ask first (its uid in *uid), or -1. Returns
+ * the lock fd and stores the uid, or -1 (errno from sbx_slot_acquire) when
+ * no slot is free. */
+int sbx_slot_take(unsigned base, int first, unsigned *uid, int (*busy)(void *arg, unsigned uid),
+                  void *arg, int *all_busy);
+
 /* Take one given slot: the lock fd, or -1 (errno EADDRINUSE when held). */
 int sbx_slot_try(unsigned uid);
 

@@ -232,13 +232,8 @@ static int before_static(const char *status)
 	return status == NULL;
 }
 
-/* The answer parsed, with the static service's findings (st) as its
- * `static`, in place of anything the answer says there: they never come
- * from the run. *ans is a new reference, or NULL when the answer does not
- * parse or stopped before its static checks (left for eval_judge to read or
- * refuse as it is). */
-static int static_into(const sbx_result *res, json_object *st, double secs, json_object **ans,
-                       lr_err *err)
+int eval_static_into(const sbx_result *res, json_object *st, double secs, json_object **ans,
+                     lr_err *err)
 {
 	json_object *a = NULL, *m;
 	lr_err perr;
@@ -259,25 +254,6 @@ static int static_into(const sbx_result *res, json_object *st, double secs, json
 		return lr_err_set(err, LR_ENOMEM, "out of memory");
 	}
 	*ans = a;
-	return 0;
-}
-
-/* The same, written back into the answer's text (eval_group.c). */
-int eval_put_static(sbx_result *res, json_object *st, double secs, lr_err *err)
-{
-	json_object *a;
-	char *text;
-	int rc = static_into(res, st, secs, &a, err);
-
-	if (rc < 0 || a == NULL)
-		return rc;
-	text = lr_json_dump(a);
-	json_object_put(a);
-	if (text == NULL)
-		return lr_err_set(err, LR_ENOMEM, "out of memory");
-	free(res->answer);
-	res->answer = text;
-	res->answer_len = strlen(text);
 	return 0;
 }
 
@@ -421,7 +397,7 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 	/* Parsed once: the findings go into the parsed answer, which the
 	 * judging reads as it is (not written out and parsed again). */
 	if (rc == 0 && st != NULL)
-		rc = static_into(&res, st, st_s, &ans, err);
+		rc = eval_static_into(&res, st, st_s, &ans, err);
 	json_object_put(st);
 	if (rc == 0 && entry_gave_up(&res))
 		rc = lr_err_set(err, LR_EUNAVAIL,

@@ -217,6 +217,7 @@ static int judge_item(eval_outcome *out, lr_err *err, gitem *it, const eval_grou
                       const sbx_result *grp, size_t n)
 {
 	sbx_result r;
+	json_object *ans = NULL;
 	size_t i = 0;
 	int rc = -1;
 
@@ -244,10 +245,16 @@ static int judge_item(eval_outcome *out, lr_err *err, gitem *it, const eval_grou
 	r.err_len = f->elen;
 	it->ctx.group_size = n;
 	it->ctx.group_index = f->k;
+	/* Parsed once, as eval_run's answer is: the findings go into the
+	 * parsed answer, which the judging reads as it is. */
 	if (r.answer != NULL && r.out != NULL && r.err != NULL &&
-	    (it->st == NULL || eval_put_static(&r, it->st, it->st_s, err) == 0) &&
-	    eval_judge(out, &r, it->req->criteria, &it->ctx, err) == 0)
-		rc = 0;
+	    (it->st == NULL || eval_static_into(&r, it->st, it->st_s, &ans, err) == 0)) {
+		it->ctx.answer = ans;
+		if (eval_judge(out, &r, it->req->criteria, &it->ctx, err) == 0)
+			rc = 0;
+		it->ctx.answer = NULL;
+	}
+	json_object_put(ans);
 	sbx_result_free(&r);
 	return rc;
 }

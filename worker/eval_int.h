@@ -20,7 +20,13 @@ json_object *eval_request_json(const eval_request *req, const sbx_limits *lim, d
 /* The static service's time budget for an evaluation of this budget. */
 double eval_static_budget(double budget);
 
-/* The static service's findings into the run's answer (eval.c). */
-int eval_put_static(sbx_result *res, json_object *st, double secs, lr_err *err);
+/* The run's answer parsed, with the static service's findings (st) as its
+ * `static`, in place of anything the answer says there: they never come
+ * from the run. *ans is a new reference (for eval_judge_ctx.answer, so the
+ * judging does not parse the answer again), or NULL when the answer does
+ * not parse or stopped before its static checks (left for eval_judge to
+ * read or refuse as it is). */
+int eval_static_into(const sbx_result *res, json_object *st, double secs, json_object **ans,
+                     lr_err *err);
 
 #endif

@@ -58,11 +58,6 @@ _ENTRY = {}  # the entry's write_answer and finish (llmrepl_sbx), given to run()
 _TRACES = []  # LLMREPL_SBX_TRACE: per item, its marks (name, ns) from both sides
 
 
-def _tracing():
-    sbx = sys.modules.get("llmrepl_sbx")
-    return sbx is not None and sbx._TRACE
-
-
 def run(req, write_answer, finish):
     """Evaluate every item; frames on the answer fd. Returns the exit status."""
     _ENTRY.update(write_answer=write_answer, finish=finish)
@@ -137,7 +132,7 @@ def _item(k, item):
     deadline_s = _num(item, "deadline_s", 10.0)
     caps = (int(_num(item, "answer_max", 8 << 20)), int(_num(item, "output_max", 1 << 20)),
             int(_num(item, "output_max", 1 << 20)))
-    marks = [("start", time.monotonic_ns())] if _tracing() else None
+    marks = [("start", time.monotonic_ns())] if llmrepl_judge.tracing() else None
     pipes = []
     t0 = time.monotonic()
     try:

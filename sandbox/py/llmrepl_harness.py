@@ -77,14 +77,6 @@ class BadRequest(Exception):
     pass
 
 
-def mark(name):
-    """A trace mark (LLMREPL_SBX_TRACE; a grouped item's marks are reported
-    by llmrepl_group), else nothing."""
-    sbx = sys.modules.get("llmrepl_sbx")
-    if sbx is not None and sbx._TRACE:
-        sbx._mark(name)
-
-
 def _split(o):
     """Whether the code runs in the candidate's process: asked for, and the
     sandbox started a factory (looked at once per evaluation, before any
@@ -284,7 +276,7 @@ def _evaluate(o, ans):
         # are parsed and planned here (and the static checks run, when the
         # host left them to the judge).
         o["remote"] = _prestart(o)
-        mark("h.prestart")
+        llmrepl_judge.mark("h.prestart")
     tests = o["tests"]
     tests_tree = row = None
     if tests is not None:
@@ -319,7 +311,7 @@ def _evaluate(o, ans):
                         "message": "the tests could not be prepared: %s" %
                         llmrepl_runner.clean(e, 300)}
         return
-    mark("h.plan")
+    llmrepl_judge.mark("h.plan")
     ans["forms"] = plan.forms
     ans["entry_point"] = plan.entry_point
     if plan.entry_inferred:
@@ -470,7 +462,7 @@ def _run_here(plan, o, ans, side, split=False):
     for rec in llmrepl_runner.run_inline(plan, o, set(), hard_exit=None if split else HARD_EXIT,
                                          remote=remote):
         _take(ch, rec, results, out, err)
-    mark("h.tests")
+    llmrepl_judge.mark("h.tests")
     left = [th for th in threading.enumerate() if th not in before and th.is_alive()]
     if left:
         # Threads the code started and left running: the process ends without
@@ -490,7 +482,7 @@ def _run_here(plan, o, ans, side, split=False):
     if split:
         ans["integrity"] = "split"
     _assemble(plan, o, ans, results, True)
-    mark("h.assemble")
+    llmrepl_judge.mark("h.assemble")
 
 
 # The judge's side of the candidate's process (llmrepl_warmup's rehearsal

@@ -74,7 +74,17 @@ def factory_clean(timeout):
         s.close()
 
 
-def _mark(name):
+def tracing():
+    """Whether the timing trace is on (LLMREPL_SBX_TRACE, kept by llmrepl_sbx,
+    the sandbox's entry; off where the harness runs without it)."""
+    sbx = sys.modules.get("llmrepl_sbx")
+    return sbx is not None and sbx._TRACE
+
+
+def mark(name):
+    """A trace mark, for the judge, the harness and a grouped item's child
+    alike (a grouped item's marks are reported by llmrepl_group), else
+    nothing."""
     sbx = sys.modules.get("llmrepl_sbx")
     if sbx is not None and sbx._TRACE:
         sbx._mark(name)
@@ -220,7 +230,7 @@ class Remote:
             except OSError:
                 pass
         self.ctl.close()
-        _mark("j.end")
+        mark("j.end")
 
     def prestart(self):
         """Start the worker and send it the code now (load() takes the
@@ -420,7 +430,7 @@ class Remote:
             reply = self._request(None, self.timeout_fn())  # sent by prestart()
         else:
             reply = self._request(self._load_msg(), self.timeout_fn())
-        _mark("j.loaded")
+        mark("j.loaded")
         if reply[0] == "ok" and (type(reply[1]) is not list or len(reply[1]) != 2
                                  or reply[1][0] != "names" or type(reply[1][1]) is not dict):
             self.kill()

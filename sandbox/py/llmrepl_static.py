@@ -12,6 +12,8 @@ import ast
 import io
 import time
 
+import llmrepl_planbase
+
 FINDINGS_MAX = 200
 # Findings about Python 2 only: B322 says input() evaluates what it reads,
 # which is true of Python 2's input() and not of Python 3's.
@@ -152,8 +154,8 @@ def _bandit_setup():
 
     def _linerange(node):
         """bandit 1.6.2's utils.linerange, the same nodes walked without
-        ast.walk's generators (bandit calls it for every node it visits; it
-        was a third of bandit's time)."""
+        ast.walk's generators (llmrepl_planbase.walk; bandit calls it for
+        every node it visits; it was a third of bandit's time)."""
         strip = {"body": None, "orelse": None, "handlers": None, "finalbody": None}
         for key in strip.keys():
             if hasattr(node, key):
@@ -161,17 +163,10 @@ def _bandit_setup():
                 setattr(node, key, [])
         lines_min = 9999999999
         lines_max = -1
-        todo = [node]
-        for n in todo:
+        for n in llmrepl_planbase.walk(node):
             if hasattr(n, "lineno"):
                 lines_min = min(lines_min, n.lineno)
                 lines_max = max(lines_max, n.lineno)
-            for f in n._fields:
-                v = getattr(n, f, None)
-                if type(v) is list:
-                    todo.extend(x for x in v if isinstance(x, ast.AST))
-                elif isinstance(v, ast.AST):
-                    todo.append(v)
         for key in strip.keys():
             if strip[key] is not None:
                 setattr(node, key, strip[key])
