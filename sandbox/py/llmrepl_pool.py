@@ -387,12 +387,13 @@ _WARM_PAGES = []  # (start, length): what a canned evaluation writes (llmrepl_wa
 def _warm_pages(sock):
     """With lanes the spare waits beside the run before it: time enough to
     copy the pages its judge will write (llmrepl_warmup.populate), unless
-    its request is here already. The trace's duration, or None."""
+    its request (or the server's PING) is here already, or comes meanwhile.
+    The trace's duration, or None."""
     if not _WARM_PAGES or not _LANES or _pending(sock):
         return None
     import time
     t = time.monotonic_ns()
-    sys.modules["llmrepl_warmup"].populate(_WARM_PAGES)
+    sys.modules["llmrepl_warmup"].populate(_WARM_PAGES, lambda: _pending(sock))
     return (time.monotonic_ns() - t) // 1000
 
 
@@ -709,7 +710,9 @@ def serve():
     # Everything imported so far lives as long as the server: keep the
     # collector away from it, so that a forked run does not write to (and
     # so copy) every page of it when it collects.
-    warmup = sys.modules.get("llmrepl_warmup") if _LANES else None
+    # Only a pool with a candidate factory serves evaluations (a plain
+    # one's runs would not use the pages).
+    warmup = sys.modules.get("llmrepl_warmup") if _LANES and _FACTORY else None
     if warmup is not None:
         warmup.prepare()
     import gc

@@ -175,6 +175,7 @@ def rehearse():
 
 MADV_POPULATE_WRITE = 23  # Linux 5.14
 RANGES_MAX = 4096  # runs of pages kept; a bigger answer is not used
+STOP_EVERY = 32  # runs of pages copied between two looks at stop()
 _PAGEMAP_PRESENT = 1 << 63
 _PAGEMAP_EXCLUSIVE = 1 << 56
 
@@ -288,16 +289,20 @@ def prepare():
         _MADVISE.append(madvise)
 
 
-def populate(runs):
+def populate(runs, stop=None):
     """Copy the calibrated pages into this process now (a spare, before its
     request); the bytes copied. Stops at the first refusal of the advice
-    itself (an older kernel)."""
+    itself (an older kernel), and when stop() says so (asked every
+    STOP_EVERY runs: the spare's request, or the server's PING, is here;
+    what is left its judge copies as it writes, as without this)."""
     if not _MADVISE:
         return 0
     import ctypes
     madvise = _MADVISE[0]
     done = 0
-    for start, length in runs:
+    for i, (start, length) in enumerate(runs):
+        if stop is not None and i % STOP_EVERY == STOP_EVERY - 1 and stop():
+            break
         if madvise(start, length, MADV_POPULATE_WRITE) != 0:
             if ctypes.get_errno() in (22, 38):  # EINVAL, ENOSYS: not this kernel
                 break
