@@ -40,27 +40,6 @@
 /* The second lane's uid: the slot's + this (factories have + SBX_SLOTS). */
 #define POOL_LANE_UID (2 * SBX_SLOTS)
 
-/* A run's pipes: the host's ends [0], the run's [1]; req is a socket. */
-typedef struct run_io {
-	int out[2], err[2], ans[2], req[2];
-} run_io;
-
-static void io_init(run_io *io)
-{
-	for (int i = 0; i < 2; i++)
-		io->out[i] = io->err[i] = io->ans[i] = io->req[i] = -1;
-}
-
-static void io_close(run_io *io)
-{
-	for (int i = 0; i < 2; i++) {
-		sbx_close_fd(&io->out[i]);
-		sbx_close_fd(&io->err[i]);
-		sbx_close_fd(&io->ans[i]);
-		sbx_close_fd(&io->req[i]);
-	}
-}
-
 struct sbx_pool {
 	pthread_mutex_t lock;
 	sbx_config cfg;
@@ -98,7 +77,7 @@ struct sbx_pool {
 	/* Made while the run before went on (run_ahead): the next run's
 	 * pipes (next_io.out[0] >= 0), and, for spare ahead_n (0: none), its
 	 * lane's counters reset and its OOM count read. */
-	run_io next_io;
+	sbx_io next_io;
 	unsigned ahead_n;
 	int ahead_peak_ok;
 	long ahead_oom;
@@ -537,7 +516,7 @@ int sbx_pool_start(sbx_pool **out, const sbx_config *cfg, char *msg, size_t len)
 	p->cfg.py_dir = p->py_dir;
 	p->pid = -1;
 	p->pidfd = p->ctl = p->log = p->slot_fd = p->spare_fd = -1;
-	io_init(&p->next_io);
+	sbx_io_init(&p->next_io);
 	sbx_cgroup_init(&p->top);
 	sbx_cgroup_init(&p->srv);
 	sbx_cgroup_init(&p->run[0]);
@@ -557,7 +536,7 @@ void sbx_pool_free(sbx_pool *p)
 	if (p == NULL)
 		return;
 	server_stop(p);
-	io_close(&p->next_io);
+	sbx_io_close(&p->next_io);
 	pthread_mutex_destroy(&p->lock);
 	free(p->python);
 	free(p->py_dir);
@@ -621,19 +600,6 @@ static void ctl_read(sbx_pool *p, done_msg *done, double *done_at, int *dead, in
 	}
 }
 
-/* Write what the request socket takes; close it when all is sent or it
- * failed. */
-static void req_write(run_io *io, const char *request, size_t request_len, size_t *sent)
-{
-	ssize_t w =
-	    send(io->req[0], request + *sent, request_len - *sent, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-	if (w > 0)
-		*sent += (size_t)w;
-	if ((w < 0 && errno != EAGAIN && errno != EINTR) || *sent >= request_len)
-		sbx_close_fd(&io->req[0]);
-}
-
 /* The server died or had to be killed: whatever is left of the run dies
  * with the server's namespace; read what it wrote before that. */
 static void kill_and_drain(sbx_pool *p, sbx_cap caps[3], const int fds[3])
@@ -658,11 +624,8 @@ static void run_ahead(sbx_pool *p)
 {
 	sbx_cgroup *next;
 
-	if (p->next_io.out[0] < 0 &&
-	    (pipe2(p->next_io.out, O_CLOEXEC) < 0 || pipe2(p->next_io.err, O_CLOEXEC) < 0 ||
-	     pipe2(p->next_io.ans, O_CLOEXEC) < 0 ||
-	     socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p->next_io.req) < 0))
-		io_close(&p->next_io);
+	if (p->next_io.out[0] < 0)
+		(void)sbx_io_open(&p->next_io); /* else run_send tries again, and says why */
 	if (!p->lanes || !p->run[0].version)
 		return;
 	next = &p->run[lane_of(p, p->seq + 1)];
@@ -673,7 +636,7 @@ static void run_ahead(sbx_pool *p)
 }
 
 /* Returns SBX_KILL_*; *dead when the server died or had to be killed. */
-static int supervise(sbx_pool *p, run_io *io, const sbx_limits *lim, const char *request,
+static int supervise(sbx_pool *p, sbx_io *io, const sbx_limits *lim, const char *request,
                      size_t request_len, sbx_cap caps[3], done_msg *done, int *dead, int *gone,
                      double t0)
 {
@@ -690,7 +653,7 @@ static int supervise(sbx_pool *p, run_io *io, const sbx_limits *lim, const char 
 	if (request_len == 0)
 		sbx_close_fd(&io->req[0]);
 	else
-		req_write(io, request, request_len, &sent);
+		sbx_io_send(io, request, request_len, &sent);
 	for (;;) {
 		struct pollfd pf[6];
 		int map[6];
@@ -751,7 +714,7 @@ static int supervise(sbx_pool *p, run_io *io, const sbx_limits *lim, const char 
 					break;
 				}
 			} else if (map[k] == 5) {
-				req_write(io, request, request_len, &sent);
+				sbx_io_send(io, request, request_len, &sent);
 			}
 		}
 		if (*dead)
@@ -896,7 +859,7 @@ static int pool_prepare(sbx_pool *p, sbx_result *res, const sbx_limits *lim, cha
 /* Hand the spare the run (its limits and the child's ends of its pipes); our
  * ends stay in io, non-blocking. *t0 is when it was sent. -1 with
  * res->detail. */
-static int run_send(sbx_pool *p, sbx_result *res, const sbx_limits *lim, run_io *io, double *t0,
+static int run_send(sbx_pool *p, sbx_result *res, const sbx_limits *lim, sbx_io *io, double *t0,
                     int *send_failed)
 {
 	char text[128];
@@ -904,10 +867,8 @@ static int run_send(sbx_pool *p, sbx_result *res, const sbx_limits *lim, run_io 
 
 	if (p->next_io.out[0] >= 0) {
 		*io = p->next_io;
-		io_init(&p->next_io);
-	} else if (pipe2(io->out, O_CLOEXEC) < 0 || pipe2(io->err, O_CLOEXEC) < 0 ||
-	           pipe2(io->ans, O_CLOEXEC) < 0 ||
-	           socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, io->req) < 0) {
+		sbx_io_init(&p->next_io);
+	} else if (sbx_io_open(io) < 0) {
 		snprintf(res->detail, sizeof(res->detail), "pipe: %s", strerror(errno));
 		return -1;
 	}
@@ -935,15 +896,7 @@ static int run_send(sbx_pool *p, sbx_result *res, const sbx_limits *lim, run_io 
 		sbx_detail_add(res, note);
 	}
 	sbx_close_fd(&p->spare_fd);
-	sbx_close_fd(&io->out[1]);
-	sbx_close_fd(&io->err[1]);
-	sbx_close_fd(&io->ans[1]);
-	sbx_close_fd(&io->req[1]);
-	shutdown(io->req[0], SHUT_RD);
-	sbx_set_nonblock(io->out[0]);
-	sbx_set_nonblock(io->err[0]);
-	sbx_set_nonblock(io->ans[0]);
-	sbx_set_nonblock(io->req[0]);
+	sbx_io_handed(io);
 	return 0;
 }
 
@@ -981,7 +934,7 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
                         size_t request_len, int *gone)
 {
 	sbx_limits lim;
-	run_io io;
+	sbx_io io;
 	sbx_cap caps[3];
 	done_msg done;
 	sbx_cgroup *run;
@@ -991,7 +944,7 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 
 	memset(caps, 0, sizeof(caps));
 	memset(&done, 0, sizeof(done));
-	io_init(&io);
+	sbx_io_init(&io);
 	sbx_limits_resolve(&lim, lim_in);
 	caps[0].max = caps[1].max = lim.output_max;
 	caps[2].max = lim.answer_max;
@@ -1035,11 +988,7 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 		if (res->cg_peak_kb > res->peak_kb)
 			res->peak_kb = res->cg_peak_kb;
 	}
-	res->out_truncated = caps[0].over;
-	res->err_truncated = caps[1].over;
-	if (sbx_cap_take(&caps[0], &res->out, &res->out_len, caps[0].over) < 0 ||
-	    sbx_cap_take(&caps[1], &res->err, &res->err_len, caps[1].over) < 0 ||
-	    (caps[2].len > 0 && sbx_cap_take(&caps[2], &res->answer, &res->answer_len, 0) < 0)) {
+	if (sbx_caps_take(res, caps) < 0) {
 		snprintf(res->detail, sizeof(res->detail), "out of memory");
 		rc = -1;
 		goto cleanup;
@@ -1068,7 +1017,7 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	}
 	sbx_trace_mark(&p->tr, "h.measure");
 cleanup:
-	io_close(&io);
+	sbx_io_close(&io);
 	for (int i = 0; i < 3; i++)
 		sbx_cap_free(&caps[i]);
 	sbx_trace_end(&p->tr);
