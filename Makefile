@@ -155,18 +155,77 @@ $(foreach d,$(LIBDIRS),$(if $(call lib_srcs,$(d)),$(eval $(call lib_rule,$(d))))
 
 define bin_rule
 $(call main_bin,$(1)): $(BUILD)/obj/$(1:.c=.o) $(LINK_LIBS)
-	@echo "  LD      $$@"
+	@echo "  LD      $$@$$(LD_NOTE)"
 	$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$< $(LINK_LIBS) $$(LDLIBS)
 endef
-$(foreach m,$(MAIN_SRCS),$(eval $(call bin_rule,$(m))))
-# llmrepl-sandbox is one process per run from shells and scripts: linked
-# static-pie (no dynamic loader, no shared objects to map: ~0.3 ms less per
-# process), but in the sanitizer builds, whose runtimes need the loader.
+
+# llmrepl-sandbox is one process per run from shells and scripts, so what a
+# process costs before main() counts (docs/architecture.md, "The CLI's own
+# cost"). glibc's start-up probes the CPU with some 60 cpuid instructions,
+# each a trap to the hypervisor on a virtual machine (~0.7 ms a process);
+# musl's does not. With musl-gcc (Debian's musl-tools) the CLI, the sandbox
+# library and the parts of common it uses (SBX_CLI_COMMON) are compiled again
+# for musl into $(BUILD)/musl and linked static-pie with musl's
+# self-relocating start (rcrt1.o). Without musl-gcc, or with MUSL_GCC= (empty),
+# it is glibc static-pie (no dynamic loader, no shared objects to map); in the
+# sanitizer builds glibc and dynamic, as their runtimes need the loader. The
+# link line says which.
+MUSL_GCC ?= $(shell command -v musl-gcc 2>/dev/null)
+SBX_CLI := $(BUILD)/llmrepl-sandbox
+SBX_CLI_LIBC := glibc
+ifeq ($(SANITIZER),)
+ifneq ($(MUSL_GCC),)
+  MUSL_LIBDIR := $(patsubst %/musl-gcc.specs,%,$(shell grep -o '[^" ]*/musl-gcc.specs' $(MUSL_GCC)))
+  SBX_CLI_LIBC := $(if $(wildcard $(MUSL_LIBDIR)/rcrt1.o),musl,glibc)
+endif
+endif
+BIN_SRCS := $(if $(filter musl,$(SBX_CLI_LIBC)),$(filter-out sandbox/main.c,$(MAIN_SRCS)),$(MAIN_SRCS))
+$(foreach m,$(BIN_SRCS),$(eval $(call bin_rule,$(m))))
+# Which libc the CLI was linked with: linked again when that changes (the
+# objects of the other are not needed, and .SECONDARY would let them be missing).
+$(BUILD)/.sbx-cli-libc: FORCE
+	@mkdir -p $(dir $@)
+	@echo $(SBX_CLI_LIBC) | cmp -s - $@ || echo $(SBX_CLI_LIBC) > $@
+$(SBX_CLI): $(BUILD)/.sbx-cli-libc
+.PHONY: FORCE
+
+ifeq ($(SBX_CLI_LIBC),musl)
+SBX_CLI_COMMON := err log config startup keys clock utf8
+MUSL_OBJ := $(BUILD)/musl/obj
+MUSL_INC := $(BUILD)/musl/include
+SBX_CLI_OBJS := $(patsubst %.c,$(MUSL_OBJ)/%.o,$(call lib_srcs,sandbox) \
+	$(addprefix common/,$(addsuffix .c,$(SBX_CLI_COMMON))))
+# musl's headers have no kernel headers: the kernel's own (linux-libc-dev),
+# which are the same for every libc, through links.
+$(MUSL_INC)/.linked:
+	@mkdir -p $(MUSL_INC)
+	$(Q)ln -sfn /usr/include/linux $(MUSL_INC)/linux && \
+	  ln -sfn /usr/include/asm-generic $(MUSL_INC)/asm-generic && \
+	  ln -sfn /usr/include/$(shell $(MUSL_GCC) -print-multiarch)/asm $(MUSL_INC)/asm && touch $@
+$(MUSL_OBJ)/%.o: %.c | $(MUSL_INC)/.linked
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (musl)"
+	$(Q)$(MUSL_GCC) $(call layer_cppflags,$<) -isystem $(MUSL_INC) \
+	  -DSBX_POLICY_BPF='"$(SBX_BPF)"' $(CFLAGS) -MMD -MP -c $< -o $@
+$(MUSL_OBJ)/sandbox/sbx_policy.o: $(SBX_BPF)
+$(MUSL_OBJ)/libsbxcli.a: $(SBX_CLI_OBJS)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+$(SBX_CLI): $(MUSL_OBJ)/sandbox/main.o $(MUSL_OBJ)/libsbxcli.a
+	@echo "  LD      $@ (musl, static-pie)"
+	$(Q)$(MUSL_GCC) -static -nostartfiles -Wl,-pie,--no-dynamic-linker,-z,text,-z,relro,-z,now \
+	  -o $@ $(MUSL_LIBDIR)/rcrt1.o $(MUSL_LIBDIR)/crti.o \
+	  $(shell $(MUSL_GCC) -print-file-name=crtbeginS.o) $(filter %.o %.a,$^) \
+	  $(shell $(MUSL_GCC) -print-file-name=crtendS.o) $(MUSL_LIBDIR)/crtn.o
+-include $(shell find $(MUSL_OBJ) -name '*.d' 2>/dev/null)
+else ifeq ($(SANITIZER),)
 # `private`: the prerequisites it builds (the seccomp generator, which links
 # libseccomp) keep their own flags.
-ifeq ($(SANITIZER),)
-$(BUILD)/llmrepl-sandbox: private LDFLAGS := $(filter-out -pie,$(LDFLAGS)) -static-pie
-$(BUILD)/llmrepl-sandbox: private LDLIBS := -lm
+$(SBX_CLI): private LDFLAGS := $(filter-out -pie,$(LDFLAGS)) -static-pie
+$(SBX_CLI): private LDLIBS := -lm
+$(SBX_CLI): private LD_NOTE := $(if $(MUSL_GCC), (glibc static-pie; musl not usable: \
+	no $(MUSL_LIBDIR)/rcrt1.o), (glibc static-pie; no musl-gcc))
+else
+$(SBX_CLI): private LD_NOTE := $(space)(glibc, dynamic: the sanitizer's runtime needs the loader)
 endif
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LINK_LIBS)

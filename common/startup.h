@@ -26,7 +26,6 @@
 
 #include "config.h"
 #include "keys.h"
-#include "redis.h"
 
 #include <signal.h>
 #include <stddef.h>
@@ -35,7 +34,9 @@
 	"Redis: redis://[[user]:password@]host[:port][/db], unix:///path[?db=N] or "               \
 	"redis+sentinel://[:password@]host:port[,host:port...]/master[/db]"
 
-/* The Redis connection settings, into an lr_redis_opts (four rows). */
+/* The Redis connection settings, into an lr_redis_opts (four rows; redis.h
+ * declares it: a binary that uses these includes it, the sandbox's CLI does
+ * not link hiredis). */
 #define LR_OPTS_REDIS(o)                                                                           \
 	LR_OPT_STR("redis-url", &(o)->url, LR_REDIS_URL_DEFAULT, LR_REDIS_URL_HELP),               \
 	    LR_OPT_SECRET(                                                                         \

@@ -10,6 +10,7 @@ PKGS=(
   python3 python3-venv python3-pytest python3-redis python3-pyflakes pyflakes3 bandit radon
   cppcheck clang clang-format valgrind cmake
   libclang-rt-dev
+  musl-tools musl-dev
 )
 
 missing=()

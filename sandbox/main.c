@@ -14,6 +14,7 @@
 #include "startup.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,13 +243,34 @@ static void write_shown(FILE *f, const char *s, size_t n)
 	}
 }
 
+/* A signal's description in the words glibc's strsignal uses, whichever libc
+ * this is linked with (musl says "Arithmetic exception" for SIGFPE, "RT35"
+ * for a real-time signal: the same signal reads the same either way). */
+static const char *signal_text(int sig, char *buf, size_t len)
+{
+	if (sig == SIGFPE)
+		return "Floating point exception";
+	if (sig == SIGCHLD)
+		return "Child exited";
+	if (sig >= 34 && sig <= 64)
+		snprintf(buf, len, "Real-time signal %d", sig - 34);
+	else if (sig <= 0 || sig >= 32)
+		snprintf(buf, len, "Unknown signal %d", sig);
+	else
+		return strsignal(sig);
+	return buf;
+}
+
 static void print_plain(const sbx_result *r)
 {
+	char sig[32];
+
 	write_shown(stdout, r->out, r->out_len);
 	fflush(stdout);
 	write_shown(stderr, r->err, r->err_len);
 	if (r->end == SBX_END_SIGNALED)
-		fprintf(stderr, "llmrepl-sandbox: signaled (%s)\n", strsignal(r->signal));
+		fprintf(stderr, "llmrepl-sandbox: signaled (%s)\n",
+		        signal_text(r->signal, sig, sizeof(sig)));
 	else if (r->end != SBX_END_EXITED)
 		fprintf(stderr, "llmrepl-sandbox: %s\n", sbx_end_name(r->end));
 	if (r->detail[0] && (r->end == SBX_END_ERROR || lr_log_level_current >= LR_LOG_INFO))

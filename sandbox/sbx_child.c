@@ -66,8 +66,8 @@ static void move_fds(const sbx_plan *p)
 			close(SBX_CFD_OUT + i);
 		}
 	}
-	close_range(0, SBX_CFD_OUT - 1, 0);
-	close_range(SBX_CFD_END, ~0U, 0);
+	syscall(SYS_close_range, 0, SBX_CFD_OUT - 1, 0);
+	syscall(SYS_close_range, SBX_CFD_END, ~0U, 0);
 }
 
 static void reset_signals(void)
@@ -119,7 +119,7 @@ static void drop_privileges(const sbx_plan *p, uid_t ruid, uid_t uid, gid_t gid)
 static void set_limits(const sbx_plan *p)
 {
 	for (int i = 0; i < p->nrl; i++)
-		if (setrlimit((__rlimit_resource_t)p->rl[i].res, &p->rl[i].lim) < 0)
+		if (setrlimit(p->rl[i].res, &p->rl[i].lim) < 0)
 			fail("setrlimit", NULL);
 }
 
@@ -247,7 +247,7 @@ static int peer_main(void *arg)
 		fail("peer no_new_privs", NULL);
 	if (p->filter && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, p->filter, 0, 0) < 0)
 		fail("load the seccomp filter", NULL);
-	close_range(4, ~0U, 0);
+	syscall(SYS_close_range, 4, ~0U, 0);
 	if (p->as_bytes) {
 		struct rlimit as = {p->as_bytes, p->as_bytes};
 

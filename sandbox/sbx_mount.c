@@ -249,8 +249,8 @@ static void __attribute__((noreturn)) builder(const sbx_plan *p, int st, int hol
 	if (s < 0 || h < 0 || dup3(s, SBX_CFD_STATUS, O_CLOEXEC) < 0 ||
 	    dup3(h, SBX_CFD_ALIVE, O_CLOEXEC) < 0)
 		_exit(127);
-	close_range(0, SBX_CFD_STATUS - 1, 0);
-	close_range(SBX_CFD_ALIVE + 1, ~0U, 0);
+	syscall(SYS_close_range, 0, SBX_CFD_STATUS - 1, 0);
+	syscall(SYS_close_range, SBX_CFD_ALIVE + 1, ~0U, 0);
 	sbx_mount_root(p);
 	memset(&m, 0, sizeof(m));
 	m.tag = 'R';

@@ -151,26 +151,46 @@ static void drop_older(const char *name)
 }
 
 /* How many namespaces this scope keeps (their names start like uid's
- * slot's cgroup name up to its uid); what an older build kept goes. */
+ * slot's cgroup name up to its uid); what an older build kept goes. At
+ * KEEP_MAX, one kept for a slot nobody holds now (its lock taken while it
+ * goes, so no holder is opening it) goes too, so that the one being kept
+ * is not refused: the slots of a process that ran once would otherwise
+ * hold the places for good, and every later process that keeps its own
+ * (llmrepl-sandbox, one process per run) would make a new one each time. */
 static int kept_count(unsigned uid)
 {
 	char name[48];
 	char *u;
 	DIR *d;
 	struct dirent *e;
-	int n = 0;
+	unsigned other[8];
+	int n = 0, k = 0;
 
 	sbx_slot_cgroup_name(uid, name, sizeof(name));
 	u = strrchr(name, 'u');
 	if (u == NULL || (d = opendir(SBX_RUN_DIR)) == NULL)
 		return 0;
 	while ((e = readdir(d)) != NULL) {
-		if (strncmp(e->d_name, name, (size_t)(u - name)) == 0)
-			n++;
-		else
+		unsigned n_uid;
+
+		if (strncmp(e->d_name, name, (size_t)(u - name)) != 0) {
 			drop_older(e->d_name);
+			continue;
+		}
+		n++;
+		if (k < 8 && sbx_slot_cgroup_parse(e->d_name, &n_uid) && n_uid != uid)
+			other[k++] = n_uid;
 	}
 	closedir(d);
+	for (int i = 0; n >= KEEP_MAX && i < k; i++) {
+		int lock = sbx_slot_try(other[i]);
+
+		if (lock < 0)
+			continue;
+		sbx_netns_drop(other[i]);
+		sbx_slot_release(lock);
+		n--;
+	}
 	return n;
 }
 
@@ -182,9 +202,8 @@ int sbx_netns_keep(unsigned uid, int fd)
 		return -1;
 	sbx_slot_cgroup_name(uid, name, sizeof(name));
 	sbx_rundir_path(name, path, sizeof(path));
-	/* At most KEEP_MAX per scope: each holds a namespace's memory, and one
-	 * whose slot's cgroup went without it (removed by a process that
-	 * kept no namespaces) would otherwise stay for good. */
+	/* At most KEEP_MAX per scope: each holds a namespace's memory (see
+	 * kept_count for the room made at the limit). */
 	if (access(path, F_OK) < 0 && kept_count(uid) >= KEEP_MAX)
 		return -1;
 	return sbx_rundir_bind(name, fd, 1);

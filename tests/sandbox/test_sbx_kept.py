@@ -272,6 +272,30 @@ def test_the_hosts_network_namespace_bound_there_is_not_used(scope):
             subprocess.run(["umount", "-l", path])
 
 
+def test_a_full_scope_makes_room_for_the_namespace_being_kept(scope):
+    """A scope keeps at most 32 namespaces; at that many, one kept for a slot
+    nobody holds goes so that the process ending now keeps its own, and the
+    next process joins it instead of making another."""
+    uid, path = kept_netns(scope)
+    subprocess.run(["umount", "-l", path], check=True)
+    os.unlink(path)
+    others = [u for u in range(60000, 61000) if str(u) != uid][:32]
+    fakes = ["/run/llmrepl-sbx/" + NAME % (scope.name, u) for u in others]
+    try:
+        for f in fakes:
+            open(f, "w").close()
+        made = netns_run(scope)
+        assert made[0] == uid, made
+        assert os.path.exists(path)
+        assert str(os.stat(path).st_ino) == made[1]
+        assert sum(os.path.exists(f) for f in fakes) == 31
+        assert netns_run(scope)[1] == made[1]
+    finally:
+        for f in fakes:
+            if os.path.exists(f):
+                os.unlink(f)
+
+
 def test_a_slot_directory_keeps_nothing_unless_asked(tmp_path):
     """A slot directory may be a temporary one: without
     LLMREPL_SANDBOX_KEEP=1 its processes remove what they made."""

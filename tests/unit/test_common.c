@@ -4,6 +4,7 @@
 #include "config.h"
 #include "err.h"
 #include "log.h"
+#include "redis.h"
 #include "startup.h"
 
 #include <stdlib.h>
