@@ -171,31 +171,32 @@ static long long take_num(const char **p, const char *end, char stop)
 int eval_group_next_frame(const char **pp, const char *end, eval_group_frame *f)
 {
 	const char *p = *pp;
-	long long v[7];
+	long long v[8];
 
 	if (p == end)
 		return 0;
 	if ((size_t)(end - p) < 5 || memcmp(p, "ITEM ", 5) != 0)
 		return -1;
 	p += 5;
-	for (int i = 0; i < 7; i++) {
-		v[i] = take_num(&p, end, i < 6 ? ' ' : '\n');
+	for (int i = 0; i < 8; i++) {
+		v[i] = take_num(&p, end, i < 7 ? ' ' : '\n');
 		if (v[i] < 0 || p - *pp > FRAME_HEAD_MAX)
 			return -1;
 	}
-	if ((unsigned long long)v[4] + (unsigned long long)v[5] + (unsigned long long)v[6] >
+	if ((unsigned long long)v[5] + (unsigned long long)v[6] + (unsigned long long)v[7] >
 	    (size_t)(end - p))
 		return -1;
 	f->k = (size_t)v[0];
 	f->exit_code = (long)v[1];
 	f->wall_s = (double)v[2] / 1e6;
 	f->cpu_s = (double)v[3] / 1e6;
+	f->judge = (size_t)v[4];
 	f->ans = p;
-	f->alen = (size_t)v[4];
-	f->out = p + v[4];
-	f->olen = (size_t)v[5];
-	f->err = f->out + v[5];
-	f->elen = (size_t)v[6];
+	f->alen = (size_t)v[5];
+	f->out = p + v[5];
+	f->olen = (size_t)v[6];
+	f->err = f->out + v[6];
+	f->elen = (size_t)v[7];
 	*pp = f->err + f->elen;
 	return 1;
 }
@@ -235,8 +236,9 @@ static int judge_item(eval_outcome *out, lr_err *err, gitem *it, const eval_grou
 	r.isolation = grp->isolation | SBX_ISO_GROUPED;
 	snprintf(r.detail, sizeof(r.detail),
 	         "evaluation %zu of %zu in one sandbox run: peak_kb is the run's (an upper "
-	         "bound), cpu_s the judge's only%s%.120s",
-	         f->k + 1, n, grp->detail[0] ? "; " : "", grp->detail);
+	         "bound), cpu_s the judge's only%s%s%.120s",
+	         f->k + 1, n, f->judge > 0 ? ", in a judge shared with other items" : "",
+	         grp->detail[0] ? "; " : "", grp->detail);
 	r.answer = copy(f->ans, f->alen);
 	r.answer_len = f->alen;
 	r.out = copy(f->out, f->olen);
@@ -245,6 +247,7 @@ static int judge_item(eval_outcome *out, lr_err *err, gitem *it, const eval_grou
 	r.err_len = f->elen;
 	it->ctx.group_size = n;
 	it->ctx.group_index = f->k;
+	it->ctx.group_judge = f->judge;
 	/* Parsed once, as eval_run's answer is: the findings go into the
 	 * parsed answer, which the judging reads as it is. */
 	if (r.answer != NULL && r.out != NULL && r.err != NULL &&
@@ -259,21 +262,22 @@ static int judge_item(eval_outcome *out, lr_err *err, gitem *it, const eval_grou
 	return rc;
 }
 
-/* The group's answers: each valid frame judged; what is not stays for
+/* The group's answers (in the order the judge's side evaluated them, each
+ * item at most once): each valid frame judged; what is not stays for
  * eval_run. */
 static void take_frames(eval_outcome *outs, lr_err *errs, gitem *items, size_t n, int service,
                         const sbx_result *res)
 {
 	const char *p = res->answer, *end = res->answer + res->answer_len;
 	eval_group_frame f;
-	long long last = -1;
+	unsigned char seen[EVAL_GROUP_MAX] = {0};
 
 	while (p != NULL && eval_group_next_frame(&p, end, &f) == 1) {
 		gitem *it;
 
-		if (f.k >= n || (long long)f.k <= last)
+		if (f.k >= n || seen[f.k])
 			break;
-		last = (long long)f.k;
+		seen[f.k] = 1;
 		it = &items[f.k];
 		if (service && it->st_rc < 0)
 			continue; /* no findings: alone, with the tools in the judge */

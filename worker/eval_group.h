@@ -2,8 +2,10 @@
  *
  * eval_run_group() sends the evaluations that can share a run (the same
  * limits, split, function tests, no memory criterion; see
- * eval_group_fits) as ONE request to the pool: the warm judge forks a child
- * per item that evaluates it exactly as a single run does, with a fresh
+ * eval_group_fits) as ONE request to the pool: the pool's judge forks a
+ * child per item that evaluates it exactly as a single run does (or, for
+ * consecutive items whose tests are pure, one warm judge evaluates them one
+ * after another, made fresh between them: llmrepl_warm.py), with a fresh
  * candidate worker and /work and /tmp wiped between items, and frames each
  * answer on the run's answer descriptor (sandbox/py/llmrepl_group.py). Each
  * framed answer is judged here as eval_run would judge it (eval_judge), its
@@ -36,12 +38,17 @@ void eval_run_group(eval_outcome *outs, int *rcs, lr_err *errs, sbx_pool *pool,
                     const sbx_config *cfg, const eval_request *reqs, size_t n, size_t *grouped);
 
 /* One item's answer on the group's answer descriptor (llmrepl_group.py):
- * "ITEM <k> <exit status> <wall_us> <cpu_us> <answer bytes> <stdout bytes>
- * <stderr bytes>\n" and the bytes. Pointers into the run's answer. */
+ * "ITEM <k> <exit status> <wall_us> <cpu_us> <judge> <answer bytes> <stdout
+ * bytes> <stderr bytes>\n" and the bytes, where judge is 0 for a judge of
+ * the item's own (a fresh fork) and n > 0 for the n-th item of a warm judge
+ * shared by consecutive items (llmrepl_warm.py). Pointers into the run's
+ * answer. Frames come in the order the items were evaluated (not k's), each
+ * k at most once. */
 typedef struct eval_group_frame {
 	size_t k;
 	long exit_code;
 	double wall_s, cpu_s;
+	size_t judge;
 	const char *ans, *out, *err;
 	size_t alen, olen, elen;
 } eval_group_frame;

@@ -388,6 +388,9 @@ static json_object *group_json(const eval_judge_ctx *ctx)
 
 	if (g == NULL || lr_json_set_int(g, "size", (long)ctx->group_size) < 0 ||
 	    lr_json_set_int(g, "index", (long)ctx->group_index) < 0 ||
+	    lr_json_set_str(g, "judge", ctx->group_judge > 0 ? "shared" : "own") < 0 ||
+	    (ctx->group_judge > 0 &&
+	     lr_json_set_int(g, "judge_item", (long)ctx->group_judge - 1) < 0) ||
 	    lr_json_set_str(g, "peak_kb", "the group's run: an upper bound of this evaluation's") <
 	        0) {
 		json_object_put(g);

@@ -34,6 +34,8 @@ typedef struct eval_judge_ctx {
 	size_t group_size;     /* > 0: one of this many evaluations in one sandbox run
 	                          (eval_group.c); the run's peak memory is the group's */
 	size_t group_index;
+	size_t group_judge; /* 0: the item's judge was its own; n > 0: the n-th item
+	                       of a judge shared by consecutive items */
 	/* The run's answer already parsed (eval.c: with the static service's
 	 * findings in it; borrowed), or NULL: eval_judge parses the run's. */
 	json_object *answer;

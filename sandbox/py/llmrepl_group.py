@@ -7,7 +7,9 @@ where each item is the request of one evaluation (llmrepl_harness) plus
 its answer).
 
 This process (the pool's spare: the harness imported, no item seen) forks a
-child per item, one after another. The child is what a single run is: it
+child per item, one after another; the items whose tests are pure
+(llmrepl_pure) come first and share one warm judge instead (llmrepl_warm,
+which describes the difference), and their frames' judge field says so. The child is what a single run is: it
 evaluates its item with the harness and writes the answer on its fd 3 (a pipe
 to this process), its fds 1 and 2 are pipes too (what the candidate's worker
 writes straight to them lands there). This process enforces the item's
@@ -21,8 +23,11 @@ files): every other process of this uid is killed, /work and /tmp emptied.
 Only then are the pipes read to their ends. Each item that ended properly is
 framed on the run's answer fd:
 
-  "ITEM <k> <exit status> <wall_us> <cpu_us> <answer bytes> <stdout bytes>
-   <stderr bytes>\\n" + answer + stdout + stderr
+  "ITEM <k> <exit status> <wall_us> <cpu_us> <judge> <answer bytes>
+   <stdout bytes> <stderr bytes>\\n" + answer + stdout + stderr
+
+(judge: 0 for a fork of its own, n for the n-th item of a warm judge), in
+the order evaluated.
 
 An item that ends otherwise (killed at its deadline, a signal, a stream over
 its cap, no clean-up) gets no frame: the host runs it again alone. Only this
@@ -46,16 +51,15 @@ import signal
 import sys
 import time
 
+import llmrepl_gitem as gi
 import llmrepl_judge
+import llmrepl_warm
 
 ANS_FD = 3
-CLEAN_S = 5.0
-DRAIN_S = 2.0  # after the clean-up, for the streams' last bytes
 UNGROUPABLE = "ungroupable"
 
 
 _ENTRY = {}  # the entry's write_answer and finish (llmrepl_sbx), given to run()
-_TRACES = []  # LLMREPL_SBX_TRACE: per item, its marks (name, ns) from both sides
 
 
 def run(req, write_answer, finish):
@@ -73,18 +77,7 @@ def run(req, write_answer, finish):
         import llmrepl_static
         llmrepl_static.load()
     gc.disable()
-    for k, item in enumerate(items):
-        if not isinstance(item, dict):
-            break
-        frame, factory_ok = _item(k, item)
-        if frame is not None:
-            if len(frame) > budget:
-                break
-            budget -= len(frame)
-            if not _write(frame):
-                break
-        if not factory_ok:
-            break  # the code killed or stopped the factory: the rest go alone
+    _run_items(items, budget)
     try:
         os.close(ANS_FD)
     except OSError:
@@ -93,19 +86,104 @@ def run(req, write_answer, finish):
     return 0
 
 
+def _order(items):
+    """The items' indexes, those that can share a warm judge first
+    (llmrepl_warm.shareable: their tests parsed, kept in the item), and
+    the set of those."""
+    shared = []
+    for k, item in enumerate(items):
+        tree = llmrepl_warm.shareable(item)
+        if tree is not None:
+            item["tests_tree"] = tree
+            shared.append(k)
+    own = set(shared)
+    return shared + [k for k in range(len(items)) if k not in own], own
+
+
+def _run_items(items, budget):
+    """Every item, those with pure tests in a warm judge (llmrepl_warm, one
+    for consecutive items), the others each in a fresh fork (_item); frames
+    on the answer fd, in that order."""
+    queue, shared = _order(items)
+    judge = None
+    i = 0
+    while i < len(queue):
+        k = queue[i]
+        i += 1
+        item = items[k]
+        if not isinstance(item, dict):
+            continue
+        if k in shared:
+            frame, factory_ok, judge, again = _warm_item(k, item, items, judge)
+            if again:
+                shared.discard(k)
+                queue.append(k)  # a judge of its own, after the shared ones
+        else:
+            if judge is not None:
+                judge.stop()  # before any fork's sweep, which would reach it
+                judge = None
+            frame, factory_ok = _item(k, item)
+        if frame is not None:
+            if len(frame) > budget:
+                break
+            budget -= len(frame)
+            if not _write(frame):
+                break
+        if not factory_ok:
+            break  # the code killed or stopped the factory: the rest go alone
+    if judge is not None:
+        judge.stop()
+
+
+def _limits(item):
+    deadline_s = _num(item, "deadline_s", 10.0)
+    caps = (int(_num(item, "answer_max", 8 << 20)), int(_num(item, "output_max", 1 << 20)),
+            int(_num(item, "output_max", 1 << 20)))
+    return deadline_s, caps
+
+
+def _warm_item(k, item, items, judge):
+    """Item k in the warm judge (started when there is none): (frame or
+    None, whether the factory answered, the judge to go on with or None,
+    whether the item must have a judge of its own instead)."""
+    deadline_s, caps = _limits(item)
+    marks = [("start", time.monotonic_ns())] if llmrepl_judge.tracing() else None
+    if judge is None:
+        judge = llmrepl_warm.Judge(items, marks is not None)
+        try:
+            judge.start()
+        except OSError:
+            return None, True, None, True
+    t0 = time.monotonic()
+    bufs, status, cpu, wall = judge.item(k, t0 + deadline_s, caps, marks)
+    pos = judge.count
+    factory_ok = judge.factory_ok
+    if judge.pid < 0 or judge.retire or not factory_ok:
+        judge.stop()
+        judge = None
+    if bufs is None:
+        return None, factory_ok, judge, status == llmrepl_warm.AGAIN
+    parts = [b"".join(b) for b in bufs]
+    if not parts[0]:
+        return None, factory_ok, judge, False
+    head = "ITEM %d 0 %d %d %d %d %d %d\n" % (k, int(wall * 1e6), cpu, pos, len(parts[0]),
+                                              len(parts[1]), len(parts[2]))
+    return head.encode() + parts[0] + parts[1] + parts[2], factory_ok, judge, False
+
+
 def _trace_write():
     """With the trace on, one "sbx-trace item" line per item on this
     process's stderr (the run's: only this process holds it), each phase the
     time from the mark before, the judge's child's and this process's marks
     in the order they happened (one clock)."""
     lines = []
-    for marks in _TRACES:
+    for marks in gi.TRACES:
         times = [m for m in marks if m[0][0] != "="]
         words = ["total=%d" % ((times[-1][1] - times[0][1]) // 1000)]
         words += ["%s=%d" % (m[0], (m[1] - p[1]) // 1000) for p, m in zip(times, times[1:])]
         words += ["%s=%d" % (m[0][1:], m[1]) for m in marks if m[0][0] == "="]
         lines.append("sbx-trace item " + " ".join(words) + "\n")
-    del _TRACES[:]
+    del gi.TRACES[:]
     if lines:
         try:
             os.write(2, "".join(lines).encode())
@@ -129,9 +207,7 @@ def _num(item, key, default):
 
 def _item(k, item):
     """One item: (frame or None, whether the factory answered its CLEAN)."""
-    deadline_s = _num(item, "deadline_s", 10.0)
-    caps = (int(_num(item, "answer_max", 8 << 20)), int(_num(item, "output_max", 1 << 20)),
-            int(_num(item, "output_max", 1 << 20)))
+    deadline_s, caps = _limits(item)
     marks = [("start", time.monotonic_ns())] if llmrepl_judge.tracing() else None
     pipes = []
     t0 = time.monotonic()
@@ -150,24 +226,25 @@ def _item(k, item):
     for _, w in pipes:
         os.close(w)
     tr = pipes.pop()[0] if marks is not None else -1
-    _mark(marks, "fork")
+    gi.mark(marks, "fork")
     bufs = [[], [], []]
     sizes = [0, 0, 0]
     fds = [r for r, _ in pipes]
     ok = _collect(pid, fds, bufs, sizes, caps, t0 + deadline_s)
     wall = time.monotonic() - t0
-    _mark(marks, "g.reaped")
-    factory_ok = _clean()
-    _mark(marks, "g.clean")
-    factory_ok = factory_ok and _sweep()
-    _mark(marks, "g.sweep")
-    if ok and not _drain(fds, bufs, sizes, caps, min(t0 + deadline_s, time.monotonic() + DRAIN_S)):
+    gi.mark(marks, "g.reaped")
+    factory_ok = gi.clean()
+    gi.mark(marks, "g.clean")
+    factory_ok = factory_ok and gi.sweep()
+    gi.mark(marks, "g.sweep")
+    if ok and not gi.drain(fds, bufs, sizes, caps,
+                           min(t0 + deadline_s, time.monotonic() + gi.DRAIN_S)):
         ok = None
     for fd in fds:
         os.close(fd)
     if marks is not None:
-        _mark(marks, "g.drain")
-        _trace_take(tr, marks, ok[0] if ok else None)
+        gi.mark(marks, "g.drain")
+        gi.trace_take(tr, marks, ok[0] if ok else None)
     if not ok or not factory_ok:
         return None, factory_ok
     ru, status = ok
@@ -176,7 +253,7 @@ def _item(k, item):
     parts = [b"".join(b) for b in bufs]
     if not parts[0]:
         return None, factory_ok  # ungroupable, or the child ended before answering
-    head = "ITEM %d %d %d %d %d %d %d\n" % (
+    head = "ITEM %d %d %d %d 0 %d %d %d\n" % (
         k, os.WEXITSTATUS(status), int(wall * 1e6), int((ru.ru_utime + ru.ru_stime) * 1e6),
         len(parts[0]), len(parts[1]), len(parts[2]))
     return head.encode() + parts[0] + parts[1] + parts[2], factory_ok
@@ -202,49 +279,21 @@ def _child(item, pipes):
     except BaseException:  # noqa: BLE001 - no answer: the host runs it alone
         status = 1
     if tw >= 0:
-        sbx._mark("c.answer")
-        try:
-            os.write(tw, sbx._trace_words().encode())
-        except OSError:
-            pass
-        os.close(tw)
+        gi.trace_send(sbx, tw)
     _ENTRY["finish"](status)
 
 
-def _mark(marks, name):
-    if marks is not None:
-        marks.append((name, time.monotonic_ns()))
 
 
-def _trace_take(fd, marks, ru):
-    """The child's marks ("name=ns ..."), read once it has ended; its CPU
-    (us) and page faults after them."""
-    data = b""
-    os.set_blocking(fd, False)  # written before the child's end; nobody else holds it
-    try:
-        while True:
-            b = os.read(fd, 1 << 16)
-            if not b:
-                break
-            data += b
-    except OSError:
-        pass
-    os.close(fd)
-    for w in data.decode("ascii", "replace").split():
-        name, _, ns = w.partition("=")
-        if ns.isdigit():
-            marks.append((name, int(ns)))
-    marks.sort(key=lambda m: m[1])
-    if ru is not None:
-        marks.append(("=cpu.judge", int((ru.ru_utime + ru.ru_stime) * 1e6)))
-        marks.append(("=flt.judge", ru.ru_minflt))
-    _TRACES.append(marks)
+
+
 
 
 def _evaluate(item):
     import json
     import llmrepl_harness
     item["group"] = True
+    sys.setrecursionlimit(gi.alone_limit(sys.getrecursionlimit()))
     answer = llmrepl_harness.evaluate(item)
     if isinstance(answer, dict) and answer.get("status") == UNGROUPABLE:
         os.close(ANS_FD)
@@ -280,7 +329,7 @@ def _collect(pid, fds, bufs, sizes, caps, deadline):
             # With the pidfd a child's end wakes the poll; without, poll often.
             wait = min(left, 1.0 if pidfd >= 0 or fds[0] in live else 0.002)
             for fd, _ in poller.poll(max(1, int(wait * 1000))):
-                if fd in live and not _read(fd, fds, bufs, sizes, caps):
+                if fd in live and not gi.read(fd, fds, bufs, sizes, caps):
                     live.discard(fd)
                     poller.unregister(fd)
             over = any(s > c for s, c in zip(sizes, caps))
@@ -295,56 +344,8 @@ def _collect(pid, fds, bufs, sizes, caps, deadline):
     return None
 
 
-def _read(fd, fds, bufs, sizes, caps):
-    """False at the end of the stream."""
-    i = fds.index(fd)
-    try:
-        data = os.read(fd, 1 << 16)
-    except OSError:
-        return False
-    if not data:
-        return False
-    if sizes[i] <= caps[i]:
-        bufs[i].append(data)
-    sizes[i] += len(data)
-    return True
 
 
-def _drain(fds, bufs, sizes, caps, deadline):
-    """The streams to their ends (the factory's clean-up killed every holder).
-    False when one stays open past the deadline or went over its cap."""
-    live = list(fds)
-    while live:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return False
-        ready, _, _ = select.select(live, [], [], left)
-        for fd in ready:
-            if not _read(fd, fds, bufs, sizes, caps):
-                live.remove(fd)
-    return all(s <= c for s, c in zip(sizes, caps))
 
 
-def _sweep():
-    """What the item's tests left on the judge's side (they run in the
-    child, as this uid): every other process of this uid is killed, as the
-    pool's server does after a run (kill(-1) spares pid 1, the server, and
-    cannot reach the factory's uid), and /work and /tmp are emptied of this
-    uid's files. Only inside a sandbox, as its unprivileged uid: outside,
-    kill(-1) would reach every process of the user. True when clean."""
-    if os.geteuid() == 0 or os.getppid() != 1:
-        return False
-    for _ in range(2):
-        try:
-            os.kill(-1, signal.SIGKILL)
-        except OSError:
-            break
-    wipe = getattr(sys.modules.get("llmrepl_pool"), "_wipe", None)
-    return wipe is None or (wipe("/work") and wipe("/tmp"))
 
-
-def _clean():
-    """The factory kills every process of the candidate's uid and wipes /work
-    and /tmp (at once when the judge's END did it already). True when it
-    answered: it is alive and the next item starts clean."""
-    return llmrepl_judge.factory_clean(CLEAN_S)

@@ -124,7 +124,10 @@ def _options(req):
          "group": _opt(req, "group", bool, False),
          "candidate_limits": req.get("candidate_limits"),
          "session_cells": req.get("session_cells") or None,
-         "grace_s": GRACE_S}
+         "grace_s": GRACE_S,
+         # The tests already parsed (llmrepl_group, in process only).
+         "tests_tree": req.get("tests_tree") if isinstance(req.get("tests_tree"), ast.Module)
+         else None}
     cells = o["session_cells"]
     if cells is not None and not (isinstance(cells, list) and all(
             isinstance(c, str) for c in cells)):
@@ -287,7 +290,9 @@ def _evaluate(o, ans):
                             % o["max_code_bytes"]}
             return
         if not llmrepl_plan.is_transcript(tests):
-            tests_tree, err = _parse(tests, "tests")
+            tests_tree, err = o["tests_tree"], None
+            if tests_tree is None:
+                tests_tree, err = _parse(tests, "tests")
             if err is not None:
                 ans["status"] = "bad_tests"
                 err["message"] = "the tests do not parse: " + err["message"]

@@ -30,6 +30,12 @@ GRACE_S = 0.5
 CALLBACKS_MAX = 100000  # calls back from the code within one call of it
 CALLBACK_DEPTH_MAX = 32  # callbacks that call the code that calls back...
 CALLABLES_MAX = 10000  # the judge's callables handed to the code per worker
+# A judge shared by several items (llmrepl_warm) imports only the modules this
+# allows when the code names one of its globals as a module (None: any, as a
+# judge of one item's does); a module refused is noted in REFUSED and the
+# item is evaluated again by a judge of its own.
+MODULE_OK = None
+REFUSED = []
 
 
 class CandidateCrashed(BaseException):
@@ -119,6 +125,13 @@ def exc_class(names):
     if len(_EXC_CACHE) < 1000:
         _EXC_CACHE[key] = cls
     return cls
+
+
+def fresh():
+    """What a judge keeps between evaluations, forgotten (a shared judge,
+    llmrepl_warm, before each item)."""
+    _EXC_CACHE.clear()
+    del REFUSED[:]
 
 
 def _exception(names, message, frames):
@@ -451,6 +464,10 @@ class Remote:
             if type(name) is not str or not name.isidentifier():
                 continue
             if type(v) is list and len(v) == 2 and v[0] == "mod" and type(v[1]) is str:
+                if MODULE_OK is not None and not MODULE_OK(v[1]):
+                    REFUSED.append(v[1])
+                    out[name] = Global(self, name, "object", "module")
+                    continue
                 try:
                     out[name] = __import__(v[1], fromlist=["_"])
                 except BaseException:  # noqa: BLE001 - a module only the code has

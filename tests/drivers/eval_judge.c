@@ -31,7 +31,7 @@ int main(void)
 	size_t len = fread(in, 1, sizeof(in) - 1, stdin);
 	json_object *req = NULL, *v, *o = NULL, *crit_obj = NULL, *report = NULL;
 	sbx_result run;
-	eval_judge_ctx ctx = {10.0, 256, 65536, 3.0, NULL, 0, 0, 0, NULL};
+	eval_judge_ctx ctx = {10.0, 256, 65536, 3.0, NULL, 0, 0, 0, 0, NULL};
 	lr_criteria crit;
 	eval_outcome out = {0};
 	lr_err err;

@@ -46,6 +46,10 @@ def _both(tmp_path, jobs, *args):
     return alone, grouped
 
 
+def _judge(o):
+    return o["report"]["run"]["group"]["judge"]
+
+
 def _job(i, code, tests="assert f(1) == 2\n", **kw):
     return dict({"id": str(i), "code": code, "tests": tests}, **kw)
 
@@ -215,25 +219,36 @@ def test_the_trace_gives_each_item_its_phases_and_changes_no_verdict(tmp_path):
     the caller's stderr, the judge's child's and the group's marks in order,
     then the child's CPU and page faults; the verdicts are those without it."""
     import os
-    jobs = [_job(0, OK), _job(1, WRONG), _job(2, OK, "assert f(1) == 2\nassert f(3) == 4\n")]
+    jobs = [_job(0, OK), _job(1, WRONG), _job(2, OK, "assert f(1) == 2\nassert f(3) == 4\n"),
+            _job(3, OK, "import os\nassert f(1) == 2\n")]  # not pure: a judge of its own
     f = tmp_path / "batch.jsonl"
     f.write_text("".join(json.dumps(j) + "\n" for j in jobs))
-    plain = _batch(tmp_path, jobs, "--group", "3")
-    p = subprocess.run([binary("llmrepl-eval"), "--batch", str(f), "--json", "--group", "3"],
+    plain = _batch(tmp_path, jobs, "--group", "4")
+    p = subprocess.run([binary("llmrepl-eval"), "--batch", str(f), "--json", "--group", "4"],
                        capture_output=True, text=True, timeout=900,
                        env=dict(os.environ, LLMREPL_SBX_TRACE="1"))
     assert p.returncode in (0, 1), p.stderr
     traced = [json.loads(line) for line in p.stdout.splitlines()]
     assert [_verdict(o) for o in traced] == [_verdict(o) for o in plain]
     assert all(_grouped(o) for o in traced)
+    assert [_judge(o) for o in traced] == ["shared"] * 3 + ["own"]
     lines = [ln.split() for ln in p.stderr.splitlines() if ln.startswith("sbx-trace item ")]
     assert len(lines) == len(jobs)
-    for words in lines:
+    # In the order evaluated: the shared judge's items, then the forked one.
+    for i, words in enumerate(lines):
         names = [w.partition("=")[0] for w in words[2:]]
         assert all(w.partition("=")[2].isdigit() for w in words[2:])
         assert names[0] == "total" and names[-2:] == ["cpu.judge", "flt.judge"]
-        for phase in ("fork", "c.start", "h.prestart", "h.plan", "j.loaded", "j.end",
-                      "c.answer", "g.reaped", "g.clean", "g.sweep", "g.drain"):
+        common = ("c.start", "h.prestart", "h.plan", "j.loaded", "j.end", "c.answer", "g.clean",
+                  "g.drain")
+        if i < 3:
+            for phase in ("send", "g.done") + common:
+                assert phase in names
+            # The judge's marks come between the hand-over and its DONE.
+            assert names.index("send") < names.index("c.start") < names.index("c.answer") \
+                < names.index("g.done")
+            continue
+        for phase in ("fork", "g.reaped", "g.sweep") + common:
             assert phase in names
         # The judge's child's marks come between the fork and its reaping.
         assert names.index("c.start") < names.index("c.answer") < names.index("g.reaped")

@@ -9,7 +9,7 @@
 static void judge(eval_outcome *out, const char *answer, sbx_end end, const char *criteria)
 {
 	sbx_result run;
-	eval_judge_ctx ctx = {5.0, 128, 1000, 1.0, NULL, 0, 0, 0, NULL};
+	eval_judge_ctx ctx = {5.0, 128, 1000, 1.0, NULL, 0, 0, 0, 0, NULL};
 	lr_criteria c;
 	lr_err err;
 	json_object *cj = criteria ? json_tokener_parse(criteria) : NULL;
@@ -159,7 +159,7 @@ TEST(test_nonsense_reports_are_refused)
 	    "\"tests_passed\": 1, \"tests\": [{\"status\": \"passed\", \"passed\": true}]}",
 	};
 	sbx_result run;
-	eval_judge_ctx ctx = {5.0, 128, 1000, 1.0, NULL, 1, 0, 0, NULL};
+	eval_judge_ctx ctx = {5.0, 128, 1000, 1.0, NULL, 1, 0, 0, 0, NULL};
 	eval_outcome out;
 	lr_err err;
 
@@ -192,7 +192,7 @@ TEST(test_integrity_criterion)
 	    "{\"harness\": 1, \"status\": \"ok\", \"tests_total\": 0, \"tests_passed\": 0, "
 	    "\"integrity\": \"split\"}";
 	sbx_result run;
-	eval_judge_ctx ctx = {5.0, 128, 1000, 1.0, NULL, 1, 0, 0, NULL};
+	eval_judge_ctx ctx = {5.0, 128, 1000, 1.0, NULL, 1, 0, 0, 0, NULL};
 	lr_criteria c;
 	eval_outcome out;
 	lr_err err;
@@ -223,7 +223,7 @@ TEST(test_unmeasured_memory_is_not_within_a_limit)
 	    "{\"harness\": 1, \"status\": \"ok\", \"tests_total\": 0, \"tests_passed\": 0, "
 	    "\"integrity\": \"in_process\", \"metrics\": {\"peak_memory_kb\": 1}}";
 	sbx_result run;
-	eval_judge_ctx ctx = {5.0, 128, 1000, 1.0, NULL, 1, 0, 0, NULL};
+	eval_judge_ctx ctx = {5.0, 128, 1000, 1.0, NULL, 1, 0, 0, 0, NULL};
 	lr_criteria c;
 	eval_outcome out;
 	lr_err err;
