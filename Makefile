@@ -257,11 +257,19 @@ bench: $(BENCH_BINS)
 # evaluation, Redis integration, model) with pytest. LLMREPL_BUILD tells the
 # suites which build to exercise (build, build-asan, build-ubsan).
 PYTEST_ARGS ?=
+# The suites spend most of their time waiting on the processes they start
+# (servers, workers, sandboxed runs), not on the CPU: PYTEST_JOBS test files
+# run at once (pytest-xdist, `--dist loadfile`: a file's tests stay in order
+# in one process), one after another with PYTEST_JOBS=1 or without xdist.
+PYTEST_JOBS ?= 4
+PYTEST_PAR = $(if $(filter-out 0 1,$(PYTEST_JOBS)),$(if $(shell $(PYTHON) -c 'import xdist' \
+	2>/dev/null && echo y),-n $(PYTEST_JOBS) --dist loadfile))
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
 pytest: all
-	LLMREPL_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests $(PYTEST_ARGS)
+	LLMREPL_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_PAR) \
+	  tests $(PYTEST_ARGS)
 
 test: unit pytest
 
@@ -275,7 +283,8 @@ sanitize:
 	$(MAKE) SANITIZER=address unit
 	$(MAKE) SANITIZER=undefined unit
 	$(MAKE) SANITIZER=address all
-	LLMREPL_BUILD=$(abspath build-asan) $(PYTHON) -m pytest -q -p no:cacheprovider $(SANITIZE_SUITES)
+	LLMREPL_BUILD=$(abspath build-asan) $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_PAR) \
+	  $(SANITIZE_SUITES)
 
 valgrind: all
 	@set -e; for t in $(UNIT_BINS); do echo "== valgrind $$t"; \

@@ -20,6 +20,7 @@
 #include "err.h"
 
 #include <hiredis/hiredis.h>
+#include <signal.h>
 #include <stddef.h>
 
 /* A parsed Redis URL:
@@ -65,6 +66,8 @@ typedef struct lr_redis_opts {
 	const char *client_name; /* CLIENT SETNAME (spaces become '-'); optional */
 	long wait_replicas;   /* lr_redis_wait_replicas(): WAIT for this many replicas; 0 = off */
 	long wait_timeout_ms; /* ... at most this long (default 1000) */
+	double start_wait_s;  /* lr_redis_open_wait(): how long Redis may stay out of reach at
+	                         the start; < 0: no limit, 0: one try */
 } lr_redis_opts;
 
 typedef struct lr_redis lr_redis;
@@ -81,6 +84,20 @@ typedef struct lr_redis lr_redis;
  * the first connection cannot be made; later failures reconnect lazily. */
 int lr_redis_open(lr_redis **out, const lr_redis_opts *opts, lr_err *err);
 void lr_redis_close(lr_redis *r); /* accepts NULL */
+
+/* lr_redis_open for a daemon's start, when Redis may not be up yet (started
+ * beside it, or before it): while the connection cannot be made (LR_EIO:
+ * refused, unreachable, no Sentinel answering, the node not a master) it is
+ * tried again after a growing pause (100 ms doubling to 2 s, with jitter),
+ * for at most opts.start_wait_s seconds (< 0: until it works). The reason
+ * is logged at warn on the first failure, then every 10 s with a count
+ * while it stays the same. Returns 0 when connected; LR_EIO with "... (gave
+ * up after N s)" when the time ran out; LR_ECANCELED as soon as *stop is
+ * set (a signal ends a pause at once); LR_EINVAL and the rest at once, as
+ * lr_redis_open does (a bad URL or a refused password is not waited out).
+ * `what` names the connection in the messages ("the job queue"). */
+int lr_redis_open_wait(lr_redis **out, const lr_redis_opts *opts, const char *what,
+                       const volatile sig_atomic_t *stop, lr_err *err);
 
 /* Reconnect now if the connection is down. 0 when connected. */
 int lr_redis_ensure(lr_redis *r, lr_err *err);

@@ -34,7 +34,7 @@
 	"Redis: redis://[[user]:password@]host[:port][/db], unix:///path[?db=N] or "               \
 	"redis+sentinel://[:password@]host:port[,host:port...]/master[/db]"
 
-/* The Redis connection settings, into an lr_redis_opts (four rows; redis.h
+/* The Redis connection settings, into an lr_redis_opts (five rows; redis.h
  * declares it: a binary that uses these includes it, the sandbox's CLI does
  * not link hiredis). */
 #define LR_OPTS_REDIS(o)                                                                           \
@@ -45,7 +45,11 @@
 	    LR_OPT_INT("connect-timeout-ms", &(o)->connect_timeout_ms, "2000", 10, 600000,         \
 	               "Redis connect timeout"),                                                   \
 	    LR_OPT_INT("command-timeout-ms", &(o)->command_timeout_ms, "5000", 200, 600000,        \
-	               "Redis command timeout")
+	               "Redis command timeout"),                                                   \
+	    LR_OPT_DOUBLE("redis-start-wait", &(o)->start_wait_s, "-1", -1, 31536000,              \
+	                  "seconds to wait at the start for Redis to be reachable, trying again "  \
+	                  "with growing pauses (-1: as long as it takes; 0: not at all); then "    \
+	                  "exit with status 3")
 /* The Redis rows without the timeouts (a short-lived command-line client). */
 #define LR_OPTS_REDIS_URL(url, password)                                                           \
 	LR_OPT_STR("redis-url", (url), LR_REDIS_URL_DEFAULT, LR_REDIS_URL_HELP),                   \

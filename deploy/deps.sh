@@ -7,7 +7,7 @@ PKGS=(
   build-essential pkg-config git curl ca-certificates
   libhiredis-dev libseccomp-dev libcurl4-openssl-dev libjson-c-dev libgit2-dev libmicrohttpd-dev libssl-dev zlib1g-dev
   redis-server redis-tools redis-sentinel prometheus
-  python3 python3-venv python3-pytest python3-redis python3-pyflakes pyflakes3 bandit radon
+  python3 python3-venv python3-pytest python3-pytest-xdist python3-redis python3-pyflakes pyflakes3 bandit radon
   cppcheck clang clang-format valgrind cmake
   libclang-rt-dev
   musl-tools musl-dev

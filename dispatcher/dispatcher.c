@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int disp_open(disp **out, const disp_config *cfg, lr_err *err)
+int disp_open(disp **out, const disp_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 {
 	disp *d;
 	int rc;
@@ -18,7 +18,7 @@ int disp_open(disp **out, const disp_config *cfg, lr_err *err)
 		return lr_err_set(err, LR_ENOMEM, "out of memory");
 	d->cfg = *cfg;
 	d->q.k = &d->cfg.keys;
-	rc = lr_redis_open(&d->q.r, &cfg->redis, err);
+	rc = lr_redis_open_wait(&d->q.r, &cfg->redis, "the job queue", stop, err);
 	if (rc < 0) {
 		free(d);
 		return rc;

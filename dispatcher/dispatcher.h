@@ -37,7 +37,9 @@ typedef struct disp_config {
 
 typedef struct disp disp;
 
-int disp_open(disp **out, const disp_config *cfg, lr_err *err);
+/* Connect (waiting for Redis up to cfg->redis.start_wait_s; LR_ECANCELED
+ * when *stop is set meanwhile). */
+int disp_open(disp **out, const disp_config *cfg, const volatile sig_atomic_t *stop, lr_err *err);
 void disp_close(disp *d); /* accepts NULL */
 
 /* One round: intake (blocking at most tick_ms when idle), then whatever

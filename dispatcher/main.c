@@ -255,14 +255,20 @@ int main(int argc, char **argv)
 		dc.job.models = "";
 
 	lr_err_clear(&err);
-	rc = disp_open(&d, &dc, &err);
+	/* Started before or beside Redis: wait for it (--redis-start-wait). */
+	rc = disp_open(&d, &dc, &stop_requested, &err);
+	if (rc == LR_ECANCELED)
+		return lr_main_exit(&cfg, 0, &err);
 	if (rc < 0)
 		return lr_main_exit(&cfg, rc, &err);
 	disp_metrics_init(&d->cfg);
 	whc.response_max = 64 * 1024;
-	if (wh_start(&sender, &dc.redis, &dc.keys, &whc, &err) < 0) {
+	rc = wh_start(&sender, &dc.redis, &dc.keys, &whc, &stop_requested, &err);
+	if (rc < 0) {
 		disp_close(d);
-		return lr_main_usage(&cfg, "%s", err.msg);
+		if (rc == LR_EINVAL)
+			return lr_main_usage(&cfg, "%s", err.msg);
+		return lr_main_exit(&cfg, rc == LR_ECANCELED ? 0 : rc, &err);
 	}
 	if (metrics_listen != NULL && *metrics_listen &&
 	    lr_metrics_listen(&metrics, metrics_listen, &err) < 0) {

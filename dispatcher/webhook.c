@@ -321,7 +321,7 @@ static void *run(void *arg)
 }
 
 int wh_start(wh_sender **out, const lr_redis_opts *redis_opts, const lr_keys *keys,
-             const wh_config *cfg, lr_err *err)
+             const wh_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 {
 	wh_sender *s;
 	int rc;
@@ -340,7 +340,7 @@ int wh_start(wh_sender **out, const lr_redis_opts *redis_opts, const lr_keys *ke
 	s->ropts.wait_replicas = 0;
 	rc = wh_cidr_parse_list(s->allow, WH_ALLOW_MAX, &s->nallow, cfg->allow, err);
 	if (rc == 0)
-		rc = lr_redis_open(&s->q.r, &s->ropts, err);
+		rc = lr_redis_open_wait(&s->q.r, &s->ropts, "webhooks", stop, err);
 	if (rc == 0 && pthread_create(&s->thread, NULL, run, s) != 0)
 		rc = lr_err_set(err, LR_EIO, "cannot start the callback thread");
 	if (rc < 0) {

@@ -60,9 +60,10 @@ int wh_addr_refused(const void *sockaddr, const wh_cidr *allow, size_t nallow, c
 
 typedef struct wh_sender wh_sender;
 
-/* Start the delivery thread (its own connection from redis_opts). */
+/* Start the delivery thread (its own connection from redis_opts, waited
+ * for as lr_redis_open_wait does). */
 int wh_start(wh_sender **out, const lr_redis_opts *redis_opts, const lr_keys *keys,
-             const wh_config *cfg, lr_err *err);
+             const wh_config *cfg, const volatile sig_atomic_t *stop, lr_err *err);
 void wh_stop(wh_sender *s); /* accepts NULL; waits for the thread */
 
 /* One POST (exposed for tests): 0 on a 2xx, else an error naming why;

@@ -42,12 +42,13 @@ def build_dir():
 class RedisServer:
     """A throwaway redis-server on 127.0.0.1:<port> with its data in `dir`."""
 
-    def __init__(self, tmpdir, appendonly=True):
+    def __init__(self, tmpdir, appendonly=True, port=None, start=True):
         self.dir = Path(tmpdir)
-        self.port = free_port()
+        self.port = port or free_port()
         self.appendonly = appendonly
         self.proc = None
-        self.start()
+        if start:
+            self.start()
 
     @property
     def url(self):

@@ -226,7 +226,7 @@ int wk_hb_start(wk_hb **out, const wk_config *cfg, const volatile sig_atomic_t *
 	lr_q_stamp(&hb->sessions_at);
 	snprintf(name, sizeof(name), "%s:heartbeat", cfg->name);
 	ro.client_name = name;
-	rc = lr_redis_open(&hb->q.r, &ro, err);
+	rc = lr_redis_open_wait(&hb->q.r, &ro, "the heartbeat", stop, err);
 	if (rc < 0) {
 		free(hb);
 		return rc;

@@ -283,10 +283,13 @@ int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 	w.stop = stop;
 	if (cfg->pool && sbx_pool_start(&w.pool, &cfg->sbx, msg, sizeof(msg)) < 0)
 		return lr_err_set(err, LR_EUNAVAIL, "the sandbox pool did not start: %s", msg);
-	rc = lr_redis_open(&w.q.r, &cfg->redis, err);
+	/* Started before or beside Redis: wait for it (--redis-start-wait). */
+	rc = lr_redis_open_wait(&w.q.r, &cfg->redis, "the job queue", stop, err);
 	if (rc == 0)
 		rc = wk_hb_start(&w.hb, cfg, stop, err);
-	if (rc < 0)
+	if (rc == LR_ECANCELED)
+		rc = 0; /* stopped while waiting */
+	if (rc < 0 || *stop)
 		goto cleanup;
 	log_info("worker %s taking jobs from %sjobs at %s (lease %ld ms)", cfg->name,
 	         cfg->keys.prefix, lr_redis_where(w.q.r), cfg->lease_ms);

@@ -140,6 +140,7 @@ class Judge:
         try:
             for _ in range(4 if marks is not None else 3):
                 pipes.append(os.pipe())
+            gi.mark(marks, "send")  # before the judge can mark its start
             socket.send_fds(self.ctl, [b"ITEM %d" % k], [w for _, w in pipes])
         except OSError:
             for r, w in pipes:
@@ -150,7 +151,6 @@ class Judge:
         for _, w in pipes:
             os.close(w)
         tr = pipes.pop()[0] if marks is not None else -1
-        gi.mark(marks, "send")
         fds = [r for r, _ in pipes]
         bufs, sizes = [[], [], []], [0, 0, 0]
         done = self._collect(fds, bufs, sizes, caps, deadline)

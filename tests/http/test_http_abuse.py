@@ -162,8 +162,9 @@ def test_redis_down_is_503_and_recovers(hsys):
     w = hsys.worker()
     api = hsys.api()
     assert api.get("/readyz").status == 200
-    # The worker is up (its presence record written) before Redis goes: a
-    # worker that cannot reach Redis at its start exits.
+    # The worker is up (its presence record written) before Redis goes, so
+    # the outage is one it rides out (a worker started during one waits for
+    # Redis: tests/integration/test_start_wait.py).
     hsys.wait_for(lambda: hsys.r.exists(hsys.key("worker", w.name)), what="the worker up")
     hsys.redis.stop()
     r = api.post("/jobs", evaluate("print(1)"))

@@ -62,14 +62,22 @@ class Proc:
             os.kill(self.p.pid, sig)
 
     def stop(self, timeout=30):
+        self.ask_stop()
+        return self.wait_stopped(timeout)
+
+    def ask_stop(self):
+        """SIGTERM (after SIGCONT: it may be stopped), without waiting."""
         if self.alive():
             os.kill(self.p.pid, signal.SIGCONT)
             self.p.terminate()
-            try:
-                self.p.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
+
+    def wait_stopped(self, timeout=30):
+        """The exit status once it ended (SIGKILL after timeout)."""
+        try:
+            self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
         return self.p.returncode
 
     def log(self):
@@ -97,9 +105,17 @@ class Supervised:
             self.proc.start()
 
     def stop(self):
+        self.ask_stop()
+        return self.wait_stopped()
+
+    def ask_stop(self):
         self.stopping = True
-        self.proc.stop()
+        self.proc.ask_stop()
+
+    def wait_stopped(self, timeout=30):
+        rc = self.proc.wait_stopped(timeout)
         self.thread.join(timeout=10)
+        return rc
 
     def log(self):
         return self.proc.log()
@@ -159,9 +175,12 @@ class System:
         return p
 
     def stop_all(self):
-        """Stop everything; fail if a sanitizer build reported a problem."""
+        """Stop everything; fail if a sanitizer build reported a problem.
+        Every process is asked first, then waited for: they stop side by side."""
         for p in self.procs:
-            p.stop()
+            p.ask_stop()
+        for p in self.procs:
+            p.wait_stopped()
         for p in self.procs:
             log = p.log()
             for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
@@ -191,7 +210,19 @@ class System:
             if h.get("state") in states:
                 return h
             time.sleep(0.02)
-        raise AssertionError(f"job {jid} not in {states} after {timeout}s: {self.job(jid)}")
+        raise AssertionError(f"job {jid} not in {states} after {timeout}s: {self.job(jid)}"
+                             f"{self.ended()}")
+
+    def ended(self):
+        """What the processes that ended on their own said last (for a
+        failure's message: a job left queued because its only worker died)."""
+        out = ""
+        for p in self.procs:
+            proc = getattr(p, "proc", p)
+            if proc.p.poll() is not None:
+                out += f"\n{proc.name} ended with status {proc.p.returncode}; its log ends:\n" \
+                       f"{proc.log()[-3000:]}"
+        return out
 
     def wait_for(self, cond, timeout=30, what="condition"):
         return wait_until(cond, timeout, what)

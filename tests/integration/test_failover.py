@@ -221,6 +221,7 @@ def test_switchover_demotes_the_master_under_the_clients(replicated, tmp_path):
             return sum(1 for s in p.execute() if s == "done")
 
         wait_until(lambda: done_count(r) >= n // 3, 120, "a third of the jobs")
+        before = {proc.name: len(proc.log()) for proc in system.procs}
         cli(replicated.sentinel_ports[0], "SENTINEL", "FAILOVER", MASTER)
         wait_until(lambda: replicated.master() != old, 60, "the switchover")
         wait_until(lambda: "role:slave" in cli(old, "INFO", "replication"), 60,
@@ -232,7 +233,23 @@ def test_switchover_demotes_the_master_under_the_clients(replicated, tmp_path):
             p.xrange(f"sw:job:{jid}:events")
         for jid, ev in zip(ids, p.execute()):
             assert [f["type"] for _, f in ev].count("done") == 1, jid
-        logs = "".join(proc.log() for proc in system.procs)
+        # Every binary met the demoted node (a READONLY reply, or its connection
+        # closed by the Sentinels' reconfiguration) and reconnected, after the
+        # switchover was asked for. Read until each says so: the jobs can all
+        # be done before an idle process's next command meets the demotion.
+
+        def since(proc):
+            return proc.log()[before[proc.name]:]
+
+        def waiting():
+            return [proc for proc in system.procs
+                    if "reconnected to redis at 127.0.0.1:" not in since(proc)]
+
+        try:
+            wait_until(lambda: not waiting(), 60, "every binary to reconnect")
+        except AssertionError:
+            raise AssertionError({proc.name: since(proc)[-2000:] for proc in waiting()})
+        logs = "".join(since(proc) for proc in system.procs)
         assert "READONLY" in logs or "is not a master" in logs or "reconnected" in logs
     finally:
         system.stop_all()
