@@ -75,3 +75,8 @@ long lr_backoff_ms(int attempt, long base_ms, long cap_ms)
 		d = cap_ms;
 	return d / 2 + (long)(rng_next() % (uint64_t)(d / 2 + 1));
 }
+
+double lr_jitter(void)
+{
+	return (double)(rng_next() % 10000) / 10000.0;
+}

@@ -27,4 +27,8 @@ long lr_sleep_ms(long ms);
  * random part needs spread, not cryptographic quality. */
 long lr_backoff_ms(int attempt, long base_ms, long cap_ms);
 
+/* A random fraction in [0, 1), in steps of 1/10000, for jitter computed
+ * elsewhere (the queue's scripts); the same generator as lr_backoff_ms. */
+double lr_jitter(void);
+
 #endif

@@ -2,6 +2,7 @@
  * queue_lua.c and checks on what they answer. */
 #include "queue.h"
 
+#include "clock.h"
 #include "log.h"
 #include "queue_lua.h"
 #include "trace.h"
@@ -164,19 +165,6 @@ static int done(redisReply *rep, argv_list *a, int rc)
 		freeReplyObject(rep);
 	al_free(a);
 	return rc;
-}
-
-/* A random fraction for jitter; quality does not matter. */
-static double jitter(void)
-{
-	static _Thread_local unsigned seed;
-	struct timespec ts;
-
-	if (seed == 0) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		seed = (unsigned)ts.tv_nsec ^ (unsigned)ts.tv_sec ^ (unsigned)(size_t)&ts;
-	}
-	return (double)(rand_r(&seed) % 10000) / 10000.0;
 }
 
 static void set_state(lr_q_state *dst, lr_q_state s)
@@ -434,7 +422,7 @@ int lr_q_reclaim(lr_q *q, long limit, long *n, lr_err *err)
 	argv_list a = {0};
 	char rnd[16];
 
-	snprintf(rnd, sizeof(rnd), "%.4f", jitter());
+	snprintf(rnd, sizeof(rnd), "%.4f", lr_jitter());
 	al_str(&a, q->k->prefix);
 	al_long(&a, limit);
 	al_str(&a, rnd);
@@ -1013,7 +1001,7 @@ int lr_q_fail(lr_q *q, const char *id, long attempt, lr_q_fail_mode mode, const 
 	char rnd[16];
 	int rc;
 
-	snprintf(rnd, sizeof(rnd), "%.4f", jitter());
+	snprintf(rnd, sizeof(rnd), "%.4f", lr_jitter());
 	al_attempt(&a, q, id, attempt);
 	al_str(&a, modes[mode]);
 	al_str(&a, reason ? reason : "");

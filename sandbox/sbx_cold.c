@@ -365,7 +365,7 @@ static void kill_tree(int pidfd, sbx_cgroup *cg)
 static int supervise(sbx_cold *c, const sbx_limits *lim, const char *request, size_t request_len,
                      sbx_cap caps[3], sbx_status *st, sbx_result *res, double t0)
 {
-	const int fds[3] = {c->out[0], c->err[0], c->ans[0]};
+	const int fds[3] = {c->io.out[0], c->io.err[0], c->io.ans[0]};
 	double deadline = t0 + lim->timeout_s;
 	double kill_at = 0, gone_at = 0;
 	size_t sent = 0;
@@ -373,7 +373,7 @@ static int supervise(sbx_cold *c, const sbx_limits *lim, const char *request, si
 	int gone = 0;
 
 	if (request_len == 0)
-		sbx_close_fd(&c->req[0]);
+		sbx_close_fd(&c->io.req[0]);
 	for (;;) {
 		struct pollfd pf[6];
 		int map[6];
@@ -399,8 +399,8 @@ static int supervise(sbx_cold *c, const sbx_limits *lim, const char *request, si
 			pf[n] = (struct pollfd){c->pidfd, POLLIN, 0};
 			map[n++] = 4;
 		}
-		if (c->req[0] >= 0) {
-			pf[n] = (struct pollfd){c->req[0], POLLOUT, 0};
+		if (c->io.req[0] >= 0) {
+			pf[n] = (struct pollfd){c->io.req[0], POLLOUT, 0};
 			map[n++] = 5;
 		}
 		if (gone && caps[0].eof && caps[1].eof && caps[2].eof && st->eof)
@@ -435,14 +435,7 @@ static int supervise(sbx_cold *c, const sbx_limits *lim, const char *request, si
 				gone_at = sbx_now();
 				sbx_trace_mark(&c->tr, "h.gone");
 			} else if (map[k] == 5) {
-				ssize_t w = send(c->req[0], request + sent, request_len - sent,
-				                 MSG_NOSIGNAL | MSG_DONTWAIT);
-
-				if (w > 0)
-					sent += (size_t)w;
-				if ((w < 0 && errno != EAGAIN && errno != EINTR) ||
-				    sent >= request_len)
-					sbx_close_fd(&c->req[0]);
+				sbx_io_send(&c->io, request, request_len, &sent);
 			}
 		}
 		if (!killed && (caps[0].over || caps[1].over || caps[2].over)) {
@@ -456,23 +449,12 @@ static int supervise(sbx_cold *c, const sbx_limits *lim, const char *request, si
 	return killed;
 }
 
-static int take_outputs(sbx_result *res, sbx_cap caps[3])
-{
-	res->out_truncated = caps[0].over;
-	res->err_truncated = caps[1].over;
-	if (sbx_cap_take(&caps[0], &res->out, &res->out_len, caps[0].over) < 0 ||
-	    sbx_cap_take(&caps[1], &res->err, &res->err_len, caps[1].over) < 0)
-		return -1;
-	if (caps[2].len > 0 && sbx_cap_take(&caps[2], &res->answer, &res->answer_len, 0) < 0)
-		return -1;
-	return 0;
-}
-
 void sbx_cold_init(sbx_cold *c)
 {
 	memset(c, 0, sizeof(*c));
+	sbx_io_init(&c->io);
 	for (int i = 0; i < 2; i++)
-		c->out[i] = c->err[i] = c->ans[i] = c->st[i] = c->alive[i] = c->req[i] = -1;
+		c->st[i] = c->alive[i] = -1;
 	c->pidfd = -1;
 	c->pid = -1;
 	c->rs = NULL;
@@ -489,10 +471,10 @@ void sbx_cold_kill(sbx_cold *c)
  * slot's network namespace, in the plan the child follows. */
 static void cold_wire_plan(sbx_cold *c, const sbx_config *cfg, const sbx_setup *s)
 {
-	c->plan->fds[SBX_CFD_OUT - SBX_CFD_OUT] = c->out[1];
-	c->plan->fds[SBX_CFD_ERR - SBX_CFD_OUT] = c->err[1];
-	c->plan->fds[SBX_CFD_ANS - SBX_CFD_OUT] = c->ans[1];
-	c->plan->fds[SBX_CFD_REQ - SBX_CFD_OUT] = c->req[1];
+	c->plan->fds[SBX_CFD_OUT - SBX_CFD_OUT] = c->io.out[1];
+	c->plan->fds[SBX_CFD_ERR - SBX_CFD_OUT] = c->io.err[1];
+	c->plan->fds[SBX_CFD_ANS - SBX_CFD_OUT] = c->io.ans[1];
+	c->plan->fds[SBX_CFD_REQ - SBX_CFD_OUT] = c->io.req[1];
 	c->plan->fds[SBX_CFD_STATUS - SBX_CFD_OUT] = c->st[1];
 	c->plan->fds[SBX_CFD_ALIVE - SBX_CFD_OUT] = c->alive[0];
 	for (int i = 0; i < SBX_CG_N; i++)
@@ -586,10 +568,8 @@ int sbx_cold_start(sbx_cold *c, sbx_result *res, const sbx_config *cfg, const sb
 		snprintf(res->detail, sizeof(res->detail), "%s", msg);
 		return -1;
 	}
-	if (pipe2(c->out, O_CLOEXEC) < 0 || pipe2(c->err, O_CLOEXEC) < 0 ||
-	    pipe2(c->ans, O_CLOEXEC) < 0 || pipe2(c->st, O_CLOEXEC) < 0 ||
-	    pipe2(c->alive, O_CLOEXEC) < 0 ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c->req) < 0) {
+	if (sbx_io_open(&c->io) < 0 || pipe2(c->st, O_CLOEXEC) < 0 ||
+	    pipe2(c->alive, O_CLOEXEC) < 0) {
 		snprintf(res->detail, sizeof(res->detail), "pipe: %s", strerror(errno));
 		return -1;
 	}
@@ -612,18 +592,10 @@ int sbx_cold_start(sbx_cold *c, sbx_result *res, const sbx_config *cfg, const sb
 	}
 	cold_keep_netns(c, s);
 	c->iso = iso;
-	sbx_close_fd(&c->out[1]);
-	sbx_close_fd(&c->err[1]);
-	sbx_close_fd(&c->ans[1]);
+	sbx_io_handed(&c->io);
 	sbx_close_fd(&c->st[1]);
 	sbx_close_fd(&c->alive[0]);
-	sbx_close_fd(&c->req[1]);
-	shutdown(c->req[0], SHUT_RD);
-	sbx_set_nonblock(c->out[0]);
-	sbx_set_nonblock(c->err[0]);
-	sbx_set_nonblock(c->ans[0]);
 	sbx_set_nonblock(c->st[0]);
-	sbx_set_nonblock(c->req[0]);
 	return 0;
 }
 
@@ -663,7 +635,7 @@ int sbx_cold_end(sbx_cold *c, sbx_result *res, const sbx_limits *lim, sbx_cap ca
 	if (res->peak_kb <= 0)
 		res->peak_kb = ru.ru_maxrss;
 	sbx_trace_mark(&c->tr, "h.measure");
-	if (take_outputs(res, caps) < 0) {
+	if (sbx_caps_take(res, caps) < 0) {
 		snprintf(res->detail, sizeof(res->detail), "out of memory");
 		return -1;
 	}
@@ -690,13 +662,10 @@ void sbx_cold_cleanup(sbx_cold *c)
 		waitpid((pid_t)c->pid, NULL, 0);
 		c->pid = -1;
 	}
+	sbx_io_close(&c->io);
 	for (int i = 0; i < 2; i++) {
-		sbx_close_fd(&c->out[i]);
-		sbx_close_fd(&c->err[i]);
-		sbx_close_fd(&c->ans[i]);
 		sbx_close_fd(&c->st[i]);
 		sbx_close_fd(&c->alive[i]);
-		sbx_close_fd(&c->req[i]);
 	}
 	sbx_close_fd(&c->pidfd);
 	/* Every process of the run is reaped (the init above, and with it its

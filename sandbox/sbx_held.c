@@ -36,8 +36,8 @@ struct sbx_held {
 static int send_all(sbx_held *h, const char *p, size_t len, double deadline)
 {
 	while (len > 0) {
-		struct pollfd pf = {h->c.req[0], POLLOUT, 0};
-		ssize_t w = send(h->c.req[0], p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		struct pollfd pf = {h->c.io.req[0], POLLOUT, 0};
+		ssize_t w = send(h->c.io.req[0], p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		double left;
 
 		if (w > 0) {
@@ -84,7 +84,7 @@ static int frame_ready(const sbx_cap *a, size_t *off, size_t *len)
 
 static void drain(sbx_held *h)
 {
-	const int fds[2] = {h->c.out[0], h->c.err[0]};
+	const int fds[2] = {h->c.io.out[0], h->c.io.err[0]};
 
 	for (int i = 0; i < 2; i++)
 		if (!h->caps[i].eof && sbx_cap_read(&h->caps[i], fds[i]) < 0)
@@ -107,8 +107,9 @@ static int end_of(sbx_held *h, sbx_result *res, int killed)
 		sbx_cold_kill(&h->c);
 	/* Everything it wrote before it went, until the pipes close. */
 	while (!(h->caps[0].eof && h->caps[1].eof && h->st.eof) && sbx_now() < until) {
-		struct pollfd pf[3] = {
-		    {h->c.out[0], POLLIN, 0}, {h->c.err[0], POLLIN, 0}, {h->c.st[0], POLLIN, 0}};
+		struct pollfd pf[3] = {{h->c.io.out[0], POLLIN, 0},
+		                       {h->c.io.err[0], POLLIN, 0},
+		                       {h->c.st[0], POLLIN, 0}};
 
 		if (poll(pf, 3, 100) < 0 && errno != EINTR)
 			break;
@@ -127,7 +128,7 @@ static int end_of(sbx_held *h, sbx_result *res, int killed)
 /* Wait for one answer frame until deadline. */
 static int await_answer(sbx_held *h, sbx_result *res, double deadline)
 {
-	const int fds[3] = {h->c.out[0], h->c.err[0], h->c.ans[0]};
+	const int fds[3] = {h->c.io.out[0], h->c.io.err[0], h->c.io.ans[0]};
 	size_t off = 0, len = 0;
 
 	for (;;) {

@@ -759,6 +759,18 @@ int sbx_cap_take(sbx_cap *c, char **out, size_t *len, int mark)
 	return 0;
 }
 
+int sbx_caps_take(sbx_result *res, sbx_cap caps[3])
+{
+	res->out_truncated = caps[0].over;
+	res->err_truncated = caps[1].over;
+	if (sbx_cap_take(&caps[0], &res->out, &res->out_len, caps[0].over) < 0 ||
+	    sbx_cap_take(&caps[1], &res->err, &res->err_len, caps[1].over) < 0)
+		return -1;
+	if (caps[2].len > 0 && sbx_cap_take(&caps[2], &res->answer, &res->answer_len, 0) < 0)
+		return -1;
+	return 0;
+}
+
 void sbx_cap_free(sbx_cap *c)
 {
 	free(c->data);

@@ -8,6 +8,7 @@
 #include "sbx_base.h"
 #include "sbx_cgroup.h"
 #include "sbx_child.h"
+#include "sbx_io.h"
 #include "sbx_trace.h"
 
 #include <stddef.h>
@@ -98,6 +99,9 @@ void sbx_caps_ready(sbx_cap caps[3], int which, int fd, sbx_trace *tr);
 /* Move the bytes into *out (NUL-terminated, with the truncation mark when
  * cut); returns -1 on allocation failure. */
 int sbx_cap_take(sbx_cap *c, char **out, size_t *len, int mark);
+/* A run's three captures into res: out and err with their truncation
+ * marks, the answer when there is one. -1 on allocation failure. */
+int sbx_caps_take(sbx_result *res, sbx_cap caps[3]);
 void sbx_cap_free(sbx_cap *c);
 
 enum { SBX_KILL_NONE = 0, SBX_KILL_TIMEOUT, SBX_KILL_OUTPUT };
@@ -130,7 +134,8 @@ void sbx_status_read(sbx_status *st, int fd, sbx_result *res);
 /* A sandboxed interpreter's processes and pipes, from start to end: the
  * cold run (sbx_run) and the held interpreter (sbx_held.c) share them. */
 typedef struct sbx_cold {
-	int out[2], err[2], ans[2], st[2], alive[2], req[2];
+	sbx_io io;           /* the run's streams */
+	int st[2], alive[2]; /* the status pipe (sbx_msg), SBX_CFD_ALIVE */
 	int pidfd;
 	long pid;
 	struct sbx_ready *rs; /* the uid slot, its cgroup and network namespace */

@@ -40,26 +40,18 @@
 /* The second lane's uid: the slot's + this (factories have + SBX_SLOTS). */
 #define POOL_LANE_UID (2 * SBX_SLOTS)
 
-/* A run's pipes: the host's ends [0], the run's [1]; req is a socket. */
-typedef struct run_io {
-	int out[2], err[2], ans[2], req[2];
-} run_io;
-
-static void io_init(run_io *io)
-{
-	for (int i = 0; i < 2; i++)
-		io->out[i] = io->err[i] = io->ans[i] = io->req[i] = -1;
-}
-
-static void io_close(run_io *io)
-{
-	for (int i = 0; i < 2; i++) {
-		sbx_close_fd(&io->out[i]);
-		sbx_close_fd(&io->err[i]);
-		sbx_close_fd(&io->ans[i]);
-		sbx_close_fd(&io->req[i]);
-	}
-}
+/* One run's state, from pool_prepare to the run's end (pool_attempt). */
+typedef struct run_state {
+	sbx_io io; /* its streams (run_ahead, else run_send) */
+	/* With lanes, made while the server wipes after the run before
+	 * (run_ahead): for spare ahead_n (0: none), its lane's counters reset
+	 * and its OOM count read. */
+	unsigned ahead_n;
+	int ahead_peak_ok;
+	long ahead_oom;
+	int peak_ok;     /* the run cgroup's peak was reset for this run */
+	long oom_before; /* the run cgroup's OOM kills before this run */
+} run_state;
 
 struct sbx_pool {
 	pthread_mutex_t lock;
@@ -78,7 +70,6 @@ struct sbx_pool {
 	 * its own, and the server is in no cgroup a run can fill. */
 	sbx_cgroup top, srv, run[2];
 	sbx_cg_limits cur; /* the run cgroups' limits now */
-	int peak_ok;       /* the run cgroup's peak was reset for this run */
 	/* Two lanes (as root): runs alternate between lane 0, under the slot's
 	 * uid in the run cgroups run[0] (.../run), and lane 1, under uid +
 	 * POOL_LANE_UID in run[1] (.../run1); spare n is in lane (n - 1) % 2.
@@ -95,14 +86,6 @@ struct sbx_pool {
 	unsigned spare_n;
 	int running;
 	sbx_trace tr; /* the current run's (LLMREPL_SBX_TRACE) */
-	/* Made while the run before went on (run_ahead): the next run's
-	 * pipes (next_io.out[0] >= 0), and, for spare ahead_n (0: none), its
-	 * lane's counters reset and its OOM count read. */
-	run_io next_io;
-	unsigned ahead_n;
-	int ahead_peak_ok;
-	long ahead_oom;
-	long oom_before; /* the run cgroup's OOM kills before this run */
 };
 
 static void server_stop(sbx_pool *p)
@@ -116,7 +99,6 @@ static void server_stop(sbx_pool *p)
 	}
 	p->pid = -1;
 	p->running = 0;
-	p->ahead_n = 0; /* fresh cgroups, spares from 1 */
 	sbx_close_fd(&p->pidfd);
 	sbx_close_fd(&p->ctl);
 	sbx_close_fd(&p->log);
@@ -539,7 +521,6 @@ int sbx_pool_start(sbx_pool **out, const sbx_config *cfg, char *msg, size_t len)
 	p->cfg.py_dir = p->py_dir;
 	p->pid = -1;
 	p->pidfd = p->ctl = p->log = p->slot_fd = p->spare_fd = -1;
-	io_init(&p->next_io);
 	sbx_cgroup_init(&p->top);
 	sbx_cgroup_init(&p->srv);
 	sbx_cgroup_init(&p->run[0]);
@@ -559,7 +540,6 @@ void sbx_pool_free(sbx_pool *p)
 	if (p == NULL)
 		return;
 	server_stop(p);
-	io_close(&p->next_io);
 	pthread_mutex_destroy(&p->lock);
 	free(p->python);
 	free(p->py_dir);
@@ -623,19 +603,6 @@ static void ctl_read(sbx_pool *p, done_msg *done, double *done_at, int *dead, in
 	}
 }
 
-/* Write what the request socket takes; close it when all is sent or it
- * failed. */
-static void req_write(run_io *io, const char *request, size_t request_len, size_t *sent)
-{
-	ssize_t w =
-	    send(io->req[0], request + *sent, request_len - *sent, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-	if (w > 0)
-		*sent += (size_t)w;
-	if ((w < 0 && errno != EAGAIN && errno != EINTR) || *sent >= request_len)
-		sbx_close_fd(&io->req[0]);
-}
-
 /* The server died or had to be killed: whatever is left of the run dies
  * with the server's namespace; read what it wrote before that. */
 static void kill_and_drain(sbx_pool *p, sbx_cap caps[3], const int fds[3])
@@ -656,26 +623,22 @@ static void kill_and_drain(sbx_pool *p, sbx_cap caps[3], const int fds[3])
  * rusage does anyway). pool_prepare skips them if that spare is the one
  * offered. (Done during the run instead, it delayed the run's end: the host,
  * the run and the server's fork of the next spare share two CPUs then.) */
-static void run_ahead(sbx_pool *p)
+static void run_ahead(sbx_pool *p, run_state *r)
 {
 	sbx_cgroup *next;
 
-	if (p->next_io.out[0] < 0 &&
-	    (pipe2(p->next_io.out, O_CLOEXEC) < 0 || pipe2(p->next_io.err, O_CLOEXEC) < 0 ||
-	     pipe2(p->next_io.ans, O_CLOEXEC) < 0 ||
-	     socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p->next_io.req) < 0))
-		io_close(&p->next_io);
+	(void)sbx_io_open(&r->io); /* else run_send tries again, and says why */
 	if (!p->lanes || !p->run[0].version)
 		return;
 	next = &p->run[lane_of(p, p->seq + 1)];
-	p->ahead_peak_ok = sbx_cgroup_reset_peak(next) == 0;
+	r->ahead_peak_ok = sbx_cgroup_reset_peak(next) == 0;
 	sbx_cgroup_reset_cpu(next);
-	p->ahead_oom = sbx_cgroup_oom_kills(next);
-	p->ahead_n = p->seq + 1;
+	r->ahead_oom = sbx_cgroup_oom_kills(next);
+	r->ahead_n = p->seq + 1;
 }
 
 /* Returns SBX_KILL_*; *dead when the server died or had to be killed. */
-static int supervise(sbx_pool *p, run_io *io, const sbx_limits *lim, const char *request,
+static int supervise(sbx_pool *p, sbx_io *io, const sbx_limits *lim, const char *request,
                      size_t request_len, sbx_cap caps[3], done_msg *done, int *dead, int *gone,
                      double t0)
 {
@@ -692,7 +655,7 @@ static int supervise(sbx_pool *p, run_io *io, const sbx_limits *lim, const char 
 	if (request_len == 0)
 		sbx_close_fd(&io->req[0]);
 	else
-		req_write(io, request, request_len, &sent);
+		sbx_io_send(io, request, request_len, &sent);
 	for (;;) {
 		struct pollfd pf[6];
 		int map[6];
@@ -753,7 +716,7 @@ static int supervise(sbx_pool *p, run_io *io, const sbx_limits *lim, const char 
 					break;
 				}
 			} else if (map[k] == 5) {
-				req_write(io, request, request_len, &sent);
+				sbx_io_send(io, request, request_len, &sent);
 			}
 		}
 		if (*dead)
@@ -837,18 +800,19 @@ static int lanes_set_limits(sbx_pool *p, const sbx_cg_limits *want)
  * limits, its counters from zero. -1 with res->detail; -2 when no spare
  * came within the run's timeout; -3 when the spare could not join the run's
  * cgroups (nojoin says how). */
-static int pool_prepare(sbx_pool *p, sbx_result *res, const sbx_limits *lim, char *nojoin,
-                        size_t njlen)
+static int pool_prepare(sbx_pool *p, run_state *r, sbx_result *res, const sbx_limits *lim,
+                        char *nojoin, size_t njlen)
 {
 	char msg[512] = "";
 	int sw = 0;
 
 	if (!server_dead(p))
-		run_ahead(p);
+		run_ahead(p, r);
 	if (!server_dead(p) && (sw = spare_wait(p, lim->timeout_s, nojoin, njlen)) < -1)
 		return sw;
 	if (server_dead(p) || sw < 0) {
 		server_stop(p);
+		r->ahead_n = 0; /* fresh cgroups, spares from 1 */
 		if (server_start(p, msg, sizeof(msg)) < 0) {
 			snprintf(res->detail, sizeof(res->detail), "restarting the pool failed: %s",
 			         msg);
@@ -858,7 +822,7 @@ static int pool_prepare(sbx_pool *p, sbx_result *res, const sbx_limits *lim, cha
 	/* The spare waits in its lane's run cgroup already: its limits for
 	 * this run, its counters from zero. Both lanes get a new job's limits
 	 * at once (no run goes on now): the one ahead is as ready as this. */
-	p->oom_before = 0;
+	r->oom_before = 0;
 	if (p->run[0].version) {
 		sbx_cg_limits want = {lim->memory_mb * 1024LL * 1024LL,
 		                      lim->max_procs + (p->cfg.peer ? 1 : 0), lim->cpus};
@@ -871,6 +835,7 @@ static int pool_prepare(sbx_pool *p, sbx_result *res, const sbx_limits *lim, cha
 			 * server. A run never goes with the wrong limits. */
 			if (lanes_set_limits(p, &want) < 0) {
 				server_stop(p);
+				r->ahead_n = 0;
 				if (server_start(p, msg, sizeof(msg)) < 0 || !p->run[0].version ||
 				    lanes_set_limits(p, &want) < 0) {
 					snprintf(res->detail, sizeof(res->detail),
@@ -882,15 +847,14 @@ static int pool_prepare(sbx_pool *p, sbx_result *res, const sbx_limits *lim, cha
 			p->cur = want;
 		}
 		l = lane_of(p, p->spare_n);
-		if (p->ahead_n != 0 && p->ahead_n == p->spare_n) {
-			p->peak_ok = p->ahead_peak_ok;
-			p->oom_before = p->ahead_oom;
+		if (r->ahead_n != 0 && r->ahead_n == p->spare_n) {
+			r->peak_ok = r->ahead_peak_ok;
+			r->oom_before = r->ahead_oom;
 		} else {
-			p->peak_ok = sbx_cgroup_reset_peak(&p->run[l]) == 0;
+			r->peak_ok = sbx_cgroup_reset_peak(&p->run[l]) == 0;
 			sbx_cgroup_reset_cpu(&p->run[l]);
-			p->oom_before = sbx_cgroup_oom_kills(&p->run[l]);
+			r->oom_before = sbx_cgroup_oom_kills(&p->run[l]);
 		}
-		p->ahead_n = 0;
 	}
 	return 0;
 }
@@ -898,18 +862,13 @@ static int pool_prepare(sbx_pool *p, sbx_result *res, const sbx_limits *lim, cha
 /* Hand the spare the run (its limits and the child's ends of its pipes); our
  * ends stay in io, non-blocking. *t0 is when it was sent. -1 with
  * res->detail. */
-static int run_send(sbx_pool *p, sbx_result *res, const sbx_limits *lim, run_io *io, double *t0,
+static int run_send(sbx_pool *p, sbx_result *res, const sbx_limits *lim, sbx_io *io, double *t0,
                     int *send_failed)
 {
 	char text[128];
 	int sendfds[4];
 
-	if (p->next_io.out[0] >= 0) {
-		*io = p->next_io;
-		io_init(&p->next_io);
-	} else if (pipe2(io->out, O_CLOEXEC) < 0 || pipe2(io->err, O_CLOEXEC) < 0 ||
-	           pipe2(io->ans, O_CLOEXEC) < 0 ||
-	           socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, io->req) < 0) {
+	if (io->out[0] < 0 && sbx_io_open(io) < 0) {
 		snprintf(res->detail, sizeof(res->detail), "pipe: %s", strerror(errno));
 		return -1;
 	}
@@ -937,15 +896,7 @@ static int run_send(sbx_pool *p, sbx_result *res, const sbx_limits *lim, run_io 
 		sbx_detail_add(res, note);
 	}
 	sbx_close_fd(&p->spare_fd);
-	sbx_close_fd(&io->out[1]);
-	sbx_close_fd(&io->err[1]);
-	sbx_close_fd(&io->ans[1]);
-	sbx_close_fd(&io->req[1]);
-	shutdown(io->req[0], SHUT_RD);
-	sbx_set_nonblock(io->out[0]);
-	sbx_set_nonblock(io->err[0]);
-	sbx_set_nonblock(io->ans[0]);
-	sbx_set_nonblock(io->req[0]);
+	sbx_io_handed(io);
 	return 0;
 }
 
@@ -983,7 +934,7 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
                         size_t request_len, int *gone)
 {
 	sbx_limits lim;
-	run_io io;
+	run_state r;
 	sbx_cap caps[3];
 	done_msg done;
 	sbx_cgroup *run;
@@ -993,7 +944,8 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 
 	memset(caps, 0, sizeof(caps));
 	memset(&done, 0, sizeof(done));
-	io_init(&io);
+	memset(&r, 0, sizeof(r));
+	sbx_io_init(&r.io);
 	sbx_limits_resolve(&lim, lim_in);
 	caps[0].max = caps[1].max = lim.output_max;
 	caps[2].max = lim.answer_max;
@@ -1002,7 +954,7 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	res->cg_peak_kb = -1;
 
 	sbx_trace_begin(&p->tr, "pool");
-	pr = pool_prepare(p, res, &lim, done.nojoin, sizeof(done.nojoin));
+	pr = pool_prepare(p, &r, res, &lim, done.nojoin, sizeof(done.nojoin));
 	if (pr == -2) {
 		/* The server offers no process (stopped, say): the run's time is
 		 * up before it could start. */
@@ -1023,32 +975,28 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	run = &p->run[lane_of(p, p->spare_n)];
 	sbx_detail_add(res, p->note);
 	sbx_trace_mark(&p->tr, "h.prepare");
-	if (run_send(p, res, &lim, &io, &t0, &send_failed) < 0)
+	if (run_send(p, res, &lim, &r.io, &t0, &send_failed) < 0)
 		goto cleanup;
 	sbx_trace_mark(&p->tr, "h.send");
-	killed = supervise(p, &io, &lim, request, request_len, caps, &done, &dead, gone, t0);
+	killed = supervise(p, &r.io, &lim, request, request_len, caps, &done, &dead, gone, t0);
 	sbx_trace_mark(&p->tr, "h.outputs");
 	res->wall_s = sbx_now() - t0;
 	res->cpu_s = done.cpu_s;
 	res->peak_kb = done.maxrss_kb;
 	if (run->version) {
 		res->cg_cpu_s = sbx_cgroup_cpu_s(run);
-		res->cg_peak_kb = p->peak_ok ? sbx_cgroup_peak_kb(run) : -1;
+		res->cg_peak_kb = r.peak_ok ? sbx_cgroup_peak_kb(run) : -1;
 		if (res->cg_peak_kb > res->peak_kb)
 			res->peak_kb = res->cg_peak_kb;
 	}
-	res->out_truncated = caps[0].over;
-	res->err_truncated = caps[1].over;
-	if (sbx_cap_take(&caps[0], &res->out, &res->out_len, caps[0].over) < 0 ||
-	    sbx_cap_take(&caps[1], &res->err, &res->err_len, caps[1].over) < 0 ||
-	    (caps[2].len > 0 && sbx_cap_take(&caps[2], &res->answer, &res->answer_len, 0) < 0)) {
+	if (sbx_caps_take(res, caps) < 0) {
 		snprintf(res->detail, sizeof(res->detail), "out of memory");
 		rc = -1;
 		goto cleanup;
 	}
 	res->isolation = p->iso;
 	sbx_classify(res, &lim, killed, done.have, done.status,
-	             sbx_cgroup_oom_kills(run) - p->oom_before);
+	             sbx_cgroup_oom_kills(run) - r.oom_before);
 	if (res->cg_cpu_s > res->cpu_s)
 		res->cpu_s = res->cg_cpu_s;
 	if (done.nojoin[0]) {
@@ -1070,7 +1018,7 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	}
 	sbx_trace_mark(&p->tr, "h.measure");
 cleanup:
-	io_close(&io);
+	sbx_io_close(&r.io);
 	for (int i = 0; i < 3; i++)
 		sbx_cap_free(&caps[i]);
 	sbx_trace_end(&p->tr);

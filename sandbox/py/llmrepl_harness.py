@@ -490,9 +490,14 @@ def _run_here(plan, o, ans, side, split=False):
     llmrepl_judge.mark("h.assemble")
 
 
+# The judge's side of the candidate's process (llmrepl_warmup's rehearsal
+# swaps in its own, with no process behind it).
+REMOTE = llmrepl_judge.Remote
+
+
 def _prestart(o):
-    rem = llmrepl_judge.Remote(o, lambda: max(0.001, o["deadline"] - time.monotonic()),
-                               tuple(o["candidate_limits"] or ()) or None)
+    rem = REMOTE(o, lambda: max(0.001, o["deadline"] - time.monotonic()),
+                 tuple(o["candidate_limits"] or ()) or None)
     rem.prestart()
     return rem
 

@@ -176,8 +176,8 @@ def remote_class(g):
 
 
 class Remote:
-    def __init__(self, opts, timeout_fn, lim=None):
-        self.ctl = socket.socket(fileno=os.dup(FACTORY_FD))
+    def __init__(self, opts, timeout_fn, lim=None, ctl=None):
+        self.ctl = ctl or socket.socket(fileno=os.dup(FACTORY_FD))
         self.sock = None
         self.gen = 0
         self.opts = opts

@@ -24,11 +24,12 @@ def _warm_imports():
     import traceback  # noqa: F401
     import os  # noqa: F401
     import resource  # noqa: F401  (a shared object: set_limits in every run's process)
+    sbx.loads("{}")  # its _json scanner made here, not in every run (sbx.loads)
     notes = []
     # Not the static tools (pyflakes, bandit, radon): the static service runs
     # them beside the run, and a judge that runs them itself imports them
     # (llmrepl_static.load); here their heap would be every fork's to copy.
-    for name in ("llmrepl_harness", "llmrepl_group", "llmrepl_io"):
+    for name in ("llmrepl_harness", "llmrepl_group", "llmrepl_io", "llmrepl_warmup"):
         try:
             __import__(name)
         except Exception as e:  # a missing optional tool only costs speed
@@ -380,6 +381,22 @@ def _rehearse():
         sbx.logging_changed()
 
 
+_WARM_PAGES = []  # (start, length): what a canned evaluation writes (llmrepl_warmup)
+
+
+def _warm_pages(sock):
+    """With lanes the spare waits beside the run before it: time enough to
+    copy the pages its judge will write (llmrepl_warmup.populate), unless
+    its request (or the server's PING) is here already, or comes meanwhile.
+    The trace's duration, or None."""
+    if not _WARM_PAGES or not _LANES or _pending(sock):
+        return None
+    import time
+    t = time.monotonic_ns()
+    sys.modules["llmrepl_warmup"].populate(_WARM_PAGES, lambda: _pending(sock))
+    return (time.monotonic_ns() - t) // 1000
+
+
 def _spare_main(sock, lane):
     """A forked child waiting to become the next run: everything that does
     not depend on the request (the fork itself, the interpreter's after-fork
@@ -428,13 +445,15 @@ def _spare_main(sock, lane):
     sys.path[:] = SERVER_PATH
     sock = _free_run_fds(sock)
     ahead = None
+    warm = None
     while True:
         if ahead is None and not _pending(sock):
             # Nothing asked yet: the work that can wait for a PING (back
             # to back, the server's offer waits for the PONG, and the run
             # for the offer; any fd these open is closed again at once).
-            ahead = limits_ahead()
             _rehearse()
+            warm = _warm_pages(sock)
+            ahead = limits_ahead()
         try:
             msg, fds, _flags, _addr = socket.recv_fds(sock, 4096, 4)
         except InterruptedError:
@@ -455,7 +474,7 @@ def _spare_main(sock, lane):
     if sbx._TRACE:
         # The socket carries this run's marks ("TRACE ...", _trace_flush)
         # and is closed before the request is read, like it is otherwise.
-        sbx._MARKS[:] = [joined]
+        sbx._MARKS[:] = [joined] + ([("+warm", warm)] if warm is not None else [])
         _mark("py.recv")
         import fcntl
         fd = sock.detach()
@@ -691,9 +710,17 @@ def serve():
     # Everything imported so far lives as long as the server: keep the
     # collector away from it, so that a forked run does not write to (and
     # so copy) every page of it when it collects.
+    # Only a pool with a candidate factory serves evaluations (a plain
+    # one's runs would not use the pages).
+    warmup = sys.modules.get("llmrepl_warmup") if _LANES and _FACTORY else None
+    if warmup is not None:
+        warmup.prepare()
     import gc
     gc.collect()
     gc.freeze()
+    if warmup is not None:
+        # The pages a judge writes, copied by each spare while it waits.
+        _WARM_PAGES[:] = warmup.calibrate()
     # What the imports left (some tools make ~/.cache) is no run's business.
     _wipe("/work")
     _wipe("/tmp")

@@ -843,16 +843,7 @@ def _child(plan, opts, wfd, shm, skip, fatal):
             n = out.write(view)
             view = view[n:]
 
-    runner = make_runner(plan, opts, emit, shm, skip, fatal)
-    rss0 = memory_start()
-    ru0 = resource.getrusage(resource.RUSAGE_SELF)
-    saved = _install(runner, opts)
-    try:
-        load_s, tests_s = runner.run()
-    finally:
-        _restore(saved)
-    ru1 = resource.getrusage(resource.RUSAGE_SELF)
-    runner.flush(final=_end_record(runner, ru0, ru1, load_s, tests_s, rss0))
+    _run_measured(make_runner(plan, opts, emit, shm, skip, fatal), opts)
     return 0
 
 
@@ -887,6 +878,23 @@ def memory_peak():
     except (OSError, ValueError, IndexError):
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _run_measured(runner, opts, after=None):
+    """The runner's run, between _install and _restore (then after(), when
+    given, whatever happened), and its end record: the phases' times, the
+    CPU and the memory the run took."""
+    rss0 = memory_start()
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
+    saved = _install(runner, opts)
+    try:
+        load_s, tests_s = runner.run()
+    finally:
+        _restore(saved)
+        if after is not None:
+            after()
+    ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    runner.flush(final=_end_record(runner, ru0, ru1, load_s, tests_s, rss0))
 
 
 def _end_record(runner, ru0, ru1, load_s, tests_s, rss0):
@@ -925,16 +933,11 @@ def run_inline(plan, opts, skip, hard_exit=None, remote=None):
     runner.hard_exit = hard_exit
     if remote is not None:
         runner.remote = remote(runner)
-    rss0 = memory_start()
-    ru0 = resource.getrusage(resource.RUSAGE_SELF)
-    saved = _install(runner, opts)
-    try:
-        load_s, tests_s = runner.run()
-    finally:
-        _restore(saved)
+
+    def after():
         sys.modules.pop(opts["module"], None)
         if runner.remote is not None:
             runner.remote.close()
-    ru1 = resource.getrusage(resource.RUSAGE_SELF)
-    runner.flush(final=_end_record(runner, ru0, ru1, load_s, tests_s, rss0))
+
+    _run_measured(runner, opts, after)
     return records

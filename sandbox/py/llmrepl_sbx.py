@@ -108,7 +108,10 @@ _mark("py.start")
 #
 # Most requests and answers are small; for them a reader and writer in plain
 # Python are faster than loading the _json accelerator (a shared object:
-# ~0.3 ms of every cold run). Bigger ones go through _json, loaded then.
+# ~0.3 ms of every cold run). Bigger ones go through _json, loaded then, and
+# so does every request once _json is loaded (the pool's server has it: a
+# pooled evaluation's request, ~5 kB, is ~0.2 ms in plain Python, ~0.02 ms
+# through _json).
 
 SMALL_JSON = 16 << 10
 
@@ -272,7 +275,7 @@ def _value(s, i):
 
 def loads(text):
     i = _skip(text, 0)
-    if len(text) <= SMALL_JSON:
+    if len(text) <= SMALL_JSON and not _scan and "_json" not in sys.modules:
         value, end = _value(text, i)
     else:
         if not _scan:

@@ -84,9 +84,8 @@ def shareable(item):
 class Judge:
     """The parent's handle on one warm judge."""
 
-    def __init__(self, items, tracing):
+    def __init__(self, items):
         self.items = items
-        self.tracing = tracing
         self.pid = -1
         self.count = 0
         self.rss0 = None
@@ -140,6 +139,7 @@ class Judge:
         try:
             for _ in range(4 if marks is not None else 3):
                 pipes.append(os.pipe())
+            gi.mark(marks, "send")  # before the judge can mark its start
             socket.send_fds(self.ctl, [b"ITEM %d" % k], [w for _, w in pipes])
         except OSError:
             for r, w in pipes:
@@ -150,7 +150,6 @@ class Judge:
         for _, w in pipes:
             os.close(w)
         tr = pipes.pop()[0] if marks is not None else -1
-        gi.mark(marks, "send")
         fds = [r for r, _ in pipes]
         bufs, sizes = [[], [], []], [0, 0, 0]
         done = self._collect(fds, bufs, sizes, caps, deadline)

@@ -150,3 +150,15 @@ def test_a_shared_judge_is_retired_after_its_items(tmp_path):
     grouped = _equal_alone(tmp_path, jobs)
     # llmrepl_warm.ITEMS_MAX = 32 items per judge.
     assert _judge_items(grouped) == list(range(32)) + [0, 1]
+
+
+def test_output_past_its_cap_costs_only_its_items_run(tmp_path):
+    # The candidate floods the item's stdout past the run's cap: the parent
+    # stops reading, kills the shared judge; that item runs alone, the next
+    # ones in a fresh judge.
+    flood = ("def f(x):\n    os = __import__('os')\n    for _ in range(64):\n"
+             "        os.write(1, b'x' * (1 << 20))\n    return x + 1\n")
+    jobs = [_job(0, OK), _job(1, WRONG), _job(2, flood), _job(3, OK), _job(4, WRONG)]
+    grouped = _equal_alone(tmp_path, jobs)
+    assert [_grouped(o) for o in grouped] == [True, True, False, True, True]
+    assert _judge_items(grouped) == [0, 1, None, 0, 1]

@@ -173,6 +173,41 @@ def test_bad_request_is_answered(tmp_path):
     assert answer_error(json.loads(proc.stdout)) == "RequestError"
 
 
+def jsonc_form(v):
+    """A value as json-c wrote the CLI's line (JSON_C_TO_STRING_PLAIN | NOSLASHESCAPE):
+    no spaces; the quote, the backslash and the controls escaped, nothing else; a
+    double as %.17g, with ".0" added to a whole number."""
+    if isinstance(v, float):
+        t = "%.17g" % v
+        return t if ("." in t or "e" in t) else t + ".0"
+    if isinstance(v, dict):
+        return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + jsonc_form(x)
+                              for k, x in v.items()) + "}"
+    if isinstance(v, list):
+        return "[" + ",".join(jsonc_form(x) for x in v) + "]"
+    return json.dumps(v, ensure_ascii=False)
+
+
+def test_the_json_line_is_json_c_s_plain_form():
+    """The line --json prints is what json-c printed (sandbox/sbx_json.c, checked against
+    json-c itself in tests/unit/test_sbx_json.c): captured bytes that are not UTF-8 as
+    U+FFFD, a lone surrogate in the answer as U+FFFD, the fields in their order."""
+    code = ("import sys\n"
+            "sys.stdout.buffer.write(b'caf\\xc3\\xa9 \\xff\\xfe / \"q\" \\\\ \\x01\\x1f\\x7f\\t\\n')\n"
+            "sys.stderr.write('\\u20ac \\U0001F600\\r\\b\\f\\n')\n"
+            "raise ValueError('\\ud800 \\u00e9 / \"q\" \\x00')\n")
+    proc = subprocess.run([binary("llmrepl-sandbox"), "--json", "-c", code],
+                          capture_output=True, timeout=60)
+    line = proc.stdout.decode("utf-8")
+    assert line.endswith("\n") and line.count("\n") == 1
+    r = json.loads(line)
+    assert list(r)[:3] == ["end", "exit_code", "signal"] and list(r)[-1] == "pool"
+    assert r["stdout"] == 'caf\u00e9 \ufffd\ufffd / "q" \\ \x01\x1f\x7f\t\n', r["stdout"]
+    assert r["stderr"].startswith("\u20ac \U0001F600\r\b\f\n")
+    assert r["answer"]["error"]["message"] == '\ufffd \u00e9 / "q" \x00', r["answer"]
+    assert line[:-1] == jsonc_form(r)
+
+
 def test_plain_output_and_exit_statuses():
     sbx = binary("llmrepl-sandbox")
     p = subprocess.run([sbx, "-c", "print('hi')"], capture_output=True, text=True, timeout=60)

@@ -1,4 +1,4 @@
-/* Unit tests for common/clock: the monotonic and wall clocks, sleeping, backoff. */
+/* Unit tests for common/clock: the monotonic and wall clocks, sleeping, backoff, jitter. */
 #include "check.h"
 #include "clock.h"
 
@@ -53,11 +53,26 @@ TEST(clock_backoff_spreads)
 	CHECK(hi > lo); /* 200 draws over [800, 1600] */
 }
 
+TEST(clock_jitter_is_a_spread_fraction)
+{
+	double lo = 1, hi = 0;
+
+	for (int i = 0; i < 200; i++) {
+		double j = lr_jitter();
+
+		CHECK(j >= 0 && j < 1);
+		lo = j < lo ? j : lo;
+		hi = j > hi ? j : hi;
+	}
+	CHECK(hi > lo);
+}
+
 int main(void)
 {
 	RUN(clock_monotonic_agrees_with_itself);
 	RUN(clock_sleep_reports_what_is_left);
 	RUN(clock_backoff_doubles_to_the_cap_with_equal_jitter);
 	RUN(clock_backoff_spreads);
+	RUN(clock_jitter_is_a_spread_fraction);
 	return check_summary();
 }
