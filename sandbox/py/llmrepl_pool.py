@@ -638,7 +638,9 @@ def _recv_fds(sock):
 
 def _ctl_recv(ctl):
     """The host's next message on the control socket, as words; the server
-    ends when the host is gone."""
+    ends when the host is gone. "WARM <what>" (what later runs will need:
+    "static", the static analysis tools) is noted for _load_wanted, and
+    read as no words."""
     import os
     m, fds = _recv_fds(ctl)
     for fd in fds:
@@ -646,7 +648,37 @@ def _ctl_recv(ctl):
     if not m:
         _kill_all()
         posix._exit(0)  # the host is gone
-    return m.decode("ascii", "replace").split()
+    words = m.decode("ascii", "replace").split()
+    if len(words) == 2 and words[0] == "WARM" and words[1] in _LOADABLE:
+        if words[1] not in _LOADED:
+            _WANTED.add(words[1])
+        return []
+    return words
+
+
+_LOADABLE = ("static",)
+_WANTED = set()  # what the host said later runs will need, not loaded yet
+_LOADED = set()
+
+
+def _load_wanted():
+    """Load what the host said later runs will need (see _ctl_recv), before
+    the wipe and the fork of the next spare: every spare forked from then on
+    finds it (a judge whose static service is off imports the static tools,
+    ~140 ms, in every run otherwise). Frozen like the server's own imports;
+    what the tools leave in /work or /tmp the wipe that follows removes."""
+    if not _WANTED:
+        return
+    _LOADED.update(_WANTED)
+    _WANTED.clear()
+    try:
+        import llmrepl_static
+        llmrepl_static.load(warm=True)
+    except Exception:  # noqa: BLE001 - the judge imports them itself then
+        return
+    import gc
+    gc.collect()
+    gc.freeze()
 
 
 def serve():
@@ -788,6 +820,7 @@ def serve():
         if not clean or _STUCK or _sched() != _BASE:
             # Something of the run is left: the host starts a fresh server.
             _gone(ctl)
+        _load_wanted()
         if sbx._TRACE:
             import time
             t = time.monotonic_ns()
