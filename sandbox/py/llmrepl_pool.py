@@ -711,6 +711,8 @@ def serve():
                       ahead, never offered), and the next spare waits for the
                       host's "FORK"
       host -> server  "FORK"  offer the next spare (after an IDLE)
+      host -> server  "WARM static"  later runs will need the static tools:
+                      loaded before the next spare's fork (_load_wanted)
       server -> host  "GONE"  it could not clean up after a run and quits
     The server is pid 1: signals from the runs cannot reach it (it keeps no
     handlers), and it is not dumpable, so they cannot read or write its
