@@ -170,7 +170,9 @@ endef
 # it is glibc static-pie (no dynamic loader, no shared objects to map); in the
 # sanitizer builds glibc and dynamic, as their runtimes need the loader. The
 # link line says which.
-MUSL_GCC ?= $(shell command -v musl-gcc 2>/dev/null)
+ifeq ($(origin MUSL_GCC),undefined)
+  MUSL_GCC := $(shell command -v musl-gcc 2>/dev/null)
+endif
 SBX_CLI := $(BUILD)/llmrepl-sandbox
 SBX_CLI_LIBC := glibc
 ifeq ($(SANITIZER),)

@@ -149,7 +149,7 @@ def _warm_item(k, item, items, judge):
     deadline_s, caps = _limits(item)
     marks = [("start", time.monotonic_ns())] if llmrepl_judge.tracing() else None
     if judge is None:
-        judge = llmrepl_warm.Judge(items, marks is not None)
+        judge = llmrepl_warm.Judge(items)
         try:
             judge.start()
         except OSError:

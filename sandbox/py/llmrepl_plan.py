@@ -24,6 +24,7 @@ import llmrepl_textplan
 from llmrepl_planbase import OPS as _OPS
 from llmrepl_planbase import SITE_LIMIT, PlanError
 from llmrepl_planbase import contains_soft as _contains_soft
+from llmrepl_planbase import is_target as _is_target
 from llmrepl_planbase import short as _short
 from llmrepl_planbase import src as _src
 
@@ -132,19 +133,12 @@ class _CallWrapper(ast.NodeTransformer):
         self.targets = targets
         self.found = 0
 
-    def _is_target(self, func):
-        while isinstance(func, ast.Attribute):
-            func = func.value
-        if isinstance(func, ast.Call):
-            return self._is_target(func.func)
-        return isinstance(func, ast.Name) and func.id in self.targets
-
     def visit_Lambda(self, node):
         return node  # its calls run later, outside the assert
 
     def visit_Call(self, node):
         self.generic_visit(node)
-        if not self._is_target(node.func):
+        if not _is_target(node.func, self.targets):
             return node
         self.found += 1
         return ast.Call(func=ast.Attribute(value=_name(H), attr="call", ctx=ast.Load()),

@@ -24,6 +24,16 @@ def short(s, limit=80):
     return s if len(s) <= limit else s[: limit - 3] + "..."
 
 
+def is_target(func, targets):
+    """Whether a call of func calls the code under test: a name in targets,
+    or an attribute or call of one (f.x(), f()(), f.x.y())."""
+    while isinstance(func, ast.Attribute):
+        func = func.value
+    if isinstance(func, ast.Call):
+        return is_target(func.func, targets)
+    return isinstance(func, ast.Name) and func.id in targets
+
+
 def children(node):
     """ast.iter_child_nodes(node) as a list, in the same order, at about a
     third of the cost (no generators; the plan walks every assert several

@@ -218,7 +218,7 @@ class _Writer:
             x = todo.pop()
             if isinstance(x, ast.Lambda):
                 continue  # its calls run later, outside the assert
-            if isinstance(x, ast.Call) and self._is_target(x.func):
+            if isinstance(x, ast.Call) and base.is_target(x.func, self.plan.targets):
                 p = self.text.paren_after(self.text.end(x.func))
                 if p >= 0:
                     a = self.text.start(x.func)
@@ -227,13 +227,6 @@ class _Writer:
                     n += 1
             todo.extend(base.children(x))
         return n
-
-    def _is_target(self, func):
-        while isinstance(func, ast.Attribute):
-            func = func.value
-        if isinstance(func, ast.Call):
-            return self._is_target(func.func)
-        return isinstance(func, ast.Name) and func.id in self.plan.targets
 
     def apply(self):
         out = []

@@ -84,9 +84,8 @@ def shareable(item):
 class Judge:
     """The parent's handle on one warm judge."""
 
-    def __init__(self, items, tracing):
+    def __init__(self, items):
         self.items = items
-        self.tracing = tracing
         self.pid = -1
         self.count = 0
         self.rss0 = None

@@ -64,7 +64,7 @@ def test_each_item_finds_the_judge_as_a_fresh_fork_would():
 
 
 def _judge():
-    j = warm.Judge([], False)
+    j = warm.Judge([])
     j.ctl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     return j, theirs
 
