@@ -29,7 +29,7 @@ def _warm_imports():
     # Not the static tools (pyflakes, bandit, radon): the static service runs
     # them beside the run, and a judge that runs them itself imports them
     # (llmrepl_static.load); here their heap would be every fork's to copy.
-    for name in ("llmrepl_harness", "llmrepl_group", "llmrepl_io", "llmrepl_warmup"):
+    for name in ("llmrepl_harness", "llmrepl_group", "llmrepl_io", "llmrepl_prefault"):
         try:
             __import__(name)
         except Exception as e:  # a missing optional tool only costs speed
@@ -381,19 +381,19 @@ def _rehearse():
         sbx.logging_changed()
 
 
-_WARM_PAGES = []  # (start, length): what a canned evaluation writes (llmrepl_warmup)
+_WARM_PAGES = []  # (start, length): what a canned evaluation writes (llmrepl_prefault)
 
 
 def _warm_pages(sock):
     """With lanes the spare waits beside the run before it: time enough to
-    copy the pages its judge will write (llmrepl_warmup.populate), unless
+    copy the pages its judge will write (llmrepl_prefault.populate), unless
     its request (or the server's PING) is here already, or comes meanwhile.
     The trace's duration, or None."""
     if not _WARM_PAGES or not _LANES or _pending(sock):
         return None
     import time
     t = time.monotonic_ns()
-    sys.modules["llmrepl_warmup"].populate(_WARM_PAGES, lambda: _pending(sock))
+    sys.modules["llmrepl_prefault"].populate(_WARM_PAGES, lambda: _pending(sock))
     return (time.monotonic_ns() - t) // 1000
 
 
@@ -746,15 +746,15 @@ def serve():
     # so copy) every page of it when it collects.
     # Only a pool with a candidate factory serves evaluations (a plain
     # one's runs would not use the pages).
-    warmup = sys.modules.get("llmrepl_warmup") if _LANES and _FACTORY else None
-    if warmup is not None:
-        warmup.prepare()
+    prefault = sys.modules.get("llmrepl_prefault") if _LANES and _FACTORY else None
+    if prefault is not None:
+        prefault.prepare()
     import gc
     gc.collect()
     gc.freeze()
-    if warmup is not None:
+    if prefault is not None:
         # The pages a judge writes, copied by each spare while it waits.
-        _WARM_PAGES[:] = warmup.calibrate()
+        _WARM_PAGES[:] = prefault.calibrate()
     # What the imports left (some tools make ~/.cache) is no run's business.
     _wipe("/work")
     _wipe("/tmp")

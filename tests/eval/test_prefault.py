@@ -1,4 +1,4 @@
-"""A pool's spare takes its judge's page copies ahead (llmrepl_warmup), and
+"""A pool's spare takes its judge's page copies ahead (llmrepl_prefault), and
 the candidate's next worker rehearses a canned load and call: neither leaves
 anything a request can see, and neither reaches the candidate factory."""
 import json
@@ -73,7 +73,7 @@ sys.path.append("/usr/lib/python3/dist-packages")
 # takes the split path, and must send nothing on it.
 mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 os.dup2(theirs.fileno(), 10)
-import llmrepl_warmup as w, llmrepl_harness, llmrepl_judge
+import llmrepl_prefault as w, llmrepl_harness, llmrepl_judge
 assert llmrepl_judge.available()
 alarm = signal.getsignal(signal.SIGALRM)
 out = {"ok": w.rehearse()}
