@@ -187,3 +187,30 @@ def test_in_process_the_same_cases():
     assert [(t.get("error") or {}).get("message") for t in r["tests"]] == \
         [(t.get("error") or {}).get("message") for t in split["tests"]]
     assert (r["tests_total"], r["tests_passed"]) == (split["tests_total"], split["tests_passed"])
+
+
+# ---- grouped: several evaluations in one pooled run (llmrepl_group) ----------
+
+def _batch(tmp_path, jobs, *args):
+    f = tmp_path / "batch.jsonl"
+    f.write_text("".join(json.dumps(j) + "\n" for j in jobs))
+    p = subprocess.run([binary("llmrepl-eval"), "--batch", str(f), "--json", *args],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode in (0, 1), p.stderr
+    out = [json.loads(line) for line in p.stdout.splitlines()]
+    assert [o["id"] for o in out] == [j["id"] for j in jobs]
+    return out
+
+
+def test_grouped_and_alone_the_forgeries_fail(tmp_path):
+    honest = 'def add(a, b):\n    """\n    >>> add(1, 2)\n    3\n    """\n    return a + b\n'
+    jobs = [{"id": name, "code": doc(src)} for name, src in sorted(FORGERIES.items())]
+    jobs.append({"id": "honest", "code": honest})
+    for group in ("1", str(len(jobs))):
+        out = _batch(tmp_path, jobs, "--group", group)
+        for o in out:
+            r = o["report"]
+            assert r["integrity"] == "split" and r["forms"] == ["doctest"], (group, o)
+            assert o["passed"] is (o["id"] == "honest"), (group, o)
+            assert o["tests_passed"] == (1 if o["id"] == "honest" else 0), (group, o)
+            assert ("group" in r["run"]) is (group != "1"), (group, r["run"])
