@@ -35,10 +35,13 @@ void sbx_json_double(sbx_jbuf *b, double v);
 
 /* The JSON document s[0..n) re-written (see above), nesting at most
  * max_depth deep (json-c's depth: the top level is one). -1 when it is not a
- * document json-c would return, nothing written: not RFC 8259 JSON (json-c's
- * non-standard forms - comments, single quotes, NaN, trailing commas, data
- * after the document - included), too deep, a top-level null, or a
- * top-level number, true or false with nothing after it. */
+ * document json-c would return, nothing written: outside RFC 8259's grammar
+ * (json-c's non-standard forms - comments, single quotes, NaN, trailing
+ * commas, data after the document - included; inside a string, though, any
+ * byte but the quote, the backslash and NUL stands for itself, raw controls
+ * and bytes that are not UTF-8 too, as json-c reads them), too deep, a
+ * top-level null, or a top-level number, true or false with nothing after it.
+ * The recursion is max_depth deep at most. */
 int sbx_json_doc(sbx_jbuf *b, const char *s, size_t n, int max_depth);
 
 #endif
