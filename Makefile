@@ -279,12 +279,17 @@ test: unit pytest
 # suites against the ASan binaries (what CI runs; each build in its own dir).
 # (SANITIZER=address,undefined, both in one build, slows the binaries enough
 # that the queue suite's 100 ms backoff checks can miss on a loaded machine.)
+# `make sanitize-build` builds them only (.ci/run builds them while the
+# suites run).
 SANITIZE_SUITES ?= tests/sandbox tests/integration/test_queue_protocol.py
-.PHONY: sanitize
-sanitize:
+.PHONY: sanitize sanitize-build unit-build
+unit-build: $(UNIT_BINS)
+sanitize-build:
+	$(MAKE) SANITIZER=address all
+	$(MAKE) SANITIZER=undefined unit-build
+sanitize: sanitize-build
 	$(MAKE) SANITIZER=address unit
 	$(MAKE) SANITIZER=undefined unit
-	$(MAKE) SANITIZER=address all
 	LLMREPL_BUILD=$(abspath build-asan) $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_PAR) \
 	  $(SANITIZE_SUITES)
 

@@ -158,6 +158,13 @@ int sbx_pool_start(sbx_pool **out, const sbx_config *cfg, char *msg, size_t len)
 int sbx_pool_run(sbx_pool *p, sbx_result *res, const sbx_limits *lim, const char *request,
                  size_t request_len);
 void sbx_pool_free(sbx_pool *p); /* stops it, leaves nothing running; accepts NULL */
+/* What the pool's later runs will need loaded, so that its server loads it
+ * once and every spare it forks after that finds it (SBX_WANT_STATIC: the
+ * static analysis tools, which an evaluation's judge otherwise imports in
+ * every run when the static service is off or down). Told to the server
+ * before the next run, again after a restart; best effort. Accepts NULL. */
+#define SBX_WANT_STATIC 1u
+void sbx_pool_want(sbx_pool *p, unsigned what);
 
 /* A held interpreter: one sandboxed python kept across requests (a REPL
  * session's), with the protections of a cold run; lim holds for its whole

@@ -85,7 +85,9 @@ struct sbx_pool {
 	int spare_fd; /* the socket of the spare waiting for the next run, or -1 */
 	unsigned spare_n;
 	int running;
-	sbx_trace tr; /* the current run's (LLMREPL_SBX_TRACE) */
+	unsigned want;      /* SBX_WANT_*: what later runs will need (sbx_pool_want) */
+	unsigned want_sent; /* what of it this server was told */
+	sbx_trace tr;       /* the current run's (LLMREPL_SBX_TRACE) */
 };
 
 static void server_stop(sbx_pool *p)
@@ -99,6 +101,7 @@ static void server_stop(sbx_pool *p)
 	}
 	p->pid = -1;
 	p->running = 0;
+	p->want_sent = 0;
 	sbx_close_fd(&p->pidfd);
 	sbx_close_fd(&p->ctl);
 	sbx_close_fd(&p->log);
@@ -819,6 +822,11 @@ static int pool_prepare(sbx_pool *p, run_state *r, sbx_result *res, const sbx_li
 			return -1;
 		}
 	}
+	/* What later runs will need, to a server not yet told ("WARM <what>",
+	 * loaded by the server before it forks its next spare). */
+	if ((p->want & SBX_WANT_STATIC) && !(p->want_sent & SBX_WANT_STATIC) &&
+	    send(p->ctl, "WARM static", 11, MSG_NOSIGNAL | MSG_DONTWAIT) == 11)
+		p->want_sent |= SBX_WANT_STATIC;
 	/* The spare waits in its lane's run cgroup already: its limits for
 	 * this run, its counters from zero. Both lanes get a new job's limits
 	 * at once (no run goes on now): the one ahead is as ready as this. */
@@ -1062,6 +1070,15 @@ int sbx_pool_run(sbx_pool *p, sbx_result *res, const sbx_limits *lim, const char
 	}
 	sbx_result_end(res);
 	return rc;
+}
+
+void sbx_pool_want(sbx_pool *p, unsigned what)
+{
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->want |= what;
+	pthread_mutex_unlock(&p->lock);
 }
 
 long sbx_pool_server_pid(sbx_pool *p)

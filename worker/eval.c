@@ -385,12 +385,17 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 	            eval_static_run(cfg, req->code, st_budget, &st, &st_s) >= 0)))
 		local.static_checks = 0;
 	lr_trace_mark("e.static");
+	/* The judge runs the tools itself (the service is off or down): the
+	 * pool's server loads them once for every later run. */
+	if (local.static_checks)
+		sbx_pool_want(pool, SBX_WANT_STATIC);
 	rc = run_judged(&res, pool, cfg, &lim, &local, budget, &ctx, retried, sizeof(retried), err);
 	if (sj.started && eval_static_end(&sj, &st, &st_s) < 0 && rc == 0) {
 		/* The service failed during the run, which skipped the tools: run
 		 * again with the tools in the judge. */
 		sbx_result_free(&res);
 		local.static_checks = req->static_checks;
+		sbx_pool_want(pool, SBX_WANT_STATIC);
 		rc = run_judged(&res, pool, cfg, &lim, &local, budget, &ctx, retried,
 		                sizeof(retried), err);
 	}

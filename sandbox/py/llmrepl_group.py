@@ -9,10 +9,11 @@ its answer).
 This process (the pool's spare: the harness imported, no item seen) forks a
 child per item, one after another; the items whose tests are pure
 (llmrepl_pure) come first and share one warm judge instead (llmrepl_warm,
-which describes the difference), and their frames' judge field says so. The child is what a single run is: it
-evaluates its item with the harness and writes the answer on its fd 3 (a pipe
-to this process), its fds 1 and 2 are pipes too (what the candidate's worker
-writes straight to them lands there). This process enforces the item's
+which describes the difference), and their frames' judge field says so.
+The child is what a single run is: it evaluates its item with the harness
+and writes the answer on its fd 3 (a pipe to this process), its fds 1 and 2
+are pipes too (what the candidate's worker writes straight to them lands
+there). This process enforces the item's
 deadline (it kills the child), caps the three streams, and after the child
 has ended asks the candidate factory to CLEAN: every process of the
 candidate's uid is killed and /work and /tmp are wiped before the next item,

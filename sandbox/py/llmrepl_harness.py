@@ -490,7 +490,7 @@ def _run_here(plan, o, ans, side, split=False):
     llmrepl_judge.mark("h.assemble")
 
 
-# The judge's side of the candidate's process (llmrepl_warmup's rehearsal
+# The judge's side of the candidate's process (llmrepl_prefault's rehearsal
 # swaps in its own, with no process behind it).
 REMOTE = llmrepl_judge.Remote
 

@@ -29,7 +29,7 @@ def _warm_imports():
     # Not the static tools (pyflakes, bandit, radon): the static service runs
     # them beside the run, and a judge that runs them itself imports them
     # (llmrepl_static.load); here their heap would be every fork's to copy.
-    for name in ("llmrepl_harness", "llmrepl_group", "llmrepl_io", "llmrepl_warmup"):
+    for name in ("llmrepl_harness", "llmrepl_group", "llmrepl_io", "llmrepl_prefault"):
         try:
             __import__(name)
         except Exception as e:  # a missing optional tool only costs speed
@@ -381,19 +381,19 @@ def _rehearse():
         sbx.logging_changed()
 
 
-_WARM_PAGES = []  # (start, length): what a canned evaluation writes (llmrepl_warmup)
+_WARM_PAGES = []  # (start, length): what a canned evaluation writes (llmrepl_prefault)
 
 
 def _warm_pages(sock):
     """With lanes the spare waits beside the run before it: time enough to
-    copy the pages its judge will write (llmrepl_warmup.populate), unless
+    copy the pages its judge will write (llmrepl_prefault.populate), unless
     its request (or the server's PING) is here already, or comes meanwhile.
     The trace's duration, or None."""
     if not _WARM_PAGES or not _LANES or _pending(sock):
         return None
     import time
     t = time.monotonic_ns()
-    sys.modules["llmrepl_warmup"].populate(_WARM_PAGES, lambda: _pending(sock))
+    sys.modules["llmrepl_prefault"].populate(_WARM_PAGES, lambda: _pending(sock))
     return (time.monotonic_ns() - t) // 1000
 
 
@@ -638,7 +638,9 @@ def _recv_fds(sock):
 
 def _ctl_recv(ctl):
     """The host's next message on the control socket, as words; the server
-    ends when the host is gone."""
+    ends when the host is gone. "WARM <what>" (what later runs will need:
+    "static", the static analysis tools) is noted for _load_wanted, and
+    read as no words."""
     import os
     m, fds = _recv_fds(ctl)
     for fd in fds:
@@ -646,7 +648,37 @@ def _ctl_recv(ctl):
     if not m:
         _kill_all()
         posix._exit(0)  # the host is gone
-    return m.decode("ascii", "replace").split()
+    words = m.decode("ascii", "replace").split()
+    if len(words) == 2 and words[0] == "WARM" and words[1] in _LOADABLE:
+        if words[1] not in _LOADED:
+            _WANTED.add(words[1])
+        return []
+    return words
+
+
+_LOADABLE = ("static",)
+_WANTED = set()  # what the host said later runs will need, not loaded yet
+_LOADED = set()
+
+
+def _load_wanted():
+    """Load what the host said later runs will need (see _ctl_recv), before
+    the wipe and the fork of the next spare: every spare forked from then on
+    finds it (a judge whose static service is off imports the static tools,
+    ~140 ms, in every run otherwise). Frozen like the server's own imports;
+    what the tools leave in /work or /tmp the wipe that follows removes."""
+    if not _WANTED:
+        return
+    _LOADED.update(_WANTED)
+    _WANTED.clear()
+    try:
+        import llmrepl_static
+        llmrepl_static.load(warm=True)
+    except Exception:  # noqa: BLE001 - the judge imports them itself then
+        return
+    import gc
+    gc.collect()
+    gc.freeze()
 
 
 def serve():
@@ -679,6 +711,8 @@ def serve():
                       ahead, never offered), and the next spare waits for the
                       host's "FORK"
       host -> server  "FORK"  offer the next spare (after an IDLE)
+      host -> server  "WARM static"  later runs will need the static tools:
+                      loaded before the next spare's fork (_load_wanted)
       server -> host  "GONE"  it could not clean up after a run and quits
     The server is pid 1: signals from the runs cannot reach it (it keeps no
     handlers), and it is not dumpable, so they cannot read or write its
@@ -712,15 +746,15 @@ def serve():
     # so copy) every page of it when it collects.
     # Only a pool with a candidate factory serves evaluations (a plain
     # one's runs would not use the pages).
-    warmup = sys.modules.get("llmrepl_warmup") if _LANES and _FACTORY else None
-    if warmup is not None:
-        warmup.prepare()
+    prefault = sys.modules.get("llmrepl_prefault") if _LANES and _FACTORY else None
+    if prefault is not None:
+        prefault.prepare()
     import gc
     gc.collect()
     gc.freeze()
-    if warmup is not None:
+    if prefault is not None:
         # The pages a judge writes, copied by each spare while it waits.
-        _WARM_PAGES[:] = warmup.calibrate()
+        _WARM_PAGES[:] = prefault.calibrate()
     # What the imports left (some tools make ~/.cache) is no run's business.
     _wipe("/work")
     _wipe("/tmp")
@@ -788,6 +822,7 @@ def serve():
         if not clean or _STUCK or _sched() != _BASE:
             # Something of the run is left: the host starts a fresh server.
             _gone(ctl)
+        _load_wanted()
         if sbx._TRACE:
             import time
             t = time.monotonic_ns()

@@ -162,3 +162,26 @@ def test_output_past_its_cap_costs_only_its_items_run(tmp_path):
     grouped = _equal_alone(tmp_path, jobs)
     assert [_grouped(o) for o in grouped] == [True, True, False, True, True]
     assert _judge_items(grouped) == [0, 1, None, 0, 1]
+
+
+FDS = ("def f(x):\n    import os\n    out = []\n"
+       "    for fd in sorted(os.listdir('/proc/self/fd'), key=int):\n"
+       "        try:\n"
+       "            out.append((int(fd), os.readlink('/proc/self/fd/' + fd).split(':')[0]))\n"
+       "        except OSError:\n            pass\n    return out\n")
+
+
+def test_the_candidate_holds_the_same_descriptors_as_alone(tmp_path):
+    # What the candidate's worker holds (each descriptor's kind: its own
+    # socket, the item's output pipes, ...), after items in the same shared
+    # judge: the list is the failing assert's actual value, compared with
+    # the same item's alone.
+    jobs = [_job(0, OK), _job(1, FDS, "assert f(1) == []\n"), _job(2, WRONG),
+            _job(3, FDS, "assert f(1) == []\n")]
+    grouped = _equal_alone(tmp_path, jobs)
+    assert [_judge(o) for o in grouped] == ["shared"] * 4
+    # stdin, the item's stdout and stderr, its socket to the judge: nothing
+    # that reaches the group's answers or another item's.
+    for o in (grouped[1], grouped[3]):
+        assert o["report"]["tests"][0]["assertion"]["actual"] == \
+            "[(0, '/dev/null'), (1, 'pipe'), (2, 'pipe'), (3, 'socket')]"

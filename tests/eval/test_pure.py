@@ -71,7 +71,8 @@ def test_every_way_out_is_refused(src):
 
 @pytest.mark.parametrize("src", [
     "assert f(1) == 2\n",
-    "def check(candidate):\n    assert candidate([1, 2]) == [2, 1]\n    assert abs(candidate(1.5) - 2) < 1e-6\n",
+    "def check(candidate):\n    assert candidate([1, 2]) == [2, 1]\n"
+    "    assert abs(candidate(1.5) - 2) < 1e-6\n",
     "import math\nimport random\nfrom random import randint\n"
     "def check(candidate):\n    for _ in range(10):\n        x = random.randint(0, 9)\n"
     "        assert candidate(x) == math.floor(x)\n",

@@ -128,7 +128,9 @@ class System:
         self._raw = None
         self.dir = Path(tmp_path)
         self.prefix = prefix
-        self.settings = {"lease-ms": 1000, "backoff-ms": 100, **settings}
+        # Short blocking reads: an idle worker sees SIGTERM within one (the
+        # teardown of every test waits for it).
+        self.settings = {"lease-ms": 1000, "backoff-ms": 100, "block-ms": 200, **settings}
         self.procs = []
         self.count = 0
 

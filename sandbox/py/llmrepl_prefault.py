@@ -1,4 +1,4 @@
-"""llmrepl_warmup - a pool's spare takes its judge's page copies ahead.
+"""llmrepl_prefault - a pool's spare takes its judge's page copies ahead.
 
 A spare is a fresh fork of the pool's server: its evaluation writes to
 hundreds of pages it shares with the server (reference counts of the

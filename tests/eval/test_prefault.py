@@ -1,4 +1,4 @@
-"""A pool's spare takes its judge's page copies ahead (llmrepl_warmup), and
+"""A pool's spare takes its judge's page copies ahead (llmrepl_prefault), and
 the candidate's next worker rehearses a canned load and call: neither leaves
 anything a request can see, and neither reaches the candidate factory."""
 import json
@@ -73,7 +73,7 @@ sys.path.append("/usr/lib/python3/dist-packages")
 # takes the split path, and must send nothing on it.
 mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 os.dup2(theirs.fileno(), 10)
-import llmrepl_warmup as w, llmrepl_harness, llmrepl_judge
+import llmrepl_prefault as w, llmrepl_harness, llmrepl_judge
 assert llmrepl_judge.available()
 alarm = signal.getsignal(signal.SIGALRM)
 out = {"ok": w.rehearse()}
@@ -153,3 +153,39 @@ print(json.dumps([c._CANNED_MODULE in sys.modules,
                         str(PY_DIR)], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout) == [False, [], [0.0, 0.0]]
+
+
+# The judge's view: are the static tools the pool's server's (frozen there,
+# so absent from this process's own collector lists), or did this judge
+# import them itself?
+SERVER_TOOLS = '''
+import gc, sys
+
+def check(candidate):
+    assert candidate() == 1
+
+mod = sys.modules.get("pyflakes.checker")
+assert mod is not None and not any(o is mod.__dict__ for o in gc.get_objects())
+'''
+
+
+def test_without_the_static_service_the_server_loads_the_tools_once(tmp_path):
+    code = "import os\n\n\ndef one():\n    return 1\n"
+    items = [{"id": str(i), "code": code, "tests": SERVER_TOOLS, "entry_point": "one"}
+             for i in range(5)]
+    results, err = _batch(tmp_path, items, {"LLMREPL_STATIC_SERVICE": "0"})
+    loaded = []
+    for r in results:
+        rep = r["report"]
+        assert rep["integrity"] == "split", rep
+        cases = {t["kind"]: t["status"] for t in rep["tests"]}
+        assert cases["check_assert"] == "passed", rep["tests"]
+        loaded.append(cases["assert"] == "passed")
+        # The judge ran the tools, with the same findings either way.
+        st = rep["static"]
+        assert [(f["code"], f["line"]) for f in st["pyflakes"]["findings"]] == \
+            [("UnusedImport", 1)], st
+        assert st["bandit"]["ran"] and st["radon"]["functions"][0]["name"] == "one", st
+    # The first run's spare was forked before the host asked; the last one's
+    # after the server loaded them.
+    assert loaded[0] is False and loaded[-1] is True, loaded
