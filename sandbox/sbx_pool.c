@@ -983,8 +983,6 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	caps[0].max = caps[1].max = lim.output_max;
 	caps[2].max = lim.answer_max;
 	res->end = SBX_END_ERROR;
-	res->cg_cpu_s = -1;
-	res->cg_peak_kb = -1;
 
 	sbx_trace_begin(&p->tr, "pool");
 	pr = pool_prepare(p, &r, res, &lim, done.nojoin, sizeof(done.nojoin));
@@ -1071,7 +1069,7 @@ static int pool_run_locked(sbx_pool *p, sbx_result *res, const sbx_limits *lim, 
 
 		snprintf(first, sizeof(first), "%s", res->end == SBX_END_ERROR ? res->detail : "");
 		sbx_result_free(res);
-		memset(res, 0, sizeof(*res));
+		sbx_result_begin(res);
 		gone = 0;
 		rc = pool_attempt(p, res, lim, request, request_len, &gone);
 		if (first[0])
@@ -1085,9 +1083,7 @@ int sbx_pool_run(sbx_pool *p, sbx_result *res, const sbx_limits *lim, const char
 {
 	int rc;
 
-	memset(res, 0, sizeof(*res));
-	res->cg_cpu_s = -1;
-	res->cg_peak_kb = -1;
+	sbx_result_begin(res);
 	if (p == NULL) {
 		res->end = SBX_END_ERROR;
 		snprintf(res->detail, sizeof(res->detail), "no pool");
@@ -1097,10 +1093,7 @@ int sbx_pool_run(sbx_pool *p, sbx_result *res, const sbx_limits *lim, const char
 		rc = pool_run_locked(p, res, lim, request, request_len);
 		pthread_mutex_unlock(&p->lock);
 	}
-	if (res->out == NULL)
-		res->out = calloc(1, 1);
-	if (res->err == NULL)
-		res->err = calloc(1, 1);
+	sbx_result_end(res);
 	return rc;
 }
 
