@@ -689,9 +689,7 @@ int sbx_run(sbx_result *res, const sbx_config *cfg, const sbx_limits *lim_in, co
 	int killed;
 	int rc = 0;
 
-	memset(res, 0, sizeof(*res));
-	res->cg_cpu_s = -1;
-	res->cg_peak_kb = -1;
+	sbx_result_begin(res);
 	memset(caps, 0, sizeof(caps));
 	memset(&st, 0, sizeof(st));
 	sbx_cold_init(&c);
@@ -706,9 +704,6 @@ int sbx_run(sbx_result *res, const sbx_config *cfg, const sbx_limits *lim_in, co
 	sbx_cold_cleanup(&c);
 	for (int i = 0; i < 3; i++)
 		sbx_cap_free(&caps[i]);
-	if (res->out == NULL)
-		res->out = calloc(1, 1);
-	if (res->err == NULL)
-		res->err = calloc(1, 1);
+	sbx_result_end(res);
 	return rc;
 }

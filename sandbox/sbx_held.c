@@ -219,9 +219,7 @@ int sbx_held_call(sbx_held *h, sbx_result *res, const char *frame, size_t len, d
 	double deadline = sbx_now() + timeout_s;
 	int rc;
 
-	memset(res, 0, sizeof(*res));
-	res->cg_cpu_s = -1;
-	res->cg_peak_kb = -1;
+	sbx_result_begin(res);
 	if (h->dead) {
 		res->end = SBX_END_ERROR;
 		snprintf(res->detail, sizeof(res->detail), "the interpreter is gone");
@@ -229,10 +227,7 @@ int sbx_held_call(sbx_held *h, sbx_result *res, const char *frame, size_t len, d
 	}
 	rc = send_frame(h, frame, len, deadline) < 0 ? end_of(h, res, SBX_KILL_NONE)
 	                                             : await_answer(h, res, deadline);
-	if (res->out == NULL)
-		res->out = calloc(1, 1);
-	if (res->err == NULL)
-		res->err = calloc(1, 1);
+	sbx_result_end(res);
 	if (!h->dead)
 		res->wall_s = sbx_now() - (deadline - timeout_s);
 	return rc;

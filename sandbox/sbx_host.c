@@ -780,6 +780,21 @@ void sbx_cap_free(sbx_cap *c)
 
 /* ---- how it ended ------------------------------------------------------------ */
 
+void sbx_result_begin(sbx_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->cg_cpu_s = -1;
+	res->cg_peak_kb = -1;
+}
+
+void sbx_result_end(sbx_result *res)
+{
+	if (res->out == NULL)
+		res->out = calloc(1, 1);
+	if (res->err == NULL)
+		res->err = calloc(1, 1);
+}
+
 void sbx_detail_add(sbx_result *res, const char *text)
 {
 	size_t n = strlen(res->detail);

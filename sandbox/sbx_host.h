@@ -113,6 +113,12 @@ void sbx_classify(sbx_result *res, const sbx_limits *lim, int killed, int have_s
 
 void sbx_detail_add(sbx_result *res, const char *text);
 
+/* A result before a run: zeroed, its cgroup figures unknown (-1). */
+void sbx_result_begin(sbx_result *res);
+/* After a run, whatever happened: out and err are strings, empty when
+ * nothing came (the API's promise). */
+void sbx_result_end(sbx_result *res);
+
 /* Reading the child's status pipe (sbx_msg records). */
 typedef struct sbx_status {
 	char buf[sizeof(sbx_msg) * 4];

@@ -607,15 +607,40 @@ static void ctl_read(sbx_pool *p, done_msg *done, double *done_at, int *dead, in
 }
 
 /* The server died or had to be killed: whatever is left of the run dies
- * with the server's namespace; read what it wrote before that. */
+ * with the server's namespace; read what it wrote before that. The streams
+ * end as their writers die; one still open after POOL_KILL_GRACE (a writer
+ * the kill did not reach) is left unread rather than waited for, so the
+ * host never hangs on it (the pipes were nonblocking: read in a loop, an
+ * open but silent one spun until its writer ended). */
 static void kill_and_drain(sbx_pool *p, sbx_cap caps[3], const int fds[3])
 {
+	double until = sbx_now() + POOL_KILL_GRACE;
+
 	syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
 	sbx_cgroup_kill(&p->top);
-	for (int i = 0; i < 3; i++)
-		while (!caps[i].eof)
-			if (sbx_cap_read(&caps[i], fds[i]) < 0)
+	for (;;) {
+		struct pollfd pf[3];
+		int map[3];
+		int n = 0;
+		double now = sbx_now();
+
+		for (int i = 0; i < 3; i++)
+			if (!caps[i].eof) {
+				pf[n] = (struct pollfd){fds[i], POLLIN, 0};
+				map[n++] = i;
+			}
+		if (n == 0)
+			return;
+		if (now >= until ||
+		    (poll(pf, (nfds_t)n, (int)ceil((until - now) * 1000)) < 0 && errno != EINTR)) {
+			for (int i = 0; i < 3; i++)
 				caps[i].eof = 1;
+			return;
+		}
+		for (int k = 0; k < n; k++)
+			if (pf[k].revents && sbx_cap_read(&caps[map[k]], fds[map[k]]) < 0)
+				caps[map[k]].eof = 1;
+	}
 }
 
 /* What the next run needs that does not wait for the server's offer, done
@@ -958,8 +983,6 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	caps[0].max = caps[1].max = lim.output_max;
 	caps[2].max = lim.answer_max;
 	res->end = SBX_END_ERROR;
-	res->cg_cpu_s = -1;
-	res->cg_peak_kb = -1;
 
 	sbx_trace_begin(&p->tr, "pool");
 	pr = pool_prepare(p, &r, res, &lim, done.nojoin, sizeof(done.nojoin));
@@ -1046,7 +1069,7 @@ static int pool_run_locked(sbx_pool *p, sbx_result *res, const sbx_limits *lim, 
 
 		snprintf(first, sizeof(first), "%s", res->end == SBX_END_ERROR ? res->detail : "");
 		sbx_result_free(res);
-		memset(res, 0, sizeof(*res));
+		sbx_result_begin(res);
 		gone = 0;
 		rc = pool_attempt(p, res, lim, request, request_len, &gone);
 		if (first[0])
@@ -1060,9 +1083,7 @@ int sbx_pool_run(sbx_pool *p, sbx_result *res, const sbx_limits *lim, const char
 {
 	int rc;
 
-	memset(res, 0, sizeof(*res));
-	res->cg_cpu_s = -1;
-	res->cg_peak_kb = -1;
+	sbx_result_begin(res);
 	if (p == NULL) {
 		res->end = SBX_END_ERROR;
 		snprintf(res->detail, sizeof(res->detail), "no pool");
@@ -1072,10 +1093,7 @@ int sbx_pool_run(sbx_pool *p, sbx_result *res, const sbx_limits *lim, const char
 		rc = pool_run_locked(p, res, lim, request, request_len);
 		pthread_mutex_unlock(&p->lock);
 	}
-	if (res->out == NULL)
-		res->out = calloc(1, 1);
-	if (res->err == NULL)
-		res->err = calloc(1, 1);
+	sbx_result_end(res);
 	return rc;
 }
 

@@ -125,6 +125,8 @@ static int prepare(io_run *r, json_object **prep, lr_err *err)
 	if (tools && strlen(r->req->code) <= EVAL_CODE_MAX &&
 	    eval_static_run(r->cfg, r->req->code, STATIC_BUDGET_S, &st, &st_s) >= 0)
 		tools = 0;
+	if (tools)
+		sbx_pool_want(r->pool, SBX_WANT_STATIC); /* as eval_run does */
 	if (q == NULL || lr_json_set_str(q, "mode", "io_prepare") ||
 	    lr_json_set_str(q, "code", r->req->code) || lr_json_set_bool(q, "static", tools) ||
 	    lr_json_set_int(q, "max_code_bytes", (long)EVAL_CODE_MAX) ||

@@ -207,7 +207,20 @@ def _read(fd, n):
     return b"".join(chunks)
 
 
-def _frame(fd):
+def held_channel():
+    """A held interpreter's request channel (sbx_held.c): fd 0, moved aside
+    (the fd returned) so that the code's stdin is /dev/null."""
+    import posix
+    ctl = posix.dup(0)
+    devnull = posix.open("/dev/null", posix.O_RDONLY)
+    posix.dup2(devnull, 0)
+    posix.close(devnull)
+    return ctl
+
+
+def read_frame(fd):
+    """One frame of a held interpreter's channel, "<n>\n" + n bytes: the
+    bytes, or None at the channel's end."""
     import posix
     head = b""
     while not head.endswith(b"\n"):
@@ -218,19 +231,23 @@ def _frame(fd):
     return _read(fd, int(head))
 
 
+def write_frame(fd, data):
+    """One answer frame, "<n>\n" + data, written whole."""
+    import posix
+    out = b"%d\n" % len(data) + data
+    while out:
+        out = out[posix.write(fd, out):]
+
+
 def serve(req, dumps, loads):
     """A held interpreter (mode "repl"): fd 0 carries frames "<n>\n" + a
     cell request as for mode "session"; each is answered with one frame on
     the answer fd. The globals live until the stream ends."""
-    import posix
-    ctl = posix.dup(0)
-    devnull = posix.open("/dev/null", posix.O_RDONLY)
-    posix.dup2(devnull, 0)
-    posix.close(devnull)
+    ctl = held_channel()
     sys.path.insert(0, "/work")
     g = _fresh_globals()
     while True:
-        data = _frame(ctl)
+        data = read_frame(ctl)
         if data is None:
             return 0
         try:
@@ -238,7 +255,4 @@ def serve(req, dumps, loads):
             answer = _cell(cell if isinstance(cell, dict) else {}, g)
         except (ValueError, UnicodeDecodeError) as e:
             answer = {"ok": False, "error": {"type": "RequestError", "message": str(e)}}
-        out = dumps(answer).encode("utf-8", "surrogatepass")
-        out = b"%d\n" % len(out) + out
-        while out:
-            out = out[posix.write(3, out):]
+        write_frame(3, dumps(answer).encode("utf-8", "surrogatepass"))

@@ -413,39 +413,22 @@ def serve(dumps, loads):
     """Mode "static" of a held interpreter: fd 0 carries frames "<n>\n" +
     {"code", "budget_s"}; each is answered with one frame on fd 3."""
     import gc
-    import posix
-    ctl = posix.dup(0)
-    devnull = posix.open("/dev/null", posix.O_RDONLY)
-    posix.dup2(devnull, 0)
-    posix.close(devnull)
+    import llmrepl_session as session
+    ctl = session.held_channel()
     load(warm=True)
     cache = Cache()
     gc.collect()
     gc.freeze()
     while True:
-        head = b""
-        while not head.endswith(b"\n"):
-            b = posix.read(ctl, 1)
-            if not b or len(head) > 20:
-                return 0
-            head += b
-        n = int(head)
-        data = []
-        while n > 0:
-            b = posix.read(ctl, min(n, 1 << 16))
-            if not b:
-                return 0
-            data.append(b)
-            n -= len(b)
+        data = session.read_frame(ctl)
+        if data is None:
+            return 0
         try:
-            req = loads(b"".join(data).decode("utf-8", "surrogatepass"))
+            req = loads(data.decode("utf-8", "surrogatepass"))
             out = analyse(req if isinstance(req, dict) else {}, cache, dumps)
         except (ValueError, UnicodeDecodeError) as e:
             out = dumps({"ok": False, "error": "bad request: %s" % _clip(e)})
-        out = out.encode("utf-8", "surrogatepass")
-        out = b"%d\n" % len(out) + out
-        while out:
-            out = out[posix.write(3, out):]
+        session.write_frame(3, out.encode("utf-8", "surrogatepass"))
 
 
 def _warm():
