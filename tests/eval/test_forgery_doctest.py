@@ -13,6 +13,7 @@ import subprocess
 import pytest
 
 from conftest import binary
+from test_group import _batch
 
 # A passing report as the harness writes it (one passing doctest case).
 FORGED = json.dumps({
@@ -190,17 +191,6 @@ def test_in_process_the_same_cases():
 
 
 # ---- grouped: several evaluations in one pooled run (llmrepl_group) ----------
-
-def _batch(tmp_path, jobs, *args):
-    f = tmp_path / "batch.jsonl"
-    f.write_text("".join(json.dumps(j) + "\n" for j in jobs))
-    p = subprocess.run([binary("llmrepl-eval"), "--batch", str(f), "--json", *args],
-                       capture_output=True, text=True, timeout=600)
-    assert p.returncode in (0, 1), p.stderr
-    out = [json.loads(line) for line in p.stdout.splitlines()]
-    assert [o["id"] for o in out] == [j["id"] for j in jobs]
-    return out
-
 
 def test_grouped_and_alone_the_forgeries_fail(tmp_path):
     honest = 'def add(a, b):\n    """\n    >>> add(1, 2)\n    3\n    """\n    return a + b\n'
