@@ -607,15 +607,40 @@ static void ctl_read(sbx_pool *p, done_msg *done, double *done_at, int *dead, in
 }
 
 /* The server died or had to be killed: whatever is left of the run dies
- * with the server's namespace; read what it wrote before that. */
+ * with the server's namespace; read what it wrote before that. The streams
+ * end as their writers die; one still open after POOL_KILL_GRACE (a writer
+ * the kill did not reach) is left unread rather than waited for, so the
+ * host never hangs on it (the pipes were nonblocking: read in a loop, an
+ * open but silent one spun until its writer ended). */
 static void kill_and_drain(sbx_pool *p, sbx_cap caps[3], const int fds[3])
 {
+	double until = sbx_now() + POOL_KILL_GRACE;
+
 	syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
 	sbx_cgroup_kill(&p->top);
-	for (int i = 0; i < 3; i++)
-		while (!caps[i].eof)
-			if (sbx_cap_read(&caps[i], fds[i]) < 0)
+	for (;;) {
+		struct pollfd pf[3];
+		int map[3];
+		int n = 0;
+		double now = sbx_now();
+
+		for (int i = 0; i < 3; i++)
+			if (!caps[i].eof) {
+				pf[n] = (struct pollfd){fds[i], POLLIN, 0};
+				map[n++] = i;
+			}
+		if (n == 0)
+			return;
+		if (now >= until ||
+		    (poll(pf, (nfds_t)n, (int)ceil((until - now) * 1000)) < 0 && errno != EINTR)) {
+			for (int i = 0; i < 3; i++)
 				caps[i].eof = 1;
+			return;
+		}
+		for (int k = 0; k < n; k++)
+			if (pf[k].revents && sbx_cap_read(&caps[map[k]], fds[map[k]]) < 0)
+				caps[map[k]].eof = 1;
+	}
 }
 
 /* What the next run needs that does not wait for the server's offer, done

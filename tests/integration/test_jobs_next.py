@@ -18,6 +18,13 @@ def claimed_by_read(worker):
     return [any(p.startswith("q.") for p in ph) for ph in lines]
 
 
+def traced(system, worker, n):
+    """claimed_by_read once n jobs have their lines: a job's line is written
+    after its result is recorded, so it may come after the job reads done."""
+    system.wait_for(lambda: len(claimed_by_read(worker)) >= n, what=f"{n} job-trace lines")
+    return claimed_by_read(worker)
+
+
 def queued_while(system, jid, *specs):
     system.wait(jid, states={"running"})
     ids = [system.submit(s) for s in specs]
@@ -39,7 +46,7 @@ def test_the_finish_claims_the_next_queued_job(system):
         types = [e["type"] for e in system.events(jid)]
         assert types == ["queued", "running", "done"], types
     # a was read and claimed; b came with a's finish, c with b's.
-    assert claimed_by_read(w) == [True, False, False]
+    assert traced(system, w, 3) == [True, False, False]
     # One running attempt each, nothing left pending or in the stream.
     assert system.r.xlen(system.prefix + "jobs") == 0
     assert system.r.xpending(system.prefix + "jobs", "workers")["pending"] == 0
@@ -61,7 +68,7 @@ def test_an_entry_routed_to_the_worker_comes_first(system):
     (eb, _), (ec, _) = got[0][1]
     system.r.xclaim(key, "workers", "elsewhere", 0, [eb], justid=True)
     assert system.wait(c)["attempt"] == "1"
-    assert claimed_by_read(w)[:2] == [True, False]
+    assert traced(system, w, 2)[:2] == [True, False]
     # b waits in the other consumer's list until the orphan scan gives it
     # back; then it runs once.
     h = system.wait(b)
