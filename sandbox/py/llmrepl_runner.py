@@ -18,6 +18,7 @@ import inspect
 import io
 import itertools
 import json
+import operator
 import os
 import reprlib
 import resource
@@ -25,7 +26,6 @@ import signal
 import struct
 import sys
 import time
-import traceback
 import types
 import unittest
 
@@ -178,27 +178,44 @@ class _BinCapture:
         pass
 
 
+def walk_tb(tb):
+    """(file name, line, function) of each entry of tb: what
+    traceback.extract_tb gives (sys.tracebacklimit too) without its column
+    positions, which Python 3.11 finds by walking the code object's
+    positions up to the instruction, each time (~0.35 ms per traceback of a
+    HumanEval check(), ~2.4 ms per failing evaluation)."""
+    limit = getattr(sys, "tracebacklimit", None)
+    if limit is not None:
+        limit = max(operator.index(limit), 0)
+    out = []
+    while tb is not None and (limit is None or len(out) < limit):
+        co = tb.tb_frame.f_code
+        out.append((co.co_filename, tb.tb_lineno, co.co_name))
+        tb = tb.tb_next
+    return out
+
+
 def frames(tb, limit=FRAMES_MAX):
     """The traceback as the code's own files and lines (harness frames left out)."""
     out = []
     total = 0
     try:
-        summary = traceback.extract_tb(tb)
+        summary = walk_tb(tb)
     except BaseException:  # noqa: BLE001
         return out, 0
-    for fs in summary:
-        if fs.filename in HARNESS_FILES:
+    for filename, lineno, name in summary:
+        if filename in HARNESS_FILES:
             continue
         total += 1
-        if fs.filename == "<solution>":
+        if filename == "<solution>":
             f = "solution"
-        elif fs.filename == "<tests>":
+        elif filename == "<tests>":
             f = "tests"
-        elif fs.filename.startswith("<doctest "):
+        elif filename.startswith("<doctest "):
             f = "doctest"
         else:
-            f = os.path.basename(fs.filename)
-        out.append({"file": f, "line": fs.lineno, "function": clean(fs.name, 100)})
+            f = os.path.basename(filename)
+        out.append({"file": f, "line": lineno, "function": clean(name, 100)})
     if len(out) > limit:
         out = out[:2] + out[-(limit - 2):]
     return out, total

@@ -198,3 +198,49 @@ def test_efficiency_figures(harness):
     assert m["peak_memory_kb"] > 45 * 1024
     assert m["cpu_s"] >= 0.2
     assert m["load_s"] >= 0.2 and m["wall_s"] >= m["load_s"]
+
+
+_WALK = r'''
+import json, sys, traceback
+sys.path.insert(0, sys.argv[1])
+import llmrepl_runner
+
+src = "def f(n):\n    if n:\n        return f(n - 1)\n    x = [1, 2,\n         3]\n    return x[\n        7]\n"
+ns = {}
+exec(compile(src, "<solution>", "exec"), ns)
+out = []
+for limit in (None, 0, 1, 3, -2, "x"):
+    if limit is None:
+        sys.__dict__.pop("tracebacklimit", None)
+    else:
+        sys.tracebacklimit = limit
+    try:
+        ns["f"](4)
+    except IndexError as e:
+        tb = e.__traceback__
+    try:
+        want = [[s.filename, s.lineno, s.name] for s in traceback.extract_tb(tb)]
+    except Exception as e:
+        want = type(e).__name__
+    try:
+        got = [list(t) for t in llmrepl_runner.walk_tb(tb)]
+    except Exception as e:
+        got = type(e).__name__
+    out.append([want == got, got if isinstance(got, str) else len(got)])
+print(json.dumps(out))
+'''
+
+
+def test_the_traceback_walk_is_extract_tbs_without_columns():
+    # The report's frames come from llmrepl_runner.walk_tb, which must give
+    # what traceback.extract_tb gives (the lines of a multi-line expression,
+    # sys.tracebacklimit), only faster.
+    import json
+    import subprocess
+
+    from evalkit import PY_DIR, PYTHON
+    p = subprocess.run([PYTHON, "-I", "-S", "-B", "-c", _WALK, str(PY_DIR)],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout) == [[True, 6], [True, 0], [True, 1], [True, 3], [True, 0],
+                                    [True, "TypeError"]]
