@@ -204,3 +204,24 @@ def test_grouped_and_alone_the_forgeries_fail(tmp_path):
             assert o["passed"] is (o["id"] == "honest"), (group, o)
             assert o["tests_passed"] == (1 if o["id"] == "honest" else 0), (group, o)
             assert ("group" in r["run"]) is (group != "1"), (group, r["run"])
+
+
+# The example speaks for its worker itself, on the worker's own socket: any
+# answer that is not the data an example's answer is (output, and the
+# exception's line only with an exception) is a crash, never a pass.
+LIES = {
+    "ok_with_an_exception": '["ok", ["n"], "3\\n", "", "ValueError: x\\n"]',
+    "a_call_answer": '["ok", ["n"], "3\\n", ""]',
+    "a_callback": '["cb", 1, [], []]',
+    "output_not_text": '["ok", ["n"], ["s", "3\\n"], "", None]',
+}
+
+
+@pytest.mark.parametrize("lie", sorted(LIES))
+def test_a_malformed_answer_from_the_example_is_a_crash(lie):
+    src = ("import gc, sys; w = [o for o in gc.get_objects() if type(o).__name__ == 'Worker']"
+           "[0]; sys.modules['llmrepl_wire'].send(w.sock, %s)" % LIES[lie])
+    r = evaluate(doc(src))
+    assert r["integrity"] == "split" and r["passed"] is False, r
+    assert [t["status"] for t in r["tests"]] == ["crashed"], r["tests"]
+    assert "malformed" in r["tests"][0]["error"]["message"] or lie == "a_callback", r["tests"]
