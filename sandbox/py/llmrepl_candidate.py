@@ -379,7 +379,8 @@ def _raised(names, message, frames=()):
 
 class Worker:
     """Serves one judge: ["load", code, module], ["call", target, args,
-    kwargs, timeout_s], ["op", handle id, op, args, timeout_s], ["free", ids].
+    kwargs, timeout_s], ["op", handle id, op, args, timeout_s], ["free", ids],
+    ["example", docstring number, source, filename, timeout_s] (see example).
     Answers ["ok", value, stdout, stderr] or ["raise", exception, stdout,
     stderr] (a load answers its globals as {name: value} or ["mod", name]).
     While the code calls a callable of the tests' it sends ["cb", id, args,
@@ -396,6 +397,7 @@ class Worker:
         self.err = _Capture()
         self.deadline = None
         self.handled = 0  # values that went out as handles
+        self.doc = None  # (the docstring's number, its examples' globals)
 
     def handle(self, obj):
         self.handled += 1
@@ -489,6 +491,8 @@ class Worker:
             return None
         if kind == "op" and len(msg) == 6:
             return self.guard(msg[5], lambda: self.op(msg))
+        if kind == "example" and len(msg) == 5 and type(msg[2]) is str and type(msg[3]) is str:
+            return self.example(msg[1], msg[2], msg[3], msg[4])
         return ["raise", ["e", ["ProtocolError", "Exception"], "unknown request"], "", ""]
 
     def calls(self, row):
@@ -550,6 +554,7 @@ class Worker:
         ns["__builtins__"] = __builtins__
         sys.modules[mod.__name__] = mod
         self.ns = ns
+        self.doc = None
 
         def run():
             if cells:
@@ -581,6 +586,32 @@ class Worker:
         r[1] = ["names", names]
         return r
 
+    def example(self, doc, source, filename, timeout):
+        """One example of the code's own docstrings, run here as doctest
+        runs it: compiled in "single" mode, in a copy of the code's globals
+        shared by the examples of one docstring (doc, the judge's number for
+        it). Answered as a call is, with a fifth element: the exception's
+        last line as traceback.format_exception_only gives it (what doctest
+        compares an expected exception with), or None. The judge compares
+        the output itself: only data goes back."""
+        if self.doc is None or self.doc[0] != doc:
+            self.doc = (doc, dict(self.ns or {}))
+        globs = self.doc[1]
+        text = [None]
+
+        def run():
+            try:
+                exec(compile(source, filename, "single", _future_flags(globs), True), globs)
+            except StepTimeout:
+                raise
+            except BaseException as e:  # noqa: BLE001 - the example's outcome
+                import traceback
+                text[0] = traceback.format_exception_only(type(e), e)[-1]
+                raise
+
+        r = self.guard(timeout, run)
+        return r + [text[0] if r[0] == "raise" else None]
+
     def call(self, msg):
         target, args, kwargs = msg[1], msg[2], msg[3]
         if type(target) is str:
@@ -598,6 +629,18 @@ class Worker:
         args = [self.dec(x) for x in msg[3]]
         kw = {k: self.dec(v) for k, v in msg[4]}
         return fn(obj, *args, **kw)
+
+
+def _future_flags(globs):
+    """The compiler flags of the __future__ features imported into globs
+    (as doctest's own _extract_future_flags)."""
+    import __future__
+    flags = 0
+    for name in __future__.all_feature_names:
+        feature = globs.get(name)
+        if feature is getattr(__future__, name):
+            flags |= feature.compiler_flag
+    return flags
 
 
 def _frames(e):

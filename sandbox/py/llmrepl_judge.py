@@ -528,6 +528,33 @@ class Remote:
     def op(self, target, name, args=(), kwargs=None):
         return self._outer(lambda: self._op(target, name, args, kwargs))
 
+    def example(self, doc, source, filename):
+        """One example of the code's own docstrings, run in the candidate
+        (llmrepl_candidate.Worker.example): (what it printed, the last line
+        of its exception as traceback.format_exception_only gives it, the
+        exception) or (what it printed, None, None). Its text never runs
+        here; a timeout or a crash raises as a call's does."""
+        return self._outer(lambda: self._example(doc, source, filename))
+
+    def _example(self, doc, source, filename):
+        t = self.timeout_fn()
+        reply = self._request(["example", doc, source, filename, t], t)
+        if type(reply) is not list or len(reply) != 5 or type(reply[2]) is not str or \
+                not (reply[4] is None or (reply[0] == "raise" and type(reply[4]) is str)):
+            self.kill()
+            raise CandidateCrashed("the code's process sent a malformed answer")
+        text = reply.pop()
+        got, reply[2] = reply[2], ""  # the output is the example's, compared, not the run's
+        try:
+            self._answer(reply)
+        except (llmrepl_runner.StepTimeout, CandidateCrashed):
+            raise
+        except BaseException as e:  # noqa: BLE001 - the example raised
+            if text is None:
+                raise
+            return got, text, e
+        return got, None, None
+
     def _call(self, target, args, kwargs):
         a = [self.encode(x) for x in args]
         kw = [[str(k), self.encode(v)] for k, v in kwargs.items()]

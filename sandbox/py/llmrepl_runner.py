@@ -293,6 +293,7 @@ class Runner:
         self.sources = {"solution": opts["code"].splitlines(),
                         "tests": (opts.get("tests") or "").splitlines()}
         self.remote = None  # llmrepl_judge.Remote when the code runs apart
+        self.docs = 0  # the code's docstrings whose examples ran apart
 
     # ---- timers -------------------------------------------------------------
     def _arm(self):
@@ -682,6 +683,11 @@ class Runner:
 
     def _doctest(self, ns, test, steps):
         runner = _DocRunner(self, steps, test)
+        if self.remote is not None and test.filename == "<solution>":
+            # The code's own examples: its author's text, so they run on the
+            # candidate's side, never here (see _doctest_apart).
+            self._doctest_apart(runner, test)
+            return
         test = doctest.DocTest(runner.examples, dict(ns), test.name, test.filename, test.lineno,
                                test.docstring)
         saved = sys.stdout
@@ -690,6 +696,58 @@ class Runner:
         finally:
             sys.stdout = saved
             signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+    def _doctest_apart(self, runner, test):
+        """The examples of one of the code's docstrings, each run in the
+        candidate's process (llmrepl_judge.Remote.example), which answers
+        with data: what it printed and the exception's last line. They are
+        compared here by doctest's own rules (DocTestRunner.run's: the
+        OutputChecker, an expected exception by its message, the examples'
+        option flags) and reported through the same DocRunner as in-process."""
+        check = doctest.OutputChecker().check_output
+        self.docs += 1
+        failures = 0
+        for num, ex in enumerate(runner.examples):
+            flags = runner.optionflags
+            for flag, on in (ex.options or {}).items():
+                flags = flags | flag if on else flags & ~flag
+            if flags & doctest.SKIP:
+                continue
+            quiet = bool(flags & doctest.REPORT_ONLY_FIRST_FAILURE) and failures > 0
+            runner.active = None
+            if not quiet:
+                runner.report_start(None, test, ex)
+            if runner.active is None:
+                continue  # not to be run (decided before, or the budget is spent)
+            try:
+                got, text, exc = self.remote.example(
+                    self.docs, ex.source, "<doctest %s[%d]>" % (test.name, num))
+            except BaseException as e:  # noqa: BLE001 - a timeout, a crash
+                runner.report_unexpected_exception(None, test, ex, (type(e), e, None))
+                failures += 1
+                continue
+            ok = False
+            if text is None:
+                ok = check(ex.want, got, flags)
+            elif ex.exc_msg is not None:
+                ok = check(ex.exc_msg, text, flags) or bool(
+                    flags & doctest.IGNORE_EXCEPTION_DETAIL and check(
+                        doctest._strip_exception_details(ex.exc_msg),
+                        doctest._strip_exception_details(text), flags))
+            if ok:
+                runner.report_success(None, test, ex, got)
+                continue
+            failures += 1
+            if text is None:
+                runner.report_failure(None, test, ex, got)
+            elif ex.exc_msg is not None:
+                runner.report_failure(None, test, ex, got + "Traceback (most recent call last):"
+                                      "\n    ...\n" + text)
+            else:
+                runner.report_unexpected_exception(None, test, ex, (type(exc), exc, None))
+            if flags & doctest.FAIL_FAST:
+                break
 
 
 def _assert_text(d):
