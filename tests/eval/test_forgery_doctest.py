@@ -5,7 +5,7 @@ writes a forged passing report to the judge's answer descriptor, or to
 every descriptor, and exits, reaches only its own process; the verdict is
 the honest one, the example's output compared by doctest's rules. Ordinary
 examples are judged and reported as before (build/llmrepl-eval, the real
-sandbox, cold and pooled)."""
+sandbox, cold, pooled, isolated and grouped)."""
 import json
 import os
 import subprocess
@@ -47,7 +47,7 @@ FORGERIES = {
     "open_fd3": "with open(3, 'w') as f:\n    f.write(%r)\n" % FORGED,
 }
 
-MODES = [[], ["--pool"]]
+MODES = [[], ["--pool"], ["--isolate", "--pool"]]
 
 
 def evaluate(code, *args, tests="", env=None):
