@@ -333,8 +333,13 @@ static int server_wait_ready(sbx_pool *p, int stfd, sbx_result *scratch, char *m
 			read_log(p, msg, len);
 			return -1;
 		}
-		if (strncmp(buf, "READY", 5) == 0 && p->spare_fd >= 0)
+		if (strncmp(buf, "READY", 5) == 0 && p->spare_fd >= 0) {
+			/* "READY <notes>": what the server could not do (an import
+			 * that failed, pages not calibrated), said with each run. */
+			if (buf[5] == ' ' && buf[6] != '\0')
+				sbx_detail_add(scratch, buf + 6);
 			return 0;
+		}
 	}
 }
 

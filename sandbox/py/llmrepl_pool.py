@@ -741,20 +741,23 @@ def serve():
     _skip_at_fork()
     global SERVER_PATH
     SERVER_PATH = list(sys.path)
-    # Everything imported so far lives as long as the server: keep the
-    # collector away from it, so that a forked run does not write to (and
-    # so copy) every page of it when it collects.
-    # Only a pool with a candidate factory serves evaluations (a plain
-    # one's runs would not use the pages).
+    # The pages a judge writes, copied by each spare while it waits: only a
+    # pool with a candidate factory serves evaluations (a plain one's runs
+    # would not use them), and only with lanes does a spare wait beside a run.
     prefault = sys.modules.get("llmrepl_prefault") if _LANES and _FACTORY else None
     if prefault is not None:
         prefault.prepare()
+    # Everything imported so far lives as long as the server: keep the
+    # collector away from it, so that a forked run does not write to (and
+    # so copy) every page of it when it collects.
     import gc
     gc.collect()
     gc.freeze()
     if prefault is not None:
-        # The pages a judge writes, copied by each spare while it waits.
         _WARM_PAGES[:] = prefault.calibrate()
+        if not _WARM_PAGES:
+            notes.append("the judge's pages are not copied ahead: none calibrated "
+                         "(llmrepl_prefault)")
     # What the imports left (some tools make ~/.cache) is no run's business.
     _wipe("/work")
     _wipe("/tmp")

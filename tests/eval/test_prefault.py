@@ -56,13 +56,14 @@ def test_warm_spares_leave_nothing_for_the_request(tmp_path):
         rep = r["report"]
         assert rep["integrity"] == "split", rep
         assert r["passed"], rep["tests"]
-    # Every run's judge had its pages copied ahead (as root the pool has two
-    # lanes; without them the spare has no time to spare and does not).
+        # The server calibrated the pages (it says so in every run's detail
+        # when it could not).
+        assert "not copied ahead" not in (rep["run"].get("detail") or ""), rep["run"]
+    # A spare copies them unless its request (or the server's PING) came
+    # first, which is the scheduler's to say: those that did, say how long.
     warm = [w for ln in err.splitlines() if ln.startswith("sbx-trace pool")
             for w in ln.split() if w.startswith("after.warm=")]
-    if os.geteuid() == 0:
-        assert len(warm) == len(items), err[-2000:]
-        assert all(int(w.split("=")[1]) > 0 for w in warm)
+    assert all(int(w.split("=")[1]) >= 0 for w in warm)
 
 
 _UNIT = r'''
