@@ -122,6 +122,11 @@ static int facts_read(eval_facts *f, const sbx_result *run, int split, json_obje
 	           strcmp(lr_json_str(f->ans, "integrity"), "split") == 0;
 	/* Code in the judge's own process is in the judge's figures. */
 	f->mem_unmeasured = f->split && !(run->isolation & SBX_ISO_CGROUP);
+	/* The code's process ended under the judge (it says crashed) and the
+	 * sandbox counted an OOM kill in the run: the memory limit ended it. */
+	if (run->end == SBX_END_MEMORY && strcmp(lr_json_str(f->ans, "status"), "crashed") == 0 &&
+	    lr_json_set_str(f->ans, "status", "memory") < 0)
+		return -1;
 	f->status = lr_json_str(f->ans, "status");
 	f->failure = lr_json_obj(f->ans, "error");
 	f->ran = !f->sandbox_failed && (status_is(f, "ok") || status_is(f, "tests_failed"));

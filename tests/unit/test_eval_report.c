@@ -74,6 +74,26 @@ TEST(test_a_sandbox_limit_overrides_a_passing_answer)
 	eval_outcome_free(&out);
 }
 
+TEST(test_a_crash_the_memory_limit_caused_is_memory)
+{
+	/* The judge saw the code's process end; the sandbox saw the OOM kill. */
+	static const char *const crashed =
+	    "{\"harness\": 1, \"status\": \"crashed\", \"tests_total\": 0, \"tests_passed\": 0, "
+	    "\"tests\": [], \"error\": {\"type\": \"Crash\", \"message\": \"the code's process "
+	    "ended during the call (EOFError)\"}}";
+	eval_outcome out;
+
+	judge(&out, crashed, SBX_END_MEMORY, NULL);
+	CHECK(out.passed == 0);
+	CHECK_CONTAINS(out.result_json, "\"status\":\"memory\"");
+	CHECK_STR(out.error, "the run went over the memory limit of 128 MB");
+	eval_outcome_free(&out);
+	/* Without the OOM kill a crash stays a crash. */
+	judge(&out, crashed, SBX_END_EXITED, NULL);
+	CHECK_CONTAINS(out.result_json, "\"status\":\"crashed\"");
+	eval_outcome_free(&out);
+}
+
 TEST(test_no_tests_and_a_clean_run_pass)
 {
 	eval_outcome out;
@@ -265,6 +285,7 @@ int main(void)
 	RUN(test_untrusted_reads);
 	RUN(test_defaults_ignore_static_errors_but_criteria_do_not);
 	RUN(test_a_sandbox_limit_overrides_a_passing_answer);
+	RUN(test_a_crash_the_memory_limit_caused_is_memory);
 	RUN(test_no_tests_and_a_clean_run_pass);
 	RUN(test_bad_tests_are_not_the_codes_fault_but_fail);
 	RUN(test_score_order);
