@@ -164,6 +164,11 @@ void sbx_pool_free(sbx_pool *p); /* stops it, leaves nothing running; accepts NU
  * every run when the static service is off or down). Told to the server
  * before the next run, again after a restart; best effort. Accepts NULL. */
 #define SBX_WANT_STATIC 1u
+/* SBX_WANT_PAGES: each spare copies the pages its judge will write while it
+ * waits beside the run before it. It takes that copying off an evaluation's
+ * critical path where a core is idle beside the judge (one evaluation at a
+ * time) and costs CPU where every core is busy, so only such callers ask. */
+#define SBX_WANT_PAGES 2u
 void sbx_pool_want(sbx_pool *p, unsigned what);
 
 /* A held interpreter: one sandboxed python kept across requests (a REPL

@@ -829,6 +829,17 @@ static int lanes_set_limits(sbx_pool *p, const sbx_cg_limits *want)
 	return 0;
 }
 
+/* What later runs will need, to a server not yet told ("WARM <what>", taken
+ * up by the server before it forks its next spare); told once, best effort. */
+static void want_send(sbx_pool *p, unsigned what, const char *msg)
+{
+	size_t len = strlen(msg);
+
+	if ((p->want & what) && !(p->want_sent & what) &&
+	    send(p->ctl, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)len)
+		p->want_sent |= what;
+}
+
 /* A live server with a spare for the run, whose run cgroup has this run's
  * limits, its counters from zero. -1 with res->detail; -2 when no spare
  * came within the run's timeout; -3 when the spare could not join the run's
@@ -852,11 +863,8 @@ static int pool_prepare(sbx_pool *p, run_state *r, sbx_result *res, const sbx_li
 			return -1;
 		}
 	}
-	/* What later runs will need, to a server not yet told ("WARM <what>",
-	 * loaded by the server before it forks its next spare). */
-	if ((p->want & SBX_WANT_STATIC) && !(p->want_sent & SBX_WANT_STATIC) &&
-	    send(p->ctl, "WARM static", 11, MSG_NOSIGNAL | MSG_DONTWAIT) == 11)
-		p->want_sent |= SBX_WANT_STATIC;
+	want_send(p, SBX_WANT_STATIC, "WARM static");
+	want_send(p, SBX_WANT_PAGES, "WARM pages");
 	/* The spare waits in its lane's run cgroup already: its limits for
 	 * this run, its counters from zero. Both lanes get a new job's limits
 	 * at once (no run goes on now): the one ahead is as ready as this. */

@@ -261,6 +261,7 @@ static int run_one(const char *path)
 		fprintf(stderr, "llmrepl-eval: sandbox: %s\n", msg);
 		goto cleanup;
 	}
+	sbx_pool_want(pool, SBX_WANT_PAGES); /* one evaluation: nothing beside it */
 	if (eval_run(&out, pool, &sc, &req, &err) < 0) {
 		fprintf(stderr, "llmrepl-eval: %s\n", err.msg);
 		goto cleanup;
@@ -293,6 +294,7 @@ typedef struct batch {
 	size_t n;
 	size_t next;  /* guarded by lock */
 	size_t group; /* items taken at once (--group) */
+	int alone;    /* one job thread: evaluations one at a time */
 	pthread_mutex_t lock;
 	sbx_config sc;
 } batch;
@@ -427,6 +429,8 @@ static void *batch_worker(void *arg)
 		log_error("sandbox pool: %s", msg);
 		pool = NULL;
 	}
+	if (b->alone) /* a core is idle beside each judge: its pages copied ahead */
+		sbx_pool_want(pool, SBX_WANT_PAGES);
 	for (;;) {
 		size_t i, n;
 
@@ -507,6 +511,7 @@ static int run_batch(const char *path)
 	/* Every job thread gets work: groups no bigger than an even share. */
 	if (b.group > 1 && b.n / (size_t)jobs < b.group)
 		b.group = b.n / (size_t)jobs > 1 ? b.n / (size_t)jobs : 1;
+	b.alone = jobs == 1;
 	for (long t = 0; t < jobs; t++)
 		pthread_create(&threads[t], NULL, batch_worker, &b);
 	for (long t = 0; t < jobs; t++)

@@ -389,7 +389,7 @@ def _warm_pages(sock):
     copy the pages its judge will write (llmrepl_prefault.populate), unless
     its request (or the server's PING) is here already, or comes meanwhile.
     The trace's duration, or None."""
-    if not _WARM_PAGES or not _LANES or _pending(sock):
+    if not _WARM_PAGES or not _LANES or "pages" not in _LOADED or _pending(sock):
         return None
     import time
     t = time.monotonic_ns()
@@ -639,8 +639,9 @@ def _recv_fds(sock):
 def _ctl_recv(ctl):
     """The host's next message on the control socket, as words; the server
     ends when the host is gone. "WARM <what>" (what later runs will need:
-    "static", the static analysis tools) is noted for _load_wanted, and
-    read as no words."""
+    "static", the static analysis tools; "pages", each spare's copies of the
+    pages its judge will write) is noted for _load_wanted, and read as no
+    words."""
     import os
     m, fds = _recv_fds(ctl)
     for fd in fds:
@@ -656,7 +657,7 @@ def _ctl_recv(ctl):
     return words
 
 
-_LOADABLE = ("static",)
+_LOADABLE = ("static", "pages")
 _WANTED = set()  # what the host said later runs will need, not loaded yet
 _LOADED = set()
 
@@ -669,8 +670,11 @@ def _load_wanted():
     what the tools leave in /work or /tmp the wipe that follows removes."""
     if not _WANTED:
         return
-    _LOADED.update(_WANTED)
+    wanted = set(_WANTED)
+    _LOADED.update(wanted)
     _WANTED.clear()
+    if "static" not in wanted:
+        return  # "pages": the spares forked from now on copy them (_warm_pages)
     try:
         import llmrepl_static
         llmrepl_static.load(warm=True)
@@ -711,6 +715,10 @@ def serve():
                       ahead, never offered), and the next spare waits for the
                       host's "FORK"
       host -> server  "FORK"  offer the next spare (after an IDLE)
+      host -> server  "WARM pages"  each spare copies the pages its judge
+                      will write while it waits (calibrated at the start; only
+                      asked by a host that runs one evaluation at a time: on
+                      busy cores the copies cost CPU the runs beside need)
       host -> server  "WARM static"  later runs will need the static tools:
                       loaded before the next spare's fork (_load_wanted)
       server -> host  "GONE"  it could not clean up after a run and quits

@@ -190,3 +190,28 @@ def test_without_the_static_service_the_server_loads_the_tools_once(tmp_path):
     # The first run's spare was forked before the host asked; the last one's
     # after the server loaded them.
     assert loaded[0] is False and loaded[-1] is True, loaded
+
+
+def _copies(tmp_path, jobs):
+    """The spares' page copies in the pool's trace of a batch run with jobs
+    threads (each its own pool): how many spares copied."""
+    f = tmp_path / ("batch%d.jsonl" % jobs)
+    items = [{"id": str(i), "code": "def f(x):\n    return x + 1\n",
+              "tests": "assert f(1) == 2\n", "entry_point": "f"} for i in range(12)]
+    f.write_text("".join(json.dumps(x) + "\n" for x in items))
+    p = subprocess.run([binary("llmrepl-eval"), "--batch", str(f), "--group", "1", "--json",
+                        "--jobs", str(jobs)], capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, LLMREPL_SBX_TRACE="1"))
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert all(json.loads(ln)["passed"] for ln in p.stdout.splitlines())
+    return sum(1 for ln in p.stderr.splitlines() if ln.startswith("sbx-trace pool")
+               for w in ln.split() if w.startswith("after.warm="))
+
+
+def test_only_a_host_running_one_evaluation_at_a_time_has_the_pages_copied(tmp_path):
+    # Two at a time every core is busy: nobody asks for the copies, no spare
+    # makes them. One at a time the host asks ("WARM pages"), and a spare
+    # that waits beside the run before it copies them (12 runs: at least one
+    # spare waits before its request comes).
+    assert _copies(tmp_path, 2) == 0
+    assert _copies(tmp_path, 1) >= 1
