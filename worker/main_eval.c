@@ -261,7 +261,6 @@ static int run_one(const char *path)
 		fprintf(stderr, "llmrepl-eval: sandbox: %s\n", msg);
 		goto cleanup;
 	}
-	sbx_pool_want(pool, SBX_WANT_PAGES); /* one evaluation: nothing beside it */
 	if (eval_run(&out, pool, &sc, &req, &err) < 0) {
 		fprintf(stderr, "llmrepl-eval: %s\n", err.msg);
 		goto cleanup;
