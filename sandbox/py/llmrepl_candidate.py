@@ -34,10 +34,6 @@ import llmrepl_wire as wire
 
 FACTORY_FD = 3
 REPEAT_S = 0.1
-# A NEW this soon after the END before it: the factory's requests come back
-# to back (a grouped run's items), and the next spare joins this run's
-# cgroups ahead rather than the other lane's.
-QUICK_S = 0.004
 NAME_VALUE_MAX = 64 << 10
 OUT_MAX = 16 << 20  # characters of each stream kept per call (the judge's cap + 1)
 
@@ -73,7 +69,6 @@ def factory_main(wipe, set_limits):
     clean = False  # nothing of the candidate's since the last END's clean-up
     lanes = {}  # the run cgroups seen, by their files' identity (a pool's lanes)
     last = None
-    ended = None  # when the last END (or CLEAN) cleaned up (time.monotonic)
     filled = False
     while True:
         try:
@@ -93,18 +88,24 @@ def factory_main(wipe, set_limits):
                 # spare joins them while it waits (a move can cost an RCU
                 # grace period, ~10 ms on cgroup v1); it moves again if the
                 # run's are others (_spare_main).
-                last = _cgroups_key(fds[3:])
+                key = _cgroups_key(fds[3:])
+                again = key == last
+                last = key
                 if last not in lanes and len(lanes) < 2:
                     lanes[last] = [os.dup(fd) for fd in fds[3:]]
-            # Requests back to back (a grouped run's items, each NEW soon
-            # after the END before it): the next one is likely the same
-            # run's.
-            quick = ended is not None and time.monotonic() - ended < QUICK_S
-            if last is not None:
-                # The next run's: the other lane's when there are two, this
-                # run's when its requests come back to back.
-                cgroups = lanes.get(last, []) if quick else \
-                    next((v for k, v in lanes.items() if k != last), lanes.get(last, []))
+                other = [v for k, v in lanes.items() if k != last]
+                if not other:
+                    cgroups = lanes[last]
+                elif again:
+                    # This run's again (a grouped run's items): its next
+                    # NEW is likely this run's too, whose cgroups a spare
+                    # may not wait in (the server counts them empty after
+                    # its run), so the spare joins at its GO, once, not
+                    # the other lane's ahead and then these.
+                    cgroups = []
+                else:
+                    # The next run's: the other lane's.
+                    cgroups = other[0]
             if spare is None or not spare.go(msg, fds):
                 _Spare(sock, set_limits, ()).go(msg, fds)
             # No spare forked now: the run's end (CLEAN) or a restart
@@ -130,7 +131,6 @@ def factory_main(wipe, set_limits):
                     # once, ~1 ms, before its first spare.
                     _fill_free_blocks()
                     filled = True
-                ended = time.monotonic()
                 spare = True
             clean = words == ["END"]
             if not clean:
