@@ -367,12 +367,8 @@ def _free_blocks():
         finally:
             os.dup2(saved, 2)
             os.close(saved)
-        os.set_blocking(r, False)
-        while True:
-            chunk = os.read(r, 1 << 16)
-            if not chunk:
-                break
-            data += chunk
+        # Every write end is closed now: read to the end.
+        data = b"".join(iter(lambda: os.read(r, 1 << 16), b""))
     except OSError:
         pass
     finally:
