@@ -705,6 +705,17 @@ static int final_mark(sbx_cap *c, long *kb)
 	return 1;
 }
 
+/* Drop the marks made before ns (the run's own, which its DONE repeats). */
+static void trace_since(sbx_trace *t, long long ns)
+{
+	int k = 0;
+
+	for (int i = 0; i < t->n; i++)
+		if (t->mark[i].ns >= ns)
+			t->mark[k++] = t->mark[i];
+	t->n = k;
+}
+
 /* The end of a run that ended at its answer (early_answer), before anything
  * else is asked of the server: its DONE, which says only that its processes
  * are dead and reaped (the outcome was taken at the answer). A run still
@@ -748,6 +759,7 @@ static void pend_settle(sbx_pool *p)
 		else if (pf[1].revents)
 			dead = 1;
 	}
+	trace_since(&p->tr, p->pend_ns);
 	sbx_trace_end(&p->tr);
 	if (dead)
 		server_stop(p);
