@@ -6,11 +6,17 @@
 #ifndef LLMREPL_CLOCK_H
 #define LLMREPL_CLOCK_H
 
+#include <time.h>
+
 /* Monotonic time since an arbitrary start: nanoseconds, milliseconds, and
  * seconds with a fraction (for deadlines and figures in seconds). */
 long long lr_now_ns(void);
 long long lr_now_ms(void);
 double lr_now_s(void);
+
+/* The monotonic time ms milliseconds from now, as pthread_cond_timedwait
+ * takes it for a condition variable on CLOCK_MONOTONIC. */
+struct timespec lr_mono_after(long ms);
 
 /* Wall-clock milliseconds since the Unix epoch. */
 long long lr_realtime_ms(void);

@@ -9,6 +9,15 @@
 #include "fence_lua.h"
 
 /* clang-format off */
+/* The job kinds (job.h's lr_job_kind, in its order) as Lua literals: X(a,
+ * "<kind>") for each. */
+#define LUA_KINDS(X, a) X(a, "evaluate") X(a, "generate") X(a, "refactor") X(a, "loop") \
+	X(a, "session_open") X(a, "exec") X(a, "session_close") X(a, "batch")
+#define LUA_KIND_SET(a, k)  k " = true, "
+#define LUA_KIND_COUNTER(state, k) "'total:" state ":" k "', "
+/* The counters total:<state>:<kind> of one final state, and :none. */
+#define LUA_KINDS_BY(state) LUA_KINDS(LUA_KIND_COUNTER, state) "'total:" state ":none', "
+
 #define LUA_PRELUDE \
 	"-- Shared by every script. ARGV[1] is the key prefix.\n" \
 	"local P = ARGV[1]\n" \
@@ -56,31 +65,28 @@
 	"  local a, b = string.match(id or '', '^(%d+)%-(%d+)$')\n" \
 	"  return a ~= nil and #a <= 19 and #b <= 19\n" \
 	"end\n" \
-	"-- The kinds of job.h (lr_job_kind): change both together.\n" \
-	"local KIND_LIST = {'evaluate', 'generate', 'refactor', 'loop', 'session_open', 'exec',\n" \
-	"  'session_close', 'batch'}\n" \
-	"local KINDS = {}\n" \
-	"for _, kd in ipairs(KIND_LIST) do KINDS[kd] = true end\n" \
+	"-- The kinds of job.h (lr_job_kind): change both together (LUA_KINDS).\n" \
+	"local KINDS = {" LUA_KINDS(LUA_KIND_SET, ) "}\n" \
+	"-- Every counter of STATS; then total:<final state>:<kind>, for the kinds\n" \
+	"-- there are and 'none'. (Written out whole: made from the lists, the\n" \
+	"-- names were built again on every call of every script.)\n" \
 	"local COUNTERS = {'queued', 'running', 'retry_wait', 'total:done', 'total:cancelled',\n" \
 	"  'total:rejected', 'total:dead', 'total:passed', 'total:failed', 'total:submitted',\n" \
 	"  'total:retries', 'total:reclaimed', 'total:stale_writes', 'total:evicted',\n" \
-	"  'total:callbacks_delivered', 'total:callbacks_failed', 'finished_bytes'}\n" \
-	"-- total:<final state>:<kind>, for the kinds there are (and 'none').\n" \
-	"for _, s in ipairs({'done', 'cancelled', 'rejected', 'dead'}) do\n" \
-	"  for _, kd in ipairs(KIND_LIST) do COUNTERS[#COUNTERS + 1] = 'total:' .. s .. ':' .. kd end\n" \
-	"  COUNTERS[#COUNTERS + 1] = 'total:' .. s .. ':none'\n" \
-	"end\n" \
+	"  'total:callbacks_delivered', 'total:callbacks_failed', 'finished_bytes',\n" \
+	"  " LUA_KINDS_BY("done") LUA_KINDS_BY("cancelled") LUA_KINDS_BY("rejected") \
+	LUA_KINDS_BY("dead") "}\n" \
 	"local function kind_of(j) return KINDS[j.kind or ''] and j.kind or 'none' end\n" \
-	"-- The shared keys a job's scripts may write: of their type, counters numbers.\n" \
+	"-- The shared keys a job's scripts may write: of their type, counters numbers\n" \
+	"-- (int's bounds: up to 15 characters of digits are inside them).\n" \
 	"local function check_globals()\n" \
-	"  for _, kt in ipairs({{STATS, 'hash'}, {JOBS, 'stream'}, {LEASES, 'zset'},\n" \
-	"      {DELAYED, 'zset'}, {DEAD, 'stream'}, {FINISHED, 'zset'}, {CALLBACKS, 'zset'}}) do\n" \
-	"    need(kt[1], kt[2])\n" \
-	"  end\n" \
+	"  need(STATS, 'hash'); need(JOBS, 'stream'); need(LEASES, 'zset'); need(DELAYED, 'zset')\n" \
+	"  need(DEAD, 'stream'); need(FINISHED, 'zset'); need(CALLBACKS, 'zset')\n" \
 	"  local v = redis.call('HMGET', STATS, unpack(COUNTERS))\n" \
 	"  for i = 1, #COUNTERS do\n" \
-	"    if v[i] and not int(v[i], -1e15, 1e15) then\n" \
-	"      bad('counter ' .. COUNTERS[i] .. ' of ' .. STATS .. ' is ' .. show(v[i]) .. ', not an integer')\n" \
+	"    local x = v[i]\n" \
+	"    if x and not (#x <= 15 and string.find(x, '^%-?%d+$')) and not int(x, -1e15, 1e15) then\n" \
+	"      bad('counter ' .. COUNTERS[i] .. ' of ' .. STATS .. ' is ' .. show(x) .. ', not an integer')\n" \
 	"    end\n" \
 	"  end\n" \
 	"end\n" \

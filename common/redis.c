@@ -2,6 +2,7 @@
 #include "redis.h"
 
 #include "log.h"
+#include "redis_int.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -11,31 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-
-#define SCRIPT_CACHE_MAX 32
-
-struct lr_redis {
-	redisContext *c; /* NULL while disconnected */
-	lr_redis_url url;
-	char *client_name;
-	long connect_timeout_ms;
-	long command_timeout_ms;
-	char where[300];
-	/* Reply bounds, enforced by the reader's object functions. */
-	redisReplyObjectFunctions fn;
-	redisReplyObjectFunctions *orig;
-	size_t reply_max;
-	size_t reply_bytes;
-	int reply_over;
-	int ever_connected;
-	long wait_replicas;
-	long wait_timeout_ms;
-	size_t sentinel_first; /* the Sentinel that answered last is asked first */
-	/* Scripts known to be loaded on this connection. */
-	const lr_script *scripts[SCRIPT_CACHE_MAX];
-	char sha[SCRIPT_CACHE_MAX][41];
-	size_t nscripts;
-};
 
 /* ---- URL ---------------------------------------------------------------- */
 
@@ -429,15 +405,6 @@ int lr_redis_drop_if_closed(lr_redis *r)
 	return 1;
 }
 
-static struct timeval ms_tv(long ms)
-{
-	struct timeval tv;
-
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	return tv;
-}
-
 /* Run a command on a fresh connection during setup; err gets the reason. */
 static int setup_cmd(lr_redis *r, lr_err *err, const char *what, int argc, const char **argv)
 {
@@ -479,8 +446,8 @@ static void set_where(lr_redis *r)
  * error saying what this Sentinel answered. */
 static int sentinel_ask(lr_redis *r, const lr_redis_addr *a, char **host, int *port, lr_err *err)
 {
-	struct timeval ctv = ms_tv(r->connect_timeout_ms);
-	struct timeval ttv = ms_tv(r->command_timeout_ms);
+	struct timeval ctv = lr_redis_tv(r->connect_timeout_ms);
+	struct timeval ttv = lr_redis_tv(r->command_timeout_ms);
 	redisContext *c = redisConnectWithTimeout(a->host, a->port, ctv);
 	redisReply *rep = NULL;
 	long v;
@@ -580,8 +547,8 @@ static int check_master(lr_redis *r, lr_err *err)
 
 static int conn_open(lr_redis *r, lr_err *err)
 {
-	struct timeval ctv = ms_tv(r->connect_timeout_ms);
-	struct timeval ttv = ms_tv(r->command_timeout_ms);
+	struct timeval ctv = lr_redis_tv(r->connect_timeout_ms);
+	struct timeval ttv = lr_redis_tv(r->command_timeout_ms);
 	char dbs[24];
 	int rc;
 
@@ -647,6 +614,7 @@ static int conn_open(lr_redis *r, lr_err *err)
 		if (rc < 0)
 			goto fail;
 	}
+	lr_redis_note_client_id(r);
 	if (r->ever_connected)
 		log_info("reconnected to redis at %s", r->where);
 	r->ever_connected = 1;
@@ -729,7 +697,7 @@ long lr_redis_block_ms(const lr_redis *r, long want)
 	/* Leave a margin for the round trip and a busy server. */
 	long max = r->command_timeout_ms - r->command_timeout_ms / 4 - 100;
 
-	if (max < 1)
+	if (max < 1 || lr_redis_stopping(r))
 		max = 1;
 	if (want <= 0 || want > max)
 		return max;
@@ -813,7 +781,9 @@ int lr_redis_cmdv(lr_redis *r, redisReply **out, int argc, const char *const *ar
 		return rc;
 	r->reply_bytes = 0;
 	r->reply_over = 0;
-	rep = redisCommandArgv(r->c, argc, (const char **)argv, lens);
+	rep = redisAppendCommandArgv(r->c, argc, (const char **)argv, lens) == REDIS_OK
+	          ? lr_redis_get_reply(r)
+	          : NULL;
 	return finish_reply(r, rep, out, argc > 0 ? argv[0] : "command", err);
 }
 
@@ -833,7 +803,7 @@ int lr_redis_cmd(lr_redis *r, redisReply **out, lr_err *err, const char *fmt, ..
 	r->reply_bytes = 0;
 	r->reply_over = 0;
 	va_start(ap, fmt);
-	rep = redisvCommand(r->c, fmt, ap);
+	rep = redisvAppendCommand(r->c, fmt, ap) == REDIS_OK ? lr_redis_get_reply(r) : NULL;
 	va_end(ap);
 	return finish_reply(r, rep, out, what, err);
 }

@@ -110,8 +110,23 @@ void lr_redis_drop(lr_redis *r);
 int lr_redis_drop_if_closed(lr_redis *r);
 
 /* `want` milliseconds clamped so a blocking command returns before the
- * socket timeout would kill the connection. */
+ * socket timeout would kill the connection; 1 once r is stopping (below). */
 long lr_redis_block_ms(const lr_redis *r, long want);
+
+/* Let a stop end r's blocking commands at once (redis_stop.c). stop_fd
+ * (lr_main_stop_fd()) turns readable when the process is asked to stop.
+ * A command that waits for its reply when it does is unblocked by the
+ * server (CLIENT UNBLOCK of this connection's CLIENT ID, sent from a second,
+ * short-lived connection to the same node): an XREADGROUP BLOCK returns as
+ * if its time had passed, with whatever the server had delivered already,
+ * so nothing is lost and the connection stays usable; a blocking command
+ * sent later blocks 1 ms (lr_redis_block_ms). Meant for the connection of
+ * a daemon's main loop. 0 turns it off. Where the server refuses CLIENT ID
+ * or CLIENT UNBLOCK (an ACL), a blocking read ends by its BLOCK time, as
+ * without this. */
+void lr_redis_stop_on(lr_redis *r, int stop_fd);
+/* Whether r's stop descriptor turned readable. */
+int lr_redis_stopping(const lr_redis *r);
 
 /* After writes that must survive a failover: WAIT until opts.wait_replicas
  * replicas have them (at most opts.wait_timeout_ms). 0 when they did or when

@@ -3,18 +3,52 @@
 
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t *stop_flag;
+static int stop_pipe[2] = {-1, -1}; /* written once per signal, never read */
 
 static void on_signal(int sig)
 {
+	int saved = errno;
+
 	(void)sig;
 	if (stop_flag != NULL && *stop_flag < 2)
 		(*stop_flag)++;
+	if (stop_pipe[1] >= 0 && write(stop_pipe[1], "s", 1) < 0) {
+		/* full (64 KiB of signals): it is readable all the same */
+	}
+	errno = saved;
+}
+
+/* The pipe a signal makes readable, both ends above 2 (0 means "none" in
+ * the structs that carry it), non-blocking, closed on exec. */
+static void open_stop_pipe(void)
+{
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+		return;
+	for (int i = 0; i < 2; i++) {
+		stop_pipe[i] = p[i] > 2 ? p[i] : fcntl(p[i], F_DUPFD_CLOEXEC, 3);
+		if (p[i] <= 2)
+			close(p[i]);
+	}
+	if (stop_pipe[0] < 0 || stop_pipe[1] < 0) {
+		close(stop_pipe[0]); /* close(-1) only fails */
+		close(stop_pipe[1]);
+		stop_pipe[0] = stop_pipe[1] = -1;
+	}
+}
+
+int lr_main_stop_fd(void)
+{
+	return stop_pipe[0] >= 0 ? stop_pipe[0] : 0;
 }
 
 static void install_signals(volatile sig_atomic_t *stop)
@@ -25,6 +59,7 @@ static void install_signals(volatile sig_atomic_t *stop)
 		return;
 	signal(SIGPIPE, SIG_IGN);
 	stop_flag = stop;
+	open_stop_pipe();
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);

@@ -19,8 +19,8 @@
  * lr_main_init reads the settings (defaults, the --config file, LLMREPL_*
  * variables, flags; --help and --version), checks the number of positional
  * arguments, starts logging at the configured level, and for a daemon
- * installs its signal handling (SIGTERM and SIGINT count into a flag,
- * SIGPIPE ignored). */
+ * installs its signal handling (SIGTERM and SIGINT count into a flag and
+ * make lr_main_stop_fd() readable, SIGPIPE ignored). */
 #ifndef LLMREPL_STARTUP_H
 #define LLMREPL_STARTUP_H
 
@@ -82,6 +82,11 @@ typedef struct lr_start {
  * (LR_EXIT_OK after --help or --version, LR_EXIT_USAGE with a message on
  * stderr), the table already freed. */
 int lr_main_init(const lr_start *s, int argc, char **argv, int *first);
+
+/* A descriptor that turns readable at the first SIGTERM or SIGINT and stays
+ * so (nothing reads it): poll it beside a socket to wake a blocking wait at
+ * once (lr_redis_stop_on). Always > 2; 0 when signals are not handled. */
+int lr_main_stop_fd(void);
 
 /* Print "<prog>: <message>" on stderr, free the table, return LR_EXIT_USAGE. */
 int lr_main_usage(const lr_cfg *cfg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -23,6 +23,7 @@ int disp_open(disp **out, const disp_config *cfg, const volatile sig_atomic_t *s
 		free(d);
 		return rc;
 	}
+	lr_redis_stop_on(d->q.r, cfg->stop_fd); /* a stop ends the intake's blocking read */
 	*out = d;
 	return 0;
 }

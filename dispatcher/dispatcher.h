@@ -33,6 +33,7 @@ typedef struct disp_config {
 	lr_job_policy job;   /* spec rules */
 	lr_q_policy queue;   /* retry, expiry and event rules recorded with each job */
 	long idem_ttl_s;     /* how long an idempotency_key names its job */
+	int stop_fd;         /* readable once a stop is asked (lr_main_stop_fd); 0: none */
 } disp_config;
 
 typedef struct disp disp;

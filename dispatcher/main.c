@@ -251,6 +251,7 @@ int main(int argc, char **argv)
 	dc.idem_ttl_s = hc.idem_ttl_s; /* one setting for both paths */
 	dc.name = lr_main_name(defname, sizeof(defname), name, "dispatcher");
 	dc.redis.client_name = dc.name;
+	dc.stop_fd = lr_main_stop_fd();
 	if (dc.job.models == NULL)
 		dc.job.models = "";
 

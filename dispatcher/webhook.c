@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <netdb.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -30,6 +31,8 @@ struct wh_sender {
 	size_t nallow;
 	pthread_t thread;
 	atomic_int stop;
+	pthread_mutex_t mu; /* with cv: wh_stop ends a pause at once */
+	pthread_cond_t cv;
 };
 
 /* ---- one POST ------------------------------------------------------------ */
@@ -286,6 +289,18 @@ static void deliver(wh_sender *s, const lr_q_callback *cb)
 		log_warn("job %s: callback outcome not recorded: %s", cb->id, err.msg);
 }
 
+/* Wait ms milliseconds, or until wh_stop. */
+static void pause_ms(wh_sender *s, long ms)
+{
+	struct timespec until = lr_mono_after(ms);
+
+	pthread_mutex_lock(&s->mu);
+	while (!atomic_load(&s->stop) &&
+	       pthread_cond_timedwait(&s->cv, &s->mu, &until) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&s->mu);
+}
+
 static void *run(void *arg)
 {
 	wh_sender *s = arg;
@@ -305,7 +320,7 @@ static void *run(void *arg)
 		if (rc < 0) {
 			if (!down++)
 				log_warn("callbacks: %s; retrying", err.msg);
-			lr_sleep_ms(lr_backoff_ms(down, 100, 2000));
+			pause_ms(s, lr_backoff_ms(down, 100, 2000));
 			continue;
 		}
 		down = 0;
@@ -315,9 +330,20 @@ static void *run(void *arg)
 		if (keep)
 			freeReplyObject(keep);
 		if (n == 0)
-			lr_sleep_ms(IDLE_MS);
+			pause_ms(s, IDLE_MS);
 	}
 	return NULL;
+}
+
+static void cv_init(wh_sender *s)
+{
+	pthread_condattr_t ca;
+
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->cv, &ca);
+	pthread_condattr_destroy(&ca);
 }
 
 int wh_start(wh_sender **out, const lr_redis_opts *redis_opts, const lr_keys *keys,
@@ -341,8 +367,13 @@ int wh_start(wh_sender **out, const lr_redis_opts *redis_opts, const lr_keys *ke
 	rc = wh_cidr_parse_list(s->allow, WH_ALLOW_MAX, &s->nallow, cfg->allow, err);
 	if (rc == 0)
 		rc = lr_redis_open_wait(&s->q.r, &s->ropts, "webhooks", stop, err);
-	if (rc == 0 && pthread_create(&s->thread, NULL, run, s) != 0)
+	if (rc == 0)
+		cv_init(s);
+	if (rc == 0 && pthread_create(&s->thread, NULL, run, s) != 0) {
 		rc = lr_err_set(err, LR_EIO, "cannot start the callback thread");
+		pthread_cond_destroy(&s->cv);
+		pthread_mutex_destroy(&s->mu);
+	}
 	if (rc < 0) {
 		lr_redis_close(s->q.r);
 		free(s);
@@ -356,8 +387,13 @@ void wh_stop(wh_sender *s)
 {
 	if (s == NULL)
 		return;
+	pthread_mutex_lock(&s->mu);
 	atomic_store(&s->stop, 1);
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
 	pthread_join(s->thread, NULL);
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
 	lr_redis_close(s->q.r);
 	free(s);
 }

@@ -183,13 +183,7 @@ static void *hb_main(void *arg)
 			             lr_now_ms() + (long long)(hb->cfg->drain_s * 1000.0));
 		beat(hb);
 		pthread_mutex_lock(&hb->mu);
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += p / 1000;
-		until.tv_nsec += (p % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		until = lr_mono_after(p);
 		while (!hb->quit) {
 			int rc = pthread_cond_timedwait(&hb->cv, &hb->mu, &until);
 

@@ -119,6 +119,7 @@ int main(int argc, char **argv)
 	if (rc != LR_MAIN_RUN)
 		return rc;
 	wc.name = lr_main_name(defname, sizeof(defname), name, "worker");
+	wc.stop_fd = lr_main_stop_fd();
 	wc.redis.client_name = wc.name;
 	if (wc.fault_abort_marker && *wc.fault_abort_marker)
 		log_warn("fault injection is on: a job containing '%s' aborts this worker",

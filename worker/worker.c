@@ -291,6 +291,8 @@ int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 		rc = 0; /* stopped while waiting */
 	if (rc < 0 || *stop)
 		goto cleanup;
+	/* A stop ends the wait for a job at once (the read returns what it has). */
+	lr_redis_stop_on(w.q.r, cfg->stop_fd);
 	log_info("worker %s taking jobs from %sjobs at %s (lease %ld ms)", cfg->name,
 	         cfg->keys.prefix, lr_redis_where(w.q.r), cfg->lease_ms);
 	while (!*stop) {

@@ -40,6 +40,7 @@ typedef struct wk_config {
 	/* Settings of model-based kinds go below (model server, model, ...). */
 	llm_settings llm;     /* the model server and how to call it (model/llm.h) */
 	const char *push_url; /* loop jobs: push accepted commits here (deployment), or NULL */
+	int stop_fd;          /* readable once a stop is asked (lr_main_stop_fd); 0: none */
 } wk_config;
 
 /* Run until *stop is set (1: drain, 2: now). Returns 0 after a clean stop, or

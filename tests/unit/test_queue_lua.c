@@ -6,14 +6,22 @@
 
 #include <stdio.h>
 
-/* Every kind of job.h is in the scripts' list (the per-kind counters). */
+/* Every kind of job.h is in the scripts' set of kinds and has its counters
+ * (total:<final state>:<kind>) in the list the scripts check. */
 TEST(scripts_know_every_kind)
 {
-	for (int k = 0; k < LR_KIND_COUNT; k++) {
-		char quoted[64];
+	static const char *const finals[] = {"done", "cancelled", "rejected", "dead"};
 
-		snprintf(quoted, sizeof(quoted), "'%s'", lr_job_kind_name((lr_job_kind)k));
-		CHECK_CONTAINS(lr_lua_claim.src, quoted);
+	for (int k = 0; k < LR_KIND_COUNT; k++) {
+		const char *name = lr_job_kind_name((lr_job_kind)k);
+		char want[96];
+
+		snprintf(want, sizeof(want), "%s = true,", name);
+		CHECK_CONTAINS(lr_lua_claim.src, want);
+		for (size_t i = 0; i < sizeof(finals) / sizeof(finals[0]); i++) {
+			snprintf(want, sizeof(want), "'total:%s:%s'", finals[i], name);
+			CHECK_CONTAINS(lr_lua_claim.src, want);
+		}
 	}
 }
 
