@@ -293,7 +293,7 @@ def set_limits(lim, ahead=None):
         resource.setrlimit(res, (soft, hard))
 
 
-def _child(fds, lim, ahead):
+def _child(fds, lim, ahead, lane=0):
     import os
     if fds != _RUN_FDS:
         # (The spare left 1-4 free for them, so this is not expected.)
@@ -307,10 +307,13 @@ def _child(fds, lim, ahead):
     keep = [sbx._TRACE_FD] if sbx._TRACE_FD >= 0 else []
     if _FACTORY:
         # The candidate factory's socket and the run's cgroups stay, for
-        # llmrepl_judge.
-        keep = sorted(keep + [FACTORY_FD] + _CGROUP_HELD)
+        # llmrepl_judge; and its lane's count of processes (read-only), by
+        # which the judge knows it is the run's last (llmrepl_judge.alone).
+        pids = [_LANE_PIDS[lane]] if _LANE_PIDS else []
+        keep = sorted(keep + [FACTORY_FD] + _CGROUP_HELD + pids)
         import llmrepl_judge
         llmrepl_judge.CGROUP_FDS = tuple(_CGROUP_HELD)
+        llmrepl_judge.PIDS_FD = pids[0] if pids else -1
     lo = CTL_FD
     for fd in keep:
         os.closerange(lo, fd)
@@ -479,7 +482,7 @@ def _spare_main(sock, lane):
     words = msg.decode().split()
     if len(words) != 5 or len(fds) != 4:
         posix._exit(0)
-    _child(fds, tuple(int(w) for w in words), ahead)
+    _child(fds, tuple(int(w) for w in words), ahead, lane)
 
 
 class _Spare:
@@ -760,6 +763,8 @@ def serve():
         _FACTORY.update(_children() or ())
     notes = _warm_imports()
     _logging_at_exit()
+    import atexit
+    sbx.ATEXIT_BASE = atexit._ncallbacks()
     _skip_at_fork()
     global SERVER_PATH
     SERVER_PATH = list(sys.path)
