@@ -370,31 +370,48 @@ void lr_q_taken_free(lr_q_taken *t)
 	memset(t, 0, sizeof(*t));
 }
 
-int lr_q_intake(lr_q *q, const lr_q_record *rec, const lr_q_policy *pol, int *recorded, lr_err *err)
+int lr_q_intake_many(lr_q *q, const lr_q_record *recs, size_t n, const lr_q_policy *pol,
+                     int *recorded, lr_err *err)
 {
 	argv_list a = {0};
 	redisReply *rep = NULL;
 	int rc;
 
-	if (recorded)
-		*recorded = 0;
+	if (n == 0)
+		return 0;
 	al_str(&a, q->k->prefix);
-	al_str(&a, rec->id);
-	al_str(&a, rec->queued ? "queued" : "rejected");
-	al_str(&a, rec->kind ? rec->kind : "");
-	al_push(&a, rec->spec, rec->spec ? rec->spec_len : 0);
-	al_str(&a, rec->error ? rec->error : "");
-	al_str(&a, rec->notes ? rec->notes : "");
-	al_long(&a, (long)rec->spec_bytes);
 	al_policy(&a, pol);
+	for (size_t i = 0; i < n; i++) {
+		const lr_q_record *rec = &recs[i];
+
+		al_str(&a, rec->id);
+		al_str(&a, rec->queued ? "queued" : "rejected");
+		al_str(&a, rec->kind ? rec->kind : "");
+		al_push(&a, rec->spec, rec->spec ? rec->spec_len : 0);
+		al_str(&a, rec->error ? rec->error : "");
+		al_str(&a, rec->notes ? rec->notes : "");
+		al_long(&a, (long)rec->spec_bytes);
+	}
 	rc = run(q->r, &lr_lua_intake, &a, &rep, err);
-	if (rc == 0) {
-		if (!lr_reply_is_str(rep))
+	if (rc == 0 && (rep->type != REDIS_REPLY_ARRAY || rep->elements != n))
+		rc = lr_err_set(err, LR_EPROTO, "intake: unexpected reply from redis");
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (!lr_reply_is_str(rep->element[i]))
 			rc = lr_err_set(err, LR_EPROTO, "intake: unexpected reply from redis");
 		else if (recorded)
-			*recorded = strcmp(rep->str, "exists") != 0;
+			recorded[i] = strcmp(rep->element[i]->str, "exists") != 0;
 	}
 	return done(rep, &a, rc);
+}
+
+int lr_q_intake(lr_q *q, const lr_q_record *rec, const lr_q_policy *pol, int *recorded, lr_err *err)
+{
+	int rec1 = 0;
+	int rc = lr_q_intake_many(q, rec, 1, pol, &rec1, err);
+
+	if (recorded)
+		*recorded = rc == 0 && rec1;
+	return rc;
 }
 
 /* Upkeep scripts answer {n, buried job, reason, ...}: the count, and the

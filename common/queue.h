@@ -138,6 +138,11 @@ typedef struct lr_q_record {
  * given, is then 0). */
 int lr_q_intake(lr_q *q, const lr_q_record *rec, const lr_q_policy *pol, int *recorded,
                 lr_err *err);
+/* The same for n requests in one call (one script: the dispatcher's batch);
+ * recorded[i], when given, says whether recs[i] was. A refusal (bad data:
+ * a shared key of the wrong type) records none of them. */
+int lr_q_intake_many(lr_q *q, const lr_q_record *recs, size_t n, const lr_q_policy *pol,
+                     int *recorded, lr_err *err);
 
 /* Jobs whose lease expired: retry (with backoff) or dead. *n = reclaimed. */
 int lr_q_reclaim(lr_q *q, long limit, long *n, lr_err *err);

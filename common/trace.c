@@ -70,3 +70,26 @@ void lr_trace_end(const char *what)
 	fprintf(stderr, "%s\n", line);
 	cur.on = 0;
 }
+
+void *lr_trace_hold(void)
+{
+	trace *t;
+
+	if (!cur.on)
+		return NULL;
+	t = malloc(sizeof(*t));
+	if (t != NULL)
+		*t = cur;
+	cur.on = 0;
+	return t;
+}
+
+void lr_trace_resume(void *held)
+{
+	if (held == NULL) {
+		cur.on = 0;
+		return;
+	}
+	cur = *(trace *)held;
+	free(held);
+}

@@ -21,5 +21,11 @@ void lr_trace_mark(const char *name);
 /* Print the line (its kind now `what`, when not NULL: the job's kind is
  * known only after the claim) and stop. */
 void lr_trace_end(const char *what);
+/* Take this thread's trace away (NULL when none is on), to be carried on
+ * later, on this or another thread, by lr_trace_resume (which frees it),
+ * or dropped with free(): the dispatcher's requests, prepared one by one,
+ * recorded together. */
+void *lr_trace_hold(void);
+void lr_trace_resume(void *held); /* accepts NULL: no trace then */
 
 #endif

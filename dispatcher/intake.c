@@ -8,17 +8,61 @@
 #include <stdlib.h>
 #include <string.h>
 
-int disp_intake_one(disp *d, const char *id, const char *spec, size_t len, lr_err *err)
+/* Requests recorded together, by one intake script: at most this many, and
+ * no more once their specs reach this many bytes. */
+#define INTAKE_MAX       32
+#define INTAKE_MAX_BYTES (1u << 20)
+
+/* A request made ready for the intake script, with what its record points
+ * to (its id and, rejected, its spec point into the caller's request). */
+typedef struct pending {
+	lr_q_record rec;
+	char *norm;     /* the normalised spec */
+	char *stripped; /* the spec without its idempotency key */
+	char *error;    /* why it is rejected */
+	char *notes;    /* what the operator's caps changed */
+	void *trace;    /* its trace, carried on when it is recorded */
+} pending;
+
+typedef struct intake_batch {
+	pending p[INTAKE_MAX];
+	size_t n;
+	size_t bytes;
+} intake_batch;
+
+static void pending_free(pending *p)
+{
+	free(p->norm);
+	free(p->stripped);
+	free(p->error);
+	free(p->notes);
+	free(p->trace); /* dropped unprinted when it was not recorded */
+	memset(p, 0, sizeof(*p));
+}
+
+/* The request is to be recorded as rejected, saying why (its trace is not
+ * printed: it was never queued). */
+static int reject(pending *p, const char *why)
+{
+	p->error = strdup(why);
+	p->rec.error = p->error;
+	lr_trace_resume(NULL);
+	return p->error ? 0 : LR_ENOMEM;
+}
+
+/* Validate one request into *p, queued or rejected; < 0 (err says why) when
+ * it cannot be recorded now. */
+static int prepare(disp *d, pending *p, const char *id, const char *spec, size_t len, lr_err *err)
 {
 	lr_job_spec s;
 	lr_err why;
-	char *norm = NULL, *stripped = NULL;
 	char holder[LR_JOB_ID_MAX + 1];
 	char msg[LR_ERR_MSG_MAX];
-	lr_q_record rec = {.id = id, .spec = spec, .spec_len = len, .spec_bytes = len};
-	int recorded = 0;
+	int oom;
 	int rc;
 
+	memset(p, 0, sizeof(*p));
+	p->rec = (lr_q_record){.id = id, .spec = spec, .spec_len = len, .spec_bytes = len};
 	lr_err_clear(&why);
 	lr_trace_begin("intake");
 	if (!lr_job_id_valid(id))
@@ -26,12 +70,10 @@ int disp_intake_one(disp *d, const char *id, const char *spec, size_t len, lr_er
 	if (len > d->cfg.job.max_spec_bytes) {
 		lr_err_set(&why, LR_ETOOBIG, "spec is %zu bytes, over the limit of %zu bytes", len,
 		           d->cfg.job.max_spec_bytes);
-		rec.spec = NULL;
-		rec.error = why.msg;
-		rc = lr_q_intake(&d->q, &rec, &d->cfg.queue, &recorded, err);
-		goto done;
+		p->rec.spec = NULL;
+		return reject(p, why.msg);
 	}
-	rc = disp_idem_claim(d, id, spec, len, &stripped, holder, err);
+	rc = disp_idem_claim(d, id, spec, len, &p->stripped, holder, err);
 	lr_trace_mark("d.idem");
 	if (rc < 0)
 		return rc;
@@ -39,53 +81,121 @@ int disp_intake_one(disp *d, const char *id, const char *spec, size_t len, lr_er
 		lr_err_set(&why, LR_EINVAL,
 		           "idempotency_key already names job %s: this request is its repeat",
 		           holder);
-		rec.error = why.msg;
-		rc = lr_q_intake(&d->q, &rec, &d->cfg.queue, &recorded, err);
-		goto done;
+		return reject(p, why.msg);
 	}
-	if (stripped) { /* the key is not a field of the job */
-		spec = stripped;
-		len = strlen(stripped);
+	if (p->stripped) { /* the key is not a field of the job */
+		spec = p->stripped;
+		len = strlen(p->stripped);
 	}
 	if (lr_job_spec_parse(&s, spec, len, &d->cfg.job, &why) < 0) {
-		if (why.code == LR_ENOMEM) {
-			free(stripped);
+		if (why.code == LR_ENOMEM)
 			return lr_err_set(err, LR_ENOMEM, "out of memory validating job %s", id);
-		}
 		snprintf(msg, sizeof(msg), "invalid spec: %s", why.msg);
-		rec.spec = spec;
-		rec.spec_len = len;
-		rec.error = msg;
-		rc = lr_q_intake(&d->q, &rec, &d->cfg.queue, &recorded, err);
-		goto done;
+		p->rec.spec = spec;
+		p->rec.spec_len = len;
+		return reject(p, msg);
 	}
 	lr_trace_mark("d.parse");
-	norm = lr_job_spec_to_json(&s);
+	p->norm = lr_job_spec_to_json(&s);
 	lr_trace_mark("d.norm");
-	if (norm == NULL) {
-		lr_job_spec_free(&s);
-		free(stripped);
-		return lr_err_set(err, LR_ENOMEM, "out of memory normalising job %s", id);
-	}
-	rec.queued = 1;
-	rec.kind = lr_job_kind_name(s.kind);
-	rec.spec = norm;
-	rec.spec_len = strlen(norm);
-	rec.notes = s.notes;
-	rc = lr_q_intake(&d->q, &rec, &d->cfg.queue, &recorded, err);
-	lr_trace_mark("d.intake");
+	p->notes = s.notes ? strdup(s.notes) : NULL;
+	p->rec.kind = lr_job_kind_name(s.kind);
+	oom = p->norm == NULL || (s.notes != NULL && p->notes == NULL);
 	lr_job_spec_free(&s);
-	free(norm);
-	lr_trace_end(NULL);
-done:
-	free(stripped);
-	if (rc < 0)
-		return rc;
-	if (recorded && !rec.queued)
-		log_info("job %s rejected: %s", id, rec.error);
-	else if (recorded)
-		log_debug("job %s queued", id);
+	if (oom)
+		return lr_err_set(err, LR_ENOMEM, "out of memory normalising job %s", id);
+	p->rec.queued = 1;
+	p->rec.spec = p->norm;
+	p->rec.spec_len = strlen(p->norm);
+	p->rec.notes = p->notes;
+	p->trace = lr_trace_hold();
 	return 0;
+}
+
+static void recorded_one(pending *p, int recorded)
+{
+	if (p->rec.queued) {
+		lr_trace_resume(p->trace);
+		p->trace = NULL;
+		lr_trace_mark("d.intake");
+		lr_trace_end(NULL);
+	}
+	if (recorded && !p->rec.queued)
+		log_info("job %s rejected: %s", p->rec.id, p->rec.error);
+	else if (recorded)
+		log_debug("job %s queued", p->rec.id);
+}
+
+/* Record the batch's requests, in one script; emptied either way. When that
+ * fails but for Redis being away (LR_EIO), each is tried alone, so that one
+ * request does not hold up the others: a batch of one says why it failed,
+ * of more each failure is logged. */
+static int flush(disp *d, intake_batch *b, lr_err *err)
+{
+	lr_q_record recs[INTAKE_MAX];
+	int recorded[INTAKE_MAX] = {0};
+	int ok[INTAKE_MAX];
+	int rc;
+
+	for (size_t i = 0; i < b->n; i++) {
+		recs[i] = b->p[i].rec;
+		ok[i] = 1;
+	}
+	rc = lr_q_intake_many(&d->q, recs, b->n, &d->cfg.queue, recorded, err);
+	if (rc < 0 && rc != LR_EIO && b->n > 1) {
+		rc = 0;
+		for (size_t i = 0; i < b->n && rc == 0; i++) {
+			lr_err why;
+			int r1;
+
+			lr_err_clear(&why);
+			r1 = lr_q_intake(&d->q, &recs[i], &d->cfg.queue, &recorded[i], &why);
+			ok[i] = r1 == 0;
+			if (r1 == LR_EIO) {
+				*err = why;
+				rc = r1;
+			} else if (r1 < 0) {
+				log_error("job %s: %s", recs[i].id, why.msg);
+			}
+		}
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		if (rc == 0 && ok[i])
+			recorded_one(&b->p[i], recorded[i]);
+		pending_free(&b->p[i]);
+	}
+	b->n = 0;
+	b->bytes = 0;
+	return rc;
+}
+
+/* Validate one request into the batch, recording the batch when it is full. */
+static int add(disp *d, intake_batch *b, const char *id, const char *spec, size_t len, lr_err *err)
+{
+	pending *p = &b->p[b->n];
+	int rc = prepare(d, p, id, spec, len, err);
+
+	if (rc < 0) {
+		pending_free(p);
+		return rc;
+	}
+	b->bytes += p->rec.spec ? p->rec.spec_len : 0;
+	if (++b->n == INTAKE_MAX || b->bytes >= INTAKE_MAX_BYTES)
+		return flush(d, b, err);
+	return 0;
+}
+
+int disp_intake_one(disp *d, const char *id, const char *spec, size_t len, lr_err *err)
+{
+	intake_batch b;
+	int rc;
+
+	b.n = 0;
+	b.bytes = 0;
+	rc = add(d, &b, id, spec, len, err);
+	if (rc == 0 && b.n > 0)
+		rc = flush(d, &b, err);
+	return rc;
 }
 
 /* ---- the control stream ---------------------------------------------------- */
@@ -160,9 +270,12 @@ static int control_entries(disp *d, const redisReply *entries, lr_err *err)
 
 static int take(disp *d, const char *const *ids, size_t nids, long *n, lr_err *err)
 {
+	intake_batch b;
 	lr_q_taken t;
 	int rc;
 
+	b.n = 0;
+	b.bytes = 0;
 	lr_trace_begin("take");
 	rc = lr_q_take(&d->q, d->cfg.name, d->cfg.batch, d->cfg.job.max_spec_bytes, &d->cfg.queue,
 	               ids, nids, &t, err);
@@ -171,7 +284,7 @@ static int take(disp *d, const char *const *ids, size_t nids, long *n, lr_err *e
 	for (size_t i = 0; rc == 0 && i < t.n; i++) {
 		const lr_q_request *req = &t.reqs[i];
 
-		rc = disp_intake_one(d, req->id, req->spec, req->spec_len, err);
+		rc = add(d, &b, req->id, req->spec, req->spec_len, err);
 		if (rc < 0 && rc != LR_EIO) {
 			/* One request must not hold up the others; it stays
 			 * pending and is retried by the takeover timer. */
@@ -179,6 +292,17 @@ static int take(disp *d, const char *const *ids, size_t nids, long *n, lr_err *e
 			rc = 0;
 		}
 	}
+	if (rc == 0 && b.n > 0) {
+		const char *only = b.n == 1 ? b.p[0].rec.id : NULL; /* in t */
+
+		rc = flush(d, &b, err);
+		if (rc < 0 && rc != LR_EIO) { /* a batch of one: as above */
+			log_error("job %s: %s", only ? only : "?", err->msg);
+			rc = 0;
+		}
+	}
+	for (size_t i = 0; i < b.n; i++) /* Redis went away: they stay pending */
+		pending_free(&b.p[i]);
 	if (n)
 		*n += (long)t.n;
 	lr_q_taken_free(&t);

@@ -59,7 +59,7 @@ def test_warm_spares_leave_nothing_for_the_request(tmp_path):
         # The server calibrated the pages (it says so in every run's detail
         # when it could not).
         assert "not copied ahead" not in (rep["run"].get("detail") or ""), rep["run"]
-    # A spare copies them unless its request (or the server's PING) came
+    # A spare copies them unless its request came
     # first, which is the scheduler's to say: those that did, say how long.
     warm = [w for ln in err.splitlines() if ln.startswith("sbx-trace pool")
             for w in ln.split() if w.startswith("after.warm=")]
@@ -215,3 +215,34 @@ def test_only_a_host_running_one_evaluation_at_a_time_has_the_pages_copied(tmp_p
     # spare waits before its request comes).
     assert _copies(tmp_path, 2) == 0
     assert _copies(tmp_path, 1) >= 1
+
+
+def test_the_factory_takes_its_allocators_free_blocks_and_gives_fd_2_back():
+    """A pool's factory fills the free blocks of its allocator's partly used
+    pools once (llmrepl_candidate._fill_free_blocks), so that its workers'
+    new objects go to pages of their own; the figures it reads come through
+    fd 2, which is the same file again afterwards."""
+    code = r'''
+import gc, json, os, sys
+sys.path.insert(0, sys.argv[1])
+import llmrepl_candidate as c
+c._warm_imports()
+gc.collect()
+st = os.fstat(2)
+before = c._free_blocks()
+c._fill_free_blocks()
+after = c._free_blocks()
+st2 = os.fstat(2)
+sys.stderr.write("still here\n")
+print(json.dumps([sum(before.values()), sum(after.values()), len(c._FILLED),
+                  (st.st_dev, st.st_ino) == (st2.st_dev, st2.st_ino)]))
+'''
+    p = subprocess.run([PYTHON, "-I", "-S", "-B", "-c", code, str(PY_DIR)],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr == "still here\n"
+    before, after, filled, same = json.loads(p.stdout)
+    assert before > 100 and filled > 0 and same, (before, filled, same)
+    # What is left are the last pools' own (a size class filled to its end
+    # takes a new pool); far fewer than before.
+    assert after < before // 2, (before, after)

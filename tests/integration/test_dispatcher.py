@@ -121,6 +121,53 @@ def test_two_dispatchers_record_each_request_once(system):
     assert system.r.xpending(system.prefix + "requests", "dispatchers")["pending"] == 0
 
 
+def test_requests_taken_together_are_recorded_each_with_its_own_outcome(system):
+    """Requests waiting when the dispatcher starts are taken in batches and
+    recorded together (one intake script per batch, up to 32): each gets its
+    own outcome, queued, rejected with its reason, or the repeat of an
+    idempotency key, and its own events, counters and work entry."""
+    system.r.xgroup_create(system.prefix + "requests", "dispatchers", id="0", mkstream=True)
+    specs, want = [], []
+    for i in range(70):
+        if i % 5 == 1:
+            specs.append('{"kind": "evaluate"}')
+            want.append(("rejected", "invalid spec: missing required field 'code'"))
+        elif i % 5 == 2:
+            specs.append('{"kind": "evaluate", "code": "x", "tests": "' + "y" * 9000 + '"}')
+            want.append(("rejected", "spec is "))
+        elif i in (3, 8):
+            specs.append(json.dumps(evaluate("x = 3", idempotency_key="same")))
+            want.append(("queued", None) if i == 3 else
+                        ("rejected", "idempotency_key already names job "))
+        else:
+            specs.append(json.dumps(evaluate(f"x = {i}")))
+            want.append(("queued", None))
+    pipe = system.r.pipeline(transaction=False)
+    for spec in specs:
+        pipe.xadd(system.prefix + "requests", {"spec": spec})
+    ids = pipe.execute()
+    system.dispatcher(**{"max-spec-bytes": 8192, "batch": 50})
+    system.wait_for(lambda: system.stats().get("total:submitted") == str(len(ids)),
+                    timeout=60, what="every request recorded")
+    queued = 0
+    for jid, spec, (state, why) in zip(ids, specs, want):
+        h = system.job(jid)
+        assert h["state"] == state, (jid, spec[:60], h)
+        assert [e["type"] for e in system.events(jid)] == [state]
+        if why:
+            assert h["error"].startswith(why), (why, h["error"])
+        else:
+            queued += 1
+            assert h["kind"] == "evaluate" and json.loads(h["spec"])["code"].startswith("x = ")
+    assert queued == sum(1 for s, _ in want if s == "queued")
+    stats = system.stats()
+    assert stats["queued"] == str(queued)
+    assert stats["total:rejected"] == str(len(ids) - queued)
+    assert system.r.xlen(system.prefix + "jobs") == queued
+    assert system.r.xlen(system.prefix + "requests") == 0
+    assert system.r.xpending(system.prefix + "requests", "dispatchers")["pending"] == 0
+
+
 def test_client_status_of_queued_rejected_and_unknown_jobs(system):
     out = system.llmrepl("submit", "--code", "x = 1", "--json")
     assert out.returncode == 0, out.stderr
