@@ -43,6 +43,12 @@ typedef struct sbx_limits {
 	size_t answer_max; /* bytes kept of the entry's answer (fd 3); more is
 	                      an output-limit kill like stdout */
 	double cpus;       /* CPU bandwidth of the whole run, in cores (cgroup cpu); 0 = 1 */
+	int early_answer;  /* a pool's run with cgroups may end at its answer when the entry
+	                      marks that final (an evaluation's judge: "final_mark"): the
+	                      answer, a NUL and the entry's peak memory in kB, then its
+	                      answer, stdout and stderr closed; the outcome and figures are
+	                      taken then, and the run's end is reaped before the pool's next
+	                      run (sbx_pool.c, pend_settle). 0: at the run's end */
 } sbx_limits;
 
 void sbx_limits_default(sbx_limits *l);

@@ -51,6 +51,9 @@ typedef struct run_state {
 	long ahead_oom;
 	int peak_ok;     /* the run cgroup's peak was reset for this run */
 	long oom_before; /* the run cgroup's OOM kills before this run */
+	int early_ok;    /* sbx_limits.early_answer, and the run has cgroups (its figures) */
+	int early;       /* it ended at its answer, marked final (final_mark) */
+	long early_kb;   /* the entry's peak memory, from the mark */
 } run_state;
 
 struct sbx_pool {
@@ -88,6 +91,11 @@ struct sbx_pool {
 	unsigned want;      /* SBX_WANT_*: what later runs will need (sbx_pool_want) */
 	unsigned want_sent; /* what of it this server was told */
 	sbx_trace tr;       /* the current run's (LLMREPL_SBX_TRACE) */
+	/* The last run (p->seq) ended at its answer (early_answer): its DONE
+	 * is still to come, by pend_until (its deadline). */
+	int pend;
+	double pend_until;
+	long long pend_ns; /* when it was answered (LLMREPL_SBX_TRACE) */
 };
 
 static void server_stop(sbx_pool *p)
@@ -102,6 +110,7 @@ static void server_stop(sbx_pool *p)
 	p->pid = -1;
 	p->running = 0;
 	p->want_sent = 0;
+	p->pend = 0;
 	sbx_close_fd(&p->pidfd);
 	sbx_close_fd(&p->ctl);
 	sbx_close_fd(&p->log);
@@ -670,16 +679,91 @@ static void run_ahead(sbx_pool *p, run_state *r)
 	r->ahead_n = p->seq + 1;
 }
 
+/* The answer's final mark (sbx_limits.early_answer): a NUL after it, then
+ * the entry's peak memory in kB. 1 with the mark cut off the answer; 0 when
+ * there is none. (The judge's JSON never holds a NUL.) */
+static int final_mark(sbx_cap *c, long *kb)
+{
+	const char *nul = c->len > 0 && !c->over ? memchr(c->data, '\0', c->len) : NULL;
+	char num[24], *end;
+	size_t n;
+	long v;
+
+	if (nul == NULL)
+		return 0;
+	n = c->len - (size_t)(nul + 1 - c->data);
+	if (n == 0 || n >= sizeof(num))
+		return 0;
+	memcpy(num, nul + 1, n);
+	num[n] = '\0';
+	errno = 0;
+	v = strtol(num, &end, 10);
+	if (*end != '\0' || v < 0 || errno != 0)
+		return 0;
+	*kb = v;
+	c->len = (size_t)(nul - c->data);
+	return 1;
+}
+
+/* The end of a run that ended at its answer (early_answer), before anything
+ * else is asked of the server: its DONE, which says only that its processes
+ * are dead and reaped (the outcome was taken at the answer). A run still
+ * there at its deadline is killed, and a server that does not report it
+ * (or died) is restarted by the next run. */
+static void pend_settle(sbx_pool *p)
+{
+	done_msg done;
+	char kill_msg[32];
+	double kill_at = 0, done_at = 0;
+	int dead = 0, gone = 0;
+
+	if (!p->pend)
+		return;
+	p->pend = 0;
+	/* The trace of the run's end, from its answer: "pool-end", h.settle
+	 * when the host came back for it, then the server's marks. */
+	sbx_trace_begin(&p->tr, "pool-end");
+	p->tr.t0_ns = p->pend_ns;
+	sbx_trace_mark(&p->tr, "h.settle");
+	memset(&done, 0, sizeof(done));
+	snprintf(kill_msg, sizeof(kill_msg), "KILL %u", p->seq);
+	while (!done.have && !dead) {
+		struct pollfd pf[2] = {{p->ctl, POLLIN, 0}, {p->pidfd, POLLIN, 0}};
+		double now = sbx_now();
+		double until = kill_at > 0 ? kill_at + POOL_KILL_GRACE : p->pend_until;
+
+		if (now >= until) {
+			if (kill_at > 0) {
+				dead = 1;
+				break;
+			}
+			kill_at = now;
+			send(p->ctl, kill_msg, strlen(kill_msg), MSG_NOSIGNAL | MSG_DONTWAIT);
+			continue;
+		}
+		if (poll(pf, 2, (int)ceil((until - now) * 1000)) < 0 && errno != EINTR)
+			dead = 1;
+		else if (pf[0].revents)
+			ctl_read(p, &done, &done_at, &dead, &gone);
+		else if (pf[1].revents)
+			dead = 1;
+	}
+	sbx_trace_end(&p->tr);
+	if (dead)
+		server_stop(p);
+}
+
 /* Returns SBX_KILL_*; *dead when the server died or had to be killed. */
-static int supervise(sbx_pool *p, sbx_io *io, const sbx_limits *lim, const char *request,
+static int supervise(sbx_pool *p, run_state *r, const sbx_limits *lim, const char *request,
                      size_t request_len, sbx_cap caps[3], done_msg *done, int *dead, int *gone,
                      double t0)
 {
+	sbx_io *io = &r->io;
 	const int fds[3] = {io->out[0], io->err[0], io->ans[0]};
 	double deadline = t0 + lim->timeout_s;
 	double kill_at = 0, done_at = 0;
 	size_t sent = 0;
-	int killed = SBX_KILL_NONE;
+	int killed = SBX_KILL_NONE, marked = 0;
 	char kill_msg[32];
 
 	snprintf(kill_msg, sizeof(kill_msg), "KILL %u", p->seq);
@@ -701,8 +785,15 @@ static int supervise(sbx_pool *p, sbx_io *io, const sbx_limits *lim, const char 
 			kill_at = now;
 			send(p->ctl, kill_msg, strlen(kill_msg), MSG_NOSIGNAL | MSG_DONTWAIT);
 		}
+		if (lim->early_answer && !marked && !killed && caps[0].eof && caps[1].eof &&
+		    caps[2].eof && (marked = final_mark(&caps[2], &r->early_kb)) != 0)
+			sbx_trace_mark(&p->tr, "h.final");
 		if (done->have && caps[0].eof && caps[1].eof && caps[2].eof)
 			break;
+		if (marked && r->early_ok) {
+			r->early = 1;
+			break;
+		}
 		for (int i = 0; i < 3; i++)
 			if (!caps[i].eof) {
 				pf[n] = (struct pollfd){fds[i], POLLIN, 0};
@@ -976,6 +1067,28 @@ static void nojoin(sbx_pool *p, sbx_result *res, const char *what, unsigned spar
 	*gone = 1;
 }
 
+/* After supervise: a final mark the run's end overtook is cut off the
+ * answer; a run that ended at its answer (early) has the outcome the judge
+ * vouched for (every process of the code's is dead, nothing else runs in
+ * the judge, which exits 0 now), its figures those of now (the cgroup's OOM
+ * kills, CPU and peak, and the judge's peak), and its DONE is read before
+ * the next run (pend_settle). */
+static void run_early(sbx_pool *p, run_state *r, done_msg *done, sbx_cap caps[3],
+                      const sbx_limits *lim, int killed, double t0)
+{
+	if (lim->early_answer && !r->early && !killed)
+		(void)final_mark(&caps[2], &r->early_kb);
+	if (!r->early)
+		return;
+	done->have = 1;
+	done->status = 0;
+	done->maxrss_kb = r->early_kb;
+	p->pend = 1;
+	p->pend_until = t0 + lim->timeout_s;
+	p->pend_ns = p->tr.on ? sbx_trace_ns() : 0;
+	sbx_trace_mark(&p->tr, "h.early");
+}
+
 static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, const char *request,
                         size_t request_len, int *gone)
 {
@@ -997,6 +1110,7 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	caps[2].max = lim.answer_max;
 	res->end = SBX_END_ERROR;
 
+	pend_settle(p);
 	sbx_trace_begin(&p->tr, "pool");
 	pr = pool_prepare(p, &r, res, &lim, done.nojoin, sizeof(done.nojoin));
 	if (pr == -2) {
@@ -1022,8 +1136,10 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	if (run_send(p, res, &lim, &r.io, &t0, &send_failed) < 0)
 		goto cleanup;
 	sbx_trace_mark(&p->tr, "h.send");
-	killed = supervise(p, &r.io, &lim, request, request_len, caps, &done, &dead, gone, t0);
+	r.early_ok = lim.early_answer && run->version;
+	killed = supervise(p, &r, &lim, request, request_len, caps, &done, &dead, gone, t0);
 	sbx_trace_mark(&p->tr, "h.outputs");
+	run_early(p, &r, &done, caps, &lim, killed, t0);
 	res->wall_s = sbx_now() - t0;
 	res->cpu_s = done.cpu_s;
 	res->peak_kb = done.maxrss_kb;
@@ -1126,6 +1242,7 @@ long sbx_pool_server_pid(sbx_pool *p)
 	if (p == NULL)
 		return -1;
 	pthread_mutex_lock(&p->lock);
+	pend_settle(p);
 	pid = p->running ? p->pid : -1;
 	pthread_mutex_unlock(&p->lock);
 	return pid;

@@ -38,7 +38,9 @@ typedef struct sbx_trace {
 int sbx_trace_enabled(void);  /* LLMREPL_SBX_TRACE=1, read once */
 long long sbx_trace_ns(void); /* CLOCK_MONOTONIC in ns */
 
-/* Start a trace (kind: "cold", "pool", "held"); a no-op when tracing is off. */
+/* Start a trace (kind: "cold", "pool", "held"; "pool-end": the end of a pool's
+ * run that was judged at its answer, reaped before the next run, timed from
+ * that answer); a no-op when tracing is off. */
 void sbx_trace_begin(sbx_trace *t, const char *kind);
 void sbx_trace_mark(sbx_trace *t, const char *name);                         /* now */
 void sbx_trace_at(sbx_trace *t, const char *name, size_t len, long long ns); /* a given time */

@@ -122,6 +122,10 @@ json_object *eval_request_json(const eval_request *req, const sbx_limits *lim, d
 	rc |= lr_json_set_bool(o, "split", split);
 	if (split)
 		rc |= lr_json_set_obj(o, "candidate_limits", candidate_limits(lim));
+	/* The judge marks its answer final when nothing after it can change the
+	 * outcome (sbx_limits.early_answer). */
+	if (lim->early_answer)
+		rc |= lr_json_set_bool(o, "final_mark", 1);
 	if (req->session_ncells > 0) {
 		json_object *cells = json_object_new_array();
 
@@ -192,14 +196,29 @@ cleanup:
 	return rc;
 }
 
-/* One sandbox run of the request. */
-static int run_once(sbx_result *res, sbx_pool *pool, const sbx_config *cfg, const sbx_limits *lim,
-                    const eval_request *req, double budget, double test_timeout, int isolate,
-                    lr_err *err)
+/* Whether a pooled split run may end at the judge's answer: yes, unless
+ * LLMREPL_EARLY_ANSWER=0 (to compare, diagnostics). */
+static int early_answers(void)
 {
-	char *request =
-	    build_request(req, lim, budget, test_timeout, isolate, cfg != NULL && cfg->peer);
+	const char *v = getenv("LLMREPL_EARLY_ANSWER");
+
+	return v == NULL || strcmp(v, "0") != 0;
+}
+
+/* One sandbox run of the request. A pooled split run may end at the judge's
+ * answer, its end reaped beside what follows (sbx_limits.early_answer). */
+static int run_once(sbx_result *res, sbx_pool *pool, const sbx_config *cfg,
+                    const sbx_limits *lim_in, const eval_request *req, double budget,
+                    double test_timeout, int isolate, lr_err *err)
+{
+	int split = cfg != NULL && cfg->peer;
+	sbx_limits lim_early = *lim_in;
+	const sbx_limits *lim = &lim_early;
+	char *request;
 	int rc;
+
+	lim_early.early_answer = pool != NULL && split && early_answers();
+	request = build_request(req, lim, budget, test_timeout, isolate, split);
 
 	memset(res, 0, sizeof(*res));
 	if (request == NULL)

@@ -16,7 +16,9 @@ Factory protocol (one datagram each):
   judge -> factory  "END"    (pool) the judge is done with the code: the
                     same as CLEAN, now, while the judge writes its answer
                     and exits, and without an answer; a CLEAN with no NEW
-                    since is then answered at once
+                    since is then answered at once. It may come with one
+                    fd (a pipe's write end), closed as soon as every
+                    process of this uid is dead (before the wipe)
   factory -> asker  "OK"     after KILL and CLEAN
 
 A worker runs the code and answers calls over its socket in the encoding of
@@ -131,6 +133,11 @@ def factory_main(wipe, set_limits):
             # follows has nothing left to do.
             if not clean:
                 _kill_all()
+                # END's pipe (llmrepl_judge.ended): closed now, before the
+                # wipe, tells the judge nothing of the candidate's runs.
+                for fd in fds:
+                    os.close(fd)
+                fds = []
                 wipe("/work")
                 wipe("/tmp")
                 if not filled:

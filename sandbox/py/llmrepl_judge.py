@@ -80,6 +80,61 @@ def factory_clean(timeout):
         s.close()
 
 
+FINAL = False  # the host takes an answer marked final (the request's "final_mark")
+PIDS_FD = -1  # the run's pids.current (read-only; set by the pool's entry), or -1
+_ENDED = []  # the read end of the pipe sent with END (FINAL only)
+
+
+def _end(ctl):
+    """END to the factory; with FINAL, with a pipe's write end, which the
+    factory closes once every process of the candidate's uid is dead
+    (ended() waits for that)."""
+    r = w = -1
+    try:
+        if FINAL:
+            r, w = os.pipe2(os.O_CLOEXEC)
+            socket.send_fds(ctl, [b"END"], [w], socket.MSG_DONTWAIT)
+            _ENDED.append(r)
+            r = -1
+        else:
+            ctl.send(b"END", socket.MSG_DONTWAIT)
+    except OSError:
+        pass
+    finally:
+        for fd in (r, w):
+            if fd >= 0:
+                os.close(fd)
+
+
+def ended(timeout):
+    """Whether the factory has killed every process of the candidate's uid
+    since this judge's END (it closed the pipe sent with it) within
+    timeout: no process of the code's can run, write or allocate any more."""
+    if not _ENDED:
+        return False
+    import select
+    fd = _ENDED.pop()
+    try:
+        ready, _, _ = select.select([fd], [], [], timeout)
+        return bool(ready) and os.read(fd, 1) == b""
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def alone():
+    """Whether this process, one thread, is all that is left of the run:
+    its pids cgroup counts one task (every process and thread of the run,
+    the code's workers too, is counted there until it is reaped)."""
+    if PIDS_FD < 0:
+        return False
+    try:
+        return os.pread(PIDS_FD, 32, 0).strip() == b"1"
+    except OSError:
+        return False
+
+
 def tracing():
     """Whether the timing trace is on (LLMREPL_SBX_TRACE, kept by llmrepl_sbx,
     the sandbox's entry; off where the harness runs without it)."""
@@ -238,10 +293,7 @@ class Remote:
             self.sock.close()
             self.sock = None
         if CGROUP_FDS and self.dead is None:
-            try:
-                self.ctl.send(b"END", socket.MSG_DONTWAIT)
-            except OSError:
-                pass
+            _end(self.ctl)
         self.ctl.close()
         mark("j.end")
 

@@ -24,6 +24,9 @@ def _warm_imports():
     import traceback  # noqa: F401
     import os  # noqa: F401
     import resource  # noqa: F401  (a shared object: set_limits in every run's process)
+    # Built in, but its first import runs importlib's machinery: ~0.4 ms of
+    # CPU (pages of the server's copied) in every spare (_free_run_fds).
+    import fcntl  # noqa: F401
     sbx.loads("{}")  # its _json scanner made here, not in every run (sbx.loads)
     notes = []
     # Not the static tools (pyflakes, bandit, radon): the static service runs
@@ -290,7 +293,7 @@ def set_limits(lim, ahead=None):
         resource.setrlimit(res, (soft, hard))
 
 
-def _child(fds, lim, ahead):
+def _child(fds, lim, ahead, lane=0):
     import os
     if fds != _RUN_FDS:
         # (The spare left 1-4 free for them, so this is not expected.)
@@ -304,10 +307,13 @@ def _child(fds, lim, ahead):
     keep = [sbx._TRACE_FD] if sbx._TRACE_FD >= 0 else []
     if _FACTORY:
         # The candidate factory's socket and the run's cgroups stay, for
-        # llmrepl_judge.
-        keep = sorted(keep + [FACTORY_FD] + _CGROUP_HELD)
+        # llmrepl_judge; and its lane's count of processes (read-only), by
+        # which the judge knows it is the run's last (llmrepl_judge.alone).
+        pids = [_LANE_PIDS[lane]] if _LANE_PIDS else []
+        keep = sorted(keep + [FACTORY_FD] + _CGROUP_HELD + pids)
         import llmrepl_judge
         llmrepl_judge.CGROUP_FDS = tuple(_CGROUP_HELD)
+        llmrepl_judge.PIDS_FD = pids[0] if pids else -1
     lo = CTL_FD
     for fd in keep:
         os.closerange(lo, fd)
@@ -387,7 +393,7 @@ _WARM_PAGES = []  # (start, length): what a canned evaluation writes (llmrepl_pr
 def _warm_pages(sock):
     """With lanes the spare waits beside the run before it: time enough to
     copy the pages its judge will write (llmrepl_prefault.populate), unless
-    its request (or the server's PING) is here already, or comes meanwhile.
+    its request is here already, or comes meanwhile.
     The trace's duration, or None."""
     if not _WARM_PAGES or not _LANES or "pages" not in _LOADED or _pending(sock):
         return None
@@ -446,27 +452,18 @@ def _spare_main(sock, lane):
     sock = _free_run_fds(sock)
     ahead = None
     warm = None
+    if not _pending(sock):
+        # The run not here yet: the work that need not wait for it (any
+        # fd these open is closed again at once).
+        _rehearse()
+        warm = _warm_pages(sock)
+        ahead = limits_ahead()
     while True:
-        if ahead is None and not _pending(sock):
-            # Nothing asked yet: the work that can wait for a PING (back
-            # to back, the server's offer waits for the PONG, and the run
-            # for the offer; any fd these open is closed again at once).
-            _rehearse()
-            warm = _warm_pages(sock)
-            ahead = limits_ahead()
         try:
             msg, fds, _flags, _addr = socket.recv_fds(sock, 4096, 4)
+            break
         except InterruptedError:
             continue
-        if msg != b"PING" or fds:
-            break
-        # The server asks once the run of the other lane and all it left
-        # are dead: a signal that run sent is delivered by now (a stop
-        # before this answer), and its nice, CPUs and rlimits are the
-        # server's as it started, or it gives up.
-        if _sched() != _BASE:
-            posix._exit(1)
-        sock.send(b"PONG")
     try:
         sock.send(b"RUN")  # the server then forks the next spare without being asked
     except OSError:
@@ -485,7 +482,7 @@ def _spare_main(sock, lane):
     words = msg.decode().split()
     if len(words) != 5 or len(fds) != 4:
         posix._exit(0)
-    _child(fds, tuple(int(w) for w in words), ahead)
+    _child(fds, tuple(int(w) for w in words), ahead, lane)
 
 
 class _Spare:
@@ -511,6 +508,7 @@ class _Spare:
         theirs.close()
         self.is_up = False
         self.overlapped = False  # forked while a run could go on
+        self.unchanged = False  # its nice and CPUs the server's, after that run (resume)
         self.pid = pid
         self.n = n
         self.sock = mine
@@ -521,7 +519,7 @@ class _Spare:
         socket.send_fds(ctl, [b"SPARE %d" % self.n], [self.sock.fileno()])
 
     def said(self, word, wait_s):
-        """Whether it says `word` (UP, PONG) within wait_s, alive and not
+        """Whether it says `word` (UP) within wait_s, alive and not
         stopped; anything else it said stays for _spare_said."""
         import os
         import select
@@ -556,21 +554,39 @@ class _Spare:
             self.is_up = self.said(b"UP", wait_s)
         return self.is_up
 
-    def ping(self):
-        """Once the run of the other lane and all it left are dead."""
+    def resume(self, run_lane):
+        """Once the run beside which it was forked (in run_lane, the other
+        lane) and all that run left are dead: until its own setresuid
+        (microseconds after the fork) that run could signal it, so any
+        stop it sent is undone (SIGCONT, which also drops a stop still
+        pending), and its nice and CPUs are compared with the server's at
+        start (no process of the sandbox can change them now; nor its
+        rlimits at all: prlimit on itself only). Any other signal of the
+        run's was ignored (SIGINT too, until after its UP) or kills it,
+        which ready() and the host see as its end. The server is in
+        run_lane's uid again afterwards (for the wipe)."""
+        import os
+        import signal
+        if self.pid in _REAPED:
+            return
+        _reach(_lane(self.n))
         try:
-            self.sock.send(b"PING")
+            os.kill(self.pid, signal.SIGCONT)
+            self.unchanged = (os.getpriority(os.PRIO_PROCESS, self.pid) == _BASE[0] and
+                              os.sched_getaffinity(self.pid) == _BASE[1])
         except OSError:
-            pass
+            self.unchanged = False
+        _reach(run_lane)
 
     def ready(self):
         """Alive; and if forked while a run went on (ahead, in the other
-        lane), after ping(): not stopped, its nice, CPUs and rlimits
-        unchanged (it answered PONG)."""
-        if not self.overlapped:
-            import select
-            return self.pid not in _REAPED and not select.select([self.pidfd], [], [], 0)[0]
-        return self.up(2.0) and self.said(b"PONG", 2.0)
+        lane), resumed after that run (resume()), out of that lane's reach
+        (it said UP) and its nice and CPUs unchanged. No round trip: the
+        offer follows at once."""
+        import select
+        if self.overlapped and not (self.unchanged and self.up(2.0)):
+            return False
+        return self.pid not in _REAPED and not select.select([self.pidfd], [], [], 0)[0]
 
     def kill(self):
         """SIGKILL to it (alive but not ready: stopped, say); no run is under way."""
@@ -693,8 +709,9 @@ def serve():
                       two uids: see _lanes_init; see _lane_empty)
       spare -> server "UP" (with lanes) on its socket: it has its lane's uid
                       alone and is in its lane's run cgroups
-      server -> spare "PING", spare -> server "PONG": once the run beside
-                      which it was forked is dead (see _Spare.ready)
+      server -> spare SIGCONT (with lanes), once the run beside which it
+                      was forked and all that run left are dead: any stop
+                      that run sent it is undone (see _Spare.resume)
       server -> host  "SPARE <n>" with 1 fd: the socket of spare number n,
                       forked for the next run (first before READY, then after
                       each DONE; with lanes, spare n is in lane (n - 1) % 2)
@@ -746,6 +763,8 @@ def serve():
         _FACTORY.update(_children() or ())
     notes = _warm_imports()
     _logging_at_exit()
+    import atexit
+    sbx.ATEXIT_BASE = atexit._ncallbacks()
     _skip_at_fork()
     global SERVER_PATH
     SERVER_PATH = list(sys.path)
@@ -824,8 +843,8 @@ def serve():
             continue
         if ahead is not None:
             # After DONE: the host has the run's end while the spare ahead
-            # checks itself (the run and all it left are dead either way).
-            ahead.ping()
+            # is looked at (the run and all it left are dead either way).
+            ahead.resume(lane)
         # To kill the run's processes the server had the run's uid as its
         # real and effective one: a renice or fewer CPUs meanwhile (or a run
         # sharing its uid, without lanes) and it is no place to fork the

@@ -293,7 +293,7 @@ def populate(runs, stop=None):
     """Copy the calibrated pages into this process now (a spare, before its
     request); the bytes copied. Stops at the first refusal of the advice
     itself (an older kernel), and when stop() says so (asked every
-    STOP_EVERY runs: the spare's request, or the server's PING, is here;
+    STOP_EVERY runs: the spare's request is here;
     what is left its judge copies as it writes, as without this)."""
     if not _MADVISE:
         return 0

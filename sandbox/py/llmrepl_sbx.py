@@ -526,9 +526,79 @@ def run_evaluate(req):
             "message": "the evaluation harness llmrepl_harness is not installed "
                        "in the sandbox: %s" % e}}))
         return 2
+    final = req.get("final_mark") is True
+    if final:
+        sys.modules["llmrepl_judge"].FINAL = True
     answer = llmrepl_harness.evaluate(req)
-    write_answer(answer if isinstance(answer, str) else json.dumps(answer, default=str))
+    text = answer if isinstance(answer, str) else json.dumps(answer, default=str)
+    if final:
+        _answer_final(text)  # returns with the answer written and closed
+    else:
+        write_answer(text)
     return 0
+
+
+ATEXIT_BASE = None  # atexit's functions in the pool's server (llmrepl_pool.serve)
+FINAL_WAIT_S = 5.0  # for the factory's END (as the server's CLEAN waits)
+
+
+def _answer_final(text):
+    """The answer, marked final, then the end of this process, when nothing
+    can change the run's outcome after it: the code's processes are all
+    dead and reaped (the factory said so, llmrepl_judge.ended), this
+    process, one thread, is all that is left of the run (its pids cgroup
+    counts one: no process the tests left either, llmrepl_judge.alone), and
+    nothing of the tests' can run here on the way out (no timer, no atexit
+    function or logging handler but the server's: finish() would only flush
+    the streams, done here). The host then takes the run's outcome at the
+    answer and reaps its end beside what follows (sbx_limits.early_answer):
+    after the JSON, a NUL and this process's peak memory in kB (children
+    included), then the answer's, stdout's and stderr's ends, and exit
+    status 0. Returns with the answer written (unmarked) and closed when any
+    of that does not hold."""
+    import resource
+    import signal
+    data = text.encode("utf-8", "surrogatepass")
+    try:
+        while data:
+            data = data[posix.write(ANS_FD, data):]
+        judge = sys.modules["llmrepl_judge"]
+        if not judge.ended(FINAL_WAIT_S) or not judge.alone() or not _quiet_exit():
+            return _close_answer()
+        if any(signal.getitimer(t) != (0.0, 0.0) for t in (
+                signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF)):
+            return _close_answer()
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                   resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+        posix.write(ANS_FD, b"\0%d" % peak)
+    except BaseException:
+        return _close_answer()
+    for fd in (ANS_FD, 1, 2):
+        try:
+            posix.close(fd)
+        except OSError:
+            pass
+    posix._exit(0)
+
+
+def _close_answer():
+    try:
+        posix.close(ANS_FD)
+    except OSError:
+        pass
+
+
+def _quiet_exit():
+    """Whether finish() would run nothing but the streams' flush."""
+    threading = sys.modules.get("threading")
+    if threading is not None and threads_to_join(threading):
+        return False
+    if ATEXIT_BASE is None or atexit._ncallbacks() != ATEXIT_BASE:
+        return False
+    return SERVER_LOGGING is None and "logging" not in sys.modules or \
+        SERVER_LOGGING is not None and not logging_changed()
 
 
 def run_once():

@@ -59,7 +59,7 @@ def test_warm_spares_leave_nothing_for_the_request(tmp_path):
         # The server calibrated the pages (it says so in every run's detail
         # when it could not).
         assert "not copied ahead" not in (rep["run"].get("detail") or ""), rep["run"]
-    # A spare copies them unless its request (or the server's PING) came
+    # A spare copies them unless its request came
     # first, which is the scheduler's to say: those that did, say how long.
     warm = [w for ln in err.splitlines() if ln.startswith("sbx-trace pool")
             for w in ln.split() if w.startswith("after.warm=")]
