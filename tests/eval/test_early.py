@@ -28,9 +28,10 @@ RAISES = "def add(a, b):\n    raise ValueError('no')\n"
 # A process the code leaves behind (killed with the code's others at the
 # judge's END; reaped by the pool's server only after the judge's exit).
 LEAVES = ("import os, time\nif os.fork() == 0:\n    time.sleep(60)\n    os._exit(0)\n" + GOOD)
-# Tests that leave a thread in the judge.
-THREAD_TESTS = ("import threading, time\n"
-                "threading.Thread(target=time.sleep, args=(0.3,), daemon=True).start()\n" +
+# Tests that leave a thread in the judge (waiting for ever: a daemon, which
+# the judge's exit does not wait for).
+THREAD_TESTS = ("import threading\n"
+                "threading.Thread(target=threading.Event().wait, daemon=True).start()\n" +
                 ADD_TESTS)
 # Four processes of the code's over the run's memory together: an OOM kill
 # in the run (each is under its own address-space limit).
@@ -118,7 +119,9 @@ def test_a_thread_the_tests_left_keeps_the_run_to_its_end(tmp_path):
 
 def test_an_oom_kill_before_the_answer_is_in_the_verdict(tmp_path):
     items = [_item(0, GOOD), _item(1, GOOD), _item(2, HOG), _item(3, GOOD), _item(4, HOG)]
-    out, traces = _both(tmp_path, items, "--memory", "128")
+    # (The load takes the children's two seconds: time enough for it.)
+    out, traces = _both(tmp_path, items, "--memory", "128", "--timeout", "30",
+                        "--test-timeout", "20")
     assert [o["passed"] for o in out] == [True, True, False, True, False]
     for o in (out[2], out[4]):
         assert o["report"]["run"]["end"] == "memory", o["report"]["run"]
