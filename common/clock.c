@@ -39,6 +39,16 @@ struct timespec lr_mono_after(long ms)
 	return ts;
 }
 
+void lr_cond_init_mono(pthread_cond_t *cv)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
 long long lr_realtime_ms(void)
 {
 	struct timespec ts;

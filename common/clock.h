@@ -6,6 +6,7 @@
 #ifndef LLMREPL_CLOCK_H
 #define LLMREPL_CLOCK_H
 
+#include <pthread.h>
 #include <time.h>
 
 /* Monotonic time since an arbitrary start: nanoseconds, milliseconds, and
@@ -17,6 +18,9 @@ double lr_now_s(void);
 /* The monotonic time ms milliseconds from now, as pthread_cond_timedwait
  * takes it for a condition variable on CLOCK_MONOTONIC. */
 struct timespec lr_mono_after(long ms);
+/* Initialise a condition variable whose timed waits run on CLOCK_MONOTONIC
+ * (so a step of the wall clock neither ends nor stretches a wait). */
+void lr_cond_init_mono(pthread_cond_t *cv);
 
 /* Wall-clock milliseconds since the Unix epoch. */
 long long lr_realtime_ms(void);

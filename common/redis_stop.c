@@ -41,6 +41,8 @@ void lr_redis_note_client_id(lr_redis *r)
 	r->client_id = 0;
 	if (r->stop_fd <= 0 || r->c == NULL)
 		return;
+	r->reply_bytes = 0; /* the reply's own bound (redis.c's reader) */
+	r->reply_over = 0;
 	rep = redisCommand(r->c, "CLIENT ID");
 	if (rep != NULL && rep->type == REDIS_REPLY_INTEGER)
 		r->client_id = rep->integer;

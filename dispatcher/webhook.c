@@ -335,17 +335,6 @@ static void *run(void *arg)
 	return NULL;
 }
 
-static void cv_init(wh_sender *s)
-{
-	pthread_condattr_t ca;
-
-	pthread_mutex_init(&s->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->cv, &ca);
-	pthread_condattr_destroy(&ca);
-}
-
 int wh_start(wh_sender **out, const lr_redis_opts *redis_opts, const lr_keys *keys,
              const wh_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 {
@@ -367,8 +356,10 @@ int wh_start(wh_sender **out, const lr_redis_opts *redis_opts, const lr_keys *ke
 	rc = wh_cidr_parse_list(s->allow, WH_ALLOW_MAX, &s->nallow, cfg->allow, err);
 	if (rc == 0)
 		rc = lr_redis_open_wait(&s->q.r, &s->ropts, "webhooks", stop, err);
-	if (rc == 0)
-		cv_init(s);
+	if (rc == 0) {
+		pthread_mutex_init(&s->mu, NULL);
+		lr_cond_init_mono(&s->cv);
+	}
 	if (rc == 0 && pthread_create(&s->thread, NULL, run, s) != 0) {
 		rc = lr_err_set(err, LR_EIO, "cannot start the callback thread");
 		pthread_cond_destroy(&s->cv);

@@ -705,6 +705,17 @@ static int final_mark(sbx_cap *c, long *kb)
 	return 1;
 }
 
+/* Drop the marks made before ns (the run's own, which its DONE repeats). */
+static void trace_since(sbx_trace *t, long long ns)
+{
+	int k = 0;
+
+	for (int i = 0; i < t->n; i++)
+		if (t->mark[i].ns >= ns)
+			t->mark[k++] = t->mark[i];
+	t->n = k;
+}
+
 /* The end of a run that ended at its answer (early_answer), before anything
  * else is asked of the server: its DONE, which says only that its processes
  * are dead and reaped (the outcome was taken at the answer). A run still
@@ -748,6 +759,7 @@ static void pend_settle(sbx_pool *p)
 		else if (pf[1].revents)
 			dead = 1;
 	}
+	trace_since(&p->tr, p->pend_ns);
 	sbx_trace_end(&p->tr);
 	if (dead)
 		server_stop(p);
@@ -1067,16 +1079,16 @@ static void nojoin(sbx_pool *p, sbx_result *res, const char *what, unsigned spar
 	*gone = 1;
 }
 
-/* After supervise: a final mark the run's end overtook is cut off the
- * answer; a run that ended at its answer (early) has the outcome the judge
+/* After supervise: a final mark the run's end (or a kill) overtook is cut
+ * off the answer; a run that ended at its answer (early) has the outcome the judge
  * vouched for (every process of the code's is dead, nothing else runs in
  * the judge, which exits 0 now), its figures those of now (the cgroup's OOM
  * kills, CPU and peak, and the judge's peak), and its DONE is read before
  * the next run (pend_settle). */
 static void run_early(sbx_pool *p, run_state *r, done_msg *done, sbx_cap caps[3],
-                      const sbx_limits *lim, int killed, double t0)
+                      const sbx_limits *lim, double t0)
 {
-	if (lim->early_answer && !r->early && !killed)
+	if (lim->early_answer && !r->early)
 		(void)final_mark(&caps[2], &r->early_kb);
 	if (!r->early)
 		return;
@@ -1139,7 +1151,7 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	r.early_ok = lim.early_answer && run->version;
 	killed = supervise(p, &r, &lim, request, request_len, caps, &done, &dead, gone, t0);
 	sbx_trace_mark(&p->tr, "h.outputs");
-	run_early(p, &r, &done, caps, &lim, killed, t0);
+	run_early(p, &r, &done, caps, &lim, t0);
 	res->wall_s = sbx_now() - t0;
 	res->cpu_s = done.cpu_s;
 	res->peak_kb = done.maxrss_kb;

@@ -198,7 +198,6 @@ static void *hb_main(void *arg)
 int wk_hb_start(wk_hb **out, const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 {
 	lr_redis_opts ro = cfg->redis;
-	pthread_condattr_t ca;
 	char name[256];
 	wk_hb *hb;
 	int rc;
@@ -226,10 +225,7 @@ int wk_hb_start(wk_hb **out, const wk_config *cfg, const volatile sig_atomic_t *
 		return rc;
 	}
 	pthread_mutex_init(&hb->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&hb->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	lr_cond_init_mono(&hb->cv);
 	if (pthread_create(&hb->th, NULL, hb_main, hb) != 0) {
 		wk_hb_stop(hb);
 		return lr_err_set(err, LR_EINTERNAL, "cannot start the heartbeat thread");

@@ -5,6 +5,8 @@
 #include "log.h"
 #include "result_trim.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -37,7 +39,7 @@ static int field_ok(const char *f, lr_err *err)
 	return 0;
 }
 
-int lr_job_result_field(lr_job_result *res, const char *name, const char *value)
+static int put_field(lr_job_result *res, const char *name, const char *value)
 {
 	char *v;
 	size_t i;
@@ -64,6 +66,24 @@ int lr_job_result_field(lr_job_result *res, const char *name, const char *value)
 	}
 	res->extra_values[i] = v;
 	return 0;
+}
+
+int lr_job_result_field(lr_job_result *res, const char *name, const char *value)
+{
+	if (res->field_err == 0)
+		res->field_err = put_field(res, name, value);
+	return res->field_err;
+}
+
+int lr_job_result_fieldf(lr_job_result *res, const char *name, const char *fmt, ...)
+{
+	char value[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(value, sizeof(value), fmt, ap);
+	va_end(ap);
+	return lr_job_result_field(res, name, value);
 }
 
 void lr_job_result_free(lr_job_result *res)

@@ -64,6 +64,7 @@ typedef struct lr_job_result {
 	size_t nextra;
 	char *extra_names[16];
 	char *extra_values[16];
+	int field_err; /* 0, or the first error adding a field: it stays set */
 	/* Work that follows the answer: once the job is finished as done with
 	 * this result, the worker calls after(ctx, res, after_arg) (its writes
 	 * fenced on the attempt having finished the job: fence_lua.h); then, and
@@ -75,8 +76,17 @@ typedef struct lr_job_result {
 } lr_job_result;
 
 /* Add or replace an extra field (copied). Reserved fields (see
- * lr_jobctx_set) are refused with LR_EINVAL; at most 16 fields. */
+ * lr_jobctx_set) are refused with LR_EINVAL; at most 16 fields. The first
+ * error (LR_EINVAL, LR_ENOMEM) stays in res->field_err and every later call
+ * does nothing and returns it, so a handler adds its fields one after
+ * another and looks once:
+ *   lr_job_result_field(res, "code", code);
+ *   lr_job_result_fieldf(res, "score", "%.4f", score);
+ *   if (res->field_err < 0) ... */
 int lr_job_result_field(lr_job_result *res, const char *name, const char *value);
+/* The same with the value formatted (it is cut at 255 bytes). */
+int lr_job_result_fieldf(lr_job_result *res, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 void lr_job_result_free(lr_job_result *res); /* frees the members; accepts NULL */
 
 /* ---- what the handler works on ------------------------------------------- */

@@ -11,7 +11,6 @@ int wk_kind_evaluate(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 {
 	const lr_job_spec *s = lr_jobctx_spec(ctx);
 	eval_outcome out = {0};
-	char num[32];
 	int rc;
 
 	/* A cancelled or reclaimed attempt has nothing to record; a worker that
@@ -27,16 +26,11 @@ int wk_kind_evaluate(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 	res->error = out.error;
 	res->summary = out.summary;
 	out.result_json = out.error = out.summary = NULL;
-	snprintf(num, sizeof(num), "%.4f", out.score);
-	rc = lr_job_result_field(res, "score", num);
-	snprintf(num, sizeof(num), "%d", out.tests_passed);
-	if (rc == 0)
-		rc = lr_job_result_field(res, "tests_passed", num);
-	snprintf(num, sizeof(num), "%d", out.tests_total);
-	if (rc == 0)
-		rc = lr_job_result_field(res, "tests_total", num);
+	lr_job_result_fieldf(res, "score", "%.4f", out.score);
+	lr_job_result_fieldf(res, "tests_passed", "%d", out.tests_passed);
+	lr_job_result_fieldf(res, "tests_total", "%d", out.tests_total);
 	eval_outcome_free(&out);
-	if (rc < 0)
-		return lr_err_set(err, rc, "out of memory");
+	if (res->field_err < 0)
+		return lr_err_set(err, res->field_err, "out of memory");
 	return 0;
 }

@@ -113,7 +113,6 @@ static int finish(loop_run *L, lr_job_result *res, lr_err *err)
 	json_object *hist = NULL, *dep = NULL;
 	char *code = NULL, *report = NULL, *fsum = NULL, *ferr = NULL;
 	char tag[GITSTORE_OID_HEX + 1] = "";
-	char num[4][32];
 	int rc;
 
 	memset(&o, 0, sizeof(o));
@@ -163,24 +162,14 @@ static int finish(loop_run *L, lr_job_result *res, lr_err *err)
 		                       : "the criteria were not met");
 		res->error = strdup(e);
 	}
-	snprintf(num[0], sizeof(num[0]), "%.4f",
-	         o.final_iteration >= 0 ? L->its[o.final_iteration].score : 0.0);
-	snprintf(num[1], sizeof(num[1]), "%ld", o.final_iteration);
-	snprintf(num[2], sizeof(num[2]), "%ld", o.tokens_total);
-	snprintf(num[3], sizeof(num[3]), "%ld", o.accepted);
-	rc = lr_job_result_field(res, "stop_reason", loop_stop_name(o.stop));
-	if (rc == 0)
-		rc = lr_job_result_field(res, "code", code ? code : "");
-	if (rc == 0)
-		rc = lr_job_result_field(res, "score", num[0]);
-	if (rc == 0)
-		rc = lr_job_result_field(res, "final_iteration", num[1]);
-	if (rc == 0)
-		rc = lr_job_result_field(res, "tokens_total", num[2]);
-	if (rc == 0)
-		rc = lr_job_result_field(res, "accepted_iteration", num[3]);
-	if (rc == 0)
-		rc = lr_job_result_field(res, "commit", o.commit ? o.commit : "");
+	lr_job_result_field(res, "stop_reason", loop_stop_name(o.stop));
+	lr_job_result_field(res, "code", code ? code : "");
+	lr_job_result_fieldf(res, "score", "%.4f",
+	                     o.final_iteration >= 0 ? L->its[o.final_iteration].score : 0.0);
+	lr_job_result_fieldf(res, "final_iteration", "%ld", o.final_iteration);
+	lr_job_result_fieldf(res, "tokens_total", "%ld", o.tokens_total);
+	lr_job_result_fieldf(res, "accepted_iteration", "%ld", o.accepted);
+	rc = lr_job_result_field(res, "commit", o.commit ? o.commit : "");
 	if (rc == 0 && (res->summary == NULL || (!res->passed && res->error == NULL)))
 		rc = LR_ENOMEM;
 	if (rc < 0)

@@ -38,17 +38,6 @@ int wk_spec_eval(eval_outcome *out, lr_jobctx *ctx, const lr_job_spec *s, const 
 	return 0;
 }
 
-static int add_num(lr_job_result *res, const char *name, double v, int integer)
-{
-	char num[48];
-
-	if (integer)
-		snprintf(num, sizeof(num), "%ld", (long)v);
-	else
-		snprintf(num, sizeof(num), "%.4f", v);
-	return lr_job_result_field(res, name, num);
-}
-
 int wk_model_result(lr_job_result *res, const char *what, const gen_result *g, const char *code,
                     const eval_outcome *ev, lr_err *err)
 {
@@ -79,15 +68,17 @@ int wk_model_result(lr_job_result *res, const char *what, const gen_result *g, c
 		res->error = strdup(ev->error);
 	if (!res->result_json || !res->summary || ((!code || (ev && ev->error)) && !res->error))
 		goto oom;
-	if (code && lr_job_result_field(res, "code", code))
-		goto oom;
-	if (lr_job_result_field(res, "model", g->model) ||
-	    add_num(res, "prompt_tokens", (double)g->prompt_tokens, 1) ||
-	    add_num(res, "completion_tokens", (double)g->completion_tokens, 1))
-		goto oom;
-	if (ev && (add_num(res, "score", ev->score, 0) ||
-	           add_num(res, "tests_passed", ev->tests_passed, 1) ||
-	           add_num(res, "tests_total", ev->tests_total, 1)))
+	if (code)
+		lr_job_result_field(res, "code", code);
+	lr_job_result_field(res, "model", g->model);
+	lr_job_result_fieldf(res, "prompt_tokens", "%ld", (long)g->prompt_tokens);
+	lr_job_result_fieldf(res, "completion_tokens", "%ld", (long)g->completion_tokens);
+	if (ev) {
+		lr_job_result_fieldf(res, "score", "%.4f", ev->score);
+		lr_job_result_fieldf(res, "tests_passed", "%ld", (long)ev->tests_passed);
+		lr_job_result_fieldf(res, "tests_total", "%ld", (long)ev->tests_total);
+	}
+	if (res->field_err < 0)
 		goto oom;
 	goto cleanup;
 oom:

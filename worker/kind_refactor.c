@@ -33,10 +33,10 @@ int wk_kind_refactor(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 	if (rc < 0)
 		goto cleanup;
 	rc = wk_model_result(res, "refactor", &g, out.passed ? g.code : s->code, &out, err);
-	if (rc == 0)
-		rc = lr_job_result_field(res, "refactored_code", g.code);
-	if (rc == 0)
+	if (rc == 0) {
+		lr_job_result_field(res, "refactored_code", g.code);
 		rc = lr_job_result_field(res, "accepted", out.passed ? "1" : "0");
+	}
 	if (rc == 0 && !out.passed) {
 		size_t n = 64 + (out.error ? strlen(out.error) : 0);
 

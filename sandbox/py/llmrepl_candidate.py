@@ -36,6 +36,11 @@ import llmrepl_wire as wire
 
 FACTORY_FD = 3
 REPEAT_S = 0.1
+# The factory waited longer than this for a CPU between two clean-ups: the
+# CPUs are busy and its next spare does not rehearse (_spare_main). Idle, a
+# cycle's three wake-ups wait tens of microseconds; with two pools' runs on
+# two CPUs, milliseconds.
+BUSY_WAIT_NS = 1000000
 NAME_VALUE_MAX = 64 << 10
 OUT_MAX = 16 << 20  # characters of each stream kept per call (the judge's cap + 1)
 
@@ -72,6 +77,8 @@ def factory_main(wipe, set_limits):
     lanes = {}  # the run cgroups seen, by their files' identity (a pool's lanes)
     last = None
     filled = False
+    delayed = None  # this process's time waiting for a CPU (ns), at the last END
+    busy = False  # the CPUs were busy then (_run_delay)
     while True:
         try:
             msg, fds, _flags, _addr = socket.recv_fds(sock, 4096, 7)
@@ -138,6 +145,14 @@ def factory_main(wipe, set_limits):
                     # once, ~1 ms, before its first spare.
                     _fill_free_blocks()
                     filled = True
+                # How long this process waited for a CPU since the last
+                # clean-up: the next spare rehearses only when that was
+                # short (its rehearsal's CPU would be taken from others).
+                delay, waited = _run_delay(), None
+                if delay is not None and delayed is not None:
+                    waited = delay - delayed
+                delayed = delay
+                busy = waited is not None and waited > BUSY_WAIT_NS
                 spare = True
             clean = words == ["END"]
             if not clean:
@@ -147,14 +162,14 @@ def factory_main(wipe, set_limits):
         if spare is True:
             # From the first request on, the next worker waits forked ahead
             # of the next request, off its path.
-            spare = _Spare(sock, set_limits, cgroups)
+            spare = _Spare(sock, set_limits, cgroups, not busy)
 
 
 class _Spare:
     """A worker forked ahead of time, waiting for its socket, streams,
     cgroups and limits ("GO")."""
 
-    def __init__(self, ctl, set_limits, cgroups):
+    def __init__(self, ctl, set_limits, cgroups, rehearse=True):
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.pid = os.fork()
         if self.pid == 0:
@@ -167,7 +182,7 @@ class _Spare:
                 joined = _cgroups_key(cgroups) if cgroups else None
                 for fd in cgroups:
                     os.close(fd)
-                _spare_main(theirs, set_limits, joined)
+                _spare_main(theirs, set_limits, joined, rehearse)
             except BaseException:  # noqa: BLE001 - the judge sees the socket close
                 try:
                     sys.__excepthook__(*sys.exc_info())
@@ -203,15 +218,15 @@ def _cgroups_key(fds):
     return tuple(key)
 
 
-def _spare_main(sock, set_limits, joined):
+def _spare_main(sock, set_limits, joined, rehearse):
     ahead = None
     worker = None
     if not _pending(sock):
-        # Nothing asked yet: a canned load and call first (_rehearse) when a
-        # CPU is free for it, then what the limits need to know of this
+        # Nothing asked yet: a canned load and call first (_rehearse) unless
+        # the CPUs are busy, then what the limits need to know of this
         # process, and the worker as serving it starts (work the request
         # would do first anyway, ~0.2 ms in a fresh fork: no more CPU).
-        if _idle_core():
+        if rehearse:
             _rehearse()
         ahead = _limits_ahead()
         worker = Worker(None)
@@ -244,21 +259,18 @@ def _spare_main(sock, set_limits, joined):
     worker.serve()
 
 
-def _idle_core():
-    """Whether a CPU is free for a rehearsal now: the kernel's count of
-    runnable threads (/proc/loadavg, this one among them) is not above the
-    CPUs this process may run on. On busy cores the rehearsal's CPU (~1 ms,
-    ~0.5 ms more than the page copies it takes ahead of the request) would
-    be taken from other work."""
+def _run_delay():
+    """The time this process has waited for a CPU (ns; /proc/self/schedstat,
+    the scheduler's run_delay), or None. A pool's cycle (END, CLEAN, NEW)
+    wakes the factory three times: on idle CPUs each finds one at once."""
     try:
-        fd = os.open("/proc/loadavg", os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open("/proc/self/schedstat", os.O_RDONLY | os.O_CLOEXEC)
         try:
-            running = int(os.read(fd, 128).split()[3].partition(b"/")[0])
+            return int(os.read(fd, 128).split()[1])
         finally:
             os.close(fd)
-        return running <= len(os.sched_getaffinity(0))
     except (OSError, ValueError, IndexError):
-        return True
+        return None
 
 
 def _pending(sock):
@@ -371,12 +383,15 @@ def _free_blocks():
         return {}
     data = b""
     try:
+        # ~4 kB, far below what the pipe holds; written without blocking
+        # all the same (what does not fit is lost, never waited for).
+        os.set_blocking(w, False)
         saved = os.dup(2)
         try:
             os.dup2(w, 2)
             os.close(w)
             w = -1
-            stats()  # ~4 kB: far below what the pipe holds
+            stats()
         finally:
             os.dup2(saved, 2)
             os.close(saved)

@@ -13,6 +13,8 @@ one JSON answer on its answer descriptor. Request (from the C side, worker/eval.
    "split": bool,           # run the code in the candidate factory's process
    "group": bool,           # one item of a group (llmrepl_group): never in process
    "candidate_limits": [cpu_s, memory_mb, procs, file_size_mb, files],
+   "final_mark": bool,      # the entry marks its answer final when nothing after
+                            # it can change the outcome (llmrepl_sbx._answer_final)
    "session_cells": [str, ...]|null}  # a REPL session's recorded cells: they run
                             # first, in the code's globals (on the code's side of
                             # a split), as the session ran them (output discarded,

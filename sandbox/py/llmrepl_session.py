@@ -68,6 +68,32 @@ def _line(tb, name):
     return line
 
 
+def _cell_frames(tb):
+    """The traceback's entries in the cells, as traceback.extract_tb gives
+    them (column positions and sys.tracebacklimit included), without its work
+    on the entries left out: extract_tb walks the positions and reads the
+    source of every frame of the library code a cell called (a failing cell
+    with json's frames in between: ~0.09 ms -> ~0.045 ms)."""
+    import traceback
+    position = getattr(traceback, "_get_code_position", None)
+    extract = getattr(traceback.StackSummary, "_extract_from_extended_frame_gen", None)
+    if position is None or extract is None:  # not 3.11's traceback module
+        return [f for f in traceback.extract_tb(tb) if f.filename.startswith("<cell ")]
+    limit = getattr(sys, "tracebacklimit", None)
+    if limit is not None and limit < 0:
+        limit = 0
+    keep = []
+    seen = 0
+    while tb is not None and (limit is None or seen < limit):
+        co = tb.tb_frame.f_code
+        if co.co_filename.startswith("<cell "):
+            pos = position(co, tb.tb_lasti)
+            keep.append((tb.tb_frame, pos if pos[0] is not None else (tb.tb_lineno,) + pos[1:]))
+        seen += 1
+        tb = tb.tb_next
+    return extract(iter(keep), limit=None)
+
+
 def _fresh_globals():
     main = type(sys)("__main__")
     main.__builtins__ = builtins
@@ -128,7 +154,6 @@ def _cell(req, g):
     """Replay req's cells, run its code; the answer (a dict)."""
     import signal
     import time
-    import traceback
     cells = req.get("cells") or []
     code = req.get("code")
     if not isinstance(code, str) or not isinstance(cells, list):
@@ -165,8 +190,8 @@ def _cell(req, g):
         else:
             err = {"type": type(e).__name__, "message": str(e)}
         err["line"] = e.lineno if isinstance(e, SyntaxError) else _line(e.__traceback__, name)
-        frames = [f for f in traceback.extract_tb(e.__traceback__)
-                  if f.filename.startswith("<cell ")]
+        import traceback  # only for a cell that failed: a cold start spares ~5 ms
+        frames = _cell_frames(e.__traceback__)
         head = "%s: %s\n" % (err["type"], err["message"]) if isinstance(e, CellTimeout) \
             else "".join(traceback.format_exception_only(type(e), e))
         text = ("Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))

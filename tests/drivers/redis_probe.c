@@ -7,15 +7,68 @@
  *   redis_probe URL PASSWORD|- cap BYTES KEY     GET KEY with replies capped at BYTES
  *   redis_probe URL PASSWORD|- block MS          XREAD BLOCK MS with a 1 s command timeout
  *   redis_probe URL PASSWORD|- survive SECONDS   PING every 20 ms; print up/down changes
+ *   redis_probe URL PASSWORD|- stopped           XREAD BLOCK 0 on a connection watching a
+ *                                                pipe SIGTERM writes (lr_redis_stop_on);
+ *                                                then a PING and a clamped blocking read
  *
  * Exit 0 on success, 1 when the operation failed (the error on stderr). */
 #include "clock.h"
 #include "redis.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+static int stop_pipe[2] = {-1, -1};
+
+static void on_term(int sig)
+{
+	(void)sig;
+	if (write(stop_pipe[1], "s", 1) < 0) {
+		/* readable all the same */
+	}
+}
+
+/* What a daemon's stop does to its blocking read: SIGTERM ends an XREAD that
+ * would block forever; the connection then still answers, and a later
+ * blocking read is cut to 1 ms. Prints what each returned. */
+static int stopped(lr_redis *r, lr_err *e)
+{
+	struct sigaction sa;
+	redisReply *rep = NULL;
+	int rc;
+
+	if (pipe(stop_pipe) < 0)
+		return lr_err_set(e, LR_EIO, "pipe failed");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	lr_redis_stop_on(r, stop_pipe[0]);
+	printf("blocking\n");
+	fflush(stdout);
+	rc = lr_redis_cmd(r, &rep, e, "XREAD BLOCK 0 STREAMS probe:none $");
+	if (rc == 0) {
+		printf("%s, stopping %d\n", rep->type == REDIS_REPLY_NIL ? "nil" : "data",
+		       lr_redis_stopping(r));
+		freeReplyObject(rep);
+		rc = lr_redis_cmd(r, &rep, e, "PING");
+	}
+	if (rc == 0) {
+		printf("%s\n", rep->str);
+		freeReplyObject(rep);
+		printf("then block %ld ms\n", lr_redis_block_ms(r, 60000));
+		rc = lr_redis_cmd(r, &rep, e, "XREAD BLOCK %ld STREAMS probe:none $",
+		                  lr_redis_block_ms(r, 60000));
+	}
+	if (rc == 0) {
+		printf("%s\n", rep->type == REDIS_REPLY_NIL ? "nil" : "data");
+		freeReplyObject(rep);
+	}
+	return rc;
+}
 
 static void print_reply(const redisReply *r, int depth)
 {
@@ -114,6 +167,8 @@ int main(int argc, char **argv)
 			       lr_now_s() - t0);
 			rc = lr_redis_is_connected(r) ? 0 : 1;
 		}
+	} else if (strcmp(argv[3], "stopped") == 0) {
+		rc = stopped(r, &e) == 0 ? 0 : 1;
 	} else if (strcmp(argv[3], "survive") == 0 && argc == 5) {
 		double end = lr_now_s() + strtod(argv[4], NULL);
 		int up = 1;

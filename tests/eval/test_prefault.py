@@ -1,9 +1,13 @@
 """A pool's spare takes its judge's page copies ahead (llmrepl_prefault), and
 the candidate's next worker rehearses a canned load and call: neither leaves
-anything a request can see, and neither reaches the candidate factory."""
+anything a request can see, and neither reaches the candidate factory. The
+factory's own preparations: its allocator's free blocks filled, and the run
+delay its spares' rehearsal is gated on."""
 import json
 import os
 import subprocess
+
+import pytest
 
 from conftest import binary
 from evalkit import PY_DIR, PYTHON
@@ -246,3 +250,24 @@ print(json.dumps([sum(before.values()), sum(after.values()), len(c._FILLED),
     # What is left are the last pools' own (a size class filled to its end
     # takes a new pool); far fewer than before.
     assert after < before // 2, (before, after)
+
+
+def test_the_factory_reads_how_long_it_waited_for_a_cpu():
+    """The run delay the factory gates its spares' rehearsal on
+    (llmrepl_candidate._run_delay): this process's, in ns, never going back."""
+    code = r'''
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import llmrepl_candidate as c
+a = c._run_delay()
+sum(range(200000))
+b = c._run_delay()
+print(json.dumps([a, b]))
+'''
+    p = subprocess.run([PYTHON, "-I", "-S", "-B", "-c", code, str(PY_DIR)],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    a, b = json.loads(p.stdout)
+    if a is None:
+        pytest.skip("no /proc/self/schedstat here: the spares rehearse as before")
+    assert isinstance(a, int) and 0 <= a <= b, (a, b)

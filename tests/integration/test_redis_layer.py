@@ -1,6 +1,7 @@
 """common/redis against a real redis-server: passwords, databases, scripts
 after a script-cache flush, bounded replies, blocking reads kept under the
 socket timeout, and reconnecting after a restart."""
+import signal
 import subprocess
 import threading
 import time
@@ -68,6 +69,32 @@ def test_blocking_read_is_clamped_below_socket_timeout(redis_server):
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("nil after")
     assert float(out.stdout.split()[2]) < 1.0
+
+
+def test_a_stop_ends_a_blocking_read_and_the_connection_goes_on(redis_server):
+    """lr_redis_stop_on: SIGTERM's pipe turning readable ends an XREAD BLOCK 0
+    (it would wait forever) through CLIENT UNBLOCK from a second connection;
+    the reply is read, the connection still answers, later blocks are 1 ms."""
+    proc = subprocess.Popen([binary("tests/drivers/redis_probe"), redis_server.url, "-",
+                             "stopped"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout.readline() == "blocking\n"
+    r = redis_server.client()
+    deadline = time.time() + 30
+    while not any(c.get("name") == "redis-probe" and c.get("cmd") == "xread"
+                  and "b" in c.get("flags", "") for c in r.client_list()):
+        if time.time() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise AssertionError("the probe never blocked: " + proc.communicate()[1])
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    try:
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    assert proc.returncode == 0, err
+    assert out.splitlines() == ["nil, stopping 1", "PONG", "then block 1 ms", "nil"]
 
 
 def test_reconnects_after_restart(redis_server):

@@ -46,3 +46,20 @@ def test_sigterm_ends_an_idle_dispatchers_wait_at_once(system):
     # would not end within this bound; one that cuts it short takes ms.
     assert d.wait_stopped(timeout=8) == 0, d.log()[-2000:]
     assert "stopping" in d.log() and "cannot end a blocking read" not in d.log()
+
+
+def test_without_client_unblock_the_read_ends_by_its_block_time(system):
+    """A Redis user whose ACL refuses CLIENT UNBLOCK: the stop is still clean,
+    the read ending by its own BLOCK time (said once in the log)."""
+    system.r.execute_command("ACL", "SETUSER", "w", "on", ">pw", "~*", "&*", "+@all",
+                             "-client|unblock")
+    url = f"redis://w:pw@127.0.0.1:{system.redis.port}"
+    w = system.worker(**{"redis-url": url, "block-ms": 1000})
+    system.wait_for(lambda: blocked_in(system.r, w.name, "xreadgroup"),
+                    what="the worker blocked in its read")
+    w.signal(signal.SIGTERM)
+    assert w.wait_stopped(timeout=30) == 0, w.log()[-2000:]
+    log = w.log()
+    assert log.count("cannot end a blocking read at the stop") == 1, log[-2000:]
+    assert "NOPERM" in log and f"worker {w.name} stopping" in log
+    assert system.r.zcard(system.prefix + "workers") == 0
