@@ -520,6 +520,15 @@ void sbx_cgroup_init(sbx_cgroup *cg)
 	memset(cg, 0, sizeof(*cg));
 	for (int c = 0; c < SBX_CG_N; c++)
 		cg->dir[c] = cg->procs_fd[c] = -1;
+	for (int f = 0; f < SBX_CGF_N; f++)
+		cg->file_fd[f] = -1;
+}
+
+static void close_files(sbx_cgroup *cg)
+{
+	for (int f = 0; f < SBX_CGF_N; f++)
+		if (cg->file_fd[f] >= 0)
+			close(cg->file_fd[f]);
 }
 
 /* Memory still charged to a kept cgroup (page cache an earlier run read
@@ -737,6 +746,69 @@ fail:
 	return busy ? -2 : -1;
 }
 
+/* Counter file f (dir[c]/name) on its kept descriptor, opened at its first
+ * use (read and write where it may be reset, else read only), so that a
+ * run's counters are not a path walk, an open and a close each (on cgroupfs
+ * these cost more than the read). -1 when it cannot be opened: the callers
+ * then open it by name as before. The descriptor is the struct's cache, set
+ * through a const pointer by the readers; O_CLOEXEC, and a sandbox's child
+ * closes every descriptor it is not given. */
+static int kept(const sbx_cgroup *cg, int f, int c, const char *name)
+{
+	sbx_cgroup *m = (sbx_cgroup *)cg;
+
+	if (m->file_fd[f] < 0 && cg->dir[c] >= 0) {
+		m->file_fd[f] = openat(cg->dir[c], name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		if (m->file_fd[f] < 0)
+			m->file_fd[f] = openat(cg->dir[c], name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	}
+	return m->file_fd[f];
+}
+
+/* The file read again from its start: cgroupfs makes it afresh then. */
+static ssize_t read_kept(const sbx_cgroup *cg, int f, int c, const char *name, char *buf,
+                         size_t len)
+{
+	int fd = kept(cg, f, c, name);
+	ssize_t n;
+
+	if (fd < 0)
+		return cg->dir[c] < 0 ? -1 : read_at(cg->dir[c], name, buf, len);
+	n = pread(fd, buf, len - 1, 0);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
+static int write_kept(sbx_cgroup *cg, int f, int c, const char *name, const char *val)
+{
+	int fd = kept(cg, f, c, name);
+	size_t len = strlen(val);
+
+	if (fd < 0 || pwrite(fd, val, len, 0) != (ssize_t)len)
+		return cg->dir[c] < 0 ? -1 : write_at(cg->dir[c], name, val);
+	return 0;
+}
+
+static long long num_of(const char *buf, ssize_t n)
+{
+	return n <= 0 ? -1 : strtoll(buf, NULL, 10);
+}
+
+/* The number after `key ` in a flat-keyed file's text (cpu.stat, memory.events). */
+static long long key_of(const char *buf, ssize_t got, const char *key)
+{
+	size_t n = strlen(key);
+
+	if (got <= 0)
+		return -1;
+	for (const char *p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (strncmp(p, key, n) == 0 && p[n] == ' ')
+			return strtoll(p + n + 1, NULL, 10);
+	return -1;
+}
+
 static long long read_num(int dir, const char *name)
 {
 	char buf[64];
@@ -747,19 +819,6 @@ static long long read_num(int dir, const char *name)
 }
 
 /* The number after `key ` in a flat-keyed file (cpu.stat, memory.events). */
-static long long read_key(int dir, const char *file, const char *key)
-{
-	char buf[1024];
-	size_t n = strlen(key);
-
-	if (dir < 0 || read_at(dir, file, buf, sizeof(buf)) <= 0)
-		return -1;
-	for (const char *p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-		if (strncmp(p, key, n) == 0 && p[n] == ' ')
-			return strtoll(p + n + 1, NULL, 10);
-	return -1;
-}
-
 /* A memory figure in kB: the v1 file's or the v2 file's; -1 unknown. */
 static long mem_kb(const sbx_cgroup *cg, const char *v1, const char *v2)
 {
@@ -772,28 +831,39 @@ static long mem_kb(const sbx_cgroup *cg, const char *v1, const char *v2)
 
 long sbx_cgroup_peak_kb(const sbx_cgroup *cg)
 {
-	return mem_kb(cg, "memory.max_usage_in_bytes", "memory.peak");
+	char buf[64];
+	long long v;
+
+	if (cg->version != 1 && cg->version != 2)
+		return -1;
+	v = num_of(buf, read_kept(cg, SBX_CGF_PEAK, SBX_CG_MEM,
+	                          cg->version == 1 ? "memory.max_usage_in_bytes" : "memory.peak",
+	                          buf, sizeof(buf)));
+	return v < 0 ? -1 : (long)(v / 1024);
 }
 
 int sbx_cgroup_reset_peak(sbx_cgroup *cg)
 {
 	/* v2's memory.peak resets only for the file description that wrote it. */
 	if (cg->version == 1)
-		return write_at(cg->dir[SBX_CG_MEM], "memory.max_usage_in_bytes", "0");
+		return write_kept(cg, SBX_CGF_PEAK, SBX_CG_MEM, "memory.max_usage_in_bytes", "0");
 	return -1;
 }
 
 static long long cpu_us(const sbx_cgroup *cg)
 {
+	char buf[1024];
 	long long v;
 
 	if (!cg->have_cpu)
 		return -1;
 	if (cg->version == 1) {
-		v = read_num(cg->dir[SBX_CG_ACCT], "cpuacct.usage");
+		v = num_of(buf, read_kept(cg, SBX_CGF_CPU, SBX_CG_ACCT, "cpuacct.usage", buf,
+		                          sizeof(buf)));
 		return v < 0 ? -1 : v / 1000;
 	}
-	return read_key(cg->dir[SBX_CG_CPU], "cpu.stat", "usage_usec");
+	return key_of(buf, read_kept(cg, SBX_CGF_CPU, SBX_CG_CPU, "cpu.stat", buf, sizeof(buf)),
+	              "usage_usec");
 }
 
 double sbx_cgroup_cpu_s(const sbx_cgroup *cg)
@@ -806,7 +876,7 @@ double sbx_cgroup_cpu_s(const sbx_cgroup *cg)
 void sbx_cgroup_reset_cpu(sbx_cgroup *cg)
 {
 	if (cg->version == 1 && cg->have_cpu &&
-	    write_at(cg->dir[SBX_CG_ACCT], "cpuacct.usage", "0") == 0)
+	    write_kept(cg, SBX_CGF_CPU, SBX_CG_ACCT, "cpuacct.usage", "0") == 0)
 		return;
 	cg->cpu_base_us = cpu_us(cg);
 	if (cg->cpu_base_us < 0)
@@ -815,12 +885,16 @@ void sbx_cgroup_reset_cpu(sbx_cgroup *cg)
 
 long sbx_cgroup_oom_kills(const sbx_cgroup *cg)
 {
+	char buf[1024];
 	long long v;
 
 	if (cg->version == 0)
 		return 0;
-	v = read_key(cg->dir[SBX_CG_MEM], cg->version == 1 ? "memory.oom_control" : "memory.events",
-	             "oom_kill");
+	v = key_of(buf,
+	           read_kept(cg, SBX_CGF_OOM, SBX_CG_MEM,
+	                     cg->version == 1 ? "memory.oom_control" : "memory.events", buf,
+	                     sizeof(buf)),
+	           "oom_kill");
 	return v < 0 ? 0 : (long)v;
 }
 
@@ -845,6 +919,7 @@ long sbx_cgroup_usage_kb(const sbx_cgroup *cg)
 
 void sbx_cgroup_leave(sbx_cgroup *cg)
 {
+	close_files(cg);
 	for (int c = 0; c < SBX_CG_N; c++) {
 		if (cg->procs_fd[c] >= 0)
 			close(cg->procs_fd[c]);
@@ -856,6 +931,7 @@ void sbx_cgroup_leave(sbx_cgroup *cg)
 
 void sbx_cgroup_destroy(sbx_cgroup *cg)
 {
+	close_files(cg);
 	for (int c = 0; c < SBX_CG_N; c++) {
 		if (cg->procs_fd[c] >= 0)
 			close(cg->procs_fd[c]);

@@ -16,6 +16,9 @@
 /* The controllers, each in a v1 hierarchy of its own or shared (co-mounted,
  * or the one v2 hierarchy). */
 enum { SBX_CG_MEM, SBX_CG_PIDS, SBX_CG_CPU, SBX_CG_ACCT, SBX_CG_N };
+/* The counter files read (v1: and reset) around every run: CPU usage, peak
+ * memory, OOM kills. */
+enum { SBX_CGF_CPU, SBX_CGF_PEAK, SBX_CGF_OOM, SBX_CGF_N };
 
 typedef struct sbx_cg_limits {
 	long long mem_bytes; /* 0: none */
@@ -30,6 +33,7 @@ typedef struct sbx_cgroup {
 	int procs_fd[SBX_CG_N];  /* cgroup.procs of each distinct hierarchy, to join; -1 */
 	int have_pids, have_cpu; /* pids.max; CPU bandwidth and usage */
 	long long cpu_base_us;   /* v2: usage at the last reset */
+	int file_fd[SBX_CGF_N];  /* each opened at its first use and kept; -1 */
 	char name[64];
 } sbx_cgroup;
 
