@@ -151,7 +151,11 @@ const lr_script lr_lua_take = {"take", LUA_PRELUDE
 	"-- alive (its record exists) and idle, or when this one cannot hold another\n" \
 	"-- session; a worker at its limit passes a session nobody holds to the live\n" \
 	"-- worker with the most room. The entry moves to that worker's pending list\n" \
-	"-- (XCLAIM) and a wake entry tells it; a job is routed once at most.\n" \
+	"-- (XCLAIM) and a wake entry tells it. A work-stream entry is routed once,\n" \
+	"-- unless the worker it reached is at its limit (it filled up meanwhile): it\n" \
+	"-- then passes it on, ROUTES_MAX times at most; a job back in line (its entry\n" \
+	"-- redelivered by the orphan sweep, or its retry) is a new entry, routed afresh.\n" \
+	"local ROUTES_MAX = 4\n" \
 	"local function live(w)\n" \
 	"  local k = P .. 'worker:' .. w\n" \
 	"  if w == '' or ktype(k) ~= 'hash' then return nil end\n" \
@@ -163,9 +167,13 @@ const lr_script lr_lua_take = {"take", LUA_PRELUDE
 	"  end\n" \
 	"  return {busy = busy, n = tonumber(v[2]) or 0, max = tonumber(v[3]) or 0}\n" \
 	"end\n" \
+	"local routes = 0\n" \
 	"local function route_to(me)\n" \
-	"  if (j.kind ~= 'exec' and j.kind ~= 'session_close') or\n" \
-	"     redis.call('HEXISTS', j.k, 'routed') == 1 then return nil end\n" \
+	"  if j.kind ~= 'exec' and j.kind ~= 'session_close' then return nil end\n" \
+	"  local r = redis.call('HMGET', j.k, 'routed_entry', 'routes')\n" \
+	"  local again = r[1] == entry\n" \
+	"  routes = again and (tonumber(r[2]) or ROUTES_MAX) or 0\n" \
+	"  if routes >= ROUTES_MAX then return nil end\n" \
 	"  local ok, spec = pcall(cjson.decode, redis.call('HGET', j.k, 'spec') or '')\n" \
 	"  if not ok or type(spec) ~= 'table' or type(spec.session) ~= 'string' then return nil end\n" \
 	"  local sk = P .. 'session:' .. spec.session\n" \
@@ -174,6 +182,7 @@ const lr_script lr_lua_take = {"take", LUA_PRELUDE
 	"  if holder == me then return nil end\n" \
 	"  local h, mine = live(holder), live(me)\n" \
 	"  local full = mine and mine.max > 0 and mine.n >= mine.max\n" \
+	"  if again and not full then return nil end\n" \
 	"  if h and (not h.busy or full) then return holder end\n" \
 	"  if not full then return nil end\n" \
 	"  local best, room = nil, 0\n" \
@@ -186,7 +195,7 @@ const lr_script lr_lua_take = {"take", LUA_PRELUDE
 	"local to = route_to(worker)\n" \
 	"if to then\n" \
 	"  redis.call('XCLAIM', JOBS, 'workers', to, '0', entry, 'JUSTID')\n" \
-	"  redis.call('HSET', j.k, 'routed', to)\n" \
+	"  redis.call('HSET', j.k, 'routed', to, 'routed_entry', entry, 'routes', I(routes + 1))\n" \
 	"  local wk = P .. 'wake:' .. to\n" \
 	"  if ktype(wk) == 'stream' then\n" \
 	"    redis.call('XADD', wk, 'MAXLEN', '~', '64', '*', 'job', id)\n" \

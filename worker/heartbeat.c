@@ -55,8 +55,9 @@ static long period_ms(const wk_config *cfg)
 /* Testing (--fault-beat-hold FILE): while FILE exists a beat waits after
  * reading what it will write, with FILE.held there to say so until its
  * write has returned; a test can then change the worker's state in
- * between, as a slow beat would. Returns whether it waited. */
-static int fault_hold(const char *file)
+ * between, as a slow beat would. (--fault-job-hold: a job waits so before
+ * it runs.) */
+int wk_fault_hold(const char *file, const volatile sig_atomic_t *stop)
 {
 	char held[4096];
 	FILE *f;
@@ -67,12 +68,12 @@ static int fault_hold(const char *file)
 	f = fopen(held, "w");
 	if (f != NULL)
 		fclose(f);
-	while (access(file, F_OK) == 0)
+	while (access(file, F_OK) == 0 && !(stop && *stop))
 		lr_sleep_ms(10);
 	return 1;
 }
 
-static void fault_release(const char *file)
+void wk_fault_release(const char *file)
 {
 	char held[4096];
 
@@ -114,7 +115,7 @@ static void beat(wk_hb *hb)
 	snprintf(sessions, sizeof(sessions), "%ld", hb->sessions);
 	snprintf(sessions_at, sizeof(sessions_at), "%lld", hb->sessions_at);
 	pthread_mutex_unlock(&hb->mu);
-	held = fault_hold(hb->cfg->fault_beat_hold);
+	held = wk_fault_hold(hb->cfg->fault_beat_hold, NULL);
 	snprintf(attempt, sizeof(attempt), "%ld", active || owner[0] ? att : 0L);
 
 	lr_err_clear(&err);
@@ -163,7 +164,7 @@ static void beat(wk_hb *hb)
 			log_debug("heartbeat: %s", err.msg);
 	}
 	if (held)
-		fault_release(hb->cfg->fault_beat_hold);
+		wk_fault_release(hb->cfg->fault_beat_hold);
 }
 
 static void *hb_main(void *arg)

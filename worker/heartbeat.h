@@ -44,4 +44,10 @@ int wk_hb_status(const wk_hb *hb);
 /* A shutdown began more than drain_s ago. Any thread. */
 int wk_hb_drain_over(const wk_hb *hb);
 
+/* Testing: while `file` exists (and no stop is asked; stop may be NULL),
+ * wait, with file.held there to say so; wk_fault_release() removes that.
+ * Returns whether it waited (0 when file is NULL or empty). */
+int wk_fault_hold(const char *file, const volatile sig_atomic_t *stop);
+void wk_fault_release(const char *file);
+
 #endif

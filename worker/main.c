@@ -58,6 +58,9 @@ static lr_cfg_opt opts[] = {
     LR_OPT_STR("fault-beat-hold", &wc.fault_beat_hold, NULL,
                "testing only: while this file exists the heartbeat waits after reading what it "
                "will write (FILE.held says so), to rehearse a slow beat"),
+    LR_OPT_STR("fault-job-hold", &wc.fault_job_hold, NULL,
+               "testing only: while this file exists a claimed job waits before it runs "
+               "(FILE.held says so), to rehearse a worker busy for as long as a test needs"),
     LR_OPT_STR("push-url", &wc.push_url, NULL,
                "deploy loop jobs whose criteria passed: push the accepted commit to "
                "refs/heads/llmrepl/<id> of this repository (a path, file:// or a URL that "
@@ -127,6 +130,9 @@ int main(int argc, char **argv)
 	if (wc.fault_beat_hold && *wc.fault_beat_hold)
 		log_warn("fault injection is on: the heartbeat waits while %s exists",
 		         wc.fault_beat_hold);
+	if (wc.fault_job_hold && *wc.fault_job_hold)
+		log_warn("fault injection is on: a claimed job waits while %s exists",
+		         wc.fault_job_hold);
 
 	lr_err_clear(&err);
 	wk_metrics_init();

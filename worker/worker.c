@@ -193,6 +193,8 @@ static void run_job(wk *w, const lr_q_job *job)
 		          job->id);
 		abort();
 	}
+	if (wk_fault_hold(w->cfg->fault_job_hold, w->stop))
+		wk_fault_release(w->cfg->fault_job_hold);
 	lr_trace_mark("w.start");
 	if (lr_job_spec_parse(&ctx.spec, job->spec, job->spec_len, NULL, &err) < 0) {
 		char reason[LR_ERR_MSG_MAX];

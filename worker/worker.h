@@ -36,7 +36,8 @@ typedef struct wk_config {
 	                                   (0: none held, replay every cell) */
 	sbx_config sbx;                 /* sandbox host settings */
 	const char *fault_abort_marker; /* testing: abort() on a job whose spec holds this */
-	const char *fault_beat_hold;    /* testing: heartbeat.c's fault_hold() */
+	const char *fault_beat_hold;    /* testing: a beat waits (wk_fault_hold) */
+	const char *fault_job_hold;     /* testing: a claimed job waits before it runs */
 	/* Settings of model-based kinds go below (model server, model, ...). */
 	llm_settings llm;     /* the model server and how to call it (model/llm.h) */
 	const char *push_url; /* loop jobs: push accepted commits here (deployment), or NULL */

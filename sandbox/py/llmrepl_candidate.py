@@ -15,8 +15,8 @@ Factory protocol (one datagram each):
                     this uid made (pool: between runs)
   judge -> factory  "END"    (pool) the judge is done with the code: the
                     same as CLEAN, now, while the judge writes its answer
-                    and exits, and without an answer; a CLEAN with no NEW
-                    since is then answered at once. It may come with one
+                    and exits, and without an answer; every CLEAN with no
+                    NEW since is then answered at once. It may come with one
                     fd (a pipe's write end), closed as soon as every
                     process of this uid is dead (before the wipe)
   factory -> asker  "OK"     after KILL and CLEAN
@@ -79,6 +79,7 @@ def factory_main(wipe, set_limits):
     filled = False
     delayed = None  # this process's time waiting for a CPU (ns), at the last END
     busy = False  # the CPUs were busy then (_run_delay)
+    grouped = False  # the last two NEWs were one run's, the other lane idle
     while True:
         try:
             msg, fds, _flags, _addr = socket.recv_fds(sock, 4096, 7)
@@ -100,6 +101,7 @@ def factory_main(wipe, set_limits):
                 key = _cgroups_key(fds[3:])
                 again = key == last
                 last = key
+                grouped = False
                 if last not in lanes and len(lanes) < 2:
                     lanes[last] = [os.dup(fd) for fd in fds[3:]]
                 other = [v for k, v in lanes.items() if k != last]
@@ -112,10 +114,11 @@ def factory_main(wipe, set_limits):
                     # its run), so the spare joins at its GO, once, not
                     # the other lane's ahead and then these.
                     cgroups = []
+                    grouped = True
                 else:
                     # The next run's: the other lane's.
                     cgroups = other[0]
-            if spare is None or not spare.go(msg, fds):
+            if not isinstance(spare, _Spare) or not spare.go(msg, fds):
                 _Spare(sock, set_limits, ()).go(msg, fds)
             # No spare forked now: the run's end (CLEAN) or a restart
             # (KILL) kills every process of this uid, a spare too.
@@ -153,10 +156,19 @@ def factory_main(wipe, set_limits):
                     waited = delay - delayed
                 delayed = delay
                 busy = waited is not None and waited > BUSY_WAIT_NS
-                spare = True
-            clean = words == ["END"]
-            if not clean:
+                # A grouped run's item: the group's CLEAN follows at once.
+                # It is answered first and the spare forked after it: the
+                # fork off the CLEAN's path, and the CLEAN's handling here
+                # before any child shares this process's pages.
+                spare = "after CLEAN" if words == ["END"] and grouped else True
+            # Nothing of the candidate's has run since a clean-up until the
+            # next NEW: a CLEAN then (the group's, then the server's) is
+            # answered at once.
+            clean = clean or words == ["END"]
+            if words == ["CLEAN"]:
                 sock.send(b"OK")
+                if spare == "after CLEAN":
+                    spare = True
         for fd in fds:
             os.close(fd)
         if spare is True:

@@ -698,6 +698,10 @@ def _load_wanted():
         llmrepl_static.load(warm=True)
     except Exception:  # noqa: BLE001 - the judge imports them itself then
         return
+    if sbx.SERVER_LOGGING is None:
+        _logging_at_exit()  # the tools brought logging in: as at the start
+    import atexit
+    sbx.ATEXIT_BASE = atexit._ncallbacks()  # what a judge finds (_answer_final)
     import gc
     gc.collect()
     gc.freeze()

@@ -28,9 +28,10 @@ RAISES = "def add(a, b):\n    raise ValueError('no')\n"
 # A process the code leaves behind (killed with the code's others at the
 # judge's END; reaped by the pool's server only after the judge's exit).
 LEAVES = ("import os, time\nif os.fork() == 0:\n    time.sleep(60)\n    os._exit(0)\n" + GOOD)
-# Tests that leave a thread in the judge.
-THREAD_TESTS = ("import threading, time\n"
-                "threading.Thread(target=time.sleep, args=(0.3,), daemon=True).start()\n" +
+# Tests that leave a thread in the judge (waiting for ever: a daemon, which
+# the judge's exit does not wait for).
+THREAD_TESTS = ("import threading\n"
+                "threading.Thread(target=threading.Event().wait, daemon=True).start()\n" +
                 ADD_TESTS)
 # Four processes of the code's over the run's memory together: an OOM kill
 # in the run (each is under its own address-space limit).
@@ -54,12 +55,15 @@ def _clean(o):
     return o
 
 
-def _batch(tmp_path, items, *args, early=True):
+def _batch(tmp_path, items, *args, early=True, env=None):
     f = tmp_path / "batch.jsonl"
     f.write_text("".join(json.dumps(x) + "\n" for x in items))
-    env = dict(os.environ, LLMREPL_SBX_TRACE="1", LLMREPL_EARLY_ANSWER="1" if early else "0")
+    env = dict(os.environ, LLMREPL_SBX_TRACE="1", LLMREPL_EARLY_ANSWER="1" if early else "0",
+               **(env or {}))
+    if "--static" not in args:
+        args = ("--no-static",) + args
     p = subprocess.run([binary("llmrepl-eval"), "--batch", str(f), "--group", "1", "--json",
-                        "--no-static", *args],
+                        *args],
                        capture_output=True, text=True, timeout=300, env=env)
     assert p.returncode in (0, 1), p.stderr[-3000:]
     traces = [ln for ln in p.stderr.splitlines() if ln.startswith("sbx-trace pool ")]
@@ -74,9 +78,9 @@ def _marked(trace):
     return any(w.startswith("h.final=") for w in trace.split())
 
 
-def _both(tmp_path, items, *args):
-    early, traces = _batch(tmp_path, items, *args)
-    late, late_traces = _batch(tmp_path, items, *args, early=False)
+def _both(tmp_path, items, *args, env=None):
+    early, traces = _batch(tmp_path, items, *args, env=env)
+    late, late_traces = _batch(tmp_path, items, *args, early=False, env=env)
     assert not any(_marked(t) for t in late_traces)
     assert [_clean(o) for o in early] == [_clean(o) for o in late]
     if not all(o["report"]["run"]["isolation"] & CGROUP_BIT for o in early):
@@ -115,7 +119,9 @@ def test_a_thread_the_tests_left_keeps_the_run_to_its_end(tmp_path):
 
 def test_an_oom_kill_before_the_answer_is_in_the_verdict(tmp_path):
     items = [_item(0, GOOD), _item(1, GOOD), _item(2, HOG), _item(3, GOOD), _item(4, HOG)]
-    out, traces = _both(tmp_path, items, "--memory", "128")
+    # (The load takes the children's two seconds: time enough for it.)
+    out, traces = _both(tmp_path, items, "--memory", "128", "--timeout", "30",
+                        "--test-timeout", "20")
     assert [o["passed"] for o in out] == [True, True, False, True, False]
     for o in (out[2], out[4]):
         assert o["report"]["run"]["end"] == "memory", o["report"]["run"]
@@ -123,3 +129,17 @@ def test_an_oom_kill_before_the_answer_is_in_the_verdict(tmp_path):
     # The judge marked them final: the kill came before its answer, and the
     # host read the run's OOM count there.
     assert _marked(traces[2]) and _marked(traces[4]), traces
+
+
+def test_a_judge_that_runs_the_static_tools_marks_its_answer_too(tmp_path):
+    # Without the static service the judge runs the tools, which the
+    # server loads once asked (logging among them: its exit handler is the
+    # server's, as at the start).
+    items = [_item(i, c) for i, c in enumerate([GOOD, WRONG] * 3)]
+    out, traces = _both(tmp_path, items, "--static", env={"LLMREPL_STATIC_SERVICE": "0"})
+    assert [o["passed"] for o in out] == [True, False] * 3
+    assert all(o["report"]["static"]["pyflakes"]["ran"] for o in out)
+    # The first spares were forked before the server loaded the tools (their
+    # judges import them, logging's exit handler with them: no mark); the
+    # last ones after.
+    assert all(_marked(t) for t in traces[-2:]), traces

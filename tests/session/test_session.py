@@ -301,6 +301,45 @@ def test_a_slow_beat_does_not_put_an_older_session_count_back(system, tmp_path):
     assert system.r.hget(rec, "sessions") == "1", system.r.hgetall(rec)
 
 
+def test_a_cell_back_in_line_is_routed_again(system, tmp_path):
+    """A worker at its limit passes a cell of a new session to a worker with
+    room; while that one is busy the entry waits in its pending list, and
+    after a lease the orphan sweep puts the job back in line. The worker at
+    its limit reads it again: it must route it again, not run it and refuse
+    it for want of room while the other worker has some (so it was in
+    test_many_sessions_on_two_workers_memory_bounded)."""
+    hold = tmp_path / "job-hold"
+    held = tmp_path / "job-hold.held"
+    system.dispatcher()
+    busy = system.worker(sessions_held=2, fault_job_hold=str(hold))
+    system.wait_for(lambda: system.r.hget(system.key("worker", busy.name), "sessions") == "0",
+                    what="registered")
+    hold.touch()
+    first = system.submit({"kind": "session_open"})
+    system.wait_for(held.exists, what="the busy worker holding its job")
+    full = system.worker(sessions_held=1)
+    a, b = open_session(system), open_session(system)
+    assert cell(system, a, "x = 1")["worker"] == full.name
+    system.wait_for(lambda: system.r.hget(system.key("worker", full.name), "sessions") == "1",
+                    what="at its limit")
+    z = system.submit({"kind": "exec", "session": b, "code": "y = 2\ny"})
+
+    def routed_after_redelivery():
+        kinds = [(e["type"], e.get("worker")) for e in system.events(z)]
+        if "redelivered" not in [k for k, _ in kinds]:
+            return system.job(z).get("state") == "done"
+        return ("routed", busy.name) in kinds[[k for k, _ in kinds].index("redelivered"):] or \
+            system.job(z).get("state") == "done"
+
+    system.wait_for(routed_after_redelivery, what="redelivered and routed again")
+    assert system.job(z)["state"] == "queued", (system.job(z), system.events(z))
+    hold.unlink()
+    assert system.wait(first)["passed"] == "1"
+    h = system.wait(z)
+    assert h["passed"] == "1" and h["worker"] == busy.name and h["value"] == "2", h
+    assert system.r.hget(system.key("session", b), "worker") == busy.name
+
+
 def test_sessions_per_worker_limit(system):
     system.dispatcher()
     system.worker(sessions_held=2)
