@@ -340,6 +340,37 @@ def test_a_cell_back_in_line_is_routed_again(system, tmp_path):
     assert system.r.hget(system.key("session", b), "worker") == busy.name
 
 
+def test_a_routed_cell_a_full_worker_cannot_hold_is_passed_on(system, tmp_path):
+    """The worker a cell was routed to (it had room) filled up before it
+    read the cell, with a cell it had claimed itself: it passes the cell on
+    to a worker with room rather than refusing it."""
+    hold = tmp_path / "job-hold"
+    held = tmp_path / "job-hold.held"
+    system.dispatcher(lease_ms=60000)  # no redelivery meanwhile: the cell stays routed
+    b = system.worker(sessions_held=1, fault_job_hold=str(hold))
+    sb = open_session(system)
+    hold.touch()
+    first = system.submit({"kind": "exec", "session": sb, "code": "x = 1"})
+    system.wait_for(held.exists, what="b holding the cell it claimed, not yet run")
+    f = system.worker(sessions_held=1)
+    a, s = open_session(system), open_session(system)
+    assert cell(system, a, "x = 1")["worker"] == f.name
+    system.wait_for(lambda: system.r.hget(system.key("worker", f.name), "sessions") == "1",
+                    what="f at its limit")
+    z = system.submit({"kind": "exec", "session": s, "code": "y = 2\ny"})
+    routes = lambda: [e["worker"] for e in system.events(z) if e["type"] == "routed"]  # noqa: E731
+    system.wait_for(lambda: routes() == [b.name], what="routed to b, which has room")
+    c = system.worker(sessions_held=1)
+    system.wait_for(lambda: system.r.hget(system.key("worker", c.name), "sessions") == "0",
+                    what="c registered")
+    hold.unlink()  # b runs its own cell first: now it is at its limit
+    assert system.wait(first)["passed"] == "1"
+    h = system.wait(z)
+    assert h["passed"] == "1" and h["worker"] == c.name and h["value"] == "2", h
+    assert routes() == [b.name, c.name], system.events(z)
+    assert h["routes"] == "2", h
+
+
 def test_sessions_per_worker_limit(system):
     system.dispatcher()
     system.worker(sessions_held=2)
