@@ -1101,6 +1101,24 @@ static void run_early(sbx_pool *p, run_state *r, done_msg *done, sbx_cap caps[3]
 	sbx_trace_mark(&p->tr, "h.early");
 }
 
+/* The spare ended before it had the run, and not for want of its cgroups
+ * (killed from outside while it waited, or dying as it was offered: a fatal
+ * signal the run before it sent in the microseconds before its setresuid,
+ * which the server cannot tell from outside): nothing of the run happened.
+ * Once more (*gone) with the server's next spare, which it forks when asked
+ * ("FORK"); on a fresh server when this one cannot be asked. */
+static void spare_lost(sbx_pool *p, sbx_result *res, int *gone)
+{
+	res->end = SBX_END_ERROR;
+	*gone = 1;
+	if (!server_dead(p) && send(p->ctl, "FORK", 4, MSG_NOSIGNAL) == 4) {
+		sbx_detail_add(res, "the pool's spare ended before it had the run: tried again");
+		return;
+	}
+	sbx_detail_add(res, "the pool's spare ended before it had the run: restarted");
+	server_stop(p);
+}
+
 static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, const char *request,
                         size_t request_len, int *gone)
 {
@@ -1180,13 +1198,7 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 		                             "time: restarted"
 		                           : "the pool's server died during the run: restarted");
 	} else if (send_failed || done.idle) {
-		/* The spare ended before it had the run, and not for want of its
-		 * cgroups: nothing of the run happened; once more, on a fresh
-		 * server. */
-		res->end = SBX_END_ERROR;
-		sbx_detail_add(res, "the pool's spare ended before it had the run: restarted");
-		server_stop(p);
-		*gone = 1;
+		spare_lost(p, res, gone);
 	}
 	sbx_trace_mark(&p->tr, "h.measure");
 cleanup:
@@ -1204,7 +1216,8 @@ static int pool_run_locked(sbx_pool *p, sbx_result *res, const sbx_limits *lim, 
 	int rc = pool_attempt(p, res, lim, request, request_len, &gone);
 
 	if (gone) {
-		/* Once more on a fresh server: the first never saw the run (or
+		/* Once more (on a fresh server, or with the same server's next
+		 * spare: spare_lost): the first never saw the run (or
 		 * its process gave up before it read it). */
 		char first[sizeof(res->detail)];
 
