@@ -727,12 +727,15 @@ static void pend_settle(sbx_pool *p)
 	char kill_msg[32];
 	double kill_at = 0, done_at = 0;
 	int dead = 0, gone = 0;
+	sbx_trace run_tr;
 
 	if (!p->pend)
 		return;
 	p->pend = 0;
 	/* The trace of the run's end, from its answer: "pool-end", h.settle
-	 * when the host came back for it, then the server's marks. */
+	 * when the host came back for it, then the server's marks (ctl_read
+	 * marks p->tr: the next run's, begun, is set aside meanwhile). */
+	run_tr = p->tr;
 	sbx_trace_begin(&p->tr, "pool-end");
 	p->tr.t0_ns = p->pend_ns;
 	sbx_trace_mark(&p->tr, "h.settle");
@@ -761,6 +764,7 @@ static void pend_settle(sbx_pool *p)
 	}
 	trace_since(&p->tr, p->pend_ns);
 	sbx_trace_end(&p->tr);
+	p->tr = run_tr;
 	if (dead)
 		server_stop(p);
 }
@@ -955,6 +959,9 @@ static int pool_prepare(sbx_pool *p, run_state *r, sbx_result *res, const sbx_li
 
 	if (!server_dead(p))
 		run_ahead(p, r);
+	/* The last run's end, if it was judged at its answer: after run_ahead,
+	 * whose work (the other lane's) waits for nothing of it. */
+	pend_settle(p);
 	if (!server_dead(p) && (sw = spare_wait(p, lim->timeout_s, nojoin, njlen)) < -1)
 		return sw;
 	if (server_dead(p) || sw < 0) {
@@ -1140,7 +1147,6 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	caps[2].max = lim.answer_max;
 	res->end = SBX_END_ERROR;
 
-	pend_settle(p);
 	sbx_trace_begin(&p->tr, "pool");
 	pr = pool_prepare(p, &r, res, &lim, done.nojoin, sizeof(done.nojoin));
 	if (pr == -2) {
