@@ -301,6 +301,17 @@ def test_a_slow_beat_does_not_put_an_older_session_count_back(system, tmp_path):
     assert system.r.hget(rec, "sessions") == "1", system.r.hgetall(rec)
 
 
+def cell_from_a_full_worker(system):
+    """Start a worker that may hold one session and fill it; then submit a
+    cell of another session. Returns the cell's job and its session."""
+    full = system.worker(sessions_held=1)
+    a, s = open_session(system), open_session(system)
+    assert cell(system, a, "x = 1")["worker"] == full.name
+    system.wait_for(lambda: system.r.hget(system.key("worker", full.name), "sessions") == "1",
+                    what="at its limit")
+    return system.submit({"kind": "exec", "session": s, "code": "y = 2\ny"}), s
+
+
 def test_a_cell_back_in_line_is_routed_again(system, tmp_path):
     """A worker at its limit passes a cell of a new session to a worker with
     room; while that one is busy the entry waits in its pending list, and
@@ -317,12 +328,7 @@ def test_a_cell_back_in_line_is_routed_again(system, tmp_path):
     hold.touch()
     first = system.submit({"kind": "session_open"})
     system.wait_for(held.exists, what="the busy worker holding its job")
-    full = system.worker(sessions_held=1)
-    a, b = open_session(system), open_session(system)
-    assert cell(system, a, "x = 1")["worker"] == full.name
-    system.wait_for(lambda: system.r.hget(system.key("worker", full.name), "sessions") == "1",
-                    what="at its limit")
-    z = system.submit({"kind": "exec", "session": b, "code": "y = 2\ny"})
+    z, b = cell_from_a_full_worker(system)
 
     def routed_after_redelivery():
         kinds = [(e["type"], e.get("worker")) for e in system.events(z)]
@@ -338,6 +344,32 @@ def test_a_cell_back_in_line_is_routed_again(system, tmp_path):
     h = system.wait(z)
     assert h["passed"] == "1" and h["worker"] == busy.name and h["value"] == "2", h
     assert system.r.hget(system.key("session", b), "worker") == busy.name
+
+
+def test_a_routed_cell_a_full_worker_cannot_hold_is_passed_on(system, tmp_path):
+    """The worker a cell was routed to (it had room) filled up before it
+    read the cell, with a cell it had claimed itself: it passes the cell on
+    to a worker with room rather than refusing it."""
+    hold = tmp_path / "job-hold"
+    held = tmp_path / "job-hold.held"
+    system.dispatcher(lease_ms=60000)  # no redelivery meanwhile: the cell stays routed
+    b = system.worker(sessions_held=1, fault_job_hold=str(hold))
+    sb = open_session(system)
+    hold.touch()
+    first = system.submit({"kind": "exec", "session": sb, "code": "x = 1"})
+    system.wait_for(held.exists, what="b holding the cell it claimed, not yet run")
+    z, _ = cell_from_a_full_worker(system)
+    routes = lambda: [e["worker"] for e in system.events(z) if e["type"] == "routed"]  # noqa: E731
+    system.wait_for(lambda: routes() == [b.name], what="routed to b, which has room")
+    c = system.worker(sessions_held=1)
+    system.wait_for(lambda: system.r.hget(system.key("worker", c.name), "sessions") == "0",
+                    what="c registered")
+    hold.unlink()  # b runs its own cell first: now it is at its limit
+    assert system.wait(first)["passed"] == "1"
+    h = system.wait(z)
+    assert h["passed"] == "1" and h["worker"] == c.name and h["value"] == "2", h
+    assert routes() == [b.name, c.name], system.events(z)
+    assert h["routes"] == "2", h
 
 
 def test_sessions_per_worker_limit(system):
