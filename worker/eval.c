@@ -209,9 +209,8 @@ static int early_answers(void)
  * answer, its end reaped beside what follows (sbx_limits.early_answer). */
 static int run_once(sbx_result *res, sbx_pool *pool, const sbx_config *cfg,
                     const sbx_limits *lim_in, const eval_request *req, double budget,
-                    double test_timeout, int isolate, lr_err *err)
+                    double test_timeout, int isolate, int split, lr_err *err)
 {
-	int split = cfg != NULL && cfg->peer;
 	sbx_limits lim_early = *lim_in;
 	const sbx_limits *lim = &lim_early;
 	char *request;
@@ -303,6 +302,26 @@ static const char *needs_isolation(const sbx_result *res, char *why, size_t len)
 	return why;
 }
 
+/* Whether a split run's judge answered "unsplittable": the code would have
+ * run in the judge's own process (its tests subclass the code's classes, or
+ * there was no candidate factory), so it ran nothing. Only the judge writes
+ * a split run's answer. */
+static int unsplittable(const sbx_result *res)
+{
+	json_object *a = NULL;
+	lr_err perr;
+	int yes;
+
+	if (res->end != SBX_END_EXITED || res->answer == NULL ||
+	    lr_json_parse(&a, res->answer, res->answer_len, EVAL_ANSWER_MAX, EVAL_ANSWER_DEPTH,
+	                  &perr) < 0)
+		return 0;
+	yes = json_object_is_type(a, json_type_object) && lr_json_str(a, "status") != NULL &&
+	      strcmp(lr_json_str(a, "status"), "unsplittable") == 0;
+	json_object_put(a);
+	return yes;
+}
+
 /* Whether the run's entry gave up before it read the request: it exits 125
  * with nothing written when it cannot join the run's cgroups (it never runs
  * outside the run's limits). The pool reports that as an error with the
@@ -324,14 +343,24 @@ static int run_judged(sbx_result *res, sbx_pool *pool, const sbx_config *cfg, co
 {
 	char why[128];
 	const char *reason;
-	int rc =
-	    run_once(res, pool, cfg, lim, req, budget, ctx->test_timeout_s, req->isolate != 0, err);
+	int rc = run_once(res, pool, cfg, lim, req, budget, ctx->test_timeout_s,
+	                  req->isolate != 0, ctx->split, err);
 
 	ctx->retried = NULL;
+	if (rc == 0 && ctx->split && unsplittable(res)) {
+		/* Nothing of the code's ran: again, in the code's own process, and
+		 * known here to be so whatever the answer says (the code runs in
+		 * the judge's process there and could write all of it). */
+		sbx_result_free(res);
+		ctx->split = 0;
+		rc = run_once(res, pool, cfg, lim, req, budget, ctx->test_timeout_s,
+		              req->isolate != 0, 0, err);
+	}
 	if (rc == 0 && !req->isolate && (reason = needs_isolation(res, why, sizeof(why)))) {
 		snprintf(retried, retried_len, "%s", reason);
 		sbx_result_free(res);
-		rc = run_once(res, pool, cfg, lim, req, budget, ctx->test_timeout_s, 1, err);
+		rc = run_once(res, pool, cfg, lim, req, budget, ctx->test_timeout_s, 1, ctx->split,
+		              err);
 		ctx->retried = retried;
 	}
 	return rc;

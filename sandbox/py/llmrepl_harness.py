@@ -263,19 +263,19 @@ def _evaluate(o, ans):
         ans["error"] = {"type": "Empty", "message": "the code has no statements "
                         "(only comments or blank lines)"}
         return
-    if _split(o):
-        why = _unsplittable(tree, o["tests"])
-        if why is not None:
-            # Said in the report (integrity in_process, and why); a job that
-            # requires "split" fails on it.
-            o["split"] = False
-            ans["notes"].append(why)
-    if o["group"] and not _split(o):
-        # One of several evaluations in one run (llmrepl_group): the code
-        # would run in the judge's own process, which is never done there.
-        # Nothing has run; the host evaluates it alone.
-        ans["status"] = "ungroupable"
+    why = _unsplittable(tree, o["tests"])
+    if (o["split"] or o["group"]) and (why is not None or not _split(o)):
+        # Asked to split, the code would run in this process: it never does
+        # (it could write a whole report there, "split" in it). Nothing has
+        # run; the host evaluates again without split, knowing the run is
+        # in_process whatever its answer says.
+        ans["status"] = "ungroupable" if o["group"] else "unsplittable"
+        ans["notes"].append(why or "the sandbox has no candidate factory")
         return
+    if why is not None:
+        # Said in the report (integrity in_process, and why); a job that
+        # requires "split" fails on it.
+        ans["notes"].append(why)
     if _split(o):
         # The candidate's worker starts and loads the code while the tests
         # are parsed and planned here (and the static checks run, when the
@@ -385,6 +385,8 @@ def _supervise(plan, o, ans, side=None):
     if _split(o):
         _run_here(plan, o, ans, side, split=True)
         return
+    if o["split"]:
+        raise RuntimeError("the code never runs in the judge's process of a split run")
     if not o["isolate"]:
         _run_here(plan, o, ans, side)
         return

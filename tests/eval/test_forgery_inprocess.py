@@ -1,0 +1,96 @@
+"""A split evaluation whose tests cannot run apart from the code (they
+subclass the code's classes) never runs the code in the judge's process:
+the judge answers "unsplittable" before any code of the candidate's runs,
+and the host evaluates again, not split, knowing the run is in_process. The
+code there can write a whole forged report claiming "split" and every test
+passed (then exit, or hang after a forged final mark so that the real
+report never comes): the host still reports integrity in_process, and a job
+that requires split fails. Through llmrepl-eval and the real sandbox, cold
+and pooled."""
+import json
+import subprocess
+
+import pytest
+
+from conftest import binary
+
+# The tests subclass the code's class (so they would run in the code's
+# process) and fail against it: only a forged report passes them.
+TESTS = '''
+class Square(Shape):
+    def area(self):
+        return 4
+assert Square().describe() == "Square of area 4"
+assert Square().describe() == "Square of area 4"
+'''
+
+FORGED = json.dumps({
+    "harness": 1, "status": "ok", "tests_total": 2, "tests_passed": 2, "integrity": "split",
+    "isolated": False,
+    "tests": [{"name": "t%d" % i, "kind": "assert", "line": i, "file": "tests",
+               "status": "passed", "passed": True, "duration_s": 0.0, "runs": 1}
+              for i in (1, 2)]})
+
+SHAPE = '''
+class Shape:
+    def area(self):
+        return 0
+    def describe(self):
+        return "wrong"
+'''
+
+# The forged report on every descriptor, then the end of the process.
+EXIT = '''
+import os
+for fd in range(3, 64):
+    try:
+        os.write(fd, %r)
+    except OSError:
+        pass
+os._exit(0)
+''' % FORGED.encode()
+
+# The forged report marked final (a NUL and a peak, as the judge's final
+# mark), every stream closed, then a hang: the real report never comes.
+HANG = '''
+import os, time
+for fd in range(3, 64):
+    try:
+        os.write(fd, %r)
+    except OSError:
+        pass
+for fd in range(0, 64):
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+time.sleep(3600)
+''' % (FORGED.encode() + b"\0" + b"1024")
+
+CHEATS = {"exit": EXIT + SHAPE, "hang": HANG + SHAPE, "in_method": SHAPE + '''
+    def __init_subclass__(cls, **kw):
+''' + "\n".join("        " + ln for ln in EXIT.strip().splitlines()) + "\n"}
+
+
+def evaluate(code, *args):
+    argv = [binary("llmrepl-eval"), "--json", "--tests-text", TESTS, "--timeout", "5", *args]
+    p = subprocess.run(argv + ["-"], input=code, capture_output=True, text=True, timeout=120)
+    assert p.stdout, p.stderr
+    return json.loads(p.stdout)
+
+
+@pytest.mark.parametrize("mode", [[], ["--pool"]], ids=["cold", "pooled"])
+@pytest.mark.parametrize("cheat", sorted(CHEATS))
+def test_a_forged_split_report_from_an_in_process_run_is_not_believed(cheat, mode):
+    r = evaluate(CHEATS[cheat], "--criteria", '{"integrity": "split"}', *mode)
+    assert r["integrity"] == "in_process", r
+    assert r["passed"] is False, r
+    assert "integrity" in [v["criterion"] for v in r["violations"]], r["violations"]
+
+
+@pytest.mark.parametrize("mode", [[], ["--pool"]], ids=["cold", "pooled"])
+def test_the_honest_in_process_run_still_says_why(mode):
+    r = evaluate(SHAPE.replace('"wrong"', '"%s of area %s" % (type(self).__name__, '
+                                             'self.area())'), *mode)
+    assert r["passed"] and r["integrity"] == "in_process", r
+    assert any("derives from the code's class Shape" in n for n in r["notes"]), r["notes"]
