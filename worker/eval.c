@@ -343,8 +343,8 @@ static int run_judged(sbx_result *res, sbx_pool *pool, const sbx_config *cfg, co
 {
 	char why[128];
 	const char *reason;
-	int rc = run_once(res, pool, cfg, lim, req, budget, ctx->test_timeout_s,
-	                  req->isolate != 0, ctx->split, err);
+	int rc = run_once(res, pool, cfg, lim, req, budget, ctx->test_timeout_s, req->isolate != 0,
+	                  ctx->split, err);
 
 	ctx->retried = NULL;
 	if (rc == 0 && ctx->split && unsplittable(res)) {

@@ -37,7 +37,12 @@ continues with the next step), and the report is complete.
 Split (the sandbox started a candidate factory, fd 10, and the request says
 "split": true): the code runs in a worker of that factory, under another uid,
 and this process only runs the tests against proxies (llmrepl_judge); a crash
-or a hang costs one step, and "isolate" makes no difference.
+or a hang costs one step, and "isolate" makes no difference. Asked to split,
+this process never runs the code itself: when the tests cannot run apart from
+it (_unsplittable) or there is no factory, the answer is "unsplittable" (in a
+group, "ungroupable") and nothing of the code's has run; the host evaluates
+again without split, and so knows that run is in process whatever the answer
+it gets says (the code could write all of it there).
 
 Called directly (not in a sandbox), use "isolate": true: in-process runs leave
 whatever the code changed (builtins, modules) in the calling interpreter.

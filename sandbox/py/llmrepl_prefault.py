@@ -150,7 +150,11 @@ def rehearse():
     remote, llmrepl_harness.REMOTE = llmrepl_harness.REMOTE, _Rehearsal
     ok = False
     try:
-        answer = llmrepl_harness.evaluate(sbx.loads(REQUEST))
+        req = sbx.loads(REQUEST)
+        # Split as requests are when there is a factory; without, in process
+        # (a split request would answer "unsplittable", having run nothing).
+        req["split"] = llmrepl_judge.available()
+        answer = llmrepl_harness.evaluate(req)
         text = sbx.dumps(answer)
         import json
         json.dumps(answer, default=str)  # as sbx.run_evaluate writes it
