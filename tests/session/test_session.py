@@ -19,6 +19,14 @@ def open_session(system, **fields):
     return h["session"]
 
 
+def registered(system, *workers):
+    """Wait until each worker's record is there (its first beat): the claim
+    routes cells only to workers it can see."""
+    for p in workers:
+        system.wait_for(lambda: system.r.hget(system.key("worker", p.name), "sessions") is not None,
+                        what=f"{p.name} registered")
+
+
 def cell(system, sid, code, timeout=60):
     h = system.wait(system.submit({"kind": "exec", "session": sid, "code": code}),
                     timeout=timeout)
@@ -180,8 +188,7 @@ def test_cells_go_to_the_worker_holding_the_session(system):
     them there while it is alive and idle): every cell after the first is
     warm, whichever worker read it from the work stream."""
     system.dispatcher()
-    system.worker()
-    system.worker()
+    registered(system, system.worker(), system.worker())
     sid = open_session(system)
     replayed, workers, routed = 0, set(), 0
     for i in range(10):
@@ -253,6 +260,7 @@ def test_many_sessions_on_two_workers_memory_bounded(system):
     clear error until one is closed."""
     system.dispatcher()
     w = [system.worker(sessions_held=50), system.worker(sessions_held=50)]
+    registered(system, *w)  # a worker at its limit passes cells to the other: once it is there
     ids = [system.submit({"kind": "session_open"}) for _ in range(101)]
     sids = [system.wait(j)["session"] for j in ids]
     jobs = [system.submit({"kind": "exec", "session": s, "code": f"v = {i}"})
@@ -323,8 +331,7 @@ def test_a_cell_back_in_line_is_routed_again(system, tmp_path):
     held = tmp_path / "job-hold.held"
     system.dispatcher()
     busy = system.worker(sessions_held=2, fault_job_hold=str(hold))
-    system.wait_for(lambda: system.r.hget(system.key("worker", busy.name), "sessions") == "0",
-                    what="registered")
+    registered(system, busy)
     hold.touch()
     first = system.submit({"kind": "session_open"})
     system.wait_for(held.exists, what="the busy worker holding its job")
@@ -362,8 +369,7 @@ def test_a_routed_cell_a_full_worker_cannot_hold_is_passed_on(system, tmp_path):
     routes = lambda: [e["worker"] for e in system.events(z) if e["type"] == "routed"]  # noqa: E731
     system.wait_for(lambda: routes() == [b.name], what="routed to b, which has room")
     c = system.worker(sessions_held=1)
-    system.wait_for(lambda: system.r.hget(system.key("worker", c.name), "sessions") == "0",
-                    what="c registered")
+    registered(system, c)
     hold.unlink()  # b runs its own cell first: now it is at its limit
     assert system.wait(first)["passed"] == "1"
     h = system.wait(z)

@@ -23,7 +23,14 @@ def open_session(system, *cells):
 
 
 def cell(system, sid, code):
-    return system.wait(system.submit({"kind": "exec", "session": sid, "code": code}))
+    """The cell's answer; a passed cell is recorded and its commit follows the
+    answer (the job's `commit`): waited for, so the session's history is read
+    whole."""
+    jid = system.submit({"kind": "exec", "session": sid, "code": code})
+    h = system.wait(jid)
+    if h.get("passed") == "1":
+        system.wait_for(lambda: system.job(jid).get("commit"), what=f"the commit of job {jid}")
+    return h
 
 
 def evaluate(system, code, tests, **fields):
