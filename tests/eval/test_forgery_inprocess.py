@@ -94,3 +94,20 @@ def test_the_honest_in_process_run_still_says_why(mode):
                                              'self.area())'), *mode)
     assert r["passed"] and r["integrity"] == "in_process", r
     assert any("derives from the code's class Shape" in n for n in r["notes"]), r["notes"]
+
+
+def test_the_judge_of_a_split_run_runs_nothing_it_cannot_split(tmp_path):
+    """The harness itself: asked to split (here with no factory, and with
+    tests that subclass the code's class), it answers "unsplittable" and the
+    code never ran in its process (it would have left a file)."""
+    from evalkit import run_inline
+    flag = tmp_path / "ran"
+    code = "open(%r, 'w').close()\n" % str(flag) + SHAPE
+    for tests in (TESTS, "assert Shape().area() == 0\n"):
+        status, ans = run_inline({"code": code, "tests": tests, "split": True, "static": False})
+        assert status == 0 and ans["status"] == "unsplittable", ans
+        assert ans["tests_total"] == 0 and ans["integrity"] == "in_process", ans
+        assert not flag.exists()
+    status, ans = run_inline({"code": code, "tests": TESTS, "static": False})
+    assert ans["status"] == "tests_failed" and flag.exists(), ans
+    assert any("derives from the code's class Shape" in n for n in ans["notes"]), ans["notes"]
