@@ -12,6 +12,7 @@ import subprocess
 
 import pytest
 
+import test_forgery
 from conftest import binary
 
 # The tests subclass the code's class (so they would run in the code's
@@ -39,33 +40,19 @@ class Shape:
         return "wrong"
 '''
 
-# The forged report on every descriptor, then the end of the process.
-EXIT = '''
-import os
-for fd in range(3, 64):
-    try:
-        os.write(fd, %r)
-    except OSError:
-        pass
-os._exit(0)
-''' % FORGED.encode()
+# The forged report on every descriptor, as test_forgery's cheats write it.
+WRITE = test_forgery.WRITE_ALL
 
-# The forged report marked final (a NUL and a peak, as the judge's final
-# mark), every stream closed, then a hang: the real report never comes.
-HANG = '''
-import os, time
-for fd in range(3, 64):
-    try:
-        os.write(fd, %r)
-    except OSError:
-        pass
-for fd in range(0, 64):
-    try:
-        os.close(fd)
-    except OSError:
-        pass
+# ... then the end of the process.
+EXIT = WRITE % FORGED.encode() + "os._exit(0)\n"
+
+# ... marked final (a NUL and a peak, as the judge's final mark), every
+# stream closed, then a hang: the real report never comes.
+HANG = WRITE % (FORGED.encode() + b"\0" + b"1024") + """
+import time
+os.closerange(0, 64)
 time.sleep(3600)
-''' % (FORGED.encode() + b"\0" + b"1024")
+"""
 
 CHEATS = {"exit": EXIT + SHAPE, "hang": HANG + SHAPE, "in_method": SHAPE + '''
     def __init_subclass__(cls, **kw):
