@@ -780,12 +780,6 @@ def serve():
     prefault = sys.modules.get("llmrepl_prefault") if _LANES and _FACTORY else None
     if prefault is not None:
         prefault.prepare()
-    # What each spare does first, done once here: the first call of each
-    # makes what later calls only read (limits_ahead's list of limits, a
-    # first parse's and a first compile's own), which a spare would
-    # otherwise make and write for itself (~17 pages copied per spare).
-    limits_ahead()
-    _rehearse()
     # Everything imported so far lives as long as the server: keep the
     # collector away from it, so that a forked run does not write to (and
     # so copy) every page of it when it collects.
