@@ -465,7 +465,7 @@ def _spare_main(sock, lane):
         except InterruptedError:
             continue
     try:
-        sock.send(b"RUN")  # the server then forks the next spare without being asked
+        sock.send(b"RUN")  # read by the server once this spare has ended (_spare_said)
     except OSError:
         pass
     if sbx._TRACE:

@@ -128,8 +128,8 @@ class System:
         self._raw = None
         self.dir = Path(tmp_path)
         self.prefix = prefix
-        # Short blocking reads: an idle worker sees SIGTERM within one (the
-        # teardown of every test waits for it).
+        # Short leases and backoff, so that retries and orphans come back
+        # quickly. (A stop ends a blocking read at once, whatever block-ms.)
         self.settings = {"lease-ms": 1000, "backoff-ms": 100, "block-ms": 200, **settings}
         self.procs = []
         self.count = 0
