@@ -547,10 +547,10 @@ static int check_master(lr_redis *r, lr_err *err)
 
 static int conn_open(lr_redis *r, lr_err *err)
 {
-	struct timeval ctv = lr_redis_tv(r->connect_timeout_ms);
 	struct timeval ttv = lr_redis_tv(r->command_timeout_ms);
+	const char *auth[3];
+	int nauth, rc;
 	char dbs[24];
-	int rc;
 
 	conn_drop(r);
 	if (r->url.master != NULL) {
@@ -558,10 +558,7 @@ static int conn_open(lr_redis *r, lr_err *err)
 		if (rc < 0)
 			return rc;
 	}
-	if (r->url.path != NULL)
-		r->c = redisConnectUnixWithTimeout(r->url.path, ctv);
-	else
-		r->c = redisConnectWithTimeout(r->url.host, r->url.port, ctv);
+	r->c = lr_redis_node_connect(r);
 	if (r->c == NULL)
 		return lr_err_set(err, LR_ENOMEM, "out of memory connecting to redis");
 	if (r->c->err) {
@@ -586,14 +583,9 @@ static int conn_open(lr_redis *r, lr_err *err)
 	r->c->reader->fn = &r->fn;
 	r->c->reader->privdata = r;
 
-	if (r->url.password != NULL && r->url.password[0] != '\0') {
-		const char *argv[3] = {"AUTH", r->url.user ? r->url.user : r->url.password,
-		                       r->url.password};
-
-		rc = setup_cmd(r, err, "AUTH", r->url.user ? 3 : 2, argv);
-		if (rc < 0)
-			goto fail;
-	}
+	nauth = lr_redis_auth_argv(r, auth);
+	if (nauth > 0 && (rc = setup_cmd(r, err, "AUTH", nauth, auth)) < 0)
+		goto fail;
 	if (r->url.db != 0) {
 		const char *argv[2] = {"SELECT", dbs};
 

@@ -48,6 +48,29 @@ static inline struct timeval lr_redis_tv(long ms)
 	return tv;
 }
 
+/* A connection to the node r names (its socket path, or its host and
+ * port: the master a Sentinel named last), within the connect timeout;
+ * NULL without memory, else the caller checks c->err. (Here, not in
+ * redis.c, which calls redis_stop.c: both files use it.) */
+static inline redisContext *lr_redis_node_connect(const lr_redis *r)
+{
+	struct timeval tv = lr_redis_tv(r->connect_timeout_ms);
+
+	return r->url.path != NULL ? redisConnectUnixWithTimeout(r->url.path, tv)
+	                           : redisConnectWithTimeout(r->url.host, r->url.port, tv);
+}
+
+/* The AUTH command r's URL asks for, in argv: its argc, 0 for none. */
+static inline int lr_redis_auth_argv(const lr_redis *r, const char *argv[3])
+{
+	if (r->url.password == NULL || r->url.password[0] == '\0')
+		return 0;
+	argv[0] = "AUTH";
+	argv[1] = r->url.user ? r->url.user : r->url.password;
+	argv[2] = r->url.password;
+	return r->url.user ? 3 : 2;
+}
+
 /* redisGetReply for the command just appended to r->c: the reply, or NULL
  * with r->c->err set. While r watches a stop descriptor, a stop cuts a
  * blocking command short (redis_stop.c). */

@@ -64,19 +64,16 @@ void lr_redis_stop_on(lr_redis *r, int stop_fd)
  * named last), authenticated; NULL when it cannot be made. */
 static redisContext *side_open(lr_redis *r)
 {
-	struct timeval tv = lr_redis_tv(r->connect_timeout_ms);
-	redisContext *c = r->url.path ? redisConnectUnixWithTimeout(r->url.path, tv)
-	                              : redisConnectWithTimeout(r->url.host, r->url.port, tv);
+	redisContext *c = lr_redis_node_connect(r);
 	redisReply *rep = NULL;
+	const char *auth[3];
+	int nauth = lr_redis_auth_argv(r, auth);
 
 	if (c == NULL || c->err ||
 	    redisSetTimeout(c, lr_redis_tv(r->command_timeout_ms)) != REDIS_OK)
 		goto fail;
-	if (r->url.password != NULL && r->url.password[0] != '\0') {
-		const char *argv[3] = {"AUTH", r->url.user ? r->url.user : r->url.password,
-		                       r->url.password};
-
-		rep = redisCommandArgv(c, r->url.user ? 3 : 2, argv, NULL);
+	if (nauth > 0) {
+		rep = redisCommandArgv(c, nauth, auth, NULL);
 		if (rep == NULL || rep->type == REDIS_REPLY_ERROR)
 			goto fail;
 		freeReplyObject(rep);

@@ -312,7 +312,10 @@ static int unsplittable(const sbx_result *res)
 	lr_err perr;
 	int yes;
 
+	/* Only an answer that names it is parsed here: every other one is
+	 * parsed once, by the judging that follows. */
 	if (res->end != SBX_END_EXITED || res->answer == NULL ||
+	    memmem(res->answer, res->answer_len, "unsplittable", 12) == NULL ||
 	    lr_json_parse(&a, res->answer, res->answer_len, EVAL_ANSWER_MAX, EVAL_ANSWER_DEPTH,
 	                  &perr) < 0)
 		return 0;
