@@ -273,7 +273,19 @@ pytest: all
 	LLMREPL_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_PAR) \
 	  tests $(PYTEST_ARGS)
 
-test: unit pytest
+# What the suites need beyond the build, installed first (each script is
+# idempotent and quick when everything is there): Debian's packages
+# (deploy/deps.sh), Swagger UI, chromium and the HTTP tests' venv
+# (deploy/deps_http.sh), the bundled models (deploy/model.sh). So `make
+# check` from a clean clone runs the whole suite, as the README says.
+.PHONY: test-deps
+test-deps:
+	@bash deploy/deps.sh
+	@bash deploy/deps_http.sh
+	@bash deploy/model.sh $(MODEL_VENV)
+
+test: test-deps
+	$(MAKE) unit pytest
 
 # The unit programs under ASan and under UBSan, and the sandbox and queue
 # suites against the ASan binaries (what CI runs; each build in its own dir).
@@ -310,7 +322,8 @@ lint:
 	  -D_GNU_SOURCE -DSBX_POLICY_BPF='"$(SBX_BPF)"' $(ALL_INCS) $(LIBDIRS) tests/unit \
 	  $(wildcard tests/drivers)
 
-check: format-check lint layers function-size test
+check: test-deps
+	$(MAKE) format-check lint layers function-size unit pytest
 
 # No file includes a header of a higher layer; no files of one directory call
 # each other in a circle (from the objects' symbols).
