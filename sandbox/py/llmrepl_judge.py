@@ -62,6 +62,24 @@ def available():
     return ok
 
 
+def close_fds():
+    """Close what only a split run's judge may use: the candidate factory's
+    socket and, in the pool, the run's cgroups (which each worker joins)
+    and its count of processes. For a process about to run the code itself
+    (in process): code holding them could ask the factory for workers, a
+    CLEAN or a KILL, or move processes between the run's cgroups. After
+    this, available() is False."""
+    global CGROUP_FDS, PIDS_FD
+    fds = ([FACTORY_FD] if available() else []) + list(CGROUP_FDS) + [PIDS_FD]
+    CGROUP_FDS, PIDS_FD = (), -1
+    for fd in fds:
+        if fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
 def factory_clean(timeout):
     """Ask the factory to CLEAN: kill every process of the candidate's uid
     and wipe /work and /tmp of its files. True when it answered OK within
