@@ -414,7 +414,7 @@ int lr_q_intake_many(lr_q *q, const lr_q_record *recs, size_t n, const lr_q_poli
 		const lr_q_record *rec = &recs[i];
 
 		al_str(&a, rec->id);
-		al_str(&a, rec->queued ? "queued" : "rejected");
+		al_str(&a, lr_q_state_name(rec->queued ? LR_QS_QUEUED : LR_QS_REJECTED));
 		al_str(&a, rec->kind ? rec->kind : "");
 		al_push(&a, rec->spec, rec->spec ? rec->spec_len : 0);
 		al_str(&a, rec->error ? rec->error : "");
