@@ -417,11 +417,12 @@ static double queue_once(lr_redis *r, const char *prefix)
 		for (size_t j = 0; j < rep->element[0]->element[1]->elements; j++) {
 			const redisReply *e = rep->element[0]->element[1]->element[j];
 			const redisReply *type = lr_reply_field(e->element[1], "type");
+			lr_q_state st = lr_q_state_parse(type ? type->str : NULL);
 
 			snprintf(last, sizeof(last), "%s", e->element[0]->str);
-			if (type && strcmp(type->str, "done") == 0)
+			if (st == LR_QS_DONE)
 				done = 1;
-			else if (type && strcmp(type->str, "rejected") == 0)
+			else if (st == LR_QS_REJECTED)
 				die("the trivial job was rejected");
 		}
 		freeReplyObject(rep);

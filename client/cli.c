@@ -134,7 +134,7 @@ int cli_job_exit(json_object *job)
 	const char *state = lr_json_str(job, "state");
 	const char *passed = lr_json_str(job, "passed");
 
-	return state && strcmp(state, "done") == 0 && passed && strcmp(passed, "1") == 0
+	return lr_q_state_parse(state) == LR_QS_DONE && passed && strcmp(passed, "1") == 0
 	           ? LR_EXIT_OK
 	           : LR_EXIT_FAIL;
 }
@@ -156,7 +156,7 @@ void cli_print_job(cli *c, json_object *job)
 		return;
 	}
 	printf("job %s: %s", id ? id : "?", state ? state : "?");
-	if (state && strcmp(state, "done") == 0)
+	if (lr_q_state_parse(state) == LR_QS_DONE)
 		printf(", %s", passed && strcmp(passed, "1") == 0 ? "passed" : "not passed");
 	printf("\n");
 	for (size_t i = 0; order[i]; i++) {

@@ -148,6 +148,27 @@ static void al_attempt(argv_list *a, const lr_q *q, const char *id, long attempt
 	al_long(a, attempt);
 }
 
+/* field, value, ... for n pairs (no count before them). */
+static void al_pairs(argv_list *a, size_t n, const char *const *fields, const char *const *values)
+{
+	for (size_t i = 0; i < n; i++) {
+		al_str(a, fields[i]);
+		al_str(a, values[i]);
+	}
+}
+
+/* A finished attempt's arguments: the attempt's, then passed, result,
+ * error and summary. */
+static void al_result(argv_list *a, const lr_q *q, const char *id, long attempt,
+                      const lr_q_result *res)
+{
+	al_attempt(a, q, id, attempt);
+	al_str(a, res->passed ? "1" : "0");
+	al_str(a, res->result ? res->result : "");
+	al_str(a, res->error ? res->error : "");
+	al_str(a, res->summary ? res->summary : "");
+}
+
 static int run(lr_redis *r, const lr_script *s, argv_list *a, redisReply **out, lr_err *err)
 {
 	if (a->oom)
@@ -267,22 +288,30 @@ const char *lr_q_trouble_name(lr_q_trouble t)
 	return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
 }
 
+/* Make group on the stream at key (and the stream), reading from `from`
+ * ("0": all of it, "$": what comes next); a group that exists is left as
+ * it is. */
+static int group_create(lr_redis *r, const char *key, const char *group, const char *from,
+                        lr_err *err)
+{
+	redisReply *rep = NULL;
+	int rc = lr_redis_cmd(r, &rep, err, "XGROUP CREATE %s %s %s MKSTREAM", key, group, from);
+
+	if (rep)
+		freeReplyObject(rep);
+	if (rc == LR_EPROTO && err && strstr(err->msg, "BUSYGROUP") != NULL) {
+		lr_err_clear(err);
+		rc = 0;
+	}
+	return rc;
+}
+
 static int create_group(lr_redis *r, const lr_keys *k, const char *stream, const char *group,
                         lr_err *err)
 {
 	char key[LR_KEY_MAX];
-	redisReply *rep = NULL;
-	int rc;
 
-	rc = lr_redis_cmd(r, &rep, err, "XGROUP CREATE %s %s 0 MKSTREAM", lr_key(k, key, stream),
-	                  group);
-	if (rc == LR_EPROTO && err && strstr(err->msg, "BUSYGROUP") != NULL) {
-		lr_err_clear(err);
-		return 0;
-	}
-	if (rep)
-		freeReplyObject(rep);
-	return rc;
+	return group_create(r, lr_key(k, key, stream), group, "0", err);
 }
 
 int lr_q_ensure_groups(lr_q *q, lr_err *err)
@@ -385,7 +414,7 @@ int lr_q_intake_many(lr_q *q, const lr_q_record *recs, size_t n, const lr_q_poli
 		const lr_q_record *rec = &recs[i];
 
 		al_str(&a, rec->id);
-		al_str(&a, rec->queued ? "queued" : "rejected");
+		al_str(&a, lr_q_state_name(rec->queued ? LR_QS_QUEUED : LR_QS_REJECTED));
 		al_str(&a, rec->kind ? rec->kind : "");
 		al_push(&a, rec->spec, rec->spec ? rec->spec_len : 0);
 		al_str(&a, rec->error ? rec->error : "");
@@ -657,14 +686,29 @@ cleanup:
 	return done(rep, &a, rc);
 }
 
+/* Acknowledge entry `id` of the workers' group on the stream at key, and
+ * delete it. */
+static int entry_drop(lr_q *q, const char *key, const char *id, lr_err *err)
+{
+	redisReply *rep = NULL;
+	int rc = lr_redis_cmd(q->r, &rep, err, "XACK %s %s %s", key, LR_GROUP_WORKERS, id);
+
+	if (rep)
+		freeReplyObject(rep);
+	rep = NULL;
+	if (rc == 0)
+		rc = lr_redis_cmd(q->r, &rep, err, "XDEL %s %s", key, id);
+	if (rep)
+		freeReplyObject(rep);
+	return rc;
+}
+
 /* Claim the job of one work-stream entry (an element of an XREADGROUP
  * reply); an entry that is not ours is dropped. */
 static int take_entry(lr_q *q, const char *key, const redisReply *e, const char *worker,
                       long lease_ms, lr_q_job *job, int *got, lr_err *err)
 {
 	const redisReply *job_id;
-	redisReply *ack = NULL;
-	int rc;
 
 	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || !lr_reply_is_str(e->element[0]) ||
 	    e->element[0]->len > LR_JOB_ID_MAX)
@@ -682,16 +726,7 @@ static int take_entry(lr_q *q, const char *key, const redisReply *e, const char 
 		             got, err);
 	/* Not ours (someone wrote to the work stream by hand, or a deleted
 	 * entry left pending): drop it. */
-	rc = lr_redis_cmd(q->r, &ack, err, "XACK %s %s %s", key, LR_GROUP_WORKERS,
-	                  e->element[0]->str);
-	if (ack)
-		freeReplyObject(ack);
-	if (rc == 0) {
-		rc = lr_redis_cmd(q->r, &ack, err, "XDEL %s %s", key, e->element[0]->str);
-		if (ack)
-			freeReplyObject(ack);
-	}
-	return rc;
+	return entry_drop(q, key, e->element[0]->str, err);
 }
 
 /* The entries of stream `name` in an XREADGROUP reply, or NULL. */
@@ -740,38 +775,19 @@ static int next_routed(lr_q *q, const char *key, const char *worker, long lease_
 /* The worker's wake stream: routed jobs are announced there. */
 static int ensure_wake(lr_q *q, const char *wake, lr_err *err)
 {
-	redisReply *rep = NULL;
-	int rc =
-	    lr_redis_cmd(q->r, &rep, err, "XGROUP CREATE %s %s $ MKSTREAM", wake, LR_GROUP_WORKERS);
-
-	if (rep)
-		freeReplyObject(rep);
-	if (rc < 0 && strstr(err->msg, "BUSYGROUP") != NULL) {
-		lr_err_clear(err);
-		rc = 0;
-	}
-	return rc;
+	return group_create(q->r, wake, LR_GROUP_WORKERS, "$", err);
 }
 
 static int ack_wake(lr_q *q, const char *wake, const redisReply *es, lr_err *err)
 {
 	for (size_t i = 0; es != NULL && i < es->elements; i++) {
 		const redisReply *e = es->element[i];
-		redisReply *rep = NULL;
 		int rc;
 
 		if (e->type != REDIS_REPLY_ARRAY || e->elements < 1 ||
 		    !lr_reply_is_str(e->element[0]))
 			continue;
-		rc = lr_redis_cmd(q->r, &rep, err, "XACK %s %s %s", wake, LR_GROUP_WORKERS,
-		                  e->element[0]->str);
-		if (rep)
-			freeReplyObject(rep);
-		rep = NULL;
-		if (rc == 0)
-			rc = lr_redis_cmd(q->r, &rep, err, "XDEL %s %s", wake, e->element[0]->str);
-		if (rep)
-			freeReplyObject(rep);
+		rc = entry_drop(q, wake, e->element[0]->str, err);
 		if (rc < 0)
 			return rc;
 	}
@@ -932,15 +948,8 @@ int lr_q_finish(lr_q *q, const char *id, long attempt, const lr_q_result *res, l
 	redisReply *rep = NULL;
 	int rc;
 
-	al_attempt(&a, q, id, attempt);
-	al_str(&a, res->passed ? "1" : "0");
-	al_str(&a, res->result ? res->result : "");
-	al_str(&a, res->error ? res->error : "");
-	al_str(&a, res->summary ? res->summary : "");
-	for (size_t i = 0; i < res->nextra; i++) {
-		al_str(&a, res->fields[i]);
-		al_str(&a, res->values[i]);
-	}
+	al_result(&a, q, id, attempt, res);
+	al_pairs(&a, res->nextra, res->fields, res->values);
 	rc = run(q->r, &lr_lua_finish, &a, &rep, err);
 	if (rc == 0)
 		rc = fenced_reply(rep, "finish", id, attempt, LR_QS_DONE, state, NULL, err);
@@ -980,18 +989,11 @@ int lr_q_finish_next(lr_q *q, const char *id, long attempt, const lr_q_result *r
 	int rc, nrc;
 
 	*got = 0;
-	al_attempt(&a, q, id, attempt);
-	al_str(&a, res->passed ? "1" : "0");
-	al_str(&a, res->result ? res->result : "");
-	al_str(&a, res->error ? res->error : "");
-	al_str(&a, res->summary ? res->summary : "");
+	al_result(&a, q, id, attempt, res);
 	al_str(&a, worker);
 	al_long(&a, lease_ms);
 	al_long(&a, (long)spec_max(q->r));
-	for (size_t i = 0; i < res->nextra; i++) {
-		al_str(&a, res->fields[i]);
-		al_str(&a, res->values[i]);
-	}
+	al_pairs(&a, res->nextra, res->fields, res->values);
 	rc = run(q->r, &lr_lua_finish_next, &a, &rep, err);
 	if (rc < 0)
 		return done(rep, &a, rc);
@@ -1039,10 +1041,7 @@ int lr_q_heartbeat(lr_q *q, const char *worker, long ttl_ms, size_t n, const cha
 	al_str(&a, q->k->prefix);
 	al_str(&a, worker);
 	al_long(&a, ttl_ms);
-	for (size_t i = 0; i < n; i++) {
-		al_str(&a, fields[i]);
-		al_str(&a, values[i]);
-	}
+	al_pairs(&a, n, fields, values);
 	rc = run(q->r, &lr_lua_heartbeat, &a, &rep, err);
 	return done(rep, &a, rc);
 }

@@ -30,17 +30,17 @@ static int read_stats(lr_err *err)
 {
 	char key[LR_KEY_MAX];
 	redisReply *rep = NULL;
-	static const char *const live[] = {"queued", "running", "retry_wait"};
+	static const lr_q_state live[] = {LR_QS_QUEUED, LR_QS_RUNNING, LR_QS_RETRY_WAIT};
 	int rc;
 
 	rc = lr_redis_cmd(dm.r, &rep, err, "HGETALL %s", lr_key(&dm.cfg->keys, key, "stats"));
 	if (rc < 0)
 		return rc;
-	for (size_t i = 0; i < 3; i++) {
-		const redisReply *v = lr_reply_field(rep, live[i]);
+	for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++) {
+		const char *name = lr_q_state_name(live[i]);
+		const redisReply *v = lr_reply_field(rep, name);
 
-		lr_metric_set(dm.jobs, v && lr_reply_is_str(v) ? strtod(v->str, NULL) : 0,
-		              &live[i]);
+		lr_metric_set(dm.jobs, v && lr_reply_is_str(v) ? strtod(v->str, NULL) : 0, &name);
 	}
 	set_counter(dm.submitted, rep, "total:submitted");
 	set_counter(dm.retries, rep, "total:retries");

@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "http.h"
 #include "json.h"
+#include "queue.h"
 
 #include <microhttpd.h>
 #include <pthread.h>
@@ -121,6 +122,9 @@ int http_wait_arg(http_req *q, double *wait_s, lr_err *err);
  * way. On failure *status and err say why. */
 int http_submit_wait(http_req *q, json_object *spec, double wait_s, json_object **job,
                      json_object **pending, unsigned *status, lr_err *err);
+/* The status for a final job that did not end done: 400 rejected, 409
+ * cancelled, 502 otherwise (dead, or no state at all). */
+unsigned http_job_end_status(lr_q_state state);
 /* The job hash as JSON (`spec` and `result` parsed), or for a request
  * not yet taken {"id", "state": "submitted"}. LR_ENOTFOUND when neither
  * exists or another owner's. */

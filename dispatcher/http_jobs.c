@@ -690,8 +690,7 @@ static int list_args(http_req *q, long *limit, char cursor[32], const char **wan
 			return -1;
 		}
 	}
-	if (st && !lr_q_state_final(st) && strcmp(st, "queued") != 0 &&
-	    strcmp(st, "running") != 0 && strcmp(st, "retry_wait") != 0) {
+	if (st && lr_q_state_parse(st) == LR_QS_NONE) {
 		*res = http_problem(q, 400, "state must be a job state, got '%.32s'", st);
 		return -1;
 	}

@@ -154,3 +154,8 @@ enum MHD_Result http_not_allowed(http_req *q, const char *allow)
 	return http_problem(q, 405, "%s is not allowed on %s (allowed: %s)", q->method, q->url,
 	                    allow);
 }
+
+unsigned http_job_end_status(lr_q_state state)
+{
+	return state == LR_QS_REJECTED ? 400 : state == LR_QS_CANCELLED ? 409 : 502;
+}

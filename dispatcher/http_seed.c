@@ -36,11 +36,9 @@ static int answer(const char *kind, json_object *job, json_object **out, unsigne
 	const char *code = jstr(result, "code");
 	json_object *o;
 
-	if (state == NULL || strcmp(state, "done") != 0) {
+	if (lr_q_state_parse(state) != LR_QS_DONE) {
 		/* rejected (another dispatcher's rules), cancelled or dead */
-		*status = state && strcmp(state, "rejected") == 0    ? 400
-		          : state && strcmp(state, "cancelled") == 0 ? 409
-		                                                     : 502;
+		*status = http_job_end_status(lr_q_state_parse(state));
 		return lr_err_set(err, LR_EINVAL, "job %s ended %s: %s", jstr(job, "id"),
 		                  state ? state : "?", jerr ? jerr : "no reason recorded");
 	}

@@ -60,16 +60,14 @@ static int failed(json_object *job, unsigned *status, lr_err *err)
 	const char *state = str_of(job, "state");
 	const char *e = str_of(job, "error");
 
-	if (state && strcmp(state, "done") == 0) {
+	if (lr_q_state_parse(state) == LR_QS_DONE) {
 		if (e && strstr(e, "does not exist")) {
 			*status = 404;
 			return lr_err_set(err, LR_ENOTFOUND, "%s", e);
 		}
 		return 0;
 	}
-	*status = state && strcmp(state, "rejected") == 0    ? 400
-	          : state && strcmp(state, "cancelled") == 0 ? 409
-	                                                     : 502;
+	*status = http_job_end_status(lr_q_state_parse(state));
 	return lr_err_set(err, LR_EINVAL, "job %s ended %s: %s", str_of(job, "id"),
 	                  state ? state : "?", e ? e : "no reason recorded");
 }

@@ -7,6 +7,7 @@
  * the store's caps, not the connection's reply limit, decide. */
 #include "fence_lua.h"
 #include "gitstore_int.h"
+#include "queue.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +58,7 @@ static const lr_script lua_cas = {"gitstore cas", SCRIPT_CAS};
 /* The refusal, worded from the job's state and attempt as found. */
 static int stale(gitstore *gs, const char *state, const char *attempt, lr_err *err)
 {
-	if (state == NULL || state[0] == '\0' || strcmp(state, "gone") == 0)
+	if (state == NULL || state[0] == '\0' || strcmp(state, lr_q_state_name(LR_QS_NONE)) == 0)
 		return lr_err_set(err, LR_ESTALE,
 		                  "job %s: attempt %ld may no longer write (no such job)",
 		                  gs->job_id, gs->attempt);
@@ -298,15 +299,16 @@ int gsr_fence(gitstore *gs, lr_err *err)
 	char *vals[2] = {NULL, NULL};
 	size_t lens[2];
 	char mine[32];
+	lr_q_state st;
 	int rc;
 
 	rc = gsr_hget(vals, lens, gs, gs->key_job, fields, 2, 64, err);
 	if (rc < 0)
 		return rc;
 	snprintf(mine, sizeof(mine), "%ld", gs->attempt);
+	st = lr_q_state_parse(vals[0]);
 	if (vals[0] == NULL ||
-	    (strcmp(vals[0], "running") != 0 &&
-	     !(gs->opts.fence_done && strcmp(vals[0], "done") == 0)) ||
+	    (st != LR_QS_RUNNING && !(gs->opts.fence_done && st == LR_QS_DONE)) ||
 	    vals[1] == NULL || strcmp(vals[1], mine) != 0)
 		rc = stale(gs, vals[0], vals[1], err);
 	free(vals[0]);

@@ -623,6 +623,11 @@ static int set_memory(sbx_cgroup *cg, long long bytes)
 	return rc;
 }
 
+int sbx_cgroup_limits_differ(const sbx_cg_limits *a, const sbx_cg_limits *b)
+{
+	return a->mem_bytes != b->mem_bytes || a->pids_max != b->pids_max || a->cpus != b->cpus;
+}
+
 int sbx_cgroup_set_limits(sbx_cgroup *cg, const sbx_cg_limits *l)
 {
 	char v[48];

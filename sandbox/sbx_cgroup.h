@@ -52,6 +52,8 @@ int sbx_cgroup_create(sbx_cgroup *cg, const char *name, const sbx_cg_limits *l, 
                       char *note, size_t len);
 
 int sbx_cgroup_set_limits(sbx_cgroup *cg, const sbx_cg_limits *l);
+/* Whether two sets of limits differ in any field. */
+int sbx_cgroup_limits_differ(const sbx_cg_limits *a, const sbx_cg_limits *b);
 long sbx_cgroup_peak_kb(const sbx_cgroup *cg); /* -1 if unknown */
 int sbx_cgroup_reset_peak(sbx_cgroup *cg);     /* -1: cannot (v2 before 6.12) */
 double sbx_cgroup_cpu_s(const sbx_cgroup *cg); /* since creation or reset; -1 if unknown */

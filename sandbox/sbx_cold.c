@@ -1,4 +1,4 @@
-/* sbx_cold.c - the cold run, and the setups it and the pool share.
+/* sbx_cold.c - the cold run.
  *
  * A cold run: take a uid slot, make a cgroup, clone the child (see
  * sbx_child.c), then supervise it: feed the request, capture stdout, stderr
@@ -28,105 +28,6 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-/* ---- setups, cached per configuration ------------------------------------- */
-
-#define SETUP_CACHE 4
-
-static struct {
-	char python[SBX_PATH];
-	char py_dir[SBX_PATH];
-	unsigned uid_base, avoid;
-	int require;
-	sbx_setup *s;
-} setup_cache[SETUP_CACHE];
-static pthread_mutex_t setup_lock = PTHREAD_MUTEX_INITIALIZER;
-
-const sbx_setup *sbx_setup_get(const sbx_config *cfg, char *msg, size_t len)
-{
-	sbx_config d;
-	const sbx_setup *found = NULL;
-	sbx_setup *s;
-
-	sbx_config_default(&d);
-	if (cfg == NULL)
-		cfg = &d;
-	pthread_mutex_lock(&setup_lock);
-	for (int i = 0; i < SETUP_CACHE && found == NULL; i++) {
-		if (setup_cache[i].s == NULL)
-			continue;
-		if (strcmp(setup_cache[i].python, cfg->python ? cfg->python : "") == 0 &&
-		    strcmp(setup_cache[i].py_dir, cfg->py_dir ? cfg->py_dir : "") == 0 &&
-		    setup_cache[i].uid_base == cfg->uid_base &&
-		    setup_cache[i].avoid == cfg->avoid && setup_cache[i].require == cfg->require)
-			found = setup_cache[i].s;
-	}
-	if (found == NULL && (s = malloc(sizeof(*s))) != NULL) {
-		if (sbx_setup_init(s, cfg, msg, len) < 0) {
-			free(s);
-		} else {
-			int slot = 0;
-
-			for (int i = 0; i < SETUP_CACHE; i++)
-				if (setup_cache[i].s == NULL) {
-					slot = i;
-					break;
-				}
-			/* A full cache keeps the old entry alive (another thread may
-			 * use it) and simply stops caching the new one. */
-			if (setup_cache[slot].s == NULL) {
-				snprintf(setup_cache[slot].python, SBX_PATH, "%s",
-				         cfg->python ? cfg->python : "");
-				snprintf(setup_cache[slot].py_dir, SBX_PATH, "%s",
-				         cfg->py_dir ? cfg->py_dir : "");
-				setup_cache[slot].uid_base = cfg->uid_base;
-				setup_cache[slot].avoid = cfg->avoid;
-				setup_cache[slot].require = cfg->require;
-				setup_cache[slot].s = s;
-			}
-			found = s;
-		}
-	} else if (found == NULL) {
-		snprintf(msg, len, "out of memory");
-	}
-	pthread_mutex_unlock(&setup_lock);
-	return found;
-}
-
-unsigned sbx_setup_isolation(const sbx_setup *s, sbx_result *res)
-{
-	unsigned iso = SBX_ISO_PIDNS | SBX_ISO_NETNS | SBX_ISO_MNTNS | SBX_ISO_IPCNS |
-	               SBX_ISO_UTSNS | SBX_ISO_CAPS | SBX_ISO_NNP | SBX_ISO_RLIMITS | SBX_ISO_ROFS;
-	char text[200];
-
-	if (s->as_root) {
-		iso |= SBX_ISO_UID;
-	} else {
-		iso |= SBX_ISO_USERNS;
-		snprintf(text, sizeof(text),
-		         "not root: runs in a user namespace as the caller's uid %u, not a uid of "
-		         "its own",
-		         (unsigned)getuid());
-		sbx_detail_add(res, text);
-	}
-	if (s->filter && !(s->avoid & SBX_ISO_SECCOMP))
-		iso |= SBX_ISO_SECCOMP;
-	sbx_detail_add(res, s->note);
-	return iso;
-}
-
-void sbx_clone_failed(sbx_result *res, int err)
-{
-	char text[256];
-
-	snprintf(text, sizeof(text), "cannot create the sandbox's namespaces: %s%s", strerror(err),
-	         err == EPERM || err == ENOSPC || err == EINVAL
-	             ? " (in a container allow them: CAP_SYS_ADMIN and seccomp=unconfined, or "
-	               "--privileged; for an ordinary user, user namespaces must be enabled)"
-	             : "");
-	res->end = SBX_END_ERROR;
-	snprintf(res->detail, sizeof(res->detail), "%s", text);
-}
 
 /* ---- ready slots ----------------------------------------------------------- */
 
@@ -194,11 +95,6 @@ static void ready_destroy(sbx_ready *r)
 	if (r->netns_fd >= 0)
 		close(r->netns_fd);
 	free(r);
-}
-
-static int limits_differ(const sbx_cg_limits *a, const sbx_cg_limits *b)
-{
-	return a->mem_bytes != b->mem_bytes || a->pids_max != b->pids_max || a->cpus != b->cpus;
 }
 
 /* Whether r's cgroup cannot be had for uid's slot: its name is taken by a
@@ -273,7 +169,7 @@ static sbx_ready *ready_take(const sbx_setup *s, int with_cg, const sbx_cg_limit
 			r = NULL;
 		}
 	}
-	if (r != NULL && r->cg.version && limits_differ(&r->cur, cl)) {
+	if (r != NULL && r->cg.version && sbx_cgroup_limits_differ(&r->cur, cl)) {
 		/* A lower memory limit than what is still charged may be refused:
 		 * then a fresh one. A run never goes with the wrong limits. */
 		if (sbx_cgroup_set_limits(&r->cg, cl) == 0) {
@@ -352,14 +248,6 @@ static void ready_give(sbx_ready *r)
 /* Cold runs this process has started (sbx_cold_start). */
 static atomic_uint cold_starts;
 
-static void kill_tree(int pidfd, sbx_cgroup *cg)
-{
-	/* SIGKILL to the namespace's pid 1 kills every process in it. */
-	syscall(SYS_pidfd_send_signal, pidfd, SIGCONT, NULL, 0);
-	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-	sbx_cgroup_kill(cg);
-}
-
 /* Feed the request and capture everything until pid 1 is gone and the
  * pipes are closed. Returns SBX_KILL_*. */
 static int supervise(sbx_cold *c, const sbx_limits *lim, const char *request, size_t request_len,
@@ -384,13 +272,9 @@ static int supervise(sbx_cold *c, const sbx_limits *lim, const char *request, si
 		if (!killed && !gone && now >= deadline) {
 			killed = SBX_KILL_TIMEOUT;
 			kill_at = now;
-			kill_tree(c->pidfd, &c->cg);
+			sbx_kill_tree(c->pidfd, &c->cg);
 		}
-		for (int i = 0; i < 3; i++)
-			if (!caps[i].eof) {
-				pf[n] = (struct pollfd){fds[i], POLLIN, 0};
-				map[n++] = i;
-			}
+		sbx_caps_poll(caps, fds, pf, map, &n);
 		if (!st->eof) {
 			pf[n] = (struct pollfd){c->st[0], POLLIN, 0};
 			map[n++] = 3;
@@ -403,11 +287,11 @@ static int supervise(sbx_cold *c, const sbx_limits *lim, const char *request, si
 			pf[n] = (struct pollfd){c->io.req[0], POLLOUT, 0};
 			map[n++] = 5;
 		}
-		if (gone && caps[0].eof && caps[1].eof && caps[2].eof && st->eof)
+		if (gone && sbx_caps_eof(caps) && st->eof)
 			break;
 		/* Nothing of the run left but the init on its way out (which
 		 * the slot reaps later, see ready_settle). */
-		if (!killed && !gone && st->all_gone && caps[0].eof && caps[1].eof && caps[2].eof) {
+		if (!killed && !gone && st->all_gone && sbx_caps_eof(caps)) {
 			c->early = 1;
 			sbx_trace_mark(&c->tr, "h.last");
 			break;
@@ -438,14 +322,14 @@ static int supervise(sbx_cold *c, const sbx_limits *lim, const char *request, si
 				sbx_io_send(&c->io, request, request_len, &sent);
 			}
 		}
-		if (!killed && (caps[0].over || caps[1].over || caps[2].over)) {
+		if (!killed && sbx_caps_over(caps)) {
 			killed = SBX_KILL_OUTPUT;
 			kill_at = sbx_now();
-			kill_tree(c->pidfd, &c->cg);
+			sbx_kill_tree(c->pidfd, &c->cg);
 		}
 	}
 	if (!gone && !c->early)
-		kill_tree(c->pidfd, &c->cg);
+		sbx_kill_tree(c->pidfd, &c->cg);
 	return killed;
 }
 
@@ -464,7 +348,7 @@ void sbx_cold_init(sbx_cold *c)
 
 void sbx_cold_kill(sbx_cold *c)
 {
-	kill_tree(c->pidfd, &c->cg);
+	sbx_kill_tree(c->pidfd, &c->cg);
 }
 
 /* The run's ends of its pipes, its cgroups, the gate, the peer and the
@@ -536,8 +420,7 @@ int sbx_cold_start(sbx_cold *c, sbx_result *res, const sbx_config *cfg, const sb
 	 * cgroup is the whole run's: every process, and the files in /work and
 	 * /tmp (tmpfs pages are charged to the cgroup of whoever wrote them).
 	 * +1 process: the init. */
-	cl = (sbx_cg_limits){lim->memory_mb * 1024LL * 1024LL,
-	                     lim->max_procs + 1 + (cfg && cfg->peer ? 2 : 0), lim->cpus};
+	cl = sbx_limits_cgroup(lim, 1 + (cfg && cfg->peer ? 2 : 0));
 	c->rs = ready_take(s, !(s->avoid & SBX_ISO_CGROUP), &cl);
 	if (c->rs == NULL) {
 		snprintf(res->detail, sizeof(res->detail), "no free sandbox uid in %u..%u: %s",
@@ -560,14 +443,8 @@ int sbx_cold_start(sbx_cold *c, sbx_result *res, const sbx_config *cfg, const sb
 		sbx_detail_add(res, "cgroup disabled by configuration");
 	}
 	sbx_trace_mark(&c->tr, "h.cgroup");
-	if ((unsigned)s->require & ~iso) {
-		char need[160];
-
-		sbx_isolation_str((unsigned)s->require & ~iso, need, sizeof(need));
-		snprintf(msg, sizeof(msg), "required protections unavailable: %s", need);
-		snprintf(res->detail, sizeof(res->detail), "%s", msg);
+	if (sbx_setup_require(s, iso, res->detail, sizeof(res->detail)) < 0)
 		return -1;
-	}
 	if (sbx_io_open(&c->io) < 0 || pipe2(c->st, O_CLOEXEC) < 0 ||
 	    pipe2(c->alive, O_CLOEXEC) < 0) {
 		snprintf(res->detail, sizeof(res->detail), "pipe: %s", strerror(errno));
@@ -658,7 +535,7 @@ int sbx_cold_end(sbx_cold *c, sbx_result *res, const sbx_limits *lim, sbx_cap ca
 void sbx_cold_cleanup(sbx_cold *c)
 {
 	if (c->pid > 0) {
-		kill_tree(c->pidfd, &c->cg);
+		sbx_kill_tree(c->pidfd, &c->cg);
 		waitpid((pid_t)c->pid, NULL, 0);
 		c->pid = -1;
 	}
@@ -690,20 +567,17 @@ int sbx_run(sbx_result *res, const sbx_config *cfg, const sbx_limits *lim_in, co
 	int rc = 0;
 
 	sbx_result_begin(res);
-	memset(caps, 0, sizeof(caps));
 	memset(&st, 0, sizeof(st));
 	sbx_cold_init(&c);
 	st.tr = &c.tr;
 	sbx_limits_resolve(&lim, lim_in);
-	caps[0].max = caps[1].max = lim.output_max;
-	caps[2].max = lim.answer_max;
+	sbx_caps_init(caps, &lim);
 	if (sbx_cold_start(&c, res, cfg, &lim) == 0) {
 		killed = supervise(&c, &lim, request, request_len, caps, &st, res, c.t0);
 		rc = sbx_cold_end(&c, res, &lim, caps, &st, killed);
 	}
 	sbx_cold_cleanup(&c);
-	for (int i = 0; i < 3; i++)
-		sbx_cap_free(&caps[i]);
+	sbx_caps_free(caps);
 	sbx_result_end(res);
 	return rc;
 }

@@ -138,13 +138,11 @@ static int await_answer(sbx_held *h, sbx_result *res, double deadline)
 
 		if (frame_ready(&h->caps[2], &off, &len))
 			break;
-		if (h->caps[0].over || h->caps[1].over || h->caps[2].over)
+		if (sbx_caps_over(h->caps))
 			return end_of(h, res, SBX_KILL_OUTPUT);
 		if (now >= deadline)
 			return end_of(h, res, SBX_KILL_TIMEOUT);
-		for (int i = 0; i < 3; i++)
-			if (!h->caps[i].eof)
-				pf[n++] = (struct pollfd){fds[i], POLLIN, 0};
+		sbx_caps_poll(h->caps, fds, pf, NULL, &n);
 		if (!h->st.eof)
 			pf[n++] = (struct pollfd){h->c.st[0], POLLIN, 0};
 		pf[n++] = (struct pollfd){h->c.pidfd, POLLIN, 0};
@@ -197,8 +195,7 @@ int sbx_held_start(sbx_held **out, const sbx_config *cfg, const sbx_limits *lim,
 	sbx_cold_init(&h->c);
 	h->c.tr.kind = "held";
 	sbx_limits_resolve(&h->lim, lim);
-	h->caps[0].max = h->caps[1].max = h->lim.output_max;
-	h->caps[2].max = h->lim.answer_max;
+	sbx_caps_init(h->caps, &h->lim);
 	n = snprintf(head, sizeof(head), "LLMREPL-STDIN %zu\n", request_len);
 	if (sbx_cold_start(&h->c, &res, cfg, &h->lim) < 0 ||
 	    send_all(h, head, (size_t)n, sbx_now() + KILL_GRACE_S) < 0 ||
@@ -243,7 +240,6 @@ void sbx_held_free(sbx_held *h)
 	if (h == NULL)
 		return;
 	sbx_cold_cleanup(&h->c);
-	for (int i = 0; i < 3; i++)
-		sbx_cap_free(&h->caps[i]);
+	sbx_caps_free(h->caps);
 	free(h);
 }

@@ -1,4 +1,4 @@
-/* sbx_host.c - configuration, plans, output capture and end classification. */
+/* sbx_host.c - configuration, plans, the clone, and end classification. */
 #include "sbx_host.h"
 #include "sbx_slot.h"
 
@@ -72,6 +72,12 @@ void sbx_limits_resolve(sbx_limits *out, const sbx_limits *in)
 		out->cpus = 0.01;
 	if (out->cpus > 1024)
 		out->cpus = 1024;
+}
+
+sbx_cg_limits sbx_limits_cgroup(const sbx_limits *lim, long extra_procs)
+{
+	return (sbx_cg_limits){lim->memory_mb * 1024LL * 1024LL, lim->max_procs + extra_procs,
+	                       lim->cpus};
 }
 
 /* ---- configuration ------------------------------------------------------- */
@@ -694,95 +700,25 @@ long sbx_clone(const sbx_plan *p, int *pidfd)
 	return pid;
 }
 
-/* ---- capture ---------------------------------------------------------------- */
-
-void sbx_caps_ready(sbx_cap caps[3], int which, int fd, sbx_trace *tr)
+void sbx_clone_failed(sbx_result *res, int err)
 {
-	if (sbx_cap_read(&caps[which], fd) < 0)
-		caps[which].eof = 1;
-	if (which == 2 && caps[2].eof)
-		sbx_trace_mark(tr, "h.answer");
+	char text[256];
+
+	snprintf(text, sizeof(text), "cannot create the sandbox's namespaces: %s%s", strerror(err),
+	         err == EPERM || err == ENOSPC || err == EINVAL
+	             ? " (in a container allow them: CAP_SYS_ADMIN and seccomp=unconfined, or "
+	               "--privileged; for an ordinary user, user namespaces must be enabled)"
+	             : "");
+	res->end = SBX_END_ERROR;
+	snprintf(res->detail, sizeof(res->detail), "%s", text);
 }
 
-int sbx_cap_read(sbx_cap *c, int fd)
+void sbx_kill_tree(int pidfd, sbx_cgroup *cg)
 {
-	char buf[65536];
-
-	/* Bytes past the cap are read and dropped, so a writer we are about to
-	 * kill never blocks the loop with a full pipe. */
-	for (int round = 0; round < 16 && !c->eof; round++) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		size_t take;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return 0;
-		if (n <= 0) {
-			c->eof = 1;
-			return 0;
-		}
-		take = (size_t)n;
-		if (c->len + take > c->max) {
-			take = c->max - c->len;
-			c->over = 1;
-		}
-		if (take == 0)
-			continue;
-		if (c->len + take + 1 > c->alloc) {
-			size_t want = c->alloc ? c->alloc : 4096;
-			char *d;
-
-			while (want < c->len + take + 1)
-				want *= 2;
-			if (want > c->max + 1)
-				want = c->max + 1;
-			d = realloc(c->data, want);
-			if (d == NULL)
-				return -1;
-			c->data = d;
-			c->alloc = want;
-		}
-		memcpy(c->data + c->len, buf, take);
-		c->len += take;
-	}
-	return 0;
-}
-
-int sbx_cap_take(sbx_cap *c, char **out, size_t *len, int mark)
-{
-	size_t mlen = mark ? strlen(SBX_TRUNC_MARK) : 0;
-	char *d = malloc(c->len + mlen + 1);
-
-	if (d == NULL)
-		return -1;
-	if (c->len)
-		memcpy(d, c->data, c->len);
-	if (mlen)
-		memcpy(d + c->len, SBX_TRUNC_MARK, mlen);
-	d[c->len + mlen] = '\0';
-	*out = d;
-	*len = c->len + mlen;
-	return 0;
-}
-
-int sbx_caps_take(sbx_result *res, sbx_cap caps[3])
-{
-	res->out_truncated = caps[0].over;
-	res->err_truncated = caps[1].over;
-	if (sbx_cap_take(&caps[0], &res->out, &res->out_len, caps[0].over) < 0 ||
-	    sbx_cap_take(&caps[1], &res->err, &res->err_len, caps[1].over) < 0)
-		return -1;
-	if (caps[2].len > 0 && sbx_cap_take(&caps[2], &res->answer, &res->answer_len, 0) < 0)
-		return -1;
-	return 0;
-}
-
-void sbx_cap_free(sbx_cap *c)
-{
-	free(c->data);
-	c->data = NULL;
-	c->len = c->alloc = 0;
+	/* SIGKILL to the namespace's pid 1 kills every process in it. */
+	syscall(SYS_pidfd_send_signal, pidfd, SIGCONT, NULL, 0);
+	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+	sbx_cgroup_kill(cg);
 }
 
 /* ---- how it ended ------------------------------------------------------------ */

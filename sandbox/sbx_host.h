@@ -6,6 +6,7 @@
 
 #include "sbx.h"
 #include "sbx_base.h"
+#include "sbx_caps.h"
 #include "sbx_cgroup.h"
 #include "sbx_child.h"
 #include "sbx_io.h"
@@ -37,12 +38,19 @@ const sbx_setup *sbx_setup_get(const sbx_config *cfg, char *msg, size_t len);
  * cgroups (namespaces, uid, caps, NNP, rlimits, read-only view, seccomp),
  * and notes on what is missing. */
 unsigned sbx_setup_isolation(const sbx_setup *s, sbx_result *res);
+/* -1 with msg ("required protections unavailable: ...") when a protection
+ * the setup requires is not in iso; else 0. */
+int sbx_setup_require(const sbx_setup *s, unsigned iso, char *msg, size_t len);
 
 /* Describe a failed clone in res->detail. */
 void sbx_clone_failed(sbx_result *res, int err);
 
 /* The limits with zero fields replaced by defaults and bounds applied. */
 void sbx_limits_resolve(sbx_limits *out, const sbx_limits *in);
+/* The cgroup limits of a run under lim: its memory, its processes and
+ * extra_procs more (what runs beside the code: an init, a server, a
+ * candidate factory), its CPUs. */
+sbx_cg_limits sbx_limits_cgroup(const sbx_limits *lim, long extra_procs);
 
 /* A plan for one child: uid/gid (inside; the outside uid for maps), limits,
  * and whether it is the pool's server (python as pid 1, server rlimits). */
@@ -84,31 +92,9 @@ int sbx_netns_new(void);
 
 /* Clone the child. Returns its pid and a pidfd, or -1 with errno. */
 long sbx_clone(const sbx_plan *p, int *pidfd);
-
-/* A bounded capture of one stream. */
-typedef struct sbx_cap {
-	char *data;
-	size_t len;
-	size_t alloc;
-	size_t max;
-	int over; /* more than max arrived */
-	int eof;
-} sbx_cap;
-
-/* Read what is available from a non-blocking fd. Returns -1 on allocation
- * failure, else 0 (eof and over tell the rest). */
-int sbx_cap_read(sbx_cap *c, int fd);
-/* One of a run's three captures (stdout, stderr, the answer) is readable:
- * read it, taking an allocation failure as its end, and mark the trace when
- * the answer (caps[2]) has ended. */
-void sbx_caps_ready(sbx_cap caps[3], int which, int fd, sbx_trace *tr);
-/* Move the bytes into *out (NUL-terminated, with the truncation mark when
- * cut); returns -1 on allocation failure. */
-int sbx_cap_take(sbx_cap *c, char **out, size_t *len, int mark);
-/* A run's three captures into res: out and err with their truncation
- * marks, the answer when there is one. -1 on allocation failure. */
-int sbx_caps_take(sbx_result *res, sbx_cap caps[3]);
-void sbx_cap_free(sbx_cap *c);
+/* Kill a child's whole tree: its namespace's pid 1 (pidfd), and every
+ * process in cg. */
+void sbx_kill_tree(int pidfd, sbx_cgroup *cg);
 
 enum { SBX_KILL_NONE = 0, SBX_KILL_TIMEOUT, SBX_KILL_OUTPUT };
 

@@ -104,8 +104,7 @@ static void server_stop(sbx_pool *p)
 {
 	if (p->pid > 0) {
 		/* pid 1 gone: the kernel kills the rest of the namespace. */
-		syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
-		sbx_cgroup_kill(&p->top);
+		sbx_kill_tree(p->pidfd, &p->top);
 		while (waitpid((pid_t)p->pid, NULL, 0) < 0 && errno == EINTR)
 			;
 	}
@@ -185,8 +184,7 @@ static int pool_cgroups(sbx_pool *p, const sbx_limits *lim, sbx_result *scratch)
 		char name[48], sub[64];
 
 		/* +1 process: the candidate's worker (sbx_config.peer). */
-		p->cur = (sbx_cg_limits){lim->memory_mb * 1024LL * 1024LL,
-		                         lim->max_procs + (p->cfg.peer ? 1 : 0), lim->cpus};
+		p->cur = sbx_limits_cgroup(lim, p->cfg.peer ? 1 : 0);
 		sbx_slot_cgroup_name(p->uid, name, sizeof(name));
 		busy = sbx_cgroup_create(&p->top, name, &none, 1, note, sizeof(note)) == -2;
 		if (p->top.version) {
@@ -467,13 +465,8 @@ static int server_start(sbx_pool *p, char *msg, size_t len)
 	/* The slot gives root its uid, and names the cgroups either way. */
 	if (pool_slot(p, &lim, &scratch, msg, len) < 0)
 		goto cleanup;
-	if ((unsigned)p->s->require & ~p->iso) {
-		char need[160];
-
-		sbx_isolation_str((unsigned)p->s->require & ~p->iso, need, sizeof(need));
-		snprintf(msg, len, "required protections unavailable: %s", need);
+	if (sbx_setup_require(p->s, p->iso, msg, len) < 0)
 		goto cleanup;
-	}
 	snprintf(p->note, sizeof(p->note), "%s", scratch.detail);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0 ||
 	    pipe2(lg, O_CLOEXEC) < 0 || pipe2(stp, O_CLOEXEC) < 0 || pipe2(alive, O_CLOEXEC) < 0) {
@@ -634,19 +627,14 @@ static void kill_and_drain(sbx_pool *p, sbx_cap caps[3], const int fds[3])
 {
 	double until = sbx_now() + POOL_KILL_GRACE;
 
-	syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
-	sbx_cgroup_kill(&p->top);
+	sbx_kill_tree(p->pidfd, &p->top);
 	for (;;) {
 		struct pollfd pf[3];
 		int map[3];
 		int n = 0;
 		double now = sbx_now();
 
-		for (int i = 0; i < 3; i++)
-			if (!caps[i].eof) {
-				pf[n] = (struct pollfd){fds[i], POLLIN, 0};
-				map[n++] = i;
-			}
+		sbx_caps_poll(caps, fds, pf, map, &n);
 		if (n == 0)
 			return;
 		if (now >= until ||
@@ -805,20 +793,16 @@ static int supervise(sbx_pool *p, run_state *r, const sbx_limits *lim, const cha
 			kill_at = now;
 			send(p->ctl, kill_msg, strlen(kill_msg), MSG_NOSIGNAL | MSG_DONTWAIT);
 		}
-		if (lim->early_answer && !marked && !killed && caps[0].eof && caps[1].eof &&
-		    caps[2].eof && (marked = final_mark(&caps[2], &r->early_kb)) != 0)
+		if (lim->early_answer && !marked && !killed && sbx_caps_eof(caps) &&
+		    (marked = final_mark(&caps[2], &r->early_kb)) != 0)
 			sbx_trace_mark(&p->tr, "h.final");
-		if (done->have && caps[0].eof && caps[1].eof && caps[2].eof)
+		if (done->have && sbx_caps_eof(caps))
 			break;
 		if (marked && r->early_ok) {
 			r->early = 1;
 			break;
 		}
-		for (int i = 0; i < 3; i++)
-			if (!caps[i].eof) {
-				pf[n] = (struct pollfd){fds[i], POLLIN, 0};
-				map[n++] = i;
-			}
+		sbx_caps_poll(caps, fds, pf, map, &n);
 		if (!done->have) {
 			pf[n] = (struct pollfd){p->ctl, POLLIN, 0};
 			map[n++] = 3;
@@ -865,7 +849,7 @@ static int supervise(sbx_pool *p, run_state *r, const sbx_limits *lim, const cha
 		}
 		if (*dead)
 			break;
-		if (!killed && !done->have && (caps[0].over || caps[1].over || caps[2].over)) {
+		if (!killed && !done->have && sbx_caps_over(caps)) {
 			killed = SBX_KILL_OUTPUT;
 			kill_at = sbx_now();
 			send(p->ctl, kill_msg, strlen(kill_msg), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -984,12 +968,10 @@ static int pool_prepare(sbx_pool *p, run_state *r, sbx_result *res, const sbx_li
 	 * at once (no run goes on now): the one ahead is as ready as this. */
 	r->oom_before = 0;
 	if (p->run[0].version) {
-		sbx_cg_limits want = {lim->memory_mb * 1024LL * 1024LL,
-		                      lim->max_procs + (p->cfg.peer ? 1 : 0), lim->cpus};
+		sbx_cg_limits want = sbx_limits_cgroup(lim, p->cfg.peer ? 1 : 0);
 		int l;
 
-		if (want.mem_bytes != p->cur.mem_bytes || want.pids_max != p->cur.pids_max ||
-		    want.cpus != p->cur.cpus) {
+		if (sbx_cgroup_limits_differ(&want, &p->cur)) {
 			/* A lower memory limit than what is still charged (the last
 			 * run's cache) may be refused: then fresh cgroups, a fresh
 			 * server. A run never goes with the wrong limits. */
@@ -1142,13 +1124,11 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	int dead = 0, send_failed = 0, rc = 0;
 	double t0;
 
-	memset(caps, 0, sizeof(caps));
 	memset(&done, 0, sizeof(done));
 	memset(&r, 0, sizeof(r));
 	sbx_io_init(&r.io);
 	sbx_limits_resolve(&lim, lim_in);
-	caps[0].max = caps[1].max = lim.output_max;
-	caps[2].max = lim.answer_max;
+	sbx_caps_init(caps, &lim);
 	res->end = SBX_END_ERROR;
 
 	sbx_trace_begin(&p->tr, "pool");
@@ -1213,8 +1193,7 @@ static int pool_attempt(sbx_pool *p, sbx_result *res, const sbx_limits *lim_in, 
 	sbx_trace_mark(&p->tr, "h.measure");
 cleanup:
 	sbx_io_close(&r.io);
-	for (int i = 0; i < 3; i++)
-		sbx_cap_free(&caps[i]);
+	sbx_caps_free(caps);
 	sbx_trace_end(&p->tr);
 	return rc;
 }

@@ -84,8 +84,8 @@ static int over(helper *h, int rc, const lr_err *err)
 static int claim(helper *h, const size_t *held, size_t nheld, size_t k, lr_bq_claimed *c,
                  lr_err *err)
 {
-	int rc = lr_bq_claim(h->q, h->id, h->attempt, h->cfg->name, h->s->nitems, h->claim_ms, held,
-	                     nheld, k, c, err);
+	lr_bq_claimer cl = {h->q, h->id, h->attempt, h->cfg->name, h->s->nitems, h->claim_ms};
+	int rc = lr_bq_claim(&cl, held, nheld, k, c, err);
 
 	over(h, rc, err);
 	if (rc == 0) {

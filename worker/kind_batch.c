@@ -200,11 +200,22 @@ static int orphans(batch *b, lr_err *err)
 	return lr_jobctx_event(b->ctx, "batch_data", msg, err);
 }
 
+/* This worker's claims on the batch's items. */
+static lr_bq_claimer claimer(const batch *b)
+{
+	lr_jobctx *ctx = b->ctx;
+
+	return (lr_bq_claimer){lr_jobctx_q(ctx),       lr_jobctx_id(ctx),
+	                       lr_jobctx_attempt(ctx), lr_jobctx_config(ctx)->name,
+	                       b->s->nitems,           b->claim_ms};
+}
+
 static int b_feed(void *arg, const size_t *held, size_t nheld, size_t *idx, size_t max, size_t *n,
                   int *end, lr_err *err)
 {
 	batch *b = arg;
 	lr_jobctx *ctx = b->ctx;
+	lr_bq_claimer cl;
 	lr_bq_claimed c;
 	int rc;
 
@@ -214,9 +225,8 @@ static int b_feed(void *arg, const size_t *held, size_t nheld, size_t *idx, size
 		feed_local(b, idx, max, n, end);
 		return 0;
 	}
-	rc = lr_bq_claim(lr_jobctx_q(ctx), lr_jobctx_id(ctx), lr_jobctx_attempt(ctx),
-	                 lr_jobctx_config(ctx)->name, b->s->nitems, b->claim_ms, held, nheld, max,
-	                 &c, err);
+	cl = claimer(b);
+	rc = lr_bq_claim(&cl, held, nheld, max, &c, err);
 	if (rc < 0)
 		return rc;
 	b->renewed_ms = lr_now_ms();
@@ -243,6 +253,7 @@ static int b_tick(void *arg, const size_t *held, size_t nheld, lr_err *err)
 {
 	batch *b = arg;
 	lr_jobctx *ctx = b->ctx;
+	lr_bq_claimer cl;
 	lr_bq_claimed c;
 	int rc = lr_jobctx_check(ctx, err);
 
@@ -250,9 +261,8 @@ static int b_tick(void *arg, const size_t *held, size_t nheld, lr_err *err)
 		return 1;
 	if (rc < 0 || !b->share || lr_now_ms() - b->renewed_ms < b->claim_ms / 3)
 		return rc;
-	rc = lr_bq_claim(lr_jobctx_q(ctx), lr_jobctx_id(ctx), lr_jobctx_attempt(ctx),
-	                 lr_jobctx_config(ctx)->name, b->s->nitems, b->claim_ms, held, nheld, 0, &c,
-	                 err);
+	cl = claimer(b);
+	rc = lr_bq_claim(&cl, held, nheld, 0, &c, err);
 	if (rc == 0) {
 		b->renewed_ms = lr_now_ms();
 		wk_bs_fixed(lr_jobctx_id(ctx), c.fixed);
@@ -406,26 +416,27 @@ static int open_items(batch *b, lr_err *err)
 {
 	lr_jobctx *ctx = b->ctx;
 	size_t *todo = malloc((b->s->nitems ? b->s->nitems : 1) * sizeof(*todo));
-	size_t ntodo = 0;
-	char fixed[400] = "";
-	int opened = 0;
+	lr_bq_opening o = {.nitems = b->s->nitems,
+	                   .done = b->done,
+	                   .passed = b->passed,
+	                   .todo = todo,
+	                   .share = b->share};
 	int rc;
 
 	if (todo == NULL)
 		return lr_err_set(err, LR_ENOMEM, "out of memory");
 	for (size_t i = 0; i < b->s->nitems; i++)
 		if (!b->st[i].done)
-			todo[ntodo++] = i;
+			todo[o.ntodo++] = i;
 	rc = lr_jobctx_aux_key(ctx, "todo", err);
 	if (rc == 0)
 		rc = lr_jobctx_aux_key(ctx, "claims", err);
 	if (rc == 0)
-		rc = lr_bq_open(lr_jobctx_q(ctx), lr_jobctx_id(ctx), lr_jobctx_attempt(ctx),
-		                b->s->nitems, b->done, b->passed, b->share, todo, ntodo, &opened,
-		                fixed, sizeof(fixed), err);
+		rc = lr_bq_open(lr_jobctx_q(ctx), lr_jobctx_id(ctx), lr_jobctx_attempt(ctx), &o,
+		                err);
 	free(todo);
-	wk_bs_fixed(lr_jobctx_id(ctx), fixed);
-	b->share = b->share && opened;
+	wk_bs_fixed(lr_jobctx_id(ctx), o.fixed);
+	b->share = b->share && o.opened;
 	return rc;
 }
 

@@ -412,7 +412,8 @@ int wk_kind_exec(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 	sbx_result sr;
 	json_object *ans = NULL;
 	cell_out c;
-	char msg[300], outcome[16] = "";
+	char msg[300];
+	ss_outcome outcome = SS_RECORDED;
 	sh_entry *held = NULL;
 	size_t n;
 	int replayed = 0;
@@ -452,28 +453,33 @@ int wk_kind_exec(lr_jobctx *ctx, lr_job_result *res, lr_err *err)
 	}
 	if (rc == 0) {
 		judge_cell(&c, &sr, ans, &ss);
-		rc = ss_record(lr_jobctx_q(ctx), s->session, n, c.record && !again, s->code,
-		               lr_jobctx_id(ctx), cfg->name, lr_json_num(ans, "cell_s", 0), outcome,
-		               err);
+		ss_cell cell = {.n = n,
+		                .record = c.record && !again,
+		                .code = s->code,
+		                .job = lr_jobctx_id(ctx),
+		                .worker = cfg->name,
+		                .cell_s = lr_json_num(ans, "cell_s", 0)};
+
+		rc = ss_record(lr_jobctx_q(ctx), s->session, &cell, &outcome, err);
 	}
 	/* The held interpreter goes on only when it has run exactly the
 	 * recorded cells. */
 	if (held != NULL) {
-		if (rc == 0 && c.record && strcmp(outcome, "ok") == 0 && sbx_held_alive(held->h))
+		if (rc == 0 && c.record && outcome == SS_RECORDED && sbx_held_alive(held->h))
 			held->ncells = n + 1;
 		else
 			sh_drop(s->session);
 	}
-	if (rc == 0 && strcmp(outcome, "conflict") == 0)
+	if (rc == 0 && outcome == SS_CONFLICT)
 		rc = lr_err_set(err, LR_EUNAVAIL,
 		                "another cell of session %s was recorded while this one ran",
 		                s->session);
-	if (rc == 0 && strcmp(outcome, "gone") == 0) {
+	if (rc == 0 && outcome == SS_GONE) {
 		gone_msg(msg, sizeof(msg), s->session);
 		rc = refuse(res, msg, err);
 	} else if (rc == 0)
 		rc = cell_report(res, &sr, ans, &c, n, replayed, err);
-	if (rc == 0 && strcmp(outcome, "ok") == 0 && (c.record || again))
+	if (rc == 0 && outcome == SS_RECORDED && (c.record || again))
 		rc = defer_commit(res, &ss, n, err);
 	json_object_put(ans);
 	sbx_result_free(&sr);

@@ -157,24 +157,34 @@ int ss_load(lr_q *q, const char *id, ss_session *s, lr_err *err)
 	return rc;
 }
 
-int ss_record(lr_q *q, const char *id, size_t n, int record, const char *code, const char *job,
-              const char *worker, double cell_s, char outcome[16], lr_err *err)
+/* The record script's answer as an outcome; -1 for any other. */
+static int outcome_parse(const char *s, ss_outcome *out)
+{
+	static const char *const names[] = {
+	    [SS_RECORDED] = "ok", [SS_GONE] = "gone", [SS_CONFLICT] = "conflict"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(s, names[i]) == 0) {
+			*out = (ss_outcome)i;
+			return 0;
+		}
+	return -1;
+}
+
+int ss_record(lr_q *q, const char *id, const ss_cell *cell, ss_outcome *outcome, lr_err *err)
 {
 	char sk[LR_KEY_MAX], ck[LR_KEY_MAX], nb[32], secs[32];
-	const char *argv[8] = {sk, ck, nb, record ? "1" : "0", code, job, worker, secs};
+	const char *argv[8] = {sk,         ck,        nb,           cell->record ? "1" : "0",
+	                       cell->code, cell->job, cell->worker, secs};
 	redisReply *rep = NULL;
 	int rc;
 
 	keys_of(q->k, id, sk, ck);
-	snprintf(nb, sizeof(nb), "%zu", n);
-	snprintf(secs, sizeof(secs), "%.6f", cell_s > 0 ? cell_s : 0);
+	snprintf(nb, sizeof(nb), "%zu", cell->n);
+	snprintf(secs, sizeof(secs), "%.6f", cell->cell_s > 0 ? cell->cell_s : 0);
 	rc = lr_redis_eval(q->r, &rep, &record_lua, 2, 6, argv, NULL, err);
-	if (rc == 0) {
-		if (lr_reply_is_str(rep))
-			snprintf(outcome, 16, "%s", rep->str);
-		else
-			rc = lr_err_set(err, LR_EPROTO, "session record: unexpected reply");
-	}
+	if (rc == 0 && (!lr_reply_is_str(rep) || outcome_parse(rep->str, outcome) < 0))
+		rc = lr_err_set(err, LR_EPROTO, "session record: unexpected reply");
 	if (rep)
 		freeReplyObject(rep);
 	return rc;

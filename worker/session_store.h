@@ -42,11 +42,26 @@ int ss_open(lr_q *q, const char *id, long idle_timeout_ms, double timeout_s, lon
 /* Read the record and its cells; s->exists = 0 when there is none. */
 int ss_load(lr_q *q, const char *id, ss_session *s, lr_err *err);
 
-/* Record a cell that ran on the first `n` cells (record = 0: only mark the
- * session used). *outcome: "ok", "gone" (closed or expired meanwhile) or
- * "conflict" (another cell was recorded since it was read). */
-int ss_record(lr_q *q, const char *id, size_t n, int record, const char *code, const char *job,
-              const char *worker, double cell_s, char outcome[16], lr_err *err);
+/* A cell to record. */
+typedef struct ss_cell {
+	size_t n;           /* it ran on the first n cells */
+	int record;         /* 0: only mark the session used */
+	const char *code;   /* its code */
+	const char *job;    /* the exec job that ran it */
+	const char *worker; /* the worker that ran it (and holds the session) */
+	double cell_s;      /* its run time */
+} ss_cell;
+
+/* What became of a cell: the record script's answer ("ok", "gone",
+ * "conflict"). */
+typedef enum ss_outcome {
+	SS_RECORDED, /* recorded, or the session marked used */
+	SS_GONE,     /* the session was closed or expired meanwhile */
+	SS_CONFLICT, /* another cell was recorded since the session was read */
+} ss_outcome;
+
+/* Record the cell. *outcome: what became of it. */
+int ss_record(lr_q *q, const char *id, const ss_cell *cell, ss_outcome *outcome, lr_err *err);
 
 /* Delete the session; *existed says whether there was one. */
 int ss_close(lr_q *q, const char *id, int *existed, lr_err *err);
