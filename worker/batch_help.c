@@ -26,7 +26,7 @@ void wk_batch_help_free(void)
 }
 
 /* Items claimed per slot and round (grouped runs take several at once). */
-#define HELP_PER_SLOT 4
+#define HELP_PER_SLOT 8
 
 typedef struct helper {
 	lr_q *q;
@@ -163,7 +163,7 @@ int wk_batch_help(lr_q *q, const wk_config *cfg, sbx_pool *pool, wk_hb *hb,
 	long attempt = 0;
 	int found = 0;
 	helper h;
-	br_hooks hooks = {&h, h_feed, h_settle, h_tick, h_stop};
+	br_hooks hooks = {&h, h_feed, h_settle, h_tick, h_stop, NULL};
 	lr_err e2;
 	int rc;
 
