@@ -174,7 +174,9 @@ def wait_final(r, jid, timeout_ms=120000):
                 return typ
 
 
-def batch_once(r, spec):
+def batch_once(r, spec, timeline=None):
+    """The batch job's wall time, submit to done; with timeline a list, its
+    events' times appended to it (timeline_of)."""
     t0 = time.perf_counter()
     jid = r.call("XADD", PREFIX + "requests", "*", "spec", spec)
     wait_final(r, jid)
@@ -182,7 +184,51 @@ def batch_once(r, spec):
     h = r.call("HMGET", PREFIX + "job:" + jid, "state", "items_passed", "items_total", "error")
     if h[0] != "done" or h[1] != h[2]:
         sys.exit(f"batch job {jid} did not pass every item: {h}")
+    if timeline is not None:
+        timeline.append(timeline_of(r, jid))
     return wall
+
+
+def timeline_of(r, jid):
+    """Where the batch's wall time went, from its events (each stamped by
+    Redis in ms, as is the request's id): the request to the claim
+    (`running`), to the first item recorded, to the last, to `done`; the
+    items each worker recorded; the longest gaps between two items'
+    records; the items recorded in each tenth of the span."""
+    t_req = int(jid.split("-")[0])
+    evs = r.call("XRANGE", PREFIX + "job:" + jid + ":events", "-", "+")
+    run = done = None
+    items, by = [], {}
+    for _, f in evs:
+        d = dict(zip(f[::2], f[1::2]))
+        at = int(d.get("at", 0))
+        if d.get("type") == "running" and run is None:
+            run = at
+        elif d.get("type") == "item":
+            items.append(at)
+            by[d.get("worker", "?")] = by.get(d.get("worker", "?"), 0) + 1
+        elif d.get("type") == "done":
+            done = at
+    items.sort()
+    if not items or run is None or done is None:
+        return "no timeline"
+    gaps = sorted((b - a for a, b in zip(items, items[1:])), reverse=True)[:5]
+    span = max(1, done - run)
+    tenths = [0] * 10
+    for t in items:
+        tenths[min(9, (t - run) * 10 // span)] += 1
+    return (f"claim {run - t_req} ms, first item +{items[0] - run}, last +{items[-1] - run}, "
+            f"done +{done - run} ms; items by worker {by}; longest gaps {gaps} ms; "
+            f"per tenth {tenths}")
+
+
+def machine_busy():
+    """The machine's CPU seconds busy and idle so far (/proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = v[3] + v[4]
+    return (sum(v[:8]) - idle) / tick, idle / tick
 
 
 def jobs_once(r, specs):
@@ -300,7 +346,16 @@ def main():
         for r in range(args.runs):
             bare_cpu = []
             b = bare_once(files, bare_cpu)
-            j = batch_once(conn, spec)
+            tl = []
+            c0, m0 = stack.cpu(), machine_busy()
+            j = batch_once(conn, spec, tl)
+            c1, m1 = stack.cpu(), machine_busy()
+            busy, idle = m1[0] - m0[0], m1[1] - m0[1]
+            print(f"run {r + 1}: batch job {j:.2f} s: CPU per item (ms): " +
+                  ", ".join(f"{k} {(c1[k] - c0[k]) * 1000 / len(items):.2f}" for k in c0) +
+                  f"; its processes {sum(c1[k] - c0[k] for k in c0) / j / os.cpu_count():.0%}"
+                  f" of the CPUs, the machine {busy / max(busy + idle, 1e-9):.0%} busy; "
+                  f"{tl[0]}", flush=True)
             c0 = stack.cpu()
             e = jobs_once(conn, singles)
             c1 = stack.cpu()

@@ -94,39 +94,37 @@ static long long elem_int(const redisReply *rep, size_t i)
 	return lr_reply_is_str(e) ? strtoll(e->str, NULL, 10) : -1;
 }
 
-int lr_bq_open(lr_q *q, const char *id, long attempt, size_t nitems, size_t done, size_t passed,
-               int share, const size_t *todo, size_t ntodo, int *opened, char *fixed,
-               size_t fixedsz, lr_err *err)
+int lr_bq_open(lr_q *q, const char *id, long attempt, lr_bq_opening *o, lr_err *err)
 {
 	redisReply *rep = NULL;
 	args a;
-	int rc = args_init(&a, 7 + ntodo);
+	int rc = args_init(&a, 7 + o->ntodo);
 
 	if (rc < 0) {
 		args_free(&a);
 		return lr_err_set(err, rc, "out of memory");
 	}
 	arg_head(&a, q, id, attempt);
-	arg_num(&a, (long long)nitems);
-	arg_num(&a, (long long)done);
-	arg_num(&a, (long long)passed);
-	arg_str(&a, share ? "1" : "0");
-	for (size_t i = 0; i < ntodo; i++)
-		arg_num(&a, (long long)todo[i]);
+	arg_num(&a, (long long)o->nitems);
+	arg_num(&a, (long long)o->done);
+	arg_num(&a, (long long)o->passed);
+	arg_str(&a, o->share ? "1" : "0");
+	for (size_t i = 0; i < o->ntodo; i++)
+		arg_num(&a, (long long)o->todo[i]);
+	o->opened = 0;
+	o->fixed[0] = '\0';
 	rc = run(q, &lr_lua_bq_open, &a, id, &rep, err);
 	if (rc == 0) {
-		if (opened != NULL)
-			*opened = elem_int(rep, 1) == 1;
-		copy_str(fixed, fixedsz, lr_reply_elem_str(rep, 2));
+		o->opened = elem_int(rep, 1) == 1;
+		copy_str(o->fixed, sizeof(o->fixed), lr_reply_elem_str(rep, 2));
 	}
 	if (rep)
 		freeReplyObject(rep);
 	return rc;
 }
 
-int lr_bq_claim(lr_q *q, const char *id, long attempt, const char *worker, size_t nitems,
-                long claim_ms, const size_t *held, size_t nheld, size_t k, lr_bq_claimed *c,
-                lr_err *err)
+int lr_bq_claim(const lr_bq_claimer *cl, const size_t *held, size_t nheld, size_t k,
+                lr_bq_claimed *c, lr_err *err)
 {
 	redisReply *rep = NULL;
 	args a;
@@ -138,14 +136,14 @@ int lr_bq_claim(lr_q *q, const char *id, long attempt, const char *worker, size_
 		args_free(&a);
 		return lr_err_set(err, rc, "out of memory");
 	}
-	arg_head(&a, q, id, attempt);
-	arg_str(&a, worker);
-	arg_num(&a, (long long)nitems);
-	arg_num(&a, claim_ms);
+	arg_head(&a, cl->q, cl->id, cl->attempt);
+	arg_str(&a, cl->worker);
+	arg_num(&a, (long long)cl->nitems);
+	arg_num(&a, cl->claim_ms);
 	arg_num(&a, (long long)(k < LR_BQ_CLAIM_MAX ? k : LR_BQ_CLAIM_MAX));
 	for (size_t i = 0; i < nheld; i++)
 		arg_num(&a, (long long)held[i]);
-	rc = run(q, &lr_lua_bq_claim, &a, id, &rep, err);
+	rc = run(cl->q, &lr_lua_bq_claim, &a, cl->id, &rep, err);
 	if (rc == 0 && (rep->type != REDIS_REPLY_ARRAY || rep->elements < 4))
 		rc = lr_err_set(err, LR_EPROTO, "batch claim: unexpected reply from redis");
 	if (rc == 0) {
@@ -157,7 +155,7 @@ int lr_bq_claim(lr_q *q, const char *id, long attempt, const char *worker, size_
 		for (size_t i = 4; i < rep->elements && c->n < LR_BQ_CLAIM_MAX; i++) {
 			long long n = elem_int(rep, i);
 
-			if (n >= 0 && (size_t)n < nitems)
+			if (n >= 0 && (size_t)n < cl->nitems)
 				c->idx[c->n++] = (size_t)n;
 		}
 	}

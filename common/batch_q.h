@@ -19,15 +19,33 @@
 
 #define LR_BQ_CLAIM_MAX 64 /* items one claim takes at most */
 
-/* The owner, as its attempt starts: the items not done (todo[0..ntodo)) wait
- * to be claimed, the earlier attempt's claims are void, items_total,
- * items_done and items_passed are set. With share the job is listed in P
- * batches: *opened (optional) = 1 when other workers may help (some item is
- * left and that key is usable). fixed (optional): what the script put
- * right, "" for nothing. */
-int lr_bq_open(lr_q *q, const char *id, long attempt, size_t nitems, size_t done, size_t passed,
-               int share, const size_t *todo, size_t ntodo, int *opened, char *fixed,
-               size_t fixedsz, lr_err *err);
+/* An owner's attempt as it opens: the batch's items, and what the opening
+ * found. */
+typedef struct lr_bq_opening {
+	size_t nitems;       /* the batch's items */
+	size_t done, passed; /* recorded so far, and passed */
+	const size_t *todo;  /* the items not recorded: todo[0..ntodo) */
+	size_t ntodo;
+	int share;       /* list the job in P batches for other workers */
+	int opened;      /* out: other workers may help (an item is left, the key usable) */
+	char fixed[400]; /* out: what the script put right, "" for nothing */
+} lr_bq_opening;
+
+/* The owner, as its attempt starts: the items not done wait to be claimed,
+ * the earlier attempt's claims are void, items_total, items_done and
+ * items_passed are set; with o->share the job is listed in P batches. */
+int lr_bq_open(lr_q *q, const char *id, long attempt, lr_bq_opening *o, lr_err *err);
+
+/* A worker claiming a batch's items: the same for every claim of its run of
+ * one attempt. */
+typedef struct lr_bq_claimer {
+	lr_q *q;
+	const char *id; /* the batch job */
+	long attempt;
+	const char *worker;
+	size_t nitems; /* the batch's items */
+	long claim_ms; /* how long a claim lasts unless extended */
+} lr_bq_claimer;
 
 typedef struct lr_bq_claimed {
 	size_t idx[LR_BQ_CLAIM_MAX]; /* the indexes claimed now */
@@ -39,9 +57,8 @@ typedef struct lr_bq_claimed {
 
 /* Extend this worker's claims on held[0..nheld) to claim_ms from now, then
  * claim up to k (<= LR_BQ_CLAIM_MAX) items nobody holds. */
-int lr_bq_claim(lr_q *q, const char *id, long attempt, const char *worker, size_t nitems,
-                long claim_ms, const size_t *held, size_t nheld, size_t k, lr_bq_claimed *c,
-                lr_err *err);
+int lr_bq_claim(const lr_bq_claimer *cl, const size_t *held, size_t nheld, size_t k,
+                lr_bq_claimed *c, lr_err *err);
 
 /* One item's outcome. */
 typedef struct lr_bq_item {

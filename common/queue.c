@@ -327,8 +327,7 @@ int lr_q_ensure_groups(lr_q *q, lr_err *err)
 
 /* ---- dispatcher ---------------------------------------------------------- */
 
-int lr_q_take(lr_q *q, const char *consumer, long count, size_t max_bytes, const lr_q_policy *pol,
-              const char *const *ids, size_t nids, lr_q_taken *taken, lr_err *err)
+int lr_q_take(lr_q *q, const lr_q_taking *t, lr_q_taken *taken, lr_err *err)
 {
 	argv_list a = {0};
 	redisReply *rep = NULL;
@@ -339,12 +338,12 @@ int lr_q_take(lr_q *q, const char *consumer, long count, size_t max_bytes, const
 
 	memset(taken, 0, sizeof(*taken));
 	al_str(&a, q->k->prefix);
-	al_str(&a, consumer);
-	al_long(&a, count);
-	al_long(&a, (long)max_bytes);
-	al_policy(&a, pol);
-	for (size_t i = 0; i < nids; i++)
-		al_str(&a, ids[i]);
+	al_str(&a, t->consumer);
+	al_long(&a, t->count);
+	al_long(&a, (long)t->max_bytes);
+	al_policy(&a, t->pol);
+	for (size_t i = 0; i < t->nids; i++)
+		al_str(&a, t->ids[i]);
 	rc = run(q->r, &lr_lua_take, &a, &rep, err);
 	if (rc < 0)
 		goto cleanup;
@@ -980,18 +979,17 @@ static int next_reply(const redisReply *rep, lr_q_job *job, int *got, lr_err *er
 }
 
 int lr_q_finish_next(lr_q *q, const char *id, long attempt, const lr_q_result *res,
-                     lr_q_state *state, const char *worker, long lease_ms, lr_q_job *next, int *got,
-                     lr_err *err)
+                     lr_q_state *state, lr_q_claim *next, lr_err *err)
 {
 	argv_list a = {0};
 	redisReply *rep = NULL;
 	lr_err nerr;
 	int rc, nrc;
 
-	*got = 0;
+	next->got = 0;
 	al_result(&a, q, id, attempt, res);
-	al_str(&a, worker);
-	al_long(&a, lease_ms);
+	al_str(&a, next->worker);
+	al_long(&a, next->lease_ms);
 	al_long(&a, (long)spec_max(q->r));
 	al_pairs(&a, res->nextra, res->fields, res->values);
 	rc = run(q->r, &lr_lua_finish_next, &a, &rep, err);
@@ -1004,7 +1002,7 @@ int lr_q_finish_next(lr_q *q, const char *id, long attempt, const lr_q_result *r
 		            lr_err_set(err, LR_EPROTO, "finish: unexpected reply from redis"));
 	/* The next job is the worker's whatever became of the finish. */
 	lr_err_clear(&nerr);
-	nrc = next_reply(rep->element[1], next, got, &nerr);
+	nrc = next_reply(rep->element[1], next->job, &next->got, &nerr);
 	if (nrc < 0)
 		log_warn("the next job's claim: %s", nerr.msg);
 	rc = fenced_reply(rep->element[0], "finish", id, attempt, LR_QS_DONE, state, NULL, err);

@@ -112,13 +112,22 @@ typedef struct lr_q_taken {
 	redisReply *keep;
 } lr_q_taken;
 
-/* Take up to `count` new requests for `consumer` (or, with ids, the entries
- * it claimed from a stopped dispatcher). Requests that are not exactly one
- * field `spec`, or whose spec is over max_bytes, are rejected inside Redis
- * (and logged here; recorded under pol), not returned. Free *taken with
- * lr_q_taken_free, also after an error. */
-int lr_q_take(lr_q *q, const char *consumer, long count, size_t max_bytes, const lr_q_policy *pol,
-              const char *const *ids, size_t nids, lr_q_taken *taken, lr_err *err);
+/* What a dispatcher asks of lr_q_take. */
+typedef struct lr_q_taking {
+	const char *consumer;
+	long count;             /* requests at most */
+	size_t max_bytes;       /* a spec's size at most */
+	const lr_q_policy *pol; /* what a rejected request is recorded under */
+	const char *const *ids; /* entries it claimed from a stopped dispatcher, or NULL */
+	size_t nids;
+} lr_q_taking;
+
+/* Take up to t->count new requests for t->consumer (or, with ids, those
+ * entries). Requests that are not exactly one field `spec`, or whose spec
+ * is over max_bytes, are rejected inside Redis (and logged here; recorded
+ * under pol), not returned. Free *taken with lr_q_taken_free, also after an
+ * error. */
+int lr_q_take(lr_q *q, const lr_q_taking *t, lr_q_taken *taken, lr_err *err);
 void lr_q_taken_free(lr_q_taken *t); /* accepts NULL */
 
 /* What intake records for one request. */
@@ -258,17 +267,26 @@ typedef struct lr_q_result {
  * reply was lost. LR_ESTALE when refused. */
 int lr_q_finish(lr_q *q, const char *id, long attempt, const lr_q_result *res, lr_q_state *state,
                 lr_err *err);
+/* The next job's claim made with a finish: for whom, its lease, and what
+ * it got. */
+typedef struct lr_q_claim {
+	const char *worker;
+	long lease_ms;
+	lr_q_job *job; /* filled when got */
+	int got;       /* out: 1 when a job was claimed */
+} lr_q_claim;
+
 /* lr_q_finish, and in the same call (one round trip, one script) the next
- * job claimed for `worker` as lr_q_next would claim it without waiting: one
- * routed to it first, then a new one. Returns the finish's outcome as
- * lr_q_finish does; *got = 1 with *next filled when a job was claimed, which
- * can happen even when the finish was refused (LR_ESTALE): the worker must
- * then run or release it. An error before the reply (connection, busy, data)
- * claims nothing new, but a lost reply may have claimed one: retry with
- * lr_q_finish, and that job's lease runs out as after a lost claim reply. */
+ * job claimed for next->worker as lr_q_next would claim it without waiting:
+ * one routed to it first, then a new one. Returns the finish's outcome as
+ * lr_q_finish does; next->got = 1 with *next->job filled when a job was
+ * claimed, which can happen even when the finish was refused (LR_ESTALE):
+ * the worker must then run or release it. An error before the reply
+ * (connection, busy, data) claims nothing new, but a lost reply may have
+ * claimed one: retry with lr_q_finish, and that job's lease runs out as
+ * after a lost claim reply. */
 int lr_q_finish_next(lr_q *q, const char *id, long attempt, const lr_q_result *res,
-                     lr_q_state *state, const char *worker, long lease_ms, lr_q_job *next, int *got,
-                     lr_err *err);
+                     lr_q_state *state, lr_q_claim *next, lr_err *err);
 
 typedef enum {
 	LR_Q_RETRY,   /* the attempt failed (infrastructure): retry with backoff, or dead */

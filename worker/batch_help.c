@@ -26,7 +26,7 @@ void wk_batch_help_free(void)
 }
 
 /* Items claimed per slot and round (grouped runs take several at once). */
-#define HELP_PER_SLOT 4
+#define HELP_PER_SLOT 8
 
 typedef struct helper {
 	lr_q *q;
@@ -84,8 +84,8 @@ static int over(helper *h, int rc, const lr_err *err)
 static int claim(helper *h, const size_t *held, size_t nheld, size_t k, lr_bq_claimed *c,
                  lr_err *err)
 {
-	int rc = lr_bq_claim(h->q, h->id, h->attempt, h->cfg->name, h->s->nitems, h->claim_ms, held,
-	                     nheld, k, c, err);
+	lr_bq_claimer cl = {h->q, h->id, h->attempt, h->cfg->name, h->s->nitems, h->claim_ms};
+	int rc = lr_bq_claim(&cl, held, nheld, k, c, err);
 
 	over(h, rc, err);
 	if (rc == 0) {
@@ -163,7 +163,7 @@ int wk_batch_help(lr_q *q, const wk_config *cfg, sbx_pool *pool, wk_hb *hb,
 	long attempt = 0;
 	int found = 0;
 	helper h;
-	br_hooks hooks = {&h, h_feed, h_settle, h_tick, h_stop};
+	br_hooks hooks = {&h, h_feed, h_settle, h_tick, h_stop, NULL};
 	lr_err e2;
 	int rc;
 

@@ -33,6 +33,7 @@ typedef struct par {
 	int stop;    /* take no more items */
 	int ended;   /* no more will come */
 	int running; /* slot threads not yet ended */
+	int busy;    /* slot threads running a group */
 	/* A slot that would take fewer than a group asks (asked++) and waits
 	 * until the main thread has settled what came back before the ask and
 	 * fed again (fed = the asks it answered). */
@@ -70,11 +71,15 @@ static int slot_stop(void *arg, lr_err *err)
 	return p->h->stop(p->h->arg) ? lr_err_set(err, LR_ECANCELED, "stopping") : 0;
 }
 
-/* Items a slot takes now: an even share of those ready, rounded up, and
- * no more than a group. */
+/* Items a slot takes now: an even share of those ready among the slots
+ * not running a group (itself included), rounded up, and no more than a
+ * group. (Shared among all the slots, each slot's share shrank with what
+ * the ones before it took: eight items ran as 4, 2, 1 and 1, the last two
+ * each a sandbox run of its own.) */
 static size_t share(const par *p)
 {
-	size_t n = (size_t)(p->running > 1 ? p->running : 1);
+	int free_slots = p->running - p->busy;
+	size_t n = (size_t)(free_slots > 1 ? free_slots : 1);
 	size_t k = (p->nready + n - 1) / n;
 
 	return k < p->group ? k : p->group;
@@ -108,6 +113,7 @@ static size_t take(par *p, size_t *ns)
 		memcpy(ns, p->ready, k * sizeof(*ns));
 		p->nready -= k;
 		memmove(p->ready, p->ready + k, p->nready * sizeof(*p->ready));
+		p->busy++;
 		break;
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -136,6 +142,7 @@ static void *slot_main(void *arg)
 		}
 		eval_run_group(outs, rcs, errs, sl->pool, p->sc, reqs, k, NULL);
 		pthread_mutex_lock(&p->mu);
+		p->busy--;
 		for (size_t i = 0; i < k; i++)
 			p->q[p->qn++] =
 			    (finished){.n = ns[i], .rc = rcs[i], .out = outs[i], .err = errs[i]};
@@ -213,18 +220,25 @@ static int collect(par *p, lr_err *err)
 
 	while (rc == 0) {
 		size_t k;
-		int alive, t;
+		int alive, t, idle = 0;
 		unsigned long seen;
 
 		pthread_mutex_lock(&p->mu);
-		if (p->qn == 0 && p->running > 0 && p->asked == p->fed)
-			wait_done(p);
+		if (p->qn == 0 && p->running > 0 && p->asked == p->fed) {
+			/* Nothing here to wait for: the rest is others' to record. */
+			if (p->h->idle != NULL && p->nheld == 0 && !p->ended && !p->stop)
+				idle = 1;
+			else
+				wait_done(p);
+		}
 		seen = p->asked; /* asked after queueing what they ran */
 		k = p->qn;
 		memcpy(p->got, p->q, k * sizeof(*p->got));
 		p->qn = 0;
 		alive = p->running;
 		pthread_mutex_unlock(&p->mu);
+		if (idle && (rc = p->h->idle(p->h->arg, err)) < 0)
+			break;
 		for (size_t i = 0; i < k; i++) {
 			forget(p, p->got[i].n);
 			if (rc == 0 && p->got[i].rc < 0) {

@@ -31,6 +31,11 @@ typedef struct br_hooks {
 	int (*tick)(void *arg, const size_t *held, size_t nheld, lr_err *err);
 	/* Any thread: stop the evaluations under way (non-zero). */
 	int (*stop)(void *arg);
+	/* Optional: nothing handed out here and feed gave nothing (others
+	 * hold what is left): wait, at most ~200 ms, for a change elsewhere
+	 * (an item recorded) instead of the 200 ms the main thread would
+	 * otherwise wait. <0 ends the run. */
+	int (*idle)(void *arg, lr_err *err);
 } br_hooks;
 
 /* Run items through up to nslots slot threads until feed says the end and

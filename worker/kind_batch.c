@@ -41,6 +41,7 @@ typedef struct batch {
 	int share;            /* items claimed through Redis, shared with helpers */
 	long claim_ms;        /* a claim's length */
 	long long renewed_ms; /* when the claims were last extended */
+	long left;            /* items not recorded at the last claim */
 } batch;
 
 static void batch_free(batch *b)
@@ -200,11 +201,22 @@ static int orphans(batch *b, lr_err *err)
 	return lr_jobctx_event(b->ctx, "batch_data", msg, err);
 }
 
+/* This worker's claims on the batch's items. */
+static lr_bq_claimer claimer(const batch *b)
+{
+	lr_jobctx *ctx = b->ctx;
+
+	return (lr_bq_claimer){lr_jobctx_q(ctx),       lr_jobctx_id(ctx),
+	                       lr_jobctx_attempt(ctx), lr_jobctx_config(ctx)->name,
+	                       b->s->nitems,           b->claim_ms};
+}
+
 static int b_feed(void *arg, const size_t *held, size_t nheld, size_t *idx, size_t max, size_t *n,
                   int *end, lr_err *err)
 {
 	batch *b = arg;
 	lr_jobctx *ctx = b->ctx;
+	lr_bq_claimer cl;
 	lr_bq_claimed c;
 	int rc;
 
@@ -214,12 +226,12 @@ static int b_feed(void *arg, const size_t *held, size_t nheld, size_t *idx, size
 		feed_local(b, idx, max, n, end);
 		return 0;
 	}
-	rc = lr_bq_claim(lr_jobctx_q(ctx), lr_jobctx_id(ctx), lr_jobctx_attempt(ctx),
-	                 lr_jobctx_config(ctx)->name, b->s->nitems, b->claim_ms, held, nheld, max,
-	                 &c, err);
+	cl = claimer(b);
+	rc = lr_bq_claim(&cl, held, nheld, max, &c, err);
 	if (rc < 0)
 		return rc;
 	b->renewed_ms = lr_now_ms();
+	b->left = c.left;
 	wk_bs_fixed(lr_jobctx_id(ctx), c.fixed);
 	for (size_t i = 0; i < c.n && i < max; i++)
 		idx[(*n)++] = c.idx[i];
@@ -243,6 +255,7 @@ static int b_tick(void *arg, const size_t *held, size_t nheld, lr_err *err)
 {
 	batch *b = arg;
 	lr_jobctx *ctx = b->ctx;
+	lr_bq_claimer cl;
 	lr_bq_claimed c;
 	int rc = lr_jobctx_check(ctx, err);
 
@@ -250,14 +263,54 @@ static int b_tick(void *arg, const size_t *held, size_t nheld, lr_err *err)
 		return 1;
 	if (rc < 0 || !b->share || lr_now_ms() - b->renewed_ms < b->claim_ms / 3)
 		return rc;
-	rc = lr_bq_claim(lr_jobctx_q(ctx), lr_jobctx_id(ctx), lr_jobctx_attempt(ctx),
-	                 lr_jobctx_config(ctx)->name, b->s->nitems, b->claim_ms, held, nheld, 0, &c,
-	                 err);
+	cl = claimer(b);
+	rc = lr_bq_claim(&cl, held, nheld, 0, &c, err);
 	if (rc == 0) {
 		b->renewed_ms = lr_now_ms();
 		wk_bs_fixed(lr_jobctx_id(ctx), c.fixed);
 	}
 	/* Redis away for a moment: the claims last a while yet. */
+	return rc == LR_ESTALE ? rc : 0;
+}
+
+/* Nothing runs here and others hold the rest: wait for the next event
+ * of the job (their records add an `item` event each), at most 200 ms,
+ * instead of asking again only after 200 ms (a batch's end waited up to
+ * that long for the helpers' last record). The stream's last entry is
+ * taken before the todo list is counted, so a record made since the
+ * claim is seen by the one or waited for by the other. */
+static int b_idle(void *arg, lr_err *err)
+{
+	batch *b = arg;
+	lr_q *q = lr_jobctx_q(b->ctx);
+	redisReply *rep = NULL;
+	char ev[LR_KEY_MAX], todo[LR_KEY_MAX], last[64] = "0-0";
+	int rc;
+
+	lr_key_job_sub(q->k, ev, lr_jobctx_id(b->ctx), "events");
+	lr_key_job_sub(q->k, todo, lr_jobctx_id(b->ctx), "todo");
+	rc = lr_redis_cmd(q->r, &rep, err, "XREVRANGE %s + - COUNT 1", ev);
+	if (rc == 0 && rep->type == REDIS_REPLY_ARRAY && rep->elements == 1 &&
+	    rep->element[0]->type == REDIS_REPLY_ARRAY && rep->element[0]->elements > 0)
+		snprintf(last, sizeof(last), "%s", lr_reply_elem_str(rep->element[0], 0));
+	if (rep != NULL)
+		freeReplyObject(rep);
+	rep = NULL;
+	if (rc == 0)
+		rc = lr_redis_cmd(q->r, &rep, err, "ZCARD %s", todo);
+	if (rc == 0 && rep->type == REDIS_REPLY_INTEGER && rep->integer < b->left) {
+		freeReplyObject(rep);
+		return 0; /* recorded since the claim: claim again now */
+	}
+	if (rep != NULL)
+		freeReplyObject(rep);
+	rep = NULL;
+	if (rc == 0)
+		rc = lr_redis_cmd(q->r, &rep, err, "XREAD COUNT 1 BLOCK %ld STREAMS %s %s",
+		                  lr_redis_block_ms(q->r, 200), ev, last);
+	if (rep != NULL)
+		freeReplyObject(rep);
+	/* Redis away for a moment: the next claim says what holds. */
 	return rc == LR_ESTALE ? rc : 0;
 }
 
@@ -273,7 +326,7 @@ static int run_items(batch *b, lr_err *err)
 	const wk_config *cfg = lr_jobctx_config(b->ctx);
 	size_t left = b->s->nitems - b->done;
 	long slots = cfg->batch_slots < (long)left ? cfg->batch_slots : (long)left;
-	br_hooks h = {b, b_feed, b_settle, b_tick, b_stop};
+	br_hooks h = {b, b_feed, b_settle, b_tick, b_stop, b->share ? b_idle : NULL};
 	int rc;
 
 	if (left == 0)
@@ -406,26 +459,27 @@ static int open_items(batch *b, lr_err *err)
 {
 	lr_jobctx *ctx = b->ctx;
 	size_t *todo = malloc((b->s->nitems ? b->s->nitems : 1) * sizeof(*todo));
-	size_t ntodo = 0;
-	char fixed[400] = "";
-	int opened = 0;
+	lr_bq_opening o = {.nitems = b->s->nitems,
+	                   .done = b->done,
+	                   .passed = b->passed,
+	                   .todo = todo,
+	                   .share = b->share};
 	int rc;
 
 	if (todo == NULL)
 		return lr_err_set(err, LR_ENOMEM, "out of memory");
 	for (size_t i = 0; i < b->s->nitems; i++)
 		if (!b->st[i].done)
-			todo[ntodo++] = i;
+			todo[o.ntodo++] = i;
 	rc = lr_jobctx_aux_key(ctx, "todo", err);
 	if (rc == 0)
 		rc = lr_jobctx_aux_key(ctx, "claims", err);
 	if (rc == 0)
-		rc = lr_bq_open(lr_jobctx_q(ctx), lr_jobctx_id(ctx), lr_jobctx_attempt(ctx),
-		                b->s->nitems, b->done, b->passed, b->share, todo, ntodo, &opened,
-		                fixed, sizeof(fixed), err);
+		rc = lr_bq_open(lr_jobctx_q(ctx), lr_jobctx_id(ctx), lr_jobctx_attempt(ctx), &o,
+		                err);
 	free(todo);
-	wk_bs_fixed(lr_jobctx_id(ctx), fixed);
-	b->share = b->share && opened;
+	wk_bs_fixed(lr_jobctx_id(ctx), o.fixed);
+	b->share = b->share && o.opened;
 	return rc;
 }
 

@@ -148,12 +148,15 @@ static int record_result(wk *w, const lr_q_job *job, lr_job_result *res, int tak
 	rec.values = (const char *const *)res->extra_values;
 	do {
 		lr_err_clear(&err);
-		if (take_next && tries == 0)
+		if (take_next && tries == 0) {
+			lr_q_claim next = {w->cfg->name, w->cfg->lease_ms, &w->next, 0};
+
 			rc =
-			    lr_q_finish_next(&w->q, job->id, job->attempt, &rec, NULL, w->cfg->name,
-			                     w->cfg->lease_ms, &w->next, &w->has_next, &err);
-		else
+			    lr_q_finish_next(&w->q, job->id, job->attempt, &rec, NULL, &next, &err);
+			w->has_next = next.got;
+		} else {
 			rc = lr_q_finish(&w->q, job->id, job->attempt, &rec, NULL, &err);
+		}
 	} while (again(w, rc, &err, &tries, start));
 	lr_trace_mark("w.finish");
 	if (rc == 0) {

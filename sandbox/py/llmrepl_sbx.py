@@ -644,23 +644,23 @@ def run_once():
     return 2
 
 
-FACTORY_FD = 10  # the candidate factory's socket, when the sandbox started one
+FACTORY_FDS = (10, 12)  # the candidate factories' sockets, when the sandbox started them
 
 
 def close_judge_fds():
-    """Close the candidate factory's socket and, in the pool, the run's
+    """Close the candidate factories' sockets and, in the pool, the run's
     cgroups and count of processes kept for the judge
     (llmrepl_judge.close_fds): before any code runs in this process."""
     judge = sys.modules.get("llmrepl_judge")
     if judge is not None:
         judge.close_fds()
         return
-    try:
-        if posix.fstat(FACTORY_FD).st_mode & 0o170000 != 0o140000:  # not a socket
-            return
-        posix.close(FACTORY_FD)
-    except OSError:
-        pass
+    for fd in FACTORY_FDS:
+        try:
+            if posix.fstat(fd).st_mode & 0o170000 == 0o140000:  # a socket
+                posix.close(fd)
+        except OSError:
+            pass
 
 
 def threads_to_join(threading):

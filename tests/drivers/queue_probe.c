@@ -41,8 +41,11 @@ static int op_take(lr_q *q, const lr_q_policy *pol, int argc, char **argv, lr_er
 
 	if (argc < 3)
 		return lr_err_set(e, LR_EINVAL, "take CONSUMER COUNT MAX_BYTES [ID...]");
-	rc = lr_q_take(q, argv[0], strtol(argv[1], NULL, 10), (size_t)strtoul(argv[2], NULL, 10),
-	               pol, (const char *const *)argv + 3, (size_t)(argc - 3), &t, e);
+	rc = lr_q_take(q,
+	               &(lr_q_taking){argv[0], strtol(argv[1], NULL, 10),
+	                              (size_t)strtoul(argv[2], NULL, 10), pol,
+	                              (const char *const *)argv + 3, (size_t)(argc - 3)},
+	               &t, e);
 	for (size_t i = 0; rc == 0 && i < t.n; i++)
 		printf("%s\t%s\n", t.reqs[i].id, t.reqs[i].spec);
 	lr_q_taken_free(&t);
