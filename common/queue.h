@@ -215,12 +215,20 @@ typedef struct lr_q_job {
 
 void lr_q_job_free(lr_q_job *j); /* frees the members; accepts NULL */
 
-/* Wait up to block_ms (< 0: do not wait) for a job and claim it. Returns 0 with *got = 1 and
- * *job filled, or *got = 0 when nothing was claimable (timeout, an entry
- * whose job was cancelled, expired or superseded, or a job whose keys were
- * broken: it is dead-lettered with the reason and logged). */
-int lr_q_next(lr_q *q, const char *worker, long block_ms, long lease_ms, lr_q_job *job, int *got,
-              lr_err *err);
+/* A claim of a job: for whom, its lease, and what it got. */
+typedef struct lr_q_claim {
+	const char *worker;
+	long lease_ms;
+	lr_q_job *job; /* filled when got */
+	int got;       /* out: 1 when a job was claimed */
+} lr_q_claim;
+
+/* Wait up to block_ms (< 0: do not wait) for a job and claim it for
+ * c->worker. Returns 0 with c->got = 1 and *c->job filled, or c->got = 0
+ * when nothing was claimable (timeout, an entry whose job was cancelled,
+ * expired or superseded, or a job whose keys were broken: it is
+ * dead-lettered with the reason and logged). */
+int lr_q_next(lr_q *q, long block_ms, lr_q_claim *c, lr_err *err);
 
 /* Extend the lease of a running attempt to now + lease_ms. LR_ESTALE when
  * the attempt is over; state and cur_attempt (both optional) then say what
@@ -267,15 +275,6 @@ typedef struct lr_q_result {
  * reply was lost. LR_ESTALE when refused. */
 int lr_q_finish(lr_q *q, const char *id, long attempt, const lr_q_result *res, lr_q_state *state,
                 lr_err *err);
-/* The next job's claim made with a finish: for whom, its lease, and what
- * it got. */
-typedef struct lr_q_claim {
-	const char *worker;
-	long lease_ms;
-	lr_q_job *job; /* filled when got */
-	int got;       /* out: 1 when a job was claimed */
-} lr_q_claim;
-
 /* lr_q_finish, and in the same call (one round trip, one script) the next
  * job claimed for next->worker as lr_q_next would claim it without waiting:
  * one routed to it first, then a new one. Returns the finish's outcome as
