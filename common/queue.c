@@ -1209,18 +1209,25 @@ int lr_q_cb_take(lr_q *q, long lease_ms, long limit, lr_q_callback **cbs, size_t
 	return 0;
 }
 
-int lr_q_cb_report(lr_q *q, const char *id, long attempt, const char *outcome, const char *status,
-                   const char *detail, long retry_in_ms, lr_err *err)
+const char *lr_q_cb_outcome_name(lr_q_cb_outcome o)
+{
+	static const char *const names[] = {
+	    [LR_CB_DELIVERED] = "delivered", [LR_CB_RETRY] = "retry", [LR_CB_FAILED] = "failed"};
+
+	return (unsigned)o < sizeof(names) / sizeof(names[0]) ? names[o] : "?";
+}
+
+int lr_q_cb_report(lr_q *q, const char *id, long attempt, const lr_q_cb_attempt *at, lr_err *err)
 {
 	argv_list a = {0};
 	redisReply *rep = NULL;
 	int rc;
 
 	al_attempt(&a, q, id, attempt);
-	al_str(&a, outcome);
-	al_str(&a, status);
-	al_str(&a, detail ? detail : "");
-	al_long(&a, retry_in_ms);
+	al_str(&a, lr_q_cb_outcome_name(at->outcome));
+	al_str(&a, at->status);
+	al_str(&a, at->detail ? at->detail : "");
+	al_long(&a, at->retry_in_ms);
 	rc = run(q->r, &lr_lua_cb_report, &a, &rep, err);
 	return done(rep, &a, rc);
 }

@@ -190,10 +190,23 @@ typedef struct lr_q_callback {
  * into *keep (free it with freeReplyObject). */
 int lr_q_cb_take(lr_q *q, long lease_ms, long limit, lr_q_callback **cbs, size_t *n,
                  redisReply **keep, lr_err *err);
-/* Record an attempt: outcome "delivered", "retry" (again in retry_in_ms) or
- * "failed"; status and detail go into the job's `callback` event. */
-int lr_q_cb_report(lr_q *q, const char *id, long attempt, const char *outcome, const char *status,
-                   const char *detail, long retry_in_ms, lr_err *err);
+/* What became of a delivery attempt: the job's `callback_state` and its
+ * `callback` event's `outcome` name it ("delivered", "retry", "failed"). */
+typedef enum { LR_CB_DELIVERED, LR_CB_RETRY, LR_CB_FAILED } lr_q_cb_outcome;
+
+const char *lr_q_cb_outcome_name(lr_q_cb_outcome o);
+
+/* One delivery attempt, as recorded. */
+typedef struct lr_q_cb_attempt {
+	lr_q_cb_outcome outcome;
+	const char *status; /* the HTTP status, as text ("0": none) */
+	const char *detail; /* why it failed; NULL or "" for nothing */
+	long retry_in_ms;   /* LR_CB_RETRY: again this much later */
+} lr_q_cb_attempt;
+
+/* Record attempt `attempt` of job id's callback: its outcome, with status
+ * and detail in the job's `callback` event. */
+int lr_q_cb_report(lr_q *q, const char *id, long attempt, const lr_q_cb_attempt *at, lr_err *err);
 
 /* Cancel a job that is not final yet: it becomes `cancelled` at once (a
  * running attempt's writes are refused from then on). *prev (optional) gets
