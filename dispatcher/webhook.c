@@ -249,19 +249,12 @@ static long retry_delay(const wh_config *cfg, long attempt)
 	return (long)(d * (0.8 + 0.4 * (double)(rand() % 1000) / 1000.0));
 }
 
-/* What became of a delivery, as lr_q_cb_report records it. */
-typedef enum { WH_DELIVERED, WH_RETRY, WH_FAILED } wh_outcome;
-
-static const char *const outcome_names[] = {
-    [WH_DELIVERED] = "delivered", [WH_RETRY] = "retry", [WH_FAILED] = "failed"};
-
 static void deliver(wh_sender *s, const lr_q_callback *cb)
 {
 	char *body = body_of(cb);
 	char status[24];
-	wh_outcome outcome;
+	lr_q_cb_attempt at = {LR_CB_RETRY, status, "", 0};
 	long code = 0;
-	long delay = 0;
 	lr_err why, err;
 	int rc;
 
@@ -277,21 +270,22 @@ static void deliver(wh_sender *s, const lr_q_callback *cb)
 	free(body);
 	snprintf(status, sizeof(status), "%ld", code);
 	if (rc == 0)
-		outcome = WH_DELIVERED;
+		at.outcome = LR_CB_DELIVERED;
 	else if (rc == LR_EINVAL || cb->attempt >= s->cfg.max_attempts)
-		outcome = WH_FAILED; /* refused by the guard, or out of attempts */
+		at.outcome = LR_CB_FAILED; /* refused by the guard, or out of attempts */
 	else
-		outcome = WH_RETRY;
-	if (outcome == WH_RETRY)
-		delay = retry_delay(&s->cfg, cb->attempt);
+		at.outcome = LR_CB_RETRY;
+	if (at.outcome == LR_CB_RETRY)
+		at.retry_in_ms = retry_delay(&s->cfg, cb->attempt);
+	if (rc != 0)
+		at.detail = why.msg;
 	if (rc == 0)
 		log_info("job %s: callback delivered (attempt %ld, HTTP %ld)", cb->id, cb->attempt,
 		         code);
 	else
 		log_warn("job %s: callback attempt %ld: %s -> %s", cb->id, cb->attempt, why.msg,
-		         outcome_names[outcome]);
-	rc = lr_q_cb_report(&s->q, cb->id, cb->attempt, outcome_names[outcome], status,
-	                    rc == 0 ? "" : why.msg, delay, &err);
+		         lr_q_cb_outcome_name(at.outcome));
+	rc = lr_q_cb_report(&s->q, cb->id, cb->attempt, &at, &err);
 	if (rc < 0)
 		log_warn("job %s: callback outcome not recorded: %s", cb->id, err.msg);
 }

@@ -315,9 +315,12 @@ int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 		}
 		/* After a job or a round of help, look for the next job without
 		 * waiting: when none waits, help with an open batch (batch_help.h). */
-		if (rc == 0 && !got)
-			rc = lr_q_next(&w.q, cfg->name, w.look ? -1 : cfg->block_ms, cfg->lease_ms,
-			               &job, &got, err);
+		if (rc == 0 && !got) {
+			lr_q_claim c = {cfg->name, cfg->lease_ms, &job, 0};
+
+			rc = lr_q_next(&w.q, w.look ? -1 : cfg->block_ms, &c, err);
+			got = c.got;
+		}
 		if (rc < 0) {
 			/* Whatever went wrong, the worker keeps trying: it never
 			 * stops taking jobs while it runs, and says why it cannot. */

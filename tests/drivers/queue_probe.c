@@ -100,14 +100,14 @@ int main(int argc, char **argv)
 			printf("%s\n", !recorded ? "exists" : rec.queued ? "queued" : "rejected");
 	} else if (strcmp(op, "next") == 0 && n == 2) {
 		lr_q_job job;
-		int got = 0;
+		lr_q_claim c = {a[0], strtol(a[1], NULL, 10), &job, 0};
 
-		rc = lr_q_next(&q, a[0], 100, strtol(a[1], NULL, 10), &job, &got, &e);
-		if (rc == 0 && got)
+		rc = lr_q_next(&q, 100, &c, &e);
+		if (rc == 0 && c.got)
 			printf("%s %ld %s\n", job.id, job.attempt, job.kind);
 		else if (rc == 0)
 			printf("none\n");
-		if (got)
+		if (c.got)
 			lr_q_job_free(&job);
 	} else if (strcmp(op, "renew") == 0 && n == 4) {
 		rc = lr_q_renew(&q, a[0], strtol(a[1], NULL, 10), a[2], strtol(a[3], NULL, 10),
