@@ -127,8 +127,9 @@ static void set_limits(const sbx_plan *p)
  * mode with cgroups; -1 otherwise). Shared with python's process until exec. */
 static int gate_rd = -1;
 
-/* The candidate factory's pid (sbx_plan.peer), -1 when none. */
+/* The candidate factory's pid (sbx_plan.peer), -1 when none; the second's. */
 static long peer_pid = -1;
+static long peer2_pid = -1;
 
 static void python_fds(const sbx_plan *p)
 {
@@ -157,6 +158,9 @@ static void python_fds(const sbx_plan *p)
 		fail("dup2", NULL);
 	/* The candidate factory's socket: fd 10 (SBX_CFD_OUT's copy is done with). */
 	if (p->peer && dup2(SBX_CFD_PEER, 10) < 0)
+		fail("dup2", NULL);
+	/* The second candidate factory's: fd 12 (SBX_CFD_ANS's copy is done with). */
+	if (p->peer && p->peer2_uid && dup2(SBX_CFD_PEER2, 12) < 0)
 		fail("dup2", NULL);
 	/* Tracing a cold run: the status pipe as fd 11 (SBX_CFD_ERR's copy is
 	 * done with), which python closes before it runs any code. */
@@ -206,12 +210,15 @@ static void join_cgroups(long pid, int gate_wr)
 	char buf[24], pbuf[24];
 	size_t n = format_pid(buf, pid);
 	size_t pn = peer_pid > 0 ? format_pid(pbuf, peer_pid) : 0;
+	char p2buf[24];
+	size_t p2n = peer2_pid > 0 ? format_pid(p2buf, peer2_pid) : 0;
 
 	for (int fd = SBX_CFD_CG0; fd <= SBX_CFD_CG3; fd++) {
 		if (fcntl(fd, F_GETFD) < 0)
 			continue;
 		if (write(fd, buf, n) != (ssize_t)n || write(fd, "0", 1) != 1 ||
-		    (pn && write(fd, pbuf, pn) != (ssize_t)pn))
+		    (pn && write(fd, pbuf, pn) != (ssize_t)pn) ||
+		    (p2n && write(fd, p2buf, p2n) != (ssize_t)p2n))
 			fail("join the cgroup", NULL);
 		close(fd);
 	}
@@ -224,18 +231,27 @@ static void join_cgroups(long pid, int gate_wr)
 
 static char peer_stack[64 * 1024] __attribute__((aligned(16)));
 
+/* Which factory peer_main starts: its plan, uid and end of the socketpair. */
+typedef struct peer_arg {
+	const sbx_plan *p;
+	uid_t uid;
+	int fd;
+	char **argv;
+} peer_arg;
+
 /* In the factory's process (sharing memory with its parent until exec):
  * the same confinement as python's, under the factory's own uid, with only
  * its end of the socketpair (fd 3) and the output streams. */
 static int peer_main(void *arg)
 {
-	const sbx_plan *p = arg;
+	const peer_arg *a = arg;
+	const sbx_plan *p = a->p;
 	int nul = open("/dev/null", O_RDONLY);
 
 	if (nul < 0 || dup2(nul, 0) < 0 || dup2(SBX_CFD_OUT, 1) < 0 || dup2(SBX_CFD_ERR, 2) < 0 ||
-	    dup2(SBX_CFD_PEER + 1, 3) < 0)
+	    dup2(a->fd, 3) < 0)
 		fail("peer fds", NULL);
-	drop_privileges(p, p->peer_uid, p->peer_uid, (gid_t)p->peer_uid);
+	drop_privileges(p, a->uid, a->uid, (gid_t)a->uid);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		fail("PR_SET_PDEATHSIG", NULL);
 	set_limits(p);
@@ -253,25 +269,45 @@ static int peer_main(void *arg)
 
 		syscall(SYS_prlimit64, 0, RLIMIT_AS, &as, NULL);
 	}
-	execve(p->exe, p->peer_argv, p->envp);
+	execve(p->exe, a->argv, p->envp);
 	_exit(127);
+}
+
+/* One factory under uid, its socket's other end on fd (python's copy);
+ * with `extra` after its arguments. */
+static long start_one_peer(const sbx_plan *p, uid_t uid, int fd, char *extra)
+{
+	char *argv[14];
+	int sv[2];
+	peer_arg a = {p, uid, fd + 1, argv};
+	long pid;
+	int n = 0;
+
+	for (; n < 12 && p->peer_argv[n] != NULL; n++)
+		argv[n] = p->peer_argv[n];
+	argv[n++] = extra;
+	argv[n] = NULL;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
+	    dup3(sv[0], fd, O_CLOEXEC) < 0 || dup3(sv[1], fd + 1, O_CLOEXEC) < 0)
+		fail("socketpair", NULL);
+	close(sv[0]);
+	close(sv[1]);
+	pid =
+	    clone(peer_main, peer_stack + sizeof(peer_stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+	if (pid < 0)
+		fail("fork the candidate factory", NULL);
+	close(fd + 1);
+	return pid;
 }
 
 static void start_peer(const sbx_plan *p)
 {
-	int sv[2];
+	static char second[] = "--second";
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
-	    dup3(sv[0], SBX_CFD_PEER, O_CLOEXEC) < 0 ||
-	    dup3(sv[1], SBX_CFD_PEER + 1, O_CLOEXEC) < 0)
-		fail("socketpair", NULL);
-	close(sv[0]);
-	close(sv[1]);
-	peer_pid = clone(peer_main, peer_stack + sizeof(peer_stack),
-	                 CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)(uintptr_t)p);
-	if (peer_pid < 0)
-		fail("fork the candidate factory", NULL);
-	close(SBX_CFD_PEER + 1);
+	peer_pid = start_one_peer(p, p->peer_uid, SBX_CFD_PEER, NULL);
+	if (p->peer2_uid)
+		peer2_pid = start_one_peer(p, p->peer2_uid, SBX_CFD_PEER2, second);
 }
 
 /* The stack python's process uses between clone and execve. */
@@ -336,6 +372,7 @@ static void __attribute__((noreturn)) run_init(const sbx_plan *p)
 	close(SBX_CFD_REQ);
 	close(SBX_CFD_CTL);
 	close(SBX_CFD_PEER);
+	close(SBX_CFD_PEER2);
 	for (;;) {
 		struct rusage ru;
 		int st;

@@ -38,8 +38,10 @@ enum {
 	SBX_CFD_END,
 	SBX_NFDS = SBX_CFD_END - SBX_CFD_OUT,
 	/* Made inside the child, past the host's: the gate (END, END + 1), the
-	 * candidate factory's socketpair (PEER, PEER + 1). */
+	 * candidate factory's socketpair (PEER, PEER + 1), the second
+	 * factory's (PEER2, PEER2 + 1). */
 	SBX_CFD_PEER = SBX_CFD_END + 2,
+	SBX_CFD_PEER2 = SBX_CFD_END + 4,
 };
 
 /* SBX_M_NODE: a device node made with mknod (dev, mode); SBX_M_RDONLY: remount
@@ -111,9 +113,13 @@ typedef struct sbx_plan {
 	             (peer_argv) as peer_uid, joined to python's fd 10 by a
 	             socketpair (its own fd 3); it gets none of the other fds */
 	uid_t peer_uid;
-	int trace; /* send 'T' marks on the status pipe (sbx_trace.h); the
-	              interpreter gets its own copy as fd 11 until its request
-	              is read */
+	uid_t peer2_uid; /* a second candidate factory (the pool's, as root), the
+	                    same but under this uid and on python's fd 12, so
+	                    that grouped items' workers can take turns between
+	                    two uids (llmrepl_candidate); 0: none */
+	int trace;       /* send 'T' marks on the status pipe (sbx_trace.h); the
+	                    interpreter gets its own copy as fd 11 until its request
+	                    is read */
 	char *peer_argv[12];
 	char exe[SBX_PATH];
 	char *argv[12];

@@ -634,6 +634,13 @@ void sbx_plan_lanes(sbx_plan *p, unsigned lane_uid)
 	}
 }
 
+void sbx_plan_peer2(sbx_plan *p, unsigned peer2_uid)
+{
+	/* Its own uid or none: in a user namespace every id is the same one. */
+	if (p->peer && !p->userns)
+		p->peer2_uid = (uid_t)peer2_uid;
+}
+
 void sbx_plan_netns(sbx_plan *p, int fd)
 {
 	if (fd < 0 || p->userns)

@@ -72,6 +72,12 @@ void sbx_plan_peer(sbx_plan *p, const sbx_setup *s);
  * lane_uid too. After sbx_plan_peer. */
 void sbx_plan_lanes(sbx_plan *p, unsigned lane_uid);
 
+/* The pool's server with a candidate factory (root only): a second factory
+ * under peer2_uid on its fd 12, so that consecutive items of a grouped run
+ * alternate between two candidate uids (llmrepl_candidate). After
+ * sbx_plan_peer. */
+void sbx_plan_peer2(sbx_plan *p, unsigned peer2_uid);
+
 /* The pool's server: tell it which of its fds (6..9) are the run's cgroups
  * (set in fds[SBX_CFD_RCG*] first). */
 void sbx_plan_run_cgroups(sbx_plan *p);

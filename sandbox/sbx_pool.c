@@ -39,6 +39,8 @@
 
 /* The second lane's uid: the slot's + this (factories have + SBX_SLOTS). */
 #define POOL_LANE_UID (2 * SBX_SLOTS)
+/* The second candidate factory's uid: the slot's + this (sbx_plan_peer2). */
+#define POOL_PEER2_UID (3 * SBX_SLOTS)
 
 /* One run's state, from pool_prepare to the run's end (pool_attempt). */
 typedef struct run_state {
@@ -178,7 +180,7 @@ static int pool_cgroups(sbx_pool *p, const sbx_limits *lim, sbx_result *scratch)
 		/* The server: its imports and the spares between runs; trusted,
 		 * so only a generous ceiling. */
 		const sbx_cg_limits none = {0, 0, 0};
-		const sbx_cg_limits srv = {POOL_SERVER_MB * 1024LL * 1024LL, 8, 0};
+		const sbx_cg_limits srv = {POOL_SERVER_MB * 1024LL * 1024LL, 12, 0};
 		char name[48], sub[64];
 
 		/* +1 process: the candidate's worker (sbx_config.peer). */
@@ -252,8 +254,10 @@ static int server_clone(sbx_pool *p, const sbx_limits *lim, const int sp[2], con
 		plan->fds[SBX_CFD_RCG0 - SBX_CFD_OUT + i] = p->run[0].procs_fd[i];
 	}
 	sbx_plan_run_cgroups(plan);
-	if (p->lanes)
+	if (p->lanes) {
 		sbx_plan_lanes(plan, p->uid + POOL_LANE_UID);
+		sbx_plan_peer2(plan, p->uid + POOL_PEER2_UID);
+	}
 	p->pid = sbx_clone(plan, &p->pidfd);
 	free(plan);
 	if (p->pid < 0) {

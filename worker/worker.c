@@ -149,12 +149,15 @@ static int record_result(wk *w, const lr_q_job *job, lr_job_result *res, int tak
 	rec.values = (const char *const *)res->extra_values;
 	do {
 		lr_err_clear(&err);
-		if (take_next && tries == 0)
+		if (take_next && tries == 0) {
+			lr_q_claim next = {w->cfg->name, w->cfg->lease_ms, &w->next, 0};
+
 			rc =
-			    lr_q_finish_next(&w->q, job->id, job->attempt, &rec, NULL, w->cfg->name,
-			                     w->cfg->lease_ms, &w->next, &w->has_next, &err);
-		else
+			    lr_q_finish_next(&w->q, job->id, job->attempt, &rec, NULL, &next, &err);
+			w->has_next = next.got;
+		} else {
 			rc = lr_q_finish(&w->q, job->id, job->attempt, &rec, NULL, &err);
+		}
 	} while (again(w, rc, &err, &tries, start));
 	lr_trace_mark("w.finish");
 	if (rc == 0) {
@@ -313,9 +316,12 @@ int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 		}
 		/* After a job or a round of help, look for the next job without
 		 * waiting: when none waits, help with an open batch (batch_help.h). */
-		if (rc == 0 && !got)
-			rc = lr_q_next(&w.q, cfg->name, w.look ? -1 : cfg->block_ms, cfg->lease_ms,
-			               &job, &got, err);
+		if (rc == 0 && !got) {
+			lr_q_claim c = {cfg->name, cfg->lease_ms, &job, 0};
+
+			rc = lr_q_next(&w.q, w.look ? -1 : cfg->block_ms, &c, err);
+			got = c.got;
+		}
 		if (rc < 0) {
 			/* Whatever went wrong, the worker keeps trying: it never
 			 * stops taking jobs while it runs, and says why it cannot. */

@@ -51,10 +51,12 @@ class StepTimeout(BaseException):
 
 # ---- the factory ---------------------------------------------------------------
 
-def factory_main(wipe, set_limits):
+def factory_main(wipe, set_limits, second=False):
     """Serve the judge (and the pool's server) on fd 3. The entry's own
     helpers are passed in: wipe(path) empties a directory, set_limits(lim)
-    sets a run's rlimits."""
+    sets a run's rlimits. second: the pool's second factory, under a uid of
+    its own, which only grouped items ask, in turn with the first
+    (llmrepl_judge.take_turn): its spare waits for the item after next."""
     import gc
     if os.geteuid() == 0:
         # Only the sandbox starts a factory, under an unprivileged uid.
@@ -92,7 +94,14 @@ def factory_main(wipe, set_limits):
             os._exit(0)
         words = msg.decode("ascii", "replace").split()
         if words and words[0] == "NEW" and len(words) == 6 and len(fds) >= 3:
-            if len(fds) > 3:
+            if second:
+                # A grouped item's (the other factory has the items between
+                # this one and the next here, which is the same run's or a
+                # later one's): the spare joins the run's cgroups at its GO,
+                # and is forked after the group's CLEAN.
+                cgroups = []
+                grouped = True
+            elif len(fds) > 3:
                 # The pool's run cgroups stay the same from run to run (or
                 # alternate between its two lanes): kept, so that the next
                 # spare joins them while it waits (a move can cost an RCU

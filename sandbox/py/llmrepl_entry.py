@@ -11,7 +11,7 @@ sys.path.insert(0, __file__.rpartition("/")[0])
 import llmrepl_sbx  # noqa: E402
 
 del sys.path[0]
-if sys.argv[1:2] == ["--server"] or sys.argv[1:] == ["--factory"]:
+if sys.argv[1:2] == ["--server"] or sys.argv[1:] in (["--factory"], ["--factory", "--second"]):
     import llmrepl_pool
 
     llmrepl_pool.entry(sys.argv[1:])

@@ -114,6 +114,11 @@ def _run_items(items, budget):
         item = items[k]
         if not isinstance(item, dict):
             continue
+        # The candidate factories in turn: this item's worker has another
+        # uid than the last one's, and was forked and made ready while that
+        # one's code ran (the last item's factory killed and wiped before
+        # its CLEAN's answer, so before this item's NEW).
+        other = llmrepl_judge.take_turn(i)
         if k in shared:
             frame, factory_ok, judge, again = _warm_item(k, item, items, judge)
             if again:
@@ -123,7 +128,7 @@ def _run_items(items, budget):
             if judge is not None:
                 judge.stop()  # before any fork's sweep, which would reach it
                 judge = None
-            frame, factory_ok = _item(k, item)
+            frame, factory_ok = _item(k, item, other)
         if frame is not None:
             if len(frame) > budget:
                 break
@@ -206,8 +211,9 @@ def _num(item, key, default):
     return v if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 else default
 
 
-def _item(k, item):
-    """One item: (frame or None, whether the factory answered its CLEAN)."""
+def _item(k, item, other=-1):
+    """One item: (frame or None, whether the factory answered its CLEAN).
+    other: the factory this item does not ask (closed in its child)."""
     deadline_s, caps = _limits(item)
     marks = [("start", time.monotonic_ns())] if llmrepl_judge.tracing() else None
     pipes = []
@@ -223,6 +229,11 @@ def _item(k, item):
             os.close(w)
         return None, False
     if pid == 0:
+        if other >= 0:
+            # The item's tests run in the child: they reach only this item's
+            # factory (its CLEAN after the item kills whatever they made it
+            # start), never the next item's.
+            os.close(other)
         _child(item, pipes)  # never returns
     for _, w in pipes:
         os.close(w)

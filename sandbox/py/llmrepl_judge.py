@@ -24,7 +24,10 @@ import time
 import llmrepl_runner
 import llmrepl_wire as wire
 
-FACTORY_FD = 10
+FACTORY_FD = 10  # the factory this judge's evaluation asks (take_turn)
+# The candidate factories: the first, and (a pool's server as root) a second
+# under a uid of its own, which grouped items take in turns (take_turn).
+FACTORY_FDS = (10, 12)
 CGROUP_FDS = ()  # the pool's run cgroups, which each worker joins (set by the entry)
 GRACE_S = 0.5
 CALLBACKS_MAX = 100000  # calls back from the code within one call of it
@@ -62,22 +65,56 @@ def available():
     return ok
 
 
-def factory_clean(timeout):
-    """Ask the factory to CLEAN: kill every process of the candidate's uid
-    and wipe /work and /tmp of its files. True when it answered OK within
-    timeout (alive, and what comes next starts clean)."""
+def factories():
+    """The candidate factories' fds this process holds (FACTORY_FDS)."""
+    out = []
+    for fd in FACTORY_FDS:
+        try:
+            os.fstat(fd)
+        except OSError:
+            continue
+        out.append(fd)
+    return out
+
+
+def take_turn(turn):
+    """The factory that evaluation number `turn` of a grouped run asks:
+    the two in turn when there are two, so that each item's worker has
+    another uid than the last item's, and the next item's worker can be
+    forked and made ready (in its own uid) while the last item's code runs
+    (llmrepl_candidate). Sets FACTORY_FD; returns the other factory's fd,
+    or -1."""
+    global FACTORY_FD
+    fds = factories()
+    if len(fds) < 2:
+        FACTORY_FD = FACTORY_FDS[0]
+        return -1
+    FACTORY_FD = fds[turn % 2]
+    return fds[(turn + 1) % 2]
+
+
+def factory_clean(timeout, fds=None):
+    """Ask the factory (each of fds, else FACTORY_FD's) to CLEAN: kill every
+    process of the candidate's uid and wipe /work and /tmp of its files;
+    all asked first, then each answer taken (they clean up side by side).
+    True when every one answered OK within timeout (alive, and what comes
+    next starts clean)."""
+    socks = []
+    ok = True
     try:
-        s = socket.socket(fileno=os.dup(FACTORY_FD))
-    except OSError:
-        return False
-    try:
-        s.settimeout(timeout)
-        s.send(b"CLEAN")
-        return s.recv(16) == b"OK"
+        for fd in [FACTORY_FD] if fds is None else fds:
+            s = socket.socket(fileno=os.dup(fd))
+            socks.append(s)
+            s.settimeout(timeout)
+            s.send(b"CLEAN")
+        for s in socks:
+            ok = s.recv(16) == b"OK" and ok
+        return ok
     except OSError:
         return False
     finally:
-        s.close()
+        for s in socks:
+            s.close()
 
 
 FINAL = False  # the host takes an answer marked final (the request's "final_mark")

@@ -243,12 +243,13 @@ def _reap_all(keep):
 
 
 def _factory_clean():
-    """Between runs: the factory kills what the code left under its uid and
-    empties /work and /tmp of its files. False when the factory is gone."""
+    """Between runs: each factory (two when grouped items take turns, see
+    llmrepl_judge.take_turn) kills what the code left under its uid and
+    empties /work and /tmp of its files. False when one is gone."""
     if not _FACTORY:
         return True
     import llmrepl_judge
-    return llmrepl_judge.factory_clean(5)
+    return llmrepl_judge.factory_clean(5, llmrepl_judge.factories())
 
 
 _LIMITS = None  # resource.RLIMIT_* in the order of a run's limits (set_limits)
@@ -306,12 +307,12 @@ def _child(fds, lim, ahead, lane=0):
         os.dup2(req, REQ_FD)
     keep = [sbx._TRACE_FD] if sbx._TRACE_FD >= 0 else []
     if _FACTORY:
-        # The candidate factory's socket and the run's cgroups stay, for
+        # The candidate factories' sockets and the run's cgroups stay, for
         # llmrepl_judge; and its lane's count of processes (read-only), by
         # which the judge knows it is the run's last (llmrepl_judge.alone).
-        pids = [_LANE_PIDS[lane]] if _LANE_PIDS else []
-        keep = sorted(keep + [FACTORY_FD] + _CGROUP_HELD + pids)
         import llmrepl_judge
+        pids = [_LANE_PIDS[lane]] if _LANE_PIDS else []
+        keep = sorted(keep + llmrepl_judge.factories() + _CGROUP_HELD + pids)
         llmrepl_judge.CGROUP_FDS = tuple(_CGROUP_HELD)
         llmrepl_judge.PIDS_FD = pids[0] if pids else -1
     lo = CTL_FD
@@ -1074,9 +1075,9 @@ RUN_CGROUP_FDS = ()  # --run-cgroup=6,7: cgroup.procs of the run's cgroups
 def entry(args):
     """--server ARGS (the pool's server) or --factory (the candidate factory
     of the judge/candidate split), chosen by llmrepl_entry.py."""
-    if args == ["--factory"]:
+    if args[:1] == ["--factory"]:
         import llmrepl_candidate
-        llmrepl_candidate.factory_main(_wipe, set_limits)
+        llmrepl_candidate.factory_main(_wipe, set_limits, args[1:] == ["--second"])
     else:
         main(args[1:])
 

@@ -9,7 +9,8 @@ llmrepl_pure.impure) is instead evaluated by a judge forked once and kept
 for the next such items:
 
   group (parent) ── fork once ──> warm judge (this module's serve()):
-     per item: "ITEM k" + the item's answer, stdout and stderr pipes (and the
+     per item: "ITEM k fd" (fd: the candidate factory of its turn,
+     llmrepl_judge.take_turn) + the item's answer, stdout and stderr pipes (and the
      trace's) over a socketpair (SCM_RIGHTS) -> dup2'd onto 3, 1, 2; the
      judge's state made fresh (_fresh); llmrepl_harness.evaluate; the answer
      on fd 3; 3, 1, 2 back to /dev/null; "DONE k status cpu_us faults rss_kb
@@ -140,7 +141,8 @@ class Judge:
             for _ in range(4 if marks is not None else 3):
                 pipes.append(os.pipe())
             gi.mark(marks, "send")  # before the judge can mark its start
-            socket.send_fds(self.ctl, [b"ITEM %d" % k], [w for _, w in pipes])
+            socket.send_fds(self.ctl, [b"ITEM %d %d" % (k, llmrepl_judge.FACTORY_FD)],
+                            [w for _, w in pipes])
         except OSError:
             for r, w in pipes:
                 os.close(r)
@@ -264,9 +266,12 @@ def serve(items, sock):
         while True:
             msg, fds, _, _ = socket.recv_fds(sock, 64, 4)
             words = msg.split()
-            if len(words) != 2 or words[0] != b"ITEM" or len(fds) < 3:
+            if len(words) != 3 or words[0] != b"ITEM" or len(fds) < 3 or \
+                    int(words[2]) not in llmrepl_judge.FACTORY_FDS:
                 break
             k = int(words[1])
+            # The factory this item's worker comes from (the group's turn).
+            llmrepl_judge.FACTORY_FD = int(words[2])
             for fd, to in zip(fds, (3, 1, 2)):
                 os.dup2(fd, to)
                 os.close(fd)

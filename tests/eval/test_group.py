@@ -156,6 +156,97 @@ def test_a_killed_factory_ends_the_group_and_the_rest_run_alone(tmp_path):
     assert [o["passed"] for o in grouped][2:] == [True, False]
 
 
+@pytest.mark.parametrize("at", [0, 1])
+def test_a_killed_factory_of_either_turn_ends_the_group(tmp_path, at):
+    # Grouped items take turns between two candidate factories (as root):
+    # the code of item `at` kills its own, whichever of the two it is.
+    killer = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\ndef f(x):\n    return x + 1\n"
+    jobs = [_job(0, OK), _job(1, OK), _job(2, OK), _job(3, WRONG)]
+    jobs[at] = _job(at, killer)
+    alone, grouped = _both(tmp_path, jobs)
+    assert [_grouped(o) for o in grouped] == [k < at for k in range(4)]
+    assert [o["passed"] for o in grouped][at + 1:] == [True, True, False][at:]
+
+
+# The code's uid, and every process of another uid it can signal or renice
+# (by /proc/<pid>/status), as one JSON string; the tests fail on purpose so
+# that the report carries it (assertion.actual).
+_PROBE = ("import json, os\n"
+          "def f():\n"
+          "    me, reached = os.getuid(), []\n"
+          "    for p in os.listdir('/proc'):\n"
+          "        if not p.isdigit() or int(p) == os.getpid():\n"
+          "            continue\n"
+          "        try:\n"
+          "            with open('/proc/%s/status' % p) as st:\n"
+          "                uid = int(st.read().split('\\nUid:')[1].split()[0])\n"
+          "        except (OSError, IndexError, ValueError):\n"
+          "            continue\n"
+          "        for how, act in (('kill', lambda: os.kill(int(p), 0)),\n"
+          "                         ('nice', lambda: os.setpriority(os.PRIO_PROCESS, int(p), 19))):\n"
+          "            try:\n"
+          "                act()\n"
+          "            except OSError:\n"
+          "                continue\n"
+          "            if uid != me:\n"
+          "                reached.append([uid, how])\n"
+          "    return json.dumps([me, reached])\n")
+
+
+def _probed(o):
+    import ast
+    return json.loads(ast.literal_eval(o["report"]["tests"][0]["assertion"]["actual"]))
+
+
+def test_consecutive_items_take_turns_between_two_candidate_uids(tmp_path):
+    # Consecutive grouped items' workers have two uids in turn (as root,
+    # with the pool's lanes: llmrepl_judge.take_turn), so that the next
+    # item's worker waits forked beside the last item's code; that code
+    # reaches no process of another uid (the other factory and its spare
+    # among them), neither by a signal nor by a renice. Alone, every run's
+    # worker has the first factory's uid.
+    import os
+    jobs = [_job(i, _PROBE, "assert f() == ''\n") for i in range(5)]
+    alone, grouped = _both(tmp_path, jobs)
+    assert all(_grouped(o) for o in grouped)
+    seen = [_probed(o) for o in grouped]
+    assert all(reached == [] for _, reached in seen), seen
+    assert all(reached == [] for _, reached in (_probed(o) for o in alone))
+    uids = [me for me, _ in seen]
+    assert len({me for me, _ in (_probed(o) for o in alone)}) == 1
+    if os.geteuid() != 0 or not all(o["report"]["run"]["isolation"] & CGROUP_BIT
+                                    for o in grouped):
+        # One candidate uid without the pool's lanes (no root, no cgroups).
+        assert len(set(uids)) == 1
+        return
+    assert len(set(uids)) == 2 and all(a != b for a, b in zip(uids, uids[1:])), uids
+
+
+def test_a_grouped_items_tests_reach_only_its_own_factory(tmp_path):
+    # The tests of an item with a judge of its own (not pure: they import)
+    # run in that judge; of the candidate factories they hold only the
+    # item's, whose CLEAN after the item kills whatever they asked it for,
+    # never the next item's.
+    tests = ("import os, socket\n"
+             "def factories():\n"
+             "    n = 0\n"
+             "    for fd in (10, 12):\n"
+             "        try:\n"
+             "            s = socket.socket(fileno=os.dup(fd))\n"
+             "        except OSError:\n"
+             "            continue\n"
+             "        n += s.type == socket.SOCK_SEQPACKET\n"
+             "        s.close()\n"
+             "    return n\n"
+             "assert factories() == 1\n"
+             "assert f(1) == 2\n")
+    jobs = [_job(i, OK, tests) for i in range(3)]
+    grouped = _batch(tmp_path, jobs, "--group", "3")
+    assert [_grouped(o) for o in grouped] == [True] * 3
+    assert [_judge(o) for o in grouped] == ["own"] * 3
+    assert [o["passed"] for o in grouped] == [True] * 3, [o["summary"] for o in grouped]
+
+
 def test_an_oom_kill_anywhere_sends_every_item_alone(tmp_path):
     # Processes of item 1 together go past the run's memory (each under its
     # own address-space limit): an OOM kill in the run, which the group's
