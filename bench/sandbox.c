@@ -53,13 +53,13 @@ static double cpu_used(int who)
 	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-/* CPU seconds of the pool's server and its reaped children (its runs and
- * spares) from /proc; -1 when unknown. */
-static double server_cpu(sbx_pool *pool)
+/* CPU seconds and minor faults (pages copied or first touched) of process
+ * pid from /proc, with its reaped children's when reaped is set; -1 when
+ * unknown. */
+static int proc_use(long pid, int reaped, double *cpu, double *faults)
 {
 	char path[64], buf[1024], *p;
-	unsigned long long t[4];
-	long pid = sbx_pool_server_pid(pool);
+	unsigned long long t[4], fl[2];
 	FILE *f;
 	size_t n;
 
@@ -71,10 +71,34 @@ static double server_cpu(sbx_pool *pool)
 	buf[n] = '\0';
 	p = strrchr(buf, ')');
 	if (p == NULL ||
-	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu", &t[0],
-	           &t[1], &t[2], &t[3]) != 4)
+	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %llu %llu %*u %*u %llu %llu %llu %llu",
+	           &fl[0], &fl[1], &t[0], &t[1], &t[2], &t[3]) != 6)
 		return -1;
-	return (double)(t[0] + t[1] + t[2] + t[3]) / (double)sysconf(_SC_CLK_TCK);
+	*cpu += (double)(t[0] + t[1] + (reaped ? t[2] + t[3] : 0)) / (double)sysconf(_SC_CLK_TCK);
+	*faults += (double)(fl[0] + (reaped ? fl[1] : 0));
+	return 0;
+}
+
+/* CPU seconds and minor faults of the pool's server, its reaped children
+ * (its runs and spares) and the children it has now (the spare waiting, a
+ * process that forks them) from /proc; -1 when unknown. */
+static double server_cpu(sbx_pool *pool, double *faults)
+{
+	char path[96];
+	long pid = sbx_pool_server_pid(pool), kid;
+	double cpu = 0;
+	FILE *f;
+
+	*faults = 0;
+	if (proc_use(pid, 1, &cpu, faults) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", pid, pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return cpu;
+	while (fscanf(f, "%ld", &kid) == 1)
+		proc_use(kid, 0, &cpu, faults);
+	fclose(f);
+	return cpu;
 }
 
 static int cmp(const void *a, const void *b)
@@ -232,7 +256,7 @@ int main(int argc, char **argv)
 	double seconds = 3;
 	double *bare, *cold, *cli, *pooled;
 	double bare_cpu = 0, cold_cpu = 0, host_cpu = 0, cli_cpu = 0, pool_cpu = 0;
-	double server_cpu0 = -1, server_cpu1 = -1;
+	double server_cpu0 = -1, server_cpu1 = -1, faults0 = 0, faults1 = 0;
 	sbx_pool *pool = NULL;
 	char msg[256];
 	char iso[256];
@@ -333,7 +357,7 @@ int main(int argc, char **argv)
 		double t0 = now();
 
 		if (i == 0)
-			server_cpu0 = server_cpu(pool);
+			server_cpu0 = server_cpu(pool, &faults0);
 		sbx_pool_run(pool, &r, NULL, request, sizeof(request) - 1);
 		if (i >= 0) {
 			pooled[i] = now() - t0;
@@ -343,7 +367,7 @@ int main(int argc, char **argv)
 			goto out;
 		sbx_result_free(&r);
 	}
-	server_cpu1 = server_cpu(pool);
+	server_cpu1 = server_cpu(pool, &faults1);
 	sbx_pool_free(pool);
 	pool = NULL;
 	pool_cpu /= n;
@@ -370,9 +394,10 @@ int main(int argc, char **argv)
 	       pct(pooled, n, 0.95) / b95, ms(pool_cpu), pool_cpu / bare_cpu, ms(pooled[0]));
 	if (server_cpu0 >= 0 && server_cpu1 >= 0)
 		printf("%-36s CPU %5.2f ms per run (%.2fx; the server, its forks and the runs, "
-		       "from /proc at 1/%ld s)\n",
+		       "from /proc at 1/%ld s), %.0f minor faults per run\n",
 		       "pre-forked run, the whole pool", ms((server_cpu1 - server_cpu0) / n),
-		       (server_cpu1 - server_cpu0) / n / bare_cpu, sysconf(_SC_CLK_TCK));
+		       (server_cpu1 - server_cpu0) / n / bare_cpu, sysconf(_SC_CLK_TCK),
+		       (faults1 - faults0) / n);
 	printf("%-36s cold %+.2f ms, CLI %+.2f ms at p50\n", "over the bare interpreter",
 	       ms(c50 - b50), ms(l50 - b50));
 	for (int callers = 1; callers <= 2; callers++) {

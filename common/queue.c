@@ -327,8 +327,7 @@ int lr_q_ensure_groups(lr_q *q, lr_err *err)
 
 /* ---- dispatcher ---------------------------------------------------------- */
 
-int lr_q_take(lr_q *q, const char *consumer, long count, size_t max_bytes, const lr_q_policy *pol,
-              const char *const *ids, size_t nids, lr_q_taken *taken, lr_err *err)
+int lr_q_take(lr_q *q, const lr_q_taking *t, lr_q_taken *taken, lr_err *err)
 {
 	argv_list a = {0};
 	redisReply *rep = NULL;
@@ -339,12 +338,12 @@ int lr_q_take(lr_q *q, const char *consumer, long count, size_t max_bytes, const
 
 	memset(taken, 0, sizeof(*taken));
 	al_str(&a, q->k->prefix);
-	al_str(&a, consumer);
-	al_long(&a, count);
-	al_long(&a, (long)max_bytes);
-	al_policy(&a, pol);
-	for (size_t i = 0; i < nids; i++)
-		al_str(&a, ids[i]);
+	al_str(&a, t->consumer);
+	al_long(&a, t->count);
+	al_long(&a, (long)t->max_bytes);
+	al_policy(&a, t->pol);
+	for (size_t i = 0; i < t->nids; i++)
+		al_str(&a, t->ids[i]);
 	rc = run(q->r, &lr_lua_take, &a, &rep, err);
 	if (rc < 0)
 		goto cleanup;
@@ -628,10 +627,12 @@ static size_t spec_max(const lr_redis *r)
 	return m > (2u << 20) ? m - (1u << 20) : m / 2;
 }
 
-/* A claimed job from its reply {'ok', attempt, spec, kind, ...} into *job. */
-static int claimed(const redisReply *rep, const char *id, const char *entry, lr_q_job *job,
-                   int *got, lr_err *err)
+/* A claimed job from its reply {'ok', attempt, spec, kind, ...} into
+ * *c->job. */
+static int claimed(const redisReply *rep, const char *id, const char *entry, lr_q_claim *c,
+                   lr_err *err)
 {
+	lr_q_job *job = c->job;
 	long long attempt = 0;
 
 	if (rep->elements < 4 || lr_reply_int(&attempt, rep->element[1], err) < 0 ||
@@ -647,25 +648,24 @@ static int claimed(const redisReply *rep, const char *id, const char *entry, lr_
 		return lr_err_set(err, LR_ENOMEM, "out of memory");
 	memcpy(job->spec, rep->element[2]->str, rep->element[2]->len + 1);
 	job->spec_len = rep->element[2]->len;
-	*got = 1;
+	c->got = 1;
 	return 0;
 }
 
-static int claim(lr_redis *r, const lr_keys *k, const char *id, const char *entry,
-                 const char *worker, long lease_ms, lr_q_job *job, int *got, lr_err *err)
+static int claim(lr_q *q, const char *id, const char *entry, lr_q_claim *c, lr_err *err)
 {
 	argv_list a = {0};
 	redisReply *rep = NULL;
 	const char *tag;
 	int rc;
 
-	al_str(&a, k->prefix);
+	al_str(&a, q->k->prefix);
 	al_str(&a, id);
 	al_str(&a, entry);
-	al_str(&a, worker);
-	al_long(&a, lease_ms);
-	al_long(&a, (long)spec_max(r));
-	rc = run(r, &lr_lua_claim, &a, &rep, err);
+	al_str(&a, c->worker);
+	al_long(&a, c->lease_ms);
+	al_long(&a, (long)spec_max(q->r));
+	rc = run(q->r, &lr_lua_claim, &a, &rep, err);
 	if (rc < 0)
 		goto cleanup;
 	tag = lr_reply_elem_str(rep, 0);
@@ -678,7 +678,7 @@ static int claim(lr_redis *r, const lr_keys *k, const char *id, const char *entr
 		goto cleanup;
 	}
 	if (strcmp(tag, "ok") == 0 && rep->elements == 4)
-		rc = claimed(rep, id, entry, job, got, err);
+		rc = claimed(rep, id, entry, c, err);
 	else if (strcmp(tag, "ok") == 0)
 		rc = lr_err_set(err, LR_EPROTO, "claim: unexpected reply from redis");
 	/* else skipped: cancelled, expired, superseded or routed */
@@ -705,8 +705,7 @@ static int entry_drop(lr_q *q, const char *key, const char *id, lr_err *err)
 
 /* Claim the job of one work-stream entry (an element of an XREADGROUP
  * reply); an entry that is not ours is dropped. */
-static int take_entry(lr_q *q, const char *key, const redisReply *e, const char *worker,
-                      long lease_ms, lr_q_job *job, int *got, lr_err *err)
+static int take_entry(lr_q *q, const char *key, const redisReply *e, lr_q_claim *c, lr_err *err)
 {
 	const redisReply *job_id;
 
@@ -722,8 +721,7 @@ static int take_entry(lr_q *q, const char *key, const redisReply *e, const char 
 	             : NULL;
 	if (lr_reply_is_str(job_id) && strlen(job_id->str) == job_id->len &&
 	    lr_job_id_valid(job_id->str))
-		return claim(q->r, q->k, job_id->str, e->element[0]->str, worker, lease_ms, job,
-		             got, err);
+		return claim(q, job_id->str, e->element[0]->str, c, err);
 	/* Not ours (someone wrote to the work stream by hand, or a deleted
 	 * entry left pending): drop it. */
 	return entry_drop(q, key, e->element[0]->str, err);
@@ -754,20 +752,19 @@ static int check_reply(const redisReply *rep, lr_err *err)
 
 /* A job routed to this worker (left in its pending list by another
  * worker's claim, see lr_lua_claim): claim the oldest. */
-static int next_routed(lr_q *q, const char *key, const char *worker, long lease_ms, lr_q_job *job,
-                       int *got, lr_err *err)
+static int next_routed(lr_q *q, const char *key, lr_q_claim *c, lr_err *err)
 {
 	redisReply *rep = NULL;
 	const redisReply *es;
 	int rc = lr_redis_cmd(q->r, &rep, err, "XREADGROUP GROUP %s %s COUNT 1 STREAMS %s 0",
-	                      LR_GROUP_WORKERS, worker, key);
+	                      LR_GROUP_WORKERS, c->worker, key);
 
 	if (rc < 0)
 		return rc;
 	rc = check_reply(rep, err);
 	es = rc == 0 ? entries_of(rep, key) : NULL;
 	if (es != NULL && es->elements > 0)
-		rc = take_entry(q, key, es->element[0], worker, lease_ms, job, got, err);
+		rc = take_entry(q, key, es->element[0], c, err);
 	freeReplyObject(rep);
 	return rc;
 }
@@ -794,21 +791,21 @@ static int ack_wake(lr_q *q, const char *wake, const redisReply *es, lr_err *err
 	return 0;
 }
 
-int lr_q_next(lr_q *q, const char *worker, long block_ms, long lease_ms, lr_q_job *job, int *got,
-              lr_err *err)
+int lr_q_next(lr_q *q, long block_ms, lr_q_claim *c, lr_err *err)
 {
+	const char *worker = c->worker;
 	char key[LR_KEY_MAX], wake[LR_KEY_MAX], name[LR_KEY_MAX];
 	redisReply *rep = NULL;
 	const redisReply *es;
 	int rc;
 
-	*got = 0;
+	c->got = 0;
 	lr_key(q->k, key, "jobs");
 	snprintf(name, sizeof(name), "wake:%s", worker);
 	lr_key(q->k, wake, name);
-	rc = next_routed(q, key, worker, lease_ms, job, got, err);
+	rc = next_routed(q, key, c, err);
 	lr_trace_mark("q.routed");
-	if (rc < 0 || *got)
+	if (rc < 0 || c->got)
 		return rc;
 	for (int tries = 0;; tries++) {
 		if (block_ms < 0)
@@ -832,13 +829,13 @@ int lr_q_next(lr_q *q, const char *worker, long block_ms, long lease_ms, lr_q_jo
 		return rc;
 	rc = check_reply(rep, err);
 	if (rc == 0 && (es = entries_of(rep, key)) != NULL && es->elements > 0)
-		rc = take_entry(q, key, es->element[0], worker, lease_ms, job, got, err);
+		rc = take_entry(q, key, es->element[0], c, err);
 	lr_trace_mark("q.claim");
 	es = rc == 0 ? entries_of(rep, wake) : NULL;
 	if (es != NULL && es->elements > 0) {
 		rc = ack_wake(q, wake, es, err);
-		if (rc == 0 && !*got)
-			rc = next_routed(q, key, worker, lease_ms, job, got, err);
+		if (rc == 0 && !c->got)
+			rc = next_routed(q, key, c, err);
 	}
 	freeReplyObject(rep);
 	return rc;
@@ -958,7 +955,7 @@ int lr_q_finish(lr_q *q, const char *id, long attempt, const lr_q_result *res, l
 
 /* take_next's reply: {'ok', attempt, spec, kind, id, entry}, {'dead', reason,
  * id} or {'none'}. */
-static int next_reply(const redisReply *rep, lr_q_job *job, int *got, lr_err *err)
+static int next_reply(const redisReply *rep, lr_q_claim *c, lr_err *err)
 {
 	const char *tag = lr_reply_elem_str(rep, 0);
 	const char *id, *entry;
@@ -976,22 +973,21 @@ static int next_reply(const redisReply *rep, lr_q_job *job, int *got, lr_err *er
 	entry = id ? lr_reply_elem_str(rep, 5) : NULL;
 	if (entry == NULL || !lr_job_id_valid(id) || !lr_job_id_valid(entry))
 		return lr_err_set(err, LR_EPROTO, "finish: unexpected reply from redis");
-	return claimed(rep, id, entry, job, got, err);
+	return claimed(rep, id, entry, c, err);
 }
 
 int lr_q_finish_next(lr_q *q, const char *id, long attempt, const lr_q_result *res,
-                     lr_q_state *state, const char *worker, long lease_ms, lr_q_job *next, int *got,
-                     lr_err *err)
+                     lr_q_state *state, lr_q_claim *next, lr_err *err)
 {
 	argv_list a = {0};
 	redisReply *rep = NULL;
 	lr_err nerr;
 	int rc, nrc;
 
-	*got = 0;
+	next->got = 0;
 	al_result(&a, q, id, attempt, res);
-	al_str(&a, worker);
-	al_long(&a, lease_ms);
+	al_str(&a, next->worker);
+	al_long(&a, next->lease_ms);
 	al_long(&a, (long)spec_max(q->r));
 	al_pairs(&a, res->nextra, res->fields, res->values);
 	rc = run(q->r, &lr_lua_finish_next, &a, &rep, err);
@@ -1004,7 +1000,7 @@ int lr_q_finish_next(lr_q *q, const char *id, long attempt, const lr_q_result *r
 		            lr_err_set(err, LR_EPROTO, "finish: unexpected reply from redis"));
 	/* The next job is the worker's whatever became of the finish. */
 	lr_err_clear(&nerr);
-	nrc = next_reply(rep->element[1], next, got, &nerr);
+	nrc = next_reply(rep->element[1], next, &nerr);
 	if (nrc < 0)
 		log_warn("the next job's claim: %s", nerr.msg);
 	rc = fenced_reply(rep->element[0], "finish", id, attempt, LR_QS_DONE, state, NULL, err);
@@ -1046,19 +1042,22 @@ int lr_q_heartbeat(lr_q *q, const char *worker, long ttl_ms, size_t n, const cha
 	return done(rep, &a, rc);
 }
 
-/* KEYS: the worker's record. ARGV: field, value, stamp (0: none). Only a
- * record that exists (the heartbeat makes it, with its expiry); with a
- * stamp, only over an older one. */
-static const lr_script worker_note_lua = {
-    "worker_note",
-    "if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return 0 end\n"
-    "if ARGV[3] == '0' then\n"
-    "  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
-    "  return 1\n"
+/* KEYS: the worker's record, its places. ARGV: sessions, stamp (0: none),
+ * job ('': none). Only a record that exists (the heartbeat makes it, with
+ * its expiry); with a stamp, only over an older one. The job's place goes
+ * either way (a newer count has its session too). */
+static const lr_script note_sessions_lua = {
+    "note_sessions",
+    "if ARGV[3] ~= '' and redis.call('TYPE', KEYS[2])['ok'] == 'zset' then\n"
+    "  redis.call('ZREM', KEYS[2], ARGV[3])\n"
     "end\n"
-    "local old = tonumber(redis.call('HGET', KEYS[1], ARGV[1] .. '_at') or '') or 0\n"
-    "if (tonumber(ARGV[3]) or 0) < old then return 0 end\n"
-    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], ARGV[1] .. '_at', ARGV[3])\n"
+    "if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return 0 end\n"
+    "if ARGV[2] ~= '0' then\n"
+    "  local old = tonumber(redis.call('HGET', KEYS[1], 'sessions_at') or '') or 0\n"
+    "  if (tonumber(ARGV[2]) or 0) < old then return 0 end\n"
+    "  redis.call('HSET', KEYS[1], 'sessions_at', ARGV[2])\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'sessions', ARGV[1])\n"
     "return 1\n"};
 
 long long lr_q_stamp(long long *last)
@@ -1072,17 +1071,20 @@ long long lr_q_stamp(long long *last)
 	return *last;
 }
 
-int lr_q_worker_note(lr_q *q, const char *worker, const char *field, const char *value,
-                     long long at, lr_err *err)
+int lr_q_note_sessions(lr_q *q, const char *worker, long n, long long at, const char *job,
+                       lr_err *err)
 {
-	char key[LR_KEY_MAX], stamp[24];
-	const char *argv[4] = {key, field, value, stamp};
+	char key[LR_KEY_MAX], places[LR_KEY_MAX], name[LR_KEY_MAX], count[24], stamp[24];
+	const char *argv[5] = {key, places, count, stamp, job ? job : ""};
 	redisReply *rep = NULL;
 	int rc;
 
+	snprintf(count, sizeof(count), "%ld", n);
 	snprintf(stamp, sizeof(stamp), "%lld", at > 0 ? at : 0LL);
 	lr_key_worker(q->k, key, worker);
-	rc = lr_redis_eval(q->r, &rep, &worker_note_lua, 1, 3, argv, NULL, err);
+	snprintf(name, sizeof(name), "places:%s", worker);
+	lr_key(q->k, places, name);
+	rc = lr_redis_eval(q->r, &rep, &note_sessions_lua, 2, 3, argv, NULL, err);
 	if (rep)
 		freeReplyObject(rep);
 	return rc;
@@ -1103,10 +1105,12 @@ int lr_q_unregister(lr_q *q, const char *worker, lr_err *err)
 		if (rep)
 			freeReplyObject(rep);
 	}
-	if (rc == 0) { /* its wake stream (routed jobs stay pending, for the orphan sweep) */
+	/* Its wake stream (routed jobs stay pending, for the orphan sweep) and
+	 * the places reserved on it. */
+	for (int i = 0; rc == 0 && i < 2; i++) {
 		char name[LR_KEY_MAX];
 
-		snprintf(name, sizeof(name), "wake:%s", worker);
+		snprintf(name, sizeof(name), "%s:%s", i ? "places" : "wake", worker);
 		rc = lr_redis_cmd(q->r, &rep, err, "DEL %s", lr_key(q->k, wkey, name));
 		if (rep)
 			freeReplyObject(rep);
@@ -1213,18 +1217,25 @@ int lr_q_cb_take(lr_q *q, long lease_ms, long limit, lr_q_callback **cbs, size_t
 	return 0;
 }
 
-int lr_q_cb_report(lr_q *q, const char *id, long attempt, const char *outcome, const char *status,
-                   const char *detail, long retry_in_ms, lr_err *err)
+const char *lr_q_cb_outcome_name(lr_q_cb_outcome o)
+{
+	static const char *const names[] = {
+	    [LR_CB_DELIVERED] = "delivered", [LR_CB_RETRY] = "retry", [LR_CB_FAILED] = "failed"};
+
+	return (unsigned)o < sizeof(names) / sizeof(names[0]) ? names[o] : "?";
+}
+
+int lr_q_cb_report(lr_q *q, const char *id, long attempt, const lr_q_cb_attempt *at, lr_err *err)
 {
 	argv_list a = {0};
 	redisReply *rep = NULL;
 	int rc;
 
 	al_attempt(&a, q, id, attempt);
-	al_str(&a, outcome);
-	al_str(&a, status);
-	al_str(&a, detail ? detail : "");
-	al_long(&a, retry_in_ms);
+	al_str(&a, lr_q_cb_outcome_name(at->outcome));
+	al_str(&a, at->status);
+	al_str(&a, at->detail ? at->detail : "");
+	al_long(&a, at->retry_in_ms);
 	rc = run(q->r, &lr_lua_cb_report, &a, &rep, err);
 	return done(rep, &a, rc);
 }

@@ -112,13 +112,22 @@ typedef struct lr_q_taken {
 	redisReply *keep;
 } lr_q_taken;
 
-/* Take up to `count` new requests for `consumer` (or, with ids, the entries
- * it claimed from a stopped dispatcher). Requests that are not exactly one
- * field `spec`, or whose spec is over max_bytes, are rejected inside Redis
- * (and logged here; recorded under pol), not returned. Free *taken with
- * lr_q_taken_free, also after an error. */
-int lr_q_take(lr_q *q, const char *consumer, long count, size_t max_bytes, const lr_q_policy *pol,
-              const char *const *ids, size_t nids, lr_q_taken *taken, lr_err *err);
+/* What a dispatcher asks of lr_q_take. */
+typedef struct lr_q_taking {
+	const char *consumer;
+	long count;             /* requests at most */
+	size_t max_bytes;       /* a spec's size at most */
+	const lr_q_policy *pol; /* what a rejected request is recorded under */
+	const char *const *ids; /* entries it claimed from a stopped dispatcher, or NULL */
+	size_t nids;
+} lr_q_taking;
+
+/* Take up to t->count new requests for t->consumer (or, with ids, those
+ * entries). Requests that are not exactly one field `spec`, or whose spec
+ * is over max_bytes, are rejected inside Redis (and logged here; recorded
+ * under pol), not returned. Free *taken with lr_q_taken_free, also after an
+ * error. */
+int lr_q_take(lr_q *q, const lr_q_taking *t, lr_q_taken *taken, lr_err *err);
 void lr_q_taken_free(lr_q_taken *t); /* accepts NULL */
 
 /* What intake records for one request. */
@@ -181,10 +190,23 @@ typedef struct lr_q_callback {
  * into *keep (free it with freeReplyObject). */
 int lr_q_cb_take(lr_q *q, long lease_ms, long limit, lr_q_callback **cbs, size_t *n,
                  redisReply **keep, lr_err *err);
-/* Record an attempt: outcome "delivered", "retry" (again in retry_in_ms) or
- * "failed"; status and detail go into the job's `callback` event. */
-int lr_q_cb_report(lr_q *q, const char *id, long attempt, const char *outcome, const char *status,
-                   const char *detail, long retry_in_ms, lr_err *err);
+/* What became of a delivery attempt: the job's `callback_state` and its
+ * `callback` event's `outcome` name it ("delivered", "retry", "failed"). */
+typedef enum { LR_CB_DELIVERED, LR_CB_RETRY, LR_CB_FAILED } lr_q_cb_outcome;
+
+const char *lr_q_cb_outcome_name(lr_q_cb_outcome o);
+
+/* One delivery attempt, as recorded. */
+typedef struct lr_q_cb_attempt {
+	lr_q_cb_outcome outcome;
+	const char *status; /* the HTTP status, as text ("0": none) */
+	const char *detail; /* why it failed; NULL or "" for nothing */
+	long retry_in_ms;   /* LR_CB_RETRY: again this much later */
+} lr_q_cb_attempt;
+
+/* Record attempt `attempt` of job id's callback: its outcome, with status
+ * and detail in the job's `callback` event. */
+int lr_q_cb_report(lr_q *q, const char *id, long attempt, const lr_q_cb_attempt *at, lr_err *err);
 
 /* Cancel a job that is not final yet: it becomes `cancelled` at once (a
  * running attempt's writes are refused from then on). *prev (optional) gets
@@ -206,12 +228,20 @@ typedef struct lr_q_job {
 
 void lr_q_job_free(lr_q_job *j); /* frees the members; accepts NULL */
 
-/* Wait up to block_ms (< 0: do not wait) for a job and claim it. Returns 0 with *got = 1 and
- * *job filled, or *got = 0 when nothing was claimable (timeout, an entry
- * whose job was cancelled, expired or superseded, or a job whose keys were
- * broken: it is dead-lettered with the reason and logged). */
-int lr_q_next(lr_q *q, const char *worker, long block_ms, long lease_ms, lr_q_job *job, int *got,
-              lr_err *err);
+/* A claim of a job: for whom, its lease, and what it got. */
+typedef struct lr_q_claim {
+	const char *worker;
+	long lease_ms;
+	lr_q_job *job; /* filled when got */
+	int got;       /* out: 1 when a job was claimed */
+} lr_q_claim;
+
+/* Wait up to block_ms (< 0: do not wait) for a job and claim it for
+ * c->worker. Returns 0 with c->got = 1 and *c->job filled, or c->got = 0
+ * when nothing was claimable (timeout, an entry whose job was cancelled,
+ * expired or superseded, or a job whose keys were broken: it is
+ * dead-lettered with the reason and logged). */
+int lr_q_next(lr_q *q, long block_ms, lr_q_claim *c, lr_err *err);
 
 /* Extend the lease of a running attempt to now + lease_ms. LR_ESTALE when
  * the attempt is over; state and cur_attempt (both optional) then say what
@@ -259,16 +289,16 @@ typedef struct lr_q_result {
 int lr_q_finish(lr_q *q, const char *id, long attempt, const lr_q_result *res, lr_q_state *state,
                 lr_err *err);
 /* lr_q_finish, and in the same call (one round trip, one script) the next
- * job claimed for `worker` as lr_q_next would claim it without waiting: one
- * routed to it first, then a new one. Returns the finish's outcome as
- * lr_q_finish does; *got = 1 with *next filled when a job was claimed, which
- * can happen even when the finish was refused (LR_ESTALE): the worker must
- * then run or release it. An error before the reply (connection, busy, data)
- * claims nothing new, but a lost reply may have claimed one: retry with
- * lr_q_finish, and that job's lease runs out as after a lost claim reply. */
+ * job claimed for next->worker as lr_q_next would claim it without waiting:
+ * one routed to it first, then a new one. Returns the finish's outcome as
+ * lr_q_finish does; next->got = 1 with *next->job filled when a job was
+ * claimed, which can happen even when the finish was refused (LR_ESTALE):
+ * the worker must then run or release it. An error before the reply
+ * (connection, busy, data) claims nothing new, but a lost reply may have
+ * claimed one: retry with lr_q_finish, and that job's lease runs out as
+ * after a lost claim reply. */
 int lr_q_finish_next(lr_q *q, const char *id, long attempt, const lr_q_result *res,
-                     lr_q_state *state, const char *worker, long lease_ms, lr_q_job *next, int *got,
-                     lr_err *err);
+                     lr_q_state *state, lr_q_claim *next, lr_err *err);
 
 typedef enum {
 	LR_Q_RETRY,   /* the attempt failed (infrastructure): retry with backoff, or dead */
@@ -285,14 +315,17 @@ int lr_q_fail(lr_q *q, const char *id, long attempt, lr_q_fail_mode mode, const 
 /* Register the worker as alive for ttl_ms with descriptive fields. */
 int lr_q_heartbeat(lr_q *q, const char *worker, long ttl_ms, size_t n, const char *const *fields,
                    const char *const *values, lr_err *err);
-/* Set one field of the worker's record now, if the record exists (what
- * must not wait for the next heartbeat, e.g. `sessions`). at > 0: when the
- * value was taken (lr_q_stamp()); it is written, with <field>_at, only when
- * no later one is there (the heartbeat thread writes the field too, from
- * its own connection: without the stamps a beat that read the value before
- * this note could land after it and put the older value back). */
-int lr_q_worker_note(lr_q *q, const char *worker, const char *field, const char *value,
-                     long long at, lr_err *err);
+/* The worker's `sessions` (n held) in its record now, if the record exists
+ * (the claim routes cells by it: it must not wait for the next heartbeat).
+ * at > 0: when n was counted (lr_q_stamp()); it is written, with
+ * sessions_at, only when no later count is there (the heartbeat thread
+ * writes it too, from its own connection: without the stamps a beat that
+ * read the count before this note could land after it and put the older
+ * count back). job (or NULL): the job whose cell this count follows; the
+ * place its claim reserved on the worker (P places:<worker>) is dropped,
+ * the count holding its session now. */
+int lr_q_note_sessions(lr_q *q, const char *worker, long n, long long at, const char *job,
+                       lr_err *err);
 /* A stamp for a value written from two connections: microseconds of the
  * wall clock, and always more than *last (updated). */
 long long lr_q_stamp(long long *last);

@@ -50,17 +50,17 @@ static int read_stats(lr_err *err)
 	set_counter(dm.evicted, rep, "total:evicted");
 	set_counter(dm.finished_bytes, rep, "finished_bytes");
 	{
-		static const char *const outcomes[] = {"delivered", "failed"};
+		static const lr_q_cb_outcome outcomes[] = {LR_CB_DELIVERED, LR_CB_FAILED};
 
-		for (size_t i = 0; i < 2; i++) {
+		for (size_t i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++) {
+			const char *name = lr_q_cb_outcome_name(outcomes[i]);
 			char f[48];
 			const redisReply *v;
 
-			snprintf(f, sizeof(f), "total:callbacks_%s", outcomes[i]);
+			snprintf(f, sizeof(f), "total:callbacks_%s", name);
 			v = lr_reply_field(rep, f);
 			lr_metric_set(dm.callbacks,
-			              v && lr_reply_is_str(v) ? strtod(v->str, NULL) : 0,
-			              &outcomes[i]);
+			              v && lr_reply_is_str(v) ? strtod(v->str, NULL) : 0, &name);
 		}
 	}
 	{

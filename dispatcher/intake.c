@@ -270,6 +270,12 @@ static int control_entries(disp *d, const redisReply *entries, lr_err *err)
 
 static int take(disp *d, const char *const *ids, size_t nids, long *n, lr_err *err)
 {
+	const lr_q_taking ask = {.consumer = d->cfg.name,
+	                         .count = d->cfg.batch,
+	                         .max_bytes = d->cfg.job.max_spec_bytes,
+	                         .pol = &d->cfg.queue,
+	                         .ids = ids,
+	                         .nids = nids};
 	intake_batch b;
 	lr_q_taken t;
 	int rc;
@@ -277,8 +283,7 @@ static int take(disp *d, const char *const *ids, size_t nids, long *n, lr_err *e
 	b.n = 0;
 	b.bytes = 0;
 	lr_trace_begin("take");
-	rc = lr_q_take(&d->q, d->cfg.name, d->cfg.batch, d->cfg.job.max_spec_bytes, &d->cfg.queue,
-	               ids, nids, &t, err);
+	rc = lr_q_take(&d->q, &ask, &t, err);
 	if (rc == 0 && t.n > 0)
 		lr_trace_end(NULL);
 	for (size_t i = 0; rc == 0 && i < t.n; i++) {

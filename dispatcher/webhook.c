@@ -141,8 +141,8 @@ done:
 	return rc;
 }
 
-int wh_post(const wh_config *cfg, const wh_cidr *allow, size_t nallow, const char *url,
-            const char *id, long attempt, const char *body, size_t len, long *status, lr_err *err)
+int wh_post(const wh_config *cfg, const wh_cidr *allow, size_t nallow, const wh_delivery *d,
+            long *status, lr_err *err)
 {
 	char pin[400];
 	char hdr[4][160];
@@ -154,26 +154,26 @@ int wh_post(const wh_config *cfg, const wh_cidr *allow, size_t nallow, const cha
 	int rc;
 
 	*status = 0;
-	rc = guard(allow, nallow, url, pin, sizeof(pin), err);
+	rc = guard(allow, nallow, d->url, pin, sizeof(pin), err);
 	if (rc < 0)
 		return rc;
 	c = curl_easy_init();
 	if (c == NULL)
 		return lr_err_set(err, LR_ENOMEM, "out of memory");
-	snprintf(hdr[0], sizeof(hdr[0]), "X-Llmrepl-Delivery: %s", id);
-	snprintf(hdr[1], sizeof(hdr[1]), "X-Llmrepl-Attempt: %ld", attempt);
+	snprintf(hdr[0], sizeof(hdr[0]), "X-Llmrepl-Delivery: %s", d->id);
+	snprintf(hdr[1], sizeof(hdr[1]), "X-Llmrepl-Attempt: %ld", d->attempt);
 	snprintf(hdr[2], sizeof(hdr[2]), "Content-Type: application/json");
 	headers = curl_slist_append(headers, hdr[0]);
 	headers = curl_slist_append(headers, hdr[1]);
 	headers = curl_slist_append(headers, hdr[2]);
 	headers = curl_slist_append(headers, "Expect:");
 	if (cfg->secret != NULL && cfg->secret[0] != '\0') {
-		hmac_hex(sig, cfg->secret, body, len);
+		hmac_hex(sig, cfg->secret, d->body, d->len);
 		snprintf(hdr[3], sizeof(hdr[3]), "X-Llmrepl-Signature: sha256=%s", sig);
 		headers = curl_slist_append(headers, hdr[3]);
 	}
 	resolve = curl_slist_append(NULL, pin);
-	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_URL, d->url);
 	curl_easy_setopt(c, CURLOPT_RESOLVE, resolve);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
@@ -184,8 +184,8 @@ int wh_post(const wh_config *cfg, const wh_cidr *allow, size_t nallow, const cha
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "llmrepl-callback/1");
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(c, CURLOPT_POST, 1L);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, d->body);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)d->len);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
 	cc = curl_easy_perform(c);
@@ -253,9 +253,8 @@ static void deliver(wh_sender *s, const lr_q_callback *cb)
 {
 	char *body = body_of(cb);
 	char status[24];
-	const char *outcome;
+	lr_q_cb_attempt at = {LR_CB_RETRY, status, "", 0};
 	long code = 0;
-	long delay = 0;
 	lr_err why, err;
 	int rc;
 
@@ -264,27 +263,29 @@ static void deliver(wh_sender *s, const lr_q_callback *cb)
 	if (body == NULL) {
 		rc = lr_err_set(&why, LR_ENOMEM, "out of memory building the body");
 	} else {
-		rc = wh_post(&s->cfg, s->allow, s->nallow, cb->url, cb->id, cb->attempt, body,
-		             strlen(body), &code, &why);
+		wh_delivery d = {cb->url, cb->id, cb->attempt, body, strlen(body)};
+
+		rc = wh_post(&s->cfg, s->allow, s->nallow, &d, &code, &why);
 	}
 	free(body);
 	snprintf(status, sizeof(status), "%ld", code);
 	if (rc == 0)
-		outcome = "delivered";
+		at.outcome = LR_CB_DELIVERED;
 	else if (rc == LR_EINVAL || cb->attempt >= s->cfg.max_attempts)
-		outcome = "failed"; /* refused by the guard, or out of attempts */
+		at.outcome = LR_CB_FAILED; /* refused by the guard, or out of attempts */
 	else
-		outcome = "retry";
-	if (strcmp(outcome, "retry") == 0)
-		delay = retry_delay(&s->cfg, cb->attempt);
+		at.outcome = LR_CB_RETRY;
+	if (at.outcome == LR_CB_RETRY)
+		at.retry_in_ms = retry_delay(&s->cfg, cb->attempt);
+	if (rc != 0)
+		at.detail = why.msg;
 	if (rc == 0)
 		log_info("job %s: callback delivered (attempt %ld, HTTP %ld)", cb->id, cb->attempt,
 		         code);
 	else
 		log_warn("job %s: callback attempt %ld: %s -> %s", cb->id, cb->attempt, why.msg,
-		         outcome);
-	rc = lr_q_cb_report(&s->q, cb->id, cb->attempt, outcome, status, rc == 0 ? "" : why.msg,
-	                    delay, &err);
+		         lr_q_cb_outcome_name(at.outcome));
+	rc = lr_q_cb_report(&s->q, cb->id, cb->attempt, &at, &err);
 	if (rc < 0)
 		log_warn("job %s: callback outcome not recorded: %s", cb->id, err.msg);
 }

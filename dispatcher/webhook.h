@@ -66,9 +66,18 @@ int wh_start(wh_sender **out, const lr_redis_opts *redis_opts, const lr_keys *ke
              const wh_config *cfg, const volatile sig_atomic_t *stop, lr_err *err);
 void wh_stop(wh_sender *s); /* accepts NULL; waits for the thread */
 
+/* One delivery of a job's callback. */
+typedef struct wh_delivery {
+	const char *url;
+	const char *id; /* the job's */
+	long attempt;   /* 1, 2, ... */
+	const char *body;
+	size_t len;
+} wh_delivery;
+
 /* One POST (exposed for tests): 0 on a 2xx, else an error naming why;
  * *status gets the HTTP status (0 when there was none). */
-int wh_post(const wh_config *cfg, const wh_cidr *allow, size_t nallow, const char *url,
-            const char *id, long attempt, const char *body, size_t len, long *status, lr_err *err);
+int wh_post(const wh_config *cfg, const wh_cidr *allow, size_t nallow, const wh_delivery *d,
+            long *status, lr_err *err);
 
 #endif

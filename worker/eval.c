@@ -205,19 +205,29 @@ static int early_answers(void)
 	return v == NULL || strcmp(v, "0") != 0;
 }
 
+/* Where and how an evaluation's request runs: the same for each of its
+ * runs (the retries too). */
+typedef struct run_where {
+	sbx_pool *pool;        /* NULL: a cold run */
+	const sbx_config *cfg; /* a cold run's */
+	const sbx_limits *lim;
+	const eval_request *req;
+	double budget;
+} run_where;
+
 /* One sandbox run of the request. A pooled split run may end at the judge's
  * answer, its end reaped beside what follows (sbx_limits.early_answer). */
-static int run_once(sbx_result *res, sbx_pool *pool, const sbx_config *cfg,
-                    const sbx_limits *lim_in, const eval_request *req, double budget,
-                    double test_timeout, int isolate, int split, lr_err *err)
+static int run_once(sbx_result *res, const run_where *w, double test_timeout, int isolate,
+                    int split, lr_err *err)
 {
-	sbx_limits lim_early = *lim_in;
+	sbx_pool *pool = w->pool;
+	sbx_limits lim_early = *w->lim;
 	const sbx_limits *lim = &lim_early;
 	char *request;
 	int rc;
 
 	lim_early.early_answer = pool != NULL && split && early_answers();
-	request = build_request(req, lim, budget, test_timeout, isolate, split);
+	request = build_request(w->req, lim, w->budget, test_timeout, isolate, split);
 
 	memset(res, 0, sizeof(*res));
 	if (request == NULL)
@@ -226,7 +236,7 @@ static int run_once(sbx_result *res, sbx_pool *pool, const sbx_config *cfg,
 	if (pool != NULL)
 		rc = sbx_pool_run(pool, res, lim, request, strlen(request));
 	else
-		rc = sbx_run(res, cfg, lim, request, strlen(request));
+		rc = sbx_run(res, w->cfg, lim, request, strlen(request));
 	lr_trace_mark("e.run");
 	free(request);
 	if (rc == 0)
@@ -340,14 +350,13 @@ static int entry_gave_up(const sbx_result *res)
 
 /* The run, and the isolated retry when the in-process run left no usable
  * answer (ctx->retried says why). */
-static int run_judged(sbx_result *res, sbx_pool *pool, const sbx_config *cfg, const sbx_limits *lim,
-                      const eval_request *req, double budget, eval_judge_ctx *ctx, char *retried,
+static int run_judged(sbx_result *res, const run_where *w, eval_judge_ctx *ctx, char *retried,
                       size_t retried_len, lr_err *err)
 {
+	const eval_request *req = w->req;
 	char why[128];
 	const char *reason;
-	int rc = run_once(res, pool, cfg, lim, req, budget, ctx->test_timeout_s, req->isolate != 0,
-	                  ctx->split, err);
+	int rc = run_once(res, w, ctx->test_timeout_s, req->isolate != 0, ctx->split, err);
 
 	ctx->retried = NULL;
 	if (rc == 0 && ctx->split && unsplittable(res)) {
@@ -356,14 +365,12 @@ static int run_judged(sbx_result *res, sbx_pool *pool, const sbx_config *cfg, co
 		 * the judge's process there and could write all of it). */
 		sbx_result_free(res);
 		ctx->split = 0;
-		rc = run_once(res, pool, cfg, lim, req, budget, ctx->test_timeout_s,
-		              req->isolate != 0, 0, err);
+		rc = run_once(res, w, ctx->test_timeout_s, req->isolate != 0, 0, err);
 	}
 	if (rc == 0 && !req->isolate && (reason = needs_isolation(res, why, sizeof(why)))) {
 		snprintf(retried, retried_len, "%s", reason);
 		sbx_result_free(res);
-		rc = run_once(res, pool, cfg, lim, req, budget, ctx->test_timeout_s, 1, ctx->split,
-		              err);
+		rc = run_once(res, w, ctx->test_timeout_s, 1, ctx->split, err);
 		ctx->retried = retried;
 	}
 	return rc;
@@ -396,6 +403,7 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 	eval_judge_ctx ctx;
 	eval_request local;
 	eval_static_job sj;
+	run_where w;
 	json_object *st = NULL, *ans = NULL;
 	double budget, started_s, st_s = 0, st_budget;
 	size_t code_len, tests_len;
@@ -440,15 +448,15 @@ int eval_run(eval_outcome *out, sbx_pool *pool, const sbx_config *cfg, const eva
 	 * pool's server loads them once for every later run. */
 	if (local.static_checks)
 		sbx_pool_want(pool, SBX_WANT_STATIC);
-	rc = run_judged(&res, pool, cfg, &lim, &local, budget, &ctx, retried, sizeof(retried), err);
+	w = (run_where){pool, cfg, &lim, &local, budget};
+	rc = run_judged(&res, &w, &ctx, retried, sizeof(retried), err);
 	if (sj.started && eval_static_end(&sj, &st, &st_s) < 0 && rc == 0) {
 		/* The service failed during the run, which skipped the tools: run
 		 * again with the tools in the judge. */
 		sbx_result_free(&res);
 		local.static_checks = req->static_checks;
 		sbx_pool_want(pool, SBX_WANT_STATIC);
-		rc = run_judged(&res, pool, cfg, &lim, &local, budget, &ctx, retried,
-		                sizeof(retried), err);
+		rc = run_judged(&res, &w, &ctx, retried, sizeof(retried), err);
 	}
 	/* Parsed once: the findings go into the parsed answer, which the
 	 * judging reads as it is (not written out and parsed again). */

@@ -373,12 +373,12 @@ static void commit_after(lr_jobctx *ctx, const lr_job_result *res, void *arg)
 {
 	const lr_job_spec *s = lr_jobctx_spec(ctx);
 	pending_commit *p = arg;
+	sg_cell cell = {p->n, s->code, res->result_json ? res->result_json : "{}", res->summary};
 	char oid[GITSTORE_OID_HEX + 1];
 	lr_err e;
 
 	lr_err_clear(&e);
-	if (sg_commit_cell(ctx, &p->ss, s->session, p->n, s->code,
-	                   res->result_json ? res->result_json : "{}", res->summary, oid, &e) < 0)
+	if (sg_commit_cell(ctx, &p->ss, s->session, &cell, oid, &e) < 0)
 		log_warn("session %s: cell %zu is recorded but not committed: %s", s->session,
 		         p->n + 1, e.msg);
 }

@@ -137,9 +137,17 @@ static char *commit_summary(const cand *c, const step_info *si)
 	return strdup(buf);
 }
 
-static int write_hash(loop_run *L, long n, const cand *c, const step_info *si, const char *report,
-                      const char *commit, double t_commit_ms, long tokens_total,
-                      const char *summary, lr_err *err)
+/* What recording an iteration made, for its hash. */
+typedef struct recorded {
+	const char *report; /* the report JSON */
+	const char *summary;
+	const char *commit; /* its commit's oid */
+	double t_commit_ms;
+	long tokens_total; /* the job's, with this iteration's */
+} recorded;
+
+static int write_hash(loop_run *L, long n, const cand *c, const step_info *si, const recorded *r,
+                      lr_err *err)
 {
 	enum { NF = 36 };
 	const char *f[NF], *v[NF];
@@ -166,23 +174,23 @@ static int write_hash(loop_run *L, long n, const cand *c, const step_info *si, c
 	NUM("attempt", "%ld", L->attempt);
 	NUM("base", "%ld", si->base);
 	STR("code", c->a.code);
-	STR("report", report);
+	STR("report", r->report);
 	STR("stdout", out);
 	STR("stderr", errs);
-	STR("commit", commit);
+	STR("commit", r->commit);
 	STR("passed", c->it.passed ? "1" : "0");
 	NUM("score", "%.4f", c->it.score);
 	NUM("tests_passed", "%d", c->it.tests_passed);
 	NUM("tests_total", "%d", c->it.tests_total);
-	STR("summary", summary);
+	STR("summary", r->summary);
 	STR("error", c->error);
 	NUM("tokens_prompt", "%ld", si->tokens_prompt);
 	NUM("tokens_completion", "%ld", si->tokens_completion);
 	NUM("tokens", "%ld", si->tokens_prompt + si->tokens_completion);
-	NUM("tokens_total", "%ld", tokens_total);
+	NUM("tokens_total", "%ld", r->tokens_total);
 	NUM("t_model_ms", "%.1f", si->t_model_ms);
 	NUM("t_eval_ms", "%.1f", si->t_eval_ms);
-	NUM("t_commit_ms", "%.1f", t_commit_ms);
+	NUM("t_commit_ms", "%.1f", r->t_commit_ms);
 	STR("model", c->a.model);
 	STR("finish_reason", c->a.finish_reason);
 	STR("extract", c->a.extract);
@@ -199,7 +207,7 @@ static int write_hash(loop_run *L, long n, const cand *c, const step_info *si, c
 	NUM("elapsed_s", "%.3f", loop_elapsed(L));
 #undef NUM
 #undef STR
-	rc = lr_jobctx_iteration(L->ctx, n, k, f, v, NULL, summary, err);
+	rc = lr_jobctx_iteration(L->ctx, n, k, f, v, NULL, r->summary, err);
 	free(out);
 	free(errs);
 	free(cands);
@@ -213,6 +221,7 @@ static int record(loop_run *L, cand *c, const step_info *si, lr_err *err)
 	loop_meta m;
 	char oid[GITSTORE_OID_HEX + 1];
 	char *report = NULL, *summary = NULL;
+	recorded rec;
 	long long t;
 	int existed = 0;
 	int rc;
@@ -255,8 +264,8 @@ static int record(loop_run *L, cand *c, const step_info *si, lr_err *err)
 		goto cleanup;
 	if (existed)
 		log_info("job %s: iteration %ld was already committed (%s)", L->id, n, oid);
-	rc = write_hash(L, n, c, si, report, oid, (double)(lr_now_ms() - t), m.tokens_total,
-	                summary, err);
+	rec = (recorded){report, summary, oid, (double)(lr_now_ms() - t), m.tokens_total};
+	rc = write_hash(L, n, c, si, &rec, err);
 	if (rc < 0)
 		goto cleanup;
 	rc = loop_push_iter(L, &c->it, oid, summary, si->refactor_kept, si->refactor_reason);

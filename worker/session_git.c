@@ -59,23 +59,22 @@ static char *session_text(const ss_session *ss, size_t upto, const char *code, s
 	return lr_buf_steal(&b);
 }
 
-static int commit_one(gitstore *gs, const ss_session *ss, size_t i, const char *code,
-                      const char *report, const char *summary, size_t max_file,
+static int commit_one(gitstore *gs, const ss_session *ss, const sg_cell *cell, size_t max_file,
                       char oid[GITSTORE_OID_HEX + 1], lr_err *err)
 {
 	gitstore_file f[3];
 	gitstore_commit_req req;
 	size_t slen = 0;
-	char *stext = session_text(ss, i, code, max_file, &slen);
+	char *stext = session_text(ss, cell->n, cell->code, max_file, &slen);
 	int existed = 0;
 	int rc;
 
-	f[0] = (gitstore_file){"cell.py", code, strlen(code)};
-	f[1] = (gitstore_file){"report.json", report, strlen(report)};
+	f[0] = (gitstore_file){"cell.py", cell->code, strlen(cell->code)};
+	f[1] = (gitstore_file){"report.json", cell->report, strlen(cell->report)};
 	f[2] = (gitstore_file){"session.py", stext, slen};
 	memset(&req, 0, sizeof(req));
-	req.iteration = (long)i;
-	req.summary = summary;
+	req.iteration = (long)cell->n;
+	req.summary = cell->summary;
 	req.files = f;
 	req.nfiles = stext ? 3 : 2;
 	rc = gitstore_commit(oid, &existed, gs, &req, err);
@@ -104,9 +103,11 @@ static int backfill(gitstore *gs, const ss_session *ss, size_t n, size_t max_fil
 		rc = 0;
 	}
 	for (size_t i = (size_t)from; rc == 0 && i < n; i++) {
+		sg_cell cell = {i, ss->cells[i], rep, sum};
+
 		snprintf(rep, sizeof(rep), "{\"cell\": %zu, \"backfilled\": true}", i + 1);
 		snprintf(sum, sizeof(sum), "cell %zu: recorded (its output was not kept)", i + 1);
-		rc = commit_one(gs, ss, i, ss->cells[i], rep, sum, max_file, oid, err);
+		rc = commit_one(gs, ss, &cell, max_file, oid, err);
 	}
 	return rc;
 }
@@ -137,8 +138,7 @@ static int keep(lr_jobctx *ctx, const char *sid, long idle_ms, size_t ncommitted
 	return rc;
 }
 
-int sg_commit_cell(lr_jobctx *ctx, const ss_session *ss, const char *sid, size_t n,
-                   const char *code, const char *report, const char *summary,
+int sg_commit_cell(lr_jobctx *ctx, const ss_session *ss, const char *sid, const sg_cell *cell,
                    char oid[GITSTORE_OID_HEX + 1], lr_err *err)
 {
 	const wk_config *cfg = lr_jobctx_config(ctx);
@@ -157,11 +157,11 @@ int sg_commit_cell(lr_jobctx *ctx, const ss_session *ss, const char *sid, size_t
 	o.blind_writes = 1; /* session.py and report.json are new each cell */
 	rc = gitstore_open(&gs, lr_jobctx_q(ctx)->r, sid, lr_jobctx_attempt(ctx), &o, err);
 	if (rc == 0)
-		rc = backfill(gs, ss, n, o.max_file, err);
+		rc = backfill(gs, ss, cell->n, o.max_file, err);
 	if (rc == 0)
-		rc = commit_one(gs, ss, n, code, report, summary, o.max_file, oid, err);
+		rc = commit_one(gs, ss, cell, o.max_file, oid, err);
 	gitstore_free(gs);
 	if (rc == 0)
-		rc = keep(ctx, sid, ss->idle_timeout_ms, n + 1, oid, err);
+		rc = keep(ctx, sid, ss->idle_timeout_ms, cell->n + 1, oid, err);
 	return rc;
 }

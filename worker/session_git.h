@@ -20,12 +20,19 @@
 #include "job_ctx.h"
 #include "session_store.h"
 
-/* Commit cell n + 1 (the `code` recorded after ss's first n cells) with its
- * report and summary, first committing any earlier recorded cell the history
+/* A cell to commit: cell n + 1 of its session (the code recorded after
+ * the first n cells), with its report and summary. */
+typedef struct sg_cell {
+	size_t n;
+	const char *code;
+	const char *report; /* the cell's result JSON */
+	const char *summary;
+} sg_cell;
+
+/* Commit the cell, first committing any earlier recorded cell the history
  * lacks; the exec job (ctx's), once its attempt has finished it as done,
  * gets `commit`. oid receives the commit's id. */
-int sg_commit_cell(lr_jobctx *ctx, const ss_session *ss, const char *sid, size_t n,
-                   const char *code, const char *report, const char *summary,
+int sg_commit_cell(lr_jobctx *ctx, const ss_session *ss, const char *sid, const sg_cell *cell,
                    char oid[GITSTORE_OID_HEX + 1], lr_err *err);
 
 #endif

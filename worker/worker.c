@@ -101,18 +101,17 @@ static void record_failure(wk *w, const lr_q_job *job, lr_q_fail_mode mode, cons
 }
 
 /* The sessions held, in the worker's record as soon as they change: the
- * claim routes cells by it (a worker at its limit gets no new session). */
-static void note_sessions(wk *w)
+ * claim routes cells by it (a worker at its limit gets no new session).
+ * job: the job just run (or NULL), whose place reserved here the count now
+ * holds (a count that did not change leaves it to the job's end). */
+static void note_sessions(wk *w, const char *job)
 {
 	long n = (long)sh_count();
-	char v[24];
 
 	lr_metric_set(wk_m.sessions_held, (double)n, NULL);
 	if (n == w->sessions_noted)
 		return;
-	snprintf(v, sizeof(v), "%ld", n);
-	if (lr_q_worker_note(&w->q, w->cfg->name, "sessions", v, wk_hb_sessions(w->hb, n), NULL) ==
-	    0)
+	if (lr_q_note_sessions(&w->q, w->cfg->name, n, wk_hb_sessions(w->hb, n), job, NULL) == 0)
 		w->sessions_noted = n;
 }
 
@@ -149,12 +148,15 @@ static int record_result(wk *w, const lr_q_job *job, lr_job_result *res, int tak
 	rec.values = (const char *const *)res->extra_values;
 	do {
 		lr_err_clear(&err);
-		if (take_next && tries == 0)
+		if (take_next && tries == 0) {
+			lr_q_claim next = {w->cfg->name, w->cfg->lease_ms, &w->next, 0};
+
 			rc =
-			    lr_q_finish_next(&w->q, job->id, job->attempt, &rec, NULL, w->cfg->name,
-			                     w->cfg->lease_ms, &w->next, &w->has_next, &err);
-		else
+			    lr_q_finish_next(&w->q, job->id, job->attempt, &rec, NULL, &next, &err);
+			w->has_next = next.got;
+		} else {
 			rc = lr_q_finish(&w->q, job->id, job->attempt, &rec, NULL, &err);
+		}
 	} while (again(w, rc, &err, &tries, start));
 	lr_trace_mark("w.finish");
 	if (rc == 0) {
@@ -224,7 +226,7 @@ static void run_job(wk *w, const lr_q_job *job)
 	lr_trace_mark("w.parse");
 	rc = kind->run(&ctx, &res, &err);
 	lr_trace_mark("w.run");
-	note_sessions(w); /* before the outcome: whoever reads it sees the room it left */
+	note_sessions(w, job->id); /* before the outcome: whoever reads it sees the room */
 	lr_metric_observe1(wk_m.run, lr_now_s() - run_from, job->kind);
 	if (rc == 0) {
 		/* The finish takes the next job along, unless work follows the
@@ -313,9 +315,12 @@ int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 		}
 		/* After a job or a round of help, look for the next job without
 		 * waiting: when none waits, help with an open batch (batch_help.h). */
-		if (rc == 0 && !got)
-			rc = lr_q_next(&w.q, cfg->name, w.look ? -1 : cfg->block_ms, cfg->lease_ms,
-			               &job, &got, err);
+		if (rc == 0 && !got) {
+			lr_q_claim c = {cfg->name, cfg->lease_ms, &job, 0};
+
+			rc = lr_q_next(&w.q, w.look ? -1 : cfg->block_ms, &c, err);
+			got = c.got;
+		}
 		if (rc < 0) {
 			/* Whatever went wrong, the worker keeps trying: it never
 			 * stops taking jobs while it runs, and says why it cannot. */
@@ -338,14 +343,14 @@ int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 		}
 		down = 0;
 		sh_sweep();
-		note_sessions(&w);
+		note_sessions(&w, NULL);
 		if (!got) {
 			w.look = cfg->batch_share && help(&w) > 0;
 			continue;
 		}
 		run_job(&w, &job);
 		lr_q_job_free(&job);
-		note_sessions(&w);
+		note_sessions(&w, NULL);
 		w.look = cfg->batch_share;
 	}
 	if (w.has_next) { /* claimed by the last finish as the stop came */

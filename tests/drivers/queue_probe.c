@@ -41,8 +41,11 @@ static int op_take(lr_q *q, const lr_q_policy *pol, int argc, char **argv, lr_er
 
 	if (argc < 3)
 		return lr_err_set(e, LR_EINVAL, "take CONSUMER COUNT MAX_BYTES [ID...]");
-	rc = lr_q_take(q, argv[0], strtol(argv[1], NULL, 10), (size_t)strtoul(argv[2], NULL, 10),
-	               pol, (const char *const *)argv + 3, (size_t)(argc - 3), &t, e);
+	rc = lr_q_take(q,
+	               &(lr_q_taking){argv[0], strtol(argv[1], NULL, 10),
+	                              (size_t)strtoul(argv[2], NULL, 10), pol,
+	                              (const char *const *)argv + 3, (size_t)(argc - 3)},
+	               &t, e);
 	for (size_t i = 0; rc == 0 && i < t.n; i++)
 		printf("%s\t%s\n", t.reqs[i].id, t.reqs[i].spec);
 	lr_q_taken_free(&t);
@@ -97,14 +100,14 @@ int main(int argc, char **argv)
 			printf("%s\n", !recorded ? "exists" : rec.queued ? "queued" : "rejected");
 	} else if (strcmp(op, "next") == 0 && n == 2) {
 		lr_q_job job;
-		int got = 0;
+		lr_q_claim c = {a[0], strtol(a[1], NULL, 10), &job, 0};
 
-		rc = lr_q_next(&q, a[0], 100, strtol(a[1], NULL, 10), &job, &got, &e);
-		if (rc == 0 && got)
+		rc = lr_q_next(&q, 100, &c, &e);
+		if (rc == 0 && c.got)
 			printf("%s %ld %s\n", job.id, job.attempt, job.kind);
 		else if (rc == 0)
 			printf("none\n");
-		if (got)
+		if (c.got)
 			lr_q_job_free(&job);
 	} else if (strcmp(op, "renew") == 0 && n == 4) {
 		rc = lr_q_renew(&q, a[0], strtol(a[1], NULL, 10), a[2], strtol(a[3], NULL, 10),
