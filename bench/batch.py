@@ -40,7 +40,7 @@ of sharing in the same run.
 evaluate each item in a sandbox run of its own (--batch-group 1), the other's
 up to N items per run (--batch-group N, worker/eval_group.c).
 
-    python3 bench/batch.py [--runs 3] [--workers 1] [--static] [--trace FILE]
+    python3 bench/batch.py [--runs 3] [--workers 1] [--static] [--trace FILE] [--perf FILE]
                            [--share-compare | --group-compare N]
 """
 import argparse
@@ -198,7 +198,7 @@ def timeline_of(r, jid):
     t_req = int(jid.split("-")[0])
     evs = r.call("XRANGE", PREFIX + "job:" + jid + ":events", "-", "+")
     run = done = None
-    items, by = [], {}
+    items, by, ends = [], {}, {}
     for _, f in evs:
         d = dict(zip(f[::2], f[1::2]))
         at = int(d.get("at", 0))
@@ -206,7 +206,9 @@ def timeline_of(r, jid):
             run = at
         elif d.get("type") == "item":
             items.append(at)
-            by[d.get("worker", "?")] = by.get(d.get("worker", "?"), 0) + 1
+            w = d.get("worker", "?")
+            by[w] = by.get(w, 0) + 1
+            ends[w] = at - run if run is not None else at
         elif d.get("type") == "done":
             done = at
     items.sort()
@@ -218,7 +220,8 @@ def timeline_of(r, jid):
     for t in items:
         tenths[min(9, (t - run) * 10 // span)] += 1
     return (f"claim {run - t_req} ms, first item +{items[0] - run}, last +{items[-1] - run}, "
-            f"done +{done - run} ms; items by worker {by}; longest gaps {gaps} ms; "
+            f"done +{done - run} ms; items by worker {by}, each one's last +{ends} ms; "
+            f"longest gaps {gaps} ms; "
             f"per tenth {tenths}")
 
 
@@ -293,6 +296,35 @@ def side_by_side(args, spec, files, stack, tmp, what, off, on):
           f"{statistics.median(v[1] / v[2] for v in rows):.2f}x")
 
 
+PERF_HZ = 2999
+
+
+def perf_start(args, run):
+    """With --perf, `perf record -a` started for the first run's batch job:
+    (the process, the factories running now), or None."""
+    if not args.perf or run > 0:
+        return None
+    import perf_roles
+    p = subprocess.Popen(["perf", "record", "-a", "-F", str(PERF_HZ), "-o", args.perf, "--",
+                          "sleep", "600"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)  # perf's start: its own CPU outside the batch
+    return p, perf_roles.factories_now(), args.perf
+
+
+def perf_report(perf, stack, items):
+    """perf stopped; the batch's CPU by process role (bench/perf_roles.py)."""
+    if perf is None:
+        return
+    import perf_roles
+    proc, factories, path = perf
+    proc.send_signal(2)
+    proc.wait()
+    workers = [p.pid for p in stack.procs if p.role == "worker"]
+    others = {p.pid: p.role for p in stack.procs if p.role in ("redis", "dispatcher")}
+    print("\n".join(perf_roles.report(path, workers, others, PERF_HZ, items, factories)),
+          flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3)
@@ -302,6 +334,9 @@ def main():
     ap.add_argument("--trace", metavar="FILE",
                     help="run the dispatcher and workers with LLMREPL_JOB_TRACE=1 and "
                     "LLMREPL_SBX_TRACE=1 and write their logs to FILE (for bench/sbx_trace.py)")
+    ap.add_argument("--perf", metavar="FILE",
+                    help="record the first run's batch job with perf record -a into FILE and "
+                    "print its CPU by process role (bench/perf_roles.py)")
     ap.add_argument("--share-compare", action="store_true",
                     help="batch sharing off and on side by side (see above)")
     ap.add_argument("--group-compare", type=int, metavar="N", default=0,
@@ -347,9 +382,11 @@ def main():
             bare_cpu = []
             b = bare_once(files, bare_cpu)
             tl = []
+            perf = perf_start(args, r)
             c0, m0 = stack.cpu(), machine_busy()
             j = batch_once(conn, spec, tl)
             c1, m1 = stack.cpu(), machine_busy()
+            perf_report(perf, stack, len(items))
             busy, idle = m1[0] - m0[0], m1[1] - m0[1]
             print(f"run {r + 1}: batch job {j:.2f} s: CPU per item (ms): " +
                   ", ".join(f"{k} {(c1[k] - c0[k]) * 1000 / len(items):.2f}" for k in c0) +

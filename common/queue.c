@@ -1042,19 +1042,22 @@ int lr_q_heartbeat(lr_q *q, const char *worker, long ttl_ms, size_t n, const cha
 	return done(rep, &a, rc);
 }
 
-/* KEYS: the worker's record. ARGV: field, value, stamp (0: none). Only a
- * record that exists (the heartbeat makes it, with its expiry); with a
- * stamp, only over an older one. */
-static const lr_script worker_note_lua = {
-    "worker_note",
-    "if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return 0 end\n"
-    "if ARGV[3] == '0' then\n"
-    "  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
-    "  return 1\n"
+/* KEYS: the worker's record, its places. ARGV: sessions, stamp (0: none),
+ * job ('': none). Only a record that exists (the heartbeat makes it, with
+ * its expiry); with a stamp, only over an older one. The job's place goes
+ * either way (a newer count has its session too). */
+static const lr_script note_sessions_lua = {
+    "note_sessions",
+    "if ARGV[3] ~= '' and redis.call('TYPE', KEYS[2])['ok'] == 'zset' then\n"
+    "  redis.call('ZREM', KEYS[2], ARGV[3])\n"
     "end\n"
-    "local old = tonumber(redis.call('HGET', KEYS[1], ARGV[1] .. '_at') or '') or 0\n"
-    "if (tonumber(ARGV[3]) or 0) < old then return 0 end\n"
-    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], ARGV[1] .. '_at', ARGV[3])\n"
+    "if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return 0 end\n"
+    "if ARGV[2] ~= '0' then\n"
+    "  local old = tonumber(redis.call('HGET', KEYS[1], 'sessions_at') or '') or 0\n"
+    "  if (tonumber(ARGV[2]) or 0) < old then return 0 end\n"
+    "  redis.call('HSET', KEYS[1], 'sessions_at', ARGV[2])\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'sessions', ARGV[1])\n"
     "return 1\n"};
 
 long long lr_q_stamp(long long *last)
@@ -1068,17 +1071,20 @@ long long lr_q_stamp(long long *last)
 	return *last;
 }
 
-int lr_q_worker_note(lr_q *q, const char *worker, const char *field, const char *value,
-                     long long at, lr_err *err)
+int lr_q_note_sessions(lr_q *q, const char *worker, long n, long long at, const char *job,
+                       lr_err *err)
 {
-	char key[LR_KEY_MAX], stamp[24];
-	const char *argv[4] = {key, field, value, stamp};
+	char key[LR_KEY_MAX], places[LR_KEY_MAX], name[LR_KEY_MAX], count[24], stamp[24];
+	const char *argv[5] = {key, places, count, stamp, job ? job : ""};
 	redisReply *rep = NULL;
 	int rc;
 
+	snprintf(count, sizeof(count), "%ld", n);
 	snprintf(stamp, sizeof(stamp), "%lld", at > 0 ? at : 0LL);
 	lr_key_worker(q->k, key, worker);
-	rc = lr_redis_eval(q->r, &rep, &worker_note_lua, 1, 3, argv, NULL, err);
+	snprintf(name, sizeof(name), "places:%s", worker);
+	lr_key(q->k, places, name);
+	rc = lr_redis_eval(q->r, &rep, &note_sessions_lua, 2, 3, argv, NULL, err);
 	if (rep)
 		freeReplyObject(rep);
 	return rc;
@@ -1099,10 +1105,12 @@ int lr_q_unregister(lr_q *q, const char *worker, lr_err *err)
 		if (rep)
 			freeReplyObject(rep);
 	}
-	if (rc == 0) { /* its wake stream (routed jobs stay pending, for the orphan sweep) */
+	/* Its wake stream (routed jobs stay pending, for the orphan sweep) and
+	 * the places reserved on it. */
+	for (int i = 0; rc == 0 && i < 2; i++) {
 		char name[LR_KEY_MAX];
 
-		snprintf(name, sizeof(name), "wake:%s", worker);
+		snprintf(name, sizeof(name), "%s:%s", i ? "places" : "wake", worker);
 		rc = lr_redis_cmd(q->r, &rep, err, "DEL %s", lr_key(q->k, wkey, name));
 		if (rep)
 			freeReplyObject(rep);

@@ -315,14 +315,17 @@ int lr_q_fail(lr_q *q, const char *id, long attempt, lr_q_fail_mode mode, const 
 /* Register the worker as alive for ttl_ms with descriptive fields. */
 int lr_q_heartbeat(lr_q *q, const char *worker, long ttl_ms, size_t n, const char *const *fields,
                    const char *const *values, lr_err *err);
-/* Set one field of the worker's record now, if the record exists (what
- * must not wait for the next heartbeat, e.g. `sessions`). at > 0: when the
- * value was taken (lr_q_stamp()); it is written, with <field>_at, only when
- * no later one is there (the heartbeat thread writes the field too, from
- * its own connection: without the stamps a beat that read the value before
- * this note could land after it and put the older value back). */
-int lr_q_worker_note(lr_q *q, const char *worker, const char *field, const char *value,
-                     long long at, lr_err *err);
+/* The worker's `sessions` (n held) in its record now, if the record exists
+ * (the claim routes cells by it: it must not wait for the next heartbeat).
+ * at > 0: when n was counted (lr_q_stamp()); it is written, with
+ * sessions_at, only when no later count is there (the heartbeat thread
+ * writes it too, from its own connection: without the stamps a beat that
+ * read the count before this note could land after it and put the older
+ * count back). job (or NULL): the job whose cell this count follows; the
+ * place its claim reserved on the worker (P places:<worker>) is dropped,
+ * the count holding its session now. */
+int lr_q_note_sessions(lr_q *q, const char *worker, long n, long long at, const char *job,
+                       lr_err *err);
 /* A stamp for a value written from two connections: microseconds of the
  * wall clock, and always more than *last (updated). */
 long long lr_q_stamp(long long *last);

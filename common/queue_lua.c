@@ -156,6 +156,44 @@ const lr_script lr_lua_take = {"take", LUA_PRELUDE
 	"-- then passes it on, ROUTES_MAX times at most; a job back in line (its entry\n" \
 	"-- redelivered by the orphan sweep, or its retry) is a new entry, routed afresh.\n" \
 	"local ROUTES_MAX = 4\n" \
+	"-- A place for the session on the worker a cell goes to, reserved by the\n" \
+	"-- script that sends it there (routes it, or claims it for the worker\n" \
+	"-- itself) when that worker does not hold the session: the job's id in\n" \
+	"-- P places:<worker> (a zset, scored by when), counted as a session held\n" \
+	"-- while the job is routed there (queued, its entry the routed one) or\n" \
+	"-- running there. The worker's note of a count that has the session drops\n" \
+	"-- it (lr_q_note_sessions); a member whose job has gone elsewhere, ended or\n" \
+	"-- vanished is dropped when it is counted; the set expires with the\n" \
+	"-- worker's record (the heartbeat's expiry; unregister deletes it). So two\n" \
+	"-- cells are never sent to one free place, and a dead worker's places go\n" \
+	"-- with it.\n" \
+	"local PLACES_MAX = 256\n" \
+	"local function places(w)\n" \
+	"  local k = P .. 'places:' .. w\n" \
+	"  local t = ktype(k)\n" \
+	"  if t == 'none' then return 0 end\n" \
+	"  if t ~= 'zset' then redis.call('DEL', k); return 0 end\n" \
+	"  local n = 0\n" \
+	"  for _, m in ipairs(redis.call('ZRANGE', k, 0, PLACES_MAX - 1)) do\n" \
+	"    local f = valid_id(m) and m ~= id and ktype(jkey(m)) == 'hash' and\n" \
+	"      redis.call('HMGET', jkey(m), 'state', 'worker', 'routed', 'routed_entry', 'entry')\n" \
+	"    if f and (f[1] == 'queued' and f[3] == w and f[4] == f[5] or\n" \
+	"        f[1] == 'running' and f[2] == w) then n = n + 1\n" \
+	"    elseif m ~= id then redis.call('ZREM', k, m) end\n" \
+	"  end\n" \
+	"  return n\n" \
+	"end\n" \
+	"local function reserve(w)\n" \
+	"  local k = P .. 'places:' .. w\n" \
+	"  if ktype(k) ~= 'zset' and ktype(k) ~= 'none' then redis.call('DEL', k) end\n" \
+	"  redis.call('ZADD', k, I(NOW), id)\n" \
+	"  local ttl = redis.call('PTTL', P .. 'worker:' .. w)\n" \
+	"  if ttl > 0 then redis.call('PEXPIRE', k, ttl) end\n" \
+	"end\n" \
+	"local function unreserve(w)\n" \
+	"  local k = P .. 'places:' .. w\n" \
+	"  if ktype(k) == 'zset' then redis.call('ZREM', k, id) end\n" \
+	"end\n" \
 	"local function live(w)\n" \
 	"  local k = P .. 'worker:' .. w\n" \
 	"  if w == '' or ktype(k) ~= 'hash' then return nil end\n" \
@@ -165,21 +203,22 @@ const lr_script lr_lua_take = {"take", LUA_PRELUDE
 	"    local s = redis.call('HMGET', jkey(v[1]), 'state', 'worker')\n" \
 	"    busy = s[1] == 'running' and s[2] == w\n" \
 	"  end\n" \
-	"  return {busy = busy, n = tonumber(v[2]) or 0, max = tonumber(v[3]) or 0}\n" \
+	"  local max = tonumber(v[3]) or 0\n" \
+	"  return {busy = busy, n = (tonumber(v[2]) or 0) + (max > 0 and places(w) or 0), max = max}\n" \
 	"end\n" \
 	"local routes = 0\n" \
+	"local holder = nil -- the session's worker, for an exec or close job of one\n" \
 	"local function route_to(me)\n" \
 	"  if j.kind ~= 'exec' and j.kind ~= 'session_close' then return nil end\n" \
 	"  local r = redis.call('HMGET', j.k, 'routed_entry', 'routes')\n" \
 	"  local again = r[1] == entry\n" \
 	"  routes = again and (tonumber(r[2]) or ROUTES_MAX) or 0\n" \
-	"  if routes >= ROUTES_MAX then return nil end\n" \
 	"  local ok, spec = pcall(cjson.decode, redis.call('HGET', j.k, 'spec') or '')\n" \
 	"  if not ok or type(spec) ~= 'table' or type(spec.session) ~= 'string' then return nil end\n" \
 	"  local sk = P .. 'session:' .. spec.session\n" \
 	"  if ktype(sk) ~= 'hash' then return nil end\n" \
-	"  local holder = redis.call('HGET', sk, 'worker') or ''\n" \
-	"  if holder == me then return nil end\n" \
+	"  holder = redis.call('HGET', sk, 'worker') or ''\n" \
+	"  if holder == me or routes >= ROUTES_MAX then return nil end\n" \
 	"  local h, mine = live(holder), live(me)\n" \
 	"  local full = mine and mine.max > 0 and mine.n >= mine.max\n" \
 	"  if again and not full then return nil end\n" \
@@ -193,9 +232,16 @@ const lr_script lr_lua_take = {"take", LUA_PRELUDE
 	"  return best\n" \
 	"end\n" \
 	"local to = route_to(worker)\n" \
+	"-- The place: on the worker the cell goes to, unless it holds the session.\n" \
+	"local placed = j.kind == 'exec' and holder ~= nil\n" \
+	"if placed then\n" \
+	"  local was = redis.call('HGET', j.k, 'routed')\n" \
+	"  if was and was ~= '' then unreserve(was) end\n" \
+	"end\n" \
 	"if to then\n" \
 	"  redis.call('XCLAIM', JOBS, 'workers', to, '0', entry, 'JUSTID')\n" \
 	"  redis.call('HSET', j.k, 'routed', to, 'routed_entry', entry, 'routes', I(routes + 1))\n" \
+	"  if placed and to ~= holder then reserve(to) end\n" \
 	"  local wk = P .. 'wake:' .. to\n" \
 	"  if ktype(wk) == 'stream' then\n" \
 	"    redis.call('XADD', wk, 'MAXLEN', '~', '64', '*', 'job', id)\n" \
@@ -203,7 +249,7 @@ const lr_script lr_lua_take = {"take", LUA_PRELUDE
 	"  emit(j, 'routed', {'worker', to})\n" \
 	"  return {'routed', to}\n" \
 	"end\n" \
-	"local why = nil\n" \
+"local why = nil\n" \
 	"local len = redis.call('HSTRLEN', j.k, 'spec')\n" \
 	"if len == 0 then why = \"job \" .. id .. \": it has no field 'spec'\"\n" \
 	"elseif len > spec_max then\n" \
@@ -218,6 +264,7 @@ const lr_script lr_lua_take = {"take", LUA_PRELUDE
 	"j.n.attempt = redis.call('HINCRBY', j.k, 'attempt', 1)\n" \
 	"local lease = NOW + lease_ms\n" \
 	"redis.call('HSET', j.k, 'worker', worker, 'lease_until', I(lease), 'started', I(NOW))\n" \
+	"if placed and holder ~= worker then reserve(worker) end\n" \
 	"redis.call('ZADD', LEASES, I(lease), id)\n" \
 	"set_state(j, 'running')\n" \
 	"emit(j, 'running', {'worker', worker})\n" \
@@ -554,7 +601,7 @@ const lr_script lr_lua_heartbeat = {"heartbeat", LUA_PRELUDE
 	"redis.call('ZADD', WORKERS, I(NOW), ARGV[2])\n"
 	"-- `sessions` comes with `sessions_at`, when it was counted, and is written\n"
 	"-- only over an older count: the worker's main thread writes it too (its\n"
-	"-- note, lr_q_worker_note), and this beat may have read it before that.\n"
+	"-- note, lr_q_note_sessions), and this beat may have read it before that.\n"
 	"local stale = false\n"
 	"for x = 4, #ARGV - 1, 2 do\n"
 	"  if ARGV[x] == 'sessions_at' then\n"
@@ -571,6 +618,11 @@ const lr_script lr_lua_heartbeat = {"heartbeat", LUA_PRELUDE
 	"end\n"
 	"redis.call(unpack(a))\n"
 	"redis.call('PEXPIRE', k, I(ttl))\n"
+	"-- The places reserved on it (the claim's) live as long as the record.\n"
+	"local pk = P .. 'places:' .. ARGV[2]\n"
+	"local pt = ktype(pk)\n"
+	"if pt == 'zset' then redis.call('PEXPIRE', pk, I(ttl))\n"
+	"elseif pt ~= 'none' then redis.call('DEL', pk) end\n"
 	"return 1\n"
 	LUA_EPILOGUE};
 

@@ -35,7 +35,7 @@ void wk_hb_problem(wk_hb *hb, const char *problem);
 /* The REPL sessions the worker holds: the record's `sessions` (beside
  * `sessions_max`, its --sessions-held), which routes cells (lr_lua_claim).
  * Returns when they were counted (`sessions_at`): the main thread writes
- * them at once with that stamp (lr_q_worker_note), and a beat that counted
+ * them at once with that stamp (lr_q_note_sessions), and a beat that counted
  * before does not put its older count back. */
 long long wk_hb_sessions(wk_hb *hb, long n);
 /* 0 while the lease holds; LR_ECANCELED when the job was cancelled;

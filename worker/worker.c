@@ -101,18 +101,17 @@ static void record_failure(wk *w, const lr_q_job *job, lr_q_fail_mode mode, cons
 }
 
 /* The sessions held, in the worker's record as soon as they change: the
- * claim routes cells by it (a worker at its limit gets no new session). */
-static void note_sessions(wk *w)
+ * claim routes cells by it (a worker at its limit gets no new session).
+ * job: the job just run (or NULL), whose place reserved here the count now
+ * holds (a count that did not change leaves it to the job's end). */
+static void note_sessions(wk *w, const char *job)
 {
 	long n = (long)sh_count();
-	char v[24];
 
 	lr_metric_set(wk_m.sessions_held, (double)n, NULL);
 	if (n == w->sessions_noted)
 		return;
-	snprintf(v, sizeof(v), "%ld", n);
-	if (lr_q_worker_note(&w->q, w->cfg->name, "sessions", v, wk_hb_sessions(w->hb, n), NULL) ==
-	    0)
+	if (lr_q_note_sessions(&w->q, w->cfg->name, n, wk_hb_sessions(w->hb, n), job, NULL) == 0)
 		w->sessions_noted = n;
 }
 
@@ -227,7 +226,7 @@ static void run_job(wk *w, const lr_q_job *job)
 	lr_trace_mark("w.parse");
 	rc = kind->run(&ctx, &res, &err);
 	lr_trace_mark("w.run");
-	note_sessions(w); /* before the outcome: whoever reads it sees the room it left */
+	note_sessions(w, job->id); /* before the outcome: whoever reads it sees the room */
 	lr_metric_observe1(wk_m.run, lr_now_s() - run_from, job->kind);
 	if (rc == 0) {
 		/* The finish takes the next job along, unless work follows the
@@ -344,14 +343,14 @@ int wk_run(const wk_config *cfg, const volatile sig_atomic_t *stop, lr_err *err)
 		}
 		down = 0;
 		sh_sweep();
-		note_sessions(&w);
+		note_sessions(&w, NULL);
 		if (!got) {
 			w.look = cfg->batch_share && help(&w) > 0;
 			continue;
 		}
 		run_job(&w, &job);
 		lr_q_job_free(&job);
-		note_sessions(&w);
+		note_sessions(&w, NULL);
 		w.look = cfg->batch_share;
 	}
 	if (w.has_next) { /* claimed by the last finish as the stop came */

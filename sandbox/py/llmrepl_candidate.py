@@ -21,11 +21,17 @@ Factory protocol (one datagram each):
                     process of this uid is dead (before the wipe)
   factory -> asker  "OK"     after KILL and CLEAN
 
+In a pool the factory's spare (the next worker, forked ahead) reads these
+itself once it is ready ("the door", see _Spare): a NEW reaches it with no
+hop through the factory, which learns of it afterwards; a CLEAN or END with
+nothing to do it answers itself; anything else it hands to the factory.
+
 A worker runs the code and answers calls over its socket in the encoding of
 llmrepl_wire; see Worker.
 """
 import io
 import os
+import select
 import signal
 import socket
 import sys
@@ -75,7 +81,10 @@ def factory_main(wipe, set_limits, second=False):
     # forked before that would stay outside them.
     spare = None
     cgroups = []
-    clean = False  # nothing of the candidate's since the last END's clean-up
+    # Nothing of the candidate's since the last END's clean-up (or since the
+    # start: a factory no NEW came to, the second one beside single runs,
+    # answers the server's CLEANs at once, with no clean-up or spare).
+    clean = True
     lanes = {}  # the run cgroups seen, by their files' identity (a pool's lanes)
     last = None
     filled = False
@@ -83,8 +92,27 @@ def factory_main(wipe, set_limits, second=False):
     busy = False  # the CPUs were busy then (_run_delay)
     grouped = False  # the last two NEWs were one run's, the other lane idle
     while True:
+        took, held = False, isinstance(spare, _Spare) and spare.at_door
         try:
-            msg, fds, _flags, _addr = socket.recv_fds(sock, 4096, 7)
+            if held:
+                # The spare holds the door (reads fd 3 itself): it tells
+                # what it took, or hands over what is not its to answer.
+                took, msg, fds = spare.relay()
+                if msg is None:
+                    spare = True  # it ended: the door is this process's again
+                    continue
+            else:
+                if isinstance(spare, _Spare):
+                    # Until the spare is ready for the door (its rehearsal
+                    # and the rest done), this process answers what comes,
+                    # but a NEW: that waits for the spare (which sees it
+                    # and hurries), and the spare takes it at the door.
+                    ready = select.select([sock, spare.sock], [], [])[0]
+                    if spare.sock in ready or _peek(sock) == b"NEW":
+                        if not spare.ready():
+                            spare = True  # it ended before the door
+                        continue
+                msg, fds, _flags, _addr = socket.recv_fds(sock, 4096, 7)
         except InterruptedError:
             continue
         except OSError:
@@ -127,8 +155,9 @@ def factory_main(wipe, set_limits, second=False):
                 else:
                     # The next run's: the other lane's.
                     cgroups = other[0]
-            if not isinstance(spare, _Spare) or not spare.go(msg, fds):
-                _Spare(sock, set_limits, ()).go(msg, fds)
+            if not took:
+                # No spare waiting: a fresh fork, given the NEW.
+                _Spare(sock, set_limits, (), door=False).go(msg, fds)
             # No spare forked now: the run's end (CLEAN) or a restart
             # (KILL) kills every process of this uid, a spare too.
             spare = None
@@ -179,23 +208,42 @@ def factory_main(wipe, set_limits, second=False):
                 if spare == "after CLEAN":
                     spare = True
         for fd in fds:
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
+        if held and isinstance(spare, _Spare):
+            spare.resume()  # what it handed over left it as it was
         if spare is True:
             # From the first request on, the next worker waits forked ahead
-            # of the next request, off its path.
-            spare = _Spare(sock, set_limits, cgroups, not busy)
+            # of the next request, off its path, holding the door.
+            spare = _Spare(sock, set_limits, cgroups, not busy, clean=clean)
 
 
 class _Spare:
     """A worker forked ahead of time, waiting for its socket, streams,
-    cgroups and limits ("GO")."""
+    cgroups and limits ("GO"). With the door (a pool's factory, from its
+    first request on) it reads the factory's socket itself until a NEW
+    comes, so that the judge's NEW reaches it with no hop through the
+    factory, which meanwhile waits on the spare's own socket (relay): the
+    spare says "T" (took a NEW; the run's cgroup fds with it), or hands
+    over anything else ("F" + the message, its fds) and waits for "ON"
+    (the factory's handling left it alive) before it reads on. A CLEAN or
+    END while nothing of the candidate's has run since the last clean-up
+    (clean: this spare was forked after it) it answers itself, as the
+    factory would: at once, nothing to do. Without the door it is given
+    its NEW on its own socket (go). It takes the door only when ready for
+    it ("R", then the factory's "D"), so that a CLEAN that comes while it
+    rehearses is answered by the factory meanwhile; a NEW that comes before
+    stays at the door (the spare looks for one and skips what it has not
+    done yet), and the factory waits for the spare's "R"."""
 
-    def __init__(self, ctl, set_limits, cgroups, rehearse=True):
+    def __init__(self, ctl, set_limits, cgroups, rehearse=True, door=True, clean=False):
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.at_door = False
         self.pid = os.fork()
         if self.pid == 0:
             try:
-                ctl.close()
+                if not door:
+                    ctl.close()
                 mine.close()
                 os.setsid()
                 for fd in cgroups:
@@ -203,7 +251,8 @@ class _Spare:
                 joined = _cgroups_key(cgroups) if cgroups else None
                 for fd in cgroups:
                     os.close(fd)
-                _spare_main(theirs, set_limits, joined, rehearse)
+                _spare_main(theirs, set_limits, joined, rehearse,
+                            (ctl, clean) if door else None)
             except BaseException:  # noqa: BLE001 - the judge sees the socket close
                 try:
                     sys.__excepthook__(*sys.exc_info())
@@ -229,6 +278,82 @@ class _Spare:
         finally:
             self.sock.close()
 
+    def ready(self):
+        """The spare asks for the door ("R", waited for): "D" gives it.
+        False when it ended instead."""
+        try:
+            if self.sock.recv(16) == b"R":
+                self.sock.send(b"D", socket.MSG_NOSIGNAL)
+                self.at_door = True
+                return True
+        except OSError:
+            pass
+        self.sock.close()
+        return False
+
+    def relay(self):
+        """What the spare at the door says: (took, message, fds); took with
+        the NEW's cgroup fds after three placeholders (the rest is the
+        spare's); message None when it ended without a word."""
+        while True:
+            try:
+                m, fds, _flags, _addr = socket.recv_fds(self.sock, 4096 + 1, 7)
+                break
+            except InterruptedError:
+                continue
+            except OSError:
+                m, fds = b"", []
+                break
+        if m[:1] == b"T":
+            self.sock.close()
+            return True, b"NEW" + m[1:], [-1, -1, -1] + fds
+        if m[:1] == b"F":
+            return False, m[1:], fds
+        for fd in fds:
+            os.close(fd)
+        self.sock.close()
+        return False, None, []
+
+    def resume(self):
+        try:
+            self.sock.send(b"ON", socket.MSG_NOSIGNAL)
+        except OSError:
+            pass
+
+
+def _door(ctl, relay, clean):
+    """The spare at the factory's door (see _Spare): the NEW's message and
+    fds, once one comes."""
+    while True:
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(ctl, 4096, 7)
+        except InterruptedError:
+            continue
+        except OSError:
+            msg, fds = b"", []
+        words = msg.decode("ascii", "replace").split()
+        if words and words[0] == "NEW" and len(words) == 6 and len(fds) >= 3:
+            # The factory keeps the run's cgroups (its lanes); the words
+            # after NEW tell it nothing it needs, but keep the message whole.
+            if len(fds) > 3:
+                socket.send_fds(relay, [b"T" + msg[3:]], fds[3:], socket.MSG_NOSIGNAL)
+            else:
+                relay.send(b"T" + msg[3:], socket.MSG_NOSIGNAL)
+            return msg, fds
+        if clean and words in (["CLEAN"], ["END"]):
+            for fd in fds:
+                os.close(fd)
+            if words == ["CLEAN"]:
+                ctl.send(b"OK", socket.MSG_NOSIGNAL)
+            continue
+        try:
+            socket.send_fds(relay, [b"F" + msg], fds, socket.MSG_NOSIGNAL)
+        finally:
+            for fd in fds:
+                os.close(fd)
+        if relay.recv(16) != b"ON":
+            os._exit(0)
+
 
 def _cgroups_key(fds):
     """The identity of the cgroup files fds are open on."""
@@ -239,10 +364,10 @@ def _cgroups_key(fds):
     return tuple(key)
 
 
-def _spare_main(sock, set_limits, joined, rehearse):
+def _spare_main(sock, set_limits, joined, rehearse, door=None):
     ahead = None
     worker = None
-    if not _pending(sock):
+    if not _pending(sock) and not (door and _peek(door[0]) == b"NEW"):
         # Nothing asked yet: a canned load and call first (_rehearse) unless
         # the CPUs are busy, then what the limits need to know of this
         # process, and the worker as serving it starts (work the request
@@ -252,12 +377,20 @@ def _spare_main(sock, set_limits, joined, rehearse):
         ahead = _limits_ahead()
         worker = Worker(None)
         worker.prepare()
-    while True:
-        try:
-            msg, fds, _flags, _addr = socket.recv_fds(sock, 4096, 7)
-            break
-        except InterruptedError:
-            continue
+    if door is not None:
+        # Ready: the door ("D" once the factory has read the "R").
+        sock.send(b"R", socket.MSG_NOSIGNAL)
+        if sock.recv(16) != b"D":
+            return
+        msg, fds = _door(door[0], sock, door[1])
+        door[0].close()
+    else:
+        while True:
+            try:
+                msg, fds, _flags, _addr = socket.recv_fds(sock, 4096, 7)
+                break
+            except InterruptedError:
+                continue
     sock.close()
     if len(fds) < 3:
         return
@@ -292,6 +425,15 @@ def _run_delay():
             os.close(fd)
     except (OSError, ValueError, IndexError):
         return None
+
+
+def _peek(sock):
+    """The first three bytes of the message waiting on sock (b"" when none;
+    a NEW's fds stay with it)."""
+    try:
+        return sock.recv(3, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except OSError:
+        return b""
 
 
 def _pending(sock):

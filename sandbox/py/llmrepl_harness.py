@@ -392,6 +392,8 @@ def _supervise(plan, o, ans, side=None):
         return
     if o["split"]:
         raise RuntimeError("the code never runs in the judge's process of a split run")
+    # In process: nothing of the split's stays within the code's reach.
+    llmrepl_judge.close_fds()
     if not o["isolate"]:
         _run_here(plan, o, ans, side)
         return

@@ -52,17 +52,36 @@ class CallbackLimit(wire.WireError):
 
 
 def available():
+    return _is_factory(FACTORY_FD)
+
+
+def _is_factory(fd):
+    """Whether fd is a candidate factory's socket (a SOCK_SEQPACKET one)."""
     try:
-        os.fstat(FACTORY_FD)
-    except OSError:
-        return False
-    try:
-        s = socket.socket(fileno=os.dup(FACTORY_FD))
+        s = socket.socket(fileno=os.dup(fd))
     except OSError:
         return False
     ok = s.type == socket.SOCK_SEQPACKET
     s.close()
     return ok
+
+
+def close_fds():
+    """Close what only a split run's judge may use: the candidate factories'
+    sockets and, in the pool, the run's cgroups (which each worker joins)
+    and its count of processes. For a process about to run the code itself
+    (in process): code holding them could ask a factory for workers, a
+    CLEAN or a KILL, or move processes between the run's cgroups. After
+    this, available() is False."""
+    global CGROUP_FDS, PIDS_FD
+    fds = [fd for fd in FACTORY_FDS if _is_factory(fd)] + list(CGROUP_FDS) + [PIDS_FD]
+    CGROUP_FDS, PIDS_FD = (), -1
+    for fd in fds:
+        if fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 def factories():

@@ -138,11 +138,11 @@ def _bad_ident(s):
     return s is not None and s.startswith("_") and s != "_"
 
 
-def _bound(tree):
+def _bound(nodes):
     """Every name the tests bind anywhere (assignments, loops, arguments,
-    definitions, imports, handlers)."""
+    definitions, imports, handlers), of the tree's nodes."""
     out = set()
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
             out.add(node.id)
         elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
@@ -164,9 +164,12 @@ def impure(tree):
         _ATTRS = _attrs()
     if not isinstance(tree, ast.Module):
         return "not a module"
-    bound = _bound(tree)
-    classes = {n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef)}
-    for node in ast.walk(tree):
+    # The tree walked once (ast.walk is most of the check's time), its nodes
+    # looked at three times in the same order.
+    nodes = list(ast.walk(tree))
+    bound = _bound(nodes)
+    classes = {n.name for n in nodes if isinstance(n, ast.ClassDef)}
+    for node in nodes:
         why = _node(node, bound, classes)
         if why is not None:
             return why

@@ -615,6 +615,10 @@ def run_once():
             "type": "RequestError", "message": "bad request: %s" % e}}))
         return 2
     mode = req.get("mode", "exec")
+    if mode != "evaluate" and mode != "evaluate_group":
+        # Only an evaluation's judge has any use for the candidate factory
+        # (the harness closes it too when it runs the code in process).
+        close_judge_fds()
     if mode == "exec":
         return run_exec(req)
     if mode == "evaluate":
@@ -638,6 +642,25 @@ def run_once():
     write_answer(dumps({"ok": False, "error": {
         "type": "RequestError", "message": "unknown mode %r" % (mode,)}}))
     return 2
+
+
+FACTORY_FDS = (10, 12)  # the candidate factories' sockets, when the sandbox started them
+
+
+def close_judge_fds():
+    """Close the candidate factories' sockets and, in the pool, the run's
+    cgroups and count of processes kept for the judge
+    (llmrepl_judge.close_fds): before any code runs in this process."""
+    judge = sys.modules.get("llmrepl_judge")
+    if judge is not None:
+        judge.close_fds()
+        return
+    for fd in FACTORY_FDS:
+        try:
+            if posix.fstat(fd).st_mode & 0o170000 == 0o140000:  # a socket
+                posix.close(fd)
+        except OSError:
+            pass
 
 
 def threads_to_join(threading):

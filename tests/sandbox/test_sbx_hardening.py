@@ -53,12 +53,26 @@ def test_the_code_is_the_oom_killers_first_choice(run, mode):
 
 # ---- CPU of the run as a whole -------------------------------------------------------
 
-SPINNERS = ("import os, time\n"
+# Thirty children spin, each writing its own CPU time so far (its CPU clock,
+# which never runs ahead of what the kernel charges it) into a page shared
+# with the parent; the parent prints their sum every 0.1 s. Whatever the
+# machine's load, the run's own counters must hold at least the largest sum
+# printed: the children's time is counted, however little of it there was.
+SPINNERS = ("import mmap, os, time\n"
+            "seen = memoryview(mmap.mmap(-1, 30 * 8)).cast('d')\n"
             "for i in range(30):\n"
             "    if os.fork() == 0:\n"
             "        while True:\n"
-            "            pass\n"
-            "time.sleep(100)\n")
+            "            seen[i] = time.process_time()\n"
+            "while True:\n"
+            "    time.sleep(0.1)\n"
+            "    print(sum(seen), flush=True)\n")
+
+
+def children_seen(r):
+    """The largest CPU time (s) the spinners' parent saw counted for them."""
+    lines = r["stdout"].split("\n")[:-1]  # whole lines only
+    return max((float(x) for x in lines), default=0.0)
 
 
 def test_thirty_spinners_get_one_core_and_their_time_is_reported(run, mode):
@@ -67,8 +81,11 @@ def test_thirty_spinners_get_one_core_and_their_time_is_reported(run, mode):
     if "cgroup" not in r["isolation"]:
         pytest.skip("no cgroup here: " + r["detail"])
     assert r["cg_cpu_s"] is not None, r
-    # Honest: the children's time counts (not just the parent's sleep) ...
-    assert r["cpu_s"] >= r["cg_cpu_s"] >= 1.0, r
+    # Honest: the children's time counts (not just the parent's sleep): the
+    # run's figures hold at least what the kernel had counted for them, and
+    # that is more than nothing (how much depends on the machine's load) ...
+    seen = children_seen(r)
+    assert 0 < seen <= r["cg_cpu_s"] <= r["cpu_s"], (seen, r)
     # ... and one core by default: not both cores for the five seconds.
     assert r["cpu_s"] <= r["wall_s"] * 1.15 + 0.3, r
 
@@ -78,7 +95,8 @@ def test_cpus_sets_the_share_of_the_run(run):
     assert r["end"] == "timeout", r
     if "cgroup" not in r["isolation"]:
         pytest.skip("no cgroup here: " + r["detail"])
-    assert 0.2 <= r["cg_cpu_s"] <= r["wall_s"] * 0.5 * 1.2 + 0.3, r
+    seen = children_seen(r)
+    assert 0 < seen <= r["cg_cpu_s"] <= r["wall_s"] * 0.5 * 1.2 + 0.3, (seen, r)
 
 
 # ---- memory of the run as a whole ----------------------------------------------------

@@ -167,11 +167,14 @@ def test_a_run_cannot_reach_the_process_waiting_for_the_next(run_many):
 
 def test_runs_are_fast_and_each_gets_its_own_process(run_many):
     rs = run_many(["import os\nprint(os.getpid())\n"] * 5)
-    pids = [r["stdout"] for r in rs]
+    pids = [int(r["stdout"]) for r in rs]
     assert len(set(pids)) == 5
-    # Through a warm pool a trivial run takes milliseconds (the figures live
-    # in bench/sandbox; this only catches a pool that restarts every time).
-    assert min(r["wall_s"] for r in rs) < 0.5
+    # One server forked them all: their pids grow in its pid namespace (a
+    # pool restarted for each run would give each the same first pid). How
+    # fast a warm pool's run is lives in bench/sandbox, not here: a time
+    # limit would measure the machine's load.
+    assert pids == sorted(pids), pids
+    assert not any("restarted" in r["detail"] for r in rs), rs
 
 
 def test_a_dead_server_is_replaced():

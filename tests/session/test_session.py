@@ -353,17 +353,103 @@ def test_a_cell_back_in_line_is_routed_again(system, tmp_path):
     assert system.r.hget(system.key("session", b), "worker") == busy.name
 
 
+def held_on_a_job(system, sessions_held, hold):
+    """A worker that claims the next job (a session_open) and holds it, not
+    run, while the file `hold` exists: busy, with its room untouched."""
+    w = system.worker(sessions_held=sessions_held, fault_job_hold=str(hold))
+    registered(system, w)
+    hold.touch()
+    job = system.submit({"kind": "session_open"})
+    system.wait_for(Path(str(hold) + ".held").exists, what=f"{w.name} holding its job")
+    return w, job
+
+
+def places(system, w):
+    return system.r.zrange(system.key("places", w.name), 0, -1)
+
+
+def test_two_cells_never_go_to_one_free_place(system, tmp_path):
+    """A worker at its limit passes cells of new sessions to workers with
+    room, each to a place reserved for it by the same script that routes
+    it: b has two free places, c one; three cells go to them, two to b and
+    one to c, and each runs where it was sent. (Routed by the count in the
+    workers' records alone, all three went to b, which had room for two:
+    the third was passed on, and in heavy churn a cell passed on four times
+    was refused although another worker had room.)"""
+    system.dispatcher(lease_ms=60000)  # no redelivery meanwhile: the cells stay routed
+    hb, hc = tmp_path / "hold-b", tmp_path / "hold-c"
+    b, first_b = held_on_a_job(system, 2, hb)
+    c, first_c = held_on_a_job(system, 1, hc)
+    full = system.worker(sessions_held=1)
+    registered(system, full)
+    a = open_session(system)
+    assert cell(system, a, "x = 1")["worker"] == full.name
+    system.wait_for(lambda: system.r.hget(system.key("worker", full.name), "sessions") == "1",
+                    what="at its limit")
+    sids = [open_session(system) for _ in range(3)]
+    zs = [system.submit({"kind": "exec", "session": s, "code": f"y = {i}\ny"})
+          for i, s in enumerate(sids)]
+
+    def routes(z):
+        return [e["worker"] for e in system.events(z) if e["type"] == "routed"]
+
+    system.wait_for(lambda: all(routes(z) for z in zs), what="the three cells routed")
+    to = [routes(z) for z in zs]
+    assert sorted(t[0] for t in to) == sorted([b.name, b.name, c.name]), to
+    assert sorted(places(system, b) + places(system, c)) == sorted(zs)
+    hb.unlink()
+    hc.unlink()
+    assert system.wait(first_b)["passed"] == "1" and system.wait(first_c)["passed"] == "1"
+    for z, t in zip(zs, to):
+        h = system.wait(z)
+        assert h["passed"] == "1" and h["worker"] == t[0] and h["routes"] == "1", h
+    # Each place went as its cell's session was counted.
+    system.wait_for(lambda: {system.r.hget(system.key("worker", p.name), "sessions")
+                             for p in (b, c)} == {"2", "1"}, what="the sessions counted")
+    assert places(system, b) == [] and places(system, c) == []
+
+
+def test_a_dead_workers_places_go_with_it(system, tmp_path):
+    """A cell routed to a worker that dies before it runs it: the place
+    reserved there expires with the worker's record, and after the lease
+    the cell goes to a worker with room."""
+    system.dispatcher()
+    doomed, _ = held_on_a_job(system, 2, tmp_path / "hold-doomed")
+    hold = tmp_path / "hold-other"
+    other, first = held_on_a_job(system, 1, hold)  # less room: the cell goes to doomed
+    z, _ = cell_from_a_full_worker(system)
+    system.wait_for(lambda: places(system, doomed) == [z], what="a place on the doomed worker")
+    doomed.signal(signal.SIGKILL)
+    doomed.p.wait()
+    system.wait_for(lambda: not system.r.exists(system.key("worker", doomed.name)),
+                    what="its record expired")
+    assert not system.r.exists(system.key("places", doomed.name))
+    system.wait_for(lambda: places(system, other) == [z], what="redelivered to the other")
+    hold.unlink()
+    assert system.wait(first)["passed"] == "1"
+    h = system.wait(z)
+    assert h["passed"] == "1" and h["worker"] == other.name and h["value"] == "2", h
+
+
 def test_a_routed_cell_a_full_worker_cannot_hold_is_passed_on(system, tmp_path):
     """The worker a cell was routed to (it had room) filled up before it
-    read the cell, with a cell it had claimed itself: it passes the cell on
-    to a worker with room rather than refusing it."""
+    read the cell: a cell of a session it was the last to run, whose
+    interpreter a stopped cell had ended, needed one again (no place is
+    reserved for a session's own worker). It passes the cell on to a worker
+    with room rather than refusing it."""
     hold = tmp_path / "job-hold"
     held = tmp_path / "job-hold.held"
     system.dispatcher(lease_ms=60000)  # no redelivery meanwhile: the cell stays routed
     b = system.worker(sessions_held=1, fault_job_hold=str(hold))
-    sb = open_session(system)
+    registered(system, b)
+    sb = open_session(system, limits={"timeout_s": 1})
+    assert cell(system, sb, "x = 1")["worker"] == b.name
+    h = cell(system, sb, "while True:\n    pass")
+    assert h["passed"] == "0" and "time limit" in h["error"], h
+    rec = system.key("worker", b.name)
+    system.wait_for(lambda: system.r.hget(rec, "sessions") == "0", what="its interpreter ended")
     hold.touch()
-    first = system.submit({"kind": "exec", "session": sb, "code": "x = 1"})
+    first = system.submit({"kind": "exec", "session": sb, "code": "x"})
     system.wait_for(held.exists, what="b holding the cell it claimed, not yet run")
     z, _ = cell_from_a_full_worker(system)
     routes = lambda: [e["worker"] for e in system.events(z) if e["type"] == "routed"]  # noqa: E731
