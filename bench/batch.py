@@ -198,7 +198,7 @@ def timeline_of(r, jid):
     t_req = int(jid.split("-")[0])
     evs = r.call("XRANGE", PREFIX + "job:" + jid + ":events", "-", "+")
     run = done = None
-    items, by, ends = [], {}, {}
+    items, by, ends, firsts = [], {}, {}, {}
     for _, f in evs:
         d = dict(zip(f[::2], f[1::2]))
         at = int(d.get("at", 0))
@@ -209,6 +209,7 @@ def timeline_of(r, jid):
             w = d.get("worker", "?")
             by[w] = by.get(w, 0) + 1
             ends[w] = at - run if run is not None else at
+            firsts.setdefault(w, ends[w])
         elif d.get("type") == "done":
             done = at
     items.sort()
@@ -220,7 +221,8 @@ def timeline_of(r, jid):
     for t in items:
         tenths[min(9, (t - run) * 10 // span)] += 1
     return (f"claim {run - t_req} ms, first item +{items[0] - run}, last +{items[-1] - run}, "
-            f"done +{done - run} ms; items by worker {by}, each one's last +{ends} ms; "
+            f"done +{done - run} ms; items by worker {by}, each one's first +{firsts} and "
+            f"last +{ends} ms; "
             f"longest gaps {gaps} ms; "
             f"per tenth {tenths}")
 

@@ -71,18 +71,21 @@ static int slot_stop(void *arg, lr_err *err)
 	return p->h->stop(p->h->arg) ? lr_err_set(err, LR_ECANCELED, "stopping") : 0;
 }
 
-/* Items a slot takes now: an even share of those ready among the slots
- * not running a group (itself included), rounded up, and no more than a
- * group. (Shared among all the slots, each slot's share shrank with what
- * the ones before it took: eight items ran as 4, 2, 1 and 1, the last two
- * each a sandbox run of its own.) */
+/* Items a slot takes now (batch_run.h). (Shared among all the slots, each
+ * slot's share shrank with what the ones before it took: eight items ran
+ * as 4, 2, 1 and 1, the last two each a sandbox run of its own.) */
+size_t br_share(size_t nready, int running, int busy, size_t group)
+{
+	int free_slots = running - busy;
+	size_t n = (size_t)(free_slots > 1 ? free_slots : 1);
+	size_t k = (nready + n - 1) / n;
+
+	return k < group ? k : group;
+}
+
 static size_t share(const par *p)
 {
-	int free_slots = p->running - p->busy;
-	size_t n = (size_t)(free_slots > 1 ? free_slots : 1);
-	size_t k = (p->nready + n - 1) / n;
-
-	return k < p->group ? k : p->group;
+	return br_share(p->nready, p->running, p->busy, p->group);
 }
 
 /* The next items to run, in ns: share() of those ready; 0 when the slot

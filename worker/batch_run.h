@@ -47,6 +47,11 @@ typedef struct br_hooks {
 int br_run(const lr_job_spec *items, size_t nitems, long nslots, size_t group, sbx_pool *own,
            const sbx_config *sc, const br_hooks *h, lr_err *err);
 
+/* Items a slot takes now: an even share of the nready items ready among
+ * the slots not running a group (running - busy, itself included), rounded
+ * up, and no more than group. */
+size_t br_share(size_t nready, int running, int busy, size_t group);
+
 /* Stop the kept pools (at the worker's end). */
 void br_stop(void);
 

@@ -310,8 +310,11 @@ static int b_idle(void *arg, lr_err *err)
 		                  lr_redis_block_ms(q->r, 200), ev, last);
 	if (rep != NULL)
 		freeReplyObject(rep);
-	/* Redis away for a moment: the next claim says what holds. */
-	return rc == LR_ESTALE ? rc : 0;
+	/* Redis away for a moment, or the keys not what they should be: wait as
+	 * before (no loop of calls), and the next claim says what holds. */
+	if (rc < 0)
+		lr_sleep_ms(200);
+	return 0;
 }
 
 static int b_stop(void *arg)

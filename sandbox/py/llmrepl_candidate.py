@@ -91,6 +91,7 @@ def factory_main(wipe, set_limits, second=False):
     delayed = None  # this process's time waiting for a CPU (ns), at the last END
     busy = False  # the CPUs were busy then (_run_delay)
     grouped = False  # the last two NEWs were one run's, the other lane idle
+    door_ok = True  # the spare may have the door (not between an END and a CLEAN)
     while True:
         took, held = False, isinstance(spare, _Spare) and spare.at_door
         try:
@@ -104,10 +105,13 @@ def factory_main(wipe, set_limits, second=False):
             else:
                 if isinstance(spare, _Spare):
                     # Until the spare is ready for the door (its rehearsal
-                    # and the rest done), this process answers what comes,
-                    # but a NEW: that waits for the spare (which sees it
-                    # and hurries), and the spare takes it at the door.
-                    ready = select.select([sock, spare.sock], [], [])[0]
+                    # and the rest done), and after an END until the CLEAN
+                    # that follows it (this process answers it sooner than
+                    # a fresh fork), this process answers what comes, but a
+                    # NEW: that waits for the spare (which sees it and
+                    # hurries), and the spare takes it at the door.
+                    watch = [sock, spare.sock] if door_ok else [sock]
+                    ready = select.select(watch, [], [])[0]
                     if spare.sock in ready or _peek(sock) == b"NEW":
                         if not spare.ready():
                             spare = True  # it ended before the door
@@ -163,11 +167,13 @@ def factory_main(wipe, set_limits, second=False):
             spare = None
             clean = False
         elif words == ["KILL"]:
+            door_ok = True
             _kill_all()
             sock.send(b"OK")
             spare = True
             clean = False
         elif words == ["END"] or words == ["CLEAN"]:
+            door_ok = words == ["CLEAN"]
             # END: the judge has closed its worker, so clean up now, off the
             # run's way to its DONE. Only the spare forked next exists after
             # that and it runs nothing before a NEW: the server's CLEAN that
