@@ -72,6 +72,12 @@ def _pool(tmp_path, codes):
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+def _end(proc):
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
 def _results(proc):
     out, err = proc.communicate(timeout=120)
     return [json.loads(line) for line in out.decode().splitlines() if line.strip()], err
@@ -89,9 +95,7 @@ def test_a_zygote_stopped_or_killed_from_outside_is_replaced_in_the_same_server(
         os.kill(run, signal.SIGUSR1)
         results, err = _results(proc)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _end(proc)
     assert len(results) == 4, err
     assert results[0]["stdout"] == "released\n", results[0]
     for r in results:
@@ -117,9 +121,7 @@ def test_a_run_cannot_signal_the_zygote(tmp_path):
         os.kill(run2, signal.SIGUSR1)
         results, err = _results(proc)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _end(proc)
     assert len(results) == 5, err
     for r in results:
         assert r["end"] == "exited" and r["exit_code"] == 0, r
