@@ -2,7 +2,6 @@
 each checker, the ways a program can fail a case, and programs that try to
 forge a verdict. Every case runs the program in its own sandbox run; the
 output is judged on the host after the program has exited."""
-import time
 
 import pytest
 
@@ -107,9 +106,9 @@ def test_hanging_case_among_passing_ones(tmp_path):
             "while n == 2:\n    pass\n"
             "print(n * n)\n")
     cases = [("1\n", "1\n"), ("2\n", "4\n"), ("3\n", "9\n"), ("4\n", "16\n")]
-    t0 = time.monotonic()
-    rep = evaluate(tmp_path, code, cases, "--timeout", "1.5")
-    assert time.monotonic() - t0 < 20
+    # The hanging case is ended by its own 1.5 s deadline (reported as a
+    # timeout); the call's 60 s timeout only stops a hung test.
+    rep = evaluate(tmp_path, code, cases, "--timeout", "1.5", timeout=60)
     assert statuses(rep) == ["passed", "timeout", "passed", "passed"]
     assert "did not finish within 1.5 s" in rep["tests"][1]["error"]["message"]
     assert "case 2" in rep["feedback"] and "endless loop" in rep["feedback"]
@@ -118,9 +117,7 @@ def test_hanging_case_among_passing_ones(tmp_path):
 def test_100_mb_of_output(tmp_path):
     code = "import sys\nline = 'x' * 1023 + '\\n'\nfor _ in range(100 * 1024):\n" \
            "    sys.stdout.write(line)\n"
-    t0 = time.monotonic()
-    rep = evaluate(tmp_path, code, [("", "x\n")])
-    assert time.monotonic() - t0 < 30
+    rep = evaluate(tmp_path, code, [("", "x\n")], timeout=120)
     t = rep["tests"][0]
     assert t["status"] == "output" and not rep["passed"]
     assert t["io"]["actual_truncated"] is True
@@ -144,8 +141,9 @@ def test_reading_more_input_than_given(tmp_path):
     rep = evaluate(tmp_path, code, [("1\n2\n", "1 2\n"), ("1\n", "1 2\n")], "--timeout", "5")
     assert statuses(rep) == ["passed", "error"]
     err = rep["tests"][1]["error"]
+    # An EOFError, not a timeout: the program saw the end of its input
+    # rather than waiting for more.
     assert err["type"] == "EOFError" and err["line"] == 2
-    assert rep["tests"][1]["duration_s"] < 3
     assert "EOFError" in rep["tests"][1]["io"]["stderr"]
 
 

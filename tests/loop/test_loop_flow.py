@@ -146,16 +146,15 @@ def test_token_budget(loop):
 
 
 def test_wall_budget_cuts_a_slow_model_call(loop):
-    # The repair's answer would take 5 s; the call gets what is left of the
-    # 1.5 s budget (at least 1 s) and is cut off long before that.
-    s, fake = loop(rules((REPAIR, fenced(ADD_OK), 5.0), default=fenced(ADD_SUB)),
+    # The repair's answer would take 600 s, far beyond the test's wait; the
+    # call gets what is left of the 1.5 s budget (at least 1 s) and is cut off.
+    s, fake = loop(rules((REPAIR, fenced(ADD_OK), 600.0), default=fenced(ADD_SUB)),
                    **{"llm-retries": 0})
     jid = add_job(s, budget={"wall_s": 1.5}, static_checks=False)
     h = s.wait(jid, timeout=60)
     assert h["stop_reason"] == "budget_wall" and h["iterations"] == "0", h
     res = s.result(jid)
-    assert res["elapsed_s"] < 4.0, res["elapsed_s"]
-    assert "wall-clock budget" in res["stop_detail"]
+    assert res["stop_detail"] == "the wall-clock budget ran out while the model answered"
     assert len(fake.requests()) == 2
 
 
