@@ -243,14 +243,17 @@ def _reap_all(keep):
             _FACTORY.discard(pid)  # it died (killed by a run): runs go on without it
 
 
-def _factory_clean():
+def _factory_clean(one=False):
     """Between runs: each factory (two when grouped items take turns, see
-    llmrepl_judge.take_turn) kills what the code left under its uid and
-    empties /work and /tmp of its files. False when one is gone."""
+    llmrepl_judge.take_turn; one: the run closed the second's socket before
+    anything of it ran, llmrepl_sbx.run_once) kills what the code left
+    under its uid and empties /work and /tmp of its files. False when one
+    is gone."""
     if not _FACTORY:
         return True
     import llmrepl_judge
-    return llmrepl_judge.factory_clean(5, llmrepl_judge.factories())
+    fds = llmrepl_judge.factories()
+    return llmrepl_judge.factory_clean(5, fds[:1] if one else fds)
 
 
 _LIMITS = None  # resource.RLIMIT_* in the order of a run's limits (set_limits)
@@ -471,16 +474,15 @@ def _spare_main(sock, lane):
     except OSError:
         pass
     if sbx._TRACE:
-        # The socket carries this run's marks ("TRACE ...", _trace_flush)
-        # and is closed before the request is read, like it is otherwise.
         sbx._MARKS[:] = [joined] + ([("+warm", warm)] if warm is not None else [])
         _mark("py.recv")
-        import fcntl
-        fd = sock.detach()
-        sbx._TRACE_FD, sbx._TRACE_TEXT = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 64), True
-        os.close(fd)  # out of the way of the fds a run gets (1-4)
-    else:
-        sock.close()
+    # The socket carries what the run says once its request is read (its
+    # trace's marks, "TRACE ...", and "ONE": llmrepl_sbx._trace_flush) and
+    # is closed then, before anything of the run runs.
+    import fcntl
+    fd = sock.detach()
+    sbx._TRACE_FD, sbx._TRACE_TEXT = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 64), True
+    os.close(fd)  # out of the way of the fds a run gets (1-4)
     words = msg.decode().split()
     if len(words) != 5 or len(fds) != 4:
         posix._exit(0)
@@ -624,10 +626,12 @@ def _spare_said(sock):
     " NOJOIN <cgroup> <step> <errno>" when it could not join the run's cgroups
     (no code of the run's ran: it never received more than the request's
     fds), else "". With the trace on, the run's process sends "TRACE <marks>"
-    here too (kept in _SPARE_TRACE). Only the spare writes this socket, and
-    it closes it before the request is read."""
+    here too (kept in _SPARE_TRACE), and "ONE" when the run closed the
+    second candidate factory's socket (llmrepl_sbx.run_once): the third
+    value. Only the spare writes this socket, and it closes it once the
+    request is read, before anything of the run runs."""
     import errno
-    had_run, gave_up = False, ""
+    had_run, gave_up, one = False, "", False
     for _ in range(8):
         try:
             msg = sock.recv(512, 0x40)  # MSG_DONTWAIT
@@ -644,9 +648,11 @@ def _spare_said(sock):
             had_run = True
         elif sbx._TRACE and words[:1] == ["TRACE"]:
             _SPARE_TRACE[:] = [" ".join(words[1:])]
+        elif words == ["ONE"]:
+            one = True
         elif len(words) == 4 and words[0] == "NOJOIN":
             gave_up = " " + " ".join(words)
-    return had_run, gave_up
+    return had_run, gave_up, one
 
 
 def _recv_fds(sock):
@@ -721,6 +727,12 @@ def serve():
                       two uids: see _lanes_init; see _lane_empty)
       spare -> server "UP" (with lanes) on its socket: it has its lane's uid
                       alone and is in its lane's run cgroups
+      spare -> server "RUN" on its socket once it has its run; then, once
+                      the request is read (before anything of the run
+                      runs, and the socket is closed then), "TRACE <marks>"
+                      (with the trace on) and "ONE" (it closed the second
+                      candidate factory's socket: only the first is asked
+                      to CLEAN after the run); read after the run's end
       server -> spare SIGCONT (with lanes), once the run beside which it
                       was forked and all that run left are dead: any stop
                       that run sent it is undone (see _Spare.resume)
@@ -818,12 +830,12 @@ def serve():
         status, ru = _run_end(ctl, spare, ahead)
         del sbx._MARKS[:]
         _mark("s.reaped")
-        had_run, gave_up = _spare_said(spare.sock)
+        had_run, gave_up, one = _spare_said(spare.sock)
         spare.sock.close()
         clean, peak = True, ru.ru_maxrss
         if had_run:
             # A spare that never had a run left nothing to clean up.
-            clean = _factory_clean()
+            clean = _factory_clean(one)
             _mark("s.factory")
             lane = _lane(spare.n)
             if _lane_empty(lane):
@@ -920,7 +932,7 @@ def _rehearse_end(spare):
         _ECHO[0].send(b"RUN")
     except OSError:
         return
-    had_run, gave_up = _spare_said(_ECHO[1])
+    had_run, gave_up, _ = _spare_said(_ECHO[1])
     lane = _lane(spare.n)
     _lane_empty(lane)
     _sched()
@@ -987,7 +999,7 @@ def _next_spare(ctl, ahead, n):
     if _LANES and ahead is not None and not ahead.ready():
         ahead.kill()
         status, ru = ahead.reap()
-        _, gave_up = _spare_said(ahead.sock)
+        _, gave_up, _ = _spare_said(ahead.sock)
         ahead.sock.close()
         ctl.send(("DONE %d %d %d %d %d%s IDLE" % (
             ahead.n, status, int(ru.ru_utime * 1e6), int(ru.ru_stime * 1e6), ru.ru_maxrss,
