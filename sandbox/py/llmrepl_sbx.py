@@ -80,15 +80,20 @@ def _trace_words():
     return words
 
 
-def _trace_flush():
-    """Send the marks and close the channel, before any code of the run."""
+def _trace_flush(say=None):
+    """Send the marks and close the channel, before any code of the run. A
+    pooled run's channel is its spare's socket to the server (held with or
+    without the trace): `say` goes there too ("ONE": see run_once)."""
     global _TRACE_FD
     fd, _TRACE_FD = _TRACE_FD, -1
     if fd < 0:
         return
     try:
         if _TRACE_TEXT:
-            posix.write(fd, ("TRACE " + _trace_words()).encode())
+            if _TRACE:
+                posix.write(fd, ("TRACE " + _trace_words()).encode())
+            if say:
+                posix.write(fd, say.encode())
         else:
             import _struct
             posix.write(fd, b"".join(_struct.pack("=c3xii4xqqq160s", b"T", 0, 0, ns, 0, 0,
@@ -606,7 +611,6 @@ def run_once():
     try:
         req = read_request()
         _mark("py.request")
-        _trace_flush()
         if not isinstance(req, dict):
             raise ValueError("the request is not a JSON object")
     except (ValueError, UnicodeDecodeError, KeyError, OSError) as e:
@@ -619,6 +623,15 @@ def run_once():
         # Only an evaluation's judge has any use for the candidate factory
         # (the harness closes it too when it runs the code in process).
         close_judge_fds()
+    elif mode == "evaluate":
+        # One evaluation asks only the first factory: the second (the turns
+        # of a grouped run's items) is closed before anything of the run's
+        # runs, so nothing of it can have reached that one.
+        _close_sockets(FACTORY_FDS[1:])
+    # "ONE": the server need not ask the second factory to clean up after
+    # this run (said before anything of the run's runs; the channel is
+    # closed then).
+    _trace_flush("ONE" if mode != "evaluate_group" else None)
     if mode == "exec":
         return run_exec(req)
     if mode == "evaluate":
@@ -655,7 +668,12 @@ def close_judge_fds():
     if judge is not None:
         judge.close_fds()
         return
-    for fd in FACTORY_FDS:
+    _close_sockets(FACTORY_FDS)
+
+
+def _close_sockets(fds):
+    """Close those of fds that are sockets (a candidate factory's)."""
+    for fd in fds:
         try:
             if posix.fstat(fd).st_mode & 0o170000 == 0o140000:  # a socket
                 posix.close(fd)

@@ -245,6 +245,11 @@ def test_a_grouped_items_tests_reach_only_its_own_factory(tmp_path):
     assert [_grouped(o) for o in grouped] == [True] * 3
     assert [_judge(o) for o in grouped] == ["own"] * 3
     assert [o["passed"] for o in grouped] == [True] * 3, [o["summary"] for o in grouped]
+    # A run of its own asks only the first factory: the second's socket is
+    # closed before its tests run (and the server does not ask that one to
+    # clean up after it).
+    alone = _batch(tmp_path, jobs, "--group", "1")
+    assert [o["passed"] for o in alone] == [True] * 3, [o["summary"] for o in alone]
 
 
 def test_an_oom_kill_anywhere_sends_every_item_alone(tmp_path):
