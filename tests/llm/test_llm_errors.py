@@ -205,6 +205,7 @@ def test_stop_at_code_ends_the_stream_when_the_block_closes(fake_llm, tmp_path):
     gate = tmp_path / "gate"
     s = fake_llm("ok", extra=["--hold-after", "return a + b\n```", "--gate", str(gate)])
     early = llm_call(s.url, "fake", "--llm-stream", "--stop-at-code", timeout=30)
+    assert early.r["ok"], early.r
     held = [json.loads(x) for x in (tmp_path / "gate.held").read_text().splitlines()]
     assert len(held) == 1 and "It adds" not in held[0]["sent"]  # the rest was never sent
     gate.touch()
@@ -224,14 +225,15 @@ USAGE_REPLY = ("```python\ndef f(x):\n    return helper(x)\n\ndef helper(x):\n  
 
 
 def test_stop_at_usage_ends_the_stream_where_usage_begins(fake_llm, tmp_path):
-    # The server holds the reply after the first `print(f(1))` until the
+    # The server holds the reply once the first `print(` is sent, until the
     # test opens the gate: the usage stop returns while it is closed, the
     # fence stop needs the closing fence, sent only after it opens.
     gate = tmp_path / "gate"
-    s = fake_llm("ok", extra=["--reply", USAGE_REPLY, "--hold-after", "print(f(1))",
+    s = fake_llm("ok", extra=["--reply", USAGE_REPLY, "--hold-after", "print(",
                               "--gate", str(gate)])
     usage = llm_call(s.url, "fake", "--llm-stream", "--stop-at-code", "--stop-at-usage",
                      "--entry-point", "f", timeout=30)
+    assert usage.r["ok"], usage.r
     held = [json.loads(x) for x in (tmp_path / "gate.held").read_text().splitlines()]
     assert len(held) == 1 and "print(f(2))" not in held[0]["sent"]
     gate.touch()
