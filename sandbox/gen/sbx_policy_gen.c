@@ -190,7 +190,6 @@ static const char *const allow_plain[] = {
     "get_robust_list",
     "rseq",
     "sched_getaffinity",
-    "sched_setaffinity",
     "sched_getparam",
     "sched_getscheduler",
     "sched_get_priority_max",
@@ -205,7 +204,6 @@ static const char *const allow_plain[] = {
     "setrlimit",
     "getrandom",
     "getpriority",
-    "setpriority",
     "ioprio_get",
     "pidfd_open",
     "pidfd_send_signal",
@@ -380,6 +378,12 @@ static int build(scmp_filter_ctx ctx)
 		return -1;
 	/* A NULL new limit only reads; setrlimit (allowed) can only lower. */
 	if (rule1(ctx, "prlimit64", SCMP_A0(SCMP_CMP_EQ, 0)) < 0)
+		return -1;
+	/* The caller's own nice (its process group's, its uid's: who 0) and
+	 * CPUs only: the pool's zygote holds the running lane's uid as its
+	 * effective one, which the kernel lets that uid renice and pin. */
+	if (rule1(ctx, "setpriority", SCMP_A1(SCMP_CMP_EQ, 0)) < 0 ||
+	    rule1(ctx, "sched_setaffinity", SCMP_A0(SCMP_CMP_EQ, 0)) < 0)
 		return -1;
 	if (rule1(ctx, "personality", SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu, 0xffffffffu)) < 0)
 		return -1;

@@ -1,8 +1,9 @@
 """llmrepl_pool.py - the pool's server (sbx_pool): llmrepl_entry.py --server.
 
 It is pid 1 of the sandbox's namespaces, imports what runs will need, then
-forks one child per request received on the control socket (fd 5); see
-serve(). Kept apart from llmrepl_sbx, whose code every cold run loads: a
+has one child forked per request received on the control socket (fd 5),
+with two lanes by its zygote, a process that does nothing else; see serve()
+and _Zygote. Kept apart from llmrepl_sbx, whose code every cold run loads: a
 cold run never reads this module. The candidate factory (--factory) takes
 its _wipe and set_limits.
 """
@@ -190,7 +191,7 @@ def _kill_all(lane=None, keep=()):
         raise SystemExit("llmrepl_sbx: refusing kill(-1) outside the sandbox")
     if lane is not None and _LANES:
         _reach(lane)
-    return _reap_all(frozenset(_FACTORY) | frozenset(keep))
+    return _reap_all(frozenset(_FACTORY) | frozenset(keep) | _zygote_pids())
 
 
 _REAPED = {}  # pid of a kept process that _reap_all reaped anyway: (status, rusage)
@@ -498,19 +499,23 @@ class _Spare:
     def __init__(self, ctl, n):
         import os
         import socket
-        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        pid = os.fork()
-        if pid == 0:
-            try:
-                _restore_at_fork()
-                mine.close()
-                ctl.close()
-                for echo in _ECHO:
-                    echo.close()
-                _spare_main(theirs, _lane(n))
-            finally:
-                posix._exit(1)
-        theirs.close()
+        got = _zygote_fork(_lane(n)) if _LANES else None
+        if got is not None:
+            pid, mine = got
+        else:
+            mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    _restore_at_fork()
+                    mine.close()
+                    ctl.close()
+                    for echo in _ECHO:
+                        echo.close()
+                    _spare_main(theirs, _lane(n))
+                finally:
+                    posix._exit(1)
+            theirs.close()
         self.is_up = False
         self.overlapped = False  # forked while a run could go on
         self.unchanged = False  # its nice and CPUs the server's, after that run (resume)
@@ -809,6 +814,8 @@ def serve():
     _wipe("/tmp")
     global _BASE
     _BASE = _sched()
+    if _LANES and _clone_ready():
+        _zygote_start()
     spare, ahead, n = _next_spare(ctl, None, 0)
     ctl.send(("READY " + "; ".join(notes)).encode())
     after = ""  # the trace's durations of the wipe and fork after the last run
@@ -843,6 +850,12 @@ def serve():
                     ahead.up(0.05)
                 peak = max(peak, _kill_all(lane, (ahead.pid,) if ahead else ()))
             _mark("s.killall")
+            if ahead is not None:
+                # The spare after the one ahead is forked in this lane, now
+                # that nothing of the run is left: asked for here, taken
+                # before the offer (_next_spare), the zygote's fork beside
+                # the server's DONE and wipe.
+                _zygote_ask(lane)
         elif ahead is not None:
             ahead.overlapped = False  # nothing ran beside it
         trace = ""
@@ -998,12 +1011,19 @@ def _next_spare(ctl, ahead, n):
     if ahead is None:
         n += 1
         ahead = _Spare(ctl, n)
+    nxt = None
+    if _LANES and _ZYG:
+        # Forked by the zygote, which takes the next one's lane as its
+        # real and saved uid for it: done before the offer, so that the run
+        # offered finds the zygote out of its reach (see _Zygote).
+        nxt = _Spare(ctl, n + 1)
     if _LANES:
         _reach(1 - _lane(ahead.n))
     ahead.offer(ctl)
     if not _LANES:
         return ahead, None, n
-    nxt = _Spare(ctl, n + 1)
+    if nxt is None:
+        nxt = _Spare(ctl, n + 1)
     nxt.overlapped = True  # the run offered may start before it is its lane's uid alone
     return ahead, nxt, n + 1
 
@@ -1100,3 +1120,278 @@ def main(args):
         if a.startswith("--run-cgroup="):
             RUN_CGROUP_FDS = tuple(int(w) for w in a.split("=", 1)[1].split(","))
     serve()
+
+
+# The zygote: with lanes, a process forked from the server once its imports
+# are done, which forks the spares and does nothing else (_zygote_main).
+# A fork shares every page with the child, and each page either one writes
+# afterwards is copied (~3 us here): the server writes ~180 pages between
+# two forks (the run's end, DONE, the wipe, the control messages), which
+# each spare forked from it had to copy again; the zygote writes a few.
+# Its spares are the server's children (clone with CLONE_PARENT), so the
+# server waits for them, reaps them and kills them as before.
+#
+# Its uids: forking a spare for lane Y it is (Y, O, Y) (real, effective,
+# saved; O the other lane's), the spare then takes (Y, Y, Y). A process may
+# signal another when its real or effective uid is the target's real or
+# saved one: only lane Y's processes reach it, and a spare of lane Y is
+# asked for only once the run in Y before it and all that run left are
+# dead, and is forked before the next run (in O) is offered: while a run
+# goes on the zygote has that run's uid as its effective one only. So no
+# run's signals reach it, nor the server's kill(-1) of a lane. An equal
+# effective uid would let a run renice it or narrow its CPUs, which the
+# seccomp filter allows on the caller only (setpriority with who 0,
+# sched_setaffinity of pid 0; prlimit64 likewise). The server still looks at
+# it before each request (_Zygote.usable): one changed from outside, dead
+# or stopped is replaced by a fresh fork of the server.
+_ZYG = []  # the zygote, when there is one
+_CLONE = []  # libc's syscall() (through ctypes.pythonapi: the GIL kept), its args
+_ZYG_TRIES = [0]  # zygotes started since one last forked; past a few the server forks
+
+
+def _clone_ready():
+    """Whether the spares can be forked by a zygote as the server's
+    children: clone(CLONE_PARENT | SIGCHLD) through libc's syscall(), with
+    CPython's own before- and after-fork work around it as os.fork does."""
+    import ctypes
+    nr = {"x86_64": 56, "aarch64": 220}.get(_os.uname().machine)
+    if nr is None:
+        return False
+    try:
+        api = ctypes.pythonapi
+        call = api.syscall
+        call.restype = ctypes.c_long
+        for f in (api.PyOS_BeforeFork, api.PyOS_AfterFork_Parent, api.PyOS_AfterFork_Child):
+            f.restype = None
+            f.argtypes = []
+    except AttributeError:
+        return False
+    zero = ctypes.c_long(0)
+    _CLONE[:] = [call, (ctypes.c_long(nr), ctypes.c_long(0x8000 | 17), zero, zero, zero, zero),
+                 api.PyOS_BeforeFork, api.PyOS_AfterFork_Parent, api.PyOS_AfterFork_Child]
+    return True
+
+
+def _clone_parent():
+    """A fork whose child is the caller's parent's (the server's); -1 on
+    failure."""
+    call, args, before, parent, child = _CLONE
+    before()
+    pid = call(*args)
+    if pid == 0:
+        child()
+    else:
+        parent()
+    return pid
+
+
+def _zygote_state():
+    """What a spare reads of the server's state that may change: a zygote
+    forked before a change is replaced."""
+    return (frozenset(_FACTORY), frozenset(_LOADED))
+
+
+def _zygote_main(zs):
+    """Read one byte (the lane), take that lane's uid as the real and saved
+    one, fork a spare, send the server its pid and the server's end of its
+    socket; nothing else."""
+    import os
+    import socket
+    zfd = zs.fileno()
+    while True:
+        try:
+            b = os.read(zfd, 1)
+        except InterruptedError:
+            continue
+        if not b:
+            posix._exit(0)
+        lane = b[0] - 48
+        os.setresuid(_LANES[lane], _LANES[1 - lane], _LANES[lane])
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = _clone_parent()
+        if pid == 0:
+            try:
+                _restore_at_fork()
+                zs.close()
+                mine.close()
+                _spare_main(theirs, lane)
+            finally:
+                posix._exit(1)
+        socket.send_fds(zs, [b"%d" % pid], [mine.fileno()] if pid > 0 else [])
+        mine.close()
+        theirs.close()
+
+
+class _Zygote:
+    """The server's side of the zygote (see above)."""
+
+    def __init__(self):
+        import os
+        import socket
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        keep = {0, 1, 2, ANS_FD, REQ_FD, theirs.fileno(), FACTORY_FD, sbx._TRACE_FD}
+        keep.update(RUN_CGROUP_FDS, _LANE_PIDS, *_LANE_CGROUPS)
+        if _FACTORY:
+            import llmrepl_judge
+            keep.update(llmrepl_judge.factories())
+        pid = os.fork()
+        if pid == 0:
+            try:
+                # Only what a spare is given (the control socket, the
+                # spares' sockets and pidfds are the server's).
+                lo = 0
+                for fd in sorted(f for f in keep if f >= 0):
+                    if fd > lo:  # (closerange(n, n) would close them all)
+                        os.closerange(lo, fd)
+                    lo = fd + 1
+                os.closerange(lo, 1 << 16)
+                _zygote_main(theirs)
+            finally:
+                posix._exit(1)
+        theirs.close()
+        self.pid = pid
+        self.pidfd = os.pidfd_open(pid)
+        self.sock = mine
+        self.state = _zygote_state()
+        self.lane = None  # the lane it last forked for: its real uid
+        self.pending = None  # the lane asked for, not yet answered
+
+    def usable(self):
+        """Alive, not stopped, forked from the server's present state, its
+        nice and CPUs the server's at start."""
+        import os
+        import select
+        if self.pid in _REAPED or self.state != _zygote_state():
+            return False
+        try:
+            if select.select([self.pidfd], [], [], 0)[0] or os.waitid(
+                    os.P_PID, self.pid, os.WSTOPPED | os.WNOHANG | os.WNOWAIT) is not None:
+                return False
+            return (os.getpriority(os.PRIO_PROCESS, self.pid) == _BASE[0] and
+                    os.sched_getaffinity(self.pid) == _BASE[1])
+        except OSError:
+            return False
+
+    def ask(self, lane):
+        try:
+            self.sock.send(b"01"[lane:lane + 1])
+        except OSError:
+            return False
+        self.pending = lane
+        return True
+
+    def answer(self):
+        """(pid, the server's end of its socket) of the spare asked for, or
+        None (the zygote died or does not answer)."""
+        import os
+        import select
+        import socket
+        import time
+        lane, self.pending = self.pending, None
+        deadline = time.monotonic() + 2.0
+        while True:
+            try:
+                r, _, _ = select.select([self.sock, self.pidfd], [], [], 0.01)
+            except InterruptedError:
+                continue
+            if self.sock in r:
+                break
+            if self.pidfd in r or time.monotonic() > deadline or os.waitid(
+                    os.P_PID, self.pid, os.WSTOPPED | os.WNOHANG | os.WNOWAIT) is not None:
+                return None
+        try:
+            m, fds, _flags, _addr = socket.recv_fds(self.sock, 64, 1)
+            pid = int(m)
+        except (OSError, ValueError):
+            return None
+        if pid <= 0 or len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            return None
+        self.lane = lane
+        return pid, socket.socket(fileno=fds[0])
+
+    def fork(self, lane):
+        if self.pending is not None and self.pending != lane:
+            got = self.answer()
+            if got is not None:
+                _discard(got, 1 - lane)
+        if self.pending is None and not (self.usable() and self.ask(lane)):
+            return None
+        return self.answer()
+
+    def end(self):
+        """SIGKILL (from the uid it has as its real one) and reap."""
+        import os
+        import signal
+        ids = os.getresuid()
+        for lane in (0, 1):
+            _reach(lane)
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        os.setresuid(*ids)
+        self.sock.close()
+        os.close(self.pidfd)
+        if _REAPED.pop(self.pid, None) is None:
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
+
+
+def _discard(got, lane):
+    """A spare the zygote forked that is not wanted after all (asked for in
+    the other lane): killed and reaped."""
+    import os
+    import signal
+    pid, sock = got
+    ids = os.getresuid()
+    _reach(lane)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    os.setresuid(*ids)
+    sock.close()
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _zygote_start():
+    """A fresh zygote (forked from the server as it is now); none after a
+    few have failed: the server forks its spares itself then."""
+    if _ZYG_TRIES[0] >= 8:
+        return None
+    _ZYG_TRIES[0] += 1
+    _ZYG[:] = [_Zygote()]
+    return _ZYG[0]
+
+
+def _zygote_pids():
+    return frozenset(z.pid for z in _ZYG)
+
+
+def _zygote_ask(lane):
+    """Ask the zygote ahead of time for the next spare in `lane` (only when
+    nothing it would be forked from has changed)."""
+    if _ZYG and _ZYG[0].pending is None and not _WANTED and _ZYG[0].usable():
+        _ZYG[0].ask(lane)
+
+
+def _zygote_fork(lane):
+    """A spare for `lane` from the zygote: (pid, the server's end of its
+    socket); a zygote that failed is replaced once. None without a zygote."""
+    for _ in range(2):
+        if not _ZYG:
+            return None
+        got = _ZYG[0].fork(lane)
+        if got is not None:
+            _ZYG_TRIES[0] = 0
+            return got
+        _ZYG.pop().end()
+        _zygote_start()
+    return None

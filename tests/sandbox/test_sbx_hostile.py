@@ -308,6 +308,38 @@ def test_refused_syscalls_fail_with_an_error(run, mode):
     assert got == {k: "EPERM" for k in got}, got
 
 
+def test_nice_and_cpus_are_the_callers_own_only(run, mode):
+    # Its own nice, its process group's and its uid's (who 0), its own CPUs
+    # (pid 0); any other process, its own child included, is refused before
+    # the kernel looks at uids (the pool's zygote holds the running lane's
+    # uid as its effective one, which the kernel would let that uid renice).
+    code = ("import os, subprocess, sys\n"
+            "def err(f):\n"
+            "    try:\n"
+            "        f()\n"
+            "        return 'OK'\n"
+            "    except OSError as e:\n"
+            "        return 'EPERM' if e.errno == 1 else str(e.errno)\n"
+            "cpus = os.sched_getaffinity(0)\n"
+            "base = min(os.getpriority(os.PRIO_PROCESS, 0), 16)\n"
+            "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])\n"
+            "print('self_nice', err(lambda: os.setpriority(os.PRIO_PROCESS, 0, base + 1)))\n"
+            "print('pgrp_nice', err(lambda: os.setpriority(os.PRIO_PGRP, 0, base + 2)))\n"
+            "print('user_nice', err(lambda: os.setpriority(os.PRIO_USER, 0, base + 3)))\n"
+            "print('self_cpus', err(lambda: os.sched_setaffinity(0, cpus)))\n"
+            "print('child_nice', err(lambda: os.setpriority(os.PRIO_PROCESS, child.pid, 19)))\n"
+            "print('child_cpus', err(lambda: os.sched_setaffinity(child.pid, cpus)))\n"
+            "print('own_pid_nice', err(lambda: os.setpriority(os.PRIO_PROCESS, os.getpid(), 19)))\n"
+            "print('nice_now', os.getpriority(os.PRIO_PROCESS, 0) - base)\n"
+            "child.kill()\n")
+    r = run(code, pool=mode)
+    assert r["end"] == "exited" and r["exit_code"] == 0, r
+    got = dict(line.split() for line in r["stdout"].splitlines())
+    assert got == {"self_nice": "OK", "pgrp_nice": "OK", "user_nice": "OK", "self_cpus": "OK",
+                   "child_nice": "EPERM", "child_cpus": "EPERM", "own_pid_nice": "EPERM",
+                   "nice_now": "3"}, got
+
+
 @pytest.mark.skipif(platform.machine() != "x86_64", reason="x86_64 machine code")
 def test_32_bit_syscalls_kill(run):
     # mov eax, 20 (getpid on i386); int 0x80; ret: the filter kills any

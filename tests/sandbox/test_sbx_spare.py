@@ -59,7 +59,10 @@ def _held_run_and_spare(cli_pid):
         servers = _children(cli_pid)
         if len(servers) != 1:
             return None
-        kids = [(int(_status(k).get("Uid", "0").split()[0]), k) for k in _children(servers[0])]
+        # (Not the zygote, which forks them: its real and effective uids
+        # differ, see test_sbx_zygote.py.)
+        ids = {k: _status(k).get("Uid", "0 0").split() for k in _children(servers[0])}
+        kids = [(int(v[0]), k) for k, v in ids.items() if v[0] == v[1]]
         if len(kids) != 2 or kids[0][0] == kids[1][0]:
             return None
         (_, run), (_, spare) = sorted(kids)
