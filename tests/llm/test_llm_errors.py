@@ -8,6 +8,11 @@ import json
 from llmtools import free_port, llm_call
 
 
+def held_at(gate):
+    """What the scripted server had sent of each reply it held at `gate`."""
+    return [json.loads(x) for x in gate.with_name(gate.name + ".held").read_text().splitlines()]
+
+
 def test_connect_timeout_is_retried():
     # A listening socket whose accept queue is full: the kernel drops the
     # SYN, so connect() waits, as it does for a host that does not answer.
@@ -71,8 +76,9 @@ def test_stream_that_stalls_times_out(fake_llm, tmp_path):
                               "--hang-seconds", "60"])
     c = llm_call(s.url, "fake", "--llm-timeout-ms", "2000", "--llm-retries", "0", timeout=30)
     assert c.r["failure"] == "timeout"
-    held = json.loads((tmp_path / "gate.held").read_text())
-    assert c.r["pieces"] == len(held["sent"]) // 4 > 0  # 4-byte pieces, all before the hold
+    held = held_at(gate)
+    # 4-byte pieces: all that came before the hold, and no more.
+    assert len(held) == 1 and c.r["pieces"] == len(held[0]["sent"]) // 4 > 0
 
 
 def test_500_then_success_is_retried(fake_llm):
@@ -206,7 +212,7 @@ def test_stop_at_code_ends_the_stream_when_the_block_closes(fake_llm, tmp_path):
     s = fake_llm("ok", extra=["--hold-after", "return a + b\n```", "--gate", str(gate)])
     early = llm_call(s.url, "fake", "--llm-stream", "--stop-at-code", timeout=30)
     assert early.r["ok"], early.r
-    held = [json.loads(x) for x in (tmp_path / "gate.held").read_text().splitlines()]
+    held = held_at(gate)
     assert len(held) == 1 and "It adds" not in held[0]["sent"]  # the rest was never sent
     gate.touch()
     full = llm_call(s.url, "fake", "--llm-stream")
@@ -234,7 +240,7 @@ def test_stop_at_usage_ends_the_stream_where_usage_begins(fake_llm, tmp_path):
     usage = llm_call(s.url, "fake", "--llm-stream", "--stop-at-code", "--stop-at-usage",
                      "--entry-point", "f", timeout=30)
     assert usage.r["ok"], usage.r
-    held = [json.loads(x) for x in (tmp_path / "gate.held").read_text().splitlines()]
+    held = held_at(gate)
     assert len(held) == 1 and "print(f(2))" not in held[0]["sent"]
     gate.touch()
     fence = llm_call(s.url, "fake", "--llm-stream", "--stop-at-code", "--entry-point", "f")
