@@ -158,13 +158,12 @@ int main(int argc, char **argv)
 			rc = 3;
 		}
 	} else if (strcmp(argv[3], "block") == 0 && argc == 5) {
-		long ms = strtol(argv[4], NULL, 10);
+		long ms = strtol(argv[4], NULL, 10), block = lr_redis_block_ms(r, ms);
 		double t0 = lr_now_s();
 
-		if (lr_redis_cmd(r, &rep, &e, "XREAD BLOCK %ld STREAMS probe:none $",
-		                 lr_redis_block_ms(r, ms)) == 0) {
-			printf("%s after %.2f s\n", rep->type == REDIS_REPLY_NIL ? "nil" : "data",
-			       lr_now_s() - t0);
+		if (lr_redis_cmd(r, &rep, &e, "XREAD BLOCK %ld STREAMS probe:none $", block) == 0) {
+			printf("%s after %.2f s, blocked %ld ms\n",
+			       rep->type == REDIS_REPLY_NIL ? "nil" : "data", lr_now_s() - t0, block);
 			rc = lr_redis_is_connected(r) ? 0 : 1;
 		}
 	} else if (strcmp(argv[3], "stopped") == 0) {
