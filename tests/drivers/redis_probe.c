@@ -163,7 +163,8 @@ int main(int argc, char **argv)
 
 		if (lr_redis_cmd(r, &rep, &e, "XREAD BLOCK %ld STREAMS probe:none $", block) == 0) {
 			printf("%s after %.2f s, blocked %ld ms\n",
-			       rep->type == REDIS_REPLY_NIL ? "nil" : "data", lr_now_s() - t0, block);
+			       rep->type == REDIS_REPLY_NIL ? "nil" : "data", lr_now_s() - t0,
+			       block);
 			rc = lr_redis_is_connected(r) ? 0 : 1;
 		}
 	} else if (strcmp(argv[3], "stopped") == 0) {
