@@ -243,6 +243,8 @@ $(BUILD)/tests/drivers/%: $(BUILD)/obj/tests/drivers/%.o $(LINK_LIBS)
 # Benchmarks: bench/<name>.c -> build/bench/<name>; `make bench` runs each.
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+# Benchmarks are built with everything else, so that a change that breaks one fails the build.
+all: $(BENCH_BINS)
 $(BUILD)/obj/bench/%.o: CFLAGS += -Wno-discarded-qualifiers
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LINK_LIBS)
 	@mkdir -p $(dir $@)

@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "eval.h"
 #include "keys.h"
+#include "queue.h"
 #include "queue_lua.h"
 #include "redis.h"
 
