@@ -396,12 +396,12 @@ def _spare_main(sock, set_limits, joined, rehearse, door=None):
         # Ready: the door ("D" once the factory has read the "R"), or the
         # NEW the factory read itself.
         sock.send(b"R", socket.MSG_NOSIGNAL)
-        msg, fds = _recv_fds(sock)
+        msg, fds = wire.recv_fds(sock, 7)
         if msg == b"D":
             msg, fds = _door(door[0], sock, door[1])
         door[0].close()
     else:
-        msg, fds = _recv_fds(sock)
+        msg, fds = wire.recv_fds(sock, 7)
     sock.close()
     if len(fds) < 3:
         return
@@ -422,16 +422,6 @@ def _spare_main(sock, set_limits, joined, rehearse, door=None):
     worker = worker or Worker(None)
     worker.sock = socket.socket(fileno=3)
     worker.serve()
-
-
-def _recv_fds(sock):
-    """One message and its fds (up to 7), through interruptions."""
-    while True:
-        try:
-            msg, fds, _flags, _addr = socket.recv_fds(sock, 4096, 7)
-            return msg, fds
-        except InterruptedError:
-            continue
 
 
 def _run_delay():

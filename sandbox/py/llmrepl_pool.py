@@ -13,6 +13,7 @@ import sys
 import posix
 
 import llmrepl_sbx as sbx
+import llmrepl_wire as wire
 from llmrepl_sbx import ANS_FD, CTL_FD, REQ_FD, _mark
 
 _SPARE_TRACE = []  # the last run's trace marks, from its spare (LLMREPL_SBX_TRACE)
@@ -655,17 +656,6 @@ def _spare_said(sock):
     return had_run, gave_up, one
 
 
-def _recv_fds(sock):
-    """One datagram and the (up to 6) fds that came with it."""
-    import socket
-    while True:
-        try:
-            m, fds, _flags, _addr = socket.recv_fds(sock, 4096, 6)
-            return m, fds
-        except InterruptedError:
-            continue
-
-
 def _ctl_recv(ctl):
     """The host's next message on the control socket, as words; the server
     ends when the host is gone. "WARM <what>" (what later runs will need:
@@ -673,7 +663,7 @@ def _ctl_recv(ctl):
     pages its judge will write) is noted for _load_wanted, and read as no
     words."""
     import os
-    m, fds = _recv_fds(ctl)
+    m, fds = wire.recv_fds(ctl, 6)
     for fd in fds:
         os.close(fd)
     if not m:
@@ -1083,7 +1073,7 @@ def _lanes_init(ctl):
     _LANES = (euid, ruid)
     _reach(1)
     # Done before anything else (the wipe opens /work to both lanes).
-    m, fds = _recv_fds(ctl)
+    m, fds = wire.recv_fds(ctl, 6)
     words = m.split()
     if words[:1] != [b"LANE"] or len(words) != 3 or int(words[1]) + int(words[2]) != len(fds):
         raise SystemExit("llmrepl_pool: expected the second lane's cgroups")
@@ -1323,42 +1313,44 @@ class _Zygote:
     def end(self):
         """SIGKILL (from the uid it has as its real one) and reap."""
         import os
-        import signal
-        ids = os.getresuid()
-        for lane in (0, 1):
-            _reach(lane)
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except OSError:
-                pass
-        os.setresuid(*ids)
+        _kill_as(self.pid, (0, 1))
         self.sock.close()
         os.close(self.pidfd)
-        if _REAPED.pop(self.pid, None) is None:
-            try:
-                os.waitpid(self.pid, 0)
-            except ChildProcessError:
-                pass
+        _reap_pid(self.pid)
 
 
 def _discard(got, lane):
     """A spare the zygote forked that is not wanted after all (asked for in
     the other lane): killed and reaped."""
+    pid, sock = got
+    _kill_as(pid, (lane,))
+    sock.close()
+    _reap_pid(pid)
+
+
+def _kill_as(pid, lanes):
+    """SIGKILL to pid from each of lanes' uids in turn; the server's own
+    uids given back after."""
     import os
     import signal
-    pid, sock = got
     ids = os.getresuid()
-    _reach(lane)
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except OSError:
-        pass
+    for lane in lanes:
+        _reach(lane)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
     os.setresuid(*ids)
-    sock.close()
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
+
+
+def _reap_pid(pid):
+    """pid's end reaped, unless the server's sweep already has it."""
+    import os
+    if _REAPED.pop(pid, None) is None:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
 
 
 def _zygote_start():

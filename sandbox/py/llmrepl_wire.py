@@ -31,6 +31,18 @@ NAME_MAX = 200
 MESSAGE_MAX = 2000
 
 
+def recv_fds(sock, most):
+    """One datagram on sock and the fds (up to `most`) that came with it,
+    through interruptions."""
+    import socket
+    while True:
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(sock, 4096, most)
+            return msg, fds
+        except InterruptedError:
+            continue
+
+
 class WireError(Exception):
     """A message broke the encoding (or its bounds)."""
 
