@@ -227,3 +227,33 @@ int lr_bq_find(lr_q *q, const char *worker, char id[LR_JOB_ID_MAX + 1], long *at
 		freeReplyObject(rep);
 	return rc;
 }
+
+int lr_bq_wait_record(lr_q *q, const char *id, long left, long block_ms, lr_err *err)
+{
+	redisReply *rep = NULL;
+	char ev[LR_KEY_MAX], todo[LR_KEY_MAX], last[64] = "0-0";
+	int rc;
+
+	lr_key_job_sub(q->k, ev, id, "events");
+	lr_key_job_sub(q->k, todo, id, "todo");
+	rc = lr_redis_cmd(q->r, &rep, err, "XREVRANGE %s + - COUNT 1", ev);
+	if (rc == 0 && rep->type == REDIS_REPLY_ARRAY && rep->elements == 1 &&
+	    rep->element[0]->type == REDIS_REPLY_ARRAY && rep->element[0]->elements > 0)
+		copy_str(last, sizeof(last), lr_reply_elem_str(rep->element[0], 0));
+	if (rep != NULL)
+		freeReplyObject(rep);
+	if (rc < 0)
+		return rc;
+	rc = lr_redis_cmd(q->r, &rep, err, "ZCARD %s", todo);
+	if (rc < 0)
+		return rc;
+	left = rep->type == REDIS_REPLY_INTEGER && rep->integer < left ? -1 : left;
+	freeReplyObject(rep);
+	if (left < 0)
+		return 0; /* recorded since the claim */
+	rc = lr_redis_cmd(q->r, &rep, err, "XREAD COUNT 1 BLOCK %ld STREAMS %s %s",
+	                  lr_redis_block_ms(q->r, block_ms), ev, last);
+	if (rc == 0)
+		freeReplyObject(rep);
+	return rc;
+}

@@ -78,6 +78,14 @@ typedef struct lr_bq_item {
 int lr_bq_record(lr_q *q, const char *id, long attempt, const lr_bq_item *it, int *already,
                  char *by, size_t bysz, lr_err *err);
 
+/* Wait for a record of job id's items: returns 0 at once when its todo
+ * list holds fewer than `left` items (one was recorded since the claim
+ * that counted them), else after the job's next event or block_ms,
+ * whichever comes first (the stream's last entry is read before the list
+ * is counted, so a record is either counted or waited for). Redis errors
+ * are returned as they are. */
+int lr_bq_wait_record(lr_q *q, const char *id, long left, long block_ms, lr_err *err);
+
 /* The oldest open batch another worker runs with an item nobody holds:
  * *found = 1 with its id, attempt and the worker running it (owner, cut to
  * ownersz), else 0. */

@@ -273,46 +273,17 @@ static int b_tick(void *arg, const size_t *held, size_t nheld, lr_err *err)
 	return rc == LR_ESTALE ? rc : 0;
 }
 
-/* Nothing runs here and others hold the rest: wait for the next event
- * of the job (their records add an `item` event each), at most 200 ms,
- * instead of asking again only after 200 ms (a batch's end waited up to
- * that long for the helpers' last record). The stream's last entry is
- * taken before the todo list is counted, so a record made since the
- * claim is seen by the one or waited for by the other. */
+/* Nothing runs here and others hold the rest: wait for the next record
+ * of the job's items (each adds an `item` event), at most 200 ms, instead
+ * of asking again only after 200 ms (a batch's end waited up to that long
+ * for the helpers' last record). */
 static int b_idle(void *arg, lr_err *err)
 {
 	batch *b = arg;
-	lr_q *q = lr_jobctx_q(b->ctx);
-	redisReply *rep = NULL;
-	char ev[LR_KEY_MAX], todo[LR_KEY_MAX], last[64] = "0-0";
-	int rc;
 
-	lr_key_job_sub(q->k, ev, lr_jobctx_id(b->ctx), "events");
-	lr_key_job_sub(q->k, todo, lr_jobctx_id(b->ctx), "todo");
-	rc = lr_redis_cmd(q->r, &rep, err, "XREVRANGE %s + - COUNT 1", ev);
-	if (rc == 0 && rep->type == REDIS_REPLY_ARRAY && rep->elements == 1 &&
-	    rep->element[0]->type == REDIS_REPLY_ARRAY && rep->element[0]->elements > 0)
-		snprintf(last, sizeof(last), "%s", lr_reply_elem_str(rep->element[0], 0));
-	if (rep != NULL)
-		freeReplyObject(rep);
-	rep = NULL;
-	if (rc == 0)
-		rc = lr_redis_cmd(q->r, &rep, err, "ZCARD %s", todo);
-	if (rc == 0 && rep->type == REDIS_REPLY_INTEGER && rep->integer < b->left) {
-		freeReplyObject(rep);
-		return 0; /* recorded since the claim: claim again now */
-	}
-	if (rep != NULL)
-		freeReplyObject(rep);
-	rep = NULL;
-	if (rc == 0)
-		rc = lr_redis_cmd(q->r, &rep, err, "XREAD COUNT 1 BLOCK %ld STREAMS %s %s",
-		                  lr_redis_block_ms(q->r, 200), ev, last);
-	if (rep != NULL)
-		freeReplyObject(rep);
 	/* Redis away for a moment, or the keys not what they should be: wait as
 	 * before (no loop of calls), and the next claim says what holds. */
-	if (rc < 0)
+	if (lr_bq_wait_record(lr_jobctx_q(b->ctx), lr_jobctx_id(b->ctx), b->left, 200, err) < 0)
 		lr_sleep_ms(200);
 	return 0;
 }
