@@ -249,7 +249,7 @@ const lr_script lr_lua_take = {"take", LUA_PRELUDE
 	"  emit(j, 'routed', {'worker', to})\n" \
 	"  return {'routed', to}\n" \
 	"end\n" \
-"local why = nil\n" \
+	"local why = nil\n" \
 	"local len = redis.call('HSTRLEN', j.k, 'spec')\n" \
 	"if len == 0 then why = \"job \" .. id .. \": it has no field 'spec'\"\n" \
 	"elseif len > spec_max then\n" \
