@@ -217,8 +217,10 @@ int extract_trim(char **out, const char *code, int *dropped, lr_err *err)
 			if (!pending)
 				pending = p; /* goes with the statement after it */
 		} else if (top && (*p == ')' || *p == ']' || *p == '}') && nst) {
-			/* a closing bracket at column 0 continues the statement */
+			/* a closing bracket at column 0 continues the statement, and
+			 * the comments before it are inside that statement now */
 			st[nst - 1].n = (size_t)(end - st[nst - 1].p);
+			pending = NULL;
 		} else if (top) {
 			if (nst == cap) {
 				stmt *t = realloc(st, (cap = cap ? cap * 2 : 16) * sizeof(*st));

@@ -211,6 +211,11 @@ static const char *trim(const char *code)
 
 TEST(trim_drops_example_usage)
 {
+	/* A comment at column 0 before a closing bracket at column 0 belongs to
+	 * the statement the bracket closes, not to the next one as well. */
+	CHECK_STR(trim("def f():\n    return 1\n# c\n)\ndef g():\n    return 2\nprint(f())\n"),
+	          "def f():\n    return 1\n# c\n)\ndef g():\n    return 2\n");
+	CHECK(ndropped == 1);
 	/* The function and its example usage, one call with a syntax error. */
 	CHECK_STR(trim("import math\n\nLIMIT = 10\n\ndef f(x):\n    return math.sqrt(x)\n\n"
 	               "# Example usage:\nprint(f(4)\nresult = f(9)\nassert f(1) == 1\n"),
